@@ -1,0 +1,230 @@
+/*
+ * edgebert.h - public API of libedgebert.
+ *
+ * EdgeBERT (Tambe et al., MICRO 2021) in C: an ALBERT engine with off-ramps,
+ * entropy early exit, the latency-aware policy with sentence-level DVFS, an
+ * accelerator cycle/energy model, compressed (AdaptivFloat8 + bitmask)
+ * models and ReRAM fault injection.
+ *
+ * Conventions
+ *  - Every fallible call returns an eb_status and, when `err` is not NULL,
+ *    fills it with a message that names the file and what is wrong.
+ *  - Handles are opaque.  A loaded eb_model is read-only and may be shared by
+ *    any number of threads; each thread uses its own eb_context.
+ *  - The library never calls exit() and has no global mutable state.  Memory
+ *    comes from the eb_allocator given at load time (malloc by default);
+ *    messages go to the eb_log_fn given there (silent by default).
+ *
+ * Module headers (included below) add the accelerator model, the runtime
+ * policies, quantisation, data sets and the trainer.
+ */
+#ifndef EDGEBERT_H
+#define EDGEBERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EB_VERSION_STRING "0.1.0"
+#define EB_MAX_LABELS 16
+#define EB_MAX_LAYERS 64
+#define EB_MAX_TOKENS 4096
+#define EB_LABEL_NAME_MAX 32
+
+/* ------------------------------------------------------------------ */
+/* Status, errors, allocation, logging                                 */
+/* ------------------------------------------------------------------ */
+
+typedef enum eb_status {
+    EB_OK = 0,
+    EB_ERR_IO = 1,          /* a file is missing or cannot be read/written */
+    EB_ERR_FORMAT = 2,      /* a file's content is malformed or hostile */
+    EB_ERR_ARG = 3,         /* an argument is invalid (unknown task, bad option) */
+    EB_ERR_NOMEM = 4,       /* an allocation failed or would be absurdly large */
+    EB_ERR_INPUT = 5,       /* bad text: invalid UTF-8, empty */
+    EB_ERR_UNSUPPORTED = 6, /* valid but not supported (dtype, activation) */
+    EB_ERR_NUMERIC = 7,     /* NaN or Inf where a number was expected */
+    EB_ERR_INTERRUPTED = 8  /* a long job was asked to stop */
+} eb_status;
+
+#define EB_ERROR_MSG_MAX 512
+typedef struct eb_error {
+    eb_status status;
+    char msg[EB_ERROR_MSG_MAX];
+} eb_error;
+
+/* A short constant name for a status ("format error", ...). */
+const char *eb_status_name(eb_status s);
+
+/* User allocator.  All three may be NULL to use malloc/realloc/free. */
+typedef struct eb_allocator {
+    void *(*alloc)(void *ud, size_t size);
+    void *(*realloc)(void *ud, void *ptr, size_t size);
+    void (*free)(void *ud, void *ptr);
+    void *ud;
+} eb_allocator;
+
+typedef enum eb_log_level { EB_LOG_DEBUG = 0, EB_LOG_INFO = 1, EB_LOG_WARN = 2, EB_LOG_ERROR = 3 } eb_log_level;
+typedef void (*eb_log_fn)(void *ud, eb_log_level level, const char *msg);
+
+/* ------------------------------------------------------------------ */
+/* Model configuration (AlbertConfig fields that change the math)       */
+/* ------------------------------------------------------------------ */
+
+typedef enum eb_activation { EB_ACT_GELU_NEW = 0, EB_ACT_GELU = 1, EB_ACT_RELU = 2 } eb_activation;
+
+typedef struct eb_config {
+    int vocab_size;
+    int embedding_size;
+    int hidden_size;
+    int num_hidden_layers;
+    int num_hidden_groups;
+    int inner_group_num;
+    int num_attention_heads;
+    int intermediate_size;
+    int max_position_embeddings;
+    int type_vocab_size;
+    int num_labels; /* 1 = regression (STS-B) */
+    eb_activation hidden_act;
+    float layer_norm_eps;
+    char id2label[EB_MAX_LABELS][EB_LABEL_NAME_MAX];
+} eb_config;
+
+/* ------------------------------------------------------------------ */
+/* Tokenizer                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct eb_tokenizer eb_tokenizer;
+
+typedef struct eb_encoding {
+    int32_t ids[EB_MAX_TOKENS];
+    int32_t type_ids[EB_MAX_TOKENS];
+    int n;         /* number of ids, [CLS] and [SEP]s included */
+    int truncated; /* 1 when the input was cut to max_len */
+} eb_encoding;
+
+/* Load a SentencePiece unigram model (spiece.model). */
+eb_status eb_tokenizer_load(const char *path, const eb_allocator *alloc, eb_tokenizer **out,
+                            eb_error *err);
+/* Same, from a buffer (the bundle and fixed-memory mode use this). `name`
+ * is used in messages. The buffer is copied. */
+eb_status eb_tokenizer_load_buffer(const void *data, size_t size, const char *name,
+                                   const eb_allocator *alloc, eb_tokenizer **out, eb_error *err);
+void eb_tokenizer_free(eb_tokenizer *tok);
+
+/* ALBERT encoding: preprocessing + SentencePiece + [CLS] a [SEP] (b [SEP]),
+ * truncated longest-first to max_len tokens (max_len <= EB_MAX_TOKENS).
+ * text_b may be NULL.  Invalid UTF-8 or empty text gives EB_ERR_INPUT. */
+eb_status eb_tokenize(const eb_tokenizer *tok, const char *text_a, const char *text_b, int max_len,
+                      eb_encoding *out, eb_error *err);
+/* SentencePiece ids of one text without special tokens or truncation.
+ * Writes at most cap ids, returns the count in *n (which may exceed cap). */
+eb_status eb_tokenizer_encode(const eb_tokenizer *tok, const char *text, int32_t *ids, int cap,
+                              int *n, eb_error *err);
+int eb_tokenizer_vocab_size(const eb_tokenizer *tok);
+const char *eb_tokenizer_piece(const eb_tokenizer *tok, int id); /* NULL if out of range */
+int eb_tokenizer_piece_id(const eb_tokenizer *tok, const char *piece); /* -1 if absent */
+
+/* ------------------------------------------------------------------ */
+/* Models                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct eb_model eb_model;
+typedef struct eb_context eb_context;
+
+typedef struct eb_load_params {
+    eb_allocator alloc;
+    eb_log_fn log;
+    void *log_ud;
+    int use_mmap; /* map model.safetensors instead of reading it (default 1) */
+} eb_load_params;
+
+eb_load_params eb_load_params_default(void);
+
+/* Load a HuggingFace ALBERT directory (config.json, model.safetensors,
+ * spiece.model) or an edgebert bundle file. */
+eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model **out,
+                        eb_error *err);
+void eb_model_free(eb_model *model);
+
+const eb_config *eb_model_config(const eb_model *model);
+const eb_tokenizer *eb_model_tokenizer(const eb_model *model);
+/* Number of off-ramps present (0 when the checkpoint has none). */
+int eb_model_num_offramps(const eb_model *model);
+
+/* ------------------------------------------------------------------ */
+/* Running                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef enum eb_policy {
+    EB_POLICY_BASE = 0, /* all layers */
+    EB_POLICY_EE = 1,   /* conventional entropy early exit */
+    EB_POLICY_LAI = 2   /* latency-aware inference (Algorithm 2) */
+} eb_policy;
+
+typedef enum eb_precision { EB_PRECISION_FP32 = 0, EB_PRECISION_AF8 = 1 } eb_precision;
+
+typedef struct eb_run_params {
+    eb_policy policy;
+    float threshold;         /* exit when entropy < threshold; < 0: the model's own or none */
+    int predict_after;       /* LAI: read the predictor after this layer (default 1) */
+    double latency_target_ms; /* LAI: per-sentence target (default 50) */
+    int mac_size;            /* accelerator PU size n (default 16) */
+    eb_precision precision;
+    int max_tokens;          /* 0: the model's max_position_embeddings */
+    const char *task;        /* bundle task name; NULL: the first/only task */
+} eb_run_params;
+
+eb_run_params eb_run_params_default(void);
+
+/* What the accelerator model says a sentence cost. */
+typedef struct eb_energy_breakdown {
+    double pu_uj, sfu_uj, sram_uj, emb_mem_uj, dvfs_uj, leakage_uj;
+} eb_energy_breakdown;
+
+typedef struct eb_hw_report {
+    double vdd;      /* volts after the DVFS decision */
+    double freq_mhz; /* MHz after the DVFS decision */
+    double cycles;
+    double time_ms;
+    double energy_uj;
+    eb_energy_breakdown energy;
+    int deadline_met;
+} eb_hw_report;
+
+typedef struct eb_result {
+    int label;
+    int num_labels;
+    float logits[EB_MAX_LABELS];
+    float probs[EB_MAX_LABELS];
+    int exit_layer;      /* 1-based layer whose classifier gave the answer */
+    int predicted_layer; /* LAI: predicted exit layer; 0 otherwise */
+    int num_layers;      /* layers of the model */
+    float entropies[EB_MAX_LAYERS]; /* entropy after layers 1..exit_layer */
+    int n_tokens;
+    int truncated;
+    int active_heads[EB_MAX_LAYERS]; /* heads computed per layer run */
+    eb_hw_report hw;     /* filled for every policy */
+} eb_result;
+
+eb_status eb_context_new(const eb_model *model, eb_context **out, eb_error *err);
+void eb_context_free(eb_context *ctx);
+
+/* Tokenize and classify one sentence (text_b may be NULL). */
+eb_status eb_classify(eb_context *ctx, const char *text_a, const char *text_b,
+                      const eb_run_params *params, eb_result *out, eb_error *err);
+/* Classify an already tokenized input.  type_ids may be NULL (all zero). */
+eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *type_ids, int n,
+                          const eb_run_params *params, eb_result *out, eb_error *err);
+
+/* Numerically stable entropy (natural log) of softmax(logits). */
+float eb_entropy(const float *logits, int n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDGEBERT_H */

@@ -1,0 +1,14 @@
+/* main.c - the edgebert command: dispatch to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "edgebert.h"
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help")) {
+        printf("edgebert %s\n", EB_VERSION_STRING);
+        return 0;
+    }
+    fprintf(stderr, "edgebert: unknown command '%s'\n", argv[1]);
+    return 2;
+}
