@@ -1,0 +1,391 @@
+/* model.c - load a HuggingFace ALBERT checkpoint directory; contexts;
+ * classification with the runtime policies. */
+#include "model/model_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kernels/kernels.h"
+#include "model/config.h"
+#include "util/util.h"
+
+eb_load_params eb_load_params_default(void) {
+    eb_load_params p;
+    memset(&p, 0, sizeof p);
+    p.use_mmap = 1;
+    return p;
+}
+
+eb_run_params eb_run_params_default(void) {
+    eb_run_params p;
+    memset(&p, 0, sizeof p);
+    p.policy = EB_POLICY_EE;
+    p.threshold = -1.0f;
+    p.predict_after = 1;
+    p.latency_target_ms = 50.0;
+    p.mac_size = 16;
+    p.precision = EB_PRECISION_FP32;
+    return p;
+}
+
+float eb_entropy(const float *logits, int n) {
+    return eb_entropy_logits(logits, n);
+}
+
+/* ---- tensor fetching ------------------------------------------------ */
+
+typedef struct loader {
+    eb_model *m;
+    eb_error *err;
+    const char *file;
+} loader;
+
+static int owned_push(eb_model *m, float *p) {
+    if (m->n_owned == m->cap_owned) {
+        int nc = m->cap_owned ? m->cap_owned * 2 : 64;
+        float **np = eb_realloc(&m->alloc, m->owned, sizeof(float *) * (size_t)nc);
+        if (!np) return 0;
+        m->owned = np;
+        m->cap_owned = nc;
+    }
+    m->owned[m->n_owned++] = p;
+    return 1;
+}
+
+static const eb_st_tensor *find_any(const eb_safetensors *st, const char *name) {
+    const eb_st_tensor *t = eb_st_find(st, name);
+    if (!t && !strncmp(name, "albert.", 7)) t = eb_st_find(st, name + 7);
+    return t;
+}
+
+/* Get tensor `name` with the given shape (d1 = 0 for 1-D) as fp32.
+ * Returns NULL and sets the error when missing (unless optional) or wrong. */
+static const float *get(loader *L, const char *name, int d0, int d1, int optional) {
+    if (L->err->status != EB_OK) return NULL;
+    const eb_st_tensor *t = find_any(&L->m->st, name);
+    if (!t) {
+        if (!optional) eb_fail(L->err, EB_ERR_FORMAT, "%s: tensor '%s' is missing", L->file, name);
+        return NULL;
+    }
+    int want_nd = d1 ? 2 : 1;
+    if (t->ndim != want_nd || t->shape[0] != d0 || (d1 && t->shape[1] != d1)) {
+        char got[64] = "";
+        for (int i = 0; i < t->ndim; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "",
+                     (long long)t->shape[i]);
+        if (d1)
+            eb_fail(L->err, EB_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%d,%d]", L->file, name, got, d0, d1);
+        else
+            eb_fail(L->err, EB_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%d]", L->file, name, got, d0);
+        return NULL;
+    }
+    if (t->dtype == EB_DTYPE_F32 && ((uintptr_t)t->data & 3) == 0) return (const float *)t->data;
+    float *buf = eb_malloc_aligned(&L->m->alloc, t->numel * sizeof(float));
+    if (!buf || !owned_push(L->m, buf)) {
+        eb_free_aligned(&L->m->alloc, buf);
+        eb_fail(L->err, EB_ERR_NOMEM, "%s: out of memory converting '%s'", L->file, name);
+        return NULL;
+    }
+    eb_st_to_f32(t, buf);
+    return buf;
+}
+
+static void get_linear(loader *L, eb_linear *lin, const char *prefix, int out, int in) {
+    char n[256];
+    snprintf(n, sizeof n, "%s.weight", prefix);
+    lin->w = get(L, n, out, in, 0);
+    snprintf(n, sizeof n, "%s.bias", prefix);
+    lin->b = get(L, n, out, 0, 0);
+    lin->out = out;
+    lin->in = in;
+}
+
+static void get_norm(loader *L, eb_norm *nm, const char *prefix, int n) {
+    char b[256];
+    snprintf(b, sizeof b, "%s.weight", prefix);
+    nm->g = get(L, b, n, 0, 0);
+    snprintf(b, sizeof b, "%s.bias", prefix);
+    nm->b = get(L, b, n, 0, 0);
+    nm->n = n;
+}
+
+/* Bind all ALBERT weights of a task from the open safetensors file. */
+static eb_status bind_albert(loader *L, eb_task *t) {
+    eb_model *m = L->m;
+    const eb_config *c = &t->cfg;
+    const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size;
+    eb_albert_weights *w = &t->w;
+    w->word_emb = get(L, "albert.embeddings.word_embeddings.weight", c->vocab_size, E, 0);
+    w->pos_emb = get(L, "albert.embeddings.position_embeddings.weight", c->max_position_embeddings, E, 0);
+    w->type_emb = get(L, "albert.embeddings.token_type_embeddings.weight", c->type_vocab_size, E, 0);
+    get_norm(L, &w->emb_ln, "albert.embeddings.LayerNorm", E);
+    get_linear(L, &w->map_in, "albert.encoder.embedding_hidden_mapping_in", H, E);
+    int nl = c->num_hidden_groups * c->inner_group_num;
+    t->layers = eb_calloc(&m->alloc, (size_t)nl, sizeof *t->layers);
+    if (!t->layers) return eb_fail(L->err, EB_ERR_NOMEM, "%s: out of memory", L->file);
+    w->layers = t->layers;
+    for (int g = 0; g < c->num_hidden_groups; g++)
+        for (int i = 0; i < c->inner_group_num; i++) {
+            eb_albert_layer *ly = &t->layers[g * c->inner_group_num + i];
+            char p[160], q[200];
+            snprintf(p, sizeof p, "albert.encoder.albert_layer_groups.%d.albert_layers.%d", g, i);
+            snprintf(q, sizeof q, "%s.attention.query", p);
+            get_linear(L, &ly->q, q, H, H);
+            snprintf(q, sizeof q, "%s.attention.key", p);
+            get_linear(L, &ly->k, q, H, H);
+            snprintf(q, sizeof q, "%s.attention.value", p);
+            get_linear(L, &ly->v, q, H, H);
+            snprintf(q, sizeof q, "%s.attention.dense", p);
+            get_linear(L, &ly->o, q, H, H);
+            snprintf(q, sizeof q, "%s.attention.LayerNorm", p);
+            get_norm(L, &ly->attn_ln, q, H);
+            snprintf(q, sizeof q, "%s.ffn", p);
+            get_linear(L, &ly->ffn, q, I, H);
+            snprintf(q, sizeof q, "%s.ffn_output", p);
+            get_linear(L, &ly->ffn_out, q, H, I);
+            snprintf(q, sizeof q, "%s.full_layer_layer_norm", p);
+            get_norm(L, &ly->out_ln, q, H);
+            snprintf(q, sizeof q, "%s.attention.span", p);
+            ly->span_z = get(L, q, c->num_attention_heads, 0, 1);
+        }
+    get_linear(L, &w->pooler, "albert.pooler", H, H);
+    get_linear(L, &w->classifier, "classifier", c->num_labels, H);
+    if (L->err->status != EB_OK) return L->err->status;
+    /* off-ramps: all of layers 1..L-1 or none (the last one is optional:
+     * after the last layer the main head answers) */
+    const int NL = c->num_hidden_layers;
+    if (find_any(&m->st, "albert.encoder.highway.0.pooler.weight") ||
+        find_any(&m->st, "albert.encoder.highway.0.pooler.dense.weight")) {
+        t->ramps = eb_calloc(&m->alloc, (size_t)NL * 2, sizeof *t->ramps);
+        if (!t->ramps) return eb_fail(L->err, EB_ERR_FORMAT, "%s: out of memory", L->file);
+        w->num_ramps = NL;
+        w->ramp_pooler = t->ramps;
+        w->ramp_cls = t->ramps + NL;
+        for (int j = 0; j < NL; j++) {
+            char p[128], q[160];
+            snprintf(p, sizeof p, "albert.encoder.highway.%d", j);
+            snprintf(q, sizeof q, "%s.pooler.weight", p);
+            int dense = !find_any(&m->st, q);
+            snprintf(q, sizeof q, dense ? "%s.pooler.dense" : "%s.pooler", p);
+            char wname[200];
+            snprintf(wname, sizeof wname, "%s.weight", q);
+            if (j == NL - 1 && !find_any(&m->st, wname)) break;
+            get_linear(L, &w->ramp_pooler[j], q, H, H);
+            snprintf(q, sizeof q, "%s.classifier", p);
+            get_linear(L, &w->ramp_cls[j], q, c->num_labels, H);
+        }
+    }
+    return L->err->status;
+}
+
+static void task_free(eb_model *m, eb_task *t) {
+    eb_free(&m->alloc, t->layers);
+    eb_free(&m->alloc, t->ramps);
+    eb_free(&m->alloc, t->lut);
+}
+
+void eb_model_free(eb_model *m) {
+    if (!m) return;
+    eb_allocator a = m->alloc;
+    for (int i = 0; i < m->n_tasks; i++) task_free(m, &m->tasks[i]);
+    eb_free(&a, m->tasks);
+    for (int i = 0; i < m->n_owned; i++) eb_free_aligned(&a, m->owned[i]);
+    eb_free(&a, m->owned);
+    eb_st_close(&m->st);
+    if (m->tok) eb_tokenizer_free(m->tok);
+    eb_free(&a, m);
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int file_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static eb_status load_hf_dir(eb_model *m, const char *dir, int use_mmap, eb_error *err) {
+    char path[1024];
+    m->tasks = eb_calloc(&m->alloc, 1, sizeof *m->tasks);
+    if (!m->tasks) return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", dir);
+    m->n_tasks = 1;
+    eb_task *t = &m->tasks[0];
+    snprintf(t->name, sizeof t->name, "default");
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    eb_status s = eb_config_load(path, &t->cfg, &t->extras, err);
+    if (s != EB_OK) return s;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    s = eb_st_open(path, &m->alloc, use_mmap, &m->st, err);
+    if (s != EB_OK) return s;
+    loader L = {m, err, path};
+    eb_error_clear(err);
+    s = bind_albert(&L, t);
+    if (s != EB_OK) return s;
+    snprintf(path, sizeof path, "%s/spiece.model", dir);
+    if (file_exists(path)) {
+        s = eb_tokenizer_load(path, &m->alloc, &m->tok, err);
+        if (s != EB_OK) return s;
+        if (eb_tokenizer_vocab_size(m->tok) > t->cfg.vocab_size)
+            return eb_fail(err, EB_ERR_FORMAT, "%s: %d pieces but config.json vocab_size is %d", path,
+                           eb_tokenizer_vocab_size(m->tok), t->cfg.vocab_size);
+    } else {
+        eb_log(m->log, m->log_ud, EB_LOG_WARN, "%s: no spiece.model; only token ids can be classified", dir);
+    }
+    snprintf(path, sizeof path, "%s/exit_lut.csv", dir);
+    (void)path; /* predictor tables are read by the runtime module when present */
+    return EB_OK;
+}
+
+eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model **out,
+                        eb_error *err) {
+    eb_load_params p = params ? *params : eb_load_params_default();
+    *out = NULL;
+    if (!path || !*path) return eb_fail(err, EB_ERR_ARG, "no model path given");
+    eb_model *m = eb_calloc(&p.alloc, 1, sizeof *m);
+    if (!m) return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", path);
+    m->alloc = p.alloc;
+    m->log = p.log;
+    m->log_ud = p.log_ud;
+    snprintf(m->path, sizeof m->path, "%s", path);
+    eb_status s;
+    if (is_dir(path)) s = load_hf_dir(m, path, p.use_mmap, err);
+    else if (file_exists(path))
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: not a model directory (config.json, model.safetensors, spiece.model)", path);
+    else s = eb_fail(err, EB_ERR_IO, "%s: no such model directory or bundle", path);
+    if (s != EB_OK) {
+        eb_model_free(m);
+        return s;
+    }
+    *out = m;
+    return EB_OK;
+}
+
+const eb_task *eb_model_find_task(const eb_model *m, const char *name) {
+    if (!name || !*name) return m->n_tasks ? &m->tasks[0] : NULL;
+    for (int i = 0; i < m->n_tasks; i++)
+        if (!strcmp(m->tasks[i].name, name)) return &m->tasks[i];
+    return NULL;
+}
+
+const eb_config *eb_model_config(const eb_model *m) {
+    return &m->tasks[0].cfg;
+}
+
+const eb_tokenizer *eb_model_tokenizer(const eb_model *m) {
+    return m->tok;
+}
+
+int eb_model_num_offramps(const eb_model *m) {
+    return m->tasks[0].w.num_ramps;
+}
+
+/* ---- contexts and classification ------------------------------------ */
+
+eb_status eb_context_new(const eb_model *m, eb_context **out, eb_error *err) {
+    *out = NULL;
+    eb_context *c = eb_calloc(&m->alloc, 1, sizeof *c);
+    if (!c) return eb_fail(err, EB_ERR_NOMEM, "out of memory for a context");
+    c->model = m;
+    /* scratch sized for the largest task */
+    eb_config big = m->tasks[0].cfg;
+    for (int i = 1; i < m->n_tasks; i++) {
+        const eb_config *t = &m->tasks[i].cfg;
+        big.hidden_size = EB_MAX(big.hidden_size, t->hidden_size);
+        big.intermediate_size = EB_MAX(big.intermediate_size, t->intermediate_size);
+        big.num_attention_heads = EB_MAX(big.num_attention_heads, t->num_attention_heads);
+        big.max_position_embeddings = EB_MAX(big.max_position_embeddings, t->max_position_embeddings);
+    }
+    int max_n = EB_MIN(big.max_position_embeddings, EB_MAX_TOKENS);
+    if (!eb_albert_scratch_init(&c->s, &big, max_n, &m->alloc)) {
+        eb_free(&m->alloc, c);
+        return eb_fail(err, EB_ERR_NOMEM, "out of memory for a context of %d tokens", max_n);
+    }
+    *out = c;
+    return EB_OK;
+}
+
+void eb_context_free(eb_context *c) {
+    if (!c) return;
+    const eb_allocator *a = &c->model->alloc;
+    eb_albert_scratch_free(&c->s, a);
+    eb_free(a, c);
+}
+
+static void finish_result(eb_result *r, const float *logits, int C) {
+    r->num_labels = C;
+    float mx = logits[0];
+    int best = 0;
+    for (int i = 0; i < C; i++) {
+        r->logits[i] = logits[i];
+        if (logits[i] > mx) mx = logits[i], best = i;
+    }
+    double s = 0;
+    for (int i = 0; i < C; i++) s += exp((double)logits[i] - mx);
+    for (int i = 0; i < C; i++) r->probs[i] = (float)(exp((double)logits[i] - mx) / s);
+    r->label = C == 1 ? 0 : best;
+}
+
+eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *type_ids, int n,
+                          const eb_run_params *params, eb_result *r, eb_error *err) {
+    eb_run_params p = params ? *params : eb_run_params_default();
+    const eb_model *m = ctx->model;
+    const eb_task *t = eb_model_find_task(m, p.task);
+    if (!t) return eb_fail(err, EB_ERR_ARG, "unknown task '%s'", p.task);
+    const eb_config *c = &t->cfg;
+    memset(r, 0, sizeof *r);
+    int max_n = EB_MIN(ctx->s.max_n, c->max_position_embeddings);
+    if (n <= 0) return eb_fail(err, EB_ERR_INPUT, "empty input (no tokens)");
+    if (n > max_n) return eb_fail(err, EB_ERR_INPUT, "%d tokens, more than the model's %d", n, max_n);
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= c->vocab_size)
+            return eb_fail(err, EB_ERR_INPUT, "token id %d at position %d outside the vocabulary (0..%d)", ids[i], i,
+                           c->vocab_size - 1);
+        if (type_ids && (type_ids[i] < 0 || type_ids[i] >= c->type_vocab_size))
+            return eb_fail(err, EB_ERR_INPUT, "token type %d at position %d outside 0..%d", type_ids[i], i,
+                           c->type_vocab_size - 1);
+    }
+    float thr = p.threshold >= 0 ? p.threshold : t->extras.default_threshold;
+    int early = p.policy != EB_POLICY_BASE && t->w.num_ramps > 0 && thr > 0;
+    memset(ctx->s.key_valid, 1, (size_t)n);
+    eb_albert_embed(&ctx->s, c, &t->w, ids, type_ids, n);
+    const int NL = c->num_hidden_layers;
+    float logits[EB_MAX_LABELS];
+    r->num_layers = NL;
+    r->n_tokens = n;
+    for (int l = 0; l < NL; l++) {
+        eb_albert_layer_apply(&ctx->s, c, &t->w, &t->extras, l, n, NULL, &r->active_heads[l]);
+        int ramp_here = l == NL - 1 || (t->w.num_ramps > 0);
+        if (!ramp_here) continue;
+        eb_albert_classify_at(logits, &ctx->s, c, &t->w, l);
+        r->entropies[l] = c->num_labels > 1 ? eb_entropy_logits(logits, c->num_labels) : 0.0f;
+        r->exit_layer = l + 1;
+        if (early && r->entropies[l] < thr) break;
+    }
+    for (int i = 0; i < c->num_labels; i++)
+        if (!isfinite(logits[i])) return eb_fail(err, EB_ERR_NUMERIC, "the model produced a non-finite logit");
+    finish_result(r, logits, c->num_labels);
+    return EB_OK;
+}
+
+eb_status eb_classify(eb_context *ctx, const char *a, const char *b, const eb_run_params *params,
+                      eb_result *r, eb_error *err) {
+    const eb_model *m = ctx->model;
+    if (!m->tok) return eb_fail(err, EB_ERR_ARG, "%s: the model has no spiece.model, cannot tokenize text", m->path);
+    const eb_task *t = eb_model_find_task(m, params ? params->task : NULL);
+    if (!t) return eb_fail(err, EB_ERR_ARG, "unknown task '%s'", params->task);
+    int max_len = EB_MIN(ctx->s.max_n, t->cfg.max_position_embeddings);
+    if (params && params->max_tokens > 0) max_len = EB_MIN(max_len, params->max_tokens);
+    eb_status s = eb_tokenize(m->tok, a, b, max_len, &ctx->enc, err);
+    if (s != EB_OK) return s;
+    if (ctx->enc.truncated)
+        eb_log(m->log, m->log_ud, EB_LOG_WARN, "input truncated to %d tokens", max_len);
+    s = eb_classify_ids(ctx, ctx->enc.ids, ctx->enc.type_ids, ctx->enc.n, params, r, err);
+    r->truncated = ctx->enc.truncated;
+    return s;
+}

@@ -1,0 +1,47 @@
+/* model_internal.h - what an eb_model and an eb_context hold. */
+#ifndef EB_MODEL_INTERNAL_H
+#define EB_MODEL_INTERNAL_H
+
+#include "edgebert.h"
+#include "model/albert.h"
+#include "model/safetensors.h"
+
+#define EB_TASK_NAME_MAX 64
+
+/* One task: its own encoder, heads and settings (a plain HF checkpoint is a
+ * model with one task). */
+typedef struct eb_task {
+    char name[EB_TASK_NAME_MAX];
+    eb_config cfg;
+    eb_model_extras extras;
+    eb_albert_weights w;
+    eb_albert_layer *layers; /* storage behind w.layers */
+    eb_linear *ramps;        /* storage behind w.ramp_pooler / w.ramp_cls */
+    /* exit predictor table: rows x (1 + cols), NULL when absent */
+    float *lut;
+    int lut_rows, lut_cols, lut_predict_after;
+} eb_task;
+
+struct eb_model {
+    eb_allocator alloc;
+    eb_log_fn log;
+    void *log_ud;
+    char path[512];
+    eb_tokenizer *tok;
+    int n_tasks;
+    eb_task *tasks;
+    eb_safetensors st; /* HF checkpoint file, kept open while weights point into it */
+    float **owned;     /* converted tensors */
+    int n_owned, cap_owned;
+};
+
+struct eb_context {
+    const eb_model *model;
+    eb_albert_scratch s;
+    eb_encoding enc;
+};
+
+/* Find a task by name (NULL = first).  Returns NULL when unknown. */
+const eb_task *eb_model_find_task(const eb_model *m, const char *name);
+
+#endif

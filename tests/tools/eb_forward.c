@@ -1,0 +1,77 @@
+/* eb_forward - run every layer of a model on token ids, for the Python
+ * reference test.  Usage: eb_forward MODEL_DIR < lines
+ * Each stdin line: ids<TAB>type_ids<TAB>valid (space-separated ints; the
+ * last two fields may be empty or absent).  Prints one JSON object per line:
+ * {"logits": [[...] per layer], "entropies": [... per layer]}. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "model/model_internal.h"
+
+static int parse_ints(char *s, int32_t *out, int cap) {
+    int n = 0;
+    char *end;
+    while (s && *s && n < cap) {
+        long v = strtol(s, &end, 10);
+        if (end == s) break;
+        out[n++] = (int32_t)v;
+        s = end;
+    }
+    return n;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: eb_forward MODEL_DIR < ids.tsv\n");
+        return 2;
+    }
+    eb_error err = {0};
+    eb_model *m;
+    if (eb_model_load(argv[1], NULL, &m, &err) != EB_OK) {
+        fprintf(stderr, "eb_forward: %s\n", err.msg);
+        return 1;
+    }
+    eb_context *ctx;
+    if (eb_context_new(m, &ctx, &err) != EB_OK) {
+        fprintf(stderr, "eb_forward: %s\n", err.msg);
+        return 1;
+    }
+    const eb_task *t = &m->tasks[0];
+    const eb_config *c = &t->cfg;
+    static char line[1 << 16];
+    static int32_t ids[EB_MAX_TOKENS], types[EB_MAX_TOKENS], valid[EB_MAX_TOKENS];
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\n")] = 0;
+        char *f2 = strchr(line, '\t'), *f3 = NULL;
+        if (f2) {
+            *f2++ = 0;
+            f3 = strchr(f2, '\t');
+            if (f3) *f3++ = 0;
+        }
+        int n = parse_ints(line, ids, ctx->s.max_n);
+        int nt = parse_ints(f2, types, n), nv = parse_ints(f3, valid, n);
+        for (int i = nt; i < n; i++) types[i] = 0;
+        for (int i = 0; i < n; i++) ctx->s.key_valid[i] = (uint8_t)(i < nv ? valid[i] != 0 : 1);
+        eb_albert_embed(&ctx->s, c, &t->w, ids, types, n);
+        printf("{\"logits\": [");
+        float ent[EB_MAX_LAYERS];
+        for (int l = 0; l < c->num_hidden_layers; l++) {
+            float lg[EB_MAX_LABELS];
+            eb_albert_layer_apply(&ctx->s, c, &t->w, &t->extras, l, n, NULL, NULL);
+            eb_albert_classify_at(lg, &ctx->s, c, &t->w, l);
+            ent[l] = eb_entropy_logits(lg, c->num_labels);
+            printf("%s[", l ? ", " : "");
+            for (int k = 0; k < c->num_labels; k++) printf("%s%.9g", k ? ", " : "", lg[k]);
+            printf("]");
+        }
+        printf("], \"entropies\": [");
+        for (int l = 0; l < c->num_hidden_layers; l++) printf("%s%.9g", l ? ", " : "", ent[l]);
+        printf("]}\n");
+        fflush(stdout);
+    }
+    eb_context_free(ctx);
+    eb_model_free(m);
+    return 0;
+}
