@@ -49,6 +49,9 @@ CONFIGS = [
     ("g1_i1_gelu_noramps_spans_bf16_c2", dict(num_hidden_groups=1, inner_group_num=1, hidden_act="gelu", num_labels=2), "BF16", False, True),
     ("g4_i1_relu_ramps_spans_mixed_c3_named", dict(num_hidden_groups=4, inner_group_num=1, hidden_act="relu", num_labels=3,
                                                     label_names=["entailment", "neutral", "contradiction"]), "mixed", True, True),
+    ("shape_h48_nh3_e24_i80_l6_g3_ramps_spans_f32_c2", dict(hidden_size=48, num_attention_heads=3, embedding_size=24, intermediate_size=80,
+                                                          num_hidden_layers=6, num_hidden_groups=3, inner_group_num=1, hidden_act="gelu_new",
+                                                          num_labels=2, label_names=["negative", "positive"]), "F32", True, True),
     ("g2_i1_gelunew_noramps_f16_c2", dict(num_hidden_groups=2, inner_group_num=1, hidden_act="gelu_new", num_labels=2), "F16", False, False),
 ]
 
