@@ -65,17 +65,15 @@ eb_status eb_unigram_segment(const eb_tokenizer *tok, const char *s, size_t n, e
             int type = tok->pieces[id].type;
             if (type != EB_PIECE_NORMAL && type != EB_PIECE_USER_DEFINED) continue;
             best_node *t = &best[k + 1];
-            if (type == EB_PIECE_USER_DEFINED) {
-                /* SentencePiece's bonus so that user symbols always win (in double). */
-                double sc = (double)((float)len * tok->max_score) - 0.1;
-                double cand = sc + (double)here;
-                if (t->start < 0 || cand > (double)t->score)
-                    t->score = (float)cand, t->start = (int64_t)start, t->id = id;
-            } else {
-                float cand = tok->pieces[id].score + here;
-                if (t->start < 0 || cand > t->score)
-                    t->score = cand, t->start = (int64_t)start, t->id = id;
-            }
+            /* As SentencePiece does: the candidate is summed and compared in double and
+             * stored as float, so ties are broken by the unrounded sums.  User symbols
+             * get a bonus so that they always win. */
+            double sc = type == EB_PIECE_USER_DEFINED
+                            ? (double)((float)len * tok->max_score) - 0.1
+                            : (double)tok->pieces[id].score;
+            double cand = sc + (double)here;
+            if (t->start < 0 || cand > (double)t->score)
+                t->score = (float)cand, t->start = (int64_t)start, t->id = id;
             if (len == mblen) has_single = 1;
         }
         if (!has_single) {
