@@ -140,6 +140,33 @@ def main():
             fails += 1
         else:
             print(f"PASS qnli_pairs ({len(pairs)} pairs, 0 mismatches)")
+
+    # 3. Seeded random strings over awkward characters (accents, final sigma, dotted I,
+    # ligatures, full-width and circled digits, digit-comma runs, odd spaces, specials).
+    if os.access(TOOL, os.X_OK):
+        import random
+        rng = random.Random(20211018)
+        alpha = (list("aAzZ09 ,.'`\"-()ΣσςΑάΆÉéñİıßẞﬁ①²½ＡＢ０１٣ᾈǅ한국어日本🙂ÅΩ𝐀𝟘Ⅸⅰµป")
+                 + ["\u0301", "\u0308", "\u0e35", "\u200b", "\u00a0", "\u3000", "\x1c",
+                    "\x85", "\x01", "\ufeff", "\u2581", "``", "''", "1,", "9,0", "[MASK]",
+                    "<unk>", "[SEP]", "  "])
+        texts = ["".join(rng.choice(alpha) for _ in range(rng.randint(1, 30)))
+                 for _ in range(3000)]
+        got = run_tool(texts)
+        bad = []
+        for t, g in zip(texts, got):
+            ids = oracle.encode(t)
+            want = " ".join(map(str, ids)) if len(ids) > 2 else "ERROR"
+            ok = g.startswith("ERROR ") if want == "ERROR" else g == want
+            if not ok:
+                bad.append((t, g, want))
+        if bad:
+            t, g, w = bad[0]
+            print(f"FAIL random_unicode: {len(bad)} of {len(texts)} differ; first {t!r}\n"
+                  f"  got  {g}\n  want {w}")
+            fails += 1
+        else:
+            print(f"PASS random_unicode ({len(texts)} strings)")
     return 1 if fails else 0
 
 
