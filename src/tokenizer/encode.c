@@ -198,7 +198,7 @@ static eb_status encode_segment(const eb_tokenizer *tok, const char *text, size_
         int32_t last, prev;
         if (!opt->albert || piece_tail(p, pl, &last, &prev) < 2 || last != ',' ||
             !eb_py_isdigit(prev)) {
-            if ((st = ids_push(a, ids, piece_to_id(tok, p, pl), err))) return st;
+            if ((st = ids_push(a, ids, w->spans.v[i].id, err))) return st;
             continue;
         }
         /* ALBERT: "...9," -> re-encode "...9" without any U+2581, then ",". */
@@ -219,11 +219,13 @@ static eb_status encode_segment(const eb_tokenizer *tok, const char *text, size_
         for (size_t j = 0; j < w->spans2.n; j++) {
             const char *q = w->norm2.p + w->spans2.v[j].start;
             size_t ql = w->spans2.v[j].len;
+            int32_t id = w->spans2.v[j].id;
             if (j == 0 && !piece_has_ws && ql >= 3 && !memcmp(q, WS, 3)) {
                 if (ql == 3) continue; /* a lone U+2581 is dropped */
-                q += 3, ql -= 3;
+                /* HuggingFace looks the shortened string up; absent means unknown */
+                id = piece_to_id(tok, q + 3, ql - 3);
             }
-            if ((st = ids_push(a, ids, piece_to_id(tok, q, ql), err))) return st;
+            if ((st = ids_push(a, ids, id, err))) return st;
         }
         if ((st = ids_push(a, ids, piece_to_id(tok, ",", 1), err))) return st;
     }

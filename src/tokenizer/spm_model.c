@@ -392,7 +392,7 @@ static eb_status parse_model(eb_tokenizer *tok, const uint8_t *data, size_t size
 
     /* Pass 2: the contents. */
     top.p = data;
-    int id = 0;
+    int id = 0, has_trainer = 0, has_normalizer = 0;
     while ((rc = pb_next(&top, &f, &why)) > 0) {
         eb_status s = EB_OK;
         pb_reader sub = pb_sub(&top, &f);
@@ -401,14 +401,20 @@ static eb_status parse_model(eb_tokenizer *tok, const uint8_t *data, size_t size
         } else if (f.num == 2) {
             if (!(s = want_wt(name, &f, WT_LEN, "trainer_spec", err)))
                 s = parse_trainer(name, &sub, &si, err);
+            has_trainer = 1;
         } else if (f.num == 3) {
             if (!(s = want_wt(name, &f, WT_LEN, "normalizer_spec", err)))
                 s = parse_normalizer(name, &sub, &si, err);
+            has_normalizer = 1;
         }
         if (s) return s;
     }
     if (rc < 0) FAIL_AT(f.offset, "%s", why);
     tok->n_pieces = (int)n_pieces;
+    /* SentencePiece always writes both; without them the file is cut short. */
+    if (!has_trainer || !has_normalizer)
+        return eb_fail(err, EB_ERR_FORMAT, "%s: no %s (truncated file?)", name,
+                       has_trainer ? "normalizer_spec" : "trainer_spec");
 
     if (si.model_type != 1)
         return eb_fail(err, EB_ERR_UNSUPPORTED,
@@ -445,6 +451,10 @@ static eb_status parse_model(eb_tokenizer *tok, const uint8_t *data, size_t size
             if (p->score > tok->max_score) tok->max_score = p->score;
         }
         if (p->type == EB_PIECE_USER_DEFINED) tok->n_user_defined++;
+        if (p->type == EB_PIECE_BYTE)
+            return eb_fail(err, EB_ERR_UNSUPPORTED,
+                           "%s: piece %d is a BYTE piece (byte fallback is not supported)", name,
+                           i);
         if (p->type == EB_PIECE_UNKNOWN || p->type == EB_PIECE_CONTROL) n_special++;
     }
     if (tok->unk_id < 0) return eb_fail(err, EB_ERR_FORMAT, "%s: no UNKNOWN (<unk>) piece", name);
