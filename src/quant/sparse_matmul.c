@@ -177,6 +177,12 @@ static eb_status check_w(const eb_bitmask *w, eb_error *err) {
 
 eb_status eb_sparse_matmul(float *y, const float *x, const eb_bitmask *w, const float *bias, int N,
                            float *scratch, const eb_allocator *alloc, eb_error *err) {
+    return eb_sparse_matmul_isa(y, x, w, bias, N, scratch, alloc, err, -1);
+}
+
+eb_status eb_sparse_matmul_isa(float *y, const float *x, const eb_bitmask *w, const float *bias,
+                               int N, float *scratch, const eb_allocator *alloc, eb_error *err,
+                               int isa) {
     eb_status st = check_w(w, err);
     if (st) return st;
     if (N <= 0 || w->rows <= 0) return EB_OK;
@@ -196,7 +202,7 @@ eb_status eb_sparse_matmul(float *y, const float *x, const eb_bitmask *w, const 
     }
     int avx = 0;
 #if EB_HAVE_AVX512_DECODE
-    avx = __builtin_cpu_supports("avx512f");
+    avx = isa != 0 && __builtin_cpu_supports("avx512f");
 #endif
     /* Parallel over blocks of output features when the work is worth it. */
     const int OB = 64;
