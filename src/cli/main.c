@@ -7,6 +7,7 @@
 int eb_cmd_classify(int argc, char **argv);
 int eb_cmd_eval(int argc, char **argv);
 int eb_cmd_tokenize(int argc, char **argv);
+int eb_cmd_pack(int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -17,6 +18,7 @@ typedef struct command {
 static const command commands[] = {
     {"classify", eb_cmd_classify, "label, probabilities and exit layer of a sentence (pair)"},
     {"tokenize", eb_cmd_tokenize, "the token ids (and pieces) the model would see"},
+    {"pack", eb_cmd_pack, "build a multi-task bundle (shared embeddings, AdaptivFloat8, bitmasks)"},
     {"eval", eb_cmd_eval, "accuracy, exit layers, energy and deadline misses on a GLUE TSV file"},
 };
 

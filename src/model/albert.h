@@ -23,10 +23,12 @@
 
 #include "edgebert.h"
 
+struct eb_bitmask;
 typedef struct eb_linear {
-    const float *w; /* [out, in] */
+    const float *w; /* [out, in] fp32 (decoded when the model is stored compressed) */
     const float *b; /* [out] or NULL */
     int out, in;
+    const struct eb_bitmask *bm; /* the stored bitmask/AF8 form, or NULL */
 } eb_linear;
 
 typedef struct eb_norm {

@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 
 #include "kernels/kernels.h"
+#include "model/bundle.h"
 #include "model/config.h"
+#include "edgebert/quant.h"
 #include "util/util.h"
 
 eb_load_params eb_load_params_default(void) {
@@ -38,13 +40,8 @@ float eb_entropy(const float *logits, int n) {
 
 /* ---- tensor fetching ------------------------------------------------ */
 
-typedef struct loader {
-    eb_model *m;
-    eb_error *err;
-    const char *file;
-} loader;
 
-static int owned_push(eb_model *m, float *p) {
+int eb_model_own(eb_model *m, float *p) {
     if (m->n_owned == m->cap_owned) {
         int nc = m->cap_owned ? m->cap_owned * 2 : 64;
         float **np = eb_realloc(&m->alloc, m->owned, sizeof(float *) * (size_t)nc);
@@ -66,7 +63,7 @@ static const eb_st_tensor *find_any(const eb_safetensors *st, const char *name) 
  * Returns NULL and sets the error when missing (unless optional) or wrong. */
 static const float *get(loader *L, const char *name, int d0, int d1, int optional) {
     if (L->err->status != EB_OK) return NULL;
-    const eb_st_tensor *t = find_any(&L->m->st, name);
+    const eb_st_tensor *t = find_any(L->st, name);
     if (!t) {
         if (!optional) eb_fail(L->err, EB_ERR_FORMAT, "%s: tensor '%s' is missing", L->file, name);
         return NULL;
@@ -85,7 +82,7 @@ static const float *get(loader *L, const char *name, int d0, int d1, int optiona
     }
     if (t->dtype == EB_DTYPE_F32 && ((uintptr_t)t->data & 3) == 0) return (const float *)t->data;
     float *buf = eb_malloc_aligned(&L->m->alloc, t->numel * sizeof(float));
-    if (!buf || !owned_push(L->m, buf)) {
+    if (!buf || !eb_model_own(L->m, buf)) {
         eb_free_aligned(&L->m->alloc, buf);
         eb_fail(L->err, EB_ERR_NOMEM, "%s: out of memory converting '%s'", L->file, name);
         return NULL;
@@ -114,7 +111,7 @@ static void get_norm(loader *L, eb_norm *nm, const char *prefix, int n) {
 }
 
 /* Bind all ALBERT weights of a task from the open safetensors file. */
-static eb_status bind_albert(loader *L, eb_model_task *t) {
+eb_status eb_model_bind_task(loader *L, eb_model_task *t) {
     eb_model *m = L->m;
     const eb_config *c = &t->cfg;
     const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size;
@@ -158,8 +155,8 @@ static eb_status bind_albert(loader *L, eb_model_task *t) {
     /* off-ramps: all of layers 1..L-1 or none (the last one is optional:
      * after the last layer the main head answers) */
     const int NL = c->num_hidden_layers;
-    if (find_any(&m->st, "albert.encoder.highway.0.pooler.weight") ||
-        find_any(&m->st, "albert.encoder.highway.0.pooler.dense.weight")) {
+    if (find_any(L->st, "albert.encoder.highway.0.pooler.weight") ||
+        find_any(L->st, "albert.encoder.highway.0.pooler.dense.weight")) {
         t->ramps = eb_calloc(&m->alloc, (size_t)NL * 2, sizeof *t->ramps);
         if (!t->ramps) return eb_fail(L->err, EB_ERR_FORMAT, "%s: out of memory", L->file);
         w->num_ramps = NL;
@@ -169,11 +166,11 @@ static eb_status bind_albert(loader *L, eb_model_task *t) {
             char p[128], q[160];
             snprintf(p, sizeof p, "albert.encoder.highway.%d", j);
             snprintf(q, sizeof q, "%s.pooler.weight", p);
-            int dense = !find_any(&m->st, q);
+            int dense = !find_any(L->st, q);
             snprintf(q, sizeof q, dense ? "%s.pooler.dense" : "%s.pooler", p);
             char wname[200];
             snprintf(wname, sizeof wname, "%s.weight", q);
-            if (j == NL - 1 && !find_any(&m->st, wname)) break;
+            if (j == NL - 1 && !find_any(L->st, wname)) break;
             get_linear(L, &w->ramp_pooler[j], q, H, H);
             snprintf(q, sizeof q, "%s.classifier", p);
             get_linear(L, &w->ramp_cls[j], q, c->num_labels, H);
@@ -183,6 +180,8 @@ static eb_status bind_albert(loader *L, eb_model_task *t) {
 }
 
 static void task_free(eb_model *m, eb_model_task *t) {
+    for (int i = 0; i < t->n_bms; i++) eb_bitmask_free(&t->bms[i]);
+    eb_free(&m->alloc, t->bms);
     eb_free(&m->alloc, t->layers);
     eb_free(&m->alloc, t->ramps);
     eb_free(&m->alloc, t->lut);
@@ -223,9 +222,9 @@ static eb_status load_hf_dir(eb_model *m, const char *dir, int use_mmap, eb_erro
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     s = eb_st_open(path, &m->alloc, use_mmap, &m->st, err);
     if (s != EB_OK) return s;
-    loader L = {m, err, path};
+    loader L = {m, &m->st, err, path};
     eb_error_clear(err);
-    s = bind_albert(&L, t);
+    s = eb_model_bind_task(&L, t);
     if (s != EB_OK) return s;
     snprintf(path, sizeof path, "%s/spiece.model", dir);
     if (file_exists(path)) {
@@ -255,8 +254,9 @@ eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model
     snprintf(m->path, sizeof m->path, "%s", path);
     eb_status s;
     if (is_dir(path)) s = load_hf_dir(m, path, p.use_mmap, err);
+    else if (file_exists(path) && eb_bundle_is_bundle(path)) s = eb_bundle_load(m, path, p.use_mmap, err);
     else if (file_exists(path))
-        s = eb_fail(err, EB_ERR_FORMAT, "%s: not a model directory (config.json, model.safetensors, spiece.model)", path);
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: neither a model directory (config.json, model.safetensors, spiece.model) nor an edgebert bundle", path);
     else s = eb_fail(err, EB_ERR_IO, "%s: no such model directory or bundle", path);
     if (s != EB_OK) {
         eb_model_free(m);
