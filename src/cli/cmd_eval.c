@@ -14,7 +14,8 @@ static void usage(void) {
     fprintf(stderr,
             "usage: edgebert eval [-m MODEL] --data FILE.tsv --task sst2|qnli|qqp|mnli|cola|mrpc|rte|stsb\n"
             "                     [--threshold T] [--policy base|ee|lai] [--latency-target MS]\n"
-            "                     [--mac-size N] [--precision fp32|af8] [--max-len N] [--limit N] [--json]\n"
+            "                     [--mac-size N] [--precision fp32|af8] [--max-len N] [--limit N]\n"
+            "                     [--model-task NAME] [--json]\n"
             "--task names the data layout (and, for a bundle, the model task of that name).\n");
 }
 
@@ -38,6 +39,11 @@ int eb_cmd_eval(int argc, char **argv) {
         if (!strcmp(argv[i], "--task")) {
             if (++i >= argc) return usage(), 2;
             task = argv[i];
+            continue;
+        }
+        if (!strcmp(argv[i], "--model-task")) {
+            if (++i >= argc) return usage(), 2;
+            p.task = argv[i];
             continue;
         }
         int r = eb_cli_run_option("eval", argc, argv, &i, &p);
@@ -80,7 +86,20 @@ int eb_cmd_eval(int argc, char **argv) {
         goto done;
     }
     /* the model's task: a bundle task named like the data task, else the default */
-    const eb_config *cfg = eb_model_config(m);
+    if (!p.task) { /* a bundle task named like the data task, else the only task */
+        if (eb_model_task_config(m, ti->name)) p.task = ti->name;
+        else if (eb_model_num_tasks(m) > 1) {
+            fprintf(stderr, "edgebert eval: the bundle has no task '%s' (tasks:", ti->name);
+            for (int k = 0; k < eb_model_num_tasks(m); k++) fprintf(stderr, " %s", eb_model_task_name(m, k));
+            fprintf(stderr, "); name one with --model-task\n");
+            goto done;
+        }
+    }
+    const eb_config *cfg = eb_model_task_config(m, p.task);
+    if (!cfg) {
+        fprintf(stderr, "edgebert eval: unknown model task '%s'\n", p.task);
+        goto done;
+    }
     int map[EB_MAX_LABELS], inv[EB_MAX_LABELS];
     if (eb_task_label_map(ti, (const char(*)[EB_LABEL_NAME_MAX])cfg->id2label, cfg->num_labels, map, &err) != EB_OK) {
         fprintf(stderr, "edgebert eval: %s\n", err.msg);

@@ -281,6 +281,26 @@ const eb_tokenizer *eb_model_tokenizer(const eb_model *m) {
     return m->tok;
 }
 
+int eb_model_num_tasks(const eb_model *m) {
+    return m->n_tasks;
+}
+
+const char *eb_model_task_name(const eb_model *m, int i) {
+    return i >= 0 && i < m->n_tasks ? m->tasks[i].name : NULL;
+}
+
+const eb_config *eb_model_task_config(const eb_model *m, const char *task) {
+    const eb_model_task *t = eb_model_find_task(m, task);
+    return t ? &t->cfg : NULL;
+}
+
+static eb_status unknown_task(const eb_model *m, const char *task, eb_error *err) {
+    char names[256] = "";
+    for (int i = 0; i < m->n_tasks; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", m->tasks[i].name);
+    return eb_fail(err, EB_ERR_ARG, "%s: unknown task '%s' (this model has: %s)", m->path, task, names);
+}
+
 int eb_model_num_offramps(const eb_model *m) {
     return m->tasks[0].w.num_ramps;
 }
@@ -336,7 +356,7 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     eb_run_params p = params ? *params : eb_run_params_default();
     const eb_model *m = ctx->model;
     const eb_model_task *t = eb_model_find_task(m, p.task);
-    if (!t) return eb_fail(err, EB_ERR_ARG, "unknown task '%s'", p.task);
+    if (!t) return unknown_task(m, p.task, err);
     const eb_config *c = &t->cfg;
     memset(r, 0, sizeof *r);
     int max_n = EB_MIN(ctx->s.max_n, c->max_position_embeddings);
@@ -378,7 +398,7 @@ eb_status eb_classify(eb_context *ctx, const char *a, const char *b, const eb_ru
     const eb_model *m = ctx->model;
     if (!m->tok) return eb_fail(err, EB_ERR_ARG, "%s: the model has no spiece.model, cannot tokenize text", m->path);
     const eb_model_task *t = eb_model_find_task(m, params ? params->task : NULL);
-    if (!t) return eb_fail(err, EB_ERR_ARG, "unknown task '%s'", params->task);
+    if (!t) return unknown_task(m, params->task, err);
     int max_len = EB_MIN(ctx->s.max_n, t->cfg.max_position_embeddings);
     if (params && params->max_tokens > 0) max_len = EB_MIN(max_len, params->max_tokens);
     eb_status s = eb_tokenize(m->tok, a, b, max_len, &ctx->enc, err);
