@@ -63,7 +63,7 @@ typedef struct eb_hw_params {
     double share_sfu;
     double share_sram;
     double pu_ctrl_array_frac; /* part of PU per-cycle energy that scales with n^2 */
-    double pu_wire_frac;    /* MAC energy grows by this fraction per doubling of n/calib n */
+    double pu_wire_frac;    /* MAC energy x (1 + pu_wire_frac (n / calib_mac_size - 1)) */
     double area_pu_frac;    /* PU share of calib_area_mm2 (scales with n^2) */
     double mac_gate_frac;   /* MAC energy left when an operand is zero (data gating) */
     double vmac_skip_frac;  /* energy of a skipped all-zero VMAC relative to a dense one */

@@ -105,7 +105,7 @@ void eb_hw_params_default(eb_hw_params *p) {
     p->share_sfu = 0.12;
     p->share_sram = 0.28;
     p->pu_ctrl_array_frac = 0.5;
-    p->pu_wire_frac = 0.35;
+    p->pu_wire_frac = 0.8;
     p->area_pu_frac = 0.3;
     p->mac_gate_frac = 0.2;
     p->vmac_skip_frac = 0.05;
