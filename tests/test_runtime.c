@@ -137,7 +137,7 @@ static void test_trace_reader(void **state) {
     expect_trace_error("0.1,0.2,\n", "tr.txt:1: empty field 3");
     expect_trace_error("0.1,nan\n", "not a finite number");
     expect_trace_error("0.1,inf\n", "not a finite number");
-    expect_trace_error("0.1,-0.5\n", "negative entropy");
+    expect_trace_error("0.1,0.2\n\n0.1,-0.5\n", "tr.txt:3: field 2: negative entropy");
     expect_trace_error("\n\n", "no data rows");
     expect_trace_error("", "no data rows");
     expect_trace_error("0.1,0.2x\n", "not a finite number");

@@ -63,7 +63,7 @@ typedef struct table {
 
 /* Generic reader: all rows the same width, at most max_cols. */
 static eb_status parse_table(const char *text, size_t len, const char *name, int max_cols,
-                             const eb_allocator *alloc, table *out, eb_error *err) {
+                             int nonneg, const eb_allocator *alloc, table *out, eb_error *err) {
     memset(out, 0, sizeof *out);
     double *row = eb_malloc(alloc, sizeof(double) * (size_t)max_cols);
     if (!row) return eb_fail(err, EB_ERR_NOMEM, "%.200s: out of memory", name);
@@ -95,6 +95,12 @@ static eb_status parse_table(const char *text, size_t len, const char *name, int
             st = err ? err->status : EB_ERR_FORMAT;
             goto done;
         }
+        for (int j = 0; nonneg && j < c; j++)
+            if (row[j] < 0) {
+                st = eb_fail(err, EB_ERR_FORMAT, "%.200s:%d: field %d: negative entropy %g", name,
+                             lineno, j + 1, row[j]);
+                goto done;
+            }
         if (rows == 0) cols = c;
         else if (c != cols) {
             st = eb_fail(err, EB_ERR_FORMAT, "%.200s:%d: %d fields where the first row has %d",
@@ -136,24 +142,14 @@ eb_status eb_entropy_trace_parse(const char *text, size_t len, const char *name,
                                  const eb_allocator *alloc, eb_entropy_trace *out, eb_error *err) {
     memset(out, 0, sizeof *out);
     table t;
-    eb_status st = parse_table(text, len, name, EB_MAX_LAYERS, alloc, &t, err);
+    eb_status st = parse_table(text, len, name, EB_MAX_LAYERS, 1, alloc, &t, err);
     if (st) return st;
     float *f = eb_malloc(alloc, sizeof(float) * (size_t)t.rows * t.cols);
     if (!f) {
         eb_free(alloc, t.data);
         return eb_fail(err, EB_ERR_NOMEM, "%.200s: out of memory", name);
     }
-    for (size_t i = 0; i < (size_t)t.rows * t.cols; i++) {
-        if (t.data[i] < 0) {
-            int r = (int)(i / t.cols);
-            eb_free(alloc, t.data);
-            eb_free(alloc, f);
-            return eb_fail(err, EB_ERR_FORMAT,
-                           "%.200s: data row %d, layer %d: negative entropy %g", name, r + 1,
-                           (int)(i % t.cols) + 1, t.data[i]);
-        }
-        f[i] = (float)t.data[i];
-    }
+    for (size_t i = 0; i < (size_t)t.rows * t.cols; i++) f[i] = (float)t.data[i];
     eb_free(alloc, t.data);
     out->rows = t.rows;
     out->layers = t.cols;
@@ -187,7 +183,7 @@ eb_status eb_exit_lut_parse(const char *text, size_t len, const char *name, int 
         return eb_fail(err, EB_ERR_ARG, "%.200s: predict_after %d must be at least 1", name,
                        predict_after);
     table t;
-    eb_status st = parse_table(text, len, name, EB_MAX_LAYERS + 1, alloc, &t, err);
+    eb_status st = parse_table(text, len, name, EB_MAX_LAYERS + 1, 0, alloc, &t, err);
     if (st) return st;
     if (t.cols < 2) {
         eb_free(alloc, t.data);
