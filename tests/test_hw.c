@@ -53,7 +53,8 @@ static void test_layer_cycles_albert_base(void **state) {
     double sfu = 12 * 128 * 219.0 + 2 * 128 * 289 + 2 * 128 * 1302;
     assert_true(c.pu_cycles == pu);
     assert_true(c.sfu_cycles == sfu);
-    assert_true(c.macs == 128.0 * 768 * 768 * 4 + 2 * 12 * 128.0 * 128 * 64 + 2 * 128.0 * 768 * 3072);
+    assert_true(c.macs ==
+                128.0 * 768 * 768 * 4 + 2 * 12 * 128.0 * 128 * 64 + 2 * 128.0 * 768 * 3072);
     /* seven heads off (SST-2): their Q/K/V columns, scores, softmax, context go */
     w.active_heads = 5;
     eb_hw_cost c5;
@@ -98,7 +99,8 @@ static void test_calibration_86mw(void **state) {
     eb_hw_embed_cost(&m, 16, &w, &c);
     eb_hw_charge(&m, 16, &c, 0.8, 1000, &r);
     eb_hw_layer_cost(&m, 16, &w, 0, &c);
-    for (int l = 0; l < 12; l++) eb_hw_charge(&m, 16, &c, 0.8, 1000, &r);
+    for (int l = 0; l < 12; l++)
+        eb_hw_charge(&m, 16, &c, 0.8, 1000, &r);
     eb_hw_classifier_cost(&m, 16, &c);
     eb_hw_charge(&m, 16, &c, 0.8, 1000, &r);
     double mw = r.energy_uj / r.time_ms;
@@ -286,7 +288,8 @@ static void test_config_dimensions(void **state) {
     eb_layer_work w = eb_layer_work_dense(32);
     eb_hw_cost cost;
     eb_hw_layer_cost(&m, 16, &w, 0, &cost);
-    double pu = 4 * eb_hw_matmul_cycles(16, 32, 256, 256) + 4 * 2 * eb_hw_matmul_cycles(16, 32, 64, 32) +
+    double pu = 4 * eb_hw_matmul_cycles(16, 32, 256, 256) +
+                4 * 2 * eb_hw_matmul_cycles(16, 32, 64, 32) +
                 2 * eb_hw_matmul_cycles(16, 32, 256, 1024);
     assert_true(cost.pu_cycles == pu);
     c.num_attention_heads = 5; /* 256 not divisible by 5 */
@@ -308,7 +311,8 @@ static void test_svg_writer(void **state) {
     assert_non_null(strstr(s, "a&lt;b"));
     assert_non_null(strstr(s, "s&amp;1"));
     int bars = 0;
-    for (const char *q = s; (q = strstr(q, "<title>")); q++) bars++;
+    for (const char *q = s; (q = strstr(q, "<title>")); q++)
+        bars++;
     assert_int_equal(bars, 3); /* the NaN is not drawn */
     free(s);
 }

@@ -35,7 +35,8 @@ static void test_sst2_early_exit_means(void **state) {
         assert_int_equal(eb_trace_replay(&t, thr[i], &s, &err), EB_OK);
         assert_true(fabs(s.mean_exit_layer - want[i]) < 0.005);
         int tot = 0;
-        for (int l = 1; l <= 12; l++) tot += s.exit_hist[l];
+        for (int l = 1; l <= 12; l++)
+            tot += s.exit_hist[l];
         assert_int_equal(tot, 872);
     }
     eb_entropy_trace_free(&t);
@@ -146,7 +147,8 @@ static void test_trace_reader(void **state) {
     /* more fields than EB_MAX_LAYERS */
     char big[8192];
     size_t n = 0;
-    for (int i = 0; i < EB_MAX_LAYERS + 1; i++) n += snprintf(big + n, sizeof big - n, "0.1,");
+    for (int i = 0; i < EB_MAX_LAYERS + 1; i++)
+        n += snprintf(big + n, sizeof big - n, "0.1,");
     big[n - 1] = '\n';
     big[n] = 0;
     expect_trace_error(big, "more than");
@@ -188,8 +190,7 @@ typedef struct fake {
     eb_layer_work w;
 } fake;
 
-static eb_status fake_run(void *ud, int layer, float *entropy, eb_layer_work *work,
-                          eb_error *err) {
+static eb_status fake_run(void *ud, int layer, float *entropy, eb_layer_work *work, eb_error *err) {
     fake *f = ud;
     f->calls++;
     assert_int_equal(layer, f->calls); /* called in order */
@@ -201,7 +202,8 @@ static eb_status fake_run(void *ud, int layer, float *entropy, eb_layer_work *wo
 static eb_layer_source fake_source(fake *f, int layers, float e) {
     memset(f, 0, sizeof *f);
     f->layers = layers;
-    for (int i = 0; i < layers; i++) f->e[i] = e;
+    for (int i = 0; i < layers; i++)
+        f->e[i] = e;
     f->w = eb_layer_work_dense(128);
     eb_layer_source s = {layers, 128, f, fake_run};
     return s;
@@ -211,7 +213,8 @@ static eb_layer_source fake_source(fake *f, int layers, float e) {
 static void const_lut(eb_exit_lut *l, double *buf, int pred) {
     for (int r = 0; r < 100; r++) {
         buf[r * 12] = r / 100.0;
-        for (int j = 1; j < 12; j++) buf[r * 12 + j] = (1 + j >= pred) ? 0.0 : 1.0;
+        for (int j = 1; j < 12; j++)
+            buf[r * 12 + j] = (1 + j >= pred) ? 0.0 : 1.0;
     }
     l->rows = 100;
     l->cols = 12;

@@ -32,17 +32,17 @@ typedef enum eb_emb_storage {
  * the reason behind each default. */
 typedef struct eb_hw_params {
     /* processing unit and clocking */
-    int mac_size;          /* n: n vector MACs of width n (4..64) */
-    double vdd_nom;        /* V, every sentence starts layer 1 here */
-    double vdd_min;        /* V, lowest LDO output */
-    double vdd_step;       /* V, LDO resolution */
-    double vdd_standby;    /* V, between sentences */
-    double freq_max_mhz;   /* at vdd_nom */
-    double freq_min_mhz;   /* lowest ADPLL frequency */
-    double freq_step_mhz;  /* ADPLL resolution (frequencies are rounded up to it) */
-    double vf_vth;         /* alpha-power law f(V) ~ (V - Vth)^alpha / V */
+    int mac_size;         /* n: n vector MACs of width n (4..64) */
+    double vdd_nom;       /* V, every sentence starts layer 1 here */
+    double vdd_min;       /* V, lowest LDO output */
+    double vdd_step;      /* V, LDO resolution */
+    double vdd_standby;   /* V, between sentences */
+    double freq_max_mhz;  /* at vdd_nom */
+    double freq_min_mhz;  /* lowest ADPLL frequency */
+    double freq_step_mhz; /* ADPLL resolution (frequencies are rounded up to it) */
+    double vf_vth;        /* alpha-power law f(V) ~ (V - Vth)^alpha / V */
     double vf_alpha;
-    int vf_table_n;        /* > 0: measured V/F table replaces the law */
+    int vf_table_n; /* > 0: measured V/F table replaces the law */
     double vf_table_v[EB_HW_VF_TABLE_MAX];
     double vf_table_mhz[EB_HW_VF_TABLE_MAX];
     /* LDO and ADPLL */
@@ -52,21 +52,21 @@ typedef struct eb_hw_params {
     double adpll_mw_per_ghz;     /* 2.46 mW at 1 GHz, linear in f */
     double adpll_relock_ns;      /* frequency relock after a change */
     /* calibration */
-    double calib_power_mw;  /* 86 */
-    double calib_area_mm2;  /* 1.4 */
-    int calib_mac_size;     /* 16 */
-    int calib_seq_len;      /* 128 */
-    double leak_share;      /* leakage share of calib_power_mw */
-    double leak_vscale;     /* V: leakage current e-folds per this much VDD */
-    double share_pu_mac;    /* shares of the remaining dynamic power at calibration */
+    double calib_power_mw; /* 86 */
+    double calib_area_mm2; /* 1.4 */
+    int calib_mac_size;    /* 16 */
+    int calib_seq_len;     /* 128 */
+    double leak_share;     /* leakage share of calib_power_mw */
+    double leak_vscale;    /* V: leakage current e-folds per this much VDD */
+    double share_pu_mac;   /* shares of the remaining dynamic power at calibration */
     double share_pu_ctrl;
     double share_sfu;
     double share_sram;
     double pu_ctrl_array_frac; /* part of PU per-cycle energy that scales with n^2 */
-    double pu_wire_frac;    /* MAC energy x (1 + pu_wire_frac (n / calib_mac_size - 1)) */
-    double area_pu_frac;    /* PU share of calib_area_mm2 (scales with n^2) */
-    double mac_gate_frac;   /* MAC energy left when an operand is zero (data gating) */
-    double vmac_skip_frac;  /* energy of a skipped all-zero VMAC relative to a dense one */
+    double pu_wire_frac;       /* MAC energy x (1 + pu_wire_frac (n / calib_mac_size - 1)) */
+    double area_pu_frac;       /* PU share of calib_area_mm2 (scales with n^2) */
+    double mac_gate_frac;      /* MAC energy left when an operand is zero (data gating) */
+    double vmac_skip_frac;     /* energy of a skipped all-zero VMAC relative to a dense one */
     double mask_bits_per_elem; /* bitmask overhead in the decoder buffers */
     /* embedding memories */
     eb_emb_storage emb_storage;
@@ -98,11 +98,11 @@ eb_status eb_hw_params_check(const eb_hw_params *p, eb_error *err);
 
 /* What one encoder layer really computed (filled by the engine or a trace). */
 typedef struct eb_layer_work {
-    int seq_len;           /* tokens */
-    int active_heads;      /* heads whose span is not empty (<0: all) */
-    double weight_density; /* fraction of non-zero encoder weights (1 = dense) */
-    double act_density;    /* fraction of non-zero activations */
-    double attn_density;   /* fraction of non-zero masked attention probabilities */
+    int seq_len;            /* tokens */
+    int active_heads;       /* heads whose span is not empty (<0: all) */
+    double weight_density;  /* fraction of non-zero encoder weights (1 = dense) */
+    double act_density;     /* fraction of non-zero activations */
+    double attn_density;    /* fraction of non-zero masked attention probabilities */
     double weight_zero_vec; /* fraction of all-zero n-vectors in weights; <0: from density */
     double act_zero_vec;    /* same for activations; <0: from density */
 } eb_layer_work;
@@ -115,12 +115,12 @@ typedef struct eb_hw_model {
     eb_hw_params p;
     int hidden, heads, head_dim, ffn, emb, vocab, layers, labels;
     /* derived by calibration (energies at vdd_nom, n = calib_mac_size) */
-    double e_mac_pj;        /* per dense MAC */
-    double e_pu_cycle_pj;   /* per PU cycle: control, clocks */
-    double e_sfu_cycle_pj;  /* per SFU cycle */
+    double e_mac_pj;       /* per dense MAC */
+    double e_pu_cycle_pj;  /* per PU cycle: control, clocks */
+    double e_sfu_cycle_pj; /* per SFU cycle */
     double e_sram_pj_per_byte;
-    double p_leak_nom_mw;   /* at calib area and vdd_nom */
-    double calib_time_ms;   /* time of the calibration workload */
+    double p_leak_nom_mw; /* at calib area and vdd_nom */
+    double calib_time_ms; /* time of the calibration workload */
 } eb_hw_model;
 
 /* ALBERT-base dimensions (the calibration workload). */
@@ -137,7 +137,7 @@ typedef struct eb_hw_cost {
     double macs;             /* real MACs */
     double vmacs, vmacs_skipped;
     double sram_bytes;
-    double emb_cells[3]; /* ReRAM cells read (SLC, MLC2, MLC3) */
+    double emb_cells[3];  /* ReRAM cells read (SLC, MLC2, MLC3) */
     double emb_bits_sram; /* bits read from SRAM embedding copy (DRAM mode) */
     double emb_ns;        /* embedding read time (ns, not clocked) */
 } eb_hw_cost;

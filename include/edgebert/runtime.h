@@ -26,8 +26,8 @@ typedef struct eb_entropy_trace {
     const eb_allocator *alloc;
 } eb_entropy_trace;
 
-eb_status eb_entropy_trace_load(const char *path, const eb_allocator *alloc,
-                                eb_entropy_trace *out, eb_error *err);
+eb_status eb_entropy_trace_load(const char *path, const eb_allocator *alloc, eb_entropy_trace *out,
+                                eb_error *err);
 eb_status eb_entropy_trace_parse(const char *text, size_t len, const char *name,
                                  const eb_allocator *alloc, eb_entropy_trace *out, eb_error *err);
 void eb_entropy_trace_free(eb_entropy_trace *t);
@@ -60,8 +60,7 @@ typedef struct eb_layer_source {
     int num_layers;
     int seq_len;
     void *ud;
-    eb_status (*run_layer)(void *ud, int layer, float *entropy, eb_layer_work *work,
-                           eb_error *err);
+    eb_status (*run_layer)(void *ud, int layer, float *entropy, eb_layer_work *work, eb_error *err);
 } eb_layer_source;
 
 /* Where V/F decisions go besides the model (may be NULL in eb_policy_params). */
@@ -96,8 +95,8 @@ typedef struct eb_sentence_report {
     double n_cycles;     /* LAI: cycles planned after the prediction */
     double t_elapsed_ms; /* LAI: time at the prediction */
     double pu_cycles, sfu_cycles;
-    double standby_uj;   /* leakage at vdd_standby for the rest of the target window */
-    eb_hw_report hw;     /* vdd/freq after the DVFS decision, totals, breakdown */
+    double standby_uj; /* leakage at vdd_standby for the rest of the target window */
+    eb_hw_report hw;   /* vdd/freq after the DVFS decision, totals, breakdown */
 } eb_sentence_report;
 
 /* Run one sentence under a policy. */
@@ -124,7 +123,7 @@ typedef struct eb_sim_stats {
     double mean_vdd, mean_freq_mhz, mean_cycles, mean_standby_uj;
     double max_latency_ms;
     eb_energy_breakdown mean_energy;
-    int exit_hist[EB_MAX_LAYERS + 1];      /* index = layer */
+    int exit_hist[EB_MAX_LAYERS + 1]; /* index = layer */
     int predicted_hist[EB_MAX_LAYERS + 1];
     double host_seconds;
 } eb_sim_stats;
@@ -134,8 +133,8 @@ eb_status eb_trace_replay(const eb_entropy_trace *t, double threshold, eb_sim_st
                           eb_error *err);
 /* Every row through eb_policy_run with `work` for each layer. */
 eb_status eb_trace_simulate(const eb_hw_model *hw, const eb_policy_params *pp,
-                            const eb_entropy_trace *t, const eb_layer_work *work,
-                            eb_sim_stats *out, eb_error *err);
+                            const eb_entropy_trace *t, const eb_layer_work *work, eb_sim_stats *out,
+                            eb_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Power backends                                                      */

@@ -37,10 +37,9 @@ int eb_cmd_sim(int argc, char **argv) {
             json = 1;
         } else if (!strcmp(a, "--no-wakeup")) {
             wakeup = 0;
-        } else if ((!strcmp(a, "--entropies") || !strcmp(a, "--lut") ||
-                    !strcmp(a, "--threshold") || !strcmp(a, "--predict-after") ||
-                    !strcmp(a, "--policy") || !strcmp(a, "--latency-target") ||
-                    !strcmp(a, "--cpufreq")) &&
+        } else if ((!strcmp(a, "--entropies") || !strcmp(a, "--lut") || !strcmp(a, "--threshold") ||
+                    !strcmp(a, "--predict-after") || !strcmp(a, "--policy") ||
+                    !strcmp(a, "--latency-target") || !strcmp(a, "--cpufreq")) &&
                    i + 1 >= argc) {
             fprintf(stderr, "edgebert sim: %s needs a value\n", a);
             return 2;

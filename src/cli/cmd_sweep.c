@@ -102,13 +102,20 @@ int eb_cmd_sweep(int argc, char **argv) {
         }
         const char *v = argv[++i];
         int ok = 1;
-        if (!strcmp(a, "--entropies")) path = v;
-        else if (!strcmp(a, "--lut")) lut_path = v;
-        else if (!strcmp(a, "--out")) dir = v;
-        else if (!strcmp(a, "--ee-threshold")) ok = cli_double(v, &ee_thr) && ee_thr >= 0;
-        else if (!strcmp(a, "--lai-threshold")) ok = cli_double(v, &lai_thr) && lai_thr >= 0;
-        else if (!strcmp(a, "--predict-after")) ok = cli_int(v, &p) && p >= 1;
-        else if (!strcmp(a, "--span-heads")) ok = cli_int(v, &span_heads) && span_heads >= 0;
+        if (!strcmp(a, "--entropies"))
+            path = v;
+        else if (!strcmp(a, "--lut"))
+            lut_path = v;
+        else if (!strcmp(a, "--out"))
+            dir = v;
+        else if (!strcmp(a, "--ee-threshold"))
+            ok = cli_double(v, &ee_thr) && ee_thr >= 0;
+        else if (!strcmp(a, "--lai-threshold"))
+            ok = cli_double(v, &lai_thr) && lai_thr >= 0;
+        else if (!strcmp(a, "--predict-after"))
+            ok = cli_int(v, &p) && p >= 1;
+        else if (!strcmp(a, "--span-heads"))
+            ok = cli_int(v, &span_heads) && span_heads >= 0;
         else if (!strcmp(a, "--sparse-density"))
             ok = cli_double(v, &sparse_d) && sparse_d >= 0 && sparse_d <= 1;
         else {
@@ -179,10 +186,9 @@ int eb_cmd_sweep(int argc, char **argv) {
                s.mean_energy_uj, eb_hw_area_mm2(&c.m, NS[k]), s.mean_energy_uj / s.mean_latency_ms);
         }
     if (write_text(dir, "fig8.csv", csv->s, &err)) goto fail;
-    eb_svg_panel f8[2] = {
-        {"Latency per sentence (12 layers, 0.8 V, top f)", "ms (log)", NN, NCAT, 3, F8SER, lat8, 1,
-         0, 0, 0},
-        {"Energy per sentence", "uJ", NN, NCAT, 3, F8SER, en8, 0, 0, 0, 0}};
+    eb_svg_panel f8[2] = {{"Latency per sentence (12 layers, 0.8 V, top f)", "ms (log)", NN, NCAT,
+                           3, F8SER, lat8, 1, 0, 0, 0},
+                          {"Energy per sentence", "uJ", NN, NCAT, 3, F8SER, en8, 0, 0, 0, 0}};
     if (write_svg(dir, "fig8.svg", "Fig. 8: PU MAC size sweep (SST-2 trace, 128 tokens)", f8, 2,
                   &err))
         goto fail;
@@ -213,12 +219,11 @@ int eb_cmd_sweep(int argc, char **argv) {
                s.deadline_miss_rate, s.mean_exit_layer, s.mean_predicted_layer);
         }
     if (write_text(dir, "fig9.csv", csv->s, &err)) goto fail;
-    eb_svg_panel f9p[3] = {
-        {"Mean supply voltage", "V", NT, TCAT, NP, F9SER, v9, 0, 0, 0.4, 0.85},
-        {"Mean clock frequency", "MHz", NT, TCAT, NP, F9SER, f9, 0, 0, 0, 0},
-        {"Mean energy per sentence", "uJ", NT, TCAT, NP, F9SER, e9, 0, 0, 0, 0}};
-    if (write_svg(dir, "fig9.svg", "Fig. 9: latency-aware inference with DVFS (n = 16, SST-2)",
-                  f9p, 3, &err))
+    eb_svg_panel f9p[3] = {{"Mean supply voltage", "V", NT, TCAT, NP, F9SER, v9, 0, 0, 0.4, 0.85},
+                           {"Mean clock frequency", "MHz", NT, TCAT, NP, F9SER, f9, 0, 0, 0, 0},
+                           {"Mean energy per sentence", "uJ", NT, TCAT, NP, F9SER, e9, 0, 0, 0, 0}};
+    if (write_svg(dir, "fig9.svg", "Fig. 9: latency-aware inference with DVFS (n = 16, SST-2)", f9p,
+                  3, &err))
         goto fail;
 
     /* ---- Fig. 11: power-on cost of reading all embeddings */
@@ -255,9 +260,10 @@ int eb_cmd_sweep(int argc, char **argv) {
                 &err))
             goto fail;
         const eb_energy_breakdown *e = &s.mean_energy;
-        double vals[6] = {e->pu_uj, e->sfu_uj, e->sram_uj, e->emb_mem_uj, e->dvfs_uj,
-                          e->leakage_uj};
-        for (int j = 0; j < 6; j++) bd[j * 4 + k] = vals[j];
+        double vals[6] = {e->pu_uj,      e->sfu_uj,  e->sram_uj,
+                          e->emb_mem_uj, e->dvfs_uj, e->leakage_uj};
+        for (int j = 0; j < 6; j++)
+            bd[j * 4 + k] = vals[j];
         tb(csv, "%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", BCAT[k], vals[0], vals[1], vals[2],
            vals[3], vals[4], vals[5], s.mean_energy_uj);
     }
@@ -275,7 +281,8 @@ int eb_cmd_sweep(int argc, char **argv) {
             if (en8[v * NN + k] < en8[v * NN + best[v]]) best[v] = k;
     }
     double lr = 1;
-    for (int k = 0; k + 1 < NN; k++) lr *= lat8[k] / lat8[k + 1];
+    for (int k = 0; k + 1 < NN; k++)
+        lr *= lat8[k] / lat8[k + 1];
     lr = pow(lr, 1.0 / (NN - 1));
     double lai_base_max = 0, lai_ee_max = 0;
     cJSON *o = cJSON_CreateObject();
@@ -334,7 +341,8 @@ int eb_cmd_sweep(int argc, char **argv) {
     for (int k = 0; k < 4; k++) {
         cJSON *r = cJSON_CreateObject();
         cJSON_AddStringToObject(r, "case", BCAT[k]);
-        for (int j = 0; j < 6; j++) cJSON_AddNumberToObject(r, BSER[j], bd[j * 4 + k]);
+        for (int j = 0; j < 6; j++)
+            cJSON_AddNumberToObject(r, BSER[j], bd[j * 4 + k]);
         cJSON_AddItemToArray(jb, r);
     }
     cJSON *h = cJSON_AddObjectToObject(o, "headline");

@@ -5,13 +5,12 @@
 #include "cli/hwopts.h"
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: edgebert trace --entropies FILE --threshold T [--lut FILE "
-            "[--predict-after P]] [--json]\n"
-            "  Conventional early exit on a recorded entropy trace (one row per sentence,\n"
-            "  one comma-separated entropy per layer): exit after the first layer whose\n"
-            "  entropy is strictly below T.  With --lut, also the latency-aware policy's\n"
-            "  predicted exit layer (predictor read after layer P, default 1) and its exits.\n");
+    fprintf(f, "usage: edgebert trace --entropies FILE --threshold T [--lut FILE "
+               "[--predict-after P]] [--json]\n"
+               "  Conventional early exit on a recorded entropy trace (one row per sentence,\n"
+               "  one comma-separated entropy per layer): exit after the first layer whose\n"
+               "  entropy is strictly below T.  With --lut, also the latency-aware policy's\n"
+               "  predicted exit layer (predictor read after layer P, default 1) and its exits.\n");
 }
 
 int eb_cmd_trace(int argc, char **argv) {
@@ -25,8 +24,8 @@ int eb_cmd_trace(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--json")) {
             json = 1;
-        } else if ((!strcmp(a, "--entropies") || !strcmp(a, "--lut") ||
-                    !strcmp(a, "--threshold") || !strcmp(a, "--predict-after")) &&
+        } else if ((!strcmp(a, "--entropies") || !strcmp(a, "--lut") || !strcmp(a, "--threshold") ||
+                    !strcmp(a, "--predict-after")) &&
                    i + 1 >= argc) {
             fprintf(stderr, "edgebert trace: %s needs a value\n", a);
             return 2;
@@ -129,7 +128,8 @@ int eb_cmd_trace(int argc, char **argv) {
             printf("mean exit layer (latency-aware): %.4f\n", lai.mean_exit_layer);
         }
         printf("exit histogram:");
-        for (int l = 1; l <= s.layers; l++) printf(" %d:%d", l, s.exit_hist[l]);
+        for (int l = 1; l <= s.layers; l++)
+            printf(" %d:%d", l, s.exit_hist[l]);
         printf("\n");
     }
 out:

@@ -90,8 +90,8 @@ int hw_opts_parse(hw_opts *o, int *i, int argc, char **argv, const char *cmd) {
     if (!strcmp(a, "--mac-size")) {
         if (!need(i, argc, argv, cmd)) return -1;
         if (!cli_int(argv[++*i], &o->mac_size) || o->mac_size < 4 || o->mac_size > 64) {
-            fprintf(stderr, "edgebert %s: --mac-size must be an integer in 4..64, got '%s'\n",
-                    cmd, argv[*i]);
+            fprintf(stderr, "edgebert %s: --mac-size must be an integer in 4..64, got '%s'\n", cmd,
+                    argv[*i]);
             return -1;
         }
         return 1;
@@ -99,8 +99,8 @@ int hw_opts_parse(hw_opts *o, int *i, int argc, char **argv, const char *cmd) {
     if (!strcmp(a, "--seq-len")) {
         if (!need(i, argc, argv, cmd)) return -1;
         if (!cli_int(argv[++*i], &o->seq_len) || o->seq_len < 1 || o->seq_len > EB_MAX_TOKENS) {
-            fprintf(stderr, "edgebert %s: --seq-len must be an integer in 1..%d, got '%s'\n",
-                    cmd, EB_MAX_TOKENS, argv[*i]);
+            fprintf(stderr, "edgebert %s: --seq-len must be an integer in 1..%d, got '%s'\n", cmd,
+                    EB_MAX_TOKENS, argv[*i]);
             return -1;
         }
         return 1;
@@ -108,8 +108,8 @@ int hw_opts_parse(hw_opts *o, int *i, int argc, char **argv, const char *cmd) {
     if (!strcmp(a, "--active-heads")) {
         if (!need(i, argc, argv, cmd)) return -1;
         if (!cli_int(argv[++*i], &o->active_heads) || o->active_heads < 0) {
-            fprintf(stderr, "edgebert %s: --active-heads must be an integer >= 0, got '%s'\n",
-                    cmd, argv[*i]);
+            fprintf(stderr, "edgebert %s: --active-heads must be an integer >= 0, got '%s'\n", cmd,
+                    argv[*i]);
             return -1;
         }
         return 1;

@@ -13,9 +13,9 @@ typedef struct hw_opts {
     const char *params_file;
     int nkv;
     const char *kv[HWOPTS_MAX_KV];
-    int mac_size;       /* 0: from params */
-    int seq_len;        /* 128 */
-    int active_heads;   /* -1: all */
+    int mac_size;     /* 0: from params */
+    int seq_len;      /* 128 */
+    int active_heads; /* -1: all */
     double weight_density, act_density, attn_density;
     const char *emb_storage;
     const char *emb_density;

@@ -55,7 +55,8 @@ void eb_hw_cost_add(eb_hw_cost *acc, const eb_hw_cost *c, double times) {
     acc->vmacs += c->vmacs * times;
     acc->vmacs_skipped += c->vmacs_skipped * times;
     acc->sram_bytes += c->sram_bytes * times;
-    for (int i = 0; i < 3; i++) acc->emb_cells[i] += c->emb_cells[i] * times;
+    for (int i = 0; i < 3; i++)
+        acc->emb_cells[i] += c->emb_cells[i] * times;
     acc->emb_bits_sram += c->emb_bits_sram * times;
     acc->emb_ns += c->emb_ns * times;
 }
@@ -130,7 +131,8 @@ void eb_hw_layer_cost(const eb_hw_model *m, int n, const eb_layer_work *w, int w
     operand attn = mk_operand(w->attn_density, -1, n);
     double da = act.density;
     /* Q, K, V projections of the active heads */
-    for (int i = 0; i < 3; i++) add_matmul(p, n, out, S, H, a * dh, act, wt, da);
+    for (int i = 0; i < 3; i++)
+        add_matmul(p, n, out, S, H, a * dh, act, wt, da);
     for (int h = 0; h < a; h++) {
         add_matmul(p, n, out, S, dh, S, act, act, 1); /* scores Q K^T */
         add_sfu(p, out, S, eb_hw_sfu_softmax_cycles(n, S), S, 1);
@@ -284,7 +286,8 @@ double eb_hw_reram_area_mm2(const eb_hw_model *m, eb_emb_storage s) {
 static double emb_energy_pj(const eb_hw_model *m, const eb_hw_cost *c) {
     const eb_hw_params *p = &m->p;
     double e = 0;
-    for (int i = 0; i < 3; i++) e += c->emb_cells[i] * p->reram_pj_per_cell[i];
+    for (int i = 0; i < 3; i++)
+        e += c->emb_cells[i] * p->reram_pj_per_cell[i];
     e += c->emb_bits_sram / 8 * m->e_sram_pj_per_byte;
     return e;
 }
@@ -298,8 +301,9 @@ void eb_hw_charge(const eb_hw_model *m, int n, const eb_hw_cost *c, double vdd, 
     double ctrl = (1 - p->pu_ctrl_array_frac) + p->pu_ctrl_array_frac * ratio * ratio;
     double cycles = c->pu_cycles + c->sfu_cycles;
     double t_ms = cycles / (f * 1e3) + c->emb_ns * 1e-6;
-    double pu = (c->mac_energy_units * m->e_mac_pj * wire + c->pu_cycles * m->e_pu_cycle_pj * ctrl) *
-                v2 * 1e-6;
+    double pu =
+        (c->mac_energy_units * m->e_mac_pj * wire + c->pu_cycles * m->e_pu_cycle_pj * ctrl) * v2 *
+        1e-6;
     double sfu = c->sfu_cycles * m->e_sfu_cycle_pj * ratio * v2 * 1e-6;
     double sram = c->sram_bytes * m->e_sram_pj_per_byte * v2 * 1e-6;
     /* ReRAM reads are at the array's own read voltage: not scaled by VDD */
@@ -386,7 +390,8 @@ eb_status eb_hw_model_init(eb_hw_model *m, const eb_hw_params *p, const eb_confi
     /* the SRAM coefficient is needed for DRAM-mode embedding reads: solve
      * with ReRAM energy first, SRAM bits are added after */
     double e_emb_reram = 0;
-    for (int i = 0; i < 3; i++) e_emb_reram += tot.emb_cells[i] * p->reram_pj_per_cell[i];
+    for (int i = 0; i < 3; i++)
+        e_emb_reram += tot.emb_cells[i] * p->reram_pj_per_cell[i];
     double p_emb = e_emb_reram * 1e-6 / t_ms;
     double p_dyn = p->ldo_current_eff * (P - p_adpll) - p_leak - p_emb;
     /* DRAM mode: embedding reads from SRAM count as SRAM traffic */
@@ -397,7 +402,8 @@ eb_status eb_hw_model_init(eb_hw_model *m, const eb_hw_params *p, const eb_confi
                        "calib_power_mw %.3g",
                        P - p_dyn, P);
     double e_uj = p_dyn * t_ms; /* mW x ms = uJ */
-    m->e_mac_pj = tot.mac_energy_units > 0 ? e_uj * p->share_pu_mac / tot.mac_energy_units * 1e6 : 0;
+    m->e_mac_pj =
+        tot.mac_energy_units > 0 ? e_uj * p->share_pu_mac / tot.mac_energy_units * 1e6 : 0;
     m->e_pu_cycle_pj = tot.pu_cycles > 0 ? e_uj * p->share_pu_ctrl / tot.pu_cycles * 1e6 : 0;
     m->e_sfu_cycle_pj = tot.sfu_cycles > 0 ? e_uj * p->share_sfu / tot.sfu_cycles * 1e6 : 0;
     m->e_sram_pj_per_byte = sram_bytes > 0 ? e_uj * p->share_sram / sram_bytes * 1e6 : 0;
@@ -420,9 +426,9 @@ void eb_hw_poweron_cost(const eb_hw_model *m, eb_emb_storage s, eb_hw_poweron *o
     out->bytes = bits / 8;
     if (s == EB_EMB_DRAM) {
         double bytes = bits / 8;
-        double t_ns = p->dram_latency_ns + bytes / p->dram_gbps      /* DRAM read */
-                      + bytes / p->sram_write_gbps                    /* SRAM write */
-                      + bytes / p->sram_write_gbps;                   /* SRAM read back */
+        double t_ns = p->dram_latency_ns + bytes / p->dram_gbps /* DRAM read */
+                      + bytes / p->sram_write_gbps              /* SRAM write */
+                      + bytes / p->sram_write_gbps;             /* SRAM read back */
         double e_pj = bits * p->dram_pj_per_bit + bits * p->sram_write_pj_per_bit +
                       bytes * m->e_sram_pj_per_byte;
         out->time_us = t_ns * 1e-3;
@@ -433,7 +439,9 @@ void eb_hw_poweron_cost(const eb_hw_model *m, eb_emb_storage s, eb_hw_poweron *o
     double bpc = kind == 0 ? 1 : kind == 1 ? 2 : 3;
     double mask_cells = mask_bits, nz_cells = ceil(nz_bits / bpc);
     double w = p->reram_read_width_cells;
-    double t_ns = cdiv(mask_cells, w) * p->reram_read_ns[0] + cdiv(nz_cells, w) * p->reram_read_ns[kind];
+    double t_ns =
+        cdiv(mask_cells, w) * p->reram_read_ns[0] + cdiv(nz_cells, w) * p->reram_read_ns[kind];
     out->time_us = t_ns * 1e-3;
-    out->energy_uj = (mask_cells * p->reram_pj_per_cell[0] + nz_cells * p->reram_pj_per_cell[kind]) * 1e-6;
+    out->energy_uj =
+        (mask_cells * p->reram_pj_per_cell[0] + nz_cells * p->reram_pj_per_cell[kind]) * 1e-6;
 }

@@ -20,7 +20,8 @@ typedef struct pdesc {
     double lo, hi;
 } pdesc;
 
-#define PD(k, t, f, lo, hi) {k, t, offsetof(eb_hw_params, f), lo, hi}
+#define PD(k, t, f, lo, hi)                                                                        \
+    { k, t, offsetof(eb_hw_params, f), lo, hi }
 
 static const pdesc PARAMS[] = {
     PD("mac_size", PT_INT, mac_size, 4, 64),
@@ -148,7 +149,8 @@ static int parse_double(const char *s, double *out) {
     errno = 0;
     double v = strtod(s, &end);
     if (end == s || errno == ERANGE || !isfinite(v)) return 0;
-    while (*end && isspace((unsigned char)*end)) end++;
+    while (*end && isspace((unsigned char)*end))
+        end++;
     if (*end) return 0;
     *out = v;
     return 1;
@@ -162,8 +164,8 @@ static eb_status set_value(eb_hw_params *p, const pdesc *d, const char *val, con
     case PT_DOUBLE: {
         double v;
         if (!parse_double(val, &v))
-            return eb_fail(err, EB_ERR_FORMAT, "%s: '%s' is not a number: '%.60s'", where,
-                           d->key, val);
+            return eb_fail(err, EB_ERR_FORMAT, "%s: '%s' is not a number: '%.60s'", where, d->key,
+                           val);
         if (v < d->lo || v > d->hi)
             return eb_fail(err, EB_ERR_FORMAT, "%s: '%s' = %g is out of range [%g, %g]", where,
                            d->key, v, d->lo, d->hi);
@@ -191,15 +193,16 @@ static eb_status set_value(eb_hw_params *p, const pdesc *d, const char *val, con
         int n = 0;
         const char *q = val;
         while (*q) {
-            while (*q == ' ' || *q == '\t' || *q == ',') q++;
+            while (*q == ' ' || *q == '\t' || *q == ',')
+                q++;
             if (!*q) break;
             char *end;
             errno = 0;
             double v = strtod(q, &end);
             if (end == q || *end != ':' || !isfinite(v))
                 return eb_fail(err, EB_ERR_FORMAT,
-                               "%s: vf_table entry %d must be VOLTS:MHZ, got '%.40s'", where,
-                               n + 1, q);
+                               "%s: vf_table entry %d must be VOLTS:MHZ, got '%.40s'", where, n + 1,
+                               q);
             q = end + 1;
             double f = strtod(q, &end);
             if (end == q || !isfinite(f) || f <= 0 || v <= 0)
@@ -207,8 +210,8 @@ static eb_status set_value(eb_hw_params *p, const pdesc *d, const char *val, con
                                "%s: vf_table entry %d must be VOLTS:MHZ with positive numbers",
                                where, n + 1);
             if (n >= EB_HW_VF_TABLE_MAX)
-                return eb_fail(err, EB_ERR_FORMAT, "%s: vf_table has more than %d entries",
-                               where, EB_HW_VF_TABLE_MAX);
+                return eb_fail(err, EB_ERR_FORMAT, "%s: vf_table has more than %d entries", where,
+                               EB_HW_VF_TABLE_MAX);
             if (n > 0 && (v <= p->vf_table_v[n - 1] || f < p->vf_table_mhz[n - 1]))
                 return eb_fail(err, EB_ERR_FORMAT,
                                "%s: vf_table must increase in volts (and not decrease in MHz) "
@@ -218,7 +221,8 @@ static eb_status set_value(eb_hw_params *p, const pdesc *d, const char *val, con
             p->vf_table_mhz[n] = f;
             n++;
             q = end;
-            while (*q == ' ' || *q == '\t') q++;
+            while (*q == ' ' || *q == '\t')
+                q++;
             if (*q && *q != ',')
                 return eb_fail(err, EB_ERR_FORMAT, "%s: vf_table: unexpected '%.20s'", where, q);
         }
@@ -249,7 +253,8 @@ eb_status eb_hw_params_parse(eb_hw_params *p, const char *text, size_t len, cons
     char line[1024], where[300];
     while (pos < len) {
         size_t e = pos;
-        while (e < len && text[e] != '\n') e++;
+        while (e < len && text[e] != '\n')
+            e++;
         lineno++;
         size_t n = e - pos;
         snprintf(where, sizeof where, "%.200s:%d", name, lineno);
@@ -264,18 +269,22 @@ eb_status eb_hw_params_parse(eb_hw_params *p, const char *text, size_t len, cons
         char *hash = strchr(line, '#');
         if (hash) *hash = 0;
         char *s = line;
-        while (isspace((unsigned char)*s)) s++;
+        while (isspace((unsigned char)*s))
+            s++;
         char *t = s + strlen(s);
-        while (t > s && isspace((unsigned char)t[-1])) *--t = 0;
+        while (t > s && isspace((unsigned char)t[-1]))
+            *--t = 0;
         if (!*s) continue;
         char *eq = strchr(s, '=');
-        if (!eq) return eb_fail(err, EB_ERR_FORMAT, "%s: expected 'key = value', got '%.60s'",
-                                where, s);
+        if (!eq)
+            return eb_fail(err, EB_ERR_FORMAT, "%s: expected 'key = value', got '%.60s'", where, s);
         char *k = s, *ke = eq;
-        while (ke > k && isspace((unsigned char)ke[-1])) ke--;
+        while (ke > k && isspace((unsigned char)ke[-1]))
+            ke--;
         *ke = 0;
         char *v = eq + 1;
-        while (isspace((unsigned char)*v)) v++;
+        while (isspace((unsigned char)*v))
+            v++;
         if (!*k) return eb_fail(err, EB_ERR_FORMAT, "%s: missing key before '='", where);
         const pdesc *d = find_param(k);
         if (!d) return eb_fail(err, EB_ERR_FORMAT, "%s: unknown key '%.60s'", where, k);

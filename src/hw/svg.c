@@ -68,11 +68,16 @@ static double nice_step(double range, int target) {
 
 static void fmt_num(char *buf, size_t cap, double v) {
     double a = fabs(v);
-    if (a == 0) snprintf(buf, cap, "0");
-    else if (a >= 1e5 || a < 1e-3) snprintf(buf, cap, "%.0e", v);
-    else if (a >= 100) snprintf(buf, cap, "%.0f", v);
-    else if (a >= 1) snprintf(buf, cap, "%.3g", v);
-    else snprintf(buf, cap, "%.3g", v);
+    if (a == 0)
+        snprintf(buf, cap, "0");
+    else if (a >= 1e5 || a < 1e-3)
+        snprintf(buf, cap, "%.0e", v);
+    else if (a >= 100)
+        snprintf(buf, cap, "%.0f", v);
+    else if (a >= 1)
+        snprintf(buf, cap, "%.3g", v);
+    else
+        snprintf(buf, cap, "%.3g", v);
 }
 
 enum { W = 760, PH = 300, TOP = 40, ML = 80, MR = 170, MT = 34, MB = 52 };
@@ -110,9 +115,9 @@ static void panel(sbuf *b, const eb_svg_panel *p, double y0) {
         ymax = ceil(hi / st) * st;
         if (ymax <= ymin) ymax = ymin + 1;
     }
-#define YPOS(v)                                                                                   \
+#define YPOS(v)                                                                                    \
     (p->logy ? py + ph - (log10(v) - log10(ymin)) / (log10(ymax) - log10(ymin)) * ph               \
-             : py + ph - ((v) - ymin) / (ymax - ymin) * ph)
+             : py + ph - ((v)-ymin) / (ymax - ymin) * ph)
     sb_printf(b, "<text x=\"%g\" y=\"%g\" font-size=\"15\" font-weight=\"bold\">", px, y0 + 20);
     sb_text(b, p->title);
     sb_printf(b, "</text>\n");
@@ -178,8 +183,7 @@ static void panel(sbuf *b, const eb_svg_panel *p, double y0) {
             sb_text(b, p->cats[c]);
             sb_printf(b, ": %g</title></rect>\n", v);
         }
-        sb_printf(b,
-                  "<text x=\"%.1f\" y=\"%g\" font-size=\"11\" text-anchor=\"middle\">",
+        sb_printf(b, "<text x=\"%.1f\" y=\"%g\" font-size=\"11\" text-anchor=\"middle\">",
                   px + c * gw + gw / 2, py + ph + 16);
         sb_text(b, p->cats[c]);
         sb_printf(b, "</text>\n");
@@ -215,7 +219,8 @@ eb_status eb_svg_render(const char *title, const eb_svg_panel *panels, int npane
               W, h, W, h, W / 2);
     sb_text(&b, title);
     sb_printf(&b, "</text>\n");
-    for (int i = 0; i < npanels; i++) panel(&b, &panels[i], TOP + i * PH);
+    for (int i = 0; i < npanels; i++)
+        panel(&b, &panels[i], TOP + i * PH);
     sb_printf(&b, "</svg>\n");
     if (b.oom) {
         eb_free(NULL, b.p);
@@ -226,8 +231,8 @@ eb_status eb_svg_render(const char *title, const eb_svg_panel *panels, int npane
     return EB_OK;
 }
 
-eb_status eb_svg_write(const char *path, const char *title, const eb_svg_panel *panels,
-                       int npanels, eb_error *err) {
+eb_status eb_svg_write(const char *path, const char *title, const eb_svg_panel *panels, int npanels,
+                       eb_error *err) {
     char *s = NULL;
     size_t n = 0;
     eb_status st = eb_svg_render(title, panels, npanels, &s, &n, err);

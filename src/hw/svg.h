@@ -13,14 +13,14 @@ typedef struct eb_svg_panel {
     int nser;
     const char *const *series;
     const double *values;
-    int logy;    /* logarithmic y axis (values must be > 0) */
-    int stacked; /* stack the series instead of grouping them */
+    int logy;                      /* logarithmic y axis (values must be > 0) */
+    int stacked;                   /* stack the series instead of grouping them */
     double ymin_fixed, ymax_fixed; /* both 0: automatic */
 } eb_svg_panel;
 
 /* Write a document with the panels stacked vertically. */
-eb_status eb_svg_write(const char *path, const char *title, const eb_svg_panel *panels,
-                       int npanels, eb_error *err);
+eb_status eb_svg_write(const char *path, const char *title, const eb_svg_panel *panels, int npanels,
+                       eb_error *err);
 /* Same into a malloc'ed string (for tests). */
 eb_status eb_svg_render(const char *title, const eb_svg_panel *panels, int npanels, char **out,
                         size_t *len, eb_error *err);

@@ -54,8 +54,8 @@ eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
     if (L < 1 || L > EB_MAX_LAYERS)
         return eb_fail(err, EB_ERR_ARG, "policy: %d layers (must be 1..%d)", L, EB_MAX_LAYERS);
     if (src->seq_len < 1 || src->seq_len > EB_MAX_TOKENS)
-        return eb_fail(err, EB_ERR_ARG, "policy: sequence length %d (must be 1..%d)",
-                       src->seq_len, EB_MAX_TOKENS);
+        return eb_fail(err, EB_ERR_ARG, "policy: sequence length %d (must be 1..%d)", src->seq_len,
+                       EB_MAX_TOKENS);
     if (n < 4 || n > 64) return eb_fail(err, EB_ERR_ARG, "policy: MAC size %d (must be 4..64)", n);
     if ((unsigned)pp->policy > EB_POLICY_LAI)
         return eb_fail(err, EB_ERR_ARG, "policy: unknown policy %d", (int)pp->policy);
@@ -80,8 +80,7 @@ eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
     eb_hw_choose_vf(hw, INFINITY, &dummy, &f); /* top frequency */
     eb_status st = set_power(pp, v, f, err);
     if (st) return st;
-    if (pp->count_wakeup)
-        eb_hw_charge_stall(hw, n, eb_hw_ldo_ns(hw, hp->vdd_standby, v), v, f, r);
+    if (pp->count_wakeup) eb_hw_charge_stall(hw, n, eb_hw_ldo_ns(hw, hp->vdd_standby, v), v, f, r);
 
     eb_layer_work w = eb_layer_work_dense(src->seq_len);
     eb_hw_cost c;
@@ -97,11 +96,9 @@ eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
         w = eb_layer_work_dense(src->seq_len);
         st = src->run_layer(src->ud, l, &e, &w, err);
         if (st) return eb_fail_prefix(err, "layer %d", l);
-        if (!isfinite(e))
-            return eb_fail(err, EB_ERR_NUMERIC, "layer %d: entropy is not finite", l);
+        if (!isfinite(e)) return eb_fail(err, EB_ERR_NUMERIC, "layer %d: entropy is not finite", l);
         if (w.seq_len < 1 || w.seq_len > EB_MAX_TOKENS)
-            return eb_fail(err, EB_ERR_ARG, "layer %d: work has sequence length %d", l,
-                           w.seq_len);
+            return eb_fail(err, EB_ERR_ARG, "layer %d: work has sequence length %d", l, w.seq_len);
         out->entropies[l - 1] = e;
         out->layers_run = l;
         eb_hw_layer_cost(hw, n, &w, offramps, &c);
@@ -122,8 +119,7 @@ eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
              * switching stall taken out of the budget */
             double n_cycles = (pred - p) * cost_cycles(&c);
             double t_el = r->time_ms;
-            double stall_ms =
-                eb_hw_transition_ns(hw, hp->vdd_nom, hp->vdd_min, 1, 2) * 1e-6;
+            double stall_ms = eb_hw_transition_ns(hw, hp->vdd_nom, hp->vdd_min, 1, 2) * 1e-6;
             double budget = T - t_el - stall_ms;
             double freq_req = budget > 0 ? n_cycles / (budget * 1e3) : INFINITY;
             double nv, nf;
@@ -165,8 +161,7 @@ static eb_status trace_run_layer(void *ud, int layer, float *entropy, eb_layer_w
                                  eb_error *err) {
     eb_trace_source *ts = ud;
     if (layer < 1 || layer > ts->layers)
-        return eb_fail(err, EB_ERR_ARG, "trace source: layer %d outside 1..%d", layer,
-                       ts->layers);
+        return eb_fail(err, EB_ERR_ARG, "trace source: layer %d outside 1..%d", layer, ts->layers);
     *entropy = ts->entropies[layer - 1];
     *work = ts->work;
     return EB_OK;
@@ -212,14 +207,13 @@ eb_status eb_trace_replay(const eb_entropy_trace *t, double threshold, eb_sim_st
 }
 
 eb_status eb_trace_simulate(const eb_hw_model *hw, const eb_policy_params *pp,
-                            const eb_entropy_trace *t, const eb_layer_work *work,
-                            eb_sim_stats *out, eb_error *err) {
+                            const eb_entropy_trace *t, const eb_layer_work *work, eb_sim_stats *out,
+                            eb_error *err) {
     memset(out, 0, sizeof *out);
     if (!t || t->rows < 1 || t->layers < 1 || t->layers > EB_MAX_LAYERS)
         return eb_fail(err, EB_ERR_ARG, "trace simulation: empty trace");
     double t0 = now_s();
-    double s_exit = 0, s_pred = 0, s_run = 0, s_e = 0, s_t = 0, s_v = 0, s_f = 0, s_c = 0,
-           s_sb = 0;
+    double s_exit = 0, s_pred = 0, s_run = 0, s_e = 0, s_t = 0, s_v = 0, s_f = 0, s_c = 0, s_sb = 0;
     int miss = 0;
     eb_energy_breakdown eb = {0, 0, 0, 0, 0, 0};
     eb_trace_source ts;

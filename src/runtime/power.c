@@ -49,13 +49,15 @@ static eb_status read_small(const char *path, char *buf, size_t cap, eb_error *e
     fclose(f);
     if (bad) return eb_fail(err, EB_ERR_IO, "%s: read error", path);
     buf[n] = 0;
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\r')) buf[--n] = 0;
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\r'))
+        buf[--n] = 0;
     return EB_OK;
 }
 
 static eb_status write_small(const char *path, const char *text, eb_error *err) {
     FILE *f = fopen(path, "w");
-    if (!f) return eb_fail(err, EB_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
+    if (!f)
+        return eb_fail(err, EB_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
     int bad = fputs(text, f) < 0;
     bad |= fclose(f) != 0;
     if (bad) return eb_fail(err, EB_ERR_IO, "%s: write failed", path);

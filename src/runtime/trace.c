@@ -21,18 +21,20 @@ static int parse_row(const char *s, size_t n, double *vals, int cap, const char 
     int count = 0;
     size_t i = 0;
     for (;;) {
-        while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            i++;
         size_t st = i;
-        while (i < n && s[i] != ',') i++;
+        while (i < n && s[i] != ',')
+            i++;
         size_t en = i;
-        while (en > st && (s[en - 1] == ' ' || s[en - 1] == '\t')) en--;
+        while (en > st && (s[en - 1] == ' ' || s[en - 1] == '\t'))
+            en--;
         if (en == st) {
             eb_fail(err, EB_ERR_FORMAT, "%.200s:%d: empty field %d", name, lineno, count + 1);
             return -1;
         }
         if (en - st >= sizeof buf) {
-            eb_fail(err, EB_ERR_FORMAT, "%.200s:%d: field %d is too long", name, lineno,
-                    count + 1);
+            eb_fail(err, EB_ERR_FORMAT, "%.200s:%d: field %d is too long", name, lineno, count + 1);
             return -1;
         }
         memcpy(buf, s + st, en - st);
@@ -77,7 +79,8 @@ static eb_status parse_table(const char *text, size_t len, const char *name, int
         pos = 3;
     while (pos < len) {
         size_t e = pos;
-        while (e < len && text[e] != '\n') e++;
+        while (e < len && text[e] != '\n')
+            e++;
         lineno++;
         size_t n = e - pos;
         const char *s = text + pos;
@@ -88,7 +91,8 @@ static eb_status parse_table(const char *text, size_t len, const char *name, int
             goto done;
         }
         size_t k = 0;
-        while (k < n && isspace((unsigned char)s[k])) k++;
+        while (k < n && isspace((unsigned char)s[k]))
+            k++;
         if (k == n) continue; /* blank line */
         int c = parse_row(s, n, row, max_cols, name, lineno, err);
         if (c < 0) {
@@ -101,15 +105,16 @@ static eb_status parse_table(const char *text, size_t len, const char *name, int
                              lineno, j + 1, row[j]);
                 goto done;
             }
-        if (rows == 0) cols = c;
+        if (rows == 0)
+            cols = c;
         else if (c != cols) {
             st = eb_fail(err, EB_ERR_FORMAT, "%.200s:%d: %d fields where the first row has %d",
                          name, lineno, c, cols);
             goto done;
         }
         if (rows >= MAX_ROWS) {
-            st = eb_fail(err, EB_ERR_FORMAT, "%.200s:%d: more than %d rows", name, lineno,
-                         MAX_ROWS);
+            st =
+                eb_fail(err, EB_ERR_FORMAT, "%.200s:%d: more than %d rows", name, lineno, MAX_ROWS);
             goto done;
         }
         if ((size_t)(rows + 1) * cols > cap) {
@@ -149,7 +154,8 @@ eb_status eb_entropy_trace_parse(const char *text, size_t len, const char *name,
         eb_free(alloc, t.data);
         return eb_fail(err, EB_ERR_NOMEM, "%.200s: out of memory", name);
     }
-    for (size_t i = 0; i < (size_t)t.rows * t.cols; i++) f[i] = (float)t.data[i];
+    for (size_t i = 0; i < (size_t)t.rows * t.cols; i++)
+        f[i] = (float)t.data[i];
     eb_free(alloc, t.data);
     out->rows = t.rows;
     out->layers = t.cols;
@@ -158,8 +164,8 @@ eb_status eb_entropy_trace_parse(const char *text, size_t len, const char *name,
     return EB_OK;
 }
 
-eb_status eb_entropy_trace_load(const char *path, const eb_allocator *alloc,
-                                eb_entropy_trace *out, eb_error *err) {
+eb_status eb_entropy_trace_load(const char *path, const eb_allocator *alloc, eb_entropy_trace *out,
+                                eb_error *err) {
     char *data = NULL;
     size_t size = 0;
     memset(out, 0, sizeof *out);
