@@ -360,6 +360,18 @@ static void test_base_and_ee(void **state) {
     pp.mac_size = 16;
     pp.latency_target_ms = 0;
     assert_int_equal(eb_policy_run(&m, &pp, &src, &r, &err), EB_ERR_ARG);
+    eb_run_params rp;
+    memset(&rp, 0, sizeof rp);
+    rp.policy = EB_POLICY_LAI;
+    rp.threshold = 0.3f;
+    rp.latency_target_ms = 75;
+    rp.mac_size = 32;
+    eb_policy_params q = eb_policy_params_from_run(&rp, NULL);
+    assert_int_equal(q.policy, EB_POLICY_LAI);
+    assert_float_equal(q.threshold, 0.3, 1e-6);
+    assert_int_equal(q.predict_after, 1); /* 0 keeps the default */
+    assert_float_equal(q.latency_target_ms, 75, 0);
+    assert_int_equal(q.mac_size, 32);
     assert_int_equal(eb_policy_parse("lai"), EB_POLICY_LAI);
     assert_int_equal(eb_policy_parse("fast"), -1);
 }

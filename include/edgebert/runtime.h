@@ -83,6 +83,9 @@ typedef struct eb_policy_params {
 } eb_policy_params;
 
 eb_policy_params eb_policy_params_default(void);
+/* The policy part of an eb_run_params (policy, threshold, predict_after,
+ * latency target, MAC size; non-positive fields keep the defaults). */
+eb_policy_params eb_policy_params_from_run(const eb_run_params *rp, const eb_exit_lut *lut);
 const char *eb_policy_name(eb_policy p);
 int eb_policy_parse(const char *s); /* -1 if unknown */
 
@@ -121,6 +124,7 @@ typedef struct eb_sim_stats {
     double mean_exit_layer, mean_predicted_layer, mean_layers_run;
     double mean_energy_uj, mean_latency_ms, deadline_miss_rate;
     double mean_vdd, mean_freq_mhz, mean_cycles, mean_standby_uj;
+    double mean_pu_cycles, mean_sfu_cycles;
     double max_latency_ms;
     eb_energy_breakdown mean_energy;
     int exit_hist[EB_MAX_LAYERS + 1]; /* index = layer */

@@ -1,5 +1,6 @@
 /* cmd_sim.c - `edgebert sim`: a recorded entropy trace through a policy and
  * the accelerator model. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,15 +15,61 @@ static void usage(FILE *f) {
             "  accelerator model and prints means per sentence.  lai needs --lut.\n"
             "  --latency-target MS  per-sentence target (default 50)\n"
             "  --no-wakeup          do not charge the standby->nominal LDO ramp\n"
+            "  --per-sentence       also report every sentence (JSON: per_sentence array)\n"
             "  --cpufreq ROOT[:CPU] also apply each V/F decision to Linux cpufreq under ROOT\n"
             "                       (e.g. /sys:0; userspace governor)\n%s",
             HW_OPTS_HELP);
 }
 
+static eb_status run_row(const eb_hw_model *m, const eb_policy_params *pp,
+                         const eb_entropy_trace *t, const eb_layer_work *w, int i,
+                         eb_sentence_report *r, eb_error *err) {
+    eb_trace_source ts;
+    ts.entropies = t->data + (size_t)i * t->layers;
+    ts.layers = t->layers;
+    ts.work = *w;
+    eb_layer_source src = eb_trace_source_make(&ts);
+    return eb_policy_run(m, pp, &src, r, err);
+}
+
+static int add_per_sentence(cJSON *o, const eb_hw_model *m, const eb_policy_params *pp,
+                            const eb_entropy_trace *t, const eb_layer_work *w, eb_error *err) {
+    cJSON *arr = cJSON_AddArrayToObject(o, "per_sentence");
+    for (int i = 0; i < t->rows; i++) {
+        eb_sentence_report r;
+        if (run_row(m, pp, t, w, i, &r, err)) return 1;
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "exit_layer", r.exit_layer);
+        cJSON_AddNumberToObject(x, "predicted_layer", r.predicted_layer);
+        cJSON_AddNumberToObject(x, "vdd", r.hw.vdd);
+        cJSON_AddNumberToObject(x, "freq_mhz", r.hw.freq_mhz);
+        cJSON_AddNumberToObject(x, "freq_req_mhz", isfinite(r.freq_req_mhz) ? r.freq_req_mhz : -1);
+        cJSON_AddNumberToObject(x, "cycles", r.hw.cycles);
+        cJSON_AddNumberToObject(x, "time_ms", r.hw.time_ms);
+        cJSON_AddNumberToObject(x, "energy_uj", r.hw.energy_uj);
+        cJSON_AddItemToObject(x, "energy_breakdown_uj", cli_breakdown_json(&r.hw.energy));
+        cJSON_AddBoolToObject(x, "deadline_met", r.hw.deadline_met);
+        cJSON_AddItemToArray(arr, x);
+    }
+    return 0;
+}
+
+static int print_per_sentence(const eb_hw_model *m, const eb_policy_params *pp,
+                              const eb_entropy_trace *t, const eb_layer_work *w, eb_error *err) {
+    printf("sentence exit predicted vdd freq_mhz time_ms energy_uj deadline_met\n");
+    for (int i = 0; i < t->rows; i++) {
+        eb_sentence_report r;
+        if (run_row(m, pp, t, w, i, &r, err)) return 1;
+        printf("%d %d %d %.3f %.0f %.4f %.3f %d\n", i + 1, r.exit_layer, r.predicted_layer,
+               r.hw.vdd, r.hw.freq_mhz, r.hw.time_ms, r.hw.energy_uj, r.hw.deadline_met);
+    }
+    return 0;
+}
+
 int eb_cmd_sim(int argc, char **argv) {
     const char *path = NULL, *lut_path = NULL, *cpufreq = NULL;
     double thr = 0, T = 50;
-    int json = 0, p = 1, policy = EB_POLICY_BASE, have_thr = 0, wakeup = 1;
+    int json = 0, p = 1, policy = EB_POLICY_BASE, have_thr = 0, wakeup = 1, per = 0;
     hw_opts ho;
     hw_opts_init(&ho);
     for (int i = 1; i < argc; i++) {
@@ -35,6 +82,8 @@ int eb_cmd_sim(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "--per-sentence")) {
+            per = 1;
         } else if (!strcmp(a, "--no-wakeup")) {
             wakeup = 0;
         } else if ((!strcmp(a, "--entropies") || !strcmp(a, "--lut") || !strcmp(a, "--threshold") ||
@@ -98,7 +147,7 @@ int eb_cmd_sim(int argc, char **argv) {
     eb_hw_model m;
     if (hw_opts_model(&ho, &m, &err)) {
         fprintf(stderr, "edgebert sim: %s\n", err.msg);
-        return 2;
+        return err.status == EB_ERR_ARG ? 2 : 1;
     }
     eb_entropy_trace t;
     if (eb_entropy_trace_load(path, NULL, &t, &err)) {
@@ -171,6 +220,8 @@ int eb_cmd_sim(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "mean_vdd", s.mean_vdd);
         cJSON_AddNumberToObject(o, "mean_freq_mhz", s.mean_freq_mhz);
         cJSON_AddNumberToObject(o, "mean_cycles", s.mean_cycles);
+        cJSON_AddNumberToObject(o, "mean_pu_cycles", s.mean_pu_cycles);
+        cJSON_AddNumberToObject(o, "mean_sfu_cycles", s.mean_sfu_cycles);
         cJSON_AddNumberToObject(o, "mean_power_mw",
                                 s.mean_latency_ms > 0 ? s.mean_energy_uj / s.mean_latency_ms : 0);
         cJSON_AddNumberToObject(o, "mean_standby_uj", s.mean_standby_uj);
@@ -181,6 +232,12 @@ int eb_cmd_sim(int argc, char **argv) {
                                   cli_hist_json(s.predicted_hist, s.layers));
         cJSON_AddNumberToObject(o, "area_mm2", eb_hw_area_mm2(&m, pp.mac_size));
         cJSON_AddNumberToObject(o, "sentences_per_second", sps);
+        if (per && add_per_sentence(o, &m, &pp, &t, &w, &err)) {
+            cJSON_Delete(o);
+            fprintf(stderr, "edgebert sim: %s\n", err.msg);
+            rc = 1;
+            goto out;
+        }
         char *js = cJSON_PrintUnformatted(o);
         printf("%s\n", js);
         cJSON_free(js);
@@ -199,6 +256,11 @@ int eb_cmd_sim(int argc, char **argv) {
         printf("deadline miss rate    %.4f\n", s.deadline_miss_rate);
         printf("mean VDD / f          %.4f V / %.1f MHz\n", s.mean_vdd, s.mean_freq_mhz);
         printf("simulated             %.0f sentences/s\n", sps);
+        if (per && print_per_sentence(&m, &pp, &t, &w, &err)) {
+            fprintf(stderr, "edgebert sim: %s\n", err.msg);
+            rc = 1;
+            goto out;
+        }
     }
 out:
     if (pb.close) pb.close(pb.ud);

@@ -23,6 +23,7 @@ static void usage(FILE *f) {
             "  --predict-after P     predictor layer (default 1)\n"
             "  --span-heads N        active heads for +span / AAS (default 5: SST-2, 7 off)\n"
             "  --sparse-density D    encoder weight density for +sparse (default 0.5)\n"
+            "  --sparse-act-density D  activation density for +sparse (default 1)\n"
             "%s",
             HW_OPTS_HELP);
 }
@@ -83,7 +84,7 @@ static void tb(tbuf *b, const char *fmt, ...) {
 
 int eb_cmd_sweep(int argc, char **argv) {
     const char *path = NULL, *lut_path = NULL, *dir = NULL;
-    double ee_thr = 0.23, lai_thr = 0.09, sparse_d = 0.5;
+    double ee_thr = 0.23, lai_thr = 0.09, sparse_d = 0.5, sparse_a = 1;
     int p = 1, span_heads = 5;
     hw_opts ho;
     hw_opts_init(&ho);
@@ -116,6 +117,8 @@ int eb_cmd_sweep(int argc, char **argv) {
             ok = cli_int(v, &p) && p >= 1;
         else if (!strcmp(a, "--span-heads"))
             ok = cli_int(v, &span_heads) && span_heads >= 0;
+        else if (!strcmp(a, "--sparse-act-density"))
+            ok = cli_double(v, &sparse_a) && sparse_a >= 0 && sparse_a <= 1;
         else if (!strcmp(a, "--sparse-density"))
             ok = cli_double(v, &sparse_d) && sparse_d >= 0 && sparse_d <= 1;
         else {
@@ -138,7 +141,7 @@ int eb_cmd_sweep(int argc, char **argv) {
     memset(&c, 0, sizeof c);
     if (hw_opts_model(&ho, &c.m, &err)) {
         fprintf(stderr, "edgebert sweep: %s\n", err.msg);
-        return 2;
+        return err.status == EB_ERR_ARG ? 2 : 1;
     }
     if (mkdir(dir, 0777) && errno != EEXIST) {
         fprintf(stderr, "edgebert sweep: cannot create %s: %s\n", dir, strerror(errno));
@@ -162,6 +165,7 @@ int eb_cmd_sweep(int argc, char **argv) {
     c.span.active_heads = span_heads;
     c.sparse = c.span;
     c.sparse.weight_density = sparse_d;
+    c.sparse.act_density = sparse_a;
     /* the embedding sparsity is a model parameter (emb_density, default 0.4) */
 
     /* ---- Fig. 8: latency and energy per sentence vs n at 0.8 V / top f (base policy) */
@@ -251,9 +255,11 @@ int eb_cmd_sweep(int argc, char **argv) {
     /* ---- energy breakdown at n = 16 */
     static const char *BCAT[4] = {"Base", "EE", "LAI T=50", "LAI+AAS+Sparse T=50"};
     static const char *BSER[6] = {"PU", "SFU", "SRAM", "ReRAM/DRAM", "LDO+ADPLL", "Leakage"};
-    double bd[6 * 4];
+    static const char *CSER[2] = {"PU", "SFU"};
+    double bd[6 * 4], cyc[2 * 4];
     csv->n = 0;
-    tb(csv, "case,pu_uj,sfu_uj,sram_uj,emb_mem_uj,dvfs_uj,leakage_uj,total_uj\n");
+    tb(csv, "case,pu_uj,sfu_uj,sram_uj,emb_mem_uj,dvfs_uj,leakage_uj,total_uj,pu_mcycles,"
+            "sfu_mcycles\n");
     for (int k = 0; k < 4; k++) {
         eb_policy pol = k == 0 ? EB_POLICY_BASE : k == 1 ? EB_POLICY_EE : EB_POLICY_LAI;
         if (run(&c, pol, k == 1 ? ee_thr : lai_thr, 50, 16, k == 3 ? &c.sparse : &c.dense, &s,
@@ -264,13 +270,18 @@ int eb_cmd_sweep(int argc, char **argv) {
                           e->emb_mem_uj, e->dvfs_uj, e->leakage_uj};
         for (int j = 0; j < 6; j++)
             bd[j * 4 + k] = vals[j];
-        tb(csv, "%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", BCAT[k], vals[0], vals[1], vals[2],
-           vals[3], vals[4], vals[5], s.mean_energy_uj);
+        cyc[k] = s.mean_pu_cycles / 1e6;
+        cyc[4 + k] = s.mean_sfu_cycles / 1e6;
+        tb(csv, "%s,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", BCAT[k], vals[0], vals[1],
+           vals[2], vals[3], vals[4], vals[5], s.mean_energy_uj, cyc[k], cyc[4 + k]);
     }
     if (write_text(dir, "breakdown.csv", csv->s, &err)) goto fail;
-    eb_svg_panel bp[1] = {
-        {"Mean energy per sentence by component (n = 16)", "uJ", 4, BCAT, 6, BSER, bd, 0, 1, 0, 0}};
-    if (write_svg(dir, "breakdown.svg", "Energy breakdown at n = 16 (SST-2 trace)", bp, 1, &err))
+    eb_svg_panel bp[2] = {
+        {"Mean energy per sentence by component (n = 16)", "uJ", 4, BCAT, 6, BSER, bd, 0, 1, 0, 0},
+        {"Mean cycles per sentence, PU vs SFU (n = 16)", "Mcycles", 4, BCAT, 2, CSER, cyc, 0, 1, 0,
+         0}};
+    if (write_svg(dir, "breakdown.svg", "Energy and cycle breakdown at n = 16 (SST-2 trace)", bp, 2,
+                  &err))
         goto fail;
 
     /* ---- headline numbers */
@@ -343,6 +354,8 @@ int eb_cmd_sweep(int argc, char **argv) {
         cJSON_AddStringToObject(r, "case", BCAT[k]);
         for (int j = 0; j < 6; j++)
             cJSON_AddNumberToObject(r, BSER[j], bd[j * 4 + k]);
+        cJSON_AddNumberToObject(r, "pu_mcycles", cyc[k]);
+        cJSON_AddNumberToObject(r, "sfu_mcycles", cyc[4 + k]);
         cJSON_AddItemToArray(jb, r);
     }
     cJSON *h = cJSON_AddObjectToObject(o, "headline");

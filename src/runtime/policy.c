@@ -24,6 +24,17 @@ eb_policy_params eb_policy_params_default(void) {
     return p;
 }
 
+eb_policy_params eb_policy_params_from_run(const eb_run_params *rp, const eb_exit_lut *lut) {
+    eb_policy_params p = eb_policy_params_default();
+    p.policy = rp->policy;
+    p.threshold = rp->threshold;
+    if (rp->predict_after > 0) p.predict_after = rp->predict_after;
+    if (rp->latency_target_ms > 0) p.latency_target_ms = rp->latency_target_ms;
+    if (rp->mac_size > 0) p.mac_size = rp->mac_size;
+    p.lut = lut;
+    return p;
+}
+
 static const char *POLICY_NAMES[] = {"base", "ee", "lai"};
 
 const char *eb_policy_name(eb_policy p) {
@@ -214,6 +225,7 @@ eb_status eb_trace_simulate(const eb_hw_model *hw, const eb_policy_params *pp,
         return eb_fail(err, EB_ERR_ARG, "trace simulation: empty trace");
     double t0 = now_s();
     double s_exit = 0, s_pred = 0, s_run = 0, s_e = 0, s_t = 0, s_v = 0, s_f = 0, s_c = 0, s_sb = 0;
+    double s_pu = 0, s_sfu = 0;
     int miss = 0;
     eb_energy_breakdown eb = {0, 0, 0, 0, 0, 0};
     eb_trace_source ts;
@@ -234,6 +246,8 @@ eb_status eb_trace_simulate(const eb_hw_model *hw, const eb_policy_params *pp,
         s_f += rep.hw.freq_mhz;
         s_c += rep.hw.cycles;
         s_sb += rep.standby_uj;
+        s_pu += rep.pu_cycles;
+        s_sfu += rep.sfu_cycles;
         if (rep.hw.time_ms > out->max_latency_ms) out->max_latency_ms = rep.hw.time_ms;
         miss += !rep.hw.deadline_met;
         eb.pu_uj += rep.hw.energy.pu_uj;
@@ -258,6 +272,8 @@ eb_status eb_trace_simulate(const eb_hw_model *hw, const eb_policy_params *pp,
     out->mean_freq_mhz = s_f / N;
     out->mean_cycles = s_c / N;
     out->mean_standby_uj = s_sb / N;
+    out->mean_pu_cycles = s_pu / N;
+    out->mean_sfu_cycles = s_sfu / N;
     out->mean_energy.pu_uj = eb.pu_uj / N;
     out->mean_energy.sfu_uj = eb.sfu_uj / N;
     out->mean_energy.sram_uj = eb.sram_uj / N;
