@@ -21,12 +21,12 @@ static eb_tokenizer *load_real(char *path, size_t cap) {
     return tok;
 }
 
-#define REQUIRE_REAL(tok)                                                                  \
-    char path_[1024];                                                                      \
-    eb_tokenizer *tok = load_real(path_, sizeof path_);                                    \
-    if (!tok) {                                                                            \
-        fprintf(stderr, "SKIP: %s missing (shared data not present)\n", path_);            \
-        skip();                                                                            \
+#define REQUIRE_REAL(tok)                                                                          \
+    char path_[1024];                                                                              \
+    eb_tokenizer *tok = load_real(path_, sizeof path_);                                            \
+    if (!tok) {                                                                                    \
+        fprintf(stderr, "SKIP: %s missing (shared data not present)\n", path_);                    \
+        skip();                                                                                    \
     }
 
 static char *slurp(const char *path, size_t *n) {
@@ -84,9 +84,8 @@ static void test_upstream_cases(void **state) {
         } else {
             assert_null(pair);
             int got = 0;
-            assert_int_equal(eb_tokenizer_encode_ex(tok, text, &opt, enc.ids, EB_MAX_TOKENS, &got,
-                                                    &err),
-                             EB_OK);
+            assert_int_equal(
+                eb_tokenizer_encode_ex(tok, text, &opt, enc.ids, EB_MAX_TOKENS, &got, &err), EB_OK);
             enc.n = got;
         }
         if (enc.n != nw) fprintf(stderr, "case %d (%s): %d ids, want %d\n", ncase, text, enc.n, nw);
@@ -96,8 +95,10 @@ static void test_upstream_cases(void **state) {
             if (enc.ids[i] != w)
                 fprintf(stderr, "case %d: id %d is %d, want %d\n", ncase, i, enc.ids[i], w);
             assert_int_equal(enc.ids[i], w);
-            if (want_types) assert_int_equal(enc.type_ids[i], cJSON_GetArrayItem(want_types, i)->valueint);
-            else if (special) assert_int_equal(enc.type_ids[i], 0);
+            if (want_types)
+                assert_int_equal(enc.type_ids[i], cJSON_GetArrayItem(want_types, i)->valueint);
+            else if (special)
+                assert_int_equal(enc.type_ids[i], 0);
             if (want_pieces && w != eb_tokenizer_unk_id(tok))
                 assert_string_equal(eb_tokenizer_piece(tok, enc.ids[i]),
                                     cJSON_GetStringValue(cJSON_GetArrayItem(want_pieces, i)));
@@ -233,7 +234,8 @@ static void test_truncation_by_hand(void **state) {
     /* longer than EB_MAX_TOKENS is cut there */
     size_t big = 3 * 5000;
     char *t = malloc(big + 1);
-    for (size_t i = 0; i < 5000; i++) memcpy(t + 3 * i, "ab ", 3);
+    for (size_t i = 0; i < 5000; i++)
+        memcpy(t + 3 * i, "ab ", 3);
     t[big] = 0;
     assert_int_equal(eb_tokenize(tok, t, NULL, 0, &e, &err), EB_OK);
     assert_int_equal(e.n, EB_MAX_TOKENS);
@@ -256,7 +258,8 @@ static void test_bad_text(void **state) {
     REQUIRE_REAL(tok);
     static eb_encoding e;
     eb_error err;
-    const char *bad[] = {"abc\xff", "\xc3", "a\xc3(b", "\xed\xa0\x80", "\xc0\xaf", "\xf8\x88\x80\x80\x80"};
+    const char *bad[] = {"abc\xff",      "\xc3",     "a\xc3(b",
+                         "\xed\xa0\x80", "\xc0\xaf", "\xf8\x88\x80\x80\x80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(eb_tokenize(tok, bad[i], NULL, 128, &e, &err), EB_ERR_INPUT);
         assert_non_null(strstr(err.msg, "UTF-8"));
@@ -331,9 +334,9 @@ static const struct {
     float score;
     int type;
 } toy[] = {
-    {"<unk>", 0, 2},  {"[CLS]", 0, 3}, {"[SEP]", 0, 3}, {U, -1.25f, 1},   {"a", -2, 1},
-    {"b", -2.5f, 1},  {"ab", -3, 1},   {U "ab", -4.25f, 1}, {U "a", -1.5f, 1}, {"bb", -4, 1},
-    {"<U>", 0, 4},    {"c", -0.1f, 5}, {"x", -3, 1},
+    {"<unk>", 0, 2}, {"[CLS]", 0, 3}, {"[SEP]", 0, 3},     {U, -1.25f, 1},    {"a", -2, 1},
+    {"b", -2.5f, 1}, {"ab", -3, 1},   {U "ab", -4.25f, 1}, {U "a", -1.5f, 1}, {"bb", -4, 1},
+    {"<U>", 0, 4},   {"c", -0.1f, 5}, {"x", -3, 1},
 };
 enum { T_UNK, T_CLS, T_SEP, T_WS, T_A, T_B, T_AB, T_WSAB, T_WSA, T_BB, T_USER, T_C, T_X };
 
@@ -347,8 +350,8 @@ static void build_toy(pbw *w, const void *charsmap, size_t cm_len, int model_typ
     w_int(&t, 3, model_type);
     w_int(&t, 40, 0);
     w_int(&t, 41, -1);
-    w_int(&t, 99, 12345);       /* unknown fields are skipped */
-    w_key(&t, 98, 1);           /* fixed64 */
+    w_int(&t, 99, 12345); /* unknown fields are skipped */
+    w_key(&t, 98, 1);     /* fixed64 */
     w_raw(&t, "12345678", 8);
     w_bytes(w, 2, t.b, t.n);
     pbw nz = {.n = 0};
@@ -379,7 +382,8 @@ static void raw_ids(const eb_tokenizer *tok, const char *text, const int *want, 
     assert_int_equal(eb_tokenizer_encode_ex(tok, text, &o, ids, 64, &n, &err), EB_OK);
     if (n != nw) fprintf(stderr, "'%s': %d ids, want %d\n", text, n, nw);
     assert_int_equal(n, nw);
-    for (int i = 0; i < nw; i++) assert_int_equal(ids[i], want[i]);
+    for (int i = 0; i < nw; i++)
+        assert_int_equal(ids[i], want[i]);
 }
 
 static void test_toy_viterbi_by_hand(void **state) {
@@ -426,9 +430,11 @@ static size_t build_charsmap(uint8_t *out, uint32_t trie_bytes_override, int poo
     units[7] = (1u << 31) | 2;
     uint32_t tb = trie_bytes_override ? trie_bytes_override : (uint32_t)sizeof units;
     size_t n = 0;
-    for (int i = 0; i < 4; i++) out[n++] = (uint8_t)(tb >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        out[n++] = (uint8_t)(tb >> (8 * i));
     for (int u = 0; u < 66; u++)
-        for (int i = 0; i < 4; i++) out[n++] = (uint8_t)(units[u] >> (8 * i));
+        for (int i = 0; i < 4; i++)
+            out[n++] = (uint8_t)(units[u] >> (8 * i));
     memcpy(out + n, "a\0x", 3);
     n += 3;
     out[n++] = pool_nul ? 0 : 'z';
@@ -495,24 +501,27 @@ static void test_bad_models(void **state) {
         size_t n;
     } bad[] = {
         {"", 0},
-        {"\x0a", 1},                                               /* key, no length */
-        {"\x0a\x80", 2},                                           /* truncated varint */
-        {"\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 11},      /* 70-bit varint */
-        {"\x0a\x10" "ab", 4},                                      /* length past the end */
-        {"\x0a\x02\x0a\x05", 4},                                   /* inner length past end */
-        {"\x08\x01", 2},                                           /* pieces as a varint */
-        {"\x0b\x0c", 2},                                           /* group wire type */
-        {"\x00\x01", 2},                                           /* field number 0 */
-        {"\x0a\x00", 2},                                           /* empty piece */
-        {"\x0a\x03\x0a\x01x", 5},                                  /* no <unk>, no specs */
-        {"\x0d\x01\x02\x03", 4},                                   /* truncated fixed32 */
-        {"\x09\x01\x02\x03\x04\x05\x06\x07", 8},                   /* truncated fixed64 */
+        {"\x0a", 1},                                          /* key, no length */
+        {"\x0a\x80", 2},                                      /* truncated varint */
+        {"\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 11}, /* 70-bit varint */
+        {"\x0a\x10"
+         "ab",
+         4},                                     /* length past the end */
+        {"\x0a\x02\x0a\x05", 4},                 /* inner length past end */
+        {"\x08\x01", 2},                         /* pieces as a varint */
+        {"\x0b\x0c", 2},                         /* group wire type */
+        {"\x00\x01", 2},                         /* field number 0 */
+        {"\x0a\x00", 2},                         /* empty piece */
+        {"\x0a\x03\x0a\x01x", 5},                /* no <unk>, no specs */
+        {"\x0d\x01\x02\x03", 4},                 /* truncated fixed32 */
+        {"\x09\x01\x02\x03\x04\x05\x06\x07", 8}, /* truncated fixed64 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         eb_tokenizer *tok = (eb_tokenizer *)&w;
         eb_error err;
-        assert_int_equal(eb_tokenizer_load_buffer(bad[i].b, bad[i].n, "toy.model", NULL, &tok, &err),
-                         EB_ERR_FORMAT);
+        assert_int_equal(
+            eb_tokenizer_load_buffer(bad[i].b, bad[i].n, "toy.model", NULL, &tok, &err),
+            EB_ERR_FORMAT);
         assert_null(tok);
         assert_non_null(strstr(err.msg, "toy.model"));
     }
@@ -524,18 +533,17 @@ static void test_bad_models(void **state) {
         float score;
         int type;
     } mut[] = {
-        {"duplicate piece", 12, "a", -3, 1},
-        {"second unknown", 12, "<unk2>", 0, 2},
-        {"no unknown", 0, "<unk>", 0, 1},
-        {"NaN score", 4, "a", NAN, 1},
-        {"type 7", 4, "a", -2, 7},
-        {"byte piece", 4, "<0x41>", 0, 6},
+        {"duplicate piece", 12, "a", -3, 1}, {"second unknown", 12, "<unk2>", 0, 2},
+        {"no unknown", 0, "<unk>", 0, 1},    {"NaN score", 4, "a", NAN, 1},
+        {"type 7", 4, "a", -2, 7},           {"byte piece", 4, "<0x41>", 0, 6},
     };
     for (size_t m = 0; m < sizeof mut / sizeof mut[0]; m++) {
         w.n = 0;
         for (size_t i = 0; i < sizeof toy / sizeof toy[0]; i++) {
-            if ((int)i == mut[m].piece) w_piece(&w, mut[m].s, mut[m].score, mut[m].type);
-            else w_piece(&w, toy[i].s, toy[i].score, toy[i].type);
+            if ((int)i == mut[m].piece)
+                w_piece(&w, mut[m].s, mut[m].score, mut[m].type);
+            else
+                w_piece(&w, toy[i].s, toy[i].score, toy[i].type);
         }
         pbw t = {.n = 0};
         w_int(&t, 3, 1);
@@ -592,7 +600,8 @@ static void test_hostile_real_file(void **state) {
     uint8_t *rnd = malloc(4096);
     for (int t = 0; t < 300; t++) {
         size_t len = (size_t)(eb_test_rng(&s) % 4096);
-        for (size_t i = 0; i < len; i++) rnd[i] = (uint8_t)eb_test_rng(&s);
+        for (size_t i = 0; i < len; i++)
+            rnd[i] = (uint8_t)eb_test_rng(&s);
         if (t % 3 == 0 && len) rnd[0] = 0x0a; /* look like a piece */
         eb_status st = eb_tokenizer_load_buffer(rnd, len, "rnd.model", NULL, &tok, &err);
         assert_int_equal(st, EB_ERR_FORMAT);
