@@ -334,11 +334,30 @@ static const struct {
     float score;
     int type;
 } toy[] = {
-    {"<unk>", 0, 2}, {"[CLS]", 0, 3}, {"[SEP]", 0, 3},     {U, -1.25f, 1},    {"a", -2, 1},
-    {"b", -2.5f, 1}, {"ab", -3, 1},   {U "ab", -4.25f, 1}, {U "a", -1.5f, 1}, {"bb", -4, 1},
-    {"<U>", 0, 4},   {"c", -0.1f, 5}, {"x", -3, 1},
+    {"<unk>", 0, 2},   {"[CLS]", 0, 3},   {"[SEP]", 0, 3},     {U, -1.25f, 1},    {"a", -2, 1},
+    {"b", -2.5f, 1},   {"ab", -3, 1},     {U "ab", -4.25f, 1}, {U "a", -1.5f, 1}, {"bb", -4, 1},
+    {"<U>", 0, 4},     {"c", -0.1f, 5},   {"x", -3, 1},        {"z", -1, 1},      {"1", -1, 1},
+    {",", -1, 1},      {"z1,", -0.5f, 1}, {U "z", -1, 1},      {"y1,", -0.5f, 1}, {"q1,", -0.5f, 1},
+    {U "q", -0.5f, 1},
 };
-enum { T_UNK, T_CLS, T_SEP, T_WS, T_A, T_B, T_AB, T_WSAB, T_WSA, T_BB, T_USER, T_C, T_X };
+enum {
+    T_UNK,
+    T_CLS,
+    T_SEP,
+    T_WS,
+    T_A,
+    T_B,
+    T_AB,
+    T_WSAB,
+    T_WSA,
+    T_BB,
+    T_USER,
+    T_C,
+    T_X,
+    T_Z,
+    T_1,
+    T_COMMA
+};
 
 /* The toy model; charsmap (may be NULL) and extra raw bytes appended to the
  * normalizer_spec / the file for the hostile variants. */
@@ -391,13 +410,13 @@ static void test_toy_viterbi_by_hand(void **state) {
     pbw w;
     build_toy(&w, NULL, 0, 1);
     eb_tokenizer *tok = load_pbw(&w, EB_OK);
-    assert_int_equal(eb_tokenizer_vocab_size(tok), 13);
+    assert_int_equal(eb_tokenizer_vocab_size(tok), 21);
     /* "▁ab": ▁a+b = -4.0 beats ▁ab = -4.25, ▁+ab = -4.25, ▁+a+b = -5.75 */
     raw_ids(tok, "ab", (int[]){T_WSA, T_B}, 2);
     /* "▁abb": ▁a+bb = -5.5 beats ▁a+b+b = -6.5, ▁ab+b = -6.75 */
     raw_ids(tok, "abb", (int[]){T_WSA, T_BB}, 2);
-    /* unknown "yz" merges into one <unk>; "▁" alone stays */
-    raw_ids(tok, "yz", (int[]){T_WS, T_UNK}, 2);
+    /* unknown "yv" merges into one <unk>; "▁" alone stays */
+    raw_ids(tok, "yv", (int[]){T_WS, T_UNK}, 2);
     /* "▁x" is no piece: ▁ + x; "é" unknown between */
     raw_ids(tok, "x\xc3\xa9y x", (int[]){T_WS, T_X, T_UNK, T_WS, T_X}, 5);
     /* UNUSED "c" is never produced: unknown */
@@ -414,7 +433,73 @@ static void test_toy_viterbi_by_hand(void **state) {
     int ids[] = {T_CLS, T_WSA, T_B, T_SEP, T_WSA, T_B, T_WS, T_B, T_SEP};
     int ty[] = {0, 0, 0, 0, 1, 1, 1, 1, 1};
     check_ids(&e, ids, ty, 9);
+
+    /* ALBERT's digit-comma rule on pieces without a leading U+2581:
+     * "▁az1," = ▁a + z1, (-2.0); "z1" re-encoded is "▁z1" = ▁z + 1 (-2.0, beats
+     * ▁ + z + 1 = -3.25); ▁ is stripped from "▁z" (giving "z"), then ",". */
+    int32_t got[16];
+    int n = 0;
+    assert_int_equal(eb_tokenizer_encode(tok, "az1,", got, 16, &n, &err), EB_OK);
+    int w1[] = {T_WSA, T_Z, T_1, T_COMMA};
+    assert_int_equal(n, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(got[i], w1[i]);
+    /* "y1" -> "▁" + <unk> y + 1: the lone "▁" is dropped */
+    assert_int_equal(eb_tokenizer_encode(tok, "ay1,", got, 16, &n, &err), EB_OK);
+    int w2[] = {T_WSA, T_UNK, T_1, T_COMMA};
+    assert_int_equal(n, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(got[i], w2[i]);
+    /* "q1" -> ▁q + 1; "q" without ▁ is no piece: <unk> */
+    assert_int_equal(eb_tokenizer_encode(tok, "aq1,", got, 16, &n, &err), EB_OK);
+    assert_int_equal(n, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(got[i], w2[i]);
+    /* raw SentencePiece keeps the piece "z1," (id 16) */
+    raw_ids(tok, "az1,", (int[]){T_WSA, 16}, 2);
     eb_tokenizer_free(tok);
+}
+
+static void test_digit_comma_real(void **state) {
+    (void)state;
+    REQUIRE_REAL(tok);
+    /* SentencePiece alone: ▁in ▁1,000 ▁and ▁9, ▁yes (19 5925 17 3359 1643); ALBERT
+     * splits "▁9," (ends in digit + comma) into ▁9 (561) and , (15); "▁1,000" stays. */
+    int32_t ids[16];
+    int n = 0;
+    eb_error err;
+    eb_tokenizer_options o = eb_tokenizer_options_default();
+    o.albert = 0;
+    assert_int_equal(eb_tokenizer_encode_ex(tok, "in 1,000 and 9, yes", &o, ids, 16, &n, &err),
+                     EB_OK);
+    int raw[] = {19, 5925, 17, 3359, 1643};
+    assert_int_equal(n, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ids[i], raw[i]);
+    assert_int_equal(eb_tokenizer_encode(tok, "in 1,000 and 9, yes", ids, 16, &n, &err), EB_OK);
+    int alb[] = {19, 5925, 17, 561, 15, 1643};
+    assert_int_equal(n, 6);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(ids[i], alb[i]);
+    eb_tokenizer_free(tok);
+}
+
+static void test_python_char_classes(void **state) {
+    (void)state;
+    /* values of Python's str.isdigit() / str.isspace() */
+    int32_t digit[] = {'0', '9', 0x663, 0x966, 0xb2, 0x2460, 0xff10, 0x1d7d8};
+    int32_t nodigit[] = {'a', ',', 0xbd, 0x2155, 0x2160, 0x3007, 0};
+    for (size_t i = 0; i < sizeof digit / sizeof digit[0]; i++)
+        assert_true(eb_py_isdigit(digit[i]));
+    for (size_t i = 0; i < sizeof nodigit / sizeof nodigit[0]; i++)
+        assert_false(eb_py_isdigit(nodigit[i]));
+    int32_t space[] = {' ',  '\t',   '\n',   0x0b,   0x0c,   '\r',   0x1c,   0x1f,   0x85,
+                       0xa0, 0x1680, 0x2000, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000};
+    int32_t nospace[] = {'a', 0x200b, 0xfeff, 0x180e, 0x1b, 0x2581};
+    for (size_t i = 0; i < sizeof space / sizeof space[0]; i++)
+        assert_true(eb_py_isspace(space[i]));
+    for (size_t i = 0; i < sizeof nospace / sizeof nospace[0]; i++)
+        assert_false(eb_py_isspace(nospace[i]));
 }
 
 /* A double array built by hand: "A" -> "a", "AB" -> "x".
@@ -553,7 +638,7 @@ static void test_bad_models(void **state) {
         load_pbw(&w, mut[m].type == 6 ? EB_ERR_UNSUPPORTED : EB_ERR_FORMAT);
     }
     /* ids in trainer_spec out of range / not the unknown piece */
-    int64_t idv[][2] = {{40, 5}, {43, 13}, {41, -2}, {42, 1LL << 40}};
+    int64_t idv[][2] = {{40, 5}, {43, 21}, {41, -2}, {42, 1LL << 40}};
     for (size_t m = 0; m < 4; m++) {
         build_toy(&w, NULL, 0, 1);
         pbw t = {.n = 0};
@@ -678,6 +763,7 @@ int main(void) {
         cmocka_unit_test(test_bad_text),          cmocka_unit_test(test_toy_viterbi_by_hand),
         cmocka_unit_test(test_charsmap_by_hand),  cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_hostile_real_file), cmocka_unit_test(test_allocator),
+        cmocka_unit_test(test_digit_comma_real),  cmocka_unit_test(test_python_char_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
