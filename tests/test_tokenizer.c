@@ -720,6 +720,42 @@ static void test_hostile_real_file(void **state) {
     free(data);
 }
 
+/* Random code points from every plane: never a crash, ids always in range. */
+static void test_random_text(void **state) {
+    (void)state;
+    REQUIRE_REAL(tok);
+    uint64_t s = 12345;
+    static eb_encoding e;
+    char text[512];
+    int ok = 0;
+    for (int t = 0; t < 1500; t++) {
+        size_t n = 0;
+        int len = 1 + (int)(eb_test_rng(&s) % 60);
+        for (int i = 0; i < len; i++) {
+            uint32_t r = (uint32_t)eb_test_rng(&s), c;
+            switch (r % 5) {
+            case 0:
+            case 1: c = 0x20 + (r >> 8) % 0x5f; break;
+            case 2: c = 0x80 + (r >> 8) % 0x780; break;
+            case 3: c = 0x800 + (r >> 8) % 0xf800; break;
+            default: c = 0x10000 + (r >> 8) % 0x100000; break;
+            }
+            if (c >= 0xd800 && c <= 0xdfff) c = 'x';
+            n += (size_t)eb_utf8_encode((int32_t)c, text + n);
+        }
+        text[n] = 0;
+        eb_error err;
+        eb_status st = eb_tokenize(tok, text, (t & 1) ? "b" : NULL, 128, &e, &err);
+        assert_true(st == EB_OK || st == EB_ERR_INPUT);
+        if (st != EB_OK) continue;
+        ok++;
+        for (int i = 0; i < e.n; i++)
+            assert_true(e.ids[i] >= 0 && e.ids[i] < 30000);
+    }
+    assert_true(ok > 1400);
+    eb_tokenizer_free(tok);
+}
+
 /* ------------------------------------------------------------------ */
 /* Allocator                                                            */
 /* ------------------------------------------------------------------ */
@@ -764,6 +800,7 @@ int main(void) {
         cmocka_unit_test(test_charsmap_by_hand),  cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_hostile_real_file), cmocka_unit_test(test_allocator),
         cmocka_unit_test(test_digit_comma_real),  cmocka_unit_test(test_python_char_classes),
+        cmocka_unit_test(test_random_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
