@@ -376,6 +376,10 @@ static eb_status parse_model(eb_tokenizer *tok, const uint8_t *data, size_t size
     if (rc < 0) FAIL_AT(f.offset, "%s", why);
     if (n_pieces == 0)
         return eb_fail(err, EB_ERR_FORMAT, "%s: no pieces, not a SentencePiece model", name);
+    if (piece_bytes > ((size_t)32 << 20))
+        return eb_fail(err, EB_ERR_FORMAT,
+                       "%s: %zu bytes of pieces is more than the 32 MiB accepted", name,
+                       piece_bytes);
     if (n_pieces > 0x7fffffff)
         return eb_fail(err, EB_ERR_FORMAT, "%s: %zu pieces is too many", name, n_pieces);
     tok->pieces = eb_calloc(tok->alloc, n_pieces, sizeof *tok->pieces);
