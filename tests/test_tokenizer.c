@@ -21,12 +21,12 @@ static eb_tokenizer *load_real(char *path, size_t cap) {
     return tok;
 }
 
-#define REQUIRE_REAL(tok)                                                                  \
-    char path_[1024];                                                                      \
-    eb_tokenizer *tok = load_real(path_, sizeof path_);                                    \
-    if (!tok) {                                                                            \
-        fprintf(stderr, "SKIP: %s missing (shared data not present)\n", path_);            \
-        skip();                                                                            \
+#define REQUIRE_REAL(tok)                                                                          \
+    char path_[1024];                                                                              \
+    eb_tokenizer *tok = load_real(path_, sizeof path_);                                            \
+    if (!tok) {                                                                                    \
+        fprintf(stderr, "SKIP: %s missing (shared data not present)\n", path_);                    \
+        skip();                                                                                    \
     }
 
 static char *slurp(const char *path, size_t *n) {
@@ -84,9 +84,8 @@ static void test_upstream_cases(void **state) {
         } else {
             assert_null(pair);
             int got = 0;
-            assert_int_equal(eb_tokenizer_encode_ex(tok, text, &opt, enc.ids, EB_MAX_TOKENS, &got,
-                                                    &err),
-                             EB_OK);
+            assert_int_equal(
+                eb_tokenizer_encode_ex(tok, text, &opt, enc.ids, EB_MAX_TOKENS, &got, &err), EB_OK);
             enc.n = got;
         }
         if (enc.n != nw) fprintf(stderr, "case %d (%s): %d ids, want %d\n", ncase, text, enc.n, nw);
@@ -96,8 +95,10 @@ static void test_upstream_cases(void **state) {
             if (enc.ids[i] != w)
                 fprintf(stderr, "case %d: id %d is %d, want %d\n", ncase, i, enc.ids[i], w);
             assert_int_equal(enc.ids[i], w);
-            if (want_types) assert_int_equal(enc.type_ids[i], cJSON_GetArrayItem(want_types, i)->valueint);
-            else if (special) assert_int_equal(enc.type_ids[i], 0);
+            if (want_types)
+                assert_int_equal(enc.type_ids[i], cJSON_GetArrayItem(want_types, i)->valueint);
+            else if (special)
+                assert_int_equal(enc.type_ids[i], 0);
             if (want_pieces && w != eb_tokenizer_unk_id(tok))
                 assert_string_equal(eb_tokenizer_piece(tok, enc.ids[i]),
                                     cJSON_GetStringValue(cJSON_GetArrayItem(want_pieces, i)));
@@ -233,7 +234,8 @@ static void test_truncation_by_hand(void **state) {
     /* longer than EB_MAX_TOKENS is cut there */
     size_t big = 3 * 5000;
     char *t = malloc(big + 1);
-    for (size_t i = 0; i < 5000; i++) memcpy(t + 3 * i, "ab ", 3);
+    for (size_t i = 0; i < 5000; i++)
+        memcpy(t + 3 * i, "ab ", 3);
     t[big] = 0;
     assert_int_equal(eb_tokenize(tok, t, NULL, 0, &e, &err), EB_OK);
     assert_int_equal(e.n, EB_MAX_TOKENS);
@@ -256,7 +258,8 @@ static void test_bad_text(void **state) {
     REQUIRE_REAL(tok);
     static eb_encoding e;
     eb_error err;
-    const char *bad[] = {"abc\xff", "\xc3", "a\xc3(b", "\xed\xa0\x80", "\xc0\xaf", "\xf8\x88\x80\x80\x80"};
+    const char *bad[] = {"abc\xff",      "\xc3",     "a\xc3(b",
+                         "\xed\xa0\x80", "\xc0\xaf", "\xf8\x88\x80\x80\x80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(eb_tokenize(tok, bad[i], NULL, 128, &e, &err), EB_ERR_INPUT);
         assert_non_null(strstr(err.msg, "UTF-8"));
@@ -331,11 +334,30 @@ static const struct {
     float score;
     int type;
 } toy[] = {
-    {"<unk>", 0, 2},  {"[CLS]", 0, 3}, {"[SEP]", 0, 3}, {U, -1.25f, 1},   {"a", -2, 1},
-    {"b", -2.5f, 1},  {"ab", -3, 1},   {U "ab", -4.25f, 1}, {U "a", -1.5f, 1}, {"bb", -4, 1},
-    {"<U>", 0, 4},    {"c", -0.1f, 5}, {"x", -3, 1},
+    {"<unk>", 0, 2},   {"[CLS]", 0, 3},   {"[SEP]", 0, 3},     {U, -1.25f, 1},    {"a", -2, 1},
+    {"b", -2.5f, 1},   {"ab", -3, 1},     {U "ab", -4.25f, 1}, {U "a", -1.5f, 1}, {"bb", -4, 1},
+    {"<U>", 0, 4},     {"c", -0.1f, 5},   {"x", -3, 1},        {"z", -1, 1},      {"1", -1, 1},
+    {",", -1, 1},      {"z1,", -0.5f, 1}, {U "z", -1, 1},      {"y1,", -0.5f, 1}, {"q1,", -0.5f, 1},
+    {U "q", -0.5f, 1},
 };
-enum { T_UNK, T_CLS, T_SEP, T_WS, T_A, T_B, T_AB, T_WSAB, T_WSA, T_BB, T_USER, T_C, T_X };
+enum {
+    T_UNK,
+    T_CLS,
+    T_SEP,
+    T_WS,
+    T_A,
+    T_B,
+    T_AB,
+    T_WSAB,
+    T_WSA,
+    T_BB,
+    T_USER,
+    T_C,
+    T_X,
+    T_Z,
+    T_1,
+    T_COMMA
+};
 
 /* The toy model; charsmap (may be NULL) and extra raw bytes appended to the
  * normalizer_spec / the file for the hostile variants. */
@@ -347,8 +369,8 @@ static void build_toy(pbw *w, const void *charsmap, size_t cm_len, int model_typ
     w_int(&t, 3, model_type);
     w_int(&t, 40, 0);
     w_int(&t, 41, -1);
-    w_int(&t, 99, 12345);       /* unknown fields are skipped */
-    w_key(&t, 98, 1);           /* fixed64 */
+    w_int(&t, 99, 12345); /* unknown fields are skipped */
+    w_key(&t, 98, 1);     /* fixed64 */
     w_raw(&t, "12345678", 8);
     w_bytes(w, 2, t.b, t.n);
     pbw nz = {.n = 0};
@@ -379,7 +401,8 @@ static void raw_ids(const eb_tokenizer *tok, const char *text, const int *want, 
     assert_int_equal(eb_tokenizer_encode_ex(tok, text, &o, ids, 64, &n, &err), EB_OK);
     if (n != nw) fprintf(stderr, "'%s': %d ids, want %d\n", text, n, nw);
     assert_int_equal(n, nw);
-    for (int i = 0; i < nw; i++) assert_int_equal(ids[i], want[i]);
+    for (int i = 0; i < nw; i++)
+        assert_int_equal(ids[i], want[i]);
 }
 
 static void test_toy_viterbi_by_hand(void **state) {
@@ -387,13 +410,13 @@ static void test_toy_viterbi_by_hand(void **state) {
     pbw w;
     build_toy(&w, NULL, 0, 1);
     eb_tokenizer *tok = load_pbw(&w, EB_OK);
-    assert_int_equal(eb_tokenizer_vocab_size(tok), 13);
+    assert_int_equal(eb_tokenizer_vocab_size(tok), 21);
     /* "▁ab": ▁a+b = -4.0 beats ▁ab = -4.25, ▁+ab = -4.25, ▁+a+b = -5.75 */
     raw_ids(tok, "ab", (int[]){T_WSA, T_B}, 2);
     /* "▁abb": ▁a+bb = -5.5 beats ▁a+b+b = -6.5, ▁ab+b = -6.75 */
     raw_ids(tok, "abb", (int[]){T_WSA, T_BB}, 2);
-    /* unknown "yz" merges into one <unk>; "▁" alone stays */
-    raw_ids(tok, "yz", (int[]){T_WS, T_UNK}, 2);
+    /* unknown "yv" merges into one <unk>; "▁" alone stays */
+    raw_ids(tok, "yv", (int[]){T_WS, T_UNK}, 2);
     /* "▁x" is no piece: ▁ + x; "é" unknown between */
     raw_ids(tok, "x\xc3\xa9y x", (int[]){T_WS, T_X, T_UNK, T_WS, T_X}, 5);
     /* UNUSED "c" is never produced: unknown */
@@ -410,7 +433,73 @@ static void test_toy_viterbi_by_hand(void **state) {
     int ids[] = {T_CLS, T_WSA, T_B, T_SEP, T_WSA, T_B, T_WS, T_B, T_SEP};
     int ty[] = {0, 0, 0, 0, 1, 1, 1, 1, 1};
     check_ids(&e, ids, ty, 9);
+
+    /* ALBERT's digit-comma rule on pieces without a leading U+2581:
+     * "▁az1," = ▁a + z1, (-2.0); "z1" re-encoded is "▁z1" = ▁z + 1 (-2.0, beats
+     * ▁ + z + 1 = -3.25); ▁ is stripped from "▁z" (giving "z"), then ",". */
+    int32_t got[16];
+    int n = 0;
+    assert_int_equal(eb_tokenizer_encode(tok, "az1,", got, 16, &n, &err), EB_OK);
+    int w1[] = {T_WSA, T_Z, T_1, T_COMMA};
+    assert_int_equal(n, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(got[i], w1[i]);
+    /* "y1" -> "▁" + <unk> y + 1: the lone "▁" is dropped */
+    assert_int_equal(eb_tokenizer_encode(tok, "ay1,", got, 16, &n, &err), EB_OK);
+    int w2[] = {T_WSA, T_UNK, T_1, T_COMMA};
+    assert_int_equal(n, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(got[i], w2[i]);
+    /* "q1" -> ▁q + 1; "q" without ▁ is no piece: <unk> */
+    assert_int_equal(eb_tokenizer_encode(tok, "aq1,", got, 16, &n, &err), EB_OK);
+    assert_int_equal(n, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(got[i], w2[i]);
+    /* raw SentencePiece keeps the piece "z1," (id 16) */
+    raw_ids(tok, "az1,", (int[]){T_WSA, 16}, 2);
     eb_tokenizer_free(tok);
+}
+
+static void test_digit_comma_real(void **state) {
+    (void)state;
+    REQUIRE_REAL(tok);
+    /* SentencePiece alone: ▁in ▁1,000 ▁and ▁9, ▁yes (19 5925 17 3359 1643); ALBERT
+     * splits "▁9," (ends in digit + comma) into ▁9 (561) and , (15); "▁1,000" stays. */
+    int32_t ids[16];
+    int n = 0;
+    eb_error err;
+    eb_tokenizer_options o = eb_tokenizer_options_default();
+    o.albert = 0;
+    assert_int_equal(eb_tokenizer_encode_ex(tok, "in 1,000 and 9, yes", &o, ids, 16, &n, &err),
+                     EB_OK);
+    int raw[] = {19, 5925, 17, 3359, 1643};
+    assert_int_equal(n, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ids[i], raw[i]);
+    assert_int_equal(eb_tokenizer_encode(tok, "in 1,000 and 9, yes", ids, 16, &n, &err), EB_OK);
+    int alb[] = {19, 5925, 17, 561, 15, 1643};
+    assert_int_equal(n, 6);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(ids[i], alb[i]);
+    eb_tokenizer_free(tok);
+}
+
+static void test_python_char_classes(void **state) {
+    (void)state;
+    /* values of Python's str.isdigit() / str.isspace() */
+    int32_t digit[] = {'0', '9', 0x663, 0x966, 0xb2, 0x2460, 0xff10, 0x1d7d8};
+    int32_t nodigit[] = {'a', ',', 0xbd, 0x2155, 0x2160, 0x3007, 0};
+    for (size_t i = 0; i < sizeof digit / sizeof digit[0]; i++)
+        assert_true(eb_py_isdigit(digit[i]));
+    for (size_t i = 0; i < sizeof nodigit / sizeof nodigit[0]; i++)
+        assert_false(eb_py_isdigit(nodigit[i]));
+    int32_t space[] = {' ',  '\t',   '\n',   0x0b,   0x0c,   '\r',   0x1c,   0x1f,   0x85,
+                       0xa0, 0x1680, 0x2000, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000};
+    int32_t nospace[] = {'a', 0x200b, 0xfeff, 0x180e, 0x1b, 0x2581};
+    for (size_t i = 0; i < sizeof space / sizeof space[0]; i++)
+        assert_true(eb_py_isspace(space[i]));
+    for (size_t i = 0; i < sizeof nospace / sizeof nospace[0]; i++)
+        assert_false(eb_py_isspace(nospace[i]));
 }
 
 /* A double array built by hand: "A" -> "a", "AB" -> "x".
@@ -426,9 +515,11 @@ static size_t build_charsmap(uint8_t *out, uint32_t trie_bytes_override, int poo
     units[7] = (1u << 31) | 2;
     uint32_t tb = trie_bytes_override ? trie_bytes_override : (uint32_t)sizeof units;
     size_t n = 0;
-    for (int i = 0; i < 4; i++) out[n++] = (uint8_t)(tb >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        out[n++] = (uint8_t)(tb >> (8 * i));
     for (int u = 0; u < 66; u++)
-        for (int i = 0; i < 4; i++) out[n++] = (uint8_t)(units[u] >> (8 * i));
+        for (int i = 0; i < 4; i++)
+            out[n++] = (uint8_t)(units[u] >> (8 * i));
     memcpy(out + n, "a\0x", 3);
     n += 3;
     out[n++] = pool_nul ? 0 : 'z';
@@ -495,24 +586,27 @@ static void test_bad_models(void **state) {
         size_t n;
     } bad[] = {
         {"", 0},
-        {"\x0a", 1},                                               /* key, no length */
-        {"\x0a\x80", 2},                                           /* truncated varint */
-        {"\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 11},      /* 70-bit varint */
-        {"\x0a\x10" "ab", 4},                                      /* length past the end */
-        {"\x0a\x02\x0a\x05", 4},                                   /* inner length past end */
-        {"\x08\x01", 2},                                           /* pieces as a varint */
-        {"\x0b\x0c", 2},                                           /* group wire type */
-        {"\x00\x01", 2},                                           /* field number 0 */
-        {"\x0a\x00", 2},                                           /* empty piece */
-        {"\x0a\x03\x0a\x01x", 5},                                  /* no <unk>, no specs */
-        {"\x0d\x01\x02\x03", 4},                                   /* truncated fixed32 */
-        {"\x09\x01\x02\x03\x04\x05\x06\x07", 8},                   /* truncated fixed64 */
+        {"\x0a", 1},                                          /* key, no length */
+        {"\x0a\x80", 2},                                      /* truncated varint */
+        {"\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 11}, /* 70-bit varint */
+        {"\x0a\x10"
+         "ab",
+         4},                                     /* length past the end */
+        {"\x0a\x02\x0a\x05", 4},                 /* inner length past end */
+        {"\x08\x01", 2},                         /* pieces as a varint */
+        {"\x0b\x0c", 2},                         /* group wire type */
+        {"\x00\x01", 2},                         /* field number 0 */
+        {"\x0a\x00", 2},                         /* empty piece */
+        {"\x0a\x03\x0a\x01x", 5},                /* no <unk>, no specs */
+        {"\x0d\x01\x02\x03", 4},                 /* truncated fixed32 */
+        {"\x09\x01\x02\x03\x04\x05\x06\x07", 8}, /* truncated fixed64 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         eb_tokenizer *tok = (eb_tokenizer *)&w;
         eb_error err;
-        assert_int_equal(eb_tokenizer_load_buffer(bad[i].b, bad[i].n, "toy.model", NULL, &tok, &err),
-                         EB_ERR_FORMAT);
+        assert_int_equal(
+            eb_tokenizer_load_buffer(bad[i].b, bad[i].n, "toy.model", NULL, &tok, &err),
+            EB_ERR_FORMAT);
         assert_null(tok);
         assert_non_null(strstr(err.msg, "toy.model"));
     }
@@ -524,18 +618,17 @@ static void test_bad_models(void **state) {
         float score;
         int type;
     } mut[] = {
-        {"duplicate piece", 12, "a", -3, 1},
-        {"second unknown", 12, "<unk2>", 0, 2},
-        {"no unknown", 0, "<unk>", 0, 1},
-        {"NaN score", 4, "a", NAN, 1},
-        {"type 7", 4, "a", -2, 7},
-        {"byte piece", 4, "<0x41>", 0, 6},
+        {"duplicate piece", 12, "a", -3, 1}, {"second unknown", 12, "<unk2>", 0, 2},
+        {"no unknown", 0, "<unk>", 0, 1},    {"NaN score", 4, "a", NAN, 1},
+        {"type 7", 4, "a", -2, 7},           {"byte piece", 4, "<0x41>", 0, 6},
     };
     for (size_t m = 0; m < sizeof mut / sizeof mut[0]; m++) {
         w.n = 0;
         for (size_t i = 0; i < sizeof toy / sizeof toy[0]; i++) {
-            if ((int)i == mut[m].piece) w_piece(&w, mut[m].s, mut[m].score, mut[m].type);
-            else w_piece(&w, toy[i].s, toy[i].score, toy[i].type);
+            if ((int)i == mut[m].piece)
+                w_piece(&w, mut[m].s, mut[m].score, mut[m].type);
+            else
+                w_piece(&w, toy[i].s, toy[i].score, toy[i].type);
         }
         pbw t = {.n = 0};
         w_int(&t, 3, 1);
@@ -545,7 +638,7 @@ static void test_bad_models(void **state) {
         load_pbw(&w, mut[m].type == 6 ? EB_ERR_UNSUPPORTED : EB_ERR_FORMAT);
     }
     /* ids in trainer_spec out of range / not the unknown piece */
-    int64_t idv[][2] = {{40, 5}, {43, 13}, {41, -2}, {42, 1LL << 40}};
+    int64_t idv[][2] = {{40, 5}, {43, 21}, {41, -2}, {42, 1LL << 40}};
     for (size_t m = 0; m < 4; m++) {
         build_toy(&w, NULL, 0, 1);
         pbw t = {.n = 0};
@@ -592,7 +685,8 @@ static void test_hostile_real_file(void **state) {
     uint8_t *rnd = malloc(4096);
     for (int t = 0; t < 300; t++) {
         size_t len = (size_t)(eb_test_rng(&s) % 4096);
-        for (size_t i = 0; i < len; i++) rnd[i] = (uint8_t)eb_test_rng(&s);
+        for (size_t i = 0; i < len; i++)
+            rnd[i] = (uint8_t)eb_test_rng(&s);
         if (t % 3 == 0 && len) rnd[0] = 0x0a; /* look like a piece */
         eb_status st = eb_tokenizer_load_buffer(rnd, len, "rnd.model", NULL, &tok, &err);
         assert_int_equal(st, EB_ERR_FORMAT);
@@ -624,6 +718,42 @@ static void test_hostile_real_file(void **state) {
     free(copy);
     free(rnd);
     free(data);
+}
+
+/* Random code points from every plane: never a crash, ids always in range. */
+static void test_random_text(void **state) {
+    (void)state;
+    REQUIRE_REAL(tok);
+    uint64_t s = 12345;
+    static eb_encoding e;
+    char text[512];
+    int ok = 0;
+    for (int t = 0; t < 1500; t++) {
+        size_t n = 0;
+        int len = 1 + (int)(eb_test_rng(&s) % 60);
+        for (int i = 0; i < len; i++) {
+            uint32_t r = (uint32_t)eb_test_rng(&s), c;
+            switch (r % 5) {
+            case 0:
+            case 1: c = 0x20 + (r >> 8) % 0x5f; break;
+            case 2: c = 0x80 + (r >> 8) % 0x780; break;
+            case 3: c = 0x800 + (r >> 8) % 0xf800; break;
+            default: c = 0x10000 + (r >> 8) % 0x100000; break;
+            }
+            if (c >= 0xd800 && c <= 0xdfff) c = 'x';
+            n += (size_t)eb_utf8_encode((int32_t)c, text + n);
+        }
+        text[n] = 0;
+        eb_error err;
+        eb_status st = eb_tokenize(tok, text, (t & 1) ? "b" : NULL, 128, &e, &err);
+        assert_true(st == EB_OK || st == EB_ERR_INPUT);
+        if (st != EB_OK) continue;
+        ok++;
+        for (int i = 0; i < e.n; i++)
+            assert_true(e.ids[i] >= 0 && e.ids[i] < 30000);
+    }
+    assert_true(ok > 1400);
+    eb_tokenizer_free(tok);
 }
 
 /* ------------------------------------------------------------------ */
@@ -669,6 +799,8 @@ int main(void) {
         cmocka_unit_test(test_bad_text),          cmocka_unit_test(test_toy_viterbi_by_hand),
         cmocka_unit_test(test_charsmap_by_hand),  cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_hostile_real_file), cmocka_unit_test(test_allocator),
+        cmocka_unit_test(test_digit_comma_real),  cmocka_unit_test(test_python_char_classes),
+        cmocka_unit_test(test_random_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

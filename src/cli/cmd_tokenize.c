@@ -8,11 +8,12 @@
 #include "edgebert.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: edgebert tokenize --spm SPIECE_MODEL [--max-len N] [--json] [TEXT [TEXT_B]]\n"
-               "  Prints [CLS] TEXT [SEP] (TEXT_B [SEP]) as ids and pieces, cut longest-first\n"
-               "  to N tokens (default 512, at most %d).  Without TEXT, reads lines from stdin,\n"
-               "  each \"text\" or \"text_a<TAB>text_b\".  --json: one JSON object per input:\n"
-               "  {\"ids\":[...],\"pieces\":[...],\"type_ids\":[...],\"truncated\":false}\n",
+    fprintf(f,
+            "usage: edgebert tokenize --spm SPIECE_MODEL [--max-len N] [--json] [TEXT [TEXT_B]]\n"
+            "  Prints [CLS] TEXT [SEP] (TEXT_B [SEP]) as ids and pieces, cut longest-first\n"
+            "  to N tokens (default 512, at most %d).  Without TEXT, reads lines from stdin,\n"
+            "  each \"text\" or \"text_a<TAB>text_b\".  --json: one JSON object per input:\n"
+            "  {\"ids\":[...],\"pieces\":[...],\"type_ids\":[...],\"truncated\":false}\n",
             EB_MAX_TOKENS);
 }
 
@@ -52,8 +53,10 @@ int eb_cli_print_tokens(const eb_tokenizer *tok, const char *a, const char *b, i
         }
         cJSON_AddBoolToObject(o, "truncated", e->truncated);
         char *txt = cJSON_PrintUnformatted(o);
-        if (txt) printf("%s\n", txt);
-        else rc = 1, fprintf(stderr, "edgebert tokenize: out of memory\n");
+        if (txt)
+            printf("%s\n", txt);
+        else
+            rc = 1, fprintf(stderr, "edgebert tokenize: out of memory\n");
         free(txt);
         cJSON_Delete(o);
     } else {
@@ -127,7 +130,8 @@ int eb_cmd_tokenize(int argc, char **argv) {
         size_t cap = 0;
         ssize_t len;
         while ((len = getline(&line, &cap, stdin)) >= 0) {
-            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                line[--len] = 0;
             char *b = strchr(line, '\t');
             if (b) *b++ = 0;
             if (eb_cli_print_tokens(tok, line, b, max_len, json)) rc = 1;

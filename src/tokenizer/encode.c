@@ -37,9 +37,9 @@ eb_status eb_unigram_segment(const eb_tokenizer *tok, const char *s, size_t n, e
     if (n > UINT32_MAX / 2) return eb_fail(err, EB_ERR_INPUT, "tokenizer: text too long");
     best_node *best = eb_malloc(a, (n + 1) * sizeof *best);
     if (!best) return eb_fail(err, EB_ERR_NOMEM, "tokenizer: out of memory (%zu bytes)", n);
-    for (size_t i = 0; i <= n; i++) best[i].score = 0, best[i].id = -1, best[i].start = -1;
+    for (size_t i = 0; i <= n; i++)
+        best[i].score = 0, best[i].id = -1, best[i].start = -1;
     const float unk_score = tok->min_score - 10.0f;
-    const size_t cap = tok->prefix_cap;
     for (size_t start = 0; start < n;) {
         const float here = best[start].score;
         size_t mblen = one_char_len((uint8_t)s[start]);
@@ -49,16 +49,7 @@ eb_status eb_unigram_segment(const eb_tokenizer *tok, const char *s, size_t n, e
         for (size_t k = start; k < n && k - start < tok->max_piece_len; k++) {
             h = eb_fnv_step(h, (uint8_t)s[k]);
             size_t len = k + 1 - start;
-            const eb_prefix_slot *sl = NULL;
-            for (size_t j = h & (cap - 1);; j = (j + 1) & (cap - 1)) {
-                const eb_prefix_slot *c = &tok->prefix[j];
-                if (c->src < 0) break;
-                if (c->hash == h && c->len == len &&
-                    !memcmp(tok->strings + tok->pieces[c->src].off, s + start, len)) {
-                    sl = c;
-                    break;
-                }
-            }
+            const eb_prefix_slot *sl = eb_prefix_find(tok, h, s + start, len);
             if (!sl) break; /* no piece starts with these bytes */
             int32_t id = sl->full;
             if (id < 0) continue;
@@ -68,9 +59,8 @@ eb_status eb_unigram_segment(const eb_tokenizer *tok, const char *s, size_t n, e
             /* As SentencePiece does: the candidate is summed and compared in double and
              * stored as float, so ties are broken by the unrounded sums.  User symbols
              * get a bonus so that they always win. */
-            double sc = type == EB_PIECE_USER_DEFINED
-                            ? (double)((float)len * tok->max_score) - 0.1
-                            : (double)tok->pieces[id].score;
+            double sc = type == EB_PIECE_USER_DEFINED ? (double)((float)len * tok->max_score) - 0.1
+                                                      : (double)tok->pieces[id].score;
             double cand = sc + (double)here;
             if (t->start < 0 || cand > (double)t->score)
                 t->score = (float)cand, t->start = (int64_t)start, t->id = id;
@@ -338,8 +328,7 @@ eb_status eb_tokenize_ex(const eb_tokenizer *tok, const char *text_a, const char
                        tok->name);
     id_vec a = {0}, b = {0};
     eb_status st = encode_all(tok, text_a, opt, &a, err);
-    if (!st && a.n == 0)
-        st = eb_fail(err, EB_ERR_INPUT, "tokenizer: text is empty (no tokens)");
+    if (!st && a.n == 0) st = eb_fail(err, EB_ERR_INPUT, "tokenizer: text is empty (no tokens)");
     if (!st && pair) {
         st = encode_all(tok, text_b, opt, &b, err);
         if (!st && b.n == 0)
@@ -349,16 +338,20 @@ eb_status eb_tokenize_ex(const eb_tokenizer *tok, const char *text_a, const char
         size_t na = a.n, nb = b.n, room = (size_t)(max_len - nspecial);
         /* longest first: one token at a time from the longer (the second on ties) */
         while (na + nb > room) {
-            if (!pair || na > nb) na--;
-            else nb--;
+            if (!pair || na > nb)
+                na--;
+            else
+                nb--;
             out->truncated = 1;
         }
         int k = 0;
         out->ids[k] = tok->cls_id, out->type_ids[k++] = 0;
-        for (size_t i = 0; i < na; i++) out->ids[k] = a.v[i], out->type_ids[k++] = 0;
+        for (size_t i = 0; i < na; i++)
+            out->ids[k] = a.v[i], out->type_ids[k++] = 0;
         out->ids[k] = tok->sep_id, out->type_ids[k++] = 0;
         if (pair) {
-            for (size_t i = 0; i < nb; i++) out->ids[k] = b.v[i], out->type_ids[k++] = 1;
+            for (size_t i = 0; i < nb; i++)
+                out->ids[k] = b.v[i], out->type_ids[k++] = 1;
             out->ids[k] = tok->sep_id, out->type_ids[k++] = 1;
         }
         out->n = k;

@@ -10,13 +10,12 @@
 /* ---------------------------------------------------------------- */
 
 eb_status eb_buf_reserve(const eb_allocator *a, eb_buf *b, size_t extra, eb_error *err) {
-    if (extra > ((size_t)1 << 40) || b->n + extra + 1 <= b->cap) {
-        if (extra > ((size_t)1 << 40))
-            return eb_fail(err, EB_ERR_NOMEM, "tokenizer: text buffer would be too large");
-        return EB_OK;
-    }
+    if (extra > ((size_t)1 << 40))
+        return eb_fail(err, EB_ERR_NOMEM, "tokenizer: text buffer would be too large");
+    if (b->n + extra + 1 <= b->cap) return EB_OK;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->n + extra + 1) cap *= 2;
+    while (cap < b->n + extra + 1)
+        cap *= 2;
     char *p = eb_realloc(a, b->p, cap);
     if (!p) return eb_fail(err, EB_ERR_NOMEM, "tokenizer: cannot allocate %zu bytes", cap);
     b->p = p;
@@ -120,10 +119,23 @@ static int is_cased(int32_t c) {
 
 static int is_case_ignorable(int32_t c) {
     switch (c) {
-    case 0x27: case 0x2e: case 0x3a: case 0xb7: case 0x387: case 0x55f: case 0x5f4:
-    case 0x2018: case 0x2019: case 0x2024: case 0x2027: case 0xfe13: case 0xfe52:
-    case 0xfe55: case 0xff07: case 0xff0e: case 0xff1a:
-        return 1;
+    case 0x27:
+    case 0x2e:
+    case 0x3a:
+    case 0xb7:
+    case 0x387:
+    case 0x55f:
+    case 0x5f4:
+    case 0x2018:
+    case 0x2019:
+    case 0x2024:
+    case 0x2027:
+    case 0xfe13:
+    case 0xfe52:
+    case 0xfe55:
+    case 0xff07:
+    case 0xff0e:
+    case 0xff1a: return 1;
     default: break;
     }
     utf8proc_category_t k = utf8proc_category(c);
@@ -220,8 +232,8 @@ eb_status eb_albert_preprocess(const eb_tokenizer *tok, const char *s, size_t n,
         for (size_t i = 0; i < m; i++) {
             utf8proc_int32_t d[32];
             int lbc = 0;
-            utf8proc_ssize_t nd = utf8proc_decompose_char(cp[i], d, 32,
-                                                          UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, &lbc);
+            utf8proc_ssize_t nd =
+                utf8proc_decompose_char(cp[i], d, 32, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, &lbc);
             if (nd < 0 || nd > 32) {
                 st = eb_fail(err, EB_ERR_INPUT, "tokenizer: cannot decompose U+%04X",
                              (unsigned)cp[i]);
@@ -252,7 +264,8 @@ eb_status eb_albert_preprocess(const eb_tokenizer *tok, const char *s, size_t n,
     for (size_t i = 0; i < m; i++) {
         int32_t lc[2] = {cp[i], 0};
         int nl = opt->lower_case ? py_lower(cp, m, i, lc) : 1;
-        for (int j = 0; j < nl; j++) out->n += (size_t)eb_utf8_encode(lc[j], out->p + out->n);
+        for (int j = 0; j < nl; j++)
+            out->n += (size_t)eb_utf8_encode(lc[j], out->p + out->n);
     }
     out->p[out->n] = 0;
 done:
@@ -272,9 +285,9 @@ static int charsmap_match(const eb_tokenizer *tok, const uint8_t *s, size_t n, s
     size_t nu = tok->n_units;
     if (!nu) return 0;
 #define DA_OFFSET(x) (((x) >> 10) << (((x) & (1u << 9)) >> 6))
-#define DA_LABEL(x) ((x) & 0x800000ffu)
+#define DA_LABEL(x) ((x)&0x800000ffu)
 #define DA_LEAF(x) (((x) >> 8) & 1u)
-#define DA_VALUE(x) ((x) & 0x7fffffffu)
+#define DA_VALUE(x) ((x)&0x7fffffffu)
     uint32_t pos = DA_OFFSET(u[0]);
     int found = 0;
     for (size_t i = 0; i < n; i++) {
@@ -297,19 +310,9 @@ static int charsmap_match(const eb_tokenizer *tok, const uint8_t *s, size_t n, s
 static size_t user_defined_match(const eb_tokenizer *tok, const char *s, size_t n) {
     size_t best = 0;
     uint32_t h = EB_FNV_INIT;
-    size_t cap = tok->prefix_cap;
     for (size_t k = 0; k < n && k < tok->max_piece_len; k++) {
         h = eb_fnv_step(h, (uint8_t)s[k]);
-        const eb_prefix_slot *sl = NULL;
-        for (size_t j = h & (cap - 1);; j = (j + 1) & (cap - 1)) {
-            const eb_prefix_slot *c = &tok->prefix[j];
-            if (c->src < 0) break;
-            if (c->hash == h && c->len == k + 1 &&
-                !memcmp(tok->strings + tok->pieces[c->src].off, s, k + 1)) {
-                sl = c;
-                break;
-            }
-        }
+        const eb_prefix_slot *sl = eb_prefix_find(tok, h, s, k + 1);
         if (!sl) break;
         if (sl->full >= 0 && tok->pieces[sl->full].type == EB_PIECE_USER_DEFINED) best = k + 1;
     }
@@ -317,8 +320,8 @@ static size_t user_defined_match(const eb_tokenizer *tok, const char *s, size_t 
 }
 
 /* One normalisation step: replacement (*r, *rn) for the *consumed bytes at s. */
-static eb_status normalize_prefix(const eb_tokenizer *tok, const char *s, size_t n,
-                                  const char **r, size_t *rn, size_t *consumed, eb_error *err) {
+static eb_status normalize_prefix(const eb_tokenizer *tok, const char *s, size_t n, const char **r,
+                                  size_t *rn, size_t *consumed, eb_error *err) {
     if (tok->n_user_defined) {
         size_t u = user_defined_match(tok, s, n);
         if (u) {
@@ -331,8 +334,8 @@ static eb_status normalize_prefix(const eb_tokenizer *tok, const char *s, size_t
     if (charsmap_match(tok, (const uint8_t *)s, n, &ml, &v)) {
         if (v >= tok->pool_size)
             return eb_fail(err, EB_ERR_FORMAT,
-                           "%s: precompiled_charsmap entry %u is past its %zu-byte pool",
-                           tok->name, v, tok->pool_size);
+                           "%s: precompiled_charsmap entry %u is past its %zu-byte pool", tok->name,
+                           v, tok->pool_size);
         *r = tok->charsmap_pool + v;
         *rn = strlen(*r); /* the pool ends with NUL */
         *consumed = ml;
@@ -369,19 +372,24 @@ eb_status eb_spm_normalize(const eb_tokenizer *tok, const char *s, size_t n, eb_
     }
     if (!n) return EB_OK;
     if (tok->add_dummy_prefix) {
-        if (tok->escape_whitespaces) st = eb_buf_append(a, out, ws, 3, err);
-        else st = eb_buf_append(a, out, " ", 1, err);
+        if (tok->escape_whitespaces)
+            st = eb_buf_append(a, out, ws, 3, err);
+        else
+            st = eb_buf_append(a, out, " ", 1, err);
         if (st) return st;
     }
     int prev_space = tok->remove_extra_whitespaces;
     while (n) {
         if ((st = normalize_prefix(tok, s, n, &r, &rn, &used, err))) return st;
         if (prev_space)
-            while (rn && r[0] == ' ') r++, rn--;
+            while (rn && r[0] == ' ')
+                r++, rn--;
         if (rn) {
             for (size_t i = 0; i < rn; i++) {
-                if (tok->escape_whitespaces && r[i] == ' ') st = eb_buf_append(a, out, ws, 3, err);
-                else st = eb_buf_append(a, out, r + i, 1, err);
+                if (tok->escape_whitespaces && r[i] == ' ')
+                    st = eb_buf_append(a, out, ws, 3, err);
+                else
+                    st = eb_buf_append(a, out, r + i, 1, err);
                 if (st) return st;
             }
             prev_space = r[rn - 1] == ' ';
@@ -392,7 +400,8 @@ eb_status eb_spm_normalize(const eb_tokenizer *tok, const char *s, size_t n, eb_
     if (tok->remove_extra_whitespaces) {
         const char *sp = tok->escape_whitespaces ? ws : " ";
         size_t sl = tok->escape_whitespaces ? 3 : 1;
-        while (out->n >= sl && !memcmp(out->p + out->n - sl, sp, sl)) out->n -= sl;
+        while (out->n >= sl && !memcmp(out->p + out->n - sl, sp, sl))
+            out->n -= sl;
         out->p[out->n] = 0;
     }
     return EB_OK;

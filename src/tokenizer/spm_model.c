@@ -73,7 +73,8 @@ static int pb_next(pb_reader *r, pb_field *f, const char **why) {
             *why = "truncated 64-bit field";
             return -1;
         }
-        for (int i = 7; i >= 0; i--) f->v = (f->v << 8) | r->p[i];
+        for (int i = 7; i >= 0; i--)
+            f->v = (f->v << 8) | r->p[i];
         r->p += 8;
         return 1;
     case WT_I32:
@@ -81,7 +82,8 @@ static int pb_next(pb_reader *r, pb_field *f, const char **why) {
             *why = "truncated 32-bit field";
             return -1;
         }
-        for (int i = 3; i >= 0; i--) f->v = (f->v << 8) | r->p[i];
+        for (int i = 3; i >= 0; i--)
+            f->v = (f->v << 8) | r->p[i];
         r->p += 4;
         return 1;
     case WT_LEN: {
@@ -99,9 +101,7 @@ static int pb_next(pb_reader *r, pb_field *f, const char **why) {
         r->p += n;
         return 1;
     }
-    default:
-        *why = "unsupported wire type (groups or invalid)";
-        return -1;
+    default: *why = "unsupported wire type (groups or invalid)"; return -1;
     }
 }
 
@@ -110,18 +110,17 @@ static pb_reader pb_sub(const pb_reader *parent, const pb_field *f) {
     return r;
 }
 
-#define FAIL_AT(off, ...)                                                                    \
-    do {                                                                                     \
-        char m_[256];                                                                        \
-        snprintf(m_, sizeof m_, __VA_ARGS__);                                                \
-        return eb_fail(err, EB_ERR_FORMAT, "%s: offset %zu: %s", name, (size_t)(off), m_);   \
+#define FAIL_AT(off, ...)                                                                          \
+    do {                                                                                           \
+        char m_[256];                                                                              \
+        snprintf(m_, sizeof m_, __VA_ARGS__);                                                      \
+        return eb_fail(err, EB_ERR_FORMAT, "%s: offset %zu: %s", name, (size_t)(off), m_);         \
     } while (0)
 
 static eb_status want_wt(const char *name, const pb_field *f, int wt, const char *what,
                          eb_error *err) {
     if (f->wt != wt)
-        FAIL_AT(f->offset, "%s (field %u) has wire type %d, expected %d", what, f->num, f->wt,
-                wt);
+        FAIL_AT(f->offset, "%s (field %u) has wire type %d, expected %d", what, f->num, f->wt, wt);
     return EB_OK;
 }
 
@@ -175,8 +174,8 @@ static eb_status parse_piece(const char *name, pb_reader *r, eb_tokenizer *tok, 
         }
         case 3:
             if ((s = want_wt(name, &f, WT_VARINT, "type", err))) return s;
-            if (f.v < 1 || f.v > 6) FAIL_AT(f.offset, "piece %d: unknown type %llu", id,
-                                            (unsigned long long)f.v);
+            if (f.v < 1 || f.v > 6)
+                FAIL_AT(f.offset, "piece %d: unknown type %llu", id, (unsigned long long)f.v);
             type = (int)f.v;
             break;
         default: break; /* unknown field: skipped */
@@ -272,13 +271,12 @@ static eb_status load_charsmap(const char *name, eb_tokenizer *tok, const spec_i
     const uint8_t *b = si->charsmap;
     size_t n = si->charsmap_len, off = si->charsmap_off;
     if (n < 4) FAIL_AT(off, "precompiled_charsmap is %zu bytes, too short for its header", n);
-    uint32_t trie = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                    (uint32_t)b[3] << 24;
+    uint32_t trie =
+        (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
     if (trie == 0 || trie % 4 != 0 || (size_t)trie >= n - 4)
         FAIL_AT(off, "precompiled_charsmap: trie size %u does not fit its %zu bytes", trie, n);
     size_t pool = n - 4 - trie;
-    if (b[n - 1] != 0)
-        FAIL_AT(off, "precompiled_charsmap: replacement pool does not end with NUL");
+    if (b[n - 1] != 0) FAIL_AT(off, "precompiled_charsmap: replacement pool does not end with NUL");
     tok->n_units = trie / 4;
     tok->charsmap_units = eb_malloc(tok->alloc, trie);
     tok->charsmap_pool = eb_malloc(tok->alloc, pool + 1);
@@ -301,13 +299,17 @@ static eb_status load_charsmap(const char *name, eb_tokenizer *tok, const spec_i
 
 static eb_status build_prefix_table(const char *name, eb_tokenizer *tok, eb_error *err) {
     size_t total = 0;
-    for (int i = 0; i < tok->n_pieces; i++) total += tok->pieces[i].len;
+    for (int i = 0; i < tok->n_pieces; i++)
+        total += tok->pieces[i].len;
     size_t cap = 16;
-    while (cap < 2 * total) cap *= 2;
+    while (cap < 2 * total)
+        cap *= 2;
     tok->prefix = eb_malloc(tok->alloc, cap * sizeof *tok->prefix);
-    if (!tok->prefix) return eb_fail(err, EB_ERR_NOMEM, "%s: cannot allocate the piece table", name);
+    if (!tok->prefix)
+        return eb_fail(err, EB_ERR_NOMEM, "%s: cannot allocate the piece table", name);
     tok->prefix_cap = cap;
-    for (size_t i = 0; i < cap; i++) tok->prefix[i].src = -1;
+    for (size_t i = 0; i < cap; i++)
+        tok->prefix[i].src = -1;
     for (int id = 0; id < tok->n_pieces; id++) {
         const eb_piece *pc = &tok->pieces[id];
         const uint8_t *s = (const uint8_t *)tok->strings + pc->off;
@@ -343,15 +345,10 @@ static eb_status build_prefix_table(const char *name, eb_tokenizer *tok, eb_erro
 int eb_tok_lookup(const eb_tokenizer *tok, const char *s, size_t n) {
     if (!tok || !s || n == 0 || n > tok->max_piece_len) return -1;
     uint32_t h = EB_FNV_INIT;
-    for (size_t k = 0; k < n; k++) h = eb_fnv_step(h, (uint8_t)s[k]);
-    size_t j = h & (tok->prefix_cap - 1);
-    for (;;) {
-        const eb_prefix_slot *sl = &tok->prefix[j];
-        if (sl->src < 0) return -1;
-        if (sl->hash == h && sl->len == n && !memcmp(tok->strings + tok->pieces[sl->src].off, s, n))
-            return sl->full;
-        j = (j + 1) & (tok->prefix_cap - 1);
-    }
+    for (size_t k = 0; k < n; k++)
+        h = eb_fnv_step(h, (uint8_t)s[k]);
+    const eb_prefix_slot *sl = eb_prefix_find(tok, h, s, n);
+    return sl ? sl->full : -1;
 }
 
 /* ---------------------------------------------------------------- */
@@ -360,7 +357,8 @@ int eb_tok_lookup(const eb_tokenizer *tok, const char *s, size_t n) {
 
 static eb_status parse_model(eb_tokenizer *tok, const uint8_t *data, size_t size, eb_error *err) {
     const char *name = tok->name;
-    if (size == 0) return eb_fail(err, EB_ERR_FORMAT, "%s: empty file, not a SentencePiece model", name);
+    if (size == 0)
+        return eb_fail(err, EB_ERR_FORMAT, "%s: empty file, not a SentencePiece model", name);
     pb_reader top = {data, data + size, data};
     pb_field f;
     const char *why = NULL;
@@ -376,7 +374,12 @@ static eb_status parse_model(eb_tokenizer *tok, const uint8_t *data, size_t size
         }
     }
     if (rc < 0) FAIL_AT(f.offset, "%s", why);
-    if (n_pieces == 0) return eb_fail(err, EB_ERR_FORMAT, "%s: no pieces, not a SentencePiece model", name);
+    if (n_pieces == 0)
+        return eb_fail(err, EB_ERR_FORMAT, "%s: no pieces, not a SentencePiece model", name);
+    if (piece_bytes > ((size_t)32 << 20))
+        return eb_fail(err, EB_ERR_FORMAT,
+                       "%s: %zu bytes of pieces is more than the 32 MiB accepted", name,
+                       piece_bytes);
     if (n_pieces > 0x7fffffff)
         return eb_fail(err, EB_ERR_FORMAT, "%s: %zu pieces is too many", name, n_pieces);
     tok->pieces = eb_calloc(tok->alloc, n_pieces, sizeof *tok->pieces);

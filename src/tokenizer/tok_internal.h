@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "edgebert/tokenizer.h"
 #include "util/util.h"
@@ -68,6 +69,19 @@ static inline uint32_t eb_fnv_step(uint32_t h, uint8_t c) {
     return (h ^ c) * 16777619u;
 }
 #define EB_FNV_INIT 2166136261u
+
+/* The slot of prefix s[0..len) whose FNV-1a hash is h; NULL when no piece starts so. */
+static inline const eb_prefix_slot *eb_prefix_find(const eb_tokenizer *tok, uint32_t h,
+                                                   const char *s, size_t len) {
+    size_t mask = tok->prefix_cap - 1;
+    for (size_t j = h & mask;; j = (j + 1) & mask) {
+        const eb_prefix_slot *c = &tok->prefix[j];
+        if (c->src < 0) return NULL;
+        if (c->hash == h && c->len == len &&
+            !memcmp(tok->strings + tok->pieces[c->src].off, s, len))
+            return c;
+    }
+}
 
 /* Piece id for a byte string, -1 when absent. */
 int eb_tok_lookup(const eb_tokenizer *tok, const char *s, size_t n);

@@ -25,14 +25,16 @@ int main(int argc, char **argv) {
     size_t cap = 0;
     ssize_t len;
     while ((len = getline(&line, &cap, stdin)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
         char *b = strchr(line, '\t');
         if (b) *b++ = 0;
         if (eb_tokenize(tok, line, b, EB_MAX_TOKENS, &enc, &err) != EB_OK) {
             printf("ERROR %s\n", err.msg);
             continue;
         }
-        for (int i = 0; i < enc.n; i++) printf(i ? " %d" : "%d", enc.ids[i]);
+        for (int i = 0; i < enc.n; i++)
+            printf(i ? " %d" : "%d", enc.ids[i]);
         printf("\n");
     }
     free(line);
