@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "edgebert/quant.h"
+#include "edgebert/runtime.h"
 #include "model/config.h"
 #include "util/util.h"
 
@@ -136,70 +137,6 @@ static float *tensor_f32(const eb_st_tensor *t) {
     return x;
 }
 
-/* Read an optional exit_lut.csv: rows of comma-separated numbers. */
-static eb_status read_lut_csv(const char *path, double **out, int *rows, int *cols, eb_error *err) {
-    *out = NULL;
-    *rows = *cols = 0;
-    char *txt;
-    size_t n;
-    eb_status s = eb_read_file(path, NULL, 16u << 20, &txt, &n, err);
-    if (s != EB_OK) return s;
-    int cap = 0, r = 0, c0 = -1;
-    double *v = NULL;
-    char *save = NULL;
-    for (char *line = strtok_r(txt, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        int c = 0;
-        char *p = line, *end;
-        while (*p && *p != '\r') {
-            double x = strtod(p, &end);
-            if (end == p || !isfinite(x)) {
-                free(txt), free(v);
-                return eb_fail(err, EB_ERR_FORMAT, "%s:%d: not a number", path, r + 1);
-            }
-            if ((r + 1) * 64 > cap) {
-                cap = cap ? cap * 2 : 4096;
-                double *nv = realloc(v, sizeof(double) * (size_t)cap);
-                if (!nv) {
-                    free(txt), free(v);
-                    return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", path);
-                }
-                v = nv;
-            }
-            if (c >= 64) {
-                free(txt), free(v);
-                return eb_fail(err, EB_ERR_FORMAT, "%s:%d: more than 64 columns", path, r + 1);
-            }
-            v[r * 64 + c++] = x;
-            p = end;
-            while (*p == ',' || *p == ' ' || *p == '\t') p++;
-        }
-        if (c == 0) continue;
-        if (c0 >= 0 && c != c0) {
-            free(txt), free(v);
-            return eb_fail(err, EB_ERR_FORMAT, "%s:%d: %d columns where earlier rows have %d", path, r + 1, c, c0);
-        }
-        c0 = c;
-        r++;
-    }
-    free(txt);
-    if (r == 0 || c0 < 2) {
-        free(v);
-        return eb_fail(err, EB_ERR_FORMAT, "%s: no table rows", path);
-    }
-    double *packed = malloc(sizeof(double) * (size_t)r * (size_t)c0);
-    if (!packed) {
-        free(v);
-        return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", path);
-    }
-    for (int i = 0; i < r; i++)
-        for (int j = 0; j < c0; j++) packed[i * c0 + j] = v[i * 64 + j];
-    free(v);
-    *out = packed;
-    *rows = r;
-    *cols = c0;
-    return EB_OK;
-}
-
 eb_status eb_bundle_pack(const char *out_path, const eb_pack_task *tasks, int n_tasks,
                          const eb_pack_params *params, eb_error *err) {
     eb_pack_params pp = params ? *params : eb_pack_params_default();
@@ -290,21 +227,17 @@ eb_status eb_bundle_pack(const char *out_path, const eb_pack_task *tasks, int n_
         FILE *f = fopen(path, "rb");
         if (f) {
             fclose(f);
-            double *lut;
-            int rows, cols;
-            if ((s = read_lut_csv(path, &lut, &rows, &cols, err)) != EB_OK) break;
-            size_t off = blob_add(&b, lut, sizeof(double) * (size_t)rows * (size_t)cols);
-            free(lut);
+            eb_exit_lut lut;
+            if ((s = eb_exit_lut_load(path, ex.predict_after, NULL, &lut, err)) != EB_OK) break;
+            size_t bytes = sizeof(double) * (size_t)lut.rows * (size_t)lut.cols;
+            size_t off = blob_add(&b, lut.data, bytes);
             cJSON *jl = cJSON_AddObjectToObject(jt, "lut");
-            int pa = 1;
-            cJSON *cfgj = cJSON_GetObjectItem(jt, "config");
-            cJSON *pav = cfgj ? cJSON_GetObjectItem(cfgj, "edgebert_predict_after") : NULL;
-            if (pav && cJSON_IsNumber(pav)) pa = (int)pav->valuedouble;
-            cJSON_AddNumberToObject(jl, "predict_after", pa);
-            cJSON_AddNumberToObject(jl, "rows", rows);
-            cJSON_AddNumberToObject(jl, "cols", cols);
+            cJSON_AddNumberToObject(jl, "predict_after", lut.predict_after);
+            cJSON_AddNumberToObject(jl, "rows", lut.rows);
+            cJSON_AddNumberToObject(jl, "cols", lut.cols);
             cJSON_AddNumberToObject(jl, "off", (double)off);
-            cJSON_AddNumberToObject(jl, "bytes", (double)(sizeof(double) * (size_t)rows * (size_t)cols));
+            cJSON_AddNumberToObject(jl, "bytes", (double)bytes);
+            eb_exit_lut_free(&lut);
         }
         if (pp.log) eb_log(pp.log, pp.log_ud, EB_LOG_INFO, "packed task %s from %s", tasks[ti].name, tasks[ti].dir);
     }
@@ -575,7 +508,7 @@ static eb_status load_task(reader *R, eb_model_task *t, cJSON *jt, cJSON *jshare
             !json_size(jl, "predict_after", EB_MAX_LAYERS, &pa) || rows < 1 || cols < 2 || off % 8 ||
             bytes != rows * cols * sizeof(double) || off + bytes > R->psize)
             return eb_fail(err, EB_ERR_FORMAT, "%s: task %s has a malformed lut entry", R->path, t->name);
-        t->lut = eb_malloc(&m->alloc, bytes);
+        t->lut = eb_malloc(&m->alloc, bytes); /* double[rows][cols] */
         if (!t->lut) return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", R->path);
         memcpy(t->lut, R->payload + off, bytes);
         t->lut_rows = (int)rows;

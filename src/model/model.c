@@ -199,6 +199,42 @@ void eb_model_free(eb_model *m) {
     eb_free(&a, m);
 }
 
+/* Per-task state derived after loading: accelerator model, predictor view,
+ * encoder weight density. */
+static double count_density(const eb_linear *l, double *nz) {
+    size_t n = (size_t)l->out * (size_t)l->in, k = 0;
+    for (size_t i = 0; i < n; i++) k += l->w[i] != 0.0f;
+    *nz += (double)k;
+    return (double)n;
+}
+
+static eb_status finish_task(eb_model *m, eb_model_task *t, eb_error *err) {
+    eb_hw_params hp;
+    eb_hw_params_default(&hp);
+    eb_status s = eb_hw_model_init(&t->hw, &hp, &t->cfg, err);
+    if (s != EB_OK) return eb_fail_prefix(err, "%s: task %s", m->path, t->name);
+    double nz = 0, all = 0;
+    int nl = t->cfg.num_hidden_groups * t->cfg.inner_group_num;
+    for (int i = 0; i < nl; i++) {
+        const eb_albert_layer *L = &t->layers[i];
+        all += count_density(&L->q, &nz) + count_density(&L->k, &nz) + count_density(&L->v, &nz) +
+               count_density(&L->o, &nz) + count_density(&L->ffn, &nz) + count_density(&L->ffn_out, &nz);
+    }
+    t->weight_density = all > 0 ? nz / all : 1.0;
+    memset(&t->lut_view, 0, sizeof t->lut_view);
+    if (t->lut) {
+        if (t->lut_cols - 1 > t->cfg.num_hidden_layers - t->lut_predict_after || t->lut_predict_after < 1 ||
+            t->lut_predict_after >= t->cfg.num_hidden_layers)
+            return eb_fail(err, EB_ERR_FORMAT, "%s: task %s: the exit predictor table (%d columns, after layer %d) does not fit %d layers",
+                           m->path, t->name, t->lut_cols, t->lut_predict_after, t->cfg.num_hidden_layers);
+        t->lut_view.rows = t->lut_rows;
+        t->lut_view.cols = t->lut_cols;
+        t->lut_view.predict_after = t->lut_predict_after;
+        t->lut_view.data = t->lut;
+    }
+    return EB_OK;
+}
+
 static int is_dir(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
@@ -237,7 +273,19 @@ static eb_status load_hf_dir(eb_model *m, const char *dir, int use_mmap, eb_erro
         eb_log(m->log, m->log_ud, EB_LOG_WARN, "%s: no spiece.model; only token ids can be classified", dir);
     }
     snprintf(path, sizeof path, "%s/exit_lut.csv", dir);
-    (void)path; /* predictor tables are read by the runtime module when present */
+    if (file_exists(path)) {
+        eb_exit_lut lut;
+        s = eb_exit_lut_load(path, t->extras.predict_after, &m->alloc, &lut, err);
+        if (s != EB_OK) return s;
+        size_t bytes = sizeof(double) * (size_t)lut.rows * (size_t)lut.cols;
+        t->lut = eb_malloc(&m->alloc, bytes);
+        if (t->lut) memcpy(t->lut, lut.data, bytes);
+        t->lut_rows = lut.rows;
+        t->lut_cols = lut.cols;
+        t->lut_predict_after = lut.predict_after;
+        eb_exit_lut_free(&lut);
+        if (!t->lut) return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", path);
+    }
     return EB_OK;
 }
 
@@ -258,6 +306,7 @@ eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model
     else if (file_exists(path))
         s = eb_fail(err, EB_ERR_FORMAT, "%s: neither a model directory (config.json, model.safetensors, spiece.model) nor an edgebert bundle", path);
     else s = eb_fail(err, EB_ERR_IO, "%s: no such model directory or bundle", path);
+    for (int i = 0; s == EB_OK && i < m->n_tasks; i++) s = finish_task(m, &m->tasks[i], err);
     if (s != EB_OK) {
         eb_model_free(m);
         return s;
@@ -351,6 +400,40 @@ static void finish_result(eb_result *r, const float *logits, int C) {
     r->label = C == 1 ? 0 : best;
 }
 
+/* The real encoder as a layer source for the runtime policies. */
+typedef struct engine_source {
+    eb_context *ctx;
+    const eb_model_task *t;
+    int n;
+    int need_ramps; /* compute the off-ramp at every layer (not only the last) */
+    float logits[EB_MAX_LABELS];
+    int logits_layer;
+    int *active_heads;
+} engine_source;
+
+static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_work *work,
+                                  eb_error *err) {
+    engine_source *es = ud;
+    const eb_model_task *t = es->t;
+    const eb_config *c = &t->cfg;
+    int l = layer - 1, heads = 0;
+    eb_albert_layer_apply(&es->ctx->s, c, &t->w, &t->extras, l, es->n, NULL, &heads);
+    es->active_heads[l] = heads;
+    *entropy = 0;
+    if (es->need_ramps || l == c->num_hidden_layers - 1) {
+        eb_albert_classify_at(es->logits, &es->ctx->s, c, &t->w, l);
+        es->logits_layer = layer;
+        for (int i = 0; i < c->num_labels; i++)
+            if (!isfinite(es->logits[i]))
+                return eb_fail(err, EB_ERR_NUMERIC, "the model produced a non-finite logit at layer %d", layer);
+        *entropy = c->num_labels > 1 ? eb_entropy_logits(es->logits, c->num_labels) : 0.0f;
+    }
+    work->seq_len = es->n;
+    work->active_heads = heads / (c->inner_group_num > 0 ? c->inner_group_num : 1);
+    work->weight_density = t->weight_density;
+    return EB_OK;
+}
+
 eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *type_ids, int n,
                           const eb_run_params *params, eb_result *r, eb_error *err) {
     eb_run_params p = params ? *params : eb_run_params_default();
@@ -370,26 +453,38 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
             return eb_fail(err, EB_ERR_INPUT, "token type %d at position %d outside 0..%d", type_ids[i], i,
                            c->type_vocab_size - 1);
     }
-    float thr = p.threshold >= 0 ? p.threshold : t->extras.default_threshold;
-    int early = p.policy != EB_POLICY_BASE && t->w.num_ramps > 0 && thr > 0;
+    if (p.policy == EB_POLICY_LAI && !t->lut_view.data)
+        return eb_fail(err, EB_ERR_ARG, "%s: task %s has no exit predictor table (exit_lut.csv), needed by --policy lai",
+                       m->path, t->name);
+    if (p.policy == EB_POLICY_LAI && p.predict_after != t->lut_view.predict_after) {
+        if (params && params->predict_after != 1) /* the user asked for another p */
+            return eb_fail(err, EB_ERR_ARG, "%s: task %s predicts after layer %d, not %d", m->path, t->name,
+                           t->lut_view.predict_after, p.predict_after);
+        p.predict_after = t->lut_view.predict_after;
+    }
+    float thr = p.threshold;
+    if (thr < 0) thr = (p.policy == EB_POLICY_LAI && t->extras.lai_threshold >= 0) ? t->extras.lai_threshold
+                                                                                   : t->extras.default_threshold;
+    if (t->w.num_ramps == 0 || thr < 0) thr = 0; /* entropy < 0 never holds: no early exit */
     memset(ctx->s.key_valid, 1, (size_t)n);
     eb_albert_embed(&ctx->s, c, &t->w, ids, type_ids, n);
-    const int NL = c->num_hidden_layers;
-    float logits[EB_MAX_LABELS];
-    r->num_layers = NL;
+    engine_source es = {ctx, t, n, p.policy != EB_POLICY_BASE && t->w.num_ramps > 0, {0}, 0, r->active_heads};
+    eb_layer_source src = {c->num_hidden_layers, n, &es, engine_run_layer};
+    eb_policy_params pp = eb_policy_params_from_run(&p, t->lut_view.data ? &t->lut_view : NULL);
+    pp.threshold = thr;
+    eb_sentence_report rep;
+    eb_status s = eb_policy_run(&t->hw, &pp, &src, &rep, err);
+    if (s != EB_OK) return s;
+    if (es.logits_layer != rep.layers_run) /* the answer comes from the last layer run */
+        eb_albert_classify_at(es.logits, &ctx->s, c, &t->w, rep.layers_run - 1);
+    r->num_layers = c->num_hidden_layers;
     r->n_tokens = n;
-    for (int l = 0; l < NL; l++) {
-        eb_albert_layer_apply(&ctx->s, c, &t->w, &t->extras, l, n, NULL, &r->active_heads[l]);
-        int ramp_here = l == NL - 1 || (t->w.num_ramps > 0);
-        if (!ramp_here) continue;
-        eb_albert_classify_at(logits, &ctx->s, c, &t->w, l);
-        r->entropies[l] = c->num_labels > 1 ? eb_entropy_logits(logits, c->num_labels) : 0.0f;
-        r->exit_layer = l + 1;
-        if (early && r->entropies[l] < thr) break;
-    }
-    for (int i = 0; i < c->num_labels; i++)
-        if (!isfinite(logits[i])) return eb_fail(err, EB_ERR_NUMERIC, "the model produced a non-finite logit");
-    finish_result(r, logits, c->num_labels);
+    r->exit_layer = rep.layers_run;
+    r->predicted_layer = p.policy == EB_POLICY_LAI ? rep.predicted_layer : 0;
+    for (int l = 0; l < rep.layers_run; l++) r->entropies[l] = rep.entropies[l];
+    if (!es.need_ramps) r->entropies[rep.layers_run - 1] = c->num_labels > 1 ? eb_entropy_logits(es.logits, c->num_labels) : 0;
+    r->hw = rep.hw;
+    finish_result(r, es.logits, c->num_labels);
     return EB_OK;
 }
 

@@ -5,6 +5,8 @@
 #include "edgebert.h"
 #include "model/albert.h"
 #include "model/safetensors.h"
+#include "edgebert/hw.h"
+#include "edgebert/runtime.h"
 
 #define EB_TASK_NAME_MAX 64
 
@@ -20,8 +22,11 @@ typedef struct eb_model_task {
     struct eb_bitmask *bms; /* compressed forms of the matrices (bundles) */
     int n_bms;
     /* exit predictor table: rows x (1 + cols), NULL when absent */
-    float *lut;
+    double *lut;
     int lut_rows, lut_cols, lut_predict_after;
+    eb_exit_lut lut_view; /* view over lut (lut_view.data == NULL: none) */
+    eb_hw_model hw;       /* the accelerator model for this task's shapes */
+    double weight_density; /* non-zero fraction of the encoder matrices */
 } eb_model_task;
 
 struct eb_model {
