@@ -304,7 +304,7 @@ eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model
     if (is_dir(path)) s = load_hf_dir(m, path, p.use_mmap, err);
     else if (file_exists(path) && eb_bundle_is_bundle(path)) s = eb_bundle_load(m, path, p.use_mmap, err);
     else if (file_exists(path))
-        s = eb_fail(err, EB_ERR_FORMAT, "%s: neither a model directory (config.json, model.safetensors, spiece.model) nor an edgebert bundle", path);
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: neither a model directory (config.json, model.safetensors, spiece.model) nor an edgebert bundle (bad magic)", path);
     else s = eb_fail(err, EB_ERR_IO, "%s: no such model directory or bundle", path);
     for (int i = 0; s == EB_OK && i < m->n_tasks; i++) s = finish_task(m, &m->tasks[i], err);
     if (s != EB_OK) {
@@ -468,7 +468,7 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     if (t->w.num_ramps == 0 || thr < 0) thr = 0; /* entropy < 0 never holds: no early exit */
     memset(ctx->s.key_valid, 1, (size_t)n);
     eb_albert_embed(&ctx->s, c, &t->w, ids, type_ids, n);
-    engine_source es = {ctx, t, n, p.policy != EB_POLICY_BASE && t->w.num_ramps > 0, {0}, 0, r->active_heads};
+    engine_source es = {ctx, t, n, t->w.num_ramps > 0, {0}, 0, r->active_heads};
     eb_layer_source src = {c->num_hidden_layers, n, &es, engine_run_layer};
     eb_policy_params pp = eb_policy_params_from_run(&p, t->lut_view.data ? &t->lut_view : NULL);
     pp.threshold = thr;
