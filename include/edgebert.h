@@ -160,6 +160,12 @@ const char *eb_model_task_name(const eb_model *model, int i); /* NULL if out of 
 /* Config of a task by name (NULL: the first task); NULL when unknown. */
 const eb_config *eb_model_task_config(const eb_model *model, const char *task);
 
+/* Describe a checkpoint directory or bundle as a JSON document: every
+ * tensor (format, shape, density, bytes), file_bytes, shared_bytes, the word
+ * embedding footprint, and per task task_bytes, labels, thresholds, spans.
+ * *json is malloc'ed; free() it. */
+eb_status eb_model_info_json(const char *path, char **json, eb_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Running                                                              */
 /* ------------------------------------------------------------------ */
