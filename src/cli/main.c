@@ -4,11 +4,38 @@
 
 #include "edgebert.h"
 
+int eb_cmd_classify(int argc, char **argv);
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"classify", eb_cmd_classify, "label, probabilities and exit layer of a sentence (pair)"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "edgebert %s - EdgeBERT: latency-aware multi-task ALBERT inference\n\n"
+               "usage: edgebert COMMAND [options]   (edgebert COMMAND --help for its options)\n\n",
+            EB_VERSION_STRING);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help")) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
         printf("edgebert %s\n", EB_VERSION_STRING);
         return 0;
     }
-    fprintf(stderr, "edgebert: unknown command '%s'\n", argv[1]);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "edgebert: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
     return 2;
 }

@@ -114,7 +114,7 @@ static void get_norm(loader *L, eb_norm *nm, const char *prefix, int n) {
 }
 
 /* Bind all ALBERT weights of a task from the open safetensors file. */
-static eb_status bind_albert(loader *L, eb_task *t) {
+static eb_status bind_albert(loader *L, eb_model_task *t) {
     eb_model *m = L->m;
     const eb_config *c = &t->cfg;
     const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size;
@@ -182,7 +182,7 @@ static eb_status bind_albert(loader *L, eb_task *t) {
     return L->err->status;
 }
 
-static void task_free(eb_model *m, eb_task *t) {
+static void task_free(eb_model *m, eb_model_task *t) {
     eb_free(&m->alloc, t->layers);
     eb_free(&m->alloc, t->ramps);
     eb_free(&m->alloc, t->lut);
@@ -215,7 +215,7 @@ static eb_status load_hf_dir(eb_model *m, const char *dir, int use_mmap, eb_erro
     m->tasks = eb_calloc(&m->alloc, 1, sizeof *m->tasks);
     if (!m->tasks) return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", dir);
     m->n_tasks = 1;
-    eb_task *t = &m->tasks[0];
+    eb_model_task *t = &m->tasks[0];
     snprintf(t->name, sizeof t->name, "default");
     snprintf(path, sizeof path, "%s/config.json", dir);
     eb_status s = eb_config_load(path, &t->cfg, &t->extras, err);
@@ -266,7 +266,7 @@ eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model
     return EB_OK;
 }
 
-const eb_task *eb_model_find_task(const eb_model *m, const char *name) {
+const eb_model_task *eb_model_find_task(const eb_model *m, const char *name) {
     if (!name || !*name) return m->n_tasks ? &m->tasks[0] : NULL;
     for (int i = 0; i < m->n_tasks; i++)
         if (!strcmp(m->tasks[i].name, name)) return &m->tasks[i];
@@ -335,7 +335,7 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
                           const eb_run_params *params, eb_result *r, eb_error *err) {
     eb_run_params p = params ? *params : eb_run_params_default();
     const eb_model *m = ctx->model;
-    const eb_task *t = eb_model_find_task(m, p.task);
+    const eb_model_task *t = eb_model_find_task(m, p.task);
     if (!t) return eb_fail(err, EB_ERR_ARG, "unknown task '%s'", p.task);
     const eb_config *c = &t->cfg;
     memset(r, 0, sizeof *r);
@@ -377,7 +377,7 @@ eb_status eb_classify(eb_context *ctx, const char *a, const char *b, const eb_ru
                       eb_result *r, eb_error *err) {
     const eb_model *m = ctx->model;
     if (!m->tok) return eb_fail(err, EB_ERR_ARG, "%s: the model has no spiece.model, cannot tokenize text", m->path);
-    const eb_task *t = eb_model_find_task(m, params ? params->task : NULL);
+    const eb_model_task *t = eb_model_find_task(m, params ? params->task : NULL);
     if (!t) return eb_fail(err, EB_ERR_ARG, "unknown task '%s'", params->task);
     int max_len = EB_MIN(ctx->s.max_n, t->cfg.max_position_embeddings);
     if (params && params->max_tokens > 0) max_len = EB_MIN(max_len, params->max_tokens);

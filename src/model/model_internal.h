@@ -10,7 +10,7 @@
 
 /* One task: its own encoder, heads and settings (a plain HF checkpoint is a
  * model with one task). */
-typedef struct eb_task {
+typedef struct eb_model_task {
     char name[EB_TASK_NAME_MAX];
     eb_config cfg;
     eb_model_extras extras;
@@ -20,7 +20,7 @@ typedef struct eb_task {
     /* exit predictor table: rows x (1 + cols), NULL when absent */
     float *lut;
     int lut_rows, lut_cols, lut_predict_after;
-} eb_task;
+} eb_model_task;
 
 struct eb_model {
     eb_allocator alloc;
@@ -29,7 +29,7 @@ struct eb_model {
     char path[512];
     eb_tokenizer *tok;
     int n_tasks;
-    eb_task *tasks;
+    eb_model_task *tasks;
     eb_safetensors st; /* HF checkpoint file, kept open while weights point into it */
     float **owned;     /* converted tensors */
     int n_owned, cap_owned;
@@ -42,6 +42,6 @@ struct eb_context {
 };
 
 /* Find a task by name (NULL = first).  Returns NULL when unknown. */
-const eb_task *eb_model_find_task(const eb_model *m, const char *name);
+const eb_model_task *eb_model_find_task(const eb_model *m, const char *name);
 
 #endif

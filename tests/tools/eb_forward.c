@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "eb_forward: %s\n", err.msg);
         return 1;
     }
-    const eb_task *t = &m->tasks[0];
+    const eb_model_task *t = &m->tasks[0];
     const eb_config *c = &t->cfg;
     static char line[1 << 16];
     static int32_t ids[EB_MAX_TOKENS], types[EB_MAX_TOKENS], valid[EB_MAX_TOKENS];

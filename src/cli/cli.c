@@ -1,0 +1,169 @@
+/* cli.c - shared pieces of the edgebert subcommands. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void eb_cli_log(void *ud, eb_log_level level, const char *msg) {
+    (void)ud;
+    if (level < EB_LOG_WARN) return;
+    fprintf(stderr, "edgebert: %s: %s\n", level == EB_LOG_WARN ? "warning" : "error", msg);
+}
+
+static int exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+const char *eb_cli_model_path(const char *given, char *buf, size_t cap) {
+    if (given) return given;
+    const char *env = getenv("EDGEBERT_MODEL");
+    if (env && *env) return env;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        const char *rel[] = {"/../models/default", "/../share/edgebert/models/default",
+                             "/../../models/default"};
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+            snprintf(buf, cap, "%s%s", exe, rel[i]);
+            if (exists(buf)) return buf;
+        }
+    }
+    snprintf(buf, cap, "models/default");
+    return buf;
+}
+
+eb_model *eb_cli_load_model(const char *cmd, const char *given) {
+    char buf[PATH_MAX];
+    const char *path = eb_cli_model_path(given, buf, sizeof buf);
+    eb_load_params lp = eb_load_params_default();
+    lp.log = eb_cli_log;
+    eb_model *m = NULL;
+    eb_error err = {0};
+    if (eb_model_load(path, &lp, &m, &err) != EB_OK) {
+        fprintf(stderr, "edgebert %s: %s\n", cmd, err.msg);
+        if (!given && !getenv("EDGEBERT_MODEL"))
+            fprintf(stderr, "edgebert %s: (no -m given; the default model is looked up at %s)\n", cmd, path);
+        return NULL;
+    }
+    return m;
+}
+
+int eb_cli_parse_double(const char *cmd, const char *opt, const char *val, double *out) {
+    char *end;
+    if (!val) {
+        fprintf(stderr, "edgebert %s: %s needs a value\n", cmd, opt);
+        return 0;
+    }
+    errno = 0;
+    double v = strtod(val, &end);
+    if (end == val || *end || errno || !isfinite(v)) {
+        fprintf(stderr, "edgebert %s: %s: '%s' is not a number\n", cmd, opt, val);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int eb_cli_parse_float(const char *cmd, const char *opt, const char *val, float *out) {
+    double d;
+    if (!eb_cli_parse_double(cmd, opt, val, &d)) return 0;
+    *out = (float)d;
+    return 1;
+}
+
+int eb_cli_parse_int(const char *cmd, const char *opt, const char *val, int *out) {
+    char *end;
+    if (!val) {
+        fprintf(stderr, "edgebert %s: %s needs a value\n", cmd, opt);
+        return 0;
+    }
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (end == val || *end || errno || v < INT_MIN || v > INT_MAX) {
+        fprintf(stderr, "edgebert %s: %s: '%s' is not an integer\n", cmd, opt, val);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out) {
+    if (val && !strcmp(val, "base")) *out = EB_POLICY_BASE;
+    else if (val && !strcmp(val, "ee")) *out = EB_POLICY_EE;
+    else if (val && !strcmp(val, "lai")) *out = EB_POLICY_LAI;
+    else {
+        fprintf(stderr, "edgebert %s: --policy must be base, ee or lai\n", cmd);
+        return 0;
+    }
+    return 1;
+}
+
+int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out) {
+    if (val && !strcmp(val, "fp32")) *out = EB_PRECISION_FP32;
+    else if (val && !strcmp(val, "af8")) *out = EB_PRECISION_AF8;
+    else {
+        fprintf(stderr, "edgebert %s: --precision must be fp32 or af8\n", cmd);
+        return 0;
+    }
+    return 1;
+}
+
+int eb_cli_run_option(const char *cmd, int argc, char **argv, int *i, eb_run_params *p) {
+    const char *o = argv[*i];
+    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    int ok;
+    if (!strcmp(o, "--threshold")) ok = eb_cli_parse_float(cmd, o, v, &p->threshold);
+    else if (!strcmp(o, "--policy")) ok = eb_cli_parse_policy(cmd, v, &p->policy);
+    else if (!strcmp(o, "--latency-target")) ok = eb_cli_parse_double(cmd, o, v, &p->latency_target_ms);
+    else if (!strcmp(o, "--mac-size")) ok = eb_cli_parse_int(cmd, o, v, &p->mac_size);
+    else if (!strcmp(o, "--predict-after")) ok = eb_cli_parse_int(cmd, o, v, &p->predict_after);
+    else if (!strcmp(o, "--precision")) ok = eb_cli_parse_precision(cmd, v, &p->precision);
+    else if (!strcmp(o, "--max-len")) ok = eb_cli_parse_int(cmd, o, v, &p->max_tokens);
+    else if (!strcmp(o, "--task")) {
+        ok = v != NULL;
+        if (ok) p->task = v;
+        else fprintf(stderr, "edgebert %s: --task needs a value\n", cmd);
+    } else return 0;
+    if (!ok) return -1;
+    (*i)++;
+    return 1;
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, const char *task) {
+    const eb_config *c = eb_model_config(m);
+    fprintf(f, "{\"label\": ");
+    if (r->num_labels == 1) fprintf(f, "%.6g", r->logits[0]);
+    else json_str(f, c->id2label[r->label]);
+    fprintf(f, ", \"label_id\": %d, \"probs\": [", r->label);
+    for (int i = 0; i < r->num_labels; i++) fprintf(f, "%s%.6g", i ? ", " : "", r->probs[i]);
+    fprintf(f, "], \"logits\": [");
+    for (int i = 0; i < r->num_labels; i++) fprintf(f, "%s%.6g", i ? ", " : "", r->logits[i]);
+    fprintf(f, "], \"exit_layer\": %d, \"num_layers\": %d, \"entropies\": [", r->exit_layer, r->num_layers);
+    for (int i = 0; i < r->exit_layer; i++) fprintf(f, "%s%.6g", i ? ", " : "", r->entropies[i]);
+    fprintf(f, "], \"n_tokens\": %d, \"truncated\": %s", r->n_tokens, r->truncated ? "true" : "false");
+    if (task) {
+        fprintf(f, ", \"task\": ");
+        json_str(f, task);
+    }
+    fprintf(f, "}");
+}

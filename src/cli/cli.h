@@ -1,0 +1,36 @@
+/* cli.h - shared pieces of the edgebert command's subcommands. */
+#ifndef EB_CLI_H
+#define EB_CLI_H
+
+#include <stdio.h>
+
+#include "edgebert.h"
+
+/* Log callback printing "edgebert: warning: ..." to stderr. */
+void eb_cli_log(void *ud, eb_log_level level, const char *msg);
+
+/* The model to use: the -m value, else $EDGEBERT_MODEL, else the default
+ * model shipped with the repo (models/default next to the executable's
+ * ../ or the current directory, or the installed share/edgebert/). */
+const char *eb_cli_model_path(const char *given, char *buf, size_t cap);
+
+/* Load a model with the CLI's log callback; prints the error on failure. */
+eb_model *eb_cli_load_model(const char *cmd, const char *given);
+
+/* Parse helpers: print "edgebert CMD: bad value" and return 0 on error. */
+int eb_cli_parse_float(const char *cmd, const char *opt, const char *val, float *out);
+int eb_cli_parse_double(const char *cmd, const char *opt, const char *val, double *out);
+int eb_cli_parse_int(const char *cmd, const char *opt, const char *val, int *out);
+int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out);
+int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out);
+
+/* Print a result as a JSON object (no newline). */
+void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, const char *task);
+
+/* Shared option parsing for classify/eval: fills params from
+ * --threshold/--policy/--latency-target/--mac-size/--precision/--task/
+ * --max-len.  Returns 1 if argv[*i] was consumed (advancing *i), 0 if not
+ * one of these, -1 on a bad value. */
+int eb_cli_run_option(const char *cmd, int argc, char **argv, int *i, eb_run_params *p);
+
+#endif

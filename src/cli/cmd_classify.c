@@ -1,0 +1,87 @@
+/* cmd_classify.c - edgebert classify: label, probabilities, exit layer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: edgebert classify [-m MODEL] [--task NAME] [--threshold T] [--policy base|ee|lai]\n"
+            "                         [--latency-target MS] [--mac-size N] [--precision fp32|af8]\n"
+            "                         [--max-len N] [--json] [TEXT [TEXT_B]]\n"
+            "Without TEXT, classifies each stdin line (a TAB separates TEXT and TEXT_B).\n");
+}
+
+static int run_one(eb_context *ctx, const eb_model *m, const char *a, const char *b,
+                   const eb_run_params *p, int json) {
+    eb_result r;
+    eb_error err = {0};
+    if (eb_classify(ctx, a, b, p, &r, &err) != EB_OK) {
+        fprintf(stderr, "edgebert classify: %s\n", err.msg);
+        return 1;
+    }
+    if (r.truncated) fprintf(stderr, "edgebert classify: warning: input truncated to %d tokens\n", r.n_tokens);
+    if (json) {
+        eb_cli_print_result_json(stdout, m, &r, p->task);
+        printf("\n");
+    } else {
+        const eb_config *c = eb_model_config(m);
+        if (r.num_labels == 1) printf("%.4f", r.logits[0]);
+        else printf("%s\t%.4f", c->id2label[r.label], r.probs[r.label]);
+        printf("\texit layer %d/%d\tentropy %.4f\n", r.exit_layer, r.num_layers,
+               r.entropies[r.exit_layer - 1]);
+    }
+    return 0;
+}
+
+int eb_cmd_classify(int argc, char **argv) {
+    const char *model = NULL, *texts[2] = {NULL, NULL};
+    int json = 0, nt = 0;
+    eb_run_params p = eb_run_params_default();
+    for (int i = 1; i < argc; i++) {
+        int r = eb_cli_run_option("classify", argc, argv, &i, &p);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
+            if (++i >= argc) return usage(), 2;
+            model = argv[i];
+        } else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(), 0;
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "edgebert classify: unknown option %s\n", argv[i]);
+            return usage(), 2;
+        } else if (nt < 2) texts[nt++] = argv[i];
+        else {
+            fprintf(stderr, "edgebert classify: at most two texts (a sentence pair)\n");
+            return 2;
+        }
+    }
+    eb_model *m = eb_cli_load_model("classify", model);
+    if (!m) return 1;
+    eb_context *ctx;
+    eb_error err = {0};
+    if (eb_context_new(m, &ctx, &err) != EB_OK) {
+        fprintf(stderr, "edgebert classify: %s\n", err.msg);
+        eb_model_free(m);
+        return 1;
+    }
+    int rc = 0;
+    if (nt > 0) {
+        rc = run_one(ctx, m, texts[0], texts[1], &p, json);
+    } else {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        while ((len = getline(&line, &cap, stdin)) >= 0) {
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+            char *tab = strchr(line, '\t');
+            if (tab) *tab++ = 0;
+            if (run_one(ctx, m, line, tab, &p, json)) rc = 1;
+        }
+        free(line);
+    }
+    eb_context_free(ctx);
+    eb_model_free(m);
+    return rc;
+}
