@@ -161,8 +161,9 @@ float eb_xent_backward(float *dlogits, const float *logits, int K, int label, fl
     softmax_t(p, logits, K, 1.0f);
     if (dlogits)
         for (int i = 0; i < K; i++) dlogits[i] += scale * (float)(p[i] - (i == label));
-    double pl = p[label] > 1e-300 ? p[label] : 1e-300;
-    return (float)-log(pl);
+    double pl = p[label];
+    if (pl != pl) return NAN; /* NaN logits stay visible */
+    return (float)-log(pl > 1e-300 ? pl : 1e-300);
 }
 
 float eb_mse_backward(float *dy, float y, float target, float scale) {

@@ -302,7 +302,7 @@ void eb_tm_apply_mask(eb_tmodel *m, const float *mask) {
     if (m->eff != m->params) memcpy(m->eff, m->params, m->n_params * sizeof(float));
     for (int i = 0; i < m->nt; i++) {
         const eb_tparam *p = &m->t[i];
-        if (!(p->flags & EB_TP_PRUNE) || p->ndim != 2) continue;
+        if (!(p->flags & (EB_TP_PRUNE | EB_TP_EMBPRUNE)) || p->ndim != 2) continue;
         float *e = m->eff + p->off;
         const float *k = mask + p->off;
         for (size_t j = 0; j < p->numel; j++) e[j] *= k[j];
