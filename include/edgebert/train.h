@@ -97,6 +97,7 @@ typedef struct eb_train_options {
     float emb_prune_pct;      /* final percentile, 0 = off (the recipe: 60) */
     int freeze_embeddings;    /* 1 in the student */
     int predict_after;        /* predictor: layer p (1-based), default 1 */
+    int no_length_grouping;   /* 1: plain shuffled batches (default: batches of similar length) */
     int resume;               /* continue from out_dir/train_state.safetensors */
     long save_every;          /* steps between checkpoints, default 500 (and each epoch end) */
     long max_steps;           /* stop after this many steps (0 = all; for benchmarks) */

@@ -5,6 +5,7 @@
 #include "edgebert.h"
 
 int eb_cmd_classify(int argc, char **argv);
+int eb_cmd_train(int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -14,6 +15,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"classify", eb_cmd_classify, "label, probabilities and exit layer of a sentence (pair)"},
+    {"train", eb_cmd_train, "train a model: backbone (KD, spans, pruning), off-ramps, exit predictor"},
 };
 
 static void usage(FILE *f) {

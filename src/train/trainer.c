@@ -167,6 +167,7 @@ typedef struct trainer {
     int *trainable; /* per tensor */
     long step, total, spe, ws, warm;
     int *order, order_epoch;
+    uint64_t *keys; /* length grouping scratch, NULL = plain shuffle */
     int32_t *bids, *btypes;
     uint8_t *bvalid;
     float *dmain, *dramp[EB_MAX_LAYERS];
@@ -182,6 +183,7 @@ static void trainer_free(trainer *t) {
     for (int j = 0; j < EB_MAX_LAYERS; j++) eb_free(NULL, t->dramp[j]);
     eb_free(NULL, t->trainable);
     eb_free(NULL, t->order);
+    eb_free(NULL, t->keys);
     eb_free(NULL, t->bids);
     eb_free(NULL, t->btypes);
     eb_free(NULL, t->bvalid);
@@ -261,8 +263,17 @@ static void adam(float *p, const float *g, float *m1, float *m2, size_t n, float
     }
 }
 
-static void shuffle_epoch(trainer *t, int n, int epoch) {
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The example order of an epoch: a seeded shuffle; then, with length
+ * grouping, chunks of 64 batches sorted by length (less padding) and the
+ * full batches shuffled again (the last partial batch stays last). */
+static void shuffle_epoch(trainer *t, const eb_train_data *d, int epoch) {
     if (t->order_epoch == epoch) return;
+    const int n = d->n, B = t->o->batch;
     uint64_t s = t->o->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)epoch * 7919u + 1;
     for (int i = 0; i < n; i++) t->order[i] = i;
     for (int i = n - 1; i > 0; i--) {
@@ -272,6 +283,27 @@ static void shuffle_epoch(trainer *t, int n, int epoch) {
         t->order[j] = x;
     }
     t->order_epoch = epoch;
+    if (!t->keys) return;
+    const int chunk = 64 * B;
+    for (int c0 = 0; c0 < n; c0 += chunk) {
+        int m = n - c0 < chunk ? n - c0 : chunk;
+        for (int i = 0; i < m; i++) {
+            int e = t->order[c0 + i], len = d->ex[e].n;
+            t->keys[i] = ((uint64_t)(uint32_t)len << 32) | (uint32_t)i;
+        }
+        qsort(t->keys, (size_t)m, sizeof *t->keys, cmp_u64);
+        for (int i = 0; i < m; i++) t->keys[i] = (uint64_t)t->order[c0 + (int)(t->keys[i] & 0xffffffffu)];
+        for (int i = 0; i < m; i++) t->order[c0 + i] = (int)t->keys[i];
+    }
+    const int full = n / B;
+    for (int i = full - 1; i > 0; i--) { /* swap whole batches */
+        int j = (int)(eb_rng_next(&s) % (uint64_t)(i + 1));
+        for (int k = 0; k < B; k++) {
+            int x = t->order[i * B + k];
+            t->order[i * B + k] = t->order[j * B + k];
+            t->order[j * B + k] = x;
+        }
+    }
 }
 
 /* Fill the padded batch of examples idx[0..B); returns T. */
@@ -606,6 +638,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     s = eb_tm_alloc_acts(m, o->batch, o->max_len, err);
     if (s != EB_OK) goto done;
     const size_t NP = m->n_params;
+    int ok_keys = 1;
     size_t maxt = 0;
     for (int i = 0; i < m->nt; i++) maxt = EB_MAX(maxt, m->t[i].numel);
     t.m1 = eb_calloc(NULL, NP, sizeof(float));
@@ -614,11 +647,15 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     t.tmp = eb_malloc(NULL, 2 * maxt * sizeof(float));
     t.trainable = eb_calloc(NULL, (size_t)m->nt, sizeof(int));
     t.order = eb_malloc(NULL, sizeof(int) * (size_t)train->n);
+    if (!o->no_length_grouping) {
+        t.keys = eb_malloc(NULL, sizeof(uint64_t) * (size_t)EB_MIN(train->n, 64 * o->batch));
+        ok_keys = t.keys != NULL;
+    }
     t.bids = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
     t.btypes = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
     t.bvalid = eb_malloc(NULL, (size_t)o->batch * o->max_len);
     t.dmain = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels);
-    int ok = t.m1 && t.m2 && t.mask && t.tmp && t.trainable && t.order && t.bids && t.btypes &&
+    int ok = ok_keys && t.m1 && t.m2 && t.mask && t.tmp && t.trainable && t.order && t.bids && t.btypes &&
              t.bvalid && t.dmain;
     for (int j = 0; j < m->num_ramps && ok; j++)
         ok = (t.dramp[j] = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels)) != NULL;
@@ -670,7 +707,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     while (t.step < stop_at) {
         const int epoch = (int)(t.step / t.spe);
         const long bi = t.step % t.spe;
-        shuffle_epoch(&t, train->n, epoch);
+        shuffle_epoch(&t, train, epoch);
         int B = 0;
         for (long k = bi * o->batch; k < train->n && B < o->batch; k++) idx[B++] = t.order[k];
         update_masks(&t);
