@@ -154,6 +154,11 @@ const eb_config *eb_model_config(const eb_model *model);
 const eb_tokenizer *eb_model_tokenizer(const eb_model *model);
 /* Number of off-ramps present (0 when the checkpoint has none). */
 int eb_model_num_offramps(const eb_model *model);
+/* Tasks: a HuggingFace checkpoint has one ("default"), a bundle one or more. */
+int eb_model_num_tasks(const eb_model *model);
+const char *eb_model_task_name(const eb_model *model, int i); /* NULL if out of range */
+/* Config of a task by name (NULL: the first task); NULL when unknown. */
+const eb_config *eb_model_task_config(const eb_model *model, const char *task);
 
 /* ------------------------------------------------------------------ */
 /* Running                                                              */

@@ -150,7 +150,8 @@ static void json_str(FILE *f, const char *s) {
 }
 
 void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, const char *task) {
-    const eb_config *c = eb_model_config(m);
+    const eb_config *c = eb_model_task_config(m, task);
+    if (!c) c = eb_model_config(m);
     fprintf(f, "{\"label\": ");
     if (r->num_labels == 1) fprintf(f, "%.6g", r->logits[0]);
     else json_str(f, c->id2label[r->label]);
@@ -160,7 +161,15 @@ void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, co
     for (int i = 0; i < r->num_labels; i++) fprintf(f, "%s%.6g", i ? ", " : "", r->logits[i]);
     fprintf(f, "], \"exit_layer\": %d, \"num_layers\": %d, \"entropies\": [", r->exit_layer, r->num_layers);
     for (int i = 0; i < r->exit_layer; i++) fprintf(f, "%s%.6g", i ? ", " : "", r->entropies[i]);
-    fprintf(f, "], \"n_tokens\": %d, \"truncated\": %s", r->n_tokens, r->truncated ? "true" : "false");
+    fprintf(f, "], \"predicted_layer\": %d", r->predicted_layer);
+    fprintf(f, ", \"n_tokens\": %d, \"truncated\": %s", r->n_tokens, r->truncated ? "true" : "false");
+    const eb_hw_report *h = &r->hw;
+    fprintf(f, ", \"vdd\": %.4g, \"freq_mhz\": %.6g, \"cycles\": %.0f, \"time_ms\": %.6g, \"energy_uj\": %.6g",
+            h->vdd, h->freq_mhz, h->cycles, h->time_ms, h->energy_uj);
+    fprintf(f, ", \"energy_breakdown_uj\": {\"pu\": %.6g, \"sfu\": %.6g, \"sram\": %.6g, \"emb_mem\": %.6g, "
+               "\"dvfs\": %.6g, \"leakage\": %.6g}, \"deadline_met\": %s",
+            h->energy.pu_uj, h->energy.sfu_uj, h->energy.sram_uj, h->energy.emb_mem_uj, h->energy.dvfs_uj,
+            h->energy.leakage_uj, h->deadline_met ? "true" : "false");
     if (task) {
         fprintf(f, ", \"task\": ");
         json_str(f, task);

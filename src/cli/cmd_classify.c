@@ -26,11 +26,13 @@ static int run_one(eb_context *ctx, const eb_model *m, const char *a, const char
         eb_cli_print_result_json(stdout, m, &r, p->task);
         printf("\n");
     } else {
-        const eb_config *c = eb_model_config(m);
+        const eb_config *c = eb_model_task_config(m, p->task);
         if (r.num_labels == 1) printf("%.4f", r.logits[0]);
         else printf("%s\t%.4f", c->id2label[r.label], r.probs[r.label]);
-        printf("\texit layer %d/%d\tentropy %.4f\n", r.exit_layer, r.num_layers,
-               r.entropies[r.exit_layer - 1]);
+        printf("\texit layer %d/%d\tentropy %.4f", r.exit_layer, r.num_layers, r.entropies[r.exit_layer - 1]);
+        if (r.predicted_layer) printf("\tpredicted %d", r.predicted_layer);
+        printf("\t%.3f V %.0f MHz\t%.3f ms\t%.3f uJ%s\n", r.hw.vdd, r.hw.freq_mhz, r.hw.time_ms, r.hw.energy_uj,
+               r.hw.deadline_met ? "" : "\tdeadline missed");
     }
     return 0;
 }

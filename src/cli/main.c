@@ -5,6 +5,12 @@
 #include "edgebert.h"
 
 int eb_cmd_classify(int argc, char **argv);
+int eb_cmd_eval(int argc, char **argv);
+int eb_cmd_tokenize(int argc, char **argv);
+int eb_cmd_pack(int argc, char **argv);
+int eb_cmd_trace(int argc, char **argv);
+int eb_cmd_sim(int argc, char **argv);
+int eb_cmd_sweep(int argc, char **argv);
 int eb_cmd_train(int argc, char **argv);
 
 typedef struct command {
@@ -15,6 +21,12 @@ typedef struct command {
 
 static const command commands[] = {
     {"classify", eb_cmd_classify, "label, probabilities and exit layer of a sentence (pair)"},
+    {"tokenize", eb_cmd_tokenize, "the token ids (and pieces) the model would see"},
+    {"trace", eb_cmd_trace, "replay recorded per-layer entropies: mean exit (and predicted) layer"},
+    {"sim", eb_cmd_sim, "run a recorded trace through the accelerator model (cycles, V/F, energy)"},
+    {"sweep", eb_cmd_sweep, "the paper's figures: CSV, JSON and SVG plots over MAC sizes, policies, targets"},
+    {"pack", eb_cmd_pack, "build a multi-task bundle (shared embeddings, AdaptivFloat8, bitmasks)"},
+    {"eval", eb_cmd_eval, "accuracy, exit layers, energy and deadline misses on a GLUE TSV file"},
     {"train", eb_cmd_train, "train a model: backbone (KD, spans, pruning), off-ramps, exit predictor"},
 };
 

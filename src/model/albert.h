@@ -23,10 +23,12 @@
 
 #include "edgebert.h"
 
+struct eb_bitmask;
 typedef struct eb_linear {
-    const float *w; /* [out, in] */
+    const float *w; /* [out, in] fp32 (decoded when the model is stored compressed) */
     const float *b; /* [out] or NULL */
     int out, in;
+    const struct eb_bitmask *bm; /* the stored bitmask/AF8 form, or NULL */
 } eb_linear;
 
 typedef struct eb_norm {
@@ -59,7 +61,9 @@ typedef struct eb_albert_weights {
 /* Extra settings stored in config.json by edgebert (ignored by HF). */
 typedef struct eb_model_extras {
     float span_ramp;        /* R of the span mask (edgebert_span_ramp), default 32 */
-    float default_threshold; /* edgebert_threshold, < 0 = none */
+    float default_threshold; /* edgebert_threshold (ee), < 0 = none */
+    float lai_threshold;     /* edgebert_lai_threshold, < 0 = use default_threshold */
+    int predict_after;       /* edgebert_predict_after: layer whose entropy feeds the predictor */
 } eb_model_extras;
 
 /* Scratch for one forward pass of up to max_n tokens (one allocation). */

@@ -27,6 +27,8 @@ void eb_config_default(eb_config *c, eb_model_extras *x) {
     if (x) {
         x->span_ramp = 32.0f;
         x->default_threshold = -1.0f;
+        x->lai_threshold = -1.0f;
+        x->predict_after = 1;
     }
 }
 
@@ -129,6 +131,10 @@ eb_status eb_config_parse(const char *json, size_t len, const char *name, eb_con
     }
     cJSON *thr = cJSON_GetObjectItemCaseSensitive(root, "edgebert_threshold");
     if (thr && cJSON_IsNumber(thr)) x->default_threshold = (float)thr->valuedouble;
+    cJSON *lthr = cJSON_GetObjectItemCaseSensitive(root, "edgebert_lai_threshold");
+    if (lthr && cJSON_IsNumber(lthr)) x->lai_threshold = (float)lthr->valuedouble;
+    s = get_int(root, "edgebert_predict_after", &x->predict_after, 1, EB_MAX_LAYERS - 1, name, err);
+    if (s != EB_OK) goto done;
     /* consistency */
     if (c->hidden_size % c->num_attention_heads) {
         s = eb_fail(err, EB_ERR_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d", name,
@@ -188,6 +194,8 @@ char *eb_config_to_json(const eb_config *c, const eb_model_extras *x) {
     if (x) {
         cJSON_AddNumberToObject(r, "edgebert_span_ramp", x->span_ramp);
         if (x->default_threshold >= 0) cJSON_AddNumberToObject(r, "edgebert_threshold", x->default_threshold);
+        if (x->lai_threshold >= 0) cJSON_AddNumberToObject(r, "edgebert_lai_threshold", x->lai_threshold);
+        cJSON_AddNumberToObject(r, "edgebert_predict_after", x->predict_after);
     }
     char *s = cJSON_Print(r);
     cJSON_Delete(r);

@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 
 #include "kernels/kernels.h"
+#include "model/bundle.h"
 #include "model/config.h"
+#include "edgebert/quant.h"
 #include "util/util.h"
 
 eb_load_params eb_load_params_default(void) {
@@ -38,13 +40,8 @@ float eb_entropy(const float *logits, int n) {
 
 /* ---- tensor fetching ------------------------------------------------ */
 
-typedef struct loader {
-    eb_model *m;
-    eb_error *err;
-    const char *file;
-} loader;
 
-static int owned_push(eb_model *m, float *p) {
+int eb_model_own(eb_model *m, float *p) {
     if (m->n_owned == m->cap_owned) {
         int nc = m->cap_owned ? m->cap_owned * 2 : 64;
         float **np = eb_realloc(&m->alloc, m->owned, sizeof(float *) * (size_t)nc);
@@ -66,7 +63,7 @@ static const eb_st_tensor *find_any(const eb_safetensors *st, const char *name) 
  * Returns NULL and sets the error when missing (unless optional) or wrong. */
 static const float *get(loader *L, const char *name, int d0, int d1, int optional) {
     if (L->err->status != EB_OK) return NULL;
-    const eb_st_tensor *t = find_any(&L->m->st, name);
+    const eb_st_tensor *t = find_any(L->st, name);
     if (!t) {
         if (!optional) eb_fail(L->err, EB_ERR_FORMAT, "%s: tensor '%s' is missing", L->file, name);
         return NULL;
@@ -85,7 +82,7 @@ static const float *get(loader *L, const char *name, int d0, int d1, int optiona
     }
     if (t->dtype == EB_DTYPE_F32 && ((uintptr_t)t->data & 3) == 0) return (const float *)t->data;
     float *buf = eb_malloc_aligned(&L->m->alloc, t->numel * sizeof(float));
-    if (!buf || !owned_push(L->m, buf)) {
+    if (!buf || !eb_model_own(L->m, buf)) {
         eb_free_aligned(&L->m->alloc, buf);
         eb_fail(L->err, EB_ERR_NOMEM, "%s: out of memory converting '%s'", L->file, name);
         return NULL;
@@ -114,7 +111,7 @@ static void get_norm(loader *L, eb_norm *nm, const char *prefix, int n) {
 }
 
 /* Bind all ALBERT weights of a task from the open safetensors file. */
-static eb_status bind_albert(loader *L, eb_model_task *t) {
+eb_status eb_model_bind_task(loader *L, eb_model_task *t) {
     eb_model *m = L->m;
     const eb_config *c = &t->cfg;
     const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size;
@@ -158,8 +155,8 @@ static eb_status bind_albert(loader *L, eb_model_task *t) {
     /* off-ramps: all of layers 1..L-1 or none (the last one is optional:
      * after the last layer the main head answers) */
     const int NL = c->num_hidden_layers;
-    if (find_any(&m->st, "albert.encoder.highway.0.pooler.weight") ||
-        find_any(&m->st, "albert.encoder.highway.0.pooler.dense.weight")) {
+    if (find_any(L->st, "albert.encoder.highway.0.pooler.weight") ||
+        find_any(L->st, "albert.encoder.highway.0.pooler.dense.weight")) {
         t->ramps = eb_calloc(&m->alloc, (size_t)NL * 2, sizeof *t->ramps);
         if (!t->ramps) return eb_fail(L->err, EB_ERR_FORMAT, "%s: out of memory", L->file);
         w->num_ramps = NL;
@@ -169,11 +166,11 @@ static eb_status bind_albert(loader *L, eb_model_task *t) {
             char p[128], q[160];
             snprintf(p, sizeof p, "albert.encoder.highway.%d", j);
             snprintf(q, sizeof q, "%s.pooler.weight", p);
-            int dense = !find_any(&m->st, q);
+            int dense = !find_any(L->st, q);
             snprintf(q, sizeof q, dense ? "%s.pooler.dense" : "%s.pooler", p);
             char wname[200];
             snprintf(wname, sizeof wname, "%s.weight", q);
-            if (j == NL - 1 && !find_any(&m->st, wname)) break;
+            if (j == NL - 1 && !find_any(L->st, wname)) break;
             get_linear(L, &w->ramp_pooler[j], q, H, H);
             snprintf(q, sizeof q, "%s.classifier", p);
             get_linear(L, &w->ramp_cls[j], q, c->num_labels, H);
@@ -183,6 +180,8 @@ static eb_status bind_albert(loader *L, eb_model_task *t) {
 }
 
 static void task_free(eb_model *m, eb_model_task *t) {
+    for (int i = 0; i < t->n_bms; i++) eb_bitmask_free(&t->bms[i]);
+    eb_free(&m->alloc, t->bms);
     eb_free(&m->alloc, t->layers);
     eb_free(&m->alloc, t->ramps);
     eb_free(&m->alloc, t->lut);
@@ -198,6 +197,42 @@ void eb_model_free(eb_model *m) {
     eb_st_close(&m->st);
     if (m->tok) eb_tokenizer_free(m->tok);
     eb_free(&a, m);
+}
+
+/* Per-task state derived after loading: accelerator model, predictor view,
+ * encoder weight density. */
+static double count_density(const eb_linear *l, double *nz) {
+    size_t n = (size_t)l->out * (size_t)l->in, k = 0;
+    for (size_t i = 0; i < n; i++) k += l->w[i] != 0.0f;
+    *nz += (double)k;
+    return (double)n;
+}
+
+static eb_status finish_task(eb_model *m, eb_model_task *t, eb_error *err) {
+    eb_hw_params hp;
+    eb_hw_params_default(&hp);
+    eb_status s = eb_hw_model_init(&t->hw, &hp, &t->cfg, err);
+    if (s != EB_OK) return eb_fail_prefix(err, "%s: task %s", m->path, t->name);
+    double nz = 0, all = 0;
+    int nl = t->cfg.num_hidden_groups * t->cfg.inner_group_num;
+    for (int i = 0; i < nl; i++) {
+        const eb_albert_layer *L = &t->layers[i];
+        all += count_density(&L->q, &nz) + count_density(&L->k, &nz) + count_density(&L->v, &nz) +
+               count_density(&L->o, &nz) + count_density(&L->ffn, &nz) + count_density(&L->ffn_out, &nz);
+    }
+    t->weight_density = all > 0 ? nz / all : 1.0;
+    memset(&t->lut_view, 0, sizeof t->lut_view);
+    if (t->lut) {
+        if (t->lut_cols - 1 > t->cfg.num_hidden_layers - t->lut_predict_after || t->lut_predict_after < 1 ||
+            t->lut_predict_after >= t->cfg.num_hidden_layers)
+            return eb_fail(err, EB_ERR_FORMAT, "%s: task %s: the exit predictor table (%d columns, after layer %d) does not fit %d layers",
+                           m->path, t->name, t->lut_cols, t->lut_predict_after, t->cfg.num_hidden_layers);
+        t->lut_view.rows = t->lut_rows;
+        t->lut_view.cols = t->lut_cols;
+        t->lut_view.predict_after = t->lut_predict_after;
+        t->lut_view.data = t->lut;
+    }
+    return EB_OK;
 }
 
 static int is_dir(const char *p) {
@@ -223,9 +258,9 @@ static eb_status load_hf_dir(eb_model *m, const char *dir, int use_mmap, eb_erro
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     s = eb_st_open(path, &m->alloc, use_mmap, &m->st, err);
     if (s != EB_OK) return s;
-    loader L = {m, err, path};
+    loader L = {m, &m->st, err, path};
     eb_error_clear(err);
-    s = bind_albert(&L, t);
+    s = eb_model_bind_task(&L, t);
     if (s != EB_OK) return s;
     snprintf(path, sizeof path, "%s/spiece.model", dir);
     if (file_exists(path)) {
@@ -238,7 +273,19 @@ static eb_status load_hf_dir(eb_model *m, const char *dir, int use_mmap, eb_erro
         eb_log(m->log, m->log_ud, EB_LOG_WARN, "%s: no spiece.model; only token ids can be classified", dir);
     }
     snprintf(path, sizeof path, "%s/exit_lut.csv", dir);
-    (void)path; /* predictor tables are read by the runtime module when present */
+    if (file_exists(path)) {
+        eb_exit_lut lut;
+        s = eb_exit_lut_load(path, t->extras.predict_after, &m->alloc, &lut, err);
+        if (s != EB_OK) return s;
+        size_t bytes = sizeof(double) * (size_t)lut.rows * (size_t)lut.cols;
+        t->lut = eb_malloc(&m->alloc, bytes);
+        if (t->lut) memcpy(t->lut, lut.data, bytes);
+        t->lut_rows = lut.rows;
+        t->lut_cols = lut.cols;
+        t->lut_predict_after = lut.predict_after;
+        eb_exit_lut_free(&lut);
+        if (!t->lut) return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", path);
+    }
     return EB_OK;
 }
 
@@ -255,9 +302,11 @@ eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model
     snprintf(m->path, sizeof m->path, "%s", path);
     eb_status s;
     if (is_dir(path)) s = load_hf_dir(m, path, p.use_mmap, err);
+    else if (file_exists(path) && eb_bundle_is_bundle(path)) s = eb_bundle_load(m, path, p.use_mmap, err);
     else if (file_exists(path))
-        s = eb_fail(err, EB_ERR_FORMAT, "%s: not a model directory (config.json, model.safetensors, spiece.model)", path);
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: neither a model directory (config.json, model.safetensors, spiece.model) nor an edgebert bundle", path);
     else s = eb_fail(err, EB_ERR_IO, "%s: no such model directory or bundle", path);
+    for (int i = 0; s == EB_OK && i < m->n_tasks; i++) s = finish_task(m, &m->tasks[i], err);
     if (s != EB_OK) {
         eb_model_free(m);
         return s;
@@ -279,6 +328,26 @@ const eb_config *eb_model_config(const eb_model *m) {
 
 const eb_tokenizer *eb_model_tokenizer(const eb_model *m) {
     return m->tok;
+}
+
+int eb_model_num_tasks(const eb_model *m) {
+    return m->n_tasks;
+}
+
+const char *eb_model_task_name(const eb_model *m, int i) {
+    return i >= 0 && i < m->n_tasks ? m->tasks[i].name : NULL;
+}
+
+const eb_config *eb_model_task_config(const eb_model *m, const char *task) {
+    const eb_model_task *t = eb_model_find_task(m, task);
+    return t ? &t->cfg : NULL;
+}
+
+static eb_status unknown_task(const eb_model *m, const char *task, eb_error *err) {
+    char names[256] = "";
+    for (int i = 0; i < m->n_tasks; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", m->tasks[i].name);
+    return eb_fail(err, EB_ERR_ARG, "%s: unknown task '%s' (this model has: %s)", m->path, task, names);
 }
 
 int eb_model_num_offramps(const eb_model *m) {
@@ -331,12 +400,46 @@ static void finish_result(eb_result *r, const float *logits, int C) {
     r->label = C == 1 ? 0 : best;
 }
 
+/* The real encoder as a layer source for the runtime policies. */
+typedef struct engine_source {
+    eb_context *ctx;
+    const eb_model_task *t;
+    int n;
+    int need_ramps; /* compute the off-ramp at every layer (not only the last) */
+    float logits[EB_MAX_LABELS];
+    int logits_layer;
+    int *active_heads;
+} engine_source;
+
+static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_work *work,
+                                  eb_error *err) {
+    engine_source *es = ud;
+    const eb_model_task *t = es->t;
+    const eb_config *c = &t->cfg;
+    int l = layer - 1, heads = 0;
+    eb_albert_layer_apply(&es->ctx->s, c, &t->w, &t->extras, l, es->n, NULL, &heads);
+    es->active_heads[l] = heads;
+    *entropy = 0;
+    if (es->need_ramps || l == c->num_hidden_layers - 1) {
+        eb_albert_classify_at(es->logits, &es->ctx->s, c, &t->w, l);
+        es->logits_layer = layer;
+        for (int i = 0; i < c->num_labels; i++)
+            if (!isfinite(es->logits[i]))
+                return eb_fail(err, EB_ERR_NUMERIC, "the model produced a non-finite logit at layer %d", layer);
+        *entropy = c->num_labels > 1 ? eb_entropy_logits(es->logits, c->num_labels) : 0.0f;
+    }
+    work->seq_len = es->n;
+    work->active_heads = heads / (c->inner_group_num > 0 ? c->inner_group_num : 1);
+    work->weight_density = t->weight_density;
+    return EB_OK;
+}
+
 eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *type_ids, int n,
                           const eb_run_params *params, eb_result *r, eb_error *err) {
     eb_run_params p = params ? *params : eb_run_params_default();
     const eb_model *m = ctx->model;
     const eb_model_task *t = eb_model_find_task(m, p.task);
-    if (!t) return eb_fail(err, EB_ERR_ARG, "unknown task '%s'", p.task);
+    if (!t) return unknown_task(m, p.task, err);
     const eb_config *c = &t->cfg;
     memset(r, 0, sizeof *r);
     int max_n = EB_MIN(ctx->s.max_n, c->max_position_embeddings);
@@ -350,26 +453,38 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
             return eb_fail(err, EB_ERR_INPUT, "token type %d at position %d outside 0..%d", type_ids[i], i,
                            c->type_vocab_size - 1);
     }
-    float thr = p.threshold >= 0 ? p.threshold : t->extras.default_threshold;
-    int early = p.policy != EB_POLICY_BASE && t->w.num_ramps > 0 && thr > 0;
+    if (p.policy == EB_POLICY_LAI && !t->lut_view.data)
+        return eb_fail(err, EB_ERR_ARG, "%s: task %s has no exit predictor table (exit_lut.csv), needed by --policy lai",
+                       m->path, t->name);
+    if (p.policy == EB_POLICY_LAI && p.predict_after != t->lut_view.predict_after) {
+        if (params && params->predict_after != 1) /* the user asked for another p */
+            return eb_fail(err, EB_ERR_ARG, "%s: task %s predicts after layer %d, not %d", m->path, t->name,
+                           t->lut_view.predict_after, p.predict_after);
+        p.predict_after = t->lut_view.predict_after;
+    }
+    float thr = p.threshold;
+    if (thr < 0) thr = (p.policy == EB_POLICY_LAI && t->extras.lai_threshold >= 0) ? t->extras.lai_threshold
+                                                                                   : t->extras.default_threshold;
+    if (t->w.num_ramps == 0 || thr < 0) thr = 0; /* entropy < 0 never holds: no early exit */
     memset(ctx->s.key_valid, 1, (size_t)n);
     eb_albert_embed(&ctx->s, c, &t->w, ids, type_ids, n);
-    const int NL = c->num_hidden_layers;
-    float logits[EB_MAX_LABELS];
-    r->num_layers = NL;
+    engine_source es = {ctx, t, n, p.policy != EB_POLICY_BASE && t->w.num_ramps > 0, {0}, 0, r->active_heads};
+    eb_layer_source src = {c->num_hidden_layers, n, &es, engine_run_layer};
+    eb_policy_params pp = eb_policy_params_from_run(&p, t->lut_view.data ? &t->lut_view : NULL);
+    pp.threshold = thr;
+    eb_sentence_report rep;
+    eb_status s = eb_policy_run(&t->hw, &pp, &src, &rep, err);
+    if (s != EB_OK) return s;
+    if (es.logits_layer != rep.layers_run) /* the answer comes from the last layer run */
+        eb_albert_classify_at(es.logits, &ctx->s, c, &t->w, rep.layers_run - 1);
+    r->num_layers = c->num_hidden_layers;
     r->n_tokens = n;
-    for (int l = 0; l < NL; l++) {
-        eb_albert_layer_apply(&ctx->s, c, &t->w, &t->extras, l, n, NULL, &r->active_heads[l]);
-        int ramp_here = l == NL - 1 || (t->w.num_ramps > 0);
-        if (!ramp_here) continue;
-        eb_albert_classify_at(logits, &ctx->s, c, &t->w, l);
-        r->entropies[l] = c->num_labels > 1 ? eb_entropy_logits(logits, c->num_labels) : 0.0f;
-        r->exit_layer = l + 1;
-        if (early && r->entropies[l] < thr) break;
-    }
-    for (int i = 0; i < c->num_labels; i++)
-        if (!isfinite(logits[i])) return eb_fail(err, EB_ERR_NUMERIC, "the model produced a non-finite logit");
-    finish_result(r, logits, c->num_labels);
+    r->exit_layer = rep.layers_run;
+    r->predicted_layer = p.policy == EB_POLICY_LAI ? rep.predicted_layer : 0;
+    for (int l = 0; l < rep.layers_run; l++) r->entropies[l] = rep.entropies[l];
+    if (!es.need_ramps) r->entropies[rep.layers_run - 1] = c->num_labels > 1 ? eb_entropy_logits(es.logits, c->num_labels) : 0;
+    r->hw = rep.hw;
+    finish_result(r, es.logits, c->num_labels);
     return EB_OK;
 }
 
@@ -378,7 +493,7 @@ eb_status eb_classify(eb_context *ctx, const char *a, const char *b, const eb_ru
     const eb_model *m = ctx->model;
     if (!m->tok) return eb_fail(err, EB_ERR_ARG, "%s: the model has no spiece.model, cannot tokenize text", m->path);
     const eb_model_task *t = eb_model_find_task(m, params ? params->task : NULL);
-    if (!t) return eb_fail(err, EB_ERR_ARG, "unknown task '%s'", params->task);
+    if (!t) return unknown_task(m, params->task, err);
     int max_len = EB_MIN(ctx->s.max_n, t->cfg.max_position_embeddings);
     if (params && params->max_tokens > 0) max_len = EB_MIN(max_len, params->max_tokens);
     eb_status s = eb_tokenize(m->tok, a, b, max_len, &ctx->enc, err);

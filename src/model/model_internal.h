@@ -5,6 +5,8 @@
 #include "edgebert.h"
 #include "model/albert.h"
 #include "model/safetensors.h"
+#include "edgebert/hw.h"
+#include "edgebert/runtime.h"
 
 #define EB_TASK_NAME_MAX 64
 
@@ -17,9 +19,14 @@ typedef struct eb_model_task {
     eb_albert_weights w;
     eb_albert_layer *layers; /* storage behind w.layers */
     eb_linear *ramps;        /* storage behind w.ramp_pooler / w.ramp_cls */
+    struct eb_bitmask *bms; /* compressed forms of the matrices (bundles) */
+    int n_bms;
     /* exit predictor table: rows x (1 + cols), NULL when absent */
-    float *lut;
+    double *lut;
     int lut_rows, lut_cols, lut_predict_after;
+    eb_exit_lut lut_view; /* view over lut (lut_view.data == NULL: none) */
+    eb_hw_model hw;       /* the accelerator model for this task's shapes */
+    double weight_density; /* non-zero fraction of the encoder matrices */
 } eb_model_task;
 
 struct eb_model {
@@ -40,6 +47,18 @@ struct eb_context {
     eb_albert_scratch s;
     eb_encoding enc;
 };
+
+/* Binding a task's weights from a table of named tensors (HF names). */
+typedef struct loader loader;
+struct loader {
+    eb_model *m;
+    const eb_safetensors *st;
+    eb_error *err;
+    const char *file;
+};
+eb_status eb_model_bind_task(loader *L, eb_model_task *t);
+/* Keep a converted buffer owned by the model (freed with it). */
+int eb_model_own(eb_model *m, float *p);
 
 /* Find a task by name (NULL = first).  Returns NULL when unknown. */
 const eb_model_task *eb_model_find_task(const eb_model *m, const char *name);

@@ -1,0 +1,166 @@
+/*
+ * edgebert/runtime.h - per-sentence policies (base, early exit, latency-aware
+ * inference with sentence-level DVFS, Algorithm 2 of the paper) over a layer
+ * source, recorded entropy traces, the exit-predictor lookup table, and
+ * power backends (the simulated accelerator or Linux cpufreq).
+ */
+#ifndef EDGEBERT_RUNTIME_H
+#define EDGEBERT_RUNTIME_H
+
+#include "edgebert.h"
+#include "edgebert/hw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Recorded entropy traces and predictor tables                        */
+/* ------------------------------------------------------------------ */
+
+/* One row per sentence, one entropy per layer (comma separated, spaces
+ * allowed, blank lines ignored).  All rows have the same length. */
+typedef struct eb_entropy_trace {
+    int rows, layers;
+    float *data; /* rows x layers */
+    const eb_allocator *alloc;
+} eb_entropy_trace;
+
+eb_status eb_entropy_trace_load(const char *path, const eb_allocator *alloc, eb_entropy_trace *out,
+                                eb_error *err);
+eb_status eb_entropy_trace_parse(const char *text, size_t len, const char *name,
+                                 const eb_allocator *alloc, eb_entropy_trace *out, eb_error *err);
+void eb_entropy_trace_free(eb_entropy_trace *t);
+
+/* Exit predictor table: column 0 the entropy after layer predict_after,
+ * columns 1..cols-1 the predicted entropies of layers predict_after+1.. */
+typedef struct eb_exit_lut {
+    int rows, cols;
+    int predict_after;
+    double *data; /* rows x cols */
+    const eb_allocator *alloc;
+} eb_exit_lut;
+
+eb_status eb_exit_lut_load(const char *path, int predict_after, const eb_allocator *alloc,
+                           eb_exit_lut *out, eb_error *err);
+eb_status eb_exit_lut_parse(const char *text, size_t len, const char *name, int predict_after,
+                            const eb_allocator *alloc, eb_exit_lut *out, eb_error *err);
+void eb_exit_lut_free(eb_exit_lut *l);
+/* Predicted exit layer: nearest row to `entropy`, then predict_after + 1 +
+ * the index of the first prediction below threshold; num_layers if none. */
+int eb_exit_lut_predict(const eb_exit_lut *l, double entropy, double threshold, int num_layers);
+
+/* ------------------------------------------------------------------ */
+/* Layer sources and the policy engine                                 */
+/* ------------------------------------------------------------------ */
+
+/* Runs encoder layer `layer` (1-based, called in order) and its off-ramp:
+ * reports the off-ramp entropy and what the layer really computed. */
+typedef struct eb_layer_source {
+    int num_layers;
+    int seq_len;
+    void *ud;
+    eb_status (*run_layer)(void *ud, int layer, float *entropy, eb_layer_work *work, eb_error *err);
+} eb_layer_source;
+
+/* Where V/F decisions go besides the model (may be NULL in eb_policy_params). */
+typedef struct eb_power_backend {
+    const char *name;
+    void *ud;
+    eb_status (*set)(void *ud, double vdd, double freq_mhz, eb_error *err);
+    void (*close)(void *ud);
+} eb_power_backend;
+
+typedef struct eb_policy_params {
+    eb_policy policy;
+    double threshold;         /* exit when entropy < threshold */
+    int predict_after;        /* LAI: p (default 1) */
+    double latency_target_ms; /* T */
+    int mac_size;             /* PU size n */
+    const eb_exit_lut *lut;   /* required for LAI */
+    int count_wakeup;         /* charge the standby -> nominal ramp to the sentence (default 1) */
+    eb_power_backend *power;  /* optional: receives every V/F change */
+} eb_policy_params;
+
+eb_policy_params eb_policy_params_default(void);
+/* The policy part of an eb_run_params (policy, threshold, predict_after,
+ * latency target, MAC size; non-positive fields keep the defaults). */
+eb_policy_params eb_policy_params_from_run(const eb_run_params *rp, const eb_exit_lut *lut);
+const char *eb_policy_name(eb_policy p);
+int eb_policy_parse(const char *s); /* -1 if unknown */
+
+typedef struct eb_sentence_report {
+    int exit_layer;      /* layer whose classifier answered */
+    int predicted_layer; /* LAI: predicted exit layer (1 when layer 1 exits); 0 otherwise */
+    int layers_run;
+    float entropies[EB_MAX_LAYERS];
+    double freq_req_mhz; /* LAI: N_cycles / (T - T_elapsed) */
+    double n_cycles;     /* LAI: cycles planned after the prediction */
+    double t_elapsed_ms; /* LAI: time at the prediction */
+    double pu_cycles, sfu_cycles;
+    double standby_uj; /* leakage at vdd_standby for the rest of the target window */
+    eb_hw_report hw;   /* vdd/freq after the DVFS decision, totals, breakdown */
+} eb_sentence_report;
+
+/* Run one sentence under a policy. */
+eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
+                        const eb_layer_source *src, eb_sentence_report *out, eb_error *err);
+
+/* A layer source replaying one trace row with fixed work per layer. */
+typedef struct eb_trace_source {
+    const float *entropies;
+    int layers;
+    eb_layer_work work;
+} eb_trace_source;
+eb_layer_source eb_trace_source_make(eb_trace_source *ts);
+
+/* ------------------------------------------------------------------ */
+/* Trace replay and simulation statistics                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct eb_sim_stats {
+    int sentences;
+    int layers;
+    double mean_exit_layer, mean_predicted_layer, mean_layers_run;
+    double mean_energy_uj, mean_latency_ms, deadline_miss_rate;
+    double mean_vdd, mean_freq_mhz, mean_cycles, mean_standby_uj;
+    double mean_pu_cycles, mean_sfu_cycles;
+    double max_latency_ms;
+    eb_energy_breakdown mean_energy;
+    int exit_hist[EB_MAX_LAYERS + 1]; /* index = layer */
+    int predicted_hist[EB_MAX_LAYERS + 1];
+    double host_seconds;
+} eb_sim_stats;
+
+/* Conventional early exit on a trace (no hardware): mean exit layer and histogram. */
+eb_status eb_trace_replay(const eb_entropy_trace *t, double threshold, eb_sim_stats *out,
+                          eb_error *err);
+/* Every row through eb_policy_run with `work` for each layer. */
+eb_status eb_trace_simulate(const eb_hw_model *hw, const eb_policy_params *pp,
+                            const eb_entropy_trace *t, const eb_layer_work *work, eb_sim_stats *out,
+                            eb_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Power backends                                                      */
+/* ------------------------------------------------------------------ */
+
+/* The simulated accelerator: remembers the last setting and counts changes. */
+typedef struct eb_power_sim_state {
+    double vdd, freq_mhz;
+    long changes;
+} eb_power_sim_state;
+eb_power_backend eb_power_sim_make(eb_power_sim_state *st);
+
+/* Linux cpufreq through sysfs: <root>/devices/system/cpu/cpu<cpu>/cpufreq/.
+ * Requires (or sets, when writable) the userspace governor, then writes
+ * scaling_setspeed in kHz: the lowest available frequency >= the request
+ * (clamped to scaling_min/max).  The voltage is left to the platform.
+ * root is usually "/sys". */
+eb_status eb_power_cpufreq_open(const char *root, int cpu, const eb_allocator *alloc,
+                                eb_power_backend *out, eb_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

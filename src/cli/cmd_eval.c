@@ -1,0 +1,197 @@
+/* cmd_eval.c - edgebert eval: accuracy (and GLUE's other metrics), exit
+ * layers, energy and deadline misses over a GLUE TSV file. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "edgebert/data.h"
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: edgebert eval [-m MODEL] --data FILE.tsv --task sst2|qnli|qqp|mnli|cola|mrpc|rte|stsb\n"
+            "                     [--threshold T] [--policy base|ee|lai] [--latency-target MS]\n"
+            "                     [--mac-size N] [--precision fp32|af8] [--max-len N] [--limit N]\n"
+            "                     [--model-task NAME] [--json]\n"
+            "--task names the data layout (and, for a bundle, the model task of that name).\n");
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void json_num(const char *key, double v, int comma) {
+    if (isnan(v)) printf("\"%s\": null", key);
+    else printf("\"%s\": %.6g", key, v);
+    if (comma) printf(", ");
+}
+
+int eb_cmd_eval(int argc, char **argv) {
+    const char *model = NULL, *data = NULL, *task = NULL;
+    int json = 0, limit = 0;
+    eb_run_params p = eb_run_params_default();
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--task")) {
+            if (++i >= argc) return usage(), 2;
+            task = argv[i];
+            continue;
+        }
+        if (!strcmp(argv[i], "--model-task")) {
+            if (++i >= argc) return usage(), 2;
+            p.task = argv[i];
+            continue;
+        }
+        int r = eb_cli_run_option("eval", argc, argv, &i, &p);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
+        else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+            if (!eb_cli_parse_int("eval", "--limit", argv[++i], &limit)) return 2;
+        } else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(), 0;
+        else {
+            fprintf(stderr, "edgebert eval: unknown or incomplete option %s\n", argv[i]);
+            return usage(), 2;
+        }
+    }
+    if (!data || !task) {
+        fprintf(stderr, "edgebert eval: --data and --task are required\n");
+        return usage(), 2;
+    }
+    eb_error err = {0};
+    const eb_task_info *ti;
+    if (eb_task_lookup(task, &ti, &err) != EB_OK) {
+        fprintf(stderr, "edgebert eval: %s\n", err.msg);
+        return 2;
+    }
+    eb_model *m = eb_cli_load_model("eval", model);
+    if (!m) return 1;
+    eb_dataset *ds = NULL;
+    eb_context *ctx = NULL;
+    int *pred = NULL, *exits = NULL, rc = 1;
+    float *score = NULL;
+    double *energy = NULL;
+    if (eb_dataset_load(data, task, NULL, &ds, &err) != EB_OK) {
+        fprintf(stderr, "edgebert eval: %s\n", err.msg);
+        goto done;
+    }
+    if (!ds->labeled) {
+        fprintf(stderr, "edgebert eval: %s has no labels to score against\n", data);
+        goto done;
+    }
+    /* the model's task: a bundle task named like the data task, else the default */
+    if (!p.task) { /* a bundle task named like the data task, else the only task */
+        if (eb_model_task_config(m, ti->name)) p.task = ti->name;
+        else if (eb_model_num_tasks(m) > 1) {
+            fprintf(stderr, "edgebert eval: the bundle has no task '%s' (tasks:", ti->name);
+            for (int k = 0; k < eb_model_num_tasks(m); k++) fprintf(stderr, " %s", eb_model_task_name(m, k));
+            fprintf(stderr, "); name one with --model-task\n");
+            goto done;
+        }
+    }
+    const eb_config *cfg = eb_model_task_config(m, p.task);
+    if (!cfg) {
+        fprintf(stderr, "edgebert eval: unknown model task '%s'\n", p.task);
+        goto done;
+    }
+    int map[EB_MAX_LABELS], inv[EB_MAX_LABELS];
+    if (eb_task_label_map(ti, (const char(*)[EB_LABEL_NAME_MAX])cfg->id2label, cfg->num_labels, map, &err) != EB_OK) {
+        fprintf(stderr, "edgebert eval: %s\n", err.msg);
+        goto done;
+    }
+    for (int k = 0; k < EB_MAX_LABELS; k++) inv[k] = -1;
+    for (int k = 0; k < ti->num_labels; k++) inv[map[k]] = k;
+    if (eb_context_new(m, &ctx, &err) != EB_OK) {
+        fprintf(stderr, "edgebert eval: %s\n", err.msg);
+        goto done;
+    }
+    int n = ds->n;
+    if (limit > 0 && limit < n) n = limit;
+    pred = calloc((size_t)n + 1, sizeof *pred);
+    exits = calloc((size_t)n + 1, sizeof *exits);
+    score = calloc((size_t)n + 1, sizeof *score);
+    energy = calloc((size_t)n + 1, sizeof *energy);
+    if (!pred || !exits || !score || !energy) {
+        fprintf(stderr, "edgebert eval: out of memory\n");
+        goto done;
+    }
+    int truncated = 0, missed = 0;
+    double t0 = now_s(), e_sum = 0, lat_sum = 0, last = t0;
+    int tty = isatty(2);
+    for (int i = 0; i < n; i++) {
+        eb_result r;
+        const eb_example *ex = &ds->rows[i];
+        if (eb_classify(ctx, ex->text_a, ex->text_b, &p, &r, &err) != EB_OK) {
+            fprintf(stderr, "edgebert eval: %s:%ld: %s\n", data, ex->line, err.msg);
+            goto done;
+        }
+        truncated += r.truncated;
+        pred[i] = inv[r.label] >= 0 ? inv[r.label] : 0;
+        score[i] = r.logits[0];
+        exits[i] = r.exit_layer;
+        energy[i] = r.hw.energy_uj;
+        e_sum += r.hw.energy_uj;
+        lat_sum += r.hw.time_ms;
+        missed += !r.hw.deadline_met;
+        if (tty && (i + 1 == n || now_s() - last > 1.0)) {
+            last = now_s();
+            fprintf(stderr, "\r%d/%d sentences", i + 1, n);
+            if (i + 1 == n) fputc('\n', stderr);
+        }
+    }
+    double secs = now_s() - t0;
+    eb_dataset saved = *ds;
+    saved.n = n;
+    eb_glue_scores sc;
+    if (eb_glue_score(&saved, ti->num_labels == 1 ? NULL : pred, ti->num_labels == 1 ? score : NULL, &sc, &err) !=
+        EB_OK) {
+        fprintf(stderr, "edgebert eval: %s\n", err.msg);
+        goto done;
+    }
+    long hist[EB_MAX_LAYERS] = {0};
+    double mean_exit;
+    eb_exit_histogram(exits, n, cfg->num_hidden_layers, hist, &mean_exit, NULL);
+    if (truncated) fprintf(stderr, "edgebert eval: warning: %d inputs were truncated\n", truncated);
+    if (json) {
+        printf("{\"task\": \"%s\", \"n\": %d, ", ti->name, n);
+        json_num("accuracy", sc.accuracy, 1);
+        json_num("f1", sc.f1, 1);
+        json_num("matthews", sc.matthews, 1);
+        json_num("pearson", sc.pearson, 1);
+        json_num("spearman", sc.spearman, 1);
+        json_num("mean_exit_layer", mean_exit, 1);
+        printf("\"exit_histogram\": [");
+        for (int l = 0; l < cfg->num_hidden_layers; l++) printf("%s%ld", l ? ", " : "", hist[l]);
+        printf("], ");
+        json_num("mean_energy_uj", e_sum / n, 1);
+        json_num("mean_latency_ms", lat_sum / n, 1);
+        json_num("deadline_miss_rate", (double)missed / n, 1);
+        json_num("sentences_per_s", n / secs, 0);
+        printf("}\n");
+    } else {
+        printf("task %s, %d examples\n", ti->display, n);
+        if (!isnan(sc.accuracy)) printf("accuracy          %.4f\n", sc.accuracy);
+        if (!isnan(sc.f1)) printf("F1                %.4f\n", sc.f1);
+        if (!isnan(sc.matthews)) printf("Matthews corr.    %.4f\n", sc.matthews);
+        if (!isnan(sc.pearson)) printf("Pearson           %.4f\nSpearman          %.4f\n", sc.pearson, sc.spearman);
+        printf("mean exit layer   %.3f of %d\n", mean_exit, cfg->num_hidden_layers);
+        printf("exit histogram   ");
+        for (int l = 0; l < cfg->num_hidden_layers; l++) printf(" %d:%ld", l + 1, hist[l]);
+        printf("\nenergy/sentence   %.3f uJ (accelerator model)\n", e_sum / n);
+        printf("deadline misses   %.2f %%\n", 100.0 * missed / n);
+        printf("throughput        %.1f sentences/s (this CPU)\n", n / secs);
+    }
+    rc = 0;
+done:
+    free(pred), free(exits), free(score), free(energy);
+    eb_context_free(ctx);
+    eb_dataset_free(ds);
+    eb_model_free(m);
+    return rc;
+}

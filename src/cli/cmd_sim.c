@@ -1,0 +1,270 @@
+/* cmd_sim.c - `edgebert sim`: a recorded entropy trace through a policy and
+ * the accelerator model. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/hwopts.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: edgebert sim --entropies FILE [--policy base|ee|lai] [--threshold T]\n"
+            "                    [--lut FILE [--predict-after P]] [--latency-target MS]\n"
+            "                    [accelerator options] [--json]\n"
+            "  Runs every sentence of a recorded entropy trace through the policy and the\n"
+            "  accelerator model and prints means per sentence.  lai needs --lut.\n"
+            "  --latency-target MS  per-sentence target (default 50)\n"
+            "  --no-wakeup          do not charge the standby->nominal LDO ramp\n"
+            "  --per-sentence       also report every sentence (JSON: per_sentence array)\n"
+            "  --cpufreq ROOT[:CPU] also apply each V/F decision to Linux cpufreq under ROOT\n"
+            "                       (e.g. /sys:0; userspace governor)\n%s",
+            HW_OPTS_HELP);
+}
+
+static eb_status run_row(const eb_hw_model *m, const eb_policy_params *pp,
+                         const eb_entropy_trace *t, const eb_layer_work *w, int i,
+                         eb_sentence_report *r, eb_error *err) {
+    eb_trace_source ts;
+    ts.entropies = t->data + (size_t)i * t->layers;
+    ts.layers = t->layers;
+    ts.work = *w;
+    eb_layer_source src = eb_trace_source_make(&ts);
+    return eb_policy_run(m, pp, &src, r, err);
+}
+
+static int add_per_sentence(cJSON *o, const eb_hw_model *m, const eb_policy_params *pp,
+                            const eb_entropy_trace *t, const eb_layer_work *w, eb_error *err) {
+    cJSON *arr = cJSON_AddArrayToObject(o, "per_sentence");
+    for (int i = 0; i < t->rows; i++) {
+        eb_sentence_report r;
+        if (run_row(m, pp, t, w, i, &r, err)) return 1;
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "exit_layer", r.exit_layer);
+        cJSON_AddNumberToObject(x, "predicted_layer", r.predicted_layer);
+        cJSON_AddNumberToObject(x, "vdd", r.hw.vdd);
+        cJSON_AddNumberToObject(x, "freq_mhz", r.hw.freq_mhz);
+        cJSON_AddNumberToObject(x, "freq_req_mhz", isfinite(r.freq_req_mhz) ? r.freq_req_mhz : -1);
+        cJSON_AddNumberToObject(x, "cycles", r.hw.cycles);
+        cJSON_AddNumberToObject(x, "time_ms", r.hw.time_ms);
+        cJSON_AddNumberToObject(x, "energy_uj", r.hw.energy_uj);
+        cJSON_AddItemToObject(x, "energy_breakdown_uj", cli_breakdown_json(&r.hw.energy));
+        cJSON_AddBoolToObject(x, "deadline_met", r.hw.deadline_met);
+        cJSON_AddItemToArray(arr, x);
+    }
+    return 0;
+}
+
+static int print_per_sentence(const eb_hw_model *m, const eb_policy_params *pp,
+                              const eb_entropy_trace *t, const eb_layer_work *w, eb_error *err) {
+    printf("sentence exit predicted vdd freq_mhz time_ms energy_uj deadline_met\n");
+    for (int i = 0; i < t->rows; i++) {
+        eb_sentence_report r;
+        if (run_row(m, pp, t, w, i, &r, err)) return 1;
+        printf("%d %d %d %.3f %.0f %.4f %.3f %d\n", i + 1, r.exit_layer, r.predicted_layer,
+               r.hw.vdd, r.hw.freq_mhz, r.hw.time_ms, r.hw.energy_uj, r.hw.deadline_met);
+    }
+    return 0;
+}
+
+int eb_cmd_sim(int argc, char **argv) {
+    const char *path = NULL, *lut_path = NULL, *cpufreq = NULL;
+    double thr = 0, T = 50;
+    int json = 0, p = 1, policy = EB_POLICY_BASE, have_thr = 0, wakeup = 1, per = 0;
+    hw_opts ho;
+    hw_opts_init(&ho);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = hw_opts_parse(&ho, &i, argc, argv, "sim");
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--per-sentence")) {
+            per = 1;
+        } else if (!strcmp(a, "--no-wakeup")) {
+            wakeup = 0;
+        } else if ((!strcmp(a, "--entropies") || !strcmp(a, "--lut") || !strcmp(a, "--threshold") ||
+                    !strcmp(a, "--predict-after") || !strcmp(a, "--policy") ||
+                    !strcmp(a, "--latency-target") || !strcmp(a, "--cpufreq")) &&
+                   i + 1 >= argc) {
+            fprintf(stderr, "edgebert sim: %s needs a value\n", a);
+            return 2;
+        } else if (!strcmp(a, "--entropies")) {
+            path = argv[++i];
+        } else if (!strcmp(a, "--lut")) {
+            lut_path = argv[++i];
+        } else if (!strcmp(a, "--cpufreq")) {
+            cpufreq = argv[++i];
+        } else if (!strcmp(a, "--policy")) {
+            policy = eb_policy_parse(argv[++i]);
+            if (policy < 0) {
+                fprintf(stderr, "edgebert sim: --policy must be base, ee or lai, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "--threshold")) {
+            if (!cli_double(argv[++i], &thr) || thr < 0) {
+                fprintf(stderr, "edgebert sim: --threshold must be a number >= 0, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+            have_thr = 1;
+        } else if (!strcmp(a, "--latency-target")) {
+            if (!cli_double(argv[++i], &T) || T <= 0) {
+                fprintf(stderr, "edgebert sim: --latency-target must be a number > 0, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "--predict-after")) {
+            if (!cli_int(argv[++i], &p) || p < 1) {
+                fprintf(stderr, "edgebert sim: --predict-after must be an integer >= 1\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "edgebert sim: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "edgebert sim: --entropies is required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (policy != EB_POLICY_BASE && !have_thr) {
+        fprintf(stderr, "edgebert sim: --policy %s needs --threshold\n",
+                eb_policy_name((eb_policy)policy));
+        return 2;
+    }
+    if (policy == EB_POLICY_LAI && !lut_path) {
+        fprintf(stderr, "edgebert sim: --policy lai needs --lut\n");
+        return 2;
+    }
+    eb_error err = {0, ""};
+    eb_hw_model m;
+    if (hw_opts_model(&ho, &m, &err)) {
+        fprintf(stderr, "edgebert sim: %s\n", err.msg);
+        return err.status == EB_ERR_ARG ? 2 : 1;
+    }
+    eb_entropy_trace t;
+    if (eb_entropy_trace_load(path, NULL, &t, &err)) {
+        fprintf(stderr, "edgebert sim: %s\n", err.msg);
+        return 1;
+    }
+    int rc = 0;
+    eb_exit_lut lut;
+    memset(&lut, 0, sizeof lut);
+    eb_power_backend pb;
+    memset(&pb, 0, sizeof pb);
+    eb_policy_params pp = eb_policy_params_default();
+    pp.policy = (eb_policy)policy;
+    pp.threshold = thr;
+    pp.predict_after = p;
+    pp.latency_target_ms = T;
+    pp.mac_size = m.p.mac_size;
+    pp.count_wakeup = wakeup;
+    if (lut_path) {
+        if (eb_exit_lut_load(lut_path, p, NULL, &lut, &err)) {
+            fprintf(stderr, "edgebert sim: %s\n", err.msg);
+            rc = 1;
+            goto out;
+        }
+        pp.lut = &lut;
+    }
+    if (cpufreq) {
+        char root[400];
+        int cpu = 0;
+        snprintf(root, sizeof root, "%s", cpufreq);
+        char *colon = strrchr(root, ':');
+        if (colon) {
+            if (!cli_int(colon + 1, &cpu) || cpu < 0) {
+                fprintf(stderr, "edgebert sim: --cpufreq ROOT[:CPU], bad CPU '%s'\n", colon + 1);
+                rc = 2;
+                goto out;
+            }
+            *colon = 0;
+        }
+        if (eb_power_cpufreq_open(root, cpu, NULL, &pb, &err)) {
+            fprintf(stderr, "edgebert sim: %s\n", err.msg);
+            rc = 1;
+            goto out;
+        }
+        pp.power = &pb;
+    }
+    eb_layer_work w = hw_opts_work(&ho);
+    eb_sim_stats s;
+    if (eb_trace_simulate(&m, &pp, &t, &w, &s, &err)) {
+        fprintf(stderr, "edgebert sim: %s\n", err.msg);
+        rc = 1;
+        goto out;
+    }
+    double sps = s.host_seconds > 0 ? s.sentences / s.host_seconds : 0;
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "policy", eb_policy_name(pp.policy));
+        cJSON_AddNumberToObject(o, "threshold", thr);
+        cJSON_AddNumberToObject(o, "latency_target_ms", T);
+        cJSON_AddNumberToObject(o, "mac_size", pp.mac_size);
+        cJSON_AddNumberToObject(o, "seq_len", w.seq_len);
+        cJSON_AddNumberToObject(o, "sentences", s.sentences);
+        cJSON_AddNumberToObject(o, "mean_exit_layer", s.mean_exit_layer);
+        cJSON_AddNumberToObject(o, "mean_predicted_layer", s.mean_predicted_layer);
+        cJSON_AddNumberToObject(o, "mean_layers_run", s.mean_layers_run);
+        cJSON_AddNumberToObject(o, "mean_energy_uj", s.mean_energy_uj);
+        cJSON_AddNumberToObject(o, "mean_latency_ms", s.mean_latency_ms);
+        cJSON_AddNumberToObject(o, "max_latency_ms", s.max_latency_ms);
+        cJSON_AddNumberToObject(o, "deadline_miss_rate", s.deadline_miss_rate);
+        cJSON_AddNumberToObject(o, "mean_vdd", s.mean_vdd);
+        cJSON_AddNumberToObject(o, "mean_freq_mhz", s.mean_freq_mhz);
+        cJSON_AddNumberToObject(o, "mean_cycles", s.mean_cycles);
+        cJSON_AddNumberToObject(o, "mean_pu_cycles", s.mean_pu_cycles);
+        cJSON_AddNumberToObject(o, "mean_sfu_cycles", s.mean_sfu_cycles);
+        cJSON_AddNumberToObject(o, "mean_power_mw",
+                                s.mean_latency_ms > 0 ? s.mean_energy_uj / s.mean_latency_ms : 0);
+        cJSON_AddNumberToObject(o, "mean_standby_uj", s.mean_standby_uj);
+        cJSON_AddItemToObject(o, "energy_breakdown_uj", cli_breakdown_json(&s.mean_energy));
+        cJSON_AddItemToObject(o, "exit_histogram", cli_hist_json(s.exit_hist, s.layers));
+        if (pp.policy == EB_POLICY_LAI)
+            cJSON_AddItemToObject(o, "predicted_histogram",
+                                  cli_hist_json(s.predicted_hist, s.layers));
+        cJSON_AddNumberToObject(o, "area_mm2", eb_hw_area_mm2(&m, pp.mac_size));
+        cJSON_AddNumberToObject(o, "sentences_per_second", sps);
+        if (per && add_per_sentence(o, &m, &pp, &t, &w, &err)) {
+            cJSON_Delete(o);
+            fprintf(stderr, "edgebert sim: %s\n", err.msg);
+            rc = 1;
+            goto out;
+        }
+        char *js = cJSON_PrintUnformatted(o);
+        printf("%s\n", js);
+        cJSON_free(js);
+        cJSON_Delete(o);
+    } else {
+        printf("policy %s, threshold %g, target %g ms, n = %d, %d tokens, %d sentences\n",
+               eb_policy_name(pp.policy), thr, T, pp.mac_size, w.seq_len, s.sentences);
+        printf("mean exit layer       %.4f\n", s.mean_exit_layer);
+        if (pp.policy == EB_POLICY_LAI)
+            printf("mean predicted layer  %.4f\n", s.mean_predicted_layer);
+        printf("mean energy           %.3f uJ (PU %.1f, SFU %.1f, SRAM %.1f, emb %.2f, DVFS "
+               "%.2f, leakage %.1f)\n",
+               s.mean_energy_uj, s.mean_energy.pu_uj, s.mean_energy.sfu_uj, s.mean_energy.sram_uj,
+               s.mean_energy.emb_mem_uj, s.mean_energy.dvfs_uj, s.mean_energy.leakage_uj);
+        printf("mean latency          %.3f ms (max %.3f)\n", s.mean_latency_ms, s.max_latency_ms);
+        printf("deadline miss rate    %.4f\n", s.deadline_miss_rate);
+        printf("mean VDD / f          %.4f V / %.1f MHz\n", s.mean_vdd, s.mean_freq_mhz);
+        printf("simulated             %.0f sentences/s\n", sps);
+        if (per && print_per_sentence(&m, &pp, &t, &w, &err)) {
+            fprintf(stderr, "edgebert sim: %s\n", err.msg);
+            rc = 1;
+            goto out;
+        }
+    }
+out:
+    if (pb.close) pb.close(pb.ud);
+    eb_exit_lut_free(&lut);
+    eb_entropy_trace_free(&t);
+    return rc;
+}

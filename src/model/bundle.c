@@ -1,0 +1,590 @@
+/* bundle.c - write and read the multi-task bundle (format in bundle.h). */
+#include "model/bundle.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgebert/quant.h"
+#include "edgebert/runtime.h"
+#include "model/config.h"
+#include "util/util.h"
+
+#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
+#define FIXED_HEADER 40
+#define MAX_HEADER_BYTES (64u << 20)
+#define MAX_TENSOR_ELEMS ((size_t)1 << 31)
+
+static const char *const shared_names[] = {
+    "albert.embeddings.word_embeddings.weight",
+    "albert.embeddings.position_embeddings.weight",
+    "albert.embeddings.token_type_embeddings.weight",
+};
+#define N_SHARED 3
+
+static int is_shared(const char *name) {
+    for (int i = 0; i < N_SHARED; i++)
+        if (!strcmp(name, shared_names[i]) || !strcmp(name, shared_names[i] + 7)) return i;
+    return -1;
+}
+
+eb_pack_params eb_pack_params_default(void) {
+    eb_pack_params p;
+    memset(&p, 0, sizeof p);
+    p.weights = EB_WEIGHTS_AF8;
+    p.emb_keep = 1.0;
+    return p;
+}
+
+/* ---- writer ----------------------------------------------------------- */
+
+typedef struct blob_buf {
+    uint8_t *data;
+    size_t size, cap;
+} blob_buf;
+
+/* Append bytes at a 64-aligned offset; returns the offset or (size_t)-1. */
+static size_t blob_add(blob_buf *b, const void *data, size_t n) {
+    size_t off = ALIGN64(b->size);
+    if (off + n > b->cap) {
+        size_t nc = b->cap ? b->cap : 1 << 20;
+        while (nc < off + n) nc *= 2;
+        uint8_t *p = realloc(b->data, nc);
+        if (!p) return (size_t)-1;
+        b->data = p;
+        b->cap = nc;
+    }
+    memset(b->data + b->size, 0, off - b->size);
+    if (n) memcpy(b->data + off, data, n);
+    b->size = off + n;
+    return off;
+}
+
+static cJSON *shape_json(int ndim, const int64_t *shape) {
+    cJSON *a = cJSON_CreateArray();
+    for (int d = 0; d < ndim; d++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)shape[d]));
+    return a;
+}
+
+/* Store one tensor; returns its JSON descriptor or NULL (error set). */
+static cJSON *store_tensor(blob_buf *b, const char *name, const float *x, int ndim,
+                           const int64_t *shape, eb_weight_format wf, eb_error *err) {
+    size_t numel = 1;
+    for (int d = 0; d < ndim; d++) numel *= (size_t)shape[d];
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddItemToObject(t, "shape", shape_json(ndim, shape));
+    size_t off;
+    if (wf == EB_WEIGHTS_F32 || ndim != 2) {
+        off = blob_add(b, x, numel * sizeof(float));
+        cJSON_AddStringToObject(t, "fmt", "f32");
+        cJSON_AddNumberToObject(t, "bytes", (double)(numel * sizeof(float)));
+    } else {
+        int rows = (int)shape[0], cols = (int)shape[1];
+        int bias = eb_af8_choose_bias(x, numel);
+        eb_bitmask bm;
+        if (eb_bitmask_encode_af8(&bm, x, rows, cols, bias, EB_AF8_NEAREST, NULL, err) != EB_OK) {
+            cJSON_Delete(t);
+            return NULL;
+        }
+        size_t mask_bytes = (size_t)rows * (size_t)bm.vpr * 2;
+        size_t bm_bytes = ALIGN64(mask_bytes) + bm.nnz;
+        cJSON_AddNumberToObject(t, "bias", bias);
+        if (bm_bytes < numel) {
+            uint8_t *tmp = calloc(1, bm_bytes ? bm_bytes : 1);
+            if (!tmp) {
+                eb_bitmask_free(&bm);
+                cJSON_Delete(t);
+                eb_fail(err, EB_ERR_NOMEM, "out of memory packing %s", name);
+                return NULL;
+            }
+            memcpy(tmp, bm.masks, mask_bytes);
+            memcpy(tmp + ALIGN64(mask_bytes), bm.values, bm.nnz);
+            off = blob_add(b, tmp, bm_bytes);
+            free(tmp);
+            cJSON_AddStringToObject(t, "fmt", "af8_bm");
+            cJSON_AddNumberToObject(t, "nnz", (double)bm.nnz);
+            cJSON_AddNumberToObject(t, "bytes", (double)bm_bytes);
+        } else {
+            uint8_t *codes = malloc(numel);
+            if (!codes) {
+                eb_bitmask_free(&bm);
+                cJSON_Delete(t);
+                eb_fail(err, EB_ERR_NOMEM, "out of memory packing %s", name);
+                return NULL;
+            }
+            eb_af8_encode(codes, x, numel, bias, EB_AF8_NEAREST);
+            off = blob_add(b, codes, numel);
+            free(codes);
+            cJSON_AddStringToObject(t, "fmt", "af8");
+            cJSON_AddNumberToObject(t, "bytes", (double)numel);
+        }
+        eb_bitmask_free(&bm);
+    }
+    if (off == (size_t)-1) {
+        cJSON_Delete(t);
+        eb_fail(err, EB_ERR_NOMEM, "out of memory packing %s", name);
+        return NULL;
+    }
+    cJSON_AddNumberToObject(t, "off", (double)off);
+    return t;
+}
+
+static float *tensor_f32(const eb_st_tensor *t) {
+    float *x = malloc(t->numel * sizeof(float) + 1);
+    if (x) eb_st_to_f32(t, x);
+    return x;
+}
+
+eb_status eb_bundle_pack(const char *out_path, const eb_pack_task *tasks, int n_tasks,
+                         const eb_pack_params *params, eb_error *err) {
+    eb_pack_params pp = params ? *params : eb_pack_params_default();
+    if (n_tasks < 1) return eb_fail(err, EB_ERR_ARG, "pack: no tasks given");
+    for (int i = 0; i < n_tasks; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(tasks[i].name, tasks[j].name))
+                return eb_fail(err, EB_ERR_ARG, "pack: task name '%s' given twice", tasks[i].name);
+    blob_buf b = {0};
+    cJSON *root = cJSON_CreateObject(), *jtasks = cJSON_CreateArray(), *jshared = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", "edgebert-bundle");
+    cJSON_AddNumberToObject(root, "version", EB_BUNDLE_VERSION);
+    eb_status s = EB_OK;
+    float *shared[N_SHARED] = {NULL};
+    size_t shared_n[N_SHARED] = {0};
+    for (int ti = 0; ti < n_tasks && s == EB_OK; ti++) {
+        char path[1024];
+        eb_safetensors st;
+        eb_config cfg;
+        eb_model_extras ex;
+        snprintf(path, sizeof path, "%s/config.json", tasks[ti].dir);
+        if ((s = eb_config_load(path, &cfg, &ex, err)) != EB_OK) break;
+        if (ti == 0) {
+            snprintf(path, sizeof path, "%s/spiece.model", tasks[ti].dir);
+            char *spm;
+            size_t spm_n;
+            if ((s = eb_read_file(path, NULL, 64u << 20, &spm, &spm_n, err)) != EB_OK) break;
+            size_t off = blob_add(&b, spm, spm_n);
+            free(spm);
+            cJSON *tk = cJSON_AddObjectToObject(root, "tokenizer");
+            cJSON_AddNumberToObject(tk, "off", (double)off);
+            cJSON_AddNumberToObject(tk, "bytes", (double)spm_n);
+        }
+        snprintf(path, sizeof path, "%s/model.safetensors", tasks[ti].dir);
+        if ((s = eb_st_open(path, NULL, 1, &st, err)) != EB_OK) break;
+        cJSON *jt = cJSON_CreateObject(), *jten = cJSON_CreateObject();
+        cJSON_AddItemToArray(jtasks, jt);
+        cJSON_AddStringToObject(jt, "name", tasks[ti].name);
+        char *cj = eb_config_to_json(&cfg, &ex);
+        cJSON_AddItemToObject(jt, "config", cJSON_Parse(cj));
+        free(cj);
+        cJSON_AddItemToObject(jt, "tensors", jten);
+        for (int k = 0; k < st.n && s == EB_OK; k++) {
+            const eb_st_tensor *t = &st.tensors[k];
+            float *x = tensor_f32(t);
+            if (!x) {
+                s = eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            int si = is_shared(t->name);
+            if (si >= 0) {
+                if (ti == 0) {
+                    if (si == 0 && pp.emb_keep < 1.0)
+                        s = eb_prune_magnitude(x, t->numel, pp.emb_keep, NULL, NULL, err);
+                    cJSON *d = s == EB_OK ? store_tensor(&b, shared_names[si], x, t->ndim, t->shape, pp.weights, err) : NULL;
+                    if (!d) s = err->status ? err->status : EB_ERR_NOMEM;
+                    else cJSON_AddItemToObject(jshared, shared_names[si], d);
+                    shared[si] = x;
+                    shared_n[si] = t->numel;
+                    continue;
+                }
+                /* later tasks must carry the very same embeddings */
+                int same = shared[si] && shared_n[si] == t->numel;
+                if (same && !(si == 0 && pp.emb_keep < 1.0))
+                    same = !memcmp(shared[si], x, t->numel * sizeof(float));
+                free(x);
+                if (!same && !pp.allow_different_embeddings)
+                    s = eb_fail(err, EB_ERR_ARG,
+                                "%s: '%s' differs from the first task's: bundle tasks must share frozen embeddings",
+                                path, t->name);
+                continue;
+            }
+            const char *nm = t->name;
+            char full[300];
+            if (strncmp(nm, "albert.", 7) && strncmp(nm, "classifier.", 11)) {
+                snprintf(full, sizeof full, "albert.%s", nm);
+                nm = full;
+            }
+            cJSON *d = store_tensor(&b, nm, x, t->ndim, t->shape, pp.weights, err);
+            free(x);
+            if (!d) s = err->status ? err->status : EB_ERR_NOMEM;
+            else cJSON_AddItemToObject(jten, nm, d);
+        }
+        eb_st_close(&st);
+        if (s != EB_OK) break;
+        /* optional exit predictor table */
+        snprintf(path, sizeof path, "%s/exit_lut.csv", tasks[ti].dir);
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fclose(f);
+            eb_exit_lut lut;
+            if ((s = eb_exit_lut_load(path, ex.predict_after, NULL, &lut, err)) != EB_OK) break;
+            size_t bytes = sizeof(double) * (size_t)lut.rows * (size_t)lut.cols;
+            size_t off = blob_add(&b, lut.data, bytes);
+            cJSON *jl = cJSON_AddObjectToObject(jt, "lut");
+            cJSON_AddNumberToObject(jl, "predict_after", lut.predict_after);
+            cJSON_AddNumberToObject(jl, "rows", lut.rows);
+            cJSON_AddNumberToObject(jl, "cols", lut.cols);
+            cJSON_AddNumberToObject(jl, "off", (double)off);
+            cJSON_AddNumberToObject(jl, "bytes", (double)bytes);
+            eb_exit_lut_free(&lut);
+        }
+        if (pp.log) eb_log(pp.log, pp.log_ud, EB_LOG_INFO, "packed task %s from %s", tasks[ti].name, tasks[ti].dir);
+    }
+    for (int i = 0; i < N_SHARED; i++) free(shared[i]);
+    if (s == EB_OK) {
+        for (int i = 0; i < N_SHARED; i++)
+            if (!cJSON_GetObjectItem(jshared, shared_names[i]))
+                s = eb_fail(err, EB_ERR_FORMAT, "%s: the first task has no '%s'", tasks[0].dir, shared_names[i]);
+    }
+    cJSON_AddItemToObject(root, "shared", jshared);
+    cJSON_AddItemToObject(root, "tasks", jtasks);
+    if (s == EB_OK) {
+        char *hdr = cJSON_PrintUnformatted(root);
+        size_t h = strlen(hdr), p = ALIGN64(FIXED_HEADER + h), total = p + b.size;
+        uint8_t *file = calloc(1, total);
+        if (!file) s = eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", out_path);
+        else {
+            memcpy(file, EB_BUNDLE_MAGIC, 8);
+            uint64_t fields[4] = {EB_BUNDLE_VERSION, h, p, total};
+            file[8] = (uint8_t)fields[0]; /* u32 version, u32 flags = 0 */
+            for (int i = 0; i < 8; i++) {
+                file[16 + i] = (uint8_t)(fields[1] >> (8 * i));
+                file[24 + i] = (uint8_t)(fields[2] >> (8 * i));
+                file[32 + i] = (uint8_t)(fields[3] >> (8 * i));
+            }
+            memcpy(file + FIXED_HEADER, hdr, h);
+            memset(file + FIXED_HEADER + h, ' ', p - FIXED_HEADER - h);
+            if (b.size) memcpy(file + p, b.data, b.size);
+            s = eb_write_file_atomic(out_path, file, total, err);
+            free(file);
+        }
+        free(hdr);
+    }
+    cJSON_Delete(root);
+    free(b.data);
+    return s;
+}
+
+/* ---- reader ----------------------------------------------------------- */
+
+int eb_bundle_is_bundle(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char magic[8];
+    int ok = fread(magic, 1, 8, f) == 8 && !memcmp(magic, EB_BUNDLE_MAGIC, 8);
+    fclose(f);
+    return ok;
+}
+
+static uint64_t rd64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+typedef struct reader {
+    eb_model *m;
+    const char *path;
+    const uint8_t *payload;
+    size_t psize;
+    eb_error *err;
+} reader;
+
+static int json_size(cJSON *o, const char *key, size_t max, size_t *out) {
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > (double)max ||
+        v->valuedouble != floor(v->valuedouble))
+        return 0;
+    *out = (size_t)v->valuedouble;
+    return 1;
+}
+
+/* Decode one stored tensor into an eb_st_tensor (F32, owned by the model);
+ * AF8 matrices also get a bitmask form in *bm_out (when not NULL). */
+static eb_status decode_tensor(reader *R, const char *name, cJSON *d, eb_st_tensor *out,
+                               struct eb_bitmask *bm_out, int *has_bm) {
+    eb_error *err = R->err;
+    memset(out, 0, sizeof *out);
+    *has_bm = 0;
+    cJSON *fmt = cJSON_GetObjectItemCaseSensitive(d, "fmt");
+    cJSON *shape = cJSON_GetObjectItemCaseSensitive(d, "shape");
+    size_t off, bytes;
+    if (!cJSON_IsObject(d) || !cJSON_IsString(fmt) || !cJSON_IsArray(shape) ||
+        !json_size(d, "off", R->psize, &off) || !json_size(d, "bytes", R->psize, &bytes))
+        return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' needs fmt, shape, off and bytes", R->path, name);
+    if (off + bytes > R->psize || off % 64)
+        return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' lies outside the payload (offset %zu, %zu bytes of %zu)",
+                       R->path, name, off, bytes, R->psize);
+    int nd = cJSON_GetArraySize(shape);
+    if (nd < 1 || nd > 2) return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' must have 1 or 2 dimensions", R->path, name);
+    size_t numel = 1;
+    for (int i = 0; i < nd; i++) {
+        cJSON *v = cJSON_GetArrayItem(shape, i);
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e9 || v->valuedouble != floor(v->valuedouble))
+            return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' has a bad shape", R->path, name);
+        out->shape[i] = (int64_t)v->valuedouble;
+        numel *= (size_t)out->shape[i];
+        if (numel > MAX_TENSOR_ELEMS) return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' is too large", R->path, name);
+    }
+    out->ndim = nd;
+    out->numel = numel;
+    out->dtype = EB_DTYPE_F32;
+    out->nbytes = numel * sizeof(float);
+    const uint8_t *src = R->payload + off;
+    const char *f = fmt->valuestring;
+    int rows = (int)out->shape[0], cols = nd == 2 ? (int)out->shape[1] : 1;
+    size_t bias = 0, nnz = 0;
+    int is_af8 = !strcmp(f, "af8") || !strcmp(f, "af8_bm"), is_bm = !strcmp(f, "f32_bm") || !strcmp(f, "af8_bm");
+    if (!is_af8 && !is_bm && strcmp(f, "f32"))
+        return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' has unknown format '%.20s'", R->path, name, f);
+    if (is_af8 && !json_size(d, "bias", 7, &bias))
+        return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' needs an AF8 bias in 0..7", R->path, name);
+    size_t vpr = ((size_t)cols + 15) / 16, mask_bytes = (size_t)rows * vpr * 2, esz = is_af8 ? 1 : 4;
+    if (is_bm) {
+        if (!json_size(d, "nnz", numel, &nnz))
+            return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' needs nnz <= %zu", R->path, name, numel);
+        if (bytes != ALIGN64(mask_bytes) + nnz * esz)
+            return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' has %zu bytes, its masks and %zu non-zeros need %zu",
+                           R->path, name, bytes, nnz, ALIGN64(mask_bytes) + nnz * esz);
+    } else if (bytes != numel * esz) {
+        return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' has %zu bytes, its shape needs %zu", R->path, name, bytes,
+                       numel * esz);
+    }
+    float *x = eb_malloc_aligned(&R->m->alloc, numel * sizeof(float));
+    if (!x || !eb_model_own(R->m, x)) {
+        eb_free_aligned(&R->m->alloc, x);
+        return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory for tensor '%.100s'", R->path, name);
+    }
+    out->data = (const uint8_t *)x;
+    if (!is_bm) {
+        if (is_af8) eb_af8_decode(x, src, numel, (int)bias);
+        else memcpy(x, src, numel * sizeof(float));
+        if (is_af8 && nd == 2 && bm_out) {
+            if (eb_bitmask_encode_codes(bm_out, src, rows, cols, (int)bias, &R->m->alloc, err) != EB_OK)
+                return eb_fail_prefix(err, "%s: tensor '%.100s'", R->path, name);
+            *has_bm = 1;
+        }
+        return EB_OK;
+    }
+    if (nd != 2) { /* 1-D bitmask: treat as one row */
+        cols = rows;
+        rows = 1;
+        vpr = ((size_t)cols + 15) / 16;
+        if (bytes != ALIGN64((size_t)vpr * 2) + nnz * esz)
+            return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' has inconsistent sizes", R->path, name);
+    }
+    if (((uintptr_t)src & 1) != 0) return eb_fail(err, EB_ERR_FORMAT, "%s: misaligned masks", R->path);
+    eb_bitmask tmp;
+    eb_bitmask *bm = bm_out ? bm_out : &tmp;
+    const void *vals = src + ALIGN64((size_t)rows * vpr * 2);
+    if (eb_bitmask_view(bm, rows, cols, is_af8 ? EB_BM_AF8 : EB_BM_F32, (int)bias, (const uint16_t *)src,
+                        (size_t)rows * vpr, vals, nnz, &R->m->alloc, err) != EB_OK)
+        return eb_fail_prefix(err, "%s: tensor '%.100s'", R->path, name);
+    eb_status s = eb_bitmask_decode_f32(bm, x, err);
+    if (s != EB_OK || !bm_out) eb_bitmask_free(bm);
+    if (s != EB_OK) return eb_fail_prefix(err, "%s: tensor '%.100s'", R->path, name);
+    *has_bm = bm_out != NULL;
+    return EB_OK;
+}
+
+static void free_st_table(eb_model *m, eb_safetensors *st) {
+    for (int i = 0; i < st->n; i++) eb_free(&m->alloc, st->tensors[i].name);
+    eb_free(&m->alloc, st->tensors);
+    st->tensors = NULL;
+    st->n = 0;
+}
+
+/* Set lin->bm for every linear whose weight pointer has a bitmask form. */
+static void attach_bitmasks(eb_model_task *t, const float *const *bm_w) {
+    eb_albert_weights *w = &t->w;
+    int nl = t->cfg.num_hidden_groups * t->cfg.inner_group_num;
+    eb_linear *lins[4096];
+    int n = 0;
+    lins[n++] = &w->map_in;
+    lins[n++] = &w->pooler;
+    lins[n++] = &w->classifier;
+    for (int i = 0; i < nl && n + 6 < 4096; i++) {
+        eb_albert_layer *L = &t->layers[i];
+        lins[n++] = &L->q, lins[n++] = &L->k, lins[n++] = &L->v, lins[n++] = &L->o;
+        lins[n++] = &L->ffn, lins[n++] = &L->ffn_out;
+    }
+    for (int i = 0; i < w->num_ramps && n + 2 < 4096; i++) {
+        lins[n++] = &w->ramp_pooler[i];
+        lins[n++] = &w->ramp_cls[i];
+    }
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < t->n_bms; k++)
+            if (lins[i]->w && lins[i]->w == bm_w[k]) lins[i]->bm = &t->bms[k];
+}
+
+static eb_status load_task(reader *R, eb_model_task *t, cJSON *jt, cJSON *jshared) {
+    eb_error *err = R->err;
+    eb_model *m = R->m;
+    cJSON *name = cJSON_GetObjectItemCaseSensitive(jt, "name");
+    cJSON *cfg = cJSON_GetObjectItemCaseSensitive(jt, "config");
+    cJSON *ten = cJSON_GetObjectItemCaseSensitive(jt, "tensors");
+    if (!cJSON_IsString(name) || !cJSON_IsObject(cfg) || !cJSON_IsObject(ten))
+        return eb_fail(err, EB_ERR_FORMAT, "%s: a task needs name, config and tensors", R->path);
+    if (strlen(name->valuestring) == 0 || strlen(name->valuestring) >= EB_TASK_NAME_MAX)
+        return eb_fail(err, EB_ERR_FORMAT, "%s: task name must have 1..%d characters", R->path, EB_TASK_NAME_MAX - 1);
+    snprintf(t->name, sizeof t->name, "%s", name->valuestring);
+    char *cj = cJSON_PrintUnformatted(cfg);
+    if (!cj) return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", R->path);
+    char where[600];
+    snprintf(where, sizeof where, "%.400s (task %s config)", R->path, t->name);
+    eb_status s = eb_config_parse(cj, strlen(cj), where, &t->cfg, &t->extras, err);
+    free(cj);
+    if (s != EB_OK) return s;
+    int n_sh = cJSON_GetArraySize(jshared), n_t = cJSON_GetArraySize(ten), total = n_sh + n_t;
+    eb_safetensors st;
+    memset(&st, 0, sizeof st);
+    st.tensors = eb_calloc(&m->alloc, (size_t)total + 1, sizeof *st.tensors);
+    t->bms = eb_calloc(&m->alloc, (size_t)total + 1, sizeof(eb_bitmask));
+    const float **bm_w = eb_calloc(&m->alloc, (size_t)total + 1, sizeof *bm_w);
+    if (!st.tensors || !t->bms || !bm_w) {
+        eb_free(&m->alloc, st.tensors);
+        eb_free(&m->alloc, bm_w);
+        return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", R->path);
+    }
+    cJSON *lists[2] = {jshared, ten};
+    for (int li = 0; li < 2 && s == EB_OK; li++)
+        for (cJSON *it = lists[li]->child; it && s == EB_OK; it = it->next) {
+            int has_bm = 0;
+            eb_st_tensor *dst = &st.tensors[st.n];
+            /* shared tensors are decoded once and re-used by every task */
+            const eb_st_tensor *prev = NULL;
+            if (li == 0 && t != &m->tasks[0]) prev = eb_st_find(&m->st, it->string);
+            if (prev) {
+                *dst = *prev;
+                dst->name = NULL;
+            } else {
+                s = decode_tensor(R, it->string, it, dst, &t->bms[t->n_bms], &has_bm);
+                if (s != EB_OK) break;
+            }
+            dst->name = eb_strdup(&m->alloc, it->string);
+            if (!dst->name) {
+                s = eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", R->path);
+                break;
+            }
+            if (has_bm) bm_w[t->n_bms++] = (const float *)dst->data;
+            st.n++;
+        }
+    if (s == EB_OK && t == &m->tasks[0]) {
+        /* remember the shared tensors for later tasks */
+        m->st.tensors = eb_calloc(&m->alloc, (size_t)n_sh + 1, sizeof *m->st.tensors);
+        if (!m->st.tensors) s = eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", R->path);
+        for (int i = 0; s == EB_OK && i < n_sh && i < st.n; i++) {
+            m->st.tensors[i] = st.tensors[i];
+            m->st.tensors[i].name = eb_strdup(&m->alloc, st.tensors[i].name);
+            m->st.n = i + 1;
+        }
+    }
+    if (s == EB_OK) {
+        loader L = {m, &st, err, where};
+        eb_error_clear(err);
+        s = eb_model_bind_task(&L, t);
+        if (s == EB_OK) attach_bitmasks(t, bm_w);
+    }
+    free_st_table(m, &st);
+    eb_free(&m->alloc, bm_w);
+    if (s != EB_OK) return s;
+    /* predictor table */
+    cJSON *jl = cJSON_GetObjectItemCaseSensitive(jt, "lut");
+    if (jl) {
+        size_t rows, cols, off, bytes, pa;
+        if (!json_size(jl, "rows", 100000, &rows) || !json_size(jl, "cols", EB_MAX_LAYERS + 1, &cols) ||
+            !json_size(jl, "off", R->psize, &off) || !json_size(jl, "bytes", R->psize, &bytes) ||
+            !json_size(jl, "predict_after", EB_MAX_LAYERS, &pa) || rows < 1 || cols < 2 || off % 8 ||
+            bytes != rows * cols * sizeof(double) || off + bytes > R->psize)
+            return eb_fail(err, EB_ERR_FORMAT, "%s: task %s has a malformed lut entry", R->path, t->name);
+        t->lut = eb_malloc(&m->alloc, bytes); /* double[rows][cols] */
+        if (!t->lut) return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", R->path);
+        memcpy(t->lut, R->payload + off, bytes);
+        t->lut_rows = (int)rows;
+        t->lut_cols = (int)cols;
+        t->lut_predict_after = (int)pa;
+    }
+    return EB_OK;
+}
+
+eb_status eb_bundle_load(eb_model *m, const char *path, int use_mmap, eb_error *err) {
+    eb_file_map map;
+    eb_status s = eb_file_map_open(path, &m->alloc, use_mmap, &map, err);
+    if (s != EB_OK) return s;
+    const uint8_t *d = map.data;
+    cJSON *root = NULL;
+    if (map.size < FIXED_HEADER || memcmp(d, EB_BUNDLE_MAGIC, 8)) {
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: not an edgebert bundle (bad magic)", path);
+        goto done;
+    }
+    uint32_t version = (uint32_t)d[8] | (uint32_t)d[9] << 8 | (uint32_t)d[10] << 16 | (uint32_t)d[11] << 24;
+    if (version != EB_BUNDLE_VERSION) {
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: bundle version %u, this edgebert reads version %d", path, version,
+                    EB_BUNDLE_VERSION);
+        goto done;
+    }
+    uint64_t h = rd64(d + 16), p = rd64(d + 24), total = rd64(d + 32);
+    if (total != map.size) {
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: file has %zu bytes but its header says %llu (truncated?)", path, map.size,
+                    (unsigned long long)total);
+        goto done;
+    }
+    if (h > MAX_HEADER_BYTES || h > map.size - FIXED_HEADER || p < FIXED_HEADER + h || p > map.size || p % 64) {
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: header length or payload offset out of range", path);
+        goto done;
+    }
+    root = cJSON_ParseWithLength((const char *)d + FIXED_HEADER, (size_t)h);
+    cJSON *tasks = root ? cJSON_GetObjectItemCaseSensitive(root, "tasks") : NULL;
+    cJSON *shared = root ? cJSON_GetObjectItemCaseSensitive(root, "shared") : NULL;
+    cJSON *tok = root ? cJSON_GetObjectItemCaseSensitive(root, "tokenizer") : NULL;
+    if (!cJSON_IsObject(root) || !cJSON_IsArray(tasks) || !cJSON_IsObject(shared)) {
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: header is not valid bundle JSON", path);
+        goto done;
+    }
+    int nt = cJSON_GetArraySize(tasks);
+    if (nt < 1 || nt > 256) {
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: bundle has %d tasks (1..256)", path, nt);
+        goto done;
+    }
+    reader R = {m, path, d + p, map.size - (size_t)p, err};
+    m->tasks = eb_calloc(&m->alloc, (size_t)nt, sizeof *m->tasks);
+    if (!m->tasks) {
+        s = eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    m->n_tasks = 0;
+    for (cJSON *jt = tasks->child; jt && s == EB_OK; jt = jt->next) {
+        s = load_task(&R, &m->tasks[m->n_tasks], jt, shared);
+        m->n_tasks++;
+        for (int k = 0; s == EB_OK && k < m->n_tasks - 1; k++)
+            if (!strcmp(m->tasks[k].name, m->tasks[m->n_tasks - 1].name))
+                s = eb_fail(err, EB_ERR_FORMAT, "%s: task '%s' appears twice", path, m->tasks[k].name);
+    }
+    if (s == EB_OK && tok) {
+        size_t off, bytes;
+        if (!json_size(tok, "off", R.psize, &off) || !json_size(tok, "bytes", R.psize, &bytes) || off + bytes > R.psize)
+            s = eb_fail(err, EB_ERR_FORMAT, "%s: tokenizer entry out of range", path);
+        else {
+            char nm[600];
+            snprintf(nm, sizeof nm, "%.500s (tokenizer)", path);
+            s = eb_tokenizer_load_buffer(R.payload + off, bytes, nm, &m->alloc, &m->tok, err);
+        }
+    }
+done:
+    cJSON_Delete(root);
+    /* bitmask views point into the image: it lives as long as the model */
+    if (s == EB_OK) m->st.map = map;
+    else eb_file_map_close(&m->alloc, &map);
+    return s;
+}
