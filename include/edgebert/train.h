@@ -129,11 +129,9 @@ eb_status eb_train_run(const eb_train_options *opts, const eb_train_data *train,
 /* Pre-tokenized data: lines "label<TAB>ids<TAB>type_ids" (space-separated
  * ints, type ids optional), as eb_grad reads. */
 eb_status eb_train_data_read_ids(const char *path, int max_len, eb_train_data *out, eb_error *err);
-/* Minimal GLUE TSV reader for training: header columns sentence/sentence1/
- * question/question1/#1 String (+ sentence2/question2/#2 String/sentence),
- * label/gold_label/is_duplicate/Quality/score; CoLA (no header) by task name.
- * Labels: integers, or names looked up in label_names[num_labels].  Texts are
- * tokenized with tok (ALBERT encoding truncated to max_len). */
+/* A GLUE TSV file of `task` (NULL = "sst2"; every layout the data module
+ * reads), tokenized with tok (ALBERT encoding truncated to max_len), labels
+ * mapped to the model's id2label order (label_names[num_labels]). */
 eb_status eb_train_data_read_tsv(const char *path, const char *task, const eb_tokenizer *tok,
                                  int max_len, char label_names[][EB_LABEL_NAME_MAX],
                                  int num_labels, eb_train_data *out, eb_error *err);
