@@ -12,6 +12,7 @@ int eb_cmd_info(int argc, char **argv);
 int eb_cmd_trace(int argc, char **argv);
 int eb_cmd_sim(int argc, char **argv);
 int eb_cmd_sweep(int argc, char **argv);
+int eb_cmd_train(int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -28,6 +29,7 @@ static const command commands[] = {
     {"info", eb_cmd_info, "every tensor with its format, density and bytes; shared and per-task sizes"},
     {"pack", eb_cmd_pack, "build a multi-task bundle (shared embeddings, AdaptivFloat8, bitmasks)"},
     {"eval", eb_cmd_eval, "accuracy, exit layers, energy and deadline misses on a GLUE TSV file"},
+    {"train", eb_cmd_train, "train a model: backbone (KD, spans, pruning), off-ramps, exit predictor"},
 };
 
 static void usage(FILE *f) {

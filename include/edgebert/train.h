@@ -1,0 +1,144 @@
+/* edgebert/train.h - the trainer: EdgeBERT's training recipe in C.
+ *
+ * Phase 1 (backbone): fine-tune all parameters with CE or knowledge
+ * distillation, optional adaptive attention span, movement or magnitude
+ * pruning of the encoder matrices, percentile pruning of the embeddings,
+ * embeddings optionally frozen.  Phase 2 (offramps): the backbone frozen, the
+ * off-ramps trained with sum_j CE(off-ramp j), j = 1..L-1.  Phase 3
+ * (predictor): the entropies of every off-ramp over the training set, a ReLU
+ * MLP (4 x 64) from the entropy after layer p to the later ones, written as a
+ * 100-row table exit_lut.csv.
+ *
+ * Loss of phase 1, per batch (mean over its examples):
+ *   CE(s, y)                                        without a teacher, or
+ *   a_distil * KL(softmax(t/T) || softmax(s/T)) * T^2 + a_ce * CE(s, y)   with one,
+ *   + span_coeff * sum over layers and heads of max(z + R, 0)      with --span.
+ * Span mask over distance x = |i - j| (tokens): m(x) = clamp((R + z - x)/R, 0, 1),
+ * multiplied into the softmax output without renormalisation; z is clamped to
+ * [-R, span_max] after every step; z = -R makes the mask zero everywhere: the
+ * head is off and the engine skips it.
+ * Pruning schedule (kept fraction of each masked matrix at step s of S, warm-up
+ * ws steps): t = 1 for s <= iw*ws; t = keep for s > S - fw*ws; between,
+ * t = keep + (1 - keep) * (1 - (s - iw*ws) / (S - (iw + fw)*ws))^3.
+ * Embedding pruning: at each epoch end e of E, zero |W| below the p-th
+ * percentile, p = emb_prune_pct * clamp((e/E - 0.1) / 0.7, 0, 1). */
+#ifndef EDGEBERT_TRAIN_H
+#define EDGEBERT_TRAIN_H
+
+#include <signal.h>
+
+#include "edgebert.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum eb_train_phase {
+    EB_PHASE_BACKBONE = 0,
+    EB_PHASE_OFFRAMPS = 1,
+    EB_PHASE_PREDICTOR = 2
+} eb_train_phase;
+
+typedef enum eb_prune_method {
+    EB_PRUNE_NONE = 0,
+    EB_PRUNE_MOVEMENT = 1,
+    EB_PRUNE_MAGNITUDE = 2
+} eb_prune_method;
+
+/* One tokenized example. */
+typedef struct eb_train_example {
+    int32_t *ids, *type_ids; /* [n] */
+    int n;
+    int label;    /* class index (classification) */
+    float target; /* regression target (num_labels == 1) */
+} eb_train_example;
+
+typedef struct eb_train_data {
+    eb_train_example *ex;
+    int n;
+    void *storage; /* owned by whoever built it */
+} eb_train_data;
+
+typedef struct eb_train_progress {
+    long step, total;
+    int epoch, epochs;
+    double loss;  /* mean over the steps since the last report */
+    double lr;
+    double tokens_per_s;
+    double eta_s;
+    double kept;  /* pruning: kept fraction now (1 without pruning) */
+} eb_train_progress;
+
+typedef struct eb_train_options {
+    const char *config_path;  /* random initialisation from this config.json, or */
+    const char *init_dir;     /* an HF checkpoint directory */
+    const char *teacher_dir;  /* knowledge distillation (phase 1), NULL = none */
+    const char *out_dir;      /* where checkpoints go (HF format) */
+    eb_train_phase phase;
+    int epochs;               /* default 3 */
+    float lr;                 /* peak learning rate, default 5e-4 */
+    int batch;                /* default 32 */
+    uint64_t seed;            /* default 42 */
+    int max_len;              /* default 128 */
+    float warmup;             /* < 1: fraction of the steps, else steps; default 0.1 */
+    float weight_decay;       /* default 0.01 (not on biases, LayerNorm, spans) */
+    float clip;               /* global gradient norm clip, default 1.0 */
+    float dropout;            /* before every classifier, default 0.1 */
+    float kd_temperature, kd_alpha_distil, kd_alpha_ce; /* 2, 0.9, 0.1 */
+    eb_prune_method prune;
+    float keep;               /* final kept fraction of the masked matrices, default 0.5 */
+    float prune_iw, prune_fw; /* warm-up multipliers, default 2 and 3 */
+    float score_lr;           /* movement scores, default 1e-2 */
+    int span;                 /* learn adaptive spans */
+    float span_coeff;         /* default 1e-3 */
+    float span_lr;            /* default 0.1 (tokens per step scale) */
+    float span_max;           /* default max_len */
+    float span_ramp;          /* R, 0 = keep the config's edgebert_span_ramp */
+    float emb_prune_pct;      /* final percentile, 0 = off (the recipe: 60) */
+    int freeze_embeddings;    /* 1 in the student */
+    int predict_after;        /* predictor: layer p (1-based), default 1 */
+    int no_length_grouping;   /* 1: plain shuffled batches (default: batches of similar length) */
+    int resume;               /* continue from out_dir/train_state.safetensors */
+    long save_every;          /* steps between checkpoints, default 500 (and each epoch end) */
+    long max_steps;           /* stop after this many steps (0 = all; for benchmarks) */
+    int log_every;            /* steps between progress reports, default 20 */
+    const char *tokenizer_path; /* spiece.model copied into out_dir (may be NULL) */
+    volatile sig_atomic_t *stop; /* set asynchronously (SIGINT): save and return */
+    void (*progress)(void *ud, const eb_train_progress *p);
+    void (*log)(void *ud, const char *msg); /* epoch summaries, accuracies */
+    void *ud;
+} eb_train_options;
+
+eb_train_options eb_train_options_default(void);
+
+typedef struct eb_train_report {
+    long steps;
+    double final_loss;
+    double dev_accuracy; /* last epoch, all layers (< 0 without dev data) */
+    double seconds;
+    double tokens_per_s;
+    double sparsity;     /* fraction of zeros in the masked encoder matrices */
+    int heads_off;       /* heads whose span is zero */
+} eb_train_report;
+
+/* Run one phase.  dev may be NULL.  Returns EB_ERR_INTERRUPTED after saving
+ * when *opts->stop was set, EB_ERR_NUMERIC when the loss became NaN/Inf. */
+eb_status eb_train_run(const eb_train_options *opts, const eb_train_data *train,
+                       const eb_train_data *dev, eb_train_report *report, eb_error *err);
+
+/* Pre-tokenized data: lines "label<TAB>ids<TAB>type_ids" (space-separated
+ * ints, type ids optional), as eb_grad reads. */
+eb_status eb_train_data_read_ids(const char *path, int max_len, eb_train_data *out, eb_error *err);
+/* A GLUE TSV file of `task` (NULL = "sst2"; every layout the data module
+ * reads), tokenized with tok (ALBERT encoding truncated to max_len), labels
+ * mapped to the model's id2label order (label_names[num_labels]). */
+eb_status eb_train_data_read_tsv(const char *path, const char *task, const eb_tokenizer *tok,
+                                 int max_len, char label_names[][EB_LABEL_NAME_MAX],
+                                 int num_labels, eb_train_data *out, eb_error *err);
+void eb_train_data_free(eb_train_data *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

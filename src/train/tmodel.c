@@ -1,0 +1,598 @@
+/* tmodel.c - trainable ALBERT: layout, init, load/save, forward with saved
+ * activations, backward (see tmodel.h). */
+#include "train/tmodel.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kernels/backward.h"
+#include "kernels/kernels.h"
+#include "model/config.h"
+#include "model/safetensors.h"
+#include "util/util.h"
+
+/* ---------------- RNG ---------------- */
+
+uint64_t eb_rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+float eb_rng_uniform(uint64_t *s) {
+    return (float)((eb_rng_next(s) >> 40) * (1.0 / 16777216.0));
+}
+
+float eb_rng_normal(uint64_t *s) {
+    double u1 = ((eb_rng_next(s) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
+    double u2 = (eb_rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+/* ---------------- layout ---------------- */
+
+typedef struct lay {
+    eb_tmodel *m;
+    float *base;
+    int record;
+    size_t off;
+    int ok;
+} lay;
+
+static float *take(lay *L, const char *name, int d0, int d1, unsigned flags) {
+    size_t n = (size_t)d0 * (size_t)(d1 ? d1 : 1);
+    if (L->record) {
+        eb_tparam *p = &L->m->t[L->m->nt++];
+        snprintf(p->name, sizeof p->name, "%s", name);
+        p->off = L->off;
+        p->numel = n;
+        p->ndim = d1 ? 2 : 1;
+        p->shape[0] = d0;
+        p->shape[1] = d1;
+        p->flags = flags;
+    }
+    float *r = L->base ? L->base + L->off : NULL;
+    L->off += (n + 15) & ~(size_t)15; /* keep every tensor 64-byte aligned */
+    return r;
+}
+
+static void take_lin(lay *L, eb_tlin *l, const char *prefix, int out, int in, unsigned flags) {
+    char n[160];
+    snprintf(n, sizeof n, "%s.weight", prefix);
+    l->w = take(L, n, out, in, flags | EB_TP_DECAY);
+    snprintf(n, sizeof n, "%s.bias", prefix);
+    l->b = take(L, n, out, 0, flags & ~(EB_TP_PRUNE | EB_TP_EMBPRUNE));
+}
+
+static void take_norm(lay *L, eb_tnorm *nm, const char *prefix, int n, unsigned flags) {
+    char s[160];
+    snprintf(s, sizeof s, "%s.weight", prefix);
+    nm->g = take(L, s, n, 0, flags);
+    snprintf(s, sizeof s, "%s.bias", prefix);
+    nm->b = take(L, s, n, 0, flags);
+}
+
+/* Walk every tensor in a fixed order; record = fill the table. */
+static size_t layout(eb_tmodel *m, float *base, eb_tw *w, int record) {
+    const eb_config *c = &m->cfg;
+    const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size;
+    lay L = {m, base, record, 0, 1};
+    memset(w, 0, sizeof *w);
+    w->word = take(&L, "albert.embeddings.word_embeddings.weight", c->vocab_size, E,
+                   EB_TP_EMB | EB_TP_DECAY | EB_TP_EMBPRUNE);
+    w->pos = take(&L, "albert.embeddings.position_embeddings.weight", c->max_position_embeddings,
+                  E, EB_TP_EMB | EB_TP_DECAY | EB_TP_EMBPRUNE);
+    w->type = take(&L, "albert.embeddings.token_type_embeddings.weight", c->type_vocab_size, E,
+                   EB_TP_EMB | EB_TP_DECAY | EB_TP_EMBPRUNE);
+    take_norm(&L, &w->eln, "albert.embeddings.LayerNorm", E, EB_TP_EMB);
+    take_lin(&L, &w->map, "albert.encoder.embedding_hidden_mapping_in", H, E, EB_TP_EMBPRUNE);
+    for (int g = 0; g < c->num_hidden_groups; g++)
+        for (int i = 0; i < c->inner_group_num; i++) {
+            eb_tlayer *ly = &w->layers[g * c->inner_group_num + i];
+            char p[120], q[160];
+            snprintf(p, sizeof p, "albert.encoder.albert_layer_groups.%d.albert_layers.%d", g, i);
+            snprintf(q, sizeof q, "%s.attention.query", p);
+            take_lin(&L, &ly->q, q, H, H, EB_TP_PRUNE);
+            snprintf(q, sizeof q, "%s.attention.key", p);
+            take_lin(&L, &ly->k, q, H, H, EB_TP_PRUNE);
+            snprintf(q, sizeof q, "%s.attention.value", p);
+            take_lin(&L, &ly->v, q, H, H, EB_TP_PRUNE);
+            snprintf(q, sizeof q, "%s.attention.dense", p);
+            take_lin(&L, &ly->o, q, H, H, EB_TP_PRUNE);
+            snprintf(q, sizeof q, "%s.attention.LayerNorm", p);
+            take_norm(&L, &ly->aln, q, H, 0);
+            snprintf(q, sizeof q, "%s.ffn", p);
+            take_lin(&L, &ly->ffn, q, I, H, EB_TP_PRUNE);
+            snprintf(q, sizeof q, "%s.ffn_output", p);
+            take_lin(&L, &ly->ffn_out, q, H, I, EB_TP_PRUNE);
+            snprintf(q, sizeof q, "%s.full_layer_layer_norm", p);
+            take_norm(&L, &ly->oln, q, H, 0);
+            if (m->has_span) {
+                snprintf(q, sizeof q, "%s.attention.span", p);
+                ly->span = take(&L, q, c->num_attention_heads, 0, EB_TP_SPAN);
+            }
+        }
+    take_lin(&L, &w->pooler, "albert.pooler", H, H, 0);
+    take_lin(&L, &w->cls, "classifier", c->num_labels, H, 0);
+    for (int j = 0; j < m->num_ramps; j++) {
+        char p[120];
+        snprintf(p, sizeof p, "albert.encoder.highway.%d.pooler", j);
+        take_lin(&L, &w->rpool[j], p, H, H, EB_TP_RAMP);
+        snprintf(p, sizeof p, "albert.encoder.highway.%d.classifier", j);
+        take_lin(&L, &w->rcls[j], p, c->num_labels, H, EB_TP_RAMP);
+    }
+    return L.off;
+}
+
+static void set_lin(eb_linear *l, const eb_tlin *t, int out, int in) {
+    l->w = t->w;
+    l->b = t->b;
+    l->out = out;
+    l->in = in;
+}
+
+static void build_view(eb_tmodel *m) {
+    const eb_config *c = &m->cfg;
+    const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size;
+    eb_albert_weights *v = &m->view;
+    const eb_tw *w = &m->W;
+    memset(v, 0, sizeof *v);
+    v->word_emb = w->word;
+    v->pos_emb = w->pos;
+    v->type_emb = w->type;
+    v->emb_ln = (eb_norm){w->eln.g, w->eln.b, E};
+    set_lin(&v->map_in, &w->map, H, E);
+    for (int u = 0; u < m->n_unique; u++) {
+        eb_albert_layer *l = &m->view_layers[u];
+        const eb_tlayer *t = &w->layers[u];
+        set_lin(&l->q, &t->q, H, H);
+        set_lin(&l->k, &t->k, H, H);
+        set_lin(&l->v, &t->v, H, H);
+        set_lin(&l->o, &t->o, H, H);
+        l->attn_ln = (eb_norm){t->aln.g, t->aln.b, H};
+        set_lin(&l->ffn, &t->ffn, I, H);
+        set_lin(&l->ffn_out, &t->ffn_out, H, I);
+        l->out_ln = (eb_norm){t->oln.g, t->oln.b, H};
+        l->span_z = t->span;
+    }
+    v->layers = m->view_layers;
+    set_lin(&v->pooler, &w->pooler, H, H);
+    set_lin(&v->classifier, &w->cls, c->num_labels, H);
+    if (m->num_ramps) {
+        const int NL = c->num_hidden_layers;
+        memset(m->view_ramps, 0, sizeof m->view_ramps);
+        v->num_ramps = NL;
+        v->ramp_pooler = m->view_ramps;
+        v->ramp_cls = m->view_ramps + NL;
+        for (int j = 0; j < m->num_ramps; j++) {
+            set_lin(&v->ramp_pooler[j], &w->rpool[j], H, H);
+            set_lin(&v->ramp_cls[j], &w->rcls[j], c->num_labels, H);
+        }
+    }
+}
+
+int eb_tm_find(const eb_tmodel *m, const char *name) {
+    for (int i = 0; i < m->nt; i++)
+        if (!strcmp(m->t[i].name, name)) return i;
+    return -1;
+}
+
+eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras *x, int with_span,
+                       int with_ramps, float span_init, uint64_t seed, const eb_allocator *a,
+                       eb_error *err) {
+    memset(m, 0, sizeof *m);
+    m->alloc = a;
+    m->cfg = *cfg;
+    m->x = *x;
+    const eb_config *c = &m->cfg;
+    m->n_unique = c->num_hidden_groups * c->inner_group_num;
+    if (m->n_unique > EB_TRAIN_MAX_UNIQUE_LAYERS || c->num_hidden_layers > EB_MAX_LAYERS ||
+        c->num_labels > 64)
+        return eb_fail(err, EB_ERR_UNSUPPORTED, "train: model too large for the trainer "
+                                                "(layer groups x inner layers <= %d)",
+                       EB_TRAIN_MAX_UNIQUE_LAYERS);
+    m->has_span = with_span;
+    m->num_ramps = with_ramps ? c->num_hidden_layers - 1 : 0;
+    m->t = eb_calloc(a, (size_t)(16 + 17 * m->n_unique + 4 * EB_MAX_LAYERS), sizeof *m->t);
+    if (!m->t) return eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+    m->n_params = layout(m, NULL, &m->P, 1);
+    m->params = eb_malloc_aligned(a, m->n_params * sizeof(float));
+    m->grads = eb_malloc_aligned(a, m->n_params * sizeof(float));
+    if (!m->params || !m->grads) {
+        eb_tm_free(m);
+        return eb_fail(err, EB_ERR_NOMEM, "train: out of memory for %zu parameters", m->n_params);
+    }
+    memset(m->params, 0, m->n_params * sizeof(float));
+    memset(m->grads, 0, m->n_params * sizeof(float));
+    m->eff = m->params;
+    layout(m, m->params, &m->P, 0);
+    layout(m, m->grads, &m->G, 0);
+    layout(m, m->eff, &m->W, 0);
+    /* init: HF AlbertPreTrainedModel._init_weights with initializer_range 0.02 */
+    uint64_t s = seed;
+    for (int i = 0; i < m->nt; i++) {
+        const eb_tparam *p = &m->t[i];
+        float *d = m->params + p->off;
+        const char *suffix = strrchr(p->name, '.');
+        if (p->flags & EB_TP_SPAN) {
+            for (size_t k = 0; k < p->numel; k++) d[k] = span_init;
+        } else if (p->ndim == 2) {
+            for (size_t k = 0; k < p->numel; k++) d[k] = 0.02f * eb_rng_normal(&s);
+        } else if (strstr(p->name, "LayerNorm") || strstr(p->name, "layer_norm")) {
+            float v = !strcmp(suffix, ".weight") ? 1.0f : 0.0f;
+            for (size_t k = 0; k < p->numel; k++) d[k] = v;
+        }
+    }
+    /* off-ramp poolers start as copies of the main pooler */
+    const size_t HH = (size_t)c->hidden_size * c->hidden_size;
+    for (int j = 0; j < m->num_ramps; j++) {
+        memcpy(m->P.rpool[j].w, m->P.pooler.w, HH * sizeof(float));
+        memcpy(m->P.rpool[j].b, m->P.pooler.b, (size_t)c->hidden_size * sizeof(float));
+    }
+    build_view(m);
+    return EB_OK;
+}
+
+eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err) {
+    eb_safetensors st;
+    eb_status s = eb_st_open(path, m->alloc, 1, &st, err);
+    if (s != EB_OK) return s;
+    int loaded_pooler = 0, ramps_found = 0;
+    for (int i = 0; i < m->nt && s == EB_OK; i++) {
+        const eb_tparam *p = &m->t[i];
+        const eb_st_tensor *t = eb_st_find(&st, p->name);
+        if (!t && (p->flags & EB_TP_RAMP)) {
+            /* "highway.j.pooler.dense.weight" spelling */
+            char alt[160];
+            const char *k = strstr(p->name, ".pooler.");
+            if (k) {
+                snprintf(alt, sizeof alt, "%.*s.pooler.dense.%s", (int)(k - p->name), p->name,
+                         k + 8);
+                t = eb_st_find(&st, alt);
+            }
+        }
+        if (!t) {
+            int optional = (p->flags & (EB_TP_RAMP | EB_TP_SPAN)) ||
+                           !strncmp(p->name, "classifier.", 11);
+            if (!optional)
+                s = eb_fail(err, EB_ERR_FORMAT, "%s: tensor %s missing", path, p->name);
+            continue;
+        }
+        if (t->numel != p->numel) {
+            s = eb_fail(err, EB_ERR_FORMAT, "%s: tensor %s has %zu values, the config needs %zu",
+                        path, p->name, t->numel, p->numel);
+            continue;
+        }
+        eb_st_to_f32(t, m->params + p->off);
+        if (!strncmp(p->name, "albert.pooler.", 14)) loaded_pooler = 1;
+        if (p->flags & EB_TP_RAMP) ramps_found = 1;
+    }
+    eb_st_close(&st);
+    if (s != EB_OK) return s;
+    if (loaded_pooler && !ramps_found) {
+        const eb_config *c = &m->cfg;
+        for (int j = 0; j < m->num_ramps; j++) {
+            memcpy(m->P.rpool[j].w, m->P.pooler.w,
+                   (size_t)c->hidden_size * c->hidden_size * sizeof(float));
+            memcpy(m->P.rpool[j].b, m->P.pooler.b, (size_t)c->hidden_size * sizeof(float));
+        }
+    }
+    if (m->eff != m->params) memcpy(m->eff, m->params, m->n_params * sizeof(float));
+    return EB_OK;
+}
+
+void eb_tm_apply_mask(eb_tmodel *m, const float *mask) {
+    if (!mask) {
+        if (m->eff != m->params) memcpy(m->eff, m->params, m->n_params * sizeof(float));
+        return;
+    }
+    if (m->eff == m->params) {
+        m->eff = eb_malloc_aligned(m->alloc, m->n_params * sizeof(float));
+        if (!m->eff) { /* cannot happen silently: fall back to in-place masking */
+            m->eff = m->params;
+        }
+        layout(m, m->eff, &m->W, 0);
+        build_view(m);
+    }
+    if (m->eff != m->params) memcpy(m->eff, m->params, m->n_params * sizeof(float));
+    for (int i = 0; i < m->nt; i++) {
+        const eb_tparam *p = &m->t[i];
+        if (!(p->flags & (EB_TP_PRUNE | EB_TP_EMBPRUNE)) || p->ndim != 2) continue;
+        float *e = m->eff + p->off;
+        const float *k = mask + p->off;
+        for (size_t j = 0; j < p->numel; j++) e[j] *= k[j];
+    }
+}
+
+/* ---------------- activations ---------------- */
+
+eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err) {
+    const eb_config *c = &m->cfg;
+    const size_t N = (size_t)max_b * max_t, H = (size_t)c->hidden_size;
+    const size_t E = (size_t)c->embedding_size, I = (size_t)c->intermediate_size;
+    const size_t NH = (size_t)c->num_attention_heads, T = (size_t)max_t, B = (size_t)max_b;
+    const size_t K = (size_t)c->num_labels;
+    const int A = c->num_hidden_layers * c->inner_group_num;
+    eb_free_aligned(m->alloc, m->act_block);
+    eb_free(m->alloc, m->acts);
+    eb_free(m->alloc, m->ramp);
+    m->acts = eb_calloc(m->alloc, (size_t)A, sizeof *m->acts);
+    m->ramp = eb_calloc(m->alloc, (size_t)(m->num_ramps ? m->num_ramps : 1), sizeof *m->ramp);
+    size_t per_app = 8 * N * H + 2 * N * I;
+    size_t per_head = 4 * B * H + B * K;
+    size_t total = 2 * N * E + (size_t)A * per_app + N * H + (size_t)(1 + m->num_ramps) * per_head +
+                   NH * T * T + 2 * T * T +
+                   /* grads */ 7 * N * H + 2 * N * I + 2 * N * E + B * K + 3 * B * H +
+                   /* ids, types, valid */ 3 * N;
+    total += 64 * 64; /* alignment slack */
+    m->act_block = eb_malloc_aligned(m->alloc, total * sizeof(float));
+    if (!m->acts || !m->ramp || !m->act_block)
+        return eb_fail(err, EB_ERR_NOMEM, "train: out of memory for activations (%zu MB)",
+                       total * 4 >> 20);
+    memset(m->act_block, 0, total * sizeof(float));
+    float *p = m->act_block;
+#define GRAB(dst, n)                                                                               \
+    do {                                                                                           \
+        dst = p;                                                                                   \
+        p += ((n) + 15) & ~(size_t)15;                                                             \
+    } while (0)
+    GRAB(m->emb_sum, N * E);
+    GRAB(m->emb_ln, N * E);
+    for (int a = 0; a < A; a++) {
+        eb_tact *s = &m->acts[a];
+        GRAB(s->xin, N * H);
+        GRAB(s->q, N * H);
+        GRAB(s->k, N * H);
+        GRAB(s->v, N * H);
+        GRAB(s->ctx, N * H);
+        GRAB(s->res1, N * H);
+        GRAB(s->h1, N * H);
+        GRAB(s->res2, N * H);
+        GRAB(s->fpre, N * I);
+        GRAB(s->fact, N * I);
+    }
+    GRAB(m->final_out, N * H);
+    for (int j = -1; j < m->num_ramps; j++) {
+        eb_thead *h = j < 0 ? &m->head : &m->ramp[j];
+        GRAB(h->cls, B * H);
+        GRAB(h->pooled, B * H);
+        GRAB(h->drop, B * H);
+        GRAB(h->dmask, B * H);
+        GRAB(h->logits, B * K);
+    }
+    GRAB(m->att, NH * T * T);
+    GRAB(m->scratch, 2 * T * T);
+    GRAB(m->dh, N * H);
+    GRAB(m->dtmp, N * H);
+    GRAB(m->dres, N * H);
+    GRAB(m->dq, N * H);
+    GRAB(m->dk, N * H);
+    GRAB(m->dv, N * H);
+    GRAB(m->dctx, N * H);
+    GRAB(m->dffn, N * I);
+    GRAB(m->dffn2, N * I);
+    GRAB(m->demb, N * E);
+    GRAB(m->demb2, N * E);
+    GRAB(m->dlogits, B * K);
+    float *hb;
+    GRAB(hb, 3 * B * H);
+    (void)hb;
+    m->ids = (int32_t *)p;
+    p += N;
+    m->types = (int32_t *)p;
+    p += N;
+    m->key_valid = (uint8_t *)p;
+#undef GRAB
+    m->max_b = max_b;
+    m->max_t = max_t;
+    return EB_OK;
+}
+
+void eb_tm_free(eb_tmodel *m) {
+    if (m->eff && m->eff != m->params) eb_free_aligned(m->alloc, m->eff);
+    eb_free_aligned(m->alloc, m->params);
+    eb_free_aligned(m->alloc, m->grads);
+    eb_free_aligned(m->alloc, m->act_block);
+    eb_free(m->alloc, m->acts);
+    eb_free(m->alloc, m->ramp);
+    eb_free(m->alloc, m->t);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---------------- forward ---------------- */
+
+static void activation(float *x, size_t n, eb_activation act) {
+    if (act == EB_ACT_GELU) eb_gelu_erf(x, n);
+    else if (act == EB_ACT_RELU) eb_relu(x, n);
+    else eb_gelu_new(x, n);
+}
+
+static void activation_backward(float *dx, const float *dy, const float *x, size_t n,
+                                eb_activation act) {
+    if (act == EB_ACT_GELU) eb_gelu_erf_backward(dx, dy, x, n);
+    else if (act == EB_ACT_RELU) eb_relu_backward(dx, dy, x, n);
+    else eb_gelu_new_backward(dx, dy, x, n);
+}
+
+static void head_forward(eb_tmodel *m, eb_thead *hd, const float *hidden, const eb_tlin *pool,
+                         const eb_tlin *cls, float p, uint64_t seed) {
+    const int B = m->B, T = m->T, H = m->cfg.hidden_size, K = m->cfg.num_labels;
+    for (int b = 0; b < B; b++)
+        memcpy(hd->cls + (size_t)b * H, hidden + (size_t)b * T * H, sizeof(float) * H);
+    eb_matmul(hd->pooled, hd->cls, pool->w, pool->b, B, H, H);
+    eb_tanh_inplace(hd->pooled, (size_t)B * H);
+    uint64_t s = seed;
+    for (size_t i = 0; i < (size_t)B * H; i++) {
+        hd->dmask[i] = p > 0 ? (eb_rng_uniform(&s) < p ? 0.0f : 1.0f / (1.0f - p)) : 1.0f;
+        hd->drop[i] = hd->pooled[i] * hd->dmask[i];
+    }
+    eb_matmul(hd->logits, hd->drop, cls->w, cls->b, B, H, K);
+}
+
+void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const uint8_t *valid,
+                   int B, int T, int ramps, float dropout_p, uint64_t rng_seed) {
+    const eb_config *c = &m->cfg;
+    const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size;
+    const int NH = c->num_attention_heads, HS = H / NH, N = B * T;
+    const int per_group = c->num_hidden_layers / c->num_hidden_groups;
+    const float eps = c->layer_norm_eps;
+    m->B = B;
+    m->T = T;
+    memcpy(m->ids, ids, sizeof(int32_t) * (size_t)N);
+    for (int i = 0; i < N; i++) m->types[i] = types ? types[i] : 0;
+    memcpy(m->key_valid, valid, (size_t)N);
+    const eb_tw *w = &m->W;
+    for (int i = 0; i < N; i++) {
+        const float *we = w->word + (size_t)m->ids[i] * E;
+        const float *pe = w->pos + (size_t)(i % T) * E;
+        const float *te = w->type + (size_t)m->types[i] * E;
+        float *o = m->emb_sum + (size_t)i * E;
+        for (int e = 0; e < E; e++) o[e] = we[e] + pe[e] + te[e];
+    }
+    eb_layernorm(m->emb_ln, m->emb_sum, w->eln.g, w->eln.b, N, E, eps);
+    const int A = c->num_hidden_layers * c->inner_group_num;
+    eb_matmul(m->acts[0].xin, m->emb_ln, w->map.w, w->map.b, N, E, H);
+    for (int a = 0; a < A; a++) {
+        const int l = a / c->inner_group_num, inner = a % c->inner_group_num;
+        const eb_tlayer *L = &w->layers[(l / per_group) * c->inner_group_num + inner];
+        eb_tact *s = &m->acts[a];
+        float *out = a + 1 < A ? m->acts[a + 1].xin : m->final_out;
+        eb_matmul(s->q, s->xin, L->q.w, L->q.b, N, H, H);
+        eb_matmul(s->k, s->xin, L->k.w, L->k.b, N, H, H);
+        eb_matmul(s->v, s->xin, L->v.w, L->v.b, N, H, H);
+        for (int b = 0; b < B; b++) {
+            size_t o = (size_t)b * T * H;
+            eb_attention(s->ctx + o, m->att, s->q + o, s->k + o, s->v + o, T, NH, HS,
+                         m->key_valid + (size_t)b * T, L->span, m->x.span_ramp, NULL);
+        }
+        eb_matmul(s->res1, s->ctx, L->o.w, L->o.b, N, H, H);
+        eb_add_inplace(s->res1, s->xin, (size_t)N * H);
+        eb_layernorm(s->h1, s->res1, L->aln.g, L->aln.b, N, H, eps);
+        eb_matmul(s->fpre, s->h1, L->ffn.w, L->ffn.b, N, H, I);
+        memcpy(s->fact, s->fpre, sizeof(float) * (size_t)N * I);
+        activation(s->fact, (size_t)N * I, c->hidden_act);
+        eb_matmul(s->res2, s->fact, L->ffn_out.w, L->ffn_out.b, N, I, H);
+        eb_add_inplace(s->res2, s->h1, (size_t)N * H);
+        eb_layernorm(out, s->res2, L->oln.g, L->oln.b, N, H, eps);
+        if (ramps && inner == c->inner_group_num - 1 && l < m->num_ramps)
+            head_forward(m, &m->ramp[l], out, &w->rpool[l], &w->rcls[l], dropout_p,
+                         rng_seed * 1000003u + (uint64_t)l + 1);
+    }
+    head_forward(m, &m->head, m->final_out, &w->pooler, &w->cls, dropout_p, rng_seed * 1000003u);
+}
+
+/* ---------------- backward ---------------- */
+
+static void zero(float *x, size_t n) {
+    memset(x, 0, n * sizeof(float));
+}
+
+/* Add the gradient of a head into dh (rows b*T). */
+static void head_backward(eb_tmodel *m, const eb_thead *hd, const float *dlogits,
+                          const eb_tlin *pool, const eb_tlin *cls, eb_tlin *gpool, eb_tlin *gcls,
+                          float *dh) {
+    const int B = m->B, T = m->T, H = m->cfg.hidden_size, K = m->cfg.num_labels;
+    float *t1 = m->dq, *t2 = m->dk, *t3 = m->dv; /* free at this point, [B,H] each */
+    zero(t1, (size_t)B * H);
+    eb_matmul_backward(t1, gcls->w, gcls->b, dlogits, hd->drop, cls->w, B, H, K);
+    for (size_t i = 0; i < (size_t)B * H; i++) t1[i] *= hd->dmask[i];
+    zero(t2, (size_t)B * H);
+    eb_tanh_backward(t2, t1, hd->pooled, (size_t)B * H);
+    zero(t3, (size_t)B * H);
+    eb_matmul_backward(t3, gpool->w, gpool->b, t2, hd->cls, pool->w, B, H, H);
+    for (int b = 0; b < B; b++) eb_add_inplace(dh + (size_t)b * T * H, t3 + (size_t)b * H, H);
+}
+
+void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int backbone) {
+    const eb_config *c = &m->cfg;
+    const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size;
+    const int NH = c->num_attention_heads, HS = H / NH, B = m->B, T = m->T, N = B * T;
+    const int per_group = c->num_hidden_layers / c->num_hidden_groups;
+    const float eps = c->layer_norm_eps;
+    const eb_tw *w = &m->W;
+    eb_tw *g = &m->G;
+    zero(m->dh, (size_t)N * H);
+    if (dmain) head_backward(m, &m->head, dmain, &w->pooler, &w->cls, &g->pooler, &g->cls, m->dh);
+    const int A = c->num_hidden_layers * c->inner_group_num;
+    for (int a = A - 1; a >= 0; a--) {
+        const int l = a / c->inner_group_num, inner = a % c->inner_group_num;
+        if (dramp && inner == c->inner_group_num - 1 && l < m->num_ramps && dramp[l])
+            head_backward(m, &m->ramp[l], dramp[l], &w->rpool[l], &w->rcls[l], &g->rpool[l],
+                          &g->rcls[l], m->dh);
+        if (!backbone) continue;
+        const int u = (l / per_group) * c->inner_group_num + inner;
+        const eb_tlayer *L = &w->layers[u];
+        eb_tlayer *G = &g->layers[u];
+        const eb_tact *s = &m->acts[a];
+        const size_t NHs = (size_t)N * H, NI = (size_t)N * I;
+        /* out = LN(res2), res2 = ffn_out(act(ffn(h1))) + h1 */
+        zero(m->dres, NHs);
+        eb_layernorm_backward(m->dres, G->oln.g, G->oln.b, m->dh, s->res2, L->oln.g, N, H, eps);
+        memcpy(m->dtmp, m->dres, NHs * sizeof(float));
+        zero(m->dffn2, NI);
+        eb_matmul_backward(m->dffn2, G->ffn_out.w, G->ffn_out.b, m->dres, s->fact, L->ffn_out.w,
+                           N, I, H);
+        zero(m->dffn, NI);
+        activation_backward(m->dffn, m->dffn2, s->fpre, NI, c->hidden_act);
+        eb_matmul_backward(m->dtmp, G->ffn.w, G->ffn.b, m->dffn, s->h1, L->ffn.w, N, H, I);
+        /* h1 = LN(res1), res1 = o(attention(q, k, v)) + xin */
+        zero(m->dres, NHs);
+        eb_layernorm_backward(m->dres, G->aln.g, G->aln.b, m->dtmp, s->res1, L->aln.g, N, H, eps);
+        memcpy(m->dh, m->dres, NHs * sizeof(float));
+        zero(m->dctx, NHs);
+        eb_matmul_backward(m->dctx, G->o.w, G->o.b, m->dres, s->ctx, L->o.w, N, H, H);
+        zero(m->dq, NHs);
+        zero(m->dk, NHs);
+        zero(m->dv, NHs);
+        for (int b = 0; b < B; b++) {
+            size_t o = (size_t)b * T * H;
+            eb_attention_backward(m->dq + o, m->dk + o, m->dv + o, G->span, m->scratch,
+                                  m->dctx + o, s->q + o, s->k + o, s->v + o, T, NH, HS,
+                                  m->key_valid + (size_t)b * T, L->span, m->x.span_ramp, NULL);
+        }
+        eb_matmul_backward(m->dh, G->q.w, G->q.b, m->dq, s->xin, L->q.w, N, H, H);
+        eb_matmul_backward(m->dh, G->k.w, G->k.b, m->dk, s->xin, L->k.w, N, H, H);
+        eb_matmul_backward(m->dh, G->v.w, G->v.b, m->dv, s->xin, L->v.w, N, H, H);
+    }
+    if (!backbone) return;
+    zero(m->demb, (size_t)N * E);
+    eb_matmul_backward(m->demb, g->map.w, g->map.b, m->dh, m->emb_ln, w->map.w, N, E, H);
+    zero(m->demb2, (size_t)N * E);
+    eb_layernorm_backward(m->demb2, g->eln.g, g->eln.b, m->demb, m->emb_sum, w->eln.g, N, E, eps);
+    eb_embedding_backward(g->word, m->demb2, m->ids, N, E);
+    eb_embedding_backward(g->type, m->demb2, m->types, N, E);
+    for (int i = 0; i < N; i++)
+        eb_add_inplace(g->pos + (size_t)(i % T) * E, m->demb2 + (size_t)i * E, E);
+}
+
+/* ---------------- save ---------------- */
+
+eb_status eb_tm_save_hf(const eb_tmodel *m, const char *dir, eb_error *err) {
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return eb_fail(err, EB_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+    char path[1024];
+    char *json = eb_config_to_json(&m->cfg, &m->x);
+    if (!json) return eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    eb_status s = eb_write_file_atomic(path, json, strlen(json), err);
+    free(json);
+    if (s != EB_OK) return s;
+    eb_st_entry *e = eb_calloc(m->alloc, (size_t)m->nt, sizeof *e);
+    if (!e) return eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+    for (int i = 0; i < m->nt; i++) {
+        e[i].name = m->t[i].name;
+        e[i].data = m->eff + m->t[i].off;
+        e[i].ndim = m->t[i].ndim;
+        e[i].shape[0] = m->t[i].shape[0];
+        e[i].shape[1] = m->t[i].shape[1];
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    s = eb_st_write(path, e, m->nt, EB_DTYPE_F32, "{\"format\": \"pt\"}", err);
+    eb_free(m->alloc, e);
+    return s;
+}

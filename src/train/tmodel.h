@@ -1,0 +1,146 @@
+/* tmodel.h - a trainable ALBERT: one parameter allocation, one gradient
+ * allocation with the same layout, activations saved per layer application
+ * for the backward pass.
+ *
+ * Parameters are laid out tensor after tensor in a fixed order (the table
+ * `t`); `eb_tw` views (pointer structs) are built over any buffer with that
+ * layout: the parameters, the gradients, the Adam moments, the effective
+ * (masked) weights.  The effective weights are what the forward pass reads:
+ * with pruning they are W * mask, otherwise the parameters themselves.  An
+ * eb_albert_weights view over the effective weights lets the engine's forward
+ * (eb_albert_layer_apply, ...) run the model for evaluation. */
+#ifndef EB_TRAIN_TMODEL_H
+#define EB_TRAIN_TMODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgebert.h"
+#include "model/albert.h"
+
+/* Tensor flags */
+#define EB_TP_DECAY 1u    /* weight decay applies (matrices, not biases/LayerNorm/span) */
+#define EB_TP_EMB 2u      /* embedding module (frozen in the student) */
+#define EB_TP_PRUNE 4u    /* encoder matrix masked by pruning (Q, K, V, O, FFN in/out) */
+#define EB_TP_SPAN 8u     /* adaptive span z */
+#define EB_TP_RAMP 16u    /* off-ramp head */
+#define EB_TP_EMBPRUNE 32u /* percentile-pruned: word/position/type embeddings and mapping */
+
+typedef struct eb_tparam {
+    char name[112];
+    size_t off, numel;
+    int ndim;
+    int64_t shape[2];
+    unsigned flags;
+} eb_tparam;
+
+typedef struct eb_tlin {
+    float *w, *b;
+} eb_tlin;
+typedef struct eb_tnorm {
+    float *g, *b;
+} eb_tnorm;
+typedef struct eb_tlayer {
+    eb_tlin q, k, v, o;
+    eb_tnorm aln;
+    eb_tlin ffn, ffn_out;
+    eb_tnorm oln;
+    float *span; /* [NH] or NULL */
+} eb_tlayer;
+
+#define EB_TRAIN_MAX_UNIQUE_LAYERS 64
+typedef struct eb_tw {
+    float *word, *pos, *type;
+    eb_tnorm eln;
+    eb_tlin map;
+    eb_tlayer layers[EB_TRAIN_MAX_UNIQUE_LAYERS]; /* group-major */
+    eb_tlin pooler, cls;
+    eb_tlin rpool[EB_MAX_LAYERS], rcls[EB_MAX_LAYERS]; /* off-ramps 0..L-2 */
+} eb_tw;
+
+/* Saved activations of one layer application. */
+typedef struct eb_tact {
+    float *xin, *q, *k, *v, *ctx, *res1, *h1, *fpre, *fact, *res2;
+} eb_tact;
+
+/* Activations of one classification head on the [CLS] rows. */
+typedef struct eb_thead {
+    float *cls;    /* [B,H] input rows */
+    float *pooled; /* [B,H] tanh output */
+    float *drop;   /* [B,H] after dropout (the classifier input) */
+    float *dmask;  /* [B,H] dropout scale (0 or 1/(1-p)) */
+    float *logits; /* [B,K] */
+} eb_thead;
+
+typedef struct eb_tmodel {
+    eb_config cfg;
+    eb_model_extras x;
+    int has_span, num_ramps; /* ramps after layers 1..num_ramps (0 or L-1) */
+    int n_unique;            /* num_hidden_groups * inner_group_num */
+    eb_tparam *t;
+    int nt;
+    size_t n_params;
+    float *params, *grads, *eff; /* eff == params without pruning */
+    eb_tw P, G, W;               /* views: parameters, gradients, effective */
+    /* engine view over the effective weights */
+    eb_albert_weights view;
+    eb_albert_layer view_layers[EB_TRAIN_MAX_UNIQUE_LAYERS];
+    eb_linear view_ramps[2 * EB_MAX_LAYERS];
+    /* activations for batches of up to max_b sequences of max_t tokens */
+    int max_b, max_t;
+    int B, T; /* shape of the last forward */
+    float *act_block;
+    float *emb_sum, *emb_ln; /* [N,E] */
+    eb_tact *acts;           /* [num_hidden_layers * inner_group_num] */
+    float *final_out;        /* [N,H] */
+    eb_thead head, *ramp;    /* ramp[num_ramps] */
+    float *att, *scratch;    /* [NH,T,T], [2,T,T] */
+    float *dh, *dtmp, *dres, *dq, *dk, *dv, *dctx, *dffn, *dffn2, *demb, *demb2; /* grads */
+    float *dlogits;          /* [B,K] */
+    uint8_t *key_valid;      /* [B,T] */
+    int32_t *ids, *types;    /* [B,T] */
+    const eb_allocator *alloc;
+} eb_tmodel;
+
+/* Create a model of config cfg (extras x) with freshly initialised weights
+ * (normal(0, 0.02) matrices and embeddings, zero biases, unit LayerNorm;
+ * spans at span_init; off-ramp poolers copied from the main pooler). */
+eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras *x, int with_span,
+                       int with_ramps, float span_init, uint64_t seed, const eb_allocator *a,
+                       eb_error *err);
+/* Overwrite parameters from a safetensors file, by name.  Tensors the model
+ * has and the file lacks keep their initial values when `optional` says so
+ * (ramps, span, classifier); anything else missing is an error. */
+eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err);
+/* Allocate activations for batches of up to max_b x max_t tokens. */
+eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err);
+void eb_tm_free(eb_tmodel *m);
+
+/* Index of a tensor by name, -1 if absent. */
+int eb_tm_find(const eb_tmodel *m, const char *name);
+
+/* One batch: ids/types [B,T] (row-major, padded), valid [B,T] 1 = token.
+ * Forward with saved activations.  ramps: also compute the off-ramp logits.
+ * dropout_p: classifier dropout (0 = eval), rng_seed for its masks.
+ * Logits land in m->head.logits [B,K] and m->ramp[j].logits. */
+void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const uint8_t *valid,
+                   int B, int T, int ramps, float dropout_p, uint64_t rng_seed);
+/* Backward from dlogits of the main head (dmain [B,K], may be NULL) and of
+ * the ramps (dramp[j] [B,K], may be NULL or hold NULLs).  backbone: 0 stops
+ * at the heads (phase 2).  Gradients accumulate into m->grads. */
+void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int backbone);
+
+/* Refresh m->eff from params and a mask (float 0/1 over the whole layout,
+ * only EB_TP_PRUNE tensors read); mask NULL = effective weights are params. */
+void eb_tm_apply_mask(eb_tmodel *m, const float *mask);
+
+/* Write an HF checkpoint: config.json and model.safetensors (effective
+ * weights) into dir (created if needed). */
+eb_status eb_tm_save_hf(const eb_tmodel *m, const char *dir, eb_error *err);
+
+/* Small deterministic RNG (splitmix64) used for init, dropout and shuffling. */
+uint64_t eb_rng_next(uint64_t *s);
+float eb_rng_uniform(uint64_t *s); /* [0, 1) */
+float eb_rng_normal(uint64_t *s);
+
+#endif

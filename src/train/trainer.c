@@ -1,0 +1,780 @@
+/* trainer.c - the training loop: batches, losses (CE, KD, span penalty,
+ * off-ramps), AdamW with warm-up and linear decay, clipping, pruning,
+ * checkpoints, resume, interruption (formulas in include/edgebert/train.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "edgebert/train.h"
+#include "kernels/backward.h"
+#include "kernels/kernels.h"
+#include "model/config.h"
+#include "model/safetensors.h"
+#include "train/tmodel.h"
+#include "train/trainer_internal.h"
+#include "util/util.h"
+
+eb_train_options eb_train_options_default(void) {
+    eb_train_options o;
+    memset(&o, 0, sizeof o);
+    o.epochs = 3;
+    o.lr = 5e-4f;
+    o.batch = 32;
+    o.seed = 42;
+    o.max_len = 128;
+    o.warmup = 0.1f;
+    o.weight_decay = 0.01f;
+    o.clip = 1.0f;
+    o.dropout = 0.1f;
+    o.kd_temperature = 2.0f;
+    o.kd_alpha_distil = 0.9f;
+    o.kd_alpha_ce = 0.1f;
+    o.keep = 0.5f;
+    o.prune_iw = 2.0f;
+    o.prune_fw = 3.0f;
+    o.score_lr = 1e-2f;
+    o.span_coeff = 1e-3f;
+    o.span_lr = 0.1f;
+    o.predict_after = 1;
+    o.save_every = 500;
+    o.log_every = 20;
+    return o;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void tlog(const eb_train_options *o, const char *fmt, ...) EB_PRINTF(2, 3);
+static void tlog(const eb_train_options *o, const char *fmt, ...) {
+    if (!o->log) return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    o->log(o->ud, buf);
+}
+
+/* ---------------- model setup ---------------- */
+
+static int st_has(const char *path, const char *needle) {
+    eb_safetensors st;
+    eb_error e;
+    if (eb_st_open(path, NULL, 1, &st, &e) != EB_OK) return 0;
+    int found = 0;
+    for (int i = 0; i < st.n && !found; i++) found = strstr(st.tensors[i].name, needle) != NULL;
+    eb_st_close(&st);
+    return found;
+}
+
+eb_status eb_trainer_load_model(eb_tmodel *m, const char *config_path, const char *init_dir,
+                                int want_span, int want_ramps, float span_ramp, float span_init,
+                                uint64_t seed, eb_error *err) {
+    char path[1024];
+    eb_config cfg;
+    eb_model_extras x;
+    if (init_dir) snprintf(path, sizeof path, "%s/config.json", init_dir);
+    else if (config_path) snprintf(path, sizeof path, "%s", config_path);
+    else return eb_fail(err, EB_ERR_ARG, "train: give a config.json or an initial checkpoint");
+    eb_status s = eb_config_load(path, &cfg, &x, err);
+    if (s != EB_OK) return s;
+    if (span_ramp > 0) x.span_ramp = span_ramp;
+    int has_span = want_span, has_ramps = want_ramps;
+    if (init_dir) {
+        snprintf(path, sizeof path, "%s/model.safetensors", init_dir);
+        has_span |= st_has(path, "attention.span");
+        has_ramps |= st_has(path, "encoder.highway.");
+    }
+    s = eb_tm_create(m, &cfg, &x, has_span, has_ramps, span_init, seed, NULL, err);
+    if (s != EB_OK) return s;
+    if (init_dir) {
+        s = eb_tm_load_safetensors(m, path, err);
+        if (s != EB_OK) eb_tm_free(m);
+    }
+    return s;
+}
+
+/* ---------------- pruning helpers ---------------- */
+
+/* k-th largest (1-based k) of x[n] by quickselect; x is reordered. */
+static float kth_largest(float *x, size_t n, size_t k) {
+    size_t lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        float pivot = x[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (x[i] > pivot) i++;
+            while (x[j] < pivot) j--;
+            if (i <= j) {
+                float t = x[i];
+                x[i] = x[j];
+                x[j] = t;
+                i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else return x[want];
+    }
+    return x[want];
+}
+
+/* mask[n] = 1 for the `keep` largest of val[n] (ties at the threshold kept). */
+static void topk_mask(float *mask, const float *val, size_t n, double keep, float *tmp, int absval) {
+    size_t k = (size_t)llround(keep * (double)n);
+    if (k >= n) {
+        for (size_t i = 0; i < n; i++) mask[i] = 1;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) tmp[i] = absval ? fabsf(val[i]) : val[i];
+    if (k == 0) {
+        for (size_t i = 0; i < n; i++) mask[i] = 0;
+        return;
+    }
+    float thr = kth_largest(tmp, n, k);
+    for (size_t i = 0; i < n; i++) mask[i] = (absval ? fabsf(val[i]) : val[i]) >= thr ? 1.0f : 0.0f;
+}
+
+double eb_prune_schedule(long step, long total, long ws, double iw, double fw, double keep) {
+    double a = iw * ws, b = (double)total - fw * ws;
+    if (step <= a) return 1.0;
+    if (step > b || b <= a) return keep;
+    double r = 1.0 - (step - a) / (b - a);
+    return keep + (1.0 - keep) * r * r * r;
+}
+
+double eb_emb_prune_percentile(int epochs_done, int epochs, double pct) {
+    double f = (double)epochs_done / epochs;
+    double r = (f - 0.1) / 0.7;
+    return pct * (r < 0 ? 0 : (r > 1 ? 1 : r));
+}
+
+/* ---------------- the trainer ---------------- */
+
+typedef struct trainer {
+    const eb_train_options *o;
+    eb_tmodel m, teacher;
+    int has_teacher;
+    float *m1, *m2, *mask, *scores, *s1, *s2, *tmp;
+    int *trainable; /* per tensor */
+    long step, total, spe, ws, warm;
+    int *order, order_epoch;
+    uint64_t *keys; /* length grouping scratch, NULL = plain shuffle */
+    int32_t *bids, *btypes;
+    uint8_t *bvalid;
+    float *dmain, *dramp[EB_MAX_LAYERS];
+    double kept;
+    int masking; /* some weights are masked: effective weights differ from the parameters */
+} trainer;
+
+static void trainer_free(trainer *t) {
+    eb_tm_free(&t->m);
+    if (t->has_teacher) eb_tm_free(&t->teacher);
+    float *bufs[] = {t->m1, t->m2, t->mask, t->scores, t->s1, t->s2, t->tmp, t->dmain};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) eb_free(NULL, bufs[i]);
+    for (int j = 0; j < EB_MAX_LAYERS; j++) eb_free(NULL, t->dramp[j]);
+    eb_free(NULL, t->trainable);
+    eb_free(NULL, t->order);
+    eb_free(NULL, t->keys);
+    eb_free(NULL, t->bids);
+    eb_free(NULL, t->btypes);
+    eb_free(NULL, t->bvalid);
+}
+
+static int is_masked(const eb_tparam *p) {
+    return p->ndim == 2 && (p->flags & (EB_TP_PRUNE | EB_TP_EMBPRUNE));
+}
+
+/* Recompute the pruning masks for this step and the effective weights. */
+static void update_masks(trainer *t) {
+    const eb_train_options *o = t->o;
+    eb_tmodel *m = &t->m;
+    if (o->prune != EB_PRUNE_NONE && o->phase == EB_PHASE_BACKBONE) {
+        t->kept = eb_prune_schedule(t->step, t->total, t->ws, o->prune_iw, o->prune_fw, o->keep);
+        for (int i = 0; i < m->nt; i++) {
+            const eb_tparam *p = &m->t[i];
+            if (!(p->flags & EB_TP_PRUNE) || p->ndim != 2) continue;
+            if (o->prune == EB_PRUNE_MOVEMENT)
+                topk_mask(t->mask + p->off, t->scores + p->off, p->numel, t->kept, t->tmp, 0);
+            else
+                topk_mask(t->mask + p->off, m->params + p->off, p->numel, t->kept, t->tmp, 1);
+        }
+    }
+    if (t->masking) eb_tm_apply_mask(m, t->mask);
+}
+
+static void emb_prune(trainer *t, int epochs_done) {
+    const eb_train_options *o = t->o;
+    double pct = eb_emb_prune_percentile(epochs_done, o->epochs, o->emb_prune_pct);
+    if (pct <= 0) return;
+    eb_tmodel *m = &t->m;
+    for (int i = 0; i < m->nt; i++) {
+        const eb_tparam *p = &m->t[i];
+        if (!(p->flags & EB_TP_EMBPRUNE) || p->ndim != 2) continue;
+        /* effective values (already pruned ones stay pruned) */
+        float *val = t->tmp + p->numel; /* second half of tmp */
+        for (size_t k = 0; k < p->numel; k++) val[k] = m->params[p->off + k] * t->mask[p->off + k];
+        topk_mask(t->mask + p->off, val, p->numel, 1.0 - pct / 100.0, t->tmp, 1);
+    }
+    tlog(o, "epoch %d: embeddings pruned to the %.1fth percentile", epochs_done, pct);
+}
+
+/* Which tensors this phase trains. */
+static void set_trainable(trainer *t) {
+    const eb_train_options *o = t->o;
+    eb_tmodel *m = &t->m;
+    for (int i = 0; i < m->nt; i++) {
+        unsigned f = m->t[i].flags;
+        int on;
+        if (o->phase == EB_PHASE_OFFRAMPS) on = (f & EB_TP_RAMP) != 0;
+        else {
+            on = !(f & EB_TP_RAMP);
+            if ((f & EB_TP_EMB) && o->freeze_embeddings) on = 0;
+            if ((f & EB_TP_SPAN) && !o->span) on = 0;
+        }
+        t->trainable[i] = on;
+    }
+}
+
+static double lr_at(const trainer *t, long step) {
+    double base = t->o->lr;
+    if (step < t->warm) return base * (double)(step + 1) / (double)t->warm;
+    long rest = t->total - t->warm;
+    return rest > 0 ? base * (double)(t->total - step) / (double)rest : base;
+}
+
+static void adam(float *p, const float *g, float *m1, float *m2, size_t n, float lr, float wd,
+                 long step) {
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+    const float c1 = 1.0f - powf(b1, (float)step), c2 = 1.0f - powf(b2, (float)step);
+    for (size_t i = 0; i < n; i++) {
+        m1[i] = b1 * m1[i] + (1 - b1) * g[i];
+        m2[i] = b2 * m2[i] + (1 - b2) * g[i] * g[i];
+        float upd = (m1[i] / c1) / (sqrtf(m2[i] / c2) + eps);
+        p[i] -= lr * (upd + wd * p[i]);
+    }
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The example order of an epoch: a seeded shuffle; then, with length
+ * grouping, chunks of 64 batches sorted by length (less padding) and the
+ * full batches shuffled again (the last partial batch stays last). */
+static void shuffle_epoch(trainer *t, const eb_train_data *d, int epoch) {
+    if (t->order_epoch == epoch) return;
+    const int n = d->n, B = t->o->batch;
+    uint64_t s = t->o->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)epoch * 7919u + 1;
+    for (int i = 0; i < n; i++) t->order[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(eb_rng_next(&s) % (uint64_t)(i + 1));
+        int x = t->order[i];
+        t->order[i] = t->order[j];
+        t->order[j] = x;
+    }
+    t->order_epoch = epoch;
+    if (!t->keys) return;
+    const int chunk = 64 * B;
+    for (int c0 = 0; c0 < n; c0 += chunk) {
+        int m = n - c0 < chunk ? n - c0 : chunk;
+        for (int i = 0; i < m; i++) {
+            int e = t->order[c0 + i], len = d->ex[e].n;
+            t->keys[i] = ((uint64_t)(uint32_t)len << 32) | (uint32_t)i;
+        }
+        qsort(t->keys, (size_t)m, sizeof *t->keys, cmp_u64);
+        for (int i = 0; i < m; i++) t->keys[i] = (uint64_t)t->order[c0 + (int)(t->keys[i] & 0xffffffffu)];
+        for (int i = 0; i < m; i++) t->order[c0 + i] = (int)t->keys[i];
+    }
+    const int full = n / B;
+    for (int i = full - 1; i > 0; i--) { /* swap whole batches */
+        int j = (int)(eb_rng_next(&s) % (uint64_t)(i + 1));
+        for (int k = 0; k < B; k++) {
+            int x = t->order[i * B + k];
+            t->order[i * B + k] = t->order[j * B + k];
+            t->order[j * B + k] = x;
+        }
+    }
+}
+
+/* Fill the padded batch of examples idx[0..B); returns T. */
+static int make_batch(trainer *t, const eb_train_data *d, const int *idx, int B) {
+    int T = 1;
+    for (int b = 0; b < B; b++) {
+        int n = d->ex[idx[b]].n;
+        if (n > t->o->max_len) n = t->o->max_len;
+        if (n > T) T = n;
+    }
+    for (int b = 0; b < B; b++) {
+        const eb_train_example *e = &d->ex[idx[b]];
+        int n = e->n < T ? e->n : T;
+        for (int i = 0; i < T; i++) {
+            t->bids[b * T + i] = i < n ? e->ids[i] : 0;
+            t->btypes[b * T + i] = i < n && e->type_ids ? e->type_ids[i] : 0;
+            t->bvalid[b * T + i] = i < n;
+        }
+    }
+    return T;
+}
+
+static eb_status check_data(const eb_tmodel *m, const eb_train_data *d, const char *what,
+                            eb_error *err) {
+    const eb_config *c = &m->cfg;
+    for (int i = 0; i < d->n; i++) {
+        const eb_train_example *e = &d->ex[i];
+        for (int k = 0; k < e->n; k++) {
+            if (e->ids[k] < 0 || e->ids[k] >= c->vocab_size)
+                return eb_fail(err, EB_ERR_FORMAT, "%s example %d: token id %d outside the "
+                               "vocabulary (%d)", what, i + 1, e->ids[k], c->vocab_size);
+            if (e->type_ids && (e->type_ids[k] < 0 || e->type_ids[k] >= c->type_vocab_size))
+                return eb_fail(err, EB_ERR_FORMAT, "%s example %d: bad token type %d", what,
+                               i + 1, e->type_ids[k]);
+        }
+        if (c->num_labels > 1 && (e->label < 0 || e->label >= c->num_labels))
+            return eb_fail(err, EB_ERR_FORMAT, "%s example %d: label %d outside 0..%d", what,
+                           i + 1, e->label, c->num_labels - 1);
+    }
+    return EB_OK;
+}
+
+/* Accuracy of every exit over d (acc[L], main head at L-1); model in eval mode. */
+void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_b, double *acc,
+                     float *entropies /* [n, L] or NULL */) {
+    const eb_config *c = &m->cfg;
+    const int L = c->num_hidden_layers, K = c->num_labels;
+    long correct[EB_MAX_LAYERS] = {0};
+    int32_t *ids = eb_malloc(NULL, sizeof(int32_t) * (size_t)max_b * max_len);
+    int32_t *ty = eb_malloc(NULL, sizeof(int32_t) * (size_t)max_b * max_len);
+    uint8_t *va = eb_malloc(NULL, (size_t)max_b * max_len);
+    if (!ids || !ty || !va) goto out;
+    for (int s = 0; s < d->n; s += max_b) {
+        int B = d->n - s < max_b ? d->n - s : max_b, T = 1;
+        for (int b = 0; b < B; b++) T = EB_MAX(T, EB_MIN(d->ex[s + b].n, max_len));
+        for (int b = 0; b < B; b++) {
+            const eb_train_example *e = &d->ex[s + b];
+            for (int i = 0; i < T; i++) {
+                ids[b * T + i] = i < e->n ? e->ids[i] : 0;
+                ty[b * T + i] = i < e->n && e->type_ids ? e->type_ids[i] : 0;
+                va[b * T + i] = i < e->n;
+            }
+        }
+        eb_tm_forward(m, ids, ty, va, B, T, m->num_ramps > 0, 0.0f, 0);
+        for (int b = 0; b < B; b++)
+            for (int l = 0; l < L; l++) {
+                const float *lg = l < m->num_ramps ? m->ramp[l].logits + b * K
+                                                   : (l == L - 1 ? m->head.logits + b * K : NULL);
+                if (!lg) continue;
+                int best = 0;
+                for (int k = 1; k < K; k++)
+                    if (lg[k] > lg[best]) best = k;
+                correct[l] += best == d->ex[s + b].label;
+                if (entropies) entropies[(size_t)(s + b) * L + l] = eb_entropy_logits(lg, K);
+            }
+    }
+    for (int l = 0; l < L; l++) acc[l] = d->n ? (double)correct[l] / d->n : 0;
+out:
+    eb_free(NULL, ids), eb_free(NULL, ty), eb_free(NULL, va);
+}
+
+/* ---------------- checkpoints ---------------- */
+
+static eb_status copy_file(const char *from, const char *to, eb_error *err) {
+    char *data;
+    size_t size;
+    eb_status s = eb_read_file(from, NULL, 0, &data, &size, err);
+    if (s != EB_OK) return s;
+    s = eb_write_file_atomic(to, data, size, err);
+    eb_free(NULL, data);
+    return s;
+}
+
+static eb_status save_all(trainer *t, eb_error *err) {
+    const eb_train_options *o = t->o;
+    eb_tmodel *m = &t->m;
+    if (t->masking) eb_tm_apply_mask(m, t->mask);
+    eb_status s = eb_tm_save_hf(m, o->out_dir, err);
+    if (s != EB_OK) return s;
+    char path[1024];
+    if (o->tokenizer_path) {
+        snprintf(path, sizeof path, "%s/spiece.model", o->out_dir);
+        if (strcmp(o->tokenizer_path, path) != 0) {
+            s = copy_file(o->tokenizer_path, path, err);
+            if (s != EB_OK) return s;
+        }
+    }
+    float stepf[2] = {(float)(t->step % 16777216), (float)(t->step / 16777216)};
+    eb_st_entry e[8];
+    int n = 0;
+    const float *bufs[] = {m->params, t->m1, t->m2, t->mask, t->scores, t->s1, t->s2};
+    const char *names[] = {"trainer.params", "trainer.adam_m", "trainer.adam_v", "trainer.mask",
+                           "trainer.scores", "trainer.scores_m", "trainer.scores_v"};
+    for (int i = 0; i < 7; i++) {
+        if (!bufs[i]) continue;
+        e[n] = (eb_st_entry){names[i], bufs[i], 1, {(int64_t)m->n_params}};
+        n++;
+    }
+    e[n++] = (eb_st_entry){"trainer.step", stepf, 1, {2}};
+    snprintf(path, sizeof path, "%s/train_state.safetensors", o->out_dir);
+    return eb_st_write(path, e, n, EB_DTYPE_F32, NULL, err);
+}
+
+static eb_status load_state(trainer *t, eb_error *err) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/train_state.safetensors", t->o->out_dir);
+    eb_safetensors st;
+    eb_status s = eb_st_open(path, NULL, 1, &st, err);
+    if (s != EB_OK) return s;
+    eb_tmodel *m = &t->m;
+    float *bufs[] = {m->params, t->m1, t->m2, t->mask, t->scores, t->s1, t->s2};
+    const char *names[] = {"trainer.params", "trainer.adam_m", "trainer.adam_v", "trainer.mask",
+                           "trainer.scores", "trainer.scores_m", "trainer.scores_v"};
+    for (int i = 0; i < 7 && s == EB_OK; i++) {
+        if (!bufs[i]) continue;
+        const eb_st_tensor *x = eb_st_find(&st, names[i]);
+        if (!x || x->numel != m->n_params)
+            s = eb_fail(err, EB_ERR_FORMAT, "%s: %s missing or of another model (run with the "
+                        "same options as the interrupted one)", path, names[i]);
+        else eb_st_to_f32(x, bufs[i]);
+    }
+    const eb_st_tensor *x = eb_st_find(&st, "trainer.step");
+    if (s == EB_OK && (!x || x->numel != 2))
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: trainer.step missing", path);
+    if (s == EB_OK) {
+        float v[2];
+        eb_st_to_f32(x, v);
+        t->step = (long)v[0] + 16777216L * (long)v[1];
+    }
+    eb_st_close(&st);
+    return s;
+}
+
+/* ---------------- one step ---------------- */
+
+static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int *idx, int B,
+                                  long *tokens) {
+    const eb_train_options *o = t->o;
+    eb_tmodel *m = &t->m;
+    const eb_config *c = &m->cfg;
+    const int K = c->num_labels;
+    int T = make_batch(t, d, idx, B);
+    for (int i = 0; i < B * T; i++) *tokens += t->bvalid[i];
+    const int ramps = o->phase == EB_PHASE_OFFRAMPS;
+    uint64_t dseed = o->seed * 0x2545F4914F6CDD1DULL + (uint64_t)t->step;
+    eb_tm_forward(m, t->bids, t->btypes, t->bvalid, B, T, ramps, o->dropout, dseed);
+    if (t->has_teacher)
+        eb_tm_forward(&t->teacher, t->bids, t->btypes, t->bvalid, B, T, 0, 0.0f, 0);
+    double loss = 0;
+    memset(m->grads, 0, m->n_params * sizeof(float));
+    const float inv = 1.0f / (float)B;
+    if (!ramps) {
+        memset(t->dmain, 0, sizeof(float) * (size_t)B * K);
+        for (int b = 0; b < B; b++) {
+            const eb_train_example *e = &d->ex[idx[b]];
+            const float *s = m->head.logits + b * K;
+            float *ds = t->dmain + b * K;
+            if (K == 1) {
+                if (t->has_teacher) {
+                    float tt = t->teacher.head.logits[b];
+                    loss += o->kd_alpha_distil * eb_mse_backward(ds, s[0], tt, inv * o->kd_alpha_distil) / B;
+                    loss += o->kd_alpha_ce * eb_mse_backward(ds, s[0], e->target, inv * o->kd_alpha_ce) / B;
+                } else {
+                    loss += eb_mse_backward(ds, s[0], e->target, inv) / B;
+                }
+            } else if (t->has_teacher) {
+                loss += eb_kd_backward(ds, s, t->teacher.head.logits + b * K, K, e->label,
+                                       o->kd_temperature, o->kd_alpha_distil, o->kd_alpha_ce,
+                                       inv) / B;
+            } else {
+                loss += eb_xent_backward(ds, s, K, e->label, inv) / B;
+            }
+        }
+        eb_tm_backward(m, t->dmain, NULL, 1);
+    } else {
+        for (int j = 0; j < m->num_ramps; j++) {
+            memset(t->dramp[j], 0, sizeof(float) * (size_t)B * K);
+            for (int b = 0; b < B; b++) {
+                const eb_train_example *e = &d->ex[idx[b]];
+                const float *s = m->ramp[j].logits + b * K;
+                if (K == 1) loss += eb_mse_backward(t->dramp[j] + b, s[0], e->target, inv) / B;
+                else loss += eb_xent_backward(t->dramp[j] + b * K, s, K, e->label, inv) / B;
+            }
+        }
+        eb_tm_backward(m, NULL, t->dramp, 0);
+    }
+    /* span penalty: span_coeff * sum max(z + R, 0) */
+    if (o->span && !ramps) {
+        const float R = m->x.span_ramp;
+        for (int u = 0; u < m->n_unique; u++)
+            for (int h = 0; h < c->num_attention_heads; h++) {
+                float z = m->P.layers[u].span[h];
+                if (z + R > 0) {
+                    loss += o->span_coeff * (z + R);
+                    m->G.layers[u].span[h] += o->span_coeff;
+                }
+            }
+    }
+    return loss;
+}
+
+static void optimizer_step(trainer *t) {
+    const eb_train_options *o = t->o;
+    eb_tmodel *m = &t->m;
+    const long st = t->step + 1;
+    const double sched = lr_at(t, t->step) / o->lr;
+    /* straight-through pruning gradients: dS = dW' * W, dW = dW' * mask */
+    for (int i = 0; i < m->nt; i++) {
+        const eb_tparam *p = &m->t[i];
+        if (!is_masked(p) || !t->trainable[i]) continue;
+        float *g = m->grads + p->off;
+        const float *w = m->params + p->off, *k = t->mask + p->off;
+        if (t->scores && (p->flags & EB_TP_PRUNE)) {
+            float *gs = t->tmp; /* score gradient, used right away */
+            for (size_t j = 0; j < p->numel; j++) gs[j] = g[j] * w[j];
+            adam(t->scores + p->off, gs, t->s1 + p->off, t->s2 + p->off, p->numel,
+                 (float)(o->score_lr * sched), 0.0f, st);
+        }
+        for (size_t j = 0; j < p->numel; j++) g[j] *= k[j];
+    }
+    /* global norm clip over the trained tensors */
+    double nrm = 0;
+    for (int i = 0; i < m->nt; i++) {
+        if (!t->trainable[i]) continue;
+        const float *g = m->grads + m->t[i].off;
+        for (size_t j = 0; j < m->t[i].numel; j++) nrm += (double)g[j] * g[j];
+    }
+    nrm = sqrt(nrm);
+    float cscale = (o->clip > 0 && nrm > o->clip) ? (float)(o->clip / nrm) : 1.0f;
+    for (int i = 0; i < m->nt; i++) {
+        if (!t->trainable[i]) continue;
+        const eb_tparam *p = &m->t[i];
+        float *g = m->grads + p->off;
+        if (cscale != 1.0f)
+            for (size_t j = 0; j < p->numel; j++) g[j] *= cscale;
+        float lr = (float)(o->lr * sched);
+        float wd = (p->flags & EB_TP_DECAY) ? o->weight_decay : 0.0f;
+        if (p->flags & EB_TP_SPAN) lr = (float)(o->span_lr * sched), wd = 0;
+        adam(m->params + p->off, g, t->m1 + p->off, t->m2 + p->off, p->numel, lr, wd, st);
+        if (p->flags & EB_TP_SPAN) {
+            const float R = m->x.span_ramp, mx = o->span_max > 0 ? o->span_max : (float)o->max_len;
+            float *z = m->params + p->off;
+            for (size_t j = 0; j < p->numel; j++) z[j] = z[j] < -R ? -R : (z[j] > mx ? mx : z[j]);
+        }
+    }
+}
+
+static void fill_report(trainer *t, eb_train_report *r) {
+    eb_tmodel *m = &t->m;
+    size_t zeros = 0, total = 0;
+    for (int i = 0; i < m->nt; i++) {
+        const eb_tparam *p = &m->t[i];
+        if (!(p->flags & EB_TP_PRUNE) || p->ndim != 2) continue;
+        for (size_t j = 0; j < p->numel; j++) zeros += m->eff[p->off + j] == 0.0f;
+        total += p->numel;
+    }
+    r->sparsity = total ? (double)zeros / total : 0;
+    r->heads_off = 0;
+    if (m->has_span)
+        for (int u = 0; u < m->n_unique; u++)
+            for (int h = 0; h < m->cfg.num_attention_heads; h++)
+                r->heads_off += eb_span_head_off(m->P.layers[u].span[h], m->x.span_ramp);
+}
+
+eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
+                       const eb_train_data *dev, eb_train_report *rep, eb_error *err) {
+    eb_train_report dummy;
+    if (!rep) rep = &dummy;
+    memset(rep, 0, sizeof *rep);
+    rep->dev_accuracy = -1;
+    if (!o->out_dir) return eb_fail(err, EB_ERR_ARG, "train: no output directory");
+    if (!train || train->n == 0) return eb_fail(err, EB_ERR_ARG, "train: no training data");
+    if (o->batch < 1 || o->epochs < 1 || o->max_len < 2 || !(o->lr > 0))
+        return eb_fail(err, EB_ERR_ARG, "train: batch, epochs, max-len and lr must be positive");
+    if (o->prune != EB_PRUNE_NONE && !(o->keep > 0 && o->keep <= 1))
+        return eb_fail(err, EB_ERR_ARG, "train: --keep must be in (0, 1]");
+    if (o->phase == EB_PHASE_PREDICTOR) return eb_train_predictor(o, train, rep, err);
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.o = o;
+    t.order_epoch = -1;
+    const float R0 = o->span_ramp;
+    const float span_init = o->span_max > 0 ? o->span_max : (float)o->max_len;
+    eb_status s = eb_trainer_load_model(&t.m, o->config_path, o->init_dir, o->span,
+                                        o->phase == EB_PHASE_OFFRAMPS, R0, span_init, o->seed, err);
+    if (s != EB_OK) return s;
+    eb_tmodel *m = &t.m;
+    if (o->max_len > m->cfg.max_position_embeddings) {
+        eb_tm_free(m);
+        return eb_fail(err, EB_ERR_ARG, "train: --max-len %d exceeds max_position_embeddings %d",
+                       o->max_len, m->cfg.max_position_embeddings);
+    }
+    if (o->phase == EB_PHASE_OFFRAMPS && m->num_ramps == 0) {
+        eb_tm_free(m);
+        return eb_fail(err, EB_ERR_ARG, "train: the model has a single layer: no off-ramps");
+    }
+    if (o->teacher_dir && o->phase == EB_PHASE_BACKBONE) {
+        s = eb_trainer_load_model(&t.teacher, NULL, o->teacher_dir, 0, 0, 0, 0, 0, err);
+        if (s != EB_OK) goto done;
+        t.has_teacher = 1;
+        if (t.teacher.cfg.num_labels != m->cfg.num_labels) {
+            s = eb_fail(err, EB_ERR_ARG, "train: teacher has %d labels, student %d",
+                        t.teacher.cfg.num_labels, m->cfg.num_labels);
+            goto done;
+        }
+        s = eb_tm_alloc_acts(&t.teacher, o->batch, o->max_len, err);
+        if (s != EB_OK) goto done;
+    }
+    s = check_data(m, train, "training", err);
+    if (s == EB_OK && dev) s = check_data(m, dev, "dev", err);
+    if (s != EB_OK) goto done;
+    s = eb_tm_alloc_acts(m, o->batch, o->max_len, err);
+    if (s != EB_OK) goto done;
+    const size_t NP = m->n_params;
+    int ok_keys = 1;
+    size_t maxt = 0;
+    for (int i = 0; i < m->nt; i++) maxt = EB_MAX(maxt, m->t[i].numel);
+    t.m1 = eb_calloc(NULL, NP, sizeof(float));
+    t.m2 = eb_calloc(NULL, NP, sizeof(float));
+    t.mask = eb_malloc(NULL, NP * sizeof(float));
+    t.tmp = eb_malloc(NULL, 2 * maxt * sizeof(float));
+    t.trainable = eb_calloc(NULL, (size_t)m->nt, sizeof(int));
+    t.order = eb_malloc(NULL, sizeof(int) * (size_t)train->n);
+    if (!o->no_length_grouping) {
+        t.keys = eb_malloc(NULL, sizeof(uint64_t) * (size_t)EB_MIN(train->n, 64 * o->batch));
+        ok_keys = t.keys != NULL;
+    }
+    t.bids = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
+    t.btypes = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
+    t.bvalid = eb_malloc(NULL, (size_t)o->batch * o->max_len);
+    t.dmain = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels);
+    int ok = ok_keys && t.m1 && t.m2 && t.mask && t.tmp && t.trainable && t.order && t.bids && t.btypes &&
+             t.bvalid && t.dmain;
+    for (int j = 0; j < m->num_ramps && ok; j++)
+        ok = (t.dramp[j] = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels)) != NULL;
+    if (o->prune == EB_PRUNE_MOVEMENT && o->phase == EB_PHASE_BACKBONE) {
+        t.scores = eb_calloc(NULL, NP, sizeof(float));
+        t.s1 = eb_calloc(NULL, NP, sizeof(float));
+        t.s2 = eb_calloc(NULL, NP, sizeof(float));
+        ok = ok && t.scores && t.s1 && t.s2;
+    }
+    if (!ok) {
+        s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+        goto done;
+    }
+    /* masks start from what the weights already have: zeros stay zeros in a
+     * pruned initial checkpoint's embeddings and matrices when frozen */
+    for (size_t i = 0; i < NP; i++) t.mask[i] = 1.0f;
+    if (o->phase == EB_PHASE_BACKBONE) {
+        for (int i = 0; i < m->nt; i++) {
+            const eb_tparam *p = &m->t[i];
+            if (!is_masked(p) || !(p->flags & EB_TP_EMBPRUNE)) continue;
+            for (size_t j = 0; j < p->numel; j++)
+                if (m->params[p->off + j] == 0.0f) t.mask[p->off + j] = 0.0f, t.masking = 1;
+        }
+        if (o->prune != EB_PRUNE_NONE || o->emb_prune_pct > 0) t.masking = 1;
+    }
+    set_trainable(&t);
+    t.spe = (train->n + o->batch - 1) / o->batch;
+    t.total = t.spe * o->epochs;
+    t.warm = o->warmup < 1 ? (long)(o->warmup * t.total) : (long)o->warmup;
+    if (t.warm < 1) t.warm = 1;
+    if (t.warm > t.total) t.warm = t.total;
+    t.ws = t.warm;
+    if ((o->prune_iw + o->prune_fw) * t.ws > 0.8 * t.total)
+        t.ws = (long)(0.8 * t.total / (o->prune_iw + o->prune_fw));
+    t.kept = 1.0;
+    if (o->resume) {
+        s = load_state(&t, err);
+        if (s != EB_OK) goto done;
+        tlog(o, "resuming at step %ld of %ld", t.step, t.total);
+    }
+    long stop_at = o->max_steps > 0 ? EB_MIN(t.total, t.step + o->max_steps) : t.total;
+    double t0 = now_s(), tlast = t0, loss_acc = 0, last_loss = 0;
+    long tokens = 0, tok_last = 0, n_acc = 0, steps_done = 0;
+    int *idx = eb_malloc(NULL, sizeof(int) * (size_t)o->batch);
+    if (!idx) {
+        s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+        goto done;
+    }
+    while (t.step < stop_at) {
+        const int epoch = (int)(t.step / t.spe);
+        const long bi = t.step % t.spe;
+        shuffle_epoch(&t, train, epoch);
+        int B = 0;
+        for (long k = bi * o->batch; k < train->n && B < o->batch; k++) idx[B++] = t.order[k];
+        update_masks(&t);
+        double loss = step_loss_and_grads(&t, train, idx, B, &tokens);
+        if (!isfinite(loss)) {
+            s = eb_fail(err, EB_ERR_NUMERIC,
+                        "train: the loss became %s at step %ld (epoch %d); stopping. The last "
+                        "checkpoint in %s is from before; try a lower --lr",
+                        isnan(loss) ? "NaN" : "infinite", t.step + 1, epoch + 1, o->out_dir);
+            break;
+        }
+        optimizer_step(&t);
+        t.step++;
+        steps_done++;
+        loss_acc += loss;
+        n_acc++;
+        last_loss = loss;
+        const int epoch_end = t.step % t.spe == 0;
+        if (epoch_end && o->emb_prune_pct > 0 && o->phase == EB_PHASE_BACKBONE)
+            emb_prune(&t, (int)(t.step / t.spe));
+        if (o->progress && (t.step % o->log_every == 0 || t.step == t.total)) {
+            double tn = now_s();
+            eb_train_progress p = {t.step, t.total, (int)((t.step - 1) / t.spe) + 1, o->epochs,
+                                   loss_acc / n_acc, lr_at(&t, t.step - 1), 0, 0, t.kept};
+            p.tokens_per_s = (tokens - tok_last) / (tn - tlast > 1e-9 ? tn - tlast : 1e-9);
+            p.eta_s = (tn - t0) / steps_done * (double)(t.total - t.step);
+            o->progress(o->ud, &p);
+            tlast = tn;
+            tok_last = tokens;
+            loss_acc = 0;
+            n_acc = 0;
+        }
+        if (epoch_end && dev) {
+            double acc[EB_MAX_LAYERS];
+            if (t.masking) eb_tm_apply_mask(m, t.mask);
+            eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL);
+            const int L = m->cfg.num_hidden_layers;
+            rep->dev_accuracy = acc[L - 1];
+            if (o->phase == EB_PHASE_OFFRAMPS) {
+                char line[400];
+                int n = 0;
+                for (int l = 0; l < L && n < (int)sizeof line - 16; l++)
+                    n += snprintf(line + n, sizeof line - n, " %.3f", acc[l]);
+                tlog(o, "epoch %d: dev accuracy per exit layer:%s", epoch + 1, line);
+            } else {
+                tlog(o, "epoch %d: dev accuracy %.4f", epoch + 1, acc[L - 1]);
+            }
+        }
+        int interrupted = o->stop && *o->stop;
+        if (interrupted || epoch_end || t.step == stop_at ||
+            (o->save_every > 0 && t.step % o->save_every == 0)) {
+            s = save_all(&t, err);
+            if (s != EB_OK) break;
+        }
+        if (interrupted) {
+            s = eb_fail(err, EB_ERR_INTERRUPTED, "train: interrupted at step %ld of %ld; "
+                        "saved to %s (continue with --resume)", t.step, t.total, o->out_dir);
+            break;
+        }
+    }
+    eb_free(NULL, idx);
+    rep->steps = t.step;
+    rep->final_loss = last_loss;
+    rep->seconds = now_s() - t0;
+    rep->tokens_per_s = rep->seconds > 0 ? tokens / rep->seconds : 0;
+    fill_report(&t, rep);
+done:
+    trainer_free(&t);
+    return s;
+}

@@ -1,0 +1,23 @@
+/* trainer_internal.h - pieces of the trainer shared between its files and tests. */
+#ifndef EB_TRAIN_TRAINER_INTERNAL_H
+#define EB_TRAIN_TRAINER_INTERNAL_H
+
+#include "edgebert/train.h"
+#include "train/tmodel.h"
+
+/* A model from config.json (random init) or an HF checkpoint directory. */
+eb_status eb_trainer_load_model(eb_tmodel *m, const char *config_path, const char *init_dir,
+                                int want_span, int want_ramps, float span_ramp, float span_init,
+                                uint64_t seed, eb_error *err);
+/* Accuracy of every exit layer over d (acc[L]); entropies [n, L] if not NULL. */
+void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_b, double *acc,
+                     float *entropies);
+/* Kept fraction of the cubic pruning schedule at `step` of `total`. */
+double eb_prune_schedule(long step, long total, long ws, double iw, double fw, double keep);
+/* Percentile of the embedding pruning after epochs_done of epochs. */
+double eb_emb_prune_percentile(int epochs_done, int epochs, double pct);
+/* Phase 3: the exit predictor table. */
+eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *train,
+                             eb_train_report *rep, eb_error *err);
+
+#endif

@@ -1,0 +1,207 @@
+"""`edgebert train` end to end on token-id data (--ids, no tokenizer needed):
+usage errors exit 2; a run writes an HF checkpoint PyTorch reads back with the
+same logits as tests/py/eb_torch_albert.py computes; SIGINT saves and exits
+130, --resume then finishes with the same weights as an uninterrupted run;
+off-ramps and the predictor table; real SST-2 text when the shared data and
+a tokenizer are there."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np  # noqa: E402
+
+import eb_torch_albert as ref  # noqa: E402
+
+BUILD = os.environ.get("EB_BUILD", "build")
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+EB = os.path.join(ROOT, BUILD, "edgebert")
+DATA = os.environ.get("EB_SHARED_DATA", os.path.join(ROOT, "..", "shared", "data"))
+failed = False
+
+
+def report(name, errs):
+    global failed
+    if errs:
+        failed = True
+        print("FAIL %s: %s" % (name, "; ".join(errs)))
+    else:
+        print("PASS %s" % name)
+
+
+CFG = dict(vocab_size=24, embedding_size=8, hidden_size=16, num_hidden_layers=3,
+           num_hidden_groups=1, inner_group_num=1, num_attention_heads=2, intermediate_size=32,
+           max_position_embeddings=32, type_vocab_size=2, num_labels=2, hidden_act="gelu_new",
+           layer_norm_eps=1e-12)
+
+
+def synth(path, n, seed):
+    rng = np.random.default_rng(seed)
+    with open(path, "w") as f:
+        for _ in range(n):
+            L = int(rng.integers(3, 14))
+            ids = [2] + list(rng.integers(8, 24, L - 1))
+            lab = int(7 in ids)
+            if rng.random() < 0.5:
+                ids[int(rng.integers(1, L))] = 7
+                lab = 1
+            f.write("%d\t%s\n" % (lab, " ".join(map(str, ids))))
+
+
+def run(args, **kw):
+    return subprocess.run([EB, "train"] + args, capture_output=True, text=True, **kw)
+
+
+def main():
+    if not os.access(EB, os.X_OK):
+        print("SKIP train_cli: %s not built" % EB)
+        return 0
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "config.json")
+        with open(cfg, "w") as f:
+            json.dump(CFG, f)
+        data = os.path.join(d, "train.ids")
+        synth(data, 400, 1)
+        base = ["--config", cfg, "--data", data, "--ids", "--max-len", "16", "--batch", "16",
+                "--lr", "3e-3", "--seed", "3", "--log-every", "5"]
+
+        # usage errors
+        errs = []
+        for bad in (["--data", data], base + ["--out", d + "/x", "--prune", "sideways"],
+                    base + ["--out", d + "/x", "--epochs", "two"], ["--bogus"]):
+            r = run(bad)
+            if r.returncode != 2:
+                errs.append("%s: exit %d, want 2" % (" ".join(bad[-2:]), r.returncode))
+        report("train_cli_usage", errs)
+
+        # a run, read back by the PyTorch reference
+        out = os.path.join(d, "m")
+        r = run(base + ["--out", out, "--epochs", "3", "--json", "--dev", data])
+        errs = []
+        if r.returncode != 0:
+            errs.append("exit %d: %s" % (r.returncode, r.stderr[-300:]))
+        else:
+            j = json.loads(r.stdout)
+            if not (j["dev_accuracy"] > 0.8):
+                errs.append("dev accuracy %.3f" % j["dev_accuracy"])
+            if "step 5/" not in r.stderr or "tok/s" not in r.stderr or "ETA" not in r.stderr:
+                errs.append("no progress line")
+            import torch
+            w = {k: torch.tensor(v, dtype=torch.float64) for k, v in
+                 ref.read_safetensors(os.path.join(out, "model.safetensors")).items()}
+            with open(os.path.join(out, "config.json")) as f:
+                c2 = json.load(f)
+            ids = torch.tensor([[2, 9, 7, 11, 12]])
+            logits, _ = ref.forward(c2, w, ids, torch.zeros_like(ids), torch.ones_like(ids, dtype=torch.bool))
+            if logits.argmax().item() != 1:
+                errs.append("a sentence with token 7 is not labelled 1: %s" % logits.tolist())
+        report("train_cli_run_and_pytorch_reads_it", errs)
+
+        # SIGINT saves; --resume finishes with the same weights as a straight run
+        errs = []
+        straight = os.path.join(d, "s")
+        opts = ["--epochs", "4", "--span", "--prune", "movement", "--keep", "0.5",
+                "--save-every", "0"]
+        r = run(base + opts + ["--out", straight])
+        if r.returncode != 0:
+            errs.append("straight run exit %d: %s" % (r.returncode, r.stderr[-300:]))
+        inter = os.path.join(d, "i")
+        p = subprocess.Popen([EB, "train"] + base + opts + ["--out", inter, "--log-every", "1"],
+                             stderr=subprocess.PIPE, text=True)
+        # wait for a few steps, then interrupt
+        for line in p.stderr:
+            if line.startswith("step 3/"):
+                p.send_signal(signal.SIGINT)
+                break
+        rest = p.stderr.read()
+        rc = p.wait()
+        if rc != 130:
+            errs.append("SIGINT: exit %d, want 130 (%s)" % (rc, rest[-200:]))
+        if "--resume" not in rest:
+            errs.append("SIGINT message does not mention --resume")
+        if not os.path.exists(os.path.join(inter, "train_state.safetensors")):
+            errs.append("no train_state.safetensors after SIGINT")
+        r = run(base + opts + ["--out", inter, "--resume"])
+        if r.returncode != 0:
+            errs.append("resume exit %d: %s" % (r.returncode, r.stderr[-300:]))
+        elif "resuming at step" not in r.stderr:
+            errs.append("resume did not say where it resumed")
+        if not errs:
+            a = ref.read_safetensors(os.path.join(straight, "model.safetensors"))
+            b = ref.read_safetensors(os.path.join(inter, "model.safetensors"))
+            diff = [k for k in a if not np.array_equal(a[k], b[k])]
+            if diff:
+                errs.append("resumed weights differ: %s" % diff[:3])
+        report("train_cli_sigint_resume_exact", errs)
+
+        # off-ramps, then the predictor table
+        errs = []
+        ramps = os.path.join(d, "r")
+        r = run(["--init", out, "--data", data, "--ids", "--out", ramps, "--phase", "offramps",
+                 "--epochs", "2", "--max-len", "16", "--lr", "3e-3"])
+        if r.returncode != 0:
+            errs.append("offramps exit %d: %s" % (r.returncode, r.stderr[-300:]))
+        r = run(["--init", ramps, "--data", data, "--ids", "--out", ramps, "--phase", "predictor",
+                 "--max-len", "16"])
+        if r.returncode != 0:
+            errs.append("predictor exit %d: %s" % (r.returncode, r.stderr[-300:]))
+        else:
+            lut = np.loadtxt(os.path.join(ramps, "exit_lut.csv"), delimiter=",")
+            if lut.shape != (100, 2) or not np.allclose(lut[:, 0], np.arange(100) / 100):
+                errs.append("table shape %s" % (lut.shape,))
+            st = ref.read_safetensors(os.path.join(ramps, "model.safetensors"))
+            if "albert.encoder.highway.1.classifier.weight" not in st:
+                errs.append("off-ramp tensors missing")
+        report("train_cli_offramps_predictor", errs)
+
+    # real SST-2 text (needs the tokenizer in the library and the shared data)
+    sst = os.path.join(DATA, "glue", "SST-2", "train.tsv")
+    spm = os.path.join(DATA, "albert", "spiece.model")
+    if not (os.path.exists(sst) and os.path.exists(spm)):
+        print("SKIP train_cli_sst2: %s or %s missing" % (sst, spm))
+    else:
+        with tempfile.TemporaryDirectory() as d:
+            small = os.path.join(d, "train.tsv")
+            with open(sst) as f, open(small, "w") as g:
+                for i, line in enumerate(f):
+                    if i > 500:
+                        break
+                    g.write(line)
+            c = dict(CFG, vocab_size=30000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                     max_position_embeddings=64)
+            cfg = os.path.join(d, "config.json")
+            with open(cfg, "w") as f:
+                json.dump(c, f)
+            out = os.path.join(d, "m")
+            # 500 real SST-2 phrases: the loss falls and the model fits them
+            r = run(["--config", cfg, "--tokenizer", spm, "--data", small, "--dev", small,
+                     "--task", "sst2", "--out", out, "--epochs", "8", "--max-len", "32", "--lr",
+                     "3e-3", "--batch", "32", "--log-every", "40", "--json"])
+            errs = []
+            if r.returncode != 0:
+                errs.append("exit %d: %s" % (r.returncode, r.stderr[-300:]))
+            else:
+                losses = [float(l.split("loss ")[1].split()[0]) for l in r.stderr.splitlines()
+                          if l.startswith("step ")]
+                if len(losses) < 2 or not losses[-1] < 0.5 * losses[0]:
+                    errs.append("loss did not fall: %s" % losses)
+                acc = json.loads(r.stdout)["dev_accuracy"]
+                if acc < 0.9:
+                    errs.append("training-set accuracy %.3f" % acc)
+                if not os.path.exists(os.path.join(out, "spiece.model")):
+                    errs.append("spiece.model not copied")
+                # the engine loads what the trainer wrote
+                c = subprocess.run([EB, "classify", "-m", out, "--json", "a gorgeous film"],
+                                   capture_output=True, text=True)
+                if c.returncode != 0 or '"label"' not in c.stdout:
+                    errs.append("edgebert classify on the result: exit %d %s" % (c.returncode, c.stderr[-200:]))
+            report("train_cli_sst2_loss_falls", errs)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,346 @@
+/* test_train.c - the trainer end to end on a tiny model and a synthetic task
+ * (label = whether token 7 occurs): the loss falls, the engine's forward over
+ * the trained weights agrees with the trainer's, --resume reproduces an
+ * uninterrupted run bit for bit, pruning reaches its sparsity, spans switch
+ * heads off, phase 2 touches only the off-ramps, the predictor table has the
+ * published layout, NaN and interruption stop cleanly. */
+#include "testutil.h"
+
+#include <math.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "edgebert/train.h"
+#include "kernels/kernels.h"
+#include "model/albert.h"
+#include "model/safetensors.h"
+#include "train/tdata.h"
+#include "train/tmodel.h"
+#include "train/trainer_internal.h"
+
+static char tmpdir[256];
+
+static void make_tmp(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/eb_test_train_XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+}
+
+static void rm_rf(const char *d) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void write_config(const char *path, int layers, int groups) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"vocab_size\": 20, \"embedding_size\": 8, \"hidden_size\": 16, "
+               "\"num_hidden_layers\": %d, \"num_hidden_groups\": %d, \"inner_group_num\": 1, "
+               "\"num_attention_heads\": 2, \"intermediate_size\": 32, "
+               "\"max_position_embeddings\": 32, \"type_vocab_size\": 2, \"num_labels\": 2, "
+               "\"hidden_act\": \"gelu_new\", \"layer_norm_eps\": 1e-12, "
+               "\"edgebert_span_ramp\": 4}",
+            layers, groups);
+    fclose(f);
+}
+
+/* n examples of length 3..12; label 1 iff token 7 occurs. */
+static void synth(eb_train_data *d, int n, uint64_t seed) {
+    eb_tdata_builder b = {0};
+    uint64_t s = seed;
+    for (int i = 0; i < n; i++) {
+        int32_t ids[16];
+        int len = 3 + (int)(eb_test_rng(&s) % 10), has = 0;
+        ids[0] = 2;
+        for (int k = 1; k < len; k++) {
+            ids[k] = 8 + (int)(eb_test_rng(&s) % 12);
+            if (eb_test_rng(&s) % 9 == 0) ids[k] = 7;
+            has |= ids[k] == 7;
+        }
+        eb_error err;
+        assert_int_equal(eb_tdata_add(&b, ids, NULL, len, has, (float)has, &err), EB_OK);
+    }
+    eb_tdata_finish(&b, d);
+}
+
+static eb_train_options opts(const char *cfg, const char *out) {
+    eb_train_options o = eb_train_options_default();
+    o.config_path = cfg;
+    o.out_dir = out;
+    o.epochs = 4;
+    o.batch = 16;
+    o.lr = 3e-3f;
+    o.max_len = 16;
+    o.seed = 5;
+    o.dropout = 0.1f;
+    return o;
+}
+
+static float *load_tensor(const char *dir, const char *name, size_t *n) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    eb_safetensors st;
+    eb_error err;
+    assert_int_equal(eb_st_open(path, NULL, 0, &st, &err), EB_OK);
+    const eb_st_tensor *t = eb_st_find(&st, name);
+    assert_non_null(t);
+    float *x = malloc(sizeof(float) * t->numel);
+    eb_st_to_f32(t, x);
+    *n = t->numel;
+    eb_st_close(&st);
+    return x;
+}
+
+static void test_schedules(void **state) {
+    (void)state;
+    /* warm-up ws = 10, iw = 2, fw = 3, total 100: flat to 20, keep after 70 */
+    assert_float_equal(eb_prune_schedule(20, 100, 10, 2, 3, 0.5), 1.0, 1e-12);
+    assert_float_equal(eb_prune_schedule(71, 100, 10, 2, 3, 0.5), 0.5, 1e-12);
+    /* halfway through (45 of 20..70): 0.5 + 0.5 * 0.5^3 */
+    assert_float_equal(eb_prune_schedule(45, 100, 10, 2, 3, 0.5), 0.5625, 1e-12);
+    assert_float_equal(eb_emb_prune_percentile(0, 10, 60), 0, 1e-12);
+    assert_float_equal(eb_emb_prune_percentile(1, 10, 60), 0, 1e-12);
+    assert_float_equal(eb_emb_prune_percentile(8, 10, 60), 60, 1e-9);
+    assert_float_equal(eb_emb_prune_percentile(45, 100, 60), 30, 1e-9);
+}
+
+static void test_loss_falls_and_engine_agrees(void **state) {
+    (void)state;
+    make_tmp();
+    char cfg[300], out[300];
+    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
+    snprintf(out, sizeof out, "%s/m", tmpdir);
+    write_config(cfg, 3, 1);
+    eb_train_data d;
+    synth(&d, 256, 1);
+    eb_train_options o = opts(cfg, out);
+    o.epochs = 1;
+    o.max_steps = 2;
+    eb_train_report r1, r2;
+    eb_error err;
+    assert_int_equal(eb_train_run(&o, &d, &d, &r1, &err), EB_OK);
+    rm_rf(out);
+    o.epochs = 15;
+    o.max_steps = 0;
+    assert_int_equal(eb_train_run(&o, &d, &d, &r2, &err), EB_OK);
+    fprintf(stderr, "loss %g -> %g, dev accuracy %g\n", r1.final_loss, r2.final_loss, r2.dev_accuracy);
+    assert_true(r2.final_loss < 0.5 * r1.final_loss);
+    assert_true(r2.dev_accuracy > 0.9);
+    /* engine forward (albert.c) over the saved weights == trainer forward */
+    eb_tmodel m;
+    assert_int_equal(eb_trainer_load_model(&m, NULL, out, 0, 0, 0, 0, 0, &err), EB_OK);
+    assert_int_equal(eb_tm_alloc_acts(&m, 4, 16, &err), EB_OK);
+    eb_albert_scratch s;
+    assert_true(eb_albert_scratch_init(&s, &m.cfg, 16, NULL));
+    for (int e = 0; e < 4; e++) {
+        const eb_train_example *x = &d.ex[e];
+        uint8_t valid[16];
+        memset(valid, 1, sizeof valid);
+        eb_tm_forward(&m, x->ids, x->type_ids, valid, 1, x->n, 0, 0, 0);
+        memset(s.key_valid, 1, (size_t)x->n);
+        eb_albert_embed(&s, &m.cfg, &m.view, x->ids, x->type_ids, x->n);
+        for (int l = 0; l < m.cfg.num_hidden_layers; l++)
+            eb_albert_layer_apply(&s, &m.cfg, &m.view, &m.x, l, x->n, NULL, NULL);
+        float lg[2];
+        eb_albert_classify_at(lg, &s, &m.cfg, &m.view, m.cfg.num_hidden_layers - 1);
+        for (int k = 0; k < 2; k++) assert_float_equal(lg[k], m.head.logits[k], 1e-4);
+    }
+    eb_albert_scratch_free(&s, NULL);
+    eb_tm_free(&m);
+    eb_train_data_free(&d);
+    rm_rf(tmpdir);
+}
+
+static void test_resume_is_exact(void **state) {
+    (void)state;
+    make_tmp();
+    char cfg[300], a[300], b[300];
+    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
+    snprintf(a, sizeof a, "%s/a", tmpdir);
+    snprintf(b, sizeof b, "%s/b", tmpdir);
+    write_config(cfg, 2, 1);
+    eb_train_data d;
+    synth(&d, 100, 2);
+    eb_error err;
+    eb_train_options o = opts(cfg, a);
+    o.epochs = 2;
+    o.span = 1;
+    o.prune = EB_PRUNE_MOVEMENT;
+    o.emb_prune_pct = 30;
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+    o.out_dir = b;
+    o.max_steps = 5; /* 7 steps per epoch: stops inside epoch 1 */
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+    o.max_steps = 4; /* crosses the epoch end */
+    o.resume = 1;
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+    o.max_steps = 0;
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+    const char *names[] = {"albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight",
+                           "albert.embeddings.word_embeddings.weight", "classifier.weight",
+                           "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.span"};
+    for (int i = 0; i < 4; i++) {
+        size_t na, nb;
+        float *x = load_tensor(a, names[i], &na), *y = load_tensor(b, names[i], &nb);
+        assert_int_equal(na, nb);
+        assert_memory_equal(x, y, na * sizeof(float));
+        free(x), free(y);
+    }
+    eb_train_data_free(&d);
+    rm_rf(tmpdir);
+}
+
+static double zero_frac(const char *dir, const char *name) {
+    size_t n;
+    float *x = load_tensor(dir, name, &n);
+    size_t z = 0;
+    for (size_t i = 0; i < n; i++) z += x[i] == 0.0f;
+    free(x);
+    return (double)z / n;
+}
+
+static void test_pruning_and_spans(void **state) {
+    (void)state;
+    make_tmp();
+    char cfg[300], out[300];
+    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
+    snprintf(out, sizeof out, "%s/m", tmpdir);
+    write_config(cfg, 2, 1);
+    eb_train_data d;
+    synth(&d, 128, 3);
+    eb_error err;
+    for (int method = 1; method <= 2; method++) {
+        eb_train_options o = opts(cfg, out);
+        o.prune = (eb_prune_method)method;
+        o.keep = 0.3f;
+        o.emb_prune_pct = 50;
+        o.freeze_embeddings = 1;
+        o.span = 1;
+        o.span_coeff = method == 1 ? 10.0f : 0.0f; /* a huge penalty switches every head off */
+        o.span_lr = 2.0f;
+        eb_train_report r;
+        assert_int_equal(eb_train_run(&o, &d, NULL, &r, &err), EB_OK);
+        const char *q = "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight";
+        assert_float_equal(zero_frac(out, q), 0.7, 0.01);
+        assert_float_equal(r.sparsity, 0.7, 0.01);
+        /* embeddings: 50th percentile after the last epoch (p = 50 * min(1, 0.9/0.7)) */
+        assert_float_equal(zero_frac(out, "albert.embeddings.word_embeddings.weight"), 0.5, 0.02);
+        size_t n;
+        float *z = load_tensor(out, "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.span", &n);
+        for (size_t h = 0; h < n; h++) {
+            if (method == 1) assert_float_equal(z[h], -4.0f, 0); /* clamped at -R: off */
+            else assert_true(z[h] > 0);
+        }
+        assert_int_equal(r.heads_off, method == 1 ? 2 : 0);
+        free(z);
+        rm_rf(out);
+    }
+    eb_train_data_free(&d);
+    rm_rf(tmpdir);
+}
+
+static void test_offramps_predictor(void **state) {
+    (void)state;
+    make_tmp();
+    char cfg[300], a[300], b[300], c[300];
+    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
+    snprintf(a, sizeof a, "%s/a", tmpdir);
+    snprintf(b, sizeof b, "%s/b", tmpdir);
+    snprintf(c, sizeof c, "%s/c", tmpdir);
+    write_config(cfg, 4, 1);
+    eb_train_data d;
+    synth(&d, 128, 4);
+    eb_error err;
+    eb_train_options o = opts(cfg, a);
+    o.epochs = 2;
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+    o.config_path = NULL;
+    o.init_dir = a;
+    o.out_dir = b;
+    o.phase = EB_PHASE_OFFRAMPS;
+    o.epochs = 3;
+    eb_train_report r;
+    assert_int_equal(eb_train_run(&o, &d, &d, &r, &err), EB_OK);
+    const char *same[] = {"albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight",
+                          "albert.pooler.weight", "classifier.bias"};
+    for (int i = 0; i < 3; i++) {
+        size_t na, nb;
+        float *x = load_tensor(a, same[i], &na), *y = load_tensor(b, same[i], &nb);
+        assert_memory_equal(x, y, na * sizeof(float));
+        free(x), free(y);
+    }
+    size_t n;
+    float *r0 = load_tensor(b, "albert.encoder.highway.0.classifier.weight", &n);
+    free(r0);
+    /* predictor after layer 1: 100 rows x (1 + L-1-p) = 3 columns */
+    o.init_dir = b;
+    o.out_dir = c;
+    o.phase = EB_PHASE_PREDICTOR;
+    assert_int_equal(eb_train_run(&o, &d, NULL, &r, &err), EB_OK);
+    char path[400], line[1000];
+    snprintf(path, sizeof path, "%s/exit_lut.csv", c);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        int cols = 1;
+        for (char *p = line; *p; p++) cols += *p == ',';
+        assert_int_equal(cols, 3);
+        double v[3];
+        assert_int_equal(sscanf(line, "%lf,%lf,%lf", &v[0], &v[1], &v[2]), 3);
+        assert_float_equal(v[0], rows * 0.01, 1e-12);
+        assert_true(v[1] >= 0 && v[2] >= 0);
+        rows++;
+    }
+    fclose(f);
+    assert_int_equal(rows, 100);
+    eb_train_data_free(&d);
+    rm_rf(tmpdir);
+}
+
+static void test_nan_and_interrupt(void **state) {
+    (void)state;
+    make_tmp();
+    char cfg[300], a[300], b[300], path[400];
+    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
+    snprintf(a, sizeof a, "%s/a", tmpdir);
+    snprintf(b, sizeof b, "%s/b", tmpdir);
+    write_config(cfg, 2, 1);
+    eb_train_data d;
+    synth(&d, 64, 5);
+    eb_error err;
+    /* interruption: stop already requested -> one step, saved, EB_ERR_INTERRUPTED */
+    volatile sig_atomic_t stop = 1;
+    eb_train_options o = opts(cfg, a);
+    o.stop = &stop;
+    eb_train_report r;
+    assert_int_equal(eb_train_run(&o, &d, NULL, &r, &err), EB_ERR_INTERRUPTED);
+    assert_int_equal(r.steps, 1);
+    assert_non_null(strstr(err.msg, "--resume"));
+    snprintf(path, sizeof path, "%s/train_state.safetensors", a);
+    assert_int_equal(access(path, R_OK), 0);
+    /* NaN in a weight -> EB_ERR_NUMERIC with a clear message */
+    eb_tmodel m;
+    assert_int_equal(eb_trainer_load_model(&m, NULL, a, 0, 0, 0, 0, 0, &err), EB_OK);
+    m.P.pooler.w[3] = NAN;
+    assert_int_equal(eb_tm_save_hf(&m, b, &err), EB_OK);
+    eb_tm_free(&m);
+    o = opts(NULL, a);
+    o.init_dir = b;
+    assert_int_equal(eb_train_run(&o, &d, NULL, &r, &err), EB_ERR_NUMERIC);
+    assert_non_null(strstr(err.msg, "NaN"));
+    eb_train_data_free(&d);
+    rm_rf(tmpdir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schedules),
+        cmocka_unit_test(test_loss_falls_and_engine_agrees),
+        cmocka_unit_test(test_resume_is_exact),
+        cmocka_unit_test(test_pruning_and_spans),
+        cmocka_unit_test(test_offramps_predictor),
+        cmocka_unit_test(test_nan_and_interrupt),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
