@@ -219,6 +219,7 @@ typedef struct eb_result {
     int truncated;
     int active_heads[EB_MAX_LAYERS]; /* heads computed per layer run */
     eb_hw_report hw;     /* filled for every policy */
+    int layer_labels[EB_MAX_LAYERS]; /* argmax of the classifier after each layer run */
 } eb_result;
 
 eb_status eb_context_new(const eb_model *model, eb_context **out, eb_error *err);

@@ -9,6 +9,7 @@ int eb_cmd_eval(int argc, char **argv);
 int eb_cmd_tokenize(int argc, char **argv);
 int eb_cmd_pack(int argc, char **argv);
 int eb_cmd_info(int argc, char **argv);
+int eb_cmd_calibrate(int argc, char **argv);
 int eb_cmd_trace(int argc, char **argv);
 int eb_cmd_sim(int argc, char **argv);
 int eb_cmd_sweep(int argc, char **argv);
@@ -23,6 +24,7 @@ typedef struct command {
 static const command commands[] = {
     {"classify", eb_cmd_classify, "label, probabilities and exit layer of a sentence (pair)"},
     {"tokenize", eb_cmd_tokenize, "the token ids (and pieces) the model would see"},
+    {"calibrate", eb_cmd_calibrate, "thresholds for 1/2/5 %-pt accuracy drops, ee and lai (Table 3)"},
     {"trace", eb_cmd_trace, "replay recorded per-layer entropies: mean exit (and predicted) layer"},
     {"sim", eb_cmd_sim, "run a recorded trace through the accelerator model (cycles, V/F, energy)"},
     {"sweep", eb_cmd_sweep, "the paper's figures: CSV, JSON and SVG plots over MAC sizes, policies, targets"},

@@ -343,6 +343,11 @@ const eb_config *eb_model_task_config(const eb_model *m, const char *task) {
     return t ? &t->cfg : NULL;
 }
 
+const eb_exit_lut *eb_model_task_lut(const eb_model *m, const char *task) {
+    const eb_model_task *t = eb_model_find_task(m, task);
+    return t && t->lut_view.data ? &t->lut_view : NULL;
+}
+
 static eb_status unknown_task(const eb_model *m, const char *task, eb_error *err) {
     char names[256] = "";
     for (int i = 0; i < m->n_tasks; i++)
@@ -409,6 +414,7 @@ typedef struct engine_source {
     float logits[EB_MAX_LABELS];
     int logits_layer;
     int *active_heads;
+    int *layer_labels;
 } engine_source;
 
 static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_work *work,
@@ -427,6 +433,10 @@ static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_
             if (!isfinite(es->logits[i]))
                 return eb_fail(err, EB_ERR_NUMERIC, "the model produced a non-finite logit at layer %d", layer);
         *entropy = c->num_labels > 1 ? eb_entropy_logits(es->logits, c->num_labels) : 0.0f;
+        int best = 0;
+        for (int i = 1; i < c->num_labels; i++)
+            if (es->logits[i] > es->logits[best]) best = i;
+        es->layer_labels[l] = best;
     }
     work->seq_len = es->n;
     work->active_heads = heads / (c->inner_group_num > 0 ? c->inner_group_num : 1);
@@ -468,7 +478,7 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     if (t->w.num_ramps == 0 || thr < 0) thr = 0; /* entropy < 0 never holds: no early exit */
     memset(ctx->s.key_valid, 1, (size_t)n);
     eb_albert_embed(&ctx->s, c, &t->w, ids, type_ids, n);
-    engine_source es = {ctx, t, n, t->w.num_ramps > 0, {0}, 0, r->active_heads};
+    engine_source es = {ctx, t, n, t->w.num_ramps > 0, {0}, 0, r->active_heads, r->layer_labels};
     eb_layer_source src = {c->num_hidden_layers, n, &es, engine_run_layer};
     eb_policy_params pp = eb_policy_params_from_run(&p, t->lut_view.data ? &t->lut_view : NULL);
     pp.threshold = thr;
@@ -485,6 +495,7 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     if (!es.need_ramps) r->entropies[rep.layers_run - 1] = c->num_labels > 1 ? eb_entropy_logits(es.logits, c->num_labels) : 0;
     r->hw = rep.hw;
     finish_result(r, es.logits, c->num_labels);
+    r->layer_labels[rep.layers_run - 1] = r->label;
     return EB_OK;
 }
 
