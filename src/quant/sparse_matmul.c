@@ -151,15 +151,17 @@ EB_SPARSE_FIXED(2)
 EB_SPARSE_FIXED(4)
 EB_SPARSE_FIXED(8)
 
+#define EB_SPARSE_CALL(NV) sparse_rows_##NV(y, xT, w, table, bias, N, n0, o0, o1, idx, avx)
+
 static void sparse_block(float *y, const float *xT, const eb_bitmask *w, const float *table,
                          const float *bias, int N, int n0, int nb, int o0, int o1, int32_t *idx,
                          int avx) {
     if (!idx) nb = 0; /* rows too long for the index buffer: generic kernel */
     switch (nb) {
-    case 16: sparse_rows_1(y, xT, w, table, bias, N, n0, o0, o1, idx, avx); return;
-    case 32: sparse_rows_2(y, xT, w, table, bias, N, n0, o0, o1, idx, avx); return;
-    case 64: sparse_rows_4(y, xT, w, table, bias, N, n0, o0, o1, idx, avx); return;
-    case 128: sparse_rows_8(y, xT, w, table, bias, N, n0, o0, o1, idx, avx); return;
+    case 16: EB_SPARSE_CALL(1); return;
+    case 32: EB_SPARSE_CALL(2); return;
+    case 64: EB_SPARSE_CALL(4); return;
+    case 128: EB_SPARSE_CALL(8); return;
     default: sparse_rows(y, xT, w, table, bias, N, n0, nb, o0, o1);
     }
 }
