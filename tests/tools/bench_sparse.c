@@ -3,10 +3,11 @@
  * densities 10..100 %.  Prints a markdown table and the crossover density per
  * shape (linear interpolation of the time ratio between measured points).
  *
- *   bench_sparse [-r REPS] [-t THREADS] [-q]
+ *   bench_sparse [-r REPS] [-t THREADS] [-q] [-n N1,N2,...]
  *
  * Defaults: 7 repetitions (the best is kept), 1 thread for both BLAS and
- * OpenMP so the comparison is per core; -q runs N = 16 and 128 only. */
+ * OpenMP so the comparison is per core, N = 16, 32, 64, 128 tokens; -q runs
+ * N = 16 and 128 only; -n gives other token counts. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@ static double time_one(int kind, float *y, const float *x, const float *wd, cons
 }
 
 int main(int argc, char **argv) {
-    int reps = 7, threads = 1, quick = 0;
+    int reps = 7, threads = 1, quick = 0, Ns_user[16], nlist = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-r") && i + 1 < argc)
             reps = atoi(argv[++i]);
@@ -59,6 +60,15 @@ int main(int argc, char **argv) {
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-q"))
             quick = 1;
+        else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+            char *p = argv[++i];
+            nlist = 0;
+            while (*p && nlist < 16) {
+                Ns_user[nlist++] = (int)strtol(p, &p, 10);
+                if (*p == ',') p++;
+                else if (*p) break;
+            }
+        }
         else {
             fprintf(stderr, "usage: bench_sparse [-r REPS] [-t THREADS] [-q]\n");
             return 2;
@@ -70,8 +80,13 @@ int main(int argc, char **argv) {
     omp_set_num_threads(threads);
     const int shapes[][2] = {{768, 768}, {768, 3072}, {3072, 768}}; /* C, OC */
     const int Ns_all[] = {16, 32, 64, 128}, Ns_quick[] = {16, 128};
-    const int *Ns = quick ? Ns_quick : Ns_all;
-    int nN = quick ? 2 : 4;
+    const int *Ns = nlist > 0 ? Ns_user : quick ? Ns_quick : Ns_all;
+    int nN = nlist > 0 ? nlist : quick ? 2 : 4;
+    for (int i = 0; i < nN; i++)
+        if (Ns[i] < 1 || Ns[i] > 4096) {
+            fprintf(stderr, "bench_sparse: bad token count %d\n", Ns[i]);
+            return 2;
+        }
     uint64_t s = 12345;
     printf("threads %d, best of %d\n\n", threads, reps);
     printf("| C x OC | N | density | dense ms | sparse f32 ms | dense/f32 | sparse af8 ms | "
