@@ -212,11 +212,75 @@ static void test_view_validation(void **state) {
     }
 }
 
+static void test_tolerant_decode(void **state) {
+    (void)state;
+    uint64_t s = 31;
+    int rows = 6, cols = 64; /* 4 vectors per row, 24 vectors */
+    float *w = random_sparse(rows, cols, 0.5, &s);
+    for (int i = 0; i < rows * cols; i++)
+        if (w[i] != 0) w[i] = 1.0f + (float)i; /* distinct values */
+    eb_bitmask bm;
+    assert_int_equal(eb_bitmask_encode_f32(&bm, w, rows, cols, NULL, NULL), EB_OK);
+    size_t nv = (size_t)rows * bm.vpr, counts[16];
+    float *lanes = malloc(sizeof(float) * (bm.nnz + 1)), *d = malloc(sizeof(float) * rows * cols);
+    assert_int_equal(eb_bitmask_packed_to_lanes(lanes, bm.values, bm.nnz, 4, bm.masks, nv, NULL),
+                     EB_OK);
+    eb_bitmask_lane_counts(bm.masks, nv, counts);
+    size_t tot = 0;
+    for (int i = 0; i < 16; i++) tot += counts[i];
+    assert_int_equal(tot, bm.nnz);
+    /* clean streams decode exactly, both orders */
+    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bm.masks, bm.values,
+                                                bm.nnz, EB_BM_ORDER_PACKED, NULL, NULL),
+                     EB_OK);
+    assert_memory_equal(d, w, sizeof(float) * rows * cols);
+    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bm.masks, lanes,
+                                                bm.nnz, EB_BM_ORDER_LANES, counts, NULL),
+                     EB_OK);
+    assert_memory_equal(d, w, sizeof(float) * rows * cols);
+    /* set one mask bit that was clear: vector 5, element i */
+    uint16_t *bad = malloc(sizeof(uint16_t) * nv);
+    memcpy(bad, bm.masks, sizeof(uint16_t) * nv);
+    int i = 0;
+    while ((bad[5] >> i) & 1) i++;
+    assert_true(i < 16);
+    bad[5] |= (uint16_t)(1u << i);
+    /* lane order: only lane i (elements i, i+16, ... of the stream) from
+     * vector 5 on can change */
+    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bad, lanes, bm.nnz,
+                                                EB_BM_ORDER_LANES, counts, NULL),
+                     EB_OK);
+    int changed = 0;
+    for (int e = 0; e < rows * cols; e++) {
+        if (d[e] != w[e]) {
+            changed++;
+            assert_int_equal(e % 16, i);
+            assert_true(e / 16 >= 5);
+        }
+    }
+    assert_true(changed >= 1);
+    /* packed order: everything before the flipped element is intact, and
+     * the stream runs one short at the end */
+    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bad, bm.values,
+                                                bm.nnz, EB_BM_ORDER_PACKED, NULL, NULL),
+                     EB_OK);
+    for (int e = 0; e < 5 * 16 + i; e++) assert_true(d[e] == w[e]);
+    /* too few stored values read as zero, never out of bounds */
+    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bm.masks, bm.values,
+                                                3, EB_BM_ORDER_PACKED, NULL, NULL),
+                     EB_OK);
+    size_t nz = 0;
+    for (int e = 0; e < rows * cols; e++) nz += d[e] != 0;
+    assert_int_equal(nz, 3);
+    free(w), free(lanes), free(d), free(bad);
+    eb_bitmask_free(&bm);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_decode_f32),  cmocka_unit_test(test_encode_af8),
         cmocka_unit_test(test_lane_order_by_hand), cmocka_unit_test(test_lane_round_trip_f32),
-        cmocka_unit_test(test_view_validation),
+        cmocka_unit_test(test_view_validation),    cmocka_unit_test(test_tolerant_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -274,12 +274,58 @@ static void test_injection_bernoulli_and_bytes(void **state) {
     }
 }
 
+static void test_inject_sparse(void **state) {
+    (void)state;
+    eb_reram_model slc, mlc3;
+    eb_reram_model_init(&slc, eb_reram_default_table(EB_CELL_SLC), NULL);
+    eb_reram_model_init(&mlc3, eb_reram_default_table(EB_CELL_MLC3), NULL);
+    enum { NNZ = 50000, NM = 8000 };
+    static uint8_t v0[NNZ], v1[NNZ], v2[NNZ];
+    static uint16_t m0[NM], m1[NM], m2[NM];
+    uint64_t s = 12;
+    for (int i = 0; i < NNZ; i++) v0[i] = (uint8_t)(1 + eb_test_rng(&s) % 255);
+    for (int i = 0; i < NM; i++) m0[i] = (uint16_t)eb_test_rng(&s);
+    memcpy(v1, v0, NNZ), memcpy(m1, m0, sizeof m0);
+    eb_fault_stats vs, ms;
+    /* masks in SLC: untouched; values in MLC3: faults */
+    assert_int_equal(eb_reram_inject_sparse(v1, NNZ, m1, NM, &mlc3, &slc, EB_FAULT_COUNT, 5, NULL,
+                                            &vs, &ms, NULL),
+                     EB_OK);
+    assert_memory_equal(m1, m0, sizeof m0);
+    assert_int_equal(ms.faults, 0);
+    assert_int_equal(ms.cells, NM * 16);
+    assert_true(vs.faults > 100);
+    assert_true(memcmp(v1, v0, NNZ) != 0);
+    /* same seed, same result; masks in MLC3 get faults too */
+    memcpy(v1, v0, NNZ), memcpy(m1, m0, sizeof m0);
+    memcpy(v2, v0, NNZ), memcpy(m2, m0, sizeof m0);
+    assert_int_equal(eb_reram_inject_sparse(v1, NNZ, m1, NM, &mlc3, &mlc3, EB_FAULT_COUNT, 8, NULL,
+                                            NULL, &ms, NULL),
+                     EB_OK);
+    assert_int_equal(eb_reram_inject_sparse(v2, NNZ, m2, NM, &mlc3, &mlc3, EB_FAULT_COUNT, 8, NULL,
+                                            NULL, NULL, NULL),
+                     EB_OK);
+    assert_memory_equal(v1, v2, NNZ);
+    assert_memory_equal(m1, m2, sizeof m1);
+    assert_true(ms.faults > 10 && memcmp(m1, m0, sizeof m0) != 0);
+    /* masks are cut big-endian: the top bits of mask 0 are cell 0 (2 bits) */
+    eb_reram_model mlc2;
+    eb_reram_model_init(&mlc2, eb_reram_default_table(EB_CELL_MLC2), NULL);
+    uint16_t one = 0xC000;
+    uint8_t dummy = 1;
+    assert_int_equal(eb_reram_inject_sparse(&dummy, 1, &one, 1, &mlc2, &mlc2, EB_FAULT_COUNT, 1, NULL,
+                                            NULL, &ms, NULL),
+                     EB_OK);
+    assert_int_equal(ms.level_cells[3], 1); /* 11 */
+    assert_int_equal(ms.level_cells[0], 7);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_tables),    cmocka_unit_test(test_thresholds_and_probabilities),
         cmocka_unit_test(test_rates_match_facts), cmocka_unit_test(test_table_parse),
         cmocka_unit_test(test_packing),           cmocka_unit_test(test_injection_count_mode),
-        cmocka_unit_test(test_injection_bernoulli_and_bytes),
+        cmocka_unit_test(test_injection_bernoulli_and_bytes), cmocka_unit_test(test_inject_sparse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

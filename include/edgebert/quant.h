@@ -187,6 +187,23 @@ eb_status eb_bitmask_lanes_to_packed(void *packed, const void *lanes, size_t nnz
 eb_status eb_bitmask_lanes_decode(void *dense, const void *lanes, size_t nnz, size_t elem_size,
                                   const uint16_t *masks, size_t n_vec, eb_error *err);
 
+/* Decode a possibly corrupted stream the way the hardware replays it, never
+ * failing on content: in packed order the masks consume the values in
+ * sequence; in lane order each lane has its own counter, so a flipped mask
+ * bit only shifts that lane.  lane_count (16 entries, may be NULL) gives the
+ * number of values each lane really holds (the separate banks of the
+ * hardware; take them with eb_bitmask_lane_counts from the clean masks); NULL
+ * derives them from the masks given.  A slot past the stored values (or past
+ * its lane) reads as zero, values left over are ignored, mask bits past
+ * `cols` are ignored.  For AF8 payloads values are codes decoded with `bias`.
+ * dense is [rows, cols]. */
+eb_status eb_bitmask_decode_tolerant(float *dense, int rows, int cols, eb_bm_payload payload,
+                                     int bias, const uint16_t *masks, const void *values,
+                                     size_t nnz, eb_bm_order order, const size_t *lane_count,
+                                     eb_error *err);
+/* Per-lane counts (popcount of bit i over n_vec masks). */
+void eb_bitmask_lane_counts(const uint16_t *masks, size_t n_vec, size_t counts[EB_BM_VEC]);
+
 /* ------------------------------------------------------------------ */
 /* Sparse kernels                                                       */
 /* ------------------------------------------------------------------ */

@@ -301,3 +301,64 @@ eb_status eb_bitmask_lanes_decode(void *dense, const void *lanes, size_t nnz, si
                                   const uint16_t *masks, size_t n_vec, eb_error *err) {
     return lanes_convert(2, dense, lanes, nnz, elem_size, masks, n_vec, err);
 }
+
+eb_status eb_bitmask_decode_tolerant(float *dense, int rows, int cols, eb_bm_payload payload,
+                                     int bias, const uint16_t *masks, const void *values,
+                                     size_t nnz, eb_bm_order order, const size_t *lane_count,
+                                     eb_error *err) {
+    eb_status st = check_shape(rows, cols, err);
+    if (st) return st;
+    if (payload != EB_BM_F32 && payload != EB_BM_AF8)
+        return eb_fail(err, EB_ERR_ARG, "bitmask: unknown payload type %d", (int)payload);
+    if (order != EB_BM_ORDER_PACKED && order != EB_BM_ORDER_LANES)
+        return eb_fail(err, EB_ERR_ARG, "bitmask: unknown order %d", (int)order);
+    float table[256];
+    eb_af8_decode_table(table, bias);
+    const float *vf = values;
+    const uint8_t *vc = values;
+    int vpr = (cols + EB_BM_VEC - 1) / EB_BM_VEC;
+    size_t n_vec = (size_t)rows * (size_t)vpr;
+    /* lane order: lane i starts after the slots of lanes 0..i-1 */
+    size_t pos[EB_BM_VEC] = {0}, end[EB_BM_VEC] = {0};
+    if (order == EB_BM_ORDER_LANES) {
+        size_t cnt[EB_BM_VEC], total = 0;
+        if (lane_count)
+            memcpy(cnt, lane_count, sizeof cnt);
+        else
+            eb_bitmask_lane_counts(masks, n_vec, cnt);
+        for (int i = 0; i < EB_BM_VEC; i++) {
+            pos[i] = total;
+            total += cnt[i];
+            end[i] = total;
+        }
+    }
+    size_t k = 0;
+    for (int r = 0; r < rows; r++) {
+        float *row = dense + (size_t)r * cols;
+        memset(row, 0, sizeof(float) * (size_t)cols);
+        for (int j = 0; j < vpr; j++) {
+            unsigned m = masks[(size_t)r * vpr + j];
+            while (m) {
+                int i = __builtin_ctz(m);
+                m &= m - 1;
+                size_t slot = order == EB_BM_ORDER_LANES ? pos[i]++ : k++;
+                if (order == EB_BM_ORDER_LANES && slot >= end[i]) continue;
+                int c = j * EB_BM_VEC + i;
+                if (c >= cols || slot >= nnz) continue;
+                row[c] = payload == EB_BM_F32 ? vf[slot] : table[vc[slot]];
+            }
+        }
+    }
+    return EB_OK;
+}
+
+void eb_bitmask_lane_counts(const uint16_t *masks, size_t n_vec, size_t counts[EB_BM_VEC]) {
+    for (int i = 0; i < EB_BM_VEC; i++) counts[i] = 0;
+    for (size_t v = 0; v < n_vec; v++) {
+        unsigned m = masks[v];
+        while (m) {
+            counts[__builtin_ctz(m)]++;
+            m &= m - 1;
+        }
+    }
+}
