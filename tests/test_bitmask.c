@@ -53,7 +53,8 @@ static void test_encode_decode_f32(void **state) {
             check_layout_f32(&bm, w, rows, cols);
             float *back = malloc(sizeof(float) * (size_t)(rows * cols + 1));
             assert_int_equal(eb_bitmask_decode_f32(&bm, back, NULL), EB_OK);
-            for (int i = 0; i < rows * cols; i++) assert_true(back[i] == w[i]);
+            for (int i = 0; i < rows * cols; i++)
+                assert_true(back[i] == w[i]);
             if (dens[d] == 0.0) assert_int_equal(bm.nnz, 0);
             if (dens[d] == 1.0 && rows) {
                 /* every mask full except the padded tail */
@@ -136,7 +137,8 @@ static void test_lane_round_trip_f32(void **state) {
     eb_bitmask bm;
     assert_int_equal(eb_bitmask_encode_f32(&bm, w, rows, cols, NULL, NULL), EB_OK);
     size_t nv = (size_t)rows * bm.vpr;
-    float *lanes = malloc(sizeof(float) * (bm.nnz + 1)), *packed = malloc(sizeof(float) * (bm.nnz + 1));
+    float *lanes = malloc(sizeof(float) * (bm.nnz + 1)),
+          *packed = malloc(sizeof(float) * (bm.nnz + 1));
     float *dense = malloc(sizeof(float) * nv * 16);
     assert_int_equal(eb_bitmask_packed_to_lanes(lanes, bm.values, bm.nnz, 4, bm.masks, nv, NULL),
                      EB_OK);
@@ -146,10 +148,12 @@ static void test_lane_round_trip_f32(void **state) {
         for (size_t v = 0; v < nv; v++)
             if (w[v * 16 + i] != 0.0f) assert_true(lanes[k++] == w[v * 16 + i]);
     assert_int_equal(k, bm.nnz);
-    assert_int_equal(eb_bitmask_lanes_to_packed(packed, lanes, bm.nnz, 4, bm.masks, nv, NULL), EB_OK);
+    assert_int_equal(eb_bitmask_lanes_to_packed(packed, lanes, bm.nnz, 4, bm.masks, nv, NULL),
+                     EB_OK);
     assert_memory_equal(packed, bm.values, bm.nnz * 4);
     assert_int_equal(eb_bitmask_lanes_decode(dense, lanes, bm.nnz, 4, bm.masks, nv, NULL), EB_OK);
-    for (int i = 0; i < rows * cols; i++) assert_true(dense[i] == w[i]);
+    for (int i = 0; i < rows * cols; i++)
+        assert_true(dense[i] == w[i]);
     free(w), free(lanes), free(packed), free(dense);
     eb_bitmask_free(&bm);
 }
@@ -161,7 +165,8 @@ static void test_view_validation(void **state) {
     float vals[4] = {1, 2, 3, 4};
     eb_bitmask bm;
     eb_error err;
-    assert_int_equal(eb_bitmask_view(&bm, 2, 20, EB_BM_F32, 0, masks, 4, vals, 4, NULL, &err), EB_OK);
+    assert_int_equal(eb_bitmask_view(&bm, 2, 20, EB_BM_F32, 0, masks, 4, vals, 4, NULL, &err),
+                     EB_OK);
     assert_int_equal(bm.row_ptr[1], 3);
     float d[40];
     assert_int_equal(eb_bitmask_decode_f32(&bm, d, NULL), EB_OK);
@@ -198,7 +203,8 @@ static void test_view_validation(void **state) {
     uint64_t s = 1;
     for (int it = 0; it < 2000; it++) {
         uint16_t gm[6];
-        for (int i = 0; i < 6; i++) gm[i] = (uint16_t)eb_test_rng(&s);
+        for (int i = 0; i < 6; i++)
+            gm[i] = (uint16_t)eb_test_rng(&s);
         float gv[64] = {0};
         size_t n = eb_test_rng(&s) % 64;
         eb_status st = eb_bitmask_view(&bm, 3, 40, EB_BM_F32, 0, gm, 6, gv, n, NULL, &err);
@@ -227,7 +233,8 @@ static void test_tolerant_decode(void **state) {
                      EB_OK);
     eb_bitmask_lane_counts(bm.masks, nv, counts);
     size_t tot = 0;
-    for (int i = 0; i < 16; i++) tot += counts[i];
+    for (int i = 0; i < 16; i++)
+        tot += counts[i];
     assert_int_equal(tot, bm.nnz);
     /* clean streams decode exactly, both orders */
     assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bm.masks, bm.values,
@@ -242,7 +249,8 @@ static void test_tolerant_decode(void **state) {
     uint16_t *bad = malloc(sizeof(uint16_t) * nv);
     memcpy(bad, bm.masks, sizeof(uint16_t) * nv);
     int i = 0;
-    while ((bad[5] >> i) & 1) i++;
+    while ((bad[5] >> i) & 1)
+        i++;
     assert_true(i < 16);
     bad[5] |= (uint16_t)(1u << i);
     /* lane order: only lane i (elements i, i+16, ... of the stream) from
@@ -261,16 +269,18 @@ static void test_tolerant_decode(void **state) {
     assert_true(changed >= 1);
     /* packed order: everything before the flipped element is intact, and
      * the stream runs one short at the end */
-    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bad, bm.values,
-                                                bm.nnz, EB_BM_ORDER_PACKED, NULL, NULL),
+    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bad, bm.values, bm.nnz,
+                                                EB_BM_ORDER_PACKED, NULL, NULL),
                      EB_OK);
-    for (int e = 0; e < 5 * 16 + i; e++) assert_true(d[e] == w[e]);
+    for (int e = 0; e < 5 * 16 + i; e++)
+        assert_true(d[e] == w[e]);
     /* too few stored values read as zero, never out of bounds */
-    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bm.masks, bm.values,
-                                                3, EB_BM_ORDER_PACKED, NULL, NULL),
+    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bm.masks, bm.values, 3,
+                                                EB_BM_ORDER_PACKED, NULL, NULL),
                      EB_OK);
     size_t nz = 0;
-    for (int e = 0; e < rows * cols; e++) nz += d[e] != 0;
+    for (int e = 0; e < rows * cols; e++)
+        nz += d[e] != 0;
     assert_int_equal(nz, 3);
     free(w), free(lanes), free(d), free(bad);
     eb_bitmask_free(&bm);

@@ -16,7 +16,8 @@ static void fill_sparse(float *w, size_t n, double density, uint64_t *s) {
 }
 
 static void check_close(const float *y, const float *r, size_t n) {
-    for (size_t i = 0; i < n; i++) assert_float_equal(y[i], r[i], 1e-4 + 1e-5 * fabsf(r[i]));
+    for (size_t i = 0; i < n; i++)
+        assert_float_equal(y[i], r[i], 1e-4 + 1e-5 * fabsf(r[i]));
 }
 
 static void test_sparse_vs_dense(void **state) {
@@ -31,7 +32,8 @@ static void test_sparse_vs_dense(void **state) {
             float *w = malloc(sizeof(float) * C * OC), *wq = malloc(sizeof(float) * C * OC);
             float *b = malloc(sizeof(float) * OC);
             fill_sparse(w, (size_t)C * OC, dens[d], &s);
-            for (int o = 0; o < OC; o++) b[o] = eb_test_uniform(&s) - 0.5f;
+            for (int o = 0; o < OC; o++)
+                b[o] = eb_test_uniform(&s) - 0.5f;
             eb_bitmask bf, ba;
             assert_int_equal(eb_bitmask_encode_f32(&bf, w, OC, C, NULL, NULL), EB_OK);
             assert_int_equal(eb_bitmask_encode_af8(&ba, w, OC, C, -1, EB_AF8_NEAREST, NULL, NULL),
@@ -41,7 +43,8 @@ static void test_sparse_vs_dense(void **state) {
                 int N = Ns[ni];
                 float *x = malloc(sizeof(float) * N * C), *y = malloc(sizeof(float) * N * OC);
                 float *r = malloc(sizeof(float) * N * OC);
-                for (int i = 0; i < N * C; i++) x[i] = eb_test_uniform(&s) * 2 - 1;
+                for (int i = 0; i < N * C; i++)
+                    x[i] = eb_test_uniform(&s) * 2 - 1;
                 for (int withb = 0; withb < 2; withb++) {
                     const float *bb = withb ? b : NULL;
                     eb_matmul_ref(r, x, w, bb, N, C, OC);
@@ -99,7 +102,8 @@ static double ref_decode(int code, int b) {
 
 static int ref_bias(const float *y, size_t n) {
     double mx = 0;
-    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(y[i]));
+    for (size_t i = 0; i < n; i++)
+        mx = fmax(mx, fabs(y[i]));
     if (mx == 0) return 0;
     int b = (int)floor(log2(mx)) + 3;
     return b < 0 ? 0 : b > 7 ? 7 : b;
@@ -126,8 +130,10 @@ static void test_af8_matmul(void **state) {
         float *rf = malloc(sizeof(float) * N * OC);
         uint8_t *xc = malloc((size_t)N * C), *yc = malloc((size_t)N * OC);
         fill_sparse(w, (size_t)C * OC, 0.6, &s);
-        for (int i = 0; i < N * C; i++) x[i] = (eb_test_uniform(&s) * 2 - 1) * 3;
-        for (int o = 0; o < OC; o++) b[o] = eb_test_uniform(&s) - 0.5f;
+        for (int i = 0; i < N * C; i++)
+            x[i] = (eb_test_uniform(&s) * 2 - 1) * 3;
+        for (int o = 0; o < OC; o++)
+            b[o] = eb_test_uniform(&s) - 0.5f;
         int xb = eb_af8_choose_bias(x, (size_t)N * C);
         eb_af8_encode(xc, x, (size_t)N * C, xb, EB_AF8_NEAREST);
         eb_bitmask wa;
@@ -146,7 +152,8 @@ static void test_af8_matmul(void **state) {
                 acc += b[o];
                 rf[n * OC + o] = (float)acc;
             }
-        for (int i = 0; i < N * OC; i++) assert_true(yf[i] == rf[i]);
+        for (int i = 0; i < N * OC; i++)
+            assert_true(yf[i] == rf[i]);
         assert_int_equal(yb, ref_bias(rf, (size_t)N * OC));
         for (int i = 0; i < N * OC; i++) {
             int want = ref_nearest_code(rf[i], yb);

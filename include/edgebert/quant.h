@@ -138,12 +138,12 @@ typedef struct eb_bitmask {
     int rows, cols;
     int vpr; /* vectors per row = ceil(cols / 16) */
     eb_bm_payload payload;
-    int af8_bias;        /* AF8 payload: the tensor's bias */
-    size_t nnz;          /* number of stored non-zeros */
-    const uint16_t *masks;  /* rows * vpr */
-    const void *values;     /* nnz floats or nnz AF8 codes, packed order */
-    uint32_t *row_ptr;   /* rows + 1 offsets into values (always owned) */
-    uint16_t *own_masks; /* owned storage (NULL for views) */
+    int af8_bias;          /* AF8 payload: the tensor's bias */
+    size_t nnz;            /* number of stored non-zeros */
+    const uint16_t *masks; /* rows * vpr */
+    const void *values;    /* nnz floats or nnz AF8 codes, packed order */
+    uint32_t *row_ptr;     /* rows + 1 offsets into values (always owned) */
+    uint16_t *own_masks;   /* owned storage (NULL for views) */
     void *own_values;
     const eb_allocator *alloc;
 } eb_bitmask;

@@ -62,8 +62,8 @@ const eb_reram_table *eb_reram_default_table(eb_cell_kind k);
 /* User tables, text: one level per line, "mean sigma" (blanks or a comma
  * between), lowest level first; '#' starts a comment; 2, 4, 8 or 16 levels;
  * means strictly increasing, sigmas > 0.  `name` is used in messages. */
-eb_status eb_reram_table_parse(const char *text, size_t len, const char *name,
-                               eb_reram_table *out, eb_error *err);
+eb_status eb_reram_table_parse(const char *text, size_t len, const char *name, eb_reram_table *out,
+                               eb_error *err);
 eb_status eb_reram_table_load(const char *path, const eb_allocator *alloc, eb_reram_table *out,
                               eb_error *err);
 

@@ -52,7 +52,8 @@ static eb_status encode(eb_bitmask *out, const enc_src *src, int rows, int cols,
     init(out, rows, cols, p, bias, alloc);
     size_t n_masks = (size_t)rows * (size_t)out->vpr, nnz = 0;
     size_t total = (size_t)rows * (size_t)cols;
-    for (size_t i = 0; i < total; i++) nnz += src_nonzero(src, i);
+    for (size_t i = 0; i < total; i++)
+        nnz += src_nonzero(src, i);
     if (nnz > UINT32_MAX) return eb_fail(err, EB_ERR_NOMEM, "bitmask: too many non-zeros");
     size_t esz = p == EB_BM_F32 ? sizeof(float) : 1;
     out->own_masks = eb_calloc(alloc, n_masks ? n_masks : 1, sizeof(uint16_t));
@@ -70,7 +71,8 @@ static eb_status encode(eb_bitmask *out, const enc_src *src, int rows, int cols,
         for (int c = 0; c < cols; c++) {
             size_t i = (size_t)r * cols + c;
             if (!src_nonzero(src, i)) continue;
-            out->own_masks[(size_t)r * out->vpr + c / EB_BM_VEC] |= (uint16_t)(1u << (c % EB_BM_VEC));
+            out->own_masks[(size_t)r * out->vpr + c / EB_BM_VEC] |=
+                (uint16_t)(1u << (c % EB_BM_VEC));
             if (p == EB_BM_F32)
                 vf[k] = src->f[i];
             else
@@ -353,7 +355,8 @@ eb_status eb_bitmask_decode_tolerant(float *dense, int rows, int cols, eb_bm_pay
 }
 
 void eb_bitmask_lane_counts(const uint16_t *masks, size_t n_vec, size_t counts[EB_BM_VEC]) {
-    for (int i = 0; i < EB_BM_VEC; i++) counts[i] = 0;
+    for (int i = 0; i < EB_BM_VEC; i++)
+        counts[i] = 0;
     for (size_t v = 0; v < n_vec; v++) {
         unsigned m = masks[v];
         while (m) {

@@ -15,8 +15,10 @@
 #include "quant/bitmask.h"
 #include "util/util.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define EB_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
+#define EB_MULTIVERSION                                                                            \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define EB_MULTIVERSION
 #endif
@@ -51,7 +53,8 @@ static void sparse_rows(float *y, const float *xT, const eb_bitmask *w, const fl
     float acc[EB_SPARSE_NB];
     for (int o = o0; o < o1; o++) {
         float b0 = bias ? bias[o] : 0.0f;
-        for (int t = 0; t < nb; t++) acc[t] = b0;
+        for (int t = 0; t < nb; t++)
+            acc[t] = b0;
         size_t k = w->row_ptr[o];
         const uint16_t *mrow = w->masks + (size_t)o * vpr;
         for (int j = 0; j < vpr; j++) {
@@ -63,10 +66,12 @@ static void sparse_rows(float *y, const float *xT, const eb_bitmask *w, const fl
                 k++;
                 const float *xr = xT + (size_t)c * N + n0;
 #pragma omp simd
-                for (int t = 0; t < nb; t++) acc[t] += wv * xr[t];
+                for (int t = 0; t < nb; t++)
+                    acc[t] += wv * xr[t];
             }
         }
-        for (int t = 0; t < nb; t++) y[(size_t)(n0 + t) * OC + o] = acc[t];
+        for (int t = 0; t < nb; t++)
+            y[(size_t)(n0 + t) * OC + o] = acc[t];
     }
 }
 
@@ -89,7 +94,7 @@ static int row_index_scalar(int32_t *idx, const uint16_t *mrow, int vpr) {
 #if EB_HAVE_AVX512_DECODE
 #include <immintrin.h>
 __attribute__((target("avx512f"))) static int row_index_avx512(int32_t *idx, const uint16_t *mrow,
-                                                                int vpr) {
+                                                               int vpr) {
     int n = 0;
     __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i step = _mm512_set1_epi32(EB_BM_VEC);
@@ -119,7 +124,8 @@ typedef float eb_v16 __attribute__((vector_size(64)));
         for (int o = o0; o < o1; o++) {                                                            \
             eb_v16 a[NV], b[NV];                                                                   \
             float b0 = bias ? bias[o] : 0.0f;                                                      \
-            for (int q = 0; q < NV; q++) a[q] = (eb_v16){0} + b0, b[q] = (eb_v16){0};              \
+            for (int q = 0; q < NV; q++)                                                           \
+                a[q] = (eb_v16){0} + b0, b[q] = (eb_v16){0};                                       \
             size_t k = w->row_ptr[o];                                                              \
             const uint16_t *mrow = w->masks + (size_t)o * vpr;                                     \
             int cnt = EB_ROW_INDEX(idx, mrow, vpr, use_avx512);                                    \
@@ -147,10 +153,12 @@ typedef float eb_v16 __attribute__((vector_size(64)));
                 }                                                                                  \
             }                                                                                      \
             float out[16 * NV];                                                                    \
-            for (int q = 0; q < NV; q++) a[q] += b[q];                                             \
+            for (int q = 0; q < NV; q++)                                                           \
+                a[q] += b[q];                                                                      \
             memcpy(out, a, sizeof out);                                                            \
             int tn = nvalid - n0 < 16 * NV ? nvalid - n0 : 16 * NV;                                \
-            for (int t = 0; t < tn; t++) y[(size_t)(n0 + t) * OC + o] = out[t];                    \
+            for (int t = 0; t < tn; t++)                                                           \
+                y[(size_t)(n0 + t) * OC + o] = out[t];                                             \
         }                                                                                          \
     }
 
@@ -159,8 +167,7 @@ EB_SPARSE_FIXED(2)
 EB_SPARSE_FIXED(4)
 EB_SPARSE_FIXED(8)
 
-#define EB_SPARSE_CALL(NV)                                                                         \
-    sparse_rows_##NV(y, xT, w, table, bias, ld, n0, o0, o1, idx, avx, nvalid)
+#define EB_SPARSE_CALL(NV) sparse_rows_##NV(y, xT, w, table, bias, ld, n0, o0, o1, idx, avx, nvalid)
 
 /* One block of nb x rows starting at n0; xT has row stride ld (>= nvalid,
  * the number of real rows; rows past it are zero padding and not written). */
@@ -208,8 +215,10 @@ eb_status eb_sparse_matmul_isa(float *y, const float *x, const eb_bitmask *w, co
     const int ld = padded_rows(N);
     for (int c = 0; c < C; c++) {
         float *row = xT + (size_t)c * ld;
-        for (int n = 0; n < N; n++) row[n] = x[(size_t)n * C + c];
-        for (int n = N; n < ld; n++) row[n] = 0.0f;
+        for (int n = 0; n < N; n++)
+            row[n] = x[(size_t)n * C + c];
+        for (int n = N; n < ld; n++)
+            row[n] = 0.0f;
     }
     float table[256];
     const float *tp = NULL;
@@ -232,8 +241,11 @@ eb_status eb_sparse_matmul_isa(float *y, const float *x, const eb_bitmask *w, co
         int o0 = ob * OB, o1 = EB_MIN(OC, o0 + OB);
         for (int n0 = 0; n0 < ld;) {
             /* blocks of 128, then 64/32/16 */
-            int left = ld - n0, nb = left >= 128 ? 128 : left >= 64 ? 64 : left >= 32 ? 32
-                                                     : left >= 16 ? 16 : left;
+            int left = ld - n0, nb = left >= 128  ? 128
+                                     : left >= 64 ? 64
+                                     : left >= 32 ? 32
+                                     : left >= 16 ? 16
+                                                  : left;
             sparse_block(y, xT, w, tp, bias, ld, N, n0, nb, o0, o1, idx, avx);
             n0 += nb;
         }

@@ -15,7 +15,8 @@ static uint64_t splitmix64(uint64_t *x) {
 }
 
 void eb_reram_rng_seed(eb_reram_rng *r, uint64_t seed) {
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
 }
 
 static uint64_t rotl(uint64_t x, int k) {
@@ -80,7 +81,8 @@ eb_status eb_reram_pack(uint8_t *cells, size_t n_cells, const uint8_t *bytes, si
         acc &= (1u << have) - 1;
     }
     if (have) cells[c++] = (uint8_t)((acc << (bits - have)) & ((1u << bits) - 1));
-    for (; c < n_cells; c++) cells[c] = 0;
+    for (; c < n_cells; c++)
+        cells[c] = 0;
     return EB_OK;
 }
 
@@ -220,7 +222,8 @@ eb_status eb_reram_inject_sparse(uint8_t *values, size_t nnz, uint16_t *masks, s
     st = eb_reram_inject_bytes(b, n_masks * 2, mask_model, mode, eb_reram_trial_seed(seed, 1),
                                alloc, mask_stats, err);
     if (!st)
-        for (size_t i = 0; i < n_masks; i++) masks[i] = (uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
+        for (size_t i = 0; i < n_masks; i++)
+            masks[i] = (uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
     eb_free(alloc, b);
     return st;
 }

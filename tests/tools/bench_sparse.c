@@ -65,11 +65,12 @@ int main(int argc, char **argv) {
             nlist = 0;
             while (*p && nlist < 16) {
                 Ns_user[nlist++] = (int)strtol(p, &p, 10);
-                if (*p == ',') p++;
-                else if (*p) break;
+                if (*p == ',')
+                    p++;
+                else if (*p)
+                    break;
             }
-        }
-        else {
+        } else {
             fprintf(stderr, "usage: bench_sparse [-r REPS] [-t THREADS] [-q]\n");
             return 2;
         }
@@ -97,20 +98,25 @@ int main(int argc, char **argv) {
         int C = shapes[si][0], OC = shapes[si][1];
         float *w = malloc(sizeof(float) * C * OC), *wp = malloc(sizeof(float) * C * OC);
         float *bias = malloc(sizeof(float) * OC);
-        for (int i = 0; i < C * OC; i++) w[i] = (unif(&s) * 2 - 1) * 0.1f;
-        for (int i = 0; i < OC; i++) bias[i] = unif(&s) - 0.5f;
+        for (int i = 0; i < C * OC; i++)
+            w[i] = (unif(&s) * 2 - 1) * 0.1f;
+        for (int i = 0; i < OC; i++)
+            bias[i] = unif(&s) - 0.5f;
         float *rnd = malloc(sizeof(float) * C * OC);
-        for (int i = 0; i < C * OC; i++) rnd[i] = unif(&s);
+        for (int i = 0; i < C * OC; i++)
+            rnd[i] = unif(&s);
         for (int ni = 0; ni < nN; ni++) {
             int N = Ns[ni];
             float *x = malloc(sizeof(float) * N * C), *y = malloc(sizeof(float) * N * OC);
             float *scratch = malloc(sizeof(float) * eb_sparse_scratch(N, C));
-            for (int i = 0; i < N * C; i++) x[i] = unif(&s) * 2 - 1;
+            for (int i = 0; i < N * C; i++)
+                x[i] = unif(&s) * 2 - 1;
             double td = time_one(KIND_DENSE, y, x, w, NULL, bias, N, C, OC, scratch, reps);
             double prev_d = 0, prev_r = 0, cross_f = -1, cross_a = -1, prev_ra = 0;
             for (int dpct = 10; dpct <= 100; dpct += 10) {
                 double d = dpct / 100.0;
-                for (int i = 0; i < C * OC; i++) wp[i] = rnd[i] < d ? w[i] : 0.0f;
+                for (int i = 0; i < C * OC; i++)
+                    wp[i] = rnd[i] < d ? w[i] : 0.0f;
                 eb_bitmask bf, ba;
                 if (eb_bitmask_encode_f32(&bf, wp, OC, C, NULL, NULL) ||
                     eb_bitmask_encode_af8(&ba, wp, OC, C, -1, EB_AF8_NEAREST, NULL, NULL)) {
@@ -134,8 +140,9 @@ int main(int argc, char **argv) {
                 eb_bitmask_free(&ba);
             }
             if (ns < 64)
-                snprintf(summary[ns++], sizeof summary[0], "| %d x %d | %d | %s%.0f %% | %s%.0f %% |",
-                         C, OC, N, cross_f < 0 ? ">" : "", cross_f < 0 ? 100 : cross_f * 100,
+                snprintf(summary[ns++], sizeof summary[0],
+                         "| %d x %d | %d | %s%.0f %% | %s%.0f %% |", C, OC, N,
+                         cross_f < 0 ? ">" : "", cross_f < 0 ? 100 : cross_f * 100,
                          cross_a < 0 ? ">" : "", cross_a < 0 ? 100 : cross_a * 100);
             free(x), free(y), free(scratch);
         }
@@ -143,6 +150,7 @@ int main(int argc, char **argv) {
     }
     printf("\nCrossover density (sparse faster below it)\n\n| C x OC | N | fp32 | af8 |\n"
            "|---|---|---|---|\n");
-    for (int i = 0; i < ns; i++) printf("%s\n", summary[i]);
+    for (int i = 0; i < ns; i++)
+        printf("%s\n", summary[i]);
     return 0;
 }
