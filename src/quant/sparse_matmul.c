@@ -117,7 +117,8 @@ typedef float eb_v16 __attribute__((vector_size(64)));
     EB_MULTIVERSION                                                                                \
     static void sparse_rows_##NV(float *y, const float *xT, const eb_bitmask *w,                   \
                                  const float *table, const float *bias, int N, int n0, int o0,     \
-                                 int o1, int32_t *idx, int use_avx512, int nvalid) {               \
+                                 int o1, int32_t *idx, int use_avx512, int nvalid,                 \
+                                 float *tile) {                                                    \
         const int OC = w->rows, vpr = w->vpr;                                                      \
         const float *vf = w->values;                                                               \
         const uint8_t *vc = w->values;                                                             \
@@ -152,13 +153,17 @@ typedef float eb_v16 __attribute__((vector_size(64)));
                     a[q] += w0 * u;                                                                \
                 }                                                                                  \
             }                                                                                      \
-            float out[16 * NV];                                                                    \
             for (int q = 0; q < NV; q++)                                                           \
                 a[q] += b[q];                                                                      \
-            memcpy(out, a, sizeof out);                                                            \
-            int tn = nvalid - n0 < 16 * NV ? nvalid - n0 : 16 * NV;                                \
-            for (int t = 0; t < tn; t++)                                                           \
-                y[(size_t)(n0 + t) * OC + o] = out[t];                                             \
+            memcpy(tile + (size_t)(o - o0) * 16 * NV, a, sizeof a);                                \
+        }                                                                                          \
+        /* y rows are written contiguously from the tile (a scatter of one   \
+         * float per token row per output costs more than the math at low    \
+         * density) */                                                                             \
+        int tn = nvalid - n0 < 16 * NV ? nvalid - n0 : 16 * NV;                                    \
+        for (int t = 0; t < tn; t++) {                                                             \
+            float *yr = y + (size_t)(n0 + t) * OC;                                                 \
+            for (int o = o0; o < o1; o++) yr[o] = tile[(size_t)(o - o0) * 16 * NV + t];            \
         }                                                                                          \
     }
 
@@ -167,13 +172,14 @@ EB_SPARSE_FIXED(2)
 EB_SPARSE_FIXED(4)
 EB_SPARSE_FIXED(8)
 
-#define EB_SPARSE_CALL(NV) sparse_rows_##NV(y, xT, w, table, bias, ld, n0, o0, o1, idx, avx, nvalid)
+#define EB_SPARSE_CALL(NV)                                                                         \
+    sparse_rows_##NV(y, xT, w, table, bias, ld, n0, o0, o1, idx, avx, nvalid, tile)
 
 /* One block of nb x rows starting at n0; xT has row stride ld (>= nvalid,
  * the number of real rows; rows past it are zero padding and not written). */
 static void sparse_block(float *y, const float *xT, const eb_bitmask *w, const float *table,
                          const float *bias, int ld, int nvalid, int n0, int nb, int o0, int o1,
-                         int32_t *idx, int avx) {
+                         int32_t *idx, int avx, float *tile) {
     if (!idx) nb = 0; /* rows too long for the index buffer: generic kernel */
     switch (nb) {
     case 16: EB_SPARSE_CALL(1); return;
@@ -183,6 +189,13 @@ static void sparse_block(float *y, const float *xT, const eb_bitmask *w, const f
     default: sparse_rows(y, xT, w, table, bias, ld, n0, nb, o0, o1);
     }
 }
+
+#ifndef EB_SPARSE_NBMAX
+#define EB_SPARSE_NBMAX 128
+#endif
+
+/* Output rows per block (the unit of parallel work and of the y tile). */
+#define EB_SPARSE_OB 64
 
 /* Index buffer on the stack up to this many columns. */
 #define EB_SPARSE_MAX_IDX 8192
@@ -231,22 +244,24 @@ eb_status eb_sparse_matmul_isa(float *y, const float *x, const eb_bitmask *w, co
     avx = isa != 0 && __builtin_cpu_supports("avx512f");
 #endif
     /* Parallel over blocks of output features when the work is worth it. */
-    const int OB = 64;
+    const int OB = EB_SPARSE_OB;
     int nblk = (OC + OB - 1) / OB;
     double work = (double)w->nnz * N;
 #pragma omp parallel for schedule(dynamic, 1) if (work > 4e6)
     for (int ob = 0; ob < nblk; ob++) {
         int32_t idxbuf[EB_SPARSE_MAX_IDX + EB_BM_VEC];
+        float tile[EB_SPARSE_OB * 128];
         int32_t *idx = w->vpr * EB_BM_VEC <= EB_SPARSE_MAX_IDX ? idxbuf : NULL;
         int o0 = ob * OB, o1 = EB_MIN(OC, o0 + OB);
         for (int n0 = 0; n0 < ld;) {
             /* blocks of 128, then 64/32/16 */
-            int left = ld - n0, nb = left >= 128  ? 128
+            int left = ld - n0, nb = left >= EB_SPARSE_NBMAX ? EB_SPARSE_NBMAX
+                                     : left >= 128           ? 128
                                      : left >= 64 ? 64
                                      : left >= 32 ? 32
                                      : left >= 16 ? 16
                                                   : left;
-            sparse_block(y, xT, w, tp, bias, ld, N, n0, nb, o0, o1, idx, avx);
+            sparse_block(y, xT, w, tp, bias, ld, N, n0, nb, o0, o1, idx, avx, tile);
             n0 += nb;
         }
     }
