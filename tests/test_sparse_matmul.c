@@ -76,9 +76,10 @@ static void test_sparse_vs_dense(void **state) {
 
 static void test_prefer_rule(void **state) {
     (void)state;
-    const int Ns[] = {1, 16, 32, 64, 128, 512};
+    const int Ns[] = {1, 4, 16, 32, 64, 128, 512};
     for (size_t i = 0; i < sizeof Ns / sizeof Ns[0]; i++) {
-        assert_true(eb_sparse_prefer(Ns[i], 768, 768, 0.02f));
+        if (Ns[i] > 2) assert_true(eb_sparse_prefer(Ns[i], 768, 768, 0.02f));
+        assert_true(eb_sparse_prefer(Ns[i], 3072, 768, 0.02f));
         assert_false(eb_sparse_prefer(Ns[i], 768, 768, 1.0f));
         assert_false(eb_sparse_prefer(Ns[i], 768, 768, NAN));
         /* monotone in density */
@@ -89,6 +90,15 @@ static void test_prefer_rule(void **state) {
             prev = p;
         }
     }
+    /* points of the measured table (sparse_matmul.c) */
+    assert_false(eb_sparse_prefer(1, 768, 768, 0.01f)); /* a 768x768 GEMV is too cheap */
+    assert_true(eb_sparse_prefer(1, 768, 3072, 0.1f));
+    assert_true(eb_sparse_prefer(16, 768, 768, 0.3f));
+    assert_false(eb_sparse_prefer(16, 768, 768, 0.6f));
+    assert_true(eb_sparse_prefer(16, 3072, 768, 0.7f));
+    assert_false(eb_sparse_prefer(128, 768, 768, 0.5f));
+    assert_true(eb_sparse_prefer(128, 768, 768, 0.1f));
+    assert_false(eb_sparse_prefer(0, 768, 768, 0.1f));
 }
 
 /* ---- AF8 accelerator arithmetic, reference ---- */

@@ -270,26 +270,45 @@ eb_status eb_sparse_matmul_isa(float *y, const float *x, const eb_bitmask *w, co
 }
 
 /*
- * When is the sparse kernel faster?  Measured with tests/tools/bench_sparse
- * (single thread: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1, best of 7) on the
- * development machine (AMD EPYC with AVX-512, OpenBLAS sgemm), ALBERT-base
- * shapes C x OC in {768 x 768, 768 x 3072, 3072 x 768}, N = 16..128 tokens:
- * see EB_SPARSE_CROSSOVER below for the crossover densities found.
+ * When is the sparse kernel faster?  Measured with
+ *   OMP_NUM_THREADS=1 build/tests/tools/bench_sparse -r 7        (N = 16..128)
+ *   build/tests/tools/bench_sparse -r 5 -n 1,4,8,256
+ * (one thread for OpenBLAS sgemm and for the sparse kernel, best of the
+ * repetitions, random unstructured masks) on the development machine: an AMD
+ * EPYC (Zen 4, AVX-512) VM with 2 cores shared with other jobs, so single
+ * crossovers move by about +-10 points between runs; three runs each.
+ * Crossover density below which sparse wins (fp32; AF8 within a few points):
+ *
+ *   N     768x768 (C x OC)  768x3072   3072x768
+ *   1     never             20 %       55-65 %
+ *   4     20 %              20-23 %    48-60 %
+ *   8     28 %              32 %       64 %
+ *   16    45-56 %           33-68 %    78-94 %
+ *   32    44-49 %           44-47 %    60-68 %
+ *   64    21-26 %           26-55 %    36-51 %
+ *   128   23-30 %           28-40 %    19-28 %
+ *   256   32 %              28 %       17 %
+ *
+ * The long reduction (C = 3072, the FFN output) favours sparse most because
+ * sgemm with few rows is slow there; at N = 1 a 768x768 GEMV is so cheap
+ * that sparse never wins.  The rule takes thresholds a little below the
+ * measured medians (near the crossover both paths cost the same).
  */
+static const struct {
+    int n_max;
+    float short_c; /* C < 2048 */
+    float long_c;  /* C >= 2048 */
+} k_crossover[] = {
+    {2, 0.00f, 0.50f},  {8, 0.18f, 0.45f},  {16, 0.40f, 0.75f},
+    {32, 0.40f, 0.60f}, {64, 0.20f, 0.33f}, {1 << 30, 0.20f, 0.18f},
+};
+
 int eb_sparse_prefer(int N, int C, int OC, float density) {
-    (void)C;
-    (void)OC;
-    if (!(density >= 0)) return 0;
-    double crossover;
-    if (N <= 16)
-        crossover = 0.30;
-    else if (N <= 32)
-        crossover = 0.20;
-    else if (N <= 64)
-        crossover = 0.15;
-    else
-        crossover = 0.10;
-    return density < crossover;
+    if (!(density >= 0) || N <= 0) return 0;
+    if (N <= 2 && C < 2048) return OC >= 2048 && density < 0.15f;
+    size_t i = 0;
+    while (N > k_crossover[i].n_max) i++;
+    return density < (C >= 2048 ? k_crossover[i].long_c : k_crossover[i].short_c);
 }
 
 eb_status eb_linear_auto(float *y, const float *x, const eb_bitmask *w, const float *bias, int N,
