@@ -184,11 +184,52 @@ static void test_af8_matmul(void **state) {
     }
 }
 
+static void test_af8_matmul_fast(void **state) {
+    (void)state;
+    uint64_t s = 78;
+    const int cfg[][4] = {{16, 768, 96, 30}, {40, 256, 64, 90}, {3, 128, 50, 50}}; /* N C OC %d */
+    for (size_t t = 0; t < sizeof cfg / sizeof cfg[0]; t++) {
+        int N = cfg[t][0], C = cfg[t][1], OC = cfg[t][2];
+        float *w = malloc(sizeof(float) * C * OC), *x = malloc(sizeof(float) * N * C);
+        float *b = malloc(sizeof(float) * OC), *y1 = malloc(sizeof(float) * N * OC);
+        float *y2 = malloc(sizeof(float) * N * OC);
+        uint8_t *xc = malloc((size_t)N * C), *c1 = malloc((size_t)N * OC),
+                *c2 = malloc((size_t)N * OC);
+        fill_sparse(w, (size_t)C * OC, cfg[t][3] / 100.0, &s);
+        for (int i = 0; i < N * C; i++)
+            x[i] = eb_test_uniform(&s) * 2 - 1;
+        for (int o = 0; o < OC; o++)
+            b[o] = eb_test_uniform(&s) - 0.5f;
+        int xb = eb_af8_choose_bias(x, (size_t)N * C);
+        eb_af8_encode(xc, x, (size_t)N * C, xb, EB_AF8_NEAREST);
+        eb_bitmask wa;
+        assert_int_equal(eb_bitmask_encode_af8(&wa, w, OC, C, -1, EB_AF8_NEAREST, NULL, NULL),
+                         EB_OK);
+        int b1, b2;
+        assert_int_equal(eb_af8_matmul(c1, &b1, y1, xc, xb, &wa, b, N, NULL, NULL), EB_OK);
+        assert_int_equal(eb_af8_matmul_fast(c2, &b2, y2, xc, xb, &wa, b, N, NULL, NULL), EB_OK);
+        assert_int_equal(b1, b2);
+        int diff = 0;
+        for (int i = 0; i < N * OC; i++) {
+            assert_float_equal(y1[i], y2[i], 1e-5 + 1e-5 * fabsf(y1[i]));
+            if (c1[i] != c2[i]) {
+                diff++;
+                /* one AF8 step apart at most (same sign: adjacent codes) */
+                assert_true(abs((int)(c1[i] & 0x7f) - (int)(c2[i] & 0x7f)) <= 1);
+            }
+        }
+        assert_true(diff * 100 <= N * OC); /* rare */
+        eb_bitmask_free(&wa);
+        free(w), free(x), free(b), free(y1), free(y2), free(xc), free(c1), free(c2);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sparse_vs_dense),
         cmocka_unit_test(test_prefer_rule),
         cmocka_unit_test(test_af8_matmul),
+        cmocka_unit_test(test_af8_matmul_fast),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

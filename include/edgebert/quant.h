@@ -234,6 +234,15 @@ eb_status eb_af8_matmul(uint8_t *y_codes, int *y_bias, float *y_float, const uin
                         int x_bias, const eb_bitmask *w, const float *bias, int N,
                         const eb_allocator *alloc, eb_error *err);
 
+/* The same computed fast: operands decoded to fp32 (exactly), products
+ * summed in fp32 by the sparse kernel or BLAS (whichever eb_sparse_prefer
+ * picks), then re-quantised.  Differs from eb_af8_matmul only where the fp32
+ * rounding of a sum moves it across an AF8 rounding boundary (then by one
+ * AF8 step); use it for whole-model evaluation. */
+eb_status eb_af8_matmul_fast(uint8_t *y_codes, int *y_bias, float *y_float, const uint8_t *x_codes,
+                             int x_bias, const eb_bitmask *w, const float *bias, int N,
+                             const eb_allocator *alloc, eb_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Pruning                                                              */
 /* ------------------------------------------------------------------ */

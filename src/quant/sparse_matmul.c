@@ -117,8 +117,7 @@ typedef float eb_v16 __attribute__((vector_size(64)));
     EB_MULTIVERSION                                                                                \
     static void sparse_rows_##NV(float *y, const float *xT, const eb_bitmask *w,                   \
                                  const float *table, const float *bias, int N, int n0, int o0,     \
-                                 int o1, int32_t *idx, int use_avx512, int nvalid,                 \
-                                 float *tile) {                                                    \
+                                 int o1, int32_t *idx, int use_avx512, int nvalid, float *tile) {  \
         const int OC = w->rows, vpr = w->vpr;                                                      \
         const float *vf = w->values;                                                               \
         const uint8_t *vc = w->values;                                                             \
@@ -157,13 +156,14 @@ typedef float eb_v16 __attribute__((vector_size(64)));
                 a[q] += b[q];                                                                      \
             memcpy(tile + (size_t)(o - o0) * 16 * NV, a, sizeof a);                                \
         }                                                                                          \
-        /* y rows are written contiguously from the tile (a scatter of one   \
-         * float per token row per output costs more than the math at low    \
+        /* y rows are written contiguously from the tile (a scatter of one                         \
+         * float per token row per output costs more than the math at low                          \
          * density) */                                                                             \
         int tn = nvalid - n0 < 16 * NV ? nvalid - n0 : 16 * NV;                                    \
         for (int t = 0; t < tn; t++) {                                                             \
             float *yr = y + (size_t)(n0 + t) * OC;                                                 \
-            for (int o = o0; o < o1; o++) yr[o] = tile[(size_t)(o - o0) * 16 * NV + t];            \
+            for (int o = o0; o < o1; o++)                                                          \
+                yr[o] = tile[(size_t)(o - o0) * 16 * NV + t];                                      \
         }                                                                                          \
     }
 
@@ -257,10 +257,10 @@ eb_status eb_sparse_matmul_isa(float *y, const float *x, const eb_bitmask *w, co
             /* blocks of 128, then 64/32/16 */
             int left = ld - n0, nb = left >= EB_SPARSE_NBMAX ? EB_SPARSE_NBMAX
                                      : left >= 128           ? 128
-                                     : left >= 64 ? 64
-                                     : left >= 32 ? 32
-                                     : left >= 16 ? 16
-                                                  : left;
+                                     : left >= 64            ? 64
+                                     : left >= 32            ? 32
+                                     : left >= 16            ? 16
+                                                             : left;
             sparse_block(y, xT, w, tp, bias, ld, N, n0, nb, o0, o1, idx, avx, tile);
             n0 += nb;
         }
@@ -307,7 +307,8 @@ int eb_sparse_prefer(int N, int C, int OC, float density) {
     if (!(density >= 0) || N <= 0) return 0;
     if (N <= 2 && C < 2048) return OC >= 2048 && density < 0.15f;
     size_t i = 0;
-    while (N > k_crossover[i].n_max) i++;
+    while (N > k_crossover[i].n_max)
+        i++;
     return density < (C >= 2048 ? k_crossover[i].long_c : k_crossover[i].short_c);
 }
 
@@ -368,4 +369,45 @@ eb_status eb_af8_matmul(uint8_t *y_codes, int *y_bias, float *y_float, const uin
     if (y_bias) *y_bias = b;
     if (!y_float) eb_free(alloc, yf);
     return EB_OK;
+}
+
+eb_status eb_af8_matmul_fast(uint8_t *y_codes, int *y_bias, float *y_float, const uint8_t *x_codes,
+                             int x_bias, const eb_bitmask *w, const float *bias, int N,
+                             const eb_allocator *alloc, eb_error *err) {
+    eb_status st = check_w(w, err);
+    if (st) return st;
+    if (w->payload != EB_BM_AF8)
+        return eb_fail(err, EB_ERR_ARG, "af8 matmul: weights must have an AF8 payload");
+    const int C = w->cols, OC = w->rows;
+    if (N <= 0) {
+        if (y_bias) *y_bias = 0;
+        return EB_OK;
+    }
+    size_t nx = (size_t)N * (size_t)C, ny = (size_t)N * (size_t)OC;
+    int sparse = eb_sparse_prefer(N, C, OC, (float)eb_bitmask_density(w));
+    size_t nscratch = sparse ? eb_sparse_scratch(N, C) : (size_t)C * (size_t)OC;
+    float *x = eb_malloc(alloc, nx * sizeof(float) + 1);
+    float *yf = y_float ? y_float : eb_malloc(alloc, ny * sizeof(float) + 1);
+    float *tmp = eb_malloc(alloc, nscratch * sizeof(float) + 1);
+    if (!x || !yf || !tmp) {
+        st = eb_fail(err, EB_ERR_NOMEM, "af8 matmul: out of memory");
+        goto done;
+    }
+    eb_af8_decode(x, x_codes, nx, x_bias);
+    if (sparse) {
+        st = eb_sparse_matmul(yf, x, w, bias, N, tmp, alloc, err);
+    } else {
+        st = eb_bitmask_decode_f32(w, tmp, err);
+        if (!st) eb_matmul(yf, x, tmp, bias, N, C, OC);
+    }
+    if (!st) {
+        int b = eb_af8_choose_bias(yf, ny);
+        eb_af8_encode(y_codes, yf, ny, b, EB_AF8_NEAREST);
+        if (y_bias) *y_bias = b;
+    }
+done:
+    eb_free(alloc, x);
+    eb_free(alloc, tmp);
+    if (!y_float) eb_free(alloc, yf);
+    return st;
 }
