@@ -107,6 +107,12 @@ static void test_bias_choice(void **state) {
     float y[5];
     assert_int_equal(eb_af8_quantize(y, x, 5, EB_AF8_NEAREST), 4);
     assert_true(y[1] == -3.5f && y[3] == 2.0f && y[4] == 0.0f && y[2] == 0.0f);
+    uint8_t c[5];
+    assert_int_equal(eb_af8_encode_auto(c, x, 5, EB_AF8_TRUNC), 4);
+    /* b = 4: 3.5 = 1.75 * 2^1 -> e = 1 - 4 + 10 = 7, m = 12; 2.0 -> e = 7, m = 0 */
+    assert_int_equal(c[1], 0xfc);
+    assert_int_equal(c[3], 0x70);
+    assert_int_equal(c[2], 0x00);
 }
 
 /* Nearest decoded value by brute force over all 256 codes. */

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <unistd.h>
 
 #include "edgebert/reram.h"
 
@@ -130,7 +131,19 @@ static void test_table_parse(void **state) {
     assert_int_equal(t.n_levels, 4);
     assert_int_equal(t.bits, 2);
     assert_true(t.level[1].mean == 0.5 && t.level[2].sigma == 0.02 && t.level[3].mean == 1);
+    /* from a file */
+    char path[] = "/tmp/eb_reram_tableXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(txt, f);
+    fclose(f);
+    eb_reram_table t2;
+    assert_int_equal(eb_reram_table_load(path, NULL, &t2, NULL), EB_OK);
+    assert_memory_equal(&t, &t2, sizeof t);
+    unlink(path);
     eb_error err;
+    assert_int_equal(eb_reram_table_load(path, NULL, &t2, &err), EB_ERR_IO);
     const char *bad[] = {"0 0.01\n0.5 0.02\n1 0.01\n", "0 0.01\n0.5 -1\n",
                          "0.5 0.01\n0.2 0.01\n",       "0 0.01\n1 x\n",
                          "0 0.01 7\n1 0.01\n",         ""};

@@ -64,6 +64,8 @@ static inline int eb_af8_is_zero(uint8_t code) {
 /* Tensor conversions with a given bias. */
 void eb_af8_encode(uint8_t *out, const float *x, size_t n, int bias, eb_af8_round mode);
 void eb_af8_decode(float *out, const uint8_t *codes, size_t n, int bias);
+/* Encode with the bias chosen from x (eb_af8_choose_bias); returns it. */
+int eb_af8_encode_auto(uint8_t *out, const float *x, size_t n, eb_af8_round mode);
 /* Fake quantisation out[i] = decode(encode(x[i])); out may alias x.
  * Chooses the bias from x and returns it. */
 int eb_af8_quantize(float *out, const float *x, size_t n, eb_af8_round mode);

@@ -87,6 +87,12 @@ void eb_af8_encode(uint8_t *out, const float *x, size_t n, int bias, eb_af8_roun
         out[i] = eb_af8_from_float(x[i], bias, mode);
 }
 
+int eb_af8_encode_auto(uint8_t *out, const float *x, size_t n, eb_af8_round mode) {
+    int b = eb_af8_choose_bias(x, n);
+    eb_af8_encode(out, x, n, b, mode);
+    return b;
+}
+
 void eb_af8_decode_table(float table[256], int bias) {
     for (int c = 0; c < 256; c++)
         table[c] = eb_af8_to_float((uint8_t)c, bias);
