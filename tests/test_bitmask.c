@@ -96,6 +96,19 @@ static void test_encode_af8(void **state) {
     }
     assert_int_equal(bm.nnz, nz);
     assert_int_equal(eb_bitmask_bytes(&bm), (size_t)rows * bm.vpr * 2 + nz);
+    /* gather rows 8, 0, 8, 3 (an embedding lookup) */
+    int32_t ids[4] = {8, 0, 8, 3};
+    float *g = malloc(sizeof(float) * 4 * cols);
+    assert_int_equal(eb_bitmask_gather_rows(&bm, ids, 4, g, NULL), EB_OK);
+    for (int i = 0; i < 4; i++)
+        for (int c = 0; c < cols; c++)
+            assert_true(g[i * cols + c] == f[ids[i] * cols + c]);
+    int32_t bad_id[1] = {rows};
+    eb_error gerr;
+    assert_int_equal(eb_bitmask_gather_rows(&bm, bad_id, 1, g, &gerr), EB_ERR_ARG);
+    bad_id[0] = -1;
+    assert_int_equal(eb_bitmask_gather_rows(&bm, bad_id, 1, g, &gerr), EB_ERR_ARG);
+    free(g);
     eb_error err;
     eb_bitmask bf;
     assert_int_equal(eb_bitmask_encode_f32(&bf, w, rows, cols, NULL, NULL), EB_OK);

@@ -171,6 +171,10 @@ void eb_bitmask_free(eb_bitmask *bm);
 
 /* Dense fp32 [rows, cols] (AF8 payloads decoded). */
 eb_status eb_bitmask_decode_f32(const eb_bitmask *bm, float *out, eb_error *err);
+/* Gather rows (an embedding lookup): out[i, :] = row ids[i] decoded to fp32,
+ * out is [n, cols].  An id outside 0..rows-1 is EB_ERR_ARG. */
+eb_status eb_bitmask_gather_rows(const eb_bitmask *bm, const int32_t *ids, int n, float *out,
+                                 eb_error *err);
 /* Dense AF8 codes (AF8 payload only). */
 eb_status eb_bitmask_decode_codes(const eb_bitmask *bm, uint8_t *out, eb_error *err);
 /* Fraction of non-zeros (nnz / (rows*cols)). */

@@ -199,6 +199,34 @@ eb_status eb_bitmask_decode_f32(const eb_bitmask *bm, float *out, eb_error *err)
     return EB_OK;
 }
 
+eb_status eb_bitmask_gather_rows(const eb_bitmask *bm, const int32_t *ids, int n, float *out,
+                                 eb_error *err) {
+    float table[256];
+    if (bm->payload == EB_BM_AF8) eb_af8_decode_table(table, bm->af8_bias);
+    const float *vf = bm->values;
+    const uint8_t *vc = bm->values;
+    for (int i = 0; i < n; i++) {
+        int r = ids[i];
+        if (r < 0 || r >= bm->rows)
+            return eb_fail(err, EB_ERR_ARG, "bitmask: row %d out of 0..%d", r, bm->rows - 1);
+        float *row = out + (size_t)i * bm->cols;
+        memset(row, 0, sizeof(float) * (size_t)bm->cols);
+        size_t k = bm->row_ptr[r], end = bm->row_ptr[r + 1];
+        for (int j = 0; j < bm->vpr; j++) {
+            unsigned m = bm->masks[(size_t)r * bm->vpr + j];
+            while (m) {
+                int c = j * EB_BM_VEC + __builtin_ctz(m);
+                m &= m - 1;
+                if (k >= end || c >= bm->cols)
+                    return eb_fail(err, EB_ERR_FORMAT, "bitmask: masks disagree with the values");
+                row[c] = bm->payload == EB_BM_F32 ? vf[k] : table[vc[k]];
+                k++;
+            }
+        }
+    }
+    return EB_OK;
+}
+
 eb_status eb_bitmask_decode_codes(const eb_bitmask *bm, uint8_t *out, eb_error *err) {
     if (bm->payload != EB_BM_AF8)
         return eb_fail(err, EB_ERR_ARG, "bitmask: decode to AF8 codes of an fp32 tensor");
