@@ -10,6 +10,7 @@ int eb_cmd_tokenize(int argc, char **argv);
 int eb_cmd_pack(int argc, char **argv);
 int eb_cmd_info(int argc, char **argv);
 int eb_cmd_calibrate(int argc, char **argv);
+int eb_cmd_cells(int argc, char **argv);
 int eb_cmd_trace(int argc, char **argv);
 int eb_cmd_sim(int argc, char **argv);
 int eb_cmd_sweep(int argc, char **argv);
@@ -29,6 +30,7 @@ static const command commands[] = {
     {"sim", eb_cmd_sim, "run a recorded trace through the accelerator model (cycles, V/F, energy)"},
     {"sweep", eb_cmd_sweep, "the paper's figures: CSV, JSON and SVG plots over MAC sizes, policies, targets"},
     {"info", eb_cmd_info, "every tensor with its format, density and bytes; shared and per-task sizes"},
+    {"cells", eb_cmd_cells, "ReRAM cell fault model: thresholds and fault rates per storage kind"},
     {"pack", eb_cmd_pack, "build a multi-task bundle (shared embeddings, AdaptivFloat8, bitmasks)"},
     {"eval", eb_cmd_eval, "accuracy, exit layers, energy and deadline misses on a GLUE TSV file"},
     {"train", eb_cmd_train, "train a model: backbone (KD, spans, pruning), off-ramps, exit predictor"},
