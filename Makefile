@@ -33,7 +33,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
-.PHONY: all lib tool tests test bench clean install format
+.PHONY: all lib tool tests test bench clean install format lint
 all: lib tool tests
 
 lib: $(BUILD)/libedgebert.a $(BUILD)/libedgebert.so
@@ -67,6 +67,10 @@ test: all
 
 bench: all
 	./$(BUILD)/edgebert bench --quick
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
+	  -Iinclude -Isrc --suppressions-list=.cppcheck-suppressions src
 
 format:
 	clang-format -i include/*.h include/edgebert/*.h src/*/*.[ch] tests/*.[ch] tests/tools/*.c

@@ -385,7 +385,7 @@ static eb_status decode_tensor(reader *R, const char *name, cJSON *d, eb_st_tens
             return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' has inconsistent sizes", R->path, name);
     }
     if (((uintptr_t)src & 1) != 0) return eb_fail(err, EB_ERR_FORMAT, "%s: misaligned masks", R->path);
-    eb_bitmask tmp;
+    eb_bitmask tmp = {0};
     eb_bitmask *bm = bm_out ? bm_out : &tmp;
     const void *vals = src + ALIGN64((size_t)rows * vpr * 2);
     if (eb_bitmask_view(bm, rows, cols, is_af8 ? EB_BM_AF8 : EB_BM_F32, (int)bias, (const uint16_t *)src,
