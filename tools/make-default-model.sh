@@ -4,6 +4,7 @@
 #   embeddings -> off-ramps -> exit predictor -> thresholds; then CoLA and MRPC on the same
 #   frozen embeddings -> one AdaptivFloat8 bundle.
 # usage: tools/make-default-model.sh [WORK_DIR] [OUT_DIR]      (defaults: build/default-model, models)
+# Output: OUT_DIR/default.ebb; the HuggingFace checkpoints of every phase stay in WORK_DIR.
 # Each step skips itself when its output exists, so an interrupted run resumes; a step that
 # was interrupted mid-way resumes from its own checkpoint (--resume).
 set -euo pipefail
@@ -69,9 +70,6 @@ log "thresholds (1 %-pt drop on dev) written into each config.json"
 "$E" calibrate -m "$work/cola" --data "$glue/CoLA/dev.tsv" --task cola --save
 "$E" calibrate -m "$work/mrpc" --data "$glue/MRPC/dev.tsv" --task mrpc --save
 
-log "default model: the SST-2 checkpoint, and the three-task bundle"
-rm -rf "$out/default"
-mkdir -p "$out/default"
-for f in config.json model.safetensors spiece.model exit_lut.csv; do cp "$work/sst2/$f" "$out/default/"; done
+log "default model: the three-task AdaptivFloat8 bundle (the HF checkpoints stay in $work)"
 "$E" pack -o "$out/default.ebb" --task sst2="$work/sst2" --task cola="$work/cola" --task mrpc="$work/mrpc"
-log "done: $out/default (SST-2 checkpoint) and $out/default.ebb (bundle)"
+log "done: $out/default.ebb"

@@ -30,14 +30,15 @@ const char *eb_cli_model_path(const char *given, char *buf, size_t cap) {
         exe[n] = 0;
         char *slash = strrchr(exe, '/');
         if (slash) *slash = 0;
-        const char *rel[] = {"/../models/default", "/../share/edgebert/models/default",
-                             "/../../models/default"};
+        const char *rel[] = {"/../models/default.ebb", "/../share/edgebert/models/default.ebb",
+                             "/../../models/default.ebb", "/../models/default",
+                             "/../share/edgebert/models/default"};
         for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
             snprintf(buf, cap, "%s%s", exe, rel[i]);
             if (exists(buf)) return buf;
         }
     }
-    snprintf(buf, cap, "models/default");
+    snprintf(buf, cap, "models/default.ebb");
     return buf;
 }
 
