@@ -92,7 +92,12 @@ def main():
     except ValueError:
         report("eval_sst2", False, out + err)
 
-XX, os.path.join(GLUE, d, "dev.tsv"), "--task", task,
+    g = os.path.join(tmp, "generic")  # LABEL_0/LABEL_1: maps onto any two-class task
+    albert_ref.make_checkpoint(g, cfg, seed=4, offramps=True, spiece=SPM)
+    rc, out, err = run(["eval", "-m", m, "--data", os.path.join(GLUE, "RTE", "dev.tsv"), "--task", "rte"])
+    report("label_names_checked", rc == 1 and "do not match" in err, err)
+    for task, d, key in (("mrpc", "MRPC", "f1"), ("cola", "CoLA", "matthews"), ("rte", "RTE", "accuracy")):
+        rc, out, err = run(["eval", "-m", g, "--data", os.path.join(GLUE, d, "dev.tsv"), "--task", task,
                             "--limit", "25", "--json"])
         try:
             ev = json.loads(out)
