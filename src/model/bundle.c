@@ -48,7 +48,7 @@ typedef struct blob_buf {
 /* Append bytes at a 64-aligned offset; returns the offset or (size_t)-1. */
 static size_t blob_add(blob_buf *b, const void *data, size_t n) {
     size_t off = ALIGN64(b->size);
-    if (off + n > b->cap) {
+    if (off + n > b->cap || !b->data) {
         size_t nc = b->cap ? b->cap : 1 << 20;
         while (nc < off + n) nc *= 2;
         uint8_t *p = realloc(b->data, nc);

@@ -504,7 +504,7 @@ eb_status eb_classify(eb_context *ctx, const char *a, const char *b, const eb_ru
     const eb_model *m = ctx->model;
     if (!m->tok) return eb_fail(err, EB_ERR_ARG, "%s: the model has no spiece.model, cannot tokenize text", m->path);
     const eb_model_task *t = eb_model_find_task(m, params ? params->task : NULL);
-    if (!t) return unknown_task(m, params->task, err);
+    if (!t) return unknown_task(m, params ? params->task : NULL, err);
     int max_len = EB_MIN(ctx->s.max_n, t->cfg.max_position_embeddings);
     if (params && params->max_tokens > 0) max_len = EB_MIN(max_len, params->max_tokens);
     eb_status s = eb_tokenize(m->tok, a, b, max_len, &ctx->enc, err);
