@@ -13,6 +13,7 @@ int eb_cmd_trace(int argc, char **argv);
 int eb_cmd_sim(int argc, char **argv);
 int eb_cmd_sweep(int argc, char **argv);
 int eb_cmd_train(int argc, char **argv);
+int eb_cmd_faults(int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -29,6 +30,7 @@ static const command commands[] = {
     {"info", eb_cmd_info, "every tensor with its format, density and bytes; shared and per-task sizes"},
     {"pack", eb_cmd_pack, "build a multi-task bundle (shared embeddings, AdaptivFloat8, bitmasks)"},
     {"eval", eb_cmd_eval, "accuracy, exit layers, energy and deadline misses on a GLUE TSV file"},
+    {"faults", eb_cmd_faults, "ReRAM fault injection into the stored word embeddings (paper Table 2)"},
     {"train", eb_cmd_train, "train a model: backbone (KD, spans, pruning), off-ramps, exit predictor"},
 };
 
