@@ -384,7 +384,7 @@ static void xml_text(tbuf *b, const char *s) {
  * fixed sequence), the mean as a bar, the minimum as a red tick and the
  * fault-free score as a dashed line across the plot. */
 static char *plot_svg(const eb_fault_study *S) {
-    const double Wd = 160.0 * S->n_kinds + 120, Ht = 400, L = 80, R = 20, T = 50, B = 60;
+    const double Wd = 160.0 * S->n_kinds + 120, Ht = 400, L = 80, R = 20, T = 50, B = 80;
     double lo = INFINITY, hi = -INFINITY, clean;
     int use_acc = S->task->num_labels > 1;
     clean = use_acc ? S->clean.accuracy : S->clean.pearson;
@@ -422,7 +422,7 @@ static char *plot_svg(const eb_fault_study *S) {
     if (isfinite(clean)) {
         tb(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\" stroke-dasharray=\"6,4\"/>\n", L, YP(clean), L + pw,
            YP(clean));
-        tb(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#555\">fault-free</text>\n", L + pw - 4, YP(clean) - 5);
+        tb(&b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">fault-free</text>\n", L + 4, YP(clean) - 5);
     }
     static const char *colors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948"};
     for (int k = 0; k < S->n_kinds; k++) {
@@ -602,8 +602,8 @@ int eb_cmd_faults(int argc, char **argv) {
     p.cancel = &g_stop;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    int T = p.threads > 0 ? p.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (T > 1) openblas_set_num_threads(1); /* the trials are the parallelism */
+    /* the trials are the parallelism: BLAS threads on top only contend */
+    openblas_set_num_threads(1);
     if (eb_fault_study_run(m, ds, NULL, &p, &S, &err) != EB_OK) {
         fprintf(stderr, "edgebert faults: %s\n", err.msg);
         goto done;
