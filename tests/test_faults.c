@@ -35,7 +35,8 @@ typedef struct tensor_list {
 static void add(tensor_list *t, const char *name, int d0, int d1, float scale, float offset) {
     snprintf(t->names[t->n], sizeof t->names[t->n], "%s", name);
     size_t cnt = (size_t)d0 * (size_t)(d1 ? d1 : 1);
-    for (size_t i = 0; i < cnt; i++) t->p[i] = offset + scale * (eb_test_uniform(&t->rng) * 2 - 1);
+    for (size_t i = 0; i < cnt; i++)
+        t->p[i] = offset + scale * (eb_test_uniform(&t->rng) * 2 - 1);
     eb_st_entry *e = &t->e[t->n++];
     e->name = t->names[t->n - 1];
     e->data = t->p;
@@ -124,7 +125,8 @@ static void classify_set(eb_model *m, eb_result *out, int n) {
     eb_run_params p = eb_run_params_default();
     p.policy = EB_POLICY_BASE;
     for (int k = 0; k < n; k++) {
-        int32_t ids[7] = {2, (int32_t)(100 + 37 * k), (int32_t)(5000 + k), 17, (int32_t)(29000 - k), 40, 3};
+        int32_t ids[7] = {
+            2, (int32_t)(100 + 37 * k), (int32_t)(5000 + k), 17, (int32_t)(29000 - k), 40, 3};
         assert_int_equal(eb_classify_ids(ctx, ids, NULL, 7, &p, &out[k], &err), EB_OK);
     }
     eb_context_free(ctx);
@@ -161,7 +163,8 @@ static void test_fork(void **state) {
     assert_true(differ > N / 2); /* the embeddings matter */
     eb_model_free(fork);         /* frees only the clone's table */
     classify_set(ma, ra2, N);
-    for (int k = 0; k < N; k++) assert_memory_equal(ra[k].logits, ra2[k].logits, sizeof(float) * C);
+    for (int k = 0; k < N; k++)
+        assert_memory_equal(ra[k].logits, ra2[k].logits, sizeof(float) * C);
     /* argument errors */
     assert_int_equal(eb_model_fork_embeddings(ma, NULL, &fork, &err), EB_ERR_ARG);
     assert_null(fork);
@@ -215,7 +218,8 @@ static void test_decode_rule(void **state) {
     memset(want, 0, sizeof want);
     want[0] = v0, want[16] = v2, want[35] = v3;
     eb_fault_decode_embeddings(&se, masks, c2, out);
-    for (int i = 0; i < 40; i++) assert_true(out[i] == want[i]);
+    for (int i = 0; i < 40; i++)
+        assert_true(out[i] == want[i]);
 }
 
 /* ---- injection: seeds and the SLC mask ---------------------------------- */
@@ -233,7 +237,8 @@ static void test_seeded_injection(void **state) {
         nnz += (size_t)__builtin_popcount(masks[r]);
     }
     assert_true(nnz <= NNZ);
-    for (size_t i = 0; i < nnz; i++) codes[i] = (uint8_t)(1 + eb_test_rng(&rng) % 127) | (eb_test_rng(&rng) & 0x80);
+    for (size_t i = 0; i < nnz; i++)
+        codes[i] = (uint8_t)(1 + eb_test_rng(&rng) % 127) | (eb_test_rng(&rng) & 0x80);
     eb_stored_embeddings se = {R, 16, vpr, 4, nnz, masks, codes};
     eb_fault_kind k3, k1;
     eb_error err = {0};
@@ -246,8 +251,12 @@ static void test_seeded_injection(void **state) {
     uint16_t *k1m = malloc(sizeof(uint16_t) * R), *k2m = malloc(sizeof(uint16_t) * R),
              *k3m = malloc(sizeof(uint16_t) * R);
     eb_fault_stats vs, ms, vs2, ms2;
-    assert_int_equal(eb_fault_inject_embeddings(&se, &m3, &m3, EB_FAULT_COUNT, 42, 43, c1, k1m, &vs, &ms, NULL, &err), EB_OK);
-    assert_int_equal(eb_fault_inject_embeddings(&se, &m3, &m3, EB_FAULT_COUNT, 42, 43, c2, k2m, &vs2, &ms2, NULL, &err), EB_OK);
+    assert_int_equal(eb_fault_inject_embeddings(&se, &m3, &m3, EB_FAULT_COUNT, 42, 43, c1, k1m, &vs,
+                                                &ms, NULL, &err),
+                     EB_OK);
+    assert_int_equal(eb_fault_inject_embeddings(&se, &m3, &m3, EB_FAULT_COUNT, 42, 43, c2, k2m,
+                                                &vs2, &ms2, NULL, &err),
+                     EB_OK);
     assert_memory_equal(c1, c2, nnz);
     assert_memory_equal(k1m, k2m, sizeof(uint16_t) * R);
     assert_int_equal(vs.faults, vs2.faults);
@@ -255,26 +264,37 @@ static void test_seeded_injection(void **state) {
     /* the values are the code bytes cut into 3-bit cells: the same as
      * injecting the byte stream directly with that seed */
     memcpy(ref, codes, nnz);
-    assert_int_equal(eb_reram_inject_bytes(ref, nnz, &m3, EB_FAULT_COUNT, 42, NULL, NULL, &err), EB_OK);
+    assert_int_equal(eb_reram_inject_bytes(ref, nnz, &m3, EB_FAULT_COUNT, 42, NULL, NULL, &err),
+                     EB_OK);
     assert_memory_equal(c1, ref, nnz);
     /* the masks as little-endian bytes, 3-bit cells, seed 43 */
     uint8_t *mb = malloc(2 * R);
-    for (int r = 0; r < R; r++) mb[2 * r] = (uint8_t)masks[r], mb[2 * r + 1] = (uint8_t)(masks[r] >> 8);
-    assert_int_equal(eb_reram_inject_bytes(mb, 2 * R, &m3, EB_FAULT_COUNT, 43, NULL, NULL, &err), EB_OK);
-    for (int r = 0; r < R; r++) assert_int_equal(k1m[r], mb[2 * r] | mb[2 * r + 1] << 8);
+    for (int r = 0; r < R; r++)
+        mb[2 * r] = (uint8_t)masks[r], mb[2 * r + 1] = (uint8_t)(masks[r] >> 8);
+    assert_int_equal(eb_reram_inject_bytes(mb, 2 * R, &m3, EB_FAULT_COUNT, 43, NULL, NULL, &err),
+                     EB_OK);
+    for (int r = 0; r < R; r++)
+        assert_int_equal(k1m[r], mb[2 * r] | mb[2 * r + 1] << 8);
     /* another seed: other faults */
-    assert_int_equal(eb_fault_inject_embeddings(&se, &m3, &m3, EB_FAULT_COUNT, 44, 43, c3, k3m, NULL, NULL, NULL, &err), EB_OK);
+    assert_int_equal(eb_fault_inject_embeddings(&se, &m3, &m3, EB_FAULT_COUNT, 44, 43, c3, k3m,
+                                                NULL, NULL, NULL, &err),
+                     EB_OK);
     assert_true(memcmp(c1, c3, nnz) != 0);
     /* SLC masks: the rates are ~1e-20, so the count injector flips none */
-    assert_int_equal(eb_fault_inject_embeddings(&se, &m3, &m1, EB_FAULT_COUNT, 42, 43, c3, k3m, &vs2, &ms2, NULL, &err), EB_OK);
+    assert_int_equal(eb_fault_inject_embeddings(&se, &m3, &m1, EB_FAULT_COUNT, 42, 43, c3, k3m,
+                                                &vs2, &ms2, NULL, &err),
+                     EB_OK);
     assert_memory_equal(k3m, masks, sizeof(uint16_t) * R);
     assert_int_equal(ms2.faults, 0);
     assert_int_equal(ms2.cells, 2 * R * 8);
     /* no mask model: copied as is */
-    assert_int_equal(eb_fault_inject_embeddings(&se, &m3, NULL, EB_FAULT_COUNT, 42, 43, c3, k3m, NULL, &ms2, NULL, &err), EB_OK);
+    assert_int_equal(eb_fault_inject_embeddings(&se, &m3, NULL, EB_FAULT_COUNT, 42, 43, c3, k3m,
+                                                NULL, &ms2, NULL, &err),
+                     EB_OK);
     assert_memory_equal(k3m, masks, sizeof(uint16_t) * R);
     assert_int_equal(ms2.faults, 0);
-    free(mb), free(c1), free(c2), free(c3), free(ref), free(k1m), free(k2m), free(k3m), free(masks), free(codes);
+    free(mb), free(c1), free(c2), free(c3), free(ref), free(k1m), free(k2m), free(k3m), free(masks),
+        free(codes);
 }
 
 /* ---- the study on a bundle -------------------------------------------- */
@@ -318,16 +338,19 @@ static int study_setup(void **state) {
     char tsv[8192] = "sentence\tlabel\n";
     uint64_t rng = 77;
     for (int i = 0; i < NEX; i++) {
-        snprintf(tsv + strlen(tsv), sizeof tsv - strlen(tsv), "s %d\t%d\n", i, (int)(eb_test_rng(&rng) % 2));
+        snprintf(tsv + strlen(tsv), sizeof tsv - strlen(tsv), "s %d\t%d\n", i,
+                 (int)(eb_test_rng(&rng) % 2));
         /* no [CLS]/[SEP]: ids shared by every example would make a
          * trial all-or-nothing */
         int len = 2 + (int)(eb_test_rng(&rng) % 8);
-        for (int j = 0; j < len; j++) f->ids[i][j] = (int32_t)(5 + eb_test_rng(&rng) % 400);
+        for (int j = 0; j < len; j++)
+            f->ids[i][j] = (int32_t)(5 + eb_test_rng(&rng) % 400);
         f->in[i].ids = f->ids[i];
         f->in[i].type_ids = NULL;
         f->in[i].n = len;
     }
-    if (eb_dataset_load_buffer(tsv, strlen(tsv), "test.tsv", "sst2", NULL, &f->ds, &err) != EB_OK) return -1;
+    if (eb_dataset_load_buffer(tsv, strlen(tsv), "test.tsv", "sst2", NULL, &f->ds, &err) != EB_OK)
+        return -1;
     *state = f;
     return 0;
 }
@@ -395,7 +418,8 @@ static void test_study_trial_by_hand(void **state) {
     int right = 0;
     for (int i = 0; i < NEX; i++) {
         eb_result r;
-        assert_int_equal(eb_classify_ids(ctx, f->in[i].ids, NULL, f->in[i].n, &rp, &r, &err), EB_OK);
+        assert_int_equal(eb_classify_ids(ctx, f->in[i].ids, NULL, f->in[i].n, &rp, &r, &err),
+                         EB_OK);
         right += r.label == f->ds->rows[i].label;
     }
     eb_context_free(ctx);
@@ -415,21 +439,24 @@ static void test_study_trial_by_hand(void **state) {
     uint16_t *masks = malloc(sizeof(uint16_t) * V);
     float *emb = malloc(sizeof(float) * V * E);
     eb_fault_stats vs;
-    assert_int_equal(eb_fault_inject_embeddings(&se, &vm, &mm, EB_FAULT_COUNT, eb_reram_trial_seed(1234, ti),
-                                                eb_reram_trial_seed(1234 ^ EB_FAULT_MASK_SEED_SALT, ti), codes,
-                                                masks, &vs, NULL, NULL, &err),
-                     EB_OK);
+    assert_int_equal(
+        eb_fault_inject_embeddings(&se, &vm, &mm, EB_FAULT_COUNT, eb_reram_trial_seed(1234, ti),
+                                   eb_reram_trial_seed(1234 ^ EB_FAULT_MASK_SEED_SALT, ti), codes,
+                                   masks, &vs, NULL, NULL, &err),
+        EB_OK);
     eb_fault_decode_embeddings(&se, masks, codes, emb);
     long changed = 0;
     for (int r = 0; r < V; r++)
-        changed += memcmp(emb + (size_t)r * E, f->m->tasks[0].w.word_emb + (size_t)r * E, sizeof(float) * E) != 0;
+        changed += memcmp(emb + (size_t)r * E, f->m->tasks[0].w.word_emb + (size_t)r * E,
+                          sizeof(float) * E) != 0;
     eb_model *fork;
     assert_int_equal(eb_model_fork_embeddings(f->m, emb, &fork, &err), EB_OK);
     assert_int_equal(eb_context_new(fork, &ctx, &err), EB_OK);
     right = 0;
     for (int i = 0; i < NEX; i++) {
         eb_result r;
-        assert_int_equal(eb_classify_ids(ctx, f->in[i].ids, NULL, f->in[i].n, &rp, &r, &err), EB_OK);
+        assert_int_equal(eb_classify_ids(ctx, f->in[i].ids, NULL, f->in[i].n, &rp, &r, &err),
+                         EB_OK);
         right += r.label == f->ds->rows[i].label;
     }
     eb_context_free(ctx);
@@ -473,7 +500,8 @@ static void test_study_resume(void **state) {
     assert_int_equal(eb_fault_study_run(f->m, f->ds, f->in, &p, &half, &err), EB_OK);
     assert_false(half->complete);
     int done = 0;
-    for (int j = 0; j < 12; j++) done += half->done[j];
+    for (int j = 0; j < 12; j++)
+        done += half->done[j];
     assert_int_equal(done, 6);
     eb_fault_study_free(half);
     p.stop_after = 0;
@@ -512,7 +540,8 @@ static void test_study_resume(void **state) {
     p.reuse_clean = 0;
     assert_int_equal(eb_fault_study_run(f->m, f->ds, f->in, &p, &noreuse, &err), EB_OK);
     assert_same_trials(full, noreuse);
-    for (int j = 0; j < 12; j++) assert_int_equal(noreuse->trial[j].reevaluated, NEX);
+    for (int j = 0; j < 12; j++)
+        assert_int_equal(noreuse->trial[j].reevaluated, NEX);
     eb_fault_study_free(noreuse);
     eb_fault_study_free(full);
 }

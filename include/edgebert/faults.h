@@ -96,12 +96,12 @@ void eb_fault_decode_embeddings(const eb_stored_embeddings *shape, const uint16_
 
 /* One trial's outcome. */
 typedef struct eb_fault_trial {
-    double accuracy;                  /* NAN for STS-B */
+    double accuracy;                        /* NAN for STS-B */
     double f1, matthews, pearson, spearman; /* as GLUE reports them (NAN when not the task's) */
-    long value_faults, mask_faults;   /* cells read one level off */
-    long changed_codes;               /* stored codes that read differently */
-    long changed_rows;                /* vocabulary rows whose fp32 values changed */
-    int reevaluated;                  /* dev examples run again (others reuse the clean answer) */
+    long value_faults, mask_faults;         /* cells read one level off */
+    long changed_codes;                     /* stored codes that read differently */
+    long changed_rows;                      /* vocabulary rows whose fp32 values changed */
+    int reevaluated; /* dev examples run again (others reuse the clean answer) */
 } eb_fault_trial;
 
 typedef struct eb_fault_summary {
@@ -126,20 +126,20 @@ typedef struct eb_fault_input {
 typedef struct eb_fault_study_params {
     const eb_fault_kind *kinds;
     int n_kinds;
-    int trials;         /* per kind */
+    int trials; /* per kind */
     uint64_t seed;
     eb_mask_storage mask;
-    eb_fault_mode mode; /* EB_FAULT_COUNT (the paper's injector) by default */
-    eb_run_params run;  /* policy etc.; run.task names the model task (NULL: first).
-                           Default policy: base (every layer) */
-    int limit;          /* > 0: only the first `limit` examples */
-    int threads;        /* 0: one per online CPU */
+    eb_fault_mode mode;     /* EB_FAULT_COUNT (the paper's injector) by default */
+    eb_run_params run;      /* policy etc.; run.task names the model task (NULL: first).
+                               Default policy: base (every layer) */
+    int limit;              /* > 0: only the first `limit` examples */
+    int threads;            /* 0: one per online CPU */
     const char *checkpoint; /* NULL: none */
-    int resume;         /* 1: continue from the checkpoint when it exists */
-    int stop_after;     /* > 0: run at most this many new trials, then stop (complete = 0) */
+    int resume;             /* 1: continue from the checkpoint when it exists */
+    int stop_after;         /* > 0: run at most this many new trials, then stop (complete = 0) */
     const volatile int *cancel; /* set non-zero to stop after the running trials */
-    int reuse_clean;    /* 1 (default): examples none of whose tokens changed keep the
-                           fault-free answer (the forward pass is deterministic) */
+    int reuse_clean;            /* 1 (default): examples none of whose tokens changed keep the
+                                   fault-free answer (the forward pass is deterministic) */
     eb_fault_progress_fn progress;
     void *progress_ud;
 } eb_fault_study_params;
@@ -148,23 +148,23 @@ eb_fault_study_params eb_fault_study_params_default(void);
 
 typedef struct eb_fault_study {
     int n_kinds, trials;
-    eb_fault_kind *kinds;          /* [n_kinds] */
-    eb_reram_model *value_models;  /* [n_kinds] */
-    eb_reram_model *mask_models;   /* [n_kinds] */
-    eb_fault_trial *trial;         /* [n_kinds * trials], kind-major */
-    unsigned char *done;           /* [n_kinds * trials] */
-    eb_fault_summary *summary;     /* [n_kinds] */
-    eb_glue_scores clean;          /* fault-free scores of the stored embeddings */
-    const char *metric;            /* "accuracy", "f1", "matthews" or "pearson" */
+    eb_fault_kind *kinds;         /* [n_kinds] */
+    eb_reram_model *value_models; /* [n_kinds] */
+    eb_reram_model *mask_models;  /* [n_kinds] */
+    eb_fault_trial *trial;        /* [n_kinds * trials], kind-major */
+    unsigned char *done;          /* [n_kinds * trials] */
+    eb_fault_summary *summary;    /* [n_kinds] */
+    eb_glue_scores clean;         /* fault-free scores of the stored embeddings */
+    const char *metric;           /* "accuracy", "f1", "matthews" or "pearson" */
     const eb_task_info *task;
     int n_examples;
     int rows, cols;
     size_t nnz, mask_bytes;
-    int complete;                  /* every trial of every kind done */
-    int resumed;                   /* trials read from the checkpoint */
+    int complete; /* every trial of every kind done */
+    int resumed;  /* trials read from the checkpoint */
     int threads;
-    double seconds;                /* wall time of this run */
-    double trial_seconds;          /* mean wall time of one trial on one thread (this run) */
+    double seconds;       /* wall time of this run */
+    double trial_seconds; /* mean wall time of one trial on one thread (this run) */
     eb_allocator alloc;
 } eb_fault_study;
 

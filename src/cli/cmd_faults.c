@@ -20,28 +20,36 @@
 #define MAX_KINDS 16
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: edgebert faults [-m BUNDLE] --task T --data DEV.tsv [--cells slc,mlc2,mlc3]\n"
-            "                       [--levels FILE ...] [--trials N] [--seed S] [--mask-cells slc|same]\n"
-            "                       [--out DIR] [--resume] [--threads N] [--limit N] [--json]\n"
-            "                       [--mode count|bernoulli] [--policy base|ee|lai] [--threshold T]\n"
-            "                       [--model-task NAME] [--no-reuse]\n"
-            "Injects ReRAM read faults into the stored AdaptivFloat8 word embeddings of a bundle,\n"
-            "--trials times per storage kind, and evaluates the task on the dev set each time.\n"
-            "--cells    built-in kinds (default slc,mlc2,mlc3); --levels FILE adds a kind from a level\n"
-            "           table (one 'mean sigma' line per level, lowest first; named after the file)\n"
-            "--mask-cells  where the bitmask lives: slc (default, as the paper) or the values' kind\n"
-            "--out DIR  faults.csv (per trial), faults_summary.csv, faults.json, faults.svg and the\n"
-            "           checkpoint faults.ckpt (default faults-out); --resume continues a stopped study\n"
-            "--policy   default base (every layer); --mode default count (the paper's injector)\n"
-            "--no-reuse re-run every example in every trial (default: examples whose tokens'\n"
-            "           embeddings did not change keep the fault-free answer; same results, faster)\n");
+    fprintf(
+        stderr,
+        "usage: edgebert faults [-m BUNDLE] --task T --data DEV.tsv [--cells slc,mlc2,mlc3]\n"
+        "                       [--levels FILE ...] [--trials N] [--seed S] [--mask-cells "
+        "slc|same]\n"
+        "                       [--out DIR] [--resume] [--threads N] [--limit N] [--json]\n"
+        "                       [--mode count|bernoulli] [--policy base|ee|lai] [--threshold T]\n"
+        "                       [--model-task NAME] [--no-reuse]\n"
+        "Injects ReRAM read faults into the stored AdaptivFloat8 word embeddings of a bundle,\n"
+        "--trials times per storage kind, and evaluates the task on the dev set each time.\n"
+        "--cells    built-in kinds (default slc,mlc2,mlc3); --levels FILE adds a kind from a "
+        "level\n"
+        "           table (one 'mean sigma' line per level, lowest first; named after the file)\n"
+        "--mask-cells  where the bitmask lives: slc (default, as the paper) or the values' kind\n"
+        "--out DIR  faults.csv (per trial), faults_summary.csv, faults.json, faults.svg and the\n"
+        "           checkpoint faults.ckpt (default faults-out); --resume continues a stopped "
+        "study\n"
+        "--policy   default base (every layer); --mode default count (the paper's injector)\n"
+        "--no-reuse re-run every example in every trial (default: examples whose tokens'\n"
+        "           embeddings did not change keep the fault-free answer; same results, faster)\n");
 }
 
 static volatile int g_stop = 0; /* set by SIGINT/SIGTERM: finish the running trials and stop */
 
 static void on_signal(int sig) {
-    (void)sig;
+    if (g_stop) { /* a second one: stop now (the checkpoint is always whole) */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
     g_stop = 1;
 }
 
@@ -51,10 +59,14 @@ typedef struct progress {
 } progress;
 
 static void fmt_time(char *b, size_t n, double s) {
-    if (!(s >= 0)) snprintf(b, n, "?");
-    else if (s < 60) snprintf(b, n, "%.0fs", s);
-    else if (s < 3600) snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    if (!(s >= 0))
+        snprintf(b, n, "?");
+    else if (s < 60)
+        snprintf(b, n, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
 static void on_progress(void *ud, int done, int total, double el, double eta) {
@@ -92,7 +104,8 @@ static int parse_cells(const char *list, eb_fault_kind *kinds, int *n) {
         eb_cell_kind c;
         eb_fault_kind k;
         eb_error err = {0};
-        if (eb_cell_kind_parse(tok, &c, &err) != EB_OK || eb_fault_kind_builtin(c, &k, &err) != EB_OK) {
+        if (eb_cell_kind_parse(tok, &c, &err) != EB_OK ||
+            eb_fault_kind_builtin(c, &k, &err) != EB_OK) {
             fprintf(stderr, "edgebert faults: --cells: %s\n", err.msg);
             return 0;
         }
@@ -136,41 +149,58 @@ static const char *display_name(const eb_fault_kind *k, char *buf, size_t n) {
 
 static void print_num_cell(const char *fmt, double v, int width) {
     char b[64];
-    if (isnan(v)) snprintf(b, sizeof b, "-");
-    else snprintf(b, sizeof b, fmt, v);
+    if (isnan(v))
+        snprintf(b, sizeof b, "-");
+    else
+        snprintf(b, sizeof b, fmt, v);
     printf(" %*s", width, b);
 }
 
 static const char *metric_label(const char *m) {
-    return !strcmp(m, "f1") ? "F1" : !strcmp(m, "matthews") ? "Matthews corr." : !strcmp(m, "pearson") ? "Pearson" : "accuracy";
+    return !strcmp(m, "f1")         ? "F1"
+           : !strcmp(m, "matthews") ? "Matthews corr."
+           : !strcmp(m, "pearson")  ? "Pearson"
+                                    : "accuracy";
 }
 
 static void print_table(const eb_fault_study *S, const eb_fault_study_params *p, const char *data) {
     const int W = 12;
     char nm[64];
-    printf("\nReRAM storage of the word embeddings: %s, %s, %d examples, %d trial%s per kind, seed %llu\n",
+    printf("\nReRAM storage of the word embeddings: %s, %s, %d examples, %d trial%s per kind, seed "
+           "%llu\n",
            S->task->display, data, S->n_examples, S->trials, S->trials == 1 ? "" : "s",
            (unsigned long long)p->seed);
-    printf("stored: %zu non-zero AF8 codes of %dx%d (density %.1f %%), bitmask %zu bytes in %s cells\n",
-           S->nnz, S->rows, S->cols, 100.0 * (double)S->nnz / ((double)S->rows * S->cols), S->mask_bytes,
-           p->mask == EB_MASK_SAME ? "the values' kind of" : "SLC");
+    printf("stored: %zu non-zero AF8 codes of %dx%d (density %.1f %%), bitmask %zu bytes in %s "
+           "cells\n",
+           S->nnz, S->rows, S->cols, 100.0 * (double)S->nnz / ((double)S->rows * S->cols),
+           S->mask_bytes, p->mask == EB_MASK_SAME ? "the values' kind of" : "SLC");
     if (!isnan(S->clean.accuracy)) printf("fault-free accuracy %.2f %%", 100 * S->clean.accuracy);
     if (strcmp(S->metric, "accuracy")) {
-        double v = !strcmp(S->metric, "f1") ? S->clean.f1 : !strcmp(S->metric, "matthews") ? S->clean.matthews : S->clean.pearson;
-        printf("%sfault-free %s %.4f", isnan(S->clean.accuracy) ? "" : ", ", metric_label(S->metric), v);
+        double v = !strcmp(S->metric, "f1")         ? S->clean.f1
+                   : !strcmp(S->metric, "matthews") ? S->clean.matthews
+                                                    : S->clean.pearson;
+        printf("%sfault-free %s %.4f", isnan(S->clean.accuracy) ? "" : ", ",
+               metric_label(S->metric), v);
     }
     printf("\n\n%-28s", "");
-    for (int k = 0; k < S->n_kinds; k++) printf(" %*s", W, display_name(&S->kinds[k], nm, sizeof nm));
+    for (int k = 0; k < S->n_kinds; k++)
+        printf(" %*s", W, display_name(&S->kinds[k], nm, sizeof nm));
     printf("\n%-28s", "bits per cell");
-    for (int k = 0; k < S->n_kinds; k++) print_num_cell("%.0f", S->kinds[k].table.bits, W);
+    for (int k = 0; k < S->n_kinds; k++)
+        print_num_cell("%.0f", S->kinds[k].table.bits, W);
     printf("\n%-28s", "fault rate (per cell)");
-    for (int k = 0; k < S->n_kinds; k++) print_num_cell("%.2e", S->summary[k].fault_rate, W);
-    const char *rows[] = {"mean accuracy (%)", "min accuracy (%)", "max accuracy (%)", "std accuracy (%-pt)"};
+    for (int k = 0; k < S->n_kinds; k++)
+        print_num_cell("%.2e", S->summary[k].fault_rate, W);
+    const char *rows[] = {"mean accuracy (%)", "min accuracy (%)", "max accuracy (%)",
+                          "std accuracy (%-pt)"};
     for (int r = 0; r < 4 && S->task->num_labels > 1; r++) {
         printf("\n%-28s", rows[r]);
         for (int k = 0; k < S->n_kinds; k++) {
             const eb_fault_summary *u = &S->summary[k];
-            double v = r == 0 ? u->mean_accuracy : r == 1 ? u->min_accuracy : r == 2 ? u->max_accuracy : u->std_accuracy;
+            double v = r == 0   ? u->mean_accuracy
+                       : r == 1 ? u->min_accuracy
+                       : r == 2 ? u->max_accuracy
+                                : u->std_accuracy;
             print_num_cell("%.2f", 100 * v, W);
         }
     }
@@ -184,17 +214,25 @@ static void print_table(const eb_fault_study *S, const eb_fault_study_params *p,
         }
     }
     printf("\n%-28s", "faulty value cells / trial");
-    for (int k = 0; k < S->n_kinds; k++) print_num_cell("%.1f", S->summary[k].mean_value_faults, W);
+    for (int k = 0; k < S->n_kinds; k++)
+        print_num_cell("%.1f", S->summary[k].mean_value_faults, W);
     printf("\n%-28s", "faulty mask cells / trial");
-    for (int k = 0; k < S->n_kinds; k++) print_num_cell("%.1f", S->summary[k].mean_mask_faults, W);
+    for (int k = 0; k < S->n_kinds; k++)
+        print_num_cell("%.1f", S->summary[k].mean_mask_faults, W);
     printf("\n%-28s", "changed vocab rows / trial");
-    for (int k = 0; k < S->n_kinds; k++) print_num_cell("%.1f", S->summary[k].mean_changed_rows, W);
+    for (int k = 0; k < S->n_kinds; k++)
+        print_num_cell("%.1f", S->summary[k].mean_changed_rows, W);
     printf("\n%-28s", "area density (mm2/MB)");
-    for (int k = 0; k < S->n_kinds; k++) print_num_cell("%.2f", S->kinds[k].cell ? eb_reram_area_mm2_per_mb(S->kinds[k].cell) : NAN, W);
+    for (int k = 0; k < S->n_kinds; k++)
+        print_num_cell("%.2f", S->kinds[k].cell ? eb_reram_area_mm2_per_mb(S->kinds[k].cell) : NAN,
+                       W);
     printf("\n%-28s", "read latency (ns)");
-    for (int k = 0; k < S->n_kinds; k++) print_num_cell("%.2f", S->kinds[k].cell ? eb_reram_read_latency_ns(S->kinds[k].cell) : NAN, W);
+    for (int k = 0; k < S->n_kinds; k++)
+        print_num_cell("%.2f", S->kinds[k].cell ? eb_reram_read_latency_ns(S->kinds[k].cell) : NAN,
+                       W);
     printf("\n%-28s", "trials");
-    for (int k = 0; k < S->n_kinds; k++) print_num_cell("%.0f", S->summary[k].trials_done, W);
+    for (int k = 0; k < S->n_kinds; k++)
+        print_num_cell("%.0f", S->summary[k].trials_done, W);
     printf("\n");
 }
 
@@ -230,7 +268,10 @@ static cJSON *study_json(const eb_fault_study *S, const eb_fault_study_params *p
     cJSON_AddNumberToObject(o, "seed", (double)p->seed);
     cJSON_AddStringToObject(o, "mask_cells", p->mask == EB_MASK_SAME ? "same" : "slc");
     cJSON_AddStringToObject(o, "mode", p->mode == EB_FAULT_COUNT ? "count" : "bernoulli");
-    cJSON_AddStringToObject(o, "policy", p->run.policy == EB_POLICY_BASE ? "base" : p->run.policy == EB_POLICY_EE ? "ee" : "lai");
+    cJSON_AddStringToObject(o, "policy",
+                            p->run.policy == EB_POLICY_BASE ? "base"
+                            : p->run.policy == EB_POLICY_EE ? "ee"
+                                                            : "lai");
     cJSON_AddStringToObject(o, "metric", S->metric);
     cJSON *e = cJSON_AddObjectToObject(o, "embeddings");
     cJSON_AddNumberToObject(e, "rows", S->rows);
@@ -255,8 +296,12 @@ static cJSON *study_json(const eb_fault_study *S, const eb_fault_study_params *p
         cJSON_AddItemToObject(r, "std_accuracy", num(u->std_accuracy));
         cJSON_AddItemToObject(r, "mean_metric", num(u->mean_metric));
         cJSON_AddItemToObject(r, "min_metric", num(u->min_metric));
-        cJSON_AddItemToObject(r, "area_mm2_per_mb", num(S->kinds[k].cell ? eb_reram_area_mm2_per_mb(S->kinds[k].cell) : NAN));
-        cJSON_AddItemToObject(r, "read_latency_ns", num(S->kinds[k].cell ? eb_reram_read_latency_ns(S->kinds[k].cell) : NAN));
+        cJSON_AddItemToObject(
+            r, "area_mm2_per_mb",
+            num(S->kinds[k].cell ? eb_reram_area_mm2_per_mb(S->kinds[k].cell) : NAN));
+        cJSON_AddItemToObject(
+            r, "read_latency_ns",
+            num(S->kinds[k].cell ? eb_reram_read_latency_ns(S->kinds[k].cell) : NAN));
         cJSON_AddNumberToObject(r, "value_cells", (double)u->value_cells);
         cJSON_AddNumberToObject(r, "mask_cells", (double)u->mask_cells);
         cJSON_AddItemToObject(r, "mean_value_faults", num(u->mean_value_faults));
@@ -314,7 +359,8 @@ static void tb(tbuf *b, const char *fmt, ...) {
     if (n < 0) return;
     if (b->len + (size_t)n + 1 > b->cap) {
         size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->len + (size_t)n + 1) nc *= 2;
+        while (nc < b->len + (size_t)n + 1)
+            nc *= 2;
         char *np = realloc(b->p, nc);
         if (!np) {
             fprintf(stderr, "edgebert faults: out of memory\n");
@@ -330,13 +376,16 @@ static void tb(tbuf *b, const char *fmt, ...) {
 }
 
 static void csv_num(tbuf *b, double v) {
-    if (isnan(v)) tb(b, ",");
-    else tb(b, ",%.10g", v);
+    if (isnan(v))
+        tb(b, ",");
+    else
+        tb(b, ",%.10g", v);
 }
 
 static char *trials_csv(const eb_fault_study *S) {
     tbuf b = {0};
-    tb(&b, "cells,trial,accuracy,f1,matthews,pearson,spearman,value_faults,mask_faults,changed_codes,changed_rows,reevaluated\n");
+    tb(&b, "cells,trial,accuracy,f1,matthews,pearson,spearman,value_faults,mask_faults,changed_"
+           "codes,changed_rows,reevaluated\n");
     for (int k = 0; k < S->n_kinds; k++)
         for (int i = 0; i < S->trials; i++) {
             size_t j = (size_t)k * S->trials + i;
@@ -345,17 +394,19 @@ static char *trials_csv(const eb_fault_study *S) {
             tb(&b, "%s,%d", S->kinds[k].name, i);
             csv_num(&b, t->accuracy), csv_num(&b, t->f1), csv_num(&b, t->matthews);
             csv_num(&b, t->pearson), csv_num(&b, t->spearman);
-            tb(&b, ",%ld,%ld,%ld,%ld,%d\n", t->value_faults, t->mask_faults, t->changed_codes, t->changed_rows,
-               t->reevaluated);
+            tb(&b, ",%ld,%ld,%ld,%ld,%d\n", t->value_faults, t->mask_faults, t->changed_codes,
+               t->changed_rows, t->reevaluated);
         }
     return b.p;
 }
 
 static char *summary_csv(const eb_fault_study *S) {
     tbuf b = {0};
-    tb(&b, "cells,bits_per_cell,fault_rate,mask_fault_rate,mean_accuracy,min_accuracy,max_accuracy,std_accuracy,"
-           "mean_metric,min_metric,area_mm2_per_mb,read_latency_ns,mean_value_faults,mean_mask_faults,"
-           "mean_changed_rows,trials\n");
+    tb(&b,
+       "cells,bits_per_cell,fault_rate,mask_fault_rate,mean_accuracy,min_accuracy,max_accuracy,std_"
+       "accuracy,"
+       "mean_metric,min_metric,area_mm2_per_mb,read_latency_ns,mean_value_faults,mean_mask_faults,"
+       "mean_changed_rows,trials\n");
     for (int k = 0; k < S->n_kinds; k++) {
         const eb_fault_summary *u = &S->summary[k];
         eb_cell_kind c = S->kinds[k].cell;
@@ -363,8 +414,10 @@ static char *summary_csv(const eb_fault_study *S) {
         csv_num(&b, u->fault_rate), csv_num(&b, u->mask_fault_rate);
         csv_num(&b, u->mean_accuracy), csv_num(&b, u->min_accuracy), csv_num(&b, u->max_accuracy);
         csv_num(&b, u->std_accuracy), csv_num(&b, u->mean_metric), csv_num(&b, u->min_metric);
-        csv_num(&b, c ? eb_reram_area_mm2_per_mb(c) : NAN), csv_num(&b, c ? eb_reram_read_latency_ns(c) : NAN);
-        csv_num(&b, u->mean_value_faults), csv_num(&b, u->mean_mask_faults), csv_num(&b, u->mean_changed_rows);
+        csv_num(&b, c ? eb_reram_area_mm2_per_mb(c) : NAN),
+            csv_num(&b, c ? eb_reram_read_latency_ns(c) : NAN);
+        csv_num(&b, u->mean_value_faults), csv_num(&b, u->mean_mask_faults),
+            csv_num(&b, u->mean_changed_rows);
         tb(&b, ",%d\n", u->trials_done);
     }
     return b.p;
@@ -372,11 +425,16 @@ static char *summary_csv(const eb_fault_study *S) {
 
 static void xml_text(tbuf *b, const char *s) {
     for (; *s; s++) {
-        if (*s == '<') tb(b, "&lt;");
-        else if (*s == '>') tb(b, "&gt;");
-        else if (*s == '&') tb(b, "&amp;");
-        else if (*s == '"') tb(b, "&quot;");
-        else tb(b, "%c", *s);
+        if (*s == '<')
+            tb(b, "&lt;");
+        else if (*s == '>')
+            tb(b, "&gt;");
+        else if (*s == '&')
+            tb(b, "&amp;");
+        else if (*s == '"')
+            tb(b, "&quot;");
+        else
+            tb(b, "%c", *s);
     }
 }
 
@@ -400,57 +458,86 @@ static char *plot_svg(const eb_fault_study *S) {
     double pad = fmax((hi - lo) * 0.08, 0.05 * (use_acc ? 1 : 0.01));
     lo -= pad, hi += pad;
     double pw = Wd - L - R, ph = Ht - T - B, colw = pw / S->n_kinds;
-#define YP(v) (T + ph * (1 - ((v) * scale - lo) / (hi - lo)))
+#define YP(v) (T + ph * (1 - ((v)*scale - lo) / (hi - lo)))
     tbuf b = {0};
-    tb(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n", Wd, Ht);
+    tb(&b,
+       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+       "font-family=\"sans-serif\" font-size=\"12\">\n",
+       Wd, Ht);
     tb(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    tb(&b, "<text x=\"%.1f\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">ReRAM word-embedding storage: %s %s over %d trials per kind</text>\n",
+    tb(&b,
+       "<text x=\"%.1f\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">ReRAM word-embedding "
+       "storage: %s %s over %d trials per kind</text>\n",
        Wd / 2, S->task->display, use_acc ? "accuracy" : "Pearson", S->trials);
     /* axes and grid */
-    tb(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", L, T, L, T + ph);
-    tb(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", L, T + ph, L + pw, T + ph);
+    tb(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", L, T, L,
+       T + ph);
+    tb(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", L, T + ph,
+       L + pw, T + ph);
     double step = pow(10, floor(log10((hi - lo) / 4)));
     if ((hi - lo) / step > 10) step *= 2;
     if ((hi - lo) / step > 10) step *= 2.5;
     for (double y = ceil(lo / step) * step; y <= hi + 1e-9; y += step) {
         double py = T + ph * (1 - (y - lo) / (hi - lo));
-        tb(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, py, L + pw, py);
-        tb(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", L - 6, py + 4, step < 0.1 ? 3 : step < 1 ? 2 : 1, y);
+        tb(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, py,
+           L + pw, py);
+        tb(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", L - 6, py + 4,
+           step < 0.1 ? 3
+           : step < 1 ? 2
+                      : 1,
+           y);
     }
-    tb(&b, "<text transform=\"translate(18,%.1f) rotate(-90)\" text-anchor=\"middle\">%s</text>\n", T + ph / 2,
-       use_acc ? "accuracy (%)" : "Pearson correlation");
+    tb(&b, "<text transform=\"translate(18,%.1f) rotate(-90)\" text-anchor=\"middle\">%s</text>\n",
+       T + ph / 2, use_acc ? "accuracy (%)" : "Pearson correlation");
     if (isfinite(clean)) {
-        tb(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\" stroke-dasharray=\"6,4\"/>\n", L, YP(clean), L + pw,
-           YP(clean));
-        tb(&b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">fault-free</text>\n", L + 4, YP(clean) - 5);
+        tb(&b,
+           "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\" "
+           "stroke-dasharray=\"6,4\"/>\n",
+           L, YP(clean), L + pw, YP(clean));
+        tb(&b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">fault-free</text>\n", L + 4,
+           YP(clean) - 5);
     }
-    static const char *colors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948"};
+    static const char *colors[] = {"#4e79a7", "#f28e2b", "#59a14f",
+                                   "#b07aa1", "#76b7b2", "#edc948"};
     for (int k = 0; k < S->n_kinds; k++) {
         double cx = L + colw * (k + 0.5);
         const char *col = colors[k % 6];
         char nm[64];
-        tb(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\">", cx, T + ph + 20);
+        tb(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\">", cx,
+           T + ph + 20);
         xml_text(&b, display_name(&S->kinds[k], nm, sizeof nm));
-        tb(&b, "</text>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#555\">%d bit%s/cell, p=%.1e</text>\n", cx,
-           T + ph + 38, S->kinds[k].table.bits, S->kinds[k].table.bits == 1 ? "" : "s", S->summary[k].fault_rate);
+        tb(&b,
+           "</text>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#555\">%d "
+           "bit%s/cell, p=%.1e</text>\n",
+           cx, T + ph + 38, S->kinds[k].table.bits, S->kinds[k].table.bits == 1 ? "" : "s",
+           S->summary[k].fault_rate);
         for (int i = 0; i < S->trials; i++) {
             size_t j = (size_t)k * S->trials + i;
             if (!S->done[j]) continue;
             double v = use_acc ? S->trial[j].accuracy : S->trial[j].pearson;
             if (!isfinite(v)) continue;
             double jit = fmod(i * 0.6180339887498949, 1.0) - 0.5;
-            tb(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" fill-opacity=\"0.55\"/>\n", cx + jit * colw * 0.5, YP(v), col);
+            tb(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" fill-opacity=\"0.55\"/>\n",
+               cx + jit * colw * 0.5, YP(v), col);
         }
         const eb_fault_summary *u = &S->summary[k];
-        double mean = use_acc ? u->mean_accuracy : u->mean_metric, mn = use_acc ? u->min_accuracy : u->min_metric;
+        double mean = use_acc ? u->mean_accuracy : u->mean_metric,
+               mn = use_acc ? u->min_accuracy : u->min_metric;
         if (isfinite(mean))
-            tb(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\" stroke-width=\"2.5\"><title>mean %.4g</title></line>\n",
+            tb(&b,
+               "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\" "
+               "stroke-width=\"2.5\"><title>mean %.4g</title></line>\n",
                cx - colw * 0.35, YP(mean), cx + colw * 0.35, YP(mean), mean * scale);
         if (isfinite(mn))
-            tb(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e15759\" stroke-width=\"2.5\"><title>min %.4g</title></line>\n",
+            tb(&b,
+               "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e15759\" "
+               "stroke-width=\"2.5\"><title>min %.4g</title></line>\n",
                cx - colw * 0.2, YP(mn), cx + colw * 0.2, YP(mn), mn * scale);
     }
-    tb(&b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">dots: trials; black bar: mean; red bar: minimum</text>\n", L, Ht - 8);
+    tb(&b,
+       "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">dots: trials; black bar: mean; red bar: "
+       "minimum</text>\n",
+       L, Ht - 8);
     tb(&b, "</svg>\n");
 #undef YP
     return b.p;
@@ -474,11 +561,16 @@ int eb_cmd_faults(int argc, char **argv) {
             fprintf(stderr, "edgebert faults: %s needs a value\n", a);
             return usage(), 2;
         }
-        if (!strcmp(a, "--task")) task = argv[++i];
-        else if (!strcmp(a, "--model-task")) p.run.task = argv[++i];
-        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = argv[++i];
-        else if (!strcmp(a, "--data")) data = argv[++i];
-        else if (!strcmp(a, "--cells")) cells = argv[++i], have_cells = 1;
+        if (!strcmp(a, "--task"))
+            task = argv[++i];
+        else if (!strcmp(a, "--model-task"))
+            p.run.task = argv[++i];
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+            model = argv[++i];
+        else if (!strcmp(a, "--data"))
+            data = argv[++i];
+        else if (!strcmp(a, "--cells"))
+            cells = argv[++i], have_cells = 1;
         else if (!strcmp(a, "--levels")) {
             if (levels_given == MAX_KINDS) {
                 fprintf(stderr, "edgebert faults: too many --levels\n");
@@ -496,27 +588,33 @@ int eb_cmd_faults(int argc, char **argv) {
             errno = 0;
             unsigned long long s = strtoull(argv[++i], &end, 0);
             if (end == argv[i] || *end || errno || argv[i][0] == '-') {
-                fprintf(stderr, "edgebert faults: --seed: '%s' is not a non-negative integer\n", argv[i]);
+                fprintf(stderr, "edgebert faults: --seed: '%s' is not a non-negative integer\n",
+                        argv[i]);
                 return 2;
             }
             p.seed = s;
         } else if (!strcmp(a, "--mask-cells")) {
             i++;
-            if (!strcmp(v, "slc")) p.mask = EB_MASK_SLC;
-            else if (!strcmp(v, "same")) p.mask = EB_MASK_SAME;
+            if (!strcmp(v, "slc"))
+                p.mask = EB_MASK_SLC;
+            else if (!strcmp(v, "same"))
+                p.mask = EB_MASK_SAME;
             else {
                 fprintf(stderr, "edgebert faults: --mask-cells must be slc or same\n");
                 return 2;
             }
         } else if (!strcmp(a, "--mode")) {
             i++;
-            if (!strcmp(v, "count")) p.mode = EB_FAULT_COUNT;
-            else if (!strcmp(v, "bernoulli")) p.mode = EB_FAULT_BERNOULLI;
+            if (!strcmp(v, "count"))
+                p.mode = EB_FAULT_COUNT;
+            else if (!strcmp(v, "bernoulli"))
+                p.mode = EB_FAULT_BERNOULLI;
             else {
                 fprintf(stderr, "edgebert faults: --mode must be count or bernoulli\n");
                 return 2;
             }
-        } else if (!strcmp(a, "--out")) out = argv[++i];
+        } else if (!strcmp(a, "--out"))
+            out = argv[++i];
         else if (!strcmp(a, "--threads")) {
             if (!eb_cli_parse_int("faults", a, argv[++i], &p.threads)) return 2;
             if (p.threads < 0 || p.threads > 256) {
@@ -535,10 +633,14 @@ int eb_cmd_faults(int argc, char **argv) {
             if (!eb_cli_parse_float("faults", a, argv[++i], &p.run.threshold)) return 2;
         } else if (!strcmp(a, "--max-len")) {
             if (!eb_cli_parse_int("faults", a, argv[++i], &p.run.max_tokens)) return 2;
-        } else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--resume")) p.resume = 1;
-        else if (!strcmp(a, "--no-reuse")) p.reuse_clean = 0;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), 0;
+        } else if (!strcmp(a, "--json"))
+            json = 1;
+        else if (!strcmp(a, "--resume"))
+            p.resume = 1;
+        else if (!strcmp(a, "--no-reuse"))
+            p.reuse_clean = 0;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            return usage(), 0;
         else {
             fprintf(stderr, "edgebert faults: unknown option %s\n", a);
             return usage(), 2;
@@ -579,9 +681,12 @@ int eb_cmd_faults(int argc, char **argv) {
         goto done;
     }
     if (!p.run.task) { /* a bundle task named like the data task, else the only task */
-        if (eb_model_task_config(m, ti->name)) p.run.task = ti->name;
+        if (eb_model_task_config(m, ti->name))
+            p.run.task = ti->name;
         else if (eb_model_num_tasks(m) > 1) {
-            fprintf(stderr, "edgebert faults: the bundle has no task '%s'; name one with --model-task\n", ti->name);
+            fprintf(stderr,
+                    "edgebert faults: the bundle has no task '%s'; name one with --model-task\n",
+                    ti->name);
             goto done;
         }
     }
@@ -610,10 +715,13 @@ int eb_cmd_faults(int argc, char **argv) {
     }
     if (!S->complete) {
         int done_n = 0;
-        for (int k = 0; k < S->n_kinds; k++) done_n += S->summary[k].trials_done;
-        fprintf(stderr, "edgebert faults: stopped after %d of %d trials; the checkpoint is %s: run the same "
-                        "command with --resume to continue\n",
-                done_n, S->n_kinds * S->trials, ckpt);
+        for (int k = 0; k < S->n_kinds; k++)
+            done_n += S->summary[k].trials_done;
+        fprintf(
+            stderr,
+            "edgebert faults: stopped after %d of %d trials; the checkpoint is %s: run the same "
+            "command with --resume to continue\n",
+            done_n, S->n_kinds * S->trials, ckpt);
         rc = 1;
         goto done;
     }
@@ -621,14 +729,17 @@ int eb_cmd_faults(int argc, char **argv) {
     cJSON *o = study_json(S, &p, mpath, data);
     char *js = cJSON_Print(o);
     char *csv = trials_csv(S), *sum = summary_csv(S), *svg = plot_svg(S);
-    int ok = js && csv && sum && svg && write_str(out, "faults.json", js) && write_str(out, "faults.csv", csv) &&
-             write_str(out, "faults_summary.csv", sum) && write_str(out, "faults.svg", svg);
+    int ok = js && csv && sum && svg && write_str(out, "faults.json", js) &&
+             write_str(out, "faults.csv", csv) && write_str(out, "faults_summary.csv", sum) &&
+             write_str(out, "faults.svg", svg);
     if (ok && !json) {
         print_table(S, &p, data);
-        printf("\nfiles: %s/faults.csv, faults_summary.csv, faults.json, faults.svg (checkpoint faults.ckpt)\n", out);
+        printf("\nfiles: %s/faults.csv, faults_summary.csv, faults.json, faults.svg (checkpoint "
+               "faults.ckpt)\n",
+               out);
         if (isfinite(S->trial_seconds))
-            printf("time: %.1f s with %d threads, %.2f s per trial on one thread\n", S->seconds, S->threads,
-                   S->trial_seconds);
+            printf("time: %.1f s with %d threads, %.2f s per trial on one thread\n", S->seconds,
+                   S->threads, S->trial_seconds);
     } else if (ok) {
         char *line = cJSON_PrintUnformatted(o);
         if (line) printf("%s\n", line);

@@ -36,7 +36,8 @@ eb_status eb_model_fork_embeddings(const eb_model *m, const float *word_emb, eb_
      * keep pointing into m; only the word embeddings change. */
     memcpy(c->tasks, m->tasks, sizeof *c->tasks * (size_t)m->n_tasks);
     c->n_tasks = m->n_tasks;
-    for (int i = 0; i < c->n_tasks; i++) c->tasks[i].w.word_emb = word_emb;
+    for (int i = 0; i < c->n_tasks; i++)
+        c->tasks[i].w.word_emb = word_emb;
     c->fork_of = m;
     *out = c;
     return EB_OK;

@@ -188,7 +188,8 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
             return;
         }
         size_t nc = b->cap ? b->cap * 2 : 4096;
-        while (nc < b->n + (size_t)k + 1) nc *= 2;
+        while (nc < b->n + (size_t)k + 1)
+            nc *= 2;
         char *p = eb_realloc(b->a, b->s, nc);
         if (!p) {
             b->oom = 1;
@@ -274,9 +275,9 @@ static void *clean_main(void *arg) {
 /* ---- checkpoint ---- */
 
 static void format_trial(sbuf *b, int k, int i, const eb_fault_trial *t) {
-    sb_printf(b, "trial %d %d %.17g %.17g %.17g %.17g %.17g %ld %ld %ld %ld %d\n", k, i, t->accuracy,
-              t->f1, t->matthews, t->pearson, t->spearman, t->value_faults, t->mask_faults,
-              t->changed_codes, t->changed_rows, t->reevaluated);
+    sb_printf(b, "trial %d %d %.17g %.17g %.17g %.17g %.17g %ld %ld %ld %ld %d\n", k, i,
+              t->accuracy, t->f1, t->matthews, t->pearson, t->spearman, t->value_faults,
+              t->mask_faults, t->changed_codes, t->changed_rows, t->reevaluated);
 }
 
 static eb_status write_checkpoint(study *st, eb_error *err) {
@@ -325,17 +326,18 @@ static eb_status read_checkpoint(study *st, eb_error *err) {
         ln++;
         int k, i, used = 0;
         eb_fault_trial t;
-        if (sscanf(line, "trial %d %d %lf %lf %lf %lf %lf %ld %ld %ld %ld %d%n", &k, &i, &t.accuracy,
-                   &t.f1, &t.matthews, &t.pearson, &t.spearman, &t.value_faults, &t.mask_faults,
-                   &t.changed_codes, &t.changed_rows, &t.reevaluated, &used) != 12 ||
+        if (sscanf(line, "trial %d %d %lf %lf %lf %lf %lf %ld %ld %ld %ld %d%n", &k, &i,
+                   &t.accuracy, &t.f1, &t.matthews, &t.pearson, &t.spearman, &t.value_faults,
+                   &t.mask_faults, &t.changed_codes, &t.changed_rows, &t.reevaluated,
+                   &used) != 12 ||
             line[used] || k < 0 || k >= S->n_kinds || i < 0 || i >= S->trials) {
             s = eb_fail(err, EB_ERR_FORMAT, "%s:%ld: malformed trial line", path, ln);
             goto done;
         }
         size_t j = (size_t)k * (size_t)S->trials + (size_t)i;
         if (S->done[j]) {
-            s = eb_fail(err, EB_ERR_FORMAT, "%s:%ld: trial %d of kind %d appears twice", path, ln, i,
-                        k);
+            s = eb_fail(err, EB_ERR_FORMAT, "%s:%ld: trial %d of kind %d appears twice", path, ln,
+                        i, k);
             goto done;
         }
         S->trial[j] = t;
@@ -369,27 +371,30 @@ static eb_status run_trial(worker *w, int job, eb_fault_trial *out, eb_error *er
     uint64_t vseed = eb_reram_trial_seed(st->p.seed, (uint64_t)i);
     uint64_t mseed = eb_reram_trial_seed(st->p.seed ^ EB_FAULT_MASK_SEED_SALT, (uint64_t)i);
     eb_fault_stats vs, ms;
-    eb_status s = eb_fault_inject_embeddings(se, &S->value_models[k], &S->mask_models[k],
-                                             st->p.mode, vseed, mseed, w->codes, w->masks, &vs,
-                                             &ms, &S->alloc, err);
+    eb_status s =
+        eb_fault_inject_embeddings(se, &S->value_models[k], &S->mask_models[k], st->p.mode, vseed,
+                                   mseed, w->codes, w->masks, &vs, &ms, &S->alloc, err);
     if (s != EB_OK) return s;
     memset(out, 0, sizeof *out);
     out->value_faults = (long)vs.faults;
     out->mask_faults = (long)ms.faults;
-    for (size_t j = 0; j < se->nnz; j++) out->changed_codes += w->codes[j] != se->codes[j];
+    for (size_t j = 0; j < se->nnz; j++)
+        out->changed_codes += w->codes[j] != se->codes[j];
     eb_fault_decode_embeddings(se, w->masks, w->codes, w->emb);
     const size_t E = (size_t)se->cols;
     for (int r = 0; r < se->rows; r++) {
         const float *a = w->emb + (size_t)r * E, *b = st->clean_emb + (size_t)r * E;
         int ch = 0;
-        for (size_t c = 0; c < E && !ch; c++) ch = a[c] != b[c];
+        for (size_t c = 0; c < E && !ch; c++)
+            ch = a[c] != b[c];
         w->changed[r] = (uint8_t)ch;
         out->changed_rows += ch;
     }
     for (int x = 0; x < st->n; x++) {
         const eb_fault_input *in = &st->in[x];
         int need = !st->p.reuse_clean;
-        for (int j = 0; j < in->n && !need; j++) need = w->changed[in->ids[j]];
+        for (int j = 0; j < in->n && !need; j++)
+            need = w->changed[in->ids[j]];
         if (!need) {
             w->pred[x] = st->clean_pred[x];
             w->score[x] = st->clean_score[x];
@@ -435,7 +440,8 @@ static void *worker_main(void *arg) {
         eb_status s = run_trial(w, job, &t, &e);
         double dt = now_s() - t0;
         pthread_mutex_lock(&st->mu);
-        if (s != EB_OK) fail_shared(st, &e);
+        if (s != EB_OK)
+            fail_shared(st, &e);
         else {
             S->trial[job] = t;
             S->done[job] = 1;
@@ -543,7 +549,8 @@ static void summarise(eb_fault_study *S) {
 }
 
 /* Tokenize the first n examples into one id block. */
-static eb_status tokenize_all(study *st, int32_t **ids_out, eb_fault_input **in_out, eb_error *err) {
+static eb_status tokenize_all(study *st, int32_t **ids_out, eb_fault_input **in_out,
+                              eb_error *err) {
     const eb_model *m = st->m;
     const eb_allocator *a = &st->S->alloc;
     if (!m->tok)
@@ -566,7 +573,8 @@ static eb_status tokenize_all(study *st, int32_t **ids_out, eb_fault_input **in_
         }
         if (used + 2 * (size_t)enc->n > cap) {
             size_t nc = cap ? cap * 2 : 1 << 16;
-            while (nc < used + 2 * (size_t)enc->n) nc *= 2;
+            while (nc < used + 2 * (size_t)enc->n)
+                nc *= 2;
             int32_t *p = eb_realloc(a, ids, nc * sizeof *ids);
             if (!p) {
                 s = eb_fail(err, EB_ERR_NOMEM, "faults: out of memory");
@@ -662,8 +670,10 @@ eb_status eb_fault_study_run(const eb_model *m, const eb_dataset *ds, const eb_f
     s = eb_task_label_map(ds->task, (const char(*)[EB_LABEL_NAME_MAX])cfg->id2label,
                           cfg->num_labels, map, err);
     if (s != EB_OK) return s;
-    for (int k = 0; k < EB_MAX_LABELS; k++) st.inv[k] = -1;
-    for (int k = 0; k < ds->task->num_labels; k++) st.inv[map[k]] = k;
+    for (int k = 0; k < EB_MAX_LABELS; k++)
+        st.inv[k] = -1;
+    for (int k = 0; k < ds->task->num_labels; k++)
+        st.inv[map[k]] = k;
 
     eb_fault_study *S = eb_calloc(&m->alloc, 1, sizeof *S);
     if (!S) return eb_fail(err, EB_ERR_NOMEM, "faults: out of memory");
@@ -698,8 +708,8 @@ eb_status eb_fault_study_run(const eb_model *m, const eb_dataset *ds, const eb_f
     worker *ws = NULL;
     pthread_t *th = NULL;
     int n_workers = 0, mu_ok = 0;
-    if (!S->kinds || !S->value_models || !S->mask_models || !S->summary || !S->trial ||
-        !S->done || !st.jobs || !st.clean_pred || !st.clean_score || !st.clean_logits) {
+    if (!S->kinds || !S->value_models || !S->mask_models || !S->summary || !S->trial || !S->done ||
+        !st.jobs || !st.clean_pred || !st.clean_score || !st.clean_logits) {
         s = eb_fail(err, EB_ERR_NOMEM, "faults: out of memory for %zu trials", nt);
         goto done;
     }
@@ -710,7 +720,8 @@ eb_status eb_fault_study_run(const eb_model *m, const eb_dataset *ds, const eb_f
         S->kinds[k].name[EB_FAULT_KIND_NAME_MAX - 1] = 0;
         for (int j = 0; j < k; j++)
             if (!strcmp(S->kinds[j].name, S->kinds[k].name)) {
-                s = eb_fail(err, EB_ERR_ARG, "faults: cell kind '%s' given twice", S->kinds[k].name);
+                s = eb_fail(err, EB_ERR_ARG, "faults: cell kind '%s' given twice",
+                            S->kinds[k].name);
                 goto done;
             }
         if ((s = eb_reram_model_init(&S->value_models[k], &p.kinds[k].table, err)) != EB_OK ||
@@ -756,7 +767,8 @@ eb_status eb_fault_study_run(const eb_model *m, const eb_dataset *ds, const eb_f
         for (int i = 0; i < nc; i++, started++)
             if (pthread_create(&th[i], NULL, clean_main, &st) != 0) break;
         if (started == 0) clean_main(&st);
-        for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
         if (st.status != EB_OK) {
             *err = st.err;
             s = st.status;
@@ -775,7 +787,8 @@ eb_status eb_fault_study_run(const eb_model *m, const eb_dataset *ds, const eb_f
     for (int i = 0; i < st.n; i++) {
         dh = fnv(dh, &inputs[i].n, sizeof inputs[i].n);
         dh = fnv(dh, inputs[i].ids, sizeof(int32_t) * (size_t)inputs[i].n);
-        if (inputs[i].type_ids) dh = fnv(dh, inputs[i].type_ids, sizeof(int32_t) * (size_t)inputs[i].n);
+        if (inputs[i].type_ids)
+            dh = fnv(dh, inputs[i].type_ids, sizeof(int32_t) * (size_t)inputs[i].n);
         dh = fnv(dh, &st.dsv.rows[i].label, sizeof st.dsv.rows[i].label);
         dh = fnv(dh, &st.dsv.rows[i].score, sizeof st.dsv.rows[i].score);
     }
@@ -797,7 +810,8 @@ eb_status eb_fault_study_run(const eb_model *m, const eb_dataset *ds, const eb_f
     for (int i = 0; i < nw; i++, running++)
         if (pthread_create(&th[i], NULL, worker_main, &ws[i]) != 0) break;
     if (running == 0 && nw > 0) worker_main(&ws[0]);
-    for (int i = 0; i < running; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < running; i++)
+        pthread_join(th[i], NULL);
     if (st.status != EB_OK) {
         *err = st.err;
         s = st.status;
@@ -807,7 +821,8 @@ eb_status eb_fault_study_run(const eb_model *m, const eb_dataset *ds, const eb_f
     S->trial_seconds = st.finished ? st.busy / st.finished : NAN;
     summarise(S);
 done:
-    for (int i = 0; ws && i < n_workers; i++) worker_free(&ws[i], a);
+    for (int i = 0; ws && i < n_workers; i++)
+        worker_free(&ws[i], a);
     eb_free(a, ws);
     eb_free(a, th);
     if (mu_ok) pthread_mutex_destroy(&st.mu);
