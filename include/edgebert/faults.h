@@ -9,6 +9,8 @@
  * significant bit first (edgebert/reram.h).  The masks, as the bytes the
  * bundle stores (each u16 little-endian), go to SLC cells by default
  * (EB_MASK_SLC) or to cells of the same kind as the values (EB_MASK_SAME).
+ * A bundle that stores the embeddings as dense AF8 codes (no pruning, where
+ * the bitmask would not be smaller) is studied in the same sparse form.
  *
  * A trial: fresh copies of the codes and masks, faults injected with the
  * trial's seeds, decoded back, the fp32 embeddings rebuilt and the dev set

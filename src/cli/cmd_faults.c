@@ -738,8 +738,8 @@ int eb_cmd_faults(int argc, char **argv) {
                "faults.ckpt)\n",
                out);
         if (isfinite(S->trial_seconds))
-            printf("time: %.1f s with %d threads, %.2f s per trial on one thread\n", S->seconds,
-                   S->threads, S->trial_seconds);
+            printf("time: %.1f s with %d thread%s, %.2f s per trial on one thread\n", S->seconds,
+                   S->threads, S->threads == 1 ? "" : "s", S->trial_seconds);
     } else if (ok) {
         char *line = cJSON_PrintUnformatted(o);
         if (line) printf("%s\n", line);
