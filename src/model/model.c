@@ -190,6 +190,11 @@ static void task_free(eb_model *m, eb_model_task *t) {
 void eb_model_free(eb_model *m) {
     if (!m) return;
     eb_allocator a = m->alloc;
+    if (m->fork_of) { /* a clone owns only its task table */
+        eb_free(&a, m->tasks);
+        eb_free(&a, m);
+        return;
+    }
     for (int i = 0; i < m->n_tasks; i++) task_free(m, &m->tasks[i]);
     eb_free(&a, m->tasks);
     for (int i = 0; i < m->n_owned; i++) eb_free_aligned(&a, m->owned[i]);
