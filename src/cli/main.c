@@ -13,6 +13,8 @@ int eb_cmd_trace(int argc, char **argv);
 int eb_cmd_sim(int argc, char **argv);
 int eb_cmd_sweep(int argc, char **argv);
 int eb_cmd_train(int argc, char **argv);
+int eb_cmd_prune(int argc, char **argv);
+int eb_cmd_compress_report(int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -30,6 +32,8 @@ static const command commands[] = {
     {"pack", eb_cmd_pack, "build a multi-task bundle (shared embeddings, AdaptivFloat8, bitmasks)"},
     {"eval", eb_cmd_eval, "accuracy, exit layers, energy and deadline misses on a GLUE TSV file"},
     {"train", eb_cmd_train, "train a model: backbone (KD, spans, pruning), off-ramps, exit predictor"},
+    {"prune", eb_cmd_prune, "magnitude-prune a fine-tuned checkpoint (encoder keep fraction, embedding percentile)"},
+    {"compress-report", eb_cmd_compress_report, "sizes, densities and accuracy fp32 vs af8 of a bundle or checkpoint"},
 };
 
 static void usage(FILE *f) {
