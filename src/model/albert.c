@@ -112,31 +112,36 @@ void eb_albert_classify_at(float *logits, eb_albert_scratch *s, const eb_config 
 
 int eb_albert_exec_init(eb_albert_exec *e, const eb_config *c, int max_n, const eb_allocator *a) {
     memset(e, 0, sizeof *e);
-    int C = EB_MAX(c->hidden_size, EB_MAX(c->intermediate_size, c->embedding_size));
-    const size_t N = (size_t)max_n, CC = (size_t)C, RB = EB_EXEC_RB;
-    size_t sizes[5] = {N * CC * sizeof(float), N * CC * sizeof(float), N * CC * sizeof(double),
-                       RB * CC * sizeof(double), N * RB * sizeof(double)};
-    size_t off[5], total = 0;
-    for (int i = 0; i < 5; i++) {
+    e->max_n = max_n;
+    e->max_c = EB_MAX(c->hidden_size, EB_MAX(c->intermediate_size, c->embedding_size));
+    e->xT = eb_malloc_aligned(a, (size_t)max_n * (size_t)e->max_c * sizeof(float) + 64);
+    e->sparse = 1;
+    return e->xT != NULL;
+}
+
+int eb_albert_exec_need_af8(eb_albert_exec *e, const eb_allocator *a) {
+    if (e->block) return 1;
+    const size_t N = (size_t)e->max_n, CC = (size_t)e->max_c, RB = EB_EXEC_RB;
+    size_t sizes[4] = {N * CC * sizeof(float), N * CC * sizeof(double), RB * CC * sizeof(double),
+                       N * RB * sizeof(double)};
+    size_t off[4], total = 0;
+    for (int i = 0; i < 4; i++) {
         off[i] = total;
         total += (sizes[i] + 63) & ~(size_t)63;
     }
     uint8_t *b = eb_malloc_aligned(a, total);
     if (!b) return 0;
     e->block = b;
-    e->max_n = max_n;
-    e->max_c = C;
-    e->xT = (float *)(b + off[0]);
-    e->xq = (float *)(b + off[1]);
-    e->xd = (double *)(b + off[2]);
-    e->wd = (double *)(b + off[3]);
-    e->yd = (double *)(b + off[4]);
-    e->sparse = 1;
+    e->xq = (float *)(b + off[0]);
+    e->xd = (double *)(b + off[1]);
+    e->wd = (double *)(b + off[2]);
+    e->yd = (double *)(b + off[3]);
     return 1;
 }
 
 void eb_albert_exec_free(eb_albert_exec *e, const eb_allocator *a) {
     eb_free_aligned(a, e->block);
+    eb_free_aligned(a, e->xT);
     memset(e, 0, sizeof *e);
 }
 
@@ -198,6 +203,7 @@ static eb_status lin_run(eb_albert_exec *e, float *y, int ldy, const float *x, i
     }
     if (e->precision == EB_PRECISION_AF8) {
         const eb_bitmask *q = L->q8;
+        if (!e->block) return eb_fail(err, EB_ERR_ARG, "engine: af8 scratch not allocated");
         if (!q || q->payload != EB_BM_AF8 || q->rows != L->out || q->cols != C)
             return eb_fail(err, EB_ERR_ARG, "engine: a %dx%d matrix has no AdaptivFloat8 form for --precision af8",
                            L->out, C);

@@ -131,11 +131,11 @@ typedef struct eb_albert_exec {
     /* scratch (eb_albert_exec_init) */
     int max_n, max_c;
     float *xT;  /* [max_n * max_c] sparse kernel input, transposed */
-    float *xq;  /* [max_n * max_c] quantised input */
+    float *xq;  /* [max_n * max_c] quantised input (af8 scratch from here on) */
     double *xd; /* [max_n * max_c] */
     double *wd; /* [EB_EXEC_RB * max_c] decoded weight rows */
     double *yd; /* [max_n * EB_EXEC_RB] */
-    void *block;
+    void *block; /* the af8 scratch, NULL until needed */
     /* statistics */
     double flops;       /* 2 x multiply-adds done by the matmuls */
     double flops_dense; /* the same for the dense model, all heads */
@@ -145,10 +145,12 @@ typedef struct eb_albert_exec {
     int sparse_calls, dense_calls;
 } eb_albert_exec;
 
-#define EB_EXEC_RB 64
+#define EB_EXEC_RB 512
 
-/* Scratch for up to max_n tokens of models with cfg's sizes. */
+/* Scratch for up to max_n tokens of models with cfg's sizes (the fp32
+ * paths); eb_albert_exec_need_af8 adds the af8 path's scratch (once). */
 int eb_albert_exec_init(eb_albert_exec *e, const eb_config *cfg, int max_n, const eb_allocator *a);
+int eb_albert_exec_need_af8(eb_albert_exec *e, const eb_allocator *a);
 void eb_albert_exec_free(eb_albert_exec *e, const eb_allocator *a);
 void eb_albert_exec_reset_stats(eb_albert_exec *e);
 

@@ -573,6 +573,8 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     if (p.precision != EB_PRECISION_FP32 && p.precision != EB_PRECISION_AF8)
         return eb_fail(err, EB_ERR_ARG, "unknown precision %d", (int)p.precision);
     eb_albert_exec *ex = &ctx->ex;
+    if (p.precision == EB_PRECISION_AF8 && !eb_albert_exec_need_af8(ex, &m->alloc))
+        return eb_fail(err, EB_ERR_NOMEM, "out of memory for the af8 path's scratch");
     ex->precision = p.precision;
     eb_albert_exec_reset_stats(ex);
     eb_status s = eb_albert_embed_ex(&ctx->s, ex, c, &t->w, ids, type_ids, n, err);
