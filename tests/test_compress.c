@@ -21,8 +21,8 @@
 
 typedef struct spec {
     int V, E, H, NH, I, L, P, C;
-    double keep;          /* encoder matrices: keep this fraction by magnitude (1 = dense) */
-    const float *span_z;  /* [NH] or NULL (shared by the one layer group) */
+    double keep;         /* encoder matrices: keep this fraction by magnitude (1 = dense) */
+    const float *span_z; /* [NH] or NULL (shared by the one layer group) */
     float span_ramp;
     const uint8_t *poison; /* [NH]: NaN into the Q/K/V rows and O columns of these heads */
     uint64_t seed;
@@ -33,7 +33,8 @@ typedef struct fixture {
 } fixture;
 
 static void fill(float *p, size_t n, uint64_t *rng, float scale, float offset) {
-    for (size_t i = 0; i < n; i++) p[i] = offset + scale * (eb_test_uniform(rng) * 2 - 1);
+    for (size_t i = 0; i < n; i++)
+        p[i] = offset + scale * (eb_test_uniform(rng) * 2 - 1);
 }
 
 static void make_model(fixture *fx, const spec *sp) {
@@ -41,8 +42,9 @@ static void make_model(fixture *fx, const spec *sp) {
     assert_non_null(mkdtemp(fx->dir));
     const int V = sp->V, E = sp->E, H = sp->H, I = sp->I, P = sp->P, C = sp->C, NH = sp->NH;
     const int HS = H / NH;
-    size_t total = (size_t)V * E + (size_t)P * E + 2 * E + 2 * E + (size_t)H * E + H + 4 * ((size_t)H * H + H) +
-                   4 * H + (size_t)I * H + I + (size_t)H * I + H + (size_t)H * H + H + (size_t)C * H + C + NH;
+    size_t total = (size_t)V * E + (size_t)P * E + 2 * E + 2 * E + (size_t)H * E + H +
+                   4 * ((size_t)H * H + H) + 4 * H + (size_t)I * H + I + (size_t)H * I + H +
+                   (size_t)H * H + H + (size_t)C * H + C + NH;
     float *buf = malloc(sizeof(float) * total), *p = buf;
     assert_non_null(buf);
     eb_st_entry e[64];
@@ -112,18 +114,22 @@ static void make_model(fixture *fx, const spec *sp) {
     eb_error err = {0};
     if (sp->keep < 1.0) {
         for (int k = 0; k < 4; k++)
-            assert_int_equal(eb_prune_magnitude(wq[k], (size_t)H * H, sp->keep, NULL, NULL, &err), EB_OK);
+            assert_int_equal(eb_prune_magnitude(wq[k], (size_t)H * H, sp->keep, NULL, NULL, &err),
+                             EB_OK);
         for (int k = 0; k < 2; k++)
-            assert_int_equal(eb_prune_magnitude(wffn[k], (size_t)H * I, sp->keep, NULL, NULL, &err), EB_OK);
+            assert_int_equal(eb_prune_magnitude(wffn[k], (size_t)H * I, sp->keep, NULL, NULL, &err),
+                             EB_OK);
     }
     if (sp->poison) {
         for (int h = 0; h < NH; h++) {
             if (!sp->poison[h]) continue;
             for (int k = 0; k < 3; k++)
                 for (int r = h * HS; r < h * HS + HS; r++)
-                    for (int c = 0; c < H; c++) wq[k][(size_t)r * H + c] = NAN;
+                    for (int c = 0; c < H; c++)
+                        wq[k][(size_t)r * H + c] = NAN;
             for (int r = 0; r < H; r++)
-                for (int c = h * HS; c < h * HS + HS; c++) wq[3][(size_t)r * H + c] = NAN;
+                for (int c = h * HS; c < h * HS + HS; c++)
+                    wq[3][(size_t)r * H + c] = NAN;
         }
     }
     char path[400];
@@ -155,7 +161,8 @@ static spec small_spec(uint64_t seed) {
 }
 
 static void random_ids(int32_t *ids, int n, int V, uint64_t *rng) {
-    for (int i = 0; i < n; i++) ids[i] = (int32_t)(eb_test_rng(rng) % (uint64_t)V);
+    for (int i = 0; i < n; i++)
+        ids[i] = (int32_t)(eb_test_rng(rng) % (uint64_t)V);
 }
 
 /* ---- scalar AdaptivFloat8 reference ---------------------------------- */
@@ -163,7 +170,8 @@ static void random_ids(int32_t *ids, int n, int V, uint64_t *rng) {
 /* bias = clamp(floor(log2 max|x|) + 3, 0, 7), written out again here */
 static int ref_bias(const float *x, size_t n) {
     float mx = 0;
-    for (size_t i = 0; i < n; i++) mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
+    for (size_t i = 0; i < n; i++)
+        mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
     if (mx == 0) return 0;
     int b = (int)floor(log2((double)mx)) + 3;
     return b < 0 ? 0 : b > 7 ? 7 : b;
@@ -171,7 +179,8 @@ static int ref_bias(const float *x, size_t n) {
 
 static void ref_q(float *x, size_t n) {
     int b = ref_bias(x, n);
-    for (size_t i = 0; i < n; i++) x[i] = eb_af8_to_float(eb_af8_from_float(x[i], b, EB_AF8_NEAREST), b);
+    for (size_t i = 0; i < n; i++)
+        x[i] = eb_af8_to_float(eb_af8_from_float(x[i], b, EB_AF8_NEAREST), b);
 }
 
 /* y[N,OC] = q(q(x) . q(W)^T + b), products and sums in double, a copy of x */
@@ -185,7 +194,8 @@ static void ref_lin(float *y, const float *x, const eb_linear *l, int N) {
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) {
             double acc = 0;
-            for (int c = 0; c < C; c++) acc += (double)xq[(size_t)n * C + c] * (double)wq[(size_t)o * C + c];
+            for (int c = 0; c < C; c++)
+                acc += (double)xq[(size_t)n * C + c] * (double)wq[(size_t)o * C + c];
             if (l->b) acc += l->b[o];
             y[(size_t)n * OC + o] = (float)acc;
         }
@@ -200,9 +210,11 @@ static void ref_lin(float *y, const float *x, const eb_linear *l, int N) {
 static void ref_forward_af8(float *logits, const eb_model_task *t, const int32_t *ids, int N) {
     const eb_config *c = &t->cfg;
     const eb_albert_weights *w = &t->w;
-    const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size, NH = c->num_attention_heads;
+    const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size,
+              NH = c->num_attention_heads;
     const int HS = H / NH;
-    float *we = malloc(sizeof(float) * (size_t)c->vocab_size * E), *pe = malloc(sizeof(float) * (size_t)c->max_position_embeddings * E);
+    float *we = malloc(sizeof(float) * (size_t)c->vocab_size * E),
+          *pe = malloc(sizeof(float) * (size_t)c->max_position_embeddings * E);
     float te[64];
     memcpy(we, w->word_emb, sizeof(float) * (size_t)c->vocab_size * E);
     memcpy(pe, w->pos_emb, sizeof(float) * (size_t)c->max_position_embeddings * E);
@@ -216,7 +228,8 @@ static void ref_forward_af8(float *logits, const eb_model_task *t, const int32_t
     float *a = malloc(sizeof(float) * (size_t)N * H), *f = malloc(sizeof(float) * (size_t)N * I);
     float *A = malloc(sizeof(float) * (size_t)N * N);
     for (int i = 0; i < N; i++)
-        for (int j = 0; j < E; j++) emb[i * E + j] = we[ids[i] * E + j] + pe[i * E + j] + te[j];
+        for (int j = 0; j < E; j++)
+            emb[i * E + j] = we[ids[i] * E + j] + pe[i * E + j] + te[j];
     eb_layernorm(emb, emb, w->emb_ln.g, w->emb_ln.b, N, E, c->layer_norm_eps);
     ref_lin(h, emb, &w->map_in, N);
     for (int l = 0; l < c->num_hidden_layers; l++) {
@@ -230,19 +243,23 @@ static void ref_forward_af8(float *logits, const eb_model_task *t, const int32_t
                 double mx = -1e30;
                 for (int j = 0; j < N; j++) {
                     double s = 0;
-                    for (int d = 0; d < HS; d++) s += (double)q[i * H + hd * HS + d] * k[j * H + hd * HS + d];
+                    for (int d = 0; d < HS; d++)
+                        s += (double)q[i * H + hd * HS + d] * k[j * H + hd * HS + d];
                     A[i * N + j] = (float)(s / sqrt((double)HS));
                     mx = fmax(mx, A[i * N + j]);
                 }
                 double sum = 0;
-                for (int j = 0; j < N; j++) sum += exp(A[i * N + j] - mx);
-                for (int j = 0; j < N; j++) A[i * N + j] = (float)(exp(A[i * N + j] - mx) / sum);
+                for (int j = 0; j < N; j++)
+                    sum += exp(A[i * N + j] - mx);
+                for (int j = 0; j < N; j++)
+                    A[i * N + j] = (float)(exp(A[i * N + j] - mx) / sum);
             }
             ref_q(A, (size_t)N * N);
             for (int i = 0; i < N; i++)
                 for (int d = 0; d < HS; d++) {
                     double s = 0;
-                    for (int j = 0; j < N; j++) s += (double)A[i * N + j] * v[j * H + hd * HS + d];
+                    for (int j = 0; j < N; j++)
+                        s += (double)A[i * N + j] * v[j * H + hd * HS + d];
                     ctx[i * H + hd * HS + d] = (float)s;
                 }
         }
@@ -257,7 +274,8 @@ static void ref_forward_af8(float *logits, const eb_model_task *t, const int32_t
     ref_lin(pooled, h, &w->pooler, 1);
     eb_tanh_inplace(pooled, (size_t)H);
     ref_lin(logits, pooled, &w->classifier, 1);
-    free(we), free(pe), free(emb), free(h), free(q), free(k), free(v), free(ctx), free(a), free(f), free(A);
+    free(we), free(pe), free(emb), free(h), free(q), free(k), free(v), free(ctx), free(a), free(f),
+        free(A);
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -272,7 +290,8 @@ static void test_ref_lin_is_af8_matmul(void **state) {
     fill(x, N * C, &rng, 3.0f, 0);
     fill(w, OC * C, &rng, 0.5f, 0);
     fill(b, OC, &rng, 0.2f, 0);
-    for (int i = 0; i < OC * C; i += 3) w[i] = 0;
+    for (int i = 0; i < OC * C; i += 3)
+        w[i] = 0;
     eb_linear l = {w, b, OC, C, NULL, NULL, NULL};
     ref_lin(y, x, &l, N);
     eb_error err = {0};
@@ -284,7 +303,8 @@ static void test_ref_lin_is_af8_matmul(void **state) {
     eb_af8_encode(xc, x, N * C, xb, EB_AF8_NEAREST);
     int yb;
     assert_int_equal(eb_af8_matmul(yc, &yb, NULL, xc, xb, &bm, b, N, NULL, &err), EB_OK);
-    for (int i = 0; i < N * OC; i++) assert_true(eb_af8_to_float(yc[i], yb) == y[i]);
+    for (int i = 0; i < N * OC; i++)
+        assert_true(eb_af8_to_float(yc[i], yb) == y[i]);
     eb_bitmask_free(&bm);
 }
 
@@ -320,7 +340,8 @@ static void test_af8_path_matches_scalar_reference(void **state) {
         }
         exact += same;
     }
-    print_message("af8 path vs scalar reference: %d of %d sentences bit-identical\n", exact, trials);
+    print_message("af8 path vs scalar reference: %d of %d sentences bit-identical\n", exact,
+                  trials);
     assert_true(exact >= trials - 2);
     eb_context_free(ctx);
     eb_model_free(m);
@@ -355,11 +376,13 @@ static void test_af8_vs_fp32_random_model(void **state) {
         p.precision = EB_PRECISION_AF8;
         assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &b, &err), EB_OK);
         agree += a.label == b.label;
-        for (int c = 0; c < sp.C; c++) dp = fmax(dp, fabs(a.probs[c] - b.probs[c]));
+        for (int c = 0; c < sp.C; c++)
+            dp = fmax(dp, fabs(a.probs[c] - b.probs[c]));
         assert_true(a.flops == b.flops && a.flops == a.flops_dense);
     }
-    print_message("random model, %d sentences: fp32 and af8 labels agree on %.1f %%, max |dprob| %.3f\n", trials,
-                  100.0 * agree / trials, dp);
+    print_message(
+        "random model, %d sentences: fp32 and af8 labels agree on %.1f %%, max |dprob| %.3f\n",
+        trials, 100.0 * agree / trials, dp);
     assert_true(agree >= trials * 85 / 100);
     assert_true(dp > 0); /* the af8 path really is another computation */
     eb_context_free(ctx);
@@ -368,7 +391,8 @@ static void test_af8_vs_fp32_random_model(void **state) {
 }
 
 /* plain fp32 forward (dense BLAS everywhere, all heads computed) */
-static void dense_forward(float *logits, eb_context *ctx, const eb_model_task *t, const int32_t *ids, int n) {
+static void dense_forward(float *logits, eb_context *ctx, const eb_model_task *t,
+                          const int32_t *ids, int n) {
     memset(ctx->s.key_valid, 1, (size_t)n);
     eb_albert_embed(&ctx->s, &t->cfg, &t->w, ids, NULL, n);
     for (int l = 0; l < t->cfg.num_hidden_layers; l++)
@@ -406,10 +430,12 @@ static void test_sparse_kernel_equals_dense(void **state) {
         assert_true(ctx->ex.sparse_calls == 6 * sp.L); /* every encoder matrix, every layer */
         float ref[EB_MAX_LABELS];
         dense_forward(ref, ctx, t, ids, n);
-        for (int c = 0; c < sp.C; c++) assert_float_equal(r.logits[c], ref[c], 1e-5 * (1 + fabsf(ref[c])));
+        for (int c = 0; c < sp.C; c++)
+            assert_float_equal(r.logits[c], ref[c], 1e-5 * (1 + fabsf(ref[c])));
         /* FLOPs: the sparse kernel does 2 N nnz for the encoder matrices */
         double enc_dense = sp.L * (2.0 * n * (4.0 * 64 * 64 + 2.0 * 64 * 128));
-        double enc_sparse = sp.L * (2.0 * n * (4.0 * round(0.05 * 64 * 64) + 2.0 * round(0.05 * 64 * 128)));
+        double enc_sparse =
+            sp.L * (2.0 * n * (4.0 * round(0.05 * 64 * 64) + 2.0 * round(0.05 * 64 * 128)));
         assert_float_equal(r.flops_dense - r.flops, enc_dense - enc_sparse, 0.5);
     }
     eb_context_free(ctx);
@@ -447,12 +473,16 @@ static void test_head_skipping(void **state) {
         eb_result r, rp;
         assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &r, &err), EB_OK);
         float ref[EB_MAX_LABELS];
-        dense_forward(ref, ctx, &m->tasks[0], ids, n); /* computes every head, zero context when off */
-        for (int c = 0; c < sp.C; c++) assert_float_equal(r.logits[c], ref[c], 1e-6 * (1 + fabsf(ref[c])));
-        for (int l = 0; l < sp.L; l++) assert_int_equal(r.active_heads[l], 2);
+        dense_forward(ref, ctx, &m->tasks[0], ids,
+                      n); /* computes every head, zero context when off */
+        for (int c = 0; c < sp.C; c++)
+            assert_float_equal(r.logits[c], ref[c], 1e-6 * (1 + fabsf(ref[c])));
+        for (int l = 0; l < sp.L; l++)
+            assert_int_equal(r.active_heads[l], 2);
         /* NaN in the skipped heads' weights changes nothing: never read */
         assert_int_equal(eb_classify_ids(ctxp, ids, NULL, n, &p, &rp, &err), EB_OK);
-        for (int c = 0; c < sp.C; c++) assert_true(rp.logits[c] == r.logits[c]);
+        for (int c = 0; c < sp.C; c++)
+            assert_true(rp.logits[c] == r.logits[c]);
         /* by hand: E=8, H=32, HS=8, I=48, C=3, 2 of 4 heads */
         double N = n;
         double emb = 2 * N * 8 * 32;
@@ -517,12 +547,14 @@ static void test_bundle_af8_paths(void **state) {
         p.precision = EB_PRECISION_AF8;
         assert_int_equal(eb_classify_ids(cm, ids, NULL, n, &p, &a, &err), EB_OK);
         assert_int_equal(eb_classify_ids(cb, ids, NULL, n, &p, &c, &err), EB_OK);
-        for (int k = 0; k < sp.C; k++) assert_true(a.logits[k] == c.logits[k]);
+        for (int k = 0; k < sp.C; k++)
+            assert_true(a.logits[k] == c.logits[k]);
         p.precision = EB_PRECISION_FP32;
         assert_int_equal(eb_classify_ids(cb, ids, NULL, n, &p, &d, &err), EB_OK);
         float ref[EB_MAX_LABELS];
         dense_forward(ref, cb, tb, ids, n);
-        for (int k = 0; k < sp.C; k++) assert_float_equal(d.logits[k], ref[k], 1e-5 * (1 + fabsf(ref[k])));
+        for (int k = 0; k < sp.C; k++)
+            assert_float_equal(d.logits[k], ref[k], 1e-5 * (1 + fabsf(ref[k])));
     }
     /* an unknown precision is an argument error */
     p.precision = (eb_precision)7;

@@ -12,13 +12,16 @@
 #include "edgebert/data.h"
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: edgebert compress-report -m MODEL --task T --data DEV.tsv [--model-task NAME]\n"
-            "                                [--limit N] [--policy base|ee|lai] [--threshold X] [--json]\n"
-            "MODEL is a bundle or a HuggingFace checkpoint directory; --task names the data layout\n"
-            "(sst2, cola, mrpc, rte, ...) and, for a bundle, the model task of that name.  Reports the\n"
-            "model's size in fp32 and as stored, the word-embedding and encoder densities, and the\n"
-            "task metric over the file with --precision fp32 and af8 (policy base by default).\n");
+    fprintf(
+        stderr,
+        "usage: edgebert compress-report -m MODEL --task T --data DEV.tsv [--model-task NAME]\n"
+        "                                [--limit N] [--policy base|ee|lai] [--threshold X] "
+        "[--json]\n"
+        "MODEL is a bundle or a HuggingFace checkpoint directory; --task names the data layout\n"
+        "(sst2, cola, mrpc, rte, ...) and, for a bundle, the model task of that name.  Reports "
+        "the\n"
+        "model's size in fp32 and as stored, the word-embedding and encoder densities, and the\n"
+        "task metric over the file with --precision fp32 and af8 (policy base by default).\n");
 }
 
 typedef struct sizes {
@@ -29,8 +32,9 @@ typedef struct sizes {
 } sizes;
 
 static int is_encoder_matrix(const char *n) {
-    static const char *const suf[] = {"attention.query.weight", "attention.key.weight", "attention.value.weight",
-                                      "attention.dense.weight", "ffn.weight", "ffn_output.weight"};
+    static const char *const suf[] = {
+        "attention.query.weight", "attention.key.weight", "attention.value.weight",
+        "attention.dense.weight", "ffn.weight",           "ffn_output.weight"};
     if (!strstr(n, "albert_layers.")) return 0;
     for (size_t i = 0; i < sizeof suf / sizeof suf[0]; i++) {
         size_t a = strlen(n), b = strlen(suf[i]);
@@ -54,9 +58,11 @@ static void add_tensors(sizes *s, const cJSON *arr) {
         if (strstr(name, "word_embeddings.weight")) {
             s->emb_values += values, s->emb_nonzero += nz, s->emb_bytes += bytes;
             const cJSON *f = cJSON_GetObjectItemCaseSensitive(t, "format");
-            snprintf(s->emb_format, sizeof s->emb_format, "%s", cJSON_IsString(f) ? f->valuestring : "?");
+            snprintf(s->emb_format, sizeof s->emb_format, "%s",
+                     cJSON_IsString(f) ? f->valuestring : "?");
         }
-        if (is_encoder_matrix(name)) s->enc_values += values, s->enc_nonzero += nz, s->enc_bytes += bytes;
+        if (is_encoder_matrix(name))
+            s->enc_values += values, s->enc_nonzero += nz, s->enc_bytes += bytes;
     }
 }
 
@@ -117,12 +123,16 @@ int eb_cmd_compress_report(int argc, char **argv) {
         int r = eb_cli_run_option("compress-report", argc, argv, &i, &p);
         if (r < 0) return 2;
         if (r > 0) continue;
-        if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) model = argv[++i];
-        else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
+        if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc)
+            model = argv[++i];
+        else if (!strcmp(argv[i], "--data") && i + 1 < argc)
+            data = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if (!eb_cli_parse_int("compress-report", "--limit", argv[++i], &limit)) return 2;
-        } else if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(), 0;
+        } else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return usage(), 0;
         else {
             fprintf(stderr, "edgebert compress-report: unknown or incomplete option %s\n", argv[i]);
             return usage(), 2;
@@ -157,9 +167,12 @@ int eb_cmd_compress_report(int argc, char **argv) {
         goto done;
     }
     if (!p.task) {
-        if (eb_model_task_config(m, ti->name)) p.task = ti->name;
+        if (eb_model_task_config(m, ti->name))
+            p.task = ti->name;
         else if (eb_model_num_tasks(m) > 1) {
-            fprintf(stderr, "edgebert compress-report: the bundle has no task '%s'; name one with --model-task\n",
+            fprintf(stderr,
+                    "edgebert compress-report: the bundle has no task '%s'; name one with "
+                    "--model-task\n",
                     ti->name);
             goto done;
         }
@@ -170,12 +183,15 @@ int eb_cmd_compress_report(int argc, char **argv) {
         goto done;
     }
     int map[EB_MAX_LABELS], inv[EB_MAX_LABELS];
-    if (eb_task_label_map(ti, (const char(*)[EB_LABEL_NAME_MAX])cfg->id2label, cfg->num_labels, map, &err) != EB_OK) {
+    if (eb_task_label_map(ti, (const char(*)[EB_LABEL_NAME_MAX])cfg->id2label, cfg->num_labels, map,
+                          &err) != EB_OK) {
         fprintf(stderr, "edgebert compress-report: %s\n", err.msg);
         goto done;
     }
-    for (int k = 0; k < EB_MAX_LABELS; k++) inv[k] = -1;
-    for (int k = 0; k < ti->num_labels; k++) inv[map[k]] = k;
+    for (int k = 0; k < EB_MAX_LABELS; k++)
+        inv[k] = -1;
+    for (int k = 0; k < ti->num_labels; k++)
+        inv[map[k]] = k;
     if (eb_context_new(m, &ctx, &err) != EB_OK) {
         fprintf(stderr, "edgebert compress-report: %s\n", err.msg);
         goto done;
@@ -184,7 +200,8 @@ int eb_cmd_compress_report(int argc, char **argv) {
     if (limit > 0 && limit < n) n = limit;
     score = calloc((size_t)n + 1, sizeof *score);
     exits = calloc((size_t)n + 1, sizeof *exits);
-    for (int k = 0; k < 2; k++) rs[k].pred = calloc((size_t)n + 1, sizeof(int));
+    for (int k = 0; k < 2; k++)
+        rs[k].pred = calloc((size_t)n + 1, sizeof(int));
     if (!score || !exits || !rs[0].pred || !rs[1].pred) {
         fprintf(stderr, "edgebert compress-report: out of memory\n");
         goto done;
@@ -208,8 +225,8 @@ int eb_cmd_compress_report(int argc, char **argv) {
         }
         eb_dataset saved = *ds;
         saved.n = n;
-        if (eb_glue_score(&saved, ti->num_labels == 1 ? NULL : rs[k].pred, ti->num_labels == 1 ? score : NULL,
-                          &rs[k].sc, &err) != EB_OK) {
+        if (eb_glue_score(&saved, ti->num_labels == 1 ? NULL : rs[k].pred,
+                          ti->num_labels == 1 ? score : NULL, &rs[k].sc, &err) != EB_OK) {
             fprintf(stderr, "edgebert compress-report: %s\n", err.msg);
             goto done;
         }
@@ -219,7 +236,8 @@ int eb_cmd_compress_report(int argc, char **argv) {
         rs[k].mean_flops_dense = fd / n;
     }
     int agree = 0;
-    for (int i = 0; i < n; i++) agree += rs[0].pred[i] == rs[1].pred[i];
+    for (int i = 0; i < n; i++)
+        agree += rs[0].pred[i] == rs[1].pred[i];
     sizes sz;
     if (!model_sizes(mpath, p.task, &sz)) goto done;
     const char *names[2] = {"fp32", "af8"};
@@ -234,14 +252,17 @@ int eb_cmd_compress_report(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "stored_bytes", sz.stored_bytes);
         cJSON_AddNumberToObject(o, "shared_bytes", sz.shared_bytes);
         cJSON_AddNumberToObject(o, "task_bytes", sz.task_bytes);
-        cJSON_AddNumberToObject(o, "compression", sz.stored_bytes > 0 ? sz.fp32_bytes / sz.stored_bytes : 0);
+        cJSON_AddNumberToObject(o, "compression",
+                                sz.stored_bytes > 0 ? sz.fp32_bytes / sz.stored_bytes : 0);
         cJSON *e = cJSON_AddObjectToObject(o, "word_embeddings");
         cJSON_AddStringToObject(e, "format", sz.emb_format);
-        cJSON_AddNumberToObject(e, "density", sz.emb_values > 0 ? sz.emb_nonzero / sz.emb_values : 0);
+        cJSON_AddNumberToObject(e, "density",
+                                sz.emb_values > 0 ? sz.emb_nonzero / sz.emb_values : 0);
         cJSON_AddNumberToObject(e, "fp32_bytes", 4 * sz.emb_values);
         cJSON_AddNumberToObject(e, "bytes", sz.emb_bytes);
         cJSON *en = cJSON_AddObjectToObject(o, "encoder");
-        cJSON_AddNumberToObject(en, "density", sz.enc_values > 0 ? sz.enc_nonzero / sz.enc_values : 0);
+        cJSON_AddNumberToObject(en, "density",
+                                sz.enc_values > 0 ? sz.enc_nonzero / sz.enc_values : 0);
         cJSON_AddNumberToObject(en, "fp32_bytes", 4 * sz.enc_values);
         cJSON_AddNumberToObject(en, "bytes", sz.enc_bytes);
         for (int k = 0; k < 2; k++) {
@@ -250,8 +271,10 @@ int eb_cmd_compress_report(int argc, char **argv) {
             double vals[5] = {sc->accuracy, sc->f1, sc->matthews, sc->pearson, sc->spearman};
             const char *keys[5] = {"accuracy", "f1", "matthews", "pearson", "spearman"};
             for (int j = 0; j < 5; j++)
-                if (isnan(vals[j])) cJSON_AddNullToObject(r, keys[j]);
-                else cJSON_AddNumberToObject(r, keys[j], vals[j]);
+                if (isnan(vals[j]))
+                    cJSON_AddNullToObject(r, keys[j]);
+                else
+                    cJSON_AddNumberToObject(r, keys[j], vals[j]);
             cJSON_AddNumberToObject(r, "mean_exit_layer", rs[k].mean_exit);
             cJSON_AddNumberToObject(r, "mean_flops", rs[k].mean_flops);
             cJSON_AddNumberToObject(r, "mean_flops_dense", rs[k].mean_flops_dense);
@@ -262,15 +285,19 @@ int eb_cmd_compress_report(int argc, char **argv) {
         free(s);
         cJSON_Delete(o);
     } else {
-        printf("model %s, task %s (%s), %d examples\n", mpath, p.task ? p.task : eb_model_task_name(m, 0),
-               ti->display, n);
-        printf("size              fp32 %.3f MB, stored %.3f MB (%.1fx); file %.3f MB, shared %.3f MB, task %.3f MB\n",
-               sz.fp32_bytes / 1e6, sz.stored_bytes / 1e6, sz.stored_bytes > 0 ? sz.fp32_bytes / sz.stored_bytes : 0,
-               sz.file_bytes / 1e6, sz.shared_bytes / 1e6, sz.task_bytes / 1e6);
+        printf("model %s, task %s (%s), %d examples\n", mpath,
+               p.task ? p.task : eb_model_task_name(m, 0), ti->display, n);
+        printf("size              fp32 %.3f MB, stored %.3f MB (%.1fx); file %.3f MB, shared %.3f "
+               "MB, task %.3f MB\n",
+               sz.fp32_bytes / 1e6, sz.stored_bytes / 1e6,
+               sz.stored_bytes > 0 ? sz.fp32_bytes / sz.stored_bytes : 0, sz.file_bytes / 1e6,
+               sz.shared_bytes / 1e6, sz.task_bytes / 1e6);
         printf("word embeddings   %s, density %.3f, fp32 %.3f MB, stored %.3f MB\n", sz.emb_format,
-               sz.emb_values > 0 ? sz.emb_nonzero / sz.emb_values : 0, 4 * sz.emb_values / 1e6, sz.emb_bytes / 1e6);
+               sz.emb_values > 0 ? sz.emb_nonzero / sz.emb_values : 0, 4 * sz.emb_values / 1e6,
+               sz.emb_bytes / 1e6);
         printf("encoder matrices  density %.3f, fp32 %.3f MB, stored %.3f MB\n",
-               sz.enc_values > 0 ? sz.enc_nonzero / sz.enc_values : 0, 4 * sz.enc_values / 1e6, sz.enc_bytes / 1e6);
+               sz.enc_values > 0 ? sz.enc_nonzero / sz.enc_values : 0, 4 * sz.enc_values / 1e6,
+               sz.enc_bytes / 1e6);
         for (int k = 0; k < 2; k++) {
             const eb_glue_scores *sc = &rs[k].sc;
             printf("%-4s              ", names[k]);
@@ -278,8 +305,8 @@ int eb_cmd_compress_report(int argc, char **argv) {
             if (!isnan(sc->f1)) printf("F1 %.4f  ", sc->f1);
             if (!isnan(sc->matthews)) printf("MCC %.4f  ", sc->matthews);
             if (!isnan(sc->pearson)) printf("Pearson %.4f  ", sc->pearson);
-            printf("exit %.2f  GFLOP/sentence %.4f (dense %.4f)\n", rs[k].mean_exit, rs[k].mean_flops / 1e9,
-                   rs[k].mean_flops_dense / 1e9);
+            printf("exit %.2f  GFLOP/sentence %.4f (dense %.4f)\n", rs[k].mean_exit,
+                   rs[k].mean_flops / 1e9, rs[k].mean_flops_dense / 1e9);
         }
         printf("labels agree      %.2f %%\n", 100.0 * agree / n);
     }

@@ -41,18 +41,19 @@ static int ends_with(const char *s, const char *suffix) {
 
 static tensor_kind classify_name(const char *name) {
     if (strstr(name, "albert_layer_groups.") && strstr(name, ".albert_layers.")) {
-        static const char *const enc[] = {".attention.query.weight", ".attention.key.weight",
-                                          ".attention.value.weight", ".attention.dense.weight",
-                                          ".ffn.weight", ".ffn_output.weight"};
+        static const char *const enc[] = {
+            ".attention.query.weight", ".attention.key.weight", ".attention.value.weight",
+            ".attention.dense.weight", ".ffn.weight",           ".ffn_output.weight"};
         for (size_t i = 0; i < sizeof enc / sizeof enc[0]; i++)
             if (ends_with(name, enc[i])) return KIND_ENCODER;
         return KIND_OTHER;
     }
-    static const char *const emb[] = {"embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
-                                      "embeddings.token_type_embeddings.weight",
-                                      "encoder.embedding_hidden_mapping_in.weight"};
+    static const char *const emb[] = {
+        "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+        "embeddings.token_type_embeddings.weight", "encoder.embedding_hidden_mapping_in.weight"};
     for (size_t i = 0; i < sizeof emb / sizeof emb[0]; i++)
-        if (ends_with(name, emb[i]) && (!strcmp(name, emb[i]) || name[strlen(name) - strlen(emb[i]) - 1] == '.'))
+        if (ends_with(name, emb[i]) &&
+            (!strcmp(name, emb[i]) || name[strlen(name) - strlen(emb[i]) - 1] == '.'))
             return KIND_EMBEDDING;
     return KIND_OTHER;
 }
@@ -77,14 +78,18 @@ int eb_cmd_prune(int argc, char **argv) {
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "--in") && v) in = argv[++i];
-        else if (!strcmp(argv[i], "--out") && v) out = argv[++i];
+        if (!strcmp(argv[i], "--in") && v)
+            in = argv[++i];
+        else if (!strcmp(argv[i], "--out") && v)
+            out = argv[++i];
         else if (!strcmp(argv[i], "--keep") && v) {
             if (!eb_cli_parse_double("prune", "--keep", argv[++i], &keep)) return 2;
         } else if (!strcmp(argv[i], "--emb-percentile") && v) {
             if (!eb_cli_parse_double("prune", "--emb-percentile", argv[++i], &pct)) return 2;
-        } else if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(), 0;
+        } else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return usage(), 0;
         else {
             fprintf(stderr, "edgebert prune: unknown or incomplete option %s\n", argv[i]);
             return usage(), 2;
@@ -156,9 +161,11 @@ int eb_cmd_prune(int argc, char **argv) {
             enc_nz += (double)kept;
             enc_mats++;
         } else if (k == KIND_EMBEDDING) {
-            if (pct > 0) s = eb_prune_percentile(bufs[i], t->numel, pct, NULL, &zeroed, &err);
+            if (pct > 0)
+                s = eb_prune_percentile(bufs[i], t->numel, pct, NULL, &zeroed, &err);
             else
-                for (size_t j = 0; j < t->numel; j++) zeroed += bufs[i][j] == 0.0f;
+                for (size_t j = 0; j < t->numel; j++)
+                    zeroed += bufs[i][j] == 0.0f;
             emb_n += (double)t->numel;
             emb_nz += (double)(t->numel - zeroed);
             emb_mats++;
@@ -170,7 +177,8 @@ int eb_cmd_prune(int argc, char **argv) {
         e[i].name = t->name;
         e[i].data = bufs[i];
         e[i].ndim = t->ndim;
-        for (int d = 0; d < t->ndim; d++) e[i].shape[d] = t->shape[d];
+        for (int d = 0; d < t->ndim; d++)
+            e[i].shape[d] = t->shape[d];
     }
     if (enc_mats == 0) {
         fprintf(stderr, "edgebert prune: %s has no ALBERT encoder matrices\n", path);
@@ -199,15 +207,17 @@ int eb_cmd_prune(int argc, char **argv) {
         }
     }
     if (json)
-        printf("{\"keep\": %.6g, \"emb_percentile\": %.6g, \"encoder_matrices\": %d, "
-               "\"encoder_density\": %.6f, \"embedding_tensors\": %d, \"embedding_density\": %.6f}\n",
-               keep, pct, enc_mats, enc_nz / enc_n, emb_mats, emb_n > 0 ? emb_nz / emb_n : 1.0);
+        printf(
+            "{\"keep\": %.6g, \"emb_percentile\": %.6g, \"encoder_matrices\": %d, "
+            "\"encoder_density\": %.6f, \"embedding_tensors\": %d, \"embedding_density\": %.6f}\n",
+            keep, pct, enc_mats, enc_nz / enc_n, emb_mats, emb_n > 0 ? emb_nz / emb_n : 1.0);
     else
-        printf("%s: %d encoder matrices at density %.4f, %d embedding tensors at density %.4f\n", out,
-               enc_mats, enc_nz / enc_n, emb_mats, emb_n > 0 ? emb_nz / emb_n : 1.0);
+        printf("%s: %d encoder matrices at density %.4f, %d embedding tensors at density %.4f\n",
+               out, enc_mats, enc_nz / enc_n, emb_mats, emb_n > 0 ? emb_nz / emb_n : 1.0);
     rc = 0;
 done:
-    for (int i = 0; bufs && i < n; i++) free(bufs[i]);
+    for (int i = 0; bufs && i < n; i++)
+        free(bufs[i]);
     free(bufs);
     free(e);
     eb_st_close(&st);

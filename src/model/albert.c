@@ -109,7 +109,6 @@ void eb_albert_classify_at(float *logits, eb_albert_scratch *s, const eb_config 
 
 /* ---- compressed execution ------------------------------------------------ */
 
-
 int eb_albert_exec_init(eb_albert_exec *e, const eb_config *c, int max_n, const eb_allocator *a) {
     memset(e, 0, sizeof *e);
     e->max_n = max_n;
@@ -167,7 +166,8 @@ static void act_stats(eb_albert_exec *e, const float *x, int N, int C, const col
         for (int s = 0; s < nseg; s++)
             for (int c0 = sg[s].c0; c0 < sg[s].c1; c0 += EB_BM_VEC) {
                 int c1 = EB_MIN(sg[s].c1, c0 + EB_BM_VEC), k = 0;
-                for (int c = c0; c < c1; c++) k += row[c] != 0.0f;
+                for (int c = c0; c < c1; c++)
+                    k += row[c] != 0.0f;
                 nz += k;
                 n += c1 - c0;
                 vec += 1;
@@ -195,22 +195,26 @@ static eb_status lin_run(eb_albert_exec *e, float *y, int ldy, const float *x, i
         return eb_fail(err, EB_ERR_ARG, "engine: a %dx%d input exceeds the scratch (%dx%d)", N, C,
                        e->max_n, e->max_c);
     double used = 0;
-    for (int s = 0; s < nseg; s++) used += sg[s].c1 - sg[s].c0;
+    for (int s = 0; s < nseg; s++)
+        used += sg[s].c1 - sg[s].c0;
     if (nseg == 0 || used == 0) { /* no input: the bias alone */
         for (int n = 0; n < N; n++)
-            for (int o = 0; o < OC; o++) y[(size_t)n * ldy + o] = L->b ? L->b[r0 + o] : 0.0f;
+            for (int o = 0; o < OC; o++)
+                y[(size_t)n * ldy + o] = L->b ? L->b[r0 + o] : 0.0f;
         return EB_OK;
     }
     if (e->precision == EB_PRECISION_AF8) {
         const eb_bitmask *q = L->q8;
         if (!e->block) return eb_fail(err, EB_ERR_ARG, "engine: af8 scratch not allocated");
         if (!q || q->payload != EB_BM_AF8 || q->rows != L->out || q->cols != C)
-            return eb_fail(err, EB_ERR_ARG, "engine: a %dx%d matrix has no AdaptivFloat8 form for --precision af8",
+            return eb_fail(err, EB_ERR_ARG,
+                           "engine: a %dx%d matrix has no AdaptivFloat8 form for --precision af8",
                            L->out, C);
         const size_t nx = (size_t)N * C;
         eb_af8_quantize(e->xq, x, nx, EB_AF8_NEAREST);
         act_stats(e, e->xq, N, C, is_full ? NULL : sg, nseg);
-        for (size_t i = 0; i < nx; i++) e->xd[i] = e->xq[i];
+        for (size_t i = 0; i < nx; i++)
+            e->xd[i] = e->xq[i];
         float wt[256];
         eb_af8_decode_table(wt, q->af8_bias);
         const uint8_t *codes = q->values;
@@ -223,15 +227,16 @@ static eb_status lin_run(eb_albert_exec *e, float *y, int ldy, const float *x, i
                 const uint16_t *mrow = q->masks + (size_t)(rb0 + o) * q->vpr;
                 double *wr = wd + (size_t)o * C;
                 for (int j = 0; j < q->vpr; j++)
-                    for (unsigned m = mrow[j]; m; m &= m - 1) wr[j * EB_BM_VEC + __builtin_ctz(m)] = wt[codes[k++]];
+                    for (unsigned m = mrow[j]; m; m &= m - 1)
+                        wr[j * EB_BM_VEC + __builtin_ctz(m)] = wt[codes[k++]];
             }
             /* Every product of two AF8 values is a multiple of 2^-28 below
              * 2^10 and every partial sum (C < 2^15 terms) stays below 2^25, so
              * all of them are exact in double whatever order BLAS sums in:
              * the result equals eb_af8_matmul's exact accumulation. */
             for (int s = 0; s < nseg; s++)
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, rb, sg[s].c1 - sg[s].c0, 1.0,
-                            e->xd + sg[s].c0, C, wd + sg[s].c0, C, s ? 1.0 : 0.0, e->yd, rb);
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, rb, sg[s].c1 - sg[s].c0,
+                            1.0, e->xd + sg[s].c0, C, wd + sg[s].c0, C, s ? 1.0 : 0.0, e->yd, rb);
             for (int n = 0; n < N; n++)
                 for (int o = 0; o < rb; o++) {
                     double acc = e->yd[(size_t)n * rb + o];
@@ -260,12 +265,14 @@ static eb_status lin_run(eb_albert_exec *e, float *y, int ldy, const float *x, i
         return EB_OK;
     }
     for (int n = 0; n < N; n++) {
-        if (L->b) memcpy(y + (size_t)n * ldy, L->b + r0, sizeof(float) * (size_t)OC);
-        else memset(y + (size_t)n * ldy, 0, sizeof(float) * (size_t)OC);
+        if (L->b)
+            memcpy(y + (size_t)n * ldy, L->b + r0, sizeof(float) * (size_t)OC);
+        else
+            memset(y + (size_t)n * ldy, 0, sizeof(float) * (size_t)OC);
     }
     for (int s = 0; s < nseg; s++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, sg[s].c1 - sg[s].c0, 1.0f, x + sg[s].c0, C,
-                    L->w + (size_t)r0 * C + sg[s].c0, C, 1.0f, y, ldy);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, sg[s].c1 - sg[s].c0, 1.0f,
+                    x + sg[s].c0, C, L->w + (size_t)r0 * C + sg[s].c0, C, 1.0f, y, ldy);
     return EB_OK;
 }
 
@@ -279,7 +286,8 @@ eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_c
     const int E = c->embedding_size, H = c->hidden_size;
     if (e->precision == EB_PRECISION_AF8) {
         if (!w->word_q8 || !w->pos_q8 || !w->type_q8)
-            return eb_fail(err, EB_ERR_ARG, "engine: the embeddings have no AdaptivFloat8 form for --precision af8");
+            return eb_fail(err, EB_ERR_ARG,
+                           "engine: the embeddings have no AdaptivFloat8 form for --precision af8");
         float tw[256], tp[256], tt[256];
         eb_af8_decode_table(tw, w->word_q8_bias);
         eb_af8_decode_table(tp, w->pos_q8_bias);
@@ -289,7 +297,8 @@ eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_c
             const uint8_t *pe = w->pos_q8 + (size_t)i * E;
             const uint8_t *te = w->type_q8 + (size_t)(type_ids ? type_ids[i] : 0) * E;
             float *o = s->emb + (size_t)i * E;
-            for (int k = 0; k < E; k++) o[k] = tw[we[k]] + tp[pe[k]] + tt[te[k]];
+            for (int k = 0; k < E; k++)
+                o[k] = tw[we[k]] + tp[pe[k]] + tt[te[k]];
         }
     } else {
         for (int i = 0; i < N; i++) {
@@ -297,7 +306,8 @@ eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_c
             const float *pe = w->pos_emb + (size_t)i * E;
             const float *te = w->type_emb + (size_t)(type_ids ? type_ids[i] : 0) * E;
             float *o = s->emb + (size_t)i * E;
-            for (int k = 0; k < E; k++) o[k] = we[k] + pe[k] + te[k];
+            for (int k = 0; k < E; k++)
+                o[k] = we[k] + pe[k] + te[k];
         }
     }
     eb_layernorm(s->emb, s->emb, w->emb_ln.g, w->emb_ln.b, N, E, c->layer_norm_eps);
@@ -319,7 +329,8 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
     const int g = l / per_group;
     const float eps = c->layer_norm_eps, R = x ? x->span_ramp : 1.0f;
     const size_t NHt = (size_t)N * H;
-    if (NH > EB_EXEC_MAX_HEADS) return eb_fail(err, EB_ERR_UNSUPPORTED, "engine: more than %d heads", EB_EXEC_MAX_HEADS);
+    if (NH > EB_EXEC_MAX_HEADS)
+        return eb_fail(err, EB_ERR_UNSUPPORTED, "engine: more than %d heads", EB_EXEC_MAX_HEADS);
     uint8_t on[EB_EXEC_MAX_HEADS];
     colseg segs[EB_EXEC_MAX_HEADS];
     int active = 0;
@@ -331,11 +342,14 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
             on[h] = !((head_on && !head_on[h]) || (L->span_z && eb_span_head_off(L->span_z[h], R)));
             n_on += on[h];
             if (!on[h]) continue;
-            if (nseg && segs[nseg - 1].c1 == h * HS) segs[nseg - 1].c1 += HS;
-            else segs[nseg++] = (colseg){h * HS, h * HS + HS};
+            if (nseg && segs[nseg - 1].c1 == h * HS)
+                segs[nseg - 1].c1 += HS;
+            else
+                segs[nseg++] = (colseg){h * HS, h * HS + HS};
         }
         active += n_on;
-        e->flops_dense += 4 * eb_linear_flops(N, H, H) + 2 * eb_linear_flops(N, I, H) + 4.0 * N * N * H;
+        e->flops_dense +=
+            4 * eb_linear_flops(N, H, H) + 2 * eb_linear_flops(N, I, H) + 4.0 * N * N * H;
         float *qkv[3] = {s->q, s->k, s->v};
         const eb_linear *lq[3] = {&L->q, &L->k, &L->v};
         for (int j = 0; j < 3 && st == EB_OK; j++) {
@@ -343,9 +357,11 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
                 st = lin_run(e, qkv[j], H, s->hidden, N, lq[j], 0, H, NULL, 0, err);
             } else {
                 /* only the rows of the heads that are on; the others' slices are zero */
-                for (int i = 0; i < N; i++) memset(qkv[j] + (size_t)i * H, 0, sizeof(float) * (size_t)H);
+                for (int i = 0; i < N; i++)
+                    memset(qkv[j] + (size_t)i * H, 0, sizeof(float) * (size_t)H);
                 for (int k = 0; k < nseg && st == EB_OK; k++)
-                    st = lin_run(e, qkv[j] + segs[k].c0, H, s->hidden, N, lq[j], segs[k].c0, segs[k].c1, NULL, 0, err);
+                    st = lin_run(e, qkv[j] + segs[k].c0, H, s->hidden, N, lq[j], segs[k].c0,
+                                 segs[k].c1, NULL, 0, err);
             }
             requant(e, qkv[j], NHt);
         }
@@ -357,16 +373,19 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
             float *A = s->att + (size_t)h * N * N;
             if (e->precision == EB_PRECISION_AF8) { /* P.V with AF8 probabilities */
                 eb_af8_quantize(A, A, (size_t)N * N, EB_AF8_NEAREST);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, HS, N, 1.0f, A, N, s->v + h * HS, H,
-                            0.0f, s->ctx + h * HS, H);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, HS, N, 1.0f, A, N,
+                            s->v + h * HS, H, 0.0f, s->ctx + h * HS, H);
             }
             size_t nz = 0;
-            for (size_t i = 0; i < (size_t)N * N; i++) nz += A[i] != 0.0f;
+            for (size_t i = 0; i < (size_t)N * N; i++)
+                nz += A[i] != 0.0f;
             e->attn_nz += (double)nz;
             e->attn_n += (double)N * N;
         }
-        if (n_on == NH) st = lin_run(e, s->attn_out, H, s->ctx, N, &L->o, 0, H, NULL, 0, err);
-        else st = lin_run(e, s->attn_out, H, s->ctx, N, &L->o, 0, H, segs, nseg, err);
+        if (n_on == NH)
+            st = lin_run(e, s->attn_out, H, s->ctx, N, &L->o, 0, H, NULL, 0, err);
+        else
+            st = lin_run(e, s->attn_out, H, s->ctx, N, &L->o, 0, H, segs, nseg, err);
         if (st != EB_OK) break;
         requant(e, s->attn_out, NHt);
         eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->attn_ln.g, L->attn_ln.b, N, H, eps);

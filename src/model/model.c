@@ -217,7 +217,8 @@ static int task_linears(eb_model_task *t, eb_linear **lins, int cap) {
     eb_albert_weights *w = &t->w;
     int nl = t->cfg.num_hidden_groups * t->cfg.inner_group_num, n = 0;
     eb_linear *fixed[3] = {&w->map_in, &w->pooler, &w->classifier};
-    for (int i = 0; i < 3 && n < cap; i++) lins[n++] = fixed[i];
+    for (int i = 0; i < 3 && n < cap; i++)
+        lins[n++] = fixed[i];
     for (int i = 0; i < nl && n + 6 <= cap; i++) {
         eb_albert_layer *L = &t->layers[i];
         lins[n++] = &L->q, lins[n++] = &L->k, lins[n++] = &L->v, lins[n++] = &L->o;
@@ -253,25 +254,28 @@ static void build_exec_forms(eb_model *m, eb_model_task *t) {
             if (l->bm->payload == EB_BM_AF8) l->q8 = l->bm;
         } else if (t->n_xbms < t->cap_xbms) {
             size_t cnt = (size_t)l->out * l->in, nz = 0;
-            for (size_t k = 0; k < cnt; k++) nz += l->w[k] != 0.0f;
+            for (size_t k = 0; k < cnt; k++)
+                nz += l->w[k] != 0.0f;
             if (eb_sparse_prefer(1, l->in, l->out, (float)((double)nz / (double)cnt))) {
                 eb_error e2 = {0};
-                if (eb_bitmask_encode_f32(&t->xbms[t->n_xbms], l->w, l->out, l->in, &m->alloc, &e2) == EB_OK)
+                if (eb_bitmask_encode_f32(&t->xbms[t->n_xbms], l->w, l->out, l->in, &m->alloc,
+                                          &e2) == EB_OK)
                     l->sparse = &t->xbms[t->n_xbms++];
             }
         }
         if (!l->q8 && t->n_xbms < t->cap_xbms) {
             eb_error e2 = {0};
-            if (eb_bitmask_encode_af8(&t->xbms[t->n_xbms], l->w, l->out, l->in, -1, EB_AF8_NEAREST, &m->alloc,
-                                      &e2) == EB_OK)
+            if (eb_bitmask_encode_af8(&t->xbms[t->n_xbms], l->w, l->out, l->in, -1, EB_AF8_NEAREST,
+                                      &m->alloc, &e2) == EB_OK)
                 l->q8 = &t->xbms[t->n_xbms++];
         }
     }
     eb_albert_weights *w = &t->w;
     for (const eb_model_task *p = m->tasks; p < t; p++)
-        if (p->w.word_emb == w->word_emb && p->w.pos_emb == w->pos_emb && p->w.type_emb == w->type_emb &&
-            p->emb_q8[0] && p->emb_q8[1] && p->emb_q8[2]) {
-            for (int i = 0; i < 3; i++) t->emb_q8[i] = p->emb_q8[i];
+        if (p->w.word_emb == w->word_emb && p->w.pos_emb == w->pos_emb &&
+            p->w.type_emb == w->type_emb && p->emb_q8[0] && p->emb_q8[1] && p->emb_q8[2]) {
+            for (int i = 0; i < 3; i++)
+                t->emb_q8[i] = p->emb_q8[i];
             w->word_q8 = p->w.word_q8, w->pos_q8 = p->w.pos_q8, w->type_q8 = p->w.type_q8;
             w->word_q8_bias = p->w.word_q8_bias, w->pos_q8_bias = p->w.pos_q8_bias;
             w->type_q8_bias = p->w.type_q8_bias;
