@@ -239,10 +239,10 @@ static int task_linears(eb_model_task *t, eb_linear **lins, int cap) {
  * embedding tables get AF8 codes too (shared between the tasks of a bundle
  * that share the tables).  Out of memory leaves a form out: the fp32 path
  * then runs dense, the af8 path reports the missing form. */
-#define EB_MAX_LINEARS (6 * 64 + 3 + 2 * EB_MAX_LAYERS)
 static void build_exec_forms(eb_model *m, eb_model_task *t) {
-    eb_linear *lins[EB_MAX_LINEARS];
-    int n = task_linears(t, lins, EB_MAX_LINEARS);
+    int cap = 3 + 6 * t->cfg.num_hidden_groups * t->cfg.inner_group_num + 2 * t->w.num_ramps;
+    eb_linear **lins = eb_calloc(&m->alloc, (size_t)cap, sizeof *lins);
+    int n = lins ? task_linears(t, lins, cap) : 0;
     t->xbms = eb_calloc(&m->alloc, (size_t)(2 * n + 1), sizeof(eb_bitmask));
     t->cap_xbms = t->xbms ? 2 * n : 0;
     for (int i = 0; i < n; i++) {
@@ -270,6 +270,7 @@ static void build_exec_forms(eb_model *m, eb_model_task *t) {
                 l->q8 = &t->xbms[t->n_xbms++];
         }
     }
+    eb_free(&m->alloc, lins);
     eb_albert_weights *w = &t->w;
     for (const eb_model_task *p = m->tasks; p < t; p++)
         if (p->w.word_emb == w->word_emb && p->w.pos_emb == w->pos_emb &&
