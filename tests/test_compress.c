@@ -522,17 +522,20 @@ static void test_bundle_af8_paths(void **state) {
     snprintf(cmd, sizeof cmd, "cp '%s' '%s/spiece.model'", spm, fx.dir);
     assert_int_equal(system(cmd), 0);
     snprintf(bpath, sizeof bpath, "%s/b.ebundle", fx.dir);
-    eb_pack_task pt = {"t1", fx.dir};
+    eb_pack_task pt[2] = {{"t1", fx.dir}, {"t2", fx.dir}};
     eb_pack_params pp = eb_pack_params_default();
     pp.weights = EB_WEIGHTS_AF8;
     eb_error err = {0};
-    if (eb_bundle_pack(bpath, &pt, 1, &pp, &err) != EB_OK) fail_msg("pack: %s", err.msg);
+    if (eb_bundle_pack(bpath, pt, 2, &pp, &err) != EB_OK) fail_msg("pack: %s", err.msg);
     eb_model *m, *b;
     assert_int_equal(eb_model_load(fx.dir, NULL, &m, &err), EB_OK);
     assert_int_equal(eb_model_load(bpath, NULL, &b, &err), EB_OK);
     const eb_model_task *tb = &b->tasks[0];
     assert_true(tb->layers[0].q.q8 == tb->layers[0].q.bm); /* the stored codes, no copy */
     assert_true(tb->layers[0].q.sparse == tb->layers[0].q.bm);
+    /* the second task re-uses the first one's AF8 embedding codes */
+    assert_true(b->tasks[1].w.word_q8 == tb->w.word_q8 && !b->tasks[1].emb_q8_owned &&
+                tb->emb_q8_owned);
     eb_context *cm, *cb;
     assert_int_equal(eb_context_new(m, &cm, &err), EB_OK);
     assert_int_equal(eb_context_new(b, &cb, &err), EB_OK);
@@ -549,6 +552,11 @@ static void test_bundle_af8_paths(void **state) {
         assert_int_equal(eb_classify_ids(cb, ids, NULL, n, &p, &c, &err), EB_OK);
         for (int k = 0; k < sp.C; k++)
             assert_true(a.logits[k] == c.logits[k]);
+        p.task = "t2";
+        assert_int_equal(eb_classify_ids(cb, ids, NULL, n, &p, &c, &err), EB_OK);
+        for (int k = 0; k < sp.C; k++)
+            assert_true(a.logits[k] == c.logits[k]);
+        p.task = NULL;
         p.precision = EB_PRECISION_FP32;
         assert_int_equal(eb_classify_ids(cb, ids, NULL, n, &p, &d, &err), EB_OK);
         float ref[EB_MAX_LABELS];
