@@ -26,6 +26,7 @@ typedef struct spec {
     float span_ramp;
     const uint8_t *poison; /* [NH]: NaN into the Q/K/V rows and O columns of these heads */
     uint64_t seed;
+    eb_activation act;
 } spec;
 
 typedef struct fixture {
@@ -142,6 +143,7 @@ static void make_model(fixture *fx, const spec *sp) {
     cfg.vocab_size = V, cfg.embedding_size = E, cfg.hidden_size = H, cfg.num_hidden_layers = sp->L;
     cfg.num_attention_heads = NH, cfg.intermediate_size = I, cfg.max_position_embeddings = P;
     cfg.num_labels = C;
+    cfg.hidden_act = sp->act;
     if (sp->span_z) x.span_ramp = sp->span_ramp;
     char *js = eb_config_to_json(&cfg, &x);
     snprintf(path, sizeof path, "%s/config.json", fx->dir);
@@ -156,7 +158,7 @@ static void drop_model(fixture *fx) {
 }
 
 static spec small_spec(uint64_t seed) {
-    spec s = {50, 8, 16, 2, 24, 2, 16, 3, 1.0, NULL, 4.0f, NULL, seed};
+    spec s = {50, 8, 16, 2, 24, 2, 16, 3, 1.0, NULL, 4.0f, NULL, seed, EB_ACT_GELU_NEW};
     return s;
 }
 
@@ -576,6 +578,37 @@ static void test_bundle_af8_paths(void **state) {
     drop_model(&fx);
 }
 
+/* What the accelerator model is told: the activations the matmuls saw. */
+static void test_activation_statistics(void **state) {
+    (void)state;
+    spec sp = small_spec(17);
+    sp.act = EB_ACT_RELU;
+    fixture fx;
+    make_model(&fx, &sp);
+    eb_model *m;
+    eb_error err = {0};
+    assert_int_equal(eb_model_load(fx.dir, NULL, &m, &err), EB_OK);
+    eb_context *ctx;
+    assert_int_equal(eb_context_new(m, &ctx, &err), EB_OK);
+    eb_run_params p = eb_run_params_default();
+    p.policy = EB_POLICY_BASE;
+    int32_t ids[] = {1, 7, 9, 11, 13, 2, 40, 3};
+    const int n = 8, E = 8, H = 16, I = 24, L = 2;
+    eb_result r;
+    assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &r, &err), EB_OK);
+    /* inputs of: mapping, 3 projections + output + FFN in + FFN out per
+     * layer, pooler and classifier */
+    double want = n * E + L * (3.0 * n * H + n * H + n * H + n * I) + 2.0 * H;
+    assert_float_equal(ctx->ex.act_n, want, 0.5);
+    /* ReLU zeroes about half of the FFN-out inputs: L*n*I of them */
+    double zeros = ctx->ex.act_n - ctx->ex.act_nz;
+    assert_true(zeros > 0.25 * L * n * I && zeros <= L * n * I);
+    assert_true(ctx->ex.attn_n == L * 2.0 * n * n);
+    eb_context_free(ctx);
+    eb_model_free(m);
+    drop_model(&fx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ref_lin_is_af8_matmul),
@@ -584,6 +617,7 @@ int main(void) {
         cmocka_unit_test(test_sparse_kernel_equals_dense),
         cmocka_unit_test(test_head_skipping),
         cmocka_unit_test(test_bundle_af8_paths),
+        cmocka_unit_test(test_activation_statistics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
