@@ -220,6 +220,12 @@ typedef struct eb_result {
     int active_heads[EB_MAX_LAYERS]; /* heads computed per layer run */
     eb_hw_report hw;     /* filled for every policy */
     int layer_labels[EB_MAX_LAYERS]; /* argmax of the classifier after each layer run */
+    /* Work done on this CPU for the sentence, 2 x multiply-adds of every
+     * matmul (linears with the sparse kernel count their non-zeros; heads
+     * whose span is empty are not computed), and the same for the dense
+     * model with all heads over the same layers and off-ramps. */
+    double flops;
+    double flops_dense;
 } eb_result;
 
 eb_status eb_context_new(const eb_model *model, eb_context **out, eb_error *err);

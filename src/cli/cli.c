@@ -171,6 +171,7 @@ void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, co
                "\"dvfs\": %.6g, \"leakage\": %.6g}, \"deadline_met\": %s",
             h->energy.pu_uj, h->energy.sfu_uj, h->energy.sram_uj, h->energy.emb_mem_uj, h->energy.dvfs_uj,
             h->energy.leakage_uj, h->deadline_met ? "true" : "false");
+    fprintf(f, ", \"flops\": %.0f, \"flops_dense\": %.0f", r->flops, r->flops_dense);
     if (task) {
         fprintf(f, ", \"task\": ");
         json_str(f, task);

@@ -27,6 +27,11 @@ typedef struct eb_model_task {
     eb_exit_lut lut_view; /* view over lut (lut_view.data == NULL: none) */
     eb_hw_model hw;       /* the accelerator model for this task's shapes */
     double weight_density; /* non-zero fraction of the encoder matrices */
+    /* execution forms built at load (see eb_linear.sparse/q8) */
+    struct eb_bitmask *xbms; /* storage, fixed size (pointers into it are kept) */
+    int n_xbms, cap_xbms;
+    uint8_t *emb_q8[3];      /* word, position, type embedding codes */
+    int emb_q8_owned;        /* 0: borrowed from an earlier task with the same tables */
 } eb_model_task;
 
 struct eb_model {
@@ -46,6 +51,7 @@ struct eb_model {
 struct eb_context {
     const eb_model *model;
     eb_albert_scratch s;
+    eb_albert_exec ex;
     eb_encoding enc;
 };
 
