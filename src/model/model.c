@@ -261,7 +261,10 @@ static void build_exec_forms(eb_model *m, eb_model_task *t) {
             size_t cnt = (size_t)l->out * l->in, nz = 0;
             for (size_t k = 0; k < cnt; k++)
                 nz += l->w[k] != 0.0f;
-            if (eb_sparse_prefer(1, l->in, l->out, (float)((double)nz / (double)cnt))) {
+            float dens = (float)((double)nz / (double)cnt);
+            int wins = 0; /* the sparse kernel wins at some sentence length */
+            for (int len = 1; len <= 128 && !wins; len *= 2) wins = eb_sparse_prefer(len, l->in, l->out, dens);
+            if (wins) {
                 eb_error e2 = {0};
                 if (eb_bitmask_encode_f32(&t->xbms[t->n_xbms], l->w, l->out, l->in, &m->alloc,
                                           &e2) == EB_OK)
