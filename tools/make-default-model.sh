@@ -13,7 +13,7 @@ work=${1:-$here/build/default-model}
 out=${2:-$here/models}
 data=${EB_SHARED_DATA:-$here/../shared/data}
 glue=$data/glue
-E=$here/build/edgebert
+E=${EDGEBERT:-$here/build/edgebert}
 [ -x "$E" ] || { echo "make-default-model: build first (make)" >&2; exit 1; }
 mkdir -p "$work" "$out"
 log() { echo "== $(date +%H:%M:%S) $*" >&2; }
