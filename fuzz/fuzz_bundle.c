@@ -1,9 +1,12 @@
 /* fuzz_bundle.c - libFuzzer harness for edgebert bundles (eb_model_load on
- * a temporary file, read without mmap); an accepted bundle classifies a few
- * token ids and a sentence with every task and policy. */
+ * a temporary file, mapped or read); an accepted bundle classifies a few
+ * token ids and a sentence with every task and policy.  The same file also
+ * goes through eb_model_info_json (`edgebert info`), which reads the header
+ * on its own. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "edgebert.h"
@@ -37,6 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         eb_model_free(m);
     }
+    char *json = NULL;
+    if (eb_model_info_json(path, &json, &err) == EB_OK) free(json);
     unlink(path);
     return 0;
 }

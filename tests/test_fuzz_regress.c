@@ -80,7 +80,32 @@ static eb_status run_bundle(const uint8_t *d, size_t n, eb_error *err) {
         }
     }
     eb_model_free(m);
+    char *json = NULL;
+    eb_error e3 = {0};
+    eb_status si = eb_model_info_json(path, &json, &e3);
+    check_status("info", si, &e3);
+    free(json);
     unlink(path);
+    return s;
+}
+
+static eb_status run_modeldir(const uint8_t *d, size_t n, eb_error *err) {
+    if (n < 4) return EB_OK;
+    size_t k = (size_t)d[0] | (size_t)d[1] << 8 | (size_t)d[2] << 16 | (size_t)d[3] << 24;
+    if (k > n - 4) return EB_OK;
+    char dir[64], path[128];
+    snprintf(dir, sizeof dir, "/tmp/eb_fuzz_regress_dir_%d", (int)getpid());
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    assert_int_equal(eb_write_file_atomic(path, d + 4, k, NULL), EB_OK);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    assert_int_equal(eb_write_file_atomic(path, d + 4 + k, n - 4 - k, NULL), EB_OK);
+    eb_model *m = NULL;
+    eb_status s = eb_model_load(dir, NULL, &m, err);
+    eb_model_free(m);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
     return s;
 }
 
@@ -159,7 +184,7 @@ static void test_regressions(void **state) {
     } readers[] = {
         {"config", run_config}, {"safetensors", run_safetensors}, {"spiece", run_spiece},
         {"bundle", run_bundle}, {"glue", run_glue},               {"trace", run_trace},
-        {"lut", run_lut},       {"hwparams", run_hwparams},
+        {"lut", run_lut},       {"hwparams", run_hwparams},   {"modeldir", run_modeldir},
     };
     int total = 0;
     for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) total += feed_dir(readers[i].name, readers[i].fn);

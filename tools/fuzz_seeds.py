@@ -57,6 +57,10 @@ def main():
         put(out, "config", "tiny12_" + f, open(os.path.join(a, f), "rb").read())
         put(out, "config", "tiny4_" + f, open(os.path.join(b, f), "rb").read())
     put(out, "safetensors", "tiny4.safetensors", open(os.path.join(b, "model.safetensors"), "rb").read())
+    for name, d in (("tiny4", b), ("tiny12", a)):
+        cfg = open(os.path.join(d, "config.json"), "rb").read()
+        st = open(os.path.join(d, "model.safetensors"), "rb").read()
+        put(out, "modeldir", name, len(cfg).to_bytes(4, "little") + cfg + st)
     put(out, "spiece", "tiny.model", open(os.path.join(a, "spiece.model"), "rb").read())
     for w in ("f32", "af8"):
         dst = os.path.join(work, "t_%s.ebb" % w)
