@@ -16,7 +16,7 @@ import ctypes.util
 import os
 import threading
 
-__all__ = ["Model", "EdgebertError", "version"]
+__all__ = ["Model", "EdgebertError", "library_path"]
 
 EB_MAX_LABELS = 16
 EB_MAX_LAYERS = 64
@@ -138,8 +138,8 @@ def _load():
         return lib
 
 
-def version():
-    """Path of the loaded shared library (the C version is in edgebert.h)."""
+def library_path():
+    """Path of the shared library the binding loads."""
     return _find_library()
 
 

@@ -41,7 +41,9 @@ def main():
     prefix = os.path.join(tmp, "prefix")
 
     def install():
-        run(["make", "-s", "install", "PREFIX=" + prefix, "BUILD=build", "SAN=0", "TSAN=0"], cwd=ROOT)
+        # a clean make environment: not the SAN=1 / jobserver flags of an enclosing `make test`
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+        run(["make", "-s", "install", "PREFIX=" + prefix, "BUILD=build", "SAN=0", "TSAN=0"], cwd=ROOT, env=env)
         for rel in ("lib/libedgebert.a", "lib/libedgebert.so", "lib/libedgebert.so.0", "include/edgebert.h",
                     "include/edgebert/hw.h", "bin/edgebert", "lib/pkgconfig/edgebert.pc",
                     "share/man/man1/edgebert.1", "share/edgebert/models/accelerator.params"):
