@@ -111,7 +111,7 @@ FUZZ_RUN      = for f in $(FUZZ_NAMES); do mkdir -p $(FUZZ_BUILD)/corpus/$$f $(F
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-pass-failed $(FUZZ_FLAGS) \
-	  -fsanitize=fuzzer-no-link -fopenmp -pthread -c $< -o $@
+	  -fsanitize=fuzzer-no-link -fopenmp -pthread -MMD -MP -c $< -o $@
 
 $(FUZZ_BUILD)/libedgebert.a: $(FUZZ_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -156,4 +156,7 @@ install: lib tool
 clean:
 	rm -rf build build-san build-tsan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+# tests that write tiny models share tests/tinymodel.h
+$(TEST_BIN): tests/tinymodel.h
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
