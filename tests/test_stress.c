@@ -31,6 +31,7 @@ typedef struct server {
     const eb_model *m;
     int n_tasks;
     const char *tasks[2];
+    int n_policies; /* 3 with an exit predictor table (lai), else 2 */
 } server;
 
 typedef struct job_out {
@@ -49,7 +50,7 @@ static void run_job(const server *srv, int w, int j, eb_context *ctx[2], job_out
     int which = (w + j) % 2;
     const server *s = &srv[which];
     eb_run_params p = eb_run_params_default();
-    p.policy = (eb_policy)((w * 7 + j) % 3);
+    p.policy = (eb_policy)((w * 7 + j) % s->n_policies);
     p.threshold = (j % 4 == 0) ? -1.0f : 0.1f + 0.15f * (float)((w + 3 * j) % 5);
     p.latency_target_ms = (j % 2) ? 50.0 : 0.05;
     p.task = s->tasks[(w + j / 2) % s->n_tasks];
@@ -99,28 +100,26 @@ static void test_stress(void **state) {
     char sp[512], lut[512];
     int has_spm = eb_test_data_path(sp, sizeof sp, "albert/spiece.model");
     int has_lut = eb_test_data_path(lut, sizeof lut, "edgebert/sst2_exit_lut.csv");
-    if (!has_lut) {
-        fprintf(stderr, "SKIP: %s missing: LAI needs an exit predictor table\n", lut);
-        skip();
-    }
+    if (!has_lut) fprintf(stderr, "note: %s missing: no LAI jobs (it needs an exit predictor table)\n", lut);
     if (!has_spm) fprintf(stderr, "note: %s missing: token ids instead of sentences, no bundle\n", sp);
     char a[64], b[64], bundle[128];
     tiny_spec s = tiny_default();
-    s.layers = 12, s.spiece = has_spm ? sp : NULL, s.lut = lut, s.seed = 5, s.emb_seed = 9;
+    s.layers = 12, s.spiece = has_spm ? sp : NULL, s.lut = has_lut ? lut : NULL, s.seed = 5, s.emb_seed = 9;
+    int np = has_lut ? 3 : 2;
     tiny_make(a, &s);
     s.seed = 6, s.labels = 3;
     tiny_make(b, &s);
     eb_error err = {0};
     eb_model *m_ckpt = NULL, *m_bundle = NULL;
     assert_int_equal(eb_model_load(a, NULL, &m_ckpt, &err), EB_OK);
-    server srv[2] = {{m_ckpt, 1, {NULL, NULL}}, {NULL, 0, {NULL, NULL}}};
+    server srv[2] = {{m_ckpt, 1, {NULL, NULL}, np}, {NULL, 0, {NULL, NULL}, np}};
     if (has_spm) {
         snprintf(bundle, sizeof bundle, "%s/two.ebb", a);
         eb_pack_task tasks[2] = {{"sst2", a}, {"mnli", b}};
         eb_pack_params pp = eb_pack_params_default();
         if (eb_bundle_pack(bundle, tasks, 2, &pp, &err) != EB_OK) fail_msg("%s", err.msg);
         assert_int_equal(eb_model_load(bundle, NULL, &m_bundle, &err), EB_OK);
-        srv[1] = (server){m_bundle, 2, {"sst2", "mnli"}};
+        srv[1] = (server){m_bundle, 2, {"sst2", "mnli"}, np};
     } else {
         srv[1] = srv[0]; /* no tokenizer for a bundle: the checkpoint twice */
     }
@@ -145,7 +144,7 @@ static void test_stress(void **state) {
         }
     /* the mix really exercised every path */
     assert_int_equal(ok, NT * JOBS);
-    assert_true(lai > 0);
+    assert_true(lai > 0 || !has_lut);
     assert_true(early > 0);
     fprintf(stderr, "  %d threads x %d jobs: all equal to single-threaded (%d LAI, %d early exits)\n", NT, JOBS,
             lai, early);
