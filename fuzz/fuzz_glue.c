@@ -16,8 +16,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (eb_dataset_load_buffer(data + 1, size - 1, "fuzz", ti->name, NULL, &ds, &err) == EB_OK) {
         size_t sum = 0;
         for (int i = 0; i < ds->n; i++) {
-            for (const char *p = ds->rows[i].text_a; p && *p; p++) sum += (unsigned char)*p;
-            for (const char *p = ds->rows[i].text_b; p && *p; p++) sum += (unsigned char)*p;
+            for (const char *p = ds->rows[i].text_a; p && *p; p++)
+                sum += (unsigned char)*p;
+            for (const char *p = ds->rows[i].text_b; p && *p; p++)
+                sum += (unsigned char)*p;
         }
         g_sink = (double)sum;
         eb_dataset_free(ds);

@@ -25,12 +25,14 @@ static int put(const char *dir, const char *file, const uint8_t *d, size_t n) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 4) return 0;
-    size_t n = (size_t)data[0] | (size_t)data[1] << 8 | (size_t)data[2] << 16 | (size_t)data[3] << 24;
+    size_t n =
+        (size_t)data[0] | (size_t)data[1] << 8 | (size_t)data[2] << 16 | (size_t)data[3] << 24;
     if (n > size - 4) return 0;
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/eb_fuzz_dir_%d", (int)getpid());
     mkdir(dir, 0700);
-    if (!put(dir, "config.json", data + 4, n) || !put(dir, "model.safetensors", data + 4 + n, size - 4 - n))
+    if (!put(dir, "config.json", data + 4, n) ||
+        !put(dir, "model.safetensors", data + 4 + n, size - 4 - n))
         return 0;
     eb_load_params lp = eb_load_params_default();
     lp.use_mmap = (size & 1);

@@ -128,7 +128,8 @@ static eb_status run_trace(const uint8_t *d, size_t n, eb_error *err) {
 static eb_status run_lut(const uint8_t *d, size_t n, eb_error *err) {
     if (n < 1) return EB_OK;
     eb_exit_lut l;
-    eb_status s = eb_exit_lut_parse((const char *)d + 1, n - 1, "fuzz", (int)(d[0] % 16) - 1, NULL, &l, err);
+    eb_status s =
+        eb_exit_lut_parse((const char *)d + 1, n - 1, "fuzz", (int)(d[0] % 16) - 1, NULL, &l, err);
     if (s == EB_OK) {
         eb_exit_lut_predict(&l, 0.5, 0.3, 12);
         eb_exit_lut_free(&l);
@@ -182,12 +183,15 @@ static void test_regressions(void **state) {
         const char *name;
         reader_fn fn;
     } readers[] = {
-        {"config", run_config}, {"safetensors", run_safetensors}, {"spiece", run_spiece},
-        {"bundle", run_bundle}, {"glue", run_glue},               {"trace", run_trace},
-        {"lut", run_lut},       {"hwparams", run_hwparams},   {"modeldir", run_modeldir},
+        {"config", run_config},     {"safetensors", run_safetensors},
+        {"spiece", run_spiece},     {"bundle", run_bundle},
+        {"glue", run_glue},         {"trace", run_trace},
+        {"lut", run_lut},           {"hwparams", run_hwparams},
+        {"modeldir", run_modeldir},
     };
     int total = 0;
-    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) total += feed_dir(readers[i].name, readers[i].fn);
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
+        total += feed_dir(readers[i].name, readers[i].fn);
     if (total == 0) fail_msg("no inputs under %s (run from the repository root)", FUZZ_DIR);
 }
 

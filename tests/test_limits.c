@@ -61,12 +61,15 @@ static eb_status pipeline(const char *path, long budget, int use_mmap, long *cal
             p.task = eb_model_task_name(m, t);
             p.policy = EB_POLICY_EE;
             s = eb_classify_ids(ctx, ids, NULL, 5, &p, &r, err);
-            if (s == EB_OK && eb_model_tokenizer(m)) s = eb_classify(ctx, "a gorgeous movie", NULL, &p, &r, err);
+            if (s == EB_OK && eb_model_tokenizer(m))
+                s = eb_classify(ctx, "a gorgeous movie", NULL, &p, &r, err);
         }
     }
     eb_context_free(ctx);
     eb_model_free(m);
-    if (c.live != 0) fail_msg("%s: budget %ld: %ld blocks leaked (status %d: %s)", path, budget, c.live, s, err->msg);
+    if (c.live != 0)
+        fail_msg("%s: budget %ld: %ld blocks leaked (status %d: %s)", path, budget, c.live, s,
+                 err->msg);
     *calls = c.calls;
     return s;
 }
@@ -83,11 +86,13 @@ static void oom_sweep(const char *path, int use_mmap) {
         memset(&err, 0, sizeof err);
         eb_status s = pipeline(path, k, use_mmap, &calls, &err);
         if (s == EB_OK) break;
-        if (s != EB_ERR_NOMEM) fail_msg("%s: allocation %ld failing gave status %d: %s", path, k + 1, s, err.msg);
+        if (s != EB_ERR_NOMEM)
+            fail_msg("%s: allocation %ld failing gave status %d: %s", path, k + 1, s, err.msg);
         assert_true(err.msg[0] != 0);
     }
     assert_int_equal(k, total); /* only the full budget succeeds */
-    fprintf(stderr, "  %s (mmap %d): %ld allocations, each failure a clean EB_ERR_NOMEM\n", path, use_mmap, total);
+    fprintf(stderr, "  %s (mmap %d): %ld allocations, each failure a clean EB_ERR_NOMEM\n", path,
+            use_mmap, total);
 }
 
 static void test_oom_model(void **state) {
@@ -159,7 +164,8 @@ static void test_absurd_context(void **state) {
 }
 
 static void put_le(uint8_t *p, uint64_t v, int n) {
-    for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* Write a bundle with the given JSON header and a zero payload of psize bytes. */
@@ -187,11 +193,13 @@ static void test_bundle_bomb(void **state) {
     enum { PSIZE = 1 << 16, NT = 200 };
     char *json = malloc(NT * 120 + 1024);
     assert_non_null(json);
-    int o = sprintf(json, "{\"format\":\"edgebert-bundle\",\"version\":1,\"shared\":{},\"tasks\":[{\"name\":\"x\","
-                          "\"config\":{\"vocab_size\":10},\"tensors\":{");
+    int o = sprintf(
+        json,
+        "{\"format\":\"edgebert-bundle\",\"version\":1,\"shared\":{},\"tasks\":[{\"name\":\"x\","
+        "\"config\":{\"vocab_size\":10},\"tensors\":{");
     for (int i = 0; i < NT; i++)
-        o += sprintf(json + o, "%s\"t%d\":{\"fmt\":\"f32\",\"shape\":[%d],\"off\":0,\"bytes\":%d}", i ? "," : "", i,
-                     PSIZE / 4, PSIZE);
+        o += sprintf(json + o, "%s\"t%d\":{\"fmt\":\"f32\",\"shape\":[%d],\"off\":0,\"bytes\":%d}",
+                     i ? "," : "", i, PSIZE / 4, PSIZE);
     sprintf(json + o, "}}]}");
     char path[64];
     snprintf(path, sizeof path, "/tmp/eb_bomb_%d.ebb", (int)getpid());

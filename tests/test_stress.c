@@ -23,7 +23,8 @@ static const char *const k_sentences[] = {
     "the mesmerizing performances of the leads keep the film grounded.",
     "What came into force after the new constitution was herald?",
     "or doing last year's taxes with your ex-wife.",
-    "you don't have to know about music to appreciate the film's easygoing blend of comedy and romance.",
+    "you don't have to know about music to appreciate the film's easygoing blend of comedy and "
+    "romance.",
 };
 #define NS ((int)(sizeof k_sentences / sizeof k_sentences[0]))
 
@@ -63,7 +64,8 @@ static void run_job(const server *srv, int w, int j, eb_context *ctx[2], job_out
     } else {
         int32_t ids[12] = {2};
         int n = 1 + (w + j) % 10;
-        for (int i = 1; i < n; i++) ids[i] = (int32_t)(5 + (w * 31 + j * 17 + i * 7) % 90);
+        for (int i = 1; i < n; i++)
+            ids[i] = (int32_t)(5 + (w * 31 + j * 17 + i * 7) % 90);
         ids[n++] = 3;
         o->s = eb_classify_ids(ctx[which], ids, NULL, n, &p, &o->r, &err);
     }
@@ -75,7 +77,8 @@ static void *worker_main(void *arg) {
     eb_error err = {0};
     for (int i = 0; i < 2; i++)
         if (eb_context_new(wk->srv[i].m, &ctx[i], &err) != EB_OK) goto out;
-    for (int j = 0; j < JOBS; j++) run_job(wk->srv, wk->id, j, ctx, &wk->out[j]);
+    for (int j = 0; j < JOBS; j++)
+        run_job(wk->srv, wk->id, j, ctx, &wk->out[j]);
 out:
     eb_context_free(ctx[0]);
     eb_context_free(ctx[1]);
@@ -86,12 +89,13 @@ static void same_result(const job_out *a, const job_out *b, int w, int j) {
     if (a->s != b->s) fail_msg("worker %d job %d: status %d vs %d", w, j, a->s, b->s);
     if (a->s != EB_OK) return;
     const eb_result *x = &a->r, *y = &b->r;
-    if (x->label != y->label || x->exit_layer != y->exit_layer || x->predicted_layer != y->predicted_layer ||
-        x->n_tokens != y->n_tokens)
+    if (x->label != y->label || x->exit_layer != y->exit_layer ||
+        x->predicted_layer != y->predicted_layer || x->n_tokens != y->n_tokens)
         fail_msg("worker %d job %d: label/exit/predicted/tokens differ", w, j);
     assert_memory_equal(x->logits, y->logits, sizeof(float) * (size_t)x->num_labels);
     assert_memory_equal(x->entropies, y->entropies, sizeof(float) * (size_t)x->exit_layer);
-    if (x->hw.energy_uj != y->hw.energy_uj || x->hw.vdd != y->hw.vdd || x->hw.freq_mhz != y->hw.freq_mhz)
+    if (x->hw.energy_uj != y->hw.energy_uj || x->hw.vdd != y->hw.vdd ||
+        x->hw.freq_mhz != y->hw.freq_mhz)
         fail_msg("worker %d job %d: accelerator report differs", w, j);
 }
 
@@ -100,11 +104,14 @@ static void test_stress(void **state) {
     char sp[512], lut[512];
     int has_spm = eb_test_data_path(sp, sizeof sp, "albert/spiece.model");
     int has_lut = eb_test_data_path(lut, sizeof lut, "edgebert/sst2_exit_lut.csv");
-    if (!has_lut) fprintf(stderr, "note: %s missing: no LAI jobs (it needs an exit predictor table)\n", lut);
-    if (!has_spm) fprintf(stderr, "note: %s missing: token ids instead of sentences, no bundle\n", sp);
+    if (!has_lut)
+        fprintf(stderr, "note: %s missing: no LAI jobs (it needs an exit predictor table)\n", lut);
+    if (!has_spm)
+        fprintf(stderr, "note: %s missing: token ids instead of sentences, no bundle\n", sp);
     char a[64], b[64], bundle[128];
     tiny_spec s = tiny_default();
-    s.layers = 12, s.spiece = has_spm ? sp : NULL, s.lut = has_lut ? lut : NULL, s.seed = 5, s.emb_seed = 9;
+    s.layers = 12, s.spiece = has_spm ? sp : NULL, s.lut = has_lut ? lut : NULL, s.seed = 5,
+    s.emb_seed = 9;
     int np = has_lut ? 3 : 2;
     tiny_make(a, &s);
     s.seed = 6, s.labels = 3;
@@ -130,8 +137,10 @@ static void test_stress(void **state) {
         worker_main(&single[w]);
     }
     pthread_t th[NT];
-    for (int w = 0; w < NT; w++) assert_int_equal(pthread_create(&th[w], NULL, worker_main, &multi[w]), 0);
-    for (int w = 0; w < NT; w++) pthread_join(th[w], NULL);
+    for (int w = 0; w < NT; w++)
+        assert_int_equal(pthread_create(&th[w], NULL, worker_main, &multi[w]), 0);
+    for (int w = 0; w < NT; w++)
+        pthread_join(th[w], NULL);
     int ok = 0, lai = 0, early = 0;
     for (int w = 0; w < NT; w++)
         for (int j = 0; j < JOBS; j++) {
@@ -146,8 +155,9 @@ static void test_stress(void **state) {
     assert_int_equal(ok, NT * JOBS);
     assert_true(lai > 0 || !has_lut);
     assert_true(early > 0);
-    fprintf(stderr, "  %d threads x %d jobs: all equal to single-threaded (%d LAI, %d early exits)\n", NT, JOBS,
-            lai, early);
+    fprintf(stderr,
+            "  %d threads x %d jobs: all equal to single-threaded (%d LAI, %d early exits)\n", NT,
+            JOBS, lai, early);
     eb_model_free(m_bundle);
     eb_model_free(m_ckpt);
     tiny_remove(a);

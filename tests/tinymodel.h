@@ -42,10 +42,12 @@ typedef struct tiny_writer {
     uint64_t rng;
 } tiny_writer;
 
-static inline void tiny_add(tiny_writer *w, const char *name, int d0, int d1, float scale, float offset) {
+static inline void tiny_add(tiny_writer *w, const char *name, int d0, int d1, float scale,
+                            float offset) {
     snprintf(w->names[w->n], sizeof w->names[w->n], "%s", name);
     size_t cnt = (size_t)d0 * (d1 ? d1 : 1);
-    for (size_t i = 0; i < cnt; i++) w->p[i] = offset + scale * (eb_test_uniform(&w->rng) * 2 - 1);
+    for (size_t i = 0; i < cnt; i++)
+        w->p[i] = offset + scale * (eb_test_uniform(&w->rng) * 2 - 1);
     eb_st_entry *e = &w->e[w->n++];
     e->name = w->names[w->n - 1];
     e->data = w->p;
@@ -58,8 +60,9 @@ static inline void tiny_add(tiny_writer *w, const char *name, int d0, int d1, fl
 /* Write the checkpoint into the existing directory dir. */
 static inline void tiny_write(const char *dir, const tiny_spec *s) {
     const int V = s->vocab, E = s->E, H = s->H, I = s->I, C = s->labels;
-    size_t total = (size_t)V * E + (size_t)s->P * E + 2 * E + 2 * E + H * E + H + 4 * (H * H + H) + 4 * H +
-                   I * H + I + H * I + H + H * H + H + C * H + C + (size_t)s->layers * (H * H + H + C * H + C);
+    size_t total = (size_t)V * E + (size_t)s->P * E + 2 * E + 2 * E + H * E + H + 4 * (H * H + H) +
+                   4 * H + I * H + I + H * I + H + H * H + H + C * H + C +
+                   (size_t)s->layers * (H * H + H + C * H + C);
     tiny_writer *w = calloc(1, sizeof *w);
     assert_non_null(w);
     w->buf = w->p = malloc(sizeof(float) * total);
@@ -119,10 +122,13 @@ static inline void tiny_write(const char *dir, const tiny_spec *s) {
     eb_config cfg;
     eb_model_extras x;
     eb_config_default(&cfg, &x);
-    cfg.vocab_size = V, cfg.embedding_size = E, cfg.hidden_size = H, cfg.num_hidden_layers = s->layers;
-    cfg.num_attention_heads = s->heads, cfg.intermediate_size = I, cfg.max_position_embeddings = s->P;
+    cfg.vocab_size = V, cfg.embedding_size = E, cfg.hidden_size = H,
+    cfg.num_hidden_layers = s->layers;
+    cfg.num_attention_heads = s->heads, cfg.intermediate_size = I,
+    cfg.max_position_embeddings = s->P;
     cfg.num_labels = C;
-    for (int i = 0; i < C && i < EB_MAX_LABELS; i++) snprintf(cfg.id2label[i], EB_LABEL_NAME_MAX, "label%d", i);
+    for (int i = 0; i < C && i < EB_MAX_LABELS; i++)
+        snprintf(cfg.id2label[i], EB_LABEL_NAME_MAX, "label%d", i);
     char *js = eb_config_to_json(&cfg, &x);
     snprintf(path, sizeof path, "%s/config.json", dir);
     assert_int_equal(eb_write_file_atomic(path, js, strlen(js), &err), EB_OK);

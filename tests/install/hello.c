@@ -25,8 +25,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     const eb_config *c = eb_model_config(m);
-    printf("label=%s exit_layer=%d layers=%d energy_uj=%g\n", c->id2label[r.label], r.exit_layer, r.num_layers,
-           r.hw.energy_uj);
+    printf("label=%s exit_layer=%d layers=%d energy_uj=%g\n", c->id2label[r.label], r.exit_layer,
+           r.num_layers, r.hw.energy_uj);
     eb_context_free(ctx);
     eb_model_free(m);
     return 0;

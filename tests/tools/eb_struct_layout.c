@@ -60,7 +60,8 @@ int main(void) {
     OFF(eb_result, truncated);
     OFF(eb_result, active_heads);
     OFF(eb_result, hw);
-    printf("EB_MAX_LABELS %d\nEB_MAX_LAYERS %d\nEB_MAX_TOKENS %d\nEB_LABEL_NAME_MAX %d\nEB_ERROR_MSG_MAX %d\n",
+    printf("EB_MAX_LABELS %d\nEB_MAX_LAYERS %d\nEB_MAX_TOKENS %d\nEB_LABEL_NAME_MAX "
+           "%d\nEB_ERROR_MSG_MAX %d\n",
            EB_MAX_LABELS, EB_MAX_LAYERS, EB_MAX_TOKENS, EB_LABEL_NAME_MAX, EB_ERROR_MSG_MAX);
     return 0;
 }
