@@ -9,7 +9,9 @@
 
 static void usage(void) {
     fprintf(stderr, "usage: edgebert info [-m] [MODEL] [--json]\n"
-                    "Every tensor with its format, density and bytes; the shared embeddings and each task's part.\n");
+                    "Every tensor with its format, density and bytes; the shared embeddings and each task's part.\n"
+                    "  MODEL, -m MODEL  checkpoint directory or .ebb bundle (default as for classify)\n"
+                    "  --json           the same as one JSON object (tensors, file_bytes, shared_bytes, tasks)\n");
 }
 
 static double num(cJSON *o, const char *k) {

@@ -158,7 +158,7 @@ eb_status eb_model_bind_task(loader *L, eb_model_task *t) {
     if (find_any(L->st, "albert.encoder.highway.0.pooler.weight") ||
         find_any(L->st, "albert.encoder.highway.0.pooler.dense.weight")) {
         t->ramps = eb_calloc(&m->alloc, (size_t)NL * 2, sizeof *t->ramps);
-        if (!t->ramps) return eb_fail(L->err, EB_ERR_FORMAT, "%s: out of memory", L->file);
+        if (!t->ramps) return eb_fail(L->err, EB_ERR_NOMEM, "%s: out of memory", L->file);
         w->num_ramps = NL;
         w->ramp_pooler = t->ramps;
         w->ramp_cls = t->ramps + NL;
@@ -306,7 +306,21 @@ static void build_exec_forms(eb_model *m, eb_model_task *t) {
     w->word_q8_bias = bias[0], w->pos_q8_bias = bias[1], w->type_q8_bias = bias[2];
 }
 
+/* Largest working memory one context may need (eb_albert_scratch_init):
+ * shapes that ask for more are refused at load time, before any context. */
+#define EB_MAX_CONTEXT_BYTES (4.0 * 1024 * 1024 * 1024)
+
 static eb_status finish_task(eb_model *m, eb_model_task *t, eb_error *err) {
+    const eb_config *c = &t->cfg;
+    double N = EB_MIN(c->max_position_embeddings, EB_MAX_TOKENS), H = c->hidden_size;
+    double need = 4.0 * (N * (6 * H + c->embedding_size + c->intermediate_size) +
+                         (double)c->num_attention_heads * N * N + H + N);
+    if (need > EB_MAX_CONTEXT_BYTES)
+        return eb_fail(err, EB_ERR_NOMEM,
+                       "%s: task %s: %.0f tokens x %d heads would need %.1f GiB of working memory per "
+                       "context (at most %.0f GiB)",
+                       m->path, t->name, N, c->num_attention_heads, need / (1 << 30),
+                       EB_MAX_CONTEXT_BYTES / (1 << 30));
     build_exec_forms(m, t);
     eb_hw_params hp;
     eb_hw_params_default(&hp);
