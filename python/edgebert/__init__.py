@@ -74,6 +74,8 @@ class EbResult(ctypes.Structure):
         ("exit_layer", ctypes.c_int), ("predicted_layer", ctypes.c_int), ("num_layers", ctypes.c_int),
         ("entropies", ctypes.c_float * EB_MAX_LAYERS), ("n_tokens", ctypes.c_int), ("truncated", ctypes.c_int),
         ("active_heads", ctypes.c_int * EB_MAX_LAYERS), ("hw", EbHwReport),
+        ("layer_labels", ctypes.c_int * EB_MAX_LAYERS),
+        ("flops", ctypes.c_double), ("flops_dense", ctypes.c_double),
     ]
 
 
