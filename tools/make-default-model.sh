@@ -44,22 +44,22 @@ train "$work/student" --init "$work/teacher" --teacher "$work/teacher" --task ss
 
 log "SST-2 off-ramps"
 train "$work/sst2" --init "$work/student" --phase offramps --task sst2 \
-  --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" --epochs 1 --lr 5e-4 --batch 32 \
-  --max-len 64 --seed 3 --log-every 100
+  --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" --epochs 1 --max-steps 1000 --lr 5e-4 \
+  --batch 32 --max-len 64 --seed 3 --log-every 100
 
 log "SST-2 exit predictor"
 [ -f "$work/sst2/exit_lut.csv" ] || "$E" train --init "$work/sst2" --phase predictor --task sst2 \
   --data "$glue/SST-2/train.tsv" --out "$work/sst2" --predict-after 1 --epochs 3 --seed 4
 
 for t in cola mrpc; do
-  case $t in cola) d=CoLA; ep=3; ml=64 ;; mrpc) d=MRPC; ep=3; ml=128 ;; esac
+  case $t in cola) d=CoLA; ep=2; ml=64 ;; mrpc) d=MRPC; ep=2; ml=128 ;; esac
   log "$d on the shared frozen embeddings"
   train "$work/$t-backbone" --init "$work/student" --task "$t" \
     --data "$glue/$d/train.tsv" --dev "$glue/$d/dev.tsv" --epochs $ep --lr 2e-4 --batch 32 \
     --max-len $ml --seed 5 --log-every 50 --span --span-ramp 8 --span-coeff 1e-3 --span-lr 0.1 \
     --prune magnitude --keep 0.5 --freeze-embeddings
   train "$work/$t" --init "$work/$t-backbone" --phase offramps --task "$t" \
-    --data "$glue/$d/train.tsv" --dev "$glue/$d/dev.tsv" --epochs 2 --lr 5e-4 --batch 32 \
+    --data "$glue/$d/train.tsv" --dev "$glue/$d/dev.tsv" --epochs 1 --lr 5e-4 --batch 32 \
     --max-len $ml --seed 6 --log-every 50
   [ -f "$work/$t/exit_lut.csv" ] || "$E" train --init "$work/$t" --phase predictor --task "$t" \
     --data "$glue/$d/train.tsv" --out "$work/$t" --predict-after 1 --epochs 3 --seed 7
