@@ -215,6 +215,7 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
     }
     char path[1024];
     snprintf(path, sizeof path, "%s/exit_lut.csv", o->out_dir);
+    m.x.predict_after = p; /* config.json: edgebert_predict_after */
     s = eb_tm_save_hf(&m, o->out_dir, err); /* makes the directory a complete model */
     if (s == EB_OK) s = copy_if_other(o->init_dir, o->out_dir, "spiece.model", 0, err);
     if (s == EB_OK) s = eb_write_file_atomic(path, csv, len, err);

@@ -715,7 +715,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         if (!isfinite(loss)) {
             s = eb_fail(err, EB_ERR_NUMERIC,
                         "train: the loss became %s at step %ld (epoch %d); stopping. The last "
-                        "checkpoint in %s is from before; try a lower --lr",
+                        "checkpoint in %s (if any) is from before it; try a lower --lr",
                         isnan(loss) ? "NaN" : "infinite", t.step + 1, epoch + 1, o->out_dir);
             break;
         }

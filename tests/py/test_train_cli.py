@@ -187,6 +187,14 @@ def main():
             st = ref.read_safetensors(os.path.join(ramps, "model.safetensors"))
             if "albert.encoder.highway.1.classifier.weight" not in st:
                 errs.append("off-ramp tensors missing")
+            with open(os.path.join(ramps, "config.json")) as f:
+                if json.load(f).get("edgebert_predict_after") != 1:
+                    errs.append("config.json lacks edgebert_predict_after 1")
+            # the engine loads the table with the model
+            e = subprocess.run([os.path.join(ROOT, BUILD, "tests", "tools", "eb_forward"), ramps],
+                               input="2 9 7 11\n", capture_output=True, text=True)
+            if e.returncode != 0:
+                errs.append("engine cannot load the model with its table: %s" % e.stderr[-200:])
         report("train_cli_offramps_predictor", errs)
 
     # real SST-2 text (needs the tokenizer in the library and the shared data)
