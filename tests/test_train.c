@@ -175,6 +175,10 @@ static void test_resume_is_exact(void **state) {
     o.resume = 1;
     assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
     o.max_steps = 0;
+    o.lr *= 2; /* other options: refused */
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_ERR_ARG);
+    assert_non_null(strstr(err.msg, "other options"));
+    o.lr /= 2;
     assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
     const char *names[] = {"albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight",
                            "albert.embeddings.word_embeddings.weight", "classifier.weight",

@@ -172,6 +172,7 @@ typedef struct trainer {
     uint8_t *bvalid;
     float *dmain, *dramp[EB_MAX_LAYERS];
     double kept;
+    char fp[512]; /* options fingerprint */
     int masking; /* some weights are masked: effective weights differ from the parameters */
 } trainer;
 
@@ -397,6 +398,20 @@ static eb_status copy_file(const char *from, const char *to, eb_error *err) {
     return s;
 }
 
+/* The options that decide a run's trajectory: --resume must see the same. */
+static void fingerprint(const trainer *t, int n_train, char *buf, size_t cap) {
+    const eb_train_options *o = t->o;
+    snprintf(buf, cap,
+             "phase %d epochs %d lr %g batch %d seed %llu max_len %d warmup %g wd %g clip %g "
+             "dropout %g kd %d %g %g %g prune %d keep %g %g %g %g span %d %g %g %g %g emb %g %d "
+             "group %d examples %d",
+             (int)o->phase, o->epochs, o->lr, o->batch, (unsigned long long)o->seed, o->max_len,
+             o->warmup, o->weight_decay, o->clip, o->dropout, t->has_teacher, o->kd_temperature,
+             o->kd_alpha_distil, o->kd_alpha_ce, (int)o->prune, o->keep, o->prune_iw, o->prune_fw,
+             o->score_lr, o->span, o->span_coeff, o->span_lr, o->span_max, t->m.x.span_ramp,
+             o->emb_prune_pct, o->freeze_embeddings, !o->no_length_grouping, n_train);
+}
+
 static eb_status save_all(trainer *t, eb_error *err) {
     const eb_train_options *o = t->o;
     eb_tmodel *m = &t->m;
@@ -412,7 +427,7 @@ static eb_status save_all(trainer *t, eb_error *err) {
         }
     }
     float stepf[2] = {(float)(t->step % 16777216), (float)(t->step / 16777216)};
-    eb_st_entry e[8];
+    eb_st_entry e[9];
     int n = 0;
     const float *bufs[] = {m->params, t->m1, t->m2, t->mask, t->scores, t->s1, t->s2};
     const char *names[] = {"trainer.params", "trainer.adam_m", "trainer.adam_v", "trainer.mask",
@@ -423,6 +438,10 @@ static eb_status save_all(trainer *t, eb_error *err) {
         n++;
     }
     e[n++] = (eb_st_entry){"trainer.step", stepf, 1, {2}};
+    float fp[512];
+    size_t fl = strlen(t->fp);
+    for (size_t i = 0; i < fl; i++) fp[i] = (float)(unsigned char)t->fp[i];
+    e[n++] = (eb_st_entry){"trainer.options", fp, 1, {(int64_t)fl}};
     snprintf(path, sizeof path, "%s/train_state.safetensors", o->out_dir);
     return eb_st_write(path, e, n, EB_DTYPE_F32, NULL, err);
 }
@@ -444,6 +463,17 @@ static eb_status load_state(trainer *t, eb_error *err) {
             s = eb_fail(err, EB_ERR_FORMAT, "%s: %s missing or of another model (run with the "
                         "same options as the interrupted one)", path, names[i]);
         else eb_st_to_f32(x, bufs[i]);
+    }
+    const eb_st_tensor *fo = eb_st_find(&st, "trainer.options");
+    if (s == EB_OK && fo && fo->numel < 512) {
+        float fp[512];
+        char was[513];
+        eb_st_to_f32(fo, fp);
+        for (size_t i = 0; i < fo->numel; i++) was[i] = (char)(int)fp[i];
+        was[fo->numel] = 0;
+        if (strcmp(was, t->fp) != 0)
+            s = eb_fail(err, EB_ERR_ARG, "%s: the interrupted run had other options or data; "
+                        "resume with the same ones (saved: %s; now: %s)", path, was, t->fp);
     }
     const eb_st_tensor *x = eb_st_find(&st, "trainer.step");
     if (s == EB_OK && (!x || x->numel != 2))
@@ -691,6 +721,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     if ((o->prune_iw + o->prune_fw) * t.ws > 0.8 * t.total)
         t.ws = (long)(0.8 * t.total / (o->prune_iw + o->prune_fw));
     t.kept = 1.0;
+    fingerprint(&t, train->n, t.fp, sizeof t.fp);
     if (o->resume) {
         s = load_state(&t, err);
         if (s != EB_OK) goto done;
