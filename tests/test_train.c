@@ -302,6 +302,41 @@ static void test_offramps_predictor(void **state) {
     rm_rf(tmpdir);
 }
 
+/* Pure distillation (a_ce = 0) from a trained teacher into a fresh student
+ * that never sees the labels: it learns the teacher's answers. */
+static void test_distillation(void **state) {
+    (void)state;
+    make_tmp();
+    char cfg[300], a[300], b[300];
+    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
+    snprintf(a, sizeof a, "%s/teacher", tmpdir);
+    snprintf(b, sizeof b, "%s/student", tmpdir);
+    write_config(cfg, 2, 1);
+    eb_train_data d;
+    synth(&d, 256, 6);
+    eb_error err;
+    eb_train_options o = opts(cfg, a);
+    o.epochs = 15;
+    eb_train_report r;
+    assert_int_equal(eb_train_run(&o, &d, &d, &r, &err), EB_OK);
+    assert_true(r.dev_accuracy > 0.9);
+    /* the labels are scrambled for the student: only the teacher can teach */
+    eb_train_data wrong;
+    synth(&wrong, 256, 6);
+    for (int i = 0; i < wrong.n; i++) wrong.ex[i].label = i & 1;
+    o.out_dir = b;
+    o.teacher_dir = a;
+    o.seed = 99;
+    o.kd_alpha_distil = 1.0f;
+    o.kd_alpha_ce = 0.0f;
+    o.kd_temperature = 2.0f;
+    assert_int_equal(eb_train_run(&o, &wrong, &d, &r, &err), EB_OK);
+    assert_true(r.dev_accuracy > 0.85); /* measured against the true labels */
+    eb_train_data_free(&d);
+    eb_train_data_free(&wrong);
+    rm_rf(tmpdir);
+}
+
 static void test_nan_and_interrupt(void **state) {
     (void)state;
     make_tmp();
@@ -344,6 +379,7 @@ int main(void) {
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_pruning_and_spans),
         cmocka_unit_test(test_offramps_predictor),
+        cmocka_unit_test(test_distillation),
         cmocka_unit_test(test_nan_and_interrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

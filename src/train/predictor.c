@@ -160,7 +160,7 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
         goto done;
     }
     double acc[EB_MAX_LAYERS];
-    eb_trainer_eval(&m, train, o->max_len, o->batch, acc, ent);
+    eb_trainer_eval(&m, train, o->max_len, o->batch, acc, ent, NULL);
     /* 3 epochs (or --epochs), batch 32, shuffled */
     const int bs = 32;
     const int N = train->n;

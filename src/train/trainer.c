@@ -162,7 +162,8 @@ double eb_emb_prune_percentile(int epochs_done, int epochs, double pct) {
 typedef struct trainer {
     const eb_train_options *o;
     eb_tmodel m, teacher;
-    int has_teacher;
+    int has_teacher, teacher_loaded;
+    float *tlogits; /* [n_train, K] teacher logits, computed once (eval mode) */
     float *m1, *m2, *mask, *scores, *s1, *s2, *tmp;
     int *trainable; /* per tensor */
     long step, total, spe, ws, warm;
@@ -178,7 +179,8 @@ typedef struct trainer {
 
 static void trainer_free(trainer *t) {
     eb_tm_free(&t->m);
-    if (t->has_teacher) eb_tm_free(&t->teacher);
+    if (t->teacher_loaded) eb_tm_free(&t->teacher);
+    eb_free(NULL, t->tlogits);
     float *bufs[] = {t->m1, t->m2, t->mask, t->scores, t->s1, t->s2, t->tmp, t->dmain};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) eb_free(NULL, bufs[i]);
     for (int j = 0; j < EB_MAX_LAYERS; j++) eb_free(NULL, t->dramp[j]);
@@ -349,7 +351,7 @@ static eb_status check_data(const eb_tmodel *m, const eb_train_data *d, const ch
 
 /* Accuracy of every exit over d (acc[L], main head at L-1); model in eval mode. */
 void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_b, double *acc,
-                     float *entropies /* [n, L] or NULL */) {
+                     float *entropies, float *logits) {
     const eb_config *c = &m->cfg;
     const int L = c->num_hidden_layers, K = c->num_labels;
     long correct[EB_MAX_LAYERS] = {0};
@@ -368,7 +370,9 @@ void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_
                 va[b * T + i] = i < e->n;
             }
         }
-        eb_tm_forward(m, ids, ty, va, B, T, m->num_ramps > 0, 0.0f, 0);
+        eb_tm_forward(m, ids, ty, va, B, T, m->num_ramps > 0 && (acc || entropies), 0.0f, 0);
+        if (logits) memcpy(logits + (size_t)s * K, m->head.logits, sizeof(float) * (size_t)B * K);
+        if (!acc && !entropies) continue;
         for (int b = 0; b < B; b++)
             for (int l = 0; l < L; l++) {
                 const float *lg = l < m->num_ramps ? m->ramp[l].logits + b * K
@@ -381,7 +385,7 @@ void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_
                 if (entropies) entropies[(size_t)(s + b) * L + l] = eb_entropy_logits(lg, K);
             }
     }
-    for (int l = 0; l < L; l++) acc[l] = d->n ? (double)correct[l] / d->n : 0;
+    for (int l = 0; l < L && acc; l++) acc[l] = d->n ? (double)correct[l] / d->n : 0;
 out:
     eb_free(NULL, ids), eb_free(NULL, ty), eb_free(NULL, va);
 }
@@ -500,8 +504,6 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
     const int ramps = o->phase == EB_PHASE_OFFRAMPS;
     uint64_t dseed = o->seed * 0x2545F4914F6CDD1DULL + (uint64_t)t->step;
     eb_tm_forward(m, t->bids, t->btypes, t->bvalid, B, T, ramps, o->dropout, dseed);
-    if (t->has_teacher)
-        eb_tm_forward(&t->teacher, t->bids, t->btypes, t->bvalid, B, T, 0, 0.0f, 0);
     double loss = 0;
     memset(m->grads, 0, m->n_params * sizeof(float));
     const float inv = 1.0f / (float)B;
@@ -513,14 +515,14 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
             float *ds = t->dmain + b * K;
             if (K == 1) {
                 if (t->has_teacher) {
-                    float tt = t->teacher.head.logits[b];
+                    float tt = t->tlogits[idx[b]];
                     loss += o->kd_alpha_distil * eb_mse_backward(ds, s[0], tt, inv * o->kd_alpha_distil) / B;
                     loss += o->kd_alpha_ce * eb_mse_backward(ds, s[0], e->target, inv * o->kd_alpha_ce) / B;
                 } else {
                     loss += eb_mse_backward(ds, s[0], e->target, inv) / B;
                 }
             } else if (t->has_teacher) {
-                loss += eb_kd_backward(ds, s, t->teacher.head.logits + b * K, K, e->label,
+                loss += eb_kd_backward(ds, s, t->tlogits + (size_t)idx[b] * K, K, e->label,
                                        o->kd_temperature, o->kd_alpha_distil, o->kd_alpha_ce,
                                        inv) / B;
             } else {
@@ -653,7 +655,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     if (o->teacher_dir && o->phase == EB_PHASE_BACKBONE) {
         s = eb_trainer_load_model(&t.teacher, NULL, o->teacher_dir, 0, 0, 0, 0, 0, err);
         if (s != EB_OK) goto done;
-        t.has_teacher = 1;
+        t.has_teacher = t.teacher_loaded = 1;
         if (t.teacher.cfg.num_labels != m->cfg.num_labels) {
             s = eb_fail(err, EB_ERR_ARG, "train: teacher has %d labels, student %d",
                         t.teacher.cfg.num_labels, m->cfg.num_labels);
@@ -664,7 +666,20 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     }
     s = check_data(m, train, "training", err);
     if (s == EB_OK && dev) s = check_data(m, dev, "dev", err);
+    if (s == EB_OK && t.has_teacher) s = check_data(&t.teacher, train, "training (teacher)", err);
     if (s != EB_OK) goto done;
+    if (t.has_teacher) {
+        /* the teacher is deterministic (eval mode): its logits once, then it goes */
+        t.tlogits = eb_malloc(NULL, sizeof(float) * (size_t)train->n * m->cfg.num_labels);
+        if (!t.tlogits) {
+            s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+            goto done;
+        }
+        eb_trainer_eval(&t.teacher, train, o->max_len, o->batch, NULL, NULL, t.tlogits);
+        eb_tm_free(&t.teacher);
+        t.teacher_loaded = 0;
+        tlog(o, "teacher logits computed for %d examples", train->n);
+    }
     s = eb_tm_alloc_acts(m, o->batch, o->max_len, err);
     if (s != EB_OK) goto done;
     const size_t NP = m->n_params;
@@ -774,7 +789,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         if (epoch_end && dev) {
             double acc[EB_MAX_LAYERS];
             if (t.masking) eb_tm_apply_mask(m, t.mask);
-            eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL);
+            eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
             const int L = m->cfg.num_hidden_layers;
             rep->dev_accuracy = acc[L - 1];
             if (o->phase == EB_PHASE_OFFRAMPS) {
