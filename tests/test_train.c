@@ -126,6 +126,9 @@ static void test_loss_falls_and_engine_agrees(void **state) {
     fprintf(stderr, "loss %g -> %g, dev accuracy %g\n", r1.final_loss, r2.final_loss, r2.dev_accuracy);
     assert_true(r2.final_loss < 0.5 * r1.final_loss);
     assert_true(r2.dev_accuracy > 0.9);
+    char st_path[400];
+    snprintf(st_path, sizeof st_path, "%s/train_state.safetensors", out);
+    assert_int_not_equal(access(st_path, F_OK), 0); /* a finished run leaves no resume state */
     /* engine forward (albert.c) over the saved weights == trainer forward */
     eb_tmodel m;
     assert_int_equal(eb_trainer_load_model(&m, NULL, out, 0, 0, 0, 0, 0, &err), EB_OK);

@@ -196,6 +196,7 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
     }
     eb_free(NULL, order);
     rep->final_loss = loss / N;
+    rep->tokens_per_s = 0;
     rep->steps = step;
     /* the table */
     size_t cap = 100 * (size_t)(D + 1) * 32 + 16, len = 0;

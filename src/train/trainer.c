@@ -815,6 +815,12 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         }
     }
     eb_free(NULL, idx);
+    if (s == EB_OK && t.step == t.total) {
+        /* finished: the resume state is no longer needed (and must not ship) */
+        char path[1024];
+        snprintf(path, sizeof path, "%s/train_state.safetensors", o->out_dir);
+        remove(path);
+    }
     rep->steps = t.step;
     rep->final_loss = last_loss;
     rep->seconds = now_s() - t0;
