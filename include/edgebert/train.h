@@ -114,7 +114,8 @@ eb_train_options eb_train_options_default(void);
 typedef struct eb_train_report {
     long steps;
     double final_loss;
-    double dev_accuracy; /* last epoch, all layers (< 0 without dev data) */
+    double dev_accuracy; /* last epoch, all layers (< 0 without dev data); Pearson r for
+                            a regression model (num_labels 1, STS-B) */
     double seconds;
     double tokens_per_s;
     double sparsity;     /* fraction of zeros in the masked encoder matrices */

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cblas.h>
+
 #include "cli/cli.h"
 #include "edgebert/train.h"
 #include "model/config.h"
@@ -29,7 +31,7 @@ static void usage(void) {
         "                      [--emb-prune PCT] [--freeze-embeddings]\n"
         "                      [--span] [--span-coeff X] [--span-lr X] [--span-max N] [--span-ramp R]\n"
         "                      [--predict-after P] [--resume] [--save-every N] [--max-steps N]\n"
-        "                      [--log-every N] [--no-length-grouping] [--json]\n"
+        "                      [--log-every N] [--no-length-grouping] [--threads N] [--json]\n"
         "Phase backbone: fine-tune (with --teacher: KD loss a*KL*T^2 + (1-a)*CE). Phase offramps:\n"
         "backbone frozen, off-ramps trained. Phase predictor: writes DIR/exit_lut.csv.\n"
         "--ids: the data files hold token ids (label<TAB>ids<TAB>type ids), no tokenizer needed.\n"
@@ -79,6 +81,12 @@ int eb_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--max-len")) ok = eb_cli_parse_int(C, a, v, &o.max_len);
         else if (!strcmp(a, "--predict-after")) ok = eb_cli_parse_int(C, a, v, &o.predict_after);
         else if (!strcmp(a, "--log-every")) ok = eb_cli_parse_int(C, a, v, &o.log_every);
+        else if (!strcmp(a, "--threads")) {
+            int th = 0;
+            ok = eb_cli_parse_int(C, a, v, &th) && th >= 1;
+            if (ok) openblas_set_num_threads(th);
+            else if (v) fprintf(stderr, "edgebert train: --threads needs a positive integer\n");
+        }
         else if (!strcmp(a, "--lr")) ok = eb_cli_parse_float(C, a, v, &o.lr);
         else if (!strcmp(a, "--warmup")) ok = eb_cli_parse_float(C, a, v, &o.warmup);
         else if (!strcmp(a, "--weight-decay")) ok = eb_cli_parse_float(C, a, v, &o.weight_decay);
@@ -224,7 +232,8 @@ int eb_cmd_train(int argc, char **argv) {
     } else {
         fprintf(stderr, "edgebert train: done: %ld steps in %.1f s (%.0f tokens/s), final loss "
                         "%.4f", rep.steps, rep.seconds, rep.tokens_per_s, rep.final_loss);
-        if (rep.dev_accuracy >= 0) fprintf(stderr, ", dev accuracy %.4f", rep.dev_accuracy);
+        if (dev) fprintf(stderr, ", dev %s %.4f", cfg.num_labels == 1 ? "Pearson r" : "accuracy",
+                         rep.dev_accuracy);
         if (rep.sparsity > 0) fprintf(stderr, ", encoder sparsity %.3f", rep.sparsity);
         if (rep.heads_off > 0) fprintf(stderr, ", %d heads off", rep.heads_off);
         fprintf(stderr, "; saved to %s\n", o.out_dir);

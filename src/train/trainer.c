@@ -349,12 +349,15 @@ static eb_status check_data(const eb_tmodel *m, const eb_train_data *d, const ch
     return EB_OK;
 }
 
-/* Accuracy of every exit over d (acc[L], main head at L-1); model in eval mode. */
+/* Accuracy of every exit over d (acc[L], main head at L-1; Pearson r of the
+ * predictions for a regression model); model in eval mode. */
 void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_b, double *acc,
                      float *entropies, float *logits) {
     const eb_config *c = &m->cfg;
     const int L = c->num_hidden_layers, K = c->num_labels;
     long correct[EB_MAX_LAYERS] = {0};
+    double sx[EB_MAX_LAYERS] = {0}, sy[EB_MAX_LAYERS] = {0}, sxx[EB_MAX_LAYERS] = {0},
+           syy[EB_MAX_LAYERS] = {0}, sxy[EB_MAX_LAYERS] = {0};
     int32_t *ids = eb_malloc(NULL, sizeof(int32_t) * (size_t)max_b * max_len);
     int32_t *ty = eb_malloc(NULL, sizeof(int32_t) * (size_t)max_b * max_len);
     uint8_t *va = eb_malloc(NULL, (size_t)max_b * max_len);
@@ -382,10 +385,19 @@ void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_
                 for (int k = 1; k < K; k++)
                     if (lg[k] > lg[best]) best = k;
                 correct[l] += best == d->ex[s + b].label;
+                const double x = lg[0], y = d->ex[s + b].target;
+                sx[l] += x, sy[l] += y, sxx[l] += x * x, syy[l] += y * y, sxy[l] += x * y;
                 if (entropies) entropies[(size_t)(s + b) * L + l] = eb_entropy_logits(lg, K);
             }
     }
-    for (int l = 0; l < L && acc; l++) acc[l] = d->n ? (double)correct[l] / d->n : 0;
+    for (int l = 0; l < L && acc; l++) {
+        acc[l] = d->n ? (double)correct[l] / d->n : 0;
+        if (K == 1 && d->n > 1) {
+            const double n = d->n, cxy = sxy[l] - sx[l] * sy[l] / n;
+            const double cxx = sxx[l] - sx[l] * sx[l] / n, cyy = syy[l] - sy[l] * sy[l] / n;
+            acc[l] = cxx > 0 && cyy > 0 ? cxy / sqrt(cxx * cyy) : 0;
+        }
+    }
 out:
     eb_free(NULL, ids), eb_free(NULL, ty), eb_free(NULL, va);
 }
@@ -799,7 +811,8 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
                     n += snprintf(line + n, sizeof line - n, " %.3f", acc[l]);
                 tlog(o, "epoch %d: dev accuracy per exit layer:%s", epoch + 1, line);
             } else {
-                tlog(o, "epoch %d: dev accuracy %.4f", epoch + 1, acc[L - 1]);
+                tlog(o, "epoch %d: dev %s %.4f", epoch + 1,
+                     m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", acc[L - 1]);
             }
         }
         int interrupted = o->stop && *o->stop;
