@@ -117,7 +117,8 @@ typedef struct eb_train_report {
     double dev_accuracy; /* last epoch, all layers (< 0 without dev data); Pearson r for
                             a regression model (num_labels 1, STS-B) */
     double seconds;
-    double tokens_per_s;
+    double tokens_per_s; /* real (not padding) tokens per second of training steps
+                            (checkpoint writing and dev evaluation left out) */
     double sparsity;     /* fraction of zeros in the masked encoder matrices */
     int heads_off;       /* heads whose span is zero */
 } eb_train_report;

@@ -755,7 +755,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         tlog(o, "resuming at step %ld of %ld", t.step, t.total);
     }
     long stop_at = o->max_steps > 0 ? EB_MIN(t.total, t.step + o->max_steps) : t.total;
-    double t0 = now_s(), tlast = t0, loss_acc = 0, last_loss = 0;
+    double t0 = now_s(), tlast = t0, loss_acc = 0, last_loss = 0, t_other = 0;
     long tokens = 0, tok_last = 0, n_acc = 0, steps_done = 0;
     int *idx = eb_malloc(NULL, sizeof(int) * (size_t)o->batch);
     if (!idx) {
@@ -801,7 +801,9 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         if (epoch_end && dev) {
             double acc[EB_MAX_LAYERS];
             if (t.masking) eb_tm_apply_mask(m, t.mask);
+            double te = now_s();
             eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
+            t_other += now_s() - te;
             const int L = m->cfg.num_hidden_layers;
             rep->dev_accuracy = acc[L - 1];
             if (o->phase == EB_PHASE_OFFRAMPS) {
@@ -818,7 +820,9 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         int interrupted = o->stop && *o->stop;
         if (interrupted || epoch_end || t.step == stop_at ||
             (o->save_every > 0 && t.step % o->save_every == 0)) {
+            double ts = now_s();
             s = save_all(&t, err);
+            t_other += now_s() - ts;
             if (s != EB_OK) break;
         }
         if (interrupted) {
@@ -837,7 +841,8 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     rep->steps = t.step;
     rep->final_loss = last_loss;
     rep->seconds = now_s() - t0;
-    rep->tokens_per_s = rep->seconds > 0 ? tokens / rep->seconds : 0;
+    /* training speed: without checkpoint writing and dev evaluation */
+    rep->tokens_per_s = rep->seconds - t_other > 0 ? tokens / (rep->seconds - t_other) : 0;
     fill_report(&t, rep);
 done:
     trainer_free(&t);
