@@ -68,7 +68,8 @@ static int st_has(const char *path, const char *needle) {
     eb_error e;
     if (eb_st_open(path, NULL, 1, &st, &e) != EB_OK) return 0;
     int found = 0;
-    for (int i = 0; i < st.n && !found; i++) found = strstr(st.tensors[i].name, needle) != NULL;
+    for (int i = 0; i < st.n && !found; i++)
+        found = strstr(st.tensors[i].name, needle) != NULL;
     eb_st_close(&st);
     return found;
 }
@@ -79,9 +80,12 @@ eb_status eb_trainer_load_model(eb_tmodel *m, const char *config_path, const cha
     char path[1024];
     eb_config cfg;
     eb_model_extras x;
-    if (init_dir) snprintf(path, sizeof path, "%s/config.json", init_dir);
-    else if (config_path) snprintf(path, sizeof path, "%s", config_path);
-    else return eb_fail(err, EB_ERR_ARG, "train: give a config.json or an initial checkpoint");
+    if (init_dir)
+        snprintf(path, sizeof path, "%s/config.json", init_dir);
+    else if (config_path)
+        snprintf(path, sizeof path, "%s", config_path);
+    else
+        return eb_fail(err, EB_ERR_ARG, "train: give a config.json or an initial checkpoint");
     eb_status s = eb_config_load(path, &cfg, &x, err);
     if (s != EB_OK) return s;
     if (span_ramp > 0) x.span_ramp = span_ramp;
@@ -109,8 +113,10 @@ static float kth_largest(float *x, size_t n, size_t k) {
         float pivot = x[lo + (hi - lo) / 2];
         size_t i = lo, j = hi;
         while (i <= j) {
-            while (x[i] > pivot) i++;
-            while (x[j] < pivot) j--;
+            while (x[i] > pivot)
+                i++;
+            while (x[j] < pivot)
+                j--;
             if (i <= j) {
                 float t = x[i];
                 x[i] = x[j];
@@ -120,27 +126,35 @@ static float kth_largest(float *x, size_t n, size_t k) {
                 j--;
             }
         }
-        if (want <= j) hi = j;
-        else if (want >= i) lo = i;
-        else return x[want];
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            return x[want];
     }
     return x[want];
 }
 
 /* mask[n] = 1 for the `keep` largest of val[n] (ties at the threshold kept). */
-static void topk_mask(float *mask, const float *val, size_t n, double keep, float *tmp, int absval) {
+static void topk_mask(float *mask, const float *val, size_t n, double keep, float *tmp,
+                      int absval) {
     size_t k = (size_t)llround(keep * (double)n);
     if (k >= n) {
-        for (size_t i = 0; i < n; i++) mask[i] = 1;
+        for (size_t i = 0; i < n; i++)
+            mask[i] = 1;
         return;
     }
-    for (size_t i = 0; i < n; i++) tmp[i] = absval ? fabsf(val[i]) : val[i];
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = absval ? fabsf(val[i]) : val[i];
     if (k == 0) {
-        for (size_t i = 0; i < n; i++) mask[i] = 0;
+        for (size_t i = 0; i < n; i++)
+            mask[i] = 0;
         return;
     }
     float thr = kth_largest(tmp, n, k);
-    for (size_t i = 0; i < n; i++) mask[i] = (absval ? fabsf(val[i]) : val[i]) >= thr ? 1.0f : 0.0f;
+    for (size_t i = 0; i < n; i++)
+        mask[i] = (absval ? fabsf(val[i]) : val[i]) >= thr ? 1.0f : 0.0f;
 }
 
 double eb_prune_schedule(long step, long total, long ws, double iw, double fw, double keep) {
@@ -174,7 +188,7 @@ typedef struct trainer {
     float *dmain, *dramp[EB_MAX_LAYERS];
     double kept;
     char fp[512]; /* options fingerprint */
-    int masking; /* some weights are masked: effective weights differ from the parameters */
+    int masking;  /* some weights are masked: effective weights differ from the parameters */
 } trainer;
 
 static void trainer_free(trainer *t) {
@@ -182,8 +196,10 @@ static void trainer_free(trainer *t) {
     if (t->teacher_loaded) eb_tm_free(&t->teacher);
     eb_free(NULL, t->tlogits);
     float *bufs[] = {t->m1, t->m2, t->mask, t->scores, t->s1, t->s2, t->tmp, t->dmain};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) eb_free(NULL, bufs[i]);
-    for (int j = 0; j < EB_MAX_LAYERS; j++) eb_free(NULL, t->dramp[j]);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        eb_free(NULL, bufs[i]);
+    for (int j = 0; j < EB_MAX_LAYERS; j++)
+        eb_free(NULL, t->dramp[j]);
     eb_free(NULL, t->trainable);
     eb_free(NULL, t->order);
     eb_free(NULL, t->keys);
@@ -224,7 +240,8 @@ static void emb_prune(trainer *t, int epochs_done) {
         if (!(p->flags & EB_TP_EMBPRUNE) || p->ndim != 2) continue;
         /* effective values (already pruned ones stay pruned) */
         float *val = t->tmp + p->numel; /* second half of tmp */
-        for (size_t k = 0; k < p->numel; k++) val[k] = m->params[p->off + k] * t->mask[p->off + k];
+        for (size_t k = 0; k < p->numel; k++)
+            val[k] = m->params[p->off + k] * t->mask[p->off + k];
         topk_mask(t->mask + p->off, val, p->numel, 1.0 - pct / 100.0, t->tmp, 1);
     }
     tlog(o, "epoch %d: embeddings pruned to the %.1fth percentile", epochs_done, pct);
@@ -237,7 +254,8 @@ static void set_trainable(trainer *t) {
     for (int i = 0; i < m->nt; i++) {
         unsigned f = m->t[i].flags;
         int on;
-        if (o->phase == EB_PHASE_OFFRAMPS) on = (f & EB_TP_RAMP) != 0;
+        if (o->phase == EB_PHASE_OFFRAMPS)
+            on = (f & EB_TP_RAMP) != 0;
         else {
             on = !(f & EB_TP_RAMP);
             if ((f & EB_TP_EMB) && o->freeze_embeddings) on = 0;
@@ -278,7 +296,8 @@ static void shuffle_epoch(trainer *t, const eb_train_data *d, int epoch) {
     if (t->order_epoch == epoch) return;
     const int n = d->n, B = t->o->batch;
     uint64_t s = t->o->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)epoch * 7919u + 1;
-    for (int i = 0; i < n; i++) t->order[i] = i;
+    for (int i = 0; i < n; i++)
+        t->order[i] = i;
     for (int i = n - 1; i > 0; i--) {
         int j = (int)(eb_rng_next(&s) % (uint64_t)(i + 1));
         int x = t->order[i];
@@ -295,8 +314,10 @@ static void shuffle_epoch(trainer *t, const eb_train_data *d, int epoch) {
             t->keys[i] = ((uint64_t)(uint32_t)len << 32) | (uint32_t)i;
         }
         qsort(t->keys, (size_t)m, sizeof *t->keys, cmp_u64);
-        for (int i = 0; i < m; i++) t->keys[i] = (uint64_t)t->order[c0 + (int)(t->keys[i] & 0xffffffffu)];
-        for (int i = 0; i < m; i++) t->order[c0 + i] = (int)t->keys[i];
+        for (int i = 0; i < m; i++)
+            t->keys[i] = (uint64_t)t->order[c0 + (int)(t->keys[i] & 0xffffffffu)];
+        for (int i = 0; i < m; i++)
+            t->order[c0 + i] = (int)t->keys[i];
     }
     const int full = n / B;
     for (int i = full - 1; i > 0; i--) { /* swap whole batches */
@@ -336,15 +357,17 @@ static eb_status check_data(const eb_tmodel *m, const eb_train_data *d, const ch
         const eb_train_example *e = &d->ex[i];
         for (int k = 0; k < e->n; k++) {
             if (e->ids[k] < 0 || e->ids[k] >= c->vocab_size)
-                return eb_fail(err, EB_ERR_FORMAT, "%s example %d: token id %d outside the "
-                               "vocabulary (%d)", what, i + 1, e->ids[k], c->vocab_size);
+                return eb_fail(err, EB_ERR_FORMAT,
+                               "%s example %d: token id %d outside the "
+                               "vocabulary (%d)",
+                               what, i + 1, e->ids[k], c->vocab_size);
             if (e->type_ids && (e->type_ids[k] < 0 || e->type_ids[k] >= c->type_vocab_size))
-                return eb_fail(err, EB_ERR_FORMAT, "%s example %d: bad token type %d", what,
-                               i + 1, e->type_ids[k]);
+                return eb_fail(err, EB_ERR_FORMAT, "%s example %d: bad token type %d", what, i + 1,
+                               e->type_ids[k]);
         }
         if (c->num_labels > 1 && (e->label < 0 || e->label >= c->num_labels))
-            return eb_fail(err, EB_ERR_FORMAT, "%s example %d: label %d outside 0..%d", what,
-                           i + 1, e->label, c->num_labels - 1);
+            return eb_fail(err, EB_ERR_FORMAT, "%s example %d: label %d outside 0..%d", what, i + 1,
+                           e->label, c->num_labels - 1);
     }
     return EB_OK;
 }
@@ -364,7 +387,8 @@ void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_
     if (!ids || !ty || !va) goto out;
     for (int s = 0; s < d->n; s += max_b) {
         int B = d->n - s < max_b ? d->n - s : max_b, T = 1;
-        for (int b = 0; b < B; b++) T = EB_MAX(T, EB_MIN(d->ex[s + b].n, max_len));
+        for (int b = 0; b < B; b++)
+            T = EB_MAX(T, EB_MIN(d->ex[s + b].n, max_len));
         for (int b = 0; b < B; b++) {
             const eb_train_example *e = &d->ex[s + b];
             for (int i = 0; i < T; i++) {
@@ -446,7 +470,7 @@ static eb_status save_all(trainer *t, eb_error *err) {
     eb_st_entry e[9];
     int n = 0;
     const float *bufs[] = {m->params, t->m1, t->m2, t->mask, t->scores, t->s1, t->s2};
-    const char *names[] = {"trainer.params", "trainer.adam_m", "trainer.adam_v", "trainer.mask",
+    const char *names[] = {"trainer.params", "trainer.adam_m",   "trainer.adam_v",  "trainer.mask",
                            "trainer.scores", "trainer.scores_m", "trainer.scores_v"};
     for (int i = 0; i < 7; i++) {
         if (!bufs[i]) continue;
@@ -456,7 +480,8 @@ static eb_status save_all(trainer *t, eb_error *err) {
     e[n++] = (eb_st_entry){"trainer.step", stepf, 1, {2}};
     float fp[512];
     size_t fl = strlen(t->fp);
-    for (size_t i = 0; i < fl; i++) fp[i] = (float)(unsigned char)t->fp[i];
+    for (size_t i = 0; i < fl; i++)
+        fp[i] = (float)(unsigned char)t->fp[i];
     e[n++] = (eb_st_entry){"trainer.options", fp, 1, {(int64_t)fl}};
     snprintf(path, sizeof path, "%s/train_state.safetensors", o->out_dir);
     return eb_st_write(path, e, n, EB_DTYPE_F32, NULL, err);
@@ -470,26 +495,32 @@ static eb_status load_state(trainer *t, eb_error *err) {
     if (s != EB_OK) return s;
     eb_tmodel *m = &t->m;
     float *bufs[] = {m->params, t->m1, t->m2, t->mask, t->scores, t->s1, t->s2};
-    const char *names[] = {"trainer.params", "trainer.adam_m", "trainer.adam_v", "trainer.mask",
+    const char *names[] = {"trainer.params", "trainer.adam_m",   "trainer.adam_v",  "trainer.mask",
                            "trainer.scores", "trainer.scores_m", "trainer.scores_v"};
     for (int i = 0; i < 7 && s == EB_OK; i++) {
         if (!bufs[i]) continue;
         const eb_st_tensor *x = eb_st_find(&st, names[i]);
         if (!x || x->numel != m->n_params)
-            s = eb_fail(err, EB_ERR_FORMAT, "%s: %s missing or of another model (run with the "
-                        "same options as the interrupted one)", path, names[i]);
-        else eb_st_to_f32(x, bufs[i]);
+            s = eb_fail(err, EB_ERR_FORMAT,
+                        "%s: %s missing or of another model (run with the "
+                        "same options as the interrupted one)",
+                        path, names[i]);
+        else
+            eb_st_to_f32(x, bufs[i]);
     }
     const eb_st_tensor *fo = eb_st_find(&st, "trainer.options");
     if (s == EB_OK && fo && fo->numel < 512) {
         float fp[512];
         char was[513];
         eb_st_to_f32(fo, fp);
-        for (size_t i = 0; i < fo->numel; i++) was[i] = (char)(int)fp[i];
+        for (size_t i = 0; i < fo->numel; i++)
+            was[i] = (char)(int)fp[i];
         was[fo->numel] = 0;
         if (strcmp(was, t->fp) != 0)
-            s = eb_fail(err, EB_ERR_ARG, "%s: the interrupted run had other options or data; "
-                        "resume with the same ones (saved: %s; now: %s)", path, was, t->fp);
+            s = eb_fail(err, EB_ERR_ARG,
+                        "%s: the interrupted run had other options or data; "
+                        "resume with the same ones (saved: %s; now: %s)",
+                        path, was, t->fp);
     }
     const eb_st_tensor *x = eb_st_find(&st, "trainer.step");
     if (s == EB_OK && (!x || x->numel != 2))
@@ -512,7 +543,8 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
     const eb_config *c = &m->cfg;
     const int K = c->num_labels;
     int T = make_batch(t, d, idx, B);
-    for (int i = 0; i < B * T; i++) *tokens += t->bvalid[i];
+    for (int i = 0; i < B * T; i++)
+        *tokens += t->bvalid[i];
     const int ramps = o->phase == EB_PHASE_OFFRAMPS;
     uint64_t dseed = o->seed * 0x2545F4914F6CDD1DULL + (uint64_t)t->step;
     eb_tm_forward(m, t->bids, t->btypes, t->bvalid, B, T, ramps, o->dropout, dseed);
@@ -528,15 +560,17 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
             if (K == 1) {
                 if (t->has_teacher) {
                     float tt = t->tlogits[idx[b]];
-                    loss += o->kd_alpha_distil * eb_mse_backward(ds, s[0], tt, inv * o->kd_alpha_distil) / B;
-                    loss += o->kd_alpha_ce * eb_mse_backward(ds, s[0], e->target, inv * o->kd_alpha_ce) / B;
+                    loss += o->kd_alpha_distil *
+                            eb_mse_backward(ds, s[0], tt, inv * o->kd_alpha_distil) / B;
+                    loss += o->kd_alpha_ce *
+                            eb_mse_backward(ds, s[0], e->target, inv * o->kd_alpha_ce) / B;
                 } else {
                     loss += eb_mse_backward(ds, s[0], e->target, inv) / B;
                 }
             } else if (t->has_teacher) {
                 loss += eb_kd_backward(ds, s, t->tlogits + (size_t)idx[b] * K, K, e->label,
-                                       o->kd_temperature, o->kd_alpha_distil, o->kd_alpha_ce,
-                                       inv) / B;
+                                       o->kd_temperature, o->kd_alpha_distil, o->kd_alpha_ce, inv) /
+                        B;
             } else {
                 loss += eb_xent_backward(ds, s, K, e->label, inv) / B;
             }
@@ -548,8 +582,10 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
             for (int b = 0; b < B; b++) {
                 const eb_train_example *e = &d->ex[idx[b]];
                 const float *s = m->ramp[j].logits + b * K;
-                if (K == 1) loss += eb_mse_backward(t->dramp[j] + b, s[0], e->target, inv) / B;
-                else loss += eb_xent_backward(t->dramp[j] + b * K, s, K, e->label, inv) / B;
+                if (K == 1)
+                    loss += eb_mse_backward(t->dramp[j] + b, s[0], e->target, inv) / B;
+                else
+                    loss += eb_xent_backward(t->dramp[j] + b * K, s, K, e->label, inv) / B;
             }
         }
         eb_tm_backward(m, NULL, t->dramp, 0);
@@ -582,18 +618,21 @@ static void optimizer_step(trainer *t) {
         const float *w = m->params + p->off, *k = t->mask + p->off;
         if (t->scores && (p->flags & EB_TP_PRUNE)) {
             float *gs = t->tmp; /* score gradient, used right away */
-            for (size_t j = 0; j < p->numel; j++) gs[j] = g[j] * w[j];
+            for (size_t j = 0; j < p->numel; j++)
+                gs[j] = g[j] * w[j];
             adam(t->scores + p->off, gs, t->s1 + p->off, t->s2 + p->off, p->numel,
                  (float)(o->score_lr * sched), 0.0f, st);
         }
-        for (size_t j = 0; j < p->numel; j++) g[j] *= k[j];
+        for (size_t j = 0; j < p->numel; j++)
+            g[j] *= k[j];
     }
     /* global norm clip over the trained tensors */
     double nrm = 0;
     for (int i = 0; i < m->nt; i++) {
         if (!t->trainable[i]) continue;
         const float *g = m->grads + m->t[i].off;
-        for (size_t j = 0; j < m->t[i].numel; j++) nrm += (double)g[j] * g[j];
+        for (size_t j = 0; j < m->t[i].numel; j++)
+            nrm += (double)g[j] * g[j];
     }
     nrm = sqrt(nrm);
     float cscale = (o->clip > 0 && nrm > o->clip) ? (float)(o->clip / nrm) : 1.0f;
@@ -602,7 +641,8 @@ static void optimizer_step(trainer *t) {
         const eb_tparam *p = &m->t[i];
         float *g = m->grads + p->off;
         if (cscale != 1.0f)
-            for (size_t j = 0; j < p->numel; j++) g[j] *= cscale;
+            for (size_t j = 0; j < p->numel; j++)
+                g[j] *= cscale;
         float lr = (float)(o->lr * sched);
         float wd = (p->flags & EB_TP_DECAY) ? o->weight_decay : 0.0f;
         if (p->flags & EB_TP_SPAN) lr = (float)(o->span_lr * sched), wd = 0;
@@ -610,7 +650,8 @@ static void optimizer_step(trainer *t) {
         if (p->flags & EB_TP_SPAN) {
             const float R = m->x.span_ramp, mx = o->span_max > 0 ? o->span_max : (float)o->max_len;
             float *z = m->params + p->off;
-            for (size_t j = 0; j < p->numel; j++) z[j] = z[j] < -R ? -R : (z[j] > mx ? mx : z[j]);
+            for (size_t j = 0; j < p->numel; j++)
+                z[j] = z[j] < -R ? -R : (z[j] > mx ? mx : z[j]);
         }
     }
 }
@@ -621,7 +662,8 @@ static void fill_report(trainer *t, eb_train_report *r) {
     for (int i = 0; i < m->nt; i++) {
         const eb_tparam *p = &m->t[i];
         if (!(p->flags & EB_TP_PRUNE) || p->ndim != 2) continue;
-        for (size_t j = 0; j < p->numel; j++) zeros += m->eff[p->off + j] == 0.0f;
+        for (size_t j = 0; j < p->numel; j++)
+            zeros += m->eff[p->off + j] == 0.0f;
         total += p->numel;
     }
     r->sparsity = total ? (double)zeros / total : 0;
@@ -697,7 +739,8 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     const size_t NP = m->n_params;
     int ok_keys = 1;
     size_t maxt = 0;
-    for (int i = 0; i < m->nt; i++) maxt = EB_MAX(maxt, m->t[i].numel);
+    for (int i = 0; i < m->nt; i++)
+        maxt = EB_MAX(maxt, m->t[i].numel);
     t.m1 = eb_calloc(NULL, NP, sizeof(float));
     t.m2 = eb_calloc(NULL, NP, sizeof(float));
     t.mask = eb_malloc(NULL, NP * sizeof(float));
@@ -712,10 +755,11 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     t.btypes = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
     t.bvalid = eb_malloc(NULL, (size_t)o->batch * o->max_len);
     t.dmain = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels);
-    int ok = ok_keys && t.m1 && t.m2 && t.mask && t.tmp && t.trainable && t.order && t.bids && t.btypes &&
-             t.bvalid && t.dmain;
+    int ok = ok_keys && t.m1 && t.m2 && t.mask && t.tmp && t.trainable && t.order && t.bids &&
+             t.btypes && t.bvalid && t.dmain;
     for (int j = 0; j < m->num_ramps && ok; j++)
-        ok = (t.dramp[j] = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels)) != NULL;
+        ok = (t.dramp[j] = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels)) !=
+             NULL;
     if (o->prune == EB_PRUNE_MOVEMENT && o->phase == EB_PHASE_BACKBONE) {
         t.scores = eb_calloc(NULL, NP, sizeof(float));
         t.s1 = eb_calloc(NULL, NP, sizeof(float));
@@ -728,7 +772,8 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     }
     /* masks start from what the weights already have: zeros stay zeros in a
      * pruned initial checkpoint's embeddings and matrices when frozen */
-    for (size_t i = 0; i < NP; i++) t.mask[i] = 1.0f;
+    for (size_t i = 0; i < NP; i++)
+        t.mask[i] = 1.0f;
     if (o->phase == EB_PHASE_BACKBONE) {
         for (int i = 0; i < m->nt; i++) {
             const eb_tparam *p = &m->t[i];
@@ -767,7 +812,8 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         const long bi = t.step % t.spe;
         shuffle_epoch(&t, train, epoch);
         int B = 0;
-        for (long k = bi * o->batch; k < train->n && B < o->batch; k++) idx[B++] = t.order[k];
+        for (long k = bi * o->batch; k < train->n && B < o->batch; k++)
+            idx[B++] = t.order[k];
         update_masks(&t);
         double loss = step_loss_and_grads(&t, train, idx, B, &tokens);
         if (!isfinite(loss)) {
@@ -788,8 +834,15 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             emb_prune(&t, (int)(t.step / t.spe));
         if (o->progress && (t.step % o->log_every == 0 || t.step == t.total)) {
             double tn = now_s();
-            eb_train_progress p = {t.step, t.total, (int)((t.step - 1) / t.spe) + 1, o->epochs,
-                                   loss_acc / n_acc, lr_at(&t, t.step - 1), 0, 0, t.kept};
+            eb_train_progress p = {t.step,
+                                   t.total,
+                                   (int)((t.step - 1) / t.spe) + 1,
+                                   o->epochs,
+                                   loss_acc / n_acc,
+                                   lr_at(&t, t.step - 1),
+                                   0,
+                                   0,
+                                   t.kept};
             p.tokens_per_s = (tokens - tok_last) / (tn - tlast > 1e-9 ? tn - tlast : 1e-9);
             p.eta_s = (tn - t0) / steps_done * (double)(t.total - t.step);
             o->progress(o->ud, &p);
@@ -826,8 +879,10 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             if (s != EB_OK) break;
         }
         if (interrupted) {
-            s = eb_fail(err, EB_ERR_INTERRUPTED, "train: interrupted at step %ld of %ld; "
-                        "saved to %s (continue with --resume)", t.step, t.total, o->out_dir);
+            s = eb_fail(err, EB_ERR_INTERRUPTED,
+                        "train: interrupted at step %ld of %ld; "
+                        "saved to %s (continue with --resume)",
+                        t.step, t.total, o->out_dir);
             break;
         }
     }
