@@ -149,6 +149,11 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
     float *ent = NULL;
     mlp net;
     memset(&net, 0, sizeof net);
+    if (o->max_len > m.cfg.max_position_embeddings) {
+        s = eb_fail(err, EB_ERR_ARG, "train: --max-len %d exceeds max_position_embeddings %d",
+                    o->max_len, m.cfg.max_position_embeddings);
+        goto done;
+    }
     if (m.num_ramps == 0) {
         s = eb_fail(err, EB_ERR_ARG, "%s: no off-ramps: train them first (--phase offramps)",
                     o->init_dir);

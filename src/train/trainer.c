@@ -710,6 +710,13 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         s = eb_trainer_load_model(&t.teacher, NULL, o->teacher_dir, 0, 0, 0, 0, 0, err);
         if (s != EB_OK) goto done;
         t.has_teacher = t.teacher_loaded = 1;
+        if (o->max_len > t.teacher.cfg.max_position_embeddings) {
+            s = eb_fail(err, EB_ERR_ARG,
+                        "train: --max-len %d exceeds the teacher's "
+                        "max_position_embeddings %d",
+                        o->max_len, t.teacher.cfg.max_position_embeddings);
+            goto done;
+        }
         if (t.teacher.cfg.num_labels != m->cfg.num_labels) {
             s = eb_fail(err, EB_ERR_ARG, "train: teacher has %d labels, student %d",
                         t.teacher.cfg.num_labels, m->cfg.num_labels);
