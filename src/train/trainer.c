@@ -384,13 +384,18 @@ void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_
     int32_t *ids = eb_malloc(NULL, sizeof(int32_t) * (size_t)max_b * max_len);
     int32_t *ty = eb_malloc(NULL, sizeof(int32_t) * (size_t)max_b * max_len);
     uint8_t *va = eb_malloc(NULL, (size_t)max_b * max_len);
-    if (!ids || !ty || !va) goto out;
+    /* batches of similar length (less padding); results go back to each example's index */
+    uint64_t *ord = eb_malloc(NULL, sizeof(uint64_t) * (size_t)(d->n ? d->n : 1));
+    if (!ids || !ty || !va || !ord) goto out;
+    for (int i = 0; i < d->n; i++)
+        ord[i] = ((uint64_t)(uint32_t)EB_MIN(d->ex[i].n, max_len) << 32) | (uint32_t)i;
+    qsort(ord, (size_t)d->n, sizeof *ord, cmp_u64);
     for (int s = 0; s < d->n; s += max_b) {
         int B = d->n - s < max_b ? d->n - s : max_b, T = 1;
         for (int b = 0; b < B; b++)
-            T = EB_MAX(T, EB_MIN(d->ex[s + b].n, max_len));
+            T = EB_MAX(T, (int)(ord[s + b] >> 32));
         for (int b = 0; b < B; b++) {
-            const eb_train_example *e = &d->ex[s + b];
+            const eb_train_example *e = &d->ex[(uint32_t)ord[s + b]];
             for (int i = 0; i < T; i++) {
                 ids[b * T + i] = i < e->n ? e->ids[i] : 0;
                 ty[b * T + i] = i < e->n && e->type_ids ? e->type_ids[i] : 0;
@@ -398,9 +403,12 @@ void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_
             }
         }
         eb_tm_forward(m, ids, ty, va, B, T, m->num_ramps > 0 && (acc || entropies), 0.0f, 0);
-        if (logits) memcpy(logits + (size_t)s * K, m->head.logits, sizeof(float) * (size_t)B * K);
+        for (int b = 0; b < B && logits; b++)
+            memcpy(logits + (size_t)(uint32_t)ord[s + b] * K, m->head.logits + b * K,
+                   sizeof(float) * (size_t)K);
         if (!acc && !entropies) continue;
-        for (int b = 0; b < B; b++)
+        for (int b = 0; b < B; b++) {
+            const int ix = (int)(uint32_t)ord[s + b];
             for (int l = 0; l < L; l++) {
                 const float *lg = l < m->num_ramps ? m->ramp[l].logits + b * K
                                                    : (l == L - 1 ? m->head.logits + b * K : NULL);
@@ -408,11 +416,12 @@ void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_
                 int best = 0;
                 for (int k = 1; k < K; k++)
                     if (lg[k] > lg[best]) best = k;
-                correct[l] += best == d->ex[s + b].label;
-                const double x = lg[0], y = d->ex[s + b].target;
+                correct[l] += best == d->ex[ix].label;
+                const double x = lg[0], y = d->ex[ix].target;
                 sx[l] += x, sy[l] += y, sxx[l] += x * x, syy[l] += y * y, sxy[l] += x * y;
-                if (entropies) entropies[(size_t)(s + b) * L + l] = eb_entropy_logits(lg, K);
+                if (entropies) entropies[(size_t)ix * L + l] = eb_entropy_logits(lg, K);
             }
+        }
     }
     for (int l = 0; l < L && acc; l++) {
         acc[l] = d->n ? (double)correct[l] / d->n : 0;
@@ -423,7 +432,7 @@ void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_
         }
     }
 out:
-    eb_free(NULL, ids), eb_free(NULL, ty), eb_free(NULL, va);
+    eb_free(NULL, ids), eb_free(NULL, ty), eb_free(NULL, va), eb_free(NULL, ord);
 }
 
 /* ---------------- checkpoints ---------------- */
