@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "edgebert/train.h"
 #include "train/tmodel.h"
@@ -142,6 +143,8 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
         return eb_fail(err, EB_ERR_ARG,
                        "train: the predictor phase needs --init MODEL_DIR "
                        "(a model with trained off-ramps)");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     eb_tmodel m;
     eb_status s = eb_trainer_load_model(&m, NULL, o->init_dir, 0, 0, 0, 0, 0, err);
     if (s != EB_OK) return s;
@@ -209,6 +212,18 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
     eb_free(NULL, order);
     rep->final_loss = loss / N;
     rep->tokens_per_s = 0;
+    {
+        size_t zeros = 0, total = 0;
+        for (int i = 0; i < m.nt; i++) {
+            if (!(m.t[i].flags & EB_TP_PRUNE) || m.t[i].ndim != 2) continue;
+            for (size_t j = 0; j < m.t[i].numel; j++)
+                zeros += m.params[m.t[i].off + j] == 0.0f;
+            total += m.t[i].numel;
+        }
+        rep->sparsity = total ? (double)zeros / total : 0;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    rep->seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
     rep->steps = step;
     /* the table */
     size_t cap = 100 * (size_t)(D + 1) * 32 + 16, len = 0;
