@@ -3,13 +3,22 @@
 #   make test       build and run every test (C, Python references)
 #   make SAN=1 test the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-san/)
 #   make bench      benchmarks
+#   make TSAN=1 test-threads  the multithreaded tests under ThreadSanitizer (build-tsan/)
+#   make fuzz FUZZ_SECONDS=N  each libFuzzer harness (fuzz/) for N seconds (clang, build-fuzz/)
+#   make fuzz-smoke           the same for a few seconds each (CI)
+#   make install PREFIX=DIR   library, headers, tool, pkg-config file, man page, models
 # Sources are found by folder: src/<module>/*.c make the library, src/cli/*.c the
 # tool, tests/test_*.c one test program each (linked with cmocka).
 
 CC       ?= gcc
 SAN      ?= 0
+TSAN     ?= 0
 PREFIX   ?= /usr/local
-ifeq ($(SAN),1)
+ifeq ($(TSAN),1)
+BUILD    ?= build-tsan
+SANFLAGS  = -fsanitize=thread -fno-omit-frame-pointer
+OPTFLAGS ?= -O1 -g
+else ifeq ($(SAN),1)
 BUILD    ?= build-san
 SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPTFLAGS ?= -O1 -g
@@ -33,7 +42,8 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
-.PHONY: all lib tool tests test bench clean install format
+.PHONY: all lib tool tests test bench clean install format lint test-threads fuzz fuzz-build fuzz-seeds \
+        fuzz-smoke
 all: lib tool tests
 
 lib: $(BUILD)/libedgebert.a $(BUILD)/libedgebert.so
@@ -48,8 +58,11 @@ $(BUILD)/libedgebert.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+SOVERSION := 0
+VERSION   := $(shell sed -n 's/^\#define EB_VERSION_STRING "\(.*\)"/\1/p' include/edgebert.h)
+
 $(BUILD)/libedgebert.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libedgebert.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/edgebert: $(CLI_OBJ) $(BUILD)/libedgebert.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libedgebert.a $(LDLIBS)
@@ -68,10 +81,86 @@ test: all
 bench: all
 	./$(BUILD)/edgebert bench --quick
 
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
+	  -Iinclude -Isrc --suppressions-list=.cppcheck-suppressions src
+
 format:
 	clang-format -i include/*.h include/edgebert/*.h src/*/*.[ch] tests/*.[ch] tests/tools/*.c
 
-clean:
-	rm -rf build build-san
+# ThreadSanitizer: the tests that run threads (OpenBLAS/OpenMP kept to one
+# thread: their own pools are not instrumented).
+THREAD_TESTS := test_model test_stress
+test-threads: $(THREAD_TESTS:%=$(BUILD)/tests/%)
+	@set -e; for t in $(THREAD_TESTS); do echo "== $$t ($(BUILD))"; \
+	  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ./$(BUILD)/tests/$$t; done
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+# Fuzzing (libFuzzer, clang): every reader of outside data has fuzz/fuzz_<reader>.c.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE   ?= 4
+FUZZ_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1 -g
+FUZZ_NAMES   := $(sort $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c)))
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_RUN      = for f in $(FUZZ_NAMES); do mkdir -p $(FUZZ_BUILD)/corpus/$$f $(FUZZ_BUILD)/artifacts/$$f; \
+	  echo "== fuzz_$$f ($(1) s)"; \
+	  ./$(FUZZ_BUILD)/fuzz_$$f -max_total_time=$(1) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$f/ $(FUZZ_BUILD)/corpus/$$f $(FUZZ_BUILD)/seeds/$$f \
+	    2>$(FUZZ_BUILD)/fuzz_$$f.log || { tail -60 $(FUZZ_BUILD)/fuzz_$$f.log; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|^Done' $(FUZZ_BUILD)/fuzz_$$f.log | tr '\n' ' '; echo; done
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-pass-failed $(FUZZ_FLAGS) \
+	  -fsanitize=fuzzer-no-link -fopenmp -pthread -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libedgebert.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libedgebert.a
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) -fsanitize=fuzzer -fopenmp -pthread \
+	  -o $@ $< $(FUZZ_BUILD)/libedgebert.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/seeds/.done: tools/fuzz_seeds.py tests/py/tiny_model.py
+	$(MAKE) BUILD=build SAN=0 TSAN=0 tool
+	/usr/bin/python3 tools/fuzz_seeds.py $(FUZZ_BUILD)/seeds build/edgebert
+	touch $@
+
+fuzz-seeds: $(FUZZ_BUILD)/seeds/.done
+
+fuzz: fuzz-build fuzz-seeds
+	@$(call FUZZ_RUN,$(FUZZ_SECONDS))
+
+fuzz-smoke: fuzz-build fuzz-seeds
+	@$(call FUZZ_RUN,$(FUZZ_SMOKE))
+
+# Install: lib (static + shared with soname), headers, tool, pkg-config, man page, models.
+DESTDIR ?=
+LIBDIR  ?= $(PREFIX)/lib
+install: lib tool
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include/edgebert \
+	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/edgebert
+	install -m 644 $(BUILD)/libedgebert.a $(DESTDIR)$(LIBDIR)/libedgebert.a
+	install -m 755 $(BUILD)/libedgebert.so $(DESTDIR)$(LIBDIR)/libedgebert.so.$(VERSION)
+	ln -sf libedgebert.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libedgebert.so.$(SOVERSION)
+	ln -sf libedgebert.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libedgebert.so
+	install -m 644 include/edgebert.h $(DESTDIR)$(PREFIX)/include/edgebert.h
+	install -m 644 include/edgebert/*.h $(DESTDIR)$(PREFIX)/include/edgebert/
+	install -m 755 $(BUILD)/edgebert $(DESTDIR)$(PREFIX)/bin/edgebert
+	install -m 644 docs/edgebert.1 $(DESTDIR)$(PREFIX)/share/man/man1/edgebert.1
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	  tools/edgebert.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/edgebert.pc
+	cp -R models $(DESTDIR)$(PREFIX)/share/edgebert/
+
+clean:
+	rm -rf build build-san build-tsan build-fuzz
+
+# tests that write tiny models share tests/tinymodel.h
+$(TEST_BIN): tests/tinymodel.h
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)

@@ -160,6 +160,12 @@ const char *eb_model_task_name(const eb_model *model, int i); /* NULL if out of 
 /* Config of a task by name (NULL: the first task); NULL when unknown. */
 const eb_config *eb_model_task_config(const eb_model *model, const char *task);
 
+/* Describe a checkpoint directory or bundle as a JSON document: every
+ * tensor (format, shape, density, bytes), file_bytes, shared_bytes, the word
+ * embedding footprint, and per task task_bytes, labels, thresholds, spans.
+ * *json is malloc'ed; free() it. */
+eb_status eb_model_info_json(const char *path, char **json, eb_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Running                                                              */
 /* ------------------------------------------------------------------ */
@@ -213,6 +219,13 @@ typedef struct eb_result {
     int truncated;
     int active_heads[EB_MAX_LAYERS]; /* heads computed per layer run */
     eb_hw_report hw;     /* filled for every policy */
+    int layer_labels[EB_MAX_LAYERS]; /* argmax of the classifier after each layer run */
+    /* Work done on this CPU for the sentence, 2 x multiply-adds of every
+     * matmul (linears with the sparse kernel count their non-zeros; heads
+     * whose span is empty are not computed), and the same for the dense
+     * model with all heads over the same layers and off-ramps. */
+    double flops;
+    double flops_dense;
 } eb_result;
 
 eb_status eb_context_new(const eb_model *model, eb_context **out, eb_error *err);

@@ -107,6 +107,12 @@ static void test_bias_choice(void **state) {
     float y[5];
     assert_int_equal(eb_af8_quantize(y, x, 5, EB_AF8_NEAREST), 4);
     assert_true(y[1] == -3.5f && y[3] == 2.0f && y[4] == 0.0f && y[2] == 0.0f);
+    uint8_t c[5];
+    assert_int_equal(eb_af8_encode_auto(c, x, 5, EB_AF8_TRUNC), 4);
+    /* b = 4: 3.5 = 1.75 * 2^1 -> e = 1 - 4 + 10 = 7, m = 12; 2.0 -> e = 7, m = 0 */
+    assert_int_equal(c[1], 0xfc);
+    assert_int_equal(c[3], 0x70);
+    assert_int_equal(c[2], 0x00);
 }
 
 /* Nearest decoded value by brute force over all 256 codes. */
@@ -177,7 +183,8 @@ static void test_general_hand(void **state) {
     eb_af_format f;
     assert_int_equal(eb_af_quantize(y, x, 8, 4, 2, &f, NULL), EB_OK);
     assert_int_equal(f.exp_max, 1);
-    for (int i = 0; i < 8; i++) assert_true(y[i] == want[i]);
+    for (int i = 0; i < 8; i++)
+        assert_true(y[i] == want[i]);
     /* the tie 0x1.a8p-7 with b = 0: AF8 away from zero, <8,3> to even */
     assert_true(eb_af8_to_float(eb_af8_from_float(0x1.a8p-7f, 0, EB_AF8_NEAREST), 0) == 0x1.bp-7f);
     eb_af_format f83 = {8, 3, -7};
@@ -207,7 +214,8 @@ static void test_general_vs_brute_force(void **state) {
         for (int i = 0; i < 300; i++) {
             float q = eb_af_quantize_value(x[i], &f);
             double bd = INFINITY;
-            for (int j = 0; j < nv; j++) bd = fmin(bd, fabs((double)vals[j] - fabsf(x[i])));
+            for (int j = 0; j < nv; j++)
+                bd = fmin(bd, fabs((double)vals[j] - fabsf(x[i])));
             assert_true(fabs((double)q - x[i]) <= bd);
         }
     }
@@ -215,7 +223,8 @@ static void test_general_vs_brute_force(void **state) {
     for (int it = 0; it < 200; it++) {
         float x[64];
         float scale = ldexpf(1.0f, (int)(eb_test_rng(&s) % 7) - 3);
-        for (int i = 0; i < 64; i++) x[i] = (eb_test_uniform(&s) * 2 - 1) * scale;
+        for (int i = 0; i < 64; i++)
+            x[i] = (eb_test_uniform(&s) * 2 - 1) * scale;
         float a[64], g[64];
         int b = eb_af8_quantize(a, x, 64, EB_AF8_NEAREST);
         eb_af_format f;
@@ -256,7 +265,8 @@ static void test_exp_search(void **state) {
         double ss = 0;
         for (int i = 0; i < N; i++) {
             double bd = INFINITY;
-            for (int j = 0; j < nv; j++) bd = fmin(bd, fabs((double)vals[j] - wide[i]));
+            for (int j = 0; j < nv; j++)
+                bd = fmin(bd, fabs((double)vals[j] - wide[i]));
             ss += bd * bd;
         }
         assert_true(fabs(sqrt(ss / N) - r[e]) <= 1e-6 * sqrt(ss / N) + 1e-12);
@@ -266,10 +276,14 @@ static void test_exp_search(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exhaustive_decode),   cmocka_unit_test(test_exhaustive_round_trip),
-        cmocka_unit_test(test_boundaries),          cmocka_unit_test(test_bias_choice),
-        cmocka_unit_test(test_random_vs_brute_force), cmocka_unit_test(test_general_hand),
-        cmocka_unit_test(test_general_vs_brute_force), cmocka_unit_test(test_exp_search),
+        cmocka_unit_test(test_exhaustive_decode),
+        cmocka_unit_test(test_exhaustive_round_trip),
+        cmocka_unit_test(test_boundaries),
+        cmocka_unit_test(test_bias_choice),
+        cmocka_unit_test(test_random_vs_brute_force),
+        cmocka_unit_test(test_general_hand),
+        cmocka_unit_test(test_general_vs_brute_force),
+        cmocka_unit_test(test_exp_search),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

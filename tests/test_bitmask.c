@@ -53,7 +53,8 @@ static void test_encode_decode_f32(void **state) {
             check_layout_f32(&bm, w, rows, cols);
             float *back = malloc(sizeof(float) * (size_t)(rows * cols + 1));
             assert_int_equal(eb_bitmask_decode_f32(&bm, back, NULL), EB_OK);
-            for (int i = 0; i < rows * cols; i++) assert_true(back[i] == w[i]);
+            for (int i = 0; i < rows * cols; i++)
+                assert_true(back[i] == w[i]);
             if (dens[d] == 0.0) assert_int_equal(bm.nnz, 0);
             if (dens[d] == 1.0 && rows) {
                 /* every mask full except the padded tail */
@@ -95,6 +96,19 @@ static void test_encode_af8(void **state) {
     }
     assert_int_equal(bm.nnz, nz);
     assert_int_equal(eb_bitmask_bytes(&bm), (size_t)rows * bm.vpr * 2 + nz);
+    /* gather rows 8, 0, 8, 3 (an embedding lookup) */
+    int32_t ids[4] = {8, 0, 8, 3};
+    float *g = malloc(sizeof(float) * 4 * cols);
+    assert_int_equal(eb_bitmask_gather_rows(&bm, ids, 4, g, NULL), EB_OK);
+    for (int i = 0; i < 4; i++)
+        for (int c = 0; c < cols; c++)
+            assert_true(g[i * cols + c] == f[ids[i] * cols + c]);
+    int32_t bad_id[1] = {rows};
+    eb_error gerr;
+    assert_int_equal(eb_bitmask_gather_rows(&bm, bad_id, 1, g, &gerr), EB_ERR_ARG);
+    bad_id[0] = -1;
+    assert_int_equal(eb_bitmask_gather_rows(&bm, bad_id, 1, g, &gerr), EB_ERR_ARG);
+    free(g);
     eb_error err;
     eb_bitmask bf;
     assert_int_equal(eb_bitmask_encode_f32(&bf, w, rows, cols, NULL, NULL), EB_OK);
@@ -136,7 +150,8 @@ static void test_lane_round_trip_f32(void **state) {
     eb_bitmask bm;
     assert_int_equal(eb_bitmask_encode_f32(&bm, w, rows, cols, NULL, NULL), EB_OK);
     size_t nv = (size_t)rows * bm.vpr;
-    float *lanes = malloc(sizeof(float) * (bm.nnz + 1)), *packed = malloc(sizeof(float) * (bm.nnz + 1));
+    float *lanes = malloc(sizeof(float) * (bm.nnz + 1)),
+          *packed = malloc(sizeof(float) * (bm.nnz + 1));
     float *dense = malloc(sizeof(float) * nv * 16);
     assert_int_equal(eb_bitmask_packed_to_lanes(lanes, bm.values, bm.nnz, 4, bm.masks, nv, NULL),
                      EB_OK);
@@ -146,10 +161,12 @@ static void test_lane_round_trip_f32(void **state) {
         for (size_t v = 0; v < nv; v++)
             if (w[v * 16 + i] != 0.0f) assert_true(lanes[k++] == w[v * 16 + i]);
     assert_int_equal(k, bm.nnz);
-    assert_int_equal(eb_bitmask_lanes_to_packed(packed, lanes, bm.nnz, 4, bm.masks, nv, NULL), EB_OK);
+    assert_int_equal(eb_bitmask_lanes_to_packed(packed, lanes, bm.nnz, 4, bm.masks, nv, NULL),
+                     EB_OK);
     assert_memory_equal(packed, bm.values, bm.nnz * 4);
     assert_int_equal(eb_bitmask_lanes_decode(dense, lanes, bm.nnz, 4, bm.masks, nv, NULL), EB_OK);
-    for (int i = 0; i < rows * cols; i++) assert_true(dense[i] == w[i]);
+    for (int i = 0; i < rows * cols; i++)
+        assert_true(dense[i] == w[i]);
     free(w), free(lanes), free(packed), free(dense);
     eb_bitmask_free(&bm);
 }
@@ -161,7 +178,8 @@ static void test_view_validation(void **state) {
     float vals[4] = {1, 2, 3, 4};
     eb_bitmask bm;
     eb_error err;
-    assert_int_equal(eb_bitmask_view(&bm, 2, 20, EB_BM_F32, 0, masks, 4, vals, 4, NULL, &err), EB_OK);
+    assert_int_equal(eb_bitmask_view(&bm, 2, 20, EB_BM_F32, 0, masks, 4, vals, 4, NULL, &err),
+                     EB_OK);
     assert_int_equal(bm.row_ptr[1], 3);
     float d[40];
     assert_int_equal(eb_bitmask_decode_f32(&bm, d, NULL), EB_OK);
@@ -198,7 +216,8 @@ static void test_view_validation(void **state) {
     uint64_t s = 1;
     for (int it = 0; it < 2000; it++) {
         uint16_t gm[6];
-        for (int i = 0; i < 6; i++) gm[i] = (uint16_t)eb_test_rng(&s);
+        for (int i = 0; i < 6; i++)
+            gm[i] = (uint16_t)eb_test_rng(&s);
         float gv[64] = {0};
         size_t n = eb_test_rng(&s) % 64;
         eb_status st = eb_bitmask_view(&bm, 3, 40, EB_BM_F32, 0, gm, 6, gv, n, NULL, &err);
@@ -212,11 +231,79 @@ static void test_view_validation(void **state) {
     }
 }
 
+static void test_tolerant_decode(void **state) {
+    (void)state;
+    uint64_t s = 31;
+    int rows = 6, cols = 64; /* 4 vectors per row, 24 vectors */
+    float *w = random_sparse(rows, cols, 0.5, &s);
+    for (int i = 0; i < rows * cols; i++)
+        if (w[i] != 0) w[i] = 1.0f + (float)i; /* distinct values */
+    eb_bitmask bm;
+    assert_int_equal(eb_bitmask_encode_f32(&bm, w, rows, cols, NULL, NULL), EB_OK);
+    size_t nv = (size_t)rows * bm.vpr, counts[16];
+    float *lanes = malloc(sizeof(float) * (bm.nnz + 1)), *d = malloc(sizeof(float) * rows * cols);
+    assert_int_equal(eb_bitmask_packed_to_lanes(lanes, bm.values, bm.nnz, 4, bm.masks, nv, NULL),
+                     EB_OK);
+    eb_bitmask_lane_counts(bm.masks, nv, counts);
+    size_t tot = 0;
+    for (int i = 0; i < 16; i++)
+        tot += counts[i];
+    assert_int_equal(tot, bm.nnz);
+    /* clean streams decode exactly, both orders */
+    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bm.masks, bm.values,
+                                                bm.nnz, EB_BM_ORDER_PACKED, NULL, NULL),
+                     EB_OK);
+    assert_memory_equal(d, w, sizeof(float) * rows * cols);
+    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bm.masks, lanes,
+                                                bm.nnz, EB_BM_ORDER_LANES, counts, NULL),
+                     EB_OK);
+    assert_memory_equal(d, w, sizeof(float) * rows * cols);
+    /* set one mask bit that was clear: vector 5, element i */
+    uint16_t *bad = malloc(sizeof(uint16_t) * nv);
+    memcpy(bad, bm.masks, sizeof(uint16_t) * nv);
+    int i = 0;
+    while ((bad[5] >> i) & 1)
+        i++;
+    assert_true(i < 16);
+    bad[5] |= (uint16_t)(1u << i);
+    /* lane order: only lane i (elements i, i+16, ... of the stream) from
+     * vector 5 on can change */
+    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bad, lanes, bm.nnz,
+                                                EB_BM_ORDER_LANES, counts, NULL),
+                     EB_OK);
+    int changed = 0;
+    for (int e = 0; e < rows * cols; e++) {
+        if (d[e] != w[e]) {
+            changed++;
+            assert_int_equal(e % 16, i);
+            assert_true(e / 16 >= 5);
+        }
+    }
+    assert_true(changed >= 1);
+    /* packed order: everything before the flipped element is intact, and
+     * the stream runs one short at the end */
+    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bad, bm.values, bm.nnz,
+                                                EB_BM_ORDER_PACKED, NULL, NULL),
+                     EB_OK);
+    for (int e = 0; e < 5 * 16 + i; e++)
+        assert_true(d[e] == w[e]);
+    /* too few stored values read as zero, never out of bounds */
+    assert_int_equal(eb_bitmask_decode_tolerant(d, rows, cols, EB_BM_F32, 0, bm.masks, bm.values, 3,
+                                                EB_BM_ORDER_PACKED, NULL, NULL),
+                     EB_OK);
+    size_t nz = 0;
+    for (int e = 0; e < rows * cols; e++)
+        nz += d[e] != 0;
+    assert_int_equal(nz, 3);
+    free(w), free(lanes), free(d), free(bad);
+    eb_bitmask_free(&bm);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_decode_f32),  cmocka_unit_test(test_encode_af8),
         cmocka_unit_test(test_lane_order_by_hand), cmocka_unit_test(test_lane_round_trip_f32),
-        cmocka_unit_test(test_view_validation),
+        cmocka_unit_test(test_view_validation),    cmocka_unit_test(test_tolerant_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,8 @@ static void test_topk(void **state) {
     assert_int_equal(eb_prune_magnitude(w, 6, 0.5, NULL, &kept, NULL), EB_OK);
     assert_int_equal(kept, 3);
     float want[6] = {0.5f, 0, 0.3f, -0.5f, 0, 0};
-    for (int i = 0; i < 6; i++) assert_true(w[i] == want[i]);
+    for (int i = 0; i < 6; i++)
+        assert_true(w[i] == want[i]);
     /* ties: the lower index wins */
     float t[4] = {1, -1, 1, 0.5f};
     assert_int_equal(eb_prune_magnitude(t, 4, 0.5, NULL, &kept, NULL), EB_OK);
@@ -38,7 +39,8 @@ static void test_topk_exact_count_random(void **state) {
     uint64_t s = 2;
     enum { N = 1000 };
     static float w[N];
-    for (int i = 0; i < N; i++) w[i] = (float)(eb_test_rng(&s) % 50) - 25; /* many ties */
+    for (int i = 0; i < N; i++)
+        w[i] = (float)(eb_test_rng(&s) % 50) - 25; /* many ties */
     float orig[N];
     memcpy(orig, w, sizeof w);
     size_t kept;
@@ -81,7 +83,8 @@ static void test_percentile(void **state) {
     memcpy(c, w, sizeof c);
     assert_int_equal(eb_prune_percentile(c, 10, 50, NULL, &z, NULL), EB_OK);
     assert_int_equal(z, 5);
-    for (int i = 0; i < 10; i++) assert_true(c[i] == (i < 5 ? 0.0f : w[i]));
+    for (int i = 0; i < 10; i++)
+        assert_true(c[i] == (i < 5 ? 0.0f : w[i]));
     memcpy(c, w, sizeof c);
     assert_int_equal(eb_prune_percentile(c, 10, 0, NULL, &z, NULL), EB_OK);
     assert_int_equal(z, 0);
@@ -125,8 +128,10 @@ static void test_embedding_schedule(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_topk),          cmocka_unit_test(test_topk_exact_count_random),
-        cmocka_unit_test(test_percentile),    cmocka_unit_test(test_cubic_schedule),
+        cmocka_unit_test(test_topk),
+        cmocka_unit_test(test_topk_exact_count_random),
+        cmocka_unit_test(test_percentile),
+        cmocka_unit_test(test_cubic_schedule),
         cmocka_unit_test(test_embedding_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

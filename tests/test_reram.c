@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <unistd.h>
 
 #include "edgebert/reram.h"
 
@@ -30,7 +31,8 @@ static double bisect_threshold(eb_reram_level lo, eb_reram_level hi) {
 static double integrate(double a, double b, double m, double s) {
     int n = 40000;
     double h = (b - a) / n, sum = pdf(a, m, s) + pdf(b, m, s);
-    for (int i = 1; i < n; i++) sum += (i & 1 ? 4 : 2) * pdf(a + i * h, m, s);
+    for (int i = 1; i < n; i++)
+        sum += (i & 1 ? 4 : 2) * pdf(a + i * h, m, s);
     return sum * h / 3;
 }
 
@@ -129,10 +131,22 @@ static void test_table_parse(void **state) {
     assert_int_equal(t.n_levels, 4);
     assert_int_equal(t.bits, 2);
     assert_true(t.level[1].mean == 0.5 && t.level[2].sigma == 0.02 && t.level[3].mean == 1);
+    /* from a file */
+    char path[] = "/tmp/eb_reram_tableXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(txt, f);
+    fclose(f);
+    eb_reram_table t2;
+    assert_int_equal(eb_reram_table_load(path, NULL, &t2, NULL), EB_OK);
+    assert_memory_equal(&t, &t2, sizeof t);
+    unlink(path);
     eb_error err;
+    assert_int_equal(eb_reram_table_load(path, NULL, &t2, &err), EB_ERR_IO);
     const char *bad[] = {"0 0.01\n0.5 0.02\n1 0.01\n", "0 0.01\n0.5 -1\n",
-                         "0.5 0.01\n0.2 0.01\n",        "0 0.01\n1 x\n",
-                         "0 0.01 7\n1 0.01\n",          ""};
+                         "0.5 0.01\n0.2 0.01\n",       "0 0.01\n1 x\n",
+                         "0 0.01 7\n1 0.01\n",         ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(eb_reram_table_parse(bad[i], strlen(bad[i]), "bad", &t, &err),
                          EB_ERR_FORMAT);
@@ -166,10 +180,12 @@ static void test_packing(void **state) {
     for (int bits = 1; bits <= 4; bits++) {
         for (size_t n = 0; n < 40; n++) {
             uint8_t in[40], out[40], cells[400];
-            for (size_t i = 0; i < n; i++) in[i] = (uint8_t)eb_test_rng(&s);
+            for (size_t i = 0; i < n; i++)
+                in[i] = (uint8_t)eb_test_rng(&s);
             size_t nc = eb_reram_cells_for(n, bits);
             assert_int_equal(eb_reram_pack(cells, nc, in, n, bits, NULL), EB_OK);
-            for (size_t i = 0; i < nc; i++) assert_true(cells[i] < (1 << bits));
+            for (size_t i = 0; i < nc; i++)
+                assert_true(cells[i] < (1 << bits));
             assert_int_equal(eb_reram_unpack(out, n, cells, nc, bits, NULL), EB_OK);
             assert_memory_equal(in, out, n);
         }
@@ -183,7 +199,8 @@ static void test_injection_count_mode(void **state) {
     enum { N = 200000 };
     static uint8_t orig[N], a[N], b[N], c[N];
     uint64_t s = 5;
-    for (int i = 0; i < N; i++) orig[i] = (uint8_t)(eb_test_rng(&s) % 8);
+    for (int i = 0; i < N; i++)
+        orig[i] = (uint8_t)(eb_test_rng(&s) % 8);
     memcpy(a, orig, N), memcpy(b, orig, N), memcpy(c, orig, N);
     eb_reram_rng r1, r2, r3;
     eb_reram_rng_seed(&r1, 42);
@@ -193,8 +210,8 @@ static void test_injection_count_mode(void **state) {
     assert_int_equal(eb_reram_inject_cells(a, N, &m, EB_FAULT_COUNT, &r1, &st, NULL), EB_OK);
     assert_int_equal(eb_reram_inject_cells(b, N, &m, EB_FAULT_COUNT, &r2, NULL, NULL), EB_OK);
     assert_int_equal(eb_reram_inject_cells(c, N, &m, EB_FAULT_COUNT, &r3, NULL, NULL), EB_OK);
-    assert_memory_equal(a, b, N);        /* same seed, same faults */
-    assert_true(memcmp(a, c, N) != 0);   /* another seed, other cells */
+    assert_memory_equal(a, b, N);      /* same seed, same faults */
+    assert_true(memcmp(a, c, N) != 0); /* another seed, other cells */
     size_t cnt[8] = {0}, flt[8] = {0}, up[8] = {0}, total = 0;
     for (int i = 0; i < N; i++) {
         cnt[orig[i]]++;
@@ -215,7 +232,8 @@ static void test_injection_count_mode(void **state) {
     }
     /* MLC2 and SLC: floor() of tiny rates leaves the data intact */
     memcpy(a, orig, N);
-    for (int i = 0; i < N; i++) a[i] &= 3;
+    for (int i = 0; i < N; i++)
+        a[i] &= 3;
     memcpy(b, a, N);
     eb_reram_model m2;
     eb_reram_model_init(&m2, eb_reram_default_table(EB_CELL_MLC2), NULL);
@@ -235,9 +253,11 @@ static void test_injection_bernoulli_and_bytes(void **state) {
     enum { N = 300000 };
     static uint8_t cells[N];
     uint64_t s = 6;
-    for (int i = 0; i < N; i++) cells[i] = (uint8_t)(eb_test_rng(&s) % 8);
+    for (int i = 0; i < N; i++)
+        cells[i] = (uint8_t)(eb_test_rng(&s) % 8);
     double expect = 0;
-    for (int i = 0; i < N; i++) expect += m.p_up[cells[i]] + m.p_down[cells[i]];
+    for (int i = 0; i < N; i++)
+        expect += m.p_up[cells[i]] + m.p_down[cells[i]];
     eb_reram_rng r;
     eb_reram_rng_seed(&r, 7);
     eb_fault_stats st;
@@ -245,7 +265,8 @@ static void test_injection_bernoulli_and_bytes(void **state) {
     assert_true(fabs((double)st.faults - expect) < 5 * sqrt(expect));
     /* bytes: same seed same result, faults only touch bits within cells */
     static uint8_t bytes[N], x1[N], x2[N];
-    for (int i = 0; i < N; i++) bytes[i] = (uint8_t)eb_test_rng(&s);
+    for (int i = 0; i < N; i++)
+        bytes[i] = (uint8_t)eb_test_rng(&s);
     memcpy(x1, bytes, N), memcpy(x2, bytes, N);
     eb_fault_stats s1, s2;
     assert_int_equal(eb_reram_inject_bytes(x1, N, &m, EB_FAULT_COUNT, 99, NULL, &s1, NULL), EB_OK);
@@ -254,14 +275,16 @@ static void test_injection_bernoulli_and_bytes(void **state) {
     assert_int_equal(s1.cells, eb_reram_cells_for(N, 3));
     assert_true(s1.faults > 1000);
     size_t changed = 0;
-    for (int i = 0; i < N; i++) changed += x1[i] != bytes[i];
+    for (int i = 0; i < N; i++)
+        changed += x1[i] != bytes[i];
     /* a 3-bit cell may straddle two bytes */
     assert_true(changed > 0 && changed <= 2 * s1.faults);
     /* SLC: nothing changes */
     eb_reram_model slc;
     eb_reram_model_init(&slc, eb_reram_default_table(EB_CELL_SLC), NULL);
     memcpy(x1, bytes, N);
-    assert_int_equal(eb_reram_inject_bytes(x1, N, &slc, EB_FAULT_BERNOULLI, 1, NULL, &s1, NULL), EB_OK);
+    assert_int_equal(eb_reram_inject_bytes(x1, N, &slc, EB_FAULT_BERNOULLI, 1, NULL, &s1, NULL),
+                     EB_OK);
     assert_memory_equal(x1, bytes, N);
     /* trial seeds differ and are reproducible */
     assert_true(eb_reram_trial_seed(1, 0) != eb_reram_trial_seed(1, 1));
@@ -274,12 +297,64 @@ static void test_injection_bernoulli_and_bytes(void **state) {
     }
 }
 
+static void test_inject_sparse(void **state) {
+    (void)state;
+    eb_reram_model slc, mlc3;
+    eb_reram_model_init(&slc, eb_reram_default_table(EB_CELL_SLC), NULL);
+    eb_reram_model_init(&mlc3, eb_reram_default_table(EB_CELL_MLC3), NULL);
+    enum { NNZ = 50000, NM = 8000 };
+    static uint8_t v0[NNZ], v1[NNZ], v2[NNZ];
+    static uint16_t m0[NM], m1[NM], m2[NM];
+    uint64_t s = 12;
+    for (int i = 0; i < NNZ; i++)
+        v0[i] = (uint8_t)(1 + eb_test_rng(&s) % 255);
+    for (int i = 0; i < NM; i++)
+        m0[i] = (uint16_t)eb_test_rng(&s);
+    memcpy(v1, v0, NNZ), memcpy(m1, m0, sizeof m0);
+    eb_fault_stats vs, ms;
+    /* masks in SLC: untouched; values in MLC3: faults */
+    assert_int_equal(eb_reram_inject_sparse(v1, NNZ, m1, NM, &mlc3, &slc, EB_FAULT_COUNT, 5, NULL,
+                                            &vs, &ms, NULL),
+                     EB_OK);
+    assert_memory_equal(m1, m0, sizeof m0);
+    assert_int_equal(ms.faults, 0);
+    assert_int_equal(ms.cells, NM * 16);
+    assert_true(vs.faults > 100);
+    assert_true(memcmp(v1, v0, NNZ) != 0);
+    /* same seed, same result; masks in MLC3 get faults too */
+    memcpy(v1, v0, NNZ), memcpy(m1, m0, sizeof m0);
+    memcpy(v2, v0, NNZ), memcpy(m2, m0, sizeof m0);
+    assert_int_equal(eb_reram_inject_sparse(v1, NNZ, m1, NM, &mlc3, &mlc3, EB_FAULT_COUNT, 8, NULL,
+                                            NULL, &ms, NULL),
+                     EB_OK);
+    assert_int_equal(eb_reram_inject_sparse(v2, NNZ, m2, NM, &mlc3, &mlc3, EB_FAULT_COUNT, 8, NULL,
+                                            NULL, NULL, NULL),
+                     EB_OK);
+    assert_memory_equal(v1, v2, NNZ);
+    assert_memory_equal(m1, m2, sizeof m1);
+    assert_true(ms.faults > 10 && memcmp(m1, m0, sizeof m0) != 0);
+    /* masks are cut big-endian: the top bits of mask 0 are cell 0 (2 bits) */
+    eb_reram_model mlc2;
+    eb_reram_model_init(&mlc2, eb_reram_default_table(EB_CELL_MLC2), NULL);
+    uint16_t one = 0xC000;
+    uint8_t dummy = 1;
+    assert_int_equal(eb_reram_inject_sparse(&dummy, 1, &one, 1, &mlc2, &mlc2, EB_FAULT_COUNT, 1,
+                                            NULL, NULL, &ms, NULL),
+                     EB_OK);
+    assert_int_equal(ms.level_cells[3], 1); /* 11 */
+    assert_int_equal(ms.level_cells[0], 7);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_tables),    cmocka_unit_test(test_thresholds_and_probabilities),
-        cmocka_unit_test(test_rates_match_facts), cmocka_unit_test(test_table_parse),
-        cmocka_unit_test(test_packing),           cmocka_unit_test(test_injection_count_mode),
+        cmocka_unit_test(test_default_tables),
+        cmocka_unit_test(test_thresholds_and_probabilities),
+        cmocka_unit_test(test_rates_match_facts),
+        cmocka_unit_test(test_table_parse),
+        cmocka_unit_test(test_packing),
+        cmocka_unit_test(test_injection_count_mode),
         cmocka_unit_test(test_injection_bernoulli_and_bytes),
+        cmocka_unit_test(test_inject_sparse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

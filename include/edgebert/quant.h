@@ -64,6 +64,8 @@ static inline int eb_af8_is_zero(uint8_t code) {
 /* Tensor conversions with a given bias. */
 void eb_af8_encode(uint8_t *out, const float *x, size_t n, int bias, eb_af8_round mode);
 void eb_af8_decode(float *out, const uint8_t *codes, size_t n, int bias);
+/* Encode with the bias chosen from x (eb_af8_choose_bias); returns it. */
+int eb_af8_encode_auto(uint8_t *out, const float *x, size_t n, eb_af8_round mode);
 /* Fake quantisation out[i] = decode(encode(x[i])); out may alias x.
  * Chooses the bias from x and returns it. */
 int eb_af8_quantize(float *out, const float *x, size_t n, eb_af8_round mode);
@@ -138,12 +140,12 @@ typedef struct eb_bitmask {
     int rows, cols;
     int vpr; /* vectors per row = ceil(cols / 16) */
     eb_bm_payload payload;
-    int af8_bias;        /* AF8 payload: the tensor's bias */
-    size_t nnz;          /* number of stored non-zeros */
-    const uint16_t *masks;  /* rows * vpr */
-    const void *values;     /* nnz floats or nnz AF8 codes, packed order */
-    uint32_t *row_ptr;   /* rows + 1 offsets into values (always owned) */
-    uint16_t *own_masks; /* owned storage (NULL for views) */
+    int af8_bias;          /* AF8 payload: the tensor's bias */
+    size_t nnz;            /* number of stored non-zeros */
+    const uint16_t *masks; /* rows * vpr */
+    const void *values;    /* nnz floats or nnz AF8 codes, packed order */
+    uint32_t *row_ptr;     /* rows + 1 offsets into values (always owned) */
+    uint16_t *own_masks;   /* owned storage (NULL for views) */
     void *own_values;
     const eb_allocator *alloc;
 } eb_bitmask;
@@ -169,6 +171,10 @@ void eb_bitmask_free(eb_bitmask *bm);
 
 /* Dense fp32 [rows, cols] (AF8 payloads decoded). */
 eb_status eb_bitmask_decode_f32(const eb_bitmask *bm, float *out, eb_error *err);
+/* Gather rows (an embedding lookup): out[i, :] = row ids[i] decoded to fp32,
+ * out is [n, cols].  An id outside 0..rows-1 is EB_ERR_ARG. */
+eb_status eb_bitmask_gather_rows(const eb_bitmask *bm, const int32_t *ids, int n, float *out,
+                                 eb_error *err);
 /* Dense AF8 codes (AF8 payload only). */
 eb_status eb_bitmask_decode_codes(const eb_bitmask *bm, uint8_t *out, eb_error *err);
 /* Fraction of non-zeros (nnz / (rows*cols)). */
@@ -186,6 +192,23 @@ eb_status eb_bitmask_lanes_to_packed(void *packed, const void *lanes, size_t nnz
  * n_vec * 16 elements of elem_size bytes (zeros inserted). */
 eb_status eb_bitmask_lanes_decode(void *dense, const void *lanes, size_t nnz, size_t elem_size,
                                   const uint16_t *masks, size_t n_vec, eb_error *err);
+
+/* Decode a possibly corrupted stream the way the hardware replays it, never
+ * failing on content: in packed order the masks consume the values in
+ * sequence; in lane order each lane has its own counter, so a flipped mask
+ * bit only shifts that lane.  lane_count (16 entries, may be NULL) gives the
+ * number of values each lane really holds (the separate banks of the
+ * hardware; take them with eb_bitmask_lane_counts from the clean masks); NULL
+ * derives them from the masks given.  A slot past the stored values (or past
+ * its lane) reads as zero, values left over are ignored, mask bits past
+ * `cols` are ignored.  For AF8 payloads values are codes decoded with `bias`.
+ * dense is [rows, cols]. */
+eb_status eb_bitmask_decode_tolerant(float *dense, int rows, int cols, eb_bm_payload payload,
+                                     int bias, const uint16_t *masks, const void *values,
+                                     size_t nnz, eb_bm_order order, const size_t *lane_count,
+                                     eb_error *err);
+/* Per-lane counts (popcount of bit i over n_vec masks). */
+void eb_bitmask_lane_counts(const uint16_t *masks, size_t n_vec, size_t counts[EB_BM_VEC]);
 
 /* ------------------------------------------------------------------ */
 /* Sparse kernels                                                       */
@@ -216,6 +239,15 @@ eb_status eb_linear_auto(float *y, const float *x, const eb_bitmask *w, const fl
 eb_status eb_af8_matmul(uint8_t *y_codes, int *y_bias, float *y_float, const uint8_t *x_codes,
                         int x_bias, const eb_bitmask *w, const float *bias, int N,
                         const eb_allocator *alloc, eb_error *err);
+
+/* The same computed fast: operands decoded to fp32 (exactly), products
+ * summed in fp32 by the sparse kernel or BLAS (whichever eb_sparse_prefer
+ * picks), then re-quantised.  Differs from eb_af8_matmul only where the fp32
+ * rounding of a sum moves it across an AF8 rounding boundary (then by one
+ * AF8 step); use it for whole-model evaluation. */
+eb_status eb_af8_matmul_fast(uint8_t *y_codes, int *y_bias, float *y_float, const uint8_t *x_codes,
+                             int x_bias, const eb_bitmask *w, const float *bias, int N,
+                             const eb_allocator *alloc, eb_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Pruning                                                              */

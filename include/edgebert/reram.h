@@ -62,8 +62,8 @@ const eb_reram_table *eb_reram_default_table(eb_cell_kind k);
 /* User tables, text: one level per line, "mean sigma" (blanks or a comma
  * between), lowest level first; '#' starts a comment; 2, 4, 8 or 16 levels;
  * means strictly increasing, sigmas > 0.  `name` is used in messages. */
-eb_status eb_reram_table_parse(const char *text, size_t len, const char *name,
-                               eb_reram_table *out, eb_error *err);
+eb_status eb_reram_table_parse(const char *text, size_t len, const char *name, eb_reram_table *out,
+                               eb_error *err);
 eb_status eb_reram_table_load(const char *path, const eb_allocator *alloc, eb_reram_table *out,
                               eb_error *err);
 
@@ -125,6 +125,20 @@ eb_status eb_reram_inject_cells(uint8_t *cells, size_t n_cells, const eb_reram_m
 eb_status eb_reram_inject_bytes(uint8_t *bytes, size_t nbytes, const eb_reram_model *m,
                                 eb_fault_mode mode, uint64_t seed, const eb_allocator *alloc,
                                 eb_fault_stats *stats, eb_error *err);
+
+/* Faults into a sparse tensor as EdgeBERT stores it, in place: the nnz AF8
+ * codes of the non-zeros go to cells of value_model; the masks (each 16-bit
+ * mask most significant bit first, i.e. element 15 first) to cells of
+ * mask_model (NULL: the masks are not touched).  The two streams get
+ * independent random streams derived from seed.  Stats may be NULL.  Decode
+ * the result with eb_bitmask_decode_tolerant (masks may no longer agree
+ * with the stored count). */
+eb_status eb_reram_inject_sparse(uint8_t *values, size_t nnz, uint16_t *masks, size_t n_masks,
+                                 const eb_reram_model *value_model,
+                                 const eb_reram_model *mask_model, eb_fault_mode mode,
+                                 uint64_t seed, const eb_allocator *alloc,
+                                 eb_fault_stats *value_stats, eb_fault_stats *mask_stats,
+                                 eb_error *err);
 
 #ifdef __cplusplus
 }

@@ -159,6 +159,38 @@ eb_power_backend eb_power_sim_make(eb_power_sim_state *st);
 eb_status eb_power_cpufreq_open(const char *root, int cpu, const eb_allocator *alloc,
                                 eb_power_backend *out, eb_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Threshold calibration (Table 3)                                     */
+/* ------------------------------------------------------------------ */
+
+typedef struct eb_calib_point {
+    double drop_pct;             /* allowed accuracy drop, %-points */
+    int found;                   /* 0: no threshold >= 0 keeps the drop */
+    double threshold;            /* the largest such threshold (0.001 grid) */
+    double accuracy;             /* accuracy at that threshold */
+    double mean_exit_layer;
+    double mean_predicted_layer; /* LAI only */
+} eb_calib_point;
+
+/* The exit predictor table of a model's task (NULL: none, or unknown task). */
+const eb_exit_lut *eb_model_task_lut(const eb_model *m, const char *task);
+
+/* Accuracy, mean exit layer and mean predicted layer (lut != NULL) of a
+ * threshold, with the exit rules of eb_policy_run (ee when lut is NULL). */
+void eb_calib_evaluate(const float *entropies, const int *labels, const int *gold, int n, int L,
+                       double threshold, const eb_exit_lut *lut, double *accuracy,
+                       double *mean_exit_layer, double *mean_predicted_layer);
+
+/* entropies and labels: n x L (entropy and argmax label after each layer of
+ * every sentence, all layers run); gold[i] in the model's label space (< 0:
+ * unlabelled).  Finds, for each allowed drop, the largest threshold for
+ * conventional early exit (ee, may be NULL) and for LAI with `lut` (lai, may
+ * be NULL; skipped when lut is NULL).  *base_accuracy: all layers. */
+eb_status eb_calibrate(const float *entropies, const int *labels, const int *gold, int n, int L,
+                       const eb_exit_lut *lut, const double *drops_pct, int n_drops,
+                       eb_calib_point *ee, eb_calib_point *lai, double *base_accuracy,
+                       eb_error *err);
+
 #ifdef __cplusplus
 }
 #endif

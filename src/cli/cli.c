@@ -30,14 +30,15 @@ const char *eb_cli_model_path(const char *given, char *buf, size_t cap) {
         exe[n] = 0;
         char *slash = strrchr(exe, '/');
         if (slash) *slash = 0;
-        const char *rel[] = {"/../models/default", "/../share/edgebert/models/default",
-                             "/../../models/default"};
+        const char *rel[] = {"/../models/default.ebb", "/../share/edgebert/models/default.ebb",
+                             "/../../models/default.ebb", "/../models/default",
+                             "/../share/edgebert/models/default"};
         for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
             snprintf(buf, cap, "%s%s", exe, rel[i]);
             if (exists(buf)) return buf;
         }
     }
-    snprintf(buf, cap, "models/default");
+    snprintf(buf, cap, "models/default.ebb");
     return buf;
 }
 
@@ -170,6 +171,7 @@ void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, co
                "\"dvfs\": %.6g, \"leakage\": %.6g}, \"deadline_met\": %s",
             h->energy.pu_uj, h->energy.sfu_uj, h->energy.sram_uj, h->energy.emb_mem_uj, h->energy.dvfs_uj,
             h->energy.leakage_uj, h->deadline_met ? "true" : "false");
+    fprintf(f, ", \"flops\": %.0f, \"flops_dense\": %.0f", r->flops, r->flops_dense);
     if (task) {
         fprintf(f, ", \"task\": ");
         json_str(f, task);

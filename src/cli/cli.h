@@ -10,8 +10,8 @@
 void eb_cli_log(void *ud, eb_log_level level, const char *msg);
 
 /* The model to use: the -m value, else $EDGEBERT_MODEL, else the default
- * model shipped with the repo (models/default next to the executable's
- * ../ or the current directory, or the installed share/edgebert/). */
+ * model shipped with the repo (models/default.ebb next to the executable's
+ * ../, or the installed share/edgebert/models/, or ./models/default.ebb). */
 const char *eb_cli_model_path(const char *given, char *buf, size_t cap);
 
 /* Load a model with the CLI's log callback; prints the error on failure. */

@@ -10,7 +10,21 @@ static void usage(void) {
             "usage: edgebert classify [-m MODEL] [--task NAME] [--threshold T] [--policy base|ee|lai]\n"
             "                         [--latency-target MS] [--mac-size N] [--precision fp32|af8]\n"
             "                         [--max-len N] [--json] [TEXT [TEXT_B]]\n"
-            "Without TEXT, classifies each stdin line (a TAB separates TEXT and TEXT_B).\n");
+            "Without TEXT, classifies each stdin line (a TAB separates TEXT and TEXT_B).\n"
+            "  -m MODEL             checkpoint directory or .ebb bundle (default: $EDGEBERT_MODEL,\n"
+            "                       else models/default next to the executable or ../share/edgebert)\n"
+            "  --task NAME          bundle task (default: the first)\n"
+            "  --policy P           base: every layer; ee: entropy early exit (default);\n"
+            "                       lai: latency-aware with DVFS (needs the model's exit_lut.csv)\n"
+            "  --threshold T        exit when a layer's entropy < T (default: the model's own)\n"
+            "  --latency-target MS  lai: per-sentence target in milliseconds (default 50)\n"
+            "  --mac-size N         accelerator PU size n (default 16)\n"
+            "  --precision P        fp32 (default) or af8 (AdaptivFloat8 weights)\n"
+            "  --max-len N          cut the input to N tokens (default: the model's positions)\n"
+            "  --json               one JSON object per sentence: label, label_id, probs, logits,\n"
+            "                       exit_layer, num_layers, entropies, predicted_layer, n_tokens,\n"
+            "                       truncated, vdd, freq_mhz, cycles, time_ms, energy_uj,\n"
+            "                       energy_breakdown_uj, deadline_met\n");
 }
 
 static int run_one(eb_context *ctx, const eb_model *m, const char *a, const char *b,

@@ -16,7 +16,15 @@ static void usage(void) {
             "                     [--threshold T] [--policy base|ee|lai] [--latency-target MS]\n"
             "                     [--mac-size N] [--precision fp32|af8] [--max-len N] [--limit N]\n"
             "                     [--model-task NAME] [--json]\n"
-            "--task names the data layout (and, for a bundle, the model task of that name).\n");
+            "--task names the data layout (and, for a bundle, the model task of that name).\n"
+            "  -m MODEL             checkpoint directory or .ebb bundle (default as for classify)\n"
+            "  --data FILE.tsv      a GLUE dev/test file with the task's columns\n"
+            "  --model-task NAME    bundle task to run when it is not named like --task\n"
+            "  --limit N            only the first N examples\n"
+            "  --threshold, --policy, --latency-target, --mac-size, --precision, --max-len:\n"
+            "                       as for classify\n"
+            "  --json               one JSON object: accuracy (F1, Matthews or correlations where\n"
+            "                       GLUE reports them), mean exit layer, energy, deadline misses\n");
 }
 
 static double now_s(void) {

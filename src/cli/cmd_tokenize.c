@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/cli_tokenize.h"
 #include "edgebert.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: edgebert tokenize --spm SPIECE_MODEL [--max-len N] [--json] [TEXT [TEXT_B]]\n"
+            "usage: edgebert tokenize [-m MODEL | --spm SPIECE_MODEL] [--max-len N] [--json] [TEXT [TEXT_B]]\n"
+            "Without -m or --spm, the default model's tokenizer is used.\n"
             "  Prints [CLS] TEXT [SEP] (TEXT_B [SEP]) as ids and pieces, cut longest-first\n"
             "  to N tokens (default 512, at most %d).  Without TEXT, reads lines from stdin,\n"
             "  each \"text\" or \"text_a<TAB>text_b\".  --json: one JSON object per input:\n"
@@ -72,7 +74,8 @@ int eb_cli_print_tokens(const eb_tokenizer *tok, const char *a, const char *b, i
 }
 
 int eb_cmd_tokenize(int argc, char **argv) {
-    const char *spm = NULL, *pos[2] = {NULL, NULL};
+    const char *spm = NULL, *model = NULL, *pos[2] = {NULL, NULL};
+    int max_len_given = 0;
     int npos = 0, json = 0, max_len = 512;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -81,6 +84,12 @@ int eb_cmd_tokenize(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "edgebert tokenize: %s needs a value\n", a);
+                return 2;
+            }
+            model = argv[++i];
         } else if (!strcmp(a, "--spm") || !strcmp(a, "--max-len")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "edgebert tokenize: %s needs a value\n", a);
@@ -98,6 +107,7 @@ int eb_cmd_tokenize(int argc, char **argv) {
                     return 2;
                 }
                 max_len = (int)n;
+                max_len_given = 1;
             }
         } else if (a[0] == '-' && a[1] == '-' && a[2] != 0) {
             fprintf(stderr, "edgebert tokenize: unknown option '%s'\n", a);
@@ -111,20 +121,31 @@ int eb_cmd_tokenize(int argc, char **argv) {
             pos[npos++] = a;
         }
     }
-    if (!spm) {
-        fprintf(stderr, "edgebert tokenize: --spm SPIECE_MODEL is required\n");
-        usage(stderr);
-        return 2;
-    }
     eb_tokenizer *tok = NULL;
+    eb_model *m = NULL;
+    const eb_tokenizer *use;
     eb_error err;
-    if (eb_tokenizer_load(spm, NULL, &tok, &err) != EB_OK) {
-        fprintf(stderr, "edgebert tokenize: %s\n", err.msg);
-        return 1;
+    if (spm) {
+        if (eb_tokenizer_load(spm, NULL, &tok, &err) != EB_OK) {
+            fprintf(stderr, "edgebert tokenize: %s\n", err.msg);
+            return 1;
+        }
+        use = tok;
+    } else {
+        m = eb_cli_load_model("tokenize", model);
+        if (!m) return 1;
+        use = eb_model_tokenizer(m);
+        if (!use) {
+            fprintf(stderr, "edgebert tokenize: the model has no tokenizer (spiece.model)\n");
+            eb_model_free(m);
+            return 1;
+        }
+        int mp = eb_model_config(m)->max_position_embeddings;
+        if (!max_len_given || max_len > mp) max_len = mp < EB_MAX_TOKENS ? mp : EB_MAX_TOKENS;
     }
     int rc = 0;
     if (npos) {
-        rc = eb_cli_print_tokens(tok, pos[0], pos[1], max_len, json);
+        rc = eb_cli_print_tokens(use, pos[0], pos[1], max_len, json);
     } else {
         char *line = NULL;
         size_t cap = 0;
@@ -134,10 +155,11 @@ int eb_cmd_tokenize(int argc, char **argv) {
                 line[--len] = 0;
             char *b = strchr(line, '\t');
             if (b) *b++ = 0;
-            if (eb_cli_print_tokens(tok, line, b, max_len, json)) rc = 1;
+            if (eb_cli_print_tokens(use, line, b, max_len, json)) rc = 1;
         }
         free(line);
     }
     eb_tokenizer_free(tok);
+    eb_model_free(m);
     return rc;
 }

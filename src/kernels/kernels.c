@@ -141,6 +141,7 @@ void eb_attention(float *out, float *att, const float *q, const float *k, const 
 
 float eb_entropy_logits(const float *logits, int n) {
     /* H = ln(sum e^x) - sum(x e^x)/sum(e^x), with x shifted by max(x). */
+    if (n <= 0) return 0.0f;
     float mx = -FLT_MAX;
     for (int i = 0; i < n; i++) mx = logits[i] > mx ? logits[i] : mx;
     double s = 0, sx = 0;

@@ -1,9 +1,12 @@
 /* albert.c - ALBERT forward pass, one layer application at a time. */
 #include "model/albert.h"
 
+#include <cblas.h>
+#undef I /* cblas.h may bring complex.h's I */
 #include <math.h>
 #include <string.h>
 
+#include "edgebert/quant.h"
 #include "kernels/kernels.h"
 #include "util/util.h"
 
@@ -102,4 +105,318 @@ void eb_albert_classify_at(float *logits, eb_albert_scratch *s, const eb_config 
     eb_matmul(s->pooled, s->hidden, pool->w, pool->b, 1, H, H);
     eb_tanh_inplace(s->pooled, (size_t)H);
     eb_matmul(logits, s->pooled, cls->w, cls->b, 1, H, c->num_labels);
+}
+
+/* ---- compressed execution ------------------------------------------------ */
+
+int eb_albert_exec_init(eb_albert_exec *e, const eb_config *c, int max_n, const eb_allocator *a) {
+    memset(e, 0, sizeof *e);
+    e->max_n = max_n;
+    e->max_c = EB_MAX(c->hidden_size, EB_MAX(c->intermediate_size, c->embedding_size));
+    e->xT = eb_malloc_aligned(a, (size_t)max_n * (size_t)e->max_c * sizeof(float) + 64);
+    e->sparse = 1;
+    return e->xT != NULL;
+}
+
+int eb_albert_exec_need_af8(eb_albert_exec *e, const eb_allocator *a) {
+    if (e->block) return 1;
+    const size_t N = (size_t)e->max_n, CC = (size_t)e->max_c, RB = EB_EXEC_RB;
+    size_t sizes[4] = {N * CC * sizeof(float), N * CC * sizeof(double), RB * CC * sizeof(double),
+                       N * RB * sizeof(double)};
+    size_t off[4], total = 0;
+    for (int i = 0; i < 4; i++) {
+        off[i] = total;
+        total += (sizes[i] + 63) & ~(size_t)63;
+    }
+    uint8_t *b = eb_malloc_aligned(a, total);
+    if (!b) return 0;
+    e->block = b;
+    e->xq = (float *)(b + off[0]);
+    e->xd = (double *)(b + off[1]);
+    e->wd = (double *)(b + off[2]);
+    e->yd = (double *)(b + off[3]);
+    return 1;
+}
+
+void eb_albert_exec_free(eb_albert_exec *e, const eb_allocator *a) {
+    eb_free_aligned(a, e->block);
+    eb_free_aligned(a, e->xT);
+    memset(e, 0, sizeof *e);
+}
+
+void eb_albert_exec_reset_stats(eb_albert_exec *e) {
+    e->flops = e->flops_dense = 0;
+    e->act_n = e->act_nz = e->act_vec = e->act_zvec = 0;
+    e->attn_n = e->attn_nz = 0;
+    e->sparse_calls = e->dense_calls = 0;
+}
+
+/* A run of input columns [c0, c1). */
+typedef struct colseg {
+    int c0, c1;
+} colseg;
+
+/* Zero statistics of a matmul input x[N, C] over the used columns. */
+static void act_stats(eb_albert_exec *e, const float *x, int N, int C, const colseg *sg, int nseg) {
+    colseg full = {0, C};
+    if (!sg) sg = &full, nseg = 1;
+    double nz = 0, n = 0, vec = 0, zvec = 0;
+    for (int r = 0; r < N; r++) {
+        const float *row = x + (size_t)r * C;
+        for (int s = 0; s < nseg; s++)
+            for (int c0 = sg[s].c0; c0 < sg[s].c1; c0 += EB_BM_VEC) {
+                int c1 = EB_MIN(sg[s].c1, c0 + EB_BM_VEC), k = 0;
+                for (int c = c0; c < c1; c++)
+                    k += row[c] != 0.0f;
+                nz += k;
+                n += c1 - c0;
+                vec += 1;
+                zvec += k == 0;
+            }
+    }
+    e->act_n += n;
+    e->act_nz += nz;
+    e->act_vec += vec;
+    e->act_zvec += zvec;
+}
+
+/* y[n, o - r0] (row stride ldy) = x[N, C] . W[r0..r1)^T + b over the input
+ * columns of the segments (sg == NULL: all).  AF8: x is quantised here; the
+ * caller re-quantises the output tensor once it is complete. */
+static eb_status lin_run(eb_albert_exec *e, float *y, int ldy, const float *x, int N,
+                         const eb_linear *L, int r0, int r1, const colseg *sg, int nseg,
+                         eb_error *err) {
+    const int C = L->in, OC = r1 - r0;
+    colseg full = {0, C};
+    int is_full = sg == NULL;
+    if (!sg) sg = &full, nseg = 1;
+    if (N <= 0 || OC <= 0) return EB_OK;
+    if (N > e->max_n || C > e->max_c)
+        return eb_fail(err, EB_ERR_ARG, "engine: a %dx%d input exceeds the scratch (%dx%d)", N, C,
+                       e->max_n, e->max_c);
+    double used = 0;
+    for (int s = 0; s < nseg; s++)
+        used += sg[s].c1 - sg[s].c0;
+    if (nseg == 0 || used == 0) { /* no input: the bias alone */
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OC; o++)
+                y[(size_t)n * ldy + o] = L->b ? L->b[r0 + o] : 0.0f;
+        return EB_OK;
+    }
+    if (e->precision == EB_PRECISION_AF8) {
+        const eb_bitmask *q = L->q8;
+        if (!e->block) return eb_fail(err, EB_ERR_ARG, "engine: af8 scratch not allocated");
+        if (!q || q->payload != EB_BM_AF8 || q->rows != L->out || q->cols != C)
+            return eb_fail(err, EB_ERR_ARG,
+                           "engine: a %dx%d matrix has no AdaptivFloat8 form for --precision af8",
+                           L->out, C);
+        const size_t nx = (size_t)N * C;
+        eb_af8_quantize(e->xq, x, nx, EB_AF8_NEAREST);
+        act_stats(e, e->xq, N, C, is_full ? NULL : sg, nseg);
+        for (size_t i = 0; i < nx; i++)
+            e->xd[i] = e->xq[i];
+        float wt[256];
+        eb_af8_decode_table(wt, q->af8_bias);
+        const uint8_t *codes = q->values;
+        for (int rb0 = r0; rb0 < r1; rb0 += EB_EXEC_RB) {
+            const int rb = EB_MIN(EB_EXEC_RB, r1 - rb0);
+            double *wd = e->wd;
+            memset(wd, 0, sizeof(double) * (size_t)rb * C);
+            for (int o = 0; o < rb; o++) {
+                size_t k = q->row_ptr[rb0 + o];
+                const uint16_t *mrow = q->masks + (size_t)(rb0 + o) * q->vpr;
+                double *wr = wd + (size_t)o * C;
+                for (int j = 0; j < q->vpr; j++)
+                    for (unsigned m = mrow[j]; m; m &= m - 1)
+                        wr[j * EB_BM_VEC + __builtin_ctz(m)] = wt[codes[k++]];
+            }
+            /* Every product of two AF8 values is a multiple of 2^-28 below
+             * 2^10 and every partial sum (C < 2^15 terms) stays below 2^25, so
+             * all of them are exact in double whatever order BLAS sums in:
+             * the result equals eb_af8_matmul's exact accumulation. */
+            for (int s = 0; s < nseg; s++)
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, rb, sg[s].c1 - sg[s].c0,
+                            1.0, e->xd + sg[s].c0, C, wd + sg[s].c0, C, s ? 1.0 : 0.0, e->yd, rb);
+            for (int n = 0; n < N; n++)
+                for (int o = 0; o < rb; o++) {
+                    double acc = e->yd[(size_t)n * rb + o];
+                    if (L->b) acc += L->b[rb0 + o];
+                    y[(size_t)n * ldy + (rb0 - r0) + o] = (float)acc;
+                }
+        }
+        e->flops += 2.0 * N * OC * used;
+        e->dense_calls++;
+        return EB_OK;
+    }
+    act_stats(e, x, N, C, is_full ? NULL : sg, nseg);
+    const int whole = is_full && r0 == 0 && r1 == L->out && ldy == L->out;
+    if (whole && e->sparse && L->sparse && L->sparse->rows == L->out && L->sparse->cols == C &&
+        eb_sparse_prefer(N, C, L->out, (float)eb_bitmask_density(L->sparse))) {
+        eb_status st = eb_sparse_matmul(y, x, L->sparse, L->b, N, e->xT, NULL, err);
+        if (st != EB_OK) return st;
+        e->flops += 2.0 * N * (double)L->sparse->nnz;
+        e->sparse_calls++;
+        return EB_OK;
+    }
+    e->dense_calls++;
+    e->flops += 2.0 * N * OC * used;
+    if (whole) {
+        eb_matmul(y, x, L->w, L->b, N, C, OC);
+        return EB_OK;
+    }
+    for (int n = 0; n < N; n++) {
+        if (L->b)
+            memcpy(y + (size_t)n * ldy, L->b + r0, sizeof(float) * (size_t)OC);
+        else
+            memset(y + (size_t)n * ldy, 0, sizeof(float) * (size_t)OC);
+    }
+    for (int s = 0; s < nseg; s++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, sg[s].c1 - sg[s].c0, 1.0f,
+                    x + sg[s].c0, C, L->w + (size_t)r0 * C + sg[s].c0, C, 1.0f, y, ldy);
+    return EB_OK;
+}
+
+static void requant(const eb_albert_exec *e, float *y, size_t n) {
+    if (e->precision == EB_PRECISION_AF8) eb_af8_quantize(y, y, n, EB_AF8_NEAREST);
+}
+
+eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_config *c,
+                             const eb_albert_weights *w, const int32_t *ids,
+                             const int32_t *type_ids, int N, eb_error *err) {
+    const int E = c->embedding_size, H = c->hidden_size;
+    if (e->precision == EB_PRECISION_AF8) {
+        if (!w->word_q8 || !w->pos_q8 || !w->type_q8)
+            return eb_fail(err, EB_ERR_ARG,
+                           "engine: the embeddings have no AdaptivFloat8 form for --precision af8");
+        float tw[256], tp[256], tt[256];
+        eb_af8_decode_table(tw, w->word_q8_bias);
+        eb_af8_decode_table(tp, w->pos_q8_bias);
+        eb_af8_decode_table(tt, w->type_q8_bias);
+        for (int i = 0; i < N; i++) {
+            const uint8_t *we = w->word_q8 + (size_t)ids[i] * E;
+            const uint8_t *pe = w->pos_q8 + (size_t)i * E;
+            const uint8_t *te = w->type_q8 + (size_t)(type_ids ? type_ids[i] : 0) * E;
+            float *o = s->emb + (size_t)i * E;
+            for (int k = 0; k < E; k++)
+                o[k] = tw[we[k]] + tp[pe[k]] + tt[te[k]];
+        }
+    } else {
+        for (int i = 0; i < N; i++) {
+            const float *we = w->word_emb + (size_t)ids[i] * E;
+            const float *pe = w->pos_emb + (size_t)i * E;
+            const float *te = w->type_emb + (size_t)(type_ids ? type_ids[i] : 0) * E;
+            float *o = s->emb + (size_t)i * E;
+            for (int k = 0; k < E; k++)
+                o[k] = we[k] + pe[k] + te[k];
+        }
+    }
+    eb_layernorm(s->emb, s->emb, w->emb_ln.g, w->emb_ln.b, N, E, c->layer_norm_eps);
+    e->flops_dense += eb_linear_flops(N, H, E);
+    eb_status st = lin_run(e, s->hidden, H, s->emb, N, &w->map_in, 0, H, NULL, 0, err);
+    requant(e, s->hidden, (size_t)N * H);
+    return st;
+}
+
+#define EB_EXEC_MAX_HEADS 1024
+
+eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_config *c,
+                                   const eb_albert_weights *w, const eb_model_extras *x, int l,
+                                   int N, const uint8_t *head_on, int *active_heads,
+                                   eb_error *err) {
+    const int H = c->hidden_size, I = c->intermediate_size, NH = c->num_attention_heads;
+    const int HS = H / NH;
+    const int per_group = c->num_hidden_layers / c->num_hidden_groups;
+    const int g = l / per_group;
+    const float eps = c->layer_norm_eps, R = x ? x->span_ramp : 1.0f;
+    const size_t NHt = (size_t)N * H;
+    if (NH > EB_EXEC_MAX_HEADS)
+        return eb_fail(err, EB_ERR_UNSUPPORTED, "engine: more than %d heads", EB_EXEC_MAX_HEADS);
+    uint8_t on[EB_EXEC_MAX_HEADS];
+    colseg segs[EB_EXEC_MAX_HEADS];
+    int active = 0;
+    eb_status st = EB_OK;
+    for (int inner = 0; inner < c->inner_group_num && st == EB_OK; inner++) {
+        const eb_albert_layer *L = &w->layers[g * c->inner_group_num + inner];
+        int n_on = 0, nseg = 0;
+        for (int h = 0; h < NH; h++) {
+            on[h] = !((head_on && !head_on[h]) || (L->span_z && eb_span_head_off(L->span_z[h], R)));
+            n_on += on[h];
+            if (!on[h]) continue;
+            if (nseg && segs[nseg - 1].c1 == h * HS)
+                segs[nseg - 1].c1 += HS;
+            else
+                segs[nseg++] = (colseg){h * HS, h * HS + HS};
+        }
+        active += n_on;
+        e->flops_dense +=
+            4 * eb_linear_flops(N, H, H) + 2 * eb_linear_flops(N, I, H) + 4.0 * N * N * H;
+        float *qkv[3] = {s->q, s->k, s->v};
+        const eb_linear *lq[3] = {&L->q, &L->k, &L->v};
+        for (int j = 0; j < 3 && st == EB_OK; j++) {
+            if (n_on == NH) {
+                st = lin_run(e, qkv[j], H, s->hidden, N, lq[j], 0, H, NULL, 0, err);
+            } else {
+                /* only the rows of the heads that are on; the others' slices are zero */
+                for (int i = 0; i < N; i++)
+                    memset(qkv[j] + (size_t)i * H, 0, sizeof(float) * (size_t)H);
+                for (int k = 0; k < nseg && st == EB_OK; k++)
+                    st = lin_run(e, qkv[j] + segs[k].c0, H, s->hidden, N, lq[j], segs[k].c0,
+                                 segs[k].c1, NULL, 0, err);
+            }
+            requant(e, qkv[j], NHt);
+        }
+        if (st != EB_OK) break;
+        eb_attention(s->ctx, s->att, s->q, s->k, s->v, N, NH, HS, s->key_valid, L->span_z, R, on);
+        e->flops += 4.0 * N * N * HS * n_on;
+        for (int h = 0; h < NH; h++) {
+            if (!on[h]) continue;
+            float *A = s->att + (size_t)h * N * N;
+            if (e->precision == EB_PRECISION_AF8) { /* P.V with AF8 probabilities */
+                eb_af8_quantize(A, A, (size_t)N * N, EB_AF8_NEAREST);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, HS, N, 1.0f, A, N,
+                            s->v + h * HS, H, 0.0f, s->ctx + h * HS, H);
+            }
+            size_t nz = 0;
+            for (size_t i = 0; i < (size_t)N * N; i++)
+                nz += A[i] != 0.0f;
+            e->attn_nz += (double)nz;
+            e->attn_n += (double)N * N;
+        }
+        if (n_on == NH)
+            st = lin_run(e, s->attn_out, H, s->ctx, N, &L->o, 0, H, NULL, 0, err);
+        else
+            st = lin_run(e, s->attn_out, H, s->ctx, N, &L->o, 0, H, segs, nseg, err);
+        if (st != EB_OK) break;
+        requant(e, s->attn_out, NHt);
+        eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->attn_ln.g, L->attn_ln.b, N, H, eps);
+        st = lin_run(e, s->ffn, I, s->hidden, N, &L->ffn, 0, I, NULL, 0, err);
+        if (st != EB_OK) break;
+        requant(e, s->ffn, (size_t)N * I);
+        activation(s->ffn, (size_t)N * I, c->hidden_act);
+        st = lin_run(e, s->attn_out, H, s->ffn, N, &L->ffn_out, 0, H, NULL, 0, err);
+        if (st != EB_OK) break;
+        requant(e, s->attn_out, NHt);
+        eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->out_ln.g, L->out_ln.b, N, H, eps);
+    }
+    if (active_heads) *active_heads = active;
+    return st;
+}
+
+eb_status eb_albert_classify_at_ex(float *logits, eb_albert_scratch *s, eb_albert_exec *e,
+                                   const eb_config *c, const eb_albert_weights *w, int l,
+                                   eb_error *err) {
+    const int H = c->hidden_size, C = c->num_labels;
+    const eb_linear *pool = &w->pooler, *cls = &w->classifier;
+    if (l < c->num_hidden_layers - 1 && l < w->num_ramps && w->ramp_pooler[l].w) {
+        pool = &w->ramp_pooler[l];
+        cls = &w->ramp_cls[l];
+    }
+    e->flops_dense += eb_linear_flops(1, H, H) + eb_linear_flops(1, C, H);
+    eb_status st = lin_run(e, s->pooled, H, s->hidden, 1, pool, 0, H, NULL, 0, err);
+    if (st != EB_OK) return st;
+    requant(e, s->pooled, (size_t)H);
+    eb_tanh_inplace(s->pooled, (size_t)H);
+    st = lin_run(e, logits, C, s->pooled, 1, cls, 0, C, NULL, 0, err);
+    requant(e, logits, (size_t)C);
+    return st;
 }

@@ -29,6 +29,10 @@ typedef struct eb_linear {
     const float *b; /* [out] or NULL */
     int out, in;
     const struct eb_bitmask *bm; /* the stored bitmask/AF8 form, or NULL */
+    /* Execution forms (set by the model loader, NULL = none; the plain
+     * eb_albert_* functions ignore them, the *_ex ones use them): */
+    const struct eb_bitmask *sparse; /* bitmask form for the sparse fp32 kernel (same values as w) */
+    const struct eb_bitmask *q8;     /* AdaptivFloat8 form for the af8 path */
 } eb_linear;
 
 typedef struct eb_norm {
@@ -56,6 +60,9 @@ typedef struct eb_albert_weights {
     int num_ramps;           /* 0 or num_hidden_layers */
     eb_linear *ramp_pooler;  /* [num_ramps] */
     eb_linear *ramp_cls;     /* [num_ramps] */
+    /* af8 path: the embedding tables as AdaptivFloat8 codes (NULL = none) */
+    const uint8_t *word_q8, *pos_q8, *type_q8;
+    int word_q8_bias, pos_q8_bias, type_q8_bias;
 } eb_albert_weights;
 
 /* Extra settings stored in config.json by edgebert (ignored by HF). */
@@ -96,5 +103,71 @@ void eb_albert_layer_apply(eb_albert_scratch *s, const eb_config *cfg, const eb_
  * has no off-ramps, the main pooler + classifier. */
 void eb_albert_classify_at(float *logits, eb_albert_scratch *s, const eb_config *cfg,
                            const eb_albert_weights *w, int l);
+
+/* ---- compressed execution (the engine's paths) ------------------------
+ *
+ * eb_albert_exec holds the settings, scratch and statistics of the *_ex
+ * functions, which compute the same model as the plain ones with:
+ *  - precision EB_PRECISION_FP32: every linear with a `sparse` form and a
+ *    density for which eb_sparse_prefer() says so runs through the bitmask
+ *    sparse kernel, the others through BLAS;
+ *  - precision EB_PRECISION_AF8: the accelerator's arithmetic: every matmul
+ *    input is quantised to AdaptivFloat8 with a per-tensor bias chosen from
+ *    its largest magnitude (round to nearest), weights are the `q8` forms,
+ *    products are summed exactly (double accumulation, bit-identical to
+ *    eb_af8_matmul), the fp32 bias is added, and the output is re-quantised
+ *    to AF8 with its own per-tensor bias.  The attention probabilities are
+ *    quantised per head before P.V; Q.K^T multiplies the AF8 Q and K.
+ *    Embedding tables are read as AF8.  LayerNorm, softmax, GELU, tanh and
+ *    the residual adds run in fp32 (the SFU's 16-bit fixed point is not
+ *    emulated);
+ *  - heads that are off (head_on[h] == 0 or a span that is zero everywhere)
+ *    are skipped entirely: rows h*HS..h*HS+HS-1 of Wq/Wk/Wv and the same
+ *    columns of Wo are never read; their context is zero.
+ * Statistics accumulate until the caller resets them. */
+typedef struct eb_albert_exec {
+    eb_precision precision;
+    int sparse; /* allow the sparse kernel (fp32) */
+    /* scratch (eb_albert_exec_init) */
+    int max_n, max_c;
+    float *xT;  /* [max_n * max_c] sparse kernel input, transposed */
+    float *xq;  /* [max_n * max_c] quantised input (af8 scratch from here on) */
+    double *xd; /* [max_n * max_c] */
+    double *wd; /* [EB_EXEC_RB * max_c] decoded weight rows */
+    double *yd; /* [max_n * EB_EXEC_RB] */
+    void *block; /* the af8 scratch, NULL until needed */
+    /* statistics */
+    double flops;       /* 2 x multiply-adds done by the matmuls */
+    double flops_dense; /* the same for the dense model, all heads */
+    double act_n, act_nz;      /* matmul input activations: count, non-zeros */
+    double act_vec, act_zvec;  /* 16-element vectors of them: count, all zero */
+    double attn_n, attn_nz;    /* attention probabilities of the computed heads */
+    int sparse_calls, dense_calls;
+} eb_albert_exec;
+
+#define EB_EXEC_RB 512
+
+/* Scratch for up to max_n tokens of models with cfg's sizes (the fp32
+ * paths); eb_albert_exec_need_af8 adds the af8 path's scratch (once). */
+int eb_albert_exec_init(eb_albert_exec *e, const eb_config *cfg, int max_n, const eb_allocator *a);
+int eb_albert_exec_need_af8(eb_albert_exec *e, const eb_allocator *a);
+void eb_albert_exec_free(eb_albert_exec *e, const eb_allocator *a);
+void eb_albert_exec_reset_stats(eb_albert_exec *e);
+
+eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_config *cfg,
+                             const eb_albert_weights *w, const int32_t *ids,
+                             const int32_t *type_ids, int N, eb_error *err);
+eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_config *cfg,
+                                   const eb_albert_weights *w, const eb_model_extras *x, int l,
+                                   int N, const uint8_t *head_on, int *active_heads,
+                                   eb_error *err);
+eb_status eb_albert_classify_at_ex(float *logits, eb_albert_scratch *s, eb_albert_exec *e,
+                                   const eb_config *cfg, const eb_albert_weights *w, int l,
+                                   eb_error *err);
+
+/* Multiply-adds x2 of one linear layer over N rows, dense. */
+static inline double eb_linear_flops(int N, int out, int in) {
+    return 2.0 * N * (double)out * (double)in;
+}
 
 #endif

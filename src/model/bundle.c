@@ -48,7 +48,7 @@ typedef struct blob_buf {
 /* Append bytes at a 64-aligned offset; returns the offset or (size_t)-1. */
 static size_t blob_add(blob_buf *b, const void *data, size_t n) {
     size_t off = ALIGN64(b->size);
-    if (off + n > b->cap) {
+    if (off + n > b->cap || !b->data) {
         size_t nc = b->cap ? b->cap : 1 << 20;
         while (nc < off + n) nc *= 2;
         uint8_t *p = realloc(b->data, nc);
@@ -299,7 +299,13 @@ typedef struct reader {
     const uint8_t *payload;
     size_t psize;
     eb_error *err;
+    size_t decoded; /* fp32 bytes decoded so far, every task */
 } reader;
+
+/* Decoding never makes more than 32 bytes per payload byte (a bitmask is
+ * one bit per value): more means tensors re-used by many tasks or shapes
+ * the payload cannot back, a bomb; it is refused before allocating. */
+#define MAX_EXPANSION 32
 
 static int json_size(cJSON *o, const char *key, size_t max, size_t *out) {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -361,6 +367,10 @@ static eb_status decode_tensor(reader *R, const char *name, cJSON *d, eb_st_tens
         return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' has %zu bytes, its shape needs %zu", R->path, name, bytes,
                        numel * esz);
     }
+    if (R->decoded + numel * sizeof(float) > MAX_EXPANSION * R->psize + ((size_t)1 << 20))
+        return eb_fail(err, EB_ERR_NOMEM, "%s: tensor '%.100s' would decode to more than %d times the %zu-byte payload",
+                       R->path, name, MAX_EXPANSION, R->psize);
+    R->decoded += numel * sizeof(float);
     float *x = eb_malloc_aligned(&R->m->alloc, numel * sizeof(float));
     if (!x || !eb_model_own(R->m, x)) {
         eb_free_aligned(&R->m->alloc, x);
@@ -385,7 +395,7 @@ static eb_status decode_tensor(reader *R, const char *name, cJSON *d, eb_st_tens
             return eb_fail(err, EB_ERR_FORMAT, "%s: tensor '%.100s' has inconsistent sizes", R->path, name);
     }
     if (((uintptr_t)src & 1) != 0) return eb_fail(err, EB_ERR_FORMAT, "%s: misaligned masks", R->path);
-    eb_bitmask tmp;
+    eb_bitmask tmp = {0};
     eb_bitmask *bm = bm_out ? bm_out : &tmp;
     const void *vals = src + ALIGN64((size_t)rows * vpr * 2);
     if (eb_bitmask_view(bm, rows, cols, is_af8 ? EB_BM_AF8 : EB_BM_F32, (int)bias, (const uint16_t *)src,
@@ -471,13 +481,14 @@ static eb_status load_task(reader *R, eb_model_task *t, cJSON *jt, cJSON *jshare
             } else {
                 s = decode_tensor(R, it->string, it, dst, &t->bms[t->n_bms], &has_bm);
                 if (s != EB_OK) break;
+                /* counted at once: freed with the task even if a later step fails */
+                if (has_bm) bm_w[t->n_bms++] = (const float *)dst->data;
             }
             dst->name = eb_strdup(&m->alloc, it->string);
             if (!dst->name) {
                 s = eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", R->path);
                 break;
             }
-            if (has_bm) bm_w[t->n_bms++] = (const float *)dst->data;
             st.n++;
         }
     if (s == EB_OK && t == &m->tasks[0]) {
@@ -519,6 +530,7 @@ static eb_status load_task(reader *R, eb_model_task *t, cJSON *jt, cJSON *jshare
 }
 
 eb_status eb_bundle_load(eb_model *m, const char *path, int use_mmap, eb_error *err) {
+    m->st.alloc = &m->alloc; /* the shared-tensor table and the image come from it */
     eb_file_map map;
     eb_status s = eb_file_map_open(path, &m->alloc, use_mmap, &map, err);
     if (s != EB_OK) return s;
@@ -557,7 +569,7 @@ eb_status eb_bundle_load(eb_model *m, const char *path, int use_mmap, eb_error *
         s = eb_fail(err, EB_ERR_FORMAT, "%s: bundle has %d tasks (1..256)", path, nt);
         goto done;
     }
-    reader R = {m, path, d + p, map.size - (size_t)p, err};
+    reader R = {m, path, d + p, map.size - (size_t)p, err, 0};
     m->tasks = eb_calloc(&m->alloc, (size_t)nt, sizeof *m->tasks);
     if (!m->tasks) {
         s = eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", path);

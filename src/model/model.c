@@ -158,7 +158,7 @@ eb_status eb_model_bind_task(loader *L, eb_model_task *t) {
     if (find_any(L->st, "albert.encoder.highway.0.pooler.weight") ||
         find_any(L->st, "albert.encoder.highway.0.pooler.dense.weight")) {
         t->ramps = eb_calloc(&m->alloc, (size_t)NL * 2, sizeof *t->ramps);
-        if (!t->ramps) return eb_fail(L->err, EB_ERR_FORMAT, "%s: out of memory", L->file);
+        if (!t->ramps) return eb_fail(L->err, EB_ERR_NOMEM, "%s: out of memory", L->file);
         w->num_ramps = NL;
         w->ramp_pooler = t->ramps;
         w->ramp_cls = t->ramps + NL;
@@ -180,6 +180,10 @@ eb_status eb_model_bind_task(loader *L, eb_model_task *t) {
 }
 
 static void task_free(eb_model *m, eb_model_task *t) {
+    for (int i = 0; i < t->n_xbms; i++) eb_bitmask_free(&t->xbms[i]);
+    eb_free(&m->alloc, t->xbms);
+    if (t->emb_q8_owned)
+        for (int i = 0; i < 3; i++) eb_free(&m->alloc, t->emb_q8[i]);
     for (int i = 0; i < t->n_bms; i++) eb_bitmask_free(&t->bms[i]);
     eb_free(&m->alloc, t->bms);
     eb_free(&m->alloc, t->layers);
@@ -190,6 +194,11 @@ static void task_free(eb_model *m, eb_model_task *t) {
 void eb_model_free(eb_model *m) {
     if (!m) return;
     eb_allocator a = m->alloc;
+    if (m->fork_of) { /* a clone owns only its task table */
+        eb_free(&a, m->tasks);
+        eb_free(&a, m);
+        return;
+    }
     for (int i = 0; i < m->n_tasks; i++) task_free(m, &m->tasks[i]);
     eb_free(&a, m->tasks);
     for (int i = 0; i < m->n_owned; i++) eb_free_aligned(&a, m->owned[i]);
@@ -208,7 +217,111 @@ static double count_density(const eb_linear *l, double *nz) {
     return (double)n;
 }
 
+/* The linears of a task (up to cap). */
+static int task_linears(eb_model_task *t, eb_linear **lins, int cap) {
+    eb_albert_weights *w = &t->w;
+    int nl = t->cfg.num_hidden_groups * t->cfg.inner_group_num, n = 0;
+    eb_linear *fixed[3] = {&w->map_in, &w->pooler, &w->classifier};
+    for (int i = 0; i < 3 && n < cap; i++)
+        lins[n++] = fixed[i];
+    for (int i = 0; i < nl && n + 6 <= cap; i++) {
+        eb_albert_layer *L = &t->layers[i];
+        lins[n++] = &L->q, lins[n++] = &L->k, lins[n++] = &L->v, lins[n++] = &L->o;
+        lins[n++] = &L->ffn, lins[n++] = &L->ffn_out;
+    }
+    for (int i = 0; i < w->num_ramps && n + 2 <= cap; i++) {
+        lins[n++] = &w->ramp_pooler[i];
+        lins[n++] = &w->ramp_cls[i];
+    }
+    return n;
+}
+
+/* The execution forms of every linear: a bitmask for the sparse fp32 kernel
+ * when the matrix is sparse enough for it to win at some length (the stored
+ * bitmask of a bundle, whatever its payload: it decodes to the same values),
+ * and the AdaptivFloat8 form for --precision af8 (the stored AF8 codes of a
+ * bundle, else the weights quantised once here, round to nearest).  The
+ * embedding tables get AF8 codes too (shared between the tasks of a bundle
+ * that share the tables).  Out of memory leaves a form out: the fp32 path
+ * then runs dense, the af8 path reports the missing form. */
+static void build_exec_forms(eb_model *m, eb_model_task *t) {
+    int cap = 3 + 6 * t->cfg.num_hidden_groups * t->cfg.inner_group_num + 2 * t->w.num_ramps;
+    eb_linear **lins = eb_calloc(&m->alloc, (size_t)cap, sizeof *lins);
+    int n = lins ? task_linears(t, lins, cap) : 0;
+    t->xbms = eb_calloc(&m->alloc, (size_t)(2 * n + 1), sizeof(eb_bitmask));
+    t->cap_xbms = t->xbms ? 2 * n : 0;
+    for (int i = 0; i < n; i++) {
+        eb_linear *l = lins[i];
+        l->sparse = l->q8 = NULL;
+        if (!l->w) continue;
+        if (l->bm) {
+            l->sparse = l->bm;
+            if (l->bm->payload == EB_BM_AF8) l->q8 = l->bm;
+        } else if (t->n_xbms < t->cap_xbms) {
+            size_t cnt = (size_t)l->out * l->in, nz = 0;
+            for (size_t k = 0; k < cnt; k++)
+                nz += l->w[k] != 0.0f;
+            float dens = (float)((double)nz / (double)cnt);
+            int wins = 0; /* the sparse kernel wins at some sentence length */
+            for (int len = 1; len <= 128 && !wins; len *= 2) wins = eb_sparse_prefer(len, l->in, l->out, dens);
+            if (wins) {
+                eb_error e2 = {0};
+                if (eb_bitmask_encode_f32(&t->xbms[t->n_xbms], l->w, l->out, l->in, &m->alloc,
+                                          &e2) == EB_OK)
+                    l->sparse = &t->xbms[t->n_xbms++];
+            }
+        }
+        if (!l->q8 && t->n_xbms < t->cap_xbms) {
+            eb_error e2 = {0};
+            if (eb_bitmask_encode_af8(&t->xbms[t->n_xbms], l->w, l->out, l->in, -1, EB_AF8_NEAREST,
+                                      &m->alloc, &e2) == EB_OK)
+                l->q8 = &t->xbms[t->n_xbms++];
+        }
+    }
+    eb_free(&m->alloc, lins);
+    eb_albert_weights *w = &t->w;
+    for (const eb_model_task *p = m->tasks; p < t; p++)
+        if (p->w.word_emb == w->word_emb && p->w.pos_emb == w->pos_emb &&
+            p->w.type_emb == w->type_emb && p->emb_q8[0] && p->emb_q8[1] && p->emb_q8[2]) {
+            for (int i = 0; i < 3; i++)
+                t->emb_q8[i] = p->emb_q8[i];
+            w->word_q8 = p->w.word_q8, w->pos_q8 = p->w.pos_q8, w->type_q8 = p->w.type_q8;
+            w->word_q8_bias = p->w.word_q8_bias, w->pos_q8_bias = p->w.pos_q8_bias;
+            w->type_q8_bias = p->w.type_q8_bias;
+            return;
+        }
+    const float *tabs[3] = {w->word_emb, w->pos_emb, w->type_emb};
+    size_t rows[3] = {(size_t)t->cfg.vocab_size, (size_t)t->cfg.max_position_embeddings,
+                      (size_t)t->cfg.type_vocab_size};
+    int bias[3];
+    t->emb_q8_owned = 1;
+    for (int i = 0; i < 3; i++) {
+        size_t cnt = rows[i] * (size_t)t->cfg.embedding_size;
+        t->emb_q8[i] = eb_malloc(&m->alloc, cnt + 1);
+        if (!t->emb_q8[i] || !tabs[i]) return;
+        bias[i] = eb_af8_choose_bias(tabs[i], cnt);
+        eb_af8_encode(t->emb_q8[i], tabs[i], cnt, bias[i], EB_AF8_NEAREST);
+    }
+    w->word_q8 = t->emb_q8[0], w->pos_q8 = t->emb_q8[1], w->type_q8 = t->emb_q8[2];
+    w->word_q8_bias = bias[0], w->pos_q8_bias = bias[1], w->type_q8_bias = bias[2];
+}
+
+/* Largest working memory one context may need (eb_albert_scratch_init):
+ * shapes that ask for more are refused at load time, before any context. */
+#define EB_MAX_CONTEXT_BYTES (4.0 * 1024 * 1024 * 1024)
+
 static eb_status finish_task(eb_model *m, eb_model_task *t, eb_error *err) {
+    const eb_config *c = &t->cfg;
+    double N = EB_MIN(c->max_position_embeddings, EB_MAX_TOKENS), H = c->hidden_size;
+    double need = 4.0 * (N * (6 * H + c->embedding_size + c->intermediate_size) +
+                         (double)c->num_attention_heads * N * N + H + N);
+    if (need > EB_MAX_CONTEXT_BYTES)
+        return eb_fail(err, EB_ERR_NOMEM,
+                       "%s: task %s: %.0f tokens x %d heads would need %.1f GiB of working memory per "
+                       "context (at most %.0f GiB)",
+                       m->path, t->name, N, c->num_attention_heads, need / (1 << 30),
+                       EB_MAX_CONTEXT_BYTES / (1 << 30));
+    build_exec_forms(m, t);
     eb_hw_params hp;
     eb_hw_params_default(&hp);
     eb_status s = eb_hw_model_init(&t->hw, &hp, &t->cfg, err);
@@ -304,7 +417,7 @@ eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model
     if (is_dir(path)) s = load_hf_dir(m, path, p.use_mmap, err);
     else if (file_exists(path) && eb_bundle_is_bundle(path)) s = eb_bundle_load(m, path, p.use_mmap, err);
     else if (file_exists(path))
-        s = eb_fail(err, EB_ERR_FORMAT, "%s: neither a model directory (config.json, model.safetensors, spiece.model) nor an edgebert bundle", path);
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: neither a model directory (config.json, model.safetensors, spiece.model) nor an edgebert bundle (bad magic)", path);
     else s = eb_fail(err, EB_ERR_IO, "%s: no such model directory or bundle", path);
     for (int i = 0; s == EB_OK && i < m->n_tasks; i++) s = finish_task(m, &m->tasks[i], err);
     if (s != EB_OK) {
@@ -343,6 +456,11 @@ const eb_config *eb_model_task_config(const eb_model *m, const char *task) {
     return t ? &t->cfg : NULL;
 }
 
+const eb_exit_lut *eb_model_task_lut(const eb_model *m, const char *task) {
+    const eb_model_task *t = eb_model_find_task(m, task);
+    return t && t->lut_view.data ? &t->lut_view : NULL;
+}
+
 static eb_status unknown_task(const eb_model *m, const char *task, eb_error *err) {
     char names[256] = "";
     for (int i = 0; i < m->n_tasks; i++)
@@ -375,6 +493,13 @@ eb_status eb_context_new(const eb_model *m, eb_context **out, eb_error *err) {
         eb_free(&m->alloc, c);
         return eb_fail(err, EB_ERR_NOMEM, "out of memory for a context of %d tokens", max_n);
     }
+    big.embedding_size = m->tasks[0].cfg.embedding_size;
+    for (int i = 1; i < m->n_tasks; i++) big.embedding_size = EB_MAX(big.embedding_size, m->tasks[i].cfg.embedding_size);
+    if (!eb_albert_exec_init(&c->ex, &big, max_n, &m->alloc)) {
+        eb_albert_scratch_free(&c->s, &m->alloc);
+        eb_free(&m->alloc, c);
+        return eb_fail(err, EB_ERR_NOMEM, "out of memory for a context of %d tokens", max_n);
+    }
     *out = c;
     return EB_OK;
 }
@@ -383,6 +508,7 @@ void eb_context_free(eb_context *c) {
     if (!c) return;
     const eb_allocator *a = &c->model->alloc;
     eb_albert_scratch_free(&c->s, a);
+    eb_albert_exec_free(&c->ex, a);
     eb_free(a, c);
 }
 
@@ -409,6 +535,7 @@ typedef struct engine_source {
     float logits[EB_MAX_LABELS];
     int logits_layer;
     int *active_heads;
+    int *layer_labels;
 } engine_source;
 
 static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_work *work,
@@ -417,16 +544,29 @@ static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_
     const eb_model_task *t = es->t;
     const eb_config *c = &t->cfg;
     int l = layer - 1, heads = 0;
-    eb_albert_layer_apply(&es->ctx->s, c, &t->w, &t->extras, l, es->n, NULL, &heads);
+    eb_albert_exec *ex = &es->ctx->ex;
+    const double a_n = ex->act_n, a_nz = ex->act_nz, a_v = ex->act_vec, a_zv = ex->act_zvec;
+    const double t_n = ex->attn_n, t_nz = ex->attn_nz;
+    eb_status st = eb_albert_layer_apply_ex(&es->ctx->s, ex, c, &t->w, &t->extras, l, es->n, NULL, &heads, err);
+    if (st != EB_OK) return st;
     es->active_heads[l] = heads;
+    /* what the layer's matmuls really saw (the accelerator model's inputs) */
+    if (ex->act_n > a_n) work->act_density = (ex->act_nz - a_nz) / (ex->act_n - a_n);
+    if (ex->act_vec > a_v) work->act_zero_vec = (ex->act_zvec - a_zv) / (ex->act_vec - a_v);
+    if (ex->attn_n > t_n) work->attn_density = (ex->attn_nz - t_nz) / (ex->attn_n - t_n);
     *entropy = 0;
     if (es->need_ramps || l == c->num_hidden_layers - 1) {
-        eb_albert_classify_at(es->logits, &es->ctx->s, c, &t->w, l);
+        st = eb_albert_classify_at_ex(es->logits, &es->ctx->s, ex, c, &t->w, l, err);
+        if (st != EB_OK) return st;
         es->logits_layer = layer;
         for (int i = 0; i < c->num_labels; i++)
             if (!isfinite(es->logits[i]))
                 return eb_fail(err, EB_ERR_NUMERIC, "the model produced a non-finite logit at layer %d", layer);
         *entropy = c->num_labels > 1 ? eb_entropy_logits(es->logits, c->num_labels) : 0.0f;
+        int best = 0;
+        for (int i = 1; i < c->num_labels; i++)
+            if (es->logits[i] > es->logits[best]) best = i;
+        es->layer_labels[l] = best;
     }
     work->seq_len = es->n;
     work->active_heads = heads / (c->inner_group_num > 0 ? c->inner_group_num : 1);
@@ -467,16 +607,26 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
                                                                                    : t->extras.default_threshold;
     if (t->w.num_ramps == 0 || thr < 0) thr = 0; /* entropy < 0 never holds: no early exit */
     memset(ctx->s.key_valid, 1, (size_t)n);
-    eb_albert_embed(&ctx->s, c, &t->w, ids, type_ids, n);
-    engine_source es = {ctx, t, n, p.policy != EB_POLICY_BASE && t->w.num_ramps > 0, {0}, 0, r->active_heads};
+    if (p.precision != EB_PRECISION_FP32 && p.precision != EB_PRECISION_AF8)
+        return eb_fail(err, EB_ERR_ARG, "unknown precision %d", (int)p.precision);
+    eb_albert_exec *ex = &ctx->ex;
+    if (p.precision == EB_PRECISION_AF8 && !eb_albert_exec_need_af8(ex, &m->alloc))
+        return eb_fail(err, EB_ERR_NOMEM, "out of memory for the af8 path's scratch");
+    ex->precision = p.precision;
+    eb_albert_exec_reset_stats(ex);
+    eb_status s = eb_albert_embed_ex(&ctx->s, ex, c, &t->w, ids, type_ids, n, err);
+    if (s != EB_OK) return s;
+    engine_source es = {ctx, t, n, t->w.num_ramps > 0, {0}, 0, r->active_heads, r->layer_labels};
     eb_layer_source src = {c->num_hidden_layers, n, &es, engine_run_layer};
     eb_policy_params pp = eb_policy_params_from_run(&p, t->lut_view.data ? &t->lut_view : NULL);
     pp.threshold = thr;
     eb_sentence_report rep;
-    eb_status s = eb_policy_run(&t->hw, &pp, &src, &rep, err);
+    s = eb_policy_run(&t->hw, &pp, &src, &rep, err);
     if (s != EB_OK) return s;
-    if (es.logits_layer != rep.layers_run) /* the answer comes from the last layer run */
-        eb_albert_classify_at(es.logits, &ctx->s, c, &t->w, rep.layers_run - 1);
+    if (es.logits_layer != rep.layers_run) { /* the answer comes from the last layer run */
+        s = eb_albert_classify_at_ex(es.logits, &ctx->s, ex, c, &t->w, rep.layers_run - 1, err);
+        if (s != EB_OK) return s;
+    }
     r->num_layers = c->num_hidden_layers;
     r->n_tokens = n;
     r->exit_layer = rep.layers_run;
@@ -484,7 +634,10 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     for (int l = 0; l < rep.layers_run; l++) r->entropies[l] = rep.entropies[l];
     if (!es.need_ramps) r->entropies[rep.layers_run - 1] = c->num_labels > 1 ? eb_entropy_logits(es.logits, c->num_labels) : 0;
     r->hw = rep.hw;
+    r->flops = ex->flops;
+    r->flops_dense = ex->flops_dense;
     finish_result(r, es.logits, c->num_labels);
+    r->layer_labels[rep.layers_run - 1] = r->label;
     return EB_OK;
 }
 
@@ -493,7 +646,7 @@ eb_status eb_classify(eb_context *ctx, const char *a, const char *b, const eb_ru
     const eb_model *m = ctx->model;
     if (!m->tok) return eb_fail(err, EB_ERR_ARG, "%s: the model has no spiece.model, cannot tokenize text", m->path);
     const eb_model_task *t = eb_model_find_task(m, params ? params->task : NULL);
-    if (!t) return unknown_task(m, params->task, err);
+    if (!t) return unknown_task(m, params ? params->task : NULL, err);
     int max_len = EB_MIN(ctx->s.max_n, t->cfg.max_position_embeddings);
     if (params && params->max_tokens > 0) max_len = EB_MIN(max_len, params->max_tokens);
     eb_status s = eb_tokenize(m->tok, a, b, max_len, &ctx->enc, err);

@@ -27,6 +27,11 @@ typedef struct eb_model_task {
     eb_exit_lut lut_view; /* view over lut (lut_view.data == NULL: none) */
     eb_hw_model hw;       /* the accelerator model for this task's shapes */
     double weight_density; /* non-zero fraction of the encoder matrices */
+    /* execution forms built at load (see eb_linear.sparse/q8) */
+    struct eb_bitmask *xbms; /* storage, fixed size (pointers into it are kept) */
+    int n_xbms, cap_xbms;
+    uint8_t *emb_q8[3];      /* word, position, type embedding codes */
+    int emb_q8_owned;        /* 0: borrowed from an earlier task with the same tables */
 } eb_model_task;
 
 struct eb_model {
@@ -40,11 +45,13 @@ struct eb_model {
     eb_safetensors st; /* HF checkpoint file, kept open while weights point into it */
     float **owned;     /* converted tensors */
     int n_owned, cap_owned;
+    const eb_model *fork_of; /* a clone from eb_model_fork_embeddings: owns only `tasks` */
 };
 
 struct eb_context {
     const eb_model *model;
     eb_albert_scratch s;
+    eb_albert_exec ex;
     eb_encoding enc;
 };
 
@@ -59,6 +66,15 @@ struct loader {
 eb_status eb_model_bind_task(loader *L, eb_model_task *t);
 /* Keep a converted buffer owned by the model (freed with it). */
 int eb_model_own(eb_model *m, float *p);
+
+/* A shallow clone of m whose tasks all read their word embeddings from
+ * word_emb (fp32 [vocab_size, embedding_size], the shape every task of m
+ * shares); everything else (encoders, heads, tokenizer, tables) is m's.
+ * word_emb and m must outlive the clone; eb_model_free(clone) frees only the
+ * clone's own task table.  Contexts are made from the clone as usual
+ * (src/model/fork.c). */
+eb_status eb_model_fork_embeddings(const eb_model *m, const float *word_emb, eb_model **out,
+                                   eb_error *err);
 
 /* Find a task by name (NULL = first).  Returns NULL when unknown. */
 const eb_model_task *eb_model_find_task(const eb_model *m, const char *name);

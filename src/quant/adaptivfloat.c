@@ -83,24 +83,34 @@ uint8_t eb_af8_from_float(float v, int bias, eb_af8_round mode) {
 }
 
 void eb_af8_encode(uint8_t *out, const float *x, size_t n, int bias, eb_af8_round mode) {
-    for (size_t i = 0; i < n; i++) out[i] = eb_af8_from_float(x[i], bias, mode);
+    for (size_t i = 0; i < n; i++)
+        out[i] = eb_af8_from_float(x[i], bias, mode);
+}
+
+int eb_af8_encode_auto(uint8_t *out, const float *x, size_t n, eb_af8_round mode) {
+    int b = eb_af8_choose_bias(x, n);
+    eb_af8_encode(out, x, n, b, mode);
+    return b;
 }
 
 void eb_af8_decode_table(float table[256], int bias) {
-    for (int c = 0; c < 256; c++) table[c] = eb_af8_to_float((uint8_t)c, bias);
+    for (int c = 0; c < 256; c++)
+        table[c] = eb_af8_to_float((uint8_t)c, bias);
 }
 
 void eb_af8_decode(float *out, const uint8_t *codes, size_t n, int bias) {
     float t[256];
     eb_af8_decode_table(t, bias);
-    for (size_t i = 0; i < n; i++) out[i] = t[codes[i]];
+    for (size_t i = 0; i < n; i++)
+        out[i] = t[codes[i]];
 }
 
 int eb_af8_quantize(float *out, const float *x, size_t n, eb_af8_round mode) {
     int b = eb_af8_choose_bias(x, n);
     float t[256];
     eb_af8_decode_table(t, b);
-    for (size_t i = 0; i < n; i++) out[i] = t[eb_af8_from_float(x[i], b, mode)];
+    for (size_t i = 0; i < n; i++)
+        out[i] = t[eb_af8_from_float(x[i], b, mode)];
     return b;
 }
 
@@ -157,7 +167,8 @@ eb_status eb_af_quantize(float *out, const float *x, size_t n, int nbits, int n_
     eb_af_format f;
     eb_status st = eb_af_format_for(x, n, nbits, n_exp, &f, err);
     if (st) return st;
-    for (size_t i = 0; i < n; i++) out[i] = eb_af_quantize_value(x[i], &f);
+    for (size_t i = 0; i < n; i++)
+        out[i] = eb_af_quantize_value(x[i], &f);
     if (fmt_out) *fmt_out = f;
     return EB_OK;
 }

@@ -52,7 +52,8 @@ static eb_status encode(eb_bitmask *out, const enc_src *src, int rows, int cols,
     init(out, rows, cols, p, bias, alloc);
     size_t n_masks = (size_t)rows * (size_t)out->vpr, nnz = 0;
     size_t total = (size_t)rows * (size_t)cols;
-    for (size_t i = 0; i < total; i++) nnz += src_nonzero(src, i);
+    for (size_t i = 0; i < total; i++)
+        nnz += src_nonzero(src, i);
     if (nnz > UINT32_MAX) return eb_fail(err, EB_ERR_NOMEM, "bitmask: too many non-zeros");
     size_t esz = p == EB_BM_F32 ? sizeof(float) : 1;
     out->own_masks = eb_calloc(alloc, n_masks ? n_masks : 1, sizeof(uint16_t));
@@ -70,7 +71,8 @@ static eb_status encode(eb_bitmask *out, const enc_src *src, int rows, int cols,
         for (int c = 0; c < cols; c++) {
             size_t i = (size_t)r * cols + c;
             if (!src_nonzero(src, i)) continue;
-            out->own_masks[(size_t)r * out->vpr + c / EB_BM_VEC] |= (uint16_t)(1u << (c % EB_BM_VEC));
+            out->own_masks[(size_t)r * out->vpr + c / EB_BM_VEC] |=
+                (uint16_t)(1u << (c % EB_BM_VEC));
             if (p == EB_BM_F32)
                 vf[k] = src->f[i];
             else
@@ -197,6 +199,34 @@ eb_status eb_bitmask_decode_f32(const eb_bitmask *bm, float *out, eb_error *err)
     return EB_OK;
 }
 
+eb_status eb_bitmask_gather_rows(const eb_bitmask *bm, const int32_t *ids, int n, float *out,
+                                 eb_error *err) {
+    float table[256];
+    if (bm->payload == EB_BM_AF8) eb_af8_decode_table(table, bm->af8_bias);
+    const float *vf = bm->values;
+    const uint8_t *vc = bm->values;
+    for (int i = 0; i < n; i++) {
+        int r = ids[i];
+        if (r < 0 || r >= bm->rows)
+            return eb_fail(err, EB_ERR_ARG, "bitmask: row %d out of 0..%d", r, bm->rows - 1);
+        float *row = out + (size_t)i * bm->cols;
+        memset(row, 0, sizeof(float) * (size_t)bm->cols);
+        size_t k = bm->row_ptr[r], end = bm->row_ptr[r + 1];
+        for (int j = 0; j < bm->vpr; j++) {
+            unsigned m = bm->masks[(size_t)r * bm->vpr + j];
+            while (m) {
+                int c = j * EB_BM_VEC + __builtin_ctz(m);
+                m &= m - 1;
+                if (k >= end || c >= bm->cols)
+                    return eb_fail(err, EB_ERR_FORMAT, "bitmask: masks disagree with the values");
+                row[c] = bm->payload == EB_BM_F32 ? vf[k] : table[vc[k]];
+                k++;
+            }
+        }
+    }
+    return EB_OK;
+}
+
 eb_status eb_bitmask_decode_codes(const eb_bitmask *bm, uint8_t *out, eb_error *err) {
     if (bm->payload != EB_BM_AF8)
         return eb_fail(err, EB_ERR_ARG, "bitmask: decode to AF8 codes of an fp32 tensor");
@@ -300,4 +330,66 @@ eb_status eb_bitmask_lanes_to_packed(void *packed, const void *lanes, size_t nnz
 eb_status eb_bitmask_lanes_decode(void *dense, const void *lanes, size_t nnz, size_t elem_size,
                                   const uint16_t *masks, size_t n_vec, eb_error *err) {
     return lanes_convert(2, dense, lanes, nnz, elem_size, masks, n_vec, err);
+}
+
+eb_status eb_bitmask_decode_tolerant(float *dense, int rows, int cols, eb_bm_payload payload,
+                                     int bias, const uint16_t *masks, const void *values,
+                                     size_t nnz, eb_bm_order order, const size_t *lane_count,
+                                     eb_error *err) {
+    eb_status st = check_shape(rows, cols, err);
+    if (st) return st;
+    if (payload != EB_BM_F32 && payload != EB_BM_AF8)
+        return eb_fail(err, EB_ERR_ARG, "bitmask: unknown payload type %d", (int)payload);
+    if (order != EB_BM_ORDER_PACKED && order != EB_BM_ORDER_LANES)
+        return eb_fail(err, EB_ERR_ARG, "bitmask: unknown order %d", (int)order);
+    float table[256];
+    eb_af8_decode_table(table, bias);
+    const float *vf = values;
+    const uint8_t *vc = values;
+    int vpr = (cols + EB_BM_VEC - 1) / EB_BM_VEC;
+    size_t n_vec = (size_t)rows * (size_t)vpr;
+    /* lane order: lane i starts after the slots of lanes 0..i-1 */
+    size_t pos[EB_BM_VEC] = {0}, end[EB_BM_VEC] = {0};
+    if (order == EB_BM_ORDER_LANES) {
+        size_t cnt[EB_BM_VEC], total = 0;
+        if (lane_count)
+            memcpy(cnt, lane_count, sizeof cnt);
+        else
+            eb_bitmask_lane_counts(masks, n_vec, cnt);
+        for (int i = 0; i < EB_BM_VEC; i++) {
+            pos[i] = total;
+            total += cnt[i];
+            end[i] = total;
+        }
+    }
+    size_t k = 0;
+    for (int r = 0; r < rows; r++) {
+        float *row = dense + (size_t)r * cols;
+        memset(row, 0, sizeof(float) * (size_t)cols);
+        for (int j = 0; j < vpr; j++) {
+            unsigned m = masks[(size_t)r * vpr + j];
+            while (m) {
+                int i = __builtin_ctz(m);
+                m &= m - 1;
+                size_t slot = order == EB_BM_ORDER_LANES ? pos[i]++ : k++;
+                if (order == EB_BM_ORDER_LANES && slot >= end[i]) continue;
+                int c = j * EB_BM_VEC + i;
+                if (c >= cols || slot >= nnz) continue;
+                row[c] = payload == EB_BM_F32 ? vf[slot] : table[vc[slot]];
+            }
+        }
+    }
+    return EB_OK;
+}
+
+void eb_bitmask_lane_counts(const uint16_t *masks, size_t n_vec, size_t counts[EB_BM_VEC]) {
+    for (int i = 0; i < EB_BM_VEC; i++)
+        counts[i] = 0;
+    for (size_t v = 0; v < n_vec; v++) {
+        unsigned m = masks[v];
+        while (m) {
+            counts[__builtin_ctz(m)]++;
+            m &= m - 1;
+        }
+    }
 }

@@ -39,9 +39,11 @@ eb_status eb_prune_magnitude(float *w, size_t n, double keep_frac, const eb_allo
     if (k == n) return EB_OK;
     mag_idx *v = eb_calloc(alloc, n, sizeof *v);
     if (!v) return eb_fail(err, EB_ERR_NOMEM, "prune: out of memory for %zu entries", n);
-    for (size_t i = 0; i < n; i++) v[i].a = fabsf(w[i]), v[i].i = (uint32_t)i;
+    for (size_t i = 0; i < n; i++)
+        v[i].a = fabsf(w[i]), v[i].i = (uint32_t)i;
     qsort(v, n, sizeof *v, cmp_desc);
-    for (size_t r = k; r < n; r++) w[v[r].i] = 0.0f;
+    for (size_t r = k; r < n; r++)
+        w[v[r].i] = 0.0f;
     eb_free(alloc, v);
     return EB_OK;
 }
@@ -53,14 +55,14 @@ static int cmp_float(const void *pa, const void *pb) {
 
 eb_status eb_abs_percentile(const float *w, size_t n, double p, const eb_allocator *alloc,
                             float *out, eb_error *err) {
-    if (!(p >= 0 && p <= 100))
-        return eb_fail(err, EB_ERR_ARG, "percentile: %g outside 0..100", p);
+    if (!(p >= 0 && p <= 100)) return eb_fail(err, EB_ERR_ARG, "percentile: %g outside 0..100", p);
     if (n == 0) return eb_fail(err, EB_ERR_ARG, "percentile: empty tensor");
     eb_status st = check_finite(w, n, "percentile", err);
     if (st) return st;
     float *a = eb_malloc(alloc, n * sizeof(float));
     if (!a) return eb_fail(err, EB_ERR_NOMEM, "percentile: out of memory for %zu entries", n);
-    for (size_t i = 0; i < n; i++) a[i] = fabsf(w[i]);
+    for (size_t i = 0; i < n; i++)
+        a[i] = fabsf(w[i]);
     qsort(a, n, sizeof(float), cmp_float);
     double pos = p / 100.0 * (double)(n - 1);
     size_t lo = (size_t)floor(pos), hi = lo + 1 < n ? lo + 1 : lo;

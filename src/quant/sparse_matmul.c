@@ -15,8 +15,10 @@
 #include "quant/bitmask.h"
 #include "util/util.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define EB_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
+#define EB_MULTIVERSION                                                                            \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define EB_MULTIVERSION
 #endif
@@ -30,8 +32,15 @@
 #define EB_ROW_INDEX(idx, mrow, vpr, avx) row_index_scalar(idx, mrow, vpr)
 #endif
 
+/* x rows are padded with zeros to a multiple of 16 so that the
+ * register-blocked kernels handle every block (even for N = 4 this beats the
+ * generic kernel by 2-4x). */
+static int padded_rows(int N) {
+    return N >= 1 ? (N + 15) / 16 * 16 : 0;
+}
+
 size_t eb_sparse_scratch(int N, int C) {
-    return (size_t)(N > 0 ? N : 0) * (size_t)(C > 0 ? C : 0);
+    return (size_t)(N > 0 ? padded_rows(N) : 0) * (size_t)(C > 0 ? C : 0);
 }
 
 /* Rows o0..o1 of the output for the x rows n0..n0+nb (any nb). */
@@ -44,7 +53,8 @@ static void sparse_rows(float *y, const float *xT, const eb_bitmask *w, const fl
     float acc[EB_SPARSE_NB];
     for (int o = o0; o < o1; o++) {
         float b0 = bias ? bias[o] : 0.0f;
-        for (int t = 0; t < nb; t++) acc[t] = b0;
+        for (int t = 0; t < nb; t++)
+            acc[t] = b0;
         size_t k = w->row_ptr[o];
         const uint16_t *mrow = w->masks + (size_t)o * vpr;
         for (int j = 0; j < vpr; j++) {
@@ -56,10 +66,12 @@ static void sparse_rows(float *y, const float *xT, const eb_bitmask *w, const fl
                 k++;
                 const float *xr = xT + (size_t)c * N + n0;
 #pragma omp simd
-                for (int t = 0; t < nb; t++) acc[t] += wv * xr[t];
+                for (int t = 0; t < nb; t++)
+                    acc[t] += wv * xr[t];
             }
         }
-        for (int t = 0; t < nb; t++) y[(size_t)(n0 + t) * OC + o] = acc[t];
+        for (int t = 0; t < nb; t++)
+            y[(size_t)(n0 + t) * OC + o] = acc[t];
     }
 }
 
@@ -82,7 +94,7 @@ static int row_index_scalar(int32_t *idx, const uint16_t *mrow, int vpr) {
 #if EB_HAVE_AVX512_DECODE
 #include <immintrin.h>
 __attribute__((target("avx512f"))) static int row_index_avx512(int32_t *idx, const uint16_t *mrow,
-                                                                int vpr) {
+                                                               int vpr) {
     int n = 0;
     __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i step = _mm512_set1_epi32(EB_BM_VEC);
@@ -105,14 +117,15 @@ typedef float eb_v16 __attribute__((vector_size(64)));
     EB_MULTIVERSION                                                                                \
     static void sparse_rows_##NV(float *y, const float *xT, const eb_bitmask *w,                   \
                                  const float *table, const float *bias, int N, int n0, int o0,     \
-                                 int o1, int32_t *idx, int use_avx512) {                           \
+                                 int o1, int32_t *idx, int use_avx512, int nvalid, float *tile) {  \
         const int OC = w->rows, vpr = w->vpr;                                                      \
         const float *vf = w->values;                                                               \
         const uint8_t *vc = w->values;                                                             \
         for (int o = o0; o < o1; o++) {                                                            \
             eb_v16 a[NV], b[NV];                                                                   \
             float b0 = bias ? bias[o] : 0.0f;                                                      \
-            for (int q = 0; q < NV; q++) a[q] = (eb_v16){0} + b0, b[q] = (eb_v16){0};              \
+            for (int q = 0; q < NV; q++)                                                           \
+                a[q] = (eb_v16){0} + b0, b[q] = (eb_v16){0};                                       \
             size_t k = w->row_ptr[o];                                                              \
             const uint16_t *mrow = w->masks + (size_t)o * vpr;                                     \
             int cnt = EB_ROW_INDEX(idx, mrow, vpr, use_avx512);                                    \
@@ -139,10 +152,18 @@ typedef float eb_v16 __attribute__((vector_size(64)));
                     a[q] += w0 * u;                                                                \
                 }                                                                                  \
             }                                                                                      \
-            float out[16 * NV];                                                                    \
-            for (int q = 0; q < NV; q++) a[q] += b[q];                                             \
-            memcpy(out, a, sizeof out);                                                            \
-            for (int t = 0; t < 16 * NV; t++) y[(size_t)(n0 + t) * OC + o] = out[t];               \
+            for (int q = 0; q < NV; q++)                                                           \
+                a[q] += b[q];                                                                      \
+            memcpy(tile + (size_t)(o - o0) * 16 * NV, a, sizeof a);                                \
+        }                                                                                          \
+        /* y rows are written contiguously from the tile (a scatter of one                         \
+         * float per token row per output costs more than the math at low                          \
+         * density) */                                                                             \
+        int tn = nvalid - n0 < 16 * NV ? nvalid - n0 : 16 * NV;                                    \
+        for (int t = 0; t < tn; t++) {                                                             \
+            float *yr = y + (size_t)(n0 + t) * OC;                                                 \
+            for (int o = o0; o < o1; o++)                                                          \
+                yr[o] = tile[(size_t)(o - o0) * 16 * NV + t];                                      \
         }                                                                                          \
     }
 
@@ -151,18 +172,30 @@ EB_SPARSE_FIXED(2)
 EB_SPARSE_FIXED(4)
 EB_SPARSE_FIXED(8)
 
+#define EB_SPARSE_CALL(NV)                                                                         \
+    sparse_rows_##NV(y, xT, w, table, bias, ld, n0, o0, o1, idx, avx, nvalid, tile)
+
+/* One block of nb x rows starting at n0; xT has row stride ld (>= nvalid,
+ * the number of real rows; rows past it are zero padding and not written). */
 static void sparse_block(float *y, const float *xT, const eb_bitmask *w, const float *table,
-                         const float *bias, int N, int n0, int nb, int o0, int o1, int32_t *idx,
-                         int avx) {
+                         const float *bias, int ld, int nvalid, int n0, int nb, int o0, int o1,
+                         int32_t *idx, int avx, float *tile) {
     if (!idx) nb = 0; /* rows too long for the index buffer: generic kernel */
     switch (nb) {
-    case 16: sparse_rows_1(y, xT, w, table, bias, N, n0, o0, o1, idx, avx); return;
-    case 32: sparse_rows_2(y, xT, w, table, bias, N, n0, o0, o1, idx, avx); return;
-    case 64: sparse_rows_4(y, xT, w, table, bias, N, n0, o0, o1, idx, avx); return;
-    case 128: sparse_rows_8(y, xT, w, table, bias, N, n0, o0, o1, idx, avx); return;
-    default: sparse_rows(y, xT, w, table, bias, N, n0, nb, o0, o1);
+    case 16: EB_SPARSE_CALL(1); return;
+    case 32: EB_SPARSE_CALL(2); return;
+    case 64: EB_SPARSE_CALL(4); return;
+    case 128: EB_SPARSE_CALL(8); return;
+    default: sparse_rows(y, xT, w, table, bias, ld, n0, nb, o0, o1);
     }
 }
+
+#ifndef EB_SPARSE_NBMAX
+#define EB_SPARSE_NBMAX 128
+#endif
+
+/* Output rows per block (the unit of parallel work and of the y tile). */
+#define EB_SPARSE_OB 64
 
 /* Index buffer on the stack up to this many columns. */
 #define EB_SPARSE_MAX_IDX 8192
@@ -192,8 +225,14 @@ eb_status eb_sparse_matmul_isa(float *y, const float *x, const eb_bitmask *w, co
         xT = eb_malloc(alloc, eb_sparse_scratch(N, C) * sizeof(float) + 1);
         if (!xT) return eb_fail(err, EB_ERR_NOMEM, "sparse matmul: out of memory");
     }
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) xT[(size_t)c * N + n] = x[(size_t)n * C + c];
+    const int ld = padded_rows(N);
+    for (int c = 0; c < C; c++) {
+        float *row = xT + (size_t)c * ld;
+        for (int n = 0; n < N; n++)
+            row[n] = x[(size_t)n * C + c];
+        for (int n = N; n < ld; n++)
+            row[n] = 0.0f;
+    }
     float table[256];
     const float *tp = NULL;
     if (w->payload == EB_BM_AF8) {
@@ -205,19 +244,24 @@ eb_status eb_sparse_matmul_isa(float *y, const float *x, const eb_bitmask *w, co
     avx = isa != 0 && __builtin_cpu_supports("avx512f");
 #endif
     /* Parallel over blocks of output features when the work is worth it. */
-    const int OB = 64;
+    const int OB = EB_SPARSE_OB;
     int nblk = (OC + OB - 1) / OB;
     double work = (double)w->nnz * N;
 #pragma omp parallel for schedule(dynamic, 1) if (work > 4e6)
     for (int ob = 0; ob < nblk; ob++) {
         int32_t idxbuf[EB_SPARSE_MAX_IDX + EB_BM_VEC];
+        float tile[EB_SPARSE_OB * 128];
         int32_t *idx = w->vpr * EB_BM_VEC <= EB_SPARSE_MAX_IDX ? idxbuf : NULL;
         int o0 = ob * OB, o1 = EB_MIN(OC, o0 + OB);
-        for (int n0 = 0; n0 < N;) {
-            /* blocks of 128, then 64/32/16, then the remainder */
-            int left = N - n0, nb = left >= 128 ? 128 : left >= 64 ? 64 : left >= 32 ? 32
-                                                      : left >= 16 ? 16 : left;
-            sparse_block(y, xT, w, tp, bias, N, n0, nb, o0, o1, idx, avx);
+        for (int n0 = 0; n0 < ld;) {
+            /* blocks of 128, then 64/32/16 */
+            int left = ld - n0, nb = left >= EB_SPARSE_NBMAX ? EB_SPARSE_NBMAX
+                                     : left >= 128           ? 128
+                                     : left >= 64            ? 64
+                                     : left >= 32            ? 32
+                                     : left >= 16            ? 16
+                                                             : left;
+            sparse_block(y, xT, w, tp, bias, ld, N, n0, nb, o0, o1, idx, avx, tile);
             n0 += nb;
         }
     }
@@ -226,26 +270,46 @@ eb_status eb_sparse_matmul_isa(float *y, const float *x, const eb_bitmask *w, co
 }
 
 /*
- * When is the sparse kernel faster?  Measured with tests/tools/bench_sparse
- * (single thread: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1, best of 7) on the
- * development machine (AMD EPYC with AVX-512, OpenBLAS sgemm), ALBERT-base
- * shapes C x OC in {768 x 768, 768 x 3072, 3072 x 768}, N = 16..128 tokens:
- * see EB_SPARSE_CROSSOVER below for the crossover densities found.
+ * When is the sparse kernel faster?  Measured with
+ *   OMP_NUM_THREADS=1 build/tests/tools/bench_sparse -r 7        (N = 16..128)
+ *   build/tests/tools/bench_sparse -r 5 -n 1,4,8,256
+ * (one thread for OpenBLAS sgemm and for the sparse kernel, best of the
+ * repetitions, random unstructured masks) on the development machine: an AMD
+ * EPYC (Zen 4, AVX-512) VM with 2 cores shared with other jobs, so single
+ * crossovers move by about +-10 points between runs; three runs each.
+ * Crossover density below which sparse wins (fp32; AF8 within a few points):
+ *
+ *   N     768x768 (C x OC)  768x3072   3072x768
+ *   1     never             20 %       55-65 %
+ *   4     20 %              20-23 %    48-60 %
+ *   8     28 %              32 %       64 %
+ *   16    45-56 %           33-68 %    78-94 %
+ *   32    44-49 %           44-47 %    60-68 %
+ *   64    21-26 %           26-55 %    36-51 %
+ *   128   23-30 %           28-40 %    19-28 %
+ *   256   32 %              28 %       17 %
+ *
+ * The long reduction (C = 3072, the FFN output) favours sparse most because
+ * sgemm with few rows is slow there; at N = 1 a 768x768 GEMV is so cheap
+ * that sparse never wins.  The rule takes thresholds a little below the
+ * measured medians (near the crossover both paths cost the same).
  */
+static const struct {
+    int n_max;
+    float short_c; /* C < 2048 */
+    float long_c;  /* C >= 2048 */
+} k_crossover[] = {
+    {2, 0.00f, 0.50f},  {8, 0.18f, 0.45f},  {16, 0.40f, 0.75f},
+    {32, 0.40f, 0.60f}, {64, 0.20f, 0.33f}, {1 << 30, 0.20f, 0.18f},
+};
+
 int eb_sparse_prefer(int N, int C, int OC, float density) {
-    (void)C;
-    (void)OC;
-    if (!(density >= 0)) return 0;
-    double crossover;
-    if (N <= 16)
-        crossover = 0.30;
-    else if (N <= 32)
-        crossover = 0.20;
-    else if (N <= 64)
-        crossover = 0.15;
-    else
-        crossover = 0.10;
-    return density < crossover;
+    if (!(density >= 0) || N <= 0) return 0;
+    if (N <= 2 && C < 2048) return OC >= 2048 && density < 0.15f;
+    size_t i = 0;
+    while (N > k_crossover[i].n_max)
+        i++;
+    return density < (C >= 2048 ? k_crossover[i].long_c : k_crossover[i].short_c);
 }
 
 eb_status eb_linear_auto(float *y, const float *x, const eb_bitmask *w, const float *bias, int N,
@@ -305,4 +369,45 @@ eb_status eb_af8_matmul(uint8_t *y_codes, int *y_bias, float *y_float, const uin
     if (y_bias) *y_bias = b;
     if (!y_float) eb_free(alloc, yf);
     return EB_OK;
+}
+
+eb_status eb_af8_matmul_fast(uint8_t *y_codes, int *y_bias, float *y_float, const uint8_t *x_codes,
+                             int x_bias, const eb_bitmask *w, const float *bias, int N,
+                             const eb_allocator *alloc, eb_error *err) {
+    eb_status st = check_w(w, err);
+    if (st) return st;
+    if (w->payload != EB_BM_AF8)
+        return eb_fail(err, EB_ERR_ARG, "af8 matmul: weights must have an AF8 payload");
+    const int C = w->cols, OC = w->rows;
+    if (N <= 0) {
+        if (y_bias) *y_bias = 0;
+        return EB_OK;
+    }
+    size_t nx = (size_t)N * (size_t)C, ny = (size_t)N * (size_t)OC;
+    int sparse = eb_sparse_prefer(N, C, OC, (float)eb_bitmask_density(w));
+    size_t nscratch = sparse ? eb_sparse_scratch(N, C) : (size_t)C * (size_t)OC;
+    float *x = eb_malloc(alloc, nx * sizeof(float) + 1);
+    float *yf = y_float ? y_float : eb_malloc(alloc, ny * sizeof(float) + 1);
+    float *tmp = eb_malloc(alloc, nscratch * sizeof(float) + 1);
+    if (!x || !yf || !tmp) {
+        st = eb_fail(err, EB_ERR_NOMEM, "af8 matmul: out of memory");
+        goto done;
+    }
+    eb_af8_decode(x, x_codes, nx, x_bias);
+    if (sparse) {
+        st = eb_sparse_matmul(yf, x, w, bias, N, tmp, alloc, err);
+    } else {
+        st = eb_bitmask_decode_f32(w, tmp, err);
+        if (!st) eb_matmul(yf, x, tmp, bias, N, C, OC);
+    }
+    if (!st) {
+        int b = eb_af8_choose_bias(yf, ny);
+        eb_af8_encode(y_codes, yf, ny, b, EB_AF8_NEAREST);
+        if (y_bias) *y_bias = b;
+    }
+done:
+    eb_free(alloc, x);
+    eb_free(alloc, tmp);
+    if (!y_float) eb_free(alloc, yf);
+    return st;
 }

@@ -44,7 +44,8 @@ eb_status eb_cell_kind_parse(const char *s, eb_cell_kind *out, eb_error *err) {
     char low[8];
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n >= sizeof low) goto bad;
-    for (size_t i = 0; i <= n; i++) low[i] = (char)tolower((unsigned char)s[i]);
+    for (size_t i = 0; i <= n; i++)
+        low[i] = (char)tolower((unsigned char)s[i]);
     if (!strcmp(low, "slc") || !strcmp(low, "1"))
         *out = EB_CELL_SLC;
     else if (!strcmp(low, "mlc2") || !strcmp(low, "2"))
@@ -73,33 +74,33 @@ double eb_reram_read_latency_ns(eb_cell_kind k) {
 
 static eb_status check_table(const eb_reram_table *t, const char *name, eb_error *err) {
     if (t->bits < 1 || t->bits > EB_RERAM_MAX_BITS || t->n_levels != 1 << t->bits)
-        return eb_fail(err, EB_ERR_FORMAT, "%s: %d levels (need 2, 4, 8 or 16)", name,
-                       t->n_levels);
+        return eb_fail(err, EB_ERR_FORMAT, "%s: %d levels (need 2, 4, 8 or 16)", name, t->n_levels);
     for (int j = 0; j < t->n_levels; j++) {
         const eb_reram_level *l = &t->level[j];
         if (!isfinite(l->mean) || !isfinite(l->sigma) || !(l->sigma > 0))
             return eb_fail(err, EB_ERR_FORMAT, "%s: level %d has mean %g sigma %g", name, j,
                            l->mean, l->sigma);
         if (j && !(l->mean > t->level[j - 1].mean))
-            return eb_fail(err, EB_ERR_FORMAT, "%s: level means must increase (level %d)", name,
-                           j);
+            return eb_fail(err, EB_ERR_FORMAT, "%s: level means must increase (level %d)", name, j);
     }
     return EB_OK;
 }
 
-eb_status eb_reram_table_parse(const char *text, size_t len, const char *name,
-                               eb_reram_table *out, eb_error *err) {
+eb_status eb_reram_table_parse(const char *text, size_t len, const char *name, eb_reram_table *out,
+                               eb_error *err) {
     if (!name) name = "reram table";
     memset(out, 0, sizeof *out);
     int n = 0, line_no = 0;
     size_t pos = 0;
     while (pos < len) {
         size_t end = pos;
-        while (end < len && text[end] != '\n') end++;
+        while (end < len && text[end] != '\n')
+            end++;
         line_no++;
         char line[256];
         size_t ll = end - pos;
-        if (ll >= sizeof line) return eb_fail(err, EB_ERR_FORMAT, "%s:%d: line too long", name, line_no);
+        if (ll >= sizeof line)
+            return eb_fail(err, EB_ERR_FORMAT, "%s:%d: line too long", name, line_no);
         memcpy(line, text + pos, ll);
         line[ll] = 0;
         pos = end + 1;
@@ -108,14 +109,16 @@ eb_status eb_reram_table_parse(const char *text, size_t len, const char *name,
         for (char *c = line; *c; c++)
             if (*c == ',' || *c == '\r' || *c == '\t') *c = ' ';
         char *p = line;
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         if (!*p) continue;
         char *e1, *e2;
         double mean = strtod(p, &e1);
         if (e1 == p) goto bad;
         double sigma = strtod(e1, &e2);
         if (e2 == e1) goto bad;
-        while (*e2 == ' ') e2++;
+        while (*e2 == ' ')
+            e2++;
         if (*e2) goto bad;
         if (n >= EB_RERAM_MAX_LEVELS)
             return eb_fail(err, EB_ERR_FORMAT, "%s:%d: more than %d levels", name, line_no,
@@ -129,7 +132,8 @@ eb_status eb_reram_table_parse(const char *text, size_t len, const char *name,
     }
     out->n_levels = n;
     out->bits = 0;
-    while (out->bits < EB_RERAM_MAX_BITS && (1 << out->bits) < n) out->bits++;
+    while (out->bits < EB_RERAM_MAX_BITS && (1 << out->bits) < n)
+        out->bits++;
     return check_table(out, name, err);
 }
 
@@ -156,8 +160,8 @@ eb_status eb_reram_threshold(const eb_reram_level *lo, const eb_reram_level *hi,
                              eb_error *err) {
     double m1 = lo->mean, s1 = lo->sigma, m2 = hi->mean, s2 = hi->sigma;
     if (!(m1 < m2) || !(s1 > 0) || !(s2 > 0))
-        return eb_fail(err, EB_ERR_ARG, "reram: levels (%g, %g) and (%g, %g) are not ordered",
-                       m1, s1, m2, s2);
+        return eb_fail(err, EB_ERR_ARG, "reram: levels (%g, %g) and (%g, %g) are not ordered", m1,
+                       s1, m2, s2);
     /* ln pdf1(x) = ln pdf2(x)  <=>  a x^2 + b x + c = 0 */
     double i1 = 1.0 / (s1 * s1), i2 = 1.0 / (s2 * s2);
     double a = 0.5 * (i1 - i2), b = m2 * i2 - m1 * i1;
@@ -202,7 +206,8 @@ eb_status eb_reram_model_init(eb_reram_model *m, const eb_reram_table *t, eb_err
 
 double eb_reram_fault_rate(const eb_reram_model *m) {
     double s = 0;
-    for (int j = 0; j < m->table.n_levels; j++) s += m->p_up[j] + m->p_down[j];
+    for (int j = 0; j < m->table.n_levels; j++)
+        s += m->p_up[j] + m->p_down[j];
     return m->table.n_levels ? s / m->table.n_levels : 0;
 }
 
@@ -211,8 +216,8 @@ int eb_reram_describe(const eb_reram_model *m, char *buf, size_t cap) {
     int total = 0;
 #define EB_APPEND(...)                                                                             \
     do {                                                                                           \
-        int w_ = snprintf(buf ? buf + used : NULL, buf && used < cap ? cap - used : 0,             \
-                          __VA_ARGS__);                                                            \
+        int w_ =                                                                                   \
+            snprintf(buf ? buf + used : NULL, buf && used < cap ? cap - used : 0, __VA_ARGS__);    \
         if (w_ > 0) {                                                                              \
             total += w_;                                                                           \
             used = EB_MIN(cap, used + (size_t)w_);                                                 \
@@ -222,8 +227,8 @@ int eb_reram_describe(const eb_reram_model *m, char *buf, size_t cap) {
               m->table.n_levels, eb_reram_fault_rate(m));
     EB_APPEND("boundary  threshold   P(lower->upper)  P(upper->lower)\n");
     for (int j = 0; j + 1 < m->table.n_levels; j++)
-        EB_APPEND("%2d|%-2d     %.6f    %.3e        %.3e\n", j, j + 1, m->threshold[j],
-                  m->p_up[j], m->p_down[j + 1]);
+        EB_APPEND("%2d|%-2d     %.6f    %.3e        %.3e\n", j, j + 1, m->threshold[j], m->p_up[j],
+                  m->p_down[j + 1]);
 #undef EB_APPEND
     return total;
 }

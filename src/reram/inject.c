@@ -15,7 +15,8 @@ static uint64_t splitmix64(uint64_t *x) {
 }
 
 void eb_reram_rng_seed(eb_reram_rng *r, uint64_t seed) {
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
 }
 
 static uint64_t rotl(uint64_t x, int k) {
@@ -80,7 +81,8 @@ eb_status eb_reram_pack(uint8_t *cells, size_t n_cells, const uint8_t *bytes, si
         acc &= (1u << have) - 1;
     }
     if (have) cells[c++] = (uint8_t)((acc << (bits - have)) & ((1u << bits) - 1));
-    for (; c < n_cells; c++) cells[c] = 0;
+    for (; c < n_cells; c++)
+        cells[c] = 0;
     return EB_OK;
 }
 
@@ -195,5 +197,33 @@ eb_status eb_reram_inject_bytes(uint8_t *bytes, size_t nbytes, const eb_reram_mo
         !(st = eb_reram_inject_cells(cells, n, m, mode, &rng, stats, err)))
         st = eb_reram_unpack(bytes, nbytes, cells, n, bits, err);
     eb_free(alloc, cells);
+    return st;
+}
+
+eb_status eb_reram_inject_sparse(uint8_t *values, size_t nnz, uint16_t *masks, size_t n_masks,
+                                 const eb_reram_model *value_model,
+                                 const eb_reram_model *mask_model, eb_fault_mode mode,
+                                 uint64_t seed, const eb_allocator *alloc,
+                                 eb_fault_stats *value_stats, eb_fault_stats *mask_stats,
+                                 eb_error *err) {
+    eb_status st;
+    if (mask_stats) memset(mask_stats, 0, sizeof *mask_stats);
+    if (!value_model) return eb_fail(err, EB_ERR_ARG, "reram: no model for the values");
+    st = eb_reram_inject_bytes(values, nnz, value_model, mode, eb_reram_trial_seed(seed, 0), alloc,
+                               value_stats, err);
+    if (st || !mask_model || !n_masks) return st;
+    if (n_masks > SIZE_MAX / 2) return eb_fail(err, EB_ERR_NOMEM, "reram: too many masks");
+    uint8_t *b = eb_malloc(alloc, n_masks * 2);
+    if (!b) return eb_fail(err, EB_ERR_NOMEM, "reram: out of memory for %zu masks", n_masks);
+    for (size_t i = 0; i < n_masks; i++) {
+        b[2 * i] = (uint8_t)(masks[i] >> 8);
+        b[2 * i + 1] = (uint8_t)(masks[i] & 0xff);
+    }
+    st = eb_reram_inject_bytes(b, n_masks * 2, mask_model, mode, eb_reram_trial_seed(seed, 1),
+                               alloc, mask_stats, err);
+    if (!st)
+        for (size_t i = 0; i < n_masks; i++)
+            masks[i] = (uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
+    eb_free(alloc, b);
     return st;
 }

@@ -106,7 +106,8 @@ static int pb_next(pb_reader *r, pb_field *f, const char **why) {
 }
 
 static pb_reader pb_sub(const pb_reader *parent, const pb_field *f) {
-    pb_reader r = {f->data, f->data + f->len, parent->base};
+    /* a field without a payload (not length-delimited) gives an empty reader */
+    pb_reader r = {f->data, f->data ? f->data + f->len : NULL, parent->base};
     return r;
 }
 

@@ -78,7 +78,7 @@ def main():
 
     r = run(["--spm", MODEL, "hello"])
     check("readable", r.returncode == 0 and "\u2581hello" in r.stdout.decode(), r.stdout[:200])
-    check("usage_exit_2", run(["hello"]).returncode == 2 and
+    check("usage_exit_2", run(["-m"]).returncode == 2 and
           run(["--spm", MODEL, "--bogus", "x"]).returncode == 2 and
           run(["--spm", MODEL, "--max-len", "zz", "x"]).returncode == 2)
     r = run(["--spm", "/nonexistent/spiece.model", "x"])

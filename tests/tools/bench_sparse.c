@@ -3,10 +3,11 @@
  * densities 10..100 %.  Prints a markdown table and the crossover density per
  * shape (linear interpolation of the time ratio between measured points).
  *
- *   bench_sparse [-r REPS] [-t THREADS] [-q]
+ *   bench_sparse [-r REPS] [-t THREADS] [-q] [-n N1,N2,...]
  *
  * Defaults: 7 repetitions (the best is kept), 1 thread for both BLAS and
- * OpenMP so the comparison is per core; -q runs N = 16 and 128 only. */
+ * OpenMP so the comparison is per core, N = 16, 32, 64, 128 tokens; -q runs
+ * N = 16 and 128 only; -n gives other token counts. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@ static double time_one(int kind, float *y, const float *x, const float *wd, cons
 }
 
 int main(int argc, char **argv) {
-    int reps = 7, threads = 1, quick = 0;
+    int reps = 7, threads = 1, quick = 0, Ns_user[16], nlist = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-r") && i + 1 < argc)
             reps = atoi(argv[++i]);
@@ -59,7 +60,17 @@ int main(int argc, char **argv) {
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-q"))
             quick = 1;
-        else {
+        else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+            char *p = argv[++i];
+            nlist = 0;
+            while (*p && nlist < 16) {
+                Ns_user[nlist++] = (int)strtol(p, &p, 10);
+                if (*p == ',')
+                    p++;
+                else if (*p)
+                    break;
+            }
+        } else {
             fprintf(stderr, "usage: bench_sparse [-r REPS] [-t THREADS] [-q]\n");
             return 2;
         }
@@ -70,8 +81,13 @@ int main(int argc, char **argv) {
     omp_set_num_threads(threads);
     const int shapes[][2] = {{768, 768}, {768, 3072}, {3072, 768}}; /* C, OC */
     const int Ns_all[] = {16, 32, 64, 128}, Ns_quick[] = {16, 128};
-    const int *Ns = quick ? Ns_quick : Ns_all;
-    int nN = quick ? 2 : 4;
+    const int *Ns = nlist > 0 ? Ns_user : quick ? Ns_quick : Ns_all;
+    int nN = nlist > 0 ? nlist : quick ? 2 : 4;
+    for (int i = 0; i < nN; i++)
+        if (Ns[i] < 1 || Ns[i] > 4096) {
+            fprintf(stderr, "bench_sparse: bad token count %d\n", Ns[i]);
+            return 2;
+        }
     uint64_t s = 12345;
     printf("threads %d, best of %d\n\n", threads, reps);
     printf("| C x OC | N | density | dense ms | sparse f32 ms | dense/f32 | sparse af8 ms | "
@@ -82,20 +98,25 @@ int main(int argc, char **argv) {
         int C = shapes[si][0], OC = shapes[si][1];
         float *w = malloc(sizeof(float) * C * OC), *wp = malloc(sizeof(float) * C * OC);
         float *bias = malloc(sizeof(float) * OC);
-        for (int i = 0; i < C * OC; i++) w[i] = (unif(&s) * 2 - 1) * 0.1f;
-        for (int i = 0; i < OC; i++) bias[i] = unif(&s) - 0.5f;
+        for (int i = 0; i < C * OC; i++)
+            w[i] = (unif(&s) * 2 - 1) * 0.1f;
+        for (int i = 0; i < OC; i++)
+            bias[i] = unif(&s) - 0.5f;
         float *rnd = malloc(sizeof(float) * C * OC);
-        for (int i = 0; i < C * OC; i++) rnd[i] = unif(&s);
+        for (int i = 0; i < C * OC; i++)
+            rnd[i] = unif(&s);
         for (int ni = 0; ni < nN; ni++) {
             int N = Ns[ni];
             float *x = malloc(sizeof(float) * N * C), *y = malloc(sizeof(float) * N * OC);
             float *scratch = malloc(sizeof(float) * eb_sparse_scratch(N, C));
-            for (int i = 0; i < N * C; i++) x[i] = unif(&s) * 2 - 1;
+            for (int i = 0; i < N * C; i++)
+                x[i] = unif(&s) * 2 - 1;
             double td = time_one(KIND_DENSE, y, x, w, NULL, bias, N, C, OC, scratch, reps);
             double prev_d = 0, prev_r = 0, cross_f = -1, cross_a = -1, prev_ra = 0;
             for (int dpct = 10; dpct <= 100; dpct += 10) {
                 double d = dpct / 100.0;
-                for (int i = 0; i < C * OC; i++) wp[i] = rnd[i] < d ? w[i] : 0.0f;
+                for (int i = 0; i < C * OC; i++)
+                    wp[i] = rnd[i] < d ? w[i] : 0.0f;
                 eb_bitmask bf, ba;
                 if (eb_bitmask_encode_f32(&bf, wp, OC, C, NULL, NULL) ||
                     eb_bitmask_encode_af8(&ba, wp, OC, C, -1, EB_AF8_NEAREST, NULL, NULL)) {
@@ -119,8 +140,9 @@ int main(int argc, char **argv) {
                 eb_bitmask_free(&ba);
             }
             if (ns < 64)
-                snprintf(summary[ns++], sizeof summary[0], "| %d x %d | %d | %s%.0f %% | %s%.0f %% |",
-                         C, OC, N, cross_f < 0 ? ">" : "", cross_f < 0 ? 100 : cross_f * 100,
+                snprintf(summary[ns++], sizeof summary[0],
+                         "| %d x %d | %d | %s%.0f %% | %s%.0f %% |", C, OC, N,
+                         cross_f < 0 ? ">" : "", cross_f < 0 ? 100 : cross_f * 100,
                          cross_a < 0 ? ">" : "", cross_a < 0 ? 100 : cross_a * 100);
             free(x), free(y), free(scratch);
         }
@@ -128,6 +150,7 @@ int main(int argc, char **argv) {
     }
     printf("\nCrossover density (sparse faster below it)\n\n| C x OC | N | fp32 | af8 |\n"
            "|---|---|---|---|\n");
-    for (int i = 0; i < ns; i++) printf("%s\n", summary[i]);
+    for (int i = 0; i < ns; i++)
+        printf("%s\n", summary[i]);
     return 0;
 }

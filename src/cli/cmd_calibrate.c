@@ -1,0 +1,191 @@
+/* cmd_calibrate.c - edgebert calibrate: the largest entropy thresholds whose
+ * accuracy drop stays within 1, 2 and 5 %-points, for ee and lai (Table 3). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "edgebert/data.h"
+#include "edgebert/runtime.h"
+#include "model/config.h"
+#include "util/util.h"
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: edgebert calibrate [-m MODEL] --data DEV.tsv --task NAME [--model-task NAME]\n"
+            "                          [--drops 1,2,5] [--limit N] [--save] [--json]\n"
+            "Runs every sentence through all layers once, then finds for each allowed accuracy drop\n"
+            "(%%-points) the largest threshold for conventional early exit (ee) and, when the model\n"
+            "has an exit predictor table, for latency-aware inference (lai).  --save writes the\n"
+            "thresholds of the first drop into the checkpoint's config.json (edgebert_threshold,\n"
+            "edgebert_lai_threshold).\n");
+}
+
+static int save_thresholds(const char *dir, double ee, double lai) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    eb_config cfg;
+    eb_model_extras x;
+    eb_error err = {0};
+    if (eb_config_load(path, &cfg, &x, &err) != EB_OK) {
+        fprintf(stderr, "edgebert calibrate: %s\n", err.msg);
+        return 1;
+    }
+    if (ee >= 0) x.default_threshold = (float)ee;
+    if (lai >= 0) x.lai_threshold = (float)lai;
+    char *js = eb_config_to_json(&cfg, &x);
+    eb_status s = js ? eb_write_file_atomic(path, js, strlen(js), &err) : EB_ERR_NOMEM;
+    free(js);
+    if (s != EB_OK) {
+        fprintf(stderr, "edgebert calibrate: %s\n", js ? err.msg : "out of memory");
+        return 1;
+    }
+    fprintf(stderr, "edgebert calibrate: saved thresholds to %s\n", path);
+    return 0;
+}
+
+int eb_cmd_calibrate(int argc, char **argv) {
+    const char *model = NULL, *data = NULL, *task = NULL, *mtask = NULL, *drops_s = "1,2,5";
+    int json = 0, limit = 0, save = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && v) model = argv[++i];
+        else if (!strcmp(argv[i], "--data") && v) data = argv[++i];
+        else if (!strcmp(argv[i], "--task") && v) task = argv[++i];
+        else if (!strcmp(argv[i], "--model-task") && v) mtask = argv[++i];
+        else if (!strcmp(argv[i], "--drops") && v) drops_s = argv[++i];
+        else if (!strcmp(argv[i], "--limit") && v) {
+            if (!eb_cli_parse_int("calibrate", "--limit", argv[++i], &limit)) return 2;
+        } else if (!strcmp(argv[i], "--save")) save = 1;
+        else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(), 0;
+        else {
+            fprintf(stderr, "edgebert calibrate: unknown or incomplete option %s\n", argv[i]);
+            return usage(), 2;
+        }
+    }
+    if (!data || !task) return usage(), 2;
+    double drops[8];
+    int nd = 0;
+    for (const char *p = drops_s; *p && nd < 8;) {
+        char *end;
+        double d = strtod(p, &end);
+        if (end == p || d < 0 || d > 100) {
+            fprintf(stderr, "edgebert calibrate: --drops wants numbers like 1,2,5\n");
+            return 2;
+        }
+        drops[nd++] = d;
+        p = *end == ',' ? end + 1 : end;
+    }
+    eb_error err = {0};
+    const eb_task_info *ti;
+    if (eb_task_lookup(task, &ti, &err) != EB_OK) {
+        fprintf(stderr, "edgebert calibrate: %s\n", err.msg);
+        return 2;
+    }
+    if (ti->num_labels < 2) {
+        fprintf(stderr, "edgebert calibrate: %s is a regression task; entropy thresholds need classes\n", ti->name);
+        return 2;
+    }
+    eb_model *m = eb_cli_load_model("calibrate", model);
+    if (!m) return 1;
+    int rc = 1;
+    eb_dataset *ds = NULL;
+    eb_context *ctx = NULL;
+    float *ent = NULL;
+    int *lab = NULL, *gold = NULL;
+    if (!mtask && eb_model_task_config(m, ti->name)) mtask = ti->name;
+    const eb_config *cfg = eb_model_task_config(m, mtask);
+    if (!cfg) {
+        fprintf(stderr, "edgebert calibrate: the model has no task '%s'\n", mtask);
+        goto done;
+    }
+    if (eb_dataset_load(data, task, NULL, &ds, &err) != EB_OK || eb_context_new(m, &ctx, &err) != EB_OK) {
+        fprintf(stderr, "edgebert calibrate: %s\n", err.msg);
+        goto done;
+    }
+    int map[EB_MAX_LABELS];
+    if (eb_task_label_map(ti, (const char(*)[EB_LABEL_NAME_MAX])cfg->id2label, cfg->num_labels, map, &err) != EB_OK) {
+        fprintf(stderr, "edgebert calibrate: %s\n", err.msg);
+        goto done;
+    }
+    int n = limit > 0 && limit < ds->n ? limit : ds->n, L = cfg->num_hidden_layers;
+    ent = calloc((size_t)n * L, sizeof *ent);
+    lab = calloc((size_t)n * L, sizeof *lab);
+    gold = calloc((size_t)n, sizeof *gold);
+    if (!ent || !lab || !gold) {
+        fprintf(stderr, "edgebert calibrate: out of memory\n");
+        goto done;
+    }
+    eb_run_params p = eb_run_params_default();
+    p.policy = EB_POLICY_BASE;
+    p.task = mtask;
+    int tty = isatty(2);
+    for (int i = 0; i < n; i++) {
+        eb_result r;
+        if (eb_classify(ctx, ds->rows[i].text_a, ds->rows[i].text_b, &p, &r, &err) != EB_OK) {
+            fprintf(stderr, "edgebert calibrate: %s:%ld: %s\n", data, ds->rows[i].line, err.msg);
+            goto done;
+        }
+        for (int l = 0; l < L; l++) {
+            ent[(size_t)i * L + l] = r.entropies[l];
+            lab[(size_t)i * L + l] = r.layer_labels[l];
+        }
+        gold[i] = ds->rows[i].label >= 0 ? map[ds->rows[i].label] : -1;
+        if (tty && (i % 50 == 49 || i + 1 == n)) fprintf(stderr, "\r%d/%d sentences%s", i + 1, n, i + 1 == n ? "\n" : "");
+    }
+    if (eb_model_num_offramps(m) == 0)
+        fprintf(stderr, "edgebert calibrate: warning: the model has no off-ramps; every layer uses the final head\n");
+    const eb_exit_lut *lut = eb_model_task_lut(m, mtask);
+    eb_calib_point ee[8], lai[8];
+    double base;
+    if (eb_calibrate(ent, lab, gold, n, L, lut, drops, nd, ee, lai, &base, &err) != EB_OK) {
+        fprintf(stderr, "edgebert calibrate: %s\n", err.msg);
+        goto done;
+    }
+    if (json) {
+        printf("{\"task\": \"%s\", \"n\": %d, \"base_accuracy\": %.6g, \"rows\": [", ti->name, n, base);
+        for (int d = 0; d < nd; d++) {
+            printf("%s{\"drop_pct\": %g, \"ee_threshold\": %.3f, \"ee_accuracy\": %.6g, \"ee_mean_exit_layer\": %.4f",
+                   d ? ", " : "", drops[d], ee[d].threshold, ee[d].accuracy, ee[d].mean_exit_layer);
+            if (lut)
+                printf(", \"lai_threshold\": %.3f, \"lai_accuracy\": %.6g, \"lai_mean_predicted_layer\": %.4f, "
+                       "\"lai_mean_exit_layer\": %.4f",
+                       lai[d].threshold, lai[d].accuracy, lai[d].mean_predicted_layer, lai[d].mean_exit_layer);
+            printf("}");
+        }
+        printf("]}\n");
+    } else {
+        printf("task %s, %d sentences, accuracy with all %d layers %.4f\n\n", ti->display, n, L, base);
+        printf("| accuracy drop | EE threshold | EE mean exit layer |%s\n",
+               lut ? " LAI threshold | LAI mean predicted exit layer | LAI mean exit layer |" : "");
+        printf("|---|---|---|%s\n", lut ? "---|---|---|" : "");
+        for (int d = 0; d < nd; d++) {
+            printf("| %g %%-pt | %.3f | %.2f |", drops[d], ee[d].threshold, ee[d].mean_exit_layer);
+            if (lut) printf(" %.3f | %.2f | %.2f |", lai[d].threshold, lai[d].mean_predicted_layer, lai[d].mean_exit_layer);
+            printf("\n");
+        }
+    }
+    rc = 0;
+    if (save) {
+        struct stat st;
+        char buf[4096];
+        const char *path = eb_cli_model_path(model, buf, sizeof buf);
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            rc = save_thresholds(path, ee[0].threshold, lut ? lai[0].threshold : -1);
+        else {
+            fprintf(stderr, "edgebert calibrate: --save writes a checkpoint directory's config.json; repack the bundle "
+                            "from calibrated directories\n");
+            rc = 1;
+        }
+    }
+done:
+    free(ent), free(lab), free(gold);
+    eb_context_free(ctx);
+    eb_dataset_free(ds);
+    eb_model_free(m);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/* cmd_info.c - edgebert info: what a checkpoint or bundle holds. */
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(void) {
+    fprintf(stderr, "usage: edgebert info [-m] [MODEL] [--json]\n"
+                    "Every tensor with its format, density and bytes; the shared embeddings and each task's part.\n"
+                    "  MODEL, -m MODEL  checkpoint directory or .ebb bundle (default as for classify)\n"
+                    "  --json           the same as one JSON object (tensors, file_bytes, shared_bytes, tasks)\n");
+}
+
+static double num(cJSON *o, const char *k) {
+    cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static void print_tensors(cJSON *list) {
+    for (cJSON *t = list ? list->child : NULL; t; t = t->next) {
+        char shape[64] = "";
+        cJSON *sh = cJSON_GetObjectItem(t, "shape");
+        for (cJSON *d = sh ? sh->child : NULL; d; d = d->next)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%.0f", d == sh->child ? "" : "x", d->valuedouble);
+        printf("  %-80s %-7s %-11s %6.1f%% %10.0f\n", cJSON_GetObjectItem(t, "name")->valuestring,
+               cJSON_GetObjectItem(t, "format")->valuestring, shape, 100 * num(t, "density"), num(t, "bytes"));
+    }
+}
+
+int eb_cmd_info(int argc, char **argv) {
+    const char *model = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(), 0;
+        else if (argv[i][0] != '-' && !model) model = argv[i];
+        else {
+            fprintf(stderr, "edgebert info: unknown option %s\n", argv[i]);
+            return usage(), 2;
+        }
+    }
+    char buf[PATH_MAX];
+    const char *path = eb_cli_model_path(model, buf, sizeof buf);
+    char *js;
+    eb_error err = {0};
+    if (eb_model_info_json(path, &js, &err) != EB_OK) {
+        fprintf(stderr, "edgebert info: %s\n", err.msg);
+        return 1;
+    }
+    if (json) {
+        printf("%s\n", js);
+        free(js);
+        return 0;
+    }
+    cJSON *r = cJSON_Parse(js);
+    free(js);
+    printf("%s: %s, %.0f bytes\n", path, cJSON_GetObjectItem(r, "kind")->valuestring, num(r, "file_bytes"));
+    cJSON *we = cJSON_GetObjectItem(r, "word_embeddings");
+    if (we)
+        printf("word embeddings: %s, %.1f%% dense, %.3f MB\n", cJSON_GetObjectItem(we, "format")->valuestring,
+               100 * num(we, "density"), num(we, "bytes") / 1e6);
+    printf("shared (embeddings): %.0f bytes", num(r, "shared_bytes"));
+    if (num(r, "tokenizer_bytes") > 0) printf(", tokenizer %.0f bytes", num(r, "tokenizer_bytes"));
+    printf("\n  %-80s %-7s %-11s %7s %10s\n", "tensor", "format", "shape", "density", "bytes");
+    print_tensors(cJSON_GetObjectItem(r, "shared"));
+    cJSON *tasks = cJSON_GetObjectItem(r, "tasks");
+    for (cJSON *t = tasks ? tasks->child : NULL; t; t = t->next) {
+        printf("\ntask %s: %.0f bytes, %.0f layers, hidden %.0f, %.0f heads, %.0f off-ramps, encoder density %.1f%%",
+               cJSON_GetObjectItem(t, "name")->valuestring, num(t, "task_bytes"), num(t, "num_layers"),
+               num(t, "hidden_size"), num(t, "num_heads"), num(t, "offramps"), 100 * num(t, "encoder_weight_density"));
+        if (cJSON_GetObjectItem(t, "threshold")) printf(", threshold %.3g", num(t, "threshold"));
+        if (cJSON_IsTrue(cJSON_GetObjectItem(t, "has_exit_predictor")))
+            printf(", exit predictor after layer %.0f", num(t, "predict_after"));
+        if (cJSON_GetObjectItem(t, "heads_off")) printf(", %.0f heads off (empty span)", num(t, "heads_off"));
+        printf("\n");
+        print_tensors(cJSON_GetObjectItem(t, "tensors"));
+    }
+    cJSON_Delete(r);
+    return 0;
+}

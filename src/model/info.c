@@ -1,0 +1,210 @@
+/* info.c - describe a checkpoint or bundle as JSON: every tensor with its
+ * storage format, density and bytes; shared and per-task footprints. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "edgebert/quant.h"
+#include "model/bundle.h"
+#include "model/model_internal.h"
+#include "util/util.h"
+
+static size_t count_nonzero_f32(const float *x, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += x[i] != 0.0f;
+    return k;
+}
+
+static cJSON *tensor_entry(const char *name, const char *fmt, const int64_t *shape, int nd,
+                           size_t numel, size_t nnz, size_t bytes) {
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "name", name);
+    cJSON_AddStringToObject(t, "format", fmt);
+    cJSON *sh = cJSON_AddArrayToObject(t, "shape");
+    for (int d = 0; d < nd; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)shape[d]));
+    cJSON_AddNumberToObject(t, "values", (double)numel);
+    cJSON_AddNumberToObject(t, "nonzero", (double)nnz);
+    cJSON_AddNumberToObject(t, "density", numel ? (double)nnz / (double)numel : 0);
+    cJSON_AddNumberToObject(t, "bytes", (double)bytes);
+    return t;
+}
+
+static void add_task_summary(cJSON *jt, const eb_model_task *t) {
+    const eb_config *c = &t->cfg;
+    cJSON_AddNumberToObject(jt, "num_layers", c->num_hidden_layers);
+    cJSON_AddNumberToObject(jt, "hidden_size", c->hidden_size);
+    cJSON_AddNumberToObject(jt, "num_heads", c->num_attention_heads);
+    cJSON_AddNumberToObject(jt, "num_labels", c->num_labels);
+    cJSON *labels = cJSON_AddArrayToObject(jt, "labels");
+    for (int i = 0; i < c->num_labels; i++) cJSON_AddItemToArray(labels, cJSON_CreateString(c->id2label[i]));
+    cJSON_AddNumberToObject(jt, "offramps", t->w.num_ramps);
+    if (t->extras.default_threshold >= 0) cJSON_AddNumberToObject(jt, "threshold", t->extras.default_threshold);
+    if (t->extras.lai_threshold >= 0) cJSON_AddNumberToObject(jt, "lai_threshold", t->extras.lai_threshold);
+    cJSON_AddBoolToObject(jt, "has_exit_predictor", t->lut_view.data != NULL);
+    if (t->lut_view.data) cJSON_AddNumberToObject(jt, "predict_after", t->lut_view.predict_after);
+    cJSON_AddNumberToObject(jt, "encoder_weight_density", t->weight_density);
+    /* learned spans per head (per layer of the group), and heads switched off */
+    int nl = c->num_hidden_groups * c->inner_group_num, off = 0, any = 0;
+    cJSON *spans = cJSON_CreateArray();
+    for (int i = 0; i < nl; i++) {
+        const float *z = t->layers[i].span_z;
+        if (!z) continue;
+        any = 1;
+        cJSON *row = cJSON_CreateArray();
+        for (int h = 0; h < c->num_attention_heads; h++) {
+            float span = z[h] + t->extras.span_ramp; /* tokens with a non-zero mask */
+            cJSON_AddItemToArray(row, cJSON_CreateNumber(span > 0 ? span : 0));
+            off += span <= 0;
+        }
+        cJSON_AddItemToArray(spans, row);
+    }
+    if (any) {
+        cJSON_AddItemToObject(jt, "span_tokens", spans);
+        cJSON_AddNumberToObject(jt, "heads_off", off);
+        cJSON_AddNumberToObject(jt, "span_ramp", t->extras.span_ramp);
+    } else {
+        cJSON_Delete(spans);
+    }
+}
+
+static eb_status info_checkpoint(const char *dir, cJSON *root, eb_error *err) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    eb_safetensors st;
+    eb_status s = eb_st_open(path, NULL, 1, &st, err);
+    if (s != EB_OK) return s;
+    cJSON_AddStringToObject(root, "kind", "checkpoint");
+    cJSON_AddNumberToObject(root, "file_bytes", (double)st.map.size);
+    cJSON *shared = cJSON_AddArrayToObject(root, "shared");
+    cJSON *tensors = cJSON_CreateArray();
+    size_t shared_bytes = 0, task_bytes = 0;
+    for (int i = 0; i < st.n; i++) {
+        const eb_st_tensor *t = &st.tensors[i];
+        float *x = malloc(t->numel * sizeof(float) + 1);
+        if (!x) {
+            eb_st_close(&st);
+            cJSON_Delete(tensors);
+            return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", path);
+        }
+        eb_st_to_f32(t, x);
+        size_t nnz = count_nonzero_f32(x, t->numel);
+        free(x);
+        const char *fmt = t->dtype == EB_DTYPE_F32 ? "f32" : t->dtype == EB_DTYPE_F16 ? "f16" : "bf16";
+        cJSON *e = tensor_entry(t->name, fmt, t->shape, t->ndim, t->numel, nnz, t->nbytes);
+        if (strstr(t->name, "embeddings.") && strstr(t->name, "_embeddings.weight")) {
+            cJSON_AddItemToArray(shared, e);
+            shared_bytes += t->nbytes;
+        } else {
+            cJSON_AddItemToArray(tensors, e);
+            task_bytes += t->nbytes;
+        }
+    }
+    eb_st_close(&st);
+    cJSON_AddNumberToObject(root, "shared_bytes", (double)shared_bytes);
+    cJSON *tasks = cJSON_AddArrayToObject(root, "tasks");
+    cJSON *jt = cJSON_CreateObject();
+    cJSON_AddItemToArray(tasks, jt);
+    cJSON_AddStringToObject(jt, "name", "default");
+    cJSON_AddNumberToObject(jt, "task_bytes", (double)task_bytes);
+    cJSON_AddItemToObject(jt, "tensors", tensors);
+    return EB_OK;
+}
+
+static eb_status info_bundle(const char *path, cJSON *root, eb_error *err) {
+    char *d;
+    size_t n;
+    eb_status s = eb_read_file(path, NULL, (size_t)1 << 33, &d, &n, err);
+    if (s != EB_OK) return s;
+    uint64_t h = 0;
+    for (int i = 7; i >= 0 && n >= 40; i--) h = (h << 8) | (uint8_t)d[16 + i];
+    cJSON *hdr = n >= 40 && h <= n - 40 ? cJSON_ParseWithLength(d + 40, (size_t)h) : NULL;
+    free(d);
+    if (!hdr) return eb_fail(err, EB_ERR_FORMAT, "%s: bad bundle header", path);
+    cJSON_AddStringToObject(root, "kind", "bundle");
+    cJSON_AddNumberToObject(root, "file_bytes", (double)n);
+    cJSON *tok = cJSON_GetObjectItem(hdr, "tokenizer");
+    cJSON *tb = tok ? cJSON_GetObjectItem(tok, "bytes") : NULL;
+    cJSON_AddNumberToObject(root, "tokenizer_bytes", cJSON_IsNumber(tb) ? tb->valuedouble : 0);
+    /* one JSON entry per stored tensor */
+    cJSON *lists[2] = {cJSON_GetObjectItem(hdr, "shared"), NULL};
+    cJSON *shared = cJSON_AddArrayToObject(root, "shared");
+    double shared_bytes = 0;
+    for (cJSON *it = lists[0] ? lists[0]->child : NULL; it; it = it->next) {
+        cJSON *b = cJSON_GetObjectItem(it, "bytes"), *f = cJSON_GetObjectItem(it, "fmt");
+        cJSON *sh = cJSON_GetObjectItem(it, "shape"), *nz = cJSON_GetObjectItem(it, "nnz");
+        int64_t shape[2] = {0, 0};
+        int nd = cJSON_GetArraySize(sh);
+        size_t numel = 1;
+        for (int k = 0; k < nd && k < 2; k++) numel *= (size_t)(shape[k] = (int64_t)cJSON_GetArrayItem(sh, k)->valuedouble);
+        size_t nnz = cJSON_IsNumber(nz) ? (size_t)nz->valuedouble : numel;
+        cJSON_AddItemToArray(shared, tensor_entry(it->string, cJSON_IsString(f) ? f->valuestring : "?", shape, nd, numel,
+                                                  nnz, cJSON_IsNumber(b) ? (size_t)b->valuedouble : 0));
+        shared_bytes += cJSON_IsNumber(b) ? b->valuedouble : 0;
+    }
+    cJSON_AddNumberToObject(root, "shared_bytes", shared_bytes);
+    cJSON *tasks = cJSON_AddArrayToObject(root, "tasks");
+    cJSON *jtasks = cJSON_GetObjectItem(hdr, "tasks");
+    for (cJSON *jt = jtasks ? jtasks->child : NULL; jt; jt = jt->next) {
+        cJSON *o = cJSON_CreateObject(), *ts = cJSON_CreateArray();
+        cJSON *nm = cJSON_GetObjectItem(jt, "name");
+        cJSON_AddStringToObject(o, "name", cJSON_IsString(nm) ? nm->valuestring : "?");
+        double bytes = 0;
+        cJSON *ten = cJSON_GetObjectItem(jt, "tensors");
+        for (cJSON *it = ten ? ten->child : NULL; it; it = it->next) {
+            cJSON *b = cJSON_GetObjectItem(it, "bytes"), *f = cJSON_GetObjectItem(it, "fmt");
+            cJSON *sh = cJSON_GetObjectItem(it, "shape"), *nz = cJSON_GetObjectItem(it, "nnz");
+            int64_t shape[2] = {0, 0};
+            int nd = cJSON_GetArraySize(sh);
+            size_t numel = 1;
+            for (int k = 0; k < nd && k < 2; k++) numel *= (size_t)(shape[k] = (int64_t)cJSON_GetArrayItem(sh, k)->valuedouble);
+            size_t nnz = cJSON_IsNumber(nz) ? (size_t)nz->valuedouble : numel;
+            cJSON_AddItemToArray(ts, tensor_entry(it->string, cJSON_IsString(f) ? f->valuestring : "?", shape, nd, numel,
+                                                  nnz, cJSON_IsNumber(b) ? (size_t)b->valuedouble : 0));
+            bytes += cJSON_IsNumber(b) ? b->valuedouble : 0;
+        }
+        cJSON *lut = cJSON_GetObjectItem(jt, "lut");
+        cJSON *lb = lut ? cJSON_GetObjectItem(lut, "bytes") : NULL;
+        if (cJSON_IsNumber(lb)) bytes += lb->valuedouble;
+        cJSON_AddNumberToObject(o, "task_bytes", bytes);
+        cJSON_AddItemToObject(o, "tensors", ts);
+        cJSON_AddItemToArray(tasks, o);
+    }
+    cJSON_Delete(hdr);
+    return EB_OK;
+}
+
+eb_status eb_model_info_json(const char *path, char **out, eb_error *err) {
+    *out = NULL;
+    /* load first: this validates everything and gives the task summaries */
+    eb_model *m;
+    eb_status s = eb_model_load(path, NULL, &m, err);
+    if (s != EB_OK) return s;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "path", path);
+    struct stat st;
+    s = (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) ? info_checkpoint(path, root, err) : info_bundle(path, root, err);
+    if (s == EB_OK) {
+        /* the word embedding footprint (the paper: 1.73 MB at 40 % density for ALBERT-base) */
+        cJSON *sh = cJSON_GetObjectItem(root, "shared");
+        for (cJSON *it = sh ? sh->child : NULL; it; it = it->next) {
+            cJSON *nm = cJSON_GetObjectItem(it, "name");
+            if (cJSON_IsString(nm) && strstr(nm->valuestring, "word_embeddings")) {
+                cJSON *e = cJSON_AddObjectToObject(root, "word_embeddings");
+                cJSON_AddNumberToObject(e, "bytes", cJSON_GetObjectItem(it, "bytes")->valuedouble);
+                cJSON_AddNumberToObject(e, "density", cJSON_GetObjectItem(it, "density")->valuedouble);
+                cJSON_AddStringToObject(e, "format", cJSON_GetObjectItem(it, "format")->valuestring);
+            }
+        }
+        cJSON *tasks = cJSON_GetObjectItem(root, "tasks");
+        int i = 0;
+        for (cJSON *jt = tasks ? tasks->child : NULL; jt && i < m->n_tasks; jt = jt->next, i++)
+            add_task_summary(jt, &m->tasks[i]);
+        *out = cJSON_Print(root);
+        if (!*out) s = eb_fail(err, EB_ERR_NOMEM, "out of memory");
+    }
+    cJSON_Delete(root);
+    eb_model_free(m);
+    return s;
+}

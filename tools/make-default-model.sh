@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Regenerate the shipped default model from ../shared/data, with edgebert's own trainer:
+#   vocabulary -> SST-2 teacher (from scratch) -> pruned, span-trained student with KD and frozen
+#   embeddings -> off-ramps -> exit predictor -> thresholds; then CoLA and MRPC on the same
+#   frozen embeddings -> one AdaptivFloat8 bundle.
+# usage: tools/make-default-model.sh [WORK_DIR] [OUT_DIR]      (defaults: build/default-model, models)
+# Output: OUT_DIR/default.ebb; the HuggingFace checkpoints of every phase stay in WORK_DIR.
+# Each step skips itself when its output exists, so an interrupted run resumes; a step that
+# was interrupted mid-way resumes from its own checkpoint (--resume).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=${1:-$here/build/default-model}
+out=${2:-$here/models}
+data=${EB_SHARED_DATA:-$here/../shared/data}
+glue=$data/glue
+E=${EDGEBERT:-$here/build/edgebert}
+[ -x "$E" ] || { echo "make-default-model: build first (make)" >&2; exit 1; }
+mkdir -p "$work" "$out"
+log() { echo "== $(date +%H:%M:%S) $*" >&2; }
+
+train() { # train OUT_DIR args...: run unless OUT_DIR/model.safetensors exists; resume if begun
+  local dir=$1; shift
+  if [ -f "$dir/.done" ]; then log "skip $(basename "$dir") (done)"; return; fi
+  local resume=""; [ -f "$dir/train_state.safetensors" ] && resume=--resume
+  "$E" train "$@" --out "$dir" $resume
+  touch "$dir/.done"
+}
+
+log "vocabulary"
+[ -f "$work/vocab/spiece.model" ] || "$here/tools/train-vocab.sh" "$work/vocab" 8000
+cp "$here/tools/default-config.json" "$work/config.json"
+
+log "SST-2 teacher (from scratch)"
+train "$work/teacher" --config "$work/config.json" --tokenizer "$work/vocab/spiece.model" --task sst2 \
+  --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
+  --epochs 2 --lr 5e-4 --batch 32 --max-len 64 --seed 1 --log-every 100
+
+log "SST-2 student: KD, adaptive span, movement pruning, frozen and pruned embeddings"
+train "$work/student" --init "$work/teacher" --teacher "$work/teacher" --task sst2 \
+  --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
+  --epochs 1 --lr 2e-4 --batch 32 --max-len 64 --seed 2 --log-every 100 \
+  --kd-temperature 2 --kd-alpha 0.9 --span --span-ramp 8 --span-coeff 1e-3 --span-lr 0.1 \
+  --prune movement --keep 0.5 --freeze-embeddings --emb-prune 60
+
+log "SST-2 off-ramps"
+train "$work/sst2" --init "$work/student" --phase offramps --task sst2 \
+  --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" --epochs 1 --max-steps 1000 --lr 5e-4 \
+  --batch 32 --max-len 64 --seed 3 --log-every 100
+
+log "SST-2 exit predictor"
+[ -f "$work/sst2/exit_lut.csv" ] || "$E" train --init "$work/sst2" --phase predictor --task sst2 \
+  --data "$glue/SST-2/train.tsv" --out "$work/sst2" --predict-after 1 --epochs 3 --seed 4
+
+for t in cola mrpc; do
+  case $t in cola) d=CoLA; ep=2; ml=64 ;; mrpc) d=MRPC; ep=2; ml=128 ;; esac
+  log "$d on the shared frozen embeddings"
+  train "$work/$t-backbone" --init "$work/student" --task "$t" \
+    --data "$glue/$d/train.tsv" --dev "$glue/$d/dev.tsv" --epochs $ep --lr 2e-4 --batch 32 \
+    --max-len $ml --seed 5 --log-every 50 --span --span-ramp 8 --span-coeff 1e-3 --span-lr 0.1 \
+    --prune magnitude --keep 0.5 --freeze-embeddings
+  train "$work/$t" --init "$work/$t-backbone" --phase offramps --task "$t" \
+    --data "$glue/$d/train.tsv" --dev "$glue/$d/dev.tsv" --epochs 1 --lr 5e-4 --batch 32 \
+    --max-len $ml --seed 6 --log-every 50
+  [ -f "$work/$t/exit_lut.csv" ] || "$E" train --init "$work/$t" --phase predictor --task "$t" \
+    --data "$glue/$d/train.tsv" --out "$work/$t" --predict-after 1 --epochs 3 --seed 7
+done
+
+log "thresholds (1 %-pt drop on dev) written into each config.json"
+"$E" calibrate -m "$work/sst2" --data "$glue/SST-2/dev.tsv" --task sst2 --save
+"$E" calibrate -m "$work/cola" --data "$glue/CoLA/dev.tsv" --task cola --save
+"$E" calibrate -m "$work/mrpc" --data "$glue/MRPC/dev.tsv" --task mrpc --save
+
+log "default model: the three-task AdaptivFloat8 bundle (the HF checkpoints stay in $work)"
+"$E" pack -o "$out/default.ebb" --task sst2="$work/sst2" --task cola="$work/cola" --task mrpc="$work/mrpc"
+log "done: $out/default.ebb"
