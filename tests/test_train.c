@@ -350,6 +350,43 @@ static void test_distillation(void **state) {
     rm_rf(tmpdir);
 }
 
+typedef struct last_progress {
+    long step, total;
+    double lr;
+} last_progress;
+static void keep_progress(void *ud, const eb_train_progress *p) {
+    last_progress *l = ud;
+    l->step = p->step, l->total = p->total, l->lr = p->lr;
+}
+
+/* --steps: exactly that many steps, the schedule spanning them (warm-up 1 step,
+ * then linear decay: the last step's rate is lr * 1/9). */
+static void test_steps_option(void **state) {
+    (void)state;
+    make_tmp();
+    char cfg[300], out[300];
+    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
+    snprintf(out, sizeof out, "%s/m", tmpdir);
+    write_config(cfg, 2, 1);
+    eb_train_data d;
+    synth(&d, 256, 7);
+    eb_error err;
+    eb_train_options o = opts(cfg, out);
+    o.steps = 10;
+    o.log_every = 1;
+    last_progress lp = {0};
+    o.progress = keep_progress;
+    o.ud = &lp;
+    eb_train_report r;
+    assert_int_equal(eb_train_run(&o, &d, NULL, &r, &err), EB_OK);
+    assert_int_equal(r.steps, 10);
+    assert_int_equal(lp.total, 10);
+    assert_int_equal(lp.step, 10);
+    assert_float_equal(lp.lr, o.lr / 9.0, 1e-9);
+    eb_train_data_free(&d);
+    rm_rf(tmpdir);
+}
+
 static void test_nan_and_interrupt(void **state) {
     (void)state;
     make_tmp();
@@ -393,6 +430,7 @@ int main(void) {
         cmocka_unit_test(test_pruning_and_spans),
         cmocka_unit_test(test_offramps_predictor),
         cmocka_unit_test(test_distillation),
+        cmocka_unit_test(test_steps_option),
         cmocka_unit_test(test_nan_and_interrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -100,7 +100,10 @@ typedef struct eb_train_options {
     int no_length_grouping;     /* 1: plain shuffled batches (default: batches of similar length) */
     int resume;                 /* continue from out_dir/train_state.safetensors */
     long save_every;            /* steps between checkpoints, default 500 (and each epoch end) */
-    long max_steps;             /* stop after this many steps (0 = all; for benchmarks) */
+    long steps;                 /* > 0: the run is exactly this many steps (the schedule spans them;
+                                   epochs becomes ceil(steps / steps per epoch)) */
+    long max_steps;             /* stop, resumably, after this many more steps; the schedule still
+                                   spans the whole run (0 = no limit) */
     int log_every;              /* steps between progress reports, default 20 */
     const char *tokenizer_path; /* spiece.model copied into out_dir (may be NULL) */
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT): save and return */

@@ -33,7 +33,8 @@ static void usage(void) {
         "                      [--emb-prune PCT] [--freeze-embeddings]\n"
         "                      [--span] [--span-coeff X] [--span-lr X] [--span-max N] [--span-ramp "
         "R]\n"
-        "                      [--predict-after P] [--resume] [--save-every N] [--max-steps N]\n"
+        "                      [--predict-after P] [--resume] [--save-every N] [--steps N] "
+        "[--max-steps N]\n"
         "                      [--log-every N] [--no-length-grouping] [--threads N] [--json]\n"
         "Phase backbone: fine-tune (with --teacher: KD loss a*KL*T^2 + (1-a)*CE). Phase offramps:\n"
         "backbone frozen, off-ramps trained. Phase predictor: writes DIR/exit_lut.csv.\n"
@@ -134,14 +135,17 @@ int eb_cmd_train(int argc, char **argv) {
             ok = eb_cli_parse_float(C, a, v, &o.span_max);
         else if (!strcmp(a, "--span-ramp"))
             ok = eb_cli_parse_float(C, a, v, &o.span_ramp);
-        else if (!strcmp(a, "--seed") || !strcmp(a, "--save-every") || !strcmp(a, "--max-steps")) {
+        else if (!strcmp(a, "--seed") || !strcmp(a, "--save-every") || !strcmp(a, "--max-steps") ||
+                 !strcmp(a, "--steps")) {
             double d;
             ok = eb_cli_parse_double(C, a, v, &d) && d >= 0 && d == floor(d);
             if (!ok && v) fprintf(stderr, "edgebert train: %s needs a non-negative integer\n", a);
-            if (ok && a[2] == 's' && a[3] == 'e')
+            if (ok && !strcmp(a, "--seed"))
                 o.seed = (uint64_t)d;
-            else if (ok && a[2] == 's')
+            else if (ok && !strcmp(a, "--save-every"))
                 o.save_every = (long)d;
+            else if (ok && !strcmp(a, "--steps"))
+                o.steps = (long)d;
             else if (ok)
                 o.max_steps = (long)d;
         } else if (!strcmp(a, "--prune")) {

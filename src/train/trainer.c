@@ -181,6 +181,7 @@ typedef struct trainer {
     float *m1, *m2, *mask, *scores, *s1, *s2, *tmp;
     int *trainable; /* per tensor */
     long step, total, spe, ws, warm;
+    int epochs; /* epochs the run spans (the last may be partial with --steps) */
     int *order, order_epoch;
     uint64_t *keys; /* length grouping scratch, NULL = plain shuffle */
     int32_t *bids, *btypes;
@@ -232,7 +233,7 @@ static void update_masks(trainer *t) {
 
 static void emb_prune(trainer *t, int epochs_done) {
     const eb_train_options *o = t->o;
-    double pct = eb_emb_prune_percentile(epochs_done, o->epochs, o->emb_prune_pct);
+    double pct = eb_emb_prune_percentile(epochs_done, t->epochs, o->emb_prune_pct);
     if (pct <= 0) return;
     eb_tmodel *m = &t->m;
     for (int i = 0; i < m->nt; i++) {
@@ -453,12 +454,12 @@ static void fingerprint(const trainer *t, int n_train, char *buf, size_t cap) {
     snprintf(buf, cap,
              "phase %d epochs %d lr %g batch %d seed %llu max_len %d warmup %g wd %g clip %g "
              "dropout %g kd %d %g %g %g prune %d keep %g %g %g %g span %d %g %g %g %g emb %g %d "
-             "group %d examples %d",
+             "group %d examples %d steps %ld",
              (int)o->phase, o->epochs, o->lr, o->batch, (unsigned long long)o->seed, o->max_len,
              o->warmup, o->weight_decay, o->clip, o->dropout, t->has_teacher, o->kd_temperature,
              o->kd_alpha_distil, o->kd_alpha_ce, (int)o->prune, o->keep, o->prune_iw, o->prune_fw,
              o->score_lr, o->span, o->span_coeff, o->span_lr, o->span_max, t->m.x.span_ramp,
-             o->emb_prune_pct, o->freeze_embeddings, !o->no_length_grouping, n_train);
+             o->emb_prune_pct, o->freeze_embeddings, !o->no_length_grouping, n_train, o->steps);
 }
 
 static eb_status save_all(trainer *t, eb_error *err) {
@@ -801,7 +802,8 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     }
     set_trainable(&t);
     t.spe = (train->n + o->batch - 1) / o->batch;
-    t.total = t.spe * o->epochs;
+    t.total = o->steps > 0 ? o->steps : t.spe * o->epochs;
+    t.epochs = (int)((t.total + t.spe - 1) / t.spe);
     t.warm = o->warmup < 1 ? (long)(o->warmup * t.total) : (long)o->warmup;
     if (t.warm < 1) t.warm = 1;
     if (t.warm > t.total) t.warm = t.total;
@@ -845,7 +847,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         loss_acc += loss;
         n_acc++;
         last_loss = loss;
-        const int epoch_end = t.step % t.spe == 0;
+        const int epoch_end = t.step % t.spe == 0 || t.step == t.total;
         if (epoch_end && o->emb_prune_pct > 0 && o->phase == EB_PHASE_BACKBONE)
             emb_prune(&t, (int)(t.step / t.spe));
         if (o->progress && (t.step % o->log_every == 0 || t.step == t.total)) {
@@ -853,7 +855,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             eb_train_progress p = {t.step,
                                    t.total,
                                    (int)((t.step - 1) / t.spe) + 1,
-                                   o->epochs,
+                                   t.epochs,
                                    loss_acc / n_acc,
                                    lr_at(&t, t.step - 1),
                                    0,
