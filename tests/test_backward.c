@@ -12,10 +12,12 @@
 #include "kernels/kernels.h"
 
 static void fill(double *x, size_t n, uint64_t *s, double scale) {
-    for (size_t i = 0; i < n; i++) x[i] = (eb_test_uniform(s) * 2 - 1) * scale;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (eb_test_uniform(s) * 2 - 1) * scale;
 }
 static void to_f(float *o, const double *x, size_t n) {
-    for (size_t i = 0; i < n; i++) o[i] = (float)x[i];
+    for (size_t i = 0; i < n; i++)
+        o[i] = (float)x[i];
 }
 
 typedef double (*loss_fn)(void *ctx);
@@ -50,7 +52,8 @@ static double mm_loss(void *p) {
     for (int n = 0; n < MN; n++)
         for (int o = 0; o < MOC; o++) {
             double y = c->b[o];
-            for (int k = 0; k < MC; k++) y += c->x[n * MC + k] * c->w[o * MC + k];
+            for (int k = 0; k < MC; k++)
+                y += c->x[n * MC + k] * c->w[o * MC + k];
             L += y * c->g[n * MOC + o];
         }
     return L;
@@ -65,13 +68,19 @@ static void test_matmul_backward(void **state) {
     float dx[MN * MC], dw[MOC * MC], db[MOC];
     to_f(x, c.x, MN * MC), to_f(w, c.w, MOC * MC), to_f(g, c.g, MN * MOC);
     /* start from 1 to check that gradients accumulate */
-    for (int i = 0; i < MN * MC; i++) dx[i] = 1;
-    for (int i = 0; i < MOC * MC; i++) dw[i] = 1;
-    for (int i = 0; i < MOC; i++) db[i] = 1;
+    for (int i = 0; i < MN * MC; i++)
+        dx[i] = 1;
+    for (int i = 0; i < MOC * MC; i++)
+        dw[i] = 1;
+    for (int i = 0; i < MOC; i++)
+        db[i] = 1;
     eb_matmul_backward(dx, dw, db, g, x, w, MN, MC, MOC);
-    for (int i = 0; i < MN * MC; i++) dx[i] -= 1;
-    for (int i = 0; i < MOC * MC; i++) dw[i] -= 1;
-    for (int i = 0; i < MOC; i++) db[i] -= 1;
+    for (int i = 0; i < MN * MC; i++)
+        dx[i] -= 1;
+    for (int i = 0; i < MOC * MC; i++)
+        dw[i] -= 1;
+    for (int i = 0; i < MOC; i++)
+        db[i] -= 1;
     check_fd("matmul dinp", mm_loss, &c, c.x, dx, MN * MC, 1e-5);
     check_fd("matmul dweight", mm_loss, &c, c.w, dw, MOC * MC, 1e-5);
     check_fd("matmul dbias", mm_loss, &c, c.b, db, MOC, 1e-5);
@@ -87,9 +96,11 @@ static double ln_loss(void *p) {
     double L = 0;
     for (int n = 0; n < LN; n++) {
         double m = 0, v = 0;
-        for (int k = 0; k < LC; k++) m += c->x[n * LC + k];
+        for (int k = 0; k < LC; k++)
+            m += c->x[n * LC + k];
         m /= LC;
-        for (int k = 0; k < LC; k++) v += (c->x[n * LC + k] - m) * (c->x[n * LC + k] - m);
+        for (int k = 0; k < LC; k++)
+            v += (c->x[n * LC + k] - m) * (c->x[n * LC + k] - m);
         v /= LC;
         for (int k = 0; k < LC; k++)
             L += ((c->x[n * LC + k] - m) / sqrt(v + c->eps) * c->gam[k] + c->bet[k]) *
@@ -132,7 +143,8 @@ static double act_f(int kind, double x) {
 static double act_loss(void *p) {
     act_ctx *c = p;
     double L = 0;
-    for (int i = 0; i < AN; i++) L += act_f(c->kind, c->x[i]) * c->g[i];
+    for (int i = 0; i < AN; i++)
+        L += act_f(c->kind, c->x[i]) * c->g[i];
     return L;
 }
 static void test_activation_backward(void **state) {
@@ -151,7 +163,8 @@ static void test_activation_backward(void **state) {
         if (kind == 2) eb_relu_backward(d, g, x, AN);
         if (kind == 3) {
             float y[AN];
-            for (int i = 0; i < AN; i++) y[i] = tanhf(x[i]);
+            for (int i = 0; i < AN; i++)
+                y[i] = tanhf(x[i]);
             eb_tanh_backward(d, g, y, AN);
         }
         check_fd(names[kind], act_loss, &c, c.x, d, AN, 1e-5);
@@ -176,7 +189,8 @@ static double at_loss(void *p) {
             double sc[TN], mx = -1e300, sum = 0;
             for (int j = 0; j < TN; j++) {
                 double d = 0;
-                for (int e = 0; e < THS; e++) d += c->q[i * TH + h * THS + e] * c->k[j * TH + h * THS + e];
+                for (int e = 0; e < THS; e++)
+                    d += c->q[i * TH + h * THS + e] * c->k[j * TH + h * THS + e];
                 sc[j] = d / sqrt((double)THS);
                 if (!c->valid || c->valid[j]) mx = sc[j] > mx ? sc[j] : mx;
             }
@@ -209,7 +223,8 @@ static void run_attention_case(at_ctx *c, uint64_t *s) {
     eb_attention(out, att, q, k, v, TN, TNH, THS, c->valid, c->use_span ? z : NULL, (float)c->R,
                  c->head_on);
     double Lk = 0;
-    for (int i = 0; i < TN * TH; i++) Lk += out[i] * c->g[i];
+    for (int i = 0; i < TN * TH; i++)
+        Lk += out[i] * c->g[i];
     assert_true(fabs(Lk - at_loss(c)) < 1e-4);
     eb_attention_backward(dq, dk, dv, dz, scratch, g, q, k, v, TN, TNH, THS, c->valid,
                           c->use_span ? z : NULL, (float)c->R, c->head_on);
@@ -252,7 +267,8 @@ static double kd_loss(void *p) {
         z1 += (p1[i] = exp(c->s[i]));
     }
     double kl = 0;
-    for (int i = 0; i < KK; i++) kl += pt[i] / zt * log((pt[i] / zt) / (ps[i] / zs));
+    for (int i = 0; i < KK; i++)
+        kl += pt[i] / zt * log((pt[i] / zt) / (ps[i] / zs));
     return c->ad * kl * c->T * c->T - c->ac * log(p1[c->label] / z1);
 }
 static void test_loss_backward(void **state) {
@@ -275,7 +291,8 @@ static void test_loss_backward(void **state) {
     /* KD with identical logits and no CE: zero loss, zero gradient */
     float d0[KK] = {0};
     assert_true(fabsf(eb_kd_backward(d0, sf, sf, KK, -1, 2, 1, 0, 1)) < 1e-6f);
-    for (int i = 0; i < KK; i++) assert_true(fabsf(d0[i]) < 1e-6f);
+    for (int i = 0; i < KK; i++)
+        assert_true(fabsf(d0[i]) < 1e-6f);
     float dy = 0;
     assert_true(fabsf(eb_mse_backward(&dy, 3.0f, 1.0f, 0.5f) - 2.0f) < 1e-6f);
     assert_true(fabsf(dy - 1.0f) < 1e-6f);
@@ -286,11 +303,13 @@ static void test_embedding_backward(void **state) {
     (void)state;
     const int32_t ids[5] = {2, 0, 2, 3, 2};
     float dout[5 * 3], dt[4 * 3] = {0};
-    for (int i = 0; i < 15; i++) dout[i] = (float)(i + 1);
+    for (int i = 0; i < 15; i++)
+        dout[i] = (float)(i + 1);
     eb_embedding_backward(dt, dout, ids, 5, 3);
     /* hand-computed: row 2 gets rows 0, 2, 4 of dout */
     float want[12] = {4, 5, 6, 0, 0, 0, 1 + 7 + 13, 2 + 8 + 14, 3 + 9 + 15, 10, 11, 12};
-    for (int i = 0; i < 12; i++) assert_float_equal(dt[i], want[i], 0);
+    for (int i = 0; i < 12; i++)
+        assert_float_equal(dt[i], want[i], 0);
 }
 
 static void test_span_mask_dz(void **state) {

@@ -34,12 +34,13 @@ static void rm_rf(const char *d) {
 static void write_config(const char *path, int layers, int groups) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "{\"vocab_size\": 20, \"embedding_size\": 8, \"hidden_size\": 16, "
-               "\"num_hidden_layers\": %d, \"num_hidden_groups\": %d, \"inner_group_num\": 1, "
-               "\"num_attention_heads\": 2, \"intermediate_size\": 32, "
-               "\"max_position_embeddings\": 32, \"type_vocab_size\": 2, \"num_labels\": 2, "
-               "\"hidden_act\": \"gelu_new\", \"layer_norm_eps\": 1e-12, "
-               "\"edgebert_span_ramp\": 4}",
+    fprintf(f,
+            "{\"vocab_size\": 20, \"embedding_size\": 8, \"hidden_size\": 16, "
+            "\"num_hidden_layers\": %d, \"num_hidden_groups\": %d, \"inner_group_num\": 1, "
+            "\"num_attention_heads\": 2, \"intermediate_size\": 32, "
+            "\"max_position_embeddings\": 32, \"type_vocab_size\": 2, \"num_labels\": 2, "
+            "\"hidden_act\": \"gelu_new\", \"layer_norm_eps\": 1e-12, "
+            "\"edgebert_span_ramp\": 4}",
             layers, groups);
     fclose(f);
 }
@@ -123,9 +124,13 @@ static void test_loss_falls_and_engine_agrees(void **state) {
     o.epochs = 15;
     o.max_steps = 0;
     assert_int_equal(eb_train_run(&o, &d, &d, &r2, &err), EB_OK);
-    fprintf(stderr, "loss %g -> %g, dev accuracy %g\n", r1.final_loss, r2.final_loss, r2.dev_accuracy);
+    fprintf(stderr, "loss %g -> %g, dev accuracy %g\n", r1.final_loss, r2.final_loss,
+            r2.dev_accuracy);
     assert_true(r2.final_loss < 0.5 * r1.final_loss);
     assert_true(r2.dev_accuracy > 0.9);
+    char st_path[400];
+    snprintf(st_path, sizeof st_path, "%s/train_state.safetensors", out);
+    assert_int_not_equal(access(st_path, F_OK), 0); /* a finished run leaves no resume state */
     /* engine forward (albert.c) over the saved weights == trainer forward */
     eb_tmodel m;
     assert_int_equal(eb_trainer_load_model(&m, NULL, out, 0, 0, 0, 0, 0, &err), EB_OK);
@@ -143,7 +148,8 @@ static void test_loss_falls_and_engine_agrees(void **state) {
             eb_albert_layer_apply(&s, &m.cfg, &m.view, &m.x, l, x->n, NULL, NULL);
         float lg[2];
         eb_albert_classify_at(lg, &s, &m.cfg, &m.view, m.cfg.num_hidden_layers - 1);
-        for (int k = 0; k < 2; k++) assert_float_equal(lg[k], m.head.logits[k], 1e-4);
+        for (int k = 0; k < 2; k++)
+            assert_float_equal(lg[k], m.head.logits[k], 1e-4);
     }
     eb_albert_scratch_free(&s, NULL);
     eb_tm_free(&m);
@@ -175,6 +181,10 @@ static void test_resume_is_exact(void **state) {
     o.resume = 1;
     assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
     o.max_steps = 0;
+    o.lr *= 2; /* other options: refused */
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_ERR_ARG);
+    assert_non_null(strstr(err.msg, "other options"));
+    o.lr /= 2;
     assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
     const char *names[] = {"albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight",
                            "albert.embeddings.word_embeddings.weight", "classifier.weight",
@@ -194,7 +204,8 @@ static double zero_frac(const char *dir, const char *name) {
     size_t n;
     float *x = load_tensor(dir, name, &n);
     size_t z = 0;
-    for (size_t i = 0; i < n; i++) z += x[i] == 0.0f;
+    for (size_t i = 0; i < n; i++)
+        z += x[i] == 0.0f;
     free(x);
     return (double)z / n;
 }
@@ -220,16 +231,20 @@ static void test_pruning_and_spans(void **state) {
         o.span_lr = 2.0f;
         eb_train_report r;
         assert_int_equal(eb_train_run(&o, &d, NULL, &r, &err), EB_OK);
-        const char *q = "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight";
+        const char *q =
+            "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight";
         assert_float_equal(zero_frac(out, q), 0.7, 0.01);
         assert_float_equal(r.sparsity, 0.7, 0.01);
         /* embeddings: 50th percentile after the last epoch (p = 50 * min(1, 0.9/0.7)) */
         assert_float_equal(zero_frac(out, "albert.embeddings.word_embeddings.weight"), 0.5, 0.02);
         size_t n;
-        float *z = load_tensor(out, "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.span", &n);
+        float *z = load_tensor(
+            out, "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.span", &n);
         for (size_t h = 0; h < n; h++) {
-            if (method == 1) assert_float_equal(z[h], -4.0f, 0); /* clamped at -R: off */
-            else assert_true(z[h] > 0);
+            if (method == 1)
+                assert_float_equal(z[h], -4.0f, 0); /* clamped at -R: off */
+            else
+                assert_true(z[h] > 0);
         }
         assert_int_equal(r.heads_off, method == 1 ? 2 : 0);
         free(z);
@@ -284,7 +299,8 @@ static void test_offramps_predictor(void **state) {
     int rows = 0;
     while (fgets(line, sizeof line, f)) {
         int cols = 1;
-        for (char *p = line; *p; p++) cols += *p == ',';
+        for (char *p = line; *p; p++)
+            cols += *p == ',';
         assert_int_equal(cols, 3);
         double v[3];
         assert_int_equal(sscanf(line, "%lf,%lf,%lf", &v[0], &v[1], &v[2]), 3);
@@ -294,6 +310,79 @@ static void test_offramps_predictor(void **state) {
     }
     fclose(f);
     assert_int_equal(rows, 100);
+    eb_train_data_free(&d);
+    rm_rf(tmpdir);
+}
+
+/* Pure distillation (a_ce = 0) from a trained teacher into a fresh student
+ * that never sees the labels: it learns the teacher's answers. */
+static void test_distillation(void **state) {
+    (void)state;
+    make_tmp();
+    char cfg[300], a[300], b[300];
+    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
+    snprintf(a, sizeof a, "%s/teacher", tmpdir);
+    snprintf(b, sizeof b, "%s/student", tmpdir);
+    write_config(cfg, 2, 1);
+    eb_train_data d;
+    synth(&d, 256, 6);
+    eb_error err;
+    eb_train_options o = opts(cfg, a);
+    o.epochs = 15;
+    eb_train_report r;
+    assert_int_equal(eb_train_run(&o, &d, &d, &r, &err), EB_OK);
+    assert_true(r.dev_accuracy > 0.9);
+    /* the labels are scrambled for the student: only the teacher can teach */
+    eb_train_data wrong;
+    synth(&wrong, 256, 6);
+    for (int i = 0; i < wrong.n; i++)
+        wrong.ex[i].label = i & 1;
+    o.out_dir = b;
+    o.teacher_dir = a;
+    o.seed = 99;
+    o.kd_alpha_distil = 1.0f;
+    o.kd_alpha_ce = 0.0f;
+    o.kd_temperature = 2.0f;
+    assert_int_equal(eb_train_run(&o, &wrong, &d, &r, &err), EB_OK);
+    assert_true(r.dev_accuracy > 0.85); /* measured against the true labels */
+    eb_train_data_free(&d);
+    eb_train_data_free(&wrong);
+    rm_rf(tmpdir);
+}
+
+typedef struct last_progress {
+    long step, total;
+    double lr;
+} last_progress;
+static void keep_progress(void *ud, const eb_train_progress *p) {
+    last_progress *l = ud;
+    l->step = p->step, l->total = p->total, l->lr = p->lr;
+}
+
+/* --steps: exactly that many steps, the schedule spanning them (warm-up 1 step,
+ * then linear decay: the last step's rate is lr * 1/9). */
+static void test_steps_option(void **state) {
+    (void)state;
+    make_tmp();
+    char cfg[300], out[300];
+    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
+    snprintf(out, sizeof out, "%s/m", tmpdir);
+    write_config(cfg, 2, 1);
+    eb_train_data d;
+    synth(&d, 256, 7);
+    eb_error err;
+    eb_train_options o = opts(cfg, out);
+    o.steps = 10;
+    o.log_every = 1;
+    last_progress lp = {0};
+    o.progress = keep_progress;
+    o.ud = &lp;
+    eb_train_report r;
+    assert_int_equal(eb_train_run(&o, &d, NULL, &r, &err), EB_OK);
+    assert_int_equal(r.steps, 10);
+    assert_int_equal(lp.total, 10);
+    assert_int_equal(lp.step, 10);
+    assert_float_equal(lp.lr, o.lr / 9.0, 1e-9);
     eb_train_data_free(&d);
     rm_rf(tmpdir);
 }
@@ -340,6 +429,8 @@ int main(void) {
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_pruning_and_spans),
         cmocka_unit_test(test_offramps_predictor),
+        cmocka_unit_test(test_distillation),
+        cmocka_unit_test(test_steps_option),
         cmocka_unit_test(test_nan_and_interrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

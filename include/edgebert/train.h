@@ -62,46 +62,49 @@ typedef struct eb_train_data {
 typedef struct eb_train_progress {
     long step, total;
     int epoch, epochs;
-    double loss;  /* mean over the steps since the last report */
+    double loss; /* mean over the steps since the last report */
     double lr;
     double tokens_per_s;
     double eta_s;
-    double kept;  /* pruning: kept fraction now (1 without pruning) */
+    double kept; /* pruning: kept fraction now (1 without pruning) */
 } eb_train_progress;
 
 typedef struct eb_train_options {
-    const char *config_path;  /* random initialisation from this config.json, or */
-    const char *init_dir;     /* an HF checkpoint directory */
-    const char *teacher_dir;  /* knowledge distillation (phase 1), NULL = none */
-    const char *out_dir;      /* where checkpoints go (HF format) */
+    const char *config_path; /* random initialisation from this config.json, or */
+    const char *init_dir;    /* an HF checkpoint directory */
+    const char *teacher_dir; /* knowledge distillation (phase 1), NULL = none */
+    const char *out_dir;     /* where checkpoints go (HF format) */
     eb_train_phase phase;
-    int epochs;               /* default 3 */
-    float lr;                 /* peak learning rate, default 5e-4 */
-    int batch;                /* default 32 */
-    uint64_t seed;            /* default 42 */
-    int max_len;              /* default 128 */
-    float warmup;             /* < 1: fraction of the steps, else steps; default 0.1 */
-    float weight_decay;       /* default 0.01 (not on biases, LayerNorm, spans) */
-    float clip;               /* global gradient norm clip, default 1.0 */
-    float dropout;            /* before every classifier, default 0.1 */
+    int epochs;         /* default 3 */
+    float lr;           /* peak learning rate, default 5e-4 */
+    int batch;          /* default 32 */
+    uint64_t seed;      /* default 42 */
+    int max_len;        /* default 128 */
+    float warmup;       /* < 1: fraction of the steps, else steps; default 0.1 */
+    float weight_decay; /* default 0.01 (not on biases, LayerNorm, spans) */
+    float clip;         /* global gradient norm clip, default 1.0 */
+    float dropout;      /* before every classifier, default 0.1 */
     float kd_temperature, kd_alpha_distil, kd_alpha_ce; /* 2, 0.9, 0.1 */
     eb_prune_method prune;
-    float keep;               /* final kept fraction of the masked matrices, default 0.5 */
-    float prune_iw, prune_fw; /* warm-up multipliers, default 2 and 3 */
-    float score_lr;           /* movement scores, default 1e-2 */
-    int span;                 /* learn adaptive spans */
-    float span_coeff;         /* default 1e-3 */
-    float span_lr;            /* default 0.1 (tokens per step scale) */
-    float span_max;           /* default max_len */
-    float span_ramp;          /* R, 0 = keep the config's edgebert_span_ramp */
-    float emb_prune_pct;      /* final percentile, 0 = off (the recipe: 60) */
-    int freeze_embeddings;    /* 1 in the student */
-    int predict_after;        /* predictor: layer p (1-based), default 1 */
-    int no_length_grouping;   /* 1: plain shuffled batches (default: batches of similar length) */
-    int resume;               /* continue from out_dir/train_state.safetensors */
-    long save_every;          /* steps between checkpoints, default 500 (and each epoch end) */
-    long max_steps;           /* stop after this many steps (0 = all; for benchmarks) */
-    int log_every;            /* steps between progress reports, default 20 */
+    float keep;                 /* final kept fraction of the masked matrices, default 0.5 */
+    float prune_iw, prune_fw;   /* warm-up multipliers, default 2 and 3 */
+    float score_lr;             /* movement scores, default 1e-2 */
+    int span;                   /* learn adaptive spans */
+    float span_coeff;           /* default 1e-3 */
+    float span_lr;              /* default 0.1 (tokens per step scale) */
+    float span_max;             /* default max_len */
+    float span_ramp;            /* R, 0 = keep the config's edgebert_span_ramp */
+    float emb_prune_pct;        /* final percentile, 0 = off (the recipe: 60) */
+    int freeze_embeddings;      /* 1 in the student */
+    int predict_after;          /* predictor: layer p (1-based), default 1 */
+    int no_length_grouping;     /* 1: plain shuffled batches (default: batches of similar length) */
+    int resume;                 /* continue from out_dir/train_state.safetensors */
+    long save_every;            /* steps between checkpoints, default 500 (and each epoch end) */
+    long steps;                 /* > 0: the run is exactly this many steps (the schedule spans them;
+                                   epochs becomes ceil(steps / steps per epoch)) */
+    long max_steps;             /* stop, resumably, after this many more steps; the schedule still
+                                   spans the whole run (0 = no limit) */
+    int log_every;              /* steps between progress reports, default 20 */
     const char *tokenizer_path; /* spiece.model copied into out_dir (may be NULL) */
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT): save and return */
     void (*progress)(void *ud, const eb_train_progress *p);
@@ -114,9 +117,11 @@ eb_train_options eb_train_options_default(void);
 typedef struct eb_train_report {
     long steps;
     double final_loss;
-    double dev_accuracy; /* last epoch, all layers (< 0 without dev data) */
+    double dev_accuracy; /* last epoch, all layers (< 0 without dev data); Pearson r for
+                            a regression model (num_labels 1, STS-B) */
     double seconds;
-    double tokens_per_s;
+    double tokens_per_s; /* real (not padding) tokens per second of training steps
+                            (checkpoint writing and dev evaluation left out) */
     double sparsity;     /* fraction of zeros in the masked encoder matrices */
     int heads_off;       /* heads whose span is zero */
 } eb_train_report;
@@ -133,8 +138,8 @@ eb_status eb_train_data_read_ids(const char *path, int max_len, eb_train_data *o
  * reads), tokenized with tok (ALBERT encoding truncated to max_len), labels
  * mapped to the model's id2label order (label_names[num_labels]). */
 eb_status eb_train_data_read_tsv(const char *path, const char *task, const eb_tokenizer *tok,
-                                 int max_len, char label_names[][EB_LABEL_NAME_MAX],
-                                 int num_labels, eb_train_data *out, eb_error *err);
+                                 int max_len, char label_names[][EB_LABEL_NAME_MAX], int num_labels,
+                                 eb_train_data *out, eb_error *err);
 void eb_train_data_free(eb_train_data *d);
 
 #ifdef __cplusplus

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cblas.h>
+
 #include "cli/cli.h"
 #include "edgebert/train.h"
 #include "model/config.h"
@@ -18,8 +20,10 @@ static void on_signal(int sig) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-        "usage: edgebert train (--config CONFIG.json | --init MODEL_DIR) --data TRAIN.tsv --out DIR\n"
+    fprintf(
+        stderr,
+        "usage: edgebert train (--config CONFIG.json | --init MODEL_DIR) --data TRAIN.tsv --out "
+        "DIR\n"
         "                      [--dev DEV.tsv] [--task NAME] [--tokenizer spiece.model] [--ids]\n"
         "                      [--phase backbone|offramps|predictor] [--teacher MODEL_DIR]\n"
         "                      [--epochs N] [--lr X] [--batch N] [--seed N] [--max-len N]\n"
@@ -27,9 +31,11 @@ static void usage(void) {
         "                      [--kd-temperature T] [--kd-alpha A]\n"
         "                      [--prune movement|magnitude] [--keep FRAC] [--score-lr X]\n"
         "                      [--emb-prune PCT] [--freeze-embeddings]\n"
-        "                      [--span] [--span-coeff X] [--span-lr X] [--span-max N] [--span-ramp R]\n"
-        "                      [--predict-after P] [--resume] [--save-every N] [--max-steps N]\n"
-        "                      [--log-every N] [--no-length-grouping] [--json]\n"
+        "                      [--span] [--span-coeff X] [--span-lr X] [--span-max N] [--span-ramp "
+        "R]\n"
+        "                      [--predict-after P] [--resume] [--save-every N] [--steps N] "
+        "[--max-steps N]\n"
+        "                      [--log-every N] [--no-length-grouping] [--threads N] [--json]\n"
         "Phase backbone: fine-tune (with --teacher: KD loss a*KL*T^2 + (1-a)*CE). Phase offramps:\n"
         "backbone frozen, off-ramps trained. Phase predictor: writes DIR/exit_lut.csv.\n"
         "--ids: the data files hold token ids (label<TAB>ids<TAB>type ids), no tokenizer needed.\n"
@@ -39,7 +45,8 @@ static void usage(void) {
 static void progress(void *ud, const eb_train_progress *p) {
     (void)ud;
     long eta = (long)p->eta_s;
-    fprintf(stderr, "step %ld/%ld  epoch %d/%d  loss %.4f  lr %.3e  %.0f tok/s  ETA %ldh%02ldm%02lds",
+    fprintf(stderr,
+            "step %ld/%ld  epoch %d/%d  loss %.4f  lr %.3e  %.0f tok/s  ETA %ldh%02ldm%02lds",
             p->step, p->total, p->epoch, p->epochs, p->loss, p->lr, p->tokens_per_s, eta / 3600,
             eta / 60 % 60, eta % 60);
     if (p->kept < 1.0) fprintf(stderr, "  kept %.3f", p->kept);
@@ -65,65 +72,118 @@ int eb_cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int ok = 1, used = 1;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), 0;
-        else if (!strcmp(a, "--config")) o.config_path = v;
-        else if (!strcmp(a, "--init")) o.init_dir = v;
-        else if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--dev")) dev = v;
-        else if (!strcmp(a, "--task")) task = v;
-        else if (!strcmp(a, "--tokenizer")) tokp = v;
-        else if (!strcmp(a, "--teacher")) o.teacher_dir = v;
-        else if (!strcmp(a, "--out")) o.out_dir = v;
-        else if (!strcmp(a, "--epochs")) ok = eb_cli_parse_int(C, a, v, &o.epochs);
-        else if (!strcmp(a, "--batch")) ok = eb_cli_parse_int(C, a, v, &o.batch);
-        else if (!strcmp(a, "--max-len")) ok = eb_cli_parse_int(C, a, v, &o.max_len);
-        else if (!strcmp(a, "--predict-after")) ok = eb_cli_parse_int(C, a, v, &o.predict_after);
-        else if (!strcmp(a, "--log-every")) ok = eb_cli_parse_int(C, a, v, &o.log_every);
-        else if (!strcmp(a, "--lr")) ok = eb_cli_parse_float(C, a, v, &o.lr);
-        else if (!strcmp(a, "--warmup")) ok = eb_cli_parse_float(C, a, v, &o.warmup);
-        else if (!strcmp(a, "--weight-decay")) ok = eb_cli_parse_float(C, a, v, &o.weight_decay);
-        else if (!strcmp(a, "--dropout")) ok = eb_cli_parse_float(C, a, v, &o.dropout);
-        else if (!strcmp(a, "--clip")) ok = eb_cli_parse_float(C, a, v, &o.clip);
-        else if (!strcmp(a, "--kd-temperature")) ok = eb_cli_parse_float(C, a, v, &o.kd_temperature);
-        else if (!strcmp(a, "--kd-alpha")) ok = eb_cli_parse_float(C, a, v, &kd_alpha);
-        else if (!strcmp(a, "--keep")) ok = eb_cli_parse_float(C, a, v, &o.keep);
-        else if (!strcmp(a, "--score-lr")) ok = eb_cli_parse_float(C, a, v, &o.score_lr);
-        else if (!strcmp(a, "--emb-prune")) ok = eb_cli_parse_float(C, a, v, &o.emb_prune_pct);
-        else if (!strcmp(a, "--span-coeff")) ok = eb_cli_parse_float(C, a, v, &o.span_coeff);
-        else if (!strcmp(a, "--span-lr")) ok = eb_cli_parse_float(C, a, v, &o.span_lr);
-        else if (!strcmp(a, "--span-max")) ok = eb_cli_parse_float(C, a, v, &o.span_max);
-        else if (!strcmp(a, "--span-ramp")) ok = eb_cli_parse_float(C, a, v, &o.span_ramp);
-        else if (!strcmp(a, "--seed") || !strcmp(a, "--save-every") || !strcmp(a, "--max-steps")) {
+        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            return usage(), 0;
+        else if (!strcmp(a, "--config"))
+            o.config_path = v;
+        else if (!strcmp(a, "--init"))
+            o.init_dir = v;
+        else if (!strcmp(a, "--data"))
+            data = v;
+        else if (!strcmp(a, "--dev"))
+            dev = v;
+        else if (!strcmp(a, "--task"))
+            task = v;
+        else if (!strcmp(a, "--tokenizer"))
+            tokp = v;
+        else if (!strcmp(a, "--teacher"))
+            o.teacher_dir = v;
+        else if (!strcmp(a, "--out"))
+            o.out_dir = v;
+        else if (!strcmp(a, "--epochs"))
+            ok = eb_cli_parse_int(C, a, v, &o.epochs);
+        else if (!strcmp(a, "--batch"))
+            ok = eb_cli_parse_int(C, a, v, &o.batch);
+        else if (!strcmp(a, "--max-len"))
+            ok = eb_cli_parse_int(C, a, v, &o.max_len);
+        else if (!strcmp(a, "--predict-after"))
+            ok = eb_cli_parse_int(C, a, v, &o.predict_after);
+        else if (!strcmp(a, "--log-every"))
+            ok = eb_cli_parse_int(C, a, v, &o.log_every);
+        else if (!strcmp(a, "--threads")) {
+            int th = 0;
+            ok = eb_cli_parse_int(C, a, v, &th) && th >= 1;
+            if (ok)
+                openblas_set_num_threads(th);
+            else if (v)
+                fprintf(stderr, "edgebert train: --threads needs a positive integer\n");
+        } else if (!strcmp(a, "--lr"))
+            ok = eb_cli_parse_float(C, a, v, &o.lr);
+        else if (!strcmp(a, "--warmup"))
+            ok = eb_cli_parse_float(C, a, v, &o.warmup);
+        else if (!strcmp(a, "--weight-decay"))
+            ok = eb_cli_parse_float(C, a, v, &o.weight_decay);
+        else if (!strcmp(a, "--dropout"))
+            ok = eb_cli_parse_float(C, a, v, &o.dropout);
+        else if (!strcmp(a, "--clip"))
+            ok = eb_cli_parse_float(C, a, v, &o.clip);
+        else if (!strcmp(a, "--kd-temperature"))
+            ok = eb_cli_parse_float(C, a, v, &o.kd_temperature);
+        else if (!strcmp(a, "--kd-alpha"))
+            ok = eb_cli_parse_float(C, a, v, &kd_alpha);
+        else if (!strcmp(a, "--keep"))
+            ok = eb_cli_parse_float(C, a, v, &o.keep);
+        else if (!strcmp(a, "--score-lr"))
+            ok = eb_cli_parse_float(C, a, v, &o.score_lr);
+        else if (!strcmp(a, "--emb-prune"))
+            ok = eb_cli_parse_float(C, a, v, &o.emb_prune_pct);
+        else if (!strcmp(a, "--span-coeff"))
+            ok = eb_cli_parse_float(C, a, v, &o.span_coeff);
+        else if (!strcmp(a, "--span-lr"))
+            ok = eb_cli_parse_float(C, a, v, &o.span_lr);
+        else if (!strcmp(a, "--span-max"))
+            ok = eb_cli_parse_float(C, a, v, &o.span_max);
+        else if (!strcmp(a, "--span-ramp"))
+            ok = eb_cli_parse_float(C, a, v, &o.span_ramp);
+        else if (!strcmp(a, "--seed") || !strcmp(a, "--save-every") || !strcmp(a, "--max-steps") ||
+                 !strcmp(a, "--steps")) {
             double d;
             ok = eb_cli_parse_double(C, a, v, &d) && d >= 0 && d == floor(d);
             if (!ok && v) fprintf(stderr, "edgebert train: %s needs a non-negative integer\n", a);
-            if (ok && a[2] == 's' && a[3] == 'e') o.seed = (uint64_t)d;
-            else if (ok && a[2] == 's') o.save_every = (long)d;
-            else if (ok) o.max_steps = (long)d;
+            if (ok && !strcmp(a, "--seed"))
+                o.seed = (uint64_t)d;
+            else if (ok && !strcmp(a, "--save-every"))
+                o.save_every = (long)d;
+            else if (ok && !strcmp(a, "--steps"))
+                o.steps = (long)d;
+            else if (ok)
+                o.max_steps = (long)d;
         } else if (!strcmp(a, "--prune")) {
-            if (v && !strcmp(v, "movement")) o.prune = EB_PRUNE_MOVEMENT;
-            else if (v && !strcmp(v, "magnitude")) o.prune = EB_PRUNE_MAGNITUDE;
-            else if (v && !strcmp(v, "none")) o.prune = EB_PRUNE_NONE;
+            if (v && !strcmp(v, "movement"))
+                o.prune = EB_PRUNE_MOVEMENT;
+            else if (v && !strcmp(v, "magnitude"))
+                o.prune = EB_PRUNE_MAGNITUDE;
+            else if (v && !strcmp(v, "none"))
+                o.prune = EB_PRUNE_NONE;
             else {
                 fprintf(stderr, "edgebert train: --prune movement|magnitude|none\n");
                 return 2;
             }
         } else if (!strcmp(a, "--phase")) {
-            if (v && !strcmp(v, "backbone")) o.phase = EB_PHASE_BACKBONE;
-            else if (v && !strcmp(v, "offramps")) o.phase = EB_PHASE_OFFRAMPS;
-            else if (v && !strcmp(v, "predictor")) o.phase = EB_PHASE_PREDICTOR;
+            if (v && !strcmp(v, "backbone"))
+                o.phase = EB_PHASE_BACKBONE;
+            else if (v && !strcmp(v, "offramps"))
+                o.phase = EB_PHASE_OFFRAMPS;
+            else if (v && !strcmp(v, "predictor"))
+                o.phase = EB_PHASE_PREDICTOR;
             else {
                 fprintf(stderr, "edgebert train: --phase backbone|offramps|predictor\n");
                 return 2;
             }
         } else {
             used = 0;
-            if (!strcmp(a, "--span")) o.span = 1;
-            else if (!strcmp(a, "--freeze-embeddings")) o.freeze_embeddings = 1;
-            else if (!strcmp(a, "--resume")) o.resume = 1;
-            else if (!strcmp(a, "--no-length-grouping")) o.no_length_grouping = 1;
-            else if (!strcmp(a, "--ids")) ids = 1;
-            else if (!strcmp(a, "--json")) json = 1;
+            if (!strcmp(a, "--span"))
+                o.span = 1;
+            else if (!strcmp(a, "--freeze-embeddings"))
+                o.freeze_embeddings = 1;
+            else if (!strcmp(a, "--resume"))
+                o.resume = 1;
+            else if (!strcmp(a, "--no-length-grouping"))
+                o.no_length_grouping = 1;
+            else if (!strcmp(a, "--ids"))
+                ids = 1;
+            else if (!strcmp(a, "--json"))
+                json = 1;
             else {
                 fprintf(stderr, "edgebert train: unknown option %s\n", a);
                 return usage(), 2;
@@ -153,8 +213,10 @@ int eb_cmd_train(int argc, char **argv) {
     eb_config cfg;
     eb_model_extras x;
     eb_error err = {0};
-    if (o.init_dir) snprintf(path, sizeof path, "%s/config.json", o.init_dir);
-    else snprintf(path, sizeof path, "%s", o.config_path);
+    if (o.init_dir)
+        snprintf(path, sizeof path, "%s/config.json", o.init_dir);
+    else
+        snprintf(path, sizeof path, "%s", o.config_path);
     if (eb_config_load(path, &cfg, &x, &err) != EB_OK) {
         fprintf(stderr, "edgebert train: %s\n", err.msg);
         return 1;
@@ -178,16 +240,17 @@ int eb_cmd_train(int argc, char **argv) {
         }
         s = eb_tokenizer_load(tokp, NULL, &tok, &err);
         if (s == EB_OK && eb_tokenizer_vocab_size(tok) > cfg.vocab_size) {
-            snprintf(err.msg, sizeof err.msg, "%.400s: %d pieces, more than the config's vocab_size %d",
-                     tokp, eb_tokenizer_vocab_size(tok), cfg.vocab_size);
+            snprintf(err.msg, sizeof err.msg,
+                     "%.400s: %d pieces, more than the config's vocab_size %d", tokp,
+                     eb_tokenizer_vocab_size(tok), cfg.vocab_size);
             s = EB_ERR_ARG;
         }
         if (s == EB_OK)
             s = eb_train_data_read_tsv(data, task, tok, o.max_len, cfg.id2label, cfg.num_labels,
                                        &tr, &err);
         if (s == EB_OK && dev)
-            s = eb_train_data_read_tsv(dev, task, tok, o.max_len, cfg.id2label, cfg.num_labels,
-                                       &dv, &err);
+            s = eb_train_data_read_tsv(dev, task, tok, o.max_len, cfg.id2label, cfg.num_labels, &dv,
+                                       &err);
     }
     if (s != EB_OK) {
         fprintf(stderr, "edgebert train: %s\n", err.msg);
@@ -222,9 +285,13 @@ int eb_cmd_train(int argc, char **argv) {
                rep.steps, rep.final_loss, rep.dev_accuracy, rep.seconds, rep.tokens_per_s,
                rep.sparsity, rep.heads_off, o.out_dir);
     } else {
-        fprintf(stderr, "edgebert train: done: %ld steps in %.1f s (%.0f tokens/s), final loss "
-                        "%.4f", rep.steps, rep.seconds, rep.tokens_per_s, rep.final_loss);
-        if (rep.dev_accuracy >= 0) fprintf(stderr, ", dev accuracy %.4f", rep.dev_accuracy);
+        fprintf(stderr,
+                "edgebert train: done: %ld steps in %.1f s (%.0f tokens/s), final loss "
+                "%.4f",
+                rep.steps, rep.seconds, rep.tokens_per_s, rep.final_loss);
+        if (dev)
+            fprintf(stderr, ", dev %s %.4f", cfg.num_labels == 1 ? "Pearson r" : "accuracy",
+                    rep.dev_accuracy);
         if (rep.sparsity > 0) fprintf(stderr, ", encoder sparsity %.3f", rep.sparsity);
         if (rep.heads_off > 0) fprintf(stderr, ", %d heads off", rep.heads_off);
         fprintf(stderr, "; saved to %s\n", o.out_dir);

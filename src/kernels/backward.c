@@ -12,27 +12,30 @@ void eb_matmul_backward(float *dinp, float *dweight, float *dbias, const float *
                         const float *inp, const float *w, int N, int C, int OC) {
     if (N <= 0 || OC <= 0 || C <= 0) return;
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
-                    1.0f, dinp, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C, 1.0f,
+                    dinp, C);
     if (dweight)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
-                    1.0f, dweight, C);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
+                    dweight, C);
     if (dbias) {
         for (int n = 0; n < N; n++) {
             const float *d = dout + (size_t)n * OC;
-            for (int o = 0; o < OC; o++) dbias[o] += d[o];
+            for (int o = 0; o < OC; o++)
+                dbias[o] += d[o];
         }
     }
 }
 
-void eb_layernorm_backward(float *dinp, float *dg, float *db, const float *dout,
-                           const float *inp, const float *g, int N, int C, float eps) {
+void eb_layernorm_backward(float *dinp, float *dg, float *db, const float *dout, const float *inp,
+                           const float *g, int N, int C, float eps) {
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
         double mean = 0, var = 0;
-        for (int c = 0; c < C; c++) mean += x[c];
+        for (int c = 0; c < C; c++)
+            mean += x[c];
         mean /= C;
-        for (int c = 0; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
+        for (int c = 0; c < C; c++)
+            var += (x[c] - mean) * (x[c] - mean);
         var /= C;
         const double rstd = 1.0 / sqrt(var + eps);
         double m1 = 0, m2 = 0; /* mean(dxhat), mean(dxhat * xhat) */
@@ -77,11 +80,13 @@ void eb_gelu_erf_backward(float *dinp, const float *dout, const float *inp, size
 }
 
 void eb_relu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
-    for (size_t i = 0; i < n; i++) dinp[i] += inp[i] > 0 ? dout[i] : 0.0f;
+    for (size_t i = 0; i < n; i++)
+        dinp[i] += inp[i] > 0 ? dout[i] : 0.0f;
 }
 
 void eb_tanh_backward(float *dinp, const float *dout, const float *out, size_t n) {
-    for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
+    for (size_t i = 0; i < n; i++)
+        dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
 }
 
 float eb_span_mask_dz(float z, float R, int x) {
@@ -90,8 +95,8 @@ float eb_span_mask_dz(float z, float R, int x) {
 }
 
 void eb_attention_backward(float *dq, float *dk, float *dv, float *dspan_z, float *scratch,
-                           const float *dout, const float *q, const float *k, const float *v,
-                           int N, int NH, int HS, const uint8_t *key_valid, const float *span_z,
+                           const float *dout, const float *q, const float *k, const float *v, int N,
+                           int NH, int HS, const uint8_t *key_valid, const float *span_z,
                            float span_ramp, const uint8_t *head_on) {
     const int H = NH * HS;
     const float scale = 1.0f / sqrtf((float)HS);
@@ -114,7 +119,8 @@ void eb_attention_backward(float *dq, float *dk, float *dv, float *dspan_z, floa
                 sum += e;
             }
             float inv = sum > 0 ? 1.0f / sum : 0.0f;
-            for (int j = 0; j < N; j++) row[j] *= inv;
+            for (int j = 0; j < N; j++)
+                row[j] *= inv;
         }
         /* dA = dout_h V_h^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, HS, 1.0f, dout + h * HS, H,
@@ -129,7 +135,7 @@ void eb_attention_backward(float *dq, float *dk, float *dv, float *dspan_z, floa
                 int x = i > j ? i - j : j - i;
                 float m = span_z ? eb_span_mask(span_z[h], span_ramp, x) : 1.0f;
                 if (span_z) dz += (double)da[j] * p[j] * eb_span_mask_dz(span_z[h], span_ramp, x);
-                da[j] *= m;          /* now dP */
+                da[j] *= m; /* now dP */
                 dot += (double)da[j] * p[j];
             }
             for (int j = 0; j < N; j++) {
@@ -141,10 +147,10 @@ void eb_attention_backward(float *dq, float *dk, float *dv, float *dspan_z, floa
             }
         }
         if (dspan_z && span_z) dspan_z[h] += (float)dz;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, HS, N, 1.0f, P, N, dout + h * HS,
-                    H, 1.0f, dv + h * HS, H);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, HS, N, 1.0f, dA, N, k + h * HS,
-                    H, 1.0f, dq + h * HS, H);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, HS, N, 1.0f, P, N, dout + h * HS, H,
+                    1.0f, dv + h * HS, H);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, HS, N, 1.0f, dA, N, k + h * HS, H,
+                    1.0f, dq + h * HS, H);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, HS, N, 1.0f, dA, N, q + h * HS, H,
                     1.0f, dk + h * HS, H);
     }
@@ -153,9 +159,12 @@ void eb_attention_backward(float *dq, float *dk, float *dv, float *dspan_z, floa
 /* softmax of x[K]/T into p (double) */
 static void softmax_t(double *p, const float *x, int K, float T) {
     double mx = -DBL_MAX, s = 0;
-    for (int i = 0; i < K; i++) mx = x[i] / T > mx ? x[i] / T : mx;
-    for (int i = 0; i < K; i++) s += (p[i] = exp(x[i] / T - mx));
-    for (int i = 0; i < K; i++) p[i] /= s;
+    for (int i = 0; i < K; i++)
+        mx = x[i] / T > mx ? x[i] / T : mx;
+    for (int i = 0; i < K; i++)
+        s += (p[i] = exp(x[i] / T - mx));
+    for (int i = 0; i < K; i++)
+        p[i] /= s;
 }
 
 float eb_xent_backward(float *dlogits, const float *logits, int K, int label, float scale) {
@@ -163,7 +172,8 @@ float eb_xent_backward(float *dlogits, const float *logits, int K, int label, fl
     if (K > 64 || label < 0 || label >= K) return NAN;
     softmax_t(p, logits, K, 1.0f);
     if (dlogits)
-        for (int i = 0; i < K; i++) dlogits[i] += scale * (float)(p[i] - (i == label));
+        for (int i = 0; i < K; i++)
+            dlogits[i] += scale * (float)(p[i] - (i == label));
     double pl = p[label];
     if (pl != pl) return NAN; /* NaN logits stay visible */
     return (float)-log(pl > 1e-300 ? pl : 1e-300);
@@ -186,7 +196,8 @@ float eb_kd_backward(float *ds, const float *s, const float *t, int K, int label
         if (pt[i] > 0) kl += pt[i] * (log(pt[i]) - log(ps[i] > 1e-300 ? ps[i] : 1e-300));
     double loss = a_distil * kl * T * T;
     if (ds)
-        for (int i = 0; i < K; i++) ds[i] += scale * (float)(a_distil * T * (ps[i] - pt[i]));
+        for (int i = 0; i < K; i++)
+            ds[i] += scale * (float)(a_distil * T * (ps[i] - pt[i]));
     if (label >= 0 && a_ce != 0) loss += a_ce * eb_xent_backward(ds, s, K, label, scale * a_ce);
     return (float)loss;
 }
@@ -195,6 +206,7 @@ void eb_embedding_backward(float *dtable, const float *dout, const int32_t *ids,
     for (int i = 0; i < N; i++) {
         float *d = dtable + (size_t)ids[i] * E;
         const float *g = dout + (size_t)i * E;
-        for (int e = 0; e < E; e++) d[e] += g[e];
+        for (int e = 0; e < E; e++)
+            d[e] += g[e];
     }
 }

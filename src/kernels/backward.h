@@ -20,8 +20,8 @@ void eb_matmul_backward(float *dinp, float *dweight, float *dbias, const float *
 /* Forward: out[N,C] = (inp - mean) * rstd * g + b (per row).
  * dinp[N,C], dg[C], db[C] += ...; inp is the forward INPUT (mean and rstd
  * are recomputed from it). */
-void eb_layernorm_backward(float *dinp, float *dg, float *db, const float *dout,
-                           const float *inp, const float *g, int N, int C, float eps);
+void eb_layernorm_backward(float *dinp, float *dg, float *db, const float *dout, const float *inp,
+                           const float *g, int N, int C, float eps);
 
 /* Element-wise activations: dinp[n] += dout[n] * f'(inp[n]); inp = forward input. */
 void eb_gelu_new_backward(float *dinp, const float *dout, const float *inp, size_t n);
@@ -43,8 +43,8 @@ float eb_span_mask_dz(float z, float R, int x);
  * renormalisation), out = A V.  Skipped heads (head_on 0 or span off) get
  * no gradient. */
 void eb_attention_backward(float *dq, float *dk, float *dv, float *dspan_z, float *scratch,
-                           const float *dout, const float *q, const float *k, const float *v,
-                           int N, int NH, int HS, const uint8_t *key_valid, const float *span_z,
+                           const float *dout, const float *q, const float *k, const float *v, int N,
+                           int NH, int HS, const uint8_t *key_valid, const float *span_z,
                            float span_ramp, const uint8_t *head_on);
 
 /* Softmax cross-entropy of one example: returns -log softmax(logits)[label]

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "edgebert/train.h"
 #include "train/tmodel.h"
@@ -19,7 +20,7 @@
 
 typedef struct mlp {
     int dims[NLAY + 1];
-    float *w[NLAY], *b[NLAY];   /* w[l]: [dims[l+1], dims[l]] */
+    float *w[NLAY], *b[NLAY]; /* w[l]: [dims[l+1], dims[l]] */
     float *gw[NLAY], *gb[NLAY];
     float *mw[NLAY], *vw[NLAY], *mb[NLAY], *vb[NLAY];
     float *block;
@@ -27,7 +28,8 @@ typedef struct mlp {
 
 static size_t mlp_size(const int *d) {
     size_t n = 0;
-    for (int l = 0; l < NLAY; l++) n += (size_t)d[l + 1] * d[l] + d[l + 1];
+    for (int l = 0; l < NLAY; l++)
+        n += (size_t)d[l + 1] * d[l] + d[l + 1];
     return n;
 }
 
@@ -50,7 +52,8 @@ static int mlp_init(mlp *m, int out, uint64_t seed) {
     uint64_t r = seed;
     for (int l = 0; l < NLAY; l++) {
         float sd = sqrtf(2.0f / d[l]);
-        for (int i = 0; i < d[l + 1] * d[l]; i++) m->w[l][i] = sd * eb_rng_normal(&r);
+        for (int i = 0; i < d[l + 1] * d[l]; i++)
+            m->w[l][i] = sd * eb_rng_normal(&r);
     }
     return 1;
 }
@@ -63,7 +66,8 @@ static void mlp_forward(const mlp *m, float x, float acts[NLAY + 1][HID], float 
         float *y = l == NLAY - 1 ? out : acts[l + 1];
         for (int j = 0; j < o; j++) {
             float s = m->b[l][j];
-            for (int i = 0; i < in; i++) s += m->w[l][j * in + i] * acts[l][i];
+            for (int i = 0; i < in; i++)
+                s += m->w[l][j * in + i] * acts[l][i];
             y[j] = l == NLAY - 1 ? s : (s > 0 ? s : 0);
         }
     }
@@ -81,7 +85,8 @@ static double mlp_backward(mlp *m, float x, const float *target, float scale) {
     }
     for (int l = NLAY - 1; l >= 0; l--) {
         const int in = m->dims[l], o = m->dims[l + 1];
-        for (int i = 0; i < in; i++) dn[i] = 0;
+        for (int i = 0; i < in; i++)
+            dn[i] = 0;
         for (int j = 0; j < o; j++) {
             m->gb[l][j] += d[j];
             for (int i = 0; i < in; i++) {
@@ -89,7 +94,8 @@ static double mlp_backward(mlp *m, float x, const float *target, float scale) {
                 dn[i] += d[j] * m->w[l][j * in + i];
             }
         }
-        for (int i = 0; i < in; i++) d[i] = (l > 0 && acts[l][i] <= 0) ? 0 : dn[i];
+        for (int i = 0; i < in; i++)
+            d[i] = (l > 0 && acts[l][i] <= 0) ? 0 : dn[i];
     }
     return loss / D;
 }
@@ -134,8 +140,11 @@ static eb_status copy_if_other(const char *from_dir, const char *to_dir, const c
 eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *train,
                              eb_train_report *rep, eb_error *err) {
     if (!o->init_dir)
-        return eb_fail(err, EB_ERR_ARG, "train: the predictor phase needs --init MODEL_DIR "
-                                        "(a model with trained off-ramps)");
+        return eb_fail(err, EB_ERR_ARG,
+                       "train: the predictor phase needs --init MODEL_DIR "
+                       "(a model with trained off-ramps)");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     eb_tmodel m;
     eb_status s = eb_trainer_load_model(&m, NULL, o->init_dir, 0, 0, 0, 0, 0, err);
     if (s != EB_OK) return s;
@@ -143,6 +152,11 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
     float *ent = NULL;
     mlp net;
     memset(&net, 0, sizeof net);
+    if (o->max_len > m.cfg.max_position_embeddings) {
+        s = eb_fail(err, EB_ERR_ARG, "train: --max-len %d exceeds max_position_embeddings %d",
+                    o->max_len, m.cfg.max_position_embeddings);
+        goto done;
+    }
     if (m.num_ramps == 0) {
         s = eb_fail(err, EB_ERR_ARG, "%s: no off-ramps: train them first (--phase offramps)",
                     o->init_dir);
@@ -160,7 +174,7 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
         goto done;
     }
     double acc[EB_MAX_LAYERS];
-    eb_trainer_eval(&m, train, o->max_len, o->batch, acc, ent);
+    eb_trainer_eval(&m, train, o->max_len, o->batch, acc, ent, NULL);
     /* 3 epochs (or --epochs), batch 32, shuffled */
     const int bs = 32;
     const int N = train->n;
@@ -173,7 +187,8 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
     long step = 0;
     double loss = 0;
     for (int ep = 0; ep < o->epochs; ep++) {
-        for (int i = 0; i < N; i++) order[i] = i;
+        for (int i = 0; i < N; i++)
+            order[i] = i;
         for (int i = N - 1; i > 0; i--) {
             int j = (int)(eb_rng_next(&r) % (uint64_t)(i + 1)), x = order[i];
             order[i] = order[j];
@@ -196,6 +211,19 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
     }
     eb_free(NULL, order);
     rep->final_loss = loss / N;
+    rep->tokens_per_s = 0;
+    {
+        size_t zeros = 0, total = 0;
+        for (int i = 0; i < m.nt; i++) {
+            if (!(m.t[i].flags & EB_TP_PRUNE) || m.t[i].ndim != 2) continue;
+            for (size_t j = 0; j < m.t[i].numel; j++)
+                zeros += m.params[m.t[i].off + j] == 0.0f;
+            total += m.t[i].numel;
+        }
+        rep->sparsity = total ? (double)zeros / total : 0;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    rep->seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
     rep->steps = step;
     /* the table */
     size_t cap = 100 * (size_t)(D + 1) * 32 + 16, len = 0;
@@ -210,11 +238,13 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
         mlp_forward(&net, (float)e, acts, out);
         len += (size_t)snprintf(csv + len, cap - len, "%.18e", e);
         for (int j = 0; j < D; j++)
-            len += (size_t)snprintf(csv + len, cap - len, ",%.18e", out[j] > 0 ? (double)out[j] : 0.0);
+            len +=
+                (size_t)snprintf(csv + len, cap - len, ",%.18e", out[j] > 0 ? (double)out[j] : 0.0);
         len += (size_t)snprintf(csv + len, cap - len, "\n");
     }
     char path[1024];
     snprintf(path, sizeof path, "%s/exit_lut.csv", o->out_dir);
+    m.x.predict_after = p;                  /* config.json: edgebert_predict_after */
     s = eb_tm_save_hf(&m, o->out_dir, err); /* makes the directory a complete model */
     if (s == EB_OK) s = copy_if_other(o->init_dir, o->out_dir, "spiece.model", 0, err);
     if (s == EB_OK) s = eb_write_file_atomic(path, csv, len, err);

@@ -19,7 +19,8 @@ eb_status eb_tdata_add(eb_tdata_builder *b, const int32_t *ids, const int32_t *t
     size_t need = b->used + 2 * (size_t)n;
     if (need > b->pool_cap) {
         size_t cap = b->pool_cap ? b->pool_cap : 65536;
-        while (cap < need) cap *= 2;
+        while (cap < need)
+            cap *= 2;
         int32_t *p = eb_realloc(NULL, b->pool, sizeof *p * cap);
         if (!p) return eb_fail(err, EB_ERR_NOMEM, "train data: out of memory");
         b->pool = p;
@@ -27,7 +28,8 @@ eb_status eb_tdata_add(eb_tdata_builder *b, const int32_t *ids, const int32_t *t
     }
     eb_train_example *e = &b->ex[b->n++];
     memcpy(b->pool + b->used, ids, sizeof(int32_t) * (size_t)n);
-    for (int i = 0; i < n; i++) b->pool[b->used + (size_t)n + i] = types ? types[i] : 0;
+    for (int i = 0; i < n; i++)
+        b->pool[b->used + (size_t)n + i] = types ? types[i] : 0;
     /* pointers are fixed up in eb_tdata_finish (the pool may move) */
     e->ids = (int32_t *)(uintptr_t)b->used;
     e->type_ids = NULL;
@@ -62,7 +64,8 @@ static int parse_ints(char *s, int32_t *out, int cap, int *bad) {
     int n = 0;
     char *end;
     while (s && *s) {
-        while (*s == ' ') s++;
+        while (*s == ' ')
+            s++;
         if (!*s) break;
         long v = strtol(s, &end, 10);
         if (end == s || v < 0 || v > 100000000) {
@@ -76,8 +79,7 @@ static int parse_ints(char *s, int32_t *out, int cap, int *bad) {
     return n < cap ? n : cap;
 }
 
-eb_status eb_train_data_read_ids(const char *path, int max_len, eb_train_data *out,
-                                 eb_error *err) {
+eb_status eb_train_data_read_ids(const char *path, int max_len, eb_train_data *out, eb_error *err) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
     if (!f) return eb_fail(err, EB_ERR_IO, "%s: cannot open", path);
@@ -105,7 +107,8 @@ eb_status eb_train_data_read_ids(const char *path, int max_len, eb_train_data *o
         int bad = 0;
         int n = parse_ints(f2, ids, max_len, &bad);
         int nt = parse_ints(f3, types, n, &bad);
-        for (int i = nt; i < n; i++) types[i] = 0;
+        for (int i = nt; i < n; i++)
+            types[i] = 0;
         if (*end || bad || n == 0) {
             s = eb_fail(err, EB_ERR_FORMAT, "%s:%d: bad label or token ids", path, lineno);
             break;

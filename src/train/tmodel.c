@@ -85,8 +85,8 @@ static size_t layout(eb_tmodel *m, float *base, eb_tw *w, int record) {
     memset(w, 0, sizeof *w);
     w->word = take(&L, "albert.embeddings.word_embeddings.weight", c->vocab_size, E,
                    EB_TP_EMB | EB_TP_DECAY | EB_TP_EMBPRUNE);
-    w->pos = take(&L, "albert.embeddings.position_embeddings.weight", c->max_position_embeddings,
-                  E, EB_TP_EMB | EB_TP_DECAY | EB_TP_EMBPRUNE);
+    w->pos = take(&L, "albert.embeddings.position_embeddings.weight", c->max_position_embeddings, E,
+                  EB_TP_EMB | EB_TP_DECAY | EB_TP_EMBPRUNE);
     w->type = take(&L, "albert.embeddings.token_type_embeddings.weight", c->type_vocab_size, E,
                    EB_TP_EMB | EB_TP_DECAY | EB_TP_EMBPRUNE);
     take_norm(&L, &w->eln, "albert.embeddings.LayerNorm", E, EB_TP_EMB);
@@ -193,8 +193,9 @@ eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras
     m->n_unique = c->num_hidden_groups * c->inner_group_num;
     if (m->n_unique > EB_TRAIN_MAX_UNIQUE_LAYERS || c->num_hidden_layers > EB_MAX_LAYERS ||
         c->num_labels > 64)
-        return eb_fail(err, EB_ERR_UNSUPPORTED, "train: model too large for the trainer "
-                                                "(layer groups x inner layers <= %d)",
+        return eb_fail(err, EB_ERR_UNSUPPORTED,
+                       "train: model too large for the trainer "
+                       "(layer groups x inner layers <= %d)",
                        EB_TRAIN_MAX_UNIQUE_LAYERS);
     m->has_span = with_span;
     m->num_ramps = with_ramps ? c->num_hidden_layers - 1 : 0;
@@ -220,12 +221,15 @@ eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras
         float *d = m->params + p->off;
         const char *suffix = strrchr(p->name, '.');
         if (p->flags & EB_TP_SPAN) {
-            for (size_t k = 0; k < p->numel; k++) d[k] = span_init;
+            for (size_t k = 0; k < p->numel; k++)
+                d[k] = span_init;
         } else if (p->ndim == 2) {
-            for (size_t k = 0; k < p->numel; k++) d[k] = 0.02f * eb_rng_normal(&s);
+            for (size_t k = 0; k < p->numel; k++)
+                d[k] = 0.02f * eb_rng_normal(&s);
         } else if (strstr(p->name, "LayerNorm") || strstr(p->name, "layer_norm")) {
             float v = !strcmp(suffix, ".weight") ? 1.0f : 0.0f;
-            for (size_t k = 0; k < p->numel; k++) d[k] = v;
+            for (size_t k = 0; k < p->numel; k++)
+                d[k] = v;
         }
     }
     /* off-ramp poolers start as copies of the main pooler */
@@ -257,10 +261,9 @@ eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err) 
             }
         }
         if (!t) {
-            int optional = (p->flags & (EB_TP_RAMP | EB_TP_SPAN)) ||
-                           !strncmp(p->name, "classifier.", 11);
-            if (!optional)
-                s = eb_fail(err, EB_ERR_FORMAT, "%s: tensor %s missing", path, p->name);
+            int optional =
+                (p->flags & (EB_TP_RAMP | EB_TP_SPAN)) || !strncmp(p->name, "classifier.", 11);
+            if (!optional) s = eb_fail(err, EB_ERR_FORMAT, "%s: tensor %s missing", path, p->name);
             continue;
         }
         if (t->numel != p->numel) {
@@ -305,7 +308,8 @@ void eb_tm_apply_mask(eb_tmodel *m, const float *mask) {
         if (!(p->flags & (EB_TP_PRUNE | EB_TP_EMBPRUNE)) || p->ndim != 2) continue;
         float *e = m->eff + p->off;
         const float *k = mask + p->off;
-        for (size_t j = 0; j < p->numel; j++) e[j] *= k[j];
+        for (size_t j = 0; j < p->numel; j++)
+            e[j] *= k[j];
     }
 }
 
@@ -407,16 +411,22 @@ void eb_tm_free(eb_tmodel *m) {
 /* ---------------- forward ---------------- */
 
 static void activation(float *x, size_t n, eb_activation act) {
-    if (act == EB_ACT_GELU) eb_gelu_erf(x, n);
-    else if (act == EB_ACT_RELU) eb_relu(x, n);
-    else eb_gelu_new(x, n);
+    if (act == EB_ACT_GELU)
+        eb_gelu_erf(x, n);
+    else if (act == EB_ACT_RELU)
+        eb_relu(x, n);
+    else
+        eb_gelu_new(x, n);
 }
 
 static void activation_backward(float *dx, const float *dy, const float *x, size_t n,
                                 eb_activation act) {
-    if (act == EB_ACT_GELU) eb_gelu_erf_backward(dx, dy, x, n);
-    else if (act == EB_ACT_RELU) eb_relu_backward(dx, dy, x, n);
-    else eb_gelu_new_backward(dx, dy, x, n);
+    if (act == EB_ACT_GELU)
+        eb_gelu_erf_backward(dx, dy, x, n);
+    else if (act == EB_ACT_RELU)
+        eb_relu_backward(dx, dy, x, n);
+    else
+        eb_gelu_new_backward(dx, dy, x, n);
 }
 
 static void head_forward(eb_tmodel *m, eb_thead *hd, const float *hidden, const eb_tlin *pool,
@@ -444,7 +454,8 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
     m->B = B;
     m->T = T;
     memcpy(m->ids, ids, sizeof(int32_t) * (size_t)N);
-    for (int i = 0; i < N; i++) m->types[i] = types ? types[i] : 0;
+    for (int i = 0; i < N; i++)
+        m->types[i] = types ? types[i] : 0;
     memcpy(m->key_valid, valid, (size_t)N);
     const eb_tw *w = &m->W;
     for (int i = 0; i < N; i++) {
@@ -452,7 +463,8 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
         const float *pe = w->pos + (size_t)(i % T) * E;
         const float *te = w->type + (size_t)m->types[i] * E;
         float *o = m->emb_sum + (size_t)i * E;
-        for (int e = 0; e < E; e++) o[e] = we[e] + pe[e] + te[e];
+        for (int e = 0; e < E; e++)
+            o[e] = we[e] + pe[e] + te[e];
     }
     eb_layernorm(m->emb_ln, m->emb_sum, w->eln.g, w->eln.b, N, E, eps);
     const int A = c->num_hidden_layers * c->inner_group_num;
@@ -500,12 +512,14 @@ static void head_backward(eb_tmodel *m, const eb_thead *hd, const float *dlogits
     float *t1 = m->dq, *t2 = m->dk, *t3 = m->dv; /* free at this point, [B,H] each */
     zero(t1, (size_t)B * H);
     eb_matmul_backward(t1, gcls->w, gcls->b, dlogits, hd->drop, cls->w, B, H, K);
-    for (size_t i = 0; i < (size_t)B * H; i++) t1[i] *= hd->dmask[i];
+    for (size_t i = 0; i < (size_t)B * H; i++)
+        t1[i] *= hd->dmask[i];
     zero(t2, (size_t)B * H);
     eb_tanh_backward(t2, t1, hd->pooled, (size_t)B * H);
     zero(t3, (size_t)B * H);
     eb_matmul_backward(t3, gpool->w, gpool->b, t2, hd->cls, pool->w, B, H, H);
-    for (int b = 0; b < B; b++) eb_add_inplace(dh + (size_t)b * T * H, t3 + (size_t)b * H, H);
+    for (int b = 0; b < B; b++)
+        eb_add_inplace(dh + (size_t)b * T * H, t3 + (size_t)b * H, H);
 }
 
 void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int backbone) {
@@ -535,8 +549,8 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
         eb_layernorm_backward(m->dres, G->oln.g, G->oln.b, m->dh, s->res2, L->oln.g, N, H, eps);
         memcpy(m->dtmp, m->dres, NHs * sizeof(float));
         zero(m->dffn2, NI);
-        eb_matmul_backward(m->dffn2, G->ffn_out.w, G->ffn_out.b, m->dres, s->fact, L->ffn_out.w,
-                           N, I, H);
+        eb_matmul_backward(m->dffn2, G->ffn_out.w, G->ffn_out.b, m->dres, s->fact, L->ffn_out.w, N,
+                           I, H);
         zero(m->dffn, NI);
         activation_backward(m->dffn, m->dffn2, s->fpre, NI, c->hidden_act);
         eb_matmul_backward(m->dtmp, G->ffn.w, G->ffn.b, m->dffn, s->h1, L->ffn.w, N, H, I);
@@ -551,8 +565,8 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
         zero(m->dv, NHs);
         for (int b = 0; b < B; b++) {
             size_t o = (size_t)b * T * H;
-            eb_attention_backward(m->dq + o, m->dk + o, m->dv + o, G->span, m->scratch,
-                                  m->dctx + o, s->q + o, s->k + o, s->v + o, T, NH, HS,
+            eb_attention_backward(m->dq + o, m->dk + o, m->dv + o, G->span, m->scratch, m->dctx + o,
+                                  s->q + o, s->k + o, s->v + o, T, NH, HS,
                                   m->key_valid + (size_t)b * T, L->span, m->x.span_ramp, NULL);
         }
         eb_matmul_backward(m->dh, G->q.w, G->q.b, m->dq, s->xin, L->q.w, N, H, H);

@@ -19,11 +19,11 @@
 #include "model/albert.h"
 
 /* Tensor flags */
-#define EB_TP_DECAY 1u    /* weight decay applies (matrices, not biases/LayerNorm/span) */
-#define EB_TP_EMB 2u      /* embedding module (frozen in the student) */
-#define EB_TP_PRUNE 4u    /* encoder matrix masked by pruning (Q, K, V, O, FFN in/out) */
-#define EB_TP_SPAN 8u     /* adaptive span z */
-#define EB_TP_RAMP 16u    /* off-ramp head */
+#define EB_TP_DECAY 1u     /* weight decay applies (matrices, not biases/LayerNorm/span) */
+#define EB_TP_EMB 2u       /* embedding module (frozen in the student) */
+#define EB_TP_PRUNE 4u     /* encoder matrix masked by pruning (Q, K, V, O, FFN in/out) */
+#define EB_TP_SPAN 8u      /* adaptive span z */
+#define EB_TP_RAMP 16u     /* off-ramp head */
 #define EB_TP_EMBPRUNE 32u /* percentile-pruned: word/position/type embeddings and mapping */
 
 typedef struct eb_tparam {
@@ -96,9 +96,9 @@ typedef struct eb_tmodel {
     eb_thead head, *ramp;    /* ramp[num_ramps] */
     float *att, *scratch;    /* [NH,T,T], [2,T,T] */
     float *dh, *dtmp, *dres, *dq, *dk, *dv, *dctx, *dffn, *dffn2, *demb, *demb2; /* grads */
-    float *dlogits;          /* [B,K] */
-    uint8_t *key_valid;      /* [B,T] */
-    int32_t *ids, *types;    /* [B,T] */
+    float *dlogits;                                                              /* [B,K] */
+    uint8_t *key_valid;                                                          /* [B,T] */
+    int32_t *ids, *types;                                                        /* [B,T] */
     const eb_allocator *alloc;
 } eb_tmodel;
 

@@ -68,7 +68,8 @@ static int st_has(const char *path, const char *needle) {
     eb_error e;
     if (eb_st_open(path, NULL, 1, &st, &e) != EB_OK) return 0;
     int found = 0;
-    for (int i = 0; i < st.n && !found; i++) found = strstr(st.tensors[i].name, needle) != NULL;
+    for (int i = 0; i < st.n && !found; i++)
+        found = strstr(st.tensors[i].name, needle) != NULL;
     eb_st_close(&st);
     return found;
 }
@@ -79,9 +80,12 @@ eb_status eb_trainer_load_model(eb_tmodel *m, const char *config_path, const cha
     char path[1024];
     eb_config cfg;
     eb_model_extras x;
-    if (init_dir) snprintf(path, sizeof path, "%s/config.json", init_dir);
-    else if (config_path) snprintf(path, sizeof path, "%s", config_path);
-    else return eb_fail(err, EB_ERR_ARG, "train: give a config.json or an initial checkpoint");
+    if (init_dir)
+        snprintf(path, sizeof path, "%s/config.json", init_dir);
+    else if (config_path)
+        snprintf(path, sizeof path, "%s", config_path);
+    else
+        return eb_fail(err, EB_ERR_ARG, "train: give a config.json or an initial checkpoint");
     eb_status s = eb_config_load(path, &cfg, &x, err);
     if (s != EB_OK) return s;
     if (span_ramp > 0) x.span_ramp = span_ramp;
@@ -109,8 +113,10 @@ static float kth_largest(float *x, size_t n, size_t k) {
         float pivot = x[lo + (hi - lo) / 2];
         size_t i = lo, j = hi;
         while (i <= j) {
-            while (x[i] > pivot) i++;
-            while (x[j] < pivot) j--;
+            while (x[i] > pivot)
+                i++;
+            while (x[j] < pivot)
+                j--;
             if (i <= j) {
                 float t = x[i];
                 x[i] = x[j];
@@ -120,27 +126,35 @@ static float kth_largest(float *x, size_t n, size_t k) {
                 j--;
             }
         }
-        if (want <= j) hi = j;
-        else if (want >= i) lo = i;
-        else return x[want];
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            return x[want];
     }
     return x[want];
 }
 
 /* mask[n] = 1 for the `keep` largest of val[n] (ties at the threshold kept). */
-static void topk_mask(float *mask, const float *val, size_t n, double keep, float *tmp, int absval) {
+static void topk_mask(float *mask, const float *val, size_t n, double keep, float *tmp,
+                      int absval) {
     size_t k = (size_t)llround(keep * (double)n);
     if (k >= n) {
-        for (size_t i = 0; i < n; i++) mask[i] = 1;
+        for (size_t i = 0; i < n; i++)
+            mask[i] = 1;
         return;
     }
-    for (size_t i = 0; i < n; i++) tmp[i] = absval ? fabsf(val[i]) : val[i];
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = absval ? fabsf(val[i]) : val[i];
     if (k == 0) {
-        for (size_t i = 0; i < n; i++) mask[i] = 0;
+        for (size_t i = 0; i < n; i++)
+            mask[i] = 0;
         return;
     }
     float thr = kth_largest(tmp, n, k);
-    for (size_t i = 0; i < n; i++) mask[i] = (absval ? fabsf(val[i]) : val[i]) >= thr ? 1.0f : 0.0f;
+    for (size_t i = 0; i < n; i++)
+        mask[i] = (absval ? fabsf(val[i]) : val[i]) >= thr ? 1.0f : 0.0f;
 }
 
 double eb_prune_schedule(long step, long total, long ws, double iw, double fw, double keep) {
@@ -162,25 +176,31 @@ double eb_emb_prune_percentile(int epochs_done, int epochs, double pct) {
 typedef struct trainer {
     const eb_train_options *o;
     eb_tmodel m, teacher;
-    int has_teacher;
+    int has_teacher, teacher_loaded;
+    float *tlogits; /* [n_train, K] teacher logits, computed once (eval mode) */
     float *m1, *m2, *mask, *scores, *s1, *s2, *tmp;
     int *trainable; /* per tensor */
     long step, total, spe, ws, warm;
+    int epochs; /* epochs the run spans (the last may be partial with --steps) */
     int *order, order_epoch;
     uint64_t *keys; /* length grouping scratch, NULL = plain shuffle */
     int32_t *bids, *btypes;
     uint8_t *bvalid;
     float *dmain, *dramp[EB_MAX_LAYERS];
     double kept;
-    int masking; /* some weights are masked: effective weights differ from the parameters */
+    char fp[512]; /* options fingerprint */
+    int masking;  /* some weights are masked: effective weights differ from the parameters */
 } trainer;
 
 static void trainer_free(trainer *t) {
     eb_tm_free(&t->m);
-    if (t->has_teacher) eb_tm_free(&t->teacher);
+    if (t->teacher_loaded) eb_tm_free(&t->teacher);
+    eb_free(NULL, t->tlogits);
     float *bufs[] = {t->m1, t->m2, t->mask, t->scores, t->s1, t->s2, t->tmp, t->dmain};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) eb_free(NULL, bufs[i]);
-    for (int j = 0; j < EB_MAX_LAYERS; j++) eb_free(NULL, t->dramp[j]);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        eb_free(NULL, bufs[i]);
+    for (int j = 0; j < EB_MAX_LAYERS; j++)
+        eb_free(NULL, t->dramp[j]);
     eb_free(NULL, t->trainable);
     eb_free(NULL, t->order);
     eb_free(NULL, t->keys);
@@ -213,7 +233,7 @@ static void update_masks(trainer *t) {
 
 static void emb_prune(trainer *t, int epochs_done) {
     const eb_train_options *o = t->o;
-    double pct = eb_emb_prune_percentile(epochs_done, o->epochs, o->emb_prune_pct);
+    double pct = eb_emb_prune_percentile(epochs_done, t->epochs, o->emb_prune_pct);
     if (pct <= 0) return;
     eb_tmodel *m = &t->m;
     for (int i = 0; i < m->nt; i++) {
@@ -221,7 +241,8 @@ static void emb_prune(trainer *t, int epochs_done) {
         if (!(p->flags & EB_TP_EMBPRUNE) || p->ndim != 2) continue;
         /* effective values (already pruned ones stay pruned) */
         float *val = t->tmp + p->numel; /* second half of tmp */
-        for (size_t k = 0; k < p->numel; k++) val[k] = m->params[p->off + k] * t->mask[p->off + k];
+        for (size_t k = 0; k < p->numel; k++)
+            val[k] = m->params[p->off + k] * t->mask[p->off + k];
         topk_mask(t->mask + p->off, val, p->numel, 1.0 - pct / 100.0, t->tmp, 1);
     }
     tlog(o, "epoch %d: embeddings pruned to the %.1fth percentile", epochs_done, pct);
@@ -234,7 +255,8 @@ static void set_trainable(trainer *t) {
     for (int i = 0; i < m->nt; i++) {
         unsigned f = m->t[i].flags;
         int on;
-        if (o->phase == EB_PHASE_OFFRAMPS) on = (f & EB_TP_RAMP) != 0;
+        if (o->phase == EB_PHASE_OFFRAMPS)
+            on = (f & EB_TP_RAMP) != 0;
         else {
             on = !(f & EB_TP_RAMP);
             if ((f & EB_TP_EMB) && o->freeze_embeddings) on = 0;
@@ -275,7 +297,8 @@ static void shuffle_epoch(trainer *t, const eb_train_data *d, int epoch) {
     if (t->order_epoch == epoch) return;
     const int n = d->n, B = t->o->batch;
     uint64_t s = t->o->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)epoch * 7919u + 1;
-    for (int i = 0; i < n; i++) t->order[i] = i;
+    for (int i = 0; i < n; i++)
+        t->order[i] = i;
     for (int i = n - 1; i > 0; i--) {
         int j = (int)(eb_rng_next(&s) % (uint64_t)(i + 1));
         int x = t->order[i];
@@ -292,8 +315,10 @@ static void shuffle_epoch(trainer *t, const eb_train_data *d, int epoch) {
             t->keys[i] = ((uint64_t)(uint32_t)len << 32) | (uint32_t)i;
         }
         qsort(t->keys, (size_t)m, sizeof *t->keys, cmp_u64);
-        for (int i = 0; i < m; i++) t->keys[i] = (uint64_t)t->order[c0 + (int)(t->keys[i] & 0xffffffffu)];
-        for (int i = 0; i < m; i++) t->order[c0 + i] = (int)t->keys[i];
+        for (int i = 0; i < m; i++)
+            t->keys[i] = (uint64_t)t->order[c0 + (int)(t->keys[i] & 0xffffffffu)];
+        for (int i = 0; i < m; i++)
+            t->order[c0 + i] = (int)t->keys[i];
     }
     const int full = n / B;
     for (int i = full - 1; i > 0; i--) { /* swap whole batches */
@@ -333,42 +358,58 @@ static eb_status check_data(const eb_tmodel *m, const eb_train_data *d, const ch
         const eb_train_example *e = &d->ex[i];
         for (int k = 0; k < e->n; k++) {
             if (e->ids[k] < 0 || e->ids[k] >= c->vocab_size)
-                return eb_fail(err, EB_ERR_FORMAT, "%s example %d: token id %d outside the "
-                               "vocabulary (%d)", what, i + 1, e->ids[k], c->vocab_size);
+                return eb_fail(err, EB_ERR_FORMAT,
+                               "%s example %d: token id %d outside the "
+                               "vocabulary (%d)",
+                               what, i + 1, e->ids[k], c->vocab_size);
             if (e->type_ids && (e->type_ids[k] < 0 || e->type_ids[k] >= c->type_vocab_size))
-                return eb_fail(err, EB_ERR_FORMAT, "%s example %d: bad token type %d", what,
-                               i + 1, e->type_ids[k]);
+                return eb_fail(err, EB_ERR_FORMAT, "%s example %d: bad token type %d", what, i + 1,
+                               e->type_ids[k]);
         }
         if (c->num_labels > 1 && (e->label < 0 || e->label >= c->num_labels))
-            return eb_fail(err, EB_ERR_FORMAT, "%s example %d: label %d outside 0..%d", what,
-                           i + 1, e->label, c->num_labels - 1);
+            return eb_fail(err, EB_ERR_FORMAT, "%s example %d: label %d outside 0..%d", what, i + 1,
+                           e->label, c->num_labels - 1);
     }
     return EB_OK;
 }
 
-/* Accuracy of every exit over d (acc[L], main head at L-1); model in eval mode. */
+/* Accuracy of every exit over d (acc[L], main head at L-1; Pearson r of the
+ * predictions for a regression model); model in eval mode. */
 void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_b, double *acc,
-                     float *entropies /* [n, L] or NULL */) {
+                     float *entropies, float *logits) {
     const eb_config *c = &m->cfg;
     const int L = c->num_hidden_layers, K = c->num_labels;
     long correct[EB_MAX_LAYERS] = {0};
+    double sx[EB_MAX_LAYERS] = {0}, sy[EB_MAX_LAYERS] = {0}, sxx[EB_MAX_LAYERS] = {0},
+           syy[EB_MAX_LAYERS] = {0}, sxy[EB_MAX_LAYERS] = {0};
     int32_t *ids = eb_malloc(NULL, sizeof(int32_t) * (size_t)max_b * max_len);
     int32_t *ty = eb_malloc(NULL, sizeof(int32_t) * (size_t)max_b * max_len);
     uint8_t *va = eb_malloc(NULL, (size_t)max_b * max_len);
-    if (!ids || !ty || !va) goto out;
+    /* batches of similar length (less padding); results go back to each example's index */
+    uint64_t *ord = eb_malloc(NULL, sizeof(uint64_t) * (size_t)(d->n ? d->n : 1));
+    if (!ids || !ty || !va || !ord) goto out;
+    for (int i = 0; i < d->n; i++)
+        ord[i] = ((uint64_t)(uint32_t)EB_MIN(d->ex[i].n, max_len) << 32) | (uint32_t)i;
+    qsort(ord, (size_t)d->n, sizeof *ord, cmp_u64);
     for (int s = 0; s < d->n; s += max_b) {
         int B = d->n - s < max_b ? d->n - s : max_b, T = 1;
-        for (int b = 0; b < B; b++) T = EB_MAX(T, EB_MIN(d->ex[s + b].n, max_len));
+        for (int b = 0; b < B; b++)
+            T = EB_MAX(T, (int)(ord[s + b] >> 32));
         for (int b = 0; b < B; b++) {
-            const eb_train_example *e = &d->ex[s + b];
+            const eb_train_example *e = &d->ex[(uint32_t)ord[s + b]];
             for (int i = 0; i < T; i++) {
                 ids[b * T + i] = i < e->n ? e->ids[i] : 0;
                 ty[b * T + i] = i < e->n && e->type_ids ? e->type_ids[i] : 0;
                 va[b * T + i] = i < e->n;
             }
         }
-        eb_tm_forward(m, ids, ty, va, B, T, m->num_ramps > 0, 0.0f, 0);
-        for (int b = 0; b < B; b++)
+        eb_tm_forward(m, ids, ty, va, B, T, m->num_ramps > 0 && (acc || entropies), 0.0f, 0);
+        for (int b = 0; b < B && logits; b++)
+            memcpy(logits + (size_t)(uint32_t)ord[s + b] * K, m->head.logits + b * K,
+                   sizeof(float) * (size_t)K);
+        if (!acc && !entropies) continue;
+        for (int b = 0; b < B; b++) {
+            const int ix = (int)(uint32_t)ord[s + b];
             for (int l = 0; l < L; l++) {
                 const float *lg = l < m->num_ramps ? m->ramp[l].logits + b * K
                                                    : (l == L - 1 ? m->head.logits + b * K : NULL);
@@ -376,13 +417,23 @@ void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_
                 int best = 0;
                 for (int k = 1; k < K; k++)
                     if (lg[k] > lg[best]) best = k;
-                correct[l] += best == d->ex[s + b].label;
-                if (entropies) entropies[(size_t)(s + b) * L + l] = eb_entropy_logits(lg, K);
+                correct[l] += best == d->ex[ix].label;
+                const double x = lg[0], y = d->ex[ix].target;
+                sx[l] += x, sy[l] += y, sxx[l] += x * x, syy[l] += y * y, sxy[l] += x * y;
+                if (entropies) entropies[(size_t)ix * L + l] = eb_entropy_logits(lg, K);
             }
+        }
     }
-    for (int l = 0; l < L; l++) acc[l] = d->n ? (double)correct[l] / d->n : 0;
+    for (int l = 0; l < L && acc; l++) {
+        acc[l] = d->n ? (double)correct[l] / d->n : 0;
+        if (K == 1 && d->n > 1) {
+            const double n = d->n, cxy = sxy[l] - sx[l] * sy[l] / n;
+            const double cxx = sxx[l] - sx[l] * sx[l] / n, cyy = syy[l] - sy[l] * sy[l] / n;
+            acc[l] = cxx > 0 && cyy > 0 ? cxy / sqrt(cxx * cyy) : 0;
+        }
+    }
 out:
-    eb_free(NULL, ids), eb_free(NULL, ty), eb_free(NULL, va);
+    eb_free(NULL, ids), eb_free(NULL, ty), eb_free(NULL, va), eb_free(NULL, ord);
 }
 
 /* ---------------- checkpoints ---------------- */
@@ -395,6 +446,20 @@ static eb_status copy_file(const char *from, const char *to, eb_error *err) {
     s = eb_write_file_atomic(to, data, size, err);
     eb_free(NULL, data);
     return s;
+}
+
+/* The options that decide a run's trajectory: --resume must see the same. */
+static void fingerprint(const trainer *t, int n_train, char *buf, size_t cap) {
+    const eb_train_options *o = t->o;
+    snprintf(buf, cap,
+             "phase %d epochs %d lr %g batch %d seed %llu max_len %d warmup %g wd %g clip %g "
+             "dropout %g kd %d %g %g %g prune %d keep %g %g %g %g span %d %g %g %g %g emb %g %d "
+             "group %d examples %d steps %ld",
+             (int)o->phase, o->epochs, o->lr, o->batch, (unsigned long long)o->seed, o->max_len,
+             o->warmup, o->weight_decay, o->clip, o->dropout, t->has_teacher, o->kd_temperature,
+             o->kd_alpha_distil, o->kd_alpha_ce, (int)o->prune, o->keep, o->prune_iw, o->prune_fw,
+             o->score_lr, o->span, o->span_coeff, o->span_lr, o->span_max, t->m.x.span_ramp,
+             o->emb_prune_pct, o->freeze_embeddings, !o->no_length_grouping, n_train, o->steps);
 }
 
 static eb_status save_all(trainer *t, eb_error *err) {
@@ -412,10 +477,10 @@ static eb_status save_all(trainer *t, eb_error *err) {
         }
     }
     float stepf[2] = {(float)(t->step % 16777216), (float)(t->step / 16777216)};
-    eb_st_entry e[8];
+    eb_st_entry e[9];
     int n = 0;
     const float *bufs[] = {m->params, t->m1, t->m2, t->mask, t->scores, t->s1, t->s2};
-    const char *names[] = {"trainer.params", "trainer.adam_m", "trainer.adam_v", "trainer.mask",
+    const char *names[] = {"trainer.params", "trainer.adam_m",   "trainer.adam_v",  "trainer.mask",
                            "trainer.scores", "trainer.scores_m", "trainer.scores_v"};
     for (int i = 0; i < 7; i++) {
         if (!bufs[i]) continue;
@@ -423,6 +488,11 @@ static eb_status save_all(trainer *t, eb_error *err) {
         n++;
     }
     e[n++] = (eb_st_entry){"trainer.step", stepf, 1, {2}};
+    float fp[512];
+    size_t fl = strlen(t->fp);
+    for (size_t i = 0; i < fl; i++)
+        fp[i] = (float)(unsigned char)t->fp[i];
+    e[n++] = (eb_st_entry){"trainer.options", fp, 1, {(int64_t)fl}};
     snprintf(path, sizeof path, "%s/train_state.safetensors", o->out_dir);
     return eb_st_write(path, e, n, EB_DTYPE_F32, NULL, err);
 }
@@ -435,15 +505,32 @@ static eb_status load_state(trainer *t, eb_error *err) {
     if (s != EB_OK) return s;
     eb_tmodel *m = &t->m;
     float *bufs[] = {m->params, t->m1, t->m2, t->mask, t->scores, t->s1, t->s2};
-    const char *names[] = {"trainer.params", "trainer.adam_m", "trainer.adam_v", "trainer.mask",
+    const char *names[] = {"trainer.params", "trainer.adam_m",   "trainer.adam_v",  "trainer.mask",
                            "trainer.scores", "trainer.scores_m", "trainer.scores_v"};
     for (int i = 0; i < 7 && s == EB_OK; i++) {
         if (!bufs[i]) continue;
         const eb_st_tensor *x = eb_st_find(&st, names[i]);
         if (!x || x->numel != m->n_params)
-            s = eb_fail(err, EB_ERR_FORMAT, "%s: %s missing or of another model (run with the "
-                        "same options as the interrupted one)", path, names[i]);
-        else eb_st_to_f32(x, bufs[i]);
+            s = eb_fail(err, EB_ERR_FORMAT,
+                        "%s: %s missing or of another model (run with the "
+                        "same options as the interrupted one)",
+                        path, names[i]);
+        else
+            eb_st_to_f32(x, bufs[i]);
+    }
+    const eb_st_tensor *fo = eb_st_find(&st, "trainer.options");
+    if (s == EB_OK && fo && fo->numel < 512) {
+        float fp[512];
+        char was[513];
+        eb_st_to_f32(fo, fp);
+        for (size_t i = 0; i < fo->numel; i++)
+            was[i] = (char)(int)fp[i];
+        was[fo->numel] = 0;
+        if (strcmp(was, t->fp) != 0)
+            s = eb_fail(err, EB_ERR_ARG,
+                        "%s: the interrupted run had other options or data; "
+                        "resume with the same ones (saved: %s; now: %s)",
+                        path, was, t->fp);
     }
     const eb_st_tensor *x = eb_st_find(&st, "trainer.step");
     if (s == EB_OK && (!x || x->numel != 2))
@@ -466,12 +553,11 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
     const eb_config *c = &m->cfg;
     const int K = c->num_labels;
     int T = make_batch(t, d, idx, B);
-    for (int i = 0; i < B * T; i++) *tokens += t->bvalid[i];
+    for (int i = 0; i < B * T; i++)
+        *tokens += t->bvalid[i];
     const int ramps = o->phase == EB_PHASE_OFFRAMPS;
     uint64_t dseed = o->seed * 0x2545F4914F6CDD1DULL + (uint64_t)t->step;
     eb_tm_forward(m, t->bids, t->btypes, t->bvalid, B, T, ramps, o->dropout, dseed);
-    if (t->has_teacher)
-        eb_tm_forward(&t->teacher, t->bids, t->btypes, t->bvalid, B, T, 0, 0.0f, 0);
     double loss = 0;
     memset(m->grads, 0, m->n_params * sizeof(float));
     const float inv = 1.0f / (float)B;
@@ -483,16 +569,18 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
             float *ds = t->dmain + b * K;
             if (K == 1) {
                 if (t->has_teacher) {
-                    float tt = t->teacher.head.logits[b];
-                    loss += o->kd_alpha_distil * eb_mse_backward(ds, s[0], tt, inv * o->kd_alpha_distil) / B;
-                    loss += o->kd_alpha_ce * eb_mse_backward(ds, s[0], e->target, inv * o->kd_alpha_ce) / B;
+                    float tt = t->tlogits[idx[b]];
+                    loss += o->kd_alpha_distil *
+                            eb_mse_backward(ds, s[0], tt, inv * o->kd_alpha_distil) / B;
+                    loss += o->kd_alpha_ce *
+                            eb_mse_backward(ds, s[0], e->target, inv * o->kd_alpha_ce) / B;
                 } else {
                     loss += eb_mse_backward(ds, s[0], e->target, inv) / B;
                 }
             } else if (t->has_teacher) {
-                loss += eb_kd_backward(ds, s, t->teacher.head.logits + b * K, K, e->label,
-                                       o->kd_temperature, o->kd_alpha_distil, o->kd_alpha_ce,
-                                       inv) / B;
+                loss += eb_kd_backward(ds, s, t->tlogits + (size_t)idx[b] * K, K, e->label,
+                                       o->kd_temperature, o->kd_alpha_distil, o->kd_alpha_ce, inv) /
+                        B;
             } else {
                 loss += eb_xent_backward(ds, s, K, e->label, inv) / B;
             }
@@ -504,8 +592,10 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
             for (int b = 0; b < B; b++) {
                 const eb_train_example *e = &d->ex[idx[b]];
                 const float *s = m->ramp[j].logits + b * K;
-                if (K == 1) loss += eb_mse_backward(t->dramp[j] + b, s[0], e->target, inv) / B;
-                else loss += eb_xent_backward(t->dramp[j] + b * K, s, K, e->label, inv) / B;
+                if (K == 1)
+                    loss += eb_mse_backward(t->dramp[j] + b, s[0], e->target, inv) / B;
+                else
+                    loss += eb_xent_backward(t->dramp[j] + b * K, s, K, e->label, inv) / B;
             }
         }
         eb_tm_backward(m, NULL, t->dramp, 0);
@@ -538,18 +628,21 @@ static void optimizer_step(trainer *t) {
         const float *w = m->params + p->off, *k = t->mask + p->off;
         if (t->scores && (p->flags & EB_TP_PRUNE)) {
             float *gs = t->tmp; /* score gradient, used right away */
-            for (size_t j = 0; j < p->numel; j++) gs[j] = g[j] * w[j];
+            for (size_t j = 0; j < p->numel; j++)
+                gs[j] = g[j] * w[j];
             adam(t->scores + p->off, gs, t->s1 + p->off, t->s2 + p->off, p->numel,
                  (float)(o->score_lr * sched), 0.0f, st);
         }
-        for (size_t j = 0; j < p->numel; j++) g[j] *= k[j];
+        for (size_t j = 0; j < p->numel; j++)
+            g[j] *= k[j];
     }
     /* global norm clip over the trained tensors */
     double nrm = 0;
     for (int i = 0; i < m->nt; i++) {
         if (!t->trainable[i]) continue;
         const float *g = m->grads + m->t[i].off;
-        for (size_t j = 0; j < m->t[i].numel; j++) nrm += (double)g[j] * g[j];
+        for (size_t j = 0; j < m->t[i].numel; j++)
+            nrm += (double)g[j] * g[j];
     }
     nrm = sqrt(nrm);
     float cscale = (o->clip > 0 && nrm > o->clip) ? (float)(o->clip / nrm) : 1.0f;
@@ -558,7 +651,8 @@ static void optimizer_step(trainer *t) {
         const eb_tparam *p = &m->t[i];
         float *g = m->grads + p->off;
         if (cscale != 1.0f)
-            for (size_t j = 0; j < p->numel; j++) g[j] *= cscale;
+            for (size_t j = 0; j < p->numel; j++)
+                g[j] *= cscale;
         float lr = (float)(o->lr * sched);
         float wd = (p->flags & EB_TP_DECAY) ? o->weight_decay : 0.0f;
         if (p->flags & EB_TP_SPAN) lr = (float)(o->span_lr * sched), wd = 0;
@@ -566,7 +660,8 @@ static void optimizer_step(trainer *t) {
         if (p->flags & EB_TP_SPAN) {
             const float R = m->x.span_ramp, mx = o->span_max > 0 ? o->span_max : (float)o->max_len;
             float *z = m->params + p->off;
-            for (size_t j = 0; j < p->numel; j++) z[j] = z[j] < -R ? -R : (z[j] > mx ? mx : z[j]);
+            for (size_t j = 0; j < p->numel; j++)
+                z[j] = z[j] < -R ? -R : (z[j] > mx ? mx : z[j]);
         }
     }
 }
@@ -577,7 +672,8 @@ static void fill_report(trainer *t, eb_train_report *r) {
     for (int i = 0; i < m->nt; i++) {
         const eb_tparam *p = &m->t[i];
         if (!(p->flags & EB_TP_PRUNE) || p->ndim != 2) continue;
-        for (size_t j = 0; j < p->numel; j++) zeros += m->eff[p->off + j] == 0.0f;
+        for (size_t j = 0; j < p->numel; j++)
+            zeros += m->eff[p->off + j] == 0.0f;
         total += p->numel;
     }
     r->sparsity = total ? (double)zeros / total : 0;
@@ -623,7 +719,14 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     if (o->teacher_dir && o->phase == EB_PHASE_BACKBONE) {
         s = eb_trainer_load_model(&t.teacher, NULL, o->teacher_dir, 0, 0, 0, 0, 0, err);
         if (s != EB_OK) goto done;
-        t.has_teacher = 1;
+        t.has_teacher = t.teacher_loaded = 1;
+        if (o->max_len > t.teacher.cfg.max_position_embeddings) {
+            s = eb_fail(err, EB_ERR_ARG,
+                        "train: --max-len %d exceeds the teacher's "
+                        "max_position_embeddings %d",
+                        o->max_len, t.teacher.cfg.max_position_embeddings);
+            goto done;
+        }
         if (t.teacher.cfg.num_labels != m->cfg.num_labels) {
             s = eb_fail(err, EB_ERR_ARG, "train: teacher has %d labels, student %d",
                         t.teacher.cfg.num_labels, m->cfg.num_labels);
@@ -634,13 +737,27 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     }
     s = check_data(m, train, "training", err);
     if (s == EB_OK && dev) s = check_data(m, dev, "dev", err);
+    if (s == EB_OK && t.has_teacher) s = check_data(&t.teacher, train, "training (teacher)", err);
     if (s != EB_OK) goto done;
+    if (t.has_teacher) {
+        /* the teacher is deterministic (eval mode): its logits once, then it goes */
+        t.tlogits = eb_malloc(NULL, sizeof(float) * (size_t)train->n * m->cfg.num_labels);
+        if (!t.tlogits) {
+            s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+            goto done;
+        }
+        eb_trainer_eval(&t.teacher, train, o->max_len, o->batch, NULL, NULL, t.tlogits);
+        eb_tm_free(&t.teacher);
+        t.teacher_loaded = 0;
+        tlog(o, "teacher logits computed for %d examples", train->n);
+    }
     s = eb_tm_alloc_acts(m, o->batch, o->max_len, err);
     if (s != EB_OK) goto done;
     const size_t NP = m->n_params;
     int ok_keys = 1;
     size_t maxt = 0;
-    for (int i = 0; i < m->nt; i++) maxt = EB_MAX(maxt, m->t[i].numel);
+    for (int i = 0; i < m->nt; i++)
+        maxt = EB_MAX(maxt, m->t[i].numel);
     t.m1 = eb_calloc(NULL, NP, sizeof(float));
     t.m2 = eb_calloc(NULL, NP, sizeof(float));
     t.mask = eb_malloc(NULL, NP * sizeof(float));
@@ -655,10 +772,11 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     t.btypes = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
     t.bvalid = eb_malloc(NULL, (size_t)o->batch * o->max_len);
     t.dmain = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels);
-    int ok = ok_keys && t.m1 && t.m2 && t.mask && t.tmp && t.trainable && t.order && t.bids && t.btypes &&
-             t.bvalid && t.dmain;
+    int ok = ok_keys && t.m1 && t.m2 && t.mask && t.tmp && t.trainable && t.order && t.bids &&
+             t.btypes && t.bvalid && t.dmain;
     for (int j = 0; j < m->num_ramps && ok; j++)
-        ok = (t.dramp[j] = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels)) != NULL;
+        ok = (t.dramp[j] = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels)) !=
+             NULL;
     if (o->prune == EB_PRUNE_MOVEMENT && o->phase == EB_PHASE_BACKBONE) {
         t.scores = eb_calloc(NULL, NP, sizeof(float));
         t.s1 = eb_calloc(NULL, NP, sizeof(float));
@@ -671,7 +789,8 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     }
     /* masks start from what the weights already have: zeros stay zeros in a
      * pruned initial checkpoint's embeddings and matrices when frozen */
-    for (size_t i = 0; i < NP; i++) t.mask[i] = 1.0f;
+    for (size_t i = 0; i < NP; i++)
+        t.mask[i] = 1.0f;
     if (o->phase == EB_PHASE_BACKBONE) {
         for (int i = 0; i < m->nt; i++) {
             const eb_tparam *p = &m->t[i];
@@ -683,7 +802,8 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     }
     set_trainable(&t);
     t.spe = (train->n + o->batch - 1) / o->batch;
-    t.total = t.spe * o->epochs;
+    t.total = o->steps > 0 ? o->steps : t.spe * o->epochs;
+    t.epochs = (int)((t.total + t.spe - 1) / t.spe);
     t.warm = o->warmup < 1 ? (long)(o->warmup * t.total) : (long)o->warmup;
     if (t.warm < 1) t.warm = 1;
     if (t.warm > t.total) t.warm = t.total;
@@ -691,13 +811,14 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     if ((o->prune_iw + o->prune_fw) * t.ws > 0.8 * t.total)
         t.ws = (long)(0.8 * t.total / (o->prune_iw + o->prune_fw));
     t.kept = 1.0;
+    fingerprint(&t, train->n, t.fp, sizeof t.fp);
     if (o->resume) {
         s = load_state(&t, err);
         if (s != EB_OK) goto done;
         tlog(o, "resuming at step %ld of %ld", t.step, t.total);
     }
     long stop_at = o->max_steps > 0 ? EB_MIN(t.total, t.step + o->max_steps) : t.total;
-    double t0 = now_s(), tlast = t0, loss_acc = 0, last_loss = 0;
+    double t0 = now_s(), tlast = t0, loss_acc = 0, last_loss = 0, t_other = 0;
     long tokens = 0, tok_last = 0, n_acc = 0, steps_done = 0;
     int *idx = eb_malloc(NULL, sizeof(int) * (size_t)o->batch);
     if (!idx) {
@@ -709,13 +830,14 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         const long bi = t.step % t.spe;
         shuffle_epoch(&t, train, epoch);
         int B = 0;
-        for (long k = bi * o->batch; k < train->n && B < o->batch; k++) idx[B++] = t.order[k];
+        for (long k = bi * o->batch; k < train->n && B < o->batch; k++)
+            idx[B++] = t.order[k];
         update_masks(&t);
         double loss = step_loss_and_grads(&t, train, idx, B, &tokens);
         if (!isfinite(loss)) {
             s = eb_fail(err, EB_ERR_NUMERIC,
                         "train: the loss became %s at step %ld (epoch %d); stopping. The last "
-                        "checkpoint in %s is from before; try a lower --lr",
+                        "checkpoint in %s (if any) is from before it; try a lower --lr",
                         isnan(loss) ? "NaN" : "infinite", t.step + 1, epoch + 1, o->out_dir);
             break;
         }
@@ -725,13 +847,20 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         loss_acc += loss;
         n_acc++;
         last_loss = loss;
-        const int epoch_end = t.step % t.spe == 0;
+        const int epoch_end = t.step % t.spe == 0 || t.step == t.total;
         if (epoch_end && o->emb_prune_pct > 0 && o->phase == EB_PHASE_BACKBONE)
             emb_prune(&t, (int)(t.step / t.spe));
         if (o->progress && (t.step % o->log_every == 0 || t.step == t.total)) {
             double tn = now_s();
-            eb_train_progress p = {t.step, t.total, (int)((t.step - 1) / t.spe) + 1, o->epochs,
-                                   loss_acc / n_acc, lr_at(&t, t.step - 1), 0, 0, t.kept};
+            eb_train_progress p = {t.step,
+                                   t.total,
+                                   (int)((t.step - 1) / t.spe) + 1,
+                                   t.epochs,
+                                   loss_acc / n_acc,
+                                   lr_at(&t, t.step - 1),
+                                   0,
+                                   0,
+                                   t.kept};
             p.tokens_per_s = (tokens - tok_last) / (tn - tlast > 1e-9 ? tn - tlast : 1e-9);
             p.eta_s = (tn - t0) / steps_done * (double)(t.total - t.step);
             o->progress(o->ud, &p);
@@ -743,7 +872,9 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         if (epoch_end && dev) {
             double acc[EB_MAX_LAYERS];
             if (t.masking) eb_tm_apply_mask(m, t.mask);
-            eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL);
+            double te = now_s();
+            eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
+            t_other += now_s() - te;
             const int L = m->cfg.num_hidden_layers;
             rep->dev_accuracy = acc[L - 1];
             if (o->phase == EB_PHASE_OFFRAMPS) {
@@ -753,26 +884,38 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
                     n += snprintf(line + n, sizeof line - n, " %.3f", acc[l]);
                 tlog(o, "epoch %d: dev accuracy per exit layer:%s", epoch + 1, line);
             } else {
-                tlog(o, "epoch %d: dev accuracy %.4f", epoch + 1, acc[L - 1]);
+                tlog(o, "epoch %d: dev %s %.4f", epoch + 1,
+                     m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", acc[L - 1]);
             }
         }
         int interrupted = o->stop && *o->stop;
         if (interrupted || epoch_end || t.step == stop_at ||
             (o->save_every > 0 && t.step % o->save_every == 0)) {
+            double ts = now_s();
             s = save_all(&t, err);
+            t_other += now_s() - ts;
             if (s != EB_OK) break;
         }
         if (interrupted) {
-            s = eb_fail(err, EB_ERR_INTERRUPTED, "train: interrupted at step %ld of %ld; "
-                        "saved to %s (continue with --resume)", t.step, t.total, o->out_dir);
+            s = eb_fail(err, EB_ERR_INTERRUPTED,
+                        "train: interrupted at step %ld of %ld; "
+                        "saved to %s (continue with --resume)",
+                        t.step, t.total, o->out_dir);
             break;
         }
     }
     eb_free(NULL, idx);
+    if (s == EB_OK && t.step == t.total) {
+        /* finished: the resume state is no longer needed (and must not ship) */
+        char path[1024];
+        snprintf(path, sizeof path, "%s/train_state.safetensors", o->out_dir);
+        remove(path);
+    }
     rep->steps = t.step;
     rep->final_loss = last_loss;
     rep->seconds = now_s() - t0;
-    rep->tokens_per_s = rep->seconds > 0 ? tokens / rep->seconds : 0;
+    /* training speed: without checkpoint writing and dev evaluation */
+    rep->tokens_per_s = rep->seconds - t_other > 0 ? tokens / (rep->seconds - t_other) : 0;
     fill_report(&t, rep);
 done:
     trainer_free(&t);

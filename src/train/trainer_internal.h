@@ -9,9 +9,10 @@
 eb_status eb_trainer_load_model(eb_tmodel *m, const char *config_path, const char *init_dir,
                                 int want_span, int want_ramps, float span_ramp, float span_init,
                                 uint64_t seed, eb_error *err);
-/* Accuracy of every exit layer over d (acc[L]); entropies [n, L] if not NULL. */
+/* Eval-mode pass over d: accuracy of every exit layer (acc[L]), entropies
+ * [n, L], main-head logits [n, K]; each may be NULL. */
 void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_b, double *acc,
-                     float *entropies);
+                     float *entropies, float *logits);
 /* Kept fraction of the cubic pruning schedule at `step` of `total`. */
 double eb_prune_schedule(long step, long total, long ws, double iw, double fw, double keep);
 /* Percentile of the embedding pruning after epochs_done of epochs. */

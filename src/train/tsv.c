@@ -9,8 +9,8 @@
 #include "util/util.h"
 
 eb_status eb_train_data_read_tsv(const char *path, const char *task, const eb_tokenizer *tok,
-                                 int max_len, char label_names[][EB_LABEL_NAME_MAX],
-                                 int num_labels, eb_train_data *out, eb_error *err) {
+                                 int max_len, char label_names[][EB_LABEL_NAME_MAX], int num_labels,
+                                 eb_train_data *out, eb_error *err) {
     memset(out, 0, sizeof *out);
     eb_dataset *ds = NULL;
     eb_status s = eb_dataset_load(path, task ? task : "sst2", NULL, &ds, err);

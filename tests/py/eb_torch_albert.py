@@ -108,8 +108,9 @@ def forward(cfg, w, ids, types, valid, ramp_R=None):
     lin = lambda v, n: v @ w[n + ".weight"].T + w[n + ".bias"]
     h = lin(x, "albert.encoder.embedding_hidden_mapping_in")
     L, G, IN = cfg["num_hidden_layers"], cfg["num_hidden_groups"], cfg["inner_group_num"]
-    dist = (torch.arange(T)[:, None] - torch.arange(T)[None, :]).abs().double()
-    mask_add = torch.where(valid[:, None, None, :], 0.0, -1e30).double()
+    dt = w["albert.embeddings.word_embeddings.weight"].dtype
+    dist = (torch.arange(T)[:, None] - torch.arange(T)[None, :]).abs().to(dt)
+    mask_add = torch.where(valid[:, None, None, :], 0.0, -1e30).to(dt)
     ramps = []
     pool = lambda v, p, c: lin(torch.tanh(lin(v[:, 0], p)), c)
     for l in range(L):

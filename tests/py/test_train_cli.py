@@ -138,6 +138,37 @@ def main():
                 errs.append("resumed weights differ: %s" % diff[:3])
         report("train_cli_sigint_resume_exact", errs)
 
+        # the engine's forward (eb_forward) over the pruned, span-trained model
+        # agrees with the PyTorch reference using the saved spans and ramp R
+        errs = []
+        tool = os.path.join(ROOT, BUILD, "tests", "tools", "eb_forward")
+        if os.path.exists(os.path.join(straight, "model.safetensors")) and os.access(tool, os.X_OK):
+            import torch
+            st = ref.read_safetensors(os.path.join(straight, "model.safetensors"))
+            with open(os.path.join(straight, "config.json")) as f:
+                c2 = json.load(f)
+            spans = [v for k, v in st.items() if k.endswith("attention.span")]
+            if not spans:
+                errs.append("no spans saved")
+            q = st["albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight"]
+            if abs((q == 0).mean() - 0.5) > 0.01:
+                errs.append("query sparsity %.3f, want 0.5" % (q == 0).mean())
+            ids = [2, 9, 7, 11, 12, 13, 9, 20, 21, 22, 8]
+            e = subprocess.run([tool, straight], input=" ".join(map(str, ids)) + "\n",
+                               capture_output=True, text=True)
+            if e.returncode != 0:
+                errs.append("eb_forward: %s" % e.stderr[-200:])
+            else:
+                got = json.loads(e.stdout.splitlines()[0])["logits"][-1]
+                w = {k: torch.tensor(v, dtype=torch.float64) for k, v in st.items()}
+                t = torch.tensor([ids])
+                want, _ = ref.forward(c2, w, t, torch.zeros_like(t), torch.ones_like(t, dtype=torch.bool),
+                                      ramp_R=c2.get("edgebert_span_ramp", 32.0))
+                want = want[0].tolist()
+                if max(abs(a - b) for a, b in zip(got, want)) > 1e-4 * max(1.0, max(map(abs, want))):
+                    errs.append("engine %s vs reference %s" % (got, want))
+            report("train_cli_engine_reads_span_pruned_model", errs)
+
         # off-ramps, then the predictor table
         errs = []
         ramps = os.path.join(d, "r")
@@ -156,6 +187,14 @@ def main():
             st = ref.read_safetensors(os.path.join(ramps, "model.safetensors"))
             if "albert.encoder.highway.1.classifier.weight" not in st:
                 errs.append("off-ramp tensors missing")
+            with open(os.path.join(ramps, "config.json")) as f:
+                if json.load(f).get("edgebert_predict_after") != 1:
+                    errs.append("config.json lacks edgebert_predict_after 1")
+            # the engine loads the table with the model
+            e = subprocess.run([os.path.join(ROOT, BUILD, "tests", "tools", "eb_forward"), ramps],
+                               input="2 9 7 11\n", capture_output=True, text=True)
+            if e.returncode != 0:
+                errs.append("engine cannot load the model with its table: %s" % e.stderr[-200:])
         report("train_cli_offramps_predictor", errs)
 
     # real SST-2 text (needs the tokenizer in the library and the shared data)

@@ -80,7 +80,8 @@ int main(int argc, char **argv) {
         label[B] = atoi(line);
         len[B] = parse_ints(f2, ids[B], MAXT);
         int nt = parse_ints(f3, types[B], len[B]);
-        for (int i = nt; i < MAXT; i++) types[B][i] = 0;
+        for (int i = nt; i < MAXT; i++)
+            types[B][i] = 0;
         if (len[B] > T) T = len[B];
         B++;
     }
@@ -110,9 +111,9 @@ int main(int argc, char **argv) {
     for (int j = 0; j < NR; j++) {
         dr[j] = calloc((size_t)B * K, sizeof(float));
         for (int b = 0; b < B; b++)
-            loss += eb_xent_backward(dr[j] + b * K, m.ramp[j].logits + b * K, K, label[b],
-                                     1.0f / B) /
-                    B;
+            loss +=
+                eb_xent_backward(dr[j] + b * K, m.ramp[j].logits + b * K, K, label[b], 1.0f / B) /
+                B;
     }
     const float coeff = 0.01f;
     if (has_span) {
@@ -129,18 +130,21 @@ int main(int argc, char **argv) {
     printf("{\"loss\": %.9g, \"logits\": [", loss);
     for (int b = 0; b < B; b++) {
         printf("%s[", b ? ", " : "");
-        for (int k = 0; k < K; k++) printf("%s%.9g", k ? ", " : "", m.head.logits[b * K + k]);
+        for (int k = 0; k < K; k++)
+            printf("%s%.9g", k ? ", " : "", m.head.logits[b * K + k]);
         printf("]");
     }
     printf("], \"grads\": {");
     for (int i = 0; i < m.nt; i++) {
         printf("%s\"%s\": [", i ? ", " : "", m.t[i].name);
         const float *g = m.grads + m.t[i].off;
-        for (size_t k = 0; k < m.t[i].numel; k++) printf("%s%.9g", k ? "," : "", g[k]);
+        for (size_t k = 0; k < m.t[i].numel; k++)
+            printf("%s%.9g", k ? "," : "", g[k]);
         printf("]");
     }
     printf("}}\n");
-    for (int j = 0; j < NR; j++) free(dr[j]);
+    for (int j = 0; j < NR; j++)
+        free(dr[j]);
     free(dmain), free(fid), free(fty), free(val);
     eb_tm_free(&m);
     return 0;
