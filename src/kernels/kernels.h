@@ -10,9 +10,48 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* out[N,OC] = inp[N,C] @ w[OC,C]^T + bias[OC] (bias may be NULL). */
+/* out[N,OC] = inp[N,C] @ w[OC,C]^T + bias[OC] (bias may be NULL).
+ * Dispatched at run time (gemm.c): AVX-512 or AVX2/FMA dot-product tiles for
+ * the encoder's shapes, OpenBLAS otherwise; OpenMP threads over OC blocks. */
 void eb_matmul(float *out, const float *inp, const float *w, const float *bias, int N, int C,
                int OC);
+
+/* ---- fast paths (gemm.c, fast.c) -------------------------------- */
+
+typedef enum eb_gemm_impl {
+    EB_GEMM_AUTO = 0,   /* the fastest for the shape and this CPU */
+    EB_GEMM_BLAS = 1,   /* OpenBLAS cblas_sgemm (the portable path) */
+    EB_GEMM_AVX2 = 2,   /* AVX2 + FMA tiles (falls back to BLAS without AVX2) */
+    EB_GEMM_AVX512 = 3, /* AVX-512 tiles (falls back to BLAS without AVX-512) */
+    EB_GEMM_SCALAR = 4  /* plain C tiles (tests) */
+} eb_gemm_impl;
+
+/* Activation applied to the product while it is in cache (fused epilogue). */
+typedef enum eb_epilogue {
+    EB_EPI_NONE = 0,
+    EB_EPI_GELU_NEW = 1, /* tanh approximation */
+    EB_EPI_GELU_ERF = 2,
+    EB_EPI_RELU = 3
+} eb_epilogue;
+
+int eb_cpu_has_avx512(void); /* avx512f + avx512dq */
+int eb_cpu_has_avx2(void);   /* avx2 + fma */
+/* The best SIMD tile implementation on this CPU (BLAS when neither). */
+eb_gemm_impl eb_gemm_best_impl(void);
+const char *eb_gemm_impl_name(eb_gemm_impl impl);
+
+/* out = act(inp @ w^T + bias) with a chosen implementation (tests, bench). */
+void eb_gemm_nt(eb_gemm_impl impl, float *out, const float *inp, const float *w,
+                const float *bias, int N, int C, int OC, eb_epilogue ep);
+/* Same with row strides (ldo, ldx, ldw in floats); threads = 0 keeps the
+ * call on the calling thread (for use inside a parallel region). */
+void eb_gemm_nt_ex(eb_gemm_impl impl, float *out, int ldo, const float *inp, int ldx,
+                   const float *w, int ldw, const float *bias, int N, int C, int OC,
+                   eb_epilogue ep, int threads);
+/* Fused Linear + activation: out = act(inp @ w^T + bias) (bias+GELU fusion;
+ * for albert.c's FFN: eb_matmul_act(s->ffn, ..., EB_EPI_GELU_NEW)). */
+void eb_matmul_act(float *out, const float *inp, const float *w, const float *bias, int N, int C,
+                   int OC, eb_epilogue ep);
 /* Scalar reference of eb_matmul (tests). */
 void eb_matmul_ref(float *out, const float *inp, const float *w, const float *bias, int N, int C,
                    int OC);
@@ -24,9 +63,17 @@ void eb_layernorm(float *out, const float *inp, const float *g, const float *b, 
 void eb_add_layernorm(float *out, const float *inp, const float *res, const float *g,
                       const float *b, int N, int C, float eps);
 
-/* In place activations over n values. */
+/* In place activations over n values (AVX-512 when the CPU has it; the
+ * _ref versions are the scalar references, libm tanhf/erff). */
 void eb_gelu_new(float *x, size_t n); /* 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))) */
 void eb_gelu_erf(float *x, size_t n); /* 0.5x(1+erf(x/sqrt 2)) */
+void eb_gelu_new_ref(float *x, size_t n);
+void eb_gelu_erf_ref(float *x, size_t n);
+/* Scalar reference of eb_layernorm / eb_add_layernorm (double sums). */
+void eb_layernorm_ref(float *out, const float *inp, const float *g, const float *b, int N, int C,
+                      float eps);
+void eb_add_layernorm_ref(float *out, const float *inp, const float *res, const float *g,
+                          const float *b, int N, int C, float eps);
 void eb_relu(float *x, size_t n);
 void eb_tanh_inplace(float *x, size_t n);
 
@@ -49,6 +96,22 @@ int eb_span_head_off(float z, float R);
 void eb_attention(float *out, float *att, const float *q, const float *k, const float *v, int N,
                   int NH, int HS, const uint8_t *key_valid, const float *span_z, float span_ramp,
                   const uint8_t *head_on);
+
+/* Scalar reference of eb_attention (cblas + libm expf, one head at a time).
+ * eb_attention itself runs heads in parallel (OpenMP) with the SIMD tiles and
+ * a fused masked/span softmax. */
+void eb_attention_ref(float *out, float *att, const float *q, const float *k, const float *v,
+                      int N, int NH, int HS, const uint8_t *key_valid, const float *span_z,
+                      float span_ramp, const uint8_t *head_on);
+
+/* Fused masked softmax of one score row in place: row[j] = 0 where
+ * key_valid[j] == 0, else softmax over the valid j; then, when span_z is
+ * not NULL, row[j] *= eb_span_mask(*span_z, span_ramp, |i - j|) (no
+ * renormalisation).  key_valid may be NULL (all valid). */
+void eb_softmax_masked_row(float *row, int n, int i, const uint8_t *key_valid,
+                           const float *span_z, float span_ramp);
+void eb_softmax_masked_row_ref(float *row, int n, int i, const uint8_t *key_valid,
+                               const float *span_z, float span_ramp);
 
 /* In place softmax of each of `rows` rows of length n. */
 void eb_softmax_rows(float *x, int rows, int n);

@@ -1,0 +1,351 @@
+/* gemm.c - out[N,OC] = inp[N,C] @ w[OC,C]^T + bias for the shapes of an
+ * encoder at batch 1 (N = 1..~256 tokens, C and OC in the hundreds or
+ * thousands), with the weight in its native PyTorch [OC, C] layout.
+ *
+ * Both operands are contiguous along C, so the kernels are dot-product
+ * tiles: MR input rows x NR weight rows accumulated along C in vector
+ * registers, then reduced horizontally once per tile.  That needs no packing
+ * of the weight (which, at 16 tokens, would cost as much memory traffic as
+ * the product itself).  The AVX-512 and AVX2/FMA kernels are compiled with
+ * function target attributes and chosen at run time; OpenBLAS serves the
+ * shapes where it is faster and CPUs without AVX2.
+ *
+ * Threads: the OC range is cut into blocks whose weight rows fit in L2 and
+ * handed out by an OpenMP dynamic schedule (a shared, noisy machine makes a
+ * static split wait on the slowest core). */
+#include "kernels/kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define EB_X86 1
+#include <immintrin.h>
+#else
+#define EB_X86 0
+#endif
+
+int eb_cpu_has_avx512(void) {
+#if EB_X86
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#else
+    return 0;
+#endif
+}
+
+int eb_cpu_has_avx2(void) {
+#if EB_X86
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+eb_gemm_impl eb_gemm_best_impl(void) {
+    if (eb_cpu_has_avx512()) return EB_GEMM_AVX512;
+    if (eb_cpu_has_avx2()) return EB_GEMM_AVX2;
+    return EB_GEMM_BLAS;
+}
+
+const char *eb_gemm_impl_name(eb_gemm_impl impl) {
+    switch (impl) {
+    case EB_GEMM_AUTO: return "auto";
+    case EB_GEMM_BLAS: return "openblas";
+    case EB_GEMM_AVX2: return "avx2";
+    case EB_GEMM_AVX512: return "avx512";
+    case EB_GEMM_SCALAR: return "scalar";
+    }
+    return "?";
+}
+
+/* Apply the epilogue activation to n values of a row. */
+static void epilogue(float *y, size_t n, eb_epilogue ep) {
+    if (ep == EB_EPI_GELU_NEW) eb_gelu_new(y, n);
+    else if (ep == EB_EPI_GELU_ERF) eb_gelu_erf(y, n);
+    else if (ep == EB_EPI_RELU) eb_relu(y, n);
+}
+
+/* Columns per OC block: the block's weight rows take about 256 KiB (L2 is
+ * 1 MiB on Zen 4), a multiple of 4, at least 4. */
+static int oc_block(int C) {
+    int b = (int)((256u * 1024u) / ((unsigned)C * sizeof(float)));
+    b &= ~3;
+    return b < 4 ? 4 : b;
+}
+
+/* Rows per N chunk: the chunk of inp stays in L2 next to the weight block. */
+static int n_chunk(int C) {
+    int b = (int)((384u * 1024u) / ((unsigned)C * sizeof(float)));
+    b &= ~3;
+    return b < 4 ? 4 : b;
+}
+
+/* ---------------------------------------------------------------- */
+/* AVX-512                                                            */
+/* ---------------------------------------------------------------- */
+#if EB_X86
+#define T512 __attribute__((target("avx512f,avx512dq,fma")))
+
+/* Lane i of the result = sum of the 16 lanes of v[i]. */
+static inline T512 __m512 hsum16_512(const __m512 v[16]) {
+    __m512 t[8], u[4];
+    for (int k = 0; k < 8; k++)
+        t[k] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]),
+                             _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]));
+    for (int j = 0; j < 4; j++) {
+        __m512d a = _mm512_castps_pd(t[2 * j]), b = _mm512_castps_pd(t[2 * j + 1]);
+        u[j] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
+                             _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+    }
+    __m512 x01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 x23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* One 4x4 tile: rows x[0..3] (pointers, may repeat for a ragged edge),
+ * weight rows w[0..3]; writes the 16 dot products, acc index r*4+c, into
+ * lanes of the returned vector.  `first` selects whether the tile starts a
+ * fresh sum or adds to `prev` (C blocking). */
+static inline T512 __m512 tile4x4_512(const float *x0, const float *x1, const float *x2,
+                                      const float *x3, const float *w0, const float *w1,
+                                      const float *w2, const float *w3, int C) {
+    __m512 acc[16];
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+    int c = 0;
+    for (; c + 16 <= C; c += 16) {
+        __m512 a0 = _mm512_loadu_ps(x0 + c), a1 = _mm512_loadu_ps(x1 + c);
+        __m512 a2 = _mm512_loadu_ps(x2 + c), a3 = _mm512_loadu_ps(x3 + c);
+        __m512 b0 = _mm512_loadu_ps(w0 + c), b1 = _mm512_loadu_ps(w1 + c);
+        __m512 b2 = _mm512_loadu_ps(w2 + c), b3 = _mm512_loadu_ps(w3 + c);
+        acc[0] = _mm512_fmadd_ps(a0, b0, acc[0]);
+        acc[1] = _mm512_fmadd_ps(a0, b1, acc[1]);
+        acc[2] = _mm512_fmadd_ps(a0, b2, acc[2]);
+        acc[3] = _mm512_fmadd_ps(a0, b3, acc[3]);
+        acc[4] = _mm512_fmadd_ps(a1, b0, acc[4]);
+        acc[5] = _mm512_fmadd_ps(a1, b1, acc[5]);
+        acc[6] = _mm512_fmadd_ps(a1, b2, acc[6]);
+        acc[7] = _mm512_fmadd_ps(a1, b3, acc[7]);
+        acc[8] = _mm512_fmadd_ps(a2, b0, acc[8]);
+        acc[9] = _mm512_fmadd_ps(a2, b1, acc[9]);
+        acc[10] = _mm512_fmadd_ps(a2, b2, acc[10]);
+        acc[11] = _mm512_fmadd_ps(a2, b3, acc[11]);
+        acc[12] = _mm512_fmadd_ps(a3, b0, acc[12]);
+        acc[13] = _mm512_fmadd_ps(a3, b1, acc[13]);
+        acc[14] = _mm512_fmadd_ps(a3, b2, acc[14]);
+        acc[15] = _mm512_fmadd_ps(a3, b3, acc[15]);
+    }
+    if (c < C) {
+        __mmask16 m = (__mmask16)((1u << (C - c)) - 1u);
+        __m512 a[4] = {_mm512_maskz_loadu_ps(m, x0 + c), _mm512_maskz_loadu_ps(m, x1 + c),
+                       _mm512_maskz_loadu_ps(m, x2 + c), _mm512_maskz_loadu_ps(m, x3 + c)};
+        __m512 b[4] = {_mm512_maskz_loadu_ps(m, w0 + c), _mm512_maskz_loadu_ps(m, w1 + c),
+                       _mm512_maskz_loadu_ps(m, w2 + c), _mm512_maskz_loadu_ps(m, w3 + c)};
+        for (int r = 0; r < 4; r++)
+            for (int k = 0; k < 4; k++) acc[r * 4 + k] = _mm512_fmadd_ps(a[r], b[k], acc[r * 4 + k]);
+    }
+    return hsum16_512(acc);
+}
+
+/* out rows n0..n1-1, columns o0..o1-1 (o1-o0 a multiple of 4 except at OC's
+ * end).  Contraction in chunks of at most KC so that the weight tile stays
+ * in L1; the partial sums go through out. */
+static T512 void block_512(float *out, int ldo, const float *inp, int ldx, const float *w, int ldw,
+                           const float *bias, int C, int n0, int n1, int o0, int o1) {
+    enum { KC = 1024 };
+    for (int k0 = 0; k0 < C; k0 += KC) {
+        const int kc = C - k0 < KC ? C - k0 : KC;
+        const int first = k0 == 0;
+        for (int o = o0; o < o1; o += 4) {
+            const int nr = o1 - o < 4 ? o1 - o : 4;
+            const float *wr[4];
+            for (int k = 0; k < 4; k++) wr[k] = w + (size_t)(o + (k < nr ? k : nr - 1)) * ldw + k0;
+            __m128 bv = _mm_setzero_ps();
+            if (first && bias) {
+                float bb[4] = {0, 0, 0, 0};
+                for (int k = 0; k < nr; k++) bb[k] = bias[o + k];
+                bv = _mm_loadu_ps(bb);
+            }
+            for (int n = n0; n < n1; n += 4) {
+                const int mr = n1 - n < 4 ? n1 - n : 4;
+                const float *xr[4];
+                for (int r = 0; r < 4; r++)
+                    xr[r] = inp + (size_t)(n + (r < mr ? r : mr - 1)) * ldx + k0;
+                __m512 s = tile4x4_512(xr[0], xr[1], xr[2], xr[3], wr[0], wr[1], wr[2], wr[3], kc);
+                float lanes[16];
+                _mm512_storeu_ps(lanes, s);
+                for (int r = 0; r < mr; r++) {
+                    float *y = out + (size_t)(n + r) * ldo + o;
+                    __m128 v = _mm_loadu_ps(lanes + 4 * r);
+                    if (first) v = _mm_add_ps(v, bv);
+                    else {
+                        float cur[4] = {0, 0, 0, 0};
+                        for (int k = 0; k < nr; k++) cur[k] = y[k];
+                        v = _mm_add_ps(v, _mm_loadu_ps(cur));
+                    }
+                    if (nr == 4) _mm_storeu_ps(y, v);
+                    else {
+                        float tmp[4];
+                        _mm_storeu_ps(tmp, v);
+                        for (int k = 0; k < nr; k++) y[k] = tmp[k];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* AVX2 + FMA                                                         */
+/* ---------------------------------------------------------------- */
+#define T256 __attribute__((target("avx2,fma")))
+
+static inline T256 float hsum8_256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 2 rows x 4 weight rows: 8 accumulators, 6 loads (16 ymm registers). */
+static T256 void block_256(float *out, int ldo, const float *inp, int ldx, const float *w, int ldw,
+                           const float *bias, int C, int n0, int n1, int o0, int o1) {
+    const int C8 = C & ~7;
+    for (int o = o0; o < o1; o += 4) {
+        const int nr = o1 - o < 4 ? o1 - o : 4;
+        const float *wr[4];
+        for (int k = 0; k < 4; k++) wr[k] = w + (size_t)(o + (k < nr ? k : nr - 1)) * ldw;
+        for (int n = n0; n < n1; n += 2) {
+            const int mr = n1 - n < 2 ? n1 - n : 2;
+            const float *x0 = inp + (size_t)n * ldx, *x1 = inp + (size_t)(n + mr - 1) * ldx;
+            __m256 acc[8];
+            for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
+            for (int c = 0; c < C8; c += 8) {
+                __m256 a0 = _mm256_loadu_ps(x0 + c), a1 = _mm256_loadu_ps(x1 + c);
+                __m256 b0 = _mm256_loadu_ps(wr[0] + c), b1 = _mm256_loadu_ps(wr[1] + c);
+                __m256 b2 = _mm256_loadu_ps(wr[2] + c), b3 = _mm256_loadu_ps(wr[3] + c);
+                acc[0] = _mm256_fmadd_ps(a0, b0, acc[0]);
+                acc[1] = _mm256_fmadd_ps(a0, b1, acc[1]);
+                acc[2] = _mm256_fmadd_ps(a0, b2, acc[2]);
+                acc[3] = _mm256_fmadd_ps(a0, b3, acc[3]);
+                acc[4] = _mm256_fmadd_ps(a1, b0, acc[4]);
+                acc[5] = _mm256_fmadd_ps(a1, b1, acc[5]);
+                acc[6] = _mm256_fmadd_ps(a1, b2, acc[6]);
+                acc[7] = _mm256_fmadd_ps(a1, b3, acc[7]);
+            }
+            for (int r = 0; r < mr; r++) {
+                const float *x = r ? x1 : x0;
+                float *y = out + (size_t)(n + r) * ldo + o;
+                for (int k = 0; k < nr; k++) {
+                    float s = hsum8_256(acc[r * 4 + k]);
+                    for (int c = C8; c < C; c++) s += x[c] * wr[k][c];
+                    y[k] = s + (bias ? bias[o + k] : 0.0f);
+                }
+            }
+        }
+    }
+}
+#endif /* EB_X86 */
+
+/* Portable dot-product tiles (no SIMD assumptions; the compiler may
+ * vectorise).  Used when forced and by tests; OpenBLAS is the portable
+ * default. */
+static void block_scalar(float *out, int ldo, const float *inp, int ldx, const float *w, int ldw,
+                         const float *bias, int C, int n0, int n1, int o0, int o1) {
+    for (int n = n0; n < n1; n++)
+        for (int o = o0; o < o1; o++) {
+            const float *x = inp + (size_t)n * ldx, *wr = w + (size_t)o * ldw;
+            float s = 0;
+            for (int c = 0; c < C; c++) s += x[c] * wr[c];
+            out[(size_t)n * ldo + o] = s + (bias ? bias[o] : 0.0f);
+        }
+}
+
+typedef void (*block_fn)(float *, int, const float *, int, const float *, int, const float *, int,
+                         int, int, int, int);
+
+static block_fn pick_block(eb_gemm_impl impl) {
+#if EB_X86
+    if (impl == EB_GEMM_AVX512 && eb_cpu_has_avx512()) return block_512;
+    if (impl == EB_GEMM_AVX2 && eb_cpu_has_avx2()) return block_256;
+#endif
+    if (impl == EB_GEMM_SCALAR) return block_scalar;
+    return NULL;
+}
+
+static void run_blocked(block_fn fn, float *out, int ldo, const float *inp, int ldx,
+                        const float *w, int ldw, const float *bias, int N, int C, int OC,
+                        eb_epilogue ep, int threads) {
+    const int ob = oc_block(C), nc = n_chunk(C);
+    const int nblocks = (OC + ob - 1) / ob;
+    const double flops = 2.0 * N * (double)C * OC;
+    /* Below ~0.5 MFLOP a thread team costs more than it saves. */
+    const int par = threads && flops > 5e5 && nblocks > 1;
+    (void)par;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+    for (int b = 0; b < nblocks; b++) {
+        const int o0 = b * ob, o1 = o0 + ob < OC ? o0 + ob : OC;
+        for (int n0 = 0; n0 < N; n0 += nc) {
+            const int n1 = n0 + nc < N ? n0 + nc : N;
+            fn(out, ldo, inp, ldx, w, ldw, bias, C, n0, n1, o0, o1);
+            if (ep != EB_EPI_NONE)
+                for (int n = n0; n < n1; n++)
+                    epilogue(out + (size_t)n * ldo + o0, (size_t)(o1 - o0), ep);
+        }
+    }
+}
+
+static void gemm_blas(float *out, int ldo, const float *inp, int ldx, const float *w, int ldw,
+                      const float *bias, int N, int C, int OC, eb_epilogue ep) {
+    if (bias)
+        for (int i = 0; i < N; i++) memcpy(out + (size_t)i * ldo, bias, sizeof(float) * (size_t)OC);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, ldx, w, ldw,
+                bias ? 1.0f : 0.0f, out, ldo);
+    if (ep != EB_EPI_NONE)
+        for (int i = 0; i < N; i++) epilogue(out + (size_t)i * ldo, (size_t)OC, ep);
+}
+
+/* Measured on Zen 4 (docs/perf.md): the dot-product tiles beat OpenBLAS
+ * at every encoder shape up to a few hundred rows; above that OpenBLAS's
+ * packed kernels win. */
+static eb_gemm_impl choose(int N, int C, int OC) {
+    eb_gemm_impl best = eb_gemm_best_impl();
+    if (best == EB_GEMM_BLAS) return best;
+    if (N > 256 || C < 16) return EB_GEMM_BLAS;
+    return best;
+}
+
+void eb_gemm_nt_ex(eb_gemm_impl impl, float *out, int ldo, const float *inp, int ldx,
+                   const float *w, int ldw, const float *bias, int N, int C, int OC,
+                   eb_epilogue ep, int threads) {
+    if (N <= 0 || OC <= 0) return;
+    if (C <= 0) {
+        for (int n = 0; n < N; n++) {
+            for (int o = 0; o < OC; o++) out[(size_t)n * ldo + o] = bias ? bias[o] : 0.0f;
+            if (ep != EB_EPI_NONE) epilogue(out + (size_t)n * ldo, (size_t)OC, ep);
+        }
+        return;
+    }
+    if (impl == EB_GEMM_AUTO) impl = choose(N, C, OC);
+    block_fn fn = pick_block(impl);
+    if (fn) run_blocked(fn, out, ldo, inp, ldx, w, ldw, bias, N, C, OC, ep, threads);
+    else gemm_blas(out, ldo, inp, ldx, w, ldw, bias, N, C, OC, ep);
+}
+
+void eb_gemm_nt(eb_gemm_impl impl, float *out, const float *inp, const float *w,
+                const float *bias, int N, int C, int OC, eb_epilogue ep) {
+    eb_gemm_nt_ex(impl, out, OC, inp, C, w, C, bias, N, C, OC, ep, 1);
+}
+
+void eb_matmul(float *out, const float *inp, const float *w, const float *bias, int N, int C,
+               int OC) {
+    eb_gemm_nt_ex(EB_GEMM_AUTO, out, OC, inp, C, w, C, bias, N, C, OC, EB_EPI_NONE, 1);
+}
+
+void eb_matmul_act(float *out, const float *inp, const float *w, const float *bias, int N, int C,
+                   int OC, eb_epilogue ep) {
+    eb_gemm_nt_ex(EB_GEMM_AUTO, out, OC, inp, C, w, C, bias, N, C, OC, ep, 1);
+}
