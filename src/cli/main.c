@@ -15,6 +15,7 @@ int eb_cmd_trace(int argc, char **argv);
 int eb_cmd_sim(int argc, char **argv);
 int eb_cmd_sweep(int argc, char **argv);
 int eb_cmd_train(int argc, char **argv);
+int eb_cmd_bench(int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -33,6 +34,7 @@ static const command commands[] = {
     {"cells", eb_cmd_cells, "ReRAM cell fault model: thresholds and fault rates per storage kind"},
     {"pack", eb_cmd_pack, "build a multi-task bundle (shared embeddings, AdaptivFloat8, bitmasks)"},
     {"eval", eb_cmd_eval, "accuracy, exit layers, energy and deadline misses on a GLUE TSV file"},
+    {"bench", eb_cmd_bench, "speed: edgebert vs PyTorch vs ONNX Runtime; --e2e: early exit on a dev set"},
     {"train", eb_cmd_train, "train a model: backbone (KD, spans, pruning), off-ramps, exit predictor"},
 };
 

@@ -17,6 +17,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -110,13 +111,19 @@ static inline T512 __m512 hsum16_512(const __m512 v[16]) {
  * weight rows w[0..3]; writes the 16 dot products, acc index r*4+c, into
  * lanes of the returned vector.  `first` selects whether the tile starts a
  * fresh sum or adds to `prev` (C blocking). */
-static inline T512 __m512 tile4x4_512(const float *x0, const float *x1, const float *x2,
-                                      const float *x3, const float *w0, const float *w1,
-                                      const float *w2, const float *w3, int C) {
+static inline __attribute__((always_inline)) T512 __m512
+tile4x4_512(const float *x0, const float *x1, const float *x2, const float *x3, const float *w0,
+            const float *w1, const float *w2, const float *w3, int C, const float *const *pf) {
     __m512 acc[16];
     for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
     int c = 0;
     for (; c + 16 <= C; c += 16) {
+        if (pf) {
+            _mm_prefetch((const char *)(pf[0] + c), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf[1] + c), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf[2] + c), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf[3] + c), _MM_HINT_T0);
+        }
         __m512 a0 = _mm512_loadu_ps(x0 + c), a1 = _mm512_loadu_ps(x1 + c);
         __m512 a2 = _mm512_loadu_ps(x2 + c), a3 = _mm512_loadu_ps(x3 + c);
         __m512 b0 = _mm512_loadu_ps(w0 + c), b1 = _mm512_loadu_ps(w1 + c);
@@ -155,7 +162,7 @@ static inline T512 __m512 tile4x4_512(const float *x0, const float *x1, const fl
  * in L1; the partial sums go through out. */
 static T512 void block_512(float *out, int ldo, const float *inp, int ldx, const float *w, int ldw,
                            const float *bias, int C, int n0, int n1, int o0, int o1) {
-    enum { KC = 1024 };
+    enum { KC = 4096 }; /* measured: with the prefetch, splitting C does not pay */
     for (int k0 = 0; k0 < C; k0 += KC) {
         const int kc = C - k0 < KC ? C - k0 : KC;
         const int first = k0 == 0;
@@ -163,6 +170,11 @@ static T512 void block_512(float *out, int ldo, const float *inp, int ldx, const
             const int nr = o1 - o < 4 ? o1 - o : 4;
             const float *wr[4];
             for (int k = 0; k < 4; k++) wr[k] = w + (size_t)(o + (k < nr ? k : nr - 1)) * ldw + k0;
+            const float *pfr[4];
+            for (int k = 0; k < 4; k++) {
+                int on = o + 4 + k < o1 ? o + 4 + k : o1 - 1;
+                pfr[k] = w + (size_t)on * ldw + k0;
+            }
             __m128 bv = _mm_setzero_ps();
             if (first && bias) {
                 float bb[4] = {0, 0, 0, 0};
@@ -174,7 +186,12 @@ static T512 void block_512(float *out, int ldo, const float *inp, int ldx, const
                 const float *xr[4];
                 for (int r = 0; r < 4; r++)
                     xr[r] = inp + (size_t)(n + (r < mr ? r : mr - 1)) * ldx + k0;
-                __m512 s = tile4x4_512(xr[0], xr[1], xr[2], xr[3], wr[0], wr[1], wr[2], wr[3], kc);
+                /* the first row tile pulls the next weight tile towards L1 */
+                __m512 s = n == n0 && o + 4 < o1
+                               ? tile4x4_512(xr[0], xr[1], xr[2], xr[3], wr[0], wr[1], wr[2],
+                                             wr[3], kc, pfr)
+                               : tile4x4_512(xr[0], xr[1], xr[2], xr[3], wr[0], wr[1], wr[2],
+                                             wr[3], kc, NULL);
                 float lanes[16];
                 _mm512_storeu_ps(lanes, s);
                 for (int r = 0; r < mr; r++) {
@@ -308,13 +325,17 @@ static void gemm_blas(float *out, int ldo, const float *inp, int ldx, const floa
         for (int i = 0; i < N; i++) epilogue(out + (size_t)i * ldo, (size_t)OC, ep);
 }
 
-/* Measured on Zen 4 (docs/perf.md): the dot-product tiles beat OpenBLAS
- * at every encoder shape up to a few hundred rows; above that OpenBLAS's
- * packed kernels win. */
+/* Measured on Zen 4 (docs/perf.md), one thread: the dot-product tiles beat
+ * OpenBLAS clearly up to 32 rows (1.3-2x at 16), tie at 64, and lose 5-15 %
+ * from about 100 rows, where OpenBLAS's packed kernels win.  With more than
+ * one OpenMP thread the tiles are used throughout: OpenBLAS's own pthread
+ * pool next to OpenMP's would oversubscribe the cores. */
 static eb_gemm_impl choose(int N, int C, int OC) {
     eb_gemm_impl best = eb_gemm_best_impl();
     if (best == EB_GEMM_BLAS) return best;
-    if (N > 256 || C < 16) return EB_GEMM_BLAS;
+    if (C < 16) return EB_GEMM_BLAS;
+    if (N >= 96 && (omp_get_max_threads() == 1 || N > 512)) return EB_GEMM_BLAS;
+    (void)OC;
     return best;
 }
 
