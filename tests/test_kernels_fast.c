@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "kernels/kernels.h"
+#include "util/util.h"
 
 static void fill(float *x, size_t n, uint64_t *s, float scale) {
     for (size_t i = 0; i < n; i++) x[i] = (eb_test_uniform(s) * 2 - 1) * scale;
@@ -317,6 +318,48 @@ static void test_attention_fast(void **state) {
     }
 }
 
+/* bf16 rounding written independently: nearest with ties to even on the
+ * 8-bit significand, in double arithmetic. */
+static double bf16_round_d(double x) {
+    if (x == 0 || !isfinite(x)) return x;
+    int e;
+    frexp(x, &e); /* |x| in [2^(e-1), 2^e) */
+    double q = ldexp(1.0, e - 8);
+    return nearbyint(x / q) * q;
+}
+
+static void test_gemm_bf16(void **state) {
+    (void)state;
+    uint64_t s = 21;
+    const int shapes[][3] = {{1, 2, 1}, {5, 30, 3}, {4, 32, 4}, {16, 34, 9}, {16, 768, 20}, {3, 7, 5}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const int N = shapes[t][0], C = shapes[t][1], OC = shapes[t][2];
+        float *x = malloc(sizeof(float) * N * C), *wf = malloc(sizeof(float) * OC * C);
+        float *b = malloc(sizeof(float) * OC), *y = malloc(sizeof(float) * N * OC);
+        float *yr = malloc(sizeof(float) * N * OC);
+        uint16_t *w = malloc(sizeof(uint16_t) * OC * C), *xb = malloc(sizeof(uint16_t) * N * C);
+        fill(x, (size_t)N * C, &s, 2);
+        fill(wf, (size_t)OC * C, &s, 0.5f);
+        fill(b, OC, &s, 0.5f);
+        eb_f32_to_bf16_array(w, wf, (size_t)OC * C);
+        for (int i = 0; i < OC * C; i++) assert_float_equal(eb_bf16_to_f32(w[i]), bf16_round_d(wf[i]), 0);
+        for (int ep = EB_EPI_NONE; ep <= EB_EPI_GELU_NEW; ep++) {
+            int simd = eb_gemm_bf16(y, x, w, b, N, C, OC, (eb_epilogue)ep, xb);
+            assert_int_equal(simd, eb_cpu_has_avx512_bf16() && C % 2 == 0);
+            eb_gemm_bf16_ref(yr, x, w, b, N, C, OC);
+            for (int n = 0; n < N; n++)
+                for (int o = 0; o < OC; o++) {
+                    double r = b[o];
+                    for (int c = 0; c < C; c++) r += bf16_round_d(x[n * C + c]) * bf16_round_d(wf[o * C + c]);
+                    r = act_d(r, (eb_epilogue)ep);
+                    assert_float_equal(y[n * OC + o], r, 2e-5 * (1 + fabs(r)));
+                    if (ep == EB_EPI_NONE) assert_float_equal(yr[n * OC + o], r, 1e-5 * (1 + fabs(r)));
+                }
+        }
+        free(x), free(wf), free(b), free(y), free(yr), free(w), free(xb);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_dispatch),
@@ -327,6 +370,7 @@ int main(void) {
         cmocka_unit_test(test_layernorm_fast),
         cmocka_unit_test(test_softmax_masked_row),
         cmocka_unit_test(test_attention_fast),
+        cmocka_unit_test(test_gemm_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -581,6 +581,20 @@ static double time_gemm(eb_gemm_impl impl, float *a, float *b, float *c, int M, 
     return 2.0 * M * (double)N * K / (ts[runs / 2] * 1e6);
 }
 
+static double time_gemm_bf16(const float *a, const uint16_t *wb, uint16_t *xb, float *c, int M,
+                             int N, int K, int runs) {
+    double ts[64];
+    if (runs > 64) runs = 64;
+    for (int i = 0; i < 2; i++) eb_gemm_bf16(c, a, wb, NULL, M, K, N, EB_EPI_NONE, xb);
+    for (int i = 0; i < runs; i++) {
+        double t0 = now_ms();
+        eb_gemm_bf16(c, a, wb, NULL, M, K, N, EB_EPI_NONE, xb);
+        ts[i] = now_ms() - t0;
+    }
+    qsort(ts, (size_t)runs, sizeof *ts, cmp_double);
+    return 2.0 * M * (double)N * K / (ts[runs / 2] * 1e6);
+}
+
 static int bench_gemm(const opts *o, const eb_config *c, gemm_row *g, int cap) {
     const int H = c->hidden_size, FF = c->intermediate_size;
     const int maxn = 1024;
@@ -594,12 +608,16 @@ static int bench_gemm(const opts *o, const eb_config *c, gemm_row *g, int cap) {
     for (size_t i = 0; i < big; i++) a[i] = (float)((i * 7) % 13) * 0.01f, b[i] = (float)((i * 3) % 11) * 0.01f;
     int n = 0;
     const eb_gemm_impl mine = eb_gemm_best_impl();
+    /* bf16 weights (AVX512-BF16), converted once outside the timing */
+    uint16_t *wb = eb_cpu_has_avx512_bf16() ? malloc(sizeof(uint16_t) * big) : NULL;
+    uint16_t *xb = wb ? malloc(sizeof(uint16_t) * big) : NULL;
+    if (wb && xb) eb_f32_to_bf16_array(wb, b, big);
     for (int ti = 0; ti < o->nthreads && n < cap; ti++) {
         set_threads(o->threads[ti]);
         /* the ceiling: a large square SGEMM in OpenBLAS */
         g[n++] = (gemm_row){"openblas", o->threads[ti], maxn, maxn, maxn,
                             time_gemm(EB_GEMM_BLAS, a, b, y, maxn, maxn, maxn, 7)};
-        for (int ki = 0; ki < o->ntokens && n + 4 <= cap; ki++) {
+        for (int ki = 0; ki < o->ntokens && n + 6 <= cap; ki++) {
             int N = o->tokens[ki];
             if (N > maxn) continue;
             const int shapes[2][2] = {{H, FF}, {FF, H}};
@@ -611,10 +629,13 @@ static int bench_gemm(const opts *o, const eb_config *c, gemm_row *g, int cap) {
                 if (mine != EB_GEMM_BLAS)
                     g[n++] = (gemm_row){eb_gemm_impl_name(mine), o->threads[ti], N, OC, K,
                                         time_gemm(mine, a, b, y, N, OC, K, o->runs)};
+                if (wb && xb && n < cap)
+                    g[n++] = (gemm_row){"avx512-bf16", o->threads[ti], N, OC, K,
+                                        time_gemm_bf16(a, wb, xb, y, N, OC, K, o->runs)};
             }
         }
     }
-    free(a), free(b), free(y);
+    free(a), free(b), free(y), free(wb), free(xb);
     return n;
 }
 
@@ -1160,8 +1181,8 @@ static int run_dense(const opts *o, const char *root) {
         if (o->rounds > 1 && !o->json && !o->csv)
             fprintf(stderr, "edgebert bench: round %d of %d done\n", round + 1, o->rounds);
     }
-    gemm_row g[128];
-    int ng = o->gemm ? bench_gemm(o, c, g, 128) : 0;
+    gemm_row g[256];
+    int ng = o->gemm ? bench_gemm(o, c, g, 256) : 0;
     long rss = o->rss ? classify_rss_kb(model) : -1;
     print_dense(o, model, c, R, g, ng, rss);
     cJSON_Delete(R->skipped);

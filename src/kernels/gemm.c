@@ -14,6 +14,7 @@
  * handed out by an OpenMP dynamic schedule (a shared, noisy machine makes a
  * static split wait on the slowest core). */
 #include "kernels/kernels.h"
+#include "util/util.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -369,4 +370,147 @@ void eb_matmul(float *out, const float *inp, const float *w, const float *bias, 
 void eb_matmul_act(float *out, const float *inp, const float *w, const float *bias, int N, int C,
                    int OC, eb_epilogue ep) {
     eb_gemm_nt_ex(EB_GEMM_AUTO, out, OC, inp, C, w, C, bias, N, C, OC, ep, 1);
+}
+
+/* ---------------------------------------------------------------- */
+/* bf16 weights (AVX512-BF16 dot products)                            */
+/* ---------------------------------------------------------------- */
+
+int eb_cpu_has_avx512_bf16(void) {
+#if EB_X86
+    return eb_cpu_has_avx512() && __builtin_cpu_supports("avx512bf16");
+#else
+    return 0;
+#endif
+}
+
+#if EB_X86
+static __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl"))) void
+to_bf16_avx512(uint16_t *dst, const float *src, size_t n) {
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
+        _mm512_storeu_si512(dst + i, (__m512i)v);
+    }
+    for (; i < n; i++) dst[i] = eb_f32_to_bf16(src[i]);
+}
+#endif
+
+void eb_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n) {
+#if EB_X86
+    if (__builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl")) {
+        to_bf16_avx512(dst, src, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) dst[i] = eb_f32_to_bf16(src[i]);
+}
+
+void eb_gemm_bf16_ref(float *out, const float *inp, const uint16_t *w, const float *bias, int N,
+                      int C, int OC) {
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            double s = bias ? bias[o] : 0.0;
+            for (int c = 0; c < C; c++)
+                s += (double)eb_bf16_to_f32(eb_f32_to_bf16(inp[(size_t)n * C + c])) *
+                     eb_bf16_to_f32(w[(size_t)o * C + c]);
+            out[(size_t)n * OC + o] = (float)s;
+        }
+}
+
+#if EB_X86
+#define TBF16 __attribute__((target("avx512f,avx512dq,avx512bf16,fma")))
+
+/* 4 rows x 4 weight rows of bf16 pairs; C2 = number of bf16 pairs. */
+static TBF16 void block_bf16(float *out, const uint16_t *x, const uint16_t *w, const float *bias,
+                             int C, int OC, int n0, int n1, int o0, int o1) {
+    const int C32 = C & ~31;
+    for (int o = o0; o < o1; o += 4) {
+        const int nr = o1 - o < 4 ? o1 - o : 4;
+        const uint16_t *wr[4], *pf[4];
+        for (int k = 0; k < 4; k++) {
+            wr[k] = w + (size_t)(o + (k < nr ? k : nr - 1)) * C;
+            pf[k] = w + (size_t)(o + 4 + k < o1 ? o + 4 + k : o1 - 1) * C;
+        }
+        for (int n = n0; n < n1; n += 4) {
+            const int mr = n1 - n < 4 ? n1 - n : 4;
+            const uint16_t *xr[4];
+            for (int r = 0; r < 4; r++) xr[r] = x + (size_t)(n + (r < mr ? r : mr - 1)) * C;
+            __m512 acc[16];
+            for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+            int c = 0;
+            for (; c < C32; c += 32) {
+                if (n == n0) {
+                    _mm_prefetch((const char *)(pf[0] + c), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(pf[1] + c), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(pf[2] + c), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(pf[3] + c), _MM_HINT_T0);
+                }
+                const __m512bh a0 = (__m512bh)_mm512_loadu_si512(xr[0] + c);
+                const __m512bh a1 = (__m512bh)_mm512_loadu_si512(xr[1] + c);
+                const __m512bh a2 = (__m512bh)_mm512_loadu_si512(xr[2] + c);
+                const __m512bh a3 = (__m512bh)_mm512_loadu_si512(xr[3] + c);
+                const __m512bh b0 = (__m512bh)_mm512_loadu_si512(wr[0] + c);
+                const __m512bh b1 = (__m512bh)_mm512_loadu_si512(wr[1] + c);
+                const __m512bh b2 = (__m512bh)_mm512_loadu_si512(wr[2] + c);
+                const __m512bh b3 = (__m512bh)_mm512_loadu_si512(wr[3] + c);
+                acc[0] = _mm512_dpbf16_ps(acc[0], a0, b0);
+                acc[1] = _mm512_dpbf16_ps(acc[1], a0, b1);
+                acc[2] = _mm512_dpbf16_ps(acc[2], a0, b2);
+                acc[3] = _mm512_dpbf16_ps(acc[3], a0, b3);
+                acc[4] = _mm512_dpbf16_ps(acc[4], a1, b0);
+                acc[5] = _mm512_dpbf16_ps(acc[5], a1, b1);
+                acc[6] = _mm512_dpbf16_ps(acc[6], a1, b2);
+                acc[7] = _mm512_dpbf16_ps(acc[7], a1, b3);
+                acc[8] = _mm512_dpbf16_ps(acc[8], a2, b0);
+                acc[9] = _mm512_dpbf16_ps(acc[9], a2, b1);
+                acc[10] = _mm512_dpbf16_ps(acc[10], a2, b2);
+                acc[11] = _mm512_dpbf16_ps(acc[11], a2, b3);
+                acc[12] = _mm512_dpbf16_ps(acc[12], a3, b0);
+                acc[13] = _mm512_dpbf16_ps(acc[13], a3, b1);
+                acc[14] = _mm512_dpbf16_ps(acc[14], a3, b2);
+                acc[15] = _mm512_dpbf16_ps(acc[15], a3, b3);
+            }
+            if (c < C) { /* tail: 16-bit lanes under a 32-bit mask of pairs (C even) */
+                __mmask32 m = (__mmask32)(((uint64_t)1 << (C - c)) - 1u);
+                __m512bh a[4], b[4];
+                for (int r = 0; r < 4; r++) a[r] = (__m512bh)_mm512_maskz_loadu_epi16(m, xr[r] + c);
+                for (int k = 0; k < 4; k++) b[k] = (__m512bh)_mm512_maskz_loadu_epi16(m, wr[k] + c);
+                for (int r = 0; r < 4; r++)
+                    for (int k = 0; k < 4; k++) acc[r * 4 + k] = _mm512_dpbf16_ps(acc[r * 4 + k], a[r], b[k]);
+            }
+            float lanes[16];
+            _mm512_storeu_ps(lanes, hsum16_512(acc));
+            for (int r = 0; r < mr; r++)
+                for (int k = 0; k < nr; k++)
+                    out[(size_t)(n + r) * OC + o + k] = lanes[r * 4 + k] + (bias ? bias[o + k] : 0.0f);
+        }
+    }
+}
+#endif
+
+int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *bias, int N, int C,
+                 int OC, eb_epilogue ep, uint16_t *xbuf) {
+    if (N <= 0 || OC <= 0) return 1;
+#if EB_X86
+    if (eb_cpu_has_avx512_bf16() && C > 0 && C % 2 == 0) {
+        eb_f32_to_bf16_array(xbuf, inp, (size_t)N * C);
+        const int ob = oc_block(C / 2), nb = (OC + ob - 1) / ob;
+        const int par = 2.0 * N * (double)C * OC > 5e5 && nb > 1;
+        (void)par;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+        for (int b = 0; b < nb; b++) {
+            const int o0 = b * ob, o1 = o0 + ob < OC ? o0 + ob : OC;
+            block_bf16(out, xbuf, w, bias, C, OC, 0, N, o0, o1);
+            if (ep != EB_EPI_NONE)
+                for (int n = 0; n < N; n++) epilogue(out + (size_t)n * OC + o0, (size_t)(o1 - o0), ep);
+        }
+        return 1;
+    }
+#endif
+    (void)xbuf;
+    eb_gemm_bf16_ref(out, inp, w, bias, N, C, OC);
+    if (ep != EB_EPI_NONE) epilogue(out, (size_t)N * OC, ep);
+    return 0;
 }

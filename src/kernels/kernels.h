@@ -48,6 +48,20 @@ void eb_gemm_nt(eb_gemm_impl impl, float *out, const float *inp, const float *w,
 void eb_gemm_nt_ex(eb_gemm_impl impl, float *out, int ldo, const float *inp, int ldx,
                    const float *w, int ldw, const float *bias, int N, int C, int OC,
                    eb_epilogue ep, int threads);
+/* bf16 weights: w[OC, C] as bfloat16 bits (round to nearest even of the
+ * fp32 weight), the input rounded to bf16 into xbuf[N*C] (caller's scratch),
+ * products accumulated in fp32 with AVX512-BF16 vdpbf16ps when the CPU has
+ * it and C is even (returns 1); otherwise the scalar reference (returns 0).
+ * Half the weight bytes of fp32 and twice the multiply rate; the input
+ * rounding costs about 3 significant digits (see docs/perf.md). */
+int eb_cpu_has_avx512_bf16(void);
+/* (scalar conversions: eb_f32_to_bf16 / eb_bf16_to_f32 in util/util.h) */
+void eb_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n);
+int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *bias, int N, int C,
+                 int OC, eb_epilogue ep, uint16_t *xbuf);
+/* Scalar reference: inputs rounded to bf16, sums in double. */
+void eb_gemm_bf16_ref(float *out, const float *inp, const uint16_t *w, const float *bias, int N,
+                      int C, int OC);
 /* Fused Linear + activation: out = act(inp @ w^T + bias) (bias+GELU fusion;
  * for albert.c's FFN: eb_matmul_act(s->ffn, ..., EB_EPI_GELU_NEW)). */
 void eb_matmul_act(float *out, const float *inp, const float *w, const float *bias, int N, int C,
