@@ -360,6 +360,43 @@ static void test_gemm_bf16(void **state) {
     }
 }
 
+static void test_gemm_packed(void **state) {
+    (void)state;
+    uint64_t s = 31;
+    const int shapes[][3] = {{1, 1, 1}, {3, 5, 47}, {8, 16, 48}, {9, 33, 49}, {17, 64, 100}, {16, 768, 96}, {4, 7, 3}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const int N = shapes[t][0], C = shapes[t][1], OC = shapes[t][2];
+        float *x = malloc(sizeof(float) * N * C), *w = malloc(sizeof(float) * OC * C);
+        float *b = malloc(sizeof(float) * OC), *y = malloc(sizeof(float) * N * OC);
+        double *r = malloc(sizeof(double) * N * OC);
+        const size_t pf = eb_pack_floats(C, OC);
+        assert_int_equal(pf, (size_t)((OC + EB_PACK_NR - 1) / EB_PACK_NR) * EB_PACK_NR * C);
+        float *wp = aligned_alloc(64, (pf * sizeof(float) + 63) / 64 * 64 + 64);
+        fill(x, (size_t)N * C, &s, 1);
+        fill(w, (size_t)OC * C, &s, 0.3f);
+        fill(b, OC, &s, 0.5f);
+        eb_pack_weights(wp, w, C, OC);
+        for (int withb = 0; withb < 2; withb++)
+            for (int ep = EB_EPI_NONE; ep <= EB_EPI_RELU; ep++) {
+                for (int i = 0; i < N * OC; i++) y[i] = NAN;
+                eb_gemm_packed(y, x, wp, withb ? b : NULL, N, C, OC, (eb_epilogue)ep);
+                gemm_d(r, OC, x, C, w, C, withb ? b : NULL, N, C, OC, (eb_epilogue)ep);
+                for (int i = 0; i < N * OC; i++) assert_float_equal(y[i], r[i], 2e-5 * (1 + fabs(r[i])));
+                if (ep == EB_EPI_NONE) { /* the scalar reference on the packed layout */
+                    eb_gemm_packed_ref(y, x, wp, withb ? b : NULL, N, C, OC);
+                    for (int i = 0; i < N * OC; i++) assert_float_equal(y[i], r[i], 1e-5 * (1 + fabs(r[i])));
+                }
+            }
+        /* an unaligned panel takes the portable path and still agrees */
+        float *wu = malloc((pf + 1) * sizeof(float));
+        memcpy(wu + 1, wp, pf * sizeof(float));
+        eb_gemm_packed(y, x, wu + 1, b, N, C, OC, EB_EPI_NONE);
+        gemm_d(r, OC, x, C, w, C, b, N, C, OC, EB_EPI_NONE);
+        for (int i = 0; i < N * OC; i++) assert_float_equal(y[i], r[i], 1e-5 * (1 + fabs(r[i])));
+        free(wu), free(x), free(w), free(b), free(y), free(r), free(wp);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_dispatch),
@@ -371,6 +408,7 @@ int main(void) {
         cmocka_unit_test(test_softmax_masked_row),
         cmocka_unit_test(test_attention_fast),
         cmocka_unit_test(test_gemm_bf16),
+        cmocka_unit_test(test_gemm_packed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -514,3 +514,116 @@ int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *b
     if (ep != EB_EPI_NONE) epilogue(out, (size_t)N * OC, ep);
     return 0;
 }
+
+/* ---------------------------------------------------------------- */
+/* Pre-packed weights: outer-product kernel                           */
+/* ---------------------------------------------------------------- */
+/* Layout: panels of EB_PACK_NR output columns; panel p holds, for every
+ * k in 0..C-1, the EB_PACK_NR weights w[p*NR + j][k] contiguously (zero
+ * beyond OC).  The kernel keeps 8 input rows x 48 columns of sums in 24
+ * registers, streams the panel once per 8 rows with aligned loads and
+ * broadcasts the inputs: no horizontal sums, no split loads. */
+
+size_t eb_pack_floats(int C, int OC) {
+    if (C <= 0 || OC <= 0) return 0;
+    return (size_t)((OC + EB_PACK_NR - 1) / EB_PACK_NR) * EB_PACK_NR * (size_t)C;
+}
+
+void eb_pack_weights(float *dst, const float *w, int C, int OC) {
+    const int np = (OC + EB_PACK_NR - 1) / EB_PACK_NR;
+    for (int p = 0; p < np; p++) {
+        float *d = dst + (size_t)p * EB_PACK_NR * C;
+        for (int k = 0; k < C; k++)
+            for (int j = 0; j < EB_PACK_NR; j++) {
+                const int o = p * EB_PACK_NR + j;
+                d[(size_t)k * EB_PACK_NR + j] = o < OC ? w[(size_t)o * C + k] : 0.0f;
+            }
+    }
+}
+
+void eb_gemm_packed_ref(float *out, const float *inp, const float *wp, const float *bias, int N,
+                        int C, int OC) {
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            const float *col = wp + (size_t)(o / EB_PACK_NR) * EB_PACK_NR * C + o % EB_PACK_NR;
+            double s = bias ? bias[o] : 0.0;
+            for (int k = 0; k < C; k++) s += (double)inp[(size_t)n * C + k] * col[(size_t)k * EB_PACK_NR];
+            out[(size_t)n * OC + o] = (float)s;
+        }
+}
+
+#if EB_X86
+/* MR rows (1..8) of inp against one panel; ncols valid columns (<= 48). */
+static inline __attribute__((always_inline)) T512 void
+panel_rows(float *out, int ldo, const float *x, int ldx, const float *pw, const float *bias, int C,
+           int MR, int ncols) {
+    __m512 acc[8][3];
+    for (int r = 0; r < 8; r++)
+        for (int j = 0; j < 3; j++) acc[r][j] = _mm512_setzero_ps();
+    for (int k = 0; k < C; k++) {
+        const float *b = pw + (size_t)k * EB_PACK_NR;
+        _mm_prefetch((const char *)(b + 8 * EB_PACK_NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 8 * EB_PACK_NR + 32), _MM_HINT_T0);
+        const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32);
+        /* written out row by row so that every accumulator stays a register */
+#define EB_PANEL_ROW(r)                                                                            \
+    if (MR > r) {                                                                                  \
+        const __m512 a = _mm512_set1_ps(x[(size_t)r * ldx + k]);                                   \
+        acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);                                             \
+        acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);                                             \
+        acc[r][2] = _mm512_fmadd_ps(a, b2, acc[r][2]);                                             \
+    }
+        EB_PANEL_ROW(0)
+        EB_PANEL_ROW(1)
+        EB_PANEL_ROW(2)
+        EB_PANEL_ROW(3)
+        EB_PANEL_ROW(4)
+        EB_PANEL_ROW(5)
+        EB_PANEL_ROW(6)
+        EB_PANEL_ROW(7)
+#undef EB_PANEL_ROW
+    }
+    for (int j = 0; j < 3; j++) {
+        const int c0 = 16 * j;
+        if (c0 >= ncols) break;
+        const __mmask16 m = ncols - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (ncols - c0)) - 1u);
+        const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
+        for (int r = 0; r < MR; r++)
+            _mm512_mask_storeu_ps(out + (size_t)r * ldo + c0, m, _mm512_add_ps(acc[r][j], bv));
+    }
+}
+
+static T512 void panel_512(float *out, int ldo, const float *inp, int ldx, const float *pw,
+                           const float *bias, int N, int C, int ncols) {
+    int n = 0;
+    for (; n + 8 <= N; n += 8)
+        panel_rows(out + (size_t)n * ldo, ldo, inp + (size_t)n * ldx, ldx, pw, bias, C, 8, ncols);
+    for (; n + 4 <= N; n += 4)
+        panel_rows(out + (size_t)n * ldo, ldo, inp + (size_t)n * ldx, ldx, pw, bias, C, 4, ncols);
+    for (; n < N; n++)
+        panel_rows(out + (size_t)n * ldo, ldo, inp + (size_t)n * ldx, ldx, pw, bias, C, 1, ncols);
+}
+#endif
+
+void eb_gemm_packed(float *out, const float *inp, const float *wp, const float *bias, int N, int C,
+                    int OC, eb_epilogue ep) {
+    if (N <= 0 || OC <= 0) return;
+#if EB_X86
+    if (eb_cpu_has_avx512() && C > 0 && ((uintptr_t)wp & 63) == 0) {
+        const int np = (OC + EB_PACK_NR - 1) / EB_PACK_NR;
+        const int par = 2.0 * N * (double)C * OC > 5e5 && np > 1;
+        (void)par;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+        for (int p = 0; p < np; p++) {
+            const int o0 = p * EB_PACK_NR, nc = OC - o0 < EB_PACK_NR ? OC - o0 : EB_PACK_NR;
+            panel_512(out + o0, OC, inp, C, wp + (size_t)p * EB_PACK_NR * C, bias ? bias + o0 : NULL,
+                      N, C, nc);
+            if (ep != EB_EPI_NONE)
+                for (int n = 0; n < N; n++) epilogue(out + (size_t)n * OC + o0, (size_t)nc, ep);
+        }
+        return;
+    }
+#endif
+    eb_gemm_packed_ref(out, inp, wp, bias, N, C, OC);
+    if (ep != EB_EPI_NONE) epilogue(out, (size_t)N * OC, ep);
+}

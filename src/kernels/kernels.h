@@ -62,6 +62,19 @@ int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *b
 /* Scalar reference: inputs rounded to bf16, sums in double. */
 void eb_gemm_bf16_ref(float *out, const float *inp, const uint16_t *w, const float *bias, int N,
                       int C, int OC);
+/* Pre-packed fp32 weights (for weights that are used many times: pack once
+ * at load).  eb_pack_floats(C, OC) floats, 64-byte aligned, filled by
+ * eb_pack_weights from w[OC, C]; eb_gemm_packed then computes
+ * out = act(inp @ w^T + bias) with an outer-product AVX-512 kernel (8 rows
+ * x 48 columns in registers, aligned streaming of the panel, no horizontal
+ * sums); without AVX-512 or with an unaligned panel, a scalar reference. */
+#define EB_PACK_NR 48
+size_t eb_pack_floats(int C, int OC);
+void eb_pack_weights(float *dst, const float *w, int C, int OC);
+void eb_gemm_packed(float *out, const float *inp, const float *wp, const float *bias, int N, int C,
+                    int OC, eb_epilogue ep);
+void eb_gemm_packed_ref(float *out, const float *inp, const float *wp, const float *bias, int N,
+                        int C, int OC);
 /* Fused Linear + activation: out = act(inp @ w^T + bias) (bias+GELU fusion;
  * for albert.c's FFN: eb_matmul_act(s->ffn, ..., EB_EPI_GELU_NEW)). */
 void eb_matmul_act(float *out, const float *inp, const float *w, const float *bias, int N, int C,
