@@ -20,7 +20,8 @@ static void add(eb_st_entry *e, int *n, float **p, uint64_t *rng, const char *na
                 float scale, float offset) {
     snprintf(names[*n], sizeof names[*n], "%s", name);
     size_t cnt = (size_t)d0 * (d1 ? d1 : 1);
-    for (size_t i = 0; i < cnt; i++) (*p)[i] = offset + scale * (eb_test_uniform(rng) * 2 - 1);
+    for (size_t i = 0; i < cnt; i++)
+        (*p)[i] = offset + scale * (eb_test_uniform(rng) * 2 - 1);
     e[*n].name = names[*n];
     e[*n].data = *p;
     e[*n].ndim = d1 ? 2 : 1;
@@ -136,7 +137,8 @@ static void check_model(int spans, uint64_t seed) {
         lens[s] = 1 + (int)(eb_test_rng(&r) % P);
         if (s == 0) lens[s] = 1;
         if (s == 1) lens[s] = P;
-        for (int i = 0; i < lens[s]; i++) ids[s][i] = (int32_t)(eb_test_rng(&r) % V);
+        for (int i = 0; i < lens[s]; i++)
+            ids[s][i] = (int32_t)(eb_test_rng(&r) % V);
         ptr[s] = ids[s];
     }
     /* entropies after layer 1 for choosing thresholds that split the set */
@@ -147,7 +149,8 @@ static void check_model(int spans, uint64_t seed) {
     float ent[NS * (L - 1)];
     for (int s = 0; s < NS; s++) {
         assert_int_equal(eb_classify_ids(ctx, ptr[s], NULL, lens[s], &base, &res, &err), EB_OK);
-        for (int l = 0; l < L - 1; l++) ent[s * (L - 1) + l] = res.entropies[l];
+        for (int l = 0; l < L - 1; l++)
+            ent[s * (L - 1) + l] = res.entropies[l];
     }
     for (int i = 1; i < NS * (L - 1); i++) /* insertion sort */
         for (int j = i; j > 0 && ent[j - 1] > ent[j]; j--) {
@@ -155,8 +158,12 @@ static void check_model(int spans, uint64_t seed) {
             ent[j] = ent[j - 1], ent[j - 1] = t;
         }
     const int ne = NS * (L - 1);
-    const float thrs[] = {0.0f, ent[ne / 10] + 1e-6f, ent[ne / 4] + 1e-6f, ent[ne / 2] + 1e-6f,
-                          ent[3 * ne / 4] + 1e-6f, 2.0f};
+    const float thrs[] = {0.0f,
+                          ent[ne / 10] + 1e-6f,
+                          ent[ne / 4] + 1e-6f,
+                          ent[ne / 2] + 1e-6f,
+                          ent[3 * ne / 4] + 1e-6f,
+                          2.0f};
     const int batches[] = {1, 4, NS};
     int mixed = 0;
     eb_batch_result out[NS];
@@ -170,10 +177,12 @@ static void check_model(int spans, uint64_t seed) {
             assert_int_equal(eb_classify_ids(ctx, ptr[s], NULL, lens[s], &p, &res, &err), EB_OK);
             want_label[s] = res.label;
             want_exit[s] = res.exit_layer;
-            for (int c = 0; c < C; c++) want_logits[s][c] = res.logits[c];
+            for (int c = 0; c < C; c++)
+                want_logits[s][c] = res.logits[c];
         }
         int early = 0;
-        for (int s = 0; s < NS; s++) early += want_exit[s] < L;
+        for (int s = 0; s < NS; s++)
+            early += want_exit[s] < L;
         mixed += early > 0 && early < NS;
         for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
             const int B = batches[bi];
@@ -181,8 +190,8 @@ static void check_model(int spans, uint64_t seed) {
             assert_int_equal(eb_batch_new(m, B, B * P, &b, &err), EB_OK);
             for (int s0 = 0; s0 < NS; s0 += B) {
                 int k = NS - s0 < B ? NS - s0 : B;
-                assert_int_equal(eb_batch_classify_ids(b, ptr + s0, lens + s0, k, &p, out + s0, &err),
-                                 EB_OK);
+                assert_int_equal(
+                    eb_batch_classify_ids(b, ptr + s0, lens + s0, k, &p, out + s0, &err), EB_OK);
             }
             for (int s = 0; s < NS; s++) {
                 assert_int_equal(out[s].exit_layer, want_exit[s]);
@@ -203,7 +212,8 @@ static void check_model(int spans, uint64_t seed) {
         assert_int_equal(eb_classify_ids(ctx, ptr[s], NULL, lens[s], &base, &res, &err), EB_OK);
         assert_int_equal(out[s].exit_layer, L);
         assert_int_equal(out[s].label, res.label);
-        for (int c = 0; c < C; c++) assert_float_equal(out[s].logits[c], res.logits[c], 1e-4);
+        for (int c = 0; c < C; c++)
+            assert_float_equal(out[s].logits[c], res.logits[c], 1e-4);
     }
     /* bad input */
     int32_t bad[2] = {1, V};

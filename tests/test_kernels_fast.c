@@ -11,7 +11,8 @@
 #include "util/util.h"
 
 static void fill(float *x, size_t n, uint64_t *s, float scale) {
-    for (size_t i = 0; i < n; i++) x[i] = (eb_test_uniform(s) * 2 - 1) * scale;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (eb_test_uniform(s) * 2 - 1) * scale;
 }
 
 static double gelu_new_d(double v) {
@@ -35,7 +36,8 @@ static void gemm_d(double *out, int ldo, const float *x, int ldx, const float *w
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) {
             double s = b ? b[o] : 0;
-            for (int c = 0; c < C; c++) s += (double)x[(size_t)n * ldx + c] * w[(size_t)o * ldw + c];
+            for (int c = 0; c < C; c++)
+                s += (double)x[(size_t)n * ldx + c] * w[(size_t)o * ldw + c];
             out[(size_t)n * ldo + o] = act_d(s, ep);
         }
 }
@@ -46,11 +48,14 @@ static const eb_gemm_impl impls[] = {EB_GEMM_AUTO, EB_GEMM_BLAS, EB_GEMM_AVX2, E
 static void test_cpu_dispatch(void **state) {
     (void)state;
     eb_gemm_impl b = eb_gemm_best_impl();
-    if (eb_cpu_has_avx512()) assert_int_equal(b, EB_GEMM_AVX512);
-    else if (eb_cpu_has_avx2()) assert_int_equal(b, EB_GEMM_AVX2);
-    else assert_int_equal(b, EB_GEMM_BLAS);
-    printf("# best GEMM implementation on this CPU: %s (avx512 %d, avx2 %d)\n", eb_gemm_impl_name(b),
-           eb_cpu_has_avx512(), eb_cpu_has_avx2());
+    if (eb_cpu_has_avx512())
+        assert_int_equal(b, EB_GEMM_AVX512);
+    else if (eb_cpu_has_avx2())
+        assert_int_equal(b, EB_GEMM_AVX2);
+    else
+        assert_int_equal(b, EB_GEMM_BLAS);
+    printf("# best GEMM implementation on this CPU: %s (avx512 %d, avx2 %d)\n",
+           eb_gemm_impl_name(b), eb_cpu_has_avx512(), eb_cpu_has_avx2());
     assert_string_equal(eb_gemm_impl_name(EB_GEMM_SCALAR), "scalar");
 }
 
@@ -58,9 +63,9 @@ static void test_cpu_dispatch(void **state) {
 static void test_gemm_all_impls(void **state) {
     (void)state;
     uint64_t s = 1234;
-    const int shapes[][3] = {{1, 1, 1},   {1, 7, 5},    {3, 16, 4},   {5, 17, 9},    {4, 33, 8},
-                             {16, 64, 48}, {17, 130, 13}, {2, 768, 3}, {33, 768, 37}, {16, 1031, 20},
-                             {100, 40, 24}};
+    const int shapes[][3] = {{1, 1, 1},     {1, 7, 5},      {3, 16, 4},    {5, 17, 9},
+                             {4, 33, 8},    {16, 64, 48},   {17, 130, 13}, {2, 768, 3},
+                             {33, 768, 37}, {16, 1031, 20}, {100, 40, 24}};
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
         const int N = shapes[t][0], C = shapes[t][1], OC = shapes[t][2];
         float *x = malloc(sizeof(float) * N * C), *w = malloc(sizeof(float) * OC * C);
@@ -72,7 +77,8 @@ static void test_gemm_all_impls(void **state) {
         for (size_t ii = 0; ii < sizeof impls / sizeof impls[0]; ii++)
             for (int withb = 0; withb < 2; withb++)
                 for (int ep = EB_EPI_NONE; ep <= EB_EPI_RELU; ep++) {
-                    for (int i = 0; i < N * OC; i++) y[i] = NAN; /* every output must be written */
+                    for (int i = 0; i < N * OC; i++)
+                        y[i] = NAN; /* every output must be written */
                     eb_gemm_nt(impls[ii], y, x, w, withb ? b : NULL, N, C, OC, (eb_epilogue)ep);
                     gemm_d(r, OC, x, C, w, C, withb ? b : NULL, N, C, OC, (eb_epilogue)ep);
                     for (int i = 0; i < N * OC; i++)
@@ -99,26 +105,33 @@ static void test_gemm_strided_and_wrappers(void **state) {
     fill(w, sizeof w / sizeof w[0], &s, 0.2f);
     fill(b, OC, &s, 0.3f);
     for (size_t ii = 0; ii < sizeof impls / sizeof impls[0]; ii++) {
-        for (int i = 0; i < N * LDO; i++) y[i] = -777.0f;
+        for (int i = 0; i < N * LDO; i++)
+            y[i] = -777.0f;
         eb_gemm_nt_ex(impls[ii], y, LDO, x, LDX, w, LDW, b, N, C, OC, EB_EPI_NONE, 0);
         gemm_d(r, LDO, x, LDX, w, LDW, b, N, C, OC, EB_EPI_NONE);
         for (int n = 0; n < N; n++)
             for (int o = 0; o < LDO; o++) {
                 float got = y[n * LDO + o];
-                if (o >= OC) assert_float_equal(got, -777.0f, 0); /* padding untouched */
-                else assert_float_equal(got, r[n * LDO + o], 2e-5 * (1 + fabs(r[n * LDO + o])));
+                if (o >= OC)
+                    assert_float_equal(got, -777.0f, 0); /* padding untouched */
+                else
+                    assert_float_equal(got, r[n * LDO + o], 2e-5 * (1 + fabs(r[n * LDO + o])));
             }
     }
     /* contiguous wrappers */
     float xc[N * C], wc[OC * C];
-    for (int n = 0; n < N; n++) memcpy(xc + n * C, x + n * LDX, sizeof(float) * C);
-    for (int o = 0; o < OC; o++) memcpy(wc + o * C, w + o * LDW, sizeof(float) * C);
+    for (int n = 0; n < N; n++)
+        memcpy(xc + n * C, x + n * LDX, sizeof(float) * C);
+    for (int o = 0; o < OC; o++)
+        memcpy(wc + o * C, w + o * LDW, sizeof(float) * C);
     eb_matmul_ref(ref, xc, wc, b, N, C, OC);
     eb_matmul(y2, xc, wc, b, N, C, OC);
-    for (int i = 0; i < N * OC; i++) assert_float_equal(y2[i], ref[i], 2e-5 * (1 + fabs(ref[i])));
+    for (int i = 0; i < N * OC; i++)
+        assert_float_equal(y2[i], ref[i], 2e-5 * (1 + fabs(ref[i])));
     eb_matmul_act(y2, xc, wc, b, N, C, OC, EB_EPI_GELU_NEW);
     eb_gelu_new_ref(ref, (size_t)N * OC);
-    for (int i = 0; i < N * OC; i++) assert_float_equal(y2[i], ref[i], 3e-5 * (1 + fabs(ref[i])));
+    for (int i = 0; i < N * OC; i++)
+        assert_float_equal(y2[i], ref[i], 3e-5 * (1 + fabs(ref[i])));
 }
 
 /* A product big enough to use the OpenMP team (and the BLAS switch). */
@@ -136,7 +149,8 @@ static void test_gemm_large_threaded(void **state) {
         fill(b, OC, &s, 0.1f);
         eb_matmul(y, x, w, b, N, C, OC);
         gemm_d(r, OC, x, C, w, C, b, N, C, OC, EB_EPI_NONE);
-        for (int i = 0; i < N * OC; i++) assert_float_equal(y[i], r[i], 2e-5 * (1 + fabs(r[i])));
+        for (int i = 0; i < N * OC; i++)
+            assert_float_equal(y[i], r[i], 2e-5 * (1 + fabs(r[i])));
         free(x), free(w), free(b), free(y), free(r);
     }
 }
@@ -145,7 +159,8 @@ static void test_gelu_fast(void **state) {
     (void)state;
     enum { n = 2003 };
     static float a[n], b[n], x[n];
-    for (int i = 0; i < n; i++) x[i] = -12.0f + 24.0f * (float)i / (n - 1);
+    for (int i = 0; i < n; i++)
+        x[i] = -12.0f + 24.0f * (float)i / (n - 1);
     x[7] = 0, x[8] = 1e-30f, x[9] = -1e-30f, x[10] = 88.0f, x[11] = -90.0f, x[12] = 1e-4f;
     memcpy(a, x, sizeof a);
     memcpy(b, x, sizeof b);
@@ -153,19 +168,22 @@ static void test_gelu_fast(void **state) {
     eb_gelu_erf(b, n);
     for (int i = 0; i < n; i++) {
         double rn = gelu_new_d(x[i]), re = gelu_erf_d(x[i]);
-        if (!(fabs(a[i] - rn) <= 1e-6 * (1 + fabs(rn))) || !(fabs(b[i] - re) <= 1e-6 * (1 + fabs(re)))) {
-            print_error("x=%g: gelu_new %g vs %g, gelu_erf %g vs %g\n", (double)x[i], (double)a[i], rn,
-                        (double)b[i], re);
+        if (!(fabs(a[i] - rn) <= 1e-6 * (1 + fabs(rn))) ||
+            !(fabs(b[i] - re) <= 1e-6 * (1 + fabs(re)))) {
+            print_error("x=%g: gelu_new %g vs %g, gelu_erf %g vs %g\n", (double)x[i], (double)a[i],
+                        rn, (double)b[i], re);
             fail();
         }
     }
     /* short tails and NaN propagation */
     for (size_t len = 1; len < 20; len++) {
         float v[20], u[20];
-        for (size_t i = 0; i < len; i++) v[i] = u[i] = 0.37f * (float)i - 2.0f;
+        for (size_t i = 0; i < len; i++)
+            v[i] = u[i] = 0.37f * (float)i - 2.0f;
         eb_gelu_new(v, len);
         eb_gelu_new_ref(u, len);
-        for (size_t i = 0; i < len; i++) assert_float_equal(v[i], u[i], 2e-6);
+        for (size_t i = 0; i < len; i++)
+            assert_float_equal(v[i], u[i], 2e-6);
     }
     float nn[3] = {NAN, 1.0f, NAN};
     eb_gelu_new(nn, 3);
@@ -178,14 +196,16 @@ static void test_gelu_fast(void **state) {
 static void ln_d(double *y, const float *x, const float *res, const float *g, const float *b, int C,
                  double eps) {
     double m = 0, v = 0;
-    for (int c = 0; c < C; c++) m += (double)x[c] + (res ? res[c] : 0);
+    for (int c = 0; c < C; c++)
+        m += (double)x[c] + (res ? res[c] : 0);
     m /= C;
     for (int c = 0; c < C; c++) {
         double d = (double)x[c] + (res ? res[c] : 0) - m;
         v += d * d;
     }
     v /= C;
-    for (int c = 0; c < C; c++) y[c] = ((double)x[c] + (res ? res[c] : 0) - m) / sqrt(v + eps) * g[c] + b[c];
+    for (int c = 0; c < C; c++)
+        y[c] = ((double)x[c] + (res ? res[c] : 0) - m) / sqrt(v + eps) * g[c] + b[c];
 }
 
 static void test_layernorm_fast(void **state) {
@@ -199,7 +219,8 @@ static void test_layernorm_fast(void **state) {
         float *y = malloc(sizeof(float) * N * C), *z = malloc(sizeof(float) * N * C);
         double *ref = malloc(sizeof(double) * C);
         fill(x, (size_t)N * C, &s, 3);
-        for (int i = 0; i < N * C; i++) x[i] += 10.0f; /* an offset: the mean matters */
+        for (int i = 0; i < N * C; i++)
+            x[i] += 10.0f; /* an offset: the mean matters */
         fill(r, (size_t)N * C, &s, 1);
         fill(g, C, &s, 1);
         fill(b, C, &s, 1);
@@ -208,16 +229,19 @@ static void test_layernorm_fast(void **state) {
         eb_add_layernorm(z, z, r, g, b, N, C, 1e-12f); /* out aliases inp */
         for (int i = 0; i < N; i++) {
             ln_d(ref, x + i * C, NULL, g, b, C, 1e-12);
-            for (int c = 0; c < C; c++) assert_float_equal(y[i * C + c], ref[c], 2e-4 * (1 + fabs(ref[c])));
+            for (int c = 0; c < C; c++)
+                assert_float_equal(y[i * C + c], ref[c], 2e-4 * (1 + fabs(ref[c])));
             ln_d(ref, x + i * C, r + i * C, g, b, C, 1e-12);
-            for (int c = 0; c < C; c++) assert_float_equal(z[i * C + c], ref[c], 2e-4 * (1 + fabs(ref[c])));
+            for (int c = 0; c < C; c++)
+                assert_float_equal(z[i * C + c], ref[c], 2e-4 * (1 + fabs(ref[c])));
         }
         /* out aliases res */
         memcpy(z, r, sizeof(float) * N * C);
         eb_add_layernorm(z, x, z, g, b, N, C, 1e-5f);
         for (int i = 0; i < N; i++) {
             ln_d(ref, x + i * C, r + i * C, g, b, C, 1e-5);
-            for (int c = 0; c < C; c++) assert_float_equal(z[i * C + c], ref[c], 2e-4 * (1 + fabs(ref[c])));
+            for (int c = 0; c < C; c++)
+                assert_float_equal(z[i * C + c], ref[c], 2e-4 * (1 + fabs(ref[c])));
         }
         free(x), free(r), free(g), free(b), free(y), free(z), free(ref);
     }
@@ -236,7 +260,8 @@ static void test_softmax_masked_row(void **state) {
         const int n = ns[t];
         float row[40], ref_row[40], orig[40];
         uint8_t valid[40];
-        for (int j = 0; j < n; j++) valid[j] = j % 3 != 1;
+        for (int j = 0; j < n; j++)
+            valid[j] = j % 3 != 1;
         fill(orig, n, &s, 8);
         for (int variant = 0; variant < 4; variant++) {
             const int use_mask = variant & 1, use_span = variant & 2;
@@ -245,7 +270,8 @@ static void test_softmax_masked_row(void **state) {
             memcpy(row, orig, sizeof(float) * n);
             memcpy(ref_row, orig, sizeof(float) * n);
             eb_softmax_masked_row(row, n, i, use_mask ? valid : NULL, use_span ? &z : NULL, R);
-            eb_softmax_masked_row_ref(ref_row, n, i, use_mask ? valid : NULL, use_span ? &z : NULL, R);
+            eb_softmax_masked_row_ref(ref_row, n, i, use_mask ? valid : NULL, use_span ? &z : NULL,
+                                      R);
             double mx = -INFINITY, sum = 0;
             for (int j = 0; j < n; j++)
                 if (!use_mask || valid[j]) mx = fmax(mx, orig[j]);
@@ -263,7 +289,8 @@ static void test_softmax_masked_row(void **state) {
     float row[5] = {1, 2, 3, 4, 5};
     uint8_t none[5] = {0};
     eb_softmax_masked_row(row, 5, 0, none, NULL, 1);
-    for (int j = 0; j < 5; j++) assert_float_equal(row[j], 0, 0);
+    for (int j = 0; j < 5; j++)
+        assert_float_equal(row[j], 0, 0);
 }
 
 /* Attention: the fast kernel against the scalar reference and an
@@ -271,7 +298,8 @@ static void test_softmax_masked_row(void **state) {
 static void test_attention_fast(void **state) {
     (void)state;
     uint64_t s = 11;
-    const int cfgs[][3] = {{1, 2, 16}, {5, 3, 64}, {37, 4, 16}, {9, 2, 8}, {20, 12, 64}, {13, 2, 24}};
+    const int cfgs[][3] = {{1, 2, 16}, {5, 3, 64},   {37, 4, 16},
+                           {9, 2, 8},  {20, 12, 64}, {13, 2, 24}};
     for (size_t t = 0; t < sizeof cfgs / sizeof cfgs[0]; t++) {
         const int N = cfgs[t][0], NH = cfgs[t][1], HS = cfgs[t][2], H = NH * HS;
         float *q = malloc(sizeof(float) * N * H), *k = malloc(sizeof(float) * N * H);
@@ -282,27 +310,33 @@ static void test_attention_fast(void **state) {
         fill(q, (size_t)N * H, &s, 1);
         fill(k, (size_t)N * H, &s, 1);
         fill(v, (size_t)N * H, &s, 1);
-        for (int j = 0; j < N; j++) valid[j] = N == 1 || j % 4 != 3;
-        for (int h = 0; h < NH; h++) span[h] = h == 1 ? -10.0f : 2.0f + 3.0f * h, on[h] = h != NH - 1 || NH < 3;
+        for (int j = 0; j < N; j++)
+            valid[j] = N == 1 || j % 4 != 3;
+        for (int h = 0; h < NH; h++)
+            span[h] = h == 1 ? -10.0f : 2.0f + 3.0f * h, on[h] = h != NH - 1 || NH < 3;
         for (int variant = 0; variant < 3; variant++) {
             const uint8_t *kv = variant >= 1 ? valid : NULL;
             const float *sp = variant == 2 ? span : NULL;
             const uint8_t *ho = variant == 2 ? on : NULL;
             eb_attention(o1, a1, q, k, v, N, NH, HS, kv, sp, 4.0f, ho);
             eb_attention_ref(o2, a2, q, k, v, N, NH, HS, kv, sp, 4.0f, ho);
-            for (int i = 0; i < N * H; i++) assert_float_equal(o1[i], o2[i], 2e-5);
-            for (int i = 0; i < NH * N * N; i++) assert_float_equal(a1[i], a2[i], 2e-6);
+            for (int i = 0; i < N * H; i++)
+                assert_float_equal(o1[i], o2[i], 2e-5);
+            for (int i = 0; i < NH * N * N; i++)
+                assert_float_equal(a1[i], a2[i], 2e-6);
             /* independent double check of one head */
             const int h = 0;
             for (int i = 0; i < N; i++) {
                 double sc[64], mx = -INFINITY, sum = 0;
                 for (int j = 0; j < N; j++) {
                     double d = 0;
-                    for (int c = 0; c < HS; c++) d += (double)q[i * H + h * HS + c] * k[j * H + h * HS + c];
+                    for (int c = 0; c < HS; c++)
+                        d += (double)q[i * H + h * HS + c] * k[j * H + h * HS + c];
                     sc[j] = d / sqrt((double)HS);
                     if (!kv || kv[j]) mx = fmax(mx, sc[j]);
                 }
-                for (int j = 0; j < N; j++) sum += (!kv || kv[j]) ? exp(sc[j] - mx) : 0;
+                for (int j = 0; j < N; j++)
+                    sum += (!kv || kv[j]) ? exp(sc[j] - mx) : 0;
                 for (int c = 0; c < HS; c++) {
                     double acc = 0;
                     for (int j = 0; j < N; j++) {
@@ -314,7 +348,8 @@ static void test_attention_fast(void **state) {
                 }
             }
         }
-        free(q), free(k), free(v), free(o1), free(o2), free(a1), free(a2), free(span), free(valid), free(on);
+        free(q), free(k), free(v), free(o1), free(o2), free(a1), free(a2), free(span), free(valid),
+            free(on);
     }
 }
 
@@ -331,7 +366,8 @@ static double bf16_round_d(double x) {
 static void test_gemm_bf16(void **state) {
     (void)state;
     uint64_t s = 21;
-    const int shapes[][3] = {{1, 2, 1}, {5, 30, 3}, {4, 32, 4}, {16, 34, 9}, {16, 768, 20}, {3, 7, 5}};
+    const int shapes[][3] = {{1, 2, 1},   {5, 30, 3},    {4, 32, 4},
+                             {16, 34, 9}, {16, 768, 20}, {3, 7, 5}};
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
         const int N = shapes[t][0], C = shapes[t][1], OC = shapes[t][2];
         float *x = malloc(sizeof(float) * N * C), *wf = malloc(sizeof(float) * OC * C);
@@ -342,7 +378,8 @@ static void test_gemm_bf16(void **state) {
         fill(wf, (size_t)OC * C, &s, 0.5f);
         fill(b, OC, &s, 0.5f);
         eb_f32_to_bf16_array(w, wf, (size_t)OC * C);
-        for (int i = 0; i < OC * C; i++) assert_float_equal(eb_bf16_to_f32(w[i]), bf16_round_d(wf[i]), 0);
+        for (int i = 0; i < OC * C; i++)
+            assert_float_equal(eb_bf16_to_f32(w[i]), bf16_round_d(wf[i]), 0);
         for (int ep = EB_EPI_NONE; ep <= EB_EPI_GELU_NEW; ep++) {
             int simd = eb_gemm_bf16(y, x, w, b, N, C, OC, (eb_epilogue)ep, xb);
             assert_int_equal(simd, eb_cpu_has_avx512_bf16() && C % 2 == 0);
@@ -350,10 +387,12 @@ static void test_gemm_bf16(void **state) {
             for (int n = 0; n < N; n++)
                 for (int o = 0; o < OC; o++) {
                     double r = b[o];
-                    for (int c = 0; c < C; c++) r += bf16_round_d(x[n * C + c]) * bf16_round_d(wf[o * C + c]);
+                    for (int c = 0; c < C; c++)
+                        r += bf16_round_d(x[n * C + c]) * bf16_round_d(wf[o * C + c]);
                     r = act_d(r, (eb_epilogue)ep);
                     assert_float_equal(y[n * OC + o], r, 2e-5 * (1 + fabs(r)));
-                    if (ep == EB_EPI_NONE) assert_float_equal(yr[n * OC + o], r, 1e-5 * (1 + fabs(r)));
+                    if (ep == EB_EPI_NONE)
+                        assert_float_equal(yr[n * OC + o], r, 1e-5 * (1 + fabs(r)));
                 }
         }
         free(x), free(wf), free(b), free(y), free(yr), free(w), free(xb);
@@ -363,7 +402,8 @@ static void test_gemm_bf16(void **state) {
 static void test_gemm_packed(void **state) {
     (void)state;
     uint64_t s = 31;
-    const int shapes[][3] = {{1, 1, 1}, {3, 5, 47}, {8, 16, 48}, {9, 33, 49}, {17, 64, 100}, {16, 768, 96}, {4, 7, 3}};
+    const int shapes[][3] = {{1, 1, 1},     {3, 5, 47},    {8, 16, 48}, {9, 33, 49},
+                             {17, 64, 100}, {16, 768, 96}, {4, 7, 3}};
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
         const int N = shapes[t][0], C = shapes[t][1], OC = shapes[t][2];
         float *x = malloc(sizeof(float) * N * C), *w = malloc(sizeof(float) * OC * C);
@@ -378,13 +418,16 @@ static void test_gemm_packed(void **state) {
         eb_pack_weights(wp, w, C, OC);
         for (int withb = 0; withb < 2; withb++)
             for (int ep = EB_EPI_NONE; ep <= EB_EPI_RELU; ep++) {
-                for (int i = 0; i < N * OC; i++) y[i] = NAN;
+                for (int i = 0; i < N * OC; i++)
+                    y[i] = NAN;
                 eb_gemm_packed(y, x, wp, withb ? b : NULL, N, C, OC, (eb_epilogue)ep);
                 gemm_d(r, OC, x, C, w, C, withb ? b : NULL, N, C, OC, (eb_epilogue)ep);
-                for (int i = 0; i < N * OC; i++) assert_float_equal(y[i], r[i], 2e-5 * (1 + fabs(r[i])));
+                for (int i = 0; i < N * OC; i++)
+                    assert_float_equal(y[i], r[i], 2e-5 * (1 + fabs(r[i])));
                 if (ep == EB_EPI_NONE) { /* the scalar reference on the packed layout */
                     eb_gemm_packed_ref(y, x, wp, withb ? b : NULL, N, C, OC);
-                    for (int i = 0; i < N * OC; i++) assert_float_equal(y[i], r[i], 1e-5 * (1 + fabs(r[i])));
+                    for (int i = 0; i < N * OC; i++)
+                        assert_float_equal(y[i], r[i], 1e-5 * (1 + fabs(r[i])));
                 }
             }
         /* an unaligned panel takes the portable path and still agrees */
@@ -392,7 +435,8 @@ static void test_gemm_packed(void **state) {
         memcpy(wu + 1, wp, pf * sizeof(float));
         eb_gemm_packed(y, x, wu + 1, b, N, C, OC, EB_EPI_NONE);
         gemm_d(r, OC, x, C, w, C, b, N, C, OC, EB_EPI_NONE);
-        for (int i = 0; i < N * OC; i++) assert_float_equal(y[i], r[i], 1e-5 * (1 + fabs(r[i])));
+        for (int i = 0; i < N * OC; i++)
+            assert_float_equal(y[i], r[i], 1e-5 * (1 + fabs(r[i])));
         free(wu), free(x), free(w), free(b), free(y), free(r), free(wp);
     }
 }

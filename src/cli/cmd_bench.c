@@ -55,23 +55,25 @@ typedef struct rows {
 } rows;
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: edgebert bench [-m MODEL] [--tokens 16,32,64,128] [--threads 1,2]\n"
-            "                      [--engines edgebert,edgebert-batch,torch,ort] [--runs N] [--warmup N]\n"
-            "                      [--rounds R] [--clock wall|cpu] [--no-gemm] [--no-rss] [--quick]\n"
-            "                      [--json | --csv]\n"
-            "       edgebert bench --e2e --data DEV.tsv [--task sst2] [-m MODEL] [--hf DIR]\n"
-            "                      [--threads 1] [--batches 1,8,32] [--limit N] [--engines ...]\n"
-            "                      [--threshold T] [--precision fp32|af8] [--json]\n"
-            "Engines: edgebert = eb_classify_ids (the per-sentence path), edgebert-batch = the\n"
-            "batched engine at batch 1 (packed weights, fused epilogues), torch, ort.\n"
-            "Dense: batch 1, random token ids, median of --runs runs after --warmup runs. Without\n"
-            "-m a random-weight ALBERT-base (E 128, H 768, 12 layers, 12 heads, FFN 3072, vocab\n"
-            "30000) is generated under build/bench/albert-base. PyTorch and ONNX Runtime need a\n"
-            "HuggingFace checkpoint directory (--hf DIR for --e2e when -m is a bundle).\n"
-            "--rounds R repeats every engine R times in turn and keeps each one's best median\n"
-            "(for a shared, noisy machine). --clock cpu times every run in process CPU time\n"
-            "(all threads) instead of wall time: robust to other load, meaningful for 1 thread.\n");
+    fprintf(
+        stderr,
+        "usage: edgebert bench [-m MODEL] [--tokens 16,32,64,128] [--threads 1,2]\n"
+        "                      [--engines edgebert,edgebert-batch,torch,ort] [--runs N] [--warmup "
+        "N]\n"
+        "                      [--rounds R] [--clock wall|cpu] [--no-gemm] [--no-rss] [--quick]\n"
+        "                      [--json | --csv]\n"
+        "       edgebert bench --e2e --data DEV.tsv [--task sst2] [-m MODEL] [--hf DIR]\n"
+        "                      [--threads 1] [--batches 1,8,32] [--limit N] [--engines ...]\n"
+        "                      [--threshold T] [--precision fp32|af8] [--json]\n"
+        "Engines: edgebert = eb_classify_ids (the per-sentence path), edgebert-batch = the\n"
+        "batched engine at batch 1 (packed weights, fused epilogues), torch, ort.\n"
+        "Dense: batch 1, random token ids, median of --runs runs after --warmup runs. Without\n"
+        "-m a random-weight ALBERT-base (E 128, H 768, 12 layers, 12 heads, FFN 3072, vocab\n"
+        "30000) is generated under build/bench/albert-base. PyTorch and ONNX Runtime need a\n"
+        "HuggingFace checkpoint directory (--hf DIR for --e2e when -m is a bundle).\n"
+        "--rounds R repeats every engine R times in turn and keeps each one's best median\n"
+        "(for a shared, noisy machine). --clock cpu times every run in process CPU time\n"
+        "(all threads) instead of wall time: robust to other load, meaningful for 1 thread.\n");
 }
 
 /* ---- small helpers ------------------------------------------------ */
@@ -112,8 +114,10 @@ static int parse_list(const char *s, int *out, int cap) {
         if (end == s || v <= 0 || v > 100000 || n == cap) return -1;
         out[n++] = (int)v;
         s = end;
-        if (*s == ',') s++;
-        else if (*s) return -1;
+        if (*s == ',')
+            s++;
+        else if (*s)
+            return -1;
     }
     return n;
 }
@@ -171,7 +175,8 @@ static void shq(char *out, size_t cap, const char *s) {
         if (*s == '\'') {
             memcpy(out + k, "'\\''", 4);
             k += 4;
-        } else out[k++] = *s;
+        } else
+            out[k++] = *s;
     }
     out[k++] = '\'';
     out[k] = 0;
@@ -199,7 +204,8 @@ static int run_capture(const char *cmd, const char *log, char *out, size_t cap) 
     size_t n = 0;
     if (out && cap) {
         size_t k;
-        while (n + 1 < cap && (k = fread(out + n, 1, cap - 1 - n, f)) > 0) n += k;
+        while (n + 1 < cap && (k = fread(out + n, 1, cap - 1 - n, f)) > 0)
+            n += k;
         out[n] = 0;
     }
     char sink[4096];
@@ -217,7 +223,8 @@ static void last_line(const char *path, char *buf, size_t cap) {
     char line[1024];
     while (fgets(line, sizeof line, f)) {
         size_t n = strlen(line);
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
         if (n) sfmt(buf, cap, "%s", line);
     }
     fclose(f);
@@ -228,7 +235,8 @@ static cJSON *parse_last_json(char *out) {
     char *p = out + strlen(out);
     while (p > out) {
         char *line = p;
-        while (line > out && line[-1] != '\n') line--;
+        while (line > out && line[-1] != '\n')
+            line--;
         if (*line == '{') return cJSON_Parse(line);
         p = line > out ? line - 1 : out;
         *p = 0;
@@ -241,8 +249,8 @@ static void skip(rows *R, const char *engine, int threads, const char *reason) {
     cJSON_ArrayForEach(it, R->skipped) { /* once per engine, threads and reason */
         cJSON *e = cJSON_GetObjectItem(it, "engine"), *t = cJSON_GetObjectItem(it, "threads");
         cJSON *w = cJSON_GetObjectItem(it, "reason");
-        if (!strcmp(e->valuestring, engine) && (t ? t->valueint : 0) == (threads > 0 ? threads : 0) &&
-            !strcmp(w->valuestring, reason))
+        if (!strcmp(e->valuestring, engine) &&
+            (t ? t->valueint : 0) == (threads > 0 ? threads : 0) && !strcmp(w->valuestring, reason))
             return;
     }
     cJSON *s = cJSON_CreateObject();
@@ -315,9 +323,9 @@ static int ensure_model(const char *root, char *path, size_t cap) {
     shq(qp, sizeof qp, path);
     shq(qs, sizeof qs, sc);
     sfmt(cmd, sizeof cmd,
-             "%s %s make %s --layers 12 --hidden 768 --heads 12 --embedding 128 "
-             "--intermediate 3072 --max-pos 512 --seed 1 >/dev/null",
-             python(), qs, qp);
+         "%s %s make %s --layers 12 --hidden 768 --heads 12 --embedding 128 "
+         "--intermediate 3072 --max-pos 512 --seed 1 >/dev/null",
+         python(), qs, qp);
     sfmt(log, sizeof log, "%s/build/bench/make-model.log", root);
     if (run_capture(cmd, log, NULL, 0) != 0) {
         char why[512];
@@ -354,7 +362,7 @@ static int bench_edgebert(const opts *o, eb_model *m, rows *R) {
             if (n > c->max_position_embeddings) {
                 char why[128];
                 sfmt(why, sizeof why, "%d tokens: more than the model's %d positions", n,
-                         c->max_position_embeddings);
+                     c->max_position_embeddings);
                 skip(R, "edgebert", o->threads[ti], why);
                 continue;
             }
@@ -390,7 +398,8 @@ static int bench_edgebert_batch(const opts *o, eb_model *m, rows *R) {
     eb_error err = {0};
     eb_batch *b = NULL;
     int maxn = 1;
-    for (int ki = 0; ki < o->ntokens; ki++) maxn = o->tokens[ki] > maxn ? o->tokens[ki] : maxn;
+    for (int ki = 0; ki < o->ntokens; ki++)
+        maxn = o->tokens[ki] > maxn ? o->tokens[ki] : maxn;
     if (maxn > c->max_position_embeddings) maxn = c->max_position_embeddings;
     if (eb_batch_new(m, 1, maxn, &b, &err) != EB_OK) {
         fprintf(stderr, "edgebert bench: %s\n", err.msg);
@@ -489,9 +498,9 @@ static void bench_torch(const opts *o, const char *root, const char *hf, rows *R
         char cmd[4 * PATH_MAX], *out = malloc(1 << 20), why[512];
         if (!out) return;
         sfmt(cmd, sizeof cmd,
-                 "OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d %s %s bench --model %s --tokens %s "
-                 "--threads %d --runs %d --warmup %d --clock %s",
-                 t, t, python(), qs, qm, tk, t, o->runs, o->warmup, o->cpu_clock ? "cpu" : "wall");
+             "OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d %s %s bench --model %s --tokens %s "
+             "--threads %d --runs %d --warmup %d --clock %s",
+             t, t, python(), qs, qm, tk, t, o->runs, o->warmup, o->cpu_clock ? "cpu" : "wall");
         int rc = run_capture(cmd, log, out, 1 << 20);
         cJSON *j = parse_last_json(out);
         if (!j) {
@@ -500,8 +509,10 @@ static void bench_torch(const opts *o, const char *root, const char *hf, rows *R
             sfmt(msg, sizeof msg, "%s exited %d: %s", python(), rc, why[0] ? why : "no output");
             skip(R, "torch", t, msg);
         } else {
-            if (absorb(R, j, "torch", why, sizeof why)) skip(R, "torch", t, why);
-            else note_info(R, "torch", j);
+            if (absorb(R, j, "torch", why, sizeof why))
+                skip(R, "torch", t, why);
+            else
+                note_info(R, "torch", j);
             cJSON *b = cJSON_GetObjectItem(j, "blas");
             if (cJSON_IsString(b) && strcmp(b->valuestring, "openblas") && ti == 0)
                 fprintf(stderr,
@@ -526,10 +537,10 @@ static int ensure_ort(const char *root, char *why, size_t cap) {
     const char *ver = getenv("EB_ORT_VERSION");
     fprintf(stderr, "edgebert bench: installing onnxruntime-node into %s (npm)\n", dir);
     sfmt(cmd, sizeof cmd,
-             "mkdir -p %s && cd %s && { [ -f package.json ] || echo '{\"name\":\"eb-ort-bench\","
-             "\"private\":true}' > package.json; } && ONNXRUNTIME_NODE_INSTALL=skip npm install "
-             "--no-audit --no-fund onnxruntime-node@%s >/dev/null",
-             qd, qd, ver && *ver ? ver : ORT_VERSION);
+         "mkdir -p %s && cd %s && { [ -f package.json ] || echo '{\"name\":\"eb-ort-bench\","
+         "\"private\":true}' > package.json; } && ONNXRUNTIME_NODE_INSTALL=skip npm install "
+         "--no-audit --no-fund onnxruntime-node@%s >/dev/null",
+         qd, qd, ver && *ver ? ver : ORT_VERSION);
     int rc = run_capture(cmd, log, NULL, 0);
     if (rc != 0 || !exists(pk)) {
         char l[400];
@@ -605,10 +616,10 @@ static void bench_ort(const opts *o, const char *root, const char *hf, int vocab
         char cmd[4 * PATH_MAX], *out = malloc(1 << 20);
         if (!out) return;
         sfmt(cmd, sizeof cmd,
-                 "OMP_NUM_THREADS=%d %s %s --ort %s --model %s --threads %d --tokens %s --runs %d "
-                 "--warmup %d --vocab %d --clock %s",
-                 t, node(), qs, qd, qo, t, tk, o->runs, o->warmup, vocab,
-                 o->cpu_clock ? "cpu" : "wall");
+             "OMP_NUM_THREADS=%d %s %s --ort %s --model %s --threads %d --tokens %s --runs %d "
+             "--warmup %d --vocab %d --clock %s",
+             t, node(), qs, qd, qo, t, tk, o->runs, o->warmup, vocab,
+             o->cpu_clock ? "cpu" : "wall");
         int rc = run_capture(cmd, log, out, 1 << 20);
         cJSON *j = parse_last_json(out);
         if (!j) {
@@ -617,8 +628,10 @@ static void bench_ort(const opts *o, const char *root, const char *hf, int vocab
             sfmt(msg, sizeof msg, "node exited %d: %s", rc, why[0] ? why : "no output");
             skip(R, "ort", t, msg);
         } else {
-            if (absorb(R, j, "ort", why, sizeof why)) skip(R, "ort", t, why);
-            else note_info(R, "ort", j);
+            if (absorb(R, j, "ort", why, sizeof why))
+                skip(R, "ort", t, why);
+            else
+                note_info(R, "ort", j);
             cJSON_Delete(j);
         }
         free(out);
@@ -638,7 +651,8 @@ static double time_gemm(eb_gemm_impl impl, float *a, float *b, float *c, int M, 
                         int runs) {
     double ts[64];
     if (runs > 64) runs = 64;
-    for (int i = 0; i < 2; i++) eb_gemm_nt(impl, c, a, b, NULL, M, K, N, EB_EPI_NONE);
+    for (int i = 0; i < 2; i++)
+        eb_gemm_nt(impl, c, a, b, NULL, M, K, N, EB_EPI_NONE);
     for (int i = 0; i < runs; i++) {
         double t0 = now_ms();
         eb_gemm_nt(impl, c, a, b, NULL, M, K, N, EB_EPI_NONE);
@@ -652,7 +666,8 @@ static double time_gemm_bf16(const float *a, const uint16_t *wb, uint16_t *xb, f
                              int N, int K, int runs) {
     double ts[64];
     if (runs > 64) runs = 64;
-    for (int i = 0; i < 2; i++) eb_gemm_bf16(c, a, wb, NULL, M, K, N, EB_EPI_NONE, xb);
+    for (int i = 0; i < 2; i++)
+        eb_gemm_bf16(c, a, wb, NULL, M, K, N, EB_EPI_NONE, xb);
     for (int i = 0; i < runs; i++) {
         double t0 = now_ms();
         eb_gemm_bf16(c, a, wb, NULL, M, K, N, EB_EPI_NONE, xb);
@@ -672,7 +687,8 @@ static int bench_gemm(const opts *o, const eb_config *c, gemm_row *g, int cap) {
         free(a), free(b), free(y);
         return 0;
     }
-    for (size_t i = 0; i < big; i++) a[i] = (float)((i * 7) % 13) * 0.01f, b[i] = (float)((i * 3) % 11) * 0.01f;
+    for (size_t i = 0; i < big; i++)
+        a[i] = (float)((i * 7) % 13) * 0.01f, b[i] = (float)((i * 3) % 11) * 0.01f;
     int n = 0;
     const eb_gemm_impl mine = eb_gemm_best_impl();
     /* bf16 weights (AVX512-BF16), converted once outside the timing */
@@ -682,8 +698,9 @@ static int bench_gemm(const opts *o, const eb_config *c, gemm_row *g, int cap) {
     for (int ti = 0; ti < o->nthreads && n < cap; ti++) {
         set_threads(o->threads[ti]);
         /* the ceiling: a large square SGEMM in OpenBLAS */
-        g[n++] = (gemm_row){"openblas", o->threads[ti], maxn, maxn, maxn,
-                            time_gemm(EB_GEMM_BLAS, a, b, y, maxn, maxn, maxn, 7)};
+        g[n++] = (gemm_row){"openblas", o->threads[ti],
+                            maxn,       maxn,
+                            maxn,       time_gemm(EB_GEMM_BLAS, a, b, y, maxn, maxn, maxn, 7)};
         for (int ki = 0; ki < o->ntokens && n + 6 <= cap; ki++) {
             int N = o->tokens[ki];
             if (N > maxn) continue;
@@ -691,13 +708,23 @@ static int bench_gemm(const opts *o, const eb_config *c, gemm_row *g, int cap) {
             for (int s = 0; s < 2; s++) {
                 int K = shapes[s][0], OC = shapes[s][1];
                 if ((size_t)OC * K > big) continue;
-                g[n++] = (gemm_row){"openblas", o->threads[ti], N, OC, K,
-                                    time_gemm(EB_GEMM_BLAS, a, b, y, N, OC, K, o->runs)};
+                g[n++] =
+                    (gemm_row){"openblas", o->threads[ti],
+                               N,          OC,
+                               K,          time_gemm(EB_GEMM_BLAS, a, b, y, N, OC, K, o->runs)};
                 if (mine != EB_GEMM_BLAS)
-                    g[n++] = (gemm_row){eb_gemm_impl_name(mine), o->threads[ti], N, OC, K,
+                    g[n++] = (gemm_row){eb_gemm_impl_name(mine),
+                                        o->threads[ti],
+                                        N,
+                                        OC,
+                                        K,
                                         time_gemm(mine, a, b, y, N, OC, K, o->runs)};
                 if (wb && xb && n < cap)
-                    g[n++] = (gemm_row){"avx512-bf16", o->threads[ti], N, OC, K,
+                    g[n++] = (gemm_row){"avx512-bf16",
+                                        o->threads[ti],
+                                        N,
+                                        OC,
+                                        K,
                                         time_gemm_bf16(a, wb, xb, y, N, OC, K, o->runs)};
             }
         }
@@ -720,7 +747,8 @@ static long classify_rss_kb(const char *model) {
     if (pid == 0) {
         int fd = open("/dev/null", O_WRONLY);
         if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-        execl(exe, exe, "classify", "-m", model, "the film is a quiet, moving triumph", (char *)NULL);
+        execl(exe, exe, "classify", "-m", model, "the film is a quiet, moving triumph",
+              (char *)NULL);
         _exit(127);
     }
     int st;
@@ -800,7 +828,8 @@ static void print_dense(const opts *o, const char *model, const eb_config *c, ro
            model, c->hidden_size, c->num_hidden_layers, c->intermediate_size, o->runs, o->warmup,
            o->rounds > 1 ? " (best of the rounds)" : "",
            o->cpu_clock ? "process CPU time per run (--clock cpu)" : "wall-clock");
-    printf("| engine | threads | tokens | median ms | min ms | GFLOP/s | x vs torch | x vs ort |\n");
+    printf(
+        "| engine | threads | tokens | median ms | min ms | GFLOP/s | x vs torch | x vs ort |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int ti = 0; ti < o->nthreads; ti++)
         for (int ki = 0; ki < o->ntokens; ki++)
@@ -810,21 +839,27 @@ static void print_dense(const opts *o, const char *model, const eb_config *c, ro
                 printf("| %s | %d | %d | %.2f | %.2f | %.1f | ", r->engine, r->threads, r->tokens,
                        r->median_ms, r->min_ms, albert_flops(c, r->tokens) / (r->median_ms * 1e6));
                 double vt = ratio(R, r, "torch"), vo = ratio(R, r, "ort");
-                if (isfinite(vt)) printf("%.2f", vt);
-                else printf("-");
+                if (isfinite(vt))
+                    printf("%.2f", vt);
+                else
+                    printf("-");
                 printf(" | ");
-                if (isfinite(vo)) printf("%.2f", vo);
-                else printf("-");
+                if (isfinite(vo))
+                    printf("%.2f", vo);
+                else
+                    printf("-");
                 printf(" |\n");
             }
     if (ng) {
         printf("\nGEMM (out[M,N] = A[M,K] B[N,K]^T, median GFLOP/s; the 1024^3 OpenBLAS row is "
-               "the ceiling)\n\n| impl | threads | M | N | K | GFLOP/s |\n|---|---:|---:|---:|---:|---:|\n");
+               "the ceiling)\n\n| impl | threads | M | N | K | GFLOP/s "
+               "|\n|---|---:|---:|---:|---:|---:|\n");
         for (int i = 0; i < ng; i++)
             printf("| %s | %d | %d | %d | %d | %.1f |\n", g[i].impl, g[i].threads, g[i].M, g[i].N,
                    g[i].K, g[i].gflops);
     }
-    if (rss >= 0) printf("\npeak RSS of `edgebert classify -m %s`: %.1f MiB\n", model, rss / 1024.0);
+    if (rss >= 0)
+        printf("\npeak RSS of `edgebert classify -m %s`: %.1f MiB\n", model, rss / 1024.0);
     cJSON *it;
     cJSON_ArrayForEach(it, R->info) {
         cJSON *v = cJSON_GetObjectItem(it, "version"), *b = cJSON_GetObjectItem(it, "blas");
@@ -860,8 +895,8 @@ static void sents_free(sents *S) {
     free(S->ids), free(S->off), free(S->len), free(S->gold), free(S->ptr);
 }
 
-static int tokenize_all(const eb_model *m, const eb_config *c, const eb_dataset *ds,
-                        const int *map, int limit, sents *S) {
+static int tokenize_all(const eb_model *m, const eb_config *c, const eb_dataset *ds, const int *map,
+                        int limit, sents *S) {
     memset(S, 0, sizeof *S);
     const eb_tokenizer *tok = eb_model_tokenizer(m);
     if (!tok) {
@@ -869,7 +904,8 @@ static int tokenize_all(const eb_model *m, const eb_config *c, const eb_dataset 
         return -1;
     }
     int n = limit > 0 && limit < ds->n ? limit : ds->n;
-    int maxlen = EB_MAX_TOKENS < c->max_position_embeddings ? EB_MAX_TOKENS : c->max_position_embeddings;
+    int maxlen =
+        EB_MAX_TOKENS < c->max_position_embeddings ? EB_MAX_TOKENS : c->max_position_embeddings;
     size_t cap = 1 << 16, used = 0;
     S->ids = malloc(sizeof(int32_t) * cap);
     S->off = malloc(sizeof(int) * (size_t)(n + 1));
@@ -890,7 +926,8 @@ static int tokenize_all(const eb_model *m, const eb_config *c, const eb_dataset 
             return -1;
         }
         if (used + (size_t)enc->n > cap) {
-            while (used + (size_t)enc->n > cap) cap *= 2;
+            while (used + (size_t)enc->n > cap)
+                cap *= 2;
             int32_t *nb = realloc(S->ids, sizeof(int32_t) * cap);
             if (!nb) {
                 free(enc);
@@ -904,7 +941,8 @@ static int tokenize_all(const eb_model *m, const eb_config *c, const eb_dataset 
         S->gold[i] = e->label >= 0 ? map[e->label] : -1;
         used += (size_t)enc->n;
     }
-    for (int i = 0; i < n; i++) S->ptr[i] = S->ids + S->off[i];
+    for (int i = 0; i < n; i++)
+        S->ptr[i] = S->ids + S->off[i];
     S->n = n;
     free(enc);
     return 0;
@@ -921,7 +959,8 @@ static int write_ids(const sents *S, const char *path) {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     for (int i = 0; i < S->n; i++) {
-        for (int j = 0; j < S->len[i]; j++) fprintf(f, "%s%d", j ? " " : "", S->ptr[i][j]);
+        for (int j = 0; j < S->len[i]; j++)
+            fprintf(f, "%s%d", j ? " " : "", S->ptr[i][j]);
         fprintf(f, "\n");
     }
     return fclose(f);
@@ -966,12 +1005,14 @@ static double e2e_sub(const char *engine, const char *cmd, const char *log, cons
     }
     cJSON *e = cJSON_GetObjectItem(j, "error"), *mm = cJSON_GetObjectItem(j, "mean_ms");
     cJSON *lb = cJSON_GetObjectItem(j, "labels");
-    if (cJSON_IsString(e)) sfmt(why, cap, "%s", e->valuestring);
+    if (cJSON_IsString(e))
+        sfmt(why, cap, "%s", e->valuestring);
     else if (!cJSON_IsNumber(mm) || !cJSON_IsArray(lb) || cJSON_GetArraySize(lb) != S->n)
         sfmt(why, cap, "%s: unexpected output", engine);
     else {
         ms = mm->valuedouble;
-        for (int i = 0; i < S->n; i++) pred[i] = cJSON_GetArrayItem(lb, i)->valueint;
+        for (int i = 0; i < S->n; i++)
+            pred[i] = cJSON_GetArrayItem(lb, i)->valueint;
     }
     cJSON_Delete(j);
     return ms;
@@ -1006,7 +1047,8 @@ static int bench_e2e(const opts *o, const char *root) {
         return 1;
     }
     eb_dataset_free(ds);
-    int *pred = malloc(sizeof(int) * (size_t)(S.n + 1)), *pee = malloc(sizeof(int) * (size_t)(S.n + 1));
+    int *pred = malloc(sizeof(int) * (size_t)(S.n + 1)),
+        *pee = malloc(sizeof(int) * (size_t)(S.n + 1));
     e2e_row rws[64];
     int nr = 0, rc = 0;
     cJSON *skipped = cJSON_CreateArray(), *batched = cJSON_CreateArray();
@@ -1029,9 +1071,12 @@ static int bench_e2e(const opts *o, const char *root) {
     char onnx[PATH_MAX + 300], why[800];
     int ort_ok = 0;
     if (has_engine(o, "ort")) {
-        if (!hf) skip(&dummy, "ort", 0, "needs a HuggingFace checkpoint directory (--hf DIR)");
-        else if (ort_ready(root, hf, onnx, sizeof onnx, why, sizeof why)) skip(&dummy, "ort", 0, why);
-        else ort_ok = 1;
+        if (!hf)
+            skip(&dummy, "ort", 0, "needs a HuggingFace checkpoint directory (--hf DIR)");
+        else if (ort_ready(root, hf, onnx, sizeof onnx, why, sizeof why))
+            skip(&dummy, "ort", 0, why);
+        else
+            ort_ok = 1;
     }
     if (has_engine(o, "torch") && !hf)
         skip(&dummy, "torch", 0, "needs a HuggingFace checkpoint directory (--hf DIR)");
@@ -1049,7 +1094,8 @@ static int bench_e2e(const opts *o, const char *root) {
                 goto done;
             }
             rws[nr++] = (e2e_row){"edgebert", "", t, ms, accuracy(&S, pee), mex};
-            sfmt(rws[nr - 1].mode, sizeof rws[0].mode, "%s", ee.policy == EB_POLICY_LAI ? "lai" : "early-exit");
+            sfmt(rws[nr - 1].mode, sizeof rws[0].mode, "%s",
+                 ee.policy == EB_POLICY_LAI ? "lai" : "early-exit");
             ms = e2e_edgebert(ctx, &S, &base, pred, &mex);
             if (ms < 0) {
                 rc = 1;
@@ -1059,7 +1105,8 @@ static int bench_e2e(const opts *o, const char *root) {
             /* batched early exit */
             for (int bi = 0; bi < o->nbatches; bi++) {
                 int B = o->batches[bi], maxl = 0;
-                for (int i = 0; i < S.n; i++) maxl = S.len[i] > maxl ? S.len[i] : maxl;
+                for (int i = 0; i < S.n; i++)
+                    maxl = S.len[i] > maxl ? S.len[i] : maxl;
                 eb_batch *bt = NULL;
                 eb_batch_result *br = malloc(sizeof *br * (size_t)B);
                 if (!br || eb_batch_new(m, B, B * maxl, &bt, &err) != EB_OK) {
@@ -1074,7 +1121,8 @@ static int bench_e2e(const opts *o, const char *root) {
                 double t0 = now_ms(), ex = 0;
                 for (int i = 0; i < S.n; i += B) {
                     int k = S.n - i < B ? S.n - i : B;
-                    if (eb_batch_classify_ids(bt, S.ptr + i, S.len + i, k, &bp, br, &err) != EB_OK) {
+                    if (eb_batch_classify_ids(bt, S.ptr + i, S.len + i, k, &bp, br, &err) !=
+                        EB_OK) {
                         fprintf(stderr, "edgebert bench: %s\n", err.msg);
                         rc = 1;
                         break;
@@ -1109,11 +1157,15 @@ static int bench_e2e(const opts *o, const char *root) {
             shq(qs, sizeof qs, sc);
             shq(qm, sizeof qm, hf);
             sfmt(cmd, sizeof cmd,
-                     "OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d %s %s ids --model %s --ids %s --threads %d",
-                     t, t, python(), qs, qm, qi, t);
+                 "OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d %s %s ids --model %s --ids %s "
+                 "--threads %d",
+                 t, t, python(), qs, qm, qi, t);
             double ms = e2e_sub("torch", cmd, log, &S, pred, why, sizeof why);
-            if (ms < 0) skip(&dummy, "torch", t, why);
-            else rws[nr++] = (e2e_row){"torch", "full", t, ms, accuracy(&S, pred), c->num_hidden_layers};
+            if (ms < 0)
+                skip(&dummy, "torch", t, why);
+            else
+                rws[nr++] =
+                    (e2e_row){"torch", "full", t, ms, accuracy(&S, pred), c->num_hidden_layers};
         }
         if (ort_ok) {
             char qo[PATH_MAX + 308], qd[PATH_MAX + 40], dir[PATH_MAX + 32];
@@ -1123,11 +1175,15 @@ static int bench_e2e(const opts *o, const char *root) {
             shq(qs, sizeof qs, sc);
             shq(qo, sizeof qo, onnx);
             shq(qd, sizeof qd, dir);
-            sfmt(cmd, sizeof cmd, "OMP_NUM_THREADS=%d %s %s --ort %s --model %s --threads %d --ids %s",
-                     t, node(), qs, qd, qo, t, qi);
+            sfmt(cmd, sizeof cmd,
+                 "OMP_NUM_THREADS=%d %s %s --ort %s --model %s --threads %d --ids %s", t, node(),
+                 qs, qd, qo, t, qi);
             double ms = e2e_sub("ort", cmd, log, &S, pred, why, sizeof why);
-            if (ms < 0) skip(&dummy, "ort", t, why);
-            else rws[nr++] = (e2e_row){"ort", "full", t, ms, accuracy(&S, pred), c->num_hidden_layers};
+            if (ms < 0)
+                skip(&dummy, "ort", t, why);
+            else
+                rws[nr++] =
+                    (e2e_row){"ort", "full", t, ms, accuracy(&S, pred), c->num_hidden_layers};
         }
     }
     long rss = o->rss ? classify_rss_kb(mpath) : -1;
@@ -1164,9 +1220,11 @@ static int bench_e2e(const opts *o, const char *root) {
         free(s);
         cJSON_Delete(j);
     } else {
-        printf("model: %s; %s, %d sentences (%s); mean wall-clock per sentence, token ids given\n\n",
-               mpath, task, S.n, o->data);
-        printf("| engine | mode | threads | mean ms | accuracy | mean exit layer | x vs torch full | x vs ort full |\n");
+        printf(
+            "model: %s; %s, %d sentences (%s); mean wall-clock per sentence, token ids given\n\n",
+            mpath, task, S.n, o->data);
+        printf("| engine | mode | threads | mean ms | accuracy | mean exit layer | x vs torch full "
+               "| x vs ort full |\n");
         printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
         for (int i = 0; i < nr; i++) {
             double vt = NAN, vo = NAN;
@@ -1177,16 +1235,22 @@ static int bench_e2e(const opts *o, const char *root) {
                 }
             printf("| %s | %s | %d | %.2f | %.2f %% | %.2f | ", rws[i].engine, rws[i].mode,
                    rws[i].threads, rws[i].mean_ms, 100 * rws[i].accuracy, rws[i].mean_exit);
-            if (isfinite(vt)) printf("%.2f", vt);
-            else printf("-");
+            if (isfinite(vt))
+                printf("%.2f", vt);
+            else
+                printf("-");
             printf(" | ");
-            if (isfinite(vo)) printf("%.2f", vo);
-            else printf("-");
+            if (isfinite(vo))
+                printf("%.2f", vo);
+            else
+                printf("-");
             printf(" |\n");
         }
         cJSON *it;
         if (cJSON_GetArraySize(batched)) {
-            printf("\nbatched early exit (edgebert/batch.h)\n\n| batch | threads | sentences/s | mean exit layer | same label as unbatched | accuracy |\n|---:|---:|---:|---:|---:|---:|\n");
+            printf("\nbatched early exit (edgebert/batch.h)\n\n| batch | threads | sentences/s | "
+                   "mean exit layer | same label as unbatched | accuracy "
+                   "|\n|---:|---:|---:|---:|---:|---:|\n");
             cJSON_ArrayForEach(it, batched) {
                 printf("| %d | %d | %.1f | %.2f | %.1f %% | %.2f %% |\n",
                        cJSON_GetObjectItem(it, "batch")->valueint,
@@ -1197,7 +1261,8 @@ static int bench_e2e(const opts *o, const char *root) {
                        100 * cJSON_GetObjectItem(it, "accuracy")->valuedouble);
             }
         }
-        if (rss >= 0) printf("\npeak RSS of `edgebert classify -m %s`: %.1f MiB\n", mpath, rss / 1024.0);
+        if (rss >= 0)
+            printf("\npeak RSS of `edgebert classify -m %s`: %.1f MiB\n", mpath, rss / 1024.0);
         cJSON_ArrayForEach(it, skipped) {
             cJSON *t = cJSON_GetObjectItem(it, "threads");
             printf("skipped %s", cJSON_GetObjectItem(it, "engine")->valuestring);
@@ -1242,12 +1307,16 @@ static int run_dense(const opts *o, const char *root) {
         if (has_engine(o, "edgebert") && bench_edgebert(o, m, R)) rc = 1;
         if (has_engine(o, "edgebert-batch") && bench_edgebert_batch(o, m, R)) rc = 1;
         if (has_engine(o, "torch")) {
-            if (hf) bench_torch(o, root, model, R);
-            else if (!round) skip(R, "torch", 0, "needs a HuggingFace checkpoint directory, not a bundle");
+            if (hf)
+                bench_torch(o, root, model, R);
+            else if (!round)
+                skip(R, "torch", 0, "needs a HuggingFace checkpoint directory, not a bundle");
         }
         if (has_engine(o, "ort")) {
-            if (hf) bench_ort(o, root, model, c->vocab_size, R);
-            else if (!round) skip(R, "ort", 0, "needs a HuggingFace checkpoint directory, not a bundle");
+            if (hf)
+                bench_ort(o, root, model, c->vocab_size, R);
+            else if (!round)
+                skip(R, "ort", 0, "needs a HuggingFace checkpoint directory, not a bundle");
         }
         if (o->rounds > 1 && !o->json && !o->csv)
             fprintf(stderr, "edgebert bench: round %d of %d done\n", round + 1, o->rounds);
@@ -1294,25 +1363,22 @@ int eb_cmd_bench(int argc, char **argv) {
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
             NEEDV();
             o.model = v;
-        }
-        else if (!strcmp(a, "--data")) {
+        } else if (!strcmp(a, "--data")) {
             NEEDV();
             o.data = v;
-        }
-        else if (!strcmp(a, "--hf")) {
+        } else if (!strcmp(a, "--hf")) {
             NEEDV();
             o.hf = v;
-        }
-        else if (!strcmp(a, "--engines")) {
+        } else if (!strcmp(a, "--engines")) {
             NEEDV();
             o.engines = v;
-        }
-        else if (!strcmp(a, "--tokens") || !strcmp(a, "--threads") || !strcmp(a, "--batches")) {
+        } else if (!strcmp(a, "--tokens") || !strcmp(a, "--threads") || !strcmp(a, "--batches")) {
             NEEDV();
             int *dst = a[2] == 't' ? (a[3] == 'o' ? o.tokens : o.threads) : o.batches;
             int *cnt = a[2] == 't' ? (a[3] == 'o' ? &o.ntokens : &o.nthreads) : &o.nbatches;
             if ((*cnt = parse_list(v, dst, MAXV)) <= 0) {
-                fprintf(stderr, "edgebert bench: %s: bad list '%s' (positive integers, commas)\n", a, v);
+                fprintf(stderr, "edgebert bench: %s: bad list '%s' (positive integers, commas)\n",
+                        a, v);
                 return 2;
             }
         } else if (!strcmp(a, "--rounds")) {
@@ -1330,24 +1396,36 @@ int eb_cmd_bench(int argc, char **argv) {
                 fprintf(stderr, "edgebert bench: %s: out of range: %s\n", a, v);
                 return 2;
             }
-            if (a[2] == 'r') o.runs = x;
-            else if (a[2] == 'w') o.warmup = x;
-            else o.limit = x;
+            if (a[2] == 'r')
+                o.runs = x;
+            else if (a[2] == 'w')
+                o.warmup = x;
+            else
+                o.limit = x;
         } else if (!strcmp(a, "--clock")) {
             NEEDV();
-            if (!strcmp(v, "cpu")) o.cpu_clock = 1;
-            else if (!strcmp(v, "wall")) o.cpu_clock = 0;
+            if (!strcmp(v, "cpu"))
+                o.cpu_clock = 1;
+            else if (!strcmp(v, "wall"))
+                o.cpu_clock = 0;
             else {
                 fprintf(stderr, "edgebert bench: --clock: wall or cpu, not '%s'\n", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--json")) o.json = 1;
-        else if (!strcmp(a, "--csv")) o.csv = 1;
-        else if (!strcmp(a, "--e2e")) o.e2e = 1;
-        else if (!strcmp(a, "--no-gemm")) o.gemm = 0;
-        else if (!strcmp(a, "--no-rss")) o.rss = 0;
-        else if (!strcmp(a, "--quick")) quick = 1;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), 0;
+        } else if (!strcmp(a, "--json"))
+            o.json = 1;
+        else if (!strcmp(a, "--csv"))
+            o.csv = 1;
+        else if (!strcmp(a, "--e2e"))
+            o.e2e = 1;
+        else if (!strcmp(a, "--no-gemm"))
+            o.gemm = 0;
+        else if (!strcmp(a, "--no-rss"))
+            o.rss = 0;
+        else if (!strcmp(a, "--quick"))
+            quick = 1;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            return usage(), 0;
         else {
             fprintf(stderr, "edgebert bench: unknown option %s\n", a);
             return usage(), 2;

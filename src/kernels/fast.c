@@ -136,7 +136,8 @@ enum { KMASK_MAX = 4096 / 16 };
 static void key_masks(__mmask16 *km, const uint8_t *key_valid, int n) {
     for (int j = 0; j < n; j += 16) {
         unsigned m = 0;
-        for (int k = 0; k < 16 && j + k < n; k++) m |= (key_valid[j + k] ? 1u : 0u) << k;
+        for (int k = 0; k < 16 && j + k < n; k++)
+            m |= (key_valid[j + k] ? 1u : 0u) << k;
         km[j / 16] = (__mmask16)m;
     }
 }
@@ -204,15 +205,15 @@ static T512 void av_avx512(float *ctx, int ldo, const float *A, int N, const flo
                 for (int k = 0; k < 4; k++)
                     acc[k] = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(m[k], vr + 16 * k), acc[k]);
             }
-            for (int k = 0; k < 4; k++) _mm512_mask_storeu_ps(o + c0 + 16 * k, m[k], acc[k]);
+            for (int k = 0; k < 4; k++)
+                _mm512_mask_storeu_ps(o + c0 + 16 * k, m[k], acc[k]);
         }
     }
 }
 
 static T512 void attention_avx512(float *out, float *att, const float *q, const float *k,
-                                  const float *v, int N, int NH, int HS,
-                                  const uint8_t *key_valid, const float *span_z, float span_ramp,
-                                  const uint8_t *head_on) {
+                                  const float *v, int N, int NH, int HS, const uint8_t *key_valid,
+                                  const float *span_z, float span_ramp, const uint8_t *head_on) {
     const int H = NH * HS;
     const float scale = 1.0f / sqrtf((float)HS);
     const double flops = 4.0 * N * (double)N * H;
@@ -224,15 +225,16 @@ static T512 void attention_avx512(float *out, float *att, const float *q, const 
     for (int h = 0; h < NH; h++) {
         float *A = att + (size_t)h * N * N;
         if ((head_on && !head_on[h]) || (span_z && eb_span_head_off(span_z[h], span_ramp))) {
-            for (int i = 0; i < N; i++) memset(out + (size_t)i * H + h * HS, 0, sizeof(float) * HS);
+            for (int i = 0; i < N; i++)
+                memset(out + (size_t)i * H + h * HS, 0, sizeof(float) * HS);
             memset(A, 0, sizeof(float) * (size_t)N * N);
             continue;
         }
         eb_gemm_nt_ex(EB_GEMM_AVX512, A, N, q + h * HS, H, k + h * HS, H, NULL, N, HS, N,
                       EB_EPI_NONE, 0);
         for (int i = 0; i < N; i++)
-            softmax_row_avx512(A + (size_t)i * N, N, i, scale, kmp,
-                               span_z ? &span_z[h] : NULL, span_ramp);
+            softmax_row_avx512(A + (size_t)i * N, N, i, scale, kmp, span_z ? &span_z[h] : NULL,
+                               span_ramp);
         av_avx512(out + h * HS, H, A, N, v + h * HS, H, HS);
     }
 }
@@ -288,8 +290,8 @@ void eb_add_layernorm(float *out, const float *inp, const float *res, const floa
     eb_add_layernorm_ref(out, inp, res, g, b, N, C, eps);
 }
 
-void eb_softmax_masked_row(float *row, int n, int i, const uint8_t *key_valid,
-                           const float *span_z, float span_ramp) {
+void eb_softmax_masked_row(float *row, int n, int i, const uint8_t *key_valid, const float *span_z,
+                           float span_ramp) {
 #if EB_X86
     if (use512() && n <= 16 * KMASK_MAX) {
         __mmask16 km[KMASK_MAX];

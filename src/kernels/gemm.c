@@ -63,9 +63,12 @@ const char *eb_gemm_impl_name(eb_gemm_impl impl) {
 
 /* Apply the epilogue activation to n values of a row. */
 static void epilogue(float *y, size_t n, eb_epilogue ep) {
-    if (ep == EB_EPI_GELU_NEW) eb_gelu_new(y, n);
-    else if (ep == EB_EPI_GELU_ERF) eb_gelu_erf(y, n);
-    else if (ep == EB_EPI_RELU) eb_relu(y, n);
+    if (ep == EB_EPI_GELU_NEW)
+        eb_gelu_new(y, n);
+    else if (ep == EB_EPI_GELU_ERF)
+        eb_gelu_erf(y, n);
+    else if (ep == EB_EPI_RELU)
+        eb_relu(y, n);
 }
 
 /* Columns per OC block: the block's weight rows take about 256 KiB (L2 is
@@ -116,7 +119,8 @@ static inline __attribute__((always_inline)) T512 __m512
 tile4x4_512(const float *x0, const float *x1, const float *x2, const float *x3, const float *w0,
             const float *w1, const float *w2, const float *w3, int C, const float *const *pf) {
     __m512 acc[16];
-    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+    for (int i = 0; i < 16; i++)
+        acc[i] = _mm512_setzero_ps();
     int c = 0;
     for (; c + 16 <= C; c += 16) {
         if (pf) {
@@ -153,7 +157,8 @@ tile4x4_512(const float *x0, const float *x1, const float *x2, const float *x3, 
         __m512 b[4] = {_mm512_maskz_loadu_ps(m, w0 + c), _mm512_maskz_loadu_ps(m, w1 + c),
                        _mm512_maskz_loadu_ps(m, w2 + c), _mm512_maskz_loadu_ps(m, w3 + c)};
         for (int r = 0; r < 4; r++)
-            for (int k = 0; k < 4; k++) acc[r * 4 + k] = _mm512_fmadd_ps(a[r], b[k], acc[r * 4 + k]);
+            for (int k = 0; k < 4; k++)
+                acc[r * 4 + k] = _mm512_fmadd_ps(a[r], b[k], acc[r * 4 + k]);
     }
     return hsum16_512(acc);
 }
@@ -170,7 +175,8 @@ static T512 void block_512(float *out, int ldo, const float *inp, int ldx, const
         for (int o = o0; o < o1; o += 4) {
             const int nr = o1 - o < 4 ? o1 - o : 4;
             const float *wr[4];
-            for (int k = 0; k < 4; k++) wr[k] = w + (size_t)(o + (k < nr ? k : nr - 1)) * ldw + k0;
+            for (int k = 0; k < 4; k++)
+                wr[k] = w + (size_t)(o + (k < nr ? k : nr - 1)) * ldw + k0;
             const float *pfr[4];
             for (int k = 0; k < 4; k++) {
                 int on = o + 4 + k < o1 ? o + 4 + k : o1 - 1;
@@ -179,7 +185,8 @@ static T512 void block_512(float *out, int ldo, const float *inp, int ldx, const
             __m128 bv = _mm_setzero_ps();
             if (first && bias) {
                 float bb[4] = {0, 0, 0, 0};
-                for (int k = 0; k < nr; k++) bb[k] = bias[o + k];
+                for (int k = 0; k < nr; k++)
+                    bb[k] = bias[o + k];
                 bv = _mm_loadu_ps(bb);
             }
             for (int n = n0; n < n1; n += 4) {
@@ -188,27 +195,30 @@ static T512 void block_512(float *out, int ldo, const float *inp, int ldx, const
                 for (int r = 0; r < 4; r++)
                     xr[r] = inp + (size_t)(n + (r < mr ? r : mr - 1)) * ldx + k0;
                 /* the first row tile pulls the next weight tile towards L1 */
-                __m512 s = n == n0 && o + 4 < o1
-                               ? tile4x4_512(xr[0], xr[1], xr[2], xr[3], wr[0], wr[1], wr[2],
-                                             wr[3], kc, pfr)
-                               : tile4x4_512(xr[0], xr[1], xr[2], xr[3], wr[0], wr[1], wr[2],
-                                             wr[3], kc, NULL);
+                __m512 s = n == n0 && o + 4 < o1 ? tile4x4_512(xr[0], xr[1], xr[2], xr[3], wr[0],
+                                                               wr[1], wr[2], wr[3], kc, pfr)
+                                                 : tile4x4_512(xr[0], xr[1], xr[2], xr[3], wr[0],
+                                                               wr[1], wr[2], wr[3], kc, NULL);
                 float lanes[16];
                 _mm512_storeu_ps(lanes, s);
                 for (int r = 0; r < mr; r++) {
                     float *y = out + (size_t)(n + r) * ldo + o;
                     __m128 v = _mm_loadu_ps(lanes + 4 * r);
-                    if (first) v = _mm_add_ps(v, bv);
+                    if (first)
+                        v = _mm_add_ps(v, bv);
                     else {
                         float cur[4] = {0, 0, 0, 0};
-                        for (int k = 0; k < nr; k++) cur[k] = y[k];
+                        for (int k = 0; k < nr; k++)
+                            cur[k] = y[k];
                         v = _mm_add_ps(v, _mm_loadu_ps(cur));
                     }
-                    if (nr == 4) _mm_storeu_ps(y, v);
+                    if (nr == 4)
+                        _mm_storeu_ps(y, v);
                     else {
                         float tmp[4];
                         _mm_storeu_ps(tmp, v);
-                        for (int k = 0; k < nr; k++) y[k] = tmp[k];
+                        for (int k = 0; k < nr; k++)
+                            y[k] = tmp[k];
                     }
                 }
             }
@@ -235,12 +245,14 @@ static T256 void block_256(float *out, int ldo, const float *inp, int ldx, const
     for (int o = o0; o < o1; o += 4) {
         const int nr = o1 - o < 4 ? o1 - o : 4;
         const float *wr[4];
-        for (int k = 0; k < 4; k++) wr[k] = w + (size_t)(o + (k < nr ? k : nr - 1)) * ldw;
+        for (int k = 0; k < 4; k++)
+            wr[k] = w + (size_t)(o + (k < nr ? k : nr - 1)) * ldw;
         for (int n = n0; n < n1; n += 2) {
             const int mr = n1 - n < 2 ? n1 - n : 2;
             const float *x0 = inp + (size_t)n * ldx, *x1 = inp + (size_t)(n + mr - 1) * ldx;
             __m256 acc[8];
-            for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
+            for (int i = 0; i < 8; i++)
+                acc[i] = _mm256_setzero_ps();
             for (int c = 0; c < C8; c += 8) {
                 __m256 a0 = _mm256_loadu_ps(x0 + c), a1 = _mm256_loadu_ps(x1 + c);
                 __m256 b0 = _mm256_loadu_ps(wr[0] + c), b1 = _mm256_loadu_ps(wr[1] + c);
@@ -259,7 +271,8 @@ static T256 void block_256(float *out, int ldo, const float *inp, int ldx, const
                 float *y = out + (size_t)(n + r) * ldo + o;
                 for (int k = 0; k < nr; k++) {
                     float s = hsum8_256(acc[r * 4 + k]);
-                    for (int c = C8; c < C; c++) s += x[c] * wr[k][c];
+                    for (int c = C8; c < C; c++)
+                        s += x[c] * wr[k][c];
                     y[k] = s + (bias ? bias[o + k] : 0.0f);
                 }
             }
@@ -277,7 +290,8 @@ static void block_scalar(float *out, int ldo, const float *inp, int ldx, const f
         for (int o = o0; o < o1; o++) {
             const float *x = inp + (size_t)n * ldx, *wr = w + (size_t)o * ldw;
             float s = 0;
-            for (int c = 0; c < C; c++) s += x[c] * wr[c];
+            for (int c = 0; c < C; c++)
+                s += x[c] * wr[c];
             out[(size_t)n * ldo + o] = s + (bias ? bias[o] : 0.0f);
         }
 }
@@ -294,9 +308,9 @@ static block_fn pick_block(eb_gemm_impl impl) {
     return NULL;
 }
 
-static void run_blocked(block_fn fn, float *out, int ldo, const float *inp, int ldx,
-                        const float *w, int ldw, const float *bias, int N, int C, int OC,
-                        eb_epilogue ep, int threads) {
+static void run_blocked(block_fn fn, float *out, int ldo, const float *inp, int ldx, const float *w,
+                        int ldw, const float *bias, int N, int C, int OC, eb_epilogue ep,
+                        int threads) {
     const int ob = oc_block(C), nc = n_chunk(C);
     const int nblocks = (OC + ob - 1) / ob;
     const double flops = 2.0 * N * (double)C * OC;
@@ -319,11 +333,13 @@ static void run_blocked(block_fn fn, float *out, int ldo, const float *inp, int 
 static void gemm_blas(float *out, int ldo, const float *inp, int ldx, const float *w, int ldw,
                       const float *bias, int N, int C, int OC, eb_epilogue ep) {
     if (bias)
-        for (int i = 0; i < N; i++) memcpy(out + (size_t)i * ldo, bias, sizeof(float) * (size_t)OC);
+        for (int i = 0; i < N; i++)
+            memcpy(out + (size_t)i * ldo, bias, sizeof(float) * (size_t)OC);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, ldx, w, ldw,
                 bias ? 1.0f : 0.0f, out, ldo);
     if (ep != EB_EPI_NONE)
-        for (int i = 0; i < N; i++) epilogue(out + (size_t)i * ldo, (size_t)OC, ep);
+        for (int i = 0; i < N; i++)
+            epilogue(out + (size_t)i * ldo, (size_t)OC, ep);
 }
 
 /* Measured on Zen 4 (docs/perf.md), one thread: the dot-product tiles beat
@@ -341,24 +357,27 @@ static eb_gemm_impl choose(int N, int C, int OC) {
 }
 
 void eb_gemm_nt_ex(eb_gemm_impl impl, float *out, int ldo, const float *inp, int ldx,
-                   const float *w, int ldw, const float *bias, int N, int C, int OC,
-                   eb_epilogue ep, int threads) {
+                   const float *w, int ldw, const float *bias, int N, int C, int OC, eb_epilogue ep,
+                   int threads) {
     if (N <= 0 || OC <= 0) return;
     if (C <= 0) {
         for (int n = 0; n < N; n++) {
-            for (int o = 0; o < OC; o++) out[(size_t)n * ldo + o] = bias ? bias[o] : 0.0f;
+            for (int o = 0; o < OC; o++)
+                out[(size_t)n * ldo + o] = bias ? bias[o] : 0.0f;
             if (ep != EB_EPI_NONE) epilogue(out + (size_t)n * ldo, (size_t)OC, ep);
         }
         return;
     }
     if (impl == EB_GEMM_AUTO) impl = choose(N, C, OC);
     block_fn fn = pick_block(impl);
-    if (fn) run_blocked(fn, out, ldo, inp, ldx, w, ldw, bias, N, C, OC, ep, threads);
-    else gemm_blas(out, ldo, inp, ldx, w, ldw, bias, N, C, OC, ep);
+    if (fn)
+        run_blocked(fn, out, ldo, inp, ldx, w, ldw, bias, N, C, OC, ep, threads);
+    else
+        gemm_blas(out, ldo, inp, ldx, w, ldw, bias, N, C, OC, ep);
 }
 
-void eb_gemm_nt(eb_gemm_impl impl, float *out, const float *inp, const float *w,
-                const float *bias, int N, int C, int OC, eb_epilogue ep) {
+void eb_gemm_nt(eb_gemm_impl impl, float *out, const float *inp, const float *w, const float *bias,
+                int N, int C, int OC, eb_epilogue ep) {
     eb_gemm_nt_ex(impl, out, OC, inp, C, w, C, bias, N, C, OC, ep, 1);
 }
 
@@ -392,7 +411,8 @@ to_bf16_avx512(uint16_t *dst, const float *src, size_t n) {
         __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
         _mm512_storeu_si512(dst + i, (__m512i)v);
     }
-    for (; i < n; i++) dst[i] = eb_f32_to_bf16(src[i]);
+    for (; i < n; i++)
+        dst[i] = eb_f32_to_bf16(src[i]);
 }
 #endif
 
@@ -404,7 +424,8 @@ void eb_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n) {
         return;
     }
 #endif
-    for (size_t i = 0; i < n; i++) dst[i] = eb_f32_to_bf16(src[i]);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = eb_f32_to_bf16(src[i]);
 }
 
 void eb_gemm_bf16_ref(float *out, const float *inp, const uint16_t *w, const float *bias, int N,
@@ -436,9 +457,11 @@ static TBF16 void block_bf16(float *out, const uint16_t *x, const uint16_t *w, c
         for (int n = n0; n < n1; n += 4) {
             const int mr = n1 - n < 4 ? n1 - n : 4;
             const uint16_t *xr[4];
-            for (int r = 0; r < 4; r++) xr[r] = x + (size_t)(n + (r < mr ? r : mr - 1)) * C;
+            for (int r = 0; r < 4; r++)
+                xr[r] = x + (size_t)(n + (r < mr ? r : mr - 1)) * C;
             __m512 acc[16];
-            for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+            for (int i = 0; i < 16; i++)
+                acc[i] = _mm512_setzero_ps();
             int c = 0;
             for (; c < C32; c += 32) {
                 if (n == n0) {
@@ -475,16 +498,20 @@ static TBF16 void block_bf16(float *out, const uint16_t *x, const uint16_t *w, c
             if (c < C) { /* tail: 16-bit lanes under a 32-bit mask of pairs (C even) */
                 __mmask32 m = (__mmask32)(((uint64_t)1 << (C - c)) - 1u);
                 __m512bh a[4], b[4];
-                for (int r = 0; r < 4; r++) a[r] = (__m512bh)_mm512_maskz_loadu_epi16(m, xr[r] + c);
-                for (int k = 0; k < 4; k++) b[k] = (__m512bh)_mm512_maskz_loadu_epi16(m, wr[k] + c);
                 for (int r = 0; r < 4; r++)
-                    for (int k = 0; k < 4; k++) acc[r * 4 + k] = _mm512_dpbf16_ps(acc[r * 4 + k], a[r], b[k]);
+                    a[r] = (__m512bh)_mm512_maskz_loadu_epi16(m, xr[r] + c);
+                for (int k = 0; k < 4; k++)
+                    b[k] = (__m512bh)_mm512_maskz_loadu_epi16(m, wr[k] + c);
+                for (int r = 0; r < 4; r++)
+                    for (int k = 0; k < 4; k++)
+                        acc[r * 4 + k] = _mm512_dpbf16_ps(acc[r * 4 + k], a[r], b[k]);
             }
             float lanes[16];
             _mm512_storeu_ps(lanes, hsum16_512(acc));
             for (int r = 0; r < mr; r++)
                 for (int k = 0; k < nr; k++)
-                    out[(size_t)(n + r) * OC + o + k] = lanes[r * 4 + k] + (bias ? bias[o + k] : 0.0f);
+                    out[(size_t)(n + r) * OC + o + k] =
+                        lanes[r * 4 + k] + (bias ? bias[o + k] : 0.0f);
         }
     }
 }
@@ -504,7 +531,8 @@ int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *b
             const int o0 = b * ob, o1 = o0 + ob < OC ? o0 + ob : OC;
             block_bf16(out, xbuf, w, bias, C, OC, 0, N, o0, o1);
             if (ep != EB_EPI_NONE)
-                for (int n = 0; n < N; n++) epilogue(out + (size_t)n * OC + o0, (size_t)(o1 - o0), ep);
+                for (int n = 0; n < N; n++)
+                    epilogue(out + (size_t)n * OC + o0, (size_t)(o1 - o0), ep);
         }
         return 1;
     }
@@ -547,7 +575,8 @@ void eb_gemm_packed_ref(float *out, const float *inp, const float *wp, const flo
         for (int o = 0; o < OC; o++) {
             const float *col = wp + (size_t)(o / EB_PACK_NR) * EB_PACK_NR * C + o % EB_PACK_NR;
             double s = bias ? bias[o] : 0.0;
-            for (int k = 0; k < C; k++) s += (double)inp[(size_t)n * C + k] * col[(size_t)k * EB_PACK_NR];
+            for (int k = 0; k < C; k++)
+                s += (double)inp[(size_t)n * C + k] * col[(size_t)k * EB_PACK_NR];
             out[(size_t)n * OC + o] = (float)s;
         }
 }
@@ -559,12 +588,14 @@ panel_rows(float *out, int ldo, const float *x, int ldx, const float *pw, const 
            int MR, int ncols) {
     __m512 acc[8][3];
     for (int r = 0; r < 8; r++)
-        for (int j = 0; j < 3; j++) acc[r][j] = _mm512_setzero_ps();
+        for (int j = 0; j < 3; j++)
+            acc[r][j] = _mm512_setzero_ps();
     for (int k = 0; k < C; k++) {
         const float *b = pw + (size_t)k * EB_PACK_NR;
         _mm_prefetch((const char *)(b + 8 * EB_PACK_NR), _MM_HINT_T0);
         _mm_prefetch((const char *)(b + 8 * EB_PACK_NR + 32), _MM_HINT_T0);
-        const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32);
+        const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16),
+                     b2 = _mm512_load_ps(b + 32);
         /* written out row by row so that every accumulator stays a register */
 #define EB_PANEL_ROW(r)                                                                            \
     if (MR > r) {                                                                                  \
@@ -586,7 +617,8 @@ panel_rows(float *out, int ldo, const float *x, int ldx, const float *pw, const 
     for (int j = 0; j < 3; j++) {
         const int c0 = 16 * j;
         if (c0 >= ncols) break;
-        const __mmask16 m = ncols - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (ncols - c0)) - 1u);
+        const __mmask16 m =
+            ncols - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (ncols - c0)) - 1u);
         const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
         for (int r = 0; r < MR; r++)
             _mm512_mask_storeu_ps(out + (size_t)r * ldo + c0, m, _mm512_add_ps(acc[r][j], bv));
@@ -616,10 +648,11 @@ void eb_gemm_packed(float *out, const float *inp, const float *wp, const float *
 #pragma omp parallel for schedule(dynamic, 1) if (par)
         for (int p = 0; p < np; p++) {
             const int o0 = p * EB_PACK_NR, nc = OC - o0 < EB_PACK_NR ? OC - o0 : EB_PACK_NR;
-            panel_512(out + o0, OC, inp, C, wp + (size_t)p * EB_PACK_NR * C, bias ? bias + o0 : NULL,
-                      N, C, nc);
+            panel_512(out + o0, OC, inp, C, wp + (size_t)p * EB_PACK_NR * C,
+                      bias ? bias + o0 : NULL, N, C, nc);
             if (ep != EB_EPI_NONE)
-                for (int n = 0; n < N; n++) epilogue(out + (size_t)n * OC + o0, (size_t)nc, ep);
+                for (int n = 0; n < N; n++)
+                    epilogue(out + (size_t)n * OC + o0, (size_t)nc, ep);
         }
         return;
     }

@@ -96,8 +96,10 @@ static int pack_all(eb_batch *b, const eb_model *m) {
 /* out = act(inp @ l^T + bias), through the packed copy when there is one. */
 static void linear(float *out, const float *inp, const eb_linear *l, const float *packed, int rows,
                    eb_epilogue ep) {
-    if (packed) eb_gemm_packed(out, inp, packed, l->b, rows, l->in, l->out, ep);
-    else eb_matmul_act(out, inp, l->w, l->b, rows, l->in, l->out, ep);
+    if (packed)
+        eb_gemm_packed(out, inp, packed, l->b, rows, l->in, l->out, ep);
+    else
+        eb_matmul_act(out, inp, l->w, l->b, rows, l->in, l->out, ep);
 }
 
 eb_status eb_batch_new(const eb_model *m, int max_sentences, int max_rows, eb_batch **out,
@@ -117,8 +119,8 @@ eb_status eb_batch_new(const eb_model *m, int max_sentences, int max_rows, eb_ba
     }
     P = EB_MIN(P, EB_MAX_TOKENS);
     const size_t R = (size_t)max_rows, Pn = (size_t)EB_MIN(P, max_rows);
-    const size_t sizes[] = {R * H, R * E, R * H, R * H, R * H, R * H, R * H, R * I,
-                            (size_t)NH * Pn * Pn, (size_t)H};
+    const size_t sizes[] = {
+        R * H, R * E, R * H, R * H, R * H, R * H, R * H, R * I, (size_t)NH * Pn * Pn, (size_t)H};
     enum { NBUF = sizeof sizes / sizeof sizes[0] };
     size_t off[NBUF + 1], total = 0;
     for (int i = 0; i < NBUF; i++) {
@@ -150,7 +152,8 @@ eb_status eb_batch_new(const eb_model *m, int max_sentences, int max_rows, eb_ba
     b->block = blk;
     float **bufs[NBUF] = {&b->hidden, &b->emb, &b->q,   &b->k,   &b->v,
                           &b->ctx,    &b->tmp, &b->ffn, &b->att, &b->pooled};
-    for (int i = 0; i < NBUF; i++) *bufs[i] = (float *)(blk + off[i]);
+    for (int i = 0; i < NBUF; i++)
+        *bufs[i] = (float *)(blk + off[i]);
     b->sid = (int *)(blk + off[NBUF]);
     b->off = b->sid + max_sentences;
     b->len = b->off + max_sentences;
@@ -215,8 +218,7 @@ static void finish(eb_batch_result *r, const float *logits, int C, int layer) {
 }
 
 eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const int *lens, int n,
-                                const eb_run_params *params, eb_batch_result *out,
-                                eb_error *err) {
+                                const eb_run_params *params, eb_batch_result *out, eb_error *err) {
     eb_run_params p = params ? *params : eb_run_params_default();
     const eb_model *m = b->model;
     const eb_model_task *t = eb_model_find_task(m, p.task);
@@ -256,7 +258,8 @@ eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const in
             const float *pe = t->w.pos_emb + (size_t)i * E;
             const float *te = t->w.type_emb;
             float *o = b->emb + (size_t)(b->off[s] + i) * E;
-            for (int e = 0; e < E; e++) o[e] = we[e] + pe[e] + te[e];
+            for (int e = 0; e < E; e++)
+                o[e] = we[e] + pe[e] + te[e];
         }
     eb_layernorm(b->emb, b->emb, t->w.emb_ln.g, t->w.emb_ln.b, rows, E, c->layer_norm_eps);
     const int ti = (int)(t - m->tasks);
@@ -278,8 +281,8 @@ eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const in
             eb_albert_classify_at(logits, &view, c, &t->w, l);
             for (int i = 0; i < c->num_labels; i++)
                 if (!isfinite(logits[i]))
-                    return eb_fail(err, EB_ERR_NUMERIC,
-                                   "sentence %d: non-finite logit at layer %d", b->sid[s], l + 1);
+                    return eb_fail(err, EB_ERR_NUMERIC, "sentence %d: non-finite logit at layer %d",
+                                   b->sid[s], l + 1);
             float e = c->num_labels > 1 ? eb_entropy_logits(logits, c->num_labels) : 0.0f;
             if (last || (double)e < thr) {
                 finish(&out[b->sid[s]], logits, c->num_labels, l + 1);
