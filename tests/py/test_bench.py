@@ -108,6 +108,15 @@ def dense(tmp):
         fl = 2 * n * E * H + L * (8 * n * H * H + 4 * n * n * H + 4 * n * H * I) + 2 * H * H
         report("bench_gflops_%d" % n, abs(r["gflops"] - fl / (r["median_ms"] * 1e6)) < 1e-6 * (1 + r["gflops"]),
                "%s vs %g" % (r["gflops"], fl / (r["median_ms"] * 1e6)))
+    rc, out, err = run(["-m", d, "--engines", "edgebert,edgebert-batch", "--tokens", "5", "--threads",
+                        "1", "--runs", "3", "--warmup", "0", "--rounds", "2", "--clock", "cpu",
+                        "--json", "--no-gemm", "--no-rss"])
+    j = json.loads(out) if rc == 0 else {}
+    eng = sorted(r["engine"] for r in j.get("rows", []))
+    report("bench_cpu_clock_rounds", rc == 0 and j.get("clock") == "cpu" and j.get("rounds") == 2 and
+           eng == ["edgebert", "edgebert-batch"], out + err[-300:])
+    rc, out, err = run(["-m", d, "--clock", "sundial"])
+    report("bench_usage_clock", rc == 2 and "--clock" in err, err[-200:])
     rc, out, err = run(["-m", d, "--engines", "edgebert", "--tokens", "3", "--threads", "1,2",
                         "--runs", "2", "--warmup", "0", "--csv", "--no-gemm", "--no-rss"])
     rd = list(csv.DictReader(io.StringIO(out)))
