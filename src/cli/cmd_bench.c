@@ -968,19 +968,19 @@ static int write_ids(const sents *S, const char *path) {
 
 /* Per-sentence edgebert; fills pred, returns mean ms (or -1). */
 static double e2e_edgebert(eb_context *ctx, const sents *S, const eb_run_params *p, int *pred,
-                           double *mean_exit) {
+                           double *mean_exit, int cpu) {
     eb_result r;
     eb_error err = {0};
     for (int i = 0; i < S->n && i < 3; i++)
         if (eb_classify_ids(ctx, S->ptr[i], NULL, S->len[i], p, &r, &err) != EB_OK) break;
     double total = 0, ex = 0;
     for (int i = 0; i < S->n; i++) {
-        double t0 = now_ms();
+        double t0 = run_ms(cpu);
         if (eb_classify_ids(ctx, S->ptr[i], NULL, S->len[i], p, &r, &err) != EB_OK) {
             fprintf(stderr, "edgebert bench: sentence %d: %s\n", i + 1, err.msg);
             return -1;
         }
-        total += now_ms() - t0;
+        total += run_ms(cpu) - t0;
         pred[i] = r.label;
         ex += r.exit_layer;
     }
@@ -1055,14 +1055,15 @@ static int bench_e2e(const opts *o, const char *root) {
     rows dummy;
     dummy.skipped = skipped;
     eb_context *ctx = NULL;
+    char idsf[PATH_MAX + 40];
+    idsf[0] = 0;
     if (!pred || !pee || eb_context_new(m, &ctx, &err) != EB_OK) {
         fprintf(stderr, "edgebert bench: out of memory\n");
         rc = 1;
         goto done;
     }
     const char *hf = o->hf ? o->hf : (is_dir(mpath) ? mpath : NULL);
-    char idsf[PATH_MAX + 40];
-    sfmt(idsf, sizeof idsf, "%s/build/bench/e2e_ids.txt", root);
+    sfmt(idsf, sizeof idsf, "%s/build/bench/e2e_ids.%ld.txt", root, (long)getpid());
     if (write_ids(&S, idsf)) {
         fprintf(stderr, "edgebert bench: cannot write %s\n", idsf);
         rc = 1;
@@ -1088,7 +1089,7 @@ static int bench_e2e(const opts *o, const char *root) {
             if (ee.policy == EB_POLICY_BASE) ee.policy = EB_POLICY_EE;
             base.policy = EB_POLICY_BASE;
             double mex;
-            double ms = e2e_edgebert(ctx, &S, &ee, pee, &mex);
+            double ms = e2e_edgebert(ctx, &S, &ee, pee, &mex, o->cpu_clock);
             if (ms < 0) {
                 rc = 1;
                 goto done;
@@ -1096,7 +1097,7 @@ static int bench_e2e(const opts *o, const char *root) {
             rws[nr++] = (e2e_row){"edgebert", "", t, ms, accuracy(&S, pee), mex};
             sfmt(rws[nr - 1].mode, sizeof rws[0].mode, "%s",
                  ee.policy == EB_POLICY_LAI ? "lai" : "early-exit");
-            ms = e2e_edgebert(ctx, &S, &base, pred, &mex);
+            ms = e2e_edgebert(ctx, &S, &base, pred, &mex, o->cpu_clock);
             if (ms < 0) {
                 rc = 1;
                 goto done;
@@ -1118,7 +1119,7 @@ static int bench_e2e(const opts *o, const char *root) {
                 eb_run_params bp = ee;
                 bp.policy = EB_POLICY_EE;
                 int agree = 0, cnt = 0;
-                double t0 = now_ms(), ex = 0;
+                double t0 = run_ms(o->cpu_clock), ex = 0;
                 for (int i = 0; i < S.n; i += B) {
                     int k = S.n - i < B ? S.n - i : B;
                     if (eb_batch_classify_ids(bt, S.ptr + i, S.len + i, k, &bp, br, &err) !=
@@ -1134,7 +1135,7 @@ static int bench_e2e(const opts *o, const char *root) {
                     }
                     cnt += k;
                 }
-                double sec = (now_ms() - t0) / 1e3;
+                double sec = (run_ms(o->cpu_clock) - t0) / 1e3;
                 cJSON *x = cJSON_CreateObject();
                 cJSON_AddNumberToObject(x, "batch", B);
                 cJSON_AddNumberToObject(x, "threads", t);
@@ -1194,6 +1195,7 @@ static int bench_e2e(const opts *o, const char *root) {
         cJSON_AddStringToObject(j, "data", o->data);
         cJSON_AddStringToObject(j, "task", task);
         cJSON_AddNumberToObject(j, "sentences", S.n);
+        cJSON_AddStringToObject(j, "clock", o->cpu_clock ? "cpu" : "wall");
         cJSON *ra = cJSON_AddArrayToObject(j, "rows");
         for (int i = 0; i < nr; i++) {
             cJSON *x = cJSON_CreateObject();
@@ -1271,6 +1273,7 @@ static int bench_e2e(const opts *o, const char *root) {
         }
     }
 done:
+    if (idsf[0]) unlink(idsf);
     eb_context_free(ctx);
     free(pred), free(pee);
     cJSON_Delete(skipped);

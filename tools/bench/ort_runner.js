@@ -71,9 +71,14 @@ async function main() {
     let total = 0;
     const labels = [];
     for (const s of seqs) {
-      const t0 = process.hrtime.bigint();
+      const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
       const out = await run(s);
-      total += Number(process.hrtime.bigint() - t0) / 1e6;
+      if (a.clock === 'cpu') {
+        const c = process.cpuUsage(c0);
+        total += (c.user + c.system) / 1e3;
+      } else {
+        total += Number(process.hrtime.bigint() - t0) / 1e6;
+      }
       const lg = out.logits.data;
       let best = 0;
       for (let i = 1; i < lg.length; i++) if (lg[i] > lg[best]) best = i;
