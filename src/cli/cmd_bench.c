@@ -1222,9 +1222,8 @@ static int bench_e2e(const opts *o, const char *root) {
         free(s);
         cJSON_Delete(j);
     } else {
-        printf(
-            "model: %s; %s, %d sentences (%s); mean wall-clock per sentence, token ids given\n\n",
-            mpath, task, S.n, o->data);
+        printf("model: %s; %s, %d sentences (%s); mean %s per sentence, token ids given\n\n", mpath,
+               task, S.n, o->data, o->cpu_clock ? "process CPU time" : "wall-clock");
         printf("| engine | mode | threads | mean ms | accuracy | mean exit layer | x vs torch full "
                "| x vs ort full |\n");
         printf("|---|---|---:|---:|---:|---:|---:|---:|\n");

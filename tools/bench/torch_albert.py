@@ -219,7 +219,9 @@ def cmd_ids(a):
                 seqs.append([int(x) for x in line.split()])
     labels, total = [], 0.0
     with torch.no_grad():
-        tm = trace(m, cfg)
+        # eager: a traced module re-specialises on every new length, which
+        # costs PyTorch more than it gains on a stream of varying sentences
+        tm = m
         for s in seqs[: a.warmup]:
             tm(torch.tensor([s], dtype=torch.int64))
         clock = time.process_time if a.clock == "cpu" else time.perf_counter
