@@ -662,6 +662,21 @@ static double time_gemm(eb_gemm_impl impl, float *a, float *b, float *c, int M, 
     return 2.0 * M * (double)N * K / (ts[runs / 2] * 1e6);
 }
 
+static double time_gemm_packed(const float *a, const float *pk, float *c, int M, int N, int K,
+                               int runs) {
+    double ts[64];
+    if (runs > 64) runs = 64;
+    for (int i = 0; i < 2; i++)
+        eb_gemm_packed(c, a, pk, NULL, M, K, N, EB_EPI_NONE);
+    for (int i = 0; i < runs; i++) {
+        double t0 = now_ms();
+        eb_gemm_packed(c, a, pk, NULL, M, K, N, EB_EPI_NONE);
+        ts[i] = now_ms() - t0;
+    }
+    qsort(ts, (size_t)runs, sizeof *ts, cmp_double);
+    return 2.0 * M * (double)N * K / (ts[runs / 2] * 1e6);
+}
+
 static double time_gemm_bf16(const float *a, const uint16_t *wb, uint16_t *xb, float *c, int M,
                              int N, int K, int runs) {
     double ts[64];
@@ -701,7 +716,7 @@ static int bench_gemm(const opts *o, const eb_config *c, gemm_row *g, int cap) {
         g[n++] = (gemm_row){"openblas", o->threads[ti],
                             maxn,       maxn,
                             maxn,       time_gemm(EB_GEMM_BLAS, a, b, y, maxn, maxn, maxn, 7)};
-        for (int ki = 0; ki < o->ntokens && n + 6 <= cap; ki++) {
+        for (int ki = 0; ki < o->ntokens && n + 8 <= cap; ki++) {
             int N = o->tokens[ki];
             if (N > maxn) continue;
             const int shapes[2][2] = {{H, FF}, {FF, H}};
@@ -719,6 +734,20 @@ static int bench_gemm(const opts *o, const eb_config *c, gemm_row *g, int cap) {
                                         OC,
                                         K,
                                         time_gemm(mine, a, b, y, N, OC, K, o->runs)};
+                float *pk =
+                    eb_cpu_has_avx512() && n < cap
+                        ? aligned_alloc(64, (eb_pack_floats(K, OC) * sizeof(float) + 63) / 64 * 64)
+                        : NULL;
+                if (pk) {
+                    eb_pack_weights(pk, b, K, OC);
+                    g[n++] = (gemm_row){"avx512-packed",
+                                        o->threads[ti],
+                                        N,
+                                        OC,
+                                        K,
+                                        time_gemm_packed(a, pk, y, N, OC, K, o->runs)};
+                    free(pk);
+                }
                 if (wb && xb && n < cap)
                     g[n++] = (gemm_row){"avx512-bf16",
                                         o->threads[ti],
