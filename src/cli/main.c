@@ -18,6 +18,7 @@ int eb_cmd_train(int argc, char **argv);
 int eb_cmd_faults(int argc, char **argv);
 int eb_cmd_prune(int argc, char **argv);
 int eb_cmd_compress_report(int argc, char **argv);
+int eb_cmd_bench(int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -34,6 +35,7 @@ static const command commands[] = {
     {"trace", eb_cmd_trace, "replay recorded per-layer entropies: mean exit (and predicted) layer"},
     {"sim", eb_cmd_sim, "run a recorded trace through the accelerator model (cycles, V/F, energy)"},
     {"sweep", eb_cmd_sweep, "the paper's figures: CSV, JSON and SVG plots over MAC sizes, policies, targets"},
+    {"bench", eb_cmd_bench, "speed: edgebert vs PyTorch vs ONNX Runtime; --e2e: early exit on a dev set"},
     {"train", eb_cmd_train, "train a model: backbone (KD, spans, pruning), off-ramps, exit predictor"},
     {"prune", eb_cmd_prune, "magnitude-prune a fine-tuned checkpoint (encoder keep fraction, embedding percentile)"},
     {"pack", eb_cmd_pack, "build a multi-task bundle (shared embeddings, AdaptivFloat8, bitmasks)"},

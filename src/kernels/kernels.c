@@ -6,16 +6,6 @@
 #include <math.h>
 #include <string.h>
 
-void eb_matmul(float *out, const float *inp, const float *w, const float *bias, int N, int C,
-               int OC) {
-    if (N <= 0 || OC <= 0) return;
-    if (bias) {
-        for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, bias, sizeof(float) * (size_t)OC);
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
-                bias ? 1.0f : 0.0f, out, OC);
-}
-
 void eb_matmul_ref(float *out, const float *inp, const float *w, const float *bias, int N, int C,
                    int OC) {
     for (int i = 0; i < N; i++) {
@@ -27,7 +17,7 @@ void eb_matmul_ref(float *out, const float *inp, const float *w, const float *bi
     }
 }
 
-void eb_layernorm(float *out, const float *inp, const float *g, const float *b, int N, int C,
+void eb_layernorm_ref(float *out, const float *inp, const float *g, const float *b, int N, int C,
                   float eps) {
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C;
@@ -46,14 +36,14 @@ void eb_layernorm(float *out, const float *inp, const float *g, const float *b, 
     }
 }
 
-void eb_add_layernorm(float *out, const float *inp, const float *res, const float *g,
-                      const float *b, int N, int C, float eps) {
+void eb_add_layernorm_ref(float *out, const float *inp, const float *res, const float *g,
+                          const float *b, int N, int C, float eps) {
     size_t n = (size_t)N * C;
     for (size_t i = 0; i < n; i++) out[i] = inp[i] + res[i];
-    eb_layernorm(out, out, g, b, N, C, eps);
+    eb_layernorm_ref(out, out, g, b, N, C, eps);
 }
 
-void eb_gelu_new(float *x, size_t n) {
+void eb_gelu_new_ref(float *x, size_t n) {
     const float s = 0.7978845608028654f; /* sqrt(2/pi) */
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
@@ -61,7 +51,7 @@ void eb_gelu_new(float *x, size_t n) {
     }
 }
 
-void eb_gelu_erf(float *x, size_t n) {
+void eb_gelu_erf_ref(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
@@ -97,9 +87,31 @@ void eb_softmax_rows(float *x, int rows, int n) {
     }
 }
 
-void eb_attention(float *out, float *att, const float *q, const float *k, const float *v, int N,
-                  int NH, int HS, const uint8_t *key_valid, const float *span_z, float span_ramp,
-                  const uint8_t *head_on) {
+void eb_softmax_masked_row_ref(float *row, int N, int i, const uint8_t *key_valid,
+                               const float *span_z, float span_ramp) {
+    float mx = -FLT_MAX;
+    for (int j = 0; j < N; j++) {
+        if (key_valid && !key_valid[j]) continue;
+        mx = row[j] > mx ? row[j] : mx;
+    }
+    float sum = 0;
+    for (int j = 0; j < N; j++) {
+        float e = (key_valid && !key_valid[j]) ? 0.0f : expf(row[j] - mx);
+        row[j] = e;
+        sum += e;
+    }
+    float inv = sum > 0 ? 1.0f / sum : 0.0f;
+    if (span_z) {
+        for (int j = 0; j < N; j++)
+            row[j] *= inv * eb_span_mask(*span_z, span_ramp, i > j ? i - j : j - i);
+    } else {
+        for (int j = 0; j < N; j++) row[j] *= inv;
+    }
+}
+
+void eb_attention_ref(float *out, float *att, const float *q, const float *k, const float *v, int N,
+                      int NH, int HS, const uint8_t *key_valid, const float *span_z,
+                      float span_ramp, const uint8_t *head_on) {
     const int H = NH * HS;
     const float scale = 1.0f / sqrtf((float)HS);
     for (int h = 0; h < NH; h++) {
@@ -112,27 +124,9 @@ void eb_attention(float *out, float *att, const float *q, const float *k, const 
         /* scores = Q_h K_h^T * scale */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, HS, scale, q + h * HS, H,
                     k + h * HS, H, 0.0f, A, N);
-        for (int i = 0; i < N; i++) {
-            float *row = A + (size_t)i * N;
-            float mx = -FLT_MAX;
-            for (int j = 0; j < N; j++) {
-                if (key_valid && !key_valid[j]) continue;
-                mx = row[j] > mx ? row[j] : mx;
-            }
-            float sum = 0;
-            for (int j = 0; j < N; j++) {
-                float e = (key_valid && !key_valid[j]) ? 0.0f : expf(row[j] - mx);
-                row[j] = e;
-                sum += e;
-            }
-            float inv = sum > 0 ? 1.0f / sum : 0.0f;
-            if (span_z) {
-                for (int j = 0; j < N; j++)
-                    row[j] *= inv * eb_span_mask(span_z[h], span_ramp, i > j ? i - j : j - i);
-            } else {
-                for (int j = 0; j < N; j++) row[j] *= inv;
-            }
-        }
+        for (int i = 0; i < N; i++)
+            eb_softmax_masked_row_ref(A + (size_t)i * N, N, i, key_valid,
+                                      span_z ? &span_z[h] : NULL, span_ramp);
         /* context_h = A V_h */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, HS, N, 1.0f, A, N, v + h * HS, H,
                     0.0f, out + h * HS, H);

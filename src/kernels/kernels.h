@@ -10,9 +10,75 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* out[N,OC] = inp[N,C] @ w[OC,C]^T + bias[OC] (bias may be NULL). */
+/* out[N,OC] = inp[N,C] @ w[OC,C]^T + bias[OC] (bias may be NULL).
+ * Dispatched at run time (gemm.c): AVX-512 or AVX2/FMA dot-product tiles for
+ * the encoder's shapes, OpenBLAS otherwise; OpenMP threads over OC blocks. */
 void eb_matmul(float *out, const float *inp, const float *w, const float *bias, int N, int C,
                int OC);
+
+/* ---- fast paths (gemm.c, fast.c) -------------------------------- */
+
+typedef enum eb_gemm_impl {
+    EB_GEMM_AUTO = 0,   /* the fastest for the shape and this CPU */
+    EB_GEMM_BLAS = 1,   /* OpenBLAS cblas_sgemm (the portable path) */
+    EB_GEMM_AVX2 = 2,   /* AVX2 + FMA tiles (falls back to BLAS without AVX2) */
+    EB_GEMM_AVX512 = 3, /* AVX-512 tiles (falls back to BLAS without AVX-512) */
+    EB_GEMM_SCALAR = 4  /* plain C tiles (tests) */
+} eb_gemm_impl;
+
+/* Activation applied to the product while it is in cache (fused epilogue). */
+typedef enum eb_epilogue {
+    EB_EPI_NONE = 0,
+    EB_EPI_GELU_NEW = 1, /* tanh approximation */
+    EB_EPI_GELU_ERF = 2,
+    EB_EPI_RELU = 3
+} eb_epilogue;
+
+int eb_cpu_has_avx512(void); /* avx512f + avx512dq */
+int eb_cpu_has_avx2(void);   /* avx2 + fma */
+/* The best SIMD tile implementation on this CPU (BLAS when neither). */
+eb_gemm_impl eb_gemm_best_impl(void);
+const char *eb_gemm_impl_name(eb_gemm_impl impl);
+
+/* out = act(inp @ w^T + bias) with a chosen implementation (tests, bench). */
+void eb_gemm_nt(eb_gemm_impl impl, float *out, const float *inp, const float *w,
+                const float *bias, int N, int C, int OC, eb_epilogue ep);
+/* Same with row strides (ldo, ldx, ldw in floats); threads = 0 keeps the
+ * call on the calling thread (for use inside a parallel region). */
+void eb_gemm_nt_ex(eb_gemm_impl impl, float *out, int ldo, const float *inp, int ldx,
+                   const float *w, int ldw, const float *bias, int N, int C, int OC,
+                   eb_epilogue ep, int threads);
+/* bf16 weights: w[OC, C] as bfloat16 bits (round to nearest even of the
+ * fp32 weight), the input rounded to bf16 into xbuf[N*C] (caller's scratch),
+ * products accumulated in fp32 with AVX512-BF16 vdpbf16ps when the CPU has
+ * it and C is even (returns 1); otherwise the scalar reference (returns 0).
+ * Half the weight bytes of fp32 and twice the multiply rate; the input
+ * rounding costs about 3 significant digits (see docs/perf.md). */
+int eb_cpu_has_avx512_bf16(void);
+/* (scalar conversions: eb_f32_to_bf16 / eb_bf16_to_f32 in util/util.h) */
+void eb_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n);
+int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *bias, int N, int C,
+                 int OC, eb_epilogue ep, uint16_t *xbuf);
+/* Scalar reference: inputs rounded to bf16, sums in double. */
+void eb_gemm_bf16_ref(float *out, const float *inp, const uint16_t *w, const float *bias, int N,
+                      int C, int OC);
+/* Pre-packed fp32 weights (for weights that are used many times: pack once
+ * at load).  eb_pack_floats(C, OC) floats, 64-byte aligned, filled by
+ * eb_pack_weights from w[OC, C]; eb_gemm_packed then computes
+ * out = act(inp @ w^T + bias) with an outer-product AVX-512 kernel (8 rows
+ * x 48 columns in registers, aligned streaming of the panel, no horizontal
+ * sums); without AVX-512 or with an unaligned panel, a scalar reference. */
+#define EB_PACK_NR 48
+size_t eb_pack_floats(int C, int OC);
+void eb_pack_weights(float *dst, const float *w, int C, int OC);
+void eb_gemm_packed(float *out, const float *inp, const float *wp, const float *bias, int N, int C,
+                    int OC, eb_epilogue ep);
+void eb_gemm_packed_ref(float *out, const float *inp, const float *wp, const float *bias, int N,
+                        int C, int OC);
+/* Fused Linear + activation: out = act(inp @ w^T + bias) (bias+GELU fusion;
+ * for albert.c's FFN: eb_matmul_act(s->ffn, ..., EB_EPI_GELU_NEW)). */
+void eb_matmul_act(float *out, const float *inp, const float *w, const float *bias, int N, int C,
+                   int OC, eb_epilogue ep);
 /* Scalar reference of eb_matmul (tests). */
 void eb_matmul_ref(float *out, const float *inp, const float *w, const float *bias, int N, int C,
                    int OC);
@@ -24,9 +90,17 @@ void eb_layernorm(float *out, const float *inp, const float *g, const float *b, 
 void eb_add_layernorm(float *out, const float *inp, const float *res, const float *g,
                       const float *b, int N, int C, float eps);
 
-/* In place activations over n values. */
+/* In place activations over n values (AVX-512 when the CPU has it; the
+ * _ref versions are the scalar references, libm tanhf/erff). */
 void eb_gelu_new(float *x, size_t n); /* 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))) */
 void eb_gelu_erf(float *x, size_t n); /* 0.5x(1+erf(x/sqrt 2)) */
+void eb_gelu_new_ref(float *x, size_t n);
+void eb_gelu_erf_ref(float *x, size_t n);
+/* Scalar reference of eb_layernorm / eb_add_layernorm (double sums). */
+void eb_layernorm_ref(float *out, const float *inp, const float *g, const float *b, int N, int C,
+                      float eps);
+void eb_add_layernorm_ref(float *out, const float *inp, const float *res, const float *g,
+                          const float *b, int N, int C, float eps);
 void eb_relu(float *x, size_t n);
 void eb_tanh_inplace(float *x, size_t n);
 
@@ -49,6 +123,22 @@ int eb_span_head_off(float z, float R);
 void eb_attention(float *out, float *att, const float *q, const float *k, const float *v, int N,
                   int NH, int HS, const uint8_t *key_valid, const float *span_z, float span_ramp,
                   const uint8_t *head_on);
+
+/* Scalar reference of eb_attention (cblas + libm expf, one head at a time).
+ * eb_attention itself runs heads in parallel (OpenMP) with the SIMD tiles and
+ * a fused masked/span softmax. */
+void eb_attention_ref(float *out, float *att, const float *q, const float *k, const float *v,
+                      int N, int NH, int HS, const uint8_t *key_valid, const float *span_z,
+                      float span_ramp, const uint8_t *head_on);
+
+/* Fused masked softmax of one score row in place: row[j] = 0 where
+ * key_valid[j] == 0, else softmax over the valid j; then, when span_z is
+ * not NULL, row[j] *= eb_span_mask(*span_z, span_ramp, |i - j|) (no
+ * renormalisation).  key_valid may be NULL (all valid). */
+void eb_softmax_masked_row(float *row, int n, int i, const uint8_t *key_valid,
+                           const float *span_z, float span_ramp);
+void eb_softmax_masked_row_ref(float *row, int n, int i, const uint8_t *key_valid,
+                               const float *span_z, float span_ramp);
 
 /* In place softmax of each of `rows` rows of length n. */
 void eb_softmax_rows(float *x, int rows, int n);

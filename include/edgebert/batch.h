@@ -1,0 +1,47 @@
+/* edgebert/batch.h - several sentences in one call, with early exit.
+ *
+ * The sentences of a batch are packed row after row (no padding): every
+ * Linear layer runs once over all the rows of the sentences still in the
+ * batch, attention runs per sentence.  After each layer every sentence's
+ * off-ramp is read; a sentence whose entropy falls below the threshold
+ * leaves the batch and the rows of the others are compacted, so the
+ * following layers only compute what is still needed.  The answers are the
+ * ones eb_classify_ids gives with EB_POLICY_EE (or EB_POLICY_BASE: all
+ * layers), sentence by sentence. */
+#ifndef EDGEBERT_BATCH_H
+#define EDGEBERT_BATCH_H
+
+#include "edgebert.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct eb_batch eb_batch;
+
+typedef struct eb_batch_result {
+    int label;
+    int num_labels;
+    float logits[EB_MAX_LABELS];
+    int exit_layer; /* 1-based layer whose classifier answered */
+    float entropy;  /* entropy of the answering classifier (0 for regression) */
+} eb_batch_result;
+
+/* Scratch for up to max_sentences sentences and max_rows tokens in all
+ * (each sentence at most the model's max_position_embeddings).  One
+ * allocation; nothing is allocated while classifying. */
+eb_status eb_batch_new(const eb_model *model, int max_sentences, int max_rows, eb_batch **out,
+                       eb_error *err);
+void eb_batch_free(eb_batch *b);
+
+/* Classify n tokenized sentences: ids[i][0..lens[i]) (type ids all 0).
+ * params: policy EB_POLICY_EE (default) or EB_POLICY_BASE, threshold (< 0:
+ * the model's own), task; other fields are ignored.  out[n]. */
+eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const int *lens, int n,
+                                const eb_run_params *params, eb_batch_result *out, eb_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,316 @@
+/* fast.c - SIMD versions of the element-wise kernels and of the attention
+ * core, chosen at run time (AVX-512 when the CPU has it, else the scalar
+ * references of kernels.c).
+ *
+ *  - exp: range reduction x = n ln2 + r, |r| <= ln2/2, degree-7 Taylor
+ *    polynomial, 2^n by vscalefps (about 1 ulp).
+ *  - GELU (tanh form): 0.5x(1 + tanh(y)) = x / (1 + e^{-2y}), accurate in
+ *    both tails.
+ *  - GELU (erf form): erfc by the Chebyshev-fitted formula
+ *    t exp(-z^2 - 1.26551223 + t(...)), t = 1/(1 + z/2) (fractional error
+ *    below 1.2e-7), so 1 + erf(-z) = erfc(z) never cancels.
+ *  - LayerNorm: two passes in fp32 vectors (mean, then centred squares).
+ *  - Attention: heads in parallel (OpenMP); scores with the GEMM tiles,
+ *    fused scale + key mask + span softmax, context as broadcast-FMA rows
+ *    that skip zero probabilities (masked keys, spans). */
+#include "kernels/kernels.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define EB_X86 1
+#include <immintrin.h>
+#define T512 __attribute__((target("avx512f,avx512dq,fma")))
+#else
+#define EB_X86 0
+#endif
+
+#if EB_X86
+static inline T512 __m512 exp512(__m512 x) {
+    /* max/min with the constant first: a NaN in x is returned as is */
+    x = _mm512_max_ps(_mm512_set1_ps(-87.3f), x);
+    x = _mm512_min_ps(_mm512_set1_ps(88.7f), x);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+static inline __mmask16 tail_mask(size_t left) {
+    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+}
+
+static inline T512 __m512 gelu_new512(__m512 x) {
+    const __m512 k = _mm512_set1_ps(-2.0f * 0.7978845608028654f);
+    __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+    __m512 y = _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), x3, x); /* x + 0.044715x^3 */
+    __m512 e = exp512(_mm512_mul_ps(k, y));                       /* e^{-2 s y} */
+    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+static inline T512 __m512 gelu_erf512(__m512 x) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678118654752f));
+    __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(0.5f), z, one));
+    __m512 p = _mm512_set1_ps(0.17087277f);
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.82215223f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.48851587f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.13520398f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.27886807f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.18628806f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.09678418f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.37409196f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.00002368f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.26551223f));
+    __m512 erfc = _mm512_mul_ps(t, exp512(_mm512_sub_ps(p, _mm512_mul_ps(z, z))));
+    /* x >= 0: 2 - erfc(z); x < 0: erfc(z) */
+    __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    __m512 f = _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(2.0f), erfc), erfc);
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), f);
+}
+
+static T512 void gelu_new_avx512(float *x, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(x + i, m, gelu_new512(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+static T512 void gelu_erf_avx512(float *x, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(x + i, m, gelu_erf512(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+/* out = LN(inp (+ res)) row by row; out may alias inp or res. */
+static T512 void layernorm_avx512(float *out, const float *inp, const float *res, const float *g,
+                                  const float *b, int N, int C, float eps) {
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C;
+        const float *rr = res ? res + (size_t)i * C : NULL;
+        float *y = out + (size_t)i * C;
+        __m512 s = _mm512_setzero_ps();
+        for (int c = 0; c < C; c += 16) {
+            __mmask16 m = tail_mask((size_t)(C - c));
+            __m512 v = _mm512_maskz_loadu_ps(m, x + c);
+            if (rr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, rr + c));
+            _mm512_mask_storeu_ps(y + c, m, v);
+            s = _mm512_add_ps(s, v);
+        }
+        const float mean = _mm512_reduce_add_ps(s) / (float)C;
+        const __m512 mv = _mm512_set1_ps(mean);
+        __m512 q = _mm512_setzero_ps();
+        for (int c = 0; c < C; c += 16) {
+            __mmask16 m = tail_mask((size_t)(C - c));
+            __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, y + c), mv);
+            q = _mm512_fmadd_ps(d, d, q);
+        }
+        const float var = _mm512_reduce_add_ps(q) / (float)C;
+        const __m512 rs = _mm512_set1_ps((float)(1.0 / sqrt((double)var + eps)));
+        for (int c = 0; c < C; c += 16) {
+            __mmask16 m = tail_mask((size_t)(C - c));
+            __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, y + c), mv);
+            __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(d, rs), _mm512_maskz_loadu_ps(m, g + c),
+                                       _mm512_maskz_loadu_ps(m, b + c));
+            _mm512_mask_storeu_ps(y + c, m, v);
+        }
+    }
+}
+
+/* softmax(scale * row) with key mask and span (see kernels.h). */
+enum { KMASK_MAX = 4096 / 16 };
+
+/* One bit per valid key, 16 keys a mask (n <= 4096). */
+static void key_masks(__mmask16 *km, const uint8_t *key_valid, int n) {
+    for (int j = 0; j < n; j += 16) {
+        unsigned m = 0;
+        for (int k = 0; k < 16 && j + k < n; k++)
+            m |= (key_valid[j + k] ? 1u : 0u) << k;
+        km[j / 16] = (__mmask16)m;
+    }
+}
+
+static T512 void softmax_row_avx512(float *row, int n, int i, float scale, const __mmask16 *km,
+                                    const float *span_z, float span_ramp) {
+    const __m512 sc = _mm512_set1_ps(scale);
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    __m512 mx = _mm512_set1_ps(-FLT_MAX);
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 m = tail_mask((size_t)(n - j));
+        if (km) m &= km[j / 16];
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), sc);
+        mx = _mm512_mask_max_ps(mx, m, mx, v);
+    }
+    const __m512 mxv = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m512 sum = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 m = tail_mask((size_t)(n - j)), valid = m;
+        if (km) valid &= km[j / 16];
+        __m512 v = _mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, row + j), sc, mxv);
+        __m512 e = _mm512_maskz_mov_ps(valid, exp512(v));
+        _mm512_mask_storeu_ps(row + j, m, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    const float s = _mm512_reduce_add_ps(sum);
+    const __m512 inv = _mm512_set1_ps(s > 0 ? 1.0f / s : 0.0f);
+    const __m512 zr = _mm512_set1_ps(span_z ? (span_ramp + *span_z) / span_ramp : 0.0f);
+    const __m512 rinv = _mm512_set1_ps(span_z ? 1.0f / span_ramp : 0.0f);
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 m = tail_mask((size_t)(n - j));
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), inv);
+        if (span_z) {
+            /* m(x) = clamp((R + z - x) / R, 0, 1), x = |i - j| */
+            __m512i jj = _mm512_add_epi32(lane, _mm512_set1_epi32(j));
+            __m512i d = _mm512_abs_epi32(_mm512_sub_epi32(jj, _mm512_set1_epi32(i)));
+            __m512 x = _mm512_cvtepi32_ps(d);
+            __m512 mk = _mm512_fnmadd_ps(x, rinv, zr);
+            mk = _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), mk));
+            v = _mm512_mul_ps(v, mk);
+        }
+        _mm512_mask_storeu_ps(row + j, m, v);
+    }
+}
+
+/* ctx[i, 0..HS) = sum_j A[i, j] v[j, 0..HS), v rows of stride ldv, ctx rows
+ * of stride ldo.  Zero probabilities are skipped. */
+static T512 void av_avx512(float *ctx, int ldo, const float *A, int N, const float *v, int ldv,
+                           int HS) {
+    for (int i = 0; i < N; i++) {
+        const float *a = A + (size_t)i * N;
+        float *o = ctx + (size_t)i * ldo;
+        for (int c0 = 0; c0 < HS; c0 += 64) {
+            __mmask16 m[4];
+            __m512 acc[4];
+            for (int k = 0; k < 4; k++) {
+                int c = c0 + 16 * k;
+                m[k] = c < HS ? tail_mask((size_t)(HS - c)) : 0;
+                acc[k] = _mm512_setzero_ps();
+            }
+            for (int j = 0; j < N; j++) {
+                if (a[j] == 0.0f) continue;
+                const __m512 s = _mm512_set1_ps(a[j]);
+                const float *vr = v + (size_t)j * ldv + c0;
+                for (int k = 0; k < 4; k++)
+                    acc[k] = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(m[k], vr + 16 * k), acc[k]);
+            }
+            for (int k = 0; k < 4; k++)
+                _mm512_mask_storeu_ps(o + c0 + 16 * k, m[k], acc[k]);
+        }
+    }
+}
+
+static T512 void attention_avx512(float *out, float *att, const float *q, const float *k,
+                                  const float *v, int N, int NH, int HS, const uint8_t *key_valid,
+                                  const float *span_z, float span_ramp, const uint8_t *head_on) {
+    const int H = NH * HS;
+    const float scale = 1.0f / sqrtf((float)HS);
+    const double flops = 4.0 * N * (double)N * H;
+    __mmask16 km[KMASK_MAX];
+    if (key_valid) key_masks(km, key_valid, N);
+    const __mmask16 *kmp = key_valid ? km : NULL;
+    (void)flops;
+#pragma omp parallel for schedule(dynamic, 1) if (flops > 2e6 && NH > 1)
+    for (int h = 0; h < NH; h++) {
+        float *A = att + (size_t)h * N * N;
+        if ((head_on && !head_on[h]) || (span_z && eb_span_head_off(span_z[h], span_ramp))) {
+            for (int i = 0; i < N; i++)
+                memset(out + (size_t)i * H + h * HS, 0, sizeof(float) * HS);
+            memset(A, 0, sizeof(float) * (size_t)N * N);
+            continue;
+        }
+        eb_gemm_nt_ex(EB_GEMM_AVX512, A, N, q + h * HS, H, k + h * HS, H, NULL, N, HS, N,
+                      EB_EPI_NONE, 0);
+        for (int i = 0; i < N; i++)
+            softmax_row_avx512(A + (size_t)i * N, N, i, scale, kmp, span_z ? &span_z[h] : NULL,
+                               span_ramp);
+        av_avx512(out + h * HS, H, A, N, v + h * HS, H, HS);
+    }
+}
+#endif /* EB_X86 */
+
+static int use512(void) {
+#if EB_X86
+    return eb_cpu_has_avx512();
+#else
+    return 0;
+#endif
+}
+
+void eb_gelu_new(float *x, size_t n) {
+#if EB_X86
+    if (use512()) {
+        gelu_new_avx512(x, n);
+        return;
+    }
+#endif
+    eb_gelu_new_ref(x, n);
+}
+
+void eb_gelu_erf(float *x, size_t n) {
+#if EB_X86
+    if (use512()) {
+        gelu_erf_avx512(x, n);
+        return;
+    }
+#endif
+    eb_gelu_erf_ref(x, n);
+}
+
+void eb_layernorm(float *out, const float *inp, const float *g, const float *b, int N, int C,
+                  float eps) {
+#if EB_X86
+    if (use512()) {
+        layernorm_avx512(out, inp, NULL, g, b, N, C, eps);
+        return;
+    }
+#endif
+    eb_layernorm_ref(out, inp, g, b, N, C, eps);
+}
+
+void eb_add_layernorm(float *out, const float *inp, const float *res, const float *g,
+                      const float *b, int N, int C, float eps) {
+#if EB_X86
+    if (use512()) {
+        layernorm_avx512(out, inp, res, g, b, N, C, eps);
+        return;
+    }
+#endif
+    eb_add_layernorm_ref(out, inp, res, g, b, N, C, eps);
+}
+
+void eb_softmax_masked_row(float *row, int n, int i, const uint8_t *key_valid, const float *span_z,
+                           float span_ramp) {
+#if EB_X86
+    if (use512() && n <= 16 * KMASK_MAX) {
+        __mmask16 km[KMASK_MAX];
+        if (key_valid) key_masks(km, key_valid, n);
+        softmax_row_avx512(row, n, i, 1.0f, key_valid ? km : NULL, span_z, span_ramp);
+        return;
+    }
+#endif
+    eb_softmax_masked_row_ref(row, n, i, key_valid, span_z, span_ramp);
+}
+
+void eb_attention(float *out, float *att, const float *q, const float *k, const float *v, int N,
+                  int NH, int HS, const uint8_t *key_valid, const float *span_z, float span_ramp,
+                  const uint8_t *head_on) {
+#if EB_X86
+    if (use512() && N <= 16 * KMASK_MAX) {
+        attention_avx512(out, att, q, k, v, N, NH, HS, key_valid, span_z, span_ramp, head_on);
+        return;
+    }
+#endif
+    eb_attention_ref(out, att, q, k, v, N, NH, HS, key_valid, span_z, span_ramp, head_on);
+}

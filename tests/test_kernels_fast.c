@@ -1,0 +1,458 @@
+/* test_kernels_fast.c - the SIMD / dispatched kernels against independent
+ * double-precision references written here (and against the scalar _ref
+ * kernels), for every implementation this CPU can run: AVX-512, AVX2/FMA,
+ * the plain C tiles and the OpenBLAS fallback. */
+#include "testutil.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "kernels/kernels.h"
+#include "util/util.h"
+
+static void fill(float *x, size_t n, uint64_t *s, float scale) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = (eb_test_uniform(s) * 2 - 1) * scale;
+}
+
+static double gelu_new_d(double v) {
+    return 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+}
+static double gelu_erf_d(double v) {
+    return 0.5 * v * (1 + erf(v / sqrt(2.0)));
+}
+static double act_d(double v, eb_epilogue ep) {
+    switch (ep) {
+    case EB_EPI_GELU_NEW: return gelu_new_d(v);
+    case EB_EPI_GELU_ERF: return gelu_erf_d(v);
+    case EB_EPI_RELU: return v > 0 ? v : 0;
+    default: return v;
+    }
+}
+
+/* out = act(x w^T + b) in double, with row strides. */
+static void gemm_d(double *out, int ldo, const float *x, int ldx, const float *w, int ldw,
+                   const float *b, int N, int C, int OC, eb_epilogue ep) {
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            double s = b ? b[o] : 0;
+            for (int c = 0; c < C; c++)
+                s += (double)x[(size_t)n * ldx + c] * w[(size_t)o * ldw + c];
+            out[(size_t)n * ldo + o] = act_d(s, ep);
+        }
+}
+
+static const eb_gemm_impl impls[] = {EB_GEMM_AUTO, EB_GEMM_BLAS, EB_GEMM_AVX2, EB_GEMM_AVX512,
+                                     EB_GEMM_SCALAR};
+
+static void test_cpu_dispatch(void **state) {
+    (void)state;
+    eb_gemm_impl b = eb_gemm_best_impl();
+    if (eb_cpu_has_avx512())
+        assert_int_equal(b, EB_GEMM_AVX512);
+    else if (eb_cpu_has_avx2())
+        assert_int_equal(b, EB_GEMM_AVX2);
+    else
+        assert_int_equal(b, EB_GEMM_BLAS);
+    printf("# best GEMM implementation on this CPU: %s (avx512 %d, avx2 %d)\n",
+           eb_gemm_impl_name(b), eb_cpu_has_avx512(), eb_cpu_has_avx2());
+    assert_string_equal(eb_gemm_impl_name(EB_GEMM_SCALAR), "scalar");
+}
+
+/* Every implementation, ragged shapes, with and without bias, each epilogue. */
+static void test_gemm_all_impls(void **state) {
+    (void)state;
+    uint64_t s = 1234;
+    const int shapes[][3] = {{1, 1, 1},     {1, 7, 5},      {3, 16, 4},    {5, 17, 9},
+                             {4, 33, 8},    {16, 64, 48},   {17, 130, 13}, {2, 768, 3},
+                             {33, 768, 37}, {16, 1031, 20}, {100, 40, 24}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const int N = shapes[t][0], C = shapes[t][1], OC = shapes[t][2];
+        float *x = malloc(sizeof(float) * N * C), *w = malloc(sizeof(float) * OC * C);
+        float *b = malloc(sizeof(float) * OC), *y = malloc(sizeof(float) * N * OC);
+        double *r = malloc(sizeof(double) * N * OC);
+        fill(x, (size_t)N * C, &s, 1);
+        fill(w, (size_t)OC * C, &s, 1.0f / sqrtf((float)C));
+        fill(b, OC, &s, 0.5f);
+        for (size_t ii = 0; ii < sizeof impls / sizeof impls[0]; ii++)
+            for (int withb = 0; withb < 2; withb++)
+                for (int ep = EB_EPI_NONE; ep <= EB_EPI_RELU; ep++) {
+                    for (int i = 0; i < N * OC; i++)
+                        y[i] = NAN; /* every output must be written */
+                    eb_gemm_nt(impls[ii], y, x, w, withb ? b : NULL, N, C, OC, (eb_epilogue)ep);
+                    gemm_d(r, OC, x, C, w, C, withb ? b : NULL, N, C, OC, (eb_epilogue)ep);
+                    for (int i = 0; i < N * OC; i++)
+                        if (!(fabs(y[i] - r[i]) <= 2e-5 * (1 + fabs(r[i])))) {
+                            print_error("impl %s shape %dx%dx%d bias %d ep %d: [%d] %g vs %g\n",
+                                        eb_gemm_impl_name(impls[ii]), N, C, OC, withb, ep, i,
+                                        (double)y[i], r[i]);
+                            fail();
+                        }
+                }
+        free(x), free(w), free(b), free(y), free(r);
+    }
+}
+
+/* Strided operands, no threads (as attention uses it), and eb_matmul /
+ * eb_matmul_act against the scalar eb_matmul_ref. */
+static void test_gemm_strided_and_wrappers(void **state) {
+    (void)state;
+    uint64_t s = 99;
+    enum { N = 21, C = 40, OC = 19, LDX = 52, LDW = 47, LDO = 25 };
+    float x[N * LDX], w[OC * LDW], b[OC], y[N * LDO], ref[N * OC], y2[N * OC];
+    double r[N * LDO];
+    fill(x, sizeof x / sizeof x[0], &s, 1);
+    fill(w, sizeof w / sizeof w[0], &s, 0.2f);
+    fill(b, OC, &s, 0.3f);
+    for (size_t ii = 0; ii < sizeof impls / sizeof impls[0]; ii++) {
+        for (int i = 0; i < N * LDO; i++)
+            y[i] = -777.0f;
+        eb_gemm_nt_ex(impls[ii], y, LDO, x, LDX, w, LDW, b, N, C, OC, EB_EPI_NONE, 0);
+        gemm_d(r, LDO, x, LDX, w, LDW, b, N, C, OC, EB_EPI_NONE);
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < LDO; o++) {
+                float got = y[n * LDO + o];
+                if (o >= OC)
+                    assert_float_equal(got, -777.0f, 0); /* padding untouched */
+                else
+                    assert_float_equal(got, r[n * LDO + o], 2e-5 * (1 + fabs(r[n * LDO + o])));
+            }
+    }
+    /* contiguous wrappers */
+    float xc[N * C], wc[OC * C];
+    for (int n = 0; n < N; n++)
+        memcpy(xc + n * C, x + n * LDX, sizeof(float) * C);
+    for (int o = 0; o < OC; o++)
+        memcpy(wc + o * C, w + o * LDW, sizeof(float) * C);
+    eb_matmul_ref(ref, xc, wc, b, N, C, OC);
+    eb_matmul(y2, xc, wc, b, N, C, OC);
+    for (int i = 0; i < N * OC; i++)
+        assert_float_equal(y2[i], ref[i], 2e-5 * (1 + fabs(ref[i])));
+    eb_matmul_act(y2, xc, wc, b, N, C, OC, EB_EPI_GELU_NEW);
+    eb_gelu_new_ref(ref, (size_t)N * OC);
+    for (int i = 0; i < N * OC; i++)
+        assert_float_equal(y2[i], ref[i], 3e-5 * (1 + fabs(ref[i])));
+}
+
+/* A product big enough to use the OpenMP team (and the BLAS switch). */
+static void test_gemm_large_threaded(void **state) {
+    (void)state;
+    uint64_t s = 5;
+    const int Ns[] = {64, 128};
+    for (int k = 0; k < 2; k++) {
+        const int N = Ns[k], C = 256, OC = 300;
+        float *x = malloc(sizeof(float) * N * C), *w = malloc(sizeof(float) * OC * C);
+        float *b = malloc(sizeof(float) * OC), *y = malloc(sizeof(float) * N * OC);
+        double *r = malloc(sizeof(double) * N * OC);
+        fill(x, (size_t)N * C, &s, 1);
+        fill(w, (size_t)OC * C, &s, 0.1f);
+        fill(b, OC, &s, 0.1f);
+        eb_matmul(y, x, w, b, N, C, OC);
+        gemm_d(r, OC, x, C, w, C, b, N, C, OC, EB_EPI_NONE);
+        for (int i = 0; i < N * OC; i++)
+            assert_float_equal(y[i], r[i], 2e-5 * (1 + fabs(r[i])));
+        free(x), free(w), free(b), free(y), free(r);
+    }
+}
+
+static void test_gelu_fast(void **state) {
+    (void)state;
+    enum { n = 2003 };
+    static float a[n], b[n], x[n];
+    for (int i = 0; i < n; i++)
+        x[i] = -12.0f + 24.0f * (float)i / (n - 1);
+    x[7] = 0, x[8] = 1e-30f, x[9] = -1e-30f, x[10] = 88.0f, x[11] = -90.0f, x[12] = 1e-4f;
+    memcpy(a, x, sizeof a);
+    memcpy(b, x, sizeof b);
+    eb_gelu_new(a, n);
+    eb_gelu_erf(b, n);
+    for (int i = 0; i < n; i++) {
+        double rn = gelu_new_d(x[i]), re = gelu_erf_d(x[i]);
+        if (!(fabs(a[i] - rn) <= 1e-6 * (1 + fabs(rn))) ||
+            !(fabs(b[i] - re) <= 1e-6 * (1 + fabs(re)))) {
+            print_error("x=%g: gelu_new %g vs %g, gelu_erf %g vs %g\n", (double)x[i], (double)a[i],
+                        rn, (double)b[i], re);
+            fail();
+        }
+    }
+    /* short tails and NaN propagation */
+    for (size_t len = 1; len < 20; len++) {
+        float v[20], u[20];
+        for (size_t i = 0; i < len; i++)
+            v[i] = u[i] = 0.37f * (float)i - 2.0f;
+        eb_gelu_new(v, len);
+        eb_gelu_new_ref(u, len);
+        for (size_t i = 0; i < len; i++)
+            assert_float_equal(v[i], u[i], 2e-6);
+    }
+    float nn[3] = {NAN, 1.0f, NAN};
+    eb_gelu_new(nn, 3);
+    assert_true(isnan(nn[0]) && isnan(nn[2]));
+    float ne[3] = {NAN, 1.0f, NAN};
+    eb_gelu_erf(ne, 3);
+    assert_true(isnan(ne[0]) && isnan(ne[2]));
+}
+
+static void ln_d(double *y, const float *x, const float *res, const float *g, const float *b, int C,
+                 double eps) {
+    double m = 0, v = 0;
+    for (int c = 0; c < C; c++)
+        m += (double)x[c] + (res ? res[c] : 0);
+    m /= C;
+    for (int c = 0; c < C; c++) {
+        double d = (double)x[c] + (res ? res[c] : 0) - m;
+        v += d * d;
+    }
+    v /= C;
+    for (int c = 0; c < C; c++)
+        y[c] = ((double)x[c] + (res ? res[c] : 0) - m) / sqrt(v + eps) * g[c] + b[c];
+}
+
+static void test_layernorm_fast(void **state) {
+    (void)state;
+    uint64_t s = 77;
+    const int Cs[] = {1, 5, 16, 50, 768, 131};
+    for (size_t t = 0; t < sizeof Cs / sizeof Cs[0]; t++) {
+        const int N = 3, C = Cs[t];
+        float *x = malloc(sizeof(float) * N * C), *r = malloc(sizeof(float) * N * C);
+        float *g = malloc(sizeof(float) * C), *b = malloc(sizeof(float) * C);
+        float *y = malloc(sizeof(float) * N * C), *z = malloc(sizeof(float) * N * C);
+        double *ref = malloc(sizeof(double) * C);
+        fill(x, (size_t)N * C, &s, 3);
+        for (int i = 0; i < N * C; i++)
+            x[i] += 10.0f; /* an offset: the mean matters */
+        fill(r, (size_t)N * C, &s, 1);
+        fill(g, C, &s, 1);
+        fill(b, C, &s, 1);
+        eb_layernorm(y, x, g, b, N, C, 1e-12f);
+        memcpy(z, x, sizeof(float) * N * C);
+        eb_add_layernorm(z, z, r, g, b, N, C, 1e-12f); /* out aliases inp */
+        for (int i = 0; i < N; i++) {
+            ln_d(ref, x + i * C, NULL, g, b, C, 1e-12);
+            for (int c = 0; c < C; c++)
+                assert_float_equal(y[i * C + c], ref[c], 2e-4 * (1 + fabs(ref[c])));
+            ln_d(ref, x + i * C, r + i * C, g, b, C, 1e-12);
+            for (int c = 0; c < C; c++)
+                assert_float_equal(z[i * C + c], ref[c], 2e-4 * (1 + fabs(ref[c])));
+        }
+        /* out aliases res */
+        memcpy(z, r, sizeof(float) * N * C);
+        eb_add_layernorm(z, x, z, g, b, N, C, 1e-5f);
+        for (int i = 0; i < N; i++) {
+            ln_d(ref, x + i * C, r + i * C, g, b, C, 1e-5);
+            for (int c = 0; c < C; c++)
+                assert_float_equal(z[i * C + c], ref[c], 2e-4 * (1 + fabs(ref[c])));
+        }
+        free(x), free(r), free(g), free(b), free(y), free(z), free(ref);
+    }
+}
+
+static double span_d(double z, double R, int x) {
+    double m = (R + z - x) / R;
+    return m < 0 ? 0 : (m > 1 ? 1 : m);
+}
+
+static void test_softmax_masked_row(void **state) {
+    (void)state;
+    uint64_t s = 3;
+    const int ns[] = {1, 7, 16, 17, 40};
+    for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
+        const int n = ns[t];
+        float row[40], ref_row[40], orig[40];
+        uint8_t valid[40];
+        for (int j = 0; j < n; j++)
+            valid[j] = j % 3 != 1;
+        fill(orig, n, &s, 8);
+        for (int variant = 0; variant < 4; variant++) {
+            const int use_mask = variant & 1, use_span = variant & 2;
+            const float z = 3.5f, R = 4.0f;
+            const int i = n / 2;
+            memcpy(row, orig, sizeof(float) * n);
+            memcpy(ref_row, orig, sizeof(float) * n);
+            eb_softmax_masked_row(row, n, i, use_mask ? valid : NULL, use_span ? &z : NULL, R);
+            eb_softmax_masked_row_ref(ref_row, n, i, use_mask ? valid : NULL, use_span ? &z : NULL,
+                                      R);
+            double mx = -INFINITY, sum = 0;
+            for (int j = 0; j < n; j++)
+                if (!use_mask || valid[j]) mx = fmax(mx, orig[j]);
+            for (int j = 0; j < n; j++)
+                if (!use_mask || valid[j]) sum += exp(orig[j] - mx);
+            for (int j = 0; j < n; j++) {
+                double p = (!use_mask || valid[j]) ? exp(orig[j] - mx) / sum : 0;
+                if (use_span) p *= span_d(z, R, abs(i - j));
+                assert_float_equal(row[j], p, 2e-6);
+                assert_float_equal(ref_row[j], p, 2e-6);
+            }
+        }
+    }
+    /* every key masked: all zero, no NaN */
+    float row[5] = {1, 2, 3, 4, 5};
+    uint8_t none[5] = {0};
+    eb_softmax_masked_row(row, 5, 0, none, NULL, 1);
+    for (int j = 0; j < 5; j++)
+        assert_float_equal(row[j], 0, 0);
+}
+
+/* Attention: the fast kernel against the scalar reference and an
+ * independent double computation, with masks, spans and heads off. */
+static void test_attention_fast(void **state) {
+    (void)state;
+    uint64_t s = 11;
+    const int cfgs[][3] = {{1, 2, 16}, {5, 3, 64},   {37, 4, 16},
+                           {9, 2, 8},  {20, 12, 64}, {13, 2, 24}};
+    for (size_t t = 0; t < sizeof cfgs / sizeof cfgs[0]; t++) {
+        const int N = cfgs[t][0], NH = cfgs[t][1], HS = cfgs[t][2], H = NH * HS;
+        float *q = malloc(sizeof(float) * N * H), *k = malloc(sizeof(float) * N * H);
+        float *v = malloc(sizeof(float) * N * H), *o1 = malloc(sizeof(float) * N * H);
+        float *o2 = malloc(sizeof(float) * N * H), *a1 = malloc(sizeof(float) * NH * N * N);
+        float *a2 = malloc(sizeof(float) * NH * N * N), *span = malloc(sizeof(float) * NH);
+        uint8_t *valid = malloc(N), *on = malloc(NH);
+        fill(q, (size_t)N * H, &s, 1);
+        fill(k, (size_t)N * H, &s, 1);
+        fill(v, (size_t)N * H, &s, 1);
+        for (int j = 0; j < N; j++)
+            valid[j] = N == 1 || j % 4 != 3;
+        for (int h = 0; h < NH; h++)
+            span[h] = h == 1 ? -10.0f : 2.0f + 3.0f * h, on[h] = h != NH - 1 || NH < 3;
+        for (int variant = 0; variant < 3; variant++) {
+            const uint8_t *kv = variant >= 1 ? valid : NULL;
+            const float *sp = variant == 2 ? span : NULL;
+            const uint8_t *ho = variant == 2 ? on : NULL;
+            eb_attention(o1, a1, q, k, v, N, NH, HS, kv, sp, 4.0f, ho);
+            eb_attention_ref(o2, a2, q, k, v, N, NH, HS, kv, sp, 4.0f, ho);
+            for (int i = 0; i < N * H; i++)
+                assert_float_equal(o1[i], o2[i], 2e-5);
+            for (int i = 0; i < NH * N * N; i++)
+                assert_float_equal(a1[i], a2[i], 2e-6);
+            /* independent double check of one head */
+            const int h = 0;
+            for (int i = 0; i < N; i++) {
+                double sc[64], mx = -INFINITY, sum = 0;
+                for (int j = 0; j < N; j++) {
+                    double d = 0;
+                    for (int c = 0; c < HS; c++)
+                        d += (double)q[i * H + h * HS + c] * k[j * H + h * HS + c];
+                    sc[j] = d / sqrt((double)HS);
+                    if (!kv || kv[j]) mx = fmax(mx, sc[j]);
+                }
+                for (int j = 0; j < N; j++)
+                    sum += (!kv || kv[j]) ? exp(sc[j] - mx) : 0;
+                for (int c = 0; c < HS; c++) {
+                    double acc = 0;
+                    for (int j = 0; j < N; j++) {
+                        double p = (!kv || kv[j]) ? exp(sc[j] - mx) / sum : 0;
+                        if (sp) p *= span_d(sp[h], 4.0, abs(i - j));
+                        acc += p * v[j * H + h * HS + c];
+                    }
+                    assert_float_equal(o1[i * H + h * HS + c], acc, 2e-5);
+                }
+            }
+        }
+        free(q), free(k), free(v), free(o1), free(o2), free(a1), free(a2), free(span), free(valid),
+            free(on);
+    }
+}
+
+/* bf16 rounding written independently: nearest with ties to even on the
+ * 8-bit significand, in double arithmetic. */
+static double bf16_round_d(double x) {
+    if (x == 0 || !isfinite(x)) return x;
+    int e;
+    frexp(x, &e); /* |x| in [2^(e-1), 2^e) */
+    double q = ldexp(1.0, e - 8);
+    return nearbyint(x / q) * q;
+}
+
+static void test_gemm_bf16(void **state) {
+    (void)state;
+    uint64_t s = 21;
+    const int shapes[][3] = {{1, 2, 1},   {5, 30, 3},    {4, 32, 4},
+                             {16, 34, 9}, {16, 768, 20}, {3, 7, 5}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const int N = shapes[t][0], C = shapes[t][1], OC = shapes[t][2];
+        float *x = malloc(sizeof(float) * N * C), *wf = malloc(sizeof(float) * OC * C);
+        float *b = malloc(sizeof(float) * OC), *y = malloc(sizeof(float) * N * OC);
+        float *yr = malloc(sizeof(float) * N * OC);
+        uint16_t *w = malloc(sizeof(uint16_t) * OC * C), *xb = malloc(sizeof(uint16_t) * N * C);
+        fill(x, (size_t)N * C, &s, 2);
+        fill(wf, (size_t)OC * C, &s, 0.5f);
+        fill(b, OC, &s, 0.5f);
+        eb_f32_to_bf16_array(w, wf, (size_t)OC * C);
+        for (int i = 0; i < OC * C; i++)
+            assert_float_equal(eb_bf16_to_f32(w[i]), bf16_round_d(wf[i]), 0);
+        for (int ep = EB_EPI_NONE; ep <= EB_EPI_GELU_NEW; ep++) {
+            int simd = eb_gemm_bf16(y, x, w, b, N, C, OC, (eb_epilogue)ep, xb);
+            assert_int_equal(simd, eb_cpu_has_avx512_bf16() && C % 2 == 0);
+            eb_gemm_bf16_ref(yr, x, w, b, N, C, OC);
+            for (int n = 0; n < N; n++)
+                for (int o = 0; o < OC; o++) {
+                    double r = b[o];
+                    for (int c = 0; c < C; c++)
+                        r += bf16_round_d(x[n * C + c]) * bf16_round_d(wf[o * C + c]);
+                    r = act_d(r, (eb_epilogue)ep);
+                    assert_float_equal(y[n * OC + o], r, 2e-5 * (1 + fabs(r)));
+                    if (ep == EB_EPI_NONE)
+                        assert_float_equal(yr[n * OC + o], r, 1e-5 * (1 + fabs(r)));
+                }
+        }
+        free(x), free(wf), free(b), free(y), free(yr), free(w), free(xb);
+    }
+}
+
+static void test_gemm_packed(void **state) {
+    (void)state;
+    uint64_t s = 31;
+    const int shapes[][3] = {{1, 1, 1},     {3, 5, 47},    {8, 16, 48}, {9, 33, 49},
+                             {17, 64, 100}, {16, 768, 96}, {4, 7, 3}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const int N = shapes[t][0], C = shapes[t][1], OC = shapes[t][2];
+        float *x = malloc(sizeof(float) * N * C), *w = malloc(sizeof(float) * OC * C);
+        float *b = malloc(sizeof(float) * OC), *y = malloc(sizeof(float) * N * OC);
+        double *r = malloc(sizeof(double) * N * OC);
+        const size_t pf = eb_pack_floats(C, OC);
+        assert_int_equal(pf, (size_t)((OC + EB_PACK_NR - 1) / EB_PACK_NR) * EB_PACK_NR * C);
+        float *wp = aligned_alloc(64, (pf * sizeof(float) + 63) / 64 * 64 + 64);
+        fill(x, (size_t)N * C, &s, 1);
+        fill(w, (size_t)OC * C, &s, 0.3f);
+        fill(b, OC, &s, 0.5f);
+        eb_pack_weights(wp, w, C, OC);
+        for (int withb = 0; withb < 2; withb++)
+            for (int ep = EB_EPI_NONE; ep <= EB_EPI_RELU; ep++) {
+                for (int i = 0; i < N * OC; i++)
+                    y[i] = NAN;
+                eb_gemm_packed(y, x, wp, withb ? b : NULL, N, C, OC, (eb_epilogue)ep);
+                gemm_d(r, OC, x, C, w, C, withb ? b : NULL, N, C, OC, (eb_epilogue)ep);
+                for (int i = 0; i < N * OC; i++)
+                    assert_float_equal(y[i], r[i], 2e-5 * (1 + fabs(r[i])));
+                if (ep == EB_EPI_NONE) { /* the scalar reference on the packed layout */
+                    eb_gemm_packed_ref(y, x, wp, withb ? b : NULL, N, C, OC);
+                    for (int i = 0; i < N * OC; i++)
+                        assert_float_equal(y[i], r[i], 1e-5 * (1 + fabs(r[i])));
+                }
+            }
+        /* an unaligned panel takes the portable path and still agrees */
+        float *wu = malloc((pf + 1) * sizeof(float));
+        memcpy(wu + 1, wp, pf * sizeof(float));
+        eb_gemm_packed(y, x, wu + 1, b, N, C, OC, EB_EPI_NONE);
+        gemm_d(r, OC, x, C, w, C, b, N, C, OC, EB_EPI_NONE);
+        for (int i = 0; i < N * OC; i++)
+            assert_float_equal(y[i], r[i], 1e-5 * (1 + fabs(r[i])));
+        free(wu), free(x), free(w), free(b), free(y), free(r), free(wp);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cpu_dispatch),
+        cmocka_unit_test(test_gemm_all_impls),
+        cmocka_unit_test(test_gemm_strided_and_wrappers),
+        cmocka_unit_test(test_gemm_large_threaded),
+        cmocka_unit_test(test_gelu_fast),
+        cmocka_unit_test(test_layernorm_fast),
+        cmocka_unit_test(test_softmax_masked_row),
+        cmocka_unit_test(test_attention_fast),
+        cmocka_unit_test(test_gemm_bf16),
+        cmocka_unit_test(test_gemm_packed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
