@@ -221,7 +221,7 @@ static T512 void attention_avx512(float *out, float *att, const float *q, const 
     if (key_valid) key_masks(km, key_valid, N);
     const __mmask16 *kmp = key_valid ? km : NULL;
     (void)flops;
-#pragma omp parallel for schedule(dynamic, 1) if (flops > 2e6 && NH > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (flops > 6.4e7 && NH > 1)
     for (int h = 0; h < NH; h++) {
         float *A = att + (size_t)h * N * N;
         if ((head_on && !head_on[h]) || (span_z && eb_span_head_off(span_z[h], span_ramp))) {

@@ -315,7 +315,7 @@ static void run_blocked(block_fn fn, float *out, int ldo, const float *inp, int 
     const int nblocks = (OC + ob - 1) / ob;
     const double flops = 2.0 * N * (double)C * OC;
     /* Below ~0.5 MFLOP a thread team costs more than it saves. */
-    const int par = threads && flops > 5e5 && nblocks > 1;
+    const int par = threads && flops > 6.4e7 && nblocks > 1;
     (void)par;
 #pragma omp parallel for schedule(dynamic, 1) if (par)
     for (int b = 0; b < nblocks; b++) {
@@ -524,7 +524,7 @@ int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *b
     if (eb_cpu_has_avx512_bf16() && C > 0 && C % 2 == 0) {
         eb_f32_to_bf16_array(xbuf, inp, (size_t)N * C);
         const int ob = oc_block(C / 2), nb = (OC + ob - 1) / ob;
-        const int par = 2.0 * N * (double)C * OC > 5e5 && nb > 1;
+        const int par = 2.0 * N * (double)C * OC > 6.4e7 && nb > 1;
         (void)par;
 #pragma omp parallel for schedule(dynamic, 1) if (par)
         for (int b = 0; b < nb; b++) {
@@ -643,7 +643,7 @@ void eb_gemm_packed(float *out, const float *inp, const float *wp, const float *
 #if EB_X86
     if (eb_cpu_has_avx512() && C > 0 && ((uintptr_t)wp & 63) == 0) {
         const int np = (OC + EB_PACK_NR - 1) / EB_PACK_NR;
-        const int par = 2.0 * N * (double)C * OC > 5e5 && np > 1;
+        const int par = 2.0 * N * (double)C * OC > 6.4e7 && np > 1;
         (void)par;
 #pragma omp parallel for schedule(dynamic, 1) if (par)
         for (int p = 0; p < np; p++) {
