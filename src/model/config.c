@@ -29,6 +29,7 @@ void eb_config_default(eb_config *c, eb_model_extras *x) {
         x->default_threshold = -1.0f;
         x->lai_threshold = -1.0f;
         x->predict_after = 1;
+        x->adapter_size = 0;
     }
 }
 
