@@ -30,7 +30,7 @@ static void usage(void) {
         "                      [--warmup X] [--weight-decay X] [--dropout X] [--clip X]\n"
         "                      [--kd-temperature T] [--kd-alpha A]\n"
         "                      [--prune movement|magnitude] [--keep FRAC] [--score-lr X]\n"
-        "                      [--emb-prune PCT] [--freeze-embeddings]\n"
+        "                      [--emb-prune PCT] [--freeze-embeddings] [--adapters SIZE]\n"
         "                      [--span] [--span-coeff X] [--span-lr X] [--span-max N] [--span-ramp "
         "R]\n"
         "                      [--predict-after P] [--resume] [--save-every N] [--steps N] "
@@ -38,6 +38,8 @@ static void usage(void) {
         "                      [--log-every N] [--no-length-grouping] [--threads N] [--json]\n"
         "Phase backbone: fine-tune (with --teacher: KD loss a*KL*T^2 + (1-a)*CE). Phase offramps:\n"
         "backbone frozen, off-ramps trained. Phase predictor: writes DIR/exit_lut.csv.\n"
+        "--adapters SIZE (with --init): adapter-ALBERT: the --init backbone frozen, bottleneck\n"
+        "adapters of SIZE per layer, the head and the off-ramps trained.\n"
         "--ids: the data files hold token ids (label<TAB>ids<TAB>type ids), no tokenizer needed.\n"
         "Ctrl-C saves a checkpoint and exits; --resume continues it to the same result.\n");
 }
@@ -100,6 +102,10 @@ int eb_cmd_train(int argc, char **argv) {
             ok = eb_cli_parse_int(C, a, v, &o.predict_after);
         else if (!strcmp(a, "--log-every"))
             ok = eb_cli_parse_int(C, a, v, &o.log_every);
+        else if (!strcmp(a, "--adapters")) {
+            ok = eb_cli_parse_int(C, a, v, &o.adapter_size) && o.adapter_size >= 1;
+            if (!ok && v) fprintf(stderr, "edgebert train: --adapters needs a positive size\n");
+        }
         else if (!strcmp(a, "--threads")) {
             int th = 0;
             ok = eb_cli_parse_int(C, a, v, &th) && th >= 1;

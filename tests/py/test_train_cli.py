@@ -101,6 +101,65 @@ def main():
                 errs.append("a sentence with token 7 is not labelled 1: %s" % logits.tolist())
         report("train_cli_run_and_pytorch_reads_it", errs)
 
+        # adapter-ALBERT: a second task (the opposite labels, on other
+        # sentences) on the frozen backbone `out`: only adapters, head and
+        # off-ramps change.  (A task the frozen attention cannot see, such as
+        # another token, stays at chance on a backbone this small.)
+        errs = []
+        data2 = os.path.join(d, "task2.ids")
+        synth(data2 + ".tmp", 400, 5)
+        with open(data2 + ".tmp") as f, open(data2, "w") as g:
+            for line in f:
+                lab, rest = line.split("\t", 1)
+                g.write("%d\t%s" % (1 - int(lab), rest))
+        ad = os.path.join(d, "ad")
+        r = run(["--init", out, "--adapters", "4", "--data", data2, "--dev", data2, "--ids",
+                 "--max-len", "16", "--batch", "16", "--lr", "1e-2", "--seed", "3", "--epochs", "4",
+                 "--out", ad, "--json"])
+        bad = run(["--config", cfg, "--adapters", "4", "--data", data2, "--ids", "--out", d + "/y"])
+        if bad.returncode == 0:
+            errs.append("--adapters without --init was accepted")
+        if r.returncode != 0:
+            errs.append("exit %d: %s" % (r.returncode, r.stderr[-300:]))
+        else:
+            j = json.loads(r.stdout)
+            if not (j["dev_accuracy"] > 0.8):
+                errs.append("task-2 dev accuracy %.3f" % j["dev_accuracy"])
+            if "dev accuracy per exit layer" not in r.stderr:
+                errs.append("no per-exit accuracies")
+            w0 = ref.read_safetensors(os.path.join(out, "model.safetensors"))
+            w1 = ref.read_safetensors(os.path.join(ad, "model.safetensors"))
+            with open(os.path.join(ad, "config.json")) as f:
+                c2 = json.load(f)
+            if c2.get("edgebert_adapter_size") != 4:
+                errs.append("config.json: edgebert_adapter_size %r" % c2.get("edgebert_adapter_size"))
+            n_ad = sum(".adapters." in k for k in w1)
+            if n_ad != 3 * 2 * 2 * 2:  # layers x {attn, ffn} x {down, up} x {weight, bias}
+                errs.append("%d adapter tensors" % n_ad)
+            for k, v in w0.items():
+                frozen = k.startswith("albert.embeddings.") or k.startswith("albert.encoder.") and \
+                    ".highway." not in k
+                if frozen and not np.array_equal(v, w1[k]):
+                    errs.append("backbone tensor %s changed" % k)
+            if w0["classifier.weight"].tobytes() == w1["classifier.weight"].tobytes():
+                errs.append("the head was not trained")
+            # the engine and the PyTorch reference agree on the adapter model
+            import torch
+            wt = {k: torch.tensor(v, dtype=torch.float64) for k, v in w1.items()}
+            ids = [2, 12, 9, 15, 11]
+            it = torch.tensor([ids])
+            lg, _ = ref.forward(c2, wt, it, torch.zeros_like(it), torch.ones_like(it, dtype=torch.bool))
+            e = subprocess.run([os.path.join(ROOT, BUILD, "tests", "tools", "eb_forward"), ad],
+                               input=" ".join(map(str, ids)) + "\n", capture_output=True, text=True)
+            if e.returncode != 0:
+                errs.append("eb_forward: %s" % e.stderr[-200:])
+            else:
+                got = np.array(json.loads(e.stdout)["logits"][-1])
+                want = lg[0].numpy()
+                if np.abs(got - want).max() > 1e-4 * max(1.0, np.abs(want).max()):
+                    errs.append("engine %s vs torch %s" % (got, want))
+        report("train_cli_adapters_frozen_backbone", errs)
+
         # SIGINT saves; --resume finishes with the same weights as a straight run
         errs = []
         straight = os.path.join(d, "s")
