@@ -40,6 +40,7 @@ static void add_task_summary(cJSON *jt, const eb_model_task *t) {
     cJSON *labels = cJSON_AddArrayToObject(jt, "labels");
     for (int i = 0; i < c->num_labels; i++) cJSON_AddItemToArray(labels, cJSON_CreateString(c->id2label[i]));
     cJSON_AddNumberToObject(jt, "offramps", t->w.num_ramps);
+    cJSON_AddNumberToObject(jt, "adapter_size", t->w.adapters ? t->w.adapter_size : 0);
     if (t->extras.default_threshold >= 0) cJSON_AddNumberToObject(jt, "threshold", t->extras.default_threshold);
     if (t->extras.lai_threshold >= 0) cJSON_AddNumberToObject(jt, "lai_threshold", t->extras.lai_threshold);
     cJSON_AddBoolToObject(jt, "has_exit_predictor", t->lut_view.data != NULL);
@@ -175,6 +176,48 @@ static eb_status info_bundle(const char *path, cJSON *root, eb_error *err) {
     return EB_OK;
 }
 
+static double num_item(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItem(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* Multi-task footprints (adapter-ALBERT vs EdgeBERT vs separate models):
+ *  per task adapter_bytes (its adapter tensors);
+ *  multi_task_bytes = shared_bytes + sum of task_bytes (what is stored);
+ *  separate_bytes = sum over tasks of a standalone fine-tuned model of the
+ *    same format: the shared part + the task's own part - its adapters;
+ *  edgebert_bytes = the EdgeBERT arrangement: the embedding tables once, every
+ *    task with its own encoder (the rest of the shared part), head, ramps.
+ * The tokenizer is left out of all three. */
+static void add_footprints(cJSON *root) {
+    const double shared = num_item(root, "shared_bytes");
+    double emb = 0, stored = shared, separate = 0, edgebert = 0;
+    const cJSON *sh = cJSON_GetObjectItem(root, "shared");
+    for (const cJSON *it = sh ? sh->child : NULL; it; it = it->next) {
+        const cJSON *nm = cJSON_GetObjectItem(it, "name");
+        if (cJSON_IsString(nm) && strstr(nm->valuestring, "_embeddings.weight"))
+            emb += num_item(it, "bytes");
+    }
+    cJSON *tasks = cJSON_GetObjectItem(root, "tasks");
+    for (cJSON *jt = tasks ? tasks->child : NULL; jt; jt = jt->next) {
+        double ad = 0, tb = num_item(jt, "task_bytes");
+        const cJSON *ts = cJSON_GetObjectItem(jt, "tensors");
+        for (const cJSON *it = ts ? ts->child : NULL; it; it = it->next) {
+            const cJSON *nm = cJSON_GetObjectItem(it, "name");
+            if (cJSON_IsString(nm) && strstr(nm->valuestring, ".adapters."))
+                ad += num_item(it, "bytes");
+        }
+        cJSON_AddNumberToObject(jt, "adapter_bytes", ad);
+        stored += tb;
+        separate += shared + tb - ad;
+        edgebert += shared - emb + tb - ad;
+    }
+    cJSON_AddNumberToObject(root, "embedding_bytes", emb);
+    cJSON_AddNumberToObject(root, "multi_task_bytes", stored);
+    cJSON_AddNumberToObject(root, "separate_bytes", separate);
+    cJSON_AddNumberToObject(root, "edgebert_bytes", edgebert + emb);
+}
+
 eb_status eb_model_info_json(const char *path, char **out, eb_error *err) {
     *out = NULL;
     /* load first: this validates everything and gives the task summaries */
@@ -201,6 +244,7 @@ eb_status eb_model_info_json(const char *path, char **out, eb_error *err) {
         int i = 0;
         for (cJSON *jt = tasks ? tasks->child : NULL; jt && i < m->n_tasks; jt = jt->next, i++)
             add_task_summary(jt, &m->tasks[i]);
+        add_footprints(root);
         *out = cJSON_Print(root);
         if (!*out) s = eb_fail(err, EB_ERR_NOMEM, "out of memory");
     }

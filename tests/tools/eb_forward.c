@@ -1,5 +1,6 @@
 /* eb_forward - run every layer of a model on token ids, for the Python
  * reference test.  Usage: eb_forward MODEL_DIR < lines
+ * --task NAME picks a task of a bundle (default: the first).
  * With --ex fp32|af8 first, the engine's *_ex path (sparse kernel allowed /
  * AdaptivFloat8 arithmetic) runs instead of the plain one.
  * Each stdin line: ids<TAB>type_ids<TAB>valid (space-separated ints; the
@@ -26,12 +27,16 @@ static int parse_ints(char *s, int32_t *out, int cap) {
 
 int main(int argc, char **argv) {
     int ex = 0; /* 0: plain path, 1: *_ex fp32, 2: *_ex af8 */
-    if (argc == 4 && !strcmp(argv[1], "--ex")) {
-        ex = !strcmp(argv[2], "af8") ? 2 : !strcmp(argv[2], "fp32") ? 1 : -1;
+    const char *task = NULL;
+    while (argc >= 4 && (!strcmp(argv[1], "--ex") || !strcmp(argv[1], "--task"))) {
+        if (!strcmp(argv[1], "--task"))
+            task = argv[2];
+        else
+            ex = !strcmp(argv[2], "af8") ? 2 : !strcmp(argv[2], "fp32") ? 1 : -1;
         argc -= 2, argv += 2;
     }
     if (argc != 2 || ex < 0) {
-        fprintf(stderr, "usage: eb_forward [--ex fp32|af8] MODEL_DIR < ids.tsv\n");
+        fprintf(stderr, "usage: eb_forward [--ex fp32|af8] [--task NAME] MODEL < ids.tsv\n");
         return 2;
     }
     eb_error err = {0};
@@ -45,7 +50,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "eb_forward: %s\n", err.msg);
         return 1;
     }
-    const eb_model_task *t = &m->tasks[0];
+    const eb_model_task *t = eb_model_find_task(m, task);
+    if (!t) {
+        fprintf(stderr, "eb_forward: no task %s\n", task);
+        return 1;
+    }
     const eb_config *c = &t->cfg;
     static char line[1 << 16];
     static int32_t ids[EB_MAX_TOKENS], types[EB_MAX_TOKENS], valid[EB_MAX_TOKENS];
