@@ -133,6 +133,18 @@ def main():
         fsize = os.path.getsize(out)
         if not fsize < info["tokenizer_bytes"] + shared + sum(own) + 64 * 1024:
             errs.append("file %d bytes: the backbone is stored more than once?" % fsize)
+        # task switch: the adapter arrangement reloads the task's own part, the
+        # EdgeBERT one its encoder too; the same cost a byte
+        for t, o, a in zip(info["tasks"], own, ad):
+            sa, se = t["task_switch"]["adapter"], t["task_switch"]["edgebert"]
+            if sa["bytes"] != o or se["bytes"] != shared - emb + o - a:
+                errs.append("%s reload bytes %d / %d" % (t["name"], sa["bytes"], se["bytes"]))
+            elif abs(sa["energy_uj"] / sa["bytes"] - se["energy_uj"] / se["bytes"]) > 1e-12 or \
+                    not 0 < sa["time_us"] < se["time_us"]:
+                errs.append("%s reload costs %s" % (t["name"], t["task_switch"]))
+        mem = info["accelerator_memory"]
+        if mem["adapter"]["reram_bytes"] != shared or mem["edgebert"]["reram_bytes"] != emb:
+            errs.append("accelerator_memory %s" % mem)
         report(not errs, "adapter_bundle_footprints",
                "; ".join(errs) if errs else "shared %d B, per task %s B, separate %d B" % (
                    shared, own, sep))
