@@ -625,7 +625,9 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
         if (!backbone) continue;
         const int u = (l / per_group) * c->inner_group_num + inner;
         const eb_tlayer *L = &w->layers[u];
-        eb_tlayer *G = &g->layers[u];
+        eb_tlayer none; /* frozen backbone: NULL gradient outputs are skipped */
+        memset(&none, 0, sizeof none);
+        eb_tlayer *G = m->frozen_backbone ? &none : &g->layers[u];
         const eb_tact *s = &m->acts[a];
         const size_t NHs = (size_t)N * H, NI = (size_t)N * I;
         const eb_tlin *ad = m->x.adapter_size > 0 ? w->ad[a] : NULL;
@@ -673,7 +675,7 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
         eb_matmul_backward(m->dh, G->k.w, G->k.b, m->dk, s->xin, L->k.w, N, H, H);
         eb_matmul_backward(m->dh, G->v.w, G->v.b, m->dv, s->xin, L->v.w, N, H, H);
     }
-    if (!backbone) return;
+    if (!backbone || m->frozen_backbone) return;
     zero(m->demb, (size_t)N * E);
     eb_matmul_backward(m->demb, g->map.w, g->map.b, m->dh, m->emb_ln, w->map.w, N, E, H);
     zero(m->demb2, (size_t)N * E);

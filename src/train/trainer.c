@@ -745,6 +745,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
                                            R0, span_init, o->adapter_size, o->seed, err);
     if (s != EB_OK) return s;
     eb_tmodel *m = &t.m;
+    m->frozen_backbone = o->adapter_size > 0;
     if (o->max_len > m->cfg.max_position_embeddings) {
         eb_tm_free(m);
         return eb_fail(err, EB_ERR_ARG, "train: --max-len %d exceeds max_position_embeddings %d",
