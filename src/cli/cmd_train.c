@@ -9,6 +9,7 @@
 #include <cblas.h>
 
 #include "cli/cli.h"
+#include "edgebert/data.h"
 #include "edgebert/train.h"
 #include "model/config.h"
 
@@ -226,6 +227,29 @@ int eb_cmd_train(int argc, char **argv) {
     if (eb_config_load(path, &cfg, &x, &err) != EB_OK) {
         fprintf(stderr, "edgebert train: %s\n", err.msg);
         return 1;
+    }
+    if (o.adapter_size > 0 && task && !ids) {
+        /* adapters for another task than the backbone's: a fresh head with its labels */
+        const eb_task_info *ti;
+        int map[EB_MAX_LABELS];
+        eb_error e2 = {0};
+        if (eb_task_lookup(task, &ti, &err) != EB_OK) {
+            fprintf(stderr, "edgebert train: %s\n", err.msg);
+            return 2;
+        }
+        if (eb_task_label_map(ti, (const char(*)[EB_LABEL_NAME_MAX])cfg.id2label, cfg.num_labels,
+                              map, &e2) != EB_OK) {
+            o.head_num_labels = ti->num_labels;
+            cfg.num_labels = ti->num_labels;
+            memset(cfg.id2label, 0, sizeof cfg.id2label);
+            for (int i = 0; i < ti->num_labels; i++) {
+                const char *nm = ti->label_names ? ti->label_names[i] : "LABEL_0";
+                snprintf(o.head_labels[i], EB_LABEL_NAME_MAX, "%s", nm);
+                snprintf(cfg.id2label[i], EB_LABEL_NAME_MAX, "%s", nm);
+            }
+            fprintf(stderr, "edgebert train: a new %s head (the --init model's labels are not %s's)\n",
+                    ti->display, ti->display);
+        }
     }
     if (!tokp && o.init_dir) {
         snprintf(path, sizeof path, "%s/spiece.model", o.init_dir);

@@ -288,6 +288,8 @@ eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err) 
     int loaded_pooler = 0, ramps_found = 0;
     for (int i = 0; i < m->nt && s == EB_OK; i++) {
         const eb_tparam *p = &m->t[i];
+        if (m->new_head && (!strncmp(p->name, "classifier.", 11) || strstr(p->name, ".classifier.")))
+            continue;
         const eb_st_tensor *t = eb_st_find(&st, p->name);
         if (!t && (p->flags & EB_TP_RAMP)) {
             /* "highway.j.pooler.dense.weight" spelling */

@@ -87,6 +87,8 @@ typedef struct eb_tmodel {
     eb_config cfg;
     eb_model_extras x;
     int has_span, num_ramps; /* ramps after layers 1..num_ramps (0 or L-1) */
+    int new_head;            /* 1: eb_tm_load_safetensors keeps the fresh classifiers (main and
+                                off-ramps): the checkpoint's belong to another task */
     int frozen_backbone;     /* 1: eb_tm_backward computes no gradients of the embeddings and the
                                 shared layers (adapter training), only what flows through them */
     int n_unique;            /* num_hidden_groups * inner_group_num */

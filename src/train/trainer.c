@@ -78,12 +78,14 @@ eb_status eb_trainer_load_model(eb_tmodel *m, const char *config_path, const cha
                                 int want_span, int want_ramps, float span_ramp, float span_init,
                                 uint64_t seed, eb_error *err) {
     return eb_trainer_load_model_ad(m, config_path, init_dir, want_span, want_ramps, span_ramp,
-                                    span_init, 0, seed, err);
+                                    span_init, 0, 0, NULL, seed, err);
 }
 
 eb_status eb_trainer_load_model_ad(eb_tmodel *m, const char *config_path, const char *init_dir,
                                    int want_span, int want_ramps, float span_ramp, float span_init,
-                                   int adapter_size, uint64_t seed, eb_error *err) {
+                                   int adapter_size, int head_num_labels,
+                                   const char (*head_labels)[EB_LABEL_NAME_MAX], uint64_t seed,
+                                   eb_error *err) {
     char path[1024];
     eb_config cfg;
     eb_model_extras x;
@@ -105,6 +107,12 @@ eb_status eb_trainer_load_model_ad(eb_tmodel *m, const char *config_path, const 
                            adapter_size, cfg.hidden_size);
         x.adapter_size = adapter_size;
     }
+    if (head_num_labels > 0 && head_labels) {
+        cfg.num_labels = head_num_labels;
+        memset(cfg.id2label, 0, sizeof cfg.id2label);
+        for (int i = 0; i < head_num_labels && i < EB_MAX_LABELS; i++)
+            snprintf(cfg.id2label[i], EB_LABEL_NAME_MAX, "%s", head_labels[i]);
+    }
     int has_span = want_span, has_ramps = want_ramps;
     if (init_dir) {
         snprintf(path, sizeof path, "%s/model.safetensors", init_dir);
@@ -113,6 +121,7 @@ eb_status eb_trainer_load_model_ad(eb_tmodel *m, const char *config_path, const 
     }
     s = eb_tm_create(m, &cfg, &x, has_span, has_ramps, span_init, seed, NULL, err);
     if (s != EB_OK) return s;
+    m->new_head = head_num_labels > 0;
     if (init_dir) {
         s = eb_tm_load_safetensors(m, path, err);
         if (s != EB_OK) eb_tm_free(m);
@@ -742,7 +751,9 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
                        "--phase, --prune, --span and --emb-prune");
     eb_status s = eb_trainer_load_model_ad(&t.m, o->config_path, o->init_dir, o->span,
                                            o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0,
-                                           R0, span_init, o->adapter_size, o->seed, err);
+                                           R0, span_init, o->adapter_size,
+                                           o->adapter_size > 0 ? o->head_num_labels : 0,
+                                           o->head_labels, o->seed, err);
     if (s != EB_OK) return s;
     eb_tmodel *m = &t.m;
     m->frozen_backbone = o->adapter_size > 0;

@@ -271,6 +271,7 @@ def main():
                     g.write(line)
             c = dict(CFG, vocab_size=30000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
                      max_position_embeddings=64)
+            c["id2label"] = {"0": "negative", "1": "positive"}  # SST-2's names (not generic)
             cfg = os.path.join(d, "config.json")
             with open(cfg, "w") as f:
                 json.dump(c, f)
@@ -298,6 +299,36 @@ def main():
                 if c.returncode != 0 or '"label"' not in c.stdout:
                     errs.append("edgebert classify on the result: exit %d %s" % (c.returncode, c.stderr[-200:]))
             report("train_cli_sst2_loss_falls", errs)
+            # adapters for CoLA on the SST-2 model: a fresh head with CoLA's labels
+            cola = os.path.join(DATA, "glue", "CoLA", "train.tsv")
+            errs = []
+            if r.returncode != 0 or not os.path.exists(cola):
+                print("SKIP train_cli_adapters_new_task: no SST-2 model or %s" % cola)
+            else:
+                small_cola = os.path.join(d, "cola.tsv")
+                with open(cola) as f, open(small_cola, "w") as g:
+                    for i, line in enumerate(f):
+                        if i > 200:
+                            break
+                        g.write(line)
+                ca = os.path.join(d, "cola")
+                r2 = run(["--init", out, "--adapters", "8", "--task", "cola", "--data", small_cola,
+                          "--out", ca, "--steps", "4", "--batch", "16", "--max-len", "32"])
+                if r2.returncode != 0:
+                    errs.append("exit %d: %s" % (r2.returncode, r2.stderr[-300:]))
+                else:
+                    with open(os.path.join(ca, "config.json")) as f:
+                        c3 = json.load(f)
+                    if c3["id2label"] != {"0": "unacceptable", "1": "acceptable"}:
+                        errs.append("labels %s" % c3["id2label"])
+                    w0 = ref.read_safetensors(os.path.join(out, "model.safetensors"))
+                    w1 = ref.read_safetensors(os.path.join(ca, "model.safetensors"))
+                    if not np.array_equal(w0["albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight"],
+                                          w1["albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight"]):
+                        errs.append("the backbone changed")
+                    if "albert.encoder.highway.0.classifier.weight" not in w1:
+                        errs.append("no off-ramps")
+                report("train_cli_adapters_new_task", errs)
     return 1 if failed else 0
 
 
