@@ -106,8 +106,7 @@ int eb_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--adapters")) {
             ok = eb_cli_parse_int(C, a, v, &o.adapter_size) && o.adapter_size >= 1;
             if (!ok && v) fprintf(stderr, "edgebert train: --adapters needs a positive size\n");
-        }
-        else if (!strcmp(a, "--threads")) {
+        } else if (!strcmp(a, "--threads")) {
             int th = 0;
             ok = eb_cli_parse_int(C, a, v, &th) && th >= 1;
             if (ok)
@@ -247,7 +246,8 @@ int eb_cmd_train(int argc, char **argv) {
                 snprintf(o.head_labels[i], EB_LABEL_NAME_MAX, "%s", nm);
                 snprintf(cfg.id2label[i], EB_LABEL_NAME_MAX, "%s", nm);
             }
-            fprintf(stderr, "edgebert train: a new %s head (the --init model's labels are not %s's)\n",
+            fprintf(stderr,
+                    "edgebert train: a new %s head (the --init model's labels are not %s's)\n",
                     ti->display, ti->display);
         }
     }

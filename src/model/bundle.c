@@ -81,7 +81,7 @@ static char **common_backbone(const eb_pack_task *tasks, int n_tasks, int *n, eb
         char full[300];
         snprintf(full, sizeof full, "%s%s",
                  strncmp(t0->name, "albert.", 7) && strncmp(t0->name, "classifier.", 11) ? "albert."
-                                                                                       : "",
+                                                                                         : "",
                  t0->name);
         if (!is_backbone(full) || is_shared(full) >= 0) continue;
         float *x0 = tensor_f32(t0), *x1 = malloc(t0->numel * sizeof(float) + 1);
@@ -99,7 +99,8 @@ static char **common_backbone(const eb_pack_task *tasks, int n_tasks, int *n, eb
         if (!x0 || !x1) *s = eb_fail(err, EB_ERR_NOMEM, "pack: out of memory");
         free(x0);
         free(x1);
-        if (same && !(names[*n] = strdup(full))) *s = eb_fail(err, EB_ERR_NOMEM, "pack: out of memory");
+        if (same && !(names[*n] = strdup(full)))
+            *s = eb_fail(err, EB_ERR_NOMEM, "pack: out of memory");
         if (same && names[*n]) (*n)++;
     }
     for (int i = 0; i < opened && i < n_tasks; i++)
@@ -312,7 +313,8 @@ eb_status eb_bundle_pack(const char *out_path, const eb_pack_task *tasks, int n_
             cJSON *d = store_tensor(&b, nm, x, t->ndim, t->shape, pp.weights, err);
             free(x);
             if (!d) s = err->status ? err->status : EB_ERR_NOMEM;
-            else cJSON_AddItemToObject(common_one ? jshared : jten, nm, d);
+            else
+                cJSON_AddItemToObject(common_one ? jshared : jten, nm, d);
         }
         eb_st_close(&st);
         if (s != EB_OK) break;

@@ -204,7 +204,8 @@ char *eb_config_to_json(const eb_config *c, const eb_model_extras *x) {
         if (x->default_threshold >= 0) cJSON_AddNumberToObject(r, "edgebert_threshold", x->default_threshold);
         if (x->lai_threshold >= 0) cJSON_AddNumberToObject(r, "edgebert_lai_threshold", x->lai_threshold);
         cJSON_AddNumberToObject(r, "edgebert_predict_after", x->predict_after);
-        if (x->adapter_size > 0) cJSON_AddNumberToObject(r, "edgebert_adapter_size", x->adapter_size);
+        if (x->adapter_size > 0)
+            cJSON_AddNumberToObject(r, "edgebert_adapter_size", x->adapter_size);
     }
     char *s = cJSON_Print(r);
     cJSON_Delete(r);

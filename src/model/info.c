@@ -235,7 +235,8 @@ static void add_footprints(cJSON *root, const eb_model *m) {
     /* the memories of the two arrangements and the weight reads of one
      * sentence through every layer (the first task's shapes and parameters) */
     const eb_hw_model *hw = &m->tasks[0].hw;
-    const eb_emb_storage cell = hw->p.emb_storage == EB_EMB_DRAM ? EB_EMB_RERAM_MLC2 : hw->p.emb_storage;
+    const eb_emb_storage cell =
+        hw->p.emb_storage == EB_EMB_DRAM ? EB_EMB_RERAM_MLC2 : hw->p.emb_storage;
     double max_task = 0, max_eb = 0, sum_task = 0, ad0 = 0;
     int k = 0;
     for (cJSON *jt = tasks ? tasks->child : NULL; jt; jt = jt->next, k++) {

@@ -122,7 +122,8 @@ static size_t layout(eb_tmodel *m, float *base, eb_tw *w, int record) {
         for (int i = 0; i < c->inner_group_num; i++) {
             eb_tlin *ad = w->ad[l * c->inner_group_num + i];
             char p[140], q[170];
-            snprintf(p, sizeof p, "albert.encoder.albert_layer_groups.%d.albert_layers.%d.adapters.%d",
+            snprintf(p, sizeof p,
+                     "albert.encoder.albert_layer_groups.%d.albert_layers.%d.adapters.%d",
                      l / (c->num_hidden_layers / c->num_hidden_groups), i, l);
             snprintf(q, sizeof q, "%s.attn.down", p);
             take_lin(&L, &ad[EB_AD_ATTN_DOWN], q, r, H, EB_TP_ADAPTER);
@@ -233,8 +234,9 @@ eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras
                        EB_TRAIN_MAX_ADAPTERS);
     m->has_span = with_span;
     m->num_ramps = with_ramps ? c->num_hidden_layers - 1 : 0;
-    m->t = eb_calloc(a, (size_t)(16 + 17 * m->n_unique + 4 * EB_MAX_LAYERS + 8 * EB_TRAIN_MAX_ADAPTERS),
-                     sizeof *m->t);
+    m->t = eb_calloc(
+        a, (size_t)(16 + 17 * m->n_unique + 4 * EB_MAX_LAYERS + 8 * EB_TRAIN_MAX_ADAPTERS),
+        sizeof *m->t);
     if (!m->t) return eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
     m->n_params = layout(m, NULL, &m->P, 1);
     m->params = eb_malloc_aligned(a, m->n_params * sizeof(float));
@@ -288,7 +290,8 @@ eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err) 
     int loaded_pooler = 0, ramps_found = 0;
     for (int i = 0; i < m->nt && s == EB_OK; i++) {
         const eb_tparam *p = &m->t[i];
-        if (m->new_head && (!strncmp(p->name, "classifier.", 11) || strstr(p->name, ".classifier.")))
+        if (m->new_head &&
+            (!strncmp(p->name, "classifier.", 11) || strstr(p->name, ".classifier.")))
             continue;
         const eb_st_tensor *t = eb_st_find(&st, p->name);
         if (!t && (p->flags & EB_TP_RAMP)) {

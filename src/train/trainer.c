@@ -743,17 +743,15 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     t.order_epoch = -1;
     const float R0 = o->span_ramp;
     const float span_init = o->span_max > 0 ? o->span_max : (float)o->max_len;
-    if (o->adapter_size > 0 &&
-        (o->phase != EB_PHASE_BACKBONE || !o->init_dir || o->prune != EB_PRUNE_NONE || o->span ||
-         o->emb_prune_pct > 0))
+    if (o->adapter_size > 0 && (o->phase != EB_PHASE_BACKBONE || !o->init_dir ||
+                                o->prune != EB_PRUNE_NONE || o->span || o->emb_prune_pct > 0))
         return eb_fail(err, EB_ERR_ARG,
                        "train: --adapters needs --init (the frozen backbone) and goes without "
                        "--phase, --prune, --span and --emb-prune");
-    eb_status s = eb_trainer_load_model_ad(&t.m, o->config_path, o->init_dir, o->span,
-                                           o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0,
-                                           R0, span_init, o->adapter_size,
-                                           o->adapter_size > 0 ? o->head_num_labels : 0,
-                                           o->head_labels, o->seed, err);
+    eb_status s = eb_trainer_load_model_ad(
+        &t.m, o->config_path, o->init_dir, o->span,
+        o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0, R0, span_init, o->adapter_size,
+        o->adapter_size > 0 ? o->head_num_labels : 0, o->head_labels, o->seed, err);
     if (s != EB_OK) return s;
     eb_tmodel *m = &t.m;
     m->frozen_backbone = o->adapter_size > 0;
