@@ -9,7 +9,9 @@ task_bytes and adapter_bytes, and the separate / EdgeBERT footprints, all
 checked against byte counts computed here from the tensors (f32 bundle:
 4 bytes a value).  The engine must run every task of the bundle like the
 numpy reference (albert_ref.forward) within 1e-4.  A bundle of tasks whose
-encoders differ keeps every encoder with its task.
+encoders differ keeps every encoder with its task.  Checkpoints with a
+missing or misshapen adapter tensor, or an adapter size above hidden_size,
+are refused with a message naming it.
 Prints PASS/FAIL/SKIP lines; exits 1 on any FAIL."""
 import json
 import os
@@ -90,6 +92,35 @@ def pack_and_info(tmp, dirs, fmt):
     return out, json.loads(r.stdout), None
 
 
+def bad_checkpoints(tmp):
+    """A config with edgebert_adapter_size needs every adapter tensor of the
+    right shape, and a size up to hidden_size; the loader says which."""
+    cfg = ar.albert_config(num_hidden_layers=2)
+    cfg["edgebert_adapter_size"] = 4
+    w = ar.random_weights(cfg, np.random.default_rng(1))
+    cases = []
+    missing = dict(w)
+    gone = "albert.encoder.albert_layer_groups.0.albert_layers.0.adapters.1.ffn.up.weight"
+    del missing[gone]
+    cases.append(("missing", cfg, missing, gone))
+    shape = dict(w)
+    bad = "albert.encoder.albert_layer_groups.0.albert_layers.0.adapters.0.attn.down.weight"
+    shape[bad] = np.zeros((5, cfg["hidden_size"]))
+    cases.append(("shape", cfg, shape, bad))
+    big = dict(cfg, edgebert_adapter_size=cfg["hidden_size"] + 1)
+    cases.append(("too_large", big, w, "edgebert_adapter_size"))
+    for name, c, ws, want in cases:
+        d = os.path.join(tmp, "bad_" + name)
+        os.makedirs(d)
+        ar.write_safetensors(os.path.join(d, "model.safetensors"),
+                             {k: (v, "F32") for k, v in ws.items()}, {"format": "pt"})
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(c, f)
+        r = subprocess.run([FWD, d], input="2 7 3\n", capture_output=True, text=True)
+        report(r.returncode == 1 and want in r.stderr, "adapter_load_error_" + name,
+               "exit %d: %s" % (r.returncode, r.stderr.strip()[-160:]))
+
+
 def main():
     spiece = os.path.join(ar.shared_data_dir(), "albert", "spiece.model")
     if not os.access(EB, os.X_OK):
@@ -99,6 +130,7 @@ def main():
         print("SKIP adapter_bundle: shared data missing (%s)" % spiece)
         return 0
     with tempfile.TemporaryDirectory(prefix="eb_adapter_bundle_") as tmp:
+        bad_checkpoints(tmp)
         dirs, weights = make_tasks(tmp, spiece)
         out, info, why = pack_and_info(tmp, dirs, "f32")
         if info is None:
