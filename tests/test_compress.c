@@ -27,6 +27,7 @@ typedef struct spec {
     const uint8_t *poison; /* [NH]: NaN into the Q/K/V rows and O columns of these heads */
     uint64_t seed;
     eb_activation act;
+    int adapter; /* adapter bottleneck size r (0 = no adapters) */
 } spec;
 
 typedef struct fixture {
@@ -45,11 +46,12 @@ static void make_model(fixture *fx, const spec *sp) {
     const int HS = H / NH;
     size_t total = (size_t)V * E + (size_t)P * E + 2 * E + 2 * E + (size_t)H * E + H +
                    4 * ((size_t)H * H + H) + 4 * H + (size_t)I * H + I + (size_t)H * I + H +
-                   (size_t)H * H + H + (size_t)C * H + C + NH;
+                   (size_t)H * H + H + (size_t)C * H + C + NH +
+                   (size_t)sp->L * 2 * (2 * (size_t)sp->adapter * H + sp->adapter + H);
     float *buf = malloc(sizeof(float) * total), *p = buf;
     assert_non_null(buf);
-    eb_st_entry e[64];
-    static char names[64][256];
+    eb_st_entry e[128];
+    static char names[128][256];
     int n = 0;
     uint64_t rng = sp->seed;
 #define ADD(nm, d0, d1, scale, off)                                                                \
@@ -111,6 +113,19 @@ static void make_model(fixture *fx, const spec *sp) {
         ADD(nm, NH, 0, 0, 0);
         memcpy(p - NH, sp->span_z, sizeof(float) * (size_t)NH);
     }
+    for (int l = 0; l < (sp->adapter ? sp->L : 0); l++) {
+        const char *part[2] = {"attn", "ffn"};
+        for (int k = 0; k < 2; k++) {
+            snprintf(nm, sizeof nm, "%sadapters.%d.%s.down.weight", pre, l, part[k]);
+            ADD(nm, sp->adapter, H, 0.6f, 0);
+            snprintf(nm, sizeof nm, "%sadapters.%d.%s.down.bias", pre, l, part[k]);
+            ADD(nm, sp->adapter, 0, 0.1f, 0);
+            snprintf(nm, sizeof nm, "%sadapters.%d.%s.up.weight", pre, l, part[k]);
+            ADD(nm, H, sp->adapter, 0.6f, 0);
+            snprintf(nm, sizeof nm, "%sadapters.%d.%s.up.bias", pre, l, part[k]);
+            ADD(nm, H, 0, 0.1f, 0);
+        }
+    }
 #undef ADD
     eb_error err = {0};
     if (sp->keep < 1.0) {
@@ -145,6 +160,7 @@ static void make_model(fixture *fx, const spec *sp) {
     cfg.num_labels = C;
     cfg.hidden_act = sp->act;
     if (sp->span_z) x.span_ramp = sp->span_ramp;
+    x.adapter_size = sp->adapter;
     char *js = eb_config_to_json(&cfg, &x);
     snprintf(path, sizeof path, "%s/config.json", fx->dir);
     assert_int_equal(eb_write_file_atomic(path, js, strlen(js), &err), EB_OK);
@@ -158,7 +174,7 @@ static void drop_model(fixture *fx) {
 }
 
 static spec small_spec(uint64_t seed) {
-    spec s = {50, 8, 16, 2, 24, 2, 16, 3, 1.0, NULL, 4.0f, NULL, seed, EB_ACT_GELU_NEW};
+    spec s = {50, 8, 16, 2, 24, 2, 16, 3, 1.0, NULL, 4.0f, NULL, seed, EB_ACT_GELU_NEW, 0};
     return s;
 }
 
@@ -204,6 +220,18 @@ static void ref_lin(float *y, const float *x, const eb_linear *l, int N) {
     ref_q(y, (size_t)N * OC);
     free(xq);
     free(wq);
+}
+
+/* a[N,H] += q(up(gelu_new(q(down(a))))), the adapter in AF8 arithmetic */
+static void ref_adapter(float *a, const eb_adapter *A, int N, int H) {
+    const int r = A->down.out;
+    float *t = malloc(sizeof(float) * (size_t)N * r), *u = malloc(sizeof(float) * (size_t)N * H);
+    ref_lin(t, a, &A->down, N);
+    eb_gelu_new(t, (size_t)N * r);
+    ref_lin(u, t, &A->up, N);
+    for (int i = 0; i < N * H; i++)
+        a[i] += u[i];
+    free(t), free(u);
 }
 
 /* The whole af8 forward of a one-group model without off-ramps; the fp32
@@ -266,10 +294,12 @@ static void ref_forward_af8(float *logits, const eb_model_task *t, const int32_t
                 }
         }
         ref_lin(a, ctx, &L->o, N);
+        if (w->adapters) ref_adapter(a, &w->adapters[l].attn, N, H);
         eb_add_layernorm(h, h, a, L->attn_ln.g, L->attn_ln.b, N, H, c->layer_norm_eps);
         ref_lin(f, h, &L->ffn, N);
         eb_gelu_new(f, (size_t)N * I);
         ref_lin(a, f, &L->ffn_out, N);
+        if (w->adapters) ref_adapter(a, &w->adapters[l].ffn, N, H);
         eb_add_layernorm(h, h, a, L->out_ln.g, L->out_ln.b, N, H, c->layer_norm_eps);
     }
     float pooled[256];
@@ -310,9 +340,7 @@ static void test_ref_lin_is_af8_matmul(void **state) {
     eb_bitmask_free(&bm);
 }
 
-static void test_af8_path_matches_scalar_reference(void **state) {
-    (void)state;
-    spec sp = small_spec(21);
+static void af8_vs_scalar_reference(spec sp) {
     fixture fx;
     make_model(&fx, &sp);
     eb_model *m;
@@ -348,6 +376,20 @@ static void test_af8_path_matches_scalar_reference(void **state) {
     eb_context_free(ctx);
     eb_model_free(m);
     drop_model(&fx);
+}
+
+static void test_af8_path_matches_scalar_reference(void **state) {
+    (void)state;
+    af8_vs_scalar_reference(small_spec(21));
+}
+
+/* adapter-ALBERT: the adapters of every layer application in AF8 */
+static void test_af8_path_with_adapters(void **state) {
+    (void)state;
+    spec sp = small_spec(23);
+    sp.adapter = 4;
+    sp.L = 3;
+    af8_vs_scalar_reference(sp);
 }
 
 /* fp32 vs af8 on a random model: how often the label agrees, how far the
@@ -613,6 +655,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ref_lin_is_af8_matmul),
         cmocka_unit_test(test_af8_path_matches_scalar_reference),
+        cmocka_unit_test(test_af8_path_with_adapters),
         cmocka_unit_test(test_af8_vs_fp32_random_model),
         cmocka_unit_test(test_sparse_kernel_equals_dense),
         cmocka_unit_test(test_head_skipping),

@@ -1,5 +1,8 @@
 /* edgebert/train.h - the trainer: EdgeBERT's training recipe in C.
  *
+ * Adapter-ALBERT (adapter_size > 0, phase 1 only): a frozen backbone from
+ * init_dir, trained: the per-layer-application adapters, the main head and
+ * the off-ramps, loss CE(main) + sum_j CE(off-ramp j).
  * Phase 1 (backbone): fine-tune all parameters with CE or knowledge
  * distillation, optional adaptive attention span, movement or magnitude
  * pruning of the encoder matrices, percentile pruning of the embeddings,
@@ -96,6 +99,13 @@ typedef struct eb_train_options {
     float span_ramp;            /* R, 0 = keep the config's edgebert_span_ramp */
     float emb_prune_pct;        /* final percentile, 0 = off (the recipe: 60) */
     int freeze_embeddings;      /* 1 in the student */
+    int adapter_size;           /* > 0: adapter-ALBERT: add adapters of this bottleneck size to
+                                   the --init model (or keep its own, same size) and train only
+                                   them, the task head and the off-ramps (loss: CE of the main
+                                   head + sum of the off-ramps' CE); the backbone stays frozen */
+    int head_num_labels;        /* > 0 (adapters): a new task head with these labels, the
+                                   --init model's classifiers are not loaded (another task) */
+    char head_labels[EB_MAX_LABELS][EB_LABEL_NAME_MAX];
     int predict_after;          /* predictor: layer p (1-based), default 1 */
     int no_length_grouping;     /* 1: plain shuffled batches (default: batches of similar length) */
     int resume;                 /* continue from out_dir/train_state.safetensors */

@@ -63,7 +63,10 @@ int eb_cmd_info(int argc, char **argv) {
     if (we)
         printf("word embeddings: %s, %.1f%% dense, %.3f MB\n", cJSON_GetObjectItem(we, "format")->valuestring,
                100 * num(we, "density"), num(we, "bytes") / 1e6);
-    printf("shared (embeddings): %.0f bytes", num(r, "shared_bytes"));
+    printf("shared (%s): %.0f bytes",
+           num(r, "shared_bytes") > num(r, "embedding_bytes") ? "embeddings and backbone"
+                                                              : "embeddings",
+           num(r, "shared_bytes"));
     if (num(r, "tokenizer_bytes") > 0) printf(", tokenizer %.0f bytes", num(r, "tokenizer_bytes"));
     printf("\n  %-80s %-7s %-11s %7s %10s\n", "tensor", "format", "shape", "density", "bytes");
     print_tensors(cJSON_GetObjectItem(r, "shared"));
@@ -76,9 +79,25 @@ int eb_cmd_info(int argc, char **argv) {
         if (cJSON_IsTrue(cJSON_GetObjectItem(t, "has_exit_predictor")))
             printf(", exit predictor after layer %.0f", num(t, "predict_after"));
         if (cJSON_GetObjectItem(t, "heads_off")) printf(", %.0f heads off (empty span)", num(t, "heads_off"));
+        if (num(t, "adapter_size") > 0)
+            printf(", adapters of size %.0f (%.0f bytes)", num(t, "adapter_size"),
+                   num(t, "adapter_bytes"));
+        cJSON *sw = cJSON_GetObjectItem(t, "task_switch");
+        if (sw)
+            printf("\n  switching to it reloads %.0f bytes (%.1f us, %.2f uJ); with its own encoder "
+                   "(EdgeBERT) %.0f bytes (%.1f us, %.2f uJ)",
+                   num(cJSON_GetObjectItem(sw, "adapter"), "bytes"),
+                   num(cJSON_GetObjectItem(sw, "adapter"), "time_us"),
+                   num(cJSON_GetObjectItem(sw, "adapter"), "energy_uj"),
+                   num(cJSON_GetObjectItem(sw, "edgebert"), "bytes"),
+                   num(cJSON_GetObjectItem(sw, "edgebert"), "time_us"),
+                   num(cJSON_GetObjectItem(sw, "edgebert"), "energy_uj"));
         printf("\n");
         print_tensors(cJSON_GetObjectItem(t, "tensors"));
     }
+    printf("\nall tasks: %.0f bytes stored; as separate models %.0f bytes; EdgeBERT arrangement "
+           "(shared embeddings, an encoder per task) %.0f bytes\n",
+           num(r, "multi_task_bytes"), num(r, "separate_bytes"), num(r, "edgebert_bytes"));
     cJSON_Delete(r);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <cblas.h>
 
 #include "cli/cli.h"
+#include "edgebert/data.h"
 #include "edgebert/train.h"
 #include "model/config.h"
 
@@ -30,7 +31,7 @@ static void usage(void) {
         "                      [--warmup X] [--weight-decay X] [--dropout X] [--clip X]\n"
         "                      [--kd-temperature T] [--kd-alpha A]\n"
         "                      [--prune movement|magnitude] [--keep FRAC] [--score-lr X]\n"
-        "                      [--emb-prune PCT] [--freeze-embeddings]\n"
+        "                      [--emb-prune PCT] [--freeze-embeddings] [--adapters SIZE]\n"
         "                      [--span] [--span-coeff X] [--span-lr X] [--span-max N] [--span-ramp "
         "R]\n"
         "                      [--predict-after P] [--resume] [--save-every N] [--steps N] "
@@ -38,6 +39,8 @@ static void usage(void) {
         "                      [--log-every N] [--no-length-grouping] [--threads N] [--json]\n"
         "Phase backbone: fine-tune (with --teacher: KD loss a*KL*T^2 + (1-a)*CE). Phase offramps:\n"
         "backbone frozen, off-ramps trained. Phase predictor: writes DIR/exit_lut.csv.\n"
+        "--adapters SIZE (with --init): adapter-ALBERT: the --init backbone frozen, bottleneck\n"
+        "adapters of SIZE per layer, the head and the off-ramps trained.\n"
         "--ids: the data files hold token ids (label<TAB>ids<TAB>type ids), no tokenizer needed.\n"
         "Ctrl-C saves a checkpoint and exits; --resume continues it to the same result.\n");
 }
@@ -100,7 +103,10 @@ int eb_cmd_train(int argc, char **argv) {
             ok = eb_cli_parse_int(C, a, v, &o.predict_after);
         else if (!strcmp(a, "--log-every"))
             ok = eb_cli_parse_int(C, a, v, &o.log_every);
-        else if (!strcmp(a, "--threads")) {
+        else if (!strcmp(a, "--adapters")) {
+            ok = eb_cli_parse_int(C, a, v, &o.adapter_size) && o.adapter_size >= 1;
+            if (!ok && v) fprintf(stderr, "edgebert train: --adapters needs a positive size\n");
+        } else if (!strcmp(a, "--threads")) {
             int th = 0;
             ok = eb_cli_parse_int(C, a, v, &th) && th >= 1;
             if (ok)
@@ -220,6 +226,30 @@ int eb_cmd_train(int argc, char **argv) {
     if (eb_config_load(path, &cfg, &x, &err) != EB_OK) {
         fprintf(stderr, "edgebert train: %s\n", err.msg);
         return 1;
+    }
+    if (o.adapter_size > 0 && task && !ids) {
+        /* adapters for another task than the backbone's: a fresh head with its labels */
+        const eb_task_info *ti;
+        int map[EB_MAX_LABELS];
+        eb_error e2 = {0};
+        if (eb_task_lookup(task, &ti, &err) != EB_OK) {
+            fprintf(stderr, "edgebert train: %s\n", err.msg);
+            return 2;
+        }
+        if (eb_task_label_map(ti, (const char(*)[EB_LABEL_NAME_MAX])cfg.id2label, cfg.num_labels,
+                              map, &e2) != EB_OK) {
+            o.head_num_labels = ti->num_labels;
+            cfg.num_labels = ti->num_labels;
+            memset(cfg.id2label, 0, sizeof cfg.id2label);
+            for (int i = 0; i < ti->num_labels; i++) {
+                const char *nm = ti->label_names ? ti->label_names[i] : "LABEL_0";
+                snprintf(o.head_labels[i], EB_LABEL_NAME_MAX, "%s", nm);
+                snprintf(cfg.id2label[i], EB_LABEL_NAME_MAX, "%s", nm);
+            }
+            fprintf(stderr,
+                    "edgebert train: a new %s head (the --init model's labels are not %s's)\n",
+                    ti->display, ti->display);
+        }
     }
     if (!tokp && o.init_dir) {
         snprintf(path, sizeof path, "%s/spiece.model", o.init_dir);

@@ -65,6 +65,18 @@ static void activation(float *x, size_t n, eb_activation act) {
     else eb_gelu_new(x, n);
 }
 
+/* s->attn_out[N,H] += up(gelu_new(down(s->attn_out))).  Scratch: s->q holds
+ * the [N, r] bottleneck (r <= H), s->ctx the up-projection; both are free
+ * after the attention and after the feed-forward projections. */
+static void adapter_apply(eb_albert_scratch *s, const eb_adapter *A, int N, int H) {
+    const int r = A->down.out;
+    eb_matmul(s->q, s->attn_out, A->down.w, A->down.b, N, H, r);
+    eb_gelu_new(s->q, (size_t)N * r);
+    eb_matmul(s->ctx, s->q, A->up.w, A->up.b, N, r, H);
+    for (size_t i = 0; i < (size_t)N * H; i++)
+        s->attn_out[i] += s->ctx[i];
+}
+
 void eb_albert_layer_apply(eb_albert_scratch *s, const eb_config *c, const eb_albert_weights *w,
                            const eb_model_extras *x, int l, int N, const uint8_t *head_on,
                            int *active_heads) {
@@ -84,11 +96,14 @@ void eb_albert_layer_apply(eb_albert_scratch *s, const eb_config *c, const eb_al
         for (int h = 0; h < NH; h++)
             active += !((head_on && !head_on[h]) ||
                         (L->span_z && eb_span_head_off(L->span_z[h], x ? x->span_ramp : 1.0f)));
+        const eb_layer_adapters *A = eb_albert_adapters(w, c, l, inner);
         eb_matmul(s->attn_out, s->ctx, L->o.w, L->o.b, N, H, H);
+        if (A) adapter_apply(s, &A->attn, N, H);
         eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->attn_ln.g, L->attn_ln.b, N, H, eps);
         eb_matmul(s->ffn, s->hidden, L->ffn.w, L->ffn.b, N, H, I);
         activation(s->ffn, (size_t)N * I, c->hidden_act);
         eb_matmul(s->attn_out, s->ffn, L->ffn_out.w, L->ffn_out.b, N, I, H);
+        if (A) adapter_apply(s, &A->ffn, N, H);
         eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->out_ln.g, L->out_ln.b, N, H, eps);
     }
     if (active_heads) *active_heads = active;
@@ -319,6 +334,25 @@ eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_c
 
 #define EB_EXEC_MAX_HEADS 1024
 
+/* The adapter in the engine's arithmetic: both projections through lin_run
+ * (AF8: quantised inputs, AF8 weights, re-quantised outputs), gelu_new and the
+ * adapter's residual add in fp32 like the other element-wise operations. */
+static eb_status adapter_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_adapter *A,
+                                  int N, int H, eb_error *err) {
+    const int r = A->down.out;
+    e->flops_dense += 2 * eb_linear_flops(N, r, H);
+    eb_status st = lin_run(e, s->q, r, s->attn_out, N, &A->down, 0, r, NULL, 0, err);
+    if (st != EB_OK) return st;
+    requant(e, s->q, (size_t)N * r);
+    eb_gelu_new(s->q, (size_t)N * r);
+    st = lin_run(e, s->ctx, H, s->q, N, &A->up, 0, H, NULL, 0, err);
+    if (st != EB_OK) return st;
+    requant(e, s->ctx, (size_t)N * H);
+    for (size_t i = 0; i < (size_t)N * H; i++)
+        s->attn_out[i] += s->ctx[i];
+    return EB_OK;
+}
+
 eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_config *c,
                                    const eb_albert_weights *w, const eb_model_extras *x, int l,
                                    int N, const uint8_t *head_on, int *active_heads,
@@ -337,6 +371,7 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
     eb_status st = EB_OK;
     for (int inner = 0; inner < c->inner_group_num && st == EB_OK; inner++) {
         const eb_albert_layer *L = &w->layers[g * c->inner_group_num + inner];
+        const eb_layer_adapters *AD = eb_albert_adapters(w, c, l, inner);
         int n_on = 0, nseg = 0;
         for (int h = 0; h < NH; h++) {
             on[h] = !((head_on && !head_on[h]) || (L->span_z && eb_span_head_off(L->span_z[h], R)));
@@ -388,6 +423,8 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
             st = lin_run(e, s->attn_out, H, s->ctx, N, &L->o, 0, H, segs, nseg, err);
         if (st != EB_OK) break;
         requant(e, s->attn_out, NHt);
+        if (AD) st = adapter_apply_ex(s, e, &AD->attn, N, H, err);
+        if (st != EB_OK) break;
         eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->attn_ln.g, L->attn_ln.b, N, H, eps);
         st = lin_run(e, s->ffn, I, s->hidden, N, &L->ffn, 0, I, NULL, 0, err);
         if (st != EB_OK) break;
@@ -396,6 +433,8 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         st = lin_run(e, s->attn_out, H, s->ffn, N, &L->ffn_out, 0, H, NULL, 0, err);
         if (st != EB_OK) break;
         requant(e, s->attn_out, NHt);
+        if (AD) st = adapter_apply_ex(s, e, &AD->ffn, N, H, err);
+        if (st != EB_OK) break;
         eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->out_ln.g, L->out_ln.b, N, H, eps);
     }
     if (active_heads) *active_heads = active;

@@ -13,6 +13,13 @@
  *   albert.pooler.{weight [H,H], bias}, classifier.{weight [C,H], bias}
  *   albert.encoder.highway.{j}.pooler.{weight,bias}, ...classifier.{weight,bias}
  *       (EdgeBERT off-ramp after layer j+1; "pooler.dense." also accepted)
+ *   albert.encoder.albert_layer_groups.{g}.albert_layers.{i}.adapters.{l}.
+ *       {attn,ffn}.{down.{weight [r,H], bias [r]}, up.{weight [H,r], bias [H]}}
+ *       (adapter-ALBERT, present when config.json has edgebert_adapter_size r
+ *       > 0: one pair of Houlsby adapters per layer APPLICATION l (0-based,
+ *       of num_hidden_layers) and inner layer i; g is the group application l
+ *       uses.  The shared layer's weights stay the same across applications,
+ *       the adapters do not: that is what lets them adapt each depth.)
  * Layer application l (0-based, of num_hidden_layers) uses group
  * l / (num_hidden_layers / num_hidden_groups) and runs its inner_group_num
  * albert_layers in order. */
@@ -48,6 +55,18 @@ typedef struct eb_albert_layer {
     const float *span_z; /* [NH] adaptive span parameters, NULL = no span */
 } eb_albert_layer;
 
+/* A Houlsby bottleneck adapter: y += up(gelu_new(down(y))), applied to the
+ * output of a sub-layer's last projection before its residual + LayerNorm. */
+typedef struct eb_adapter {
+    eb_linear down; /* [r, H] */
+    eb_linear up;   /* [H, r] */
+} eb_adapter;
+
+typedef struct eb_layer_adapters {
+    eb_adapter attn; /* after attention.dense */
+    eb_adapter ffn;  /* after ffn_output */
+} eb_layer_adapters;
+
 typedef struct eb_albert_weights {
     const float *word_emb; /* [V, E] */
     const float *pos_emb;  /* [P, E] */
@@ -63,7 +82,17 @@ typedef struct eb_albert_weights {
     /* af8 path: the embedding tables as AdaptivFloat8 codes (NULL = none) */
     const uint8_t *word_q8, *pos_q8, *type_q8;
     int word_q8_bias, pos_q8_bias, type_q8_bias;
+    /* adapters: [num_hidden_layers * inner_group_num], entry l * inner_group_num
+     * + i for application l, inner layer i; NULL = a model without adapters */
+    int adapter_size;
+    eb_layer_adapters *adapters;
 } eb_albert_weights;
+
+/* The adapters of application l, inner layer i (NULL when none). */
+static inline const eb_layer_adapters *eb_albert_adapters(const eb_albert_weights *w,
+                                                          const eb_config *c, int l, int i) {
+    return w->adapters ? &w->adapters[l * c->inner_group_num + i] : NULL;
+}
 
 /* Extra settings stored in config.json by edgebert (ignored by HF). */
 typedef struct eb_model_extras {
@@ -71,6 +100,7 @@ typedef struct eb_model_extras {
     float default_threshold; /* edgebert_threshold (ee), < 0 = none */
     float lai_threshold;     /* edgebert_lai_threshold, < 0 = use default_threshold */
     int predict_after;       /* edgebert_predict_after: layer whose entropy feeds the predictor */
+    int adapter_size;        /* edgebert_adapter_size: bottleneck r of the adapters, 0 = none */
 } eb_model_extras;
 
 /* Scratch for one forward pass of up to max_n tokens (one allocation). */

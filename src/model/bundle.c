@@ -30,6 +30,97 @@ static int is_shared(const char *name) {
     return -1;
 }
 
+static float *tensor_f32(const eb_st_tensor *t) {
+    float *x = malloc(t->numel * sizeof(float) + 1);
+    if (x) eb_st_to_f32(t, x);
+    return x;
+}
+
+/* A tensor of the shared backbone (adapter-ALBERT): the embeddings, the
+ * embedding mapping and the shared layers' weights; not the adapters, spans,
+ * heads or off-ramps, which stay with their task.  `name` has the "albert."
+ * prefix. */
+static int is_backbone(const char *name) {
+    if (strstr(name, ".adapters.") || strstr(name, "attention.span")) return 0;
+    return !strncmp(name, "albert.embeddings.", 18) ||
+           !strncmp(name, "albert.encoder.embedding_hidden_mapping_in.", 43) ||
+           !strncmp(name, "albert.encoder.albert_layer_groups.", 35);
+}
+
+static const eb_st_tensor *find_either(const eb_safetensors *st, const char *full) {
+    const eb_st_tensor *t = eb_st_find(st, full);
+    if (!t && !strncmp(full, "albert.", 7)) t = eb_st_find(st, full + 7);
+    return t;
+}
+
+/* The backbone tensors every task holds with bit-identical values (after
+ * conversion to fp32): with two tasks or more they are stored once, under
+ * "shared".  Returns a NULL-terminated list of full names (free with
+ * free_names) or NULL when out of memory; *n gets the count. */
+static char **common_backbone(const eb_pack_task *tasks, int n_tasks, int *n, eb_error *err,
+                              eb_status *s) {
+    *n = 0;
+    *s = EB_OK;
+    eb_safetensors *sts = calloc((size_t)n_tasks, sizeof *sts);
+    if (!sts) {
+        *s = eb_fail(err, EB_ERR_NOMEM, "pack: out of memory");
+        return NULL;
+    }
+    int opened = 0;
+    for (; opened < n_tasks && *s == EB_OK; opened++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/model.safetensors", tasks[opened].dir);
+        *s = eb_st_open(path, NULL, 1, &sts[opened], err);
+        if (*s != EB_OK) break;
+    }
+    char **names = NULL;
+    if (*s == EB_OK) names = calloc((size_t)sts[0].n + 1, sizeof *names);
+    if (*s == EB_OK && !names) *s = eb_fail(err, EB_ERR_NOMEM, "pack: out of memory");
+    for (int k = 0; *s == EB_OK && n_tasks >= 2 && k < sts[0].n; k++) {
+        const eb_st_tensor *t0 = &sts[0].tensors[k];
+        char full[300];
+        snprintf(full, sizeof full, "%s%s",
+                 strncmp(t0->name, "albert.", 7) && strncmp(t0->name, "classifier.", 11) ? "albert."
+                                                                                         : "",
+                 t0->name);
+        if (!is_backbone(full) || is_shared(full) >= 0) continue;
+        float *x0 = tensor_f32(t0), *x1 = malloc(t0->numel * sizeof(float) + 1);
+        int same = x0 && x1;
+        for (int ti = 1; same && ti < n_tasks; ti++) {
+            const eb_st_tensor *t1 = find_either(&sts[ti], full);
+            same = t1 && t1->numel == t0->numel && t1->ndim == t0->ndim;
+            for (int d = 0; same && d < t0->ndim; d++)
+                same = t1->shape[d] == t0->shape[d];
+            if (same) {
+                eb_st_to_f32(t1, x1);
+                same = !memcmp(x0, x1, t0->numel * sizeof(float));
+            }
+        }
+        if (!x0 || !x1) *s = eb_fail(err, EB_ERR_NOMEM, "pack: out of memory");
+        free(x0);
+        free(x1);
+        if (same && !(names[*n] = strdup(full)))
+            *s = eb_fail(err, EB_ERR_NOMEM, "pack: out of memory");
+        if (same && names[*n]) (*n)++;
+    }
+    for (int i = 0; i < opened && i < n_tasks; i++)
+        if (sts[i].tensors) eb_st_close(&sts[i]);
+    free(sts);
+    return names;
+}
+
+static void free_names(char **names) {
+    for (int i = 0; names && names[i]; i++)
+        free(names[i]);
+    free(names);
+}
+
+static int in_names(char *const *names, const char *name) {
+    for (int i = 0; names && names[i]; i++)
+        if (!strcmp(names[i], name)) return 1;
+    return 0;
+}
+
 eb_pack_params eb_pack_params_default(void) {
     eb_pack_params p;
     memset(&p, 0, sizeof p);
@@ -131,12 +222,6 @@ static cJSON *store_tensor(blob_buf *b, const char *name, const float *x, int nd
     return t;
 }
 
-static float *tensor_f32(const eb_st_tensor *t) {
-    float *x = malloc(t->numel * sizeof(float) + 1);
-    if (x) eb_st_to_f32(t, x);
-    return x;
-}
-
 eb_status eb_bundle_pack(const char *out_path, const eb_pack_task *tasks, int n_tasks,
                          const eb_pack_params *params, eb_error *err) {
     eb_pack_params pp = params ? *params : eb_pack_params_default();
@@ -152,6 +237,11 @@ eb_status eb_bundle_pack(const char *out_path, const eb_pack_task *tasks, int n_
     eb_status s = EB_OK;
     float *shared[N_SHARED] = {NULL};
     size_t shared_n[N_SHARED] = {0};
+    int n_common = 0;
+    char **common = common_backbone(tasks, n_tasks, &n_common, err, &s);
+    if (s == EB_OK && n_common && pp.log)
+        eb_log(pp.log, pp.log_ud, EB_LOG_INFO,
+               "%d backbone tensors are identical in every task: stored once", n_common);
     for (int ti = 0; ti < n_tasks && s == EB_OK; ti++) {
         char path[1024];
         eb_safetensors st;
@@ -215,10 +305,16 @@ eb_status eb_bundle_pack(const char *out_path, const eb_pack_task *tasks, int n_
                 snprintf(full, sizeof full, "albert.%s", nm);
                 nm = full;
             }
+            int common_one = in_names(common, nm);
+            if (common_one && ti > 0) { /* stored once, with the first task */
+                free(x);
+                continue;
+            }
             cJSON *d = store_tensor(&b, nm, x, t->ndim, t->shape, pp.weights, err);
             free(x);
             if (!d) s = err->status ? err->status : EB_ERR_NOMEM;
-            else cJSON_AddItemToObject(jten, nm, d);
+            else
+                cJSON_AddItemToObject(common_one ? jshared : jten, nm, d);
         }
         eb_st_close(&st);
         if (s != EB_OK) break;
@@ -242,6 +338,7 @@ eb_status eb_bundle_pack(const char *out_path, const eb_pack_task *tasks, int n_
         if (pp.log) eb_log(pp.log, pp.log_ud, EB_LOG_INFO, "packed task %s from %s", tasks[ti].name, tasks[ti].dir);
     }
     for (int i = 0; i < N_SHARED; i++) free(shared[i]);
+    free_names(common);
     if (s == EB_OK) {
         for (int i = 0; i < N_SHARED; i++)
             if (!cJSON_GetObjectItem(jshared, shared_names[i]))
@@ -416,7 +513,8 @@ static void free_st_table(eb_model *m, eb_safetensors *st) {
 }
 
 /* Set lin->bm for every linear whose weight pointer has a bitmask form. */
-static void attach_bitmasks(eb_model_task *t, const float *const *bm_w) {
+static void attach_bitmasks(eb_model_task *t, const float *const *bm_w,
+                            const eb_model_task *first) {
     eb_albert_weights *w = &t->w;
     int nl = t->cfg.num_hidden_groups * t->cfg.inner_group_num;
     eb_linear *lins[4096];
@@ -433,9 +531,30 @@ static void attach_bitmasks(eb_model_task *t, const float *const *bm_w) {
         lins[n++] = &w->ramp_pooler[i];
         lins[n++] = &w->ramp_cls[i];
     }
+    int na = w->adapters ? t->cfg.num_hidden_layers * t->cfg.inner_group_num : 0;
+    for (int i = 0; i < na && n + 4 < 4096; i++) {
+        eb_layer_adapters *A = &t->adapters[i];
+        lins[n++] = &A->attn.down, lins[n++] = &A->attn.up;
+        lins[n++] = &A->ffn.down, lins[n++] = &A->ffn.up;
+    }
     for (int i = 0; i < n; i++)
         for (int k = 0; k < t->n_bms; k++)
             if (lins[i]->w && lins[i]->w == bm_w[k]) lins[i]->bm = &t->bms[k];
+    /* matrices of the shared backbone: the first task decoded them and holds
+     * their stored forms */
+    if (first && first != t) {
+        for (int i = 0; i < n; i++) {
+            if (lins[i]->bm || !lins[i]->w) continue;
+            if (lins[i]->w == first->w.map_in.w) lins[i]->bm = first->w.map_in.bm;
+            int nl0 = first->cfg.num_hidden_groups * first->cfg.inner_group_num;
+            for (int j = 0; j < nl0 && !lins[i]->bm; j++) {
+                const eb_albert_layer *L = &first->layers[j];
+                const eb_linear *c[6] = {&L->q, &L->k, &L->v, &L->o, &L->ffn, &L->ffn_out};
+                for (int k = 0; k < 6; k++)
+                    if (lins[i]->w == c[k]->w) lins[i]->bm = c[k]->bm;
+            }
+        }
+    }
 }
 
 static eb_status load_task(reader *R, eb_model_task *t, cJSON *jt, cJSON *jshared) {
@@ -505,7 +624,7 @@ static eb_status load_task(reader *R, eb_model_task *t, cJSON *jt, cJSON *jshare
         loader L = {m, &st, err, where};
         eb_error_clear(err);
         s = eb_model_bind_task(&L, t);
-        if (s == EB_OK) attach_bitmasks(t, bm_w);
+        if (s == EB_OK) attach_bitmasks(t, bm_w, &m->tasks[0]);
     }
     free_st_table(m, &st);
     eb_free(&m->alloc, bm_w);

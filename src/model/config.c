@@ -29,6 +29,7 @@ void eb_config_default(eb_config *c, eb_model_extras *x) {
         x->default_threshold = -1.0f;
         x->lai_threshold = -1.0f;
         x->predict_after = 1;
+        x->adapter_size = 0;
     }
 }
 
@@ -135,6 +136,8 @@ eb_status eb_config_parse(const char *json, size_t len, const char *name, eb_con
     if (lthr && cJSON_IsNumber(lthr)) x->lai_threshold = (float)lthr->valuedouble;
     s = get_int(root, "edgebert_predict_after", &x->predict_after, 1, EB_MAX_LAYERS - 1, name, err);
     if (s != EB_OK) goto done;
+    s = get_int(root, "edgebert_adapter_size", &x->adapter_size, 0, 1 << 20, name, err);
+    if (s != EB_OK) goto done;
     /* consistency */
     if (c->hidden_size % c->num_attention_heads) {
         s = eb_fail(err, EB_ERR_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d", name,
@@ -142,6 +145,11 @@ eb_status eb_config_parse(const char *json, size_t len, const char *name, eb_con
     } else if (c->num_hidden_layers % c->num_hidden_groups) {
         s = eb_fail(err, EB_ERR_FORMAT, "%s: num_hidden_layers %d is not a multiple of num_hidden_groups %d", name,
                     c->num_hidden_layers, c->num_hidden_groups);
+    } else if (x->adapter_size > c->hidden_size) {
+        s = eb_fail(err, EB_ERR_FORMAT,
+                    "%s: edgebert_adapter_size %d is larger than hidden_size %d (an adapter is a "
+                    "bottleneck)",
+                    name, x->adapter_size, c->hidden_size);
     }
 done:
     cJSON_Delete(root);
@@ -196,6 +204,8 @@ char *eb_config_to_json(const eb_config *c, const eb_model_extras *x) {
         if (x->default_threshold >= 0) cJSON_AddNumberToObject(r, "edgebert_threshold", x->default_threshold);
         if (x->lai_threshold >= 0) cJSON_AddNumberToObject(r, "edgebert_lai_threshold", x->lai_threshold);
         cJSON_AddNumberToObject(r, "edgebert_predict_after", x->predict_after);
+        if (x->adapter_size > 0)
+            cJSON_AddNumberToObject(r, "edgebert_adapter_size", x->adapter_size);
     }
     char *s = cJSON_Print(r);
     cJSON_Delete(r);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "edgebert/quant.h"
+#include "edgebert/taskswitch.h"
 #include "model/bundle.h"
 #include "model/model_internal.h"
 #include "util/util.h"
@@ -40,6 +41,7 @@ static void add_task_summary(cJSON *jt, const eb_model_task *t) {
     cJSON *labels = cJSON_AddArrayToObject(jt, "labels");
     for (int i = 0; i < c->num_labels; i++) cJSON_AddItemToArray(labels, cJSON_CreateString(c->id2label[i]));
     cJSON_AddNumberToObject(jt, "offramps", t->w.num_ramps);
+    cJSON_AddNumberToObject(jt, "adapter_size", t->w.adapters ? t->w.adapter_size : 0);
     if (t->extras.default_threshold >= 0) cJSON_AddNumberToObject(jt, "threshold", t->extras.default_threshold);
     if (t->extras.lai_threshold >= 0) cJSON_AddNumberToObject(jt, "lai_threshold", t->extras.lai_threshold);
     cJSON_AddBoolToObject(jt, "has_exit_predictor", t->lut_view.data != NULL);
@@ -175,6 +177,104 @@ static eb_status info_bundle(const char *path, cJSON *root, eb_error *err) {
     return EB_OK;
 }
 
+static double num_item(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItem(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* Multi-task footprints (adapter-ALBERT vs EdgeBERT vs separate models):
+ *  per task adapter_bytes (its adapter tensors);
+ *  multi_task_bytes = shared_bytes + sum of task_bytes (what is stored);
+ *  separate_bytes = sum over tasks of a standalone fine-tuned model of the
+ *    same format: the shared part + the task's own part - its adapters;
+ *  edgebert_bytes = the EdgeBERT arrangement: the embedding tables once, every
+ *    task with its own encoder (the rest of the shared part), head, ramps.
+ * The tokenizer is left out of all three. */
+static void add_cost(cJSON *o, const char *key, const eb_mem_cost *c) {
+    cJSON *j = cJSON_AddObjectToObject(o, key);
+    cJSON_AddNumberToObject(j, "bytes", c->bytes);
+    cJSON_AddNumberToObject(j, "time_us", c->time_us);
+    cJSON_AddNumberToObject(j, "energy_uj", c->energy_uj);
+}
+
+static void add_footprints(cJSON *root, const eb_model *m) {
+    const double shared = num_item(root, "shared_bytes");
+    double emb = 0, stored = shared, separate = 0, edgebert = 0;
+    const cJSON *sh = cJSON_GetObjectItem(root, "shared");
+    for (const cJSON *it = sh ? sh->child : NULL; it; it = it->next) {
+        const cJSON *nm = cJSON_GetObjectItem(it, "name");
+        if (cJSON_IsString(nm) && strstr(nm->valuestring, "_embeddings.weight"))
+            emb += num_item(it, "bytes");
+    }
+    cJSON *tasks = cJSON_GetObjectItem(root, "tasks");
+    for (cJSON *jt = tasks ? tasks->child : NULL; jt; jt = jt->next) {
+        double ad = 0, tb = num_item(jt, "task_bytes");
+        const cJSON *ts = cJSON_GetObjectItem(jt, "tensors");
+        for (const cJSON *it = ts ? ts->child : NULL; it; it = it->next) {
+            const cJSON *nm = cJSON_GetObjectItem(it, "name");
+            if (cJSON_IsString(nm) && strstr(nm->valuestring, ".adapters."))
+                ad += num_item(it, "bytes");
+        }
+        cJSON_AddNumberToObject(jt, "adapter_bytes", ad);
+        /* task switch: what must come into SRAM from DRAM */
+        const eb_hw_model *hw = &m->tasks[0].hw;
+        eb_mem_cost ca, ce;
+        eb_hw_reload_cost(hw, tb, &ca);
+        eb_hw_reload_cost(hw, shared - emb + tb - ad, &ce);
+        cJSON *sw = cJSON_AddObjectToObject(jt, "task_switch");
+        add_cost(sw, "adapter", &ca);
+        add_cost(sw, "edgebert", &ce);
+        stored += tb;
+        separate += shared + tb - ad;
+        edgebert += shared - emb + tb - ad;
+    }
+    cJSON_AddNumberToObject(root, "embedding_bytes", emb);
+    cJSON_AddNumberToObject(root, "multi_task_bytes", stored);
+    cJSON_AddNumberToObject(root, "separate_bytes", separate);
+    cJSON_AddNumberToObject(root, "edgebert_bytes", edgebert + emb);
+    /* the memories of the two arrangements and the weight reads of one
+     * sentence through every layer (the first task's shapes and parameters) */
+    const eb_hw_model *hw = &m->tasks[0].hw;
+    const eb_emb_storage cell =
+        hw->p.emb_storage == EB_EMB_DRAM ? EB_EMB_RERAM_MLC2 : hw->p.emb_storage;
+    double max_task = 0, max_eb = 0, sum_task = 0, ad0 = 0;
+    int k = 0;
+    for (cJSON *jt = tasks ? tasks->child : NULL; jt; jt = jt->next, k++) {
+        double tb = num_item(jt, "task_bytes"), ad = num_item(jt, "adapter_bytes");
+        sum_task += tb;
+        max_task = tb > max_task ? tb : max_task;
+        max_eb = shared - emb + tb - ad > max_eb ? shared - emb + tb - ad : max_eb;
+        if (k == 0) ad0 = ad;
+    }
+    cJSON *mem = cJSON_AddObjectToObject(root, "accelerator_memory");
+    cJSON_AddStringToObject(mem, "reram_cells", eb_emb_storage_name(cell));
+    cJSON *ja = cJSON_AddObjectToObject(mem, "adapter");
+    cJSON_AddNumberToObject(ja, "reram_bytes", shared);
+    cJSON_AddNumberToObject(ja, "reram_mm2", eb_hw_reram_bytes_area_mm2(hw, cell, shared));
+    cJSON_AddNumberToObject(ja, "sram_bytes_one_task", max_task);
+    cJSON_AddNumberToObject(ja, "sram_bytes_all_tasks", sum_task);
+    cJSON *je = cJSON_AddObjectToObject(mem, "edgebert");
+    cJSON_AddNumberToObject(je, "reram_bytes", emb);
+    cJSON_AddNumberToObject(je, "reram_mm2", eb_hw_reram_bytes_area_mm2(hw, cell, emb));
+    cJSON_AddNumberToObject(je, "sram_bytes_one_task", max_eb);
+    cJSON_AddNumberToObject(je, "sram_bytes_all_tasks", separate - k * emb);
+    const double L = m->tasks[0].cfg.num_hidden_layers, enc = shared - emb;
+    eb_mem_cost rr, rs, re;
+    eb_hw_weight_read_cost(hw, cell, L * enc, &rr);
+    eb_hw_weight_read_cost(hw, EB_EMB_DRAM, L * ad0, &rs);
+    eb_hw_weight_read_cost(hw, EB_EMB_DRAM, L * enc, &re);
+    cJSON *wr = cJSON_AddObjectToObject(root, "weight_reads_per_sentence");
+    cJSON_AddNumberToObject(wr, "layers", L);
+    cJSON *wa = cJSON_AddObjectToObject(wr, "adapter");
+    cJSON_AddNumberToObject(wa, "reram_bytes", rr.bytes);
+    cJSON_AddNumberToObject(wa, "sram_bytes", rs.bytes);
+    cJSON_AddNumberToObject(wa, "reram_time_us", rr.time_us);
+    cJSON_AddNumberToObject(wa, "energy_uj", rr.energy_uj + rs.energy_uj);
+    cJSON *we = cJSON_AddObjectToObject(wr, "edgebert");
+    cJSON_AddNumberToObject(we, "sram_bytes", re.bytes);
+    cJSON_AddNumberToObject(we, "energy_uj", re.energy_uj);
+}
+
 eb_status eb_model_info_json(const char *path, char **out, eb_error *err) {
     *out = NULL;
     /* load first: this validates everything and gives the task summaries */
@@ -201,6 +301,7 @@ eb_status eb_model_info_json(const char *path, char **out, eb_error *err) {
         int i = 0;
         for (cJSON *jt = tasks ? tasks->child : NULL; jt && i < m->n_tasks; jt = jt->next, i++)
             add_task_summary(jt, &m->tasks[i]);
+        add_footprints(root, m);
         *out = cJSON_Print(root);
         if (!*out) s = eb_fail(err, EB_ERR_NOMEM, "out of memory");
     }

@@ -152,6 +152,34 @@ eb_status eb_model_bind_task(loader *L, eb_model_task *t) {
     get_linear(L, &w->pooler, "albert.pooler", H, H);
     get_linear(L, &w->classifier, "classifier", c->num_labels, H);
     if (L->err->status != EB_OK) return L->err->status;
+    /* adapters: one attention and one feed-forward adapter per application
+     * l and inner layer i (named under the group that application uses) */
+    const int r = t->extras.adapter_size;
+    if (r > 0) {
+        const int NA = c->num_hidden_layers * c->inner_group_num;
+        const int per_group = c->num_hidden_layers / c->num_hidden_groups;
+        t->adapters = eb_calloc(&m->alloc, (size_t)NA, sizeof *t->adapters);
+        if (!t->adapters) return eb_fail(L->err, EB_ERR_NOMEM, "%s: out of memory", L->file);
+        w->adapters = t->adapters;
+        w->adapter_size = r;
+        for (int l = 0; l < c->num_hidden_layers; l++)
+            for (int i = 0; i < c->inner_group_num; i++) {
+                eb_layer_adapters *A = &t->adapters[l * c->inner_group_num + i];
+                char p[200], q[240];
+                snprintf(p, sizeof p,
+                         "albert.encoder.albert_layer_groups.%d.albert_layers.%d.adapters.%d",
+                         l / per_group, i, l);
+                snprintf(q, sizeof q, "%s.attn.down", p);
+                get_linear(L, &A->attn.down, q, r, H);
+                snprintf(q, sizeof q, "%s.attn.up", p);
+                get_linear(L, &A->attn.up, q, H, r);
+                snprintf(q, sizeof q, "%s.ffn.down", p);
+                get_linear(L, &A->ffn.down, q, r, H);
+                snprintf(q, sizeof q, "%s.ffn.up", p);
+                get_linear(L, &A->ffn.up, q, H, r);
+            }
+        if (L->err->status != EB_OK) return L->err->status;
+    }
     /* off-ramps: all of layers 1..L-1 or none (the last one is optional:
      * after the last layer the main head answers) */
     const int NL = c->num_hidden_layers;
@@ -188,6 +216,7 @@ static void task_free(eb_model *m, eb_model_task *t) {
     eb_free(&m->alloc, t->bms);
     eb_free(&m->alloc, t->layers);
     eb_free(&m->alloc, t->ramps);
+    eb_free(&m->alloc, t->adapters);
     eb_free(&m->alloc, t->lut);
 }
 
@@ -233,6 +262,12 @@ static int task_linears(eb_model_task *t, eb_linear **lins, int cap) {
         lins[n++] = &w->ramp_pooler[i];
         lins[n++] = &w->ramp_cls[i];
     }
+    int na = w->adapters ? t->cfg.num_hidden_layers * t->cfg.inner_group_num : 0;
+    for (int i = 0; i < na && n + 4 <= cap; i++) {
+        eb_layer_adapters *A = &t->adapters[i];
+        lins[n++] = &A->attn.down, lins[n++] = &A->attn.up;
+        lins[n++] = &A->ffn.down, lins[n++] = &A->ffn.up;
+    }
     return n;
 }
 
@@ -245,7 +280,8 @@ static int task_linears(eb_model_task *t, eb_linear **lins, int cap) {
  * that share the tables).  Out of memory leaves a form out: the fp32 path
  * then runs dense, the af8 path reports the missing form. */
 static void build_exec_forms(eb_model *m, eb_model_task *t) {
-    int cap = 3 + 6 * t->cfg.num_hidden_groups * t->cfg.inner_group_num + 2 * t->w.num_ramps;
+    int cap = 3 + 6 * t->cfg.num_hidden_groups * t->cfg.inner_group_num + 2 * t->w.num_ramps +
+              (t->w.adapters ? 4 * t->cfg.num_hidden_layers * t->cfg.inner_group_num : 0);
     eb_linear **lins = eb_calloc(&m->alloc, (size_t)cap, sizeof *lins);
     int n = lins ? task_linears(t, lins, cap) : 0;
     t->xbms = eb_calloc(&m->alloc, (size_t)(2 * n + 1), sizeof(eb_bitmask));

@@ -19,6 +19,7 @@ typedef struct eb_model_task {
     eb_albert_weights w;
     eb_albert_layer *layers; /* storage behind w.layers */
     eb_linear *ramps;        /* storage behind w.ramp_pooler / w.ramp_cls */
+    eb_layer_adapters *adapters; /* storage behind w.adapters (NULL: none) */
     struct eb_bitmask *bms; /* compressed forms of the matrices (bundles) */
     int n_bms;
     /* exit predictor table: rows x (1 + cols), NULL when absent */

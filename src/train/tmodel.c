@@ -117,8 +117,25 @@ static size_t layout(eb_tmodel *m, float *base, eb_tw *w, int record) {
                 ly->span = take(&L, q, c->num_attention_heads, 0, EB_TP_SPAN);
             }
         }
-    take_lin(&L, &w->pooler, "albert.pooler", H, H, 0);
-    take_lin(&L, &w->cls, "classifier", c->num_labels, H, 0);
+    const int r = m->x.adapter_size;
+    for (int l = 0; l < (r > 0 ? c->num_hidden_layers : 0); l++)
+        for (int i = 0; i < c->inner_group_num; i++) {
+            eb_tlin *ad = w->ad[l * c->inner_group_num + i];
+            char p[140], q[170];
+            snprintf(p, sizeof p,
+                     "albert.encoder.albert_layer_groups.%d.albert_layers.%d.adapters.%d",
+                     l / (c->num_hidden_layers / c->num_hidden_groups), i, l);
+            snprintf(q, sizeof q, "%s.attn.down", p);
+            take_lin(&L, &ad[EB_AD_ATTN_DOWN], q, r, H, EB_TP_ADAPTER);
+            snprintf(q, sizeof q, "%s.attn.up", p);
+            take_lin(&L, &ad[EB_AD_ATTN_UP], q, H, r, EB_TP_ADAPTER);
+            snprintf(q, sizeof q, "%s.ffn.down", p);
+            take_lin(&L, &ad[EB_AD_FFN_DOWN], q, r, H, EB_TP_ADAPTER);
+            snprintf(q, sizeof q, "%s.ffn.up", p);
+            take_lin(&L, &ad[EB_AD_FFN_UP], q, H, r, EB_TP_ADAPTER);
+        }
+    take_lin(&L, &w->pooler, "albert.pooler", H, H, EB_TP_HEAD);
+    take_lin(&L, &w->cls, "classifier", c->num_labels, H, EB_TP_HEAD);
     for (int j = 0; j < m->num_ramps; j++) {
         char p[120];
         snprintf(p, sizeof p, "albert.encoder.highway.%d.pooler", j);
@@ -161,6 +178,18 @@ static void build_view(eb_tmodel *m) {
         l->span_z = t->span;
     }
     v->layers = m->view_layers;
+    if (m->x.adapter_size > 0) {
+        const int r = m->x.adapter_size, NA = c->num_hidden_layers * c->inner_group_num;
+        for (int a = 0; a < NA; a++) {
+            eb_layer_adapters *A = &m->view_adapters[a];
+            set_lin(&A->attn.down, &w->ad[a][EB_AD_ATTN_DOWN], r, H);
+            set_lin(&A->attn.up, &w->ad[a][EB_AD_ATTN_UP], H, r);
+            set_lin(&A->ffn.down, &w->ad[a][EB_AD_FFN_DOWN], r, H);
+            set_lin(&A->ffn.up, &w->ad[a][EB_AD_FFN_UP], H, r);
+        }
+        v->adapters = m->view_adapters;
+        v->adapter_size = r;
+    }
     set_lin(&v->pooler, &w->pooler, H, H);
     set_lin(&v->classifier, &w->cls, c->num_labels, H);
     if (m->num_ramps) {
@@ -197,9 +226,17 @@ eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras
                        "train: model too large for the trainer "
                        "(layer groups x inner layers <= %d)",
                        EB_TRAIN_MAX_UNIQUE_LAYERS);
+    if (m->x.adapter_size > 0 &&
+        (c->num_hidden_layers * c->inner_group_num > EB_TRAIN_MAX_ADAPTERS ||
+         m->x.adapter_size > c->hidden_size))
+        return eb_fail(err, EB_ERR_UNSUPPORTED,
+                       "train: adapters need layers x inner layers <= %d and a size <= hidden_size",
+                       EB_TRAIN_MAX_ADAPTERS);
     m->has_span = with_span;
     m->num_ramps = with_ramps ? c->num_hidden_layers - 1 : 0;
-    m->t = eb_calloc(a, (size_t)(16 + 17 * m->n_unique + 4 * EB_MAX_LAYERS), sizeof *m->t);
+    m->t = eb_calloc(
+        a, (size_t)(16 + 17 * m->n_unique + 4 * EB_MAX_LAYERS + 8 * EB_TRAIN_MAX_ADAPTERS),
+        sizeof *m->t);
     if (!m->t) return eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
     m->n_params = layout(m, NULL, &m->P, 1);
     m->params = eb_malloc_aligned(a, m->n_params * sizeof(float));
@@ -232,6 +269,10 @@ eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras
                 d[k] = v;
         }
     }
+    /* a new adapter is the identity: its up-projection starts at zero */
+    for (int i = 0; i < m->nt; i++)
+        if ((m->t[i].flags & EB_TP_ADAPTER) && strstr(m->t[i].name, ".up.weight"))
+            memset(m->params + m->t[i].off, 0, m->t[i].numel * sizeof(float));
     /* off-ramp poolers start as copies of the main pooler */
     const size_t HH = (size_t)c->hidden_size * c->hidden_size;
     for (int j = 0; j < m->num_ramps; j++) {
@@ -249,6 +290,9 @@ eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err) 
     int loaded_pooler = 0, ramps_found = 0;
     for (int i = 0; i < m->nt && s == EB_OK; i++) {
         const eb_tparam *p = &m->t[i];
+        if (m->new_head &&
+            (!strncmp(p->name, "classifier.", 11) || strstr(p->name, ".classifier.")))
+            continue;
         const eb_st_tensor *t = eb_st_find(&st, p->name);
         if (!t && (p->flags & EB_TP_RAMP)) {
             /* "highway.j.pooler.dense.weight" spelling */
@@ -261,8 +305,8 @@ eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err) 
             }
         }
         if (!t) {
-            int optional =
-                (p->flags & (EB_TP_RAMP | EB_TP_SPAN)) || !strncmp(p->name, "classifier.", 11);
+            int optional = (p->flags & (EB_TP_RAMP | EB_TP_SPAN | EB_TP_ADAPTER)) ||
+                           !strncmp(p->name, "classifier.", 11);
             if (!optional) s = eb_fail(err, EB_ERR_FORMAT, "%s: tensor %s missing", path, p->name);
             continue;
         }
@@ -327,12 +371,14 @@ eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err) {
     eb_free(m->alloc, m->ramp);
     m->acts = eb_calloc(m->alloc, (size_t)A, sizeof *m->acts);
     m->ramp = eb_calloc(m->alloc, (size_t)(m->num_ramps ? m->num_ramps : 1), sizeof *m->ramp);
-    size_t per_app = 8 * N * H + 2 * N * I;
+    const size_t R = (size_t)(m->x.adapter_size > 0 ? m->x.adapter_size : 0);
+    size_t per_app = 8 * N * H + 2 * N * I + (R ? 2 * (N * H + 2 * N * R) + 6 * 16 : 0);
     size_t per_head = 4 * B * H + B * K;
     size_t total = 2 * N * E + (size_t)A * per_app + N * H + (size_t)(1 + m->num_ramps) * per_head +
                    NH * T * T + 2 * T * T +
                    /* grads */ 7 * N * H + 2 * N * I + 2 * N * E + B * K + 3 * B * H +
-                   /* ids, types, valid */ 3 * N;
+                   /* ids, types, valid */ 3 * N +
+                   /* adapter backward */ (R ? N * H + 2 * N * R : 0);
     total += 64 * 64; /* alignment slack */
     m->act_block = eb_malloc_aligned(m->alloc, total * sizeof(float));
     if (!m->acts || !m->ramp || !m->act_block)
@@ -359,6 +405,11 @@ eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err) {
         GRAB(s->res2, N * H);
         GRAB(s->fpre, N * I);
         GRAB(s->fact, N * I);
+        for (int k = 0; k < 2 && R; k++) {
+            GRAB(s->ad_in[k], N * H);
+            GRAB(s->ad_pre[k], N * R);
+            GRAB(s->ad_act[k], N * R);
+        }
     }
     GRAB(m->final_out, N * H);
     for (int j = -1; j < m->num_ramps; j++) {
@@ -383,6 +434,11 @@ eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err) {
     GRAB(m->demb, N * E);
     GRAB(m->demb2, N * E);
     GRAB(m->dlogits, B * K);
+    if (R) {
+        GRAB(m->dad, N * H);
+        GRAB(m->dad_r1, N * R);
+        GRAB(m->dad_r2, N * R);
+    }
     float *hb;
     GRAB(hb, 3 * B * H);
     (void)hb;
@@ -444,6 +500,18 @@ static void head_forward(eb_tmodel *m, eb_thead *hd, const float *hidden, const 
     eb_matmul(hd->logits, hd->drop, cls->w, cls->b, B, H, K);
 }
 
+/* y[N,H] += up(gelu_new(down(y))), saving the adapter's activations */
+static void adapter_forward(eb_tmodel *m, float *y, const eb_tlin *down, const eb_tlin *up,
+                            float *in, float *pre, float *act, int N) {
+    const int H = m->cfg.hidden_size, r = m->x.adapter_size;
+    memcpy(in, y, sizeof(float) * (size_t)N * H);
+    eb_matmul(pre, in, down->w, down->b, N, H, r);
+    memcpy(act, pre, sizeof(float) * (size_t)N * r);
+    eb_gelu_new(act, (size_t)N * r);
+    eb_matmul(m->dad, act, up->w, up->b, N, r, H);
+    eb_add_inplace(y, m->dad, (size_t)N * H);
+}
+
 void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const uint8_t *valid,
                    int B, int T, int ramps, float dropout_p, uint64_t rng_seed) {
     const eb_config *c = &m->cfg;
@@ -483,12 +551,19 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
                          m->key_valid + (size_t)b * T, L->span, m->x.span_ramp, NULL);
         }
         eb_matmul(s->res1, s->ctx, L->o.w, L->o.b, N, H, H);
+        const eb_tlin *ad = m->x.adapter_size > 0 ? w->ad[a] : NULL;
+        if (ad)
+            adapter_forward(m, s->res1, &ad[EB_AD_ATTN_DOWN], &ad[EB_AD_ATTN_UP], s->ad_in[0],
+                            s->ad_pre[0], s->ad_act[0], N);
         eb_add_inplace(s->res1, s->xin, (size_t)N * H);
         eb_layernorm(s->h1, s->res1, L->aln.g, L->aln.b, N, H, eps);
         eb_matmul(s->fpre, s->h1, L->ffn.w, L->ffn.b, N, H, I);
         memcpy(s->fact, s->fpre, sizeof(float) * (size_t)N * I);
         activation(s->fact, (size_t)N * I, c->hidden_act);
         eb_matmul(s->res2, s->fact, L->ffn_out.w, L->ffn_out.b, N, I, H);
+        if (ad)
+            adapter_forward(m, s->res2, &ad[EB_AD_FFN_DOWN], &ad[EB_AD_FFN_UP], s->ad_in[1],
+                            s->ad_pre[1], s->ad_act[1], N);
         eb_add_inplace(s->res2, s->h1, (size_t)N * H);
         eb_layernorm(out, s->res2, L->oln.g, L->oln.b, N, H, eps);
         if (ramps && inner == c->inner_group_num - 1 && l < m->num_ramps)
@@ -522,6 +597,20 @@ static void head_backward(eb_tmodel *m, const eb_thead *hd, const float *dlogits
         eb_add_inplace(dh + (size_t)b * T * H, t3 + (size_t)b * H, H);
 }
 
+/* Backward of y = z + up(gelu_new(down(z))): from dy, m->dad = dz; the
+ * adapter's gradients accumulate into gdown/gup. */
+static void adapter_backward(eb_tmodel *m, const float *dy, const eb_tlin *down, const eb_tlin *up,
+                             eb_tlin *gdown, eb_tlin *gup, const float *in, const float *pre,
+                             const float *act) {
+    const int H = m->cfg.hidden_size, r = m->x.adapter_size, N = m->B * m->T;
+    memcpy(m->dad, dy, sizeof(float) * (size_t)N * H);
+    zero(m->dad_r1, (size_t)N * r);
+    eb_matmul_backward(m->dad_r1, gup->w, gup->b, dy, act, up->w, N, r, H);
+    zero(m->dad_r2, (size_t)N * r);
+    eb_gelu_new_backward(m->dad_r2, m->dad_r1, pre, (size_t)N * r);
+    eb_matmul_backward(m->dad, gdown->w, gdown->b, m->dad_r2, in, down->w, N, H, r);
+}
+
 void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int backbone) {
     const eb_config *c = &m->cfg;
     const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size;
@@ -541,16 +630,27 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
         if (!backbone) continue;
         const int u = (l / per_group) * c->inner_group_num + inner;
         const eb_tlayer *L = &w->layers[u];
-        eb_tlayer *G = &g->layers[u];
+        eb_tlayer none; /* frozen backbone: NULL gradient outputs are skipped */
+        memset(&none, 0, sizeof none);
+        eb_tlayer *G = m->frozen_backbone ? &none : &g->layers[u];
         const eb_tact *s = &m->acts[a];
         const size_t NHs = (size_t)N * H, NI = (size_t)N * I;
+        const eb_tlin *ad = m->x.adapter_size > 0 ? w->ad[a] : NULL;
+        eb_tlin *gad = m->x.adapter_size > 0 ? g->ad[a] : NULL;
         /* out = LN(res2), res2 = ffn_out(act(ffn(h1))) + h1 */
         zero(m->dres, NHs);
         eb_layernorm_backward(m->dres, G->oln.g, G->oln.b, m->dh, s->res2, L->oln.g, N, H, eps);
         memcpy(m->dtmp, m->dres, NHs * sizeof(float));
+        const float *dz = m->dres;
+        if (ad) {
+            adapter_backward(m, m->dres, &ad[EB_AD_FFN_DOWN], &ad[EB_AD_FFN_UP],
+                             &gad[EB_AD_FFN_DOWN], &gad[EB_AD_FFN_UP], s->ad_in[1], s->ad_pre[1],
+                             s->ad_act[1]);
+            dz = m->dad;
+        }
         zero(m->dffn2, NI);
-        eb_matmul_backward(m->dffn2, G->ffn_out.w, G->ffn_out.b, m->dres, s->fact, L->ffn_out.w, N,
-                           I, H);
+        eb_matmul_backward(m->dffn2, G->ffn_out.w, G->ffn_out.b, dz, s->fact, L->ffn_out.w, N, I,
+                           H);
         zero(m->dffn, NI);
         activation_backward(m->dffn, m->dffn2, s->fpre, NI, c->hidden_act);
         eb_matmul_backward(m->dtmp, G->ffn.w, G->ffn.b, m->dffn, s->h1, L->ffn.w, N, H, I);
@@ -558,8 +658,15 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
         zero(m->dres, NHs);
         eb_layernorm_backward(m->dres, G->aln.g, G->aln.b, m->dtmp, s->res1, L->aln.g, N, H, eps);
         memcpy(m->dh, m->dres, NHs * sizeof(float));
+        dz = m->dres;
+        if (ad) {
+            adapter_backward(m, m->dres, &ad[EB_AD_ATTN_DOWN], &ad[EB_AD_ATTN_UP],
+                             &gad[EB_AD_ATTN_DOWN], &gad[EB_AD_ATTN_UP], s->ad_in[0], s->ad_pre[0],
+                             s->ad_act[0]);
+            dz = m->dad;
+        }
         zero(m->dctx, NHs);
-        eb_matmul_backward(m->dctx, G->o.w, G->o.b, m->dres, s->ctx, L->o.w, N, H, H);
+        eb_matmul_backward(m->dctx, G->o.w, G->o.b, dz, s->ctx, L->o.w, N, H, H);
         zero(m->dq, NHs);
         zero(m->dk, NHs);
         zero(m->dv, NHs);
@@ -573,7 +680,7 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
         eb_matmul_backward(m->dh, G->k.w, G->k.b, m->dk, s->xin, L->k.w, N, H, H);
         eb_matmul_backward(m->dh, G->v.w, G->v.b, m->dv, s->xin, L->v.w, N, H, H);
     }
-    if (!backbone) return;
+    if (!backbone || m->frozen_backbone) return;
     zero(m->demb, (size_t)N * E);
     eb_matmul_backward(m->demb, g->map.w, g->map.b, m->dh, m->emb_ln, w->map.w, N, E, H);
     zero(m->demb2, (size_t)N * E);

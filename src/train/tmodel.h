@@ -25,6 +25,8 @@
 #define EB_TP_SPAN 8u      /* adaptive span z */
 #define EB_TP_RAMP 16u     /* off-ramp head */
 #define EB_TP_EMBPRUNE 32u /* percentile-pruned: word/position/type embeddings and mapping */
+#define EB_TP_ADAPTER 64u  /* adapter-ALBERT bottleneck adapter */
+#define EB_TP_HEAD 128u    /* the main task head: albert.pooler and classifier */
 
 typedef struct eb_tparam {
     char name[112];
@@ -49,6 +51,9 @@ typedef struct eb_tlayer {
 } eb_tlayer;
 
 #define EB_TRAIN_MAX_UNIQUE_LAYERS 64
+/* adapter-ALBERT: at most this many layer applications x inner layers */
+#define EB_TRAIN_MAX_ADAPTERS 64
+enum { EB_AD_ATTN_DOWN, EB_AD_ATTN_UP, EB_AD_FFN_DOWN, EB_AD_FFN_UP };
 typedef struct eb_tw {
     float *word, *pos, *type;
     eb_tnorm eln;
@@ -56,11 +61,17 @@ typedef struct eb_tw {
     eb_tlayer layers[EB_TRAIN_MAX_UNIQUE_LAYERS]; /* group-major */
     eb_tlin pooler, cls;
     eb_tlin rpool[EB_MAX_LAYERS], rcls[EB_MAX_LAYERS]; /* off-ramps 0..L-2 */
+    /* adapters of application l, inner layer i at [l * inner_group_num + i]
+     * (only with x.adapter_size > 0): EB_AD_* order */
+    eb_tlin ad[EB_TRAIN_MAX_ADAPTERS][4];
 } eb_tw;
 
 /* Saved activations of one layer application. */
 typedef struct eb_tact {
     float *xin, *q, *k, *v, *ctx, *res1, *h1, *fpre, *fact, *res2;
+    /* adapters (attention, feed-forward): input [N,H], down-projection
+     * before and after gelu_new [N,r] */
+    float *ad_in[2], *ad_pre[2], *ad_act[2];
 } eb_tact;
 
 /* Activations of one classification head on the [CLS] rows. */
@@ -76,6 +87,10 @@ typedef struct eb_tmodel {
     eb_config cfg;
     eb_model_extras x;
     int has_span, num_ramps; /* ramps after layers 1..num_ramps (0 or L-1) */
+    int new_head;            /* 1: eb_tm_load_safetensors keeps the fresh classifiers (main and
+                                off-ramps): the checkpoint's belong to another task */
+    int frozen_backbone;     /* 1: eb_tm_backward computes no gradients of the embeddings and the
+                                shared layers (adapter training), only what flows through them */
     int n_unique;            /* num_hidden_groups * inner_group_num */
     eb_tparam *t;
     int nt;
@@ -86,6 +101,7 @@ typedef struct eb_tmodel {
     eb_albert_weights view;
     eb_albert_layer view_layers[EB_TRAIN_MAX_UNIQUE_LAYERS];
     eb_linear view_ramps[2 * EB_MAX_LAYERS];
+    eb_layer_adapters view_adapters[EB_TRAIN_MAX_ADAPTERS];
     /* activations for batches of up to max_b sequences of max_t tokens */
     int max_b, max_t;
     int B, T; /* shape of the last forward */
@@ -97,6 +113,7 @@ typedef struct eb_tmodel {
     float *att, *scratch;    /* [NH,T,T], [2,T,T] */
     float *dh, *dtmp, *dres, *dq, *dk, *dv, *dctx, *dffn, *dffn2, *demb, *demb2; /* grads */
     float *dlogits;                                                              /* [B,K] */
+    float *dad, *dad_r1, *dad_r2; /* adapter backward: [N,H], [N,r], [N,r] */
     uint8_t *key_valid;                                                          /* [B,T] */
     int32_t *ids, *types;                                                        /* [B,T] */
     const eb_allocator *alloc;
@@ -104,7 +121,9 @@ typedef struct eb_tmodel {
 
 /* Create a model of config cfg (extras x) with freshly initialised weights
  * (normal(0, 0.02) matrices and embeddings, zero biases, unit LayerNorm;
- * spans at span_init; off-ramp poolers copied from the main pooler). */
+ * spans at span_init; off-ramp poolers copied from the main pooler; with
+ * x->adapter_size r > 0 the adapters, their up-projections zero so that a
+ * new adapter is the identity). */
 eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras *x, int with_span,
                        int with_ramps, float span_init, uint64_t seed, const eb_allocator *a,
                        eb_error *err);

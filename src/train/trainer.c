@@ -77,6 +77,15 @@ static int st_has(const char *path, const char *needle) {
 eb_status eb_trainer_load_model(eb_tmodel *m, const char *config_path, const char *init_dir,
                                 int want_span, int want_ramps, float span_ramp, float span_init,
                                 uint64_t seed, eb_error *err) {
+    return eb_trainer_load_model_ad(m, config_path, init_dir, want_span, want_ramps, span_ramp,
+                                    span_init, 0, 0, NULL, seed, err);
+}
+
+eb_status eb_trainer_load_model_ad(eb_tmodel *m, const char *config_path, const char *init_dir,
+                                   int want_span, int want_ramps, float span_ramp, float span_init,
+                                   int adapter_size, int head_num_labels,
+                                   const char (*head_labels)[EB_LABEL_NAME_MAX], uint64_t seed,
+                                   eb_error *err) {
     char path[1024];
     eb_config cfg;
     eb_model_extras x;
@@ -89,6 +98,21 @@ eb_status eb_trainer_load_model(eb_tmodel *m, const char *config_path, const cha
     eb_status s = eb_config_load(path, &cfg, &x, err);
     if (s != EB_OK) return s;
     if (span_ramp > 0) x.span_ramp = span_ramp;
+    if (adapter_size > 0) {
+        if (x.adapter_size > 0 && x.adapter_size != adapter_size)
+            return eb_fail(err, EB_ERR_ARG, "train: %s has adapters of size %d, not %d", path,
+                           x.adapter_size, adapter_size);
+        if (adapter_size > cfg.hidden_size)
+            return eb_fail(err, EB_ERR_ARG, "train: --adapters %d exceeds hidden_size %d",
+                           adapter_size, cfg.hidden_size);
+        x.adapter_size = adapter_size;
+    }
+    if (head_num_labels > 0 && head_labels) {
+        cfg.num_labels = head_num_labels;
+        memset(cfg.id2label, 0, sizeof cfg.id2label);
+        for (int i = 0; i < head_num_labels && i < EB_MAX_LABELS; i++)
+            snprintf(cfg.id2label[i], EB_LABEL_NAME_MAX, "%s", head_labels[i]);
+    }
     int has_span = want_span, has_ramps = want_ramps;
     if (init_dir) {
         snprintf(path, sizeof path, "%s/model.safetensors", init_dir);
@@ -97,6 +121,7 @@ eb_status eb_trainer_load_model(eb_tmodel *m, const char *config_path, const cha
     }
     s = eb_tm_create(m, &cfg, &x, has_span, has_ramps, span_init, seed, NULL, err);
     if (s != EB_OK) return s;
+    m->new_head = head_num_labels > 0;
     if (init_dir) {
         s = eb_tm_load_safetensors(m, path, err);
         if (s != EB_OK) eb_tm_free(m);
@@ -257,6 +282,8 @@ static void set_trainable(trainer *t) {
         int on;
         if (o->phase == EB_PHASE_OFFRAMPS)
             on = (f & EB_TP_RAMP) != 0;
+        else if (o->adapter_size > 0)
+            on = (f & (EB_TP_ADAPTER | EB_TP_HEAD | EB_TP_RAMP)) != 0;
         else {
             on = !(f & EB_TP_RAMP);
             if ((f & EB_TP_EMB) && o->freeze_embeddings) on = 0;
@@ -454,12 +481,13 @@ static void fingerprint(const trainer *t, int n_train, char *buf, size_t cap) {
     snprintf(buf, cap,
              "phase %d epochs %d lr %g batch %d seed %llu max_len %d warmup %g wd %g clip %g "
              "dropout %g kd %d %g %g %g prune %d keep %g %g %g %g span %d %g %g %g %g emb %g %d "
-             "group %d examples %d steps %ld",
+             "group %d examples %d steps %ld adapters %d",
              (int)o->phase, o->epochs, o->lr, o->batch, (unsigned long long)o->seed, o->max_len,
              o->warmup, o->weight_decay, o->clip, o->dropout, t->has_teacher, o->kd_temperature,
              o->kd_alpha_distil, o->kd_alpha_ce, (int)o->prune, o->keep, o->prune_iw, o->prune_fw,
              o->score_lr, o->span, o->span_coeff, o->span_lr, o->span_max, t->m.x.span_ramp,
-             o->emb_prune_pct, o->freeze_embeddings, !o->no_length_grouping, n_train, o->steps);
+             o->emb_prune_pct, o->freeze_embeddings, !o->no_length_grouping, n_train, o->steps,
+             o->adapter_size);
 }
 
 static eb_status save_all(trainer *t, eb_error *err) {
@@ -546,6 +574,26 @@ static eb_status load_state(trainer *t, eb_error *err) {
 
 /* ---------------- one step ---------------- */
 
+/* Sum over the off-ramps of their mean CE (MSE) over the batch; fills t->dramp. */
+static double ramp_losses(trainer *t, const eb_train_data *d, const int *idx, int B) {
+    eb_tmodel *m = &t->m;
+    const int K = m->cfg.num_labels;
+    const float inv = 1.0f / (float)B;
+    double loss = 0;
+    for (int j = 0; j < m->num_ramps; j++) {
+        memset(t->dramp[j], 0, sizeof(float) * (size_t)B * K);
+        for (int b = 0; b < B; b++) {
+            const eb_train_example *e = &d->ex[idx[b]];
+            const float *s = m->ramp[j].logits + b * K;
+            if (K == 1)
+                loss += eb_mse_backward(t->dramp[j] + b, s[0], e->target, inv) / B;
+            else
+                loss += eb_xent_backward(t->dramp[j] + b * K, s, K, e->label, inv) / B;
+        }
+    }
+    return loss;
+}
+
 static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int *idx, int B,
                                   long *tokens) {
     const eb_train_options *o = t->o;
@@ -556,8 +604,9 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
     for (int i = 0; i < B * T; i++)
         *tokens += t->bvalid[i];
     const int ramps = o->phase == EB_PHASE_OFFRAMPS;
+    const int adapters = o->adapter_size > 0 && m->num_ramps > 0; /* main head and off-ramps */
     uint64_t dseed = o->seed * 0x2545F4914F6CDD1DULL + (uint64_t)t->step;
-    eb_tm_forward(m, t->bids, t->btypes, t->bvalid, B, T, ramps, o->dropout, dseed);
+    eb_tm_forward(m, t->bids, t->btypes, t->bvalid, B, T, ramps || adapters, o->dropout, dseed);
     double loss = 0;
     memset(m->grads, 0, m->n_params * sizeof(float));
     const float inv = 1.0f / (float)B;
@@ -585,19 +634,10 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
                 loss += eb_xent_backward(ds, s, K, e->label, inv) / B;
             }
         }
-        eb_tm_backward(m, t->dmain, NULL, 1);
+        if (adapters) loss += ramp_losses(t, d, idx, B);
+        eb_tm_backward(m, t->dmain, adapters ? t->dramp : NULL, 1);
     } else {
-        for (int j = 0; j < m->num_ramps; j++) {
-            memset(t->dramp[j], 0, sizeof(float) * (size_t)B * K);
-            for (int b = 0; b < B; b++) {
-                const eb_train_example *e = &d->ex[idx[b]];
-                const float *s = m->ramp[j].logits + b * K;
-                if (K == 1)
-                    loss += eb_mse_backward(t->dramp[j] + b, s[0], e->target, inv) / B;
-                else
-                    loss += eb_xent_backward(t->dramp[j] + b * K, s, K, e->label, inv) / B;
-            }
-        }
+        loss += ramp_losses(t, d, idx, B);
         eb_tm_backward(m, NULL, t->dramp, 0);
     }
     /* span penalty: span_coeff * sum max(z + R, 0) */
@@ -703,10 +743,18 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     t.order_epoch = -1;
     const float R0 = o->span_ramp;
     const float span_init = o->span_max > 0 ? o->span_max : (float)o->max_len;
-    eb_status s = eb_trainer_load_model(&t.m, o->config_path, o->init_dir, o->span,
-                                        o->phase == EB_PHASE_OFFRAMPS, R0, span_init, o->seed, err);
+    if (o->adapter_size > 0 && (o->phase != EB_PHASE_BACKBONE || !o->init_dir ||
+                                o->prune != EB_PRUNE_NONE || o->span || o->emb_prune_pct > 0))
+        return eb_fail(err, EB_ERR_ARG,
+                       "train: --adapters needs --init (the frozen backbone) and goes without "
+                       "--phase, --prune, --span and --emb-prune");
+    eb_status s = eb_trainer_load_model_ad(
+        &t.m, o->config_path, o->init_dir, o->span,
+        o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0, R0, span_init, o->adapter_size,
+        o->adapter_size > 0 ? o->head_num_labels : 0, o->head_labels, o->seed, err);
     if (s != EB_OK) return s;
     eb_tmodel *m = &t.m;
+    m->frozen_backbone = o->adapter_size > 0;
     if (o->max_len > m->cfg.max_position_embeddings) {
         eb_tm_free(m);
         return eb_fail(err, EB_ERR_ARG, "train: --max-len %d exceeds max_position_embeddings %d",
@@ -877,7 +925,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             t_other += now_s() - te;
             const int L = m->cfg.num_hidden_layers;
             rep->dev_accuracy = acc[L - 1];
-            if (o->phase == EB_PHASE_OFFRAMPS) {
+            if (o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0) {
                 char line[400];
                 int n = 0;
                 for (int l = 0; l < L && n < (int)sizeof line - 16; l++)

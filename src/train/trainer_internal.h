@@ -9,6 +9,15 @@
 eb_status eb_trainer_load_model(eb_tmodel *m, const char *config_path, const char *init_dir,
                                 int want_span, int want_ramps, float span_ramp, float span_init,
                                 uint64_t seed, eb_error *err);
+/* The same with adapters of size adapter_size added (0 = the checkpoint's own,
+ * if any; a checkpoint with adapters of another size is an error) and, when
+ * head_num_labels > 0, a fresh head (main and off-ramp classifiers) for these
+ * labels instead of the checkpoint's. */
+eb_status eb_trainer_load_model_ad(eb_tmodel *m, const char *config_path, const char *init_dir,
+                                   int want_span, int want_ramps, float span_ramp, float span_init,
+                                   int adapter_size, int head_num_labels,
+                                   const char (*head_labels)[EB_LABEL_NAME_MAX], uint64_t seed,
+                                   eb_error *err);
 /* Eval-mode pass over d: accuracy of every exit layer (acc[L]), entropies
  * [n, L], main-head logits [n, K]; each may be NULL. */
 void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_b, double *acc,

@@ -168,8 +168,15 @@ def albert_config(vocab_size=30000, embedding_size=16, hidden_size=32, num_hidde
     }
 
 
+def adapter_prefix(cfg, l, k):
+    """Name prefix of the adapters of layer application l, inner layer k."""
+    g = l // (cfg["num_hidden_layers"] // cfg["num_hidden_groups"])
+    return "albert.encoder.albert_layer_groups.%d.albert_layers.%d.adapters.%d." % (g, k, l)
+
+
 def random_weights(cfg, rng, offramps=False, spans=False, span_ramp=4.0):
-    """float64 weights named as in AlbertForSequenceClassification."""
+    """float64 weights named as in AlbertForSequenceClassification (plus
+    adapters when cfg has edgebert_adapter_size > 0)."""
     V, E, H = cfg["vocab_size"], cfg["embedding_size"], cfg["hidden_size"]
     NH, I, L = cfg["num_attention_heads"], cfg["intermediate_size"], cfg["num_hidden_layers"]
     G, K, C = cfg["num_hidden_groups"], cfg["inner_group_num"], cfg["num_labels"]
@@ -213,6 +220,13 @@ def random_weights(cfg, rng, offramps=False, spans=False, span_ramp=4.0):
         w[name + ".weight"] = rng.normal(0, 0.8 / math.sqrt(H), (C, H))
         w[name + ".bias"] = rng.uniform(1.2, 2.5, C) * rng.choice([-1.0, 1.0], C)
 
+    r = cfg.get("edgebert_adapter_size", 0)
+    for l in range(L if r else 0):
+        for k in range(K):
+            p = adapter_prefix(cfg, l, k)
+            for part in ("attn", "ffn"):
+                lin(p + part + ".down", r, H, 1.5)
+                lin(p + part + ".up", H, r, 0.7)
     lin("albert.pooler", H, H)
     classifier("classifier")
     if offramps:
@@ -233,6 +247,8 @@ def make_checkpoint(out_dir, cfg, seed=0, dtype="F32", offramps=False, spans=Fal
     the shared one when present)."""
     rng = np.random.default_rng(seed)
     os.makedirs(out_dir, exist_ok=True)
+    if extra_config and "edgebert_adapter_size" in extra_config:
+        cfg = dict(cfg, edgebert_adapter_size=extra_config["edgebert_adapter_size"])
     w = random_weights(cfg, rng, offramps, spans, span_ramp)
     tensors, stored = {}, {}
     for i, name in enumerate(sorted(w)):
@@ -313,6 +329,12 @@ def forward(cfg, w, ids, type_ids=None, valid=None):
     def lin(x, name):
         return x @ w[name + ".weight"].T + w[name + ".bias"]
 
+    adapters = cfg.get("edgebert_adapter_size", 0) > 0
+
+    def adapter(x, name):
+        """Houlsby bottleneck with its residual: x + up(gelu_new(down(x)))."""
+        return x + lin(activation("gelu_new", lin(x, name + ".down")), name + ".up")
+
     e = (w["albert.embeddings.word_embeddings.weight"][ids]
          + w["albert.embeddings.position_embeddings.weight"][np.arange(N)]
          + w["albert.embeddings.token_type_embeddings.weight"][type_ids])
@@ -344,9 +366,14 @@ def forward(cfg, w, ids, type_ids=None, valid=None):
                 z = w[p + "attention.span"]
                 pr = pr * np.stack([span_mask(z[i], R, N) for i in range(NH)])
             ctx = (pr @ v).transpose(1, 0, 2).reshape(N, H)
-            a = layer_norm(h + lin(ctx, p + "attention.dense"),
+            o = lin(ctx, p + "attention.dense")
+            if adapters:
+                o = adapter(o, adapter_prefix(cfg, l, k) + "attn")
+            a = layer_norm(h + o,
                            w[p + "attention.LayerNorm.weight"], w[p + "attention.LayerNorm.bias"], eps)
             f = lin(activation(act, lin(a, p + "ffn")), p + "ffn_output")
+            if adapters:
+                f = adapter(f, adapter_prefix(cfg, l, k) + "ffn")
             h = layer_norm(f + a, w[p + "full_layer_layer_norm.weight"],
                            w[p + "full_layer_layer_norm.bias"], eps)
         cls = h[0]

@@ -76,6 +76,14 @@ def random_model(cfg, rng, span=None, ramps=False):
             norm(p + ".full_layer_layer_norm", H)
             if span is not None:
                 t[p + ".attention.span"] = np.array(span, dtype=np.float64)
+    r = cfg.get("edgebert_adapter_size", 0)
+    for l in range(cfg["num_hidden_layers"] if r else 0):
+        for i in range(cfg["inner_group_num"]):
+            p = "albert.encoder.albert_layer_groups.%d.albert_layers.%d.adapters.%d" % (
+                l // (cfg["num_hidden_layers"] // cfg["num_hidden_groups"]), i, l)
+            for part in ("attn", "ffn"):
+                lin(p + "." + part + ".down", r, H)
+                lin(p + "." + part + ".up", H, r)
     lin("albert.pooler", H, H)
     lin("classifier", K, H)
     if ramps:
@@ -126,9 +134,15 @@ def forward(cfg, w, ids, types, valid, ramp_R=None):
                 m = ((ramp_R + z[:, None, None] - dist[None]) / ramp_R).clamp(0, 1)
                 a = a * m[None]
             ctx = (a @ v).transpose(1, 2).reshape(B, T, H)
-            h = ln(h + lin(ctx, p + ".attention.dense"), (H,), w[p + ".attention.LayerNorm.weight"],
+            ap = p + ".adapters.%d" % l  # adapter-ALBERT: per application l
+            o = lin(ctx, p + ".attention.dense")
+            if ap + ".attn.down.weight" in w:
+                o = o + lin(act_fn("gelu_new", lin(o, ap + ".attn.down")), ap + ".attn.up")
+            h = ln(h + o, (H,), w[p + ".attention.LayerNorm.weight"],
                    w[p + ".attention.LayerNorm.bias"], eps)
             f = lin(act_fn(cfg.get("hidden_act", "gelu_new"), lin(h, p + ".ffn")), p + ".ffn_output")
+            if ap + ".ffn.down.weight" in w:
+                f = f + lin(act_fn("gelu_new", lin(f, ap + ".ffn.down")), ap + ".ffn.up")
             h = ln(h + f, (H,), w[p + ".full_layer_layer_norm.weight"], w[p + ".full_layer_layer_norm.bias"], eps)
         if l < L - 1 and ("albert.encoder.highway.%d.pooler.weight" % l) in w:
             ramps.append(pool(h, "albert.encoder.highway.%d.pooler" % l, "albert.encoder.highway.%d.classifier" % l))

@@ -53,6 +53,16 @@ CONFIGS = [
                                                           num_hidden_layers=6, num_hidden_groups=3, inner_group_num=1, hidden_act="gelu_new",
                                                           num_labels=2, label_names=["negative", "positive"]), "F32", True, True),
     ("g2_i1_gelunew_noramps_f16_c2", dict(num_hidden_groups=2, inner_group_num=1, hidden_act="gelu_new", num_labels=2), "F16", False, False),
+    # adapter-ALBERT: per-application Houlsby adapters (edgebert_adapter_size);
+    # these also run the engine's *_ex fp32 path (eb_forward --ex fp32)
+    ("adapters_r8_g1_i1_gelunew_ramps_f32_c2", dict(num_hidden_groups=1, inner_group_num=1, hidden_act="gelu_new", num_labels=2), "F32", True, False,
+     dict(adapter=8)),
+    ("adapters_r4_g2_i2_gelu_ramps_spans_f32_c3", dict(num_hidden_groups=2, inner_group_num=2, hidden_act="gelu", num_labels=3), "F32", True, True,
+     dict(adapter=4)),
+    ("adapters_r32_g1_i1_relu_noramps_bf16_c2", dict(num_hidden_groups=1, inner_group_num=1, hidden_act="relu", num_labels=2), "BF16", False, False,
+     dict(adapter=32)),
+    ("noadapters_g2_i1_gelunew_ramps_spans_f32_c2_ex", dict(num_hidden_groups=2, inner_group_num=1, hidden_act="gelu_new", num_labels=2), "F32", True, True,
+     dict()),
 ]
 
 
@@ -141,8 +151,17 @@ def torch_forward(torch, cfg, w, ids, types, valid, dtype):
                 z = T[p + "attention.span"]
                 pr = pr * torch.clamp((R + z[:, None, None] - dist[None]) / R, 0.0, 1.0)
             ctx = torch.matmul(pr, v).permute(1, 0, 2).reshape(n, H)
-            a = ln(h + lin(ctx, p + "attention.dense"), p + "attention.LayerNorm")
-            h = ln(a + lin(act(lin(a, p + "ffn")), p + "ffn_output"), p + "full_layer_layer_norm")
+            # adapters of application l, inner layer k (written here from the
+            # naming in albert.h, independently of albert_ref.adapter_prefix)
+            ap = p + "adapters.%d." % l
+            o = lin(ctx, p + "attention.dense")
+            if ap + "attn.down.weight" in T:
+                o = o + lin(F.gelu(lin(o, ap + "attn.down"), approximate="tanh"), ap + "attn.up")
+            a = ln(h + o, p + "attention.LayerNorm")
+            f = lin(act(lin(a, p + "ffn")), p + "ffn_output")
+            if ap + "ffn.down.weight" in T:
+                f = f + lin(F.gelu(lin(f, ap + "ffn.down"), approximate="tanh"), ap + "ffn.up")
+            h = ln(a + f, p + "full_layer_layer_norm")
         if ramps and l < L - 1:
             pn = "albert.encoder.highway.%d.pooler" % l
             if pn + ".weight" not in T:
@@ -238,8 +257,11 @@ def self_test_torch(tmp):
         print("SKIP selftest_torch: torch not importable (%s)" % e)
         return
     torch.set_num_threads(1)
-    for name, over, dt, ramps, spans in CONFIGS:
+    for entry in CONFIGS:
+        name, over, dt, ramps, spans = entry[:5]
         cfg = make_config(over)
+        if len(entry) > 5 and entry[5].get("adapter"):
+            cfg["edgebert_adapter_size"] = entry[5]["adapter"]
         if spans:
             cfg["edgebert_span_ramp"] = 4.0
         w = ar.random_weights(cfg, np.random.default_rng(7), ramps, spans, 4.0)
@@ -262,9 +284,27 @@ def self_test_torch(tmp):
                "numpy vs torch64 %.1e, torch32 %.1e, padded vs unpadded %.1e" % (worst64, worst32, pad_err))
 
 
+def self_test_adapters_matter():
+    """The adapter configurations test something: the same weights without
+    their adapters give logits well past TOL away."""
+    for entry in CONFIGS:
+        if len(entry) < 6 or not entry[5].get("adapter"):
+            continue
+        name, over, dt, ramps, spans = entry[:5]
+        cfg = make_config(over)
+        cfg["edgebert_adapter_size"] = entry[5]["adapter"]
+        w = ar.random_weights(cfg, np.random.default_rng(11), ramps, spans, 4.0)
+        ids = [2] + list(range(10, 30)) + [3]
+        lg, _ = ar.forward(cfg, w, ids)
+        plain = dict(cfg, edgebert_adapter_size=0)
+        lg0, _ = ar.forward(plain, w, ids)
+        e = rel_err(lg0, lg)
+        report(e > 100 * TOL, "selftest_adapters_matter_" + name, "without adapters: rel change %.1e" % e)
+
+
 def self_test_sensitivity():
     """The comparison can fail: a changed weight moves the logits past TOL."""
-    name, over, dt, ramps, spans = CONFIGS[3]
+    name, over, dt, ramps, spans = CONFIGS[3][:5]
     cfg = make_config(over)
     cfg["edgebert_span_ramp"] = 4.0
     w = ar.random_weights(cfg, np.random.default_rng(9), ramps, spans, 4.0)
@@ -296,7 +336,16 @@ def engine_tests(tmp):
     tool = build if os.path.isabs(build) else os.path.join(ar.ROOT, build)
     tool = os.path.join(tool, "tests", "tools", "eb_forward")
     spiece = os.path.join(ar.shared_data_dir(), "albert", "spiece.model")
-    for i, (name, over, dt, ramps, spans) in enumerate(CONFIGS):
+    runs = []
+    for i, entry in enumerate(CONFIGS):
+        runs.append((i, entry, None))
+        if len(entry) > 5:  # the *_ex fp32 path too
+            runs.append((i, entry, "fp32"))
+    for i, entry, ex in runs:
+        name, over, dt, ramps, spans = entry[:5]
+        opts = entry[5] if len(entry) > 5 else {}
+        if ex:
+            name += "_ex_" + ex
         if not os.access(tool, os.X_OK):
             print("SKIP engine_%s: tool not built (%s)" % (name, tool))
             continue
@@ -304,6 +353,8 @@ def engine_tests(tmp):
             print("SKIP engine_%s: shared data missing (%s)" % (name, spiece))
             continue
         cfg = make_config(over)
+        if opts.get("adapter"):
+            cfg["edgebert_adapter_size"] = opts["adapter"]
         mdir = os.path.join(tmp, name)
         stored = ar.make_checkpoint(mdir, cfg, seed=i, dtype=dt, offramps=ramps, spans=spans,
                                     span_ramp=4.0, spiece=spiece)
@@ -312,7 +363,8 @@ def engine_tests(tmp):
         lines = make_inputs(cfg, i)
         text = "".join(ar.format_input_line(*ln) + "\n" for ln in lines)
         try:
-            r = subprocess.run([tool, mdir], input=text, capture_output=True, text=True, timeout=120)
+            argv = [tool] + (["--ex", ex] if ex else []) + [mdir]
+            r = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=120)
         except subprocess.TimeoutExpired:
             report(False, "engine_" + name, "eb_forward timed out")
             continue
@@ -354,6 +406,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="eb_albert_ref_") as tmp:
         self_test_safetensors(tmp)
         self_test_sensitivity()
+        self_test_adapters_matter()
         self_test_torch(tmp)
         engine_tests(tmp)
     return 1 if FAILS else 0

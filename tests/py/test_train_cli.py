@@ -101,6 +101,65 @@ def main():
                 errs.append("a sentence with token 7 is not labelled 1: %s" % logits.tolist())
         report("train_cli_run_and_pytorch_reads_it", errs)
 
+        # adapter-ALBERT: a second task (the opposite labels, on other
+        # sentences) on the frozen backbone `out`: only adapters, head and
+        # off-ramps change.  (A task the frozen attention cannot see, such as
+        # another token, stays at chance on a backbone this small.)
+        errs = []
+        data2 = os.path.join(d, "task2.ids")
+        synth(data2 + ".tmp", 400, 5)
+        with open(data2 + ".tmp") as f, open(data2, "w") as g:
+            for line in f:
+                lab, rest = line.split("\t", 1)
+                g.write("%d\t%s" % (1 - int(lab), rest))
+        ad = os.path.join(d, "ad")
+        r = run(["--init", out, "--adapters", "4", "--data", data2, "--dev", data2, "--ids",
+                 "--max-len", "16", "--batch", "16", "--lr", "1e-2", "--seed", "3", "--epochs", "4",
+                 "--out", ad, "--json"])
+        bad = run(["--config", cfg, "--adapters", "4", "--data", data2, "--ids", "--out", d + "/y"])
+        if bad.returncode == 0:
+            errs.append("--adapters without --init was accepted")
+        if r.returncode != 0:
+            errs.append("exit %d: %s" % (r.returncode, r.stderr[-300:]))
+        else:
+            j = json.loads(r.stdout)
+            if not (j["dev_accuracy"] > 0.8):
+                errs.append("task-2 dev accuracy %.3f" % j["dev_accuracy"])
+            if "dev accuracy per exit layer" not in r.stderr:
+                errs.append("no per-exit accuracies")
+            w0 = ref.read_safetensors(os.path.join(out, "model.safetensors"))
+            w1 = ref.read_safetensors(os.path.join(ad, "model.safetensors"))
+            with open(os.path.join(ad, "config.json")) as f:
+                c2 = json.load(f)
+            if c2.get("edgebert_adapter_size") != 4:
+                errs.append("config.json: edgebert_adapter_size %r" % c2.get("edgebert_adapter_size"))
+            n_ad = sum(".adapters." in k for k in w1)
+            if n_ad != 3 * 2 * 2 * 2:  # layers x {attn, ffn} x {down, up} x {weight, bias}
+                errs.append("%d adapter tensors" % n_ad)
+            for k, v in w0.items():
+                frozen = k.startswith("albert.embeddings.") or k.startswith("albert.encoder.") and \
+                    ".highway." not in k
+                if frozen and not np.array_equal(v, w1[k]):
+                    errs.append("backbone tensor %s changed" % k)
+            if w0["classifier.weight"].tobytes() == w1["classifier.weight"].tobytes():
+                errs.append("the head was not trained")
+            # the engine and the PyTorch reference agree on the adapter model
+            import torch
+            wt = {k: torch.tensor(v, dtype=torch.float64) for k, v in w1.items()}
+            ids = [2, 12, 9, 15, 11]
+            it = torch.tensor([ids])
+            lg, _ = ref.forward(c2, wt, it, torch.zeros_like(it), torch.ones_like(it, dtype=torch.bool))
+            e = subprocess.run([os.path.join(ROOT, BUILD, "tests", "tools", "eb_forward"), ad],
+                               input=" ".join(map(str, ids)) + "\n", capture_output=True, text=True)
+            if e.returncode != 0:
+                errs.append("eb_forward: %s" % e.stderr[-200:])
+            else:
+                got = np.array(json.loads(e.stdout)["logits"][-1])
+                want = lg[0].numpy()
+                if np.abs(got - want).max() > 1e-4 * max(1.0, np.abs(want).max()):
+                    errs.append("engine %s vs torch %s" % (got, want))
+        report("train_cli_adapters_frozen_backbone", errs)
+
         # SIGINT saves; --resume finishes with the same weights as a straight run
         errs = []
         straight = os.path.join(d, "s")
@@ -212,6 +271,7 @@ def main():
                     g.write(line)
             c = dict(CFG, vocab_size=30000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
                      max_position_embeddings=64)
+            c["id2label"] = {"0": "negative", "1": "positive"}  # SST-2's names (not generic)
             cfg = os.path.join(d, "config.json")
             with open(cfg, "w") as f:
                 json.dump(c, f)
@@ -239,6 +299,36 @@ def main():
                 if c.returncode != 0 or '"label"' not in c.stdout:
                     errs.append("edgebert classify on the result: exit %d %s" % (c.returncode, c.stderr[-200:]))
             report("train_cli_sst2_loss_falls", errs)
+            # adapters for CoLA on the SST-2 model: a fresh head with CoLA's labels
+            cola = os.path.join(DATA, "glue", "CoLA", "train.tsv")
+            errs = []
+            if r.returncode != 0 or not os.path.exists(cola):
+                print("SKIP train_cli_adapters_new_task: no SST-2 model or %s" % cola)
+            else:
+                small_cola = os.path.join(d, "cola.tsv")
+                with open(cola) as f, open(small_cola, "w") as g:
+                    for i, line in enumerate(f):
+                        if i > 200:
+                            break
+                        g.write(line)
+                ca = os.path.join(d, "cola")
+                r2 = run(["--init", out, "--adapters", "8", "--task", "cola", "--data", small_cola,
+                          "--out", ca, "--steps", "4", "--batch", "16", "--max-len", "32"])
+                if r2.returncode != 0:
+                    errs.append("exit %d: %s" % (r2.returncode, r2.stderr[-300:]))
+                else:
+                    with open(os.path.join(ca, "config.json")) as f:
+                        c3 = json.load(f)
+                    if c3["id2label"] != {"0": "unacceptable", "1": "acceptable"}:
+                        errs.append("labels %s" % c3["id2label"])
+                    w0 = ref.read_safetensors(os.path.join(out, "model.safetensors"))
+                    w1 = ref.read_safetensors(os.path.join(ca, "model.safetensors"))
+                    if not np.array_equal(w0["albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight"],
+                                          w1["albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight"]):
+                        errs.append("the backbone changed")
+                    if "albert.encoder.highway.0.classifier.weight" not in w1:
+                        errs.append("no off-ramps")
+                report("train_cli_adapters_new_task", errs)
     return 1 if failed else 0
 
 

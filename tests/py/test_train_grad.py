@@ -95,6 +95,12 @@ def main():
     case("grad_groups_inner_gelu", c, seed=3)
     c = dict(base, hidden_act="relu")
     case("grad_relu", c, seed=4)
+    # adapter-ALBERT: per-application adapters on a shared layer, off-ramps
+    c = dict(base, edgebert_adapter_size=4)
+    case("grad_adapters_ramps", c, ramps=True, seed=5)
+    c = dict(base, num_hidden_layers=4, num_hidden_groups=2, inner_group_num=2, hidden_act="relu",
+             edgebert_adapter_size=3)
+    case("grad_adapters_groups_inner", c, seed=6)
     return 1 if failed else 0
 
 

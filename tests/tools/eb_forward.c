@@ -1,5 +1,8 @@
 /* eb_forward - run every layer of a model on token ids, for the Python
  * reference test.  Usage: eb_forward MODEL_DIR < lines
+ * --task NAME picks a task of a bundle (default: the first).
+ * With --ex fp32|af8 first, the engine's *_ex path (sparse kernel allowed /
+ * AdaptivFloat8 arithmetic) runs instead of the plain one.
  * Each stdin line: ids<TAB>type_ids<TAB>valid (space-separated ints; the
  * last two fields may be empty or absent).  Prints one JSON object per line:
  * {"logits": [[...] per layer], "entropies": [... per layer]}. */
@@ -23,8 +26,17 @@ static int parse_ints(char *s, int32_t *out, int cap) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: eb_forward MODEL_DIR < ids.tsv\n");
+    int ex = 0; /* 0: plain path, 1: *_ex fp32, 2: *_ex af8 */
+    const char *task = NULL;
+    while (argc >= 4 && (!strcmp(argv[1], "--ex") || !strcmp(argv[1], "--task"))) {
+        if (!strcmp(argv[1], "--task"))
+            task = argv[2];
+        else
+            ex = !strcmp(argv[2], "af8") ? 2 : !strcmp(argv[2], "fp32") ? 1 : -1;
+        argc -= 2, argv += 2;
+    }
+    if (argc != 2 || ex < 0) {
+        fprintf(stderr, "usage: eb_forward [--ex fp32|af8] [--task NAME] MODEL < ids.tsv\n");
         return 2;
     }
     eb_error err = {0};
@@ -38,7 +50,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "eb_forward: %s\n", err.msg);
         return 1;
     }
-    const eb_model_task *t = &m->tasks[0];
+    const eb_model_task *t = eb_model_find_task(m, task);
+    if (!t) {
+        fprintf(stderr, "eb_forward: no task %s\n", task);
+        return 1;
+    }
     const eb_config *c = &t->cfg;
     static char line[1 << 16];
     static int32_t ids[EB_MAX_TOKENS], types[EB_MAX_TOKENS], valid[EB_MAX_TOKENS];
@@ -54,13 +70,34 @@ int main(int argc, char **argv) {
         int nt = parse_ints(f2, types, n), nv = parse_ints(f3, valid, n);
         for (int i = nt; i < n; i++) types[i] = 0;
         for (int i = 0; i < n; i++) ctx->s.key_valid[i] = (uint8_t)(i < nv ? valid[i] != 0 : 1);
-        eb_albert_embed(&ctx->s, c, &t->w, ids, types, n);
+        if (ex) {
+            ctx->ex.precision = ex == 2 ? EB_PRECISION_AF8 : EB_PRECISION_FP32;
+            if (ex == 2 && !eb_albert_exec_need_af8(&ctx->ex, &m->alloc)) {
+                fprintf(stderr, "eb_forward: out of memory\n");
+                return 1;
+            }
+            if (eb_albert_embed_ex(&ctx->s, &ctx->ex, c, &t->w, ids, types, n, &err) != EB_OK) {
+                fprintf(stderr, "eb_forward: %s\n", err.msg);
+                return 1;
+            }
+        } else {
+            eb_albert_embed(&ctx->s, c, &t->w, ids, types, n);
+        }
         printf("{\"logits\": [");
         float ent[EB_MAX_LAYERS];
         for (int l = 0; l < c->num_hidden_layers; l++) {
             float lg[EB_MAX_LABELS];
-            eb_albert_layer_apply(&ctx->s, c, &t->w, &t->extras, l, n, NULL, NULL);
-            eb_albert_classify_at(lg, &ctx->s, c, &t->w, l);
+            if (ex) {
+                if (eb_albert_layer_apply_ex(&ctx->s, &ctx->ex, c, &t->w, &t->extras, l, n, NULL,
+                                             NULL, &err) != EB_OK ||
+                    eb_albert_classify_at_ex(lg, &ctx->s, &ctx->ex, c, &t->w, l, &err) != EB_OK) {
+                    fprintf(stderr, "eb_forward: %s\n", err.msg);
+                    return 1;
+                }
+            } else {
+                eb_albert_layer_apply(&ctx->s, c, &t->w, &t->extras, l, n, NULL, NULL);
+                eb_albert_classify_at(lg, &ctx->s, c, &t->w, l);
+            }
             ent[l] = eb_entropy_logits(lg, c->num_labels);
             printf("%s[", l ? ", " : "");
             for (int k = 0; k < c->num_labels; k++) printf("%s%.9g", k ? ", " : "", lg[k]);
