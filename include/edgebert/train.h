@@ -103,7 +103,7 @@ typedef struct eb_train_options {
                                    the --init model (or keep its own, same size) and train only
                                    them, the task head and the off-ramps (loss: CE of the main
                                    head + sum of the off-ramps' CE); the backbone stays frozen */
-    int head_num_labels;        /* > 0 (adapters): a new task head with these labels, the
+    int head_num_labels;        /* > 0 (phase 1): a new task head with these labels, the
                                    --init model's classifiers are not loaded (another task) */
     char head_labels[EB_MAX_LABELS][EB_LABEL_NAME_MAX];
     int predict_after;          /* predictor: layer p (1-based), default 1 */

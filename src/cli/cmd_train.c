@@ -227,8 +227,9 @@ int eb_cmd_train(int argc, char **argv) {
         fprintf(stderr, "edgebert train: %s\n", err.msg);
         return 1;
     }
-    if (o.adapter_size > 0 && task && !ids) {
-        /* adapters for another task than the backbone's: a fresh head with its labels */
+    if ((o.adapter_size > 0 || (o.init_dir && o.phase == EB_PHASE_BACKBONE)) && task && !ids) {
+        /* fine-tuning (or adapters) for another task than the --init model's: a fresh head
+         * with the task's labels; the encoder and embeddings are kept */
         const eb_task_info *ti;
         int map[EB_MAX_LABELS];
         eb_error e2 = {0};

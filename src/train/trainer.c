@@ -751,7 +751,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     eb_status s = eb_trainer_load_model_ad(
         &t.m, o->config_path, o->init_dir, o->span,
         o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0, R0, span_init, o->adapter_size,
-        o->adapter_size > 0 ? o->head_num_labels : 0, o->head_labels, o->seed, err);
+        o->phase == EB_PHASE_BACKBONE ? o->head_num_labels : 0, o->head_labels, o->seed, err);
     if (s != EB_OK) return s;
     eb_tmodel *m = &t.m;
     m->frozen_backbone = o->adapter_size > 0;
