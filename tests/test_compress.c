@@ -520,7 +520,7 @@ static void test_head_skipping(void **state) {
         dense_forward(ref, ctx, &m->tasks[0], ids,
                       n); /* computes every head, zero context when off */
         for (int c = 0; c < sp.C; c++)
-            assert_float_equal(r.logits[c], ref[c], 1e-6 * (1 + fabsf(ref[c])));
+            assert_float_equal(r.logits[c], ref[c], 1e-5 * (1 + fabsf(ref[c]))); /* fp32 sums in another order */
         for (int l = 0; l < sp.L; l++)
             assert_int_equal(r.active_heads[l], 2);
         /* NaN in the skipped heads' weights changes nothing: never read */
