@@ -477,8 +477,10 @@ static void test_head_skipping(void **state) {
         float ref[EB_MAX_LABELS];
         dense_forward(ref, ctx, &m->tasks[0], ids,
                       n); /* computes every head, zero context when off */
+        /* 1e-5: the two paths call sgemm with different shapes, whose kernels may sum in
+         * different orders (aarch64 OpenBLAS does); a head left on would be off by O(1) */
         for (int c = 0; c < sp.C; c++)
-            assert_float_equal(r.logits[c], ref[c], 1e-6 * (1 + fabsf(ref[c])));
+            assert_float_equal(r.logits[c], ref[c], 1e-5 * (1 + fabsf(ref[c])));
         for (int l = 0; l < sp.L; l++)
             assert_int_equal(r.active_heads[l], 2);
         /* NaN in the skipped heads' weights changes nothing: never read */
