@@ -19,10 +19,12 @@ SAN      ?= 0
 TSAN     ?= 0
 PREFIX   ?= /usr/local
 ARCH     ?=
+NM       ?= nm
 NOBLAS   ?= 0
 EB_MINIMAL ?= 0
 ifeq ($(ARCH),aarch64)
 CC       := aarch64-linux-gnu-gcc
+NM       := aarch64-linux-gnu-nm
 BUILD    ?= build-aarch64
 QEMU     ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
 else ifneq ($(ARCH),)
@@ -221,10 +223,10 @@ ifneq ($(EB_MINIMAL),1)
 endif
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wl,--gc-sections -o $(BUILD)/rtos_demo tools/rtos_demo.c \
 	  $(BUILD)/libedgebert.a $(LDLIBS)
-	@bad=$$(nm -u $(BUILD)/rtos_demo | awk '{print $$2}' | sed 's/@.*//' | \
+	@bad=$$($(NM) -u $(BUILD)/rtos_demo | awk '{print $$2}' | sed 's/@.*//' | \
 	  grep -xE '$(subst $(space),|,$(MINIMAL_FORBIDDEN))' || true); \
 	if [ -n "$$bad" ]; then echo "minimal-check: rtos_demo still calls: $$bad"; exit 1; fi; \
-	echo "minimal-check: rtos_demo references no file I/O and no threads ($$(nm -u $(BUILD)/rtos_demo | wc -l) libc symbols)"
+	echo "minimal-check: rtos_demo references no file I/O and no threads ($$($(NM) -u $(BUILD)/rtos_demo | wc -l) libc symbols)"
 
 # tests that write tiny models share tests/tinymodel.h
 $(TEST_BIN): tests/tinymodel.h
