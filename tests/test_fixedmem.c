@@ -29,12 +29,12 @@
 #endif
 static volatile int g_forbid;   /* 1: every allocation fails (counted only, see above) */
 static volatile long g_refused; /* libc allocations while forbidden */
-#define LIBC_GUARD()                                                                           \
-    do {                                                                                       \
-        if (g_forbid) {                                                                        \
-            g_refused++;                                                                       \
-            if (EB_TEST_LIBC_HARD) return NULL;                                                \
-        }                                                                                      \
+#define LIBC_GUARD()                                                                               \
+    do {                                                                                           \
+        if (g_forbid) {                                                                            \
+            g_refused++;                                                                           \
+            if (EB_TEST_LIBC_HARD) return NULL;                                                    \
+        }                                                                                          \
     } while (0)
 #if EB_TEST_INTERPOSE
 extern void *__libc_malloc(size_t);
@@ -189,7 +189,8 @@ static void run_fixed(eb_weight_format wf, eb_precision prec, int max_tokens) {
     eb_status cs = eb_context_new_in_arena(m, max_tokens, prec, arena, need, &ctx, &err);
     for (int t = 0; t < 6 && cs == EB_OK; t++) {
         int n = 2 + (max_tokens - 2) * t / 5;
-        for (int i = 0; i < n; i++) ids[t * 0 + i] = (int32_t)(eb_test_rng(&rng) % (uint64_t)sp.vocab);
+        for (int i = 0; i < n; i++)
+            ids[t * 0 + i] = (int32_t)(eb_test_rng(&rng) % (uint64_t)sp.vocab);
         p.policy = t % 2 ? EB_POLICY_EE : EB_POLICY_BASE;
         st[t] = eb_classify_ids(ctx, ids, NULL, n, &p, &r[t], &err);
         if (st[t] != EB_OK) break;
@@ -197,17 +198,20 @@ static void run_fixed(eb_weight_format wf, eb_precision prec, int max_tokens) {
     g_forbid = 0;
     if (cs != EB_OK) fail_msg("arena context: %s", err.msg);
     assert_int_equal(cnt.calls_after, 0);
-    if (EB_TEST_LIBC_HARD || !EB_TEST_INTERPOSE) assert_int_equal(g_refused, 0);
+    if (EB_TEST_LIBC_HARD || !EB_TEST_INTERPOSE)
+        assert_int_equal(g_refused, 0);
     else if (g_refused)
         printf("note: OpenBLAS allocated %ld times inside sgemm (build with NOBLAS=1 for none)\n",
                (long)g_refused);
-    for (size_t i = 0; i < guard; i++) assert_int_equal(arena[need + i], 0x5a);
+    for (size_t i = 0; i < guard; i++)
+        assert_int_equal(arena[need + i], 0x5a);
     /* the same sentences through the ordinary path: identical results */
     rng = 77;
     for (int t = 0; t < 6; t++) {
         if (st[t] != EB_OK) fail_msg("fixed-memory classify %d: %s", t, err.msg);
         int n = 2 + (max_tokens - 2) * t / 5;
-        for (int i = 0; i < n; i++) ids[i] = (int32_t)(eb_test_rng(&rng) % (uint64_t)sp.vocab);
+        for (int i = 0; i < n; i++)
+            ids[i] = (int32_t)(eb_test_rng(&rng) % (uint64_t)sp.vocab);
         p.policy = t % 2 ? EB_POLICY_EE : EB_POLICY_BASE;
         assert_int_equal(eb_classify_ids(rctx, ids, NULL, n, &p, &rr, &err), EB_OK);
         assert_int_equal(r[t].label, rr.label);
@@ -217,9 +221,10 @@ static void run_fixed(eb_weight_format wf, eb_precision prec, int max_tokens) {
     /* longer than the arena was sized for: refused, no overflow */
     int32_t many[80] = {0};
     assert_int_equal(eb_classify_ids(ctx, many, NULL, max_tokens + 1, &p, &rr, &err), EB_ERR_INPUT);
-    printf("fixed-memory %s/%s, %d tokens: arena %zu bytes, model heap %zu bytes, image %zu bytes\n",
-           wf == EB_WEIGHTS_AF8 ? "af8" : "f32", prec == EB_PRECISION_AF8 ? "af8" : "fp32",
-           max_tokens, need, load_bytes, im.size);
+    printf(
+        "fixed-memory %s/%s, %d tokens: arena %zu bytes, model heap %zu bytes, image %zu bytes\n",
+        wf == EB_WEIGHTS_AF8 ? "af8" : "f32", prec == EB_PRECISION_AF8 ? "af8" : "fp32", max_tokens,
+        need, load_bytes, im.size);
     eb_context_free(ctx); /* a no-op for arena contexts */
     free(arena);
     eb_model_free(m);
@@ -282,7 +287,8 @@ static void test_shipped_bundle(void **state) {
     int32_t ids[64];
     uint64_t rng = 5;
     ids[0] = 2;
-    for (int i = 1; i < maxt; i++) ids[i] = (int32_t)(5 + eb_test_rng(&rng) % (uint64_t)(cfg->vocab_size - 5));
+    for (int i = 1; i < maxt; i++)
+        ids[i] = (int32_t)(5 + eb_test_rng(&rng) % (uint64_t)(cfg->vocab_size - 5));
     eb_result r, rr;
     fflush(stdout);
     g_forbid = 1;

@@ -9,12 +9,14 @@
 #include "util/util.h"
 
 static void fill(float *x, size_t n, uint64_t *rng, float scale) {
-    for (size_t i = 0; i < n; i++) x[i] = scale * (eb_test_uniform(rng) * 2 - 1);
+    for (size_t i = 0; i < n; i++)
+        x[i] = scale * (eb_test_uniform(rng) * 2 - 1);
 }
 
 static double dot_ref(const float *a, const float *b, size_t n, double *mag) {
     double s = 0, m = 0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i], m += fabs((double)a[i] * b[i]);
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i], m += fabs((double)a[i] * b[i]);
     *mag = m;
     return s;
 }
@@ -63,7 +65,8 @@ static void test_dot_f32(void **state) {
             check_close(o.dot_f32(a, b, n), want, mag, n);
         }
         /* exact small integers: every order gives the exact answer */
-        for (size_t i = 0; i < 37; i++) a[i] = (float)(i % 5) - 2, b[i] = (float)(i % 3);
+        for (size_t i = 0; i < 37; i++)
+            a[i] = (float)(i % 5) - 2, b[i] = (float)(i % 3);
         double mag;
         assert_float_equal(o.dot_f32(a, b, 37), dot_ref(a, b, 37, &mag), 0);
     }
@@ -86,7 +89,8 @@ static void test_linear_add(void **state) {
                 o.linear_f32(y, x, w, withb ? bias : NULL, N, C, OC);
                 for (int i = 0; i < N; i++)
                     for (int j = 0; j < OC; j++) {
-                        double mag, want = dot_ref(x + (size_t)i * C, w + (size_t)j * C, (size_t)C, &mag);
+                        double mag,
+                            want = dot_ref(x + (size_t)i * C, w + (size_t)j * C, (size_t)C, &mag);
                         if (withb) want += bias[j], mag += fabs(bias[j]);
                         check_close(y[(size_t)i * OC + j], want, mag, (size_t)C);
                     }
@@ -95,7 +99,8 @@ static void test_linear_add(void **state) {
             float *z = malloc(sizeof(float) * N * C);
             memcpy(z, x, sizeof(float) * N * C);
             o.add_f32(z, w, (size_t)(N < OC ? N : OC) * C);
-            for (size_t i = 0; i < (size_t)(N < OC ? N : OC) * C; i++) assert_true(z[i] == x[i] + w[i]);
+            for (size_t i = 0; i < (size_t)(N < OC ? N : OC) * C; i++)
+                assert_true(z[i] == x[i] + w[i]);
             free(x), free(w), free(bias), free(y), free(z);
         }
     }
@@ -133,10 +138,59 @@ static void test_dot_half(void **state) {
             /* BFDOT may round its pair sums differently (Arm ARM: round to odd) */
             double got = o.dot_bf16(ba, bb, n);
             double tol = 4e-6 * (2 + sqrt((double)n)) * (mag + 1e-30);
-            if (fabs(got - want) > tol) fail_msg("%s bf16 n=%zu: %.9g vs %.9g", o.name, n, got, want);
+            if (fabs(got - want) > tol)
+                fail_msg("%s bf16 n=%zu: %.9g vs %.9g", o.name, n, got, want);
         }
     }
 }
+
+#ifdef EB_NO_BLAS
+#include <cblas.h> /* the portable one (src/kernels/noblas) */
+/* The portable GEMM behind the CBLAS names: every order and transpose
+ * against C[i][j] = alpha sum_p op(A)[i][p] op(B)[p][j] + beta C written out here. */
+static void test_portable_gemm(void **state) {
+    (void)state;
+    uint64_t rng = 5;
+    const int M = 5, N = 7, K = 9;
+    float A[81], B[81], C[81], C0[81];
+    double Ad[81], Bd[81], Cd[81];
+    for (int order = 0; order < 2; order++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int rm = order == 0;
+                /* leading dimensions with padding */
+                int lda = (rm ? (ta ? M : K) : (ta ? K : M)) + 2;
+                int ldb = (rm ? (tb ? K : N) : (tb ? N : K)) + 1;
+                int ldc = (rm ? N : M) + 3;
+                fill(A, 81, &rng, 1.0f);
+                fill(B, 81, &rng, 1.0f);
+                fill(C0, 81, &rng, 1.0f);
+                for (int i = 0; i < 81; i++) Ad[i] = A[i], Bd[i] = B[i], Cd[i] = C0[i];
+                memcpy(C, C0, sizeof C);
+                float alpha = 0.75f, beta = ta ? 0.5f : 0.0f;
+                cblas_sgemm(rm ? CblasRowMajor : CblasColMajor, ta ? CblasTrans : CblasNoTrans,
+                            tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta,
+                            C, ldc);
+                cblas_dgemm(rm ? CblasRowMajor : CblasColMajor, ta ? CblasTrans : CblasNoTrans,
+                            tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, Ad, lda, Bd, ldb, beta,
+                            Cd, ldc);
+#define AT(X, ld, r, c) (rm ? X[(r) * (ld) + (c)] : X[(c) * (ld) + (r)])
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double acc = 0, mag = 0;
+                        for (int p = 0; p < K; p++) {
+                            double a = ta ? AT(A, lda, p, i) : AT(A, lda, i, p);
+                            double b = tb ? AT(B, ldb, j, p) : AT(B, ldb, p, j);
+                            acc += a * b, mag += fabs(a * b);
+                        }
+                        double want = alpha * acc + (beta != 0 ? beta * AT(C0, ldc, i, j) : 0);
+                        check_close(AT(C, ldc, i, j), want, mag + 1, (size_t)K);
+                        assert_true(fabs(AT(Cd, ldc, i, j) - want) < 1e-12 * (mag + 1));
+                    }
+#undef AT
+            }
+}
+#endif
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -144,6 +198,9 @@ int main(void) {
         cmocka_unit_test(test_dot_f32),
         cmocka_unit_test(test_linear_add),
         cmocka_unit_test(test_dot_half),
+#ifdef EB_NO_BLAS
+        cmocka_unit_test(test_portable_gemm),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,7 +77,7 @@ static void test_raspberry_pi_and_big_little(void **state) {
     assert_int_equal(set_read(&bl, little, 1000.4), 1100000);
     assert_int_equal(set_read(&bl, little, 100), 600000);
     assert_int_equal(set_read(&bl, little, 5000), 1500000);
-    assert_int_equal(set_read(&bb, big, 500), 816000);   /* 408 MHz is below scaling_min */
+    assert_int_equal(set_read(&bb, big, 500), 816000); /* 408 MHz is below scaling_min */
     assert_int_equal(set_read(&bb, big, 1300), 1608000);
     assert_int_equal(set_read(&bb, big, 2100), 2016000); /* 2208 MHz is above scaling_max */
     /* the other cluster was not touched by the big one's settings */

@@ -43,8 +43,7 @@ eb_status eb_context_arena_size(const eb_model *model, int max_tokens, eb_precis
 /* Make a context inside arena[arena_bytes] (EB_FIXEDMEM_ALIGN-aligned); the
  * arena must stay untouched while the context is used. */
 eb_status eb_context_new_in_arena(const eb_model *model, int max_tokens, eb_precision precision,
-                                  void *arena, size_t arena_bytes, eb_context **out,
-                                  eb_error *err);
+                                  void *arena, size_t arena_bytes, eb_context **out, eb_error *err);
 
 #ifdef __cplusplus
 }

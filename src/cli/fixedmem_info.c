@@ -47,7 +47,8 @@ eb_status eb_cli_fixedmem_info(const char *path, int max_tokens, eb_cli_fixedmem
     size_t n;
     eb_status s = eb_read_file(path, NULL, (size_t)4 << 30, &d, &n, err);
     if (s != EB_OK) return s;
-    void *img = aligned_alloc(EB_FIXEDMEM_ALIGN, (n + EB_FIXEDMEM_ALIGN - 1) & ~(size_t)(EB_FIXEDMEM_ALIGN - 1));
+    void *img = aligned_alloc(EB_FIXEDMEM_ALIGN,
+                              (n + EB_FIXEDMEM_ALIGN - 1) & ~(size_t)(EB_FIXEDMEM_ALIGN - 1));
     if (!img) {
         free(d);
         return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", path);
@@ -66,7 +67,8 @@ eb_status eb_cli_fixedmem_info(const char *path, int max_tokens, eb_cli_fixedmem
         int cap = eb_model_config(m)->max_position_embeddings;
         out->max_tokens = max_tokens > 0 && max_tokens < cap ? max_tokens : cap;
         s = eb_context_arena_size(m, out->max_tokens, EB_PRECISION_FP32, &out->arena_fp32, err);
-        if (s == EB_OK) s = eb_context_arena_size(m, out->max_tokens, EB_PRECISION_AF8, &out->arena_af8, err);
+        if (s == EB_OK)
+            s = eb_context_arena_size(m, out->max_tokens, EB_PRECISION_AF8, &out->arena_af8, err);
         eb_model_free(m);
     }
     free(img);

@@ -27,7 +27,8 @@
 
 float eb_dot_f32_scalar(const float *a, const float *b, size_t n) {
     float s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 
@@ -35,23 +36,27 @@ void eb_linear_f32_scalar(float *out, const float *inp, const float *w, const fl
                           int C, int OC) {
     for (int i = 0; i < N; i++)
         for (int o = 0; o < OC; o++)
-            out[(size_t)i * OC + o] = eb_dot_f32_scalar(inp + (size_t)i * C, w + (size_t)o * C,
-                                                        (size_t)C) + (bias ? bias[o] : 0.0f);
+            out[(size_t)i * OC + o] =
+                eb_dot_f32_scalar(inp + (size_t)i * C, w + (size_t)o * C, (size_t)C) +
+                (bias ? bias[o] : 0.0f);
 }
 
 void eb_add_f32_scalar(float *out, const float *a, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] += a[i];
+    for (size_t i = 0; i < n; i++)
+        out[i] += a[i];
 }
 
 float eb_dot_f16_scalar(const uint16_t *a, const uint16_t *b, size_t n) {
     float s = 0;
-    for (size_t i = 0; i < n; i++) s += eb_f16_to_f32(a[i]) * eb_f16_to_f32(b[i]);
+    for (size_t i = 0; i < n; i++)
+        s += eb_f16_to_f32(a[i]) * eb_f16_to_f32(b[i]);
     return s;
 }
 
 float eb_dot_bf16_scalar(const uint16_t *a, const uint16_t *b, size_t n) {
     float s = 0;
-    for (size_t i = 0; i < n; i++) s += eb_bf16_to_f32(a[i]) * eb_bf16_to_f32(b[i]);
+    for (size_t i = 0; i < n; i++)
+        s += eb_bf16_to_f32(a[i]) * eb_bf16_to_f32(b[i]);
     return s;
 }
 
@@ -67,9 +72,11 @@ static float dot_f32_neon(const float *a, const float *b, size_t n) {
         s2 = vfmaq_f32(s2, vld1q_f32(a + i + 8), vld1q_f32(b + i + 8));
         s3 = vfmaq_f32(s3, vld1q_f32(a + i + 12), vld1q_f32(b + i + 12));
     }
-    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+    for (; i + 4 <= n; i += 4)
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
     float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
-    for (; i < n; i++) s += a[i] * b[i];
+    for (; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 
@@ -98,16 +105,20 @@ static void linear_f32_neon(float *out, const float *inp, const float *w, const 
                 t[2] += x[c] * w2[c];
                 t[3] += x[c] * w3[c];
             }
-            for (int k = 0; k < 4; k++) y[o + k] = t[k] + (bias ? bias[o + k] : 0.0f);
+            for (int k = 0; k < 4; k++)
+                y[o + k] = t[k] + (bias ? bias[o + k] : 0.0f);
         }
-        for (; o < OC; o++) y[o] = dot_f32_neon(x, w + (size_t)o * C, (size_t)C) + (bias ? bias[o] : 0.0f);
+        for (; o < OC; o++)
+            y[o] = dot_f32_neon(x, w + (size_t)o * C, (size_t)C) + (bias ? bias[o] : 0.0f);
     }
 }
 
 static void add_f32_neon(float *out, const float *a, size_t n) {
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(out + i, vaddq_f32(vld1q_f32(out + i), vld1q_f32(a + i)));
-    for (; i < n; i++) out[i] += a[i];
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(out + i, vaddq_f32(vld1q_f32(out + i), vld1q_f32(a + i)));
+    for (; i < n; i++)
+        out[i] += a[i];
 }
 
 /* Half: widen to fp32 (baseline NEON) and fuse; the products are exact. */
@@ -121,14 +132,14 @@ static float dot_f16_neon(const uint16_t *a, const uint16_t *b, size_t n) {
         s1 = vfmaq_f32(s1, vcvt_high_f32_f16(x), vcvt_high_f32_f16(y));
     }
     float s = vaddvq_f32(vaddq_f32(s0, s1));
-    for (; i < n; i++) s += eb_f16_to_f32(a[i]) * eb_f16_to_f32(b[i]);
+    for (; i < n; i++)
+        s += eb_f16_to_f32(a[i]) * eb_f16_to_f32(b[i]);
     return s;
 }
 
 /* FEAT_FHM: FMLAL/FMLAL2 multiply halves into fp32 accumulators directly. */
-__attribute__((target("arch=armv8.2-a+fp16fml"))) static float dot_f16_fhm(const uint16_t *a,
-                                                                          const uint16_t *b,
-                                                                          size_t n) {
+__attribute__((target("arch=armv8.2-a+fp16fml"))) static float
+dot_f16_fhm(const uint16_t *a, const uint16_t *b, size_t n) {
     float32x4_t s0 = vdupq_n_f32(0), s1 = s0;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -138,7 +149,8 @@ __attribute__((target("arch=armv8.2-a+fp16fml"))) static float dot_f16_fhm(const
         s1 = vfmlalq_high_f16(s1, x, y);
     }
     float s = vaddvq_f32(vaddq_f32(s0, s1));
-    for (; i < n; i++) s += eb_f16_to_f32(a[i]) * eb_f16_to_f32(b[i]);
+    for (; i < n; i++)
+        s += eb_f16_to_f32(a[i]) * eb_f16_to_f32(b[i]);
     return s;
 }
 
@@ -154,14 +166,14 @@ static float dot_bf16_neon(const uint16_t *a, const uint16_t *b, size_t n) {
                        vreinterpretq_f32_u32(vshll_high_n_u16(y, 16)));
     }
     float s = vaddvq_f32(vaddq_f32(s0, s1));
-    for (; i < n; i++) s += eb_bf16_to_f32(a[i]) * eb_bf16_to_f32(b[i]);
+    for (; i < n; i++)
+        s += eb_bf16_to_f32(a[i]) * eb_bf16_to_f32(b[i]);
     return s;
 }
 
 /* FEAT_BF16: BFDOT adds two bf16 products per lane into fp32. */
-__attribute__((target("arch=armv8.2-a+bf16"))) static float dot_bf16_bfdot(const uint16_t *a,
-                                                                         const uint16_t *b,
-                                                                         size_t n) {
+__attribute__((target("arch=armv8.2-a+bf16"))) static float
+dot_bf16_bfdot(const uint16_t *a, const uint16_t *b, size_t n) {
     float32x4_t s0 = vdupq_n_f32(0), s1 = s0;
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -171,7 +183,8 @@ __attribute__((target("arch=armv8.2-a+bf16"))) static float dot_bf16_bfdot(const
                          vreinterpretq_bf16_u16(vld1q_u16(b + i + 8)));
     }
     float s = vaddvq_f32(vaddq_f32(s0, s1));
-    for (; i < n; i++) s += eb_bf16_to_f32(a[i]) * eb_bf16_to_f32(b[i]);
+    for (; i < n; i++)
+        s += eb_bf16_to_f32(a[i]) * eb_bf16_to_f32(b[i]);
     return s;
 }
 #endif
@@ -201,9 +214,8 @@ eb_simd_level eb_simd_best(void) {
 }
 
 eb_simd_ops eb_simd_ops_for(eb_simd_level level) {
-    eb_simd_ops o = {EB_SIMD_SCALAR,        "scalar",           eb_dot_f32_scalar,
-                     eb_linear_f32_scalar, eb_add_f32_scalar, eb_dot_f16_scalar,
-                     eb_dot_bf16_scalar};
+    eb_simd_ops o = {EB_SIMD_SCALAR,    "scalar",          eb_dot_f32_scalar, eb_linear_f32_scalar,
+                     eb_add_f32_scalar, eb_dot_f16_scalar, eb_dot_bf16_scalar};
 #ifdef EB_HAVE_NEON
     eb_simd_level best = eb_simd_best();
     if (level > best) level = best;

@@ -26,7 +26,8 @@ eb_status eb_model_load_buffer(const void *data, size_t size, const char *name,
     m->log_ud = p.log_ud;
     snprintf(m->path, sizeof m->path, "%s", name);
     eb_status s = eb_bundle_load_buffer(m, m->path, data, size, err);
-    for (int i = 0; s == EB_OK && i < m->n_tasks; i++) s = eb_model_finish_task(m, &m->tasks[i], err);
+    for (int i = 0; s == EB_OK && i < m->n_tasks; i++)
+        s = eb_model_finish_task(m, &m->tasks[i], err);
     if (s != EB_OK) {
         eb_model_free(m);
         return s;
@@ -48,7 +49,8 @@ static int build_context(const eb_model *m, int max_tokens, eb_precision precisi
         big.hidden_size = EB_MAX(big.hidden_size, t->hidden_size);
         big.intermediate_size = EB_MAX(big.intermediate_size, t->intermediate_size);
         big.num_attention_heads = EB_MAX(big.num_attention_heads, t->num_attention_heads);
-        big.max_position_embeddings = EB_MAX(big.max_position_embeddings, t->max_position_embeddings);
+        big.max_position_embeddings =
+            EB_MAX(big.max_position_embeddings, t->max_position_embeddings);
         big.embedding_size = EB_MAX(big.embedding_size, t->embedding_size);
     }
     int max_n = EB_MIN(big.max_position_embeddings, EB_MAX_TOKENS);
@@ -64,7 +66,7 @@ static int build_context(const eb_model *m, int max_tokens, eb_precision precisi
 typedef struct arena {
     uint8_t *base;
     size_t cap, used;
-    int measure;     /* 1: count only, the blocks come from malloc (kept in blocks[]) */
+    int measure; /* 1: count only, the blocks come from malloc (kept in blocks[]) */
     void *blocks[16];
     int n_blocks;
 } arena;
@@ -96,7 +98,8 @@ static void arena_free(void *ud, void *p) {
 static eb_status check_args(const eb_model *m, eb_precision precision, eb_error *err) {
     if (!m || m->n_tasks < 1) return eb_fail(err, EB_ERR_ARG, "fixed-memory context: no model");
     if (precision != EB_PRECISION_FP32 && precision != EB_PRECISION_AF8)
-        return eb_fail(err, EB_ERR_ARG, "fixed-memory context: unknown precision %d", (int)precision);
+        return eb_fail(err, EB_ERR_ARG, "fixed-memory context: unknown precision %d",
+                       (int)precision);
     return EB_OK;
 }
 
@@ -110,8 +113,11 @@ eb_status eb_context_arena_size(const eb_model *m, int max_tokens, eb_precision 
     eb_allocator al = {arena_alloc, NULL, arena_free, &A};
     eb_context *c = NULL;
     int ok = build_context(m, max_tokens, precision, &al, &c);
-    for (int i = 0; i < A.n_blocks; i++) eb_free(NULL, A.blocks[i]);
-    if (!ok) return eb_fail(err, EB_ERR_NOMEM, "out of memory sizing a context of %d tokens", max_tokens);
+    for (int i = 0; i < A.n_blocks; i++)
+        eb_free(NULL, A.blocks[i]);
+    if (!ok)
+        return eb_fail(err, EB_ERR_NOMEM, "out of memory sizing a context of %d tokens",
+                       max_tokens);
     *bytes = ARENA_HEAD + A.used;
     return EB_OK;
 }
@@ -125,8 +131,8 @@ eb_status eb_context_new_in_arena(const eb_model *m, int max_tokens, eb_precisio
         return eb_fail(err, EB_ERR_ARG, "fixed-memory context: the arena must be %d-byte aligned",
                        EB_FIXEDMEM_ALIGN);
     if (arena_bytes < ARENA_HEAD)
-        return eb_fail(err, EB_ERR_NOMEM, "fixed-memory context: an arena of %zu bytes is too small",
-                       arena_bytes);
+        return eb_fail(err, EB_ERR_NOMEM,
+                       "fixed-memory context: an arena of %zu bytes is too small", arena_bytes);
     arena *A = mem;
     memset(A, 0, sizeof *A);
     A->base = (uint8_t *)mem + ARENA_HEAD;
