@@ -19,6 +19,24 @@
 #ifndef HWCAP2_BF16
 #define HWCAP2_BF16 (1UL << 14)
 #endif
+/* FMLAL and BFDOT kernels: GCC compiles them for any aarch64 target through
+ * the target attribute; other compilers only when -march already has them. */
+#if (defined(__GNUC__) && !defined(__clang__)) || defined(__ARM_FEATURE_FP16_FML)
+#define EB_HAVE_FHM_KERNEL 1
+#if defined(__clang__)
+#define EB_TARGET_FHM
+#else
+#define EB_TARGET_FHM __attribute__((target("arch=armv8.2-a+fp16fml")))
+#endif
+#endif
+#if (defined(__GNUC__) && !defined(__clang__)) || defined(__ARM_FEATURE_BF16)
+#define EB_HAVE_BF16_KERNEL 1
+#if defined(__clang__)
+#define EB_TARGET_BF16
+#else
+#define EB_TARGET_BF16 __attribute__((target("arch=armv8.2-a+bf16")))
+#endif
+#endif
 #endif
 
 /* Conversions: eb_f16_to_f32 / eb_bf16_to_f32 of src/util/util.h. */
@@ -138,8 +156,8 @@ static float dot_f16_neon(const uint16_t *a, const uint16_t *b, size_t n) {
 }
 
 /* FEAT_FHM: FMLAL/FMLAL2 multiply halves into fp32 accumulators directly. */
-__attribute__((target("arch=armv8.2-a+fp16fml"))) static float
-dot_f16_fhm(const uint16_t *a, const uint16_t *b, size_t n) {
+#ifdef EB_HAVE_FHM_KERNEL
+EB_TARGET_FHM static float dot_f16_fhm(const uint16_t *a, const uint16_t *b, size_t n) {
     float32x4_t s0 = vdupq_n_f32(0), s1 = s0;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -153,6 +171,7 @@ dot_f16_fhm(const uint16_t *a, const uint16_t *b, size_t n) {
         s += eb_f16_to_f32(a[i]) * eb_f16_to_f32(b[i]);
     return s;
 }
+#endif
 
 /* bfloat16 without BFDOT: a bf16 is the top half of an fp32. */
 static float dot_bf16_neon(const uint16_t *a, const uint16_t *b, size_t n) {
@@ -172,8 +191,8 @@ static float dot_bf16_neon(const uint16_t *a, const uint16_t *b, size_t n) {
 }
 
 /* FEAT_BF16: BFDOT adds two bf16 products per lane into fp32. */
-__attribute__((target("arch=armv8.2-a+bf16"))) static float
-dot_bf16_bfdot(const uint16_t *a, const uint16_t *b, size_t n) {
+#ifdef EB_HAVE_BF16_KERNEL
+EB_TARGET_BF16 static float dot_bf16_bfdot(const uint16_t *a, const uint16_t *b, size_t n) {
     float32x4_t s0 = vdupq_n_f32(0), s1 = s0;
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -187,6 +206,7 @@ dot_bf16_bfdot(const uint16_t *a, const uint16_t *b, size_t n) {
         s += eb_bf16_to_f32(a[i]) * eb_bf16_to_f32(b[i]);
     return s;
 }
+#endif
 #endif
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -232,8 +252,13 @@ eb_simd_ops eb_simd_ops_for(eb_simd_level level) {
         o.dot_f16 = dot_f16_neon;
         o.dot_bf16 = dot_bf16_neon;
     }
+#ifdef EB_HAVE_FHM_KERNEL
     if (level >= EB_SIMD_FP16 && (hw & HWCAP_ASIMDFHM)) o.dot_f16 = dot_f16_fhm;
+#endif
+#ifdef EB_HAVE_BF16_KERNEL
     if (level >= EB_SIMD_BF16) o.dot_bf16 = dot_bf16_bfdot;
+#endif
+    (void)hw;
 #else
     (void)level;
 #endif
