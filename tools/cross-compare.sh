@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 ARM_LIBS=/usr/lib/aarch64-linux-gnu:/lib/aarch64-linux-gnu
 PY=/usr/bin/python3
-make -s -j2 ARCH= BUILD=build tool >/dev/null
+make -s ARCH= BUILD=build tool >/dev/null
 work=$(mktemp -d /tmp/eb_cross_XXXXXX)
 trap 'rm -rf "$work"' EXIT
 $PY - "$work" <<'PYEOF'
