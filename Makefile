@@ -126,6 +126,14 @@ lint:
 format:
 	clang-format -i include/*.h include/edgebert/*.h src/*/*.[ch] tests/*.[ch] tests/tools/*.c
 
+# gcc's ifunc resolvers for target_clones run before the TSan runtime is up and crash the
+# program at load when instrumented (even a two-line program does): under TSAN=1 the files
+# that use target_clones are built without TSan instrumentation.
+ifeq ($(TSAN),1)
+TSAN_EXEMPT := $(shell grep -l target_clones $(LIB_SRC))
+$(TSAN_EXEMPT:%.c=$(BUILD)/%.o): SANFLAGS := -fno-omit-frame-pointer
+endif
+
 # ThreadSanitizer: the tests that run threads (OpenBLAS/OpenMP kept to one
 # thread: their own pools are not instrumented).
 THREAD_TESTS := test_model test_stress
