@@ -7,6 +7,10 @@
 #   make fuzz FUZZ_SECONDS=N  each libFuzzer harness (fuzz/) for N seconds (clang, build-fuzz/)
 #   make fuzz-smoke           the same for a few seconds each (CI)
 #   make install PREFIX=DIR   library, headers, tool, pkg-config file, man page, models
+#   make cross-test ARCH=aarch64  cross-build everything for aarch64 (build-aarch64/) and run
+#                    the C tests under qemu-aarch64 (CROSS_QUICK=1: the CI subset)
+#   make NOBLAS=1    portable matmul instead of OpenBLAS; make EB_MINIMAL=1 lib: the RTOS-class
+#                    library (no threads, no file I/O, no BLAS; build-minimal/), see docs/arm.md
 # Sources are found by folder: src/<module>/*.c make the library, src/cli/*.c the
 # tool, tests/test_*.c one test program each (linked with cmocka).
 
@@ -14,6 +18,24 @@ CC       ?= gcc
 SAN      ?= 0
 TSAN     ?= 0
 PREFIX   ?= /usr/local
+ARCH     ?=
+NM       ?= nm
+NOBLAS   ?= 0
+EB_MINIMAL ?= 0
+ifeq ($(ARCH),aarch64)
+CC       := aarch64-linux-gnu-gcc
+NM       := aarch64-linux-gnu-nm
+BUILD    ?= build-aarch64
+QEMU     ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
+else ifneq ($(ARCH),)
+$(error ARCH=$(ARCH): only aarch64 is supported for cross builds)
+endif
+ifeq ($(EB_MINIMAL),1)
+NOBLAS   := 1
+BUILD    ?= build-minimal
+else ifeq ($(NOBLAS),1)
+BUILD    ?= build-noblas
+endif
 ifeq ($(TSAN),1)
 BUILD    ?= build-tsan
 SANFLAGS  = -fsanitize=thread -fno-omit-frame-pointer
@@ -28,10 +50,24 @@ SANFLAGS  =
 OPTFLAGS ?= -O2 -g
 endif
 
+ifeq ($(EB_MINIMAL),1)
+# RTOS-class: no OpenMP, no pthreads, no BLAS; functions in their own sections so
+# that a program linked with --gc-sections keeps only what it calls (minimal-check).
+CPPFLAGS += -DEB_MINIMAL
+THREADFLAGS :=
+MINFLAGS := -ffunction-sections -fdata-sections -Wno-unknown-pragmas -Wno-unused-variable
+else
+THREADFLAGS := -fopenmp -pthread
+MINFLAGS :=
+endif
 CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE
-CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(OPTFLAGS) $(SANFLAGS) -fPIC -fopenmp -pthread
-LDFLAGS  += $(SANFLAGS) -fopenmp -pthread
+CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(OPTFLAGS) $(SANFLAGS) -fPIC $(THREADFLAGS) $(MINFLAGS)
+LDFLAGS  += $(SANFLAGS) $(THREADFLAGS)
 LDLIBS   += -lopenblas -lcjson -lutf8proc -lm
+ifeq ($(NOBLAS),1)
+CPPFLAGS += -DEB_NO_BLAS -Isrc/kernels/noblas
+LDLIBS   := $(filter-out -lopenblas,$(LDLIBS))
+endif
 
 LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
@@ -43,7 +79,7 @@ TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 .PHONY: all lib tool tests test bench clean install format lint test-threads fuzz fuzz-build fuzz-seeds \
-        fuzz-smoke
+        fuzz-smoke cross-test cross-build test-fixedmem minimal-check
 all: lib tool tests
 
 lib: $(BUILD)/libedgebert.a $(BUILD)/libedgebert.so
@@ -58,6 +94,8 @@ $(BUILD)/libedgebert.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+empty :=
+space := $(empty) $(empty)
 SOVERSION := 0
 VERSION   := $(shell sed -n 's/^\#define EB_VERSION_STRING "\(.*\)"/\1/p' include/edgebert.h)
 
@@ -87,6 +125,14 @@ lint:
 
 format:
 	clang-format -i include/*.h include/edgebert/*.h src/*/*.[ch] tests/*.[ch] tests/tools/*.c
+
+# gcc's ifunc resolvers for target_clones run before the TSan runtime is up and crash the
+# program at load when instrumented (even a two-line program does): under TSAN=1 the files
+# that use target_clones are built without TSan instrumentation.
+ifeq ($(TSAN),1)
+TSAN_EXEMPT := $(shell grep -l target_clones $(LIB_SRC))
+$(TSAN_EXEMPT:%.c=$(BUILD)/%.o): SANFLAGS := -fno-omit-frame-pointer
+endif
 
 # ThreadSanitizer: the tests that run threads (OpenBLAS/OpenMP kept to one
 # thread: their own pools are not instrumented).
@@ -158,7 +204,37 @@ install: lib tool
 	cp -R models $(DESTDIR)$(PREFIX)/share/edgebert/
 
 clean:
-	rm -rf build build-san build-tsan build-fuzz
+	rm -rf build build-san build-tsan build-fuzz build-aarch64 build-noblas build-minimal
+
+# Cross build for aarch64 (Debian gcc-aarch64-linux-gnu + arm64 -dev packages, see
+# tools/install-deps.sh --arm) and the C tests under qemu-aarch64 (tools/cross-test.sh).
+cross-build: all
+cross-test: all
+ifneq ($(ARCH),aarch64)
+	$(error cross-test: say ARCH=aarch64)
+endif
+	BUILD=$(BUILD) QEMU="$(QEMU)" ./tools/cross-test.sh
+	BUILD=$(BUILD) QEMU="$(QEMU)" ./tools/cross-compare.sh
+
+# The fixed-memory test alone (with NOBLAS=1 its libc-level limit is enforced).
+test-fixedmem: $(BUILD)/tests/test_fixedmem
+	$(if $(QEMU),OPENBLAS_NUM_THREADS=1 LD_LIBRARY_PATH=/usr/lib/aarch64-linux-gnu $(QEMU) ,)./$(BUILD)/tests/test_fixedmem
+
+# The RTOS-class build (EB_MINIMAL=1): the library without threads, BLAS or OpenMP, and a
+# program using only the fixed-memory API linked with --gc-sections; it must reference no
+# file I/O and no thread functions.
+MINIMAL_FORBIDDEN := fopen fopen64 open open64 openat openat64 fread read mmap mmap64 stat stat64 \
+  fstat fstat64 opendir pthread_create GOMP_parallel
+minimal-check: $(BUILD)/libedgebert.a
+ifneq ($(EB_MINIMAL),1)
+	$(error minimal-check: say EB_MINIMAL=1)
+endif
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wl,--gc-sections -o $(BUILD)/rtos_demo tools/rtos_demo.c \
+	  $(BUILD)/libedgebert.a $(LDLIBS)
+	@bad=$$($(NM) -u $(BUILD)/rtos_demo | awk '{print $$2}' | sed 's/@.*//' | \
+	  grep -xE '$(subst $(space),|,$(MINIMAL_FORBIDDEN))' || true); \
+	if [ -n "$$bad" ]; then echo "minimal-check: rtos_demo still calls: $$bad"; exit 1; fi; \
+	echo "minimal-check: rtos_demo references no file I/O and no threads ($$($(NM) -u $(BUILD)/rtos_demo | wc -l) libc symbols)"
 
 # tests that write tiny models share tests/tinymodel.h
 $(TEST_BIN): tests/tinymodel.h

@@ -6,12 +6,18 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/fixedmem_info.h"
+#include "model/bundle.h"
 
 static void usage(void) {
-    fprintf(stderr, "usage: edgebert info [-m] [MODEL] [--json]\n"
+    fprintf(stderr, "usage: edgebert info [-m] [MODEL] [--max-tokens N] [--json]\n"
                     "Every tensor with its format, density and bytes; the shared embeddings and each task's part.\n"
                     "  MODEL, -m MODEL  checkpoint directory or .ebb bundle (default as for classify)\n"
-                    "  --json           the same as one JSON object (tensors, file_bytes, shared_bytes, tasks)\n");
+                    "  --max-tokens N   size the fixed-memory arena for N tokens (default: the model's maximum)\n"
+                    "  --json           the same as one JSON object (tensors, file_bytes, shared_bytes, tasks,\n"
+                    "                   and for a bundle fixed_memory: max_tokens, image_bytes, heap_bytes,\n"
+                    "                   heap_peak_bytes, arena_bytes_fp32, arena_bytes_af8)\n"
+                    "A bundle also gets its fixed-memory sizes (include/edgebert/fixedmem.h).\n");
 }
 
 static double num(cJSON *o, const char *k) {
@@ -32,10 +38,11 @@ static void print_tensors(cJSON *list) {
 
 int eb_cmd_info(int argc, char **argv) {
     const char *model = NULL;
-    int json = 0;
+    int json = 0, max_tokens = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--max-tokens") && i + 1 < argc) max_tokens = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(), 0;
         else if (argv[i][0] != '-' && !model) model = argv[i];
         else {
@@ -51,9 +58,24 @@ int eb_cmd_info(int argc, char **argv) {
         fprintf(stderr, "edgebert info: %s\n", err.msg);
         return 1;
     }
+    eb_cli_fixedmem fm;
+    int have_fm = eb_bundle_is_bundle(path) && eb_cli_fixedmem_info(path, max_tokens, &fm, &err) == EB_OK;
     if (json) {
-        printf("%s\n", js);
+        cJSON *jr = cJSON_Parse(js);
         free(js);
+        if (have_fm) {
+            cJSON *o = cJSON_AddObjectToObject(jr, "fixed_memory");
+            cJSON_AddNumberToObject(o, "max_tokens", fm.max_tokens);
+            cJSON_AddNumberToObject(o, "image_bytes", (double)fm.image_bytes);
+            cJSON_AddNumberToObject(o, "heap_bytes", (double)fm.heap_bytes);
+            cJSON_AddNumberToObject(o, "heap_peak_bytes", (double)fm.heap_peak_bytes);
+            cJSON_AddNumberToObject(o, "arena_bytes_fp32", (double)fm.arena_fp32);
+            cJSON_AddNumberToObject(o, "arena_bytes_af8", (double)fm.arena_af8);
+        }
+        char *out = cJSON_PrintUnformatted(jr);
+        printf("%s\n", out);
+        free(out);
+        cJSON_Delete(jr);
         return 0;
     }
     cJSON *r = cJSON_Parse(js);
@@ -98,6 +120,10 @@ int eb_cmd_info(int argc, char **argv) {
     printf("\nall tasks: %.0f bytes stored; as separate models %.0f bytes; EdgeBERT arrangement "
            "(shared embeddings, an encoder per task) %.0f bytes\n",
            num(r, "multi_task_bytes"), num(r, "separate_bytes"), num(r, "edgebert_bytes"));
+    if (have_fm)
+        printf("\nfixed memory (%d tokens): image %zu bytes read-only, model heap %zu bytes (peak %zu "
+               "while loading), arena %zu bytes fp32 / %zu bytes af8\n",
+               fm.max_tokens, fm.image_bytes, fm.heap_bytes, fm.heap_peak_bytes, fm.arena_fp32, fm.arena_af8);
     cJSON_Delete(r);
     return 0;
 }

@@ -648,14 +648,13 @@ static eb_status load_task(reader *R, eb_model_task *t, cJSON *jt, cJSON *jshare
     return EB_OK;
 }
 
-eb_status eb_bundle_load(eb_model *m, const char *path, int use_mmap, eb_error *err) {
-    m->st.alloc = &m->alloc; /* the shared-tensor table and the image come from it */
-    eb_file_map map;
-    eb_status s = eb_file_map_open(path, &m->alloc, use_mmap, &map, err);
-    if (s != EB_OK) return s;
-    const uint8_t *d = map.data;
+/* Decode a bundle image (a file's map or a caller's buffer); weights and
+ * bitmask views point into it, so it must outlive the model. */
+static eb_status load_image(eb_model *m, const char *path, const uint8_t *d, size_t size,
+                            eb_error *err) {
+    eb_status s = EB_OK;
     cJSON *root = NULL;
-    if (map.size < FIXED_HEADER || memcmp(d, EB_BUNDLE_MAGIC, 8)) {
+    if (size < FIXED_HEADER || memcmp(d, EB_BUNDLE_MAGIC, 8)) {
         s = eb_fail(err, EB_ERR_FORMAT, "%s: not an edgebert bundle (bad magic)", path);
         goto done;
     }
@@ -666,12 +665,12 @@ eb_status eb_bundle_load(eb_model *m, const char *path, int use_mmap, eb_error *
         goto done;
     }
     uint64_t h = rd64(d + 16), p = rd64(d + 24), total = rd64(d + 32);
-    if (total != map.size) {
-        s = eb_fail(err, EB_ERR_FORMAT, "%s: file has %zu bytes but its header says %llu (truncated?)", path, map.size,
+    if (total != size) {
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: file has %zu bytes but its header says %llu (truncated?)", path, size,
                     (unsigned long long)total);
         goto done;
     }
-    if (h > MAX_HEADER_BYTES || h > map.size - FIXED_HEADER || p < FIXED_HEADER + h || p > map.size || p % 64) {
+    if (h > MAX_HEADER_BYTES || h > size - FIXED_HEADER || p < FIXED_HEADER + h || p > size || p % 64) {
         s = eb_fail(err, EB_ERR_FORMAT, "%s: header length or payload offset out of range", path);
         goto done;
     }
@@ -688,7 +687,7 @@ eb_status eb_bundle_load(eb_model *m, const char *path, int use_mmap, eb_error *
         s = eb_fail(err, EB_ERR_FORMAT, "%s: bundle has %d tasks (1..256)", path, nt);
         goto done;
     }
-    reader R = {m, path, d + p, map.size - (size_t)p, err, 0};
+    reader R = {m, path, d + p, size - (size_t)p, err, 0};
     m->tasks = eb_calloc(&m->alloc, (size_t)nt, sizeof *m->tasks);
     if (!m->tasks) {
         s = eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", path);
@@ -714,8 +713,24 @@ eb_status eb_bundle_load(eb_model *m, const char *path, int use_mmap, eb_error *
     }
 done:
     cJSON_Delete(root);
+    return s;
+}
+
+eb_status eb_bundle_load(eb_model *m, const char *path, int use_mmap, eb_error *err) {
+    m->st.alloc = &m->alloc; /* the shared-tensor table and the image come from it */
+    eb_file_map map;
+    eb_status s = eb_file_map_open(path, &m->alloc, use_mmap, &map, err);
+    if (s != EB_OK) return s;
+    s = load_image(m, path, map.data, map.size, err);
     /* bitmask views point into the image: it lives as long as the model */
     if (s == EB_OK) m->st.map = map;
     else eb_file_map_close(&m->alloc, &map);
     return s;
+}
+
+eb_status eb_bundle_load_buffer(eb_model *m, const char *name, const void *data, size_t size,
+                                eb_error *err) {
+    m->st.alloc = &m->alloc; /* m->st.map stays empty: the caller owns the image */
+    if (!data) return eb_fail(err, EB_ERR_ARG, "%s: no bundle image given", name);
+    return load_image(m, name, data, size, err);
 }

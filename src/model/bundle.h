@@ -65,5 +65,9 @@ int eb_bundle_is_bundle(const char *path);
 
 /* Load a bundle into a model (used by eb_model_load). */
 eb_status eb_bundle_load(eb_model *m, const char *path, int use_mmap, eb_error *err);
+/* The same from an image in memory that the caller keeps alive and unchanged
+ * as long as the model (fixed-memory mode: nothing is copied). */
+eb_status eb_bundle_load_buffer(eb_model *m, const char *name, const void *data, size_t size,
+                                eb_error *err);
 
 #endif

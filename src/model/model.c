@@ -346,7 +346,7 @@ static void build_exec_forms(eb_model *m, eb_model_task *t) {
  * shapes that ask for more are refused at load time, before any context. */
 #define EB_MAX_CONTEXT_BYTES (4.0 * 1024 * 1024 * 1024)
 
-static eb_status finish_task(eb_model *m, eb_model_task *t, eb_error *err) {
+eb_status eb_model_finish_task(eb_model *m, eb_model_task *t, eb_error *err) {
     const eb_config *c = &t->cfg;
     double N = EB_MIN(c->max_position_embeddings, EB_MAX_TOKENS), H = c->hidden_size;
     double need = 4.0 * (N * (6 * H + c->embedding_size + c->intermediate_size) +
@@ -455,7 +455,7 @@ eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model
     else if (file_exists(path))
         s = eb_fail(err, EB_ERR_FORMAT, "%s: neither a model directory (config.json, model.safetensors, spiece.model) nor an edgebert bundle (bad magic)", path);
     else s = eb_fail(err, EB_ERR_IO, "%s: no such model directory or bundle", path);
-    for (int i = 0; s == EB_OK && i < m->n_tasks; i++) s = finish_task(m, &m->tasks[i], err);
+    for (int i = 0; s == EB_OK && i < m->n_tasks; i++) s = eb_model_finish_task(m, &m->tasks[i], err);
     if (s != EB_OK) {
         eb_model_free(m);
         return s;
@@ -541,7 +541,7 @@ eb_status eb_context_new(const eb_model *m, eb_context **out, eb_error *err) {
 }
 
 void eb_context_free(eb_context *c) {
-    if (!c) return;
+    if (!c || c->in_arena) return; /* an arena context is the caller's memory */
     const eb_allocator *a = &c->model->alloc;
     eb_albert_scratch_free(&c->s, a);
     eb_albert_exec_free(&c->ex, a);

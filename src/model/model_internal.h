@@ -54,6 +54,7 @@ struct eb_context {
     eb_albert_scratch s;
     eb_albert_exec ex;
     eb_encoding enc;
+    int in_arena; /* 1: made by eb_context_new_in_arena (src/model/fixedmem.c) */
 };
 
 /* Binding a task's weights from a table of named tensors (HF names). */
@@ -65,6 +66,9 @@ struct loader {
     const char *file;
 };
 eb_status eb_model_bind_task(loader *L, eb_model_task *t);
+/* Build a loaded task's execution forms, hardware model and tables (after a
+ * loader bound its weights). */
+eb_status eb_model_finish_task(eb_model *m, eb_model_task *t, eb_error *err);
 /* Keep a converted buffer owned by the model (freed with it). */
 int eb_model_own(eb_model *m, float *p);
 
