@@ -649,8 +649,9 @@ typedef struct gemm_row {
 /* Median GFLOP/s of out[M,N] = a[M,K] b[N,K]^T with impl. */
 static double time_gemm(eb_gemm_impl impl, float *a, float *b, float *c, int M, int N, int K,
                         int runs) {
-    double ts[64];
+    double ts[64] = {0};
     if (runs > 64) runs = 64;
+    if (runs < 1) runs = 1;
     for (int i = 0; i < 2; i++)
         eb_gemm_nt(impl, c, a, b, NULL, M, K, N, EB_EPI_NONE);
     for (int i = 0; i < runs; i++) {
@@ -664,8 +665,9 @@ static double time_gemm(eb_gemm_impl impl, float *a, float *b, float *c, int M, 
 
 static double time_gemm_packed(const float *a, const float *pk, float *c, int M, int N, int K,
                                int runs) {
-    double ts[64];
+    double ts[64] = {0};
     if (runs > 64) runs = 64;
+    if (runs < 1) runs = 1;
     for (int i = 0; i < 2; i++)
         eb_gemm_packed(c, a, pk, NULL, M, K, N, EB_EPI_NONE);
     for (int i = 0; i < runs; i++) {
@@ -679,8 +681,9 @@ static double time_gemm_packed(const float *a, const float *pk, float *c, int M,
 
 static double time_gemm_bf16(const float *a, const uint16_t *wb, uint16_t *xb, float *c, int M,
                              int N, int K, int runs) {
-    double ts[64];
+    double ts[64] = {0};
     if (runs > 64) runs = 64;
+    if (runs < 1) runs = 1;
     for (int i = 0; i < 2; i++)
         eb_gemm_bf16(c, a, wb, NULL, M, K, N, EB_EPI_NONE, xb);
     for (int i = 0; i < runs; i++) {
