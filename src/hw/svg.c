@@ -9,48 +9,15 @@
 
 #include "util/util.h"
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) EB_PRINTF(2, 3);
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t ncap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
-        char *np = eb_realloc(NULL, b->p, ncap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = ncap;
-    }
-}
-
 /* Text with XML escaping. */
-static void sb_text(sbuf *b, const char *s) {
+static void sb_text(eb_strbuf *b, const char *s) {
     for (; s && *s; s++) {
         switch (*s) {
-        case '<': sb_printf(b, "&lt;"); break;
-        case '>': sb_printf(b, "&gt;"); break;
-        case '&': sb_printf(b, "&amp;"); break;
-        case '"': sb_printf(b, "&quot;"); break;
-        default: sb_printf(b, "%c", *s);
+        case '<': eb_strbuf_printf(b, "&lt;"); break;
+        case '>': eb_strbuf_printf(b, "&gt;"); break;
+        case '&': eb_strbuf_printf(b, "&amp;"); break;
+        case '"': eb_strbuf_printf(b, "&quot;"); break;
+        default: eb_strbuf_printf(b, "%c", *s);
         }
     }
 }
@@ -82,7 +49,7 @@ static void fmt_num(char *buf, size_t cap, double v) {
 
 enum { W = 760, PH = 300, TOP = 40, ML = 80, MR = 170, MT = 34, MB = 52 };
 
-static void panel(sbuf *b, const eb_svg_panel *p, double y0) {
+static void panel(eb_strbuf *b, const eb_svg_panel *p, double y0) {
     double px = ML, pw = W - ML - MR, py = y0 + MT, ph = PH - MT - MB;
     /* value range */
     double lo = INFINITY, hi = -INFINITY;
@@ -118,16 +85,16 @@ static void panel(sbuf *b, const eb_svg_panel *p, double y0) {
 #define YPOS(v)                                                                                    \
     (p->logy ? py + ph - (log10(v) - log10(ymin)) / (log10(ymax) - log10(ymin)) * ph               \
              : py + ph - ((v)-ymin) / (ymax - ymin) * ph)
-    sb_printf(b, "<text x=\"%g\" y=\"%g\" font-size=\"15\" font-weight=\"bold\">", px, y0 + 20);
+    eb_strbuf_printf(b, "<text x=\"%g\" y=\"%g\" font-size=\"15\" font-weight=\"bold\">", px, y0 + 20);
     sb_text(b, p->title);
-    sb_printf(b, "</text>\n");
+    eb_strbuf_printf(b, "</text>\n");
     /* grid and ticks */
     char num[32];
     if (p->logy) {
         for (double t = ymin; t <= ymax * 1.0001; t *= 10) {
             double y = YPOS(t);
             fmt_num(num, sizeof num, t);
-            sb_printf(b,
+            eb_strbuf_printf(b,
                       "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#ddd\"/>"
                       "<text x=\"%g\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
                       px, y, px + pw, y, px - 6, y + 4, num);
@@ -137,18 +104,18 @@ static void panel(sbuf *b, const eb_svg_panel *p, double y0) {
         for (double t = ceil(ymin / st) * st; t <= ymax + st * 1e-6; t += st) {
             double y = YPOS(t);
             fmt_num(num, sizeof num, fabs(t) < st * 1e-6 ? 0 : t);
-            sb_printf(b,
+            eb_strbuf_printf(b,
                       "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#ddd\"/>"
                       "<text x=\"%g\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
                       px, y, px + pw, y, px - 6, y + 4, num);
         }
     }
-    sb_printf(b,
+    eb_strbuf_printf(b,
               "<text transform=\"translate(%g,%g) rotate(-90)\" font-size=\"12\" "
               "text-anchor=\"middle\">",
               px - 58, py + ph / 2);
     sb_text(b, p->ylabel);
-    sb_printf(b, "</text>\n");
+    eb_strbuf_printf(b, "</text>\n");
     /* bars */
     double gw = pw / (p->ncat > 0 ? p->ncat : 1);
     int nb = p->stacked ? 1 : p->nser;
@@ -174,42 +141,42 @@ static void panel(sbuf *b, const eb_svg_panel *p, double y0) {
                 y1 = y2;
                 y2 = t;
             }
-            sb_printf(b,
+            eb_strbuf_printf(b,
                       "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
                       "<title>",
                       x, y1, bw * 0.95, y2 - y1, COLORS[s % 10]);
             sb_text(b, p->series[s]);
-            sb_printf(b, " / ");
+            eb_strbuf_printf(b, " / ");
             sb_text(b, p->cats[c]);
-            sb_printf(b, ": %g</title></rect>\n", v);
+            eb_strbuf_printf(b, ": %g</title></rect>\n", v);
         }
-        sb_printf(b, "<text x=\"%.1f\" y=\"%g\" font-size=\"11\" text-anchor=\"middle\">",
+        eb_strbuf_printf(b, "<text x=\"%.1f\" y=\"%g\" font-size=\"11\" text-anchor=\"middle\">",
                   px + c * gw + gw / 2, py + ph + 16);
         sb_text(b, p->cats[c]);
-        sb_printf(b, "</text>\n");
+        eb_strbuf_printf(b, "</text>\n");
     }
-    sb_printf(b,
+    eb_strbuf_printf(b,
               "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" "
               "stroke=\"#333\"/>\n",
               px, py, pw, ph);
     /* legend */
     for (int s = 0; s < p->nser; s++) {
         double ly = py + 8 + s * 18;
-        sb_printf(b,
+        eb_strbuf_printf(b,
                   "<rect x=\"%g\" y=\"%g\" width=\"12\" height=\"12\" fill=\"%s\"/>"
                   "<text x=\"%g\" y=\"%g\" font-size=\"12\">",
                   px + pw + 12, ly, COLORS[s % 10], px + pw + 30, ly + 10);
         sb_text(b, p->series[s]);
-        sb_printf(b, "</text>\n");
+        eb_strbuf_printf(b, "</text>\n");
     }
 #undef YPOS
 }
 
 eb_status eb_svg_render(const char *title, const eb_svg_panel *panels, int npanels, char **out,
                         size_t *len, eb_error *err) {
-    sbuf b = {NULL, 0, 0, 0};
+    eb_strbuf b = {NULL, 0, 0, 0, NULL};
     double h = TOP + npanels * PH;
-    sb_printf(&b,
+    eb_strbuf_printf(&b,
               "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%g\" "
               "viewBox=\"0 0 %d %g\" font-family=\"sans-serif\">\n"
@@ -218,16 +185,16 @@ eb_status eb_svg_render(const char *title, const eb_svg_panel *panels, int npane
               "text-anchor=\"middle\">",
               W, h, W, h, W / 2);
     sb_text(&b, title);
-    sb_printf(&b, "</text>\n");
+    eb_strbuf_printf(&b, "</text>\n");
     for (int i = 0; i < npanels; i++)
         panel(&b, &panels[i], TOP + i * PH);
-    sb_printf(&b, "</svg>\n");
+    eb_strbuf_printf(&b, "</svg>\n");
     if (b.oom) {
-        eb_free(NULL, b.p);
+        eb_free(NULL, b.s);
         return eb_fail(err, EB_ERR_NOMEM, "svg: out of memory");
     }
-    *out = b.p;
-    *len = b.len;
+    *out = b.s;
+    *len = b.n;
     return EB_OK;
 }
 

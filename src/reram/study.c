@@ -163,43 +163,6 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n) {
     return h;
 }
 
-/* A growable string. */
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    int oom;
-    const eb_allocator *a;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) EB_PRINTF(2, 3);
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t nc = b->cap ? b->cap * 2 : 4096;
-        while (nc < b->n + (size_t)k + 1)
-            nc *= 2;
-        char *p = eb_realloc(b->a, b->s, nc);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = nc;
-    }
-}
-
 typedef struct study {
     const eb_model *m;
     const eb_model_task *t;
@@ -274,16 +237,16 @@ static void *clean_main(void *arg) {
 
 /* ---- checkpoint ---- */
 
-static void format_trial(sbuf *b, int k, int i, const eb_fault_trial *t) {
-    sb_printf(b, "trial %d %d %.17g %.17g %.17g %.17g %.17g %ld %ld %ld %ld %d\n", k, i,
+static void format_trial(eb_strbuf *b, int k, int i, const eb_fault_trial *t) {
+    eb_strbuf_printf(b, "trial %d %d %.17g %.17g %.17g %.17g %.17g %ld %ld %ld %ld %d\n", k, i,
               t->accuracy, t->f1, t->matthews, t->pearson, t->spearman, t->value_faults,
               t->mask_faults, t->changed_codes, t->changed_rows, t->reevaluated);
 }
 
 static eb_status write_checkpoint(study *st, eb_error *err) {
     eb_fault_study *S = st->S;
-    sbuf b = {NULL, 0, 0, 0, &S->alloc};
-    sb_printf(&b, "%s\noptions %s\n", CHECKPOINT_MAGIC, st->options);
+    eb_strbuf b = {NULL, 0, 0, 0, &S->alloc};
+    eb_strbuf_printf(&b, "%s\noptions %s\n", CHECKPOINT_MAGIC, st->options);
     for (int k = 0; k < S->n_kinds; k++)
         for (int i = 0; i < S->trials; i++) {
             size_t j = (size_t)k * (size_t)S->trials + (size_t)i;
@@ -470,8 +433,8 @@ static const char *policy_name(eb_policy p) {
 static eb_status build_options(study *st, uint64_t model_hash, uint64_t data_hash, eb_error *err) {
     const eb_fault_study_params *p = &st->p;
     const eb_run_params *r = &p->run;
-    sbuf b = {NULL, 0, 0, 0, &st->S->alloc};
-    sb_printf(&b,
+    eb_strbuf b = {NULL, 0, 0, 0, &st->S->alloc};
+    eb_strbuf_printf(&b,
               "model=%016llx emb=%dx%d nnz=%zu data=%016llx task=%s n=%d trials=%d seed=%llu "
               "mask=%s mode=%s policy=%s threshold=%.9g predict_after=%d latency=%.17g mac=%d "
               "precision=%d max_tokens=%d kinds=",
@@ -483,9 +446,9 @@ static eb_status build_options(study *st, uint64_t model_hash, uint64_t data_has
               (int)r->precision, r->max_tokens);
     for (int k = 0; k < p->n_kinds; k++) {
         const eb_reram_table *t = &p->kinds[k].table;
-        sb_printf(&b, "%s%s:%d:", k ? ";" : "", p->kinds[k].name, t->bits);
+        eb_strbuf_printf(&b, "%s%s:%d:", k ? ";" : "", p->kinds[k].name, t->bits);
         for (int j = 0; j < t->n_levels; j++)
-            sb_printf(&b, "%s%.17g,%.17g", j ? "/" : "", t->level[j].mean, t->level[j].sigma);
+            eb_strbuf_printf(&b, "%s%.17g,%.17g", j ? "/" : "", t->level[j].mean, t->level[j].sigma);
     }
     if (b.oom) {
         eb_free(&st->S->alloc, b.s);

@@ -305,3 +305,30 @@ uint16_t eb_f32_to_f16(float f) {
     if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
     return sign | (uint16_t)half;
 }
+
+void eb_strbuf_printf(eb_strbuf *b, const char *fmt, ...) {
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t nc = b->cap ? b->cap * 2 : 4096;
+        while (nc < b->n + (size_t)k + 1) nc *= 2;
+        char *np = eb_realloc(b->a, b->s, nc);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->s = np;
+        b->cap = nc;
+    }
+}

@@ -64,6 +64,15 @@ float eb_bf16_to_f32(uint16_t h);
 uint16_t eb_f32_to_f16(float f);
 uint16_t eb_f32_to_bf16(float f);
 
+/* A growable string; oom is set (and later appends ignored) when memory runs out. */
+typedef struct eb_strbuf {
+    char *s;
+    size_t n, cap;
+    int oom;
+    const eb_allocator *a;
+} eb_strbuf;
+void eb_strbuf_printf(eb_strbuf *b, const char *fmt, ...) EB_PRINTF(2, 3);
+
 #define EB_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define EB_MAX(a, b) ((a) > (b) ? (a) : (b))
 
