@@ -114,6 +114,23 @@ static eb_status info_checkpoint(const char *dir, cJSON *root, eb_error *err) {
     return EB_OK;
 }
 
+/* Append the listing entry of one stored bundle tensor (its JSON
+ * descriptor `it`) to `list`; returns its stored bytes. */
+static double add_stored(cJSON *list, cJSON *it) {
+    cJSON *b = cJSON_GetObjectItem(it, "bytes"), *f = cJSON_GetObjectItem(it, "fmt");
+    cJSON *sh = cJSON_GetObjectItem(it, "shape"), *nz = cJSON_GetObjectItem(it, "nnz");
+    int64_t shape[2] = {0, 0};
+    int nd = cJSON_GetArraySize(sh);
+    size_t numel = 1;
+    for (int k = 0; k < nd && k < 2; k++)
+        numel *= (size_t)(shape[k] = (int64_t)cJSON_GetArrayItem(sh, k)->valuedouble);
+    size_t nnz = cJSON_IsNumber(nz) ? (size_t)nz->valuedouble : numel;
+    double bytes = cJSON_IsNumber(b) ? b->valuedouble : 0;
+    cJSON_AddItemToArray(list, tensor_entry(it->string, cJSON_IsString(f) ? f->valuestring : "?", shape,
+                                            nd < 2 ? nd : 2, numel, nnz, (size_t)bytes));
+    return bytes;
+}
+
 static eb_status info_bundle(const char *path, cJSON *root, eb_error *err) {
     char *d;
     size_t n;
@@ -133,18 +150,8 @@ static eb_status info_bundle(const char *path, cJSON *root, eb_error *err) {
     cJSON *lists[2] = {cJSON_GetObjectItem(hdr, "shared"), NULL};
     cJSON *shared = cJSON_AddArrayToObject(root, "shared");
     double shared_bytes = 0;
-    for (cJSON *it = lists[0] ? lists[0]->child : NULL; it; it = it->next) {
-        cJSON *b = cJSON_GetObjectItem(it, "bytes"), *f = cJSON_GetObjectItem(it, "fmt");
-        cJSON *sh = cJSON_GetObjectItem(it, "shape"), *nz = cJSON_GetObjectItem(it, "nnz");
-        int64_t shape[2] = {0, 0};
-        int nd = cJSON_GetArraySize(sh);
-        size_t numel = 1;
-        for (int k = 0; k < nd && k < 2; k++) numel *= (size_t)(shape[k] = (int64_t)cJSON_GetArrayItem(sh, k)->valuedouble);
-        size_t nnz = cJSON_IsNumber(nz) ? (size_t)nz->valuedouble : numel;
-        cJSON_AddItemToArray(shared, tensor_entry(it->string, cJSON_IsString(f) ? f->valuestring : "?", shape, nd, numel,
-                                                  nnz, cJSON_IsNumber(b) ? (size_t)b->valuedouble : 0));
-        shared_bytes += cJSON_IsNumber(b) ? b->valuedouble : 0;
-    }
+    for (cJSON *it = lists[0] ? lists[0]->child : NULL; it; it = it->next)
+        shared_bytes += add_stored(shared, it);
     cJSON_AddNumberToObject(root, "shared_bytes", shared_bytes);
     cJSON *tasks = cJSON_AddArrayToObject(root, "tasks");
     cJSON *jtasks = cJSON_GetObjectItem(hdr, "tasks");
@@ -154,18 +161,8 @@ static eb_status info_bundle(const char *path, cJSON *root, eb_error *err) {
         cJSON_AddStringToObject(o, "name", cJSON_IsString(nm) ? nm->valuestring : "?");
         double bytes = 0;
         cJSON *ten = cJSON_GetObjectItem(jt, "tensors");
-        for (cJSON *it = ten ? ten->child : NULL; it; it = it->next) {
-            cJSON *b = cJSON_GetObjectItem(it, "bytes"), *f = cJSON_GetObjectItem(it, "fmt");
-            cJSON *sh = cJSON_GetObjectItem(it, "shape"), *nz = cJSON_GetObjectItem(it, "nnz");
-            int64_t shape[2] = {0, 0};
-            int nd = cJSON_GetArraySize(sh);
-            size_t numel = 1;
-            for (int k = 0; k < nd && k < 2; k++) numel *= (size_t)(shape[k] = (int64_t)cJSON_GetArrayItem(sh, k)->valuedouble);
-            size_t nnz = cJSON_IsNumber(nz) ? (size_t)nz->valuedouble : numel;
-            cJSON_AddItemToArray(ts, tensor_entry(it->string, cJSON_IsString(f) ? f->valuestring : "?", shape, nd, numel,
-                                                  nnz, cJSON_IsNumber(b) ? (size_t)b->valuedouble : 0));
-            bytes += cJSON_IsNumber(b) ? b->valuedouble : 0;
-        }
+        for (cJSON *it = ten ? ten->child : NULL; it; it = it->next)
+            bytes += add_stored(ts, it);
         cJSON *lut = cJSON_GetObjectItem(jt, "lut");
         cJSON *lb = lut ? cJSON_GetObjectItem(lut, "bytes") : NULL;
         if (cJSON_IsNumber(lb)) bytes += lb->valuedouble;
