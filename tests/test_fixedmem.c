@@ -278,7 +278,7 @@ static void test_shipped_bundle(void **state) {
     const int maxt = 64;
     size_t need;
     assert_int_equal(eb_context_arena_size(m, maxt, EB_PRECISION_AF8, &need, &err), EB_OK);
-    uint8_t *arena = aligned_alloc(64, need);
+    uint8_t *arena = aligned_alloc(64, (need + 63) & ~(size_t)63);
     eb_context *ctx, *rctx;
     assert_int_equal(eb_context_new(ref, &rctx, &err), EB_OK);
     const eb_config *cfg = eb_model_config(m);
