@@ -14,6 +14,7 @@
  *    fused scale + key mask + span softmax, context as broadcast-FMA rows
  *    that skip zero probabilities (masked keys, spans). */
 #include "kernels/kernels.h"
+#include "util/util.h"
 
 #include <float.h>
 #include <math.h>
@@ -221,8 +222,7 @@ static T512 void attention_avx512(float *out, float *att, const float *q, const 
     if (key_valid) key_masks(km, key_valid, N);
     const __mmask16 *kmp = key_valid ? km : NULL;
     (void)flops;
-#pragma omp parallel for schedule(dynamic, 1) if (flops > 6.4e7 && NH > 1)
-    for (int h = 0; h < NH; h++) {
+    EB_PAR_FOR(flops > 6.4e7 && NH > 1, (int h = 0; h < NH; h++), {
         float *A = att + (size_t)h * N * N;
         if ((head_on && !head_on[h]) || (span_z && eb_span_head_off(span_z[h], span_ramp))) {
             for (int i = 0; i < N; i++)
@@ -236,7 +236,7 @@ static T512 void attention_avx512(float *out, float *att, const float *q, const 
             softmax_row_avx512(A + (size_t)i * N, N, i, scale, kmp, span_z ? &span_z[h] : NULL,
                                span_ramp);
         av_avx512(out + h * HS, H, A, N, v + h * HS, H, HS);
-    }
+    });
 }
 #endif /* EB_X86 */
 

@@ -18,7 +18,12 @@
 
 #include <cblas.h>
 #include <math.h>
+#ifdef _OPENMP
 #include <omp.h>
+#define EB_MAX_THREADS() omp_get_max_threads()
+#else
+#define EB_MAX_THREADS() 1
+#endif
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -317,8 +322,7 @@ static void run_blocked(block_fn fn, float *out, int ldo, const float *inp, int 
     /* Below ~0.5 MFLOP a thread team costs more than it saves. */
     const int par = threads && flops > 6.4e7 && nblocks > 1;
     (void)par;
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-    for (int b = 0; b < nblocks; b++) {
+    EB_PAR_FOR(par, (int b = 0; b < nblocks; b++), {
         const int o0 = b * ob, o1 = o0 + ob < OC ? o0 + ob : OC;
         for (int n0 = 0; n0 < N; n0 += nc) {
             const int n1 = n0 + nc < N ? n0 + nc : N;
@@ -327,7 +331,7 @@ static void run_blocked(block_fn fn, float *out, int ldo, const float *inp, int 
                 for (int n = n0; n < n1; n++)
                     epilogue(out + (size_t)n * ldo + o0, (size_t)(o1 - o0), ep);
         }
-    }
+    });
 }
 
 static void gemm_blas(float *out, int ldo, const float *inp, int ldx, const float *w, int ldw,
@@ -351,7 +355,7 @@ static eb_gemm_impl choose(int N, int C, int OC) {
     eb_gemm_impl best = eb_gemm_best_impl();
     if (best == EB_GEMM_BLAS) return best;
     if (C < 16) return EB_GEMM_BLAS;
-    if (N >= 96 && (omp_get_max_threads() == 1 || N > 512)) return EB_GEMM_BLAS;
+    if (N >= 96 && (EB_MAX_THREADS() == 1 || N > 512)) return EB_GEMM_BLAS;
     (void)OC;
     return best;
 }
@@ -526,14 +530,13 @@ int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *b
         const int ob = oc_block(C / 2), nb = (OC + ob - 1) / ob;
         const int par = 2.0 * N * (double)C * OC > 6.4e7 && nb > 1;
         (void)par;
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-        for (int b = 0; b < nb; b++) {
+    EB_PAR_FOR(par, (int b = 0; b < nb; b++), {
             const int o0 = b * ob, o1 = o0 + ob < OC ? o0 + ob : OC;
             block_bf16(out, xbuf, w, bias, C, OC, 0, N, o0, o1);
             if (ep != EB_EPI_NONE)
                 for (int n = 0; n < N; n++)
                     epilogue(out + (size_t)n * OC + o0, (size_t)(o1 - o0), ep);
-        }
+        });
         return 1;
     }
 #endif
@@ -645,15 +648,14 @@ void eb_gemm_packed(float *out, const float *inp, const float *wp, const float *
         const int np = (OC + EB_PACK_NR - 1) / EB_PACK_NR;
         const int par = 2.0 * N * (double)C * OC > 6.4e7 && np > 1;
         (void)par;
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-        for (int p = 0; p < np; p++) {
+    EB_PAR_FOR(par, (int p = 0; p < np; p++), {
             const int o0 = p * EB_PACK_NR, nc = OC - o0 < EB_PACK_NR ? OC - o0 : EB_PACK_NR;
             panel_512(out + o0, OC, inp, C, wp + (size_t)p * EB_PACK_NR * C,
                       bias ? bias + o0 : NULL, N, C, nc);
             if (ep != EB_EPI_NONE)
                 for (int n = 0; n < N; n++)
                     epilogue(out + (size_t)n * OC + o0, (size_t)nc, ep);
-        }
+        });
         return;
     }
 #endif

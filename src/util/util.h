@@ -73,6 +73,19 @@ typedef struct eb_strbuf {
 } eb_strbuf;
 void eb_strbuf_printf(eb_strbuf *b, const char *fmt, ...) EB_PRINTF(2, 3);
 
+/* A loop over independent blocks that runs as an OpenMP team only when `cond`
+ * holds; otherwise it is a plain loop and libgomp is not entered at all (no
+ * thread team, no allocation: fixed-memory mode relies on this).
+ *   EB_PAR_FOR(work > X, (int b = 0; b < n; b++), { ...body... });   */
+#define EB_PAR_FOR(cond, header, ...)                                                              \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            _Pragma("omp parallel for schedule(dynamic, 1)") for header __VA_ARGS__                \
+        } else {                                                                                   \
+            for header __VA_ARGS__                                                                 \
+        }                                                                                          \
+    } while (0)
+
 #define EB_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define EB_MAX(a, b) ((a) > (b) ? (a) : (b))
 
