@@ -157,6 +157,73 @@ static void test_loss_falls_and_engine_agrees(void **state) {
     rm_rf(tmpdir);
 }
 
+/* Masked-LM pretraining: each sequence repeats one random token (8..19), so a
+ * masked token follows from the rest of the sequence; the
+ * masked-token accuracy must climb far above chance (1/20), and a classifier
+ * fine-tuned from the result loads the encoder and leaves the MLM head out. */
+static void test_mlm_pretraining(void **state) {
+    (void)state;
+    make_tmp();
+    char cfg[300], out[300], cls[300];
+    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
+    snprintf(out, sizeof out, "%s/mlm", tmpdir);
+    snprintf(cls, sizeof cls, "%s/cls", tmpdir);
+    write_config(cfg, 2, 1);
+    eb_tdata_builder b = {0};
+    uint64_t rs = 3;
+    for (int i = 0; i < 384; i++) {
+        int32_t ids[16];
+        int len = 6 + (int)(eb_test_rng(&rs) % 10), start = (int)(eb_test_rng(&rs) % 12);
+        ids[0] = 2;
+        for (int k = 1; k < len; k++)
+            ids[k] = 8 + start;
+        eb_error e;
+        assert_int_equal(eb_tdata_add(&b, ids, NULL, len, 0, 0, &e), EB_OK);
+    }
+    eb_train_data d;
+    eb_tdata_finish(&b, &d);
+    eb_train_options o = opts(cfg, out);
+    o.phase = EB_PHASE_MLM;
+    o.epochs = 1;
+    o.max_steps = 2;
+    eb_train_report r1, r2;
+    eb_error err;
+    assert_int_equal(eb_train_run(&o, &d, &d, &r1, &err), EB_OK);
+    rm_rf(out);
+    o.epochs = 30;
+    o.max_steps = 0;
+    assert_int_equal(eb_train_run(&o, &d, &d, &r2, &err), EB_OK);
+    fprintf(stderr, "masked-LM loss %g -> %g, dev masked accuracy %g -> %g\n", r1.final_loss,
+            r2.final_loss, r1.dev_accuracy, r2.dev_accuracy);
+    assert_true(r2.final_loss < 0.5 * r1.final_loss);
+    assert_true(r2.dev_accuracy > 0.6);
+    size_t n;
+    float *w = load_tensor(out, "predictions.dense.weight", &n);
+    assert_int_equal(n, 8 * 16);
+    free(w);
+    /* fine-tuning from the pretrained encoder: the MLM head is not part of it */
+    eb_train_data c;
+    synth(&c, 64, 9);
+    eb_train_options oc = opts(NULL, cls);
+    oc.config_path = NULL;
+    oc.init_dir = out;
+    oc.epochs = 1;
+    assert_int_equal(eb_train_run(&oc, &c, NULL, NULL, &err), EB_OK);
+    eb_tmodel m;
+    assert_int_equal(eb_trainer_load_model(&m, NULL, cls, 0, 0, 0, 0, 0, &err), EB_OK);
+    assert_int_equal(eb_tm_find(&m, "predictions.dense.weight"), -1);
+    float *we0 = load_tensor(out, "albert.embeddings.word_embeddings.weight", &n);
+    assert_true(n > 0);
+    eb_tm_free(&m);
+    free(we0);
+    /* --phase mlm refuses a teacher */
+    o.teacher_dir = out;
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_ERR_ARG);
+    eb_train_data_free(&c);
+    eb_train_data_free(&d);
+    rm_rf(tmpdir);
+}
+
 static void test_resume_is_exact(void **state) {
     (void)state;
     make_tmp();
@@ -426,6 +493,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_loss_falls_and_engine_agrees),
+        cmocka_unit_test(test_mlm_pretraining),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_pruning_and_spans),
         cmocka_unit_test(test_offramps_predictor),

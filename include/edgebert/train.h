@@ -39,7 +39,8 @@ extern "C" {
 typedef enum eb_train_phase {
     EB_PHASE_BACKBONE = 0,
     EB_PHASE_OFFRAMPS = 1,
-    EB_PHASE_PREDICTOR = 2
+    EB_PHASE_PREDICTOR = 2,
+    EB_PHASE_MLM = 3 /* masked-LM pretraining of the backbone (labels ignored) */
 } eb_train_phase;
 
 typedef enum eb_prune_method {
@@ -89,24 +90,27 @@ typedef struct eb_train_options {
     float dropout;      /* before every classifier, default 0.1 */
     float kd_temperature, kd_alpha_distil, kd_alpha_ce; /* 2, 0.9, 0.1 */
     eb_prune_method prune;
-    float keep;                 /* final kept fraction of the masked matrices, default 0.5 */
-    float prune_iw, prune_fw;   /* warm-up multipliers, default 2 and 3 */
-    float score_lr;             /* movement scores, default 1e-2 */
-    int span;                   /* learn adaptive spans */
-    float span_coeff;           /* default 1e-3 */
-    float span_lr;              /* default 0.1 (tokens per step scale) */
-    float span_max;             /* default max_len */
-    float span_ramp;            /* R, 0 = keep the config's edgebert_span_ramp */
-    float emb_prune_pct;        /* final percentile, 0 = off (the recipe: 60) */
-    int freeze_embeddings;      /* 1 in the student */
-    int adapter_size;           /* > 0: adapter-ALBERT: add adapters of this bottleneck size to
-                                   the --init model (or keep its own, same size) and train only
-                                   them, the task head and the off-ramps (loss: CE of the main
-                                   head + sum of the off-ramps' CE); the backbone stays frozen */
-    int head_num_labels;        /* > 0 (phase 1): a new task head with these labels, the
-                                   --init model's classifiers are not loaded (another task) */
+    float keep;               /* final kept fraction of the masked matrices, default 0.5 */
+    float prune_iw, prune_fw; /* warm-up multipliers, default 2 and 3 */
+    float score_lr;           /* movement scores, default 1e-2 */
+    int span;                 /* learn adaptive spans */
+    float span_coeff;         /* default 1e-3 */
+    float span_lr;            /* default 0.1 (tokens per step scale) */
+    float span_max;           /* default max_len */
+    float span_ramp;          /* R, 0 = keep the config's edgebert_span_ramp */
+    float emb_prune_pct;      /* final percentile, 0 = off (the recipe: 60) */
+    int freeze_embeddings;    /* 1 in the student */
+    int adapter_size;         /* > 0: adapter-ALBERT: add adapters of this bottleneck size to
+                                 the --init model (or keep its own, same size) and train only
+                                 them, the task head and the off-ramps (loss: CE of the main
+                                 head + sum of the off-ramps' CE); the backbone stays frozen */
+    int head_num_labels;      /* > 0 (phase 1): a new task head with these labels, the
+                                 --init model's classifiers are not loaded (another task) */
     char head_labels[EB_MAX_LABELS][EB_LABEL_NAME_MAX];
     int predict_after;          /* predictor: layer p (1-based), default 1 */
+    float mlm_prob;             /* masked-LM phase: fraction of tokens chosen, default 0.15
+                                   (of those 80 % become [MASK], 10 % a random piece, 10 % stay) */
+    int mask_id;                /* the [MASK] piece, default 4 (ALBERT's and ours) */
     int no_length_grouping;     /* 1: plain shuffled batches (default: batches of similar length) */
     int resume;                 /* continue from out_dir/train_state.safetensors */
     long save_every;            /* steps between checkpoints, default 500 (and each epoch end) */
@@ -144,6 +148,10 @@ eb_status eb_train_run(const eb_train_options *opts, const eb_train_data *train,
 /* Pre-tokenized data: lines "label<TAB>ids<TAB>type_ids" (space-separated
  * ints, type ids optional), as eb_grad reads. */
 eb_status eb_train_data_read_ids(const char *path, int max_len, eb_train_data *out, eb_error *err);
+/* Plain text for masked-LM pretraining: one example per line, a TAB splits
+ * it into the two segments of a pair; blank lines are skipped. */
+eb_status eb_train_data_read_text(const char *path, const eb_tokenizer *tok, int max_len,
+                                  eb_train_data *out, eb_error *err);
 /* A GLUE TSV file of `task` (NULL = "sst2"; every layout the data module
  * reads), tokenized with tok (ALBERT encoding truncated to max_len), labels
  * mapped to the model's id2label order (label_names[num_labels]). */

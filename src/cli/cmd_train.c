@@ -26,7 +26,7 @@ static void usage(void) {
         "usage: edgebert train (--config CONFIG.json | --init MODEL_DIR) --data TRAIN.tsv --out "
         "DIR\n"
         "                      [--dev DEV.tsv] [--task NAME] [--tokenizer spiece.model] [--ids]\n"
-        "                      [--phase backbone|offramps|predictor] [--teacher MODEL_DIR]\n"
+        "                      [--phase mlm|backbone|offramps|predictor] [--teacher MODEL_DIR]\n"
         "                      [--epochs N] [--lr X] [--batch N] [--seed N] [--max-len N]\n"
         "                      [--warmup X] [--weight-decay X] [--dropout X] [--clip X]\n"
         "                      [--kd-temperature T] [--kd-alpha A]\n"
@@ -34,9 +34,12 @@ static void usage(void) {
         "                      [--emb-prune PCT] [--freeze-embeddings] [--adapters SIZE]\n"
         "                      [--span] [--span-coeff X] [--span-lr X] [--span-max N] [--span-ramp "
         "R]\n"
-        "                      [--predict-after P] [--resume] [--save-every N] [--steps N] "
+        "                      [--predict-after P] [--mlm-prob X] [--resume] [--save-every N] "
+        "[--steps N] "
         "[--max-steps N]\n"
         "                      [--log-every N] [--no-length-grouping] [--threads N] [--json]\n"
+        "Phase mlm: masked-LM pretraining on plain text (--data: one text per line, a TAB\n"
+        "between the two segments of a pair), the [MASK] head tied to the word embeddings.\n"
         "Phase backbone: fine-tune (with --teacher: KD loss a*KL*T^2 + (1-a)*CE). Phase offramps:\n"
         "backbone frozen, off-ramps trained. Phase predictor: writes DIR/exit_lut.csv.\n"
         "--adapters SIZE (with --init): adapter-ALBERT: the --init backbone frozen, bottleneck\n"
@@ -141,8 +144,11 @@ int eb_cmd_train(int argc, char **argv) {
             ok = eb_cli_parse_float(C, a, v, &o.span_max);
         else if (!strcmp(a, "--span-ramp"))
             ok = eb_cli_parse_float(C, a, v, &o.span_ramp);
-        else if (!strcmp(a, "--seed") || !strcmp(a, "--save-every") || !strcmp(a, "--max-steps") ||
-                 !strcmp(a, "--steps")) {
+        else if (!strcmp(a, "--mlm-prob")) {
+            ok = eb_cli_parse_float(C, a, v, &o.mlm_prob) && o.mlm_prob > 0 && o.mlm_prob < 1;
+            if (!ok && v) fprintf(stderr, "edgebert train: --mlm-prob must be in (0, 1)\n");
+        } else if (!strcmp(a, "--seed") || !strcmp(a, "--save-every") ||
+                   !strcmp(a, "--max-steps") || !strcmp(a, "--steps")) {
             double d;
             ok = eb_cli_parse_double(C, a, v, &d) && d >= 0 && d == floor(d);
             if (!ok && v) fprintf(stderr, "edgebert train: %s needs a non-negative integer\n", a);
@@ -172,8 +178,10 @@ int eb_cmd_train(int argc, char **argv) {
                 o.phase = EB_PHASE_OFFRAMPS;
             else if (v && !strcmp(v, "predictor"))
                 o.phase = EB_PHASE_PREDICTOR;
+            else if (v && !strcmp(v, "mlm"))
+                o.phase = EB_PHASE_MLM;
             else {
-                fprintf(stderr, "edgebert train: --phase backbone|offramps|predictor\n");
+                fprintf(stderr, "edgebert train: --phase mlm|backbone|offramps|predictor\n");
                 return 2;
             }
         } else {
@@ -276,10 +284,14 @@ int eb_cmd_train(int argc, char **argv) {
                      eb_tokenizer_vocab_size(tok), cfg.vocab_size);
             s = EB_ERR_ARG;
         }
-        if (s == EB_OK)
+        if (s == EB_OK && o.phase == EB_PHASE_MLM) {
+            s = eb_train_data_read_text(data, tok, o.max_len, &tr, &err);
+            if (s == EB_OK && dev) s = eb_train_data_read_text(dev, tok, o.max_len, &dv, &err);
+        } else if (s == EB_OK) {
             s = eb_train_data_read_tsv(data, task, tok, o.max_len, cfg.id2label, cfg.num_labels,
                                        &tr, &err);
-        if (s == EB_OK && dev)
+        }
+        if (s == EB_OK && dev && o.phase != EB_PHASE_MLM)
             s = eb_train_data_read_tsv(dev, task, tok, o.max_len, cfg.id2label, cfg.num_labels, &dv,
                                        &err);
     }

@@ -143,6 +143,11 @@ static size_t layout(eb_tmodel *m, float *base, eb_tw *w, int record) {
         snprintf(p, sizeof p, "albert.encoder.highway.%d.classifier", j);
         take_lin(&L, &w->rcls[j], p, c->num_labels, H, EB_TP_RAMP);
     }
+    if (m->has_mlm) { /* HF AlbertForMaskedLM names; predictions.decoder.weight is tied */
+        take_lin(&L, &w->mlm_dense, "predictions.dense", E, H, EB_TP_MLM);
+        take_norm(&L, &w->mlm_ln, "predictions.LayerNorm", E, EB_TP_MLM);
+        w->mlm_bias = take(&L, "predictions.bias", c->vocab_size, 0, EB_TP_MLM);
+    }
     return L.off;
 }
 
@@ -212,7 +217,7 @@ int eb_tm_find(const eb_tmodel *m, const char *name) {
 }
 
 eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras *x, int with_span,
-                       int with_ramps, float span_init, uint64_t seed, const eb_allocator *a,
+                       int heads, float span_init, uint64_t seed, const eb_allocator *a,
                        eb_error *err) {
     memset(m, 0, sizeof *m);
     m->alloc = a;
@@ -233,7 +238,8 @@ eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras
                        "train: adapters need layers x inner layers <= %d and a size <= hidden_size",
                        EB_TRAIN_MAX_ADAPTERS);
     m->has_span = with_span;
-    m->num_ramps = with_ramps ? c->num_hidden_layers - 1 : 0;
+    m->num_ramps = (heads & EB_TM_RAMPS) ? c->num_hidden_layers - 1 : 0;
+    m->has_mlm = (heads & EB_TM_MLM) != 0;
     m->t = eb_calloc(
         a, (size_t)(16 + 17 * m->n_unique + 4 * EB_MAX_LAYERS + 8 * EB_TRAIN_MAX_ADAPTERS),
         sizeof *m->t);
@@ -305,7 +311,7 @@ eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err) 
             }
         }
         if (!t) {
-            int optional = (p->flags & (EB_TP_RAMP | EB_TP_SPAN | EB_TP_ADAPTER)) ||
+            int optional = (p->flags & (EB_TP_RAMP | EB_TP_SPAN | EB_TP_ADAPTER | EB_TP_MLM)) ||
                            !strncmp(p->name, "classifier.", 11);
             if (!optional) s = eb_fail(err, EB_ERR_FORMAT, "%s: tensor %s missing", path, p->name);
             continue;
@@ -448,6 +454,33 @@ eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err) {
     p += N;
     m->key_valid = (uint8_t *)p;
 #undef GRAB
+    if (m->has_mlm) {
+        const size_t V = (size_t)c->vocab_size;
+        eb_free_aligned(m->alloc, m->mlm_block);
+        size_t mt = N * H + 3 * N * E + N * V + 2 * N * E + N * H + N * H + N + 10 * 16;
+        m->mlm_block = eb_malloc_aligned(m->alloc, mt * sizeof(float));
+        if (!m->mlm_block)
+            return eb_fail(err, EB_ERR_NOMEM,
+                           "train: out of memory for the masked-LM head (%zu MB)", mt * 4 >> 20);
+        memset(m->mlm_block, 0, mt * sizeof(float));
+        float *q = m->mlm_block;
+#define TAKE(dst, n)                                                                               \
+    do {                                                                                           \
+        dst = q;                                                                                   \
+        q += ((n) + 15) & ~(size_t)15;                                                             \
+    } while (0)
+        TAKE(m->mlm_h, N * H);
+        TAKE(m->mlm_pre, N * E);
+        TAKE(m->mlm_act, N * E);
+        TAKE(m->mlm_y, N * E);
+        TAKE(m->mlm_logits, N * V);
+        TAKE(m->mlm_dy, N * E);
+        TAKE(m->mlm_dx, N * E);
+        TAKE(m->mlm_dh, N * H);
+        TAKE(m->mlm_dfinal, N * H);
+#undef TAKE
+        m->mlm_rows = (int32_t *)q;
+    }
     m->max_b = max_b;
     m->max_t = max_t;
     return EB_OK;
@@ -458,6 +491,7 @@ void eb_tm_free(eb_tmodel *m) {
     eb_free_aligned(m->alloc, m->params);
     eb_free_aligned(m->alloc, m->grads);
     eb_free_aligned(m->alloc, m->act_block);
+    eb_free_aligned(m->alloc, m->mlm_block);
     eb_free(m->alloc, m->acts);
     eb_free(m->alloc, m->ramp);
     eb_free(m->alloc, m->t);
@@ -620,6 +654,8 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
     const eb_tw *w = &m->W;
     eb_tw *g = &m->G;
     zero(m->dh, (size_t)N * H);
+    if (m->dfinal_extra) eb_add_inplace(m->dh, m->dfinal_extra, (size_t)N * H);
+    m->dfinal_extra = NULL;
     if (dmain) head_backward(m, &m->head, dmain, &w->pooler, &w->cls, &g->pooler, &g->cls, m->dh);
     const int A = c->num_hidden_layers * c->inner_group_num;
     for (int a = A - 1; a >= 0; a--) {
@@ -689,6 +725,75 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
     eb_embedding_backward(g->type, m->demb2, m->types, N, E);
     for (int i = 0; i < N; i++)
         eb_add_inplace(g->pos + (size_t)(i % T) * E, m->demb2 + (size_t)i * E, E);
+}
+
+/* ---------------- masked-LM head ---------------- */
+
+double eb_tm_mlm_loss(eb_tmodel *m, const int32_t *labels, int backward, int *n_masked,
+                      int *n_correct) {
+    const eb_config *c = &m->cfg;
+    const int E = c->embedding_size, H = c->hidden_size, V = c->vocab_size, N = m->B * m->T;
+    const float eps = c->layer_norm_eps;
+    const eb_tw *w = &m->W;
+    eb_tw *g = &m->G;
+    int M = 0;
+    for (int i = 0; i < N; i++)
+        if (labels[i] >= 0 && labels[i] < V && m->key_valid[i]) m->mlm_rows[M++] = i;
+    if (n_masked) *n_masked = M;
+    if (n_correct) *n_correct = 0;
+    if (!m->has_mlm || M == 0) return 0;
+    for (int r = 0; r < M; r++)
+        memcpy(m->mlm_h + (size_t)r * H, m->final_out + (size_t)m->mlm_rows[r] * H,
+               sizeof(float) * H);
+    eb_matmul(m->mlm_pre, m->mlm_h, w->mlm_dense.w, w->mlm_dense.b, M, H, E);
+    memcpy(m->mlm_act, m->mlm_pre, sizeof(float) * (size_t)M * E);
+    activation(m->mlm_act, (size_t)M * E, c->hidden_act);
+    eb_layernorm(m->mlm_y, m->mlm_act, w->mlm_ln.g, w->mlm_ln.b, M, E, eps);
+    eb_matmul(m->mlm_logits, m->mlm_y, w->word, w->mlm_bias, M, E, V);
+    double loss = 0;
+    const float inv = 1.0f / (float)M;
+    for (int r = 0; r < M; r++) {
+        float *lg = m->mlm_logits + (size_t)r * V;
+        const int y = labels[m->mlm_rows[r]];
+        if (n_correct) {
+            int best = 0;
+            for (int v = 1; v < V; v++)
+                if (lg[v] > lg[best]) best = v;
+            *n_correct += best == y;
+        }
+        /* the logits row is replaced by its gradient (mean over the rows) */
+        float mx = lg[0];
+        for (int v = 1; v < V; v++)
+            mx = lg[v] > mx ? lg[v] : mx;
+        double z = 0;
+        for (int v = 0; v < V; v++)
+            z += exp((double)lg[v] - mx);
+        loss += (log(z) + mx - lg[y]) / M;
+        if (backward) {
+            for (int v = 0; v < V; v++)
+                lg[v] = (float)(exp((double)lg[v] - mx) / z) * inv;
+            lg[y] -= inv;
+        }
+    }
+    if (!backward) return loss;
+    /* logits = y word^T + bias */
+    zero(m->mlm_dy, (size_t)M * E);
+    eb_matmul_backward(m->mlm_dy, m->frozen_backbone ? NULL : g->word, g->mlm_bias, m->mlm_logits,
+                       m->mlm_y, w->word, M, E, V);
+    zero(m->mlm_dx, (size_t)M * E);
+    eb_layernorm_backward(m->mlm_dx, g->mlm_ln.g, g->mlm_ln.b, m->mlm_dy, m->mlm_act, w->mlm_ln.g,
+                          M, E, eps);
+    zero(m->mlm_dy, (size_t)M * E);
+    activation_backward(m->mlm_dy, m->mlm_dx, m->mlm_pre, (size_t)M * E, c->hidden_act);
+    zero(m->mlm_dh, (size_t)M * H);
+    eb_matmul_backward(m->mlm_dh, g->mlm_dense.w, g->mlm_dense.b, m->mlm_dy, m->mlm_h,
+                       w->mlm_dense.w, M, H, E);
+    zero(m->mlm_dfinal, (size_t)N * H);
+    for (int r = 0; r < M; r++)
+        memcpy(m->mlm_dfinal + (size_t)m->mlm_rows[r] * H, m->mlm_dh + (size_t)r * H,
+               sizeof(float) * H);
+    m->dfinal_extra = m->mlm_dfinal;
+    return loss;
 }
 
 /* ---------------- save ---------------- */

@@ -27,6 +27,11 @@
 #define EB_TP_EMBPRUNE 32u /* percentile-pruned: word/position/type embeddings and mapping */
 #define EB_TP_ADAPTER 64u  /* adapter-ALBERT bottleneck adapter */
 #define EB_TP_HEAD 128u    /* the main task head: albert.pooler and classifier */
+#define EB_TP_MLM 256u     /* masked-LM head (predictions.*): pretraining only */
+
+/* eb_tm_create `heads` flags */
+#define EB_TM_RAMPS 1 /* off-ramps after layers 1..L-1 */
+#define EB_TM_MLM 2   /* the masked-LM head (AlbertMLMHead, decoder tied to the word embeddings) */
 
 typedef struct eb_tparam {
     char name[112];
@@ -61,6 +66,9 @@ typedef struct eb_tw {
     eb_tlayer layers[EB_TRAIN_MAX_UNIQUE_LAYERS]; /* group-major */
     eb_tlin pooler, cls;
     eb_tlin rpool[EB_MAX_LAYERS], rcls[EB_MAX_LAYERS]; /* off-ramps 0..L-2 */
+    eb_tlin mlm_dense;                                 /* [E,H] (with EB_TM_MLM) */
+    eb_tnorm mlm_ln;                                   /* [E] */
+    float *mlm_bias; /* [V] decoder bias; the decoder weight is `word` */
     /* adapters of application l, inner layer i at [l * inner_group_num + i]
      * (only with x.adapter_size > 0): EB_AD_* order */
     eb_tlin ad[EB_TRAIN_MAX_ADAPTERS][4];
@@ -92,6 +100,7 @@ typedef struct eb_tmodel {
     int frozen_backbone;     /* 1: eb_tm_backward computes no gradients of the embeddings and the
                                 shared layers (adapter training), only what flows through them */
     int n_unique;            /* num_hidden_groups * inner_group_num */
+    int has_mlm;             /* the masked-LM head is part of the layout */
     eb_tparam *t;
     int nt;
     size_t n_params;
@@ -114,8 +123,16 @@ typedef struct eb_tmodel {
     float *dh, *dtmp, *dres, *dq, *dk, *dv, *dctx, *dffn, *dffn2, *demb, *demb2; /* grads */
     float *dlogits;                                                              /* [B,K] */
     float *dad, *dad_r1, *dad_r2; /* adapter backward: [N,H], [N,r], [N,r] */
-    uint8_t *key_valid;                                                          /* [B,T] */
-    int32_t *ids, *types;                                                        /* [B,T] */
+    uint8_t *key_valid;           /* [B,T] */
+    /* masked-LM head activations over the M masked rows (with has_mlm) */
+    float *mlm_block;
+    int32_t *mlm_rows;                            /* [N] row of final_out of masked row r */
+    float *mlm_h, *mlm_pre, *mlm_act, *mlm_y;     /* [M,H], [M,E] x3 */
+    float *mlm_logits;                            /* [M,V], then its gradient */
+    float *mlm_dy, *mlm_dx, *mlm_dh, *mlm_dfinal; /* [M,E], [M,E], [M,H], [N,H] */
+    const float *dfinal_extra; /* eb_tm_backward adds this [N,H] gradient of the encoder output
+                                  (set by eb_tm_mlm_loss, consumed and cleared) */
+    int32_t *ids, *types;      /* [B,T] */
     const eb_allocator *alloc;
 } eb_tmodel;
 
@@ -125,8 +142,8 @@ typedef struct eb_tmodel {
  * x->adapter_size r > 0 the adapters, their up-projections zero so that a
  * new adapter is the identity). */
 eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras *x, int with_span,
-                       int with_ramps, float span_init, uint64_t seed, const eb_allocator *a,
-                       eb_error *err);
+                       int heads /* EB_TM_* */, float span_init, uint64_t seed,
+                       const eb_allocator *a, eb_error *err);
 /* Overwrite parameters from a safetensors file, by name.  Tensors the model
  * has and the file lacks keep their initial values when `optional` says so
  * (ramps, span, classifier); anything else missing is an error. */
@@ -148,6 +165,16 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
  * the ramps (dramp[j] [B,K], may be NULL or hold NULLs).  backbone: 0 stops
  * at the heads (phase 2).  Gradients accumulate into m->grads. */
 void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int backbone);
+
+/* Masked-LM loss of the last forward (AlbertMLMHead: x = act(dense(h)),
+ * y = LayerNorm(x), logits = y word^T + bias, over the rows with
+ * labels[i] >= 0), the mean cross-entropy over those rows.  With backward:
+ * the head's gradients (the decoder's into the word embeddings) accumulate
+ * into m->grads and the gradient of the encoder output is left for the next
+ * eb_tm_backward.  n_correct (may be NULL): rows whose argmax is the label.
+ * Needs has_mlm and eb_tm_alloc_acts.  Returns 0 with no masked row. */
+double eb_tm_mlm_loss(eb_tmodel *m, const int32_t *labels, int backward, int *n_masked,
+                      int *n_correct);
 
 /* Refresh m->eff from params and a mask (float 0/1 over the whole layout,
  * only EB_TP_PRUNE tensors read); mask NULL = effective weights are params. */

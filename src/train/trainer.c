@@ -39,6 +39,8 @@ eb_train_options eb_train_options_default(void) {
     o.span_coeff = 1e-3f;
     o.span_lr = 0.1f;
     o.predict_after = 1;
+    o.mlm_prob = 0.15f;
+    o.mask_id = 4;
     o.save_every = 500;
     o.log_every = 20;
     return o;
@@ -212,6 +214,7 @@ typedef struct trainer {
     int32_t *bids, *btypes;
     uint8_t *bvalid;
     float *dmain, *dramp[EB_MAX_LAYERS];
+    int32_t *mlab; /* masked-LM labels of the batch [B*T], -1 = not chosen */
     double kept;
     char fp[512]; /* options fingerprint */
     int masking;  /* some weights are masked: effective weights differ from the parameters */
@@ -232,6 +235,7 @@ static void trainer_free(trainer *t) {
     eb_free(NULL, t->bids);
     eb_free(NULL, t->btypes);
     eb_free(NULL, t->bvalid);
+    eb_free(NULL, t->mlab);
 }
 
 static int is_masked(const eb_tparam *p) {
@@ -282,6 +286,8 @@ static void set_trainable(trainer *t) {
         int on;
         if (o->phase == EB_PHASE_OFFRAMPS)
             on = (f & EB_TP_RAMP) != 0;
+        else if (o->phase == EB_PHASE_MLM)
+            on = !(f & (EB_TP_RAMP | EB_TP_HEAD)) && (!(f & EB_TP_SPAN) || o->span);
         else if (o->adapter_size > 0)
             on = (f & (EB_TP_ADAPTER | EB_TP_HEAD | EB_TP_RAMP)) != 0;
         else {
@@ -594,6 +600,58 @@ static double ramp_losses(trainer *t, const eb_train_data *d, const int *idx, in
     return loss;
 }
 
+/* BERT masking of the batch in t->bids (B x T): each real token other than
+ * <pad>, <unk>, [CLS], [SEP], [MASK] (ids 0..4) is chosen with probability
+ * mlm_prob; a chosen one becomes [MASK] (80 %), a random piece >= 5 (10 %) or
+ * stays (10 %), and its label is the original id.  At least one per batch. */
+static void mlm_mask(int32_t *ids, int32_t *lab, const uint8_t *valid, int N, int V, float prob,
+                     int mask_id, uint64_t seed) {
+    uint64_t r = seed;
+    int any = 0, first = -1;
+    for (int i = 0; i < N; i++) {
+        lab[i] = -1;
+        if (!valid[i] || ids[i] <= 4) continue;
+        if (first < 0) first = i;
+        if (eb_rng_uniform(&r) >= prob) continue;
+        lab[i] = ids[i];
+        any = 1;
+        const float u = eb_rng_uniform(&r);
+        if (u < 0.8f)
+            ids[i] = mask_id;
+        else if (u < 0.9f && V > 5)
+            ids[i] = 5 + (int32_t)(eb_rng_next(&r) % (uint64_t)(V - 5));
+    }
+    if (!any && first >= 0) lab[first] = ids[first], ids[first] = mask_id;
+}
+
+/* Masked-LM loss and accuracy over d with a fixed masking (eval mode). */
+static void mlm_eval(trainer *t, const eb_train_data *d, double *loss, double *acc) {
+    const eb_train_options *o = t->o;
+    eb_tmodel *m = &t->m;
+    double l = 0;
+    long masked = 0, correct = 0;
+    int *idx = eb_malloc(NULL, sizeof(int) * (size_t)o->batch);
+    *loss = *acc = 0;
+    if (!idx) return;
+    for (int s = 0; s < d->n; s += o->batch) {
+        int B = EB_MIN(o->batch, d->n - s);
+        for (int b = 0; b < B; b++)
+            idx[b] = s + b;
+        const int T = make_batch(t, d, idx, B);
+        mlm_mask(t->bids, t->mlab, t->bvalid, B * T, m->cfg.vocab_size, o->mlm_prob, o->mask_id,
+                 0x5EEDULL + (uint64_t)s);
+        eb_tm_forward(m, t->bids, t->btypes, t->bvalid, B, T, 0, 0.0f, 0);
+        int nm = 0, nc = 0;
+        double bl = eb_tm_mlm_loss(m, t->mlab, 0, &nm, &nc);
+        l += bl * nm;
+        masked += nm;
+        correct += nc;
+    }
+    eb_free(NULL, idx);
+    *loss = masked ? l / masked : 0;
+    *acc = masked ? (double)correct / masked : 0;
+}
+
 static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int *idx, int B,
                                   long *tokens) {
     const eb_train_options *o = t->o;
@@ -606,11 +664,17 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
     const int ramps = o->phase == EB_PHASE_OFFRAMPS;
     const int adapters = o->adapter_size > 0 && m->num_ramps > 0; /* main head and off-ramps */
     uint64_t dseed = o->seed * 0x2545F4914F6CDD1DULL + (uint64_t)t->step;
+    if (o->phase == EB_PHASE_MLM)
+        mlm_mask(t->bids, t->mlab, t->bvalid, B * T, c->vocab_size, o->mlm_prob, o->mask_id,
+                 dseed ^ 0x9E3779B97F4A7C15ULL);
     eb_tm_forward(m, t->bids, t->btypes, t->bvalid, B, T, ramps || adapters, o->dropout, dseed);
     double loss = 0;
     memset(m->grads, 0, m->n_params * sizeof(float));
     const float inv = 1.0f / (float)B;
-    if (!ramps) {
+    if (o->phase == EB_PHASE_MLM) {
+        loss += eb_tm_mlm_loss(m, t->mlab, 1, NULL, NULL);
+        eb_tm_backward(m, NULL, NULL, 1);
+    } else if (!ramps) {
         memset(t->dmain, 0, sizeof(float) * (size_t)B * K);
         for (int b = 0; b < B; b++) {
             const eb_train_example *e = &d->ex[idx[b]];
@@ -748,17 +812,28 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         return eb_fail(err, EB_ERR_ARG,
                        "train: --adapters needs --init (the frozen backbone) and goes without "
                        "--phase, --prune, --span and --emb-prune");
+    if (o->phase == EB_PHASE_MLM && (o->adapter_size > 0 || o->teacher_dir || o->mask_id < 0))
+        return eb_fail(err, EB_ERR_ARG, "train: --phase mlm goes without --adapters and --teacher");
     eb_status s = eb_trainer_load_model_ad(
         &t.m, o->config_path, o->init_dir, o->span,
-        o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0, R0, span_init, o->adapter_size,
-        o->phase == EB_PHASE_BACKBONE ? o->head_num_labels : 0, o->head_labels, o->seed, err);
+        (o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0 ? EB_TM_RAMPS : 0) |
+            (o->phase == EB_PHASE_MLM ? EB_TM_MLM : 0),
+        R0, span_init, o->adapter_size, o->phase == EB_PHASE_BACKBONE ? o->head_num_labels : 0,
+        o->head_labels, o->seed, err);
     if (s != EB_OK) return s;
     eb_tmodel *m = &t.m;
     m->frozen_backbone = o->adapter_size > 0;
     if (o->max_len > m->cfg.max_position_embeddings) {
+        s = eb_fail(err, EB_ERR_ARG, "train: --max-len %d exceeds max_position_embeddings %d",
+                    o->max_len, m->cfg.max_position_embeddings);
         eb_tm_free(m);
-        return eb_fail(err, EB_ERR_ARG, "train: --max-len %d exceeds max_position_embeddings %d",
-                       o->max_len, m->cfg.max_position_embeddings);
+        return s;
+    }
+    if (o->phase == EB_PHASE_MLM && o->mask_id >= m->cfg.vocab_size) {
+        s = eb_fail(err, EB_ERR_ARG, "train: [MASK] id %d outside the vocabulary (%d)", o->mask_id,
+                    m->cfg.vocab_size);
+        eb_tm_free(m);
+        return s;
     }
     if (o->phase == EB_PHASE_OFFRAMPS && m->num_ramps == 0) {
         eb_tm_free(m);
@@ -820,8 +895,9 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     t.btypes = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
     t.bvalid = eb_malloc(NULL, (size_t)o->batch * o->max_len);
     t.dmain = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels);
+    t.mlab = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
     int ok = ok_keys && t.m1 && t.m2 && t.mask && t.tmp && t.trainable && t.order && t.bids &&
-             t.btypes && t.bvalid && t.dmain;
+             t.btypes && t.bvalid && t.dmain && t.mlab;
     for (int j = 0; j < m->num_ramps && ok; j++)
         ok = (t.dramp[j] = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels)) !=
              NULL;
@@ -917,7 +993,13 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             loss_acc = 0;
             n_acc = 0;
         }
-        if (epoch_end && dev) {
+        if (epoch_end && dev && o->phase == EB_PHASE_MLM) {
+            double te = now_s(), ml, ma;
+            mlm_eval(&t, dev, &ml, &ma);
+            t_other += now_s() - te;
+            rep->dev_accuracy = ma;
+            tlog(o, "epoch %d: dev masked-LM loss %.4f, accuracy %.4f", epoch + 1, ml, ma);
+        } else if (epoch_end && dev) {
             double acc[EB_MAX_LAYERS];
             if (t.masking) eb_tm_apply_mask(m, t.mask);
             double te = now_s();

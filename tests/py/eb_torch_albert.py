@@ -46,7 +46,7 @@ def read_safetensors(path):
     return out
 
 
-def random_model(cfg, rng, span=None, ramps=False):
+def random_model(cfg, rng, span=None, ramps=False, mlm=False):
     """Random weights (larger than HF init so that gradients are not tiny)."""
     V, E, H, I = cfg["vocab_size"], cfg["embedding_size"], cfg["hidden_size"], cfg["intermediate_size"]
     P, TV, K = cfg["max_position_embeddings"], cfg["type_vocab_size"], cfg["num_labels"]
@@ -90,6 +90,10 @@ def random_model(cfg, rng, span=None, ramps=False):
         for j in range(cfg["num_hidden_layers"] - 1):
             lin("albert.encoder.highway.%d.pooler" % j, H, H)
             lin("albert.encoder.highway.%d.classifier" % j, K, H)
+    if mlm:  # AlbertMLMHead; the decoder weight is tied to the word embeddings
+        lin("predictions.dense", E, H)
+        norm("predictions.LayerNorm", E)
+        t["predictions.bias"] = rng.normal(0, 0.1, (V,))
     return {k: v.astype(np.float32) for k, v in t.items()}
 
 
@@ -101,9 +105,10 @@ def act_fn(name, x):
     return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
-def forward(cfg, w, ids, types, valid, ramp_R=None):
+def forward(cfg, w, ids, types, valid, ramp_R=None, mlm_out=None):
     """ids, types: LongTensor [B,T]; valid: bool [B,T].  Returns main logits
-    [B,K] and a list of off-ramp logits (layers 1..L-1, when present)."""
+    [B,K] and a list of off-ramp logits (layers 1..L-1, when present).  With a
+    list mlm_out, the masked-LM logits [B,T,V] are appended to it."""
     H, NH = cfg["hidden_size"], cfg["num_attention_heads"]
     HS = H // NH
     eps = cfg.get("layer_norm_eps", 1e-12)
@@ -146,6 +151,10 @@ def forward(cfg, w, ids, types, valid, ramp_R=None):
             h = ln(h + f, (H,), w[p + ".full_layer_layer_norm.weight"], w[p + ".full_layer_layer_norm.bias"], eps)
         if l < L - 1 and ("albert.encoder.highway.%d.pooler.weight" % l) in w:
             ramps.append(pool(h, "albert.encoder.highway.%d.pooler" % l, "albert.encoder.highway.%d.classifier" % l))
+    if mlm_out is not None:
+        x = act_fn(cfg.get("hidden_act", "gelu_new"), lin(h, "predictions.dense"))
+        x = ln(x, (x.shape[-1],), w["predictions.LayerNorm.weight"], w["predictions.LayerNorm.bias"], eps)
+        mlm_out.append(x @ w["albert.embeddings.word_embeddings.weight"].T + w["predictions.bias"])
     return pool(h, "albert.pooler", "classifier"), ramps
 
 

@@ -299,6 +299,45 @@ def main():
                 if c.returncode != 0 or '"label"' not in c.stdout:
                     errs.append("edgebert classify on the result: exit %d %s" % (c.returncode, c.stderr[-200:]))
             report("train_cli_sst2_loss_falls", errs)
+            # masked-LM pretraining on plain text (a TAB makes a pair), then fine-tuning from it
+            text = os.path.join(d, "text.txt")
+            with open(small) as f, open(text, "w") as g:
+                lines = [l.split("\t")[0] for l in f.read().splitlines()[1:]]
+                for i, l in enumerate(lines):
+                    g.write(l + ("\t" + lines[i - 1] if i % 5 == 0 else "") + "\n")
+                    if i % 50 == 0:
+                        g.write("\n")  # blank lines are skipped
+            mlm = os.path.join(d, "mlm")
+            r3 = run(["--config", cfg, "--tokenizer", spm, "--phase", "mlm", "--data", text,
+                      "--dev", text, "--out", mlm, "--epochs", "6", "--max-len", "32", "--lr",
+                      "3e-3", "--batch", "32", "--log-every", "20", "--json"])
+            errs = []
+            if r3.returncode != 0:
+                errs.append("exit %d: %s" % (r3.returncode, r3.stderr[-300:]))
+            else:
+                losses = [float(l.split("loss ")[1].split()[0]) for l in r3.stderr.splitlines()
+                          if l.startswith("step ")]
+                if len(losses) < 2 or not losses[-1] < losses[0] - 1.0:
+                    errs.append("masked-LM loss did not fall: %s" % losses)
+                if "dev masked-LM loss" not in r3.stderr:
+                    errs.append("no dev masked-LM line")
+                w = ref.read_safetensors(os.path.join(mlm, "model.safetensors"))
+                if w.get("predictions.bias", np.zeros(0)).shape != (30000,):
+                    errs.append("no predictions.bias [30000]")
+                ft = os.path.join(d, "ft")
+                r4 = run(["--init", mlm, "--task", "sst2", "--data", small, "--out", ft,
+                          "--steps", "3", "--batch", "16", "--max-len", "32"])
+                if r4.returncode != 0:
+                    errs.append("fine-tuning from the MLM checkpoint: exit %d %s" %
+                                (r4.returncode, r4.stderr[-200:]))
+            bad = os.path.join(d, "bad.txt")
+            with open(bad, "wb") as f:
+                f.write(b"fine text\nbroken \xff\xfe text\n")
+            r5 = run(["--config", cfg, "--tokenizer", spm, "--phase", "mlm", "--data", bad,
+                      "--out", os.path.join(d, "bad"), "--steps", "1"])
+            if r5.returncode != 1 or "bad.txt:2" not in r5.stderr:
+                errs.append("bad UTF-8 line: exit %d, %s" % (r5.returncode, r5.stderr.strip()[-200:]))
+            report("train_cli_mlm_pretraining", errs)
             # adapters for CoLA on the SST-2 model: a fresh head with CoLA's labels
             cola = os.path.join(DATA, "glue", "CoLA", "train.tsv")
             errs = []

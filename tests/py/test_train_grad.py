@@ -22,20 +22,25 @@ TOOL = os.path.join(ROOT, BUILD, "tests", "tools", "eb_grad")
 failed = False
 
 
-def case(name, cfg, span=None, ramps=False, seed=0):
+def case(name, cfg, span=None, ramps=False, seed=0, mlm=False):
     global failed
     rng = np.random.default_rng(seed)
-    tensors = ref.random_model(cfg, rng, span=span, ramps=ramps)
+    tensors = ref.random_model(cfg, rng, span=span, ramps=ramps, mlm=mlm)
     B, lens = 4, [7, 3, 5, 1]
     T = max(lens)
     ids = rng.integers(0, cfg["vocab_size"], (B, T))
     types = rng.integers(0, cfg["type_vocab_size"], (B, T))
     labels = rng.integers(0, cfg["num_labels"], B)
     valid = np.array([[t < n for t in range(T)] for n in lens])
+    # masked-LM labels: about a third of the real positions, -1 elsewhere
+    mlab = np.where(valid & (rng.random((B, T)) < 0.35), rng.integers(0, cfg["vocab_size"], (B, T)), -1)
+    mlab[0, 0] = 3
     lines = []
     for b in range(B):
         lines.append("%d\t%s\t%s" % (labels[b], " ".join(map(str, ids[b, :lens[b]])),
                                      " ".join(map(str, types[b, :lens[b]]))))
+        if mlm:
+            lines[-1] += "\t" + " ".join(map(str, mlab[b, :lens[b]]))
     with tempfile.TemporaryDirectory() as d:
         ref.save_model(d, cfg, tensors)
         r = subprocess.run([TOOL, d], input="\n".join(lines) + "\n", capture_output=True, text=True)
@@ -49,10 +54,15 @@ def case(name, cfg, span=None, ramps=False, seed=0):
     ids_t = torch.tensor(np.where(valid, ids, 0))
     types_t = torch.tensor(np.where(valid, types, 0))
     R = cfg.get("edgebert_span_ramp", 32.0)
-    main, rl = ref.forward(cfg, w, ids_t, types_t, torch.tensor(valid), ramp_R=R)
+    mo = [] if mlm else None
+    main, rl = ref.forward(cfg, w, ids_t, types_t, torch.tensor(valid), ramp_R=R, mlm_out=mo)
     lab = torch.tensor(labels)
     ce = torch.nn.functional.cross_entropy
     loss = ce(main, lab) + sum((ce(x, lab) for x in rl), torch.zeros((), dtype=torch.float64))
+    if mlm:
+        sel = torch.tensor(mlab.reshape(-1) >= 0)
+        V = cfg["vocab_size"]
+        loss = loss + ce(mo[0].reshape(-1, V)[sel], torch.tensor(mlab.reshape(-1))[sel])
     if span is not None:
         for k, v in w.items():
             if k.endswith("attention.span"):
@@ -101,6 +111,10 @@ def main():
     c = dict(base, num_hidden_layers=4, num_hidden_groups=2, inner_group_num=2, hidden_act="relu",
              edgebert_adapter_size=3)
     case("grad_adapters_groups_inner", c, seed=6)
+    # masked-LM pretraining head (decoder tied to the word embeddings), with off-ramps
+    case("grad_mlm_head_ramps", base, ramps=True, seed=7, mlm=True)
+    c = dict(base, num_hidden_layers=4, num_hidden_groups=2, inner_group_num=2, hidden_act="gelu")
+    case("grad_mlm_groups_gelu", c, seed=8, mlm=True)
     return 1 if failed else 0
 
 

@@ -5,10 +5,12 @@
  * MODEL_DIR holds config.json and model.safetensors; spans
  * (attention.span) and off-ramps (albert.encoder.highway.*) are used when
  * the file has them.  Each stdin line is one sequence:
- *   label<TAB>ids (space-separated)<TAB>type ids (optional)
+ *   label<TAB>ids (space-separated)<TAB>type ids (optional)<TAB>masked-LM labels (optional,
+ *   -1 = not a masked position; used when the file has the predictions.* head)
  * Sequences are padded with id 0 to the longest (padding masked as keys).
  * Loss = mean over the batch of CE(main head) + sum_j CE(off-ramp j)
- *        + span_coeff * sum over heads of max(z + R, 0)   (span_coeff 0.01).
+ *        + span_coeff * sum over heads of max(z + R, 0)   (span_coeff 0.01)
+ *        + mean CE of the masked-LM head over the masked positions.
  * Prints {"loss": x, "logits": [[..]], "grads": {"name": [values], ...}}. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,29 +56,37 @@ int main(int argc, char **argv) {
         fprintf(stderr, "eb_grad: %s\n", err.msg);
         return 1;
     }
-    int has_span = 0, has_ramps = 0;
+    int has_span = 0, has_ramps = 0, has_mlm = 0;
     for (int i = 0; i < st.n; i++) {
         if (strstr(st.tensors[i].name, "attention.span")) has_span = 1;
         if (strstr(st.tensors[i].name, "encoder.highway.")) has_ramps = 1;
+        if (!strcmp(st.tensors[i].name, "predictions.dense.weight")) has_mlm = 1;
     }
     eb_st_close(&st);
     eb_tmodel m;
-    if (eb_tm_create(&m, &cfg, &x, has_span, has_ramps, 0, 1, NULL, &err) != EB_OK ||
+    if (eb_tm_create(&m, &cfg, &x, has_span,
+                     (has_ramps ? EB_TM_RAMPS : 0) | (has_mlm ? EB_TM_MLM : 0), 0, 1, NULL,
+                     &err) != EB_OK ||
         eb_tm_load_safetensors(&m, path, &err) != EB_OK) {
         fprintf(stderr, "eb_grad: %s\n", err.msg);
         return 1;
     }
-    static int32_t ids[MAXB][MAXT], types[MAXB][MAXT];
+    static int32_t ids[MAXB][MAXT], types[MAXB][MAXT], mlab[MAXB][MAXT];
     static int len[MAXB], label[MAXB];
     static char line[1 << 16];
     int B = 0, T = 0;
     while (B < MAXB && fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\n")] = 0;
-        char *f2 = strchr(line, '\t'), *f3 = NULL;
+        char *f2 = strchr(line, '\t'), *f3 = NULL, *f4 = NULL;
         if (!f2) continue;
         *f2++ = 0;
         f3 = strchr(f2, '\t');
         if (f3) *f3++ = 0;
+        f4 = f3 ? strchr(f3, '\t') : NULL;
+        if (f4) *f4++ = 0;
+        for (int i = 0; i < MAXT; i++)
+            mlab[B][i] = -1;
+        parse_ints(f4, mlab[B], MAXT);
         label[B] = atoi(line);
         len[B] = parse_ints(f2, ids[B], MAXT);
         int nt = parse_ints(f3, types[B], len[B]);
@@ -91,11 +101,13 @@ int main(int argc, char **argv) {
     }
     int32_t *fid = calloc((size_t)B * T, sizeof *fid), *fty = calloc((size_t)B * T, sizeof *fty);
     uint8_t *val = calloc((size_t)B * T, 1);
+    int32_t *flab = calloc((size_t)B * T, sizeof *flab);
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             fid[b * T + t] = t < len[b] ? ids[b][t] : 0;
             fty[b * T + t] = t < len[b] ? types[b][t] : 0;
             val[b * T + t] = t < len[b];
+            flab[b * T + t] = t < len[b] ? mlab[b][t] : -1;
         }
     if (eb_tm_alloc_acts(&m, B, T, &err) != EB_OK) {
         fprintf(stderr, "eb_grad: %s\n", err.msg);
@@ -126,6 +138,7 @@ int main(int argc, char **argv) {
                 }
             }
     }
+    if (has_mlm) loss += eb_tm_mlm_loss(&m, flab, 1, NULL, NULL);
     eb_tm_backward(&m, dmain, dr, 1);
     printf("{\"loss\": %.9g, \"logits\": [", loss);
     for (int b = 0; b < B; b++) {
@@ -145,7 +158,7 @@ int main(int argc, char **argv) {
     printf("}}\n");
     for (int j = 0; j < NR; j++)
         free(dr[j]);
-    free(dmain), free(fid), free(fty), free(val);
+    free(flab), free(dmain), free(fid), free(fty), free(val);
     eb_tm_free(&m);
     return 0;
 }
