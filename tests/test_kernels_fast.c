@@ -1,6 +1,6 @@
 /* test_kernels_fast.c - the SIMD / dispatched kernels against independent
  * double-precision references written here (and against the scalar _ref
- * kernels), for every implementation this CPU can run: AVX-512, AVX2/FMA,
+ * kernels), for every implementation this CPU can run: AVX-512, AVX2/FMA, NEON,
  * the plain C tiles and the OpenBLAS fallback. */
 #include "testutil.h"
 
@@ -42,8 +42,8 @@ static void gemm_d(double *out, int ldo, const float *x, int ldx, const float *w
         }
 }
 
-static const eb_gemm_impl impls[] = {EB_GEMM_AUTO, EB_GEMM_BLAS, EB_GEMM_AVX2, EB_GEMM_AVX512,
-                                     EB_GEMM_SCALAR};
+static const eb_gemm_impl impls[] = {EB_GEMM_AUTO,   EB_GEMM_BLAS,   EB_GEMM_AVX2,
+                                     EB_GEMM_AVX512, EB_GEMM_SCALAR, EB_GEMM_NEON};
 
 static void test_cpu_dispatch(void **state) {
     (void)state;
@@ -52,11 +52,17 @@ static void test_cpu_dispatch(void **state) {
         assert_int_equal(b, EB_GEMM_AVX512);
     else if (eb_cpu_has_avx2())
         assert_int_equal(b, EB_GEMM_AVX2);
+    else if (eb_cpu_has_neon())
+        assert_int_equal(b, EB_GEMM_NEON);
     else
         assert_int_equal(b, EB_GEMM_BLAS);
     printf("# best GEMM implementation on this CPU: %s (avx512 %d, avx2 %d)\n",
            eb_gemm_impl_name(b), eb_cpu_has_avx512(), eb_cpu_has_avx2());
     assert_string_equal(eb_gemm_impl_name(EB_GEMM_SCALAR), "scalar");
+    assert_string_equal(eb_gemm_impl_name(EB_GEMM_NEON), "neon");
+#if defined(__aarch64__) && !defined(EB_NO_SIMD)
+    assert_true(eb_cpu_has_neon()); /* every AArch64 Linux CPU has Advanced SIMD */
+#endif
 }
 
 /* Every implementation, ragged shapes, with and without bias, each epilogue. */

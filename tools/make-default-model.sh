@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate the shipped default model from ../shared/data, with edgebert's own trainer:
-#   vocabulary -> SST-2 teacher (from scratch) -> pruned, span-trained student with KD and frozen
+#   vocabulary -> masked-LM pretraining on the shared tasks' training text -> SST-2 teacher -> pruned, span-trained student with KD and frozen
 #   embeddings -> off-ramps -> exit predictor -> thresholds; then CoLA and MRPC on the same
 #   frozen embeddings -> one AdaptivFloat8 bundle.
 # usage: tools/make-default-model.sh [WORK_DIR] [OUT_DIR]      (defaults: build/default-model, models)
@@ -30,10 +30,16 @@ log "vocabulary"
 [ -f "$work/vocab/spiece.model" ] || "$here/tools/train-vocab.sh" "$work/vocab" 8000
 cp "$here/tools/default-config.json" "$work/config.json"
 
-log "SST-2 teacher (from scratch)"
-train "$work/teacher" --config "$work/config.json" --tokenizer "$work/vocab/spiece.model" --task sst2 \
+log "masked-LM pretraining on the training text of the shared tasks"
+[ -f "$work/corpus.txt" ] || /usr/bin/python3 "$here/tools/make-mlm-corpus.py" "$glue" "$work/corpus.txt"
+train "$work/mlm" --config "$work/config.json" --tokenizer "$work/vocab/spiece.model" --phase mlm \
+  --data "$work/corpus.txt" --epochs "${MLM_EPOCHS:-3}" --lr 5e-4 --batch 32 --max-len 128 \
+  --warmup 0.06 --seed 0 --log-every 200
+
+log "SST-2 teacher (from the pretrained encoder)"
+train "$work/teacher" --init "$work/mlm" --task sst2 \
   --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
-  --epochs 2 --lr 5e-4 --batch 32 --max-len 64 --seed 1 --log-every 100
+  --epochs 3 --lr 5e-4 --batch 32 --max-len 64 --seed 1 --log-every 100
 
 log "SST-2 student: KD, adaptive span, movement pruning, frozen and pruned embeddings"
 train "$work/student" --init "$work/teacher" --teacher "$work/teacher" --task sst2 \

@@ -240,13 +240,11 @@ static T512 void attention_avx512(float *out, float *att, const float *q, const 
 }
 #endif /* EB_X86 */
 
-static int use512(void) {
 #if EB_X86
+static int use512(void) {
     return eb_cpu_has_avx512();
-#else
-    return 0;
-#endif
 }
+#endif
 
 void eb_gelu_new(float *x, size_t n) {
 #if EB_X86

@@ -14,6 +14,7 @@
  * handed out by an OpenMP dynamic schedule (a shared, noisy machine makes a
  * static split wait on the slowest core). */
 #include "kernels/kernels.h"
+#include "kernels/neon.h"
 #include "util/util.h"
 
 #include <cblas.h>
@@ -49,9 +50,18 @@ int eb_cpu_has_avx2(void) {
 #endif
 }
 
+int eb_cpu_has_neon(void) {
+#if defined(__aarch64__) && !defined(EB_NO_SIMD)
+    return eb_simd_best() >= EB_SIMD_NEON;
+#else
+    return 0;
+#endif
+}
+
 eb_gemm_impl eb_gemm_best_impl(void) {
     if (eb_cpu_has_avx512()) return EB_GEMM_AVX512;
     if (eb_cpu_has_avx2()) return EB_GEMM_AVX2;
+    if (eb_cpu_has_neon()) return EB_GEMM_NEON;
     return EB_GEMM_BLAS;
 }
 
@@ -62,6 +72,7 @@ const char *eb_gemm_impl_name(eb_gemm_impl impl) {
     case EB_GEMM_AVX2: return "avx2";
     case EB_GEMM_AVX512: return "avx512";
     case EB_GEMM_SCALAR: return "scalar";
+    case EB_GEMM_NEON: return "neon";
     }
     return "?";
 }
@@ -309,6 +320,7 @@ static block_fn pick_block(eb_gemm_impl impl) {
     if (impl == EB_GEMM_AVX512 && eb_cpu_has_avx512()) return block_512;
     if (impl == EB_GEMM_AVX2 && eb_cpu_has_avx2()) return block_256;
 #endif
+    if (impl == EB_GEMM_NEON && eb_cpu_has_neon()) return eb_neon_gemm_block;
     if (impl == EB_GEMM_SCALAR) return block_scalar;
     return NULL;
 }
@@ -355,6 +367,12 @@ static eb_gemm_impl choose(int N, int C, int OC) {
     eb_gemm_impl best = eb_gemm_best_impl();
     if (best == EB_GEMM_BLAS) return best;
     if (C < 16) return EB_GEMM_BLAS;
+#ifndef EB_NO_BLAS
+    /* aarch64: the NEON tiles need no packing, which pays on the few-row
+     * products of short sentences; from 32 rows OpenBLAS's packed NEON
+     * kernels reuse each weight load across more rows. */
+    if (best == EB_GEMM_NEON && N >= 32) return EB_GEMM_BLAS;
+#endif
     if (N >= 96 && (EB_MAX_THREADS() == 1 || N > 512)) return EB_GEMM_BLAS;
     (void)OC;
     return best;
@@ -530,7 +548,7 @@ int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *b
         const int ob = oc_block(C / 2), nb = (OC + ob - 1) / ob;
         const int par = 2.0 * N * (double)C * OC > 6.4e7 && nb > 1;
         (void)par;
-    EB_PAR_FOR(par, (int b = 0; b < nb; b++), {
+        EB_PAR_FOR(par, (int b = 0; b < nb; b++), {
             const int o0 = b * ob, o1 = o0 + ob < OC ? o0 + ob : OC;
             block_bf16(out, xbuf, w, bias, C, OC, 0, N, o0, o1);
             if (ep != EB_EPI_NONE)
@@ -648,7 +666,7 @@ void eb_gemm_packed(float *out, const float *inp, const float *wp, const float *
         const int np = (OC + EB_PACK_NR - 1) / EB_PACK_NR;
         const int par = 2.0 * N * (double)C * OC > 6.4e7 && np > 1;
         (void)par;
-    EB_PAR_FOR(par, (int p = 0; p < np; p++), {
+        EB_PAR_FOR(par, (int p = 0; p < np; p++), {
             const int o0 = p * EB_PACK_NR, nc = OC - o0 < EB_PACK_NR ? OC - o0 : EB_PACK_NR;
             panel_512(out + o0, OC, inp, C, wp + (size_t)p * EB_PACK_NR * C,
                       bias ? bias + o0 : NULL, N, C, nc);

@@ -23,7 +23,8 @@ typedef enum eb_gemm_impl {
     EB_GEMM_BLAS = 1,   /* OpenBLAS cblas_sgemm (the portable path) */
     EB_GEMM_AVX2 = 2,   /* AVX2 + FMA tiles (falls back to BLAS without AVX2) */
     EB_GEMM_AVX512 = 3, /* AVX-512 tiles (falls back to BLAS without AVX-512) */
-    EB_GEMM_SCALAR = 4  /* plain C tiles (tests) */
+    EB_GEMM_SCALAR = 4, /* plain C tiles (tests) */
+    EB_GEMM_NEON = 5    /* aarch64 NEON tiles (src/kernels/neon.c; falls back to BLAS elsewhere) */
 } eb_gemm_impl;
 
 /* Activation applied to the product while it is in cache (fused epilogue). */
@@ -36,18 +37,19 @@ typedef enum eb_epilogue {
 
 int eb_cpu_has_avx512(void); /* avx512f + avx512dq */
 int eb_cpu_has_avx2(void);   /* avx2 + fma */
+int eb_cpu_has_neon(void);   /* aarch64 Advanced SIMD (and not built with EB_NO_SIMD) */
 /* The best SIMD tile implementation on this CPU (BLAS when neither). */
 eb_gemm_impl eb_gemm_best_impl(void);
 const char *eb_gemm_impl_name(eb_gemm_impl impl);
 
 /* out = act(inp @ w^T + bias) with a chosen implementation (tests, bench). */
-void eb_gemm_nt(eb_gemm_impl impl, float *out, const float *inp, const float *w,
-                const float *bias, int N, int C, int OC, eb_epilogue ep);
+void eb_gemm_nt(eb_gemm_impl impl, float *out, const float *inp, const float *w, const float *bias,
+                int N, int C, int OC, eb_epilogue ep);
 /* Same with row strides (ldo, ldx, ldw in floats); threads = 0 keeps the
  * call on the calling thread (for use inside a parallel region). */
 void eb_gemm_nt_ex(eb_gemm_impl impl, float *out, int ldo, const float *inp, int ldx,
-                   const float *w, int ldw, const float *bias, int N, int C, int OC,
-                   eb_epilogue ep, int threads);
+                   const float *w, int ldw, const float *bias, int N, int C, int OC, eb_epilogue ep,
+                   int threads);
 /* bf16 weights: w[OC, C] as bfloat16 bits (round to nearest even of the
  * fp32 weight), the input rounded to bf16 into xbuf[N*C] (caller's scratch),
  * products accumulated in fp32 with AVX512-BF16 vdpbf16ps when the CPU has
@@ -127,16 +129,16 @@ void eb_attention(float *out, float *att, const float *q, const float *k, const 
 /* Scalar reference of eb_attention (cblas + libm expf, one head at a time).
  * eb_attention itself runs heads in parallel (OpenMP) with the SIMD tiles and
  * a fused masked/span softmax. */
-void eb_attention_ref(float *out, float *att, const float *q, const float *k, const float *v,
-                      int N, int NH, int HS, const uint8_t *key_valid, const float *span_z,
+void eb_attention_ref(float *out, float *att, const float *q, const float *k, const float *v, int N,
+                      int NH, int HS, const uint8_t *key_valid, const float *span_z,
                       float span_ramp, const uint8_t *head_on);
 
 /* Fused masked softmax of one score row in place: row[j] = 0 where
  * key_valid[j] == 0, else softmax over the valid j; then, when span_z is
  * not NULL, row[j] *= eb_span_mask(*span_z, span_ramp, |i - j|) (no
  * renormalisation).  key_valid may be NULL (all valid). */
-void eb_softmax_masked_row(float *row, int n, int i, const uint8_t *key_valid,
-                           const float *span_z, float span_ramp);
+void eb_softmax_masked_row(float *row, int n, int i, const uint8_t *key_valid, const float *span_z,
+                           float span_ramp);
 void eb_softmax_masked_row_ref(float *row, int n, int i, const uint8_t *key_valid,
                                const float *span_z, float span_ramp);
 

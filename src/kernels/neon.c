@@ -78,6 +78,17 @@ float eb_dot_bf16_scalar(const uint16_t *a, const uint16_t *b, size_t n) {
     return s;
 }
 
+#ifndef EB_HAVE_NEON
+static void gemm_block_scalar(float *out, int ldo, const float *inp, int ldx, const float *w,
+                              int ldw, const float *bias, int C, int n0, int n1, int o0, int o1) {
+    for (int n = n0; n < n1; n++)
+        for (int o = o0; o < o1; o++)
+            out[(size_t)n * ldo + o] =
+                eb_dot_f32_scalar(inp + (size_t)n * ldx, w + (size_t)o * ldw, (size_t)C) +
+                (bias ? bias[o] : 0.0f);
+}
+#endif
+
 /* ---- NEON -------------------------------------------------------------- */
 
 #ifdef EB_HAVE_NEON
@@ -128,6 +139,44 @@ static void linear_f32_neon(float *out, const float *inp, const float *w, const 
         }
         for (; o < OC; o++)
             y[o] = dot_f32_neon(x, w + (size_t)o * C, (size_t)C) + (bias ? bias[o] : 0.0f);
+    }
+}
+
+/* 2 input rows x 4 weight rows per tile: 8 accumulators, each of the 6
+ * vector loads of a step feeds 4 or 2 FMAs. */
+static void gemm_block_neon(float *out, int ldo, const float *inp, int ldx, const float *w, int ldw,
+                            const float *bias, int C, int n0, int n1, int o0, int o1) {
+    const int C4 = C & ~3;
+    for (int n = n0; n < n1; n += 2) {
+        const int mr = n + 1 < n1 ? 2 : 1;
+        const float *x0 = inp + (size_t)n * ldx, *x1 = mr > 1 ? x0 + ldx : x0;
+        for (int o = o0; o < o1; o += 4) {
+            const int nr = o + 4 <= o1 ? 4 : o1 - o;
+            const float *wr[4];
+            for (int k = 0; k < 4; k++)
+                wr[k] = w + (size_t)(o + (k < nr ? k : 0)) * ldw;
+            float32x4_t a[8];
+            for (int k = 0; k < 8; k++)
+                a[k] = vdupq_n_f32(0);
+            for (int c = 0; c < C4; c += 4) {
+                const float32x4_t v0 = vld1q_f32(x0 + c), v1 = vld1q_f32(x1 + c);
+                for (int k = 0; k < 4; k++) {
+                    const float32x4_t b = vld1q_f32(wr[k] + c);
+                    a[k] = vfmaq_f32(a[k], v0, b);
+                    a[4 + k] = vfmaq_f32(a[4 + k], v1, b);
+                }
+            }
+            for (int r = 0; r < mr; r++) {
+                const float *x = r ? x1 : x0;
+                float *y = out + (size_t)(n + r) * ldo + o;
+                for (int k = 0; k < nr; k++) {
+                    float t = vaddvq_f32(a[r * 4 + k]);
+                    for (int c = C4; c < C; c++)
+                        t += x[c] * wr[k][c];
+                    y[k] = t + (bias ? bias[o + k] : 0.0f);
+                }
+            }
+        }
     }
 }
 
@@ -268,4 +317,13 @@ eb_simd_ops eb_simd_ops_for(eb_simd_level level) {
 
 eb_simd_ops eb_simd_ops_best(void) {
     return eb_simd_ops_for(eb_simd_best());
+}
+
+void eb_neon_gemm_block(float *out, int ldo, const float *inp, int ldx, const float *w, int ldw,
+                        const float *bias, int C, int n0, int n1, int o0, int o1) {
+#ifdef EB_HAVE_NEON
+    gemm_block_neon(out, ldo, inp, ldx, w, ldw, bias, C, n0, n1, o0, o1);
+#else
+    gemm_block_scalar(out, ldo, inp, ldx, w, ldw, bias, C, n0, n1, o0, o1);
+#endif
 }

@@ -46,6 +46,13 @@ eb_simd_ops eb_simd_ops_for(eb_simd_level level);
 eb_simd_ops eb_simd_ops_best(void);
 const char *eb_simd_level_name(eb_simd_level level);
 
+/* One block of the engine's GEMM (src/kernels/gemm.c, EB_GEMM_NEON):
+ * out[n*ldo + o] = inp[n*ldx, :C] . w[o*ldw, :C] + bias[o] for n in [n0,n1),
+ * o in [o0,o1) (bias may be NULL).  NEON tiles of 2 input rows x 4 weight
+ * rows on aarch64; the plain C loop elsewhere. */
+void eb_neon_gemm_block(float *out, int ldo, const float *inp, int ldx, const float *w, int ldw,
+                        const float *bias, int C, int n0, int n1, int o0, int o1);
+
 /* Half / bfloat16 conversions: eb_f32_to_f16 and friends in src/util/util.h. */
 
 /* The scalar kernels themselves (references for the tests). */
