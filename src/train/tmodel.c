@@ -365,6 +365,13 @@ void eb_tm_apply_mask(eb_tmodel *m, const float *mask) {
 
 /* ---------------- activations ---------------- */
 
+/* The next n floats of a block, keeping 64-byte alignment. */
+static float *carve(float **p, size_t n) {
+    float *r = *p;
+    *p += (n + 15) & ~(size_t)15;
+    return r;
+}
+
 eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err) {
     const eb_config *c = &m->cfg;
     const size_t N = (size_t)max_b * max_t, H = (size_t)c->hidden_size;
@@ -392,11 +399,7 @@ eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err) {
                        total * 4 >> 20);
     memset(m->act_block, 0, total * sizeof(float));
     float *p = m->act_block;
-#define GRAB(dst, n)                                                                               \
-    do {                                                                                           \
-        dst = p;                                                                                   \
-        p += ((n) + 15) & ~(size_t)15;                                                             \
-    } while (0)
+#define GRAB(dst, n) ((dst) = carve(&p, (n)))
     GRAB(m->emb_sum, N * E);
     GRAB(m->emb_ln, N * E);
     for (int a = 0; a < A; a++) {
@@ -453,7 +456,6 @@ eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err) {
     m->types = (int32_t *)p;
     p += N;
     m->key_valid = (uint8_t *)p;
-#undef GRAB
     if (m->has_mlm) {
         const size_t V = (size_t)c->vocab_size;
         eb_free_aligned(m->alloc, m->mlm_block);
@@ -463,24 +465,19 @@ eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err) {
             return eb_fail(err, EB_ERR_NOMEM,
                            "train: out of memory for the masked-LM head (%zu MB)", mt * 4 >> 20);
         memset(m->mlm_block, 0, mt * sizeof(float));
-        float *q = m->mlm_block;
-#define TAKE(dst, n)                                                                               \
-    do {                                                                                           \
-        dst = q;                                                                                   \
-        q += ((n) + 15) & ~(size_t)15;                                                             \
-    } while (0)
-        TAKE(m->mlm_h, N * H);
-        TAKE(m->mlm_pre, N * E);
-        TAKE(m->mlm_act, N * E);
-        TAKE(m->mlm_y, N * E);
-        TAKE(m->mlm_logits, N * V);
-        TAKE(m->mlm_dy, N * E);
-        TAKE(m->mlm_dx, N * E);
-        TAKE(m->mlm_dh, N * H);
-        TAKE(m->mlm_dfinal, N * H);
-#undef TAKE
-        m->mlm_rows = (int32_t *)q;
+        p = m->mlm_block;
+        GRAB(m->mlm_h, N * H);
+        GRAB(m->mlm_pre, N * E);
+        GRAB(m->mlm_act, N * E);
+        GRAB(m->mlm_y, N * E);
+        GRAB(m->mlm_logits, N * V);
+        GRAB(m->mlm_dy, N * E);
+        GRAB(m->mlm_dx, N * E);
+        GRAB(m->mlm_dh, N * H);
+        GRAB(m->mlm_dfinal, N * H);
+        m->mlm_rows = (int32_t *)p;
     }
+#undef GRAB
     m->max_b = max_b;
     m->max_t = max_t;
     return EB_OK;
