@@ -39,7 +39,7 @@ train "$work/mlm" --config "$work/config.json" --tokenizer "$work/vocab/spiece.m
 log "SST-2 teacher (from the pretrained encoder)"
 train "$work/teacher" --init "$work/mlm" --task sst2 \
   --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
-  --epochs 3 --lr 5e-4 --batch 32 --max-len 64 --seed 1 --log-every 100
+  --epochs 2 --lr 5e-4 --batch 32 --max-len 64 --seed 1 --log-every 100
 
 log "SST-2 student: KD, adaptive span, movement pruning, frozen and pruned embeddings"
 train "$work/student" --init "$work/teacher" --teacher "$work/teacher" --task sst2 \
