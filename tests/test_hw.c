@@ -69,6 +69,14 @@ static void test_layer_cycles_albert_base(void **state) {
     eb_hw_layer_cost(&m, 16, &w, 1, &co);
     assert_true(co.pu_cycles == pu + 48 * 48 * 16 + 48 * 16);
     assert_true(co.sfu_cycles == sfu + 24);
+    /* adapter-ALBERT, r = 64: two adapters, each 128x768 by 768x64 (8 x 48 x 4 tiles) and
+     * 128x64 by 64x768 (8 x 4 x 48 tiles) of 16 cycles, and one residual add */
+    m.adapter_size = 64;
+    eb_hw_cost ca;
+    eb_hw_layer_cost(&m, 16, &w, 0, &ca);
+    assert_true(ca.pu_cycles == pu + 2 * (8 * 48 * 4 * 16.0 + 8 * 4 * 48 * 16.0));
+    assert_true(ca.sfu_cycles == sfu + 2 * 128 * 289.0);
+    assert_true(ca.macs == c.macs + 4 * 128.0 * 768 * 64);
 }
 
 static void test_sparsity_saves_energy_not_cycles(void **state) {

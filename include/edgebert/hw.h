@@ -114,6 +114,9 @@ eb_layer_work eb_layer_work_dense(int seq_len);
 typedef struct eb_hw_model {
     eb_hw_params p;
     int hidden, heads, head_dim, ffn, emb, vocab, layers, labels;
+    int adapter_size; /* adapter-ALBERT bottleneck r (0: none): each layer adds two adapters,
+                         S x H x r + S x r x H MACs each, and their residual adds; set by the
+                         caller after eb_hw_model_init (the engine does, from config.json) */
     /* derived by calibration (energies at vdd_nom, n = calib_mac_size) */
     double e_mac_pj;       /* per dense MAC */
     double e_pu_cycle_pj;  /* per PU cycle: control, clocks */

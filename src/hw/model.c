@@ -145,6 +145,15 @@ void eb_hw_layer_cost(const eb_hw_model *m, int n, const eb_layer_work *w, int w
     add_matmul(p, n, out, S, F, H, act, wt, da); /* FFN out */
     add_sfu(p, out, S, eb_hw_sfu_add_cycles(n, H), H, da);
     add_sfu(p, out, S, eb_hw_sfu_layernorm_cycles(n, H), H, da);
+    if (m->adapter_size > 0) { /* adapter-ALBERT: after the attention and the FFN output */
+        const int r = m->adapter_size;
+        operand dense = mk_operand(1, -1, n);
+        for (int k = 0; k < 2; k++) {
+            add_matmul(p, n, out, S, H, r, act, dense, 1);   /* down (gelu in the output stage) */
+            add_matmul(p, n, out, S, r, H, dense, dense, 1); /* up */
+            add_sfu(p, out, S, eb_hw_sfu_add_cycles(n, H), H, 1); /* adapter residual */
+        }
+    }
     if (with_offramp) {
         operand dense = mk_operand(1, -1, n);
         add_matmul(p, n, out, 1, H, H, act, dense, 1);

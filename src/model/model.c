@@ -40,7 +40,6 @@ float eb_entropy(const float *logits, int n) {
 
 /* ---- tensor fetching ------------------------------------------------ */
 
-
 int eb_model_own(eb_model *m, float *p) {
     if (m->n_owned == m->cap_owned) {
         int nc = m->cap_owned ? m->cap_owned * 2 : 64;
@@ -75,9 +74,11 @@ static const float *get(loader *L, const char *name, int d0, int d1, int optiona
             snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "",
                      (long long)t->shape[i]);
         if (d1)
-            eb_fail(L->err, EB_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%d,%d]", L->file, name, got, d0, d1);
+            eb_fail(L->err, EB_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%d,%d]",
+                    L->file, name, got, d0, d1);
         else
-            eb_fail(L->err, EB_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%d]", L->file, name, got, d0);
+            eb_fail(L->err, EB_ERR_FORMAT, "%s: tensor '%s' has shape [%s], expected [%d]", L->file,
+                    name, got, d0);
         return NULL;
     }
     if (t->dtype == EB_DTYPE_F32 && ((uintptr_t)t->data & 3) == 0) return (const float *)t->data;
@@ -117,8 +118,10 @@ eb_status eb_model_bind_task(loader *L, eb_model_task *t) {
     const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size;
     eb_albert_weights *w = &t->w;
     w->word_emb = get(L, "albert.embeddings.word_embeddings.weight", c->vocab_size, E, 0);
-    w->pos_emb = get(L, "albert.embeddings.position_embeddings.weight", c->max_position_embeddings, E, 0);
-    w->type_emb = get(L, "albert.embeddings.token_type_embeddings.weight", c->type_vocab_size, E, 0);
+    w->pos_emb =
+        get(L, "albert.embeddings.position_embeddings.weight", c->max_position_embeddings, E, 0);
+    w->type_emb =
+        get(L, "albert.embeddings.token_type_embeddings.weight", c->type_vocab_size, E, 0);
     get_norm(L, &w->emb_ln, "albert.embeddings.LayerNorm", E);
     get_linear(L, &w->map_in, "albert.encoder.embedding_hidden_mapping_in", H, E);
     int nl = c->num_hidden_groups * c->inner_group_num;
@@ -208,11 +211,14 @@ eb_status eb_model_bind_task(loader *L, eb_model_task *t) {
 }
 
 static void task_free(eb_model *m, eb_model_task *t) {
-    for (int i = 0; i < t->n_xbms; i++) eb_bitmask_free(&t->xbms[i]);
+    for (int i = 0; i < t->n_xbms; i++)
+        eb_bitmask_free(&t->xbms[i]);
     eb_free(&m->alloc, t->xbms);
     if (t->emb_q8_owned)
-        for (int i = 0; i < 3; i++) eb_free(&m->alloc, t->emb_q8[i]);
-    for (int i = 0; i < t->n_bms; i++) eb_bitmask_free(&t->bms[i]);
+        for (int i = 0; i < 3; i++)
+            eb_free(&m->alloc, t->emb_q8[i]);
+    for (int i = 0; i < t->n_bms; i++)
+        eb_bitmask_free(&t->bms[i]);
     eb_free(&m->alloc, t->bms);
     eb_free(&m->alloc, t->layers);
     eb_free(&m->alloc, t->ramps);
@@ -228,9 +234,11 @@ void eb_model_free(eb_model *m) {
         eb_free(&a, m);
         return;
     }
-    for (int i = 0; i < m->n_tasks; i++) task_free(m, &m->tasks[i]);
+    for (int i = 0; i < m->n_tasks; i++)
+        task_free(m, &m->tasks[i]);
     eb_free(&a, m->tasks);
-    for (int i = 0; i < m->n_owned; i++) eb_free_aligned(&a, m->owned[i]);
+    for (int i = 0; i < m->n_owned; i++)
+        eb_free_aligned(&a, m->owned[i]);
     eb_free(&a, m->owned);
     eb_st_close(&m->st);
     if (m->tok) eb_tokenizer_free(m->tok);
@@ -241,7 +249,8 @@ void eb_model_free(eb_model *m) {
  * encoder weight density. */
 static double count_density(const eb_linear *l, double *nz) {
     size_t n = (size_t)l->out * (size_t)l->in, k = 0;
-    for (size_t i = 0; i < n; i++) k += l->w[i] != 0.0f;
+    for (size_t i = 0; i < n; i++)
+        k += l->w[i] != 0.0f;
     *nz += (double)k;
     return (double)n;
 }
@@ -299,7 +308,8 @@ static void build_exec_forms(eb_model *m, eb_model_task *t) {
                 nz += l->w[k] != 0.0f;
             float dens = (float)((double)nz / (double)cnt);
             int wins = 0; /* the sparse kernel wins at some sentence length */
-            for (int len = 1; len <= 128 && !wins; len *= 2) wins = eb_sparse_prefer(len, l->in, l->out, dens);
+            for (int len = 1; len <= 128 && !wins; len *= 2)
+                wins = eb_sparse_prefer(len, l->in, l->out, dens);
             if (wins) {
                 eb_error e2 = {0};
                 if (eb_bitmask_encode_f32(&t->xbms[t->n_xbms], l->w, l->out, l->in, &m->alloc,
@@ -352,30 +362,36 @@ eb_status eb_model_finish_task(eb_model *m, eb_model_task *t, eb_error *err) {
     double need = 4.0 * (N * (6 * H + c->embedding_size + c->intermediate_size) +
                          (double)c->num_attention_heads * N * N + H + N);
     if (need > EB_MAX_CONTEXT_BYTES)
-        return eb_fail(err, EB_ERR_NOMEM,
-                       "%s: task %s: %.0f tokens x %d heads would need %.1f GiB of working memory per "
-                       "context (at most %.0f GiB)",
-                       m->path, t->name, N, c->num_attention_heads, need / (1 << 30),
-                       EB_MAX_CONTEXT_BYTES / (1 << 30));
+        return eb_fail(
+            err, EB_ERR_NOMEM,
+            "%s: task %s: %.0f tokens x %d heads would need %.1f GiB of working memory per "
+            "context (at most %.0f GiB)",
+            m->path, t->name, N, c->num_attention_heads, need / (1 << 30),
+            EB_MAX_CONTEXT_BYTES / (1 << 30));
     build_exec_forms(m, t);
     eb_hw_params hp;
     eb_hw_params_default(&hp);
     eb_status s = eb_hw_model_init(&t->hw, &hp, &t->cfg, err);
     if (s != EB_OK) return eb_fail_prefix(err, "%s: task %s", m->path, t->name);
+    t->hw.adapter_size = t->extras.adapter_size;
     double nz = 0, all = 0;
     int nl = t->cfg.num_hidden_groups * t->cfg.inner_group_num;
     for (int i = 0; i < nl; i++) {
         const eb_albert_layer *L = &t->layers[i];
         all += count_density(&L->q, &nz) + count_density(&L->k, &nz) + count_density(&L->v, &nz) +
-               count_density(&L->o, &nz) + count_density(&L->ffn, &nz) + count_density(&L->ffn_out, &nz);
+               count_density(&L->o, &nz) + count_density(&L->ffn, &nz) +
+               count_density(&L->ffn_out, &nz);
     }
     t->weight_density = all > 0 ? nz / all : 1.0;
     memset(&t->lut_view, 0, sizeof t->lut_view);
     if (t->lut) {
-        if (t->lut_cols - 1 > t->cfg.num_hidden_layers - t->lut_predict_after || t->lut_predict_after < 1 ||
-            t->lut_predict_after >= t->cfg.num_hidden_layers)
-            return eb_fail(err, EB_ERR_FORMAT, "%s: task %s: the exit predictor table (%d columns, after layer %d) does not fit %d layers",
-                           m->path, t->name, t->lut_cols, t->lut_predict_after, t->cfg.num_hidden_layers);
+        if (t->lut_cols - 1 > t->cfg.num_hidden_layers - t->lut_predict_after ||
+            t->lut_predict_after < 1 || t->lut_predict_after >= t->cfg.num_hidden_layers)
+            return eb_fail(err, EB_ERR_FORMAT,
+                           "%s: task %s: the exit predictor table (%d columns, after layer %d) "
+                           "does not fit %d layers",
+                           m->path, t->name, t->lut_cols, t->lut_predict_after,
+                           t->cfg.num_hidden_layers);
         t->lut_view.rows = t->lut_rows;
         t->lut_view.cols = t->lut_cols;
         t->lut_view.predict_after = t->lut_predict_after;
@@ -416,10 +432,11 @@ static eb_status load_hf_dir(eb_model *m, const char *dir, int use_mmap, eb_erro
         s = eb_tokenizer_load(path, &m->alloc, &m->tok, err);
         if (s != EB_OK) return s;
         if (eb_tokenizer_vocab_size(m->tok) > t->cfg.vocab_size)
-            return eb_fail(err, EB_ERR_FORMAT, "%s: %d pieces but config.json vocab_size is %d", path,
-                           eb_tokenizer_vocab_size(m->tok), t->cfg.vocab_size);
+            return eb_fail(err, EB_ERR_FORMAT, "%s: %d pieces but config.json vocab_size is %d",
+                           path, eb_tokenizer_vocab_size(m->tok), t->cfg.vocab_size);
     } else {
-        eb_log(m->log, m->log_ud, EB_LOG_WARN, "%s: no spiece.model; only token ids can be classified", dir);
+        eb_log(m->log, m->log_ud, EB_LOG_WARN,
+               "%s: no spiece.model; only token ids can be classified", dir);
     }
     snprintf(path, sizeof path, "%s/exit_lut.csv", dir);
     if (file_exists(path)) {
@@ -450,12 +467,19 @@ eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model
     m->log_ud = p.log_ud;
     snprintf(m->path, sizeof m->path, "%s", path);
     eb_status s;
-    if (is_dir(path)) s = load_hf_dir(m, path, p.use_mmap, err);
-    else if (file_exists(path) && eb_bundle_is_bundle(path)) s = eb_bundle_load(m, path, p.use_mmap, err);
+    if (is_dir(path))
+        s = load_hf_dir(m, path, p.use_mmap, err);
+    else if (file_exists(path) && eb_bundle_is_bundle(path))
+        s = eb_bundle_load(m, path, p.use_mmap, err);
     else if (file_exists(path))
-        s = eb_fail(err, EB_ERR_FORMAT, "%s: neither a model directory (config.json, model.safetensors, spiece.model) nor an edgebert bundle (bad magic)", path);
-    else s = eb_fail(err, EB_ERR_IO, "%s: no such model directory or bundle", path);
-    for (int i = 0; s == EB_OK && i < m->n_tasks; i++) s = eb_model_finish_task(m, &m->tasks[i], err);
+        s = eb_fail(err, EB_ERR_FORMAT,
+                    "%s: neither a model directory (config.json, model.safetensors, spiece.model) "
+                    "nor an edgebert bundle (bad magic)",
+                    path);
+    else
+        s = eb_fail(err, EB_ERR_IO, "%s: no such model directory or bundle", path);
+    for (int i = 0; s == EB_OK && i < m->n_tasks; i++)
+        s = eb_model_finish_task(m, &m->tasks[i], err);
     if (s != EB_OK) {
         eb_model_free(m);
         return s;
@@ -500,8 +524,10 @@ const eb_exit_lut *eb_model_task_lut(const eb_model *m, const char *task) {
 static eb_status unknown_task(const eb_model *m, const char *task, eb_error *err) {
     char names[256] = "";
     for (int i = 0; i < m->n_tasks; i++)
-        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", m->tasks[i].name);
-    return eb_fail(err, EB_ERR_ARG, "%s: unknown task '%s' (this model has: %s)", m->path, task, names);
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                 m->tasks[i].name);
+    return eb_fail(err, EB_ERR_ARG, "%s: unknown task '%s' (this model has: %s)", m->path, task,
+                   names);
 }
 
 int eb_model_num_offramps(const eb_model *m) {
@@ -522,7 +548,8 @@ eb_status eb_context_new(const eb_model *m, eb_context **out, eb_error *err) {
         big.hidden_size = EB_MAX(big.hidden_size, t->hidden_size);
         big.intermediate_size = EB_MAX(big.intermediate_size, t->intermediate_size);
         big.num_attention_heads = EB_MAX(big.num_attention_heads, t->num_attention_heads);
-        big.max_position_embeddings = EB_MAX(big.max_position_embeddings, t->max_position_embeddings);
+        big.max_position_embeddings =
+            EB_MAX(big.max_position_embeddings, t->max_position_embeddings);
     }
     int max_n = EB_MIN(big.max_position_embeddings, EB_MAX_TOKENS);
     if (!eb_albert_scratch_init(&c->s, &big, max_n, &m->alloc)) {
@@ -530,7 +557,8 @@ eb_status eb_context_new(const eb_model *m, eb_context **out, eb_error *err) {
         return eb_fail(err, EB_ERR_NOMEM, "out of memory for a context of %d tokens", max_n);
     }
     big.embedding_size = m->tasks[0].cfg.embedding_size;
-    for (int i = 1; i < m->n_tasks; i++) big.embedding_size = EB_MAX(big.embedding_size, m->tasks[i].cfg.embedding_size);
+    for (int i = 1; i < m->n_tasks; i++)
+        big.embedding_size = EB_MAX(big.embedding_size, m->tasks[i].cfg.embedding_size);
     if (!eb_albert_exec_init(&c->ex, &big, max_n, &m->alloc)) {
         eb_albert_scratch_free(&c->s, &m->alloc);
         eb_free(&m->alloc, c);
@@ -557,8 +585,10 @@ static void finish_result(eb_result *r, const float *logits, int C) {
         if (logits[i] > mx) mx = logits[i], best = i;
     }
     double s = 0;
-    for (int i = 0; i < C; i++) s += exp((double)logits[i] - mx);
-    for (int i = 0; i < C; i++) r->probs[i] = (float)(exp((double)logits[i] - mx) / s);
+    for (int i = 0; i < C; i++)
+        s += exp((double)logits[i] - mx);
+    for (int i = 0; i < C; i++)
+        r->probs[i] = (float)(exp((double)logits[i] - mx) / s);
     r->label = C == 1 ? 0 : best;
 }
 
@@ -583,7 +613,8 @@ static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_
     eb_albert_exec *ex = &es->ctx->ex;
     const double a_n = ex->act_n, a_nz = ex->act_nz, a_v = ex->act_vec, a_zv = ex->act_zvec;
     const double t_n = ex->attn_n, t_nz = ex->attn_nz;
-    eb_status st = eb_albert_layer_apply_ex(&es->ctx->s, ex, c, &t->w, &t->extras, l, es->n, NULL, &heads, err);
+    eb_status st = eb_albert_layer_apply_ex(&es->ctx->s, ex, c, &t->w, &t->extras, l, es->n, NULL,
+                                            &heads, err);
     if (st != EB_OK) return st;
     es->active_heads[l] = heads;
     /* what the layer's matmuls really saw (the accelerator model's inputs) */
@@ -597,7 +628,8 @@ static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_
         es->logits_layer = layer;
         for (int i = 0; i < c->num_labels; i++)
             if (!isfinite(es->logits[i]))
-                return eb_fail(err, EB_ERR_NUMERIC, "the model produced a non-finite logit at layer %d", layer);
+                return eb_fail(err, EB_ERR_NUMERIC,
+                               "the model produced a non-finite logit at layer %d", layer);
         *entropy = c->num_labels > 1 ? eb_entropy_logits(es->logits, c->num_labels) : 0.0f;
         int best = 0;
         for (int i = 1; i < c->num_labels; i++)
@@ -620,27 +652,33 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     memset(r, 0, sizeof *r);
     int max_n = EB_MIN(ctx->s.max_n, c->max_position_embeddings);
     if (n <= 0) return eb_fail(err, EB_ERR_INPUT, "empty input (no tokens)");
-    if (n > max_n) return eb_fail(err, EB_ERR_INPUT, "%d tokens, more than the model's %d", n, max_n);
+    if (n > max_n)
+        return eb_fail(err, EB_ERR_INPUT, "%d tokens, more than the model's %d", n, max_n);
     for (int i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= c->vocab_size)
-            return eb_fail(err, EB_ERR_INPUT, "token id %d at position %d outside the vocabulary (0..%d)", ids[i], i,
+            return eb_fail(err, EB_ERR_INPUT,
+                           "token id %d at position %d outside the vocabulary (0..%d)", ids[i], i,
                            c->vocab_size - 1);
         if (type_ids && (type_ids[i] < 0 || type_ids[i] >= c->type_vocab_size))
-            return eb_fail(err, EB_ERR_INPUT, "token type %d at position %d outside 0..%d", type_ids[i], i,
-                           c->type_vocab_size - 1);
+            return eb_fail(err, EB_ERR_INPUT, "token type %d at position %d outside 0..%d",
+                           type_ids[i], i, c->type_vocab_size - 1);
     }
     if (p.policy == EB_POLICY_LAI && !t->lut_view.data)
-        return eb_fail(err, EB_ERR_ARG, "%s: task %s has no exit predictor table (exit_lut.csv), needed by --policy lai",
-                       m->path, t->name);
+        return eb_fail(
+            err, EB_ERR_ARG,
+            "%s: task %s has no exit predictor table (exit_lut.csv), needed by --policy lai",
+            m->path, t->name);
     if (p.policy == EB_POLICY_LAI && p.predict_after != t->lut_view.predict_after) {
         if (params && params->predict_after != 1) /* the user asked for another p */
-            return eb_fail(err, EB_ERR_ARG, "%s: task %s predicts after layer %d, not %d", m->path, t->name,
-                           t->lut_view.predict_after, p.predict_after);
+            return eb_fail(err, EB_ERR_ARG, "%s: task %s predicts after layer %d, not %d", m->path,
+                           t->name, t->lut_view.predict_after, p.predict_after);
         p.predict_after = t->lut_view.predict_after;
     }
     float thr = p.threshold;
-    if (thr < 0) thr = (p.policy == EB_POLICY_LAI && t->extras.lai_threshold >= 0) ? t->extras.lai_threshold
-                                                                                   : t->extras.default_threshold;
+    if (thr < 0)
+        thr = (p.policy == EB_POLICY_LAI && t->extras.lai_threshold >= 0)
+                  ? t->extras.lai_threshold
+                  : t->extras.default_threshold;
     if (t->w.num_ramps == 0 || thr < 0) thr = 0; /* entropy < 0 never holds: no early exit */
     memset(ctx->s.key_valid, 1, (size_t)n);
     if (p.precision != EB_PRECISION_FP32 && p.precision != EB_PRECISION_AF8)
@@ -667,8 +705,11 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     r->n_tokens = n;
     r->exit_layer = rep.layers_run;
     r->predicted_layer = p.policy == EB_POLICY_LAI ? rep.predicted_layer : 0;
-    for (int l = 0; l < rep.layers_run; l++) r->entropies[l] = rep.entropies[l];
-    if (!es.need_ramps) r->entropies[rep.layers_run - 1] = c->num_labels > 1 ? eb_entropy_logits(es.logits, c->num_labels) : 0;
+    for (int l = 0; l < rep.layers_run; l++)
+        r->entropies[l] = rep.entropies[l];
+    if (!es.need_ramps)
+        r->entropies[rep.layers_run - 1] =
+            c->num_labels > 1 ? eb_entropy_logits(es.logits, c->num_labels) : 0;
     r->hw = rep.hw;
     r->flops = ex->flops;
     r->flops_dense = ex->flops_dense;
@@ -680,7 +721,9 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
 eb_status eb_classify(eb_context *ctx, const char *a, const char *b, const eb_run_params *params,
                       eb_result *r, eb_error *err) {
     const eb_model *m = ctx->model;
-    if (!m->tok) return eb_fail(err, EB_ERR_ARG, "%s: the model has no spiece.model, cannot tokenize text", m->path);
+    if (!m->tok)
+        return eb_fail(err, EB_ERR_ARG, "%s: the model has no spiece.model, cannot tokenize text",
+                       m->path);
     const eb_model_task *t = eb_model_find_task(m, params ? params->task : NULL);
     if (!t) return unknown_task(m, params ? params->task : NULL, err);
     int max_len = EB_MIN(ctx->s.max_n, t->cfg.max_position_embeddings);
