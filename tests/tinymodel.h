@@ -1,7 +1,7 @@
 /* tinymodel.h - a tiny random ALBERT checkpoint written by a C test:
- * config.json, model.safetensors with off-ramps after every layer, and
- * optionally spiece.model and exit_lut.csv copied in.  Include after
- * testutil.h. */
+ * config.json, model.safetensors (off-ramps after every layer and attention
+ * spans when asked), and optionally spiece.model and exit_lut.csv copied in.
+ * The tests' fixtures all come from here.  Include after testutil.h. */
 #ifndef EB_TINYMODEL_H
 #define EB_TINYMODEL_H
 
@@ -12,15 +12,43 @@
 #include "model/safetensors.h"
 #include "util/util.h"
 
+/* Each random value is offset + scale * U(-1, 1); these are the scales
+ * that differ between the tests' models (the rest are fixed below). */
+typedef struct tiny_scales {
+    float pos;                     /* position embeddings */
+    float map;                     /* embedding_hidden_mapping_in.weight */
+    float lin, ffn, ffn_out;       /* attention q/k/v/dense, ffn, ffn_output weights */
+    float pooler, cls, cls_bias;   /* the final pooler and classifier */
+    float ramp_cls, ramp_cls_bias; /* the off-ramps' classifiers */
+} tiny_scales;
+
 typedef struct tiny_spec {
     int vocab, E, H, heads, I, layers, P, labels;
-    uint64_t seed, emb_seed; /* encoder/heads and embedding weights */
-    const char *spiece;      /* copied to DIR/spiece.model when not NULL */
-    const char *lut;         /* copied to DIR/exit_lut.csv when not NULL */
+    uint64_t seed, emb_seed;        /* encoder/heads and embedding weights */
+                                    /* (seed 0: one stream from emb_seed) */
+    const char *spiece;             /* copied to DIR/spiece.model when not NULL */
+    const char *lut;                /* copied to DIR/exit_lut.csv when not NULL */
+    int ramps;                      /* off-ramps after layers 1..layers-1 */
+    int words_only;                 /* emb_seed draws only the word embeddings */
+    int spans;                      /* an attention.span tensor, z in 1..5 */
+    float span_ramp;                /* config's span_ramp; 0: the default */
+    const char *const *label_names; /* NULL: label0, label1, ... */
+    tiny_scales sc;
 } tiny_spec;
 
 static inline tiny_spec tiny_default(void) {
-    tiny_spec s = {30000, 4, 8, 2, 12, 3, 32, 2, 1, 1, NULL, NULL};
+    tiny_spec s = {.vocab = 30000,
+                   .E = 4,
+                   .H = 8,
+                   .heads = 2,
+                   .I = 12,
+                   .layers = 3,
+                   .P = 32,
+                   .labels = 2,
+                   .seed = 1,
+                   .emb_seed = 1,
+                   .ramps = 1,
+                   .sc = {0.1f, 0.3f, 0.3f, 0.3f, 0.3f, 0.5f, 1.0f, 0.5f, 1.0f, 0.5f}};
     return s;
 }
 
@@ -60,8 +88,9 @@ static inline void tiny_add(tiny_writer *w, const char *name, int d0, int d1, fl
 /* Write the checkpoint into the existing directory dir. */
 static inline void tiny_write(const char *dir, const tiny_spec *s) {
     const int V = s->vocab, E = s->E, H = s->H, I = s->I, C = s->labels;
+    const tiny_scales *sc = &s->sc;
     size_t total = (size_t)V * E + (size_t)s->P * E + 2 * E + 2 * E + H * E + H + 4 * (H * H + H) +
-                   4 * H + I * H + I + H * I + H + H * H + H + C * H + C +
+                   4 * H + I * H + I + H * I + H + s->heads + H * H + H + C * H + C +
                    (size_t)s->layers * (H * H + H + C * H + C);
     tiny_writer *w = calloc(1, sizeof *w);
     assert_non_null(w);
@@ -69,50 +98,51 @@ static inline void tiny_write(const char *dir, const tiny_spec *s) {
     assert_non_null(w->buf);
     w->rng = s->emb_seed ? s->emb_seed : 1;
     tiny_add(w, "albert.embeddings.word_embeddings.weight", V, E, 1, 0);
-    tiny_add(w, "albert.embeddings.position_embeddings.weight", s->P, E, 0.1f, 0);
+    if (s->words_only && s->seed) w->rng = s->seed;
+    tiny_add(w, "albert.embeddings.position_embeddings.weight", s->P, E, sc->pos, 0);
     tiny_add(w, "albert.embeddings.token_type_embeddings.weight", 2, E, 0.1f, 0);
-    w->rng = s->seed ? s->seed : 1;
+    if (!s->words_only && s->seed) w->rng = s->seed;
     tiny_add(w, "albert.embeddings.LayerNorm.weight", E, 0, 0.1f, 1);
     tiny_add(w, "albert.embeddings.LayerNorm.bias", E, 0, 0.1f, 0);
-    tiny_add(w, "albert.encoder.embedding_hidden_mapping_in.weight", H, E, 0.3f, 0);
+    tiny_add(w, "albert.encoder.embedding_hidden_mapping_in.weight", H, E, sc->map, 0);
     tiny_add(w, "albert.encoder.embedding_hidden_mapping_in.bias", H, 0, 0.1f, 0);
     const char *pre = "albert.encoder.albert_layer_groups.0.albert_layers.0.";
-    const char *lin[] = {"attention.query", "attention.key", "attention.value", "attention.dense"};
     char nm[200];
-    for (int k = 0; k < 4; k++) {
-        snprintf(nm, sizeof nm, "%s%s.weight", pre, lin[k]);
-        tiny_add(w, nm, H, H, 0.3f, 0);
-        snprintf(nm, sizeof nm, "%s%s.bias", pre, lin[k]);
-        tiny_add(w, nm, H, 0, 0.1f, 0);
+    struct {
+        const char *name;
+        int d0, d1;
+        float scale, offset;
+    } lt[] = {{"attention.query", H, H, sc->lin, 0},
+              {"attention.key", H, H, sc->lin, 0},
+              {"attention.value", H, H, sc->lin, 0},
+              {"attention.dense", H, H, sc->lin, 0},
+              {"attention.LayerNorm", H, 0, 0.1f, 1},
+              {"full_layer_layer_norm", H, 0, 0.1f, 1},
+              {"ffn", I, H, sc->ffn, 0},
+              {"ffn_output", H, I, sc->ffn_out, 0}};
+    for (size_t k = 0; k < sizeof lt / sizeof lt[0]; k++) {
+        snprintf(nm, sizeof nm, "%s%s.weight", pre, lt[k].name);
+        tiny_add(w, nm, lt[k].d0, lt[k].d1, lt[k].scale, lt[k].offset);
+        snprintf(nm, sizeof nm, "%s%s.bias", pre, lt[k].name);
+        tiny_add(w, nm, lt[k].d0, 0, 0.1f, 0);
     }
-    const char *lns[] = {"attention.LayerNorm", "full_layer_layer_norm"};
-    for (int k = 0; k < 2; k++) {
-        snprintf(nm, sizeof nm, "%s%s.weight", pre, lns[k]);
-        tiny_add(w, nm, H, 0, 0.1f, 1);
-        snprintf(nm, sizeof nm, "%s%s.bias", pre, lns[k]);
-        tiny_add(w, nm, H, 0, 0.1f, 0);
+    if (s->spans) {
+        snprintf(nm, sizeof nm, "%sattention.span", pre);
+        tiny_add(w, nm, s->heads, 0, 2.0f, 3.0f); /* z in 1..5 */
     }
-    snprintf(nm, sizeof nm, "%sffn.weight", pre);
-    tiny_add(w, nm, I, H, 0.3f, 0);
-    snprintf(nm, sizeof nm, "%sffn.bias", pre);
-    tiny_add(w, nm, I, 0, 0.1f, 0);
-    snprintf(nm, sizeof nm, "%sffn_output.weight", pre);
-    tiny_add(w, nm, H, I, 0.3f, 0);
-    snprintf(nm, sizeof nm, "%sffn_output.bias", pre);
-    tiny_add(w, nm, H, 0, 0.1f, 0);
-    tiny_add(w, "albert.pooler.weight", H, H, 0.5f, 0);
+    tiny_add(w, "albert.pooler.weight", H, H, sc->pooler, 0);
     tiny_add(w, "albert.pooler.bias", H, 0, 0.1f, 0);
-    tiny_add(w, "classifier.weight", C, H, 1.0f, 0);
-    tiny_add(w, "classifier.bias", C, 0, 0.5f, 0);
-    for (int j = 0; j < s->layers - 1; j++) {
+    tiny_add(w, "classifier.weight", C, H, sc->cls, 0);
+    tiny_add(w, "classifier.bias", C, 0, sc->cls_bias, 0);
+    for (int j = 0; s->ramps && j < s->layers - 1; j++) {
         snprintf(nm, sizeof nm, "albert.encoder.highway.%d.pooler.weight", j);
         tiny_add(w, nm, H, H, 0.5f, 0);
         snprintf(nm, sizeof nm, "albert.encoder.highway.%d.pooler.bias", j);
         tiny_add(w, nm, H, 0, 0.1f, 0);
         snprintf(nm, sizeof nm, "albert.encoder.highway.%d.classifier.weight", j);
-        tiny_add(w, nm, C, H, 1.0f, 0);
+        tiny_add(w, nm, C, H, sc->ramp_cls, 0);
         snprintf(nm, sizeof nm, "albert.encoder.highway.%d.classifier.bias", j);
-        tiny_add(w, nm, C, 0, 0.5f, 0);
+        tiny_add(w, nm, C, 0, sc->ramp_cls_bias, 0);
     }
     assert_true((size_t)(w->p - w->buf) <= total);
     char path[600];
@@ -127,8 +157,13 @@ static inline void tiny_write(const char *dir, const tiny_spec *s) {
     cfg.num_attention_heads = s->heads, cfg.intermediate_size = I,
     cfg.max_position_embeddings = s->P;
     cfg.num_labels = C;
-    for (int i = 0; i < C && i < EB_MAX_LABELS; i++)
-        snprintf(cfg.id2label[i], EB_LABEL_NAME_MAX, "label%d", i);
+    for (int i = 0; i < C && i < EB_MAX_LABELS; i++) {
+        if (s->label_names)
+            snprintf(cfg.id2label[i], EB_LABEL_NAME_MAX, "%s", s->label_names[i]);
+        else
+            snprintf(cfg.id2label[i], EB_LABEL_NAME_MAX, "label%d", i);
+    }
+    if (s->span_ramp) x.span_ramp = s->span_ramp;
     char *js = eb_config_to_json(&cfg, &x);
     snprintf(path, sizeof path, "%s/config.json", dir);
     assert_int_equal(eb_write_file_atomic(path, js, strlen(js), &err), EB_OK);
