@@ -8,121 +8,26 @@
 
 #include "edgebert.h"
 #include "edgebert/batch.h"
-#include "model/config.h"
-#include "model/safetensors.h"
 #include "util/util.h"
+#include "tinymodel.h"
 
-enum { V = 500, E = 8, H = 32, NH = 2, I = 48, L = 4, P = 40, T = 2, C = 2 };
-
-static char names[256][128];
-
-static void add(eb_st_entry *e, int *n, float **p, uint64_t *rng, const char *name, int d0, int d1,
-                float scale, float offset) {
-    snprintf(names[*n], sizeof names[*n], "%s", name);
-    size_t cnt = (size_t)d0 * (d1 ? d1 : 1);
-    for (size_t i = 0; i < cnt; i++)
-        (*p)[i] = offset + scale * (eb_test_uniform(rng) * 2 - 1);
-    e[*n].name = names[*n];
-    e[*n].data = *p;
-    e[*n].ndim = d1 ? 2 : 1;
-    e[*n].shape[0] = d0;
-    e[*n].shape[1] = d1;
-    (*p) += cnt;
-    (*n)++;
-}
+enum { V = 500, E = 8, H = 32, NH = 2, I = 48, L = 4, P = 40, C = 2 };
 
 /* A random 4-layer model with off-ramps after layers 1..3 (and spans when
- * asked) in a fresh temp dir. */
-static void make_model(char *dir, size_t cap, float **buf, uint64_t seed, int spans) {
-    snprintf(dir, cap, "/tmp/eb_test_batch_XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    *buf = malloc(sizeof(float) * 200000);
-    float *p = *buf;
-    eb_st_entry e[64];
-    int n = 0;
-    uint64_t rng = seed;
-    char nm[200];
-    add(e, &n, &p, &rng, "albert.embeddings.word_embeddings.weight", V, E, 1, 0);
-    add(e, &n, &p, &rng, "albert.embeddings.position_embeddings.weight", P, E, 0.3f, 0);
-    add(e, &n, &p, &rng, "albert.embeddings.token_type_embeddings.weight", T, E, 0.1f, 0);
-    add(e, &n, &p, &rng, "albert.embeddings.LayerNorm.weight", E, 0, 0.1f, 1);
-    add(e, &n, &p, &rng, "albert.embeddings.LayerNorm.bias", E, 0, 0.1f, 0);
-    add(e, &n, &p, &rng, "albert.encoder.embedding_hidden_mapping_in.weight", H, E, 0.5f, 0);
-    add(e, &n, &p, &rng, "albert.encoder.embedding_hidden_mapping_in.bias", H, 0, 0.1f, 0);
-    const char *pre = "albert.encoder.albert_layer_groups.0.albert_layers.0.";
-    const char *lin[] = {"attention.query", "attention.key", "attention.value", "attention.dense"};
-    for (int k = 0; k < 4; k++) {
-        snprintf(nm, sizeof nm, "%s%s.weight", pre, lin[k]);
-        add(e, &n, &p, &rng, nm, H, H, 0.4f, 0);
-        snprintf(nm, sizeof nm, "%s%s.bias", pre, lin[k]);
-        add(e, &n, &p, &rng, nm, H, 0, 0.1f, 0);
-    }
-    const char *lns[] = {"attention.LayerNorm", "full_layer_layer_norm"};
-    for (int k = 0; k < 2; k++) {
-        snprintf(nm, sizeof nm, "%s%s.weight", pre, lns[k]);
-        add(e, &n, &p, &rng, nm, H, 0, 0.1f, 1);
-        snprintf(nm, sizeof nm, "%s%s.bias", pre, lns[k]);
-        add(e, &n, &p, &rng, nm, H, 0, 0.1f, 0);
-    }
-    snprintf(nm, sizeof nm, "%sffn.weight", pre);
-    add(e, &n, &p, &rng, nm, I, H, 0.4f, 0);
-    snprintf(nm, sizeof nm, "%sffn.bias", pre);
-    add(e, &n, &p, &rng, nm, I, 0, 0.1f, 0);
-    snprintf(nm, sizeof nm, "%sffn_output.weight", pre);
-    add(e, &n, &p, &rng, nm, H, I, 0.3f, 0);
-    snprintf(nm, sizeof nm, "%sffn_output.bias", pre);
-    add(e, &n, &p, &rng, nm, H, 0, 0.1f, 0);
-    if (spans) {
-        snprintf(nm, sizeof nm, "%sattention.span", pre);
-        add(e, &n, &p, &rng, nm, NH, 0, 2.0f, 3.0f); /* z in 1..5 with R = 4 */
-    }
-    add(e, &n, &p, &rng, "albert.pooler.weight", H, H, 0.5f, 0);
-    add(e, &n, &p, &rng, "albert.pooler.bias", H, 0, 0.1f, 0);
-    add(e, &n, &p, &rng, "classifier.weight", C, H, 1.0f, 0);
-    add(e, &n, &p, &rng, "classifier.bias", C, 0, 0.5f, 0);
-    for (int j = 0; j < L - 1; j++) {
-        snprintf(nm, sizeof nm, "albert.encoder.highway.%d.pooler.weight", j);
-        add(e, &n, &p, &rng, nm, H, H, 0.5f, 0);
-        snprintf(nm, sizeof nm, "albert.encoder.highway.%d.pooler.bias", j);
-        add(e, &n, &p, &rng, nm, H, 0, 0.1f, 0);
-        snprintf(nm, sizeof nm, "albert.encoder.highway.%d.classifier.weight", j);
-        add(e, &n, &p, &rng, nm, C, H, 0.6f, 0);
-        snprintf(nm, sizeof nm, "albert.encoder.highway.%d.classifier.bias", j);
-        add(e, &n, &p, &rng, nm, C, 0, 0.3f, 0);
-    }
-    char path[400];
-    eb_error err = {0};
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    assert_int_equal(eb_st_write(path, e, n, EB_DTYPE_F32, NULL, &err), EB_OK);
-    eb_config cfg;
-    eb_model_extras x;
-    eb_config_default(&cfg, &x);
-    cfg.vocab_size = V, cfg.embedding_size = E, cfg.hidden_size = H, cfg.num_hidden_layers = L;
-    cfg.num_attention_heads = NH, cfg.intermediate_size = I, cfg.max_position_embeddings = P;
-    cfg.num_labels = C;
-    x.span_ramp = 4.0f;
-    char *js = eb_config_to_json(&cfg, &x);
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    assert_int_equal(eb_write_file_atomic(path, js, strlen(js), &err), EB_OK);
-    free(js);
-}
-
-static void remove_model(const char *dir, float *buf) {
-    char path[400];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    unlink(path);
-    rmdir(dir);
-    free(buf);
+ * asked) in a fresh temp dir; every weight from one stream. */
+static void make_model(char *dir, uint64_t seed, int spans) {
+    tiny_spec s = tiny_default();
+    s.vocab = V, s.E = E, s.H = H, s.heads = NH, s.I = I, s.layers = L, s.P = P, s.labels = C;
+    s.emb_seed = seed, s.seed = 0, s.spans = spans, s.span_ramp = 4.0f; /* z in 1..5 with R = 4 */
+    s.sc = (tiny_scales){0.3f, 0.5f, 0.4f, 0.4f, 0.3f, 0.5f, 1.0f, 0.5f, 0.6f, 0.3f};
+    tiny_make(dir, &s);
 }
 
 enum { NS = 23 };
 
 static void check_model(int spans, uint64_t seed) {
     char dir[64];
-    float *buf;
-    make_model(dir, sizeof dir, &buf, seed, spans);
+    make_model(dir, seed, spans);
     eb_model *m = NULL;
     eb_error err = {0};
     assert_int_equal(eb_model_load(dir, NULL, &m, &err), EB_OK);
@@ -236,7 +141,7 @@ static void check_model(int spans, uint64_t seed) {
     assert_int_equal(eb_batch_new(m, 0, 10, &b, &err), EB_ERR_ARG);
     eb_context_free(ctx);
     eb_model_free(m);
-    remove_model(dir, buf);
+    tiny_remove(dir);
 }
 
 static void test_batch_matches_single(void **state) {

@@ -11,109 +11,30 @@
 #include "edgebert/faults.h"
 #include "edgebert/quant.h"
 #include "model/bundle.h"
-#include "model/config.h"
 #include "model/model_internal.h"
-#include "model/safetensors.h"
+#include "tinymodel.h"
 
 enum { V = 30000, E = 16, H = 16, NH = 2, I = 24, L = 2, P = 32, C = 2 };
 
 /* ---- a tiny random checkpoint (and bundle) written here -------------- */
 
 typedef struct fixture {
-    char dir[256];
-    float *buf;
+    char dir[64]; /* tiny_make's size */
 } fixture;
 
-typedef struct tensor_list {
-    eb_st_entry e[64];
-    char names[64][128];
-    int n;
-    float *p;
-    uint64_t rng;
-} tensor_list;
-
-static void add(tensor_list *t, const char *name, int d0, int d1, float scale, float offset) {
-    snprintf(t->names[t->n], sizeof t->names[t->n], "%s", name);
-    size_t cnt = (size_t)d0 * (size_t)(d1 ? d1 : 1);
-    for (size_t i = 0; i < cnt; i++)
-        t->p[i] = offset + scale * (eb_test_uniform(&t->rng) * 2 - 1);
-    eb_st_entry *e = &t->e[t->n++];
-    e->name = t->names[t->n - 1];
-    e->data = t->p;
-    e->ndim = d1 ? 2 : 1;
-    e->shape[0] = d0;
-    e->shape[1] = d1;
-    t->p += cnt;
-}
-
-/* Weights from `seed`, word embeddings from `emb_seed`. */
+/* Weights from `seed`, word embeddings from `emb_seed`; no off-ramps. */
 static void make_checkpoint(fixture *fx, uint64_t seed, uint64_t emb_seed) {
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/eb_test_faults_XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    fx->buf = malloc(sizeof(float) * 600000);
-    tensor_list *t = calloc(1, sizeof *t);
-    t->p = fx->buf;
-    t->rng = emb_seed;
-    add(t, "albert.embeddings.word_embeddings.weight", V, E, 1, 0);
-    t->rng = seed;
-    add(t, "albert.embeddings.position_embeddings.weight", P, E, 0.1f, 0);
-    add(t, "albert.embeddings.token_type_embeddings.weight", 2, E, 0.1f, 0);
-    add(t, "albert.embeddings.LayerNorm.weight", E, 0, 0.1f, 1);
-    add(t, "albert.embeddings.LayerNorm.bias", E, 0, 0.1f, 0);
-    add(t, "albert.encoder.embedding_hidden_mapping_in.weight", H, E, 0.4f, 0);
-    add(t, "albert.encoder.embedding_hidden_mapping_in.bias", H, 0, 0.1f, 0);
-    const char *pre = "albert.encoder.albert_layer_groups.0.albert_layers.0.";
-    const char *lin[] = {"attention.query", "attention.key", "attention.value", "attention.dense"};
-    char nm[200];
-    for (int k = 0; k < 4; k++) {
-        snprintf(nm, sizeof nm, "%s%s.weight", pre, lin[k]);
-        add(t, nm, H, H, 0.4f, 0);
-        snprintf(nm, sizeof nm, "%s%s.bias", pre, lin[k]);
-        add(t, nm, H, 0, 0.1f, 0);
-    }
-    const char *lns[] = {"attention.LayerNorm", "full_layer_layer_norm"};
-    for (int k = 0; k < 2; k++) {
-        snprintf(nm, sizeof nm, "%s%s.weight", pre, lns[k]);
-        add(t, nm, H, 0, 0.1f, 1);
-        snprintf(nm, sizeof nm, "%s%s.bias", pre, lns[k]);
-        add(t, nm, H, 0, 0.1f, 0);
-    }
-    snprintf(nm, sizeof nm, "%sffn.weight", pre);
-    add(t, nm, I, H, 0.4f, 0);
-    snprintf(nm, sizeof nm, "%sffn.bias", pre);
-    add(t, nm, I, 0, 0.1f, 0);
-    snprintf(nm, sizeof nm, "%sffn_output.weight", pre);
-    add(t, nm, H, I, 0.4f, 0);
-    snprintf(nm, sizeof nm, "%sffn_output.bias", pre);
-    add(t, nm, H, 0, 0.1f, 0);
-    add(t, "albert.pooler.weight", H, H, 0.6f, 0);
-    add(t, "albert.pooler.bias", H, 0, 0.1f, 0);
-    add(t, "classifier.weight", C, H, 1.5f, 0);
-    add(t, "classifier.bias", C, 0, 0.05f, 0);
-    char path[400];
-    eb_error err = {0};
-    snprintf(path, sizeof path, "%s/model.safetensors", fx->dir);
-    assert_int_equal(eb_st_write(path, t->e, t->n, EB_DTYPE_F32, NULL, &err), EB_OK);
-    free(t);
-    eb_config cfg;
-    eb_model_extras x;
-    eb_config_default(&cfg, &x);
-    cfg.vocab_size = V, cfg.embedding_size = E, cfg.hidden_size = H, cfg.num_hidden_layers = L;
-    cfg.num_attention_heads = NH, cfg.intermediate_size = I, cfg.max_position_embeddings = P;
-    cfg.num_labels = C;
-    snprintf(cfg.id2label[0], EB_LABEL_NAME_MAX, "negative");
-    snprintf(cfg.id2label[1], EB_LABEL_NAME_MAX, "positive");
-    char *js = eb_config_to_json(&cfg, &x);
-    snprintf(path, sizeof path, "%s/config.json", fx->dir);
-    assert_int_equal(eb_write_file_atomic(path, js, strlen(js), &err), EB_OK);
-    free(js);
+    static const char *const label_names[C] = {"negative", "positive"};
+    tiny_spec s = tiny_default();
+    s.vocab = V, s.E = E, s.H = H, s.heads = NH, s.I = I, s.layers = L, s.P = P, s.labels = C;
+    s.seed = seed, s.emb_seed = emb_seed, s.words_only = 1, s.ramps = 0;
+    s.label_names = label_names;
+    s.sc = (tiny_scales){0.1f, 0.4f, 0.4f, 0.4f, 0.4f, 0.6f, 1.5f, 0.05f, 0, 0};
+    tiny_make(fx->dir, &s);
 }
 
 static void drop(fixture *fx) {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
-    assert_int_equal(system(cmd), 0);
-    free(fx->buf);
+    tiny_remove(fx->dir);
 }
 
 /* ---- fork ------------------------------------------------------------- */

@@ -12,116 +12,30 @@
 #include "model/config.h"
 #include "model/model_internal.h"
 #include "model/safetensors.h"
+#include "tinymodel.h"
 
 /* ---- a tiny random checkpoint written by the test ------------------- */
 
-enum { V = 30000, E = 8, H = 16, NH = 2, I = 24, L = 3, P = 32, T = 2, C = 2 };
+enum { V = 30000, E = 8, H = 16, NH = 2, I = 24, L = 3, P = 32, C = 2 };
 
 typedef struct fixture {
-    char dir[256];
-    float *buf;
+    char dir[64]; /* tiny_make's size */
     int has_spm;
 } fixture;
 
-static void add(eb_st_entry *e, int *n, float **p, uint64_t *rng, const char *name, int d0, int d1,
-                float scale, float offset) {
-    static char names[256][128];
-    snprintf(names[*n], sizeof names[*n], "%s", name);
-    size_t cnt = (size_t)d0 * (d1 ? d1 : 1);
-    for (size_t i = 0; i < cnt; i++) (*p)[i] = offset + scale * (eb_test_uniform(rng) * 2 - 1);
-    e[*n].name = names[*n];
-    e[*n].data = *p;
-    e[*n].ndim = d1 ? 2 : 1;
-    e[*n].shape[0] = d0;
-    e[*n].shape[1] = d1;
-    (*p) += cnt;
-    (*n)++;
-}
-
-/* Write config.json + model.safetensors (+ spiece.model link when the shared
+/* Write config.json + model.safetensors (+ spiece.model copy when the shared
  * one exists) into a fresh temp dir.  ramps: add off-ramps. */
 static void make_model_emb(fixture *fx, int ramps, uint64_t seed, uint64_t emb_seed) {
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/eb_test_model_XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    fx->has_spm = 0;
-    fx->buf = malloc(sizeof(float) * 400000);
-    float *p = fx->buf;
-    eb_st_entry e[128];
-    int n = 0;
-    uint64_t rng = emb_seed;
-    add(e, &n, &p, &rng, "albert.embeddings.word_embeddings.weight", V, E, 1, 0);
-    add(e, &n, &p, &rng, "albert.embeddings.position_embeddings.weight", P, E, 0.1f, 0);
-    add(e, &n, &p, &rng, "albert.embeddings.token_type_embeddings.weight", T, E, 0.1f, 0);
-    rng = seed;
-    add(e, &n, &p, &rng, "albert.embeddings.LayerNorm.weight", E, 0, 0.1f, 1);
-    add(e, &n, &p, &rng, "albert.embeddings.LayerNorm.bias", E, 0, 0.1f, 0);
-    add(e, &n, &p, &rng, "albert.encoder.embedding_hidden_mapping_in.weight", H, E, 0.3f, 0);
-    add(e, &n, &p, &rng, "albert.encoder.embedding_hidden_mapping_in.bias", H, 0, 0.1f, 0);
-    const char *pre = "albert.encoder.albert_layer_groups.0.albert_layers.0.";
-    const char *lin[] = {"attention.query", "attention.key", "attention.value", "attention.dense"};
-    char nm[200];
-    for (int k = 0; k < 4; k++) {
-        snprintf(nm, sizeof nm, "%s%s.weight", pre, lin[k]);
-        add(e, &n, &p, &rng, nm, H, H, 0.3f, 0);
-        snprintf(nm, sizeof nm, "%s%s.bias", pre, lin[k]);
-        add(e, &n, &p, &rng, nm, H, 0, 0.1f, 0);
-    }
-    const char *lns[] = {"attention.LayerNorm", "full_layer_layer_norm"};
-    for (int k = 0; k < 2; k++) {
-        snprintf(nm, sizeof nm, "%s%s.weight", pre, lns[k]);
-        add(e, &n, &p, &rng, nm, H, 0, 0.1f, 1);
-        snprintf(nm, sizeof nm, "%s%s.bias", pre, lns[k]);
-        add(e, &n, &p, &rng, nm, H, 0, 0.1f, 0);
-    }
-    snprintf(nm, sizeof nm, "%sffn.weight", pre);
-    add(e, &n, &p, &rng, nm, I, H, 0.3f, 0);
-    snprintf(nm, sizeof nm, "%sffn.bias", pre);
-    add(e, &n, &p, &rng, nm, I, 0, 0.1f, 0);
-    snprintf(nm, sizeof nm, "%sffn_output.weight", pre);
-    add(e, &n, &p, &rng, nm, H, I, 0.3f, 0);
-    snprintf(nm, sizeof nm, "%sffn_output.bias", pre);
-    add(e, &n, &p, &rng, nm, H, 0, 0.1f, 0);
-    add(e, &n, &p, &rng, "albert.pooler.weight", H, H, 0.5f, 0);
-    add(e, &n, &p, &rng, "albert.pooler.bias", H, 0, 0.1f, 0);
-    add(e, &n, &p, &rng, "classifier.weight", C, H, 1.0f, 0);
-    add(e, &n, &p, &rng, "classifier.bias", C, 0, 0.5f, 0);
-    for (int j = 0; ramps && j < L - 1; j++) {
-        snprintf(nm, sizeof nm, "albert.encoder.highway.%d.pooler.weight", j);
-        add(e, &n, &p, &rng, nm, H, H, 0.5f, 0);
-        snprintf(nm, sizeof nm, "albert.encoder.highway.%d.pooler.bias", j);
-        add(e, &n, &p, &rng, nm, H, 0, 0.1f, 0);
-        snprintf(nm, sizeof nm, "albert.encoder.highway.%d.classifier.weight", j);
-        add(e, &n, &p, &rng, nm, C, H, 1.0f, 0);
-        snprintf(nm, sizeof nm, "albert.encoder.highway.%d.classifier.bias", j);
-        add(e, &n, &p, &rng, nm, C, 0, 0.5f, 0);
-    }
-    char path[400];
-    eb_error err = {0};
-    snprintf(path, sizeof path, "%s/model.safetensors", fx->dir);
-    assert_int_equal(eb_st_write(path, e, n, EB_DTYPE_F32, NULL, &err), EB_OK);
-    eb_config cfg;
-    eb_model_extras x;
-    eb_config_default(&cfg, &x);
-    cfg.vocab_size = V, cfg.embedding_size = E, cfg.hidden_size = H, cfg.num_hidden_layers = L;
-    cfg.num_attention_heads = NH, cfg.intermediate_size = I, cfg.max_position_embeddings = P;
-    cfg.num_labels = C;
-    snprintf(cfg.id2label[0], EB_LABEL_NAME_MAX, "negative");
-    snprintf(cfg.id2label[1], EB_LABEL_NAME_MAX, "positive");
-    char *js = eb_config_to_json(&cfg, &x);
-    snprintf(path, sizeof path, "%s/config.json", fx->dir);
-    assert_int_equal(eb_write_file_atomic(path, js, strlen(js), &err), EB_OK);
-    free(js);
+    static const char *const label_names[C] = {"negative", "positive"};
+    tiny_spec s = tiny_default();
+    s.vocab = V, s.E = E, s.H = H, s.heads = NH, s.I = I, s.layers = L, s.P = P, s.labels = C;
+    s.seed = seed, s.emb_seed = emb_seed, s.ramps = ramps;
+    s.label_names = label_names;
     /* the real ALBERT tokenizer when the shared data is there */
     char spm[400];
-    if (eb_test_data_path(spm, sizeof spm, "albert/spiece.model")) {
-        char *d;
-        size_t n2;
-        assert_int_equal(eb_read_file(spm, NULL, 0, &d, &n2, NULL), EB_OK);
-        snprintf(path, sizeof path, "%s/spiece.model", fx->dir);
-        assert_int_equal(eb_write_file_atomic(path, d, n2, &err), EB_OK);
-        free(d);
-        fx->has_spm = 1;
-    }
+    fx->has_spm = eb_test_data_path(spm, sizeof spm, "albert/spiece.model");
+    s.spiece = fx->has_spm ? spm : NULL;
+    tiny_make(fx->dir, &s);
 }
 
 static void make_model(fixture *fx, int ramps, uint64_t seed) {
@@ -146,10 +60,7 @@ static char *read_all(const char *dir, const char *file, size_t *n) {
 }
 
 static void drop_model(fixture *fx) {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
-    assert_int_equal(system(cmd), 0);
-    free(fx->buf);
+    tiny_remove(fx->dir);
 }
 
 static eb_status try_load(const char *path, eb_error *err) {
