@@ -178,3 +178,100 @@ void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, co
     }
     fprintf(f, "}");
 }
+
+int eb_cli_scoring_args(const char *cmd, int argc, char **argv, void (*usage)(void),
+                        eb_cli_scoring *s) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--task")) {
+            if (++i >= argc) return usage(), 2;
+            s->task = argv[i];
+            continue;
+        }
+        if (!strcmp(argv[i], "--model-task")) {
+            if (++i >= argc) return usage(), 2;
+            s->p.task = argv[i];
+            continue;
+        }
+        int r = eb_cli_run_option(cmd, argc, argv, &i, &s->p);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc)
+            s->model = argv[++i];
+        else if (!strcmp(argv[i], "--data") && i + 1 < argc)
+            s->data = argv[++i];
+        else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+            if (!eb_cli_parse_int(cmd, "--limit", argv[++i], &s->limit)) return 2;
+        } else if (!strcmp(argv[i], "--json"))
+            s->json = 1;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return usage(), 0;
+        else {
+            fprintf(stderr, "edgebert %s: unknown or incomplete option %s\n", cmd, argv[i]);
+            return usage(), 2;
+        }
+    }
+    if (!s->data || !s->task) {
+        fprintf(stderr, "edgebert %s: --data and --task are required\n", cmd);
+        return usage(), 2;
+    }
+    return -1;
+}
+
+int eb_cli_scoring_open(const char *cmd, eb_cli_scoring *s) {
+    eb_error err = {0};
+    if (eb_task_lookup(s->task, &s->ti, &err) != EB_OK) {
+        fprintf(stderr, "edgebert %s: %s\n", cmd, err.msg);
+        return 2;
+    }
+    s->m = eb_cli_load_model(cmd, s->model);
+    if (!s->m) return 1;
+    if (eb_dataset_load(s->data, s->task, NULL, &s->ds, &err) != EB_OK) {
+        fprintf(stderr, "edgebert %s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    if (!s->ds->labeled) {
+        fprintf(stderr, "edgebert %s: %s has no labels to score against\n", cmd, s->data);
+        return 1;
+    }
+    const char *name = s->ti->name;
+    if (!s->p.task) { /* a bundle task named like the data task, else the only task */
+        if (eb_model_task_config(s->m, name))
+            s->p.task = name;
+        else if (eb_model_num_tasks(s->m) > 1) {
+            fprintf(stderr, "edgebert %s: the bundle has no task '%s' (tasks:", cmd, name);
+            for (int k = 0; k < eb_model_num_tasks(s->m); k++)
+                fprintf(stderr, " %s", eb_model_task_name(s->m, k));
+            fprintf(stderr, "); name one with --model-task\n");
+            return 1;
+        }
+    }
+    s->cfg = eb_model_task_config(s->m, s->p.task);
+    if (!s->cfg) {
+        fprintf(stderr, "edgebert %s: unknown model task '%s'\n", cmd, s->p.task);
+        return 1;
+    }
+    int map[EB_MAX_LABELS];
+    if (eb_task_label_map(s->ti, (const char(*)[EB_LABEL_NAME_MAX])s->cfg->id2label,
+                          s->cfg->num_labels, map, &err) != EB_OK) {
+        fprintf(stderr, "edgebert %s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    for (int k = 0; k < EB_MAX_LABELS; k++)
+        s->inv[k] = -1;
+    for (int k = 0; k < s->ti->num_labels; k++)
+        s->inv[map[k]] = k;
+    if (eb_context_new(s->m, &s->ctx, &err) != EB_OK) {
+        fprintf(stderr, "edgebert %s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    s->n = s->ds->n;
+    if (s->limit > 0 && s->limit < s->n) s->n = s->limit;
+    return 0;
+}
+
+void eb_cli_scoring_close(eb_cli_scoring *s) {
+    eb_context_free(s->ctx);
+    eb_dataset_free(s->ds);
+    eb_model_free(s->m);
+    s->ctx = NULL, s->ds = NULL, s->m = NULL;
+}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "edgebert.h"
+#include "edgebert/data.h"
 
 /* Log callback printing "edgebert: warning: ..." to stderr. */
 void eb_cli_log(void *ud, eb_log_level level, const char *msg);
@@ -32,5 +33,32 @@ void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, co
  * --max-len.  Returns 1 if argv[*i] was consumed (advancing *i), 0 if not
  * one of these, -1 on a bad value. */
 int eb_cli_run_option(const char *cmd, int argc, char **argv, int *i, eb_run_params *p);
+
+/* eval and compress-report: a model task scored on a labeled GLUE file. */
+typedef struct eb_cli_scoring {
+    const char *model, *data, *task; /* -m, --data, --task */
+    int json, limit;                 /* --json, --limit */
+    eb_run_params p;                 /* the run options; p.task: --model-task */
+    const eb_task_info *ti;          /* --task's layout */
+    eb_model *m;
+    eb_dataset *ds;
+    const eb_config *cfg;   /* the model task's config */
+    int inv[EB_MAX_LABELS]; /* model label -> data label, -1: none */
+    eb_context *ctx;
+    int n; /* examples to run: ds->n, at most --limit */
+} eb_cli_scoring;
+
+/* Parse -m, --data, --task, --model-task, --limit, --json, -h/--help and
+ * the run options (eb_cli_run_option) into s; s->p holds the defaults.
+ * Returns -1 to go on, else the exit code (usage() printed). */
+int eb_cli_scoring_args(const char *cmd, int argc, char **argv, void (*usage)(void),
+                        eb_cli_scoring *s);
+
+/* Look up the task, load the model and the labeled data, pick the model
+ * task (a bundle task named like the data task, else the only one), map
+ * its labels and make a context.  Returns 0, else the exit code after
+ * printing why; call eb_cli_scoring_close() either way. */
+int eb_cli_scoring_open(const char *cmd, eb_cli_scoring *s);
+void eb_cli_scoring_close(eb_cli_scoring *s);
 
 #endif

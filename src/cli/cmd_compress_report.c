@@ -105,99 +105,28 @@ typedef struct run_stats {
 } run_stats;
 
 int eb_cmd_compress_report(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *task = NULL;
-    int json = 0, limit = 0;
-    eb_run_params p = eb_run_params_default();
-    p.policy = EB_POLICY_BASE;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--task")) {
-            if (++i >= argc) return usage(), 2;
-            task = argv[i];
-            continue;
-        }
-        if (!strcmp(argv[i], "--model-task")) {
-            if (++i >= argc) return usage(), 2;
-            p.task = argv[i];
-            continue;
-        }
-        int r = eb_cli_run_option("compress-report", argc, argv, &i, &p);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc)
-            model = argv[++i];
-        else if (!strcmp(argv[i], "--data") && i + 1 < argc)
-            data = argv[++i];
-        else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
-            if (!eb_cli_parse_int("compress-report", "--limit", argv[++i], &limit)) return 2;
-        } else if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return usage(), 0;
-        else {
-            fprintf(stderr, "edgebert compress-report: unknown or incomplete option %s\n", argv[i]);
-            return usage(), 2;
-        }
-    }
-    if (!data || !task) {
-        fprintf(stderr, "edgebert compress-report: --data and --task are required\n");
-        return usage(), 2;
-    }
-    eb_error err = {0};
-    const eb_task_info *ti;
-    if (eb_task_lookup(task, &ti, &err) != EB_OK) {
-        fprintf(stderr, "edgebert compress-report: %s\n", err.msg);
-        return 2;
+    eb_cli_scoring ev = {.p = eb_run_params_default()};
+    ev.p.policy = EB_POLICY_BASE;
+    int rc = eb_cli_scoring_args("compress-report", argc, argv, usage, &ev);
+    if (rc >= 0) return rc;
+    rc = eb_cli_scoring_open("compress-report", &ev);
+    if (rc) {
+        eb_cli_scoring_close(&ev);
+        return rc;
     }
     char mbuf[1024];
-    const char *mpath = eb_cli_model_path(model, mbuf, sizeof mbuf);
-    eb_model *m = eb_cli_load_model("compress-report", model);
-    if (!m) return 1;
-    eb_dataset *ds = NULL;
-    eb_context *ctx = NULL;
+    const char *mpath = eb_cli_model_path(ev.model, mbuf, sizeof mbuf);
+    const eb_task_info *ti = ev.ti;
+    const eb_config *cfg = ev.cfg;
+    const int *inv = ev.inv;
+    eb_run_params p = ev.p;
+    const int n = ev.n;
+    eb_error err = {0};
     run_stats rs[2];
     memset(rs, 0, sizeof rs);
     float *score = NULL;
-    int *exits = NULL, rc = 1;
-    if (eb_dataset_load(data, task, NULL, &ds, &err) != EB_OK) {
-        fprintf(stderr, "edgebert compress-report: %s\n", err.msg);
-        goto done;
-    }
-    if (!ds->labeled) {
-        fprintf(stderr, "edgebert compress-report: %s has no labels to score against\n", data);
-        goto done;
-    }
-    if (!p.task) {
-        if (eb_model_task_config(m, ti->name))
-            p.task = ti->name;
-        else if (eb_model_num_tasks(m) > 1) {
-            fprintf(stderr,
-                    "edgebert compress-report: the bundle has no task '%s'; name one with "
-                    "--model-task\n",
-                    ti->name);
-            goto done;
-        }
-    }
-    const eb_config *cfg = eb_model_task_config(m, p.task);
-    if (!cfg) {
-        fprintf(stderr, "edgebert compress-report: unknown model task '%s'\n", p.task);
-        goto done;
-    }
-    int map[EB_MAX_LABELS], inv[EB_MAX_LABELS];
-    if (eb_task_label_map(ti, (const char(*)[EB_LABEL_NAME_MAX])cfg->id2label, cfg->num_labels, map,
-                          &err) != EB_OK) {
-        fprintf(stderr, "edgebert compress-report: %s\n", err.msg);
-        goto done;
-    }
-    for (int k = 0; k < EB_MAX_LABELS; k++)
-        inv[k] = -1;
-    for (int k = 0; k < ti->num_labels; k++)
-        inv[map[k]] = k;
-    if (eb_context_new(m, &ctx, &err) != EB_OK) {
-        fprintf(stderr, "edgebert compress-report: %s\n", err.msg);
-        goto done;
-    }
-    int n = ds->n;
-    if (limit > 0 && limit < n) n = limit;
+    int *exits = NULL;
+    rc = 1;
     score = calloc((size_t)n + 1, sizeof *score);
     exits = calloc((size_t)n + 1, sizeof *exits);
     for (int k = 0; k < 2; k++)
@@ -212,9 +141,10 @@ int eb_cmd_compress_report(int argc, char **argv) {
         double fl = 0, fd = 0;
         for (int i = 0; i < n; i++) {
             eb_result r;
-            const eb_example *ex = &ds->rows[i];
-            if (eb_classify(ctx, ex->text_a, ex->text_b, &p, &r, &err) != EB_OK) {
-                fprintf(stderr, "edgebert compress-report: %s:%ld: %s\n", data, ex->line, err.msg);
+            const eb_example *ex = &ev.ds->rows[i];
+            if (eb_classify(ev.ctx, ex->text_a, ex->text_b, &p, &r, &err) != EB_OK) {
+                fprintf(stderr, "edgebert compress-report: %s:%ld: %s\n", ev.data, ex->line,
+                        err.msg);
                 goto done;
             }
             rs[k].pred[i] = inv[r.label] >= 0 ? inv[r.label] : 0;
@@ -223,7 +153,7 @@ int eb_cmd_compress_report(int argc, char **argv) {
             fl += r.flops;
             fd += r.flops_dense;
         }
-        eb_dataset saved = *ds;
+        eb_dataset saved = *ev.ds;
         saved.n = n;
         if (eb_glue_score(&saved, ti->num_labels == 1 ? NULL : rs[k].pred,
                           ti->num_labels == 1 ? score : NULL, &rs[k].sc, &err) != EB_OK) {
@@ -241,11 +171,11 @@ int eb_cmd_compress_report(int argc, char **argv) {
     sizes sz;
     if (!model_sizes(mpath, p.task, &sz)) goto done;
     const char *names[2] = {"fp32", "af8"};
-    if (json) {
+    if (ev.json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "model", mpath);
         cJSON_AddStringToObject(o, "task", ti->name);
-        cJSON_AddStringToObject(o, "model_task", p.task ? p.task : eb_model_task_name(m, 0));
+        cJSON_AddStringToObject(o, "model_task", p.task ? p.task : eb_model_task_name(ev.m, 0));
         cJSON_AddNumberToObject(o, "n", n);
         cJSON_AddNumberToObject(o, "file_bytes", sz.file_bytes);
         cJSON_AddNumberToObject(o, "fp32_bytes", sz.fp32_bytes);
@@ -286,7 +216,7 @@ int eb_cmd_compress_report(int argc, char **argv) {
         cJSON_Delete(o);
     } else {
         printf("model %s, task %s (%s), %d examples\n", mpath,
-               p.task ? p.task : eb_model_task_name(m, 0), ti->display, n);
+               p.task ? p.task : eb_model_task_name(ev.m, 0), ti->display, n);
         printf("size              fp32 %.3f MB, stored %.3f MB (%.1fx); file %.3f MB, shared %.3f "
                "MB, task %.3f MB\n",
                sz.fp32_bytes / 1e6, sz.stored_bytes / 1e6,
@@ -316,8 +246,6 @@ done:
     free(exits);
     free(rs[0].pred);
     free(rs[1].pred);
-    eb_context_free(ctx);
-    eb_dataset_free(ds);
-    eb_model_free(m);
+    eb_cli_scoring_close(&ev);
     return rc;
 }

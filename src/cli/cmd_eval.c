@@ -40,87 +40,23 @@ static void json_num(const char *key, double v, int comma) {
 }
 
 int eb_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *task = NULL;
-    int json = 0, limit = 0;
-    eb_run_params p = eb_run_params_default();
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--task")) {
-            if (++i >= argc) return usage(), 2;
-            task = argv[i];
-            continue;
-        }
-        if (!strcmp(argv[i], "--model-task")) {
-            if (++i >= argc) return usage(), 2;
-            p.task = argv[i];
-            continue;
-        }
-        int r = eb_cli_run_option("eval", argc, argv, &i, &p);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) model = argv[++i];
-        else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
-        else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
-            if (!eb_cli_parse_int("eval", "--limit", argv[++i], &limit)) return 2;
-        } else if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(), 0;
-        else {
-            fprintf(stderr, "edgebert eval: unknown or incomplete option %s\n", argv[i]);
-            return usage(), 2;
-        }
+    eb_cli_scoring ev = {.p = eb_run_params_default()};
+    int rc = eb_cli_scoring_args("eval", argc, argv, usage, &ev);
+    if (rc >= 0) return rc;
+    rc = eb_cli_scoring_open("eval", &ev);
+    if (rc) {
+        eb_cli_scoring_close(&ev);
+        return rc;
     }
-    if (!data || !task) {
-        fprintf(stderr, "edgebert eval: --data and --task are required\n");
-        return usage(), 2;
-    }
+    const eb_task_info *ti = ev.ti;
+    const eb_config *cfg = ev.cfg;
+    const int *inv = ev.inv;
+    const int n = ev.n;
     eb_error err = {0};
-    const eb_task_info *ti;
-    if (eb_task_lookup(task, &ti, &err) != EB_OK) {
-        fprintf(stderr, "edgebert eval: %s\n", err.msg);
-        return 2;
-    }
-    eb_model *m = eb_cli_load_model("eval", model);
-    if (!m) return 1;
-    eb_dataset *ds = NULL;
-    eb_context *ctx = NULL;
-    int *pred = NULL, *exits = NULL, rc = 1;
+    int *pred = NULL, *exits = NULL;
     float *score = NULL;
     double *energy = NULL;
-    if (eb_dataset_load(data, task, NULL, &ds, &err) != EB_OK) {
-        fprintf(stderr, "edgebert eval: %s\n", err.msg);
-        goto done;
-    }
-    if (!ds->labeled) {
-        fprintf(stderr, "edgebert eval: %s has no labels to score against\n", data);
-        goto done;
-    }
-    /* the model's task: a bundle task named like the data task, else the default */
-    if (!p.task) { /* a bundle task named like the data task, else the only task */
-        if (eb_model_task_config(m, ti->name)) p.task = ti->name;
-        else if (eb_model_num_tasks(m) > 1) {
-            fprintf(stderr, "edgebert eval: the bundle has no task '%s' (tasks:", ti->name);
-            for (int k = 0; k < eb_model_num_tasks(m); k++) fprintf(stderr, " %s", eb_model_task_name(m, k));
-            fprintf(stderr, "); name one with --model-task\n");
-            goto done;
-        }
-    }
-    const eb_config *cfg = eb_model_task_config(m, p.task);
-    if (!cfg) {
-        fprintf(stderr, "edgebert eval: unknown model task '%s'\n", p.task);
-        goto done;
-    }
-    int map[EB_MAX_LABELS], inv[EB_MAX_LABELS];
-    if (eb_task_label_map(ti, (const char(*)[EB_LABEL_NAME_MAX])cfg->id2label, cfg->num_labels, map, &err) != EB_OK) {
-        fprintf(stderr, "edgebert eval: %s\n", err.msg);
-        goto done;
-    }
-    for (int k = 0; k < EB_MAX_LABELS; k++) inv[k] = -1;
-    for (int k = 0; k < ti->num_labels; k++) inv[map[k]] = k;
-    if (eb_context_new(m, &ctx, &err) != EB_OK) {
-        fprintf(stderr, "edgebert eval: %s\n", err.msg);
-        goto done;
-    }
-    int n = ds->n;
-    if (limit > 0 && limit < n) n = limit;
+    rc = 1;
     pred = calloc((size_t)n + 1, sizeof *pred);
     exits = calloc((size_t)n + 1, sizeof *exits);
     score = calloc((size_t)n + 1, sizeof *score);
@@ -134,9 +70,9 @@ int eb_cmd_eval(int argc, char **argv) {
     int tty = isatty(2);
     for (int i = 0; i < n; i++) {
         eb_result r;
-        const eb_example *ex = &ds->rows[i];
-        if (eb_classify(ctx, ex->text_a, ex->text_b, &p, &r, &err) != EB_OK) {
-            fprintf(stderr, "edgebert eval: %s:%ld: %s\n", data, ex->line, err.msg);
+        const eb_example *ex = &ev.ds->rows[i];
+        if (eb_classify(ev.ctx, ex->text_a, ex->text_b, &ev.p, &r, &err) != EB_OK) {
+            fprintf(stderr, "edgebert eval: %s:%ld: %s\n", ev.data, ex->line, err.msg);
             goto done;
         }
         truncated += r.truncated;
@@ -154,7 +90,7 @@ int eb_cmd_eval(int argc, char **argv) {
         }
     }
     double secs = now_s() - t0;
-    eb_dataset saved = *ds;
+    eb_dataset saved = *ev.ds;
     saved.n = n;
     eb_glue_scores sc;
     if (eb_glue_score(&saved, ti->num_labels == 1 ? NULL : pred, ti->num_labels == 1 ? score : NULL, &sc, &err) !=
@@ -166,7 +102,7 @@ int eb_cmd_eval(int argc, char **argv) {
     double mean_exit;
     eb_exit_histogram(exits, n, cfg->num_hidden_layers, hist, &mean_exit, NULL);
     if (truncated) fprintf(stderr, "edgebert eval: warning: %d inputs were truncated\n", truncated);
-    if (json) {
+    if (ev.json) {
         printf("{\"task\": \"%s\", \"n\": %d, ", ti->name, n);
         json_num("accuracy", sc.accuracy, 1);
         json_num("f1", sc.f1, 1);
@@ -198,8 +134,6 @@ int eb_cmd_eval(int argc, char **argv) {
     rc = 0;
 done:
     free(pred), free(exits), free(score), free(energy);
-    eb_context_free(ctx);
-    eb_dataset_free(ds);
-    eb_model_free(m);
+    eb_cli_scoring_close(&ev);
     return rc;
 }
