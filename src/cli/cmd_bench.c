@@ -338,32 +338,43 @@ static int ensure_model(const char *root, char *path, size_t cap) {
 
 /* ---- edgebert, in-process ------------------------------------------ */
 
-static int bench_edgebert(const opts *o, eb_model *m, rows *R) {
-    const eb_config *c = eb_model_task_config(m, o->rp.task);
-    eb_context *ctx;
-    eb_error err = {0};
-    if (eb_context_new(m, &ctx, &err) != EB_OK) {
-        fprintf(stderr, "edgebert bench: %s\n", err.msg);
-        return -1;
-    }
-    int32_t *ids = malloc(sizeof(int32_t) * EB_MAX_TOKENS);
-    double *ts = malloc(sizeof(double) * (size_t)o->runs);
-    if (!ids || !ts) {
-        free(ids), free(ts), eb_context_free(ctx);
-        return -1;
-    }
+/* The longest of o's lengths that the model takes. */
+static int max_len(const opts *o, const eb_config *c) {
+    int maxn = 1;
+    for (int ki = 0; ki < o->ntokens; ki++)
+        maxn = o->tokens[ki] > maxn ? o->tokens[ki] : maxn;
+    return maxn < c->max_position_embeddings ? maxn : c->max_position_embeddings;
+}
+
+/* Classify ids[0..n) once, in this process. */
+typedef eb_status (*classify_fn)(void *ud, const int32_t *ids, int n, const eb_run_params *p,
+                                 eb_error *err);
+
+/* Time fn at each thread count and length of o (random ids from one
+ * xorshift stream; the base policy): the median and the best of o->runs
+ * after o->warmup runs, as `engine` rows of R.  A length past the model's
+ * positions gets a skip row when say_skips.  Returns 0 or -1. */
+static int time_inproc(const opts *o, const eb_config *c, const char *engine, int say_skips,
+                       classify_fn fn, void *ud, rows *R) {
     eb_run_params p = o->rp;
     p.policy = EB_POLICY_BASE;
+    eb_error err = {0};
     uint64_t s = 88172645463325252ull;
+    int rc = -1;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)max_len(o, c));
+    double *ts = malloc(sizeof(double) * (size_t)o->runs);
+    if (!ids || !ts) goto done;
     for (int ti = 0; ti < o->nthreads; ti++) {
         set_threads(o->threads[ti]);
         for (int ki = 0; ki < o->ntokens; ki++) {
             int n = o->tokens[ki];
             if (n > c->max_position_embeddings) {
-                char why[128];
-                sfmt(why, sizeof why, "%d tokens: more than the model's %d positions", n,
-                     c->max_position_embeddings);
-                skip(R, "edgebert", o->threads[ti], why);
+                if (say_skips) {
+                    char why[128];
+                    sfmt(why, sizeof why, "%d tokens: more than the model's %d positions", n,
+                         c->max_position_embeddings);
+                    skip(R, engine, o->threads[ti], why);
+                }
                 continue;
             }
             ids[0] = 2;
@@ -372,23 +383,48 @@ static int bench_edgebert(const opts *o, eb_model *m, rows *R) {
                 ids[i] = 5 + (int32_t)(s % (uint64_t)(c->vocab_size - 5));
             }
             if (n > 1) ids[n - 1] = 3;
-            eb_result r;
             for (int i = 0; i < o->warmup + o->runs; i++) {
                 double t0 = run_ms(o->cpu_clock);
-                if (eb_classify_ids(ctx, ids, NULL, n, &p, &r, &err) != EB_OK) {
+                if (fn(ud, ids, n, &p, &err) != EB_OK) {
                     fprintf(stderr, "edgebert bench: %s\n", err.msg);
-                    free(ids), free(ts), eb_context_free(ctx);
-                    return -1;
+                    goto done;
                 }
                 if (i >= o->warmup) ts[i - o->warmup] = run_ms(o->cpu_clock) - t0;
             }
             qsort(ts, (size_t)o->runs, sizeof *ts, cmp_double);
-            add_row(R, "edgebert", o->threads[ti], n, ts[o->runs / 2], ts[0]);
+            add_row(R, engine, o->threads[ti], n, ts[o->runs / 2], ts[0]);
         }
     }
+    rc = 0;
+done:
     free(ids), free(ts);
+    return rc;
+}
+
+static eb_status classify_ctx(void *ud, const int32_t *ids, int n, const eb_run_params *p,
+                              eb_error *err) {
+    eb_result r;
+    return eb_classify_ids(ud, ids, NULL, n, p, &r, err);
+}
+
+static int bench_edgebert(const opts *o, eb_model *m, rows *R) {
+    eb_context *ctx;
+    eb_error err = {0};
+    if (eb_context_new(m, &ctx, &err) != EB_OK) {
+        fprintf(stderr, "edgebert bench: %s\n", err.msg);
+        return -1;
+    }
+    int rc =
+        time_inproc(o, eb_model_task_config(m, o->rp.task), "edgebert", 1, classify_ctx, ctx, R);
     eb_context_free(ctx);
-    return 0;
+    return rc;
+}
+
+static eb_status classify_batch(void *ud, const int32_t *ids, int n, const eb_run_params *p,
+                                eb_error *err) {
+    const int32_t *ptr[1] = {ids};
+    eb_batch_result r;
+    return eb_batch_classify_ids(ud, ptr, &n, 1, p, &r, err);
 }
 
 /* The batched engine (edgebert/batch.h) at batch 1: packed weights, fused
@@ -397,52 +433,14 @@ static int bench_edgebert_batch(const opts *o, eb_model *m, rows *R) {
     const eb_config *c = eb_model_task_config(m, o->rp.task);
     eb_error err = {0};
     eb_batch *b = NULL;
-    int maxn = 1;
-    for (int ki = 0; ki < o->ntokens; ki++)
-        maxn = o->tokens[ki] > maxn ? o->tokens[ki] : maxn;
-    if (maxn > c->max_position_embeddings) maxn = c->max_position_embeddings;
-    if (eb_batch_new(m, 1, maxn, &b, &err) != EB_OK) {
+    if (eb_batch_new(m, 1, max_len(o, c), &b, &err) != EB_OK) {
         fprintf(stderr, "edgebert bench: %s\n", err.msg);
         return -1;
     }
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)maxn);
-    double *ts = malloc(sizeof(double) * (size_t)o->runs);
-    if (!ids || !ts) {
-        free(ids), free(ts), eb_batch_free(b);
-        return -1;
-    }
-    eb_run_params p = o->rp;
-    p.policy = EB_POLICY_BASE;
-    uint64_t s = 88172645463325252ull;
-    for (int ti = 0; ti < o->nthreads; ti++) {
-        set_threads(o->threads[ti]);
-        for (int ki = 0; ki < o->ntokens; ki++) {
-            int n = o->tokens[ki];
-            if (n > c->max_position_embeddings) continue; /* the edgebert row says why */
-            ids[0] = 2;
-            for (int i = 1; i < n; i++) {
-                s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-                ids[i] = 5 + (int32_t)(s % (uint64_t)(c->vocab_size - 5));
-            }
-            if (n > 1) ids[n - 1] = 3;
-            const int32_t *ptr[1] = {ids};
-            eb_batch_result r;
-            for (int i = 0; i < o->warmup + o->runs; i++) {
-                double t0 = run_ms(o->cpu_clock);
-                if (eb_batch_classify_ids(b, ptr, &n, 1, &p, &r, &err) != EB_OK) {
-                    fprintf(stderr, "edgebert bench: %s\n", err.msg);
-                    free(ids), free(ts), eb_batch_free(b);
-                    return -1;
-                }
-                if (i >= o->warmup) ts[i - o->warmup] = run_ms(o->cpu_clock) - t0;
-            }
-            qsort(ts, (size_t)o->runs, sizeof *ts, cmp_double);
-            add_row(R, "edgebert-batch", o->threads[ti], n, ts[o->runs / 2], ts[0]);
-        }
-    }
-    free(ids), free(ts);
+    /* lengths past the positions: the edgebert row says why */
+    int rc = time_inproc(o, c, "edgebert-batch", 0, classify_batch, b, R);
     eb_batch_free(b);
-    return 0;
+    return rc;
 }
 
 /* ---- subprocess engines -------------------------------------------- */
