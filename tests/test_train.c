@@ -20,11 +20,6 @@
 
 static char tmpdir[256];
 
-static void make_tmp(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/eb_test_train_XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-}
-
 static void rm_rf(const char *d) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
@@ -77,6 +72,30 @@ static eb_train_options opts(const char *cfg, const char *out) {
     return o;
 }
 
+enum { PATH_CAP = 300 };
+
+/* tmpdir/name into buf (PATH_CAP bytes). */
+static void tmp_path(char *buf, const char *name) {
+    snprintf(buf, PATH_CAP, "%s/%s", tmpdir, name);
+}
+
+/* A test's start: a fresh tmpdir holding config.json (`layers` layers, one
+ * group), its path in cfg (PATH_CAP bytes), and when d is not NULL, n
+ * synthetic examples from seed. */
+static void start(char *cfg, int layers, eb_train_data *d, int n, uint64_t seed) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/eb_test_train_XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    tmp_path(cfg, "config.json");
+    write_config(cfg, layers, 1);
+    if (d) synth(d, n, seed);
+}
+
+/* A test's end: free d, remove tmpdir. */
+static void finish(eb_train_data *d) {
+    eb_train_data_free(d);
+    rm_rf(tmpdir);
+}
+
 static float *load_tensor(const char *dir, const char *name, size_t *n) {
     char path[512];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
@@ -107,13 +126,10 @@ static void test_schedules(void **state) {
 
 static void test_loss_falls_and_engine_agrees(void **state) {
     (void)state;
-    make_tmp();
-    char cfg[300], out[300];
-    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
-    snprintf(out, sizeof out, "%s/m", tmpdir);
-    write_config(cfg, 3, 1);
+    char cfg[PATH_CAP], out[PATH_CAP];
     eb_train_data d;
-    synth(&d, 256, 1);
+    start(cfg, 3, &d, 256, 1);
+    tmp_path(out, "m");
     eb_train_options o = opts(cfg, out);
     o.epochs = 1;
     o.max_steps = 2;
@@ -153,8 +169,7 @@ static void test_loss_falls_and_engine_agrees(void **state) {
     }
     eb_albert_scratch_free(&s, NULL);
     eb_tm_free(&m);
-    eb_train_data_free(&d);
-    rm_rf(tmpdir);
+    finish(&d);
 }
 
 /* Masked-LM pretraining: each sequence repeats one random token (8..19), so a
@@ -163,12 +178,10 @@ static void test_loss_falls_and_engine_agrees(void **state) {
  * fine-tuned from the result loads the encoder and leaves the MLM head out. */
 static void test_mlm_pretraining(void **state) {
     (void)state;
-    make_tmp();
-    char cfg[300], out[300], cls[300];
-    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
-    snprintf(out, sizeof out, "%s/mlm", tmpdir);
-    snprintf(cls, sizeof cls, "%s/cls", tmpdir);
-    write_config(cfg, 2, 1);
+    char cfg[PATH_CAP], out[PATH_CAP], cls[PATH_CAP];
+    start(cfg, 2, NULL, 0, 0);
+    tmp_path(out, "mlm");
+    tmp_path(cls, "cls");
     eb_tdata_builder b = {0};
     uint64_t rs = 3;
     for (int i = 0; i < 384; i++) {
@@ -220,20 +233,16 @@ static void test_mlm_pretraining(void **state) {
     o.teacher_dir = out;
     assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_ERR_ARG);
     eb_train_data_free(&c);
-    eb_train_data_free(&d);
-    rm_rf(tmpdir);
+    finish(&d);
 }
 
 static void test_resume_is_exact(void **state) {
     (void)state;
-    make_tmp();
-    char cfg[300], a[300], b[300];
-    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
-    snprintf(a, sizeof a, "%s/a", tmpdir);
-    snprintf(b, sizeof b, "%s/b", tmpdir);
-    write_config(cfg, 2, 1);
+    char cfg[PATH_CAP], a[PATH_CAP], b[PATH_CAP];
     eb_train_data d;
-    synth(&d, 100, 2);
+    start(cfg, 2, &d, 100, 2);
+    tmp_path(a, "a");
+    tmp_path(b, "b");
     eb_error err;
     eb_train_options o = opts(cfg, a);
     o.epochs = 2;
@@ -263,8 +272,7 @@ static void test_resume_is_exact(void **state) {
         assert_memory_equal(x, y, na * sizeof(float));
         free(x), free(y);
     }
-    eb_train_data_free(&d);
-    rm_rf(tmpdir);
+    finish(&d);
 }
 
 static double zero_frac(const char *dir, const char *name) {
@@ -279,13 +287,10 @@ static double zero_frac(const char *dir, const char *name) {
 
 static void test_pruning_and_spans(void **state) {
     (void)state;
-    make_tmp();
-    char cfg[300], out[300];
-    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
-    snprintf(out, sizeof out, "%s/m", tmpdir);
-    write_config(cfg, 2, 1);
+    char cfg[PATH_CAP], out[PATH_CAP];
     eb_train_data d;
-    synth(&d, 128, 3);
+    start(cfg, 2, &d, 128, 3);
+    tmp_path(out, "m");
     eb_error err;
     for (int method = 1; method <= 2; method++) {
         eb_train_options o = opts(cfg, out);
@@ -317,21 +322,17 @@ static void test_pruning_and_spans(void **state) {
         free(z);
         rm_rf(out);
     }
-    eb_train_data_free(&d);
-    rm_rf(tmpdir);
+    finish(&d);
 }
 
 static void test_offramps_predictor(void **state) {
     (void)state;
-    make_tmp();
-    char cfg[300], a[300], b[300], c[300];
-    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
-    snprintf(a, sizeof a, "%s/a", tmpdir);
-    snprintf(b, sizeof b, "%s/b", tmpdir);
-    snprintf(c, sizeof c, "%s/c", tmpdir);
-    write_config(cfg, 4, 1);
+    char cfg[PATH_CAP], a[PATH_CAP], b[PATH_CAP], c[PATH_CAP];
     eb_train_data d;
-    synth(&d, 128, 4);
+    start(cfg, 4, &d, 128, 4);
+    tmp_path(a, "a");
+    tmp_path(b, "b");
+    tmp_path(c, "c");
     eb_error err;
     eb_train_options o = opts(cfg, a);
     o.epochs = 2;
@@ -377,22 +378,18 @@ static void test_offramps_predictor(void **state) {
     }
     fclose(f);
     assert_int_equal(rows, 100);
-    eb_train_data_free(&d);
-    rm_rf(tmpdir);
+    finish(&d);
 }
 
 /* Pure distillation (a_ce = 0) from a trained teacher into a fresh student
  * that never sees the labels: it learns the teacher's answers. */
 static void test_distillation(void **state) {
     (void)state;
-    make_tmp();
-    char cfg[300], a[300], b[300];
-    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
-    snprintf(a, sizeof a, "%s/teacher", tmpdir);
-    snprintf(b, sizeof b, "%s/student", tmpdir);
-    write_config(cfg, 2, 1);
+    char cfg[PATH_CAP], a[PATH_CAP], b[PATH_CAP];
     eb_train_data d;
-    synth(&d, 256, 6);
+    start(cfg, 2, &d, 256, 6);
+    tmp_path(a, "teacher");
+    tmp_path(b, "student");
     eb_error err;
     eb_train_options o = opts(cfg, a);
     o.epochs = 15;
@@ -412,9 +409,8 @@ static void test_distillation(void **state) {
     o.kd_temperature = 2.0f;
     assert_int_equal(eb_train_run(&o, &wrong, &d, &r, &err), EB_OK);
     assert_true(r.dev_accuracy > 0.85); /* measured against the true labels */
-    eb_train_data_free(&d);
     eb_train_data_free(&wrong);
-    rm_rf(tmpdir);
+    finish(&d);
 }
 
 typedef struct last_progress {
@@ -430,13 +426,10 @@ static void keep_progress(void *ud, const eb_train_progress *p) {
  * then linear decay: the last step's rate is lr * 1/9). */
 static void test_steps_option(void **state) {
     (void)state;
-    make_tmp();
-    char cfg[300], out[300];
-    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
-    snprintf(out, sizeof out, "%s/m", tmpdir);
-    write_config(cfg, 2, 1);
+    char cfg[PATH_CAP], out[PATH_CAP];
     eb_train_data d;
-    synth(&d, 256, 7);
+    start(cfg, 2, &d, 256, 7);
+    tmp_path(out, "m");
     eb_error err;
     eb_train_options o = opts(cfg, out);
     o.steps = 10;
@@ -450,20 +443,16 @@ static void test_steps_option(void **state) {
     assert_int_equal(lp.total, 10);
     assert_int_equal(lp.step, 10);
     assert_float_equal(lp.lr, o.lr / 9.0, 1e-9);
-    eb_train_data_free(&d);
-    rm_rf(tmpdir);
+    finish(&d);
 }
 
 static void test_nan_and_interrupt(void **state) {
     (void)state;
-    make_tmp();
-    char cfg[300], a[300], b[300], path[400];
-    snprintf(cfg, sizeof cfg, "%s/config.json", tmpdir);
-    snprintf(a, sizeof a, "%s/a", tmpdir);
-    snprintf(b, sizeof b, "%s/b", tmpdir);
-    write_config(cfg, 2, 1);
+    char cfg[PATH_CAP], a[PATH_CAP], b[PATH_CAP], path[400];
     eb_train_data d;
-    synth(&d, 64, 5);
+    start(cfg, 2, &d, 64, 5);
+    tmp_path(a, "a");
+    tmp_path(b, "b");
     eb_error err;
     /* interruption: stop already requested -> one step, saved, EB_ERR_INTERRUPTED */
     volatile sig_atomic_t stop = 1;
@@ -485,8 +474,7 @@ static void test_nan_and_interrupt(void **state) {
     o.init_dir = b;
     assert_int_equal(eb_train_run(&o, &d, NULL, &r, &err), EB_ERR_NUMERIC);
     assert_non_null(strstr(err.msg, "NaN"));
-    eb_train_data_free(&d);
-    rm_rf(tmpdir);
+    finish(&d);
 }
 
 int main(void) {
