@@ -230,6 +230,18 @@ static void last_line(const char *path, char *buf, size_t cap) {
     fclose(f);
 }
 
+/* Run cmd (stderr appended to log): 0 when it succeeds and `made` exists,
+ * else -1 with why = "WHAT failed (RC): the log's last line". */
+static int run_making(const char *cmd, const char *log, const char *made, const char *what,
+                      char *why, size_t cap) {
+    int rc = run_capture(cmd, log, NULL, 0);
+    if (rc == 0 && exists(made)) return 0;
+    char l[400];
+    last_line(log, l, sizeof l);
+    sfmt(why, cap, "%s failed (%d): %s", what, rc, l);
+    return -1;
+}
+
 /* Parse the last JSON object line of out. */
 static cJSON *parse_last_json(char *out) {
     char *p = out + strlen(out);
@@ -539,14 +551,7 @@ static int ensure_ort(const char *root, char *why, size_t cap) {
          "\"private\":true}' > package.json; } && ONNXRUNTIME_NODE_INSTALL=skip npm install "
          "--no-audit --no-fund onnxruntime-node@%s >/dev/null",
          qd, qd, ver && *ver ? ver : ORT_VERSION);
-    int rc = run_capture(cmd, log, NULL, 0);
-    if (rc != 0 || !exists(pk)) {
-        char l[400];
-        last_line(log, l, sizeof l);
-        sfmt(why, cap, "npm install onnxruntime-node failed (%d): %s", rc, l);
-        return -1;
-    }
-    return 0;
+    return run_making(cmd, log, pk, "npm install onnxruntime-node", why, cap);
 }
 
 /* Export hf to ONNX (opset 13) under build/bench/onnx (when stale). */
@@ -563,7 +568,7 @@ static int ensure_onnx(const char *root, const char *hf, char *onnx, size_t cap,
     sfmt(st, sizeof st, "%s/model.safetensors", hf);
     if (exists(onnx) && mtime(onnx) >= mtime(st)) return 0;
     char qs[PATH_MAX + 8], qm[PATH_MAX + 8], qo[PATH_MAX + 8], sc[PATH_MAX + 40];
-    char cmd[4 * PATH_MAX], log[PATH_MAX + 40], out[4096];
+    char cmd[4 * PATH_MAX], log[PATH_MAX + 40];
     sfmt(sc, sizeof sc, "%s/tools/bench/torch_albert.py", root);
     sfmt(log, sizeof log, "%s/build/bench/export.log", root);
     shq(qs, sizeof qs, sc);
@@ -571,14 +576,7 @@ static int ensure_onnx(const char *root, const char *hf, char *onnx, size_t cap,
     shq(qo, sizeof qo, onnx);
     sfmt(cmd, sizeof cmd, "%s %s export --model %s --out %s", python(), qs, qm, qo);
     fprintf(stderr, "edgebert bench: exporting %s to ONNX (opset 13)\n", hf);
-    int rc = run_capture(cmd, log, out, sizeof out);
-    if (rc != 0 || !exists(onnx)) {
-        char l[400];
-        last_line(log, l, sizeof l);
-        sfmt(why, wcap, "ONNX export with torch failed (%d): %s", rc, l);
-        return -1;
-    }
-    return 0;
+    return run_making(cmd, log, onnx, "ONNX export with torch", why, wcap);
 }
 
 static int ort_ready(const char *root, const char *hf, char *onnx, size_t cap, char *why,
