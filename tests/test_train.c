@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "edgebert/train.h"
+#include "kernels/backward.h"
+#include "model/config.h"
 #include "kernels/kernels.h"
 #include "model/albert.h"
 #include "model/safetensors.h"
@@ -234,6 +236,89 @@ static void test_mlm_pretraining(void **state) {
     assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_ERR_ARG);
     eb_train_data_free(&c);
     finish(&d);
+}
+
+/* Cross-entropy of the main head after a training forward with fixed dropout masks. */
+static double dropout_loss(eb_tmodel *m, const int32_t *ids, const uint8_t *valid, const int *lab,
+                           int B, int T, float *dl) {
+    eb_tm_forward(m, ids, NULL, valid, B, T, 0, 0.1f, 77);
+    double loss = 0;
+    memset(dl, 0, sizeof(float) * (size_t)B * 2);
+    for (int b = 0; b < B; b++)
+        loss += eb_xent_backward(dl + 2 * b, m->head.logits + 2 * b, 2, lab[b], 1.0f / B) / B;
+    return loss;
+}
+
+/* Hidden dropout (attention and FFN outputs): the analytic gradients with the
+ * masks of a fixed seed match central differences with the same masks, the
+ * masks do change the output, and an eval forward (dropout_p 0) ignores them. */
+static void test_hidden_dropout_gradients(void **state) {
+    (void)state;
+    char cfg[PATH_CAP];
+    start(cfg, 3, NULL, 0, 0);
+    eb_config c;
+    eb_model_extras x;
+    eb_error err;
+    assert_int_equal(eb_config_load(cfg, &c, &x, &err), EB_OK);
+    eb_tmodel m, ref;
+    assert_int_equal(eb_tm_create(&m, &c, &x, 0, 0, 0, 3, NULL, &err), EB_OK);
+    assert_int_equal(eb_tm_create(&ref, &c, &x, 0, 0, 0, 3, NULL, &err), EB_OK);
+    for (size_t j = 0; j < m.n_params; j++) /* out of the near-linear initial regime */
+        m.params[j] = ref.params[j] *= 5.0f;
+    m.hidden_dropout = 0.3f;
+    assert_int_equal(eb_tm_alloc_acts(&m, 3, 6, &err), EB_OK);
+    assert_int_equal(eb_tm_alloc_acts(&ref, 3, 6, &err), EB_OK);
+    const int B = 3, T = 6, lab[3] = {0, 1, 1};
+    int32_t ids[18];
+    uint8_t valid[18];
+    uint64_t r = 11;
+    for (int i = 0; i < B * T; i++) {
+        ids[i] = 5 + (int)(eb_test_rng(&r) % 15);
+        valid[i] = i % T < 4 + i / T % 2;
+    }
+    float dl[6];
+    /* eval forwards agree; training forwards differ (the masks) */
+    eb_tm_forward(&m, ids, NULL, valid, B, T, 0, 0.0f, 77);
+    eb_tm_forward(&ref, ids, NULL, valid, B, T, 0, 0.0f, 77);
+    assert_float_equal(m.head.logits[0], ref.head.logits[0], 0);
+    dropout_loss(&ref, ids, valid, lab, B, T, dl);
+    float ref_logit = ref.head.logits[0];
+    dropout_loss(&m, ids, valid, lab, B, T, dl);
+    assert_true(fabsf(m.head.logits[0] - ref_logit) > 1e-2f * fabsf(ref_logit));
+    memset(m.grads, 0, m.n_params * sizeof(float));
+    dropout_loss(&m, ids, valid, lab, B, T, dl);
+    eb_tm_backward(&m, dl, NULL, 1);
+    const char *names[] = {
+        "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.dense.weight",
+        "albert.encoder.albert_layer_groups.0.albert_layers.0.ffn_output.weight",
+        "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight",
+        "albert.encoder.embedding_hidden_mapping_in.weight"};
+    float *g = malloc(m.n_params * sizeof(float));
+    memcpy(g, m.grads, m.n_params * sizeof(float));
+    int checked = 0;
+    for (size_t t = 0; t < sizeof names / sizeof names[0]; t++) {
+        int ti = eb_tm_find(&m, names[t]);
+        assert_true(ti >= 0);
+        for (int k = 0; k < 6; k++) {
+            size_t j = m.t[ti].off + (size_t)(k * 37) % m.t[ti].numel;
+            const float w0 = m.params[j], h = 3e-3f;
+            m.params[j] = w0 + h;
+            double lp = dropout_loss(&m, ids, valid, lab, B, T, dl);
+            m.params[j] = w0 - h;
+            double lm = dropout_loss(&m, ids, valid, lab, B, T, dl);
+            m.params[j] = w0;
+            double fd = (lp - lm) / (2 * h);
+            if (fabs(fd - g[j]) > 1e-4 + 0.03 * fabs(fd))
+                fail_msg("%s[%zu]: analytic %g, central difference %g", names[t], j - m.t[ti].off,
+                         g[j], fd);
+            checked++;
+        }
+    }
+    assert_int_equal(checked, 24);
+    free(g);
+    eb_tm_free(&m);
+    eb_tm_free(&ref);
+    finish(NULL);
 }
 
 static void test_resume_is_exact(void **state) {
@@ -482,6 +567,7 @@ int main(void) {
         cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_loss_falls_and_engine_agrees),
         cmocka_unit_test(test_mlm_pretraining),
+        cmocka_unit_test(test_hidden_dropout_gradients),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_pruning_and_spans),
         cmocka_unit_test(test_offramps_predictor),

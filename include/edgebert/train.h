@@ -79,15 +79,17 @@ typedef struct eb_train_options {
     const char *teacher_dir; /* knowledge distillation (phase 1), NULL = none */
     const char *out_dir;     /* where checkpoints go (HF format) */
     eb_train_phase phase;
-    int epochs;         /* default 3 */
-    float lr;           /* peak learning rate, default 5e-4 */
-    int batch;          /* default 32 */
-    uint64_t seed;      /* default 42 */
-    int max_len;        /* default 128 */
-    float warmup;       /* < 1: fraction of the steps, else steps; default 0.1 */
-    float weight_decay; /* default 0.01 (not on biases, LayerNorm, spans) */
-    float clip;         /* global gradient norm clip, default 1.0 */
-    float dropout;      /* before every classifier, default 0.1 */
+    int epochs;           /* default 3 */
+    float lr;             /* peak learning rate, default 5e-4 */
+    int batch;            /* default 32 */
+    uint64_t seed;        /* default 42 */
+    int max_len;          /* default 128 */
+    float warmup;         /* < 1: fraction of the steps, else steps; default 0.1 */
+    float weight_decay;   /* default 0.01 (not on biases, LayerNorm, spans) */
+    float clip;           /* global gradient norm clip, default 1.0 */
+    float dropout;        /* before every classifier, default 0.1 */
+    float hidden_dropout; /* on the attention and FFN outputs before their residual adds
+                             (HF's hidden_dropout_prob), default 0 */
     float kd_temperature, kd_alpha_distil, kd_alpha_ce; /* 2, 0.9, 0.1 */
     eb_prune_method prune;
     float keep;               /* final kept fraction of the masked matrices, default 0.5 */

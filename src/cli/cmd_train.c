@@ -28,8 +28,8 @@ static void usage(void) {
         "                      [--dev DEV.tsv] [--task NAME] [--tokenizer spiece.model] [--ids]\n"
         "                      [--phase mlm|backbone|offramps|predictor] [--teacher MODEL_DIR]\n"
         "                      [--epochs N] [--lr X] [--batch N] [--seed N] [--max-len N]\n"
-        "                      [--warmup X] [--weight-decay X] [--dropout X] [--clip X]\n"
-        "                      [--kd-temperature T] [--kd-alpha A]\n"
+        "                      [--warmup X] [--weight-decay X] [--dropout X] [--hidden-dropout X]\n"
+        "                      [--clip X] [--kd-temperature T] [--kd-alpha A]\n"
         "                      [--prune movement|magnitude] [--keep FRAC] [--score-lr X]\n"
         "                      [--emb-prune PCT] [--freeze-embeddings] [--adapters SIZE]\n"
         "                      [--span] [--span-coeff X] [--span-lr X] [--span-max N] [--span-ramp "
@@ -124,6 +124,8 @@ int eb_cmd_train(int argc, char **argv) {
             ok = eb_cli_parse_float(C, a, v, &o.weight_decay);
         else if (!strcmp(a, "--dropout"))
             ok = eb_cli_parse_float(C, a, v, &o.dropout);
+        else if (!strcmp(a, "--hidden-dropout"))
+            ok = eb_cli_parse_float(C, a, v, &o.hidden_dropout);
         else if (!strcmp(a, "--clip"))
             ok = eb_cli_parse_float(C, a, v, &o.clip);
         else if (!strcmp(a, "--kd-temperature"))

@@ -385,7 +385,9 @@ eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err) {
     m->acts = eb_calloc(m->alloc, (size_t)A, sizeof *m->acts);
     m->ramp = eb_calloc(m->alloc, (size_t)(m->num_ramps ? m->num_ramps : 1), sizeof *m->ramp);
     const size_t R = (size_t)(m->x.adapter_size > 0 ? m->x.adapter_size : 0);
-    size_t per_app = 8 * N * H + 2 * N * I + (R ? 2 * (N * H + 2 * N * R) + 6 * 16 : 0);
+    const int HD = m->hidden_dropout > 0;
+    size_t per_app = 8 * N * H + 2 * N * I + (R ? 2 * (N * H + 2 * N * R) + 6 * 16 : 0) +
+                     (HD ? 2 * N * H + 2 * 16 : 0);
     size_t per_head = 4 * B * H + B * K;
     size_t total = 2 * N * E + (size_t)A * per_app + N * H + (size_t)(1 + m->num_ramps) * per_head +
                    NH * T * T + 2 * T * T +
@@ -419,6 +421,8 @@ eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err) {
             GRAB(s->ad_pre[k], N * R);
             GRAB(s->ad_act[k], N * R);
         }
+        for (int k = 0; k < 2 && HD; k++)
+            GRAB(s->dm[k], N * H);
     }
     GRAB(m->final_out, N * H);
     for (int j = -1; j < m->num_ramps; j++) {
@@ -543,6 +547,20 @@ static void adapter_forward(eb_tmodel *m, float *y, const eb_tlin *down, const e
     eb_add_inplace(y, m->dad, (size_t)N * H);
 }
 
+/* x[n] *= mask[n], a fresh dropout mask of rate p (0 or 1/(1-p)) */
+static void dropout_fwd(float *x, float *mask, size_t n, float p, uint64_t *rng) {
+    const float keep = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++) {
+        mask[i] = eb_rng_uniform(rng) < p ? 0.0f : keep;
+        x[i] *= mask[i];
+    }
+}
+
+static void mul_inplace(float *x, const float *m, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        x[i] *= m[i];
+}
+
 void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const uint8_t *valid,
                    int B, int T, int ramps, float dropout_p, uint64_t rng_seed) {
     const eb_config *c = &m->cfg;
@@ -557,6 +575,9 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
         m->types[i] = types ? types[i] : 0;
     memcpy(m->key_valid, valid, (size_t)N);
     const eb_tw *w = &m->W;
+    const float hp = dropout_p > 0 && m->acts[0].dm[0] ? m->hidden_dropout : 0.0f;
+    m->hd_active = hp > 0;
+    uint64_t hrng = rng_seed * 0x2545F4914F6CDD1DULL + 0x5DEECE66DULL;
     for (int i = 0; i < N; i++) {
         const float *we = w->word + (size_t)m->ids[i] * E;
         const float *pe = w->pos + (size_t)(i % T) * E;
@@ -586,6 +607,7 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
         if (ad)
             adapter_forward(m, s->res1, &ad[EB_AD_ATTN_DOWN], &ad[EB_AD_ATTN_UP], s->ad_in[0],
                             s->ad_pre[0], s->ad_act[0], N);
+        if (hp > 0) dropout_fwd(s->res1, s->dm[0], (size_t)N * H, hp, &hrng);
         eb_add_inplace(s->res1, s->xin, (size_t)N * H);
         eb_layernorm(s->h1, s->res1, L->aln.g, L->aln.b, N, H, eps);
         eb_matmul(s->fpre, s->h1, L->ffn.w, L->ffn.b, N, H, I);
@@ -595,6 +617,7 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
         if (ad)
             adapter_forward(m, s->res2, &ad[EB_AD_FFN_DOWN], &ad[EB_AD_FFN_UP], s->ad_in[1],
                             s->ad_pre[1], s->ad_act[1], N);
+        if (hp > 0) dropout_fwd(s->res2, s->dm[1], (size_t)N * H, hp, &hrng);
         eb_add_inplace(s->res2, s->h1, (size_t)N * H);
         eb_layernorm(out, s->res2, L->oln.g, L->oln.b, N, H, eps);
         if (ramps && inner == c->inner_group_num - 1 && l < m->num_ramps)
@@ -674,6 +697,7 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
         zero(m->dres, NHs);
         eb_layernorm_backward(m->dres, G->oln.g, G->oln.b, m->dh, s->res2, L->oln.g, N, H, eps);
         memcpy(m->dtmp, m->dres, NHs * sizeof(float));
+        if (m->hd_active) mul_inplace(m->dres, s->dm[1], NHs);
         const float *dz = m->dres;
         if (ad) {
             adapter_backward(m, m->dres, &ad[EB_AD_FFN_DOWN], &ad[EB_AD_FFN_UP],
@@ -691,6 +715,7 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
         zero(m->dres, NHs);
         eb_layernorm_backward(m->dres, G->aln.g, G->aln.b, m->dtmp, s->res1, L->aln.g, N, H, eps);
         memcpy(m->dh, m->dres, NHs * sizeof(float));
+        if (m->hd_active) mul_inplace(m->dres, s->dm[0], NHs);
         dz = m->dres;
         if (ad) {
             adapter_backward(m, m->dres, &ad[EB_AD_ATTN_DOWN], &ad[EB_AD_ATTN_UP],

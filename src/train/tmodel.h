@@ -80,6 +80,9 @@ typedef struct eb_tact {
     /* adapters (attention, feed-forward): input [N,H], down-projection
      * before and after gelu_new [N,r] */
     float *ad_in[2], *ad_pre[2], *ad_act[2];
+    /* hidden dropout masks (0 or 1/(1-p)) of the attention and FFN outputs, [N,H] each
+     * (only with hidden_dropout > 0) */
+    float *dm[2];
 } eb_tact;
 
 /* Activations of one classification head on the [CLS] rows. */
@@ -101,6 +104,10 @@ typedef struct eb_tmodel {
                                 shared layers (adapter training), only what flows through them */
     int n_unique;            /* num_hidden_groups * inner_group_num */
     int has_mlm;             /* the masked-LM head is part of the layout */
+    float hidden_dropout;    /* dropout on the attention and FFN outputs before their residual
+                                adds (HF's hidden_dropout_prob), in training forwards (dropout_p
+                                > 0) only; set before eb_tm_alloc_acts */
+    int hd_active;           /* the last forward applied it (its backward must too) */
     eb_tparam *t;
     int nt;
     size_t n_params;

@@ -487,13 +487,13 @@ static void fingerprint(const trainer *t, int n_train, char *buf, size_t cap) {
     snprintf(buf, cap,
              "phase %d epochs %d lr %g batch %d seed %llu max_len %d warmup %g wd %g clip %g "
              "dropout %g kd %d %g %g %g prune %d keep %g %g %g %g span %d %g %g %g %g emb %g %d "
-             "group %d examples %d steps %ld adapters %d",
+             "group %d examples %d steps %ld adapters %d hdrop %g mlm %g %d",
              (int)o->phase, o->epochs, o->lr, o->batch, (unsigned long long)o->seed, o->max_len,
              o->warmup, o->weight_decay, o->clip, o->dropout, t->has_teacher, o->kd_temperature,
              o->kd_alpha_distil, o->kd_alpha_ce, (int)o->prune, o->keep, o->prune_iw, o->prune_fw,
              o->score_lr, o->span, o->span_coeff, o->span_lr, o->span_max, t->m.x.span_ramp,
              o->emb_prune_pct, o->freeze_embeddings, !o->no_length_grouping, n_train, o->steps,
-             o->adapter_size);
+             o->adapter_size, o->hidden_dropout, o->mlm_prob, o->mask_id);
 }
 
 static eb_status save_all(trainer *t, eb_error *err) {
@@ -874,6 +874,11 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         t.teacher_loaded = 0;
         tlog(o, "teacher logits computed for %d examples", train->n);
     }
+    if (!(o->hidden_dropout >= 0 && o->hidden_dropout < 1)) {
+        s = eb_fail(err, EB_ERR_ARG, "train: --hidden-dropout must be in [0, 1)");
+        goto done;
+    }
+    m->hidden_dropout = o->phase == EB_PHASE_OFFRAMPS ? 0.0f : o->hidden_dropout;
     s = eb_tm_alloc_acts(m, o->batch, o->max_len, err);
     if (s != EB_OK) goto done;
     const size_t NP = m->n_params;
