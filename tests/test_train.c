@@ -494,6 +494,24 @@ static void test_distillation(void **state) {
     o.kd_temperature = 2.0f;
     assert_int_equal(eb_train_run(&o, &wrong, &d, &r, &err), EB_OK);
     assert_true(r.dev_accuracy > 0.85); /* measured against the true labels */
+    /* an ensemble "a,a" is the mean of equal logits: the same student, bit for bit */
+    char b2[PATH_CAP], pair[2 * PATH_CAP + 2];
+    tmp_path(b2, "student2");
+    snprintf(pair, sizeof pair, "%s,%s", a, a);
+    o.out_dir = b2;
+    o.teacher_dir = pair;
+    assert_int_equal(eb_train_run(&o, &wrong, &d, &r, &err), EB_OK);
+    size_t n1, n2;
+    float *w1 = load_tensor(b, "classifier.weight", &n1),
+          *w2 = load_tensor(b2, "classifier.weight", &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(w1, w2, n1 * sizeof(float));
+    free(w1), free(w2);
+    /* an empty entry or a missing teacher is an error */
+    snprintf(pair, sizeof pair, "%s,,%s", a, a);
+    assert_int_equal(eb_train_run(&o, &wrong, &d, &r, &err), EB_ERR_ARG);
+    snprintf(pair, sizeof pair, "%s,%s/nope", a, tmpdir);
+    assert_int_not_equal(eb_train_run(&o, &wrong, &d, &r, &err), EB_OK);
     eb_train_data_free(&wrong);
     finish(&d);
 }

@@ -76,7 +76,8 @@ typedef struct eb_train_progress {
 typedef struct eb_train_options {
     const char *config_path; /* random initialisation from this config.json, or */
     const char *init_dir;    /* an HF checkpoint directory */
-    const char *teacher_dir; /* knowledge distillation (phase 1), NULL = none */
+    const char *teacher_dir; /* knowledge distillation (phase 1), NULL = none; "DIR1,DIR2,..."
+                                distils from the ensemble: the mean of the teachers' logits */
     const char *out_dir;     /* where checkpoints go (HF format) */
     eb_train_phase phase;
     int epochs;           /* default 3 */

@@ -839,40 +839,62 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         eb_tm_free(m);
         return eb_fail(err, EB_ERR_ARG, "train: the model has a single layer: no off-ramps");
     }
-    if (o->teacher_dir && o->phase == EB_PHASE_BACKBONE) {
-        s = eb_trainer_load_model(&t.teacher, NULL, o->teacher_dir, 0, 0, 0, 0, 0, err);
-        if (s != EB_OK) goto done;
-        t.has_teacher = t.teacher_loaded = 1;
-        if (o->max_len > t.teacher.cfg.max_position_embeddings) {
-            s = eb_fail(err, EB_ERR_ARG,
-                        "train: --max-len %d exceeds the teacher's "
-                        "max_position_embeddings %d",
-                        o->max_len, t.teacher.cfg.max_position_embeddings);
-            goto done;
-        }
-        if (t.teacher.cfg.num_labels != m->cfg.num_labels) {
-            s = eb_fail(err, EB_ERR_ARG, "train: teacher has %d labels, student %d",
-                        t.teacher.cfg.num_labels, m->cfg.num_labels);
-            goto done;
-        }
-        s = eb_tm_alloc_acts(&t.teacher, o->batch, o->max_len, err);
-        if (s != EB_OK) goto done;
-    }
     s = check_data(m, train, "training", err);
     if (s == EB_OK && dev) s = check_data(m, dev, "dev", err);
-    if (s == EB_OK && t.has_teacher) s = check_data(&t.teacher, train, "training (teacher)", err);
     if (s != EB_OK) goto done;
-    if (t.has_teacher) {
-        /* the teacher is deterministic (eval mode): its logits once, then it goes */
-        t.tlogits = eb_malloc(NULL, sizeof(float) * (size_t)train->n * m->cfg.num_labels);
+    if (o->teacher_dir && o->phase == EB_PHASE_BACKBONE) {
+        /* one teacher, or an ensemble "DIR1,DIR2,...": the mean of their logits.  Each
+         * teacher is deterministic (eval mode): its logits once, then it goes */
+        const size_t NK = (size_t)train->n * m->cfg.num_labels;
+        float *one = NULL;
+        int nt = 0;
+        t.tlogits = eb_calloc(NULL, NK, sizeof(float));
         if (!t.tlogits) {
             s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
             goto done;
         }
-        eb_trainer_eval(&t.teacher, train, o->max_len, o->batch, NULL, NULL, t.tlogits);
-        eb_tm_free(&t.teacher);
-        t.teacher_loaded = 0;
-        tlog(o, "teacher logits computed for %d examples", train->n);
+        for (const char *p = o->teacher_dir; s == EB_OK && *p;) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            char dir[1024];
+            if (len == 0 || len >= sizeof dir) {
+                s = eb_fail(err, EB_ERR_ARG, "train: bad --teacher list \"%s\"", o->teacher_dir);
+                break;
+            }
+            memcpy(dir, p, len);
+            dir[len] = 0;
+            p += len + (comma != NULL);
+            s = eb_trainer_load_model(&t.teacher, NULL, dir, 0, 0, 0, 0, 0, err);
+            if (s != EB_OK) break;
+            t.teacher_loaded = 1;
+            if (o->max_len > t.teacher.cfg.max_position_embeddings)
+                s = eb_fail(err, EB_ERR_ARG,
+                            "train: --max-len %d exceeds the teacher's (%s) "
+                            "max_position_embeddings %d",
+                            o->max_len, dir, t.teacher.cfg.max_position_embeddings);
+            else if (t.teacher.cfg.num_labels != m->cfg.num_labels)
+                s = eb_fail(err, EB_ERR_ARG, "train: teacher %s has %d labels, student %d", dir,
+                            t.teacher.cfg.num_labels, m->cfg.num_labels);
+            if (s == EB_OK) s = eb_tm_alloc_acts(&t.teacher, o->batch, o->max_len, err);
+            if (s == EB_OK) s = check_data(&t.teacher, train, "training (teacher)", err);
+            if (s == EB_OK && !one && !(one = eb_malloc(NULL, NK * sizeof(float))))
+                s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+            if (s == EB_OK) {
+                eb_trainer_eval(&t.teacher, train, o->max_len, o->batch, NULL, NULL, one);
+                for (size_t i = 0; i < NK; i++)
+                    t.tlogits[i] += one[i];
+                nt++;
+            }
+            eb_tm_free(&t.teacher);
+            t.teacher_loaded = 0;
+        }
+        eb_free(NULL, one);
+        if (s != EB_OK) goto done;
+        for (size_t i = 0; i < NK; i++)
+            t.tlogits[i] /= (float)nt;
+        t.has_teacher = 1;
+        tlog(o, "teacher logits computed for %d examples (mean of %d teacher%s)", train->n, nt,
+             nt > 1 ? "s" : "");
     }
     if (!(o->hidden_dropout >= 0 && o->hidden_dropout < 1)) {
         s = eb_fail(err, EB_ERR_ARG, "train: --hidden-dropout must be in [0, 1)");
