@@ -36,15 +36,17 @@ train "$work/mlm" --config "$work/config.json" --tokenizer "$work/vocab/spiece.m
   --data "$work/corpus.txt" --epochs "${MLM_EPOCHS:-3}" --lr 5e-4 --batch 32 --max-len 128 \
   --warmup 0.06 --seed 0 --log-every 200
 
-log "SST-2 teacher (from the pretrained encoder)"
-train "$work/teacher" --init "$work/mlm" --task sst2 \
-  --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
-  --epochs 2 --lr 5e-4 --batch 32 --max-len 64 --seed 1 --log-every 100
+log "SST-2 teachers: two seeds from the pretrained encoder, one epoch each, hidden dropout"
+for seed in 1 2; do
+  train "$work/teacher-$seed" --init "$work/mlm" --task sst2 \
+    --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
+    --epochs 1 --lr 5e-4 --batch 32 --max-len 64 --seed $seed --hidden-dropout 0.1 --log-every 100
+done
 
-log "SST-2 student: KD, adaptive span, movement pruning, frozen and pruned embeddings"
-train "$work/student" --init "$work/teacher" --teacher "$work/teacher" --task sst2 \
+log "SST-2 student: KD from both teachers, adaptive span, movement pruning, frozen and pruned embeddings"
+train "$work/student" --init "$work/teacher-1" --teacher "$work/teacher-1,$work/teacher-2" --task sst2 \
   --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
-  --epochs 1 --lr 2e-4 --batch 32 --max-len 64 --seed 2 --log-every 100 \
+  --epochs 1 --lr 2e-4 --batch 32 --max-len 64 --seed 2 --log-every 100 --hidden-dropout 0.1 \
   --kd-temperature 2 --kd-alpha 0.9 --span --span-ramp 8 --span-coeff 1e-3 --span-lr 0.1 \
   --prune movement --keep 0.5 --freeze-embeddings --emb-prune 60
 
@@ -61,8 +63,8 @@ for t in cola mrpc; do
   case $t in cola) d=CoLA; ep=2; ml=64 ;; mrpc) d=MRPC; ep=2; ml=128 ;; esac
   log "$d on the shared frozen embeddings"
   train "$work/$t-backbone" --init "$work/student" --task "$t" \
-    --data "$glue/$d/train.tsv" --dev "$glue/$d/dev.tsv" --epochs $ep --lr 2e-4 --batch 32 \
-    --max-len $ml --seed 5 --log-every 50 --span --span-ramp 8 --span-coeff 1e-3 --span-lr 0.1 \
+    --data "$glue/$d/train.tsv" --dev "$glue/$d/dev.tsv" --epochs $ep --lr 5e-4 --batch 32 \
+    --max-len $ml --seed 5 --log-every 50 --span --span-ramp 8 --span-coeff 1e-4 --span-lr 0.1 \
     --prune magnitude --keep 0.5 --freeze-embeddings
   train "$work/$t" --init "$work/$t-backbone" --phase offramps --task "$t" \
     --data "$glue/$d/train.tsv" --dev "$glue/$d/dev.tsv" --epochs 1 --lr 5e-4 --batch 32 \

@@ -787,8 +787,8 @@ double eb_tm_mlm_loss(eb_tmodel *m, const int32_t *labels, int backward, int *n_
         float mx = lg[0];
         for (int v = 1; v < V; v++)
             mx = lg[v] > mx ? lg[v] : mx;
-        double z = 0;
-        for (int v = 0; v < V; v++)
+        double z = exp((double)lg[0] - mx); /* >= 1: lg[0] <= mx, and mx is one of the terms */
+        for (int v = 1; v < V; v++)
             z += exp((double)lg[v] - mx);
         loss += (log(z) + mx - lg[y]) / M;
         if (backward) {
