@@ -98,6 +98,19 @@ static void finish(eb_train_data *d) {
     rm_rf(tmpdir);
 }
 
+/* Two steps of a run (r1), then, from scratch, the whole run of `epochs` epochs (r2). */
+static void before_and_after(eb_train_options *o, const eb_train_data *d, int epochs,
+                             eb_train_report *r1, eb_train_report *r2) {
+    eb_error err;
+    o->epochs = 1;
+    o->max_steps = 2;
+    assert_int_equal(eb_train_run(o, d, d, r1, &err), EB_OK);
+    rm_rf(o->out_dir);
+    o->epochs = epochs;
+    o->max_steps = 0;
+    assert_int_equal(eb_train_run(o, d, d, r2, &err), EB_OK);
+}
+
 static float *load_tensor(const char *dir, const char *name, size_t *n) {
     char path[512];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
@@ -133,15 +146,9 @@ static void test_loss_falls_and_engine_agrees(void **state) {
     start(cfg, 3, &d, 256, 1);
     tmp_path(out, "m");
     eb_train_options o = opts(cfg, out);
-    o.epochs = 1;
-    o.max_steps = 2;
     eb_train_report r1, r2;
     eb_error err;
-    assert_int_equal(eb_train_run(&o, &d, &d, &r1, &err), EB_OK);
-    rm_rf(out);
-    o.epochs = 15;
-    o.max_steps = 0;
-    assert_int_equal(eb_train_run(&o, &d, &d, &r2, &err), EB_OK);
+    before_and_after(&o, &d, 15, &r1, &r2);
     fprintf(stderr, "loss %g -> %g, dev accuracy %g\n", r1.final_loss, r2.final_loss,
             r2.dev_accuracy);
     assert_true(r2.final_loss < 0.5 * r1.final_loss);
@@ -199,15 +206,9 @@ static void test_mlm_pretraining(void **state) {
     eb_tdata_finish(&b, &d);
     eb_train_options o = opts(cfg, out);
     o.phase = EB_PHASE_MLM;
-    o.epochs = 1;
-    o.max_steps = 2;
     eb_train_report r1, r2;
     eb_error err;
-    assert_int_equal(eb_train_run(&o, &d, &d, &r1, &err), EB_OK);
-    rm_rf(out);
-    o.epochs = 30;
-    o.max_steps = 0;
-    assert_int_equal(eb_train_run(&o, &d, &d, &r2, &err), EB_OK);
+    before_and_after(&o, &d, 30, &r1, &r2);
     fprintf(stderr, "masked-LM loss %g -> %g, dev masked accuracy %g -> %g\n", r1.final_loss,
             r2.final_loss, r1.dev_accuracy, r2.dev_accuracy);
     assert_true(r2.final_loss < 0.5 * r1.final_loss);
