@@ -508,7 +508,21 @@ static void test_distillation(void **state) {
     assert_int_equal(n1, n2);
     assert_memory_equal(w1, w2, n1 * sizeof(float));
     free(w1), free(w2);
-    /* an empty entry or a missing teacher is an error */
+    /* a second, different teacher changes what is distilled: "a,c" != "a" */
+    char c[PATH_CAP];
+    tmp_path(c, "teacher_c");
+    eb_train_options oc = opts(cfg, c);
+    oc.epochs = 2;
+    oc.seed = 7;
+    assert_int_equal(eb_train_run(&oc, &wrong, NULL, NULL, &err), EB_OK);
+    snprintf(pair, sizeof pair, "%s,%s", a, c);
+    assert_int_equal(eb_train_run(&o, &wrong, &d, &r, &err), EB_OK);
+    w1 = load_tensor(b, "classifier.weight", &n1), w2 = load_tensor(b2, "classifier.weight", &n2);
+    assert_true(memcmp(w1, w2, n1 * sizeof(float)) != 0);
+    free(w1), free(w2);
+    /* an empty list, an empty entry or a missing teacher is an error */
+    pair[0] = 0;
+    assert_int_equal(eb_train_run(&o, &wrong, &d, &r, &err), EB_ERR_ARG);
     snprintf(pair, sizeof pair, "%s,,%s", a, a);
     assert_int_equal(eb_train_run(&o, &wrong, &d, &r, &err), EB_ERR_ARG);
     snprintf(pair, sizeof pair, "%s,%s/nope", a, tmpdir);

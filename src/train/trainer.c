@@ -889,6 +889,8 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             t.teacher_loaded = 0;
         }
         eb_free(NULL, one);
+        if (s == EB_OK && nt == 0)
+            s = eb_fail(err, EB_ERR_ARG, "train: --teacher names no checkpoint");
         if (s != EB_OK) goto done;
         for (size_t i = 0; i < NK; i++)
             t.tlogits[i] /= (float)nt;
