@@ -140,6 +140,8 @@ typedef struct eb_load_params {
     eb_log_fn log;
     void *log_ud;
     int use_mmap; /* map model.safetensors instead of reading it (default 1) */
+    int pack_weights; /* keep a copy of the dense matrices packed for the AVX-512 kernel
+                         (default 1; ignored without AVX-512; 0 saves that memory) */
 } eb_load_params;
 
 eb_load_params eb_load_params_default(void);

@@ -324,7 +324,7 @@ static void test_ref_lin_is_af8_matmul(void **state) {
     fill(b, OC, &rng, 0.2f, 0);
     for (int i = 0; i < OC * C; i += 3)
         w[i] = 0;
-    eb_linear l = {w, b, OC, C, NULL, NULL, NULL};
+    eb_linear l = {w, b, OC, C, NULL, NULL, NULL, NULL};
     ref_lin(y, x, &l, N);
     eb_error err = {0};
     eb_bitmask bm;

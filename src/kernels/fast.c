@@ -222,7 +222,7 @@ static T512 void attention_avx512(float *out, float *att, const float *q, const 
     if (key_valid) key_masks(km, key_valid, N);
     const __mmask16 *kmp = key_valid ? km : NULL;
     (void)flops;
-    EB_PAR_FOR(flops > 6.4e7 && NH > 1, (int h = 0; h < NH; h++), {
+    EB_PAR_FOR(flops > EB_PAR_MIN_FLOPS && NH > 1, (int h = 0; h < NH; h++), {
         float *A = att + (size_t)h * N * N;
         if ((head_on && !head_on[h]) || (span_z && eb_span_head_off(span_z[h], span_ramp))) {
             for (int i = 0; i < N; i++)

@@ -331,8 +331,8 @@ static void run_blocked(block_fn fn, float *out, int ldo, const float *inp, int 
     const int ob = oc_block(C), nc = n_chunk(C);
     const int nblocks = (OC + ob - 1) / ob;
     const double flops = 2.0 * N * (double)C * OC;
-    /* Below ~0.5 MFLOP a thread team costs more than it saves. */
-    const int par = threads && flops > 6.4e7 && nblocks > 1;
+    /* Below EB_PAR_MIN_FLOPS a thread team costs more than it saves. */
+    const int par = threads && flops > EB_PAR_MIN_FLOPS && nblocks > 1;
     (void)par;
     EB_PAR_FOR(par, (int b = 0; b < nblocks; b++), {
         const int o0 = b * ob, o1 = o0 + ob < OC ? o0 + ob : OC;
@@ -546,7 +546,7 @@ int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *b
     if (eb_cpu_has_avx512_bf16() && C > 0 && C % 2 == 0) {
         eb_f32_to_bf16_array(xbuf, inp, (size_t)N * C);
         const int ob = oc_block(C / 2), nb = (OC + ob - 1) / ob;
-        const int par = 2.0 * N * (double)C * OC > 6.4e7 && nb > 1;
+        const int par = 2.0 * N * (double)C * OC > EB_PAR_MIN_FLOPS && nb > 1;
         (void)par;
         EB_PAR_FOR(par, (int b = 0; b < nb; b++), {
             const int o0 = b * ob, o1 = o0 + ob < OC ? o0 + ob : OC;
@@ -664,7 +664,7 @@ void eb_gemm_packed(float *out, const float *inp, const float *wp, const float *
 #if EB_X86
     if (eb_cpu_has_avx512() && C > 0 && ((uintptr_t)wp & 63) == 0) {
         const int np = (OC + EB_PACK_NR - 1) / EB_PACK_NR;
-        const int par = 2.0 * N * (double)C * OC > 6.4e7 && np > 1;
+        const int par = 2.0 * N * (double)C * OC > EB_PAR_MIN_FLOPS && np > 1;
         (void)par;
         EB_PAR_FOR(par, (int p = 0; p < np; p++), {
             const int o0 = p * EB_PACK_NR, nc = OC - o0 < EB_PACK_NR ? OC - o0 : EB_PACK_NR;

@@ -198,9 +198,36 @@ static void act_stats(eb_albert_exec *e, const float *x, int N, int C, const col
 /* y[n, o - r0] (row stride ldy) = x[N, C] . W[r0..r1)^T + b over the input
  * columns of the segments (sg == NULL: all).  AF8: x is quantised here; the
  * caller re-quantises the output tensor once it is complete. */
+static eb_epilogue act_epilogue(eb_activation act) {
+    return act == EB_ACT_GELU ? EB_EPI_GELU_ERF : act == EB_ACT_RELU ? EB_EPI_RELU : EB_EPI_GELU_NEW;
+}
+
+static void apply_epilogue(float *y, int ldy, int N, int OC, eb_epilogue ep) {
+    if (ep == EB_EPI_NONE) return;
+    for (int n = 0; n < N; n++) {
+        float *r = y + (size_t)n * ldy;
+        if (ep == EB_EPI_GELU_ERF) eb_gelu_erf(r, (size_t)OC);
+        else if (ep == EB_EPI_RELU) eb_relu(r, (size_t)OC);
+        else eb_gelu_new(r, (size_t)OC);
+    }
+}
+
+/* lin_run with the activation ep applied to the output (fused into the
+ * packed or tiled fp32 kernels; not for AF8, whose caller re-quantises the
+ * product before its activation). */
+static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x, int N,
+                            const eb_linear *L, int r0, int r1, const colseg *sg, int nseg,
+                            eb_epilogue ep, eb_error *err);
+
 static eb_status lin_run(eb_albert_exec *e, float *y, int ldy, const float *x, int N,
                          const eb_linear *L, int r0, int r1, const colseg *sg, int nseg,
                          eb_error *err) {
+    return lin_run_ep(e, y, ldy, x, N, L, r0, r1, sg, nseg, EB_EPI_NONE, err);
+}
+
+static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x, int N,
+                            const eb_linear *L, int r0, int r1, const colseg *sg, int nseg,
+                            eb_epilogue ep, eb_error *err) {
     const int C = L->in, OC = r1 - r0;
     colseg full = {0, C};
     int is_full = sg == NULL;
@@ -216,10 +243,13 @@ static eb_status lin_run(eb_albert_exec *e, float *y, int ldy, const float *x, i
         for (int n = 0; n < N; n++)
             for (int o = 0; o < OC; o++)
                 y[(size_t)n * ldy + o] = L->b ? L->b[r0 + o] : 0.0f;
+        apply_epilogue(y, ldy, N, OC, ep);
         return EB_OK;
     }
     if (e->precision == EB_PRECISION_AF8) {
         const eb_bitmask *q = L->q8;
+        if (ep != EB_EPI_NONE)
+            return eb_fail(err, EB_ERR_ARG, "engine: no fused activation in the af8 path");
         if (!e->block) return eb_fail(err, EB_ERR_ARG, "engine: af8 scratch not allocated");
         if (!q || q->payload != EB_BM_AF8 || q->rows != L->out || q->cols != C)
             return eb_fail(err, EB_ERR_ARG,
@@ -269,6 +299,7 @@ static eb_status lin_run(eb_albert_exec *e, float *y, int ldy, const float *x, i
         eb_sparse_prefer(N, C, L->out, (float)eb_bitmask_density(L->sparse))) {
         eb_status st = eb_sparse_matmul(y, x, L->sparse, L->b, N, e->xT, NULL, err);
         if (st != EB_OK) return st;
+        apply_epilogue(y, ldy, N, OC, ep);
         e->flops += 2.0 * N * (double)L->sparse->nnz;
         e->sparse_calls++;
         return EB_OK;
@@ -276,7 +307,10 @@ static eb_status lin_run(eb_albert_exec *e, float *y, int ldy, const float *x, i
     e->dense_calls++;
     e->flops += 2.0 * N * OC * used;
     if (whole) {
-        eb_matmul(y, x, L->w, L->b, N, C, OC);
+        if (L->packed)
+            eb_gemm_packed(y, x, L->packed, L->b, N, C, OC, ep);
+        else
+            eb_matmul_act(y, x, L->w, L->b, N, C, OC, ep);
         return EB_OK;
     }
     for (int n = 0; n < N; n++) {
@@ -288,6 +322,7 @@ static eb_status lin_run(eb_albert_exec *e, float *y, int ldy, const float *x, i
     for (int s = 0; s < nseg; s++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, sg[s].c1 - sg[s].c0, 1.0f,
                     x + sg[s].c0, C, L->w + (size_t)r0 * C + sg[s].c0, C, 1.0f, y, ldy);
+    apply_epilogue(y, ldy, N, OC, ep);
     return EB_OK;
 }
 
@@ -426,10 +461,15 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         if (AD) st = adapter_apply_ex(s, e, &AD->attn, N, H, err);
         if (st != EB_OK) break;
         eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->attn_ln.g, L->attn_ln.b, N, H, eps);
-        st = lin_run(e, s->ffn, I, s->hidden, N, &L->ffn, 0, I, NULL, 0, err);
+        /* fp32: the activation fused into the product; af8: after re-quantising */
+        const int fuse = e->precision != EB_PRECISION_AF8;
+        st = lin_run_ep(e, s->ffn, I, s->hidden, N, &L->ffn, 0, I, NULL, 0,
+                        fuse ? act_epilogue(c->hidden_act) : EB_EPI_NONE, err);
         if (st != EB_OK) break;
-        requant(e, s->ffn, (size_t)N * I);
-        activation(s->ffn, (size_t)N * I, c->hidden_act);
+        if (!fuse) {
+            requant(e, s->ffn, (size_t)N * I);
+            activation(s->ffn, (size_t)N * I, c->hidden_act);
+        }
         st = lin_run(e, s->attn_out, H, s->ffn, N, &L->ffn_out, 0, H, NULL, 0, err);
         if (st != EB_OK) break;
         requant(e, s->attn_out, NHt);

@@ -40,6 +40,7 @@ typedef struct eb_linear {
      * eb_albert_* functions ignore them, the *_ex ones use them): */
     const struct eb_bitmask *sparse; /* bitmask form for the sparse fp32 kernel (same values as w) */
     const struct eb_bitmask *q8;     /* AdaptivFloat8 form for the af8 path */
+    const float *packed; /* eb_pack_weights form for eb_gemm_packed (same values as w) */
 } eb_linear;
 
 typedef struct eb_norm {

@@ -24,6 +24,7 @@ eb_status eb_model_load_buffer(const void *data, size_t size, const char *name,
     m->alloc = p.alloc;
     m->log = p.log;
     m->log_ud = p.log_ud;
+    m->pack_weights = p.pack_weights;
     snprintf(m->path, sizeof m->path, "%s", name);
     eb_status s = eb_bundle_load_buffer(m, m->path, data, size, err);
     for (int i = 0; s == EB_OK && i < m->n_tasks; i++)

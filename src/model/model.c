@@ -19,6 +19,7 @@ eb_load_params eb_load_params_default(void) {
     eb_load_params p;
     memset(&p, 0, sizeof p);
     p.use_mmap = 1;
+    p.pack_weights = 1;
     return p;
 }
 
@@ -214,6 +215,7 @@ static void task_free(eb_model *m, eb_model_task *t) {
     for (int i = 0; i < t->n_xbms; i++)
         eb_bitmask_free(&t->xbms[i]);
     eb_free(&m->alloc, t->xbms);
+    eb_free_aligned(&m->alloc, t->packed);
     if (t->emb_q8_owned)
         for (int i = 0; i < 3; i++)
             eb_free(&m->alloc, t->emb_q8[i]);
@@ -288,6 +290,32 @@ static int task_linears(eb_model_task *t, eb_linear **lins, int cap) {
  * embedding tables get AF8 codes too (shared between the tasks of a bundle
  * that share the tables).  Out of memory leaves a form out: the fp32 path
  * then runs dense, the af8 path reports the missing form. */
+/* Packed copies of the dense matrices for the AVX-512 outer-product kernel
+ * (eb_gemm_packed), in one block: the per-sentence path then runs the same
+ * kernel as the batched engine.  Skipped without AVX-512, when the caller
+ * turned it off (eb_load_params.pack_weights = 0) or out of memory (the
+ * dot-product tiles are used then); matrices narrower than 16 outputs (the
+ * classifiers) stay unpacked. */
+static int packable(const eb_linear *l) { return l->w && l->out >= 16 && l->in > 0; }
+
+static void pack_linears(eb_model *m, eb_model_task *t, eb_linear **lins, int n) {
+    if (!m->pack_weights || !eb_cpu_has_avx512() || t->packed) return;
+    size_t floats = 0;
+    for (int i = 0; i < n; i++)
+        if (packable(lins[i])) floats += (eb_pack_floats(lins[i]->in, lins[i]->out) + 15) & ~(size_t)15;
+    if (!floats) return;
+    t->packed = eb_malloc_aligned(&m->alloc, floats * sizeof(float));
+    if (!t->packed) return;
+    float *cur = t->packed;
+    for (int i = 0; i < n; i++) {
+        eb_linear *l = lins[i];
+        if (!packable(l)) continue;
+        eb_pack_weights(cur, l->w, l->in, l->out);
+        l->packed = cur;
+        cur += (eb_pack_floats(l->in, l->out) + 15) & ~(size_t)15;
+    }
+}
+
 static void build_exec_forms(eb_model *m, eb_model_task *t) {
     int cap = 3 + 6 * t->cfg.num_hidden_groups * t->cfg.inner_group_num + 2 * t->w.num_ramps +
               (t->w.adapters ? 4 * t->cfg.num_hidden_layers * t->cfg.inner_group_num : 0);
@@ -298,6 +326,7 @@ static void build_exec_forms(eb_model *m, eb_model_task *t) {
     for (int i = 0; i < n; i++) {
         eb_linear *l = lins[i];
         l->sparse = l->q8 = NULL;
+        l->packed = NULL;
         if (!l->w) continue;
         if (l->bm) {
             l->sparse = l->bm;
@@ -324,6 +353,7 @@ static void build_exec_forms(eb_model *m, eb_model_task *t) {
                 l->q8 = &t->xbms[t->n_xbms++];
         }
     }
+    pack_linears(m, t, lins, n);
     eb_free(&m->alloc, lins);
     eb_albert_weights *w = &t->w;
     for (const eb_model_task *p = m->tasks; p < t; p++)
@@ -465,6 +495,7 @@ eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model
     m->alloc = p.alloc;
     m->log = p.log;
     m->log_ud = p.log_ud;
+    m->pack_weights = p.pack_weights;
     snprintf(m->path, sizeof m->path, "%s", path);
     eb_status s;
     if (is_dir(path))

@@ -33,6 +33,7 @@ typedef struct eb_model_task {
     int n_xbms, cap_xbms;
     uint8_t *emb_q8[3];      /* word, position, type embedding codes */
     int emb_q8_owned;        /* 0: borrowed from an earlier task with the same tables */
+    float *packed;           /* packed copies of the dense matrices (eb_linear.packed), or NULL */
 } eb_model_task;
 
 struct eb_model {
@@ -47,6 +48,7 @@ struct eb_model {
     float **owned;     /* converted tensors */
     int n_owned, cap_owned;
     const eb_model *fork_of; /* a clone from eb_model_fork_embeddings: owns only `tasks` */
+    int pack_weights;        /* eb_load_params.pack_weights */
 };
 
 struct eb_context {

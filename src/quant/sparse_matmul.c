@@ -247,7 +247,7 @@ eb_status eb_sparse_matmul_isa(float *y, const float *x, const eb_bitmask *w, co
     const int OB = EB_SPARSE_OB;
     int nblk = (OC + OB - 1) / OB;
     double work = (double)w->nnz * N;
-    EB_PAR_FOR(work > 6.4e7, (int ob = 0; ob < nblk; ob++), {
+    EB_PAR_FOR(work > EB_PAR_MIN_FLOPS, (int ob = 0; ob < nblk; ob++), {
         int32_t idxbuf[EB_SPARSE_MAX_IDX + EB_BM_VEC];
         float tile[EB_SPARSE_OB * 128];
         int32_t *idx = w->vpr * EB_BM_VEC <= EB_SPARSE_MAX_IDX ? idxbuf : NULL;

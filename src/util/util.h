@@ -77,6 +77,10 @@ void eb_strbuf_printf(eb_strbuf *b, const char *fmt, ...) EB_PRINTF(2, 3);
  * holds; otherwise it is a plain loop and libgomp is not entered at all (no
  * thread team, no allocation: fixed-memory mode relies on this).
  *   EB_PAR_FOR(work > X, (int b = 0; b < n; b++), { ...body... });   */
+/* Work (flops) below which a kernel stays on the calling thread: an OpenMP
+ * fork/join costs a few microseconds on a quiet machine (docs/perf.md). */
+#define EB_PAR_MIN_FLOPS 4.0e6
+
 #define EB_PAR_FOR(cond, header, ...)                                                              \
     do {                                                                                           \
         if (cond) {                                                                                \
