@@ -447,6 +447,41 @@ static void test_gemm_packed(void **state) {
     }
 }
 
+/* Zero statistics: the dispatched kernel, the scalar reference and a count
+ * written here agree on lengths around the 16-value vectors, with zero
+ * vectors, a -0.0, a NaN (non-zero) and an unaligned start. */
+static void test_count_nonzero16(void **state) {
+    (void)state;
+    uint64_t rng = 11;
+    float x[200];
+    for (int len = 0; len <= 70; len++)
+        for (int start = 0; start < 3; start++) {
+            float *p = x + start;
+            for (int i = 0; i < len; i++) {
+                float u = eb_test_uniform(&rng);
+                p[i] = u < 0.5f ? 0.0f : u;
+            }
+            if (len > 40) memset(p + 16, 0, 16 * sizeof(float)); /* one all-zero vector */
+            if (len > 3) p[3] = -0.0f;
+            if (len > 5) p[5] = NAN;
+            double nz = 0, zv = 0, nz_r = 0, zv_r = 0;
+            eb_count_nonzero16(p, (size_t)len, &nz, &zv);
+            eb_count_nonzero16_ref(p, (size_t)len, &nz_r, &zv_r);
+            int want_nz = 0, want_zv = 0;
+            for (int c0 = 0; c0 < len; c0 += 16) {
+                int k = 0;
+                for (int c = c0; c < len && c < c0 + 16; c++)
+                    k += !(p[c] == 0.0f); /* NaN != 0 */
+                want_nz += k;
+                want_zv += k == 0;
+            }
+            assert_int_equal((int)nz, want_nz);
+            assert_int_equal((int)zv, want_zv);
+            assert_int_equal((int)nz_r, want_nz);
+            assert_int_equal((int)zv_r, want_zv);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_dispatch),
@@ -459,6 +494,7 @@ int main(void) {
         cmocka_unit_test(test_attention_fast),
         cmocka_unit_test(test_gemm_bf16),
         cmocka_unit_test(test_gemm_packed),
+        cmocka_unit_test(test_count_nonzero16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

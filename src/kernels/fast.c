@@ -256,6 +256,34 @@ void eb_gelu_new(float *x, size_t n) {
     eb_gelu_new_ref(x, n);
 }
 
+#if EB_X86
+static T512 void count_nonzero16_avx512(const float *x, size_t n, double *nonzero,
+                                        double *zero_vecs) {
+    size_t nz = 0, zv = 0;
+    for (size_t c0 = 0; c0 < n; c0 += 16) {
+        const __mmask16 m = tail_mask(n - c0);
+        /* != 0 unordered: NaN is non-zero, as in the scalar x != 0.0f */
+        const __mmask16 k = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, x + c0),
+                                                    _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        const int cnt = __builtin_popcount((unsigned)k);
+        nz += (size_t)cnt;
+        zv += cnt == 0;
+    }
+    *nonzero += (double)nz;
+    *zero_vecs += (double)zv;
+}
+#endif
+
+void eb_count_nonzero16(const float *x, size_t n, double *nonzero, double *zero_vecs) {
+#if EB_X86
+    if (use512()) {
+        count_nonzero16_avx512(x, n, nonzero, zero_vecs);
+        return;
+    }
+#endif
+    eb_count_nonzero16_ref(x, n, nonzero, zero_vecs);
+}
+
 void eb_gelu_erf(float *x, size_t n) {
 #if EB_X86
     if (use512()) {

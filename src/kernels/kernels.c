@@ -55,6 +55,19 @@ void eb_gelu_erf_ref(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
+void eb_count_nonzero16_ref(const float *x, size_t n, double *nonzero, double *zero_vecs) {
+    size_t nz = 0, zv = 0;
+    for (size_t c0 = 0; c0 < n; c0 += 16) {
+        size_t c1 = c0 + 16 < n ? c0 + 16 : n, k = 0;
+        for (size_t c = c0; c < c1; c++)
+            k += x[c] != 0.0f;
+        nz += k;
+        zv += k == 0;
+    }
+    *nonzero += (double)nz;
+    *zero_vecs += (double)zv;
+}
+
 void eb_relu(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
 }

@@ -148,6 +148,13 @@ void eb_softmax_rows(float *x, int rows, int n);
 /* Numerically stable entropy (nats) of softmax(logits[n]). */
 float eb_entropy_logits(const float *logits, int n);
 
+/* Zero statistics of x[0..n) read as vectors of 16 values (the last one
+ * shorter when n % 16 != 0): adds the number of values != 0 (NaN counts as
+ * non-zero) to *nonzero and the number of all-zero vectors to *zero_vecs.
+ * What the accelerator's zero-skipping sees (src/model/albert.c act_stats). */
+void eb_count_nonzero16(const float *x, size_t n, double *nonzero, double *zero_vecs);
+void eb_count_nonzero16_ref(const float *x, size_t n, double *nonzero, double *zero_vecs);
+
 /* out[i] += a[i] */
 void eb_add_inplace(float *out, const float *a, size_t n);
 

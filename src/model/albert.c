@@ -176,18 +176,12 @@ static void act_stats(eb_albert_exec *e, const float *x, int N, int C, const col
     colseg full = {0, C};
     if (!sg) sg = &full, nseg = 1;
     double nz = 0, n = 0, vec = 0, zvec = 0;
-    for (int r = 0; r < N; r++) {
-        const float *row = x + (size_t)r * C;
-        for (int s = 0; s < nseg; s++)
-            for (int c0 = sg[s].c0; c0 < sg[s].c1; c0 += EB_BM_VEC) {
-                int c1 = EB_MIN(sg[s].c1, c0 + EB_BM_VEC), k = 0;
-                for (int c = c0; c < c1; c++)
-                    k += row[c] != 0.0f;
-                nz += k;
-                n += c1 - c0;
-                vec += 1;
-                zvec += k == 0;
-            }
+    for (int s = 0; s < nseg; s++) {
+        const int w = sg[s].c1 - sg[s].c0;
+        n += (double)N * w;
+        vec += (double)N * ((w + EB_BM_VEC - 1) / EB_BM_VEC);
+        for (int r = 0; r < N; r++)
+            eb_count_nonzero16(x + (size_t)r * C + sg[s].c0, (size_t)w, &nz, &zvec);
     }
     e->act_n += n;
     e->act_nz += nz;
