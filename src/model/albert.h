@@ -174,6 +174,12 @@ typedef struct eb_albert_exec {
     double act_vec, act_zvec;  /* 16-element vectors of them: count, all zero */
     double attn_n, attn_nz;    /* attention probabilities of the computed heads */
     int sparse_calls, dense_calls;
+    /* the statistics of the last counted full input, reused while
+     * reuse_stats is set (Q, K and V read the same hidden state) */
+    int reuse_stats, have_last;
+    const float *last_x;
+    int last_N, last_C;
+    double last[4]; /* n, nz, vec, zvec */
 } eb_albert_exec;
 
 #define EB_EXEC_RB 512

@@ -17,16 +17,8 @@
 #include "model/model_internal.h"
 #include "util/util.h"
 
-/* Packed weights of one encoder layer (eb_pack_weights layout). */
-typedef struct packed_layer {
-    const float *q, *k, *v, *o, *ffn, *ffn_out;
-} packed_layer;
-
 struct eb_batch {
     const eb_model *model;
-    float *packed;          /* one block of packed encoder weights, or NULL */
-    packed_layer **players; /* [task][layer] views into packed, or NULL */
-    const float **pmap;     /* [task] packed embedding mapping */
     int max_sentences, max_rows, max_len;
     int H, E, I, NH; /* sizes the scratch was made for */
     void *block;
@@ -34,70 +26,11 @@ struct eb_batch {
     int *sid, *off, *len; /* live sentences: original index, first row, rows */
 };
 
-static size_t pack_size(int C, int OC) {
-    return (eb_pack_floats(C, OC) + 15) & ~(size_t)15; /* keep every matrix 64-byte aligned */
-}
-
-static const float *pack_one(float **cur, const eb_linear *l) {
-    float *d = *cur;
-    eb_pack_weights(d, l->w, l->in, l->out);
-    *cur += pack_size(l->in, l->out);
-    return d;
-}
-
-/* Pack every encoder matrix of every task (once; the outer-product kernel
- * reads them as aligned panels).  Returns 0 or -1 (out of memory). */
-static int pack_all(eb_batch *b, const eb_model *m) {
-    const int nt = m->n_tasks;
-    size_t floats = 0, nl_all = 0;
-    for (int t = 0; t < nt; t++) {
-        const eb_model_task *T = &m->tasks[t];
-        const int nl = T->cfg.num_hidden_groups * T->cfg.inner_group_num;
-        floats += pack_size(T->w.map_in.in, T->w.map_in.out);
-        for (int i = 0; i < nl; i++) {
-            const eb_albert_layer *L = &T->w.layers[i];
-            floats += pack_size(L->q.in, L->q.out) + pack_size(L->k.in, L->k.out) +
-                      pack_size(L->v.in, L->v.out) + pack_size(L->o.in, L->o.out) +
-                      pack_size(L->ffn.in, L->ffn.out) + pack_size(L->ffn_out.in, L->ffn_out.out);
-        }
-        nl_all += (size_t)nl;
-    }
-    const size_t ptr_bytes = sizeof(packed_layer *) * (size_t)nt + sizeof(packed_layer) * nl_all +
-                             sizeof(float *) * (size_t)nt;
-    b->packed = eb_malloc_aligned(&m->alloc, floats * sizeof(float));
-    b->players = eb_malloc(&m->alloc, ptr_bytes);
-    if (!b->packed || !b->players) {
-        eb_free_aligned(&m->alloc, b->packed);
-        eb_free(&m->alloc, b->players);
-        b->packed = NULL, b->players = NULL;
-        return -1;
-    }
-    packed_layer *pl = (packed_layer *)(b->players + nt);
-    b->pmap = (const float **)(pl + nl_all);
-    float *cur = b->packed;
-    for (int t = 0; t < nt; t++) {
-        const eb_model_task *T = &m->tasks[t];
-        const int nl = T->cfg.num_hidden_groups * T->cfg.inner_group_num;
-        b->pmap[t] = pack_one(&cur, &T->w.map_in);
-        b->players[t] = pl;
-        for (int i = 0; i < nl; i++, pl++) {
-            const eb_albert_layer *L = &T->w.layers[i];
-            pl->q = pack_one(&cur, &L->q);
-            pl->k = pack_one(&cur, &L->k);
-            pl->v = pack_one(&cur, &L->v);
-            pl->o = pack_one(&cur, &L->o);
-            pl->ffn = pack_one(&cur, &L->ffn);
-            pl->ffn_out = pack_one(&cur, &L->ffn_out);
-        }
-    }
-    return 0;
-}
-
-/* out = act(inp @ l^T + bias), through the packed copy when there is one. */
-static void linear(float *out, const float *inp, const eb_linear *l, const float *packed, int rows,
-                   eb_epilogue ep) {
-    if (packed)
-        eb_gemm_packed(out, inp, packed, l->b, rows, l->in, l->out, ep);
+/* out = act(inp @ l^T + bias), through the packed copy the model loader made
+ * (eb_load_params.pack_weights) when there is one. */
+static void linear(float *out, const float *inp, const eb_linear *l, int rows, eb_epilogue ep) {
+    if (l->packed)
+        eb_gemm_packed(out, inp, l->packed, l->b, rows, l->in, l->out, ep);
     else
         eb_matmul_act(out, inp, l->w, l->b, rows, l->in, l->out, ep);
 }
@@ -140,11 +73,6 @@ eb_status eb_batch_new(const eb_model *m, int max_sentences, int max_rows, eb_ba
     }
     memset(blk, 0, total);
     b->model = m;
-    if (eb_cpu_has_avx512() && pack_all(b, m) != 0) {
-        eb_free_aligned(&m->alloc, blk);
-        eb_free(&m->alloc, b);
-        return eb_fail(err, EB_ERR_NOMEM, "batch: out of memory for the packed weights");
-    }
     b->max_sentences = max_sentences;
     b->max_rows = max_rows;
     b->max_len = (int)Pn;
@@ -164,8 +92,6 @@ eb_status eb_batch_new(const eb_model *m, int max_sentences, int max_rows, eb_ba
 void eb_batch_free(eb_batch *b) {
     if (!b) return;
     const eb_allocator *a = &b->model->alloc;
-    eb_free_aligned(a, b->packed);
-    eb_free(a, b->players);
     eb_free_aligned(a, b->block);
     eb_free(a, b);
 }
@@ -177,8 +103,7 @@ static eb_epilogue epilogue_of(eb_activation act) {
 }
 
 /* One layer application over the `rows` packed rows of `ns` sentences. */
-static void layer(eb_batch *b, const eb_model_task *t, const packed_layer *pk, int l, int ns,
-                  int rows) {
+static void layer(eb_batch *b, const eb_model_task *t, int l, int ns, int rows) {
     const eb_config *c = &t->cfg;
     const int H = c->hidden_size, NH = c->num_attention_heads;
     const int HS = H / NH;
@@ -187,19 +112,18 @@ static void layer(eb_batch *b, const eb_model_task *t, const packed_layer *pk, i
     for (int inner = 0; inner < c->inner_group_num; inner++) {
         const int li = g * c->inner_group_num + inner;
         const eb_albert_layer *L = &t->w.layers[li];
-        const packed_layer *P = pk ? &pk[li] : NULL;
-        linear(b->q, b->hidden, &L->q, P ? P->q : NULL, rows, EB_EPI_NONE);
-        linear(b->k, b->hidden, &L->k, P ? P->k : NULL, rows, EB_EPI_NONE);
-        linear(b->v, b->hidden, &L->v, P ? P->v : NULL, rows, EB_EPI_NONE);
+        linear(b->q, b->hidden, &L->q, rows, EB_EPI_NONE);
+        linear(b->k, b->hidden, &L->k, rows, EB_EPI_NONE);
+        linear(b->v, b->hidden, &L->v, rows, EB_EPI_NONE);
         for (int s = 0; s < ns; s++) {
             const size_t o = (size_t)b->off[s] * H;
             eb_attention(b->ctx + o, b->att, b->q + o, b->k + o, b->v + o, b->len[s], NH, HS, NULL,
                          L->span_z, R, NULL);
         }
-        linear(b->tmp, b->ctx, &L->o, P ? P->o : NULL, rows, EB_EPI_NONE);
+        linear(b->tmp, b->ctx, &L->o, rows, EB_EPI_NONE);
         eb_add_layernorm(b->hidden, b->hidden, b->tmp, L->attn_ln.g, L->attn_ln.b, rows, H, eps);
-        linear(b->ffn, b->hidden, &L->ffn, P ? P->ffn : NULL, rows, epilogue_of(c->hidden_act));
-        linear(b->tmp, b->ffn, &L->ffn_out, P ? P->ffn_out : NULL, rows, EB_EPI_NONE);
+        linear(b->ffn, b->hidden, &L->ffn, rows, epilogue_of(c->hidden_act));
+        linear(b->tmp, b->ffn, &L->ffn_out, rows, EB_EPI_NONE);
         eb_add_layernorm(b->hidden, b->hidden, b->tmp, L->out_ln.g, L->out_ln.b, rows, H, eps);
     }
 }
@@ -262,13 +186,11 @@ eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const in
                 o[e] = we[e] + pe[e] + te[e];
         }
     eb_layernorm(b->emb, b->emb, t->w.emb_ln.g, t->w.emb_ln.b, rows, E, c->layer_norm_eps);
-    const int ti = (int)(t - m->tasks);
-    linear(b->hidden, b->emb, &t->w.map_in, b->packed ? b->pmap[ti] : NULL, rows, EB_EPI_NONE);
-    const packed_layer *pk = b->packed ? b->players[ti] : NULL;
+    linear(b->hidden, b->emb, &t->w.map_in, rows, EB_EPI_NONE);
     int ns = n;
     const int L = c->num_hidden_layers;
     for (int l = 0; l < L && ns > 0; l++) {
-        layer(b, t, pk, l, ns, rows);
+        layer(b, t, l, ns, rows);
         const int last = l == L - 1;
         if (!ramps && !last) continue;
         int keep = 0, dst = 0;
