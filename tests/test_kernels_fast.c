@@ -305,7 +305,7 @@ static void test_attention_fast(void **state) {
     (void)state;
     uint64_t s = 11;
     const int cfgs[][3] = {{1, 2, 16}, {5, 3, 64},   {37, 4, 16},
-                           {9, 2, 8},  {20, 12, 64}, {13, 2, 24}};
+                           {9, 2, 8},  {20, 12, 64}, {13, 2, 24}, {7, 2, 80}};
     for (size_t t = 0; t < sizeof cfgs / sizeof cfgs[0]; t++) {
         const int N = cfgs[t][0], NH = cfgs[t][1], HS = cfgs[t][2], H = NH * HS;
         float *q = malloc(sizeof(float) * N * H), *k = malloc(sizeof(float) * N * H);
@@ -409,7 +409,7 @@ static void test_gemm_packed(void **state) {
     (void)state;
     uint64_t s = 31;
     const int shapes[][3] = {{1, 1, 1},     {3, 5, 47},    {8, 16, 48}, {9, 33, 49},
-                             {17, 64, 100}, {16, 768, 96}, {4, 7, 3}};
+                             {17, 64, 100}, {16, 768, 96}, {4, 7, 3},   {37, 300, 100}};
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
         const int N = shapes[t][0], C = shapes[t][1], OC = shapes[t][2];
         float *x = malloc(sizeof(float) * N * C), *w = malloc(sizeof(float) * OC * C);

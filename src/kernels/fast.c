@@ -186,29 +186,48 @@ static T512 void softmax_row_avx512(float *row, int n, int i, float scale, const
 
 /* ctx[i, 0..HS) = sum_j A[i, j] v[j, 0..HS), v rows of stride ldv, ctx rows
  * of stride ldo.  Zero probabilities are skipped. */
+/* ctx[MR rows, c0..c0+64) = A[MR rows, N] . v[N, c0..): MR (1..4) rows share
+ * every load of a v row (16 accumulators); a key whose probability is zero
+ * in all MR rows (padding, spans) is skipped. */
+static inline __attribute__((always_inline)) T512 void
+av_rows(float *o, int ldo, const float *a, int lda, int N, const float *v, int ldv, int HS, int c0,
+        int MR) {
+    __mmask16 m[4];
+    __m512 acc[4][4];
+    for (int k = 0; k < 4; k++) {
+        int c = c0 + 16 * k;
+        m[k] = c < HS ? tail_mask((size_t)(HS - c)) : 0;
+        for (int r = 0; r < 4; r++)
+            acc[r][k] = _mm512_setzero_ps();
+    }
+    for (int j = 0; j < N; j++) {
+        int any = 0;
+        for (int r = 0; r < MR; r++)
+            any |= a[(size_t)r * lda + j] != 0.0f;
+        if (!any) continue;
+        const float *vr = v + (size_t)j * ldv + c0;
+        __m512 vv[4];
+        for (int k = 0; k < 4; k++)
+            vv[k] = _mm512_maskz_loadu_ps(m[k], vr + 16 * k);
+        for (int r = 0; r < MR; r++) {
+            const __m512 s = _mm512_set1_ps(a[(size_t)r * lda + j]);
+            for (int k = 0; k < 4; k++)
+                acc[r][k] = _mm512_fmadd_ps(s, vv[k], acc[r][k]);
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int k = 0; k < 4; k++)
+            _mm512_mask_storeu_ps(o + (size_t)r * ldo + c0 + 16 * k, m[k], acc[r][k]);
+}
+
 static T512 void av_avx512(float *ctx, int ldo, const float *A, int N, const float *v, int ldv,
                            int HS) {
-    for (int i = 0; i < N; i++) {
-        const float *a = A + (size_t)i * N;
-        float *o = ctx + (size_t)i * ldo;
-        for (int c0 = 0; c0 < HS; c0 += 64) {
-            __mmask16 m[4];
-            __m512 acc[4];
-            for (int k = 0; k < 4; k++) {
-                int c = c0 + 16 * k;
-                m[k] = c < HS ? tail_mask((size_t)(HS - c)) : 0;
-                acc[k] = _mm512_setzero_ps();
-            }
-            for (int j = 0; j < N; j++) {
-                if (a[j] == 0.0f) continue;
-                const __m512 s = _mm512_set1_ps(a[j]);
-                const float *vr = v + (size_t)j * ldv + c0;
-                for (int k = 0; k < 4; k++)
-                    acc[k] = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(m[k], vr + 16 * k), acc[k]);
-            }
-            for (int k = 0; k < 4; k++)
-                _mm512_mask_storeu_ps(o + c0 + 16 * k, m[k], acc[k]);
-        }
+    for (int c0 = 0; c0 < HS; c0 += 64) {
+        int i = 0;
+        for (; i + 4 <= N; i += 4)
+            av_rows(ctx + (size_t)i * ldo, ldo, A + (size_t)i * N, N, N, v, ldv, HS, c0, 4);
+        for (; i < N; i++)
+            av_rows(ctx + (size_t)i * ldo, ldo, A + (size_t)i * N, N, N, v, ldv, HS, c0, 1);
     }
 }
 
