@@ -140,8 +140,9 @@ typedef struct eb_load_params {
     eb_log_fn log;
     void *log_ud;
     int use_mmap; /* map model.safetensors instead of reading it (default 1) */
-    int pack_weights; /* keep a copy of the dense matrices packed for the AVX-512 kernel
-                         (default 1; ignored without AVX-512; 0 saves that memory) */
+    int pack_weights; /* keep copies of the matrices for the fast kernels: fp32 packed for
+                         AVX-512, bf16 of the AF8 form for af8-bf16 with AVX512-BF16
+                         (default 1; made only where the CPU has the kernel; 0 saves them) */
 } eb_load_params;
 
 eb_load_params eb_load_params_default(void);
@@ -178,7 +179,13 @@ typedef enum eb_policy {
     EB_POLICY_LAI = 2   /* latency-aware inference (Algorithm 2) */
 } eb_policy;
 
-typedef enum eb_precision { EB_PRECISION_FP32 = 0, EB_PRECISION_AF8 = 1 } eb_precision;
+typedef enum eb_precision {
+    EB_PRECISION_FP32 = 0,
+    EB_PRECISION_AF8 = 1,     /* AdaptivFloat8 weights and activations, exact accumulation */
+    EB_PRECISION_AF8_BF16 = 2 /* the same values; the products through AVX512-BF16 dot products
+                                 with fp32 sums (every AF8 value is exact in bf16); without
+                                 AVX512-BF16 or the bf16 copies (pack_weights), exactly af8 */
+} eb_precision;
 
 typedef struct eb_run_params {
     eb_policy policy;

@@ -324,7 +324,7 @@ static void test_ref_lin_is_af8_matmul(void **state) {
     fill(b, OC, &rng, 0.2f, 0);
     for (int i = 0; i < OC * C; i += 3)
         w[i] = 0;
-    eb_linear l = {w, b, OC, C, NULL, NULL, NULL, NULL};
+    eb_linear l = {w, b, OC, C, NULL, NULL, NULL, NULL, NULL};
     ref_lin(y, x, &l, N);
     eb_error err = {0};
     eb_bitmask bm;
@@ -431,6 +431,68 @@ static void test_af8_vs_fp32_random_model(void **state) {
     assert_true(dp > 0); /* the af8 path really is another computation */
     eb_context_free(ctx);
     eb_model_free(m);
+    drop_model(&fx);
+}
+
+/* af8-bf16 against af8 on a random model: the same AF8 values through
+ * AVX512-BF16 dot products with fp32 sums.  With AVX512-BF16 the outputs
+ * differ from the exact sums only by rounding (and what re-quantisation makes
+ * of it); without it, or without the bf16 copies (pack_weights = 0), af8-bf16
+ * is af8 exactly. */
+static void test_af8_bf16_path(void **state) {
+    (void)state;
+    spec sp = small_spec(6);
+    sp.H = 32, sp.NH = 4, sp.I = 64, sp.E = 16, sp.L = 4, sp.P = 32;
+    fixture fx;
+    make_model(&fx, &sp);
+    for (int pack = 1; pack >= 0; pack--) {
+        eb_load_params lp = eb_load_params_default();
+        lp.pack_weights = pack;
+        eb_model *m;
+        eb_error err = {0};
+        assert_int_equal(eb_model_load(fx.dir, &lp, &m, &err), EB_OK);
+        eb_context *ctx;
+        assert_int_equal(eb_context_new(m, &ctx, &err), EB_OK);
+        eb_run_params p = eb_run_params_default();
+        p.policy = EB_POLICY_BASE;
+        uint64_t rng = 9;
+        int agree = 0, same = 0, trials = 200, bf16_calls = 0;
+        double dp = 0;
+        for (int t = 0; t < trials; t++) {
+            int32_t ids[32];
+            int n = 4 + t % 28;
+            random_ids(ids, n, sp.V, &rng);
+            eb_result a, b;
+            p.precision = EB_PRECISION_AF8;
+            assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &a, &err), EB_OK);
+            p.precision = EB_PRECISION_AF8_BF16;
+            assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &b, &err), EB_OK);
+            agree += a.label == b.label;
+            int eq = 1;
+            for (int c = 0; c < sp.C; c++) {
+                dp = fmax(dp, fabs(a.probs[c] - b.probs[c]));
+                eq &= a.logits[c] == b.logits[c];
+            }
+            same += eq;
+            assert_true(a.flops == b.flops);
+            bf16_calls += ctx->ex.bf16_calls;
+        }
+        const int fast = pack && eb_cpu_has_avx512_bf16();
+        print_message("af8-bf16 vs af8 (%s): labels agree on %.1f %%, logits identical on %.1f %%, "
+                      "max |dprob| %.4f\n",
+                      fast ? "AVX512-BF16" : "fallback", 100.0 * agree / trials,
+                      100.0 * same / trials, dp);
+        if (fast) {
+            assert_true(agree >= trials * 97 / 100);
+            assert_true(dp < 0.05);
+            assert_true(bf16_calls > 0); /* the bf16 kernel really ran */
+        } else {
+            assert_int_equal(same, trials);
+            assert_int_equal(bf16_calls, 0);
+        }
+        eb_context_free(ctx);
+        eb_model_free(m);
+    }
     drop_model(&fx);
 }
 
@@ -657,6 +719,7 @@ int main(void) {
         cmocka_unit_test(test_af8_path_matches_scalar_reference),
         cmocka_unit_test(test_af8_path_with_adapters),
         cmocka_unit_test(test_af8_vs_fp32_random_model),
+        cmocka_unit_test(test_af8_bf16_path),
         cmocka_unit_test(test_sparse_kernel_equals_dense),
         cmocka_unit_test(test_head_skipping),
         cmocka_unit_test(test_bundle_af8_paths),

@@ -111,8 +111,9 @@ int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out) {
 int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out) {
     if (val && !strcmp(val, "fp32")) *out = EB_PRECISION_FP32;
     else if (val && !strcmp(val, "af8")) *out = EB_PRECISION_AF8;
+    else if (val && !strcmp(val, "af8-bf16")) *out = EB_PRECISION_AF8_BF16;
     else {
-        fprintf(stderr, "edgebert %s: --precision must be fp32 or af8\n", cmd);
+        fprintf(stderr, "edgebert %s: --precision must be fp32, af8 or af8-bf16\n", cmd);
         return 0;
     }
     return 1;

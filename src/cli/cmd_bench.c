@@ -64,7 +64,7 @@ static void usage(void) {
         "                      [--json | --csv]\n"
         "       edgebert bench --e2e --data DEV.tsv [--task sst2] [-m MODEL] [--hf DIR]\n"
         "                      [--threads 1] [--batches 1,8,32] [--limit N] [--engines ...]\n"
-        "                      [--threshold T] [--precision fp32|af8] [--json]\n"
+        "                      [--threshold T] [--precision fp32|af8|af8-bf16] [--json]\n"
         "Engines: edgebert = eb_classify_ids (the per-sentence path), edgebert-batch = the\n"
         "batched engine at batch 1 (packed weights, fused epilogues), torch, ort.\n"
         "Dense: batch 1, random token ids, median of --runs runs after --warmup runs. Without\n"

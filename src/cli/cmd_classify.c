@@ -8,7 +8,7 @@
 static void usage(void) {
     fprintf(stderr,
             "usage: edgebert classify [-m MODEL] [--task NAME] [--threshold T] [--policy base|ee|lai]\n"
-            "                         [--latency-target MS] [--mac-size N] [--precision fp32|af8]\n"
+            "                         [--latency-target MS] [--mac-size N] [--precision fp32|af8|af8-bf16]\n"
             "                         [--max-len N] [--json] [TEXT [TEXT_B]]\n"
             "Without TEXT, classifies each stdin line (a TAB separates TEXT and TEXT_B).\n"
             "  -m MODEL             checkpoint directory or .ebb bundle (default: $EDGEBERT_MODEL,\n"
@@ -19,7 +19,8 @@ static void usage(void) {
             "  --threshold T        exit when a layer's entropy < T (default: the model's own)\n"
             "  --latency-target MS  lai: per-sentence target in milliseconds (default 50)\n"
             "  --mac-size N         accelerator PU size n (default 16)\n"
-            "  --precision P        fp32 (default) or af8 (AdaptivFloat8 weights)\n"
+            "  --precision P        fp32 (default), af8 (AdaptivFloat8 weights and activations,\n"
+            "                       exact sums) or af8-bf16 (the same through AVX512-BF16)\n"
             "  --max-len N          cut the input to N tokens (default: the model's positions)\n"
             "  --json               one JSON object per sentence: label, label_id, probs, logits,\n"
             "                       exit_layer, num_layers, entropies, predicted_layer, n_tokens,\n"

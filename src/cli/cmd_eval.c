@@ -14,7 +14,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: edgebert eval [-m MODEL] --data FILE.tsv --task sst2|qnli|qqp|mnli|cola|mrpc|rte|stsb\n"
             "                     [--threshold T] [--policy base|ee|lai] [--latency-target MS]\n"
-            "                     [--mac-size N] [--precision fp32|af8] [--max-len N] [--limit N]\n"
+            "                     [--mac-size N] [--precision fp32|af8|af8-bf16] [--max-len N] [--limit N]\n"
             "                     [--model-task NAME] [--json]\n"
             "--task names the data layout (and, for a bundle, the model task of that name).\n"
             "  -m MODEL             checkpoint directory or .ebb bundle (default as for classify)\n"

@@ -163,7 +163,7 @@ void eb_albert_exec_reset_stats(eb_albert_exec *e) {
     e->flops = e->flops_dense = 0;
     e->act_n = e->act_nz = e->act_vec = e->act_zvec = 0;
     e->attn_n = e->attn_nz = 0;
-    e->sparse_calls = e->dense_calls = 0;
+    e->sparse_calls = e->dense_calls = e->bf16_calls = 0;
 }
 
 /* A run of input columns [c0, c1). */
@@ -253,7 +253,7 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
         apply_epilogue(y, ldy, N, OC, ep);
         return EB_OK;
     }
-    if (e->precision == EB_PRECISION_AF8) {
+    if (e->precision != EB_PRECISION_FP32) {
         const eb_bitmask *q = L->q8;
         if (ep != EB_EPI_NONE)
             return eb_fail(err, EB_ERR_ARG, "engine: no fused activation in the af8 path");
@@ -265,6 +265,16 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
         const size_t nx = (size_t)N * C;
         eb_af8_quantize(e->xq, x, nx, EB_AF8_NEAREST);
         act_stats(e, e->xq, N, C, is_full ? NULL : sg, nseg);
+        if (e->precision == EB_PRECISION_AF8_BF16 && L->bf16 && is_full && r0 == 0 &&
+            r1 == L->out && ldy == L->out && eb_cpu_has_avx512_bf16()) {
+            /* AF8 inputs and weights are exact in bf16: the products are exact,
+             * only the fp32 sums round; e->xd is free scratch for the bf16 input */
+            eb_gemm_bf16(y, e->xq, L->bf16, L->b, N, C, OC, EB_EPI_NONE, (uint16_t *)e->xd);
+            e->flops += 2.0 * N * OC * used;
+            e->dense_calls++;
+            e->bf16_calls++;
+            return EB_OK;
+        }
         for (size_t i = 0; i < nx; i++)
             e->xd[i] = e->xq[i];
         float wt[256];
@@ -334,14 +344,14 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
 }
 
 static void requant(const eb_albert_exec *e, float *y, size_t n) {
-    if (e->precision == EB_PRECISION_AF8) eb_af8_quantize(y, y, n, EB_AF8_NEAREST);
+    if (e->precision != EB_PRECISION_FP32) eb_af8_quantize(y, y, n, EB_AF8_NEAREST);
 }
 
 eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_config *c,
                              const eb_albert_weights *w, const int32_t *ids,
                              const int32_t *type_ids, int N, eb_error *err) {
     const int E = c->embedding_size, H = c->hidden_size;
-    if (e->precision == EB_PRECISION_AF8) {
+    if (e->precision != EB_PRECISION_FP32) {
         if (!w->word_q8 || !w->pos_q8 || !w->type_q8)
             return eb_fail(err, EB_ERR_ARG,
                            "engine: the embeddings have no AdaptivFloat8 form for --precision af8");
@@ -452,7 +462,7 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         for (int h = 0; h < NH; h++) {
             if (!on[h]) continue;
             float *A = s->att + (size_t)h * N * N;
-            if (e->precision == EB_PRECISION_AF8) { /* P.V with AF8 probabilities */
+            if (e->precision != EB_PRECISION_FP32) { /* P.V with AF8 probabilities */
                 eb_af8_quantize(A, A, (size_t)N * N, EB_AF8_NEAREST);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, HS, N, 1.0f, A, N,
                             s->v + h * HS, H, 0.0f, s->ctx + h * HS, H);
@@ -471,7 +481,7 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         if (st != EB_OK) break;
         eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->attn_ln.g, L->attn_ln.b, N, H, eps);
         /* fp32: the activation fused into the product; af8: after re-quantising */
-        const int fuse = e->precision != EB_PRECISION_AF8;
+        const int fuse = e->precision == EB_PRECISION_FP32;
         st = lin_run_ep(e, s->ffn, I, s->hidden, N, &L->ffn, 0, I, NULL, 0,
                         fuse ? act_epilogue(c->hidden_act) : EB_EPI_NONE, err);
         if (st != EB_OK) break;

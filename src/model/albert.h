@@ -41,6 +41,7 @@ typedef struct eb_linear {
     const struct eb_bitmask *sparse; /* bitmask form for the sparse fp32 kernel (same values as w) */
     const struct eb_bitmask *q8;     /* AdaptivFloat8 form for the af8 path */
     const float *packed; /* eb_pack_weights form for eb_gemm_packed (same values as w) */
+    const uint16_t *bf16; /* [out, in] bf16 of the q8 values (exact), for EB_PRECISION_AF8_BF16 */
 } eb_linear;
 
 typedef struct eb_norm {
@@ -152,6 +153,10 @@ void eb_albert_classify_at(float *logits, eb_albert_scratch *s, const eb_config 
  *    Embedding tables are read as AF8.  LayerNorm, softmax, GELU, tanh and
  *    the residual adds run in fp32 (the SFU's 16-bit fixed point is not
  *    emulated);
+ *  - precision EB_PRECISION_AF8_BF16: the same, but the whole-matrix
+ *    products with a `bf16` form run as AVX512-BF16 dot products with fp32
+ *    sums (the products of two AF8 values are exact; the sums round), so
+ *    the outputs differ from af8 by fp32 summation rounding only;
  *  - heads that are off (head_on[h] == 0 or a span that is zero everywhere)
  *    are skipped entirely: rows h*HS..h*HS+HS-1 of Wq/Wk/Wv and the same
  *    columns of Wo are never read; their context is zero.
@@ -173,7 +178,7 @@ typedef struct eb_albert_exec {
     double act_n, act_nz;      /* matmul input activations: count, non-zeros */
     double act_vec, act_zvec;  /* 16-element vectors of them: count, all zero */
     double attn_n, attn_nz;    /* attention probabilities of the computed heads */
-    int sparse_calls, dense_calls;
+    int sparse_calls, dense_calls, bf16_calls; /* bf16_calls: of the dense ones */
     /* the statistics of the last counted full input, reused while
      * reuse_stats is set (Q, K and V read the same hidden state) */
     int reuse_stats, have_last;

@@ -216,6 +216,7 @@ static void task_free(eb_model *m, eb_model_task *t) {
         eb_bitmask_free(&t->xbms[i]);
     eb_free(&m->alloc, t->xbms);
     eb_free_aligned(&m->alloc, t->packed);
+    eb_free_aligned(&m->alloc, t->bf16);
     if (t->emb_q8_owned)
         for (int i = 0; i < 3; i++)
             eb_free(&m->alloc, t->emb_q8[i]);
@@ -316,6 +317,43 @@ static void pack_linears(eb_model *m, eb_model_task *t, eb_linear **lins, int n)
     }
 }
 
+/* bf16 copies of the AF8 forms (every AF8 value is exact in bf16) for the
+ * af8-bf16 precision, on CPUs with AVX512-BF16 (the dot product needs an even
+ * inner dimension). */
+static int bf16able(const eb_linear *l) { return l->q8 && l->in % 2 == 0 && l->out > 0; }
+
+static void bf16_linears(eb_model *m, eb_model_task *t, eb_linear **lins, int n) {
+    if (!m->pack_weights || !eb_cpu_has_avx512_bf16() || t->bf16) return;
+    size_t count = 0, big = 0;
+    for (int i = 0; i < n; i++)
+        if (bf16able(lins[i])) {
+            size_t c = (size_t)lins[i]->in * lins[i]->out;
+            count += (c + 31) & ~(size_t)31;
+            big = EB_MAX(big, c);
+        }
+    if (!count) return;
+    t->bf16 = eb_malloc_aligned(&m->alloc, count * sizeof(uint16_t));
+    float *tmp = eb_malloc(&m->alloc, big * sizeof(float));
+    if (!t->bf16 || !tmp) {
+        eb_free_aligned(&m->alloc, t->bf16);
+        eb_free(&m->alloc, tmp);
+        t->bf16 = NULL;
+        return;
+    }
+    uint16_t *cur = t->bf16;
+    for (int i = 0; i < n; i++) {
+        eb_linear *l = lins[i];
+        if (!bf16able(l)) continue;
+        eb_error e2 = {0};
+        size_t c = (size_t)l->in * l->out;
+        if (eb_bitmask_decode_f32(l->q8, tmp, &e2) != EB_OK) continue;
+        eb_f32_to_bf16_array(cur, tmp, c);
+        l->bf16 = cur;
+        cur += (c + 31) & ~(size_t)31;
+    }
+    eb_free(&m->alloc, tmp);
+}
+
 static void build_exec_forms(eb_model *m, eb_model_task *t) {
     int cap = 3 + 6 * t->cfg.num_hidden_groups * t->cfg.inner_group_num + 2 * t->w.num_ramps +
               (t->w.adapters ? 4 * t->cfg.num_hidden_layers * t->cfg.inner_group_num : 0);
@@ -327,6 +365,7 @@ static void build_exec_forms(eb_model *m, eb_model_task *t) {
         eb_linear *l = lins[i];
         l->sparse = l->q8 = NULL;
         l->packed = NULL;
+        l->bf16 = NULL;
         if (!l->w) continue;
         if (l->bm) {
             l->sparse = l->bm;
@@ -354,6 +393,7 @@ static void build_exec_forms(eb_model *m, eb_model_task *t) {
         }
     }
     pack_linears(m, t, lins, n);
+    bf16_linears(m, t, lins, n);
     eb_free(&m->alloc, lins);
     eb_albert_weights *w = &t->w;
     for (const eb_model_task *p = m->tasks; p < t; p++)
@@ -712,10 +752,11 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
                   : t->extras.default_threshold;
     if (t->w.num_ramps == 0 || thr < 0) thr = 0; /* entropy < 0 never holds: no early exit */
     memset(ctx->s.key_valid, 1, (size_t)n);
-    if (p.precision != EB_PRECISION_FP32 && p.precision != EB_PRECISION_AF8)
+    if (p.precision != EB_PRECISION_FP32 && p.precision != EB_PRECISION_AF8 &&
+        p.precision != EB_PRECISION_AF8_BF16)
         return eb_fail(err, EB_ERR_ARG, "unknown precision %d", (int)p.precision);
     eb_albert_exec *ex = &ctx->ex;
-    if (p.precision == EB_PRECISION_AF8 && !eb_albert_exec_need_af8(ex, &m->alloc))
+    if (p.precision != EB_PRECISION_FP32 && !eb_albert_exec_need_af8(ex, &m->alloc))
         return eb_fail(err, EB_ERR_NOMEM, "out of memory for the af8 path's scratch");
     ex->precision = p.precision;
     eb_albert_exec_reset_stats(ex);
