@@ -5,6 +5,8 @@
 #include <math.h>
 
 #include "edgebert/quant.h"
+#include "kernels/kernels.h"
+#include "quant/adaptivfloat.h"
 
 /* Independent AF8 decoder: arithmetic with ldexpf, not bit fields. */
 static float ref_decode(int code, int b) {
@@ -274,9 +276,67 @@ static void test_exp_search(void **state) {
     }
 }
 
+/* The AVX-512 eb_af8_quantize / eb_af8_maxabs (when the CPU has it) against
+ * the scalar references, bit for bit: every AF8 value of every bias, the
+ * midpoints between neighbours (ties), just above and below them, half the
+ * smallest value, the largest and beyond, -0, NaN, +-Inf, random magnitudes,
+ * at lengths around the 16-value vectors. */
+static void test_simd_quantize_matches_scalar(void **state) {
+    (void)state;
+    enum { NV = 4096 };
+    static float pool[NV], a[NV], b[NV];
+    int n = 0;
+    for (int bias = 0; bias <= 7; bias++)
+        for (int c = 1; c < 128; c++) {
+            float v = eb_af8_to_float((uint8_t)c, bias);
+            float w = c < 127 ? eb_af8_to_float((uint8_t)(c + 1), bias) : 2 * v;
+            float mid = 0.5f * (v + w);
+            pool[n++] = v, pool[n++] = -mid, pool[n++] = nextafterf(mid, 0);
+            pool[n++] = nextafterf(mid, 1e30f);
+        }
+    for (int bias = 0; bias <= 7; bias++) {
+        float mn = eb_af8_min_normal(bias), mx = eb_af8_max_value(bias);
+        pool[n++] = 0.5f * mn, pool[n++] = nextafterf(0.5f * mn, 0), pool[n++] = -mn;
+        pool[n++] = 0.75f * mn, pool[n++] = mx, pool[n++] = -nextafterf(mx, 1e30f), pool[n++] = 3 * mx;
+    }
+    pool[n++] = -0.0f, pool[n++] = NAN, pool[n++] = INFINITY, pool[n++] = -INFINITY;
+    uint64_t rng = 5;
+    while (n < NV) {
+        double u = eb_test_uniform(&rng);
+        pool[n++] = (float)((eb_test_uniform(&rng) < 0.5 ? -1 : 1) * exp2(-14 + 20 * u));
+    }
+    int checked = 0;
+    for (int start = 0; start + 48 < NV; start += 37) {
+        for (int len = 0; len <= 48; len += 1 + (start % 7)) {
+            /* scaled so that the tensor's bias varies too */
+            const float *x = pool + start;
+            int ba = eb_af8_quantize(a, x, (size_t)len, EB_AF8_NEAREST);
+            int bb = eb_af8_quantize_ref(b, x, (size_t)len, EB_AF8_NEAREST);
+            assert_int_equal(ba, bb);
+            assert_memory_equal(a, b, sizeof(float) * (size_t)len);
+            float ma = eb_af8_maxabs(x, (size_t)len), mb = eb_af8_maxabs_ref(x, (size_t)len);
+            assert_memory_equal(&ma, &mb, sizeof ma);
+            checked += len;
+        }
+    }
+    /* whole pool at each fixed bias: a tensor whose maximum pins the bias */
+    for (int bias = 0; bias <= 7; bias++) {
+        float scale = eb_af8_max_value(bias);
+        for (int i = 0; i < 1000; i++)
+            a[i] = pool[i] * scale / 64;
+        int ba = eb_af8_quantize(b, a, 1000, EB_AF8_NEAREST);
+        int bb = eb_af8_quantize_ref(a + 2000, a, 1000, EB_AF8_NEAREST);
+        assert_int_equal(ba, bb);
+        assert_memory_equal(b, a + 2000, sizeof(float) * 1000);
+    }
+    print_message("simd vs scalar AF8 quantisation: %d values (%s)\n", checked,
+                  eb_cpu_has_avx512() ? "AVX-512" : "no AVX-512: scalar both");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exhaustive_decode),
+        cmocka_unit_test(test_simd_quantize_matches_scalar),
         cmocka_unit_test(test_exhaustive_round_trip),
         cmocka_unit_test(test_boundaries),
         cmocka_unit_test(test_bias_choice),

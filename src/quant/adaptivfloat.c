@@ -10,7 +10,12 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "util/util.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 static int clamp_bias(int b) {
     return b < 0 ? 0 : b > EB_AF8_BIAS_MAX ? EB_AF8_BIAS_MAX : b;
@@ -24,13 +29,66 @@ int eb_af8_bias_for_max(float maxabs) {
     return clamp_bias(e - 1 + 3);
 }
 
-float eb_af8_maxabs(const float *x, size_t n) {
+float eb_af8_maxabs_ref(const float *x, size_t n) {
     float m = 0;
     for (size_t i = 0; i < n; i++) {
         float a = fabsf(x[i]);
         if (a > m) m = a; /* NaN compares false */
     }
     return m;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define EB_AF8_X86 1
+#define T512 __attribute__((target("avx512f,avx512dq")))
+
+static inline __mmask16 tail16(size_t left) {
+    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+}
+
+static T512 float maxabs_avx512(const float *x, size_t n) {
+    __m512 m = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) {
+        __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(tail16(n - i), x + i));
+        m = _mm512_max_ps(a, m); /* a NaN in a gives m (the second operand) */
+    }
+    return _mm512_reduce_max_ps(m);
+}
+
+/* Round to nearest (ties away from zero) on the bit fields: adding half a
+ * unit of the fourth mantissa bit and clearing the 19 bits below carries into
+ * the exponent exactly as the scalar m == 16 case does. */
+static T512 void quantize_nearest_avx512(float *out, const float *x, size_t n, int bias) {
+    const __m512 minv = _mm512_set1_ps(eb_af8_min_normal(bias));
+    const __m512 half_min = _mm512_set1_ps(0.5f * eb_af8_min_normal(bias));
+    const __m512 maxv = _mm512_set1_ps(eb_af8_max_value(bias));
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 t = tail16(n - i);
+        const __m512 v = _mm512_maskz_loadu_ps(t, x + i);
+        const __m512 a = _mm512_abs_ps(v);
+        __m512i bits = _mm512_add_epi32(_mm512_castps_si512(a), _mm512_set1_epi32(1 << 18));
+        bits = _mm512_and_si512(bits, _mm512_set1_epi32((int)0xFFF80000u));
+        __m512 r = _mm512_min_ps(_mm512_castsi512_ps(bits), maxv); /* NaN (from Inf) -> max */
+        r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, minv, _CMP_LT_OQ), r, minv);
+        r = _mm512_castsi512_ps(_mm512_or_si512(
+            _mm512_castps_si512(r), _mm512_and_si512(_mm512_castps_si512(v), sign)));
+        /* below half the smallest value, and NaN: the code 0x00, +0 */
+        const __mmask16 zero = _mm512_cmp_ps_mask(a, half_min, _CMP_LT_OQ) |
+                               _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        r = _mm512_mask_blend_ps(zero, r, _mm512_setzero_ps());
+        _mm512_mask_storeu_ps(out + i, t, r);
+    }
+}
+#else
+#define EB_AF8_X86 0
+#endif
+
+float eb_af8_maxabs(const float *x, size_t n) {
+#if EB_AF8_X86
+    if (eb_cpu_has_avx512()) return maxabs_avx512(x, n);
+#endif
+    return eb_af8_maxabs_ref(x, n);
 }
 
 int eb_af8_choose_bias(const float *x, size_t n) {
@@ -106,7 +164,18 @@ void eb_af8_decode(float *out, const uint8_t *codes, size_t n, int bias) {
 }
 
 int eb_af8_quantize(float *out, const float *x, size_t n, eb_af8_round mode) {
-    int b = eb_af8_choose_bias(x, n);
+#if EB_AF8_X86
+    if (mode == EB_AF8_NEAREST && eb_cpu_has_avx512()) {
+        int b = eb_af8_choose_bias(x, n);
+        quantize_nearest_avx512(out, x, n, clamp_bias(b));
+        return b;
+    }
+#endif
+    return eb_af8_quantize_ref(out, x, n, mode);
+}
+
+int eb_af8_quantize_ref(float *out, const float *x, size_t n, eb_af8_round mode) {
+    int b = eb_af8_bias_for_max(eb_af8_maxabs_ref(x, n));
     float t[256];
     eb_af8_decode_table(t, b);
     for (size_t i = 0; i < n; i++)

@@ -9,4 +9,8 @@
  * adaptive range leave the double range). */
 #define EB_AF_MAX_EXP 8
 
+/* Scalar references of the AVX-512 eb_af8_maxabs / eb_af8_quantize (tests). */
+float eb_af8_maxabs_ref(const float *x, size_t n);
+int eb_af8_quantize_ref(float *out, const float *x, size_t n, eb_af8_round mode);
+
 #endif
