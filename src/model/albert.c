@@ -330,16 +330,20 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
             eb_matmul_act(y, x, L->w, L->b, N, C, OC, ep);
         return EB_OK;
     }
-    for (int n = 0; n < N; n++) {
-        if (L->b)
-            memcpy(y + (size_t)n * ldy, L->b + r0, sizeof(float) * (size_t)OC);
-        else
-            memset(y + (size_t)n * ldy, 0, sizeof(float) * (size_t)OC);
+    /* Runs of rows and of input columns through the strided tiles: the first
+     * run writes y (with the bias), every further one goes through e->xT (free
+     * on the dense path: only the sparse kernel uses it) and is added. */
+    const float *w0 = L->w + (size_t)r0 * C;
+    eb_gemm_nt_ex(EB_GEMM_AUTO, y, ldy, x + sg[0].c0, C, w0 + sg[0].c0, C, L->b ? L->b + r0 : NULL,
+                  N, sg[0].c1 - sg[0].c0, OC, nseg == 1 ? ep : EB_EPI_NONE, 1);
+    for (int s = 1; s < nseg; s++) {
+        float *t = e->xT;
+        eb_gemm_nt_ex(EB_GEMM_AUTO, t, OC, x + sg[s].c0, C, w0 + sg[s].c0, C, NULL, N,
+                      sg[s].c1 - sg[s].c0, OC, EB_EPI_NONE, 1);
+        for (int n = 0; n < N; n++)
+            eb_add_inplace(y + (size_t)n * ldy, t + (size_t)n * OC, (size_t)OC);
     }
-    for (int s = 0; s < nseg; s++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, sg[s].c1 - sg[s].c0, 1.0f,
-                    x + sg[s].c0, C, L->w + (size_t)r0 * C + sg[s].c0, C, 1.0f, y, ldy);
-    apply_epilogue(y, ldy, N, OC, ep);
+    if (nseg > 1) apply_epilogue(y, ldy, N, OC, ep);
     return EB_OK;
 }
 
