@@ -283,7 +283,7 @@ static void test_exp_search(void **state) {
  * at lengths around the 16-value vectors. */
 static void test_simd_quantize_matches_scalar(void **state) {
     (void)state;
-    enum { NV = 4096 };
+    enum { NV = 8192 };
     static float pool[NV], a[NV], b[NV];
     int n = 0;
     for (int bias = 0; bias <= 7; bias++)
