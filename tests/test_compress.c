@@ -605,6 +605,28 @@ static void test_head_skipping(void **state) {
         assert_float_equal(r.flops, emb + 3 * (qkv_done + att_done + o_done + ffn) + cls, 0.5);
         p.precision = EB_PRECISION_FP32;
     }
+    /* without the packed forms (the on-head form included): the same logits */
+    eb_load_params lp = eb_load_params_default();
+    lp.pack_weights = 0;
+    eb_model *mu;
+    eb_context *cu;
+    assert_int_equal(eb_model_load(fx.dir, &lp, &mu, &err), EB_OK);
+    assert_int_equal(eb_context_new(mu, &cu, &err), EB_OK);
+    assert_true(mu->tasks[0].layers[0].o_on_packed == NULL);
+    assert_true(m->tasks[0].layers[0].o_on_packed != NULL || !eb_cpu_has_avx512());
+    for (int trial = 0; trial < 4; trial++) {
+        int n = 5 + 5 * trial;
+        int32_t ids[24];
+        random_ids(ids, n, sp.V, &rng);
+        eb_result a, b;
+        assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &a, &err), EB_OK);
+        assert_int_equal(eb_classify_ids(cu, ids, NULL, n, &p, &b, &err), EB_OK);
+        for (int c = 0; c < sp.C; c++)
+            assert_float_equal(a.logits[c], b.logits[c], 1e-5 * (1 + fabsf(b.logits[c])));
+        assert_true(a.flops == b.flops);
+    }
+    eb_context_free(cu);
+    eb_model_free(mu);
     eb_context_free(ctx);
     eb_context_free(ctxp);
     eb_model_free(m);

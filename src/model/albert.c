@@ -446,8 +446,29 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         /* Q, K and V (and every head segment of them) read the same input:
          * its zero statistics are counted once */
         e->reuse_stats = 1, e->have_last = 0;
+        /* fp32 with the heads the spans switch off: the packed on-head form */
+        uint64_t mask = 0;
+        for (int h = 0; h < NH && h < 64; h++)
+            mask |= (uint64_t)on[h] << h;
+        const int compact = e->precision == EB_PRECISION_FP32 && n_on > 0 && n_on < NH &&
+                            NH <= 64 && L->o_on_packed && mask == L->on_mask;
+        const int W = n_on * HS;
         for (int j = 0; j < 3 && st == EB_OK; j++) {
-            if (n_on == NH) {
+            if (compact) {
+                float *t = e->xT; /* [N, W], then scattered to the heads' columns */
+                act_stats(e, s->hidden, N, H, NULL, 0);
+                eb_gemm_packed(t, s->hidden, L->qkv_on_packed[j], L->qkv_on_bias[j], N, H, W,
+                               EB_EPI_NONE);
+                e->flops += 2.0 * N * W * H;
+                e->dense_calls++;
+                for (int i = 0; i < N; i++) {
+                    float *row = qkv[j] + (size_t)i * H;
+                    memset(row, 0, sizeof(float) * (size_t)H);
+                    for (int k = 0, off = 0; k < nseg; off += segs[k].c1 - segs[k].c0, k++)
+                        memcpy(row + segs[k].c0, t + (size_t)i * W + off,
+                               sizeof(float) * (size_t)(segs[k].c1 - segs[k].c0));
+                }
+            } else if (n_on == NH) {
                 st = lin_run(e, qkv[j], H, s->hidden, N, lq[j], 0, H, NULL, 0, err);
             } else {
                 /* only the rows of the heads that are on; the others' slices are zero */
@@ -475,7 +496,17 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
             eb_count_nonzero16(A, (size_t)N * N, &e->attn_nz, &zv);
             e->attn_n += (double)N * N;
         }
-        if (n_on == NH)
+        if (compact) { /* gather the on heads' context columns, then the packed O */
+            float *t = e->xT;
+            for (int i = 0; i < N; i++)
+                for (int k = 0, off = 0; k < nseg; off += segs[k].c1 - segs[k].c0, k++)
+                    memcpy(t + (size_t)i * W + off, s->ctx + (size_t)i * H + segs[k].c0,
+                           sizeof(float) * (size_t)(segs[k].c1 - segs[k].c0));
+            act_stats(e, s->ctx, N, H, segs, nseg);
+            eb_gemm_packed(s->attn_out, t, L->o_on_packed, L->o.b, N, W, H, EB_EPI_NONE);
+            e->flops += 2.0 * N * H * W;
+            e->dense_calls++;
+        } else if (n_on == NH)
             st = lin_run(e, s->attn_out, H, s->ctx, N, &L->o, 0, H, NULL, 0, err);
         else
             st = lin_run(e, s->attn_out, H, s->ctx, N, &L->o, 0, H, segs, nseg, err);

@@ -55,6 +55,12 @@ typedef struct eb_albert_layer {
     eb_linear ffn, ffn_out;
     eb_norm out_ln;
     const float *span_z; /* [NH] adaptive span parameters, NULL = no span */
+    /* Execution form for the heads the spans leave on (model.c, fp32 path):
+     * Q, K, V with only those heads' rows, O with only their input columns,
+     * packed for eb_gemm_packed; used when the heads on at run time are
+     * exactly on_mask.  NULL when every head is on or nothing was packed. */
+    const float *qkv_on_packed[3], *qkv_on_bias[3], *o_on_packed;
+    uint64_t on_mask;
 } eb_albert_layer;
 
 /* A Houlsby bottleneck adapter: y += up(gelu_new(down(y))), applied to the

@@ -216,6 +216,7 @@ static void task_free(eb_model *m, eb_model_task *t) {
         eb_bitmask_free(&t->xbms[i]);
     eb_free(&m->alloc, t->xbms);
     eb_free_aligned(&m->alloc, t->packed);
+    eb_free_aligned(&m->alloc, t->packed_heads);
     eb_free_aligned(&m->alloc, t->bf16);
     if (t->emb_q8_owned)
         for (int i = 0; i < 3; i++)
@@ -354,6 +355,85 @@ static void bf16_linears(eb_model *m, eb_model_task *t, eb_linear **lins, int n)
     eb_free(&m->alloc, tmp);
 }
 
+/* Which heads a layer's spans leave on (bit h), and how many; all on
+ * without spans. */
+static int heads_on(const eb_model_task *t, const eb_albert_layer *L, uint64_t *mask) {
+    const int NH = t->cfg.num_attention_heads;
+    int n = 0;
+    *mask = 0;
+    for (int h = 0; h < NH && h < 64; h++)
+        if (!(L->span_z && eb_span_head_off(L->span_z[h], t->extras.span_ramp))) {
+            *mask |= (uint64_t)1 << h;
+            n++;
+        }
+    return n;
+}
+
+/* For the layers whose spans switch some (not all) heads off: Q, K, V with
+ * the rows of the heads that stay on, O with their input columns, packed
+ * (the off heads' weights are never read, as in the unpacked path). */
+static void pack_on_heads(eb_model *m, eb_model_task *t) {
+    const int NH = t->cfg.num_attention_heads, H = t->cfg.hidden_size, HS = H / NH;
+    const int nl = t->cfg.num_hidden_groups * t->cfg.inner_group_num;
+    if (!m->pack_weights || !eb_cpu_has_avx512() || NH > 64 || t->packed_heads) return;
+    size_t floats = 0;
+    for (int i = 0; i < nl; i++) {
+        uint64_t mk;
+        const eb_albert_layer *L = &t->layers[i];
+        const int n_on = heads_on(t, L, &mk), W = n_on * HS;
+        if (n_on == 0 || n_on == NH || !L->q.w || !L->k.w || !L->v.w || !L->o.w) continue;
+        floats += 3 * ((eb_pack_floats(H, W) + 15) & ~(size_t)15) + 3 * (((size_t)W + 15) & ~15u) +
+                  ((eb_pack_floats(W, H) + 15) & ~(size_t)15);
+    }
+    if (!floats) return;
+    t->packed_heads = eb_malloc_aligned(&m->alloc, floats * sizeof(float));
+    float *tmp = eb_malloc(&m->alloc, (size_t)H * H * sizeof(float));
+    if (!t->packed_heads || !tmp) {
+        eb_free_aligned(&m->alloc, t->packed_heads);
+        eb_free(&m->alloc, tmp);
+        t->packed_heads = NULL;
+        return;
+    }
+    float *cur = t->packed_heads;
+    for (int i = 0; i < nl; i++) {
+        uint64_t mk;
+        eb_albert_layer *L = &t->layers[i];
+        const int n_on = heads_on(t, L, &mk), W = n_on * HS;
+        if (n_on == 0 || n_on == NH || !L->q.w || !L->k.w || !L->v.w || !L->o.w) continue;
+        const eb_linear *lq[3] = {&L->q, &L->k, &L->v};
+        for (int j = 0; j < 3; j++) {
+            float *bias = cur;
+            cur += ((size_t)W + 15) & ~15u;
+            int r = 0;
+            for (int h = 0; h < NH; h++) {
+                if (!(mk >> h & 1)) continue;
+                memcpy(tmp + (size_t)r * H, lq[j]->w + (size_t)h * HS * H,
+                       sizeof(float) * (size_t)HS * H);
+                for (int k = 0; k < HS; k++)
+                    bias[r + k] = lq[j]->b ? lq[j]->b[h * HS + k] : 0.0f;
+                r += HS;
+            }
+            eb_pack_weights(cur, tmp, H, W);
+            L->qkv_on_packed[j] = cur, L->qkv_on_bias[j] = bias;
+            cur += (eb_pack_floats(H, W) + 15) & ~(size_t)15;
+        }
+        for (int o = 0; o < H; o++) { /* O: the on heads' input columns */
+            int r = 0;
+            for (int h = 0; h < NH; h++)
+                if (mk >> h & 1) {
+                    memcpy(tmp + (size_t)o * W + r, L->o.w + (size_t)o * H + h * HS,
+                           sizeof(float) * (size_t)HS);
+                    r += HS;
+                }
+        }
+        eb_pack_weights(cur, tmp, W, H);
+        L->o_on_packed = cur;
+        cur += (eb_pack_floats(W, H) + 15) & ~(size_t)15;
+        L->on_mask = mk;
+    }
+    eb_free(&m->alloc, tmp);
+}
+
 static void build_exec_forms(eb_model *m, eb_model_task *t) {
     int cap = 3 + 6 * t->cfg.num_hidden_groups * t->cfg.inner_group_num + 2 * t->w.num_ramps +
               (t->w.adapters ? 4 * t->cfg.num_hidden_layers * t->cfg.inner_group_num : 0);
@@ -394,6 +474,7 @@ static void build_exec_forms(eb_model *m, eb_model_task *t) {
     }
     pack_linears(m, t, lins, n);
     bf16_linears(m, t, lins, n);
+    pack_on_heads(m, t);
     eb_free(&m->alloc, lins);
     eb_albert_weights *w = &t->w;
     for (const eb_model_task *p = m->tasks; p < t; p++)

@@ -34,6 +34,7 @@ typedef struct eb_model_task {
     uint8_t *emb_q8[3];      /* word, position, type embedding codes */
     int emb_q8_owned;        /* 0: borrowed from an earlier task with the same tables */
     float *packed;           /* packed copies of the dense matrices (eb_linear.packed), or NULL */
+    float *packed_heads;     /* the layers' on-head forms (eb_albert_layer.qkv_on_packed), or NULL */
     uint16_t *bf16;          /* bf16 copies of the AF8 forms (eb_linear.bf16), or NULL */
 } eb_model_task;
 
