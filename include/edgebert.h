@@ -196,6 +196,9 @@ typedef struct eb_run_params {
     eb_precision precision;
     int max_tokens;          /* 0: the model's max_position_embeddings */
     const char *task;        /* bundle task name; NULL: the first/only task */
+    int last_ramp_only;      /* policy base: run no off-ramp before the last layer (the result
+                                then has no per-layer entropies and labels; a plain forward
+                                pass, as full-model engines compute it); default 0 */
 } eb_run_params;
 
 eb_run_params eb_run_params_default(void);

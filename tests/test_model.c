@@ -92,6 +92,17 @@ static void test_load_and_exit(void **state) {
     double s = 0;
     for (int i = 0; i < C; i++) s += base.probs[i];
     assert_float_equal(s, 1.0, 1e-5);
+    /* last_ramp_only: the same answer without the earlier off-ramps (fewer
+     * FLOPs, no per-layer entropies before the last) */
+    p.last_ramp_only = 1;
+    eb_result plain;
+    assert_int_equal(eb_classify_ids(ctx, ids_a, NULL, 5, &p, &plain, &err), EB_OK);
+    p.last_ramp_only = 0;
+    assert_int_equal(plain.exit_layer, L);
+    for (int i = 0; i < C; i++) assert_true(plain.logits[i] == base.logits[i]);
+    assert_true(plain.flops < base.flops);
+    assert_true(plain.entropies[0] == 0 && base.entropies[0] > 0);
+    assert_float_equal(plain.entropies[L - 1], base.entropies[L - 1], 1e-6);
     /* early exit: a threshold just above layer 1's entropy stops at layer 1,
      * one just below it goes further (strict comparison) */
     p.policy = EB_POLICY_EE;

@@ -1116,6 +1116,7 @@ static int bench_e2e(const opts *o, const char *root) {
             eb_run_params ee = rp, base = rp;
             if (ee.policy == EB_POLICY_BASE) ee.policy = EB_POLICY_EE;
             base.policy = EB_POLICY_BASE;
+            base.last_ramp_only = 1; /* all layers, no off-ramps: what torch/ort compute */
             double mex;
             double ms = e2e_edgebert(ctx, &S, &ee, pee, &mex, o->cpu_clock);
             if (ms < 0) {

@@ -843,7 +843,8 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     eb_albert_exec_reset_stats(ex);
     eb_status s = eb_albert_embed_ex(&ctx->s, ex, c, &t->w, ids, type_ids, n, err);
     if (s != EB_OK) return s;
-    engine_source es = {ctx, t, n, t->w.num_ramps > 0, {0}, 0, r->active_heads, r->layer_labels};
+    const int ramps = t->w.num_ramps > 0 && !(p.policy == EB_POLICY_BASE && p.last_ramp_only);
+    engine_source es = {ctx, t, n, ramps, {0}, 0, r->active_heads, r->layer_labels};
     eb_layer_source src = {c->num_hidden_layers, n, &es, engine_run_layer};
     eb_policy_params pp = eb_policy_params_from_run(&p, t->lut_view.data ? &t->lut_view : NULL);
     pp.threshold = thr;
