@@ -392,6 +392,42 @@ static void test_af8_path_with_adapters(void **state) {
     af8_vs_scalar_reference(sp);
 }
 
+/* Two precisions on the same random sentences (4..31 tokens): how often the
+ * labels agree, how often the logits are identical, the largest probability
+ * change, the bf16 products run; the FLOPs must not depend on the precision. */
+typedef struct prec_cmp {
+    int agree, same, bf16_calls;
+    double dp;
+} prec_cmp;
+
+static prec_cmp compare_precisions(eb_context *ctx, const spec *sp, uint64_t seed, eb_precision pa,
+                                   eb_precision pb, int trials) {
+    prec_cmp r = {0, 0, 0, 0};
+    eb_error err = {0};
+    eb_run_params p = eb_run_params_default();
+    p.policy = EB_POLICY_BASE;
+    for (int t = 0; t < trials; t++) {
+        int32_t ids[32];
+        int n = 4 + t % 28;
+        random_ids(ids, n, sp->V, &seed);
+        eb_result a, b;
+        p.precision = pa;
+        assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &a, &err), EB_OK);
+        p.precision = pb;
+        assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &b, &err), EB_OK);
+        r.bf16_calls += ctx->ex.bf16_calls;
+        r.agree += a.label == b.label;
+        int eq = 1;
+        for (int c = 0; c < sp->C; c++) {
+            r.dp = fmax(r.dp, fabs(a.probs[c] - b.probs[c]));
+            eq &= a.logits[c] == b.logits[c];
+        }
+        r.same += eq;
+        assert_true(a.flops == b.flops && a.flops == a.flops_dense);
+    }
+    return r;
+}
+
 /* fp32 vs af8 on a random model: how often the label agrees, how far the
  * probabilities move */
 static void test_af8_vs_fp32_random_model(void **state) {
@@ -405,25 +441,10 @@ static void test_af8_vs_fp32_random_model(void **state) {
     assert_int_equal(eb_model_load(fx.dir, NULL, &m, &err), EB_OK);
     eb_context *ctx;
     assert_int_equal(eb_context_new(m, &ctx, &err), EB_OK);
-    eb_run_params p = eb_run_params_default();
-    p.policy = EB_POLICY_BASE;
-    uint64_t rng = 3;
-    int agree = 0, trials = 200;
-    double dp = 0;
-    for (int t = 0; t < trials; t++) {
-        int32_t ids[32];
-        int n = 4 + t % 28;
-        random_ids(ids, n, sp.V, &rng);
-        eb_result a, b;
-        p.precision = EB_PRECISION_FP32;
-        assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &a, &err), EB_OK);
-        p.precision = EB_PRECISION_AF8;
-        assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &b, &err), EB_OK);
-        agree += a.label == b.label;
-        for (int c = 0; c < sp.C; c++)
-            dp = fmax(dp, fabs(a.probs[c] - b.probs[c]));
-        assert_true(a.flops == b.flops && a.flops == a.flops_dense);
-    }
+    const int trials = 200;
+    prec_cmp r = compare_precisions(ctx, &sp, 3, EB_PRECISION_FP32, EB_PRECISION_AF8, trials);
+    const int agree = r.agree;
+    const double dp = r.dp;
     print_message(
         "random model, %d sentences: fp32 and af8 labels agree on %.1f %%, max |dprob| %.3f\n",
         trials, 100.0 * agree / trials, dp);
@@ -453,30 +474,10 @@ static void test_af8_bf16_path(void **state) {
         assert_int_equal(eb_model_load(fx.dir, &lp, &m, &err), EB_OK);
         eb_context *ctx;
         assert_int_equal(eb_context_new(m, &ctx, &err), EB_OK);
-        eb_run_params p = eb_run_params_default();
-        p.policy = EB_POLICY_BASE;
-        uint64_t rng = 9;
-        int agree = 0, same = 0, trials = 200, bf16_calls = 0;
-        double dp = 0;
-        for (int t = 0; t < trials; t++) {
-            int32_t ids[32];
-            int n = 4 + t % 28;
-            random_ids(ids, n, sp.V, &rng);
-            eb_result a, b;
-            p.precision = EB_PRECISION_AF8;
-            assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &a, &err), EB_OK);
-            p.precision = EB_PRECISION_AF8_BF16;
-            assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &b, &err), EB_OK);
-            agree += a.label == b.label;
-            int eq = 1;
-            for (int c = 0; c < sp.C; c++) {
-                dp = fmax(dp, fabs(a.probs[c] - b.probs[c]));
-                eq &= a.logits[c] == b.logits[c];
-            }
-            same += eq;
-            assert_true(a.flops == b.flops);
-            bf16_calls += ctx->ex.bf16_calls;
-        }
+        const int trials = 200;
+        prec_cmp r = compare_precisions(ctx, &sp, 9, EB_PRECISION_AF8, EB_PRECISION_AF8_BF16, trials);
+        const int agree = r.agree, same = r.same, bf16_calls = r.bf16_calls;
+        const double dp = r.dp;
         const int fast = pack && eb_cpu_has_avx512_bf16();
         print_message("af8-bf16 vs af8 (%s): labels agree on %.1f %%, logits identical on %.1f %%, "
                       "max |dprob| %.4f\n",

@@ -318,6 +318,19 @@ static void pack_linears(eb_model *m, eb_model_task *t, eb_linear **lins, int n)
     }
 }
 
+/* An aligned block of `bytes` for an execution form and a scratch of
+ * `scratch` floats to build it in; both or neither (returns 0, *block NULL). */
+static int block_and_scratch(eb_model *m, size_t bytes, size_t scratch, void **block,
+                             float **tmp) {
+    *block = eb_malloc_aligned(&m->alloc, bytes);
+    *tmp = eb_malloc(&m->alloc, scratch * sizeof(float));
+    if (*block && *tmp) return 1;
+    eb_free_aligned(&m->alloc, *block);
+    eb_free(&m->alloc, *tmp);
+    *block = NULL;
+    return 0;
+}
+
 /* bf16 copies of the AF8 forms (every AF8 value is exact in bf16) for the
  * af8-bf16 precision, on CPUs with AVX512-BF16 (the dot product needs an even
  * inner dimension). */
@@ -333,14 +346,8 @@ static void bf16_linears(eb_model *m, eb_model_task *t, eb_linear **lins, int n)
             big = EB_MAX(big, c);
         }
     if (!count) return;
-    t->bf16 = eb_malloc_aligned(&m->alloc, count * sizeof(uint16_t));
-    float *tmp = eb_malloc(&m->alloc, big * sizeof(float));
-    if (!t->bf16 || !tmp) {
-        eb_free_aligned(&m->alloc, t->bf16);
-        eb_free(&m->alloc, tmp);
-        t->bf16 = NULL;
-        return;
-    }
+    float *tmp;
+    if (!block_and_scratch(m, count * sizeof(uint16_t), big, (void **)&t->bf16, &tmp)) return;
     uint16_t *cur = t->bf16;
     for (int i = 0; i < n; i++) {
         eb_linear *l = lins[i];
@@ -386,14 +393,10 @@ static void pack_on_heads(eb_model *m, eb_model_task *t) {
                   ((eb_pack_floats(W, H) + 15) & ~(size_t)15);
     }
     if (!floats) return;
-    t->packed_heads = eb_malloc_aligned(&m->alloc, floats * sizeof(float));
-    float *tmp = eb_malloc(&m->alloc, (size_t)H * H * sizeof(float));
-    if (!t->packed_heads || !tmp) {
-        eb_free_aligned(&m->alloc, t->packed_heads);
-        eb_free(&m->alloc, tmp);
-        t->packed_heads = NULL;
+    float *tmp;
+    if (!block_and_scratch(m, floats * sizeof(float), (size_t)H * H, (void **)&t->packed_heads,
+                           &tmp))
         return;
-    }
     float *cur = t->packed_heads;
     for (int i = 0; i < nl; i++) {
         uint64_t mk;
