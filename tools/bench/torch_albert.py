@@ -96,6 +96,7 @@ def build(model_dir):
     G, K = cfg["num_hidden_groups"], cfg["inner_group_num"]
     eps = cfg.get("layer_norm_eps", 1e-12)
     act = cfg.get("hidden_act", "gelu_new")
+    R = float(cfg.get("edgebert_span_ramp", 32.0))
 
     def linear(prefix):
         o, i = t(prefix + ".weight").shape
@@ -121,6 +122,16 @@ def build(model_dir):
             self.ffn = linear(p + "ffn")
             self.ffn_out = linear(p + "ffn_output")
             self.ln2 = norm(p + "full_layer_layer_norm", H)
+            # EdgeBERT adaptive span (what edgebert computes): the probabilities
+            # times m(|i-j|) = clamp((R + z - |i-j|) / R, 0, 1), no renormalisation;
+            # precomputed for every length up to max_position_embeddings
+            self.span = None
+            if any(k.endswith(p + "attention.span") for k in w):
+                z = t(p + "attention.span").float().view(NH, 1, 1)
+                P = cfg.get("max_position_embeddings", 512)
+                idx = torch.arange(P, dtype=torch.float32)
+                dist = (idx.view(P, 1) - idx.view(1, P)).abs()
+                self.span = torch.clamp((R + z - dist) / R, 0.0, 1.0)
 
         def forward(self, x):
             n = x.shape[0]
@@ -129,6 +140,8 @@ def build(model_dir):
             k = self.k(x).view(n, NH, hs).transpose(0, 1)
             v = self.v(x).view(n, NH, hs).transpose(0, 1)
             a = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(hs), dim=-1)
+            if self.span is not None:
+                a = a * self.span[:, :n, :n]
             c = (a @ v).transpose(0, 1).reshape(n, H)
             x = self.ln1(x + self.o(c))
             h = self.ffn(x)
