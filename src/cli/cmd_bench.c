@@ -566,10 +566,11 @@ static int ensure_onnx(const char *root, const char *hf, char *onnx, size_t cap,
     name[k] = 0;
     sfmt(onnx, cap, "%s/build/bench/onnx/%s.onnx", root, name);
     sfmt(st, sizeof st, "%s/model.safetensors", hf);
-    if (exists(onnx) && mtime(onnx) >= mtime(st)) return 0;
     char qs[PATH_MAX + 8], qm[PATH_MAX + 8], qo[PATH_MAX + 8], sc[PATH_MAX + 40];
     char cmd[4 * PATH_MAX], log[PATH_MAX + 40];
     sfmt(sc, sizeof sc, "%s/tools/bench/torch_albert.py", root);
+    /* the export is current if newer than both the weights and the exporter */
+    if (exists(onnx) && mtime(onnx) >= mtime(st) && mtime(onnx) >= mtime(sc)) return 0;
     sfmt(log, sizeof log, "%s/build/bench/export.log", root);
     shq(qs, sizeof qs, sc);
     shq(qm, sizeof qm, hf);
