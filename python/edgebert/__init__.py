@@ -25,7 +25,7 @@ EB_LABEL_NAME_MAX = 32
 EB_ERROR_MSG_MAX = 512
 
 POLICIES = {"base": 0, "ee": 1, "lai": 2}
-PRECISIONS = {"fp32": 0, "af8": 1}
+PRECISIONS = {"fp32": 0, "af8": 1, "af8-bf16": 2}
 STATUS_NAMES = {0: "ok", 1: "io error", 2: "format error", 3: "bad argument", 4: "out of memory",
                 5: "bad input", 6: "unsupported", 7: "numeric error", 8: "interrupted"}
 
@@ -54,7 +54,8 @@ class EbEncoding(ctypes.Structure):
 class EbRunParams(ctypes.Structure):
     _fields_ = [("policy", ctypes.c_int), ("threshold", ctypes.c_float), ("predict_after", ctypes.c_int),
                 ("latency_target_ms", ctypes.c_double), ("mac_size", ctypes.c_int),
-                ("precision", ctypes.c_int), ("max_tokens", ctypes.c_int), ("task", ctypes.c_char_p)]
+                ("precision", ctypes.c_int), ("max_tokens", ctypes.c_int), ("task", ctypes.c_char_p),
+                ("last_ramp_only", ctypes.c_int)]
 
 
 class EbEnergyBreakdown(ctypes.Structure):
