@@ -14,6 +14,13 @@
  * Text classification (eb_classify) tokenizes with the model's allocator:
  * fixed-memory callers tokenize elsewhere or ahead and pass ids.  An arena
  * context needs no eb_context_free (it is a no-op): drop the arena.
+ *
+ * Threads: in an OpenMP build, libgomp allocates its thread team the first
+ * time a kernel splits over threads (work above EB_PAR_MIN_FLOPS); run one
+ * classification before the allocation-free phase, or set one thread, or use
+ * the EB_MINIMAL build (no threads).  The load-time execution forms (packed
+ * fp32 / bf16 copies on AVX-512 CPUs) come from params->alloc;
+ * params->pack_weights = 0 leaves them out.
  */
 #ifndef EDGEBERT_FIXEDMEM_H
 #define EDGEBERT_FIXEDMEM_H
