@@ -202,10 +202,7 @@ static void act_stats(eb_albert_exec *e, const float *x, int N, int C, const col
     }
 }
 
-/* y[n, o - r0] (row stride ldy) = x[N, C] . W[r0..r1)^T + b over the input
- * columns of the segments (sg == NULL: all).  AF8: x is quantised here; the
- * caller re-quantises the output tensor once it is complete. */
-static eb_epilogue act_epilogue(eb_activation act) {
+eb_epilogue eb_albert_epilogue(eb_activation act) {
     return act == EB_ACT_GELU ? EB_EPI_GELU_ERF : act == EB_ACT_RELU ? EB_EPI_RELU : EB_EPI_GELU_NEW;
 }
 
@@ -226,6 +223,9 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
                             const eb_linear *L, int r0, int r1, const colseg *sg, int nseg,
                             eb_epilogue ep, eb_error *err);
 
+/* y[n, o - r0] (row stride ldy) = x[N, C] . W[r0..r1)^T + b over the input
+ * columns of the segments (sg == NULL: all).  AF8: x is quantised here; the
+ * caller re-quantises the output tensor once it is complete. */
 static eb_status lin_run(eb_albert_exec *e, float *y, int ldy, const float *x, int N,
                          const eb_linear *L, int r0, int r1, const colseg *sg, int nseg,
                          eb_error *err) {
@@ -518,7 +518,7 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         /* fp32: the activation fused into the product; af8: after re-quantising */
         const int fuse = e->precision == EB_PRECISION_FP32;
         st = lin_run_ep(e, s->ffn, I, s->hidden, N, &L->ffn, 0, I, NULL, 0,
-                        fuse ? act_epilogue(c->hidden_act) : EB_EPI_NONE, err);
+                        fuse ? eb_albert_epilogue(c->hidden_act) : EB_EPI_NONE, err);
         if (st != EB_OK) break;
         if (!fuse) {
             requant(e, s->ffn, (size_t)N * I);

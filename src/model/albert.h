@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "edgebert.h"
+#include "kernels/kernels.h"
 
 struct eb_bitmask;
 typedef struct eb_linear {
@@ -167,6 +168,9 @@ void eb_albert_classify_at(float *logits, eb_albert_scratch *s, const eb_config 
  *    are skipped entirely: rows h*HS..h*HS+HS-1 of Wq/Wk/Wv and the same
  *    columns of Wo are never read; their context is zero.
  * Statistics accumulate until the caller resets them. */
+/* The fused-epilogue form of a hidden activation (gelu_new, gelu, relu). */
+eb_epilogue eb_albert_epilogue(eb_activation act);
+
 typedef struct eb_albert_exec {
     eb_precision precision;
     int sparse; /* allow the sparse kernel (fp32) */

@@ -96,12 +96,6 @@ void eb_batch_free(eb_batch *b) {
     eb_free(a, b);
 }
 
-static eb_epilogue epilogue_of(eb_activation act) {
-    if (act == EB_ACT_GELU) return EB_EPI_GELU_ERF;
-    if (act == EB_ACT_RELU) return EB_EPI_RELU;
-    return EB_EPI_GELU_NEW;
-}
-
 /* One layer application over the `rows` packed rows of `ns` sentences. */
 static void layer(eb_batch *b, const eb_model_task *t, int l, int ns, int rows) {
     const eb_config *c = &t->cfg;
@@ -122,7 +116,7 @@ static void layer(eb_batch *b, const eb_model_task *t, int l, int ns, int rows) 
         }
         linear(b->tmp, b->ctx, &L->o, rows, EB_EPI_NONE);
         eb_add_layernorm(b->hidden, b->hidden, b->tmp, L->attn_ln.g, L->attn_ln.b, rows, H, eps);
-        linear(b->ffn, b->hidden, &L->ffn, rows, epilogue_of(c->hidden_act));
+        linear(b->ffn, b->hidden, &L->ffn, rows, eb_albert_epilogue(c->hidden_act));
         linear(b->tmp, b->ffn, &L->ffn_out, rows, EB_EPI_NONE);
         eb_add_layernorm(b->hidden, b->hidden, b->tmp, L->out_ln.g, L->out_ln.b, rows, H, eps);
     }
