@@ -335,6 +335,7 @@ static void test_resume_is_exact(void **state) {
     o.span = 1;
     o.prune = EB_PRUNE_MOVEMENT;
     o.emb_prune_pct = 30;
+    o.mask_tokens = 0.2f; /* its draws, too, must continue where they stopped */
     assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
     o.out_dir = b;
     o.max_steps = 5; /* 7 steps per epoch: stops inside epoch 1 */
@@ -358,6 +359,65 @@ static void test_resume_is_exact(void **state) {
         assert_memory_equal(x, y, na * sizeof(float));
         free(x), free(y);
     }
+    finish(&d);
+}
+
+/* --mask-tokens: only real tokens with ids > 4 are masked, at the asked rate,
+ * the same for the same seed. */
+static void test_mask_tokens(void **state) {
+    (void)state;
+    enum { N = 20000 };
+    int32_t *ids = malloc(sizeof(int32_t) * N), *again = malloc(sizeof(int32_t) * N);
+    int32_t *orig = malloc(sizeof(int32_t) * N);
+    uint8_t *valid = malloc(N);
+    uint64_t s = 3;
+    int eligible = 0;
+    for (int i = 0; i < N; i++) {
+        orig[i] = (int32_t)(eb_test_rng(&s) % 40); /* ids 0..4 too */
+        valid[i] = eb_test_rng(&s) % 5 != 0;
+        eligible += valid[i] && orig[i] > 4;
+    }
+    memcpy(ids, orig, sizeof(int32_t) * N);
+    int n = eb_trainer_mask_tokens(ids, valid, N, 0.25f, 4, 99);
+    int changed = 0;
+    for (int i = 0; i < N; i++) {
+        if (ids[i] == orig[i]) continue;
+        changed++;
+        assert_int_equal(ids[i], 4);
+        assert_true(valid[i] && orig[i] > 4);
+    }
+    assert_int_equal(changed, n);
+    /* binomial(eligible, 0.25): within 5 standard deviations */
+    const double mean = 0.25 * eligible, sd = sqrt(eligible * 0.25 * 0.75);
+    assert_true(fabs(n - mean) < 5 * sd);
+    memcpy(again, orig, sizeof(int32_t) * N);
+    assert_int_equal(eb_trainer_mask_tokens(again, valid, N, 0.25f, 4, 99), n);
+    assert_memory_equal(again, ids, sizeof(int32_t) * N);
+    memcpy(again, orig, sizeof(int32_t) * N);
+    assert_int_equal(eb_trainer_mask_tokens(again, valid, N, 0.0f, 4, 99), 0);
+    assert_memory_equal(again, orig, sizeof(int32_t) * N);
+    free(ids), free(again), free(orig), free(valid);
+    /* and the trainer applies it: two steps with and without differ */
+    char cfg[PATH_CAP], a[PATH_CAP], b[PATH_CAP];
+    eb_train_data d;
+    start(cfg, 2, &d, 64, 4);
+    tmp_path(a, "a");
+    tmp_path(b, "b");
+    eb_error err;
+    eb_train_options o = opts(cfg, a);
+    o.max_steps = 2;
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+    o.out_dir = b;
+    o.mask_tokens = 0.5f;
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+    size_t na, nb;
+    float *x = load_tensor(a, "classifier.weight", &na), *y = load_tensor(b, "classifier.weight", &nb);
+    assert_int_equal(na, nb);
+    assert_true(memcmp(x, y, na * sizeof(float)) != 0);
+    free(x), free(y);
+    o.mask_tokens = 1.0f;
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_ERR_ARG);
+    assert_non_null(strstr(err.msg, "--mask-tokens"));
     finish(&d);
 }
 
@@ -602,6 +662,7 @@ int main(void) {
         cmocka_unit_test(test_mlm_pretraining),
         cmocka_unit_test(test_hidden_dropout_gradients),
         cmocka_unit_test(test_resume_is_exact),
+        cmocka_unit_test(test_mask_tokens),
         cmocka_unit_test(test_pruning_and_spans),
         cmocka_unit_test(test_offramps_predictor),
         cmocka_unit_test(test_distillation),

@@ -114,6 +114,9 @@ typedef struct eb_train_options {
     float mlm_prob;             /* masked-LM phase: fraction of tokens chosen, default 0.15
                                    (of those 80 % become [MASK], 10 % a random piece, 10 % stay) */
     int mask_id;                /* the [MASK] piece, default 4 (ALBERT's and ours) */
+    float mask_tokens;          /* phase backbone: each real token of a training batch other than
+                                   ids 0..4 becomes [MASK] with this probability, a fresh draw
+                                   every step (augmentation; eval batches untouched), default 0 */
     int no_length_grouping;     /* 1: plain shuffled batches (default: batches of similar length) */
     int resume;                 /* continue from out_dir/train_state.safetensors */
     long save_every;            /* steps between checkpoints, default 500 (and each epoch end) */

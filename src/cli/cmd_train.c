@@ -34,14 +34,15 @@ static void usage(void) {
         "                      [--emb-prune PCT] [--freeze-embeddings] [--adapters SIZE]\n"
         "                      [--span] [--span-coeff X] [--span-lr X] [--span-max N] [--span-ramp "
         "R]\n"
-        "                      [--predict-after P] [--mlm-prob X] [--resume] [--save-every N] "
+        "                      [--predict-after P] [--mlm-prob X] [--mask-tokens X] [--resume] [--save-every N] "
         "[--steps N] "
         "[--max-steps N]\n"
         "                      [--log-every N] [--no-length-grouping] [--threads N] [--json]\n"
         "Phase mlm: masked-LM pretraining on plain text (--data: one text per line, a TAB\n"
         "between the two segments of a pair), the [MASK] head tied to the word embeddings.\n"
         "Phase backbone: fine-tune (with --teacher: KD loss a*KL*T^2 + (1-a)*CE; several\n"
-        "teachers: their mean logits). Phase offramps:\n"
+        "teachers: their mean logits; --mask-tokens X: each input token of a training batch\n"
+        "becomes [MASK] with probability X). Phase offramps:\n"
         "backbone frozen, off-ramps trained. Phase predictor: writes DIR/exit_lut.csv.\n"
         "--adapters SIZE (with --init): adapter-ALBERT: the --init backbone frozen, bottleneck\n"
         "adapters of SIZE per layer, the head and the off-ramps trained.\n"
@@ -150,6 +151,10 @@ int eb_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--mlm-prob")) {
             ok = eb_cli_parse_float(C, a, v, &o.mlm_prob) && o.mlm_prob > 0 && o.mlm_prob < 1;
             if (!ok && v) fprintf(stderr, "edgebert train: --mlm-prob must be in (0, 1)\n");
+        } else if (!strcmp(a, "--mask-tokens")) {
+            ok = eb_cli_parse_float(C, a, v, &o.mask_tokens) && o.mask_tokens >= 0 &&
+                 o.mask_tokens < 1;
+            if (!ok && v) fprintf(stderr, "edgebert train: --mask-tokens must be in [0, 1)\n");
         } else if (!strcmp(a, "--seed") || !strcmp(a, "--save-every") ||
                    !strcmp(a, "--max-steps") || !strcmp(a, "--steps")) {
             double d;

@@ -487,13 +487,13 @@ static void fingerprint(const trainer *t, int n_train, char *buf, size_t cap) {
     snprintf(buf, cap,
              "phase %d epochs %d lr %g batch %d seed %llu max_len %d warmup %g wd %g clip %g "
              "dropout %g kd %d %g %g %g prune %d keep %g %g %g %g span %d %g %g %g %g emb %g %d "
-             "group %d examples %d steps %ld adapters %d hdrop %g mlm %g %d",
+             "group %d examples %d steps %ld adapters %d hdrop %g mlm %g %d tmask %g",
              (int)o->phase, o->epochs, o->lr, o->batch, (unsigned long long)o->seed, o->max_len,
              o->warmup, o->weight_decay, o->clip, o->dropout, t->has_teacher, o->kd_temperature,
              o->kd_alpha_distil, o->kd_alpha_ce, (int)o->prune, o->keep, o->prune_iw, o->prune_fw,
              o->score_lr, o->span, o->span_coeff, o->span_lr, o->span_max, t->m.x.span_ramp,
              o->emb_prune_pct, o->freeze_embeddings, !o->no_length_grouping, n_train, o->steps,
-             o->adapter_size, o->hidden_dropout, o->mlm_prob, o->mask_id);
+             o->adapter_size, o->hidden_dropout, o->mlm_prob, o->mask_id, o->mask_tokens);
 }
 
 static eb_status save_all(trainer *t, eb_error *err) {
@@ -624,6 +624,19 @@ static void mlm_mask(int32_t *ids, int32_t *lab, const uint8_t *valid, int N, in
     if (!any && first >= 0) lab[first] = ids[first], ids[first] = mask_id;
 }
 
+/* Input masking of a training batch (--mask-tokens): each real token other
+ * than ids 0..4 becomes [MASK] with probability prob.  The labels stay: the
+ * model must classify from the rest (and a teacher's logits are those of the
+ * whole sentence).  Returns the number masked. */
+int eb_trainer_mask_tokens(int32_t *ids, const uint8_t *valid, int N, float prob, int mask_id,
+                       uint64_t seed) {
+    uint64_t r = seed;
+    int n = 0;
+    for (int i = 0; i < N; i++)
+        if (valid[i] && ids[i] > 4 && eb_rng_uniform(&r) < prob) ids[i] = mask_id, n++;
+    return n;
+}
+
 /* Masked-LM loss and accuracy over d with a fixed masking (eval mode). */
 static void mlm_eval(trainer *t, const eb_train_data *d, double *loss, double *acc) {
     const eb_train_options *o = t->o;
@@ -667,6 +680,9 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
     if (o->phase == EB_PHASE_MLM)
         mlm_mask(t->bids, t->mlab, t->bvalid, B * T, c->vocab_size, o->mlm_prob, o->mask_id,
                  dseed ^ 0x9E3779B97F4A7C15ULL);
+    else if (o->phase == EB_PHASE_BACKBONE && o->mask_tokens > 0)
+        eb_trainer_mask_tokens(t->bids, t->bvalid, B * T, o->mask_tokens, o->mask_id,
+                    dseed ^ 0xD1B54A32D192ED03ULL);
     eb_tm_forward(m, t->bids, t->btypes, t->bvalid, B, T, ramps || adapters, o->dropout, dseed);
     double loss = 0;
     memset(m->grads, 0, m->n_params * sizeof(float));
@@ -900,6 +916,10 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     }
     if (!(o->hidden_dropout >= 0 && o->hidden_dropout < 1)) {
         s = eb_fail(err, EB_ERR_ARG, "train: --hidden-dropout must be in [0, 1)");
+        goto done;
+    }
+    if (!(o->mask_tokens >= 0 && o->mask_tokens < 1)) {
+        s = eb_fail(err, EB_ERR_ARG, "train: --mask-tokens must be in [0, 1)");
         goto done;
     }
     m->hidden_dropout = o->phase == EB_PHASE_OFFRAMPS ? 0.0f : o->hidden_dropout;

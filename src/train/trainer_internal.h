@@ -26,6 +26,10 @@ void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_
 double eb_prune_schedule(long step, long total, long ws, double iw, double fw, double keep);
 /* Percentile of the embedding pruning after epochs_done of epochs. */
 double eb_emb_prune_percentile(int epochs_done, int epochs, double pct);
+/* --mask-tokens: each of the N tokens with valid[i] and id > 4 becomes
+ * mask_id with probability prob (RNG from seed); returns how many did. */
+int eb_trainer_mask_tokens(int32_t *ids, const uint8_t *valid, int N, float prob, int mask_id,
+                           uint64_t seed);
 /* Phase 3: the exit predictor table. */
 eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *train,
                              eb_train_report *rep, eb_error *err);
