@@ -67,7 +67,12 @@ typedef struct eb_allocator {
     void *ud;
 } eb_allocator;
 
-typedef enum eb_log_level { EB_LOG_DEBUG = 0, EB_LOG_INFO = 1, EB_LOG_WARN = 2, EB_LOG_ERROR = 3 } eb_log_level;
+typedef enum eb_log_level {
+    EB_LOG_DEBUG = 0,
+    EB_LOG_INFO = 1,
+    EB_LOG_WARN = 2,
+    EB_LOG_ERROR = 3
+} eb_log_level;
 typedef void (*eb_log_fn)(void *ud, eb_log_level level, const char *msg);
 
 /* ------------------------------------------------------------------ */
@@ -125,7 +130,7 @@ eb_status eb_tokenize(const eb_tokenizer *tok, const char *text_a, const char *t
 eb_status eb_tokenizer_encode(const eb_tokenizer *tok, const char *text, int32_t *ids, int cap,
                               int *n, eb_error *err);
 int eb_tokenizer_vocab_size(const eb_tokenizer *tok);
-const char *eb_tokenizer_piece(const eb_tokenizer *tok, int id); /* NULL if out of range */
+const char *eb_tokenizer_piece(const eb_tokenizer *tok, int id);       /* NULL if out of range */
 int eb_tokenizer_piece_id(const eb_tokenizer *tok, const char *piece); /* -1 if absent */
 
 /* ------------------------------------------------------------------ */
@@ -139,7 +144,7 @@ typedef struct eb_load_params {
     eb_allocator alloc;
     eb_log_fn log;
     void *log_ud;
-    int use_mmap; /* map model.safetensors instead of reading it (default 1) */
+    int use_mmap;     /* map model.safetensors instead of reading it (default 1) */
     int pack_weights; /* keep copies of the matrices for the fast kernels: fp32 packed for
                          AVX-512, bf16 of the AF8 form for af8-bf16 with AVX512-BF16
                          (default 1; made only where the CPU has the kernel; 0 saves them) */
@@ -189,16 +194,20 @@ typedef enum eb_precision {
 
 typedef struct eb_run_params {
     eb_policy policy;
-    float threshold;         /* exit when entropy < threshold; < 0: the model's own or none */
-    int predict_after;       /* LAI: read the predictor after this layer (default 1) */
+    float threshold;          /* exit when entropy < threshold; < 0: the model's own or none */
+    int predict_after;        /* LAI: read the predictor after this layer (default 1) */
     double latency_target_ms; /* LAI: per-sentence target (default 50) */
-    int mac_size;            /* accelerator PU size n (default 16) */
+    int mac_size;             /* accelerator PU size n (default 16) */
     eb_precision precision;
-    int max_tokens;          /* 0: the model's max_position_embeddings */
-    const char *task;        /* bundle task name; NULL: the first/only task */
-    int last_ramp_only;      /* policy base: run no off-ramp before the last layer (the result
-                                then has no per-layer entropies and labels; a plain forward
-                                pass, as full-model engines compute it); default 0 */
+    int max_tokens;     /* 0: the model's max_position_embeddings */
+    const char *task;   /* bundle task name; NULL: the first/only task */
+    int last_ramp_only; /* policy base: run no off-ramp before the last layer (the result
+                           then has no per-layer entropies and labels; a plain forward
+                           pass, as full-model engines compute it); default 0 */
+    int threads;        /* 0 (default): OpenMP's team (OMP_NUM_THREADS or every core) for
+                           the products big enough to split; 1: everything on the calling
+                           thread, no thread is ever started (embedded callers, fixed-memory
+                           mode, callers running their own threads); n > 1: at most n */
 } eb_run_params;
 
 eb_run_params eb_run_params_default(void);
@@ -223,14 +232,14 @@ typedef struct eb_result {
     int num_labels;
     float logits[EB_MAX_LABELS];
     float probs[EB_MAX_LABELS];
-    int exit_layer;      /* 1-based layer whose classifier gave the answer */
-    int predicted_layer; /* LAI: predicted exit layer; 0 otherwise */
-    int num_layers;      /* layers of the model */
+    int exit_layer;                 /* 1-based layer whose classifier gave the answer */
+    int predicted_layer;            /* LAI: predicted exit layer; 0 otherwise */
+    int num_layers;                 /* layers of the model */
     float entropies[EB_MAX_LAYERS]; /* entropy after layers 1..exit_layer */
     int n_tokens;
     int truncated;
     int active_heads[EB_MAX_LAYERS]; /* heads computed per layer run */
-    eb_hw_report hw;     /* filled for every policy */
+    eb_hw_report hw;                 /* filled for every policy */
     int layer_labels[EB_MAX_LAYERS]; /* argmax of the classifier after each layer run */
     /* Work done on this CPU for the sentence, 2 x multiply-adds of every
      * matmul (linears with the sparse kernel count their non-zeros; heads

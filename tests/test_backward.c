@@ -221,7 +221,7 @@ static void run_attention_case(at_ctx *c, uint64_t *s) {
     to_f(g, c->g, TN * TH), to_f(z, c->z, TNH);
     /* the forward kernel agrees with the reference */
     eb_attention(out, att, q, k, v, TN, TNH, THS, c->valid, c->use_span ? z : NULL, (float)c->R,
-                 c->head_on);
+                 c->head_on, 0);
     double Lk = 0;
     for (int i = 0; i < TN * TH; i++)
         Lk += out[i] * c->g[i];

@@ -6,7 +6,8 @@
 #include "kernels/kernels.h"
 
 static void fill(float *x, size_t n, uint64_t *s, float scale) {
-    for (size_t i = 0; i < n; i++) x[i] = (eb_test_uniform(s) * 2 - 1) * scale;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (eb_test_uniform(s) * 2 - 1) * scale;
 }
 
 static void test_matmul_matches_reference(void **state) {
@@ -24,7 +25,8 @@ static void test_matmul_matches_reference(void **state) {
         for (int withb = 0; withb < 2; withb++) {
             eb_matmul(y, x, w, withb ? b : NULL, N, C, OC);
             eb_matmul_ref(r, x, w, withb ? b : NULL, N, C, OC);
-            for (int i = 0; i < N * OC; i++) assert_float_equal(y[i], r[i], 1e-4f);
+            for (int i = 0; i < N * OC; i++)
+                assert_float_equal(y[i], r[i], 1e-4f);
         }
         free(x), free(w), free(b), free(y), free(r);
     }
@@ -41,9 +43,11 @@ static void test_layernorm(void **state) {
     eb_layernorm(y, x, g, b, N, C, 1e-12f);
     for (int i = 0; i < N; i++) {
         double m = 0, v = 0;
-        for (int c = 0; c < C; c++) m += x[i * C + c];
+        for (int c = 0; c < C; c++)
+            m += x[i * C + c];
         m /= C;
-        for (int c = 0; c < C; c++) v += (x[i * C + c] - m) * (x[i * C + c] - m);
+        for (int c = 0; c < C; c++)
+            v += (x[i * C + c] - m) * (x[i * C + c] - m);
         v /= C;
         for (int c = 0; c < C; c++) {
             double ref = (x[i * C + c] - m) / sqrt(v + 1e-12) * g[c] + b[c];
@@ -61,7 +65,8 @@ static void test_activations(void **state) {
         eb_gelu_new(&a, 1);
         eb_gelu_erf(&b, 1);
         eb_relu(&c, 1);
-        assert_float_equal(a, 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))), 1e-6);
+        assert_float_equal(a, 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))),
+                           1e-6);
         assert_float_equal(b, 0.5 * v * (1 + erf(v / sqrt(2.0))), 1e-6);
         assert_float_equal(c, v > 0 ? v : 0, 0);
     }
@@ -77,8 +82,10 @@ static void test_entropy_stable(void **state) {
     assert_true(eb_entropy_logits(sure, 2) < 1e-6f);
     float l[3] = {0.5f, -1, 2};
     double s = 0, h = 0;
-    for (int i = 0; i < 3; i++) s += exp(l[i]);
-    for (int i = 0; i < 3; i++) h -= exp(l[i]) / s * log(exp(l[i]) / s);
+    for (int i = 0; i < 3; i++)
+        s += exp(l[i]);
+    for (int i = 0; i < 3; i++)
+        h -= exp(l[i]) / s * log(exp(l[i]) / s);
     assert_float_equal(eb_entropy_logits(l, 3), h, 1e-6);
 }
 
@@ -92,21 +99,24 @@ static void test_attention(void **state) {
     fill(k, N * H, &s, 1);
     fill(v, N * H, &s, 1);
     uint8_t valid[N];
-    for (int i = 0; i < N; i++) valid[i] = i < 7;
+    for (int i = 0; i < N; i++)
+        valid[i] = i < 7;
     float span[NH] = {2.0f, -4.0f, 100.0f}; /* head 1 has span <= -R: off */
     float R = 4;
     uint8_t on[NH] = {1, 1, 1};
-    eb_attention(out, att, q, k, v, N, NH, HS, valid, span, R, on);
+    eb_attention(out, att, q, k, v, N, NH, HS, valid, span, R, on, 0);
     for (int h = 0; h < NH; h++)
         for (int i = 0; i < N; i++) {
             double p[N], mx = -1e30, sum = 0;
             for (int j = 0; j < N; j++) {
                 double d = 0;
-                for (int c = 0; c < HS; c++) d += q[i * H + h * HS + c] * k[j * H + h * HS + c];
+                for (int c = 0; c < HS; c++)
+                    d += q[i * H + h * HS + c] * k[j * H + h * HS + c];
                 p[j] = d / sqrt(HS);
                 if (valid[j] && p[j] > mx) mx = p[j];
             }
-            for (int j = 0; j < N; j++) sum += valid[j] ? exp(p[j] - mx) : 0;
+            for (int j = 0; j < N; j++)
+                sum += valid[j] ? exp(p[j] - mx) : 0;
             for (int c = 0; c < HS; c++) {
                 double acc = 0;
                 for (int j = 0; j < N; j++) {

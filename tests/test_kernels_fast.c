@@ -113,7 +113,7 @@ static void test_gemm_strided_and_wrappers(void **state) {
     for (size_t ii = 0; ii < sizeof impls / sizeof impls[0]; ii++) {
         for (int i = 0; i < N * LDO; i++)
             y[i] = -777.0f;
-        eb_gemm_nt_ex(impls[ii], y, LDO, x, LDX, w, LDW, b, N, C, OC, EB_EPI_NONE, 0);
+        eb_gemm_nt_ex(impls[ii], y, LDO, x, LDX, w, LDW, b, N, C, OC, EB_EPI_NONE, ii % 2);
         gemm_d(r, LDO, x, LDX, w, LDW, b, N, C, OC, EB_EPI_NONE);
         for (int n = 0; n < N; n++)
             for (int o = 0; o < LDO; o++) {
@@ -304,8 +304,8 @@ static void test_softmax_masked_row(void **state) {
 static void test_attention_fast(void **state) {
     (void)state;
     uint64_t s = 11;
-    const int cfgs[][3] = {{1, 2, 16}, {5, 3, 64},   {37, 4, 16},
-                           {9, 2, 8},  {20, 12, 64}, {13, 2, 24}, {7, 2, 80}};
+    const int cfgs[][3] = {{1, 2, 16},   {5, 3, 64},  {37, 4, 16}, {9, 2, 8},
+                           {20, 12, 64}, {13, 2, 24}, {7, 2, 80}};
     for (size_t t = 0; t < sizeof cfgs / sizeof cfgs[0]; t++) {
         const int N = cfgs[t][0], NH = cfgs[t][1], HS = cfgs[t][2], H = NH * HS;
         float *q = malloc(sizeof(float) * N * H), *k = malloc(sizeof(float) * N * H);
@@ -324,7 +324,7 @@ static void test_attention_fast(void **state) {
             const uint8_t *kv = variant >= 1 ? valid : NULL;
             const float *sp = variant == 2 ? span : NULL;
             const uint8_t *ho = variant == 2 ? on : NULL;
-            eb_attention(o1, a1, q, k, v, N, NH, HS, kv, sp, 4.0f, ho);
+            eb_attention(o1, a1, q, k, v, N, NH, HS, kv, sp, 4.0f, ho, 0);
             eb_attention_ref(o2, a2, q, k, v, N, NH, HS, kv, sp, 4.0f, ho);
             for (int i = 0; i < N * H; i++)
                 assert_float_equal(o1[i], o2[i], 2e-5);
@@ -387,7 +387,7 @@ static void test_gemm_bf16(void **state) {
         for (int i = 0; i < OC * C; i++)
             assert_float_equal(eb_bf16_to_f32(w[i]), bf16_round_d(wf[i]), 0);
         for (int ep = EB_EPI_NONE; ep <= EB_EPI_GELU_NEW; ep++) {
-            int simd = eb_gemm_bf16(y, x, w, b, N, C, OC, (eb_epilogue)ep, xb);
+            int simd = eb_gemm_bf16(y, x, w, b, N, C, OC, (eb_epilogue)ep, xb, 0);
             assert_int_equal(simd, eb_cpu_has_avx512_bf16() && C % 2 == 0);
             eb_gemm_bf16_ref(yr, x, w, b, N, C, OC);
             for (int n = 0; n < N; n++)
@@ -426,7 +426,7 @@ static void test_gemm_packed(void **state) {
             for (int ep = EB_EPI_NONE; ep <= EB_EPI_RELU; ep++) {
                 for (int i = 0; i < N * OC; i++)
                     y[i] = NAN;
-                eb_gemm_packed(y, x, wp, withb ? b : NULL, N, C, OC, (eb_epilogue)ep);
+                eb_gemm_packed(y, x, wp, withb ? b : NULL, N, C, OC, (eb_epilogue)ep, 0);
                 gemm_d(r, OC, x, C, w, C, withb ? b : NULL, N, C, OC, (eb_epilogue)ep);
                 for (int i = 0; i < N * OC; i++)
                     assert_float_equal(y[i], r[i], 2e-5 * (1 + fabs(r[i])));
@@ -439,7 +439,7 @@ static void test_gemm_packed(void **state) {
         /* an unaligned panel takes the portable path and still agrees */
         float *wu = malloc((pf + 1) * sizeof(float));
         memcpy(wu + 1, wp, pf * sizeof(float));
-        eb_gemm_packed(y, x, wu + 1, b, N, C, OC, EB_EPI_NONE);
+        eb_gemm_packed(y, x, wu + 1, b, N, C, OC, EB_EPI_NONE, 0);
         gemm_d(r, OC, x, C, w, C, b, N, C, OC, EB_EPI_NONE);
         for (int i = 0; i < N * OC; i++)
             assert_float_equal(y[i], r[i], 1e-5 * (1 + fabs(r[i])));

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "edgebert.h"
@@ -90,7 +91,8 @@ static void test_load_and_exit(void **state) {
     assert_int_equal(eb_classify_ids(ctx, ids_a, NULL, 5, &p, &base, &err), EB_OK);
     assert_int_equal(base.exit_layer, L);
     double s = 0;
-    for (int i = 0; i < C; i++) s += base.probs[i];
+    for (int i = 0; i < C; i++)
+        s += base.probs[i];
     assert_float_equal(s, 1.0, 1e-5);
     /* last_ramp_only: the same answer without the earlier off-ramps (fewer
      * FLOPs, no per-layer entropies before the last) */
@@ -99,7 +101,8 @@ static void test_load_and_exit(void **state) {
     assert_int_equal(eb_classify_ids(ctx, ids_a, NULL, 5, &p, &plain, &err), EB_OK);
     p.last_ramp_only = 0;
     assert_int_equal(plain.exit_layer, L);
-    for (int i = 0; i < C; i++) assert_true(plain.logits[i] == base.logits[i]);
+    for (int i = 0; i < C; i++)
+        assert_true(plain.logits[i] == base.logits[i]);
     assert_true(plain.flops < base.flops);
     assert_true(plain.entropies[0] == 0 && base.entropies[0] > 0);
     assert_float_equal(plain.entropies[L - 1], base.entropies[L - 1], 1e-6);
@@ -124,7 +127,8 @@ static void test_load_and_exit(void **state) {
     assert_non_null(strstr(err.msg, "vocabulary"));
     assert_int_equal(eb_classify_ids(ctx, bad, NULL, 0, &p, &r, &err), EB_ERR_INPUT);
     int32_t longer[P + 1];
-    for (int i = 0; i < P + 1; i++) longer[i] = 5;
+    for (int i = 0; i < P + 1; i++)
+        longer[i] = 5;
     assert_int_equal(eb_classify_ids(ctx, longer, NULL, P + 1, &p, &r, &err), EB_ERR_INPUT);
     /* unknown task, LAI without a table */
     p.task = "nosuch";
@@ -188,12 +192,15 @@ static void test_bad_config(void **state) {
         write_text(fx.dir, "config.json", cases[i].text, strlen(cases[i].text));
         eb_error err = {0};
         eb_status s = try_load(fx.dir, &err);
-        if (s != cases[i].want || !strstr(err.msg, "config.json") || !strstr(err.msg, cases[i].needle))
+        if (s != cases[i].want || !strstr(err.msg, "config.json") ||
+            !strstr(err.msg, cases[i].needle))
             fail_msg("case %zu (%s): status %d, message '%s'", i, cases[i].text, s, err.msg);
     }
     /* a config that disagrees with the tensors: shape errors name the tensor */
-    const char *wrong = "{\"vocab_size\": 120, \"embedding_size\": 8, \"hidden_size\": 32, \"num_hidden_layers\": 3,"
-                        " \"num_attention_heads\": 2, \"intermediate_size\": 24, \"max_position_embeddings\": 32}";
+    const char *wrong =
+        "{\"vocab_size\": 120, \"embedding_size\": 8, \"hidden_size\": 32, \"num_hidden_layers\": "
+        "3,"
+        " \"num_attention_heads\": 2, \"intermediate_size\": 24, \"max_position_embeddings\": 32}";
     write_text(fx.dir, "config.json", wrong, strlen(wrong));
     eb_error err = {0};
     assert_int_equal(try_load(fx.dir, &err), EB_ERR_FORMAT);
@@ -205,7 +212,8 @@ static void test_bad_config(void **state) {
 }
 
 static void put_u64(char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (char)(v >> (8 * i));
 }
 
 /* Hostile safetensors files: truncation, bad header, offsets, overlap, dtype. */
@@ -221,7 +229,8 @@ static void test_bad_safetensors(void **state) {
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         write_text(fx.dir, "model.safetensors", good, cuts[i]);
         eb_status s = try_load(fx.dir, &err);
-        if (s == EB_OK || !strstr(err.msg, "model.safetensors")) fail_msg("cut at %zu: %d %s", cuts[i], s, err.msg);
+        if (s == EB_OK || !strstr(err.msg, "model.safetensors"))
+            fail_msg("cut at %zu: %d %s", cuts[i], s, err.msg);
     }
     /* hand-made headers */
     const char *hdrs[] = {
@@ -236,8 +245,8 @@ static void test_bad_safetensors(void **state) {
         "{\"a\": {\"dtype\": \"F32\", \"shape\": [1,1,1,1,1], \"data_offsets\": [0, 4]}}",
         "{\"a\": {\"dtype\": \"F32\"}}",
     };
-    const char *want[] = {"JSON", "out of range", "bytes", "dtype", "overlap", "shape", "out of range",
-                          "dimensions", "dtype, shape"};
+    const char *want[] = {"JSON",  "out of range", "bytes",      "dtype",       "overlap",
+                          "shape", "out of range", "dimensions", "dtype, shape"};
     for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
         char buf[1024];
         size_t hl = strlen(hdrs[i]);
@@ -261,8 +270,10 @@ static void test_bad_safetensors(void **state) {
         char *copy = malloc(n);
         memcpy(copy, good, n);
         size_t hl = 0;
-        for (int i = 7; i >= 0; i--) hl = (hl << 8) | (unsigned char)good[i];
-        for (int k = 0; k < 3; k++) copy[8 + eb_test_rng(&rng) % hl] ^= (char)(1 << (eb_test_rng(&rng) % 8));
+        for (int i = 7; i >= 0; i--)
+            hl = (hl << 8) | (unsigned char)good[i];
+        for (int k = 0; k < 3; k++)
+            copy[8 + eb_test_rng(&rng) % hl] ^= (char)(1 << (eb_test_rng(&rng) % 8));
         write_text(fx.dir, "model.safetensors", copy, n);
         eb_model *m = NULL;
         eb_error e2 = {0};
@@ -323,14 +334,16 @@ static void test_half_dtypes(void **state) {
         eb_result r1, r2;
         assert_int_equal(eb_classify_ids(c1, ids_a, NULL, 5, &p, &r1, &err), EB_OK);
         assert_int_equal(eb_classify_ids(c2, ids_a, NULL, 5, &p, &r2, &err), EB_OK);
-        for (int k = 0; k < C; k++) assert_float_equal(r1.logits[k], r2.logits[k], tol[d]);
+        for (int k = 0; k < C; k++)
+            assert_float_equal(r1.logits[k], r2.logits[k], tol[d]);
         /* not bit-identical: the half weights really were used */
         assert_true(r1.logits[0] != r2.logits[0] || r1.logits[1] != r2.logits[1]);
         eb_context_free(c1);
         eb_context_free(c2);
         eb_model_free(mh);
     }
-    for (int i = 0; i < st.n; i++) free(copies[i]);
+    for (int i = 0; i < st.n; i++)
+        free(copies[i]);
     eb_st_close(&st);
     eb_model_free(m32);
     drop_model(&fx);
@@ -347,7 +360,8 @@ static void classify_all(const char *path, const char *task, eb_result *out, int
     p.threshold = 0.3f;
     p.task = task;
     assert_int_equal(eb_classify_ids(ctx, ids_a, NULL, 5, &p, &out[0], &err), EB_OK);
-    assert_int_equal(eb_classify(ctx, "A gorgeous, witty, seductive movie.", NULL, &p, &out[1], &err), EB_OK);
+    assert_int_equal(
+        eb_classify(ctx, "A gorgeous, witty, seductive movie.", NULL, &p, &out[1], &err), EB_OK);
     assert_int_equal(eb_classify(ctx, "Is it?", "It is not.", &p, &out[2], &err), EB_OK);
     eb_context_free(ctx);
     eb_model_free(m);
@@ -364,8 +378,8 @@ static void test_bundle_roundtrip(void **state) {
         fprintf(stderr, "SKIP: shared albert/spiece.model missing: bundles need a tokenizer\n");
         skip();
     }
-    make_model_emb(&b, 1, 22, 7);  /* same embeddings, other encoder */
-    make_model_emb(&c, 1, 23, 8);  /* other embeddings */
+    make_model_emb(&b, 1, 22, 7); /* same embeddings, other encoder */
+    make_model_emb(&c, 1, 23, 8); /* other embeddings */
     char out32[400], out8[400], bad[400];
     snprintf(out32, sizeof out32, "%s/b32.ebb", a.dir);
     snprintf(out8, sizeof out8, "%s/b8.ebb", a.dir);
@@ -393,7 +407,8 @@ static void test_bundle_roundtrip(void **state) {
             assert_memory_equal(ra[i].logits, r32a[i].logits, sizeof(float) * C);
             assert_memory_equal(rb[i].logits, r32b[i].logits, sizeof(float) * C);
             assert_int_equal(ra[i].exit_layer, r32a[i].exit_layer);
-            for (int k = 0; k < C; k++) assert_float_equal(ra[i].logits[k], r8a[i].logits[k], 0.25);
+            for (int k = 0; k < C; k++)
+                assert_float_equal(ra[i].logits[k], r8a[i].logits[k], 0.25);
         }
     }
     /* the AF8 bundle is smaller, the two tasks differ */
@@ -414,8 +429,8 @@ static void test_bundle_roundtrip(void **state) {
     drop_model(&c);
 }
 
-static void corrupt_and_check(const char *path, const char *src, size_t n, size_t at, uint8_t xor_val,
-                              size_t new_len, const char *needle) {
+static void corrupt_and_check(const char *path, const char *src, size_t n, size_t at,
+                              uint8_t xor_val, size_t new_len, const char *needle) {
     char *copy = malloc(n);
     memcpy(copy, src, n);
     if (at < n) copy[at] ^= (char)xor_val;
@@ -426,7 +441,8 @@ static void corrupt_and_check(const char *path, const char *src, size_t n, size_
     eb_error err = {0};
     eb_status s = try_load(path, &err);
     if (s == EB_OK || !strstr(err.msg, needle) || !strstr(err.msg, path))
-        fail_msg("corruption at %zu (len %zu): status %d, '%s' (wanted '%s')", at, new_len, s, err.msg, needle);
+        fail_msg("corruption at %zu (len %zu): status %d, '%s' (wanted '%s')", at, new_len, s,
+                 err.msg, needle);
 }
 
 /* Corrupted bundles: truncated, bad magic or version, offsets out of range,
@@ -458,7 +474,8 @@ static void test_bundle_corrupt(void **state) {
     corrupt_and_check(bad, d, n, 17, 0x40, n, "header");
     /* find the word embeddings' entry in the JSON header */
     uint64_t h = 0, p = 0;
-    for (int i = 7; i >= 0; i--) h = (h << 8) | (uint8_t)d[16 + i], p = (p << 8) | (uint8_t)d[24 + i];
+    for (int i = 7; i >= 0; i--)
+        h = (h << 8) | (uint8_t)d[16 + i], p = (p << 8) | (uint8_t)d[24 + i];
     char *hdr = strndup(d + 40, h);
     char *we = strstr(hdr, "word_embeddings");
     assert_non_null(we);
@@ -521,7 +538,8 @@ static void test_text_errors(void **state) {
     assert_non_null(strstr(err.msg, "UTF-8"));
     /* longer than the model's 32 positions: truncated, flagged */
     char longtext[2000] = "";
-    for (int i = 0; i < 100; i++) strcat(longtext, "word ");
+    for (int i = 0; i < 100; i++)
+        strcat(longtext, "word ");
     assert_int_equal(eb_classify(ctx, longtext, NULL, NULL, &r, &err), EB_OK);
     assert_true(r.truncated);
     assert_int_equal(r.n_tokens, P);
@@ -570,8 +588,10 @@ static void test_threads(void **state) {
         multi[t] = (thread_job){m, t, {{0}}, 0};
     }
     pthread_t th[NT];
-    for (int t = 0; t < NT; t++) pthread_create(&th[t], NULL, thread_main, &multi[t]);
-    for (int t = 0; t < NT; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < NT; t++)
+        pthread_create(&th[t], NULL, thread_main, &multi[t]);
+    for (int t = 0; t < NT; t++)
+        pthread_join(th[t], NULL);
     for (int t = 0; t < NT; t++) {
         assert_true(single[t].ok && multi[t].ok);
         for (int k = 0; k < 20; k++) {
@@ -583,8 +603,90 @@ static void test_threads(void **state) {
     drop_model(&fx);
 }
 
+/* Threads of this process (Linux /proc), -1 when unknown. */
+static int process_threads(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    int n = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    fclose(f);
+    return n;
+}
+
+/* In a fresh child process: the threads the process has after classifying
+ * (fp32) with params.threads = nt, minus those it had before
+ * (sanitizer or emulator threads); logits of the fp32 run into out[C]
+ * through a pipe.  Returns -1 when it cannot tell. */
+static int threads_started(const char *dir, int nt, float *out) {
+    int fd[2];
+    if (pipe(fd) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        close(fd[0]);
+        int before = process_threads(), ok = before > 0;
+        eb_error err;
+        eb_model *m = NULL;
+        eb_context *ctx = NULL;
+        ok = ok && eb_model_load(dir, NULL, &m, &err) == EB_OK &&
+             eb_context_new(m, &ctx, &err) == EB_OK;
+        int32_t ids[100];
+        for (int i = 0; i < 100; i++)
+            ids[i] = i == 0 ? 2 : 5 + (i * 37) % 900;
+        float logits[C] = {0};
+        eb_run_params p = eb_run_params_default();
+        p.policy = EB_POLICY_BASE;
+        p.threads = nt;
+        eb_result r;
+        ok = ok && eb_classify_ids(ctx, ids, NULL, 100, &p, &r, &err) == EB_OK;
+        if (ok) memcpy(logits, r.logits, sizeof logits);
+        int after = process_threads();
+        int started = ok && after > 0 ? after - before : -1;
+        ok = write(fd[1], &started, sizeof started) == (ssize_t)sizeof started &&
+             write(fd[1], logits, sizeof logits) == (ssize_t)sizeof logits;
+        _exit(ok ? 0 : 1);
+    }
+    close(fd[1]);
+    int started = -1, status = 0;
+    if (read(fd[0], &started, sizeof started) != (ssize_t)sizeof started ||
+        read(fd[0], out, sizeof(float) * C) != (ssize_t)(sizeof(float) * C))
+        started = -1;
+    close(fd[0]);
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? started : -1;
+}
+
+/* eb_run_params.threads = 1 never starts a thread (products of 50 MFLOP, far
+ * above the parallel threshold); the default team does, where there is more
+ * than one core; the answers are the same. */
+static void test_team_size(void **state) {
+    (void)state;
+    tiny_spec s = tiny_default();
+    s.vocab = 1000, s.E = 64, s.H = 256, s.heads = 4, s.I = 1024, s.layers = 2, s.P = 128;
+    s.spans = 0, s.ramps = 1;
+    char dir[64];
+    tiny_make(dir, &s);
+    float one[C], dflt[C];
+    const int started_one = threads_started(dir, 1, one);
+    const int started_dflt = threads_started(dir, 0, dflt);
+    tiny_remove(dir);
+    if (started_one < 0 || started_dflt < 0) {
+        fprintf(stderr, "SKIP: no /proc/self/status, or fork failed\n");
+        skip();
+    }
+    assert_int_equal(started_one, 0);
+#ifdef _OPENMP
+    if (sysconf(_SC_NPROCESSORS_ONLN) > 1 && !getenv("OMP_NUM_THREADS"))
+        assert_true(started_dflt > 0); /* the measurement sees a team when there is one */
+#endif
+    assert_memory_equal(one, dflt, sizeof one);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_team_size),
         cmocka_unit_test(test_load_and_exit),
         cmocka_unit_test(test_no_offramps_runs_all_layers),
         cmocka_unit_test(test_bad_config),

@@ -51,7 +51,7 @@ static void test_sparse_vs_dense(void **state) {
                     assert_int_equal(eb_sparse_matmul(y, x, &bf, bb, N, NULL, NULL, NULL), EB_OK);
                     check_close(y, r, (size_t)N * OC);
                     memset(y, 0, sizeof(float) * N * OC);
-                    assert_int_equal(eb_sparse_matmul_isa(y, x, &bf, bb, N, NULL, NULL, NULL, 0),
+                    assert_int_equal(eb_sparse_matmul_isa(y, x, &bf, bb, N, NULL, NULL, NULL, 0, 1),
                                      EB_OK);
                     check_close(y, r, (size_t)N * OC);
                     eb_matmul_ref(r, x, wq, bb, N, C, OC);

@@ -411,7 +411,8 @@ static void test_mask_tokens(void **state) {
     o.mask_tokens = 0.5f;
     assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
     size_t na, nb;
-    float *x = load_tensor(a, "classifier.weight", &na), *y = load_tensor(b, "classifier.weight", &nb);
+    float *x = load_tensor(a, "classifier.weight", &na),
+          *y = load_tensor(b, "classifier.weight", &nb);
     assert_int_equal(na, nb);
     assert_true(memcmp(x, y, na * sizeof(float)) != 0);
     free(x), free(y);

@@ -16,9 +16,9 @@
  * context needs no eb_context_free (it is a no-op): drop the arena.
  *
  * Threads: in an OpenMP build, libgomp allocates its thread team the first
- * time a kernel splits over threads (work above EB_PAR_MIN_FLOPS); run one
- * classification before the allocation-free phase, or set one thread, or use
- * the EB_MINIMAL build (no threads).  The load-time execution forms (packed
+ * time a kernel splits over threads; eb_run_params.threads = 1 keeps every
+ * kernel on the calling thread (no team, no allocation), as does the
+ * EB_MINIMAL build (no threads).  The load-time execution forms (packed
  * fp32 / bf16 copies on AVX-512 CPUs) come from params->alloc;
  * params->pack_weights = 0 leaves them out.
  */

@@ -55,7 +55,7 @@ class EbRunParams(ctypes.Structure):
     _fields_ = [("policy", ctypes.c_int), ("threshold", ctypes.c_float), ("predict_after", ctypes.c_int),
                 ("latency_target_ms", ctypes.c_double), ("mac_size", ctypes.c_int),
                 ("precision", ctypes.c_int), ("max_tokens", ctypes.c_int), ("task", ctypes.c_char_p),
-                ("last_ramp_only", ctypes.c_int)]
+                ("last_ramp_only", ctypes.c_int), ("threads", ctypes.c_int)]
 
 
 class EbEnergyBreakdown(ctypes.Structure):
@@ -239,12 +239,12 @@ class Model:
         return list(enc.ids[:enc.n])
 
     def classify(self, text, text_b=None, policy="ee", threshold=None, latency_target_ms=50, mac_size=16,
-                 task=None, precision="fp32", predict_after=None, max_tokens=0):
+                 task=None, precision="fp32", predict_after=None, max_tokens=0, threads=0):
         """Classify one sentence (or pair).  Returns a dict: label (name),
         label_id, probs, logits, exit_layer, predicted_layer (LAI; 0
         otherwise), num_layers, entropies (layers 1..exit_layer), n_tokens,
         truncated, vdd, freq_mhz, cycles, time_ms, energy_uj, energy_breakdown_uj,
-        deadline_met."""
+        deadline_met.  threads: 0 OpenMP's team, 1 the calling thread only, n at most n."""
         self._check_open()
         if policy not in POLICIES:
             raise ValueError("policy must be one of %s" % ", ".join(POLICIES))
@@ -257,6 +257,7 @@ class Model:
         p.mac_size = int(mac_size)
         p.precision = PRECISIONS[precision]
         p.max_tokens = int(max_tokens)
+        p.threads = int(threads)
         if predict_after is not None:
             p.predict_after = int(predict_after)
         task_b = _text(task, "task")

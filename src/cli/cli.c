@@ -52,7 +52,8 @@ eb_model *eb_cli_load_model(const char *cmd, const char *given) {
     if (eb_model_load(path, &lp, &m, &err) != EB_OK) {
         fprintf(stderr, "edgebert %s: %s\n", cmd, err.msg);
         if (!given && !getenv("EDGEBERT_MODEL"))
-            fprintf(stderr, "edgebert %s: (no -m given; the default model is looked up at %s)\n", cmd, path);
+            fprintf(stderr, "edgebert %s: (no -m given; the default model is looked up at %s)\n",
+                    cmd, path);
         return NULL;
     }
     return m;
@@ -98,9 +99,12 @@ int eb_cli_parse_int(const char *cmd, const char *opt, const char *val, int *out
 }
 
 int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out) {
-    if (val && !strcmp(val, "base")) *out = EB_POLICY_BASE;
-    else if (val && !strcmp(val, "ee")) *out = EB_POLICY_EE;
-    else if (val && !strcmp(val, "lai")) *out = EB_POLICY_LAI;
+    if (val && !strcmp(val, "base"))
+        *out = EB_POLICY_BASE;
+    else if (val && !strcmp(val, "ee"))
+        *out = EB_POLICY_EE;
+    else if (val && !strcmp(val, "lai"))
+        *out = EB_POLICY_LAI;
     else {
         fprintf(stderr, "edgebert %s: --policy must be base, ee or lai\n", cmd);
         return 0;
@@ -109,9 +113,12 @@ int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out) {
 }
 
 int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out) {
-    if (val && !strcmp(val, "fp32")) *out = EB_PRECISION_FP32;
-    else if (val && !strcmp(val, "af8")) *out = EB_PRECISION_AF8;
-    else if (val && !strcmp(val, "af8-bf16")) *out = EB_PRECISION_AF8_BF16;
+    if (val && !strcmp(val, "fp32"))
+        *out = EB_PRECISION_FP32;
+    else if (val && !strcmp(val, "af8"))
+        *out = EB_PRECISION_AF8;
+    else if (val && !strcmp(val, "af8-bf16"))
+        *out = EB_PRECISION_AF8_BF16;
     else {
         fprintf(stderr, "edgebert %s: --precision must be fp32, af8 or af8-bf16\n", cmd);
         return 0;
@@ -123,18 +130,31 @@ int eb_cli_run_option(const char *cmd, int argc, char **argv, int *i, eb_run_par
     const char *o = argv[*i];
     const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
     int ok;
-    if (!strcmp(o, "--threshold")) ok = eb_cli_parse_float(cmd, o, v, &p->threshold);
-    else if (!strcmp(o, "--policy")) ok = eb_cli_parse_policy(cmd, v, &p->policy);
-    else if (!strcmp(o, "--latency-target")) ok = eb_cli_parse_double(cmd, o, v, &p->latency_target_ms);
-    else if (!strcmp(o, "--mac-size")) ok = eb_cli_parse_int(cmd, o, v, &p->mac_size);
-    else if (!strcmp(o, "--predict-after")) ok = eb_cli_parse_int(cmd, o, v, &p->predict_after);
-    else if (!strcmp(o, "--precision")) ok = eb_cli_parse_precision(cmd, v, &p->precision);
-    else if (!strcmp(o, "--max-len")) ok = eb_cli_parse_int(cmd, o, v, &p->max_tokens);
-    else if (!strcmp(o, "--task")) {
+    if (!strcmp(o, "--threshold"))
+        ok = eb_cli_parse_float(cmd, o, v, &p->threshold);
+    else if (!strcmp(o, "--policy"))
+        ok = eb_cli_parse_policy(cmd, v, &p->policy);
+    else if (!strcmp(o, "--latency-target"))
+        ok = eb_cli_parse_double(cmd, o, v, &p->latency_target_ms);
+    else if (!strcmp(o, "--mac-size"))
+        ok = eb_cli_parse_int(cmd, o, v, &p->mac_size);
+    else if (!strcmp(o, "--predict-after"))
+        ok = eb_cli_parse_int(cmd, o, v, &p->predict_after);
+    else if (!strcmp(o, "--precision"))
+        ok = eb_cli_parse_precision(cmd, v, &p->precision);
+    else if (!strcmp(o, "--max-len"))
+        ok = eb_cli_parse_int(cmd, o, v, &p->max_tokens);
+    else if (!strcmp(o, "--threads")) {
+        ok = eb_cli_parse_int(cmd, o, v, &p->threads) && p->threads >= 0;
+        if (!ok && v) fprintf(stderr, "edgebert %s: --threads must be >= 0 (0: every core)\n", cmd);
+    } else if (!strcmp(o, "--task")) {
         ok = v != NULL;
-        if (ok) p->task = v;
-        else fprintf(stderr, "edgebert %s: --task needs a value\n", cmd);
-    } else return 0;
+        if (ok)
+            p->task = v;
+        else
+            fprintf(stderr, "edgebert %s: --task needs a value\n", cmd);
+    } else
+        return 0;
     if (!ok) return -1;
     (*i)++;
     return 1;
@@ -144,9 +164,12 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
     }
     fputc('"', f);
 }
@@ -155,23 +178,34 @@ void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, co
     const eb_config *c = eb_model_task_config(m, task);
     if (!c) c = eb_model_config(m);
     fprintf(f, "{\"label\": ");
-    if (r->num_labels == 1) fprintf(f, "%.6g", r->logits[0]);
-    else json_str(f, c->id2label[r->label]);
+    if (r->num_labels == 1)
+        fprintf(f, "%.6g", r->logits[0]);
+    else
+        json_str(f, c->id2label[r->label]);
     fprintf(f, ", \"label_id\": %d, \"probs\": [", r->label);
-    for (int i = 0; i < r->num_labels; i++) fprintf(f, "%s%.6g", i ? ", " : "", r->probs[i]);
+    for (int i = 0; i < r->num_labels; i++)
+        fprintf(f, "%s%.6g", i ? ", " : "", r->probs[i]);
     fprintf(f, "], \"logits\": [");
-    for (int i = 0; i < r->num_labels; i++) fprintf(f, "%s%.6g", i ? ", " : "", r->logits[i]);
-    fprintf(f, "], \"exit_layer\": %d, \"num_layers\": %d, \"entropies\": [", r->exit_layer, r->num_layers);
-    for (int i = 0; i < r->exit_layer; i++) fprintf(f, "%s%.6g", i ? ", " : "", r->entropies[i]);
+    for (int i = 0; i < r->num_labels; i++)
+        fprintf(f, "%s%.6g", i ? ", " : "", r->logits[i]);
+    fprintf(f, "], \"exit_layer\": %d, \"num_layers\": %d, \"entropies\": [", r->exit_layer,
+            r->num_layers);
+    for (int i = 0; i < r->exit_layer; i++)
+        fprintf(f, "%s%.6g", i ? ", " : "", r->entropies[i]);
     fprintf(f, "], \"predicted_layer\": %d", r->predicted_layer);
-    fprintf(f, ", \"n_tokens\": %d, \"truncated\": %s", r->n_tokens, r->truncated ? "true" : "false");
+    fprintf(f, ", \"n_tokens\": %d, \"truncated\": %s", r->n_tokens,
+            r->truncated ? "true" : "false");
     const eb_hw_report *h = &r->hw;
-    fprintf(f, ", \"vdd\": %.4g, \"freq_mhz\": %.6g, \"cycles\": %.0f, \"time_ms\": %.6g, \"energy_uj\": %.6g",
+    fprintf(f,
+            ", \"vdd\": %.4g, \"freq_mhz\": %.6g, \"cycles\": %.0f, \"time_ms\": %.6g, "
+            "\"energy_uj\": %.6g",
             h->vdd, h->freq_mhz, h->cycles, h->time_ms, h->energy_uj);
-    fprintf(f, ", \"energy_breakdown_uj\": {\"pu\": %.6g, \"sfu\": %.6g, \"sram\": %.6g, \"emb_mem\": %.6g, "
-               "\"dvfs\": %.6g, \"leakage\": %.6g}, \"deadline_met\": %s",
-            h->energy.pu_uj, h->energy.sfu_uj, h->energy.sram_uj, h->energy.emb_mem_uj, h->energy.dvfs_uj,
-            h->energy.leakage_uj, h->deadline_met ? "true" : "false");
+    fprintf(f,
+            ", \"energy_breakdown_uj\": {\"pu\": %.6g, \"sfu\": %.6g, \"sram\": %.6g, \"emb_mem\": "
+            "%.6g, "
+            "\"dvfs\": %.6g, \"leakage\": %.6g}, \"deadline_met\": %s",
+            h->energy.pu_uj, h->energy.sfu_uj, h->energy.sram_uj, h->energy.emb_mem_uj,
+            h->energy.dvfs_uj, h->energy.leakage_uj, h->deadline_met ? "true" : "false");
     fprintf(f, ", \"flops\": %.0f, \"flops_dense\": %.0f", r->flops, r->flops_dense);
     if (task) {
         fprintf(f, ", \"task\": ");

@@ -666,10 +666,10 @@ static double time_gemm_packed(const float *a, const float *pk, float *c, int M,
     if (runs > 64) runs = 64;
     if (runs < 1) runs = 1;
     for (int i = 0; i < 2; i++)
-        eb_gemm_packed(c, a, pk, NULL, M, K, N, EB_EPI_NONE);
+        eb_gemm_packed(c, a, pk, NULL, M, K, N, EB_EPI_NONE, 0);
     for (int i = 0; i < runs; i++) {
         double t0 = now_ms();
-        eb_gemm_packed(c, a, pk, NULL, M, K, N, EB_EPI_NONE);
+        eb_gemm_packed(c, a, pk, NULL, M, K, N, EB_EPI_NONE, 0);
         ts[i] = now_ms() - t0;
     }
     qsort(ts, (size_t)runs, sizeof *ts, cmp_double);
@@ -682,10 +682,10 @@ static double time_gemm_bf16(const float *a, const uint16_t *wb, uint16_t *xb, f
     if (runs > 64) runs = 64;
     if (runs < 1) runs = 1;
     for (int i = 0; i < 2; i++)
-        eb_gemm_bf16(c, a, wb, NULL, M, K, N, EB_EPI_NONE, xb);
+        eb_gemm_bf16(c, a, wb, NULL, M, K, N, EB_EPI_NONE, xb, 0);
     for (int i = 0; i < runs; i++) {
         double t0 = now_ms();
-        eb_gemm_bf16(c, a, wb, NULL, M, K, N, EB_EPI_NONE, xb);
+        eb_gemm_bf16(c, a, wb, NULL, M, K, N, EB_EPI_NONE, xb, 0);
         ts[i] = now_ms() - t0;
     }
     qsort(ts, (size_t)runs, sizeof *ts, cmp_double);
@@ -1379,7 +1379,8 @@ int eb_cmd_bench(int argc, char **argv) {
     o.nbatches = parse_list("1,8,32", o.batches, MAXV);
     int quick = 0;
     for (int i = 1; i < argc; i++) {
-        int r = eb_cli_run_option(CMD, argc, argv, &i, &o.rp);
+        /* --threads is the bench's list of team sizes, not the run option */
+        int r = strcmp(argv[i], "--threads") ? eb_cli_run_option(CMD, argc, argv, &i, &o.rp) : 0;
         if (r < 0) return 2;
         if (r > 0) continue;
         const char *a = argv[i];

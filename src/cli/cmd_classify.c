@@ -9,7 +9,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: edgebert classify [-m MODEL] [--task NAME] [--threshold T] [--policy base|ee|lai]\n"
             "                         [--latency-target MS] [--mac-size N] [--precision fp32|af8|af8-bf16]\n"
-            "                         [--max-len N] [--json] [TEXT [TEXT_B]]\n"
+            "                         [--max-len N] [--threads N] [--json] [TEXT [TEXT_B]]\n"
             "Without TEXT, classifies each stdin line (a TAB separates TEXT and TEXT_B).\n"
             "  -m MODEL             checkpoint directory or .ebb bundle (default: $EDGEBERT_MODEL,\n"
             "                       else models/default next to the executable or ../share/edgebert)\n"
@@ -22,6 +22,8 @@ static void usage(void) {
             "  --precision P        fp32 (default), af8 (AdaptivFloat8 weights and activations,\n"
             "                       exact sums) or af8-bf16 (the same through AVX512-BF16)\n"
             "  --max-len N          cut the input to N tokens (default: the model's positions)\n"
+            "  --threads N          1: run on this thread only, N: at most N (default 0: OpenMP's\n"
+            "                       team, OMP_NUM_THREADS or every core)\n"
             "  --json               one JSON object per sentence: label, label_id, probs, logits,\n"
             "                       exit_layer, num_layers, entropies, predicted_layer, n_tokens,\n"
             "                       truncated, vdd, freq_mhz, cycles, time_ms, energy_uj,\n"

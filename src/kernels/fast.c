@@ -189,9 +189,9 @@ static T512 void softmax_row_avx512(float *row, int n, int i, float scale, const
 /* ctx[MR rows, c0..c0+64) = A[MR rows, N] . v[N, c0..): MR (1..4) rows share
  * every load of a v row (16 accumulators); a key whose probability is zero
  * in all MR rows (padding, spans) is skipped. */
-static inline __attribute__((always_inline)) T512 void
-av_rows(float *o, int ldo, const float *a, int lda, int N, const float *v, int ldv, int HS, int c0,
-        int MR) {
+static inline __attribute__((always_inline)) T512 void av_rows(float *o, int ldo, const float *a,
+                                                               int lda, int N, const float *v,
+                                                               int ldv, int HS, int c0, int MR) {
     __mmask16 m[4];
     __m512 acc[4][4];
     for (int k = 0; k < 4; k++) {
@@ -233,7 +233,8 @@ static T512 void av_avx512(float *ctx, int ldo, const float *A, int N, const flo
 
 static T512 void attention_avx512(float *out, float *att, const float *q, const float *k,
                                   const float *v, int N, int NH, int HS, const uint8_t *key_valid,
-                                  const float *span_z, float span_ramp, const uint8_t *head_on) {
+                                  const float *span_z, float span_ramp, const uint8_t *head_on,
+                                  int threads) {
     const int H = NH * HS;
     const float scale = 1.0f / sqrtf((float)HS);
     const double flops = 4.0 * N * (double)N * H;
@@ -241,7 +242,7 @@ static T512 void attention_avx512(float *out, float *att, const float *q, const 
     if (key_valid) key_masks(km, key_valid, N);
     const __mmask16 *kmp = key_valid ? km : NULL;
     (void)flops;
-    EB_PAR_FOR(flops > EB_PAR_MIN_FLOPS && NH > 1, (int h = 0; h < NH; h++), {
+    EB_PAR_FOR(threads, flops > EB_PAR_MIN_FLOPS && NH > 1, (int h = 0; h < NH; h++), {
         float *A = att + (size_t)h * N * N;
         if ((head_on && !head_on[h]) || (span_z && eb_span_head_off(span_z[h], span_ramp))) {
             for (int i = 0; i < N; i++)
@@ -250,7 +251,7 @@ static T512 void attention_avx512(float *out, float *att, const float *q, const 
             continue;
         }
         eb_gemm_nt_ex(EB_GEMM_AVX512, A, N, q + h * HS, H, k + h * HS, H, NULL, N, HS, N,
-                      EB_EPI_NONE, 0);
+                      EB_EPI_NONE, 1);
         for (int i = 0; i < N; i++)
             softmax_row_avx512(A + (size_t)i * N, N, i, scale, kmp, span_z ? &span_z[h] : NULL,
                                span_ramp);
@@ -350,10 +351,11 @@ void eb_softmax_masked_row(float *row, int n, int i, const uint8_t *key_valid, c
 
 void eb_attention(float *out, float *att, const float *q, const float *k, const float *v, int N,
                   int NH, int HS, const uint8_t *key_valid, const float *span_z, float span_ramp,
-                  const uint8_t *head_on) {
+                  const uint8_t *head_on, int threads) {
 #if EB_X86
     if (use512() && N <= 16 * KMASK_MAX) {
-        attention_avx512(out, att, q, k, v, N, NH, HS, key_valid, span_z, span_ramp, head_on);
+        attention_avx512(out, att, q, k, v, N, NH, HS, key_valid, span_z, span_ramp, head_on,
+                         threads);
         return;
     }
 #endif

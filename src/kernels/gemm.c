@@ -332,9 +332,9 @@ static void run_blocked(block_fn fn, float *out, int ldo, const float *inp, int 
     const int nblocks = (OC + ob - 1) / ob;
     const double flops = 2.0 * N * (double)C * OC;
     /* Below EB_PAR_MIN_FLOPS a thread team costs more than it saves. */
-    const int par = threads && flops > EB_PAR_MIN_FLOPS && nblocks > 1;
+    const int par = flops > EB_PAR_MIN_FLOPS && nblocks > 1;
     (void)par;
-    EB_PAR_FOR(par, (int b = 0; b < nblocks; b++), {
+    EB_PAR_FOR(threads, par, (int b = 0; b < nblocks; b++), {
         const int o0 = b * ob, o1 = o0 + ob < OC ? o0 + ob : OC;
         for (int n0 = 0; n0 < N; n0 += nc) {
             const int n1 = n0 + nc < N ? n0 + nc : N;
@@ -363,9 +363,11 @@ static void gemm_blas(float *out, int ldo, const float *inp, int ldx, const floa
  * from about 100 rows, where OpenBLAS's packed kernels win.  With more than
  * one OpenMP thread the tiles are used throughout: OpenBLAS's own pthread
  * pool next to OpenMP's would oversubscribe the cores. */
-static eb_gemm_impl choose(int N, int C, int OC) {
+static eb_gemm_impl choose(int N, int C, int OC, int threads) {
     eb_gemm_impl best = eb_gemm_best_impl();
     if (best == EB_GEMM_BLAS) return best;
+    /* threads == 1 promises no thread at all: OpenBLAS may start its own */
+    if (threads == 1) return best;
     if (C < 16) return EB_GEMM_BLAS;
 #ifndef EB_NO_BLAS
     /* aarch64: the NEON tiles need no packing, which pays on the few-row
@@ -390,7 +392,7 @@ void eb_gemm_nt_ex(eb_gemm_impl impl, float *out, int ldo, const float *inp, int
         }
         return;
     }
-    if (impl == EB_GEMM_AUTO) impl = choose(N, C, OC);
+    if (impl == EB_GEMM_AUTO) impl = choose(N, C, OC, threads);
     block_fn fn = pick_block(impl);
     if (fn)
         run_blocked(fn, out, ldo, inp, ldx, w, ldw, bias, N, C, OC, ep, threads);
@@ -400,17 +402,17 @@ void eb_gemm_nt_ex(eb_gemm_impl impl, float *out, int ldo, const float *inp, int
 
 void eb_gemm_nt(eb_gemm_impl impl, float *out, const float *inp, const float *w, const float *bias,
                 int N, int C, int OC, eb_epilogue ep) {
-    eb_gemm_nt_ex(impl, out, OC, inp, C, w, C, bias, N, C, OC, ep, 1);
+    eb_gemm_nt_ex(impl, out, OC, inp, C, w, C, bias, N, C, OC, ep, 0);
 }
 
 void eb_matmul(float *out, const float *inp, const float *w, const float *bias, int N, int C,
                int OC) {
-    eb_gemm_nt_ex(EB_GEMM_AUTO, out, OC, inp, C, w, C, bias, N, C, OC, EB_EPI_NONE, 1);
+    eb_gemm_nt_ex(EB_GEMM_AUTO, out, OC, inp, C, w, C, bias, N, C, OC, EB_EPI_NONE, 0);
 }
 
 void eb_matmul_act(float *out, const float *inp, const float *w, const float *bias, int N, int C,
                    int OC, eb_epilogue ep) {
-    eb_gemm_nt_ex(EB_GEMM_AUTO, out, OC, inp, C, w, C, bias, N, C, OC, ep, 1);
+    eb_gemm_nt_ex(EB_GEMM_AUTO, out, OC, inp, C, w, C, bias, N, C, OC, ep, 0);
 }
 
 /* ---------------------------------------------------------------- */
@@ -540,7 +542,7 @@ static TBF16 void block_bf16(float *out, const uint16_t *x, const uint16_t *w, c
 #endif
 
 int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *bias, int N, int C,
-                 int OC, eb_epilogue ep, uint16_t *xbuf) {
+                 int OC, eb_epilogue ep, uint16_t *xbuf, int threads) {
     if (N <= 0 || OC <= 0) return 1;
 #if EB_X86
     if (eb_cpu_has_avx512_bf16() && C > 0 && C % 2 == 0) {
@@ -548,7 +550,7 @@ int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *b
         const int ob = oc_block(C / 2), nb = (OC + ob - 1) / ob;
         const int par = 2.0 * N * (double)C * OC > EB_PAR_MIN_FLOPS && nb > 1;
         (void)par;
-        EB_PAR_FOR(par, (int b = 0; b < nb; b++), {
+        EB_PAR_FOR(threads, par, (int b = 0; b < nb; b++), {
             const int o0 = b * ob, o1 = o0 + ob < OC ? o0 + ob : OC;
             block_bf16(out, xbuf, w, bias, C, OC, 0, N, o0, o1);
             if (ep != EB_EPI_NONE)
@@ -659,14 +661,14 @@ static T512 void panel_512(float *out, int ldo, const float *inp, int ldx, const
 #endif
 
 void eb_gemm_packed(float *out, const float *inp, const float *wp, const float *bias, int N, int C,
-                    int OC, eb_epilogue ep) {
+                    int OC, eb_epilogue ep, int threads) {
     if (N <= 0 || OC <= 0) return;
 #if EB_X86
     if (eb_cpu_has_avx512() && C > 0 && ((uintptr_t)wp & 63) == 0) {
         const int np = (OC + EB_PACK_NR - 1) / EB_PACK_NR;
         const int par = 2.0 * N * (double)C * OC > EB_PAR_MIN_FLOPS && np > 1;
         (void)par;
-        EB_PAR_FOR(par, (int p = 0; p < np; p++), {
+        EB_PAR_FOR(threads, par, (int p = 0; p < np; p++), {
             const int o0 = p * EB_PACK_NR, nc = OC - o0 < EB_PACK_NR ? OC - o0 : EB_PACK_NR;
             panel_512(out + o0, OC, inp, C, wp + (size_t)p * EB_PACK_NR * C,
                       bias ? bias + o0 : NULL, N, C, nc);

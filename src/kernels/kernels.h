@@ -45,8 +45,13 @@ const char *eb_gemm_impl_name(eb_gemm_impl impl);
 /* out = act(inp @ w^T + bias) with a chosen implementation (tests, bench). */
 void eb_gemm_nt(eb_gemm_impl impl, float *out, const float *inp, const float *w, const float *bias,
                 int N, int C, int OC, eb_epilogue ep);
-/* Same with row strides (ldo, ldx, ldw in floats); threads = 0 keeps the
- * call on the calling thread (for use inside a parallel region). */
+/* Threads (the last argument of the kernels that take it): 0 = OpenMP's
+ * default team (OMP_NUM_THREADS or every core), 1 = the calling thread only
+ * (no thread team is created, and the automatic choice keeps to the SIMD
+ * tiles rather than OpenBLAS, which may start threads of its own; only CPUs
+ * with no SIMD tiles call OpenBLAS; also what to pass inside a parallel
+ * region), n > 1 = at most n.  The kernels without it use 0.
+ * Same with row strides (ldo, ldx, ldw in floats). */
 void eb_gemm_nt_ex(eb_gemm_impl impl, float *out, int ldo, const float *inp, int ldx,
                    const float *w, int ldw, const float *bias, int N, int C, int OC, eb_epilogue ep,
                    int threads);
@@ -60,7 +65,7 @@ int eb_cpu_has_avx512_bf16(void);
 /* (scalar conversions: eb_f32_to_bf16 / eb_bf16_to_f32 in util/util.h) */
 void eb_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n);
 int eb_gemm_bf16(float *out, const float *inp, const uint16_t *w, const float *bias, int N, int C,
-                 int OC, eb_epilogue ep, uint16_t *xbuf);
+                 int OC, eb_epilogue ep, uint16_t *xbuf, int threads);
 /* Scalar reference: inputs rounded to bf16, sums in double. */
 void eb_gemm_bf16_ref(float *out, const float *inp, const uint16_t *w, const float *bias, int N,
                       int C, int OC);
@@ -74,7 +79,7 @@ void eb_gemm_bf16_ref(float *out, const float *inp, const uint16_t *w, const flo
 size_t eb_pack_floats(int C, int OC);
 void eb_pack_weights(float *dst, const float *w, int C, int OC);
 void eb_gemm_packed(float *out, const float *inp, const float *wp, const float *bias, int N, int C,
-                    int OC, eb_epilogue ep);
+                    int OC, eb_epilogue ep, int threads);
 void eb_gemm_packed_ref(float *out, const float *inp, const float *wp, const float *bias, int N,
                         int C, int OC);
 /* Fused Linear + activation: out = act(inp @ w^T + bias) (bias+GELU fusion;
@@ -124,7 +129,7 @@ int eb_span_head_off(float z, float R);
  * mask m(|i-j|) without renormalisation (as the accelerator does). */
 void eb_attention(float *out, float *att, const float *q, const float *k, const float *v, int N,
                   int NH, int HS, const uint8_t *key_valid, const float *span_z, float span_ramp,
-                  const uint8_t *head_on);
+                  const uint8_t *head_on, int threads);
 
 /* Scalar reference of eb_attention (cblas + libm expf, one head at a time).
  * eb_attention itself runs heads in parallel (OpenMP) with the SIMD tiles and

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "edgebert/quant.h"
+#include "quant/sparse_matmul.h"
 #include "kernels/kernels.h"
 #include "util/util.h"
 
@@ -53,16 +54,20 @@ void eb_albert_embed(eb_albert_scratch *s, const eb_config *c, const eb_albert_w
         const float *pe = w->pos_emb + (size_t)i * E;
         const float *te = w->type_emb + (size_t)(type_ids ? type_ids[i] : 0) * E;
         float *o = s->emb + (size_t)i * E;
-        for (int e = 0; e < E; e++) o[e] = we[e] + pe[e] + te[e];
+        for (int e = 0; e < E; e++)
+            o[e] = we[e] + pe[e] + te[e];
     }
     eb_layernorm(s->emb, s->emb, w->emb_ln.g, w->emb_ln.b, N, E, c->layer_norm_eps);
     eb_matmul(s->hidden, s->emb, w->map_in.w, w->map_in.b, N, E, c->hidden_size);
 }
 
 static void activation(float *x, size_t n, eb_activation act) {
-    if (act == EB_ACT_GELU) eb_gelu_erf(x, n);
-    else if (act == EB_ACT_RELU) eb_relu(x, n);
-    else eb_gelu_new(x, n);
+    if (act == EB_ACT_GELU)
+        eb_gelu_erf(x, n);
+    else if (act == EB_ACT_RELU)
+        eb_relu(x, n);
+    else
+        eb_gelu_new(x, n);
 }
 
 /* s->attn_out[N,H] += up(gelu_new(down(s->attn_out))).  Scratch: s->q holds
@@ -92,7 +97,7 @@ void eb_albert_layer_apply(eb_albert_scratch *s, const eb_config *c, const eb_al
         eb_matmul(s->k, s->hidden, L->k.w, L->k.b, N, H, H);
         eb_matmul(s->v, s->hidden, L->v.w, L->v.b, N, H, H);
         eb_attention(s->ctx, s->att, s->q, s->k, s->v, N, NH, HS, s->key_valid, L->span_z,
-                     x ? x->span_ramp : 1.0f, head_on);
+                     x ? x->span_ramp : 1.0f, head_on, 0);
         for (int h = 0; h < NH; h++)
             active += !((head_on && !head_on[h]) ||
                         (L->span_z && eb_span_head_off(L->span_z[h], x ? x->span_ramp : 1.0f)));
@@ -203,16 +208,21 @@ static void act_stats(eb_albert_exec *e, const float *x, int N, int C, const col
 }
 
 eb_epilogue eb_albert_epilogue(eb_activation act) {
-    return act == EB_ACT_GELU ? EB_EPI_GELU_ERF : act == EB_ACT_RELU ? EB_EPI_RELU : EB_EPI_GELU_NEW;
+    return act == EB_ACT_GELU   ? EB_EPI_GELU_ERF
+           : act == EB_ACT_RELU ? EB_EPI_RELU
+                                : EB_EPI_GELU_NEW;
 }
 
 static void apply_epilogue(float *y, int ldy, int N, int OC, eb_epilogue ep) {
     if (ep == EB_EPI_NONE) return;
     for (int n = 0; n < N; n++) {
         float *r = y + (size_t)n * ldy;
-        if (ep == EB_EPI_GELU_ERF) eb_gelu_erf(r, (size_t)OC);
-        else if (ep == EB_EPI_RELU) eb_relu(r, (size_t)OC);
-        else eb_gelu_new(r, (size_t)OC);
+        if (ep == EB_EPI_GELU_ERF)
+            eb_gelu_erf(r, (size_t)OC);
+        else if (ep == EB_EPI_RELU)
+            eb_relu(r, (size_t)OC);
+        else
+            eb_gelu_new(r, (size_t)OC);
     }
 }
 
@@ -269,7 +279,8 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
             r1 == L->out && ldy == L->out && eb_cpu_has_avx512_bf16()) {
             /* AF8 inputs and weights are exact in bf16: the products are exact,
              * only the fp32 sums round; e->xd is free scratch for the bf16 input */
-            eb_gemm_bf16(y, e->xq, L->bf16, L->b, N, C, OC, EB_EPI_NONE, (uint16_t *)e->xd);
+            eb_gemm_bf16(y, e->xq, L->bf16, L->b, N, C, OC, EB_EPI_NONE, (uint16_t *)e->xd,
+                         e->threads);
             e->flops += 2.0 * N * OC * used;
             e->dense_calls++;
             e->bf16_calls++;
@@ -314,7 +325,8 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
     const int whole = is_full && r0 == 0 && r1 == L->out && ldy == L->out;
     if (whole && e->sparse && L->sparse && L->sparse->rows == L->out && L->sparse->cols == C &&
         eb_sparse_prefer(N, C, L->out, (float)eb_bitmask_density(L->sparse))) {
-        eb_status st = eb_sparse_matmul(y, x, L->sparse, L->b, N, e->xT, NULL, err);
+        eb_status st =
+            eb_sparse_matmul_isa(y, x, L->sparse, L->b, N, e->xT, NULL, err, -1, e->threads);
         if (st != EB_OK) return st;
         apply_epilogue(y, ldy, N, OC, ep);
         e->flops += 2.0 * N * (double)L->sparse->nnz;
@@ -325,9 +337,9 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
     e->flops += 2.0 * N * OC * used;
     if (whole) {
         if (L->packed)
-            eb_gemm_packed(y, x, L->packed, L->b, N, C, OC, ep);
+            eb_gemm_packed(y, x, L->packed, L->b, N, C, OC, ep, e->threads);
         else
-            eb_matmul_act(y, x, L->w, L->b, N, C, OC, ep);
+            eb_gemm_nt_ex(EB_GEMM_AUTO, y, OC, x, C, L->w, C, L->b, N, C, OC, ep, e->threads);
         return EB_OK;
     }
     /* Runs of rows and of input columns through the strided tiles: the first
@@ -335,11 +347,11 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
      * on the dense path: only the sparse kernel uses it) and is added. */
     const float *w0 = L->w + (size_t)r0 * C;
     eb_gemm_nt_ex(EB_GEMM_AUTO, y, ldy, x + sg[0].c0, C, w0 + sg[0].c0, C, L->b ? L->b + r0 : NULL,
-                  N, sg[0].c1 - sg[0].c0, OC, nseg == 1 ? ep : EB_EPI_NONE, 1);
+                  N, sg[0].c1 - sg[0].c0, OC, nseg == 1 ? ep : EB_EPI_NONE, e->threads);
     for (int s = 1; s < nseg; s++) {
         float *t = e->xT;
         eb_gemm_nt_ex(EB_GEMM_AUTO, t, OC, x + sg[s].c0, C, w0 + sg[s].c0, C, NULL, N,
-                      sg[s].c1 - sg[s].c0, OC, EB_EPI_NONE, 1);
+                      sg[s].c1 - sg[s].c0, OC, EB_EPI_NONE, e->threads);
         for (int n = 0; n < N; n++)
             eb_add_inplace(y + (size_t)n * ldy, t + (size_t)n * OC, (size_t)OC);
     }
@@ -458,7 +470,7 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
                 float *t = e->xT; /* [N, W], then scattered to the heads' columns */
                 act_stats(e, s->hidden, N, H, NULL, 0);
                 eb_gemm_packed(t, s->hidden, L->qkv_on_packed[j], L->qkv_on_bias[j], N, H, W,
-                               EB_EPI_NONE);
+                               EB_EPI_NONE, e->threads);
                 e->flops += 2.0 * N * W * H;
                 e->dense_calls++;
                 for (int i = 0; i < N; i++) {
@@ -482,7 +494,8 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         }
         e->reuse_stats = 0, e->have_last = 0;
         if (st != EB_OK) break;
-        eb_attention(s->ctx, s->att, s->q, s->k, s->v, N, NH, HS, s->key_valid, L->span_z, R, on);
+        eb_attention(s->ctx, s->att, s->q, s->k, s->v, N, NH, HS, s->key_valid, L->span_z, R, on,
+                     e->threads);
         e->flops += 4.0 * N * N * HS * n_on;
         for (int h = 0; h < NH; h++) {
             if (!on[h]) continue;
@@ -503,7 +516,8 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
                     memcpy(t + (size_t)i * W + off, s->ctx + (size_t)i * H + segs[k].c0,
                            sizeof(float) * (size_t)(segs[k].c1 - segs[k].c0));
             act_stats(e, s->ctx, N, H, segs, nseg);
-            eb_gemm_packed(s->attn_out, t, L->o_on_packed, L->o.b, N, W, H, EB_EPI_NONE);
+            eb_gemm_packed(s->attn_out, t, L->o_on_packed, L->o.b, N, W, H, EB_EPI_NONE,
+                           e->threads);
             e->flops += 2.0 * N * H * W;
             e->dense_calls++;
         } else if (n_on == NH)

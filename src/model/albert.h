@@ -39,9 +39,10 @@ typedef struct eb_linear {
     const struct eb_bitmask *bm; /* the stored bitmask/AF8 form, or NULL */
     /* Execution forms (set by the model loader, NULL = none; the plain
      * eb_albert_* functions ignore them, the *_ex ones use them): */
-    const struct eb_bitmask *sparse; /* bitmask form for the sparse fp32 kernel (same values as w) */
-    const struct eb_bitmask *q8;     /* AdaptivFloat8 form for the af8 path */
-    const float *packed; /* eb_pack_weights form for eb_gemm_packed (same values as w) */
+    const struct eb_bitmask
+        *sparse;                 /* bitmask form for the sparse fp32 kernel (same values as w) */
+    const struct eb_bitmask *q8; /* AdaptivFloat8 form for the af8 path */
+    const float *packed;         /* eb_pack_weights form for eb_gemm_packed (same values as w) */
     const uint16_t *bf16; /* [out, in] bf16 of the q8 values (exact), for EB_PRECISION_AF8_BF16 */
 } eb_linear;
 
@@ -105,7 +106,7 @@ static inline const eb_layer_adapters *eb_albert_adapters(const eb_albert_weight
 
 /* Extra settings stored in config.json by edgebert (ignored by HF). */
 typedef struct eb_model_extras {
-    float span_ramp;        /* R of the span mask (edgebert_span_ramp), default 32 */
+    float span_ramp;         /* R of the span mask (edgebert_span_ramp), default 32 */
     float default_threshold; /* edgebert_threshold (ee), < 0 = none */
     float lai_threshold;     /* edgebert_lai_threshold, < 0 = use default_threshold */
     int predict_after;       /* edgebert_predict_after: layer whose entropy feeds the predictor */
@@ -115,13 +116,13 @@ typedef struct eb_model_extras {
 /* Scratch for one forward pass of up to max_n tokens (one allocation). */
 typedef struct eb_albert_scratch {
     int max_n;
-    float *hidden; /* [N, H] current hidden state */
-    float *emb;    /* [N, E] */
+    float *hidden;                     /* [N, H] current hidden state */
+    float *emb;                        /* [N, E] */
     float *q, *k, *v, *ctx, *attn_out; /* [N, H] each */
-    float *att;    /* [NH, N, N] */
-    float *ffn;    /* [N, I] */
-    float *pooled; /* [H] */
-    uint8_t *key_valid; /* [N] */
+    float *att;                        /* [NH, N, N] */
+    float *ffn;                        /* [N, I] */
+    float *pooled;                     /* [H] */
+    uint8_t *key_valid;                /* [N] */
     void *block;
 } eb_albert_scratch;
 
@@ -173,21 +174,22 @@ eb_epilogue eb_albert_epilogue(eb_activation act);
 
 typedef struct eb_albert_exec {
     eb_precision precision;
-    int sparse; /* allow the sparse kernel (fp32) */
+    int threads; /* eb_run_params.threads: 0 OpenMP's default, 1 this thread only, n at most n */
+    int sparse;  /* allow the sparse kernel (fp32) */
     /* scratch (eb_albert_exec_init) */
     int max_n, max_c;
-    float *xT;  /* [max_n * max_c] sparse kernel input, transposed */
-    float *xq;  /* [max_n * max_c] quantised input (af8 scratch from here on) */
-    double *xd; /* [max_n * max_c] */
-    double *wd; /* [EB_EXEC_RB * max_c] decoded weight rows */
-    double *yd; /* [max_n * EB_EXEC_RB] */
+    float *xT;   /* [max_n * max_c] sparse kernel input, transposed */
+    float *xq;   /* [max_n * max_c] quantised input (af8 scratch from here on) */
+    double *xd;  /* [max_n * max_c] */
+    double *wd;  /* [EB_EXEC_RB * max_c] decoded weight rows */
+    double *yd;  /* [max_n * EB_EXEC_RB] */
     void *block; /* the af8 scratch, NULL until needed */
     /* statistics */
-    double flops;       /* 2 x multiply-adds done by the matmuls */
-    double flops_dense; /* the same for the dense model, all heads */
-    double act_n, act_nz;      /* matmul input activations: count, non-zeros */
-    double act_vec, act_zvec;  /* 16-element vectors of them: count, all zero */
-    double attn_n, attn_nz;    /* attention probabilities of the computed heads */
+    double flops;                              /* 2 x multiply-adds done by the matmuls */
+    double flops_dense;                        /* the same for the dense model, all heads */
+    double act_n, act_nz;                      /* matmul input activations: count, non-zeros */
+    double act_vec, act_zvec;                  /* 16-element vectors of them: count, all zero */
+    double attn_n, attn_nz;                    /* attention probabilities of the computed heads */
     int sparse_calls, dense_calls, bf16_calls; /* bf16_calls: of the dense ones */
     /* the statistics of the last counted full input, reused while
      * reuse_stats is set (Q, K and V read the same hidden state) */
@@ -211,8 +213,7 @@ eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_c
                              const int32_t *type_ids, int N, eb_error *err);
 eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_config *cfg,
                                    const eb_albert_weights *w, const eb_model_extras *x, int l,
-                                   int N, const uint8_t *head_on, int *active_heads,
-                                   eb_error *err);
+                                   int N, const uint8_t *head_on, int *active_heads, eb_error *err);
 eb_status eb_albert_classify_at_ex(float *logits, eb_albert_scratch *s, eb_albert_exec *e,
                                    const eb_config *cfg, const eb_albert_weights *w, int l,
                                    eb_error *err);

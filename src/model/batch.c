@@ -24,15 +24,18 @@ struct eb_batch {
     void *block;
     float *hidden, *emb, *q, *k, *v, *ctx, *tmp, *ffn, *att, *pooled;
     int *sid, *off, *len; /* live sentences: original index, first row, rows */
+    int threads;          /* of the current call (eb_run_params.threads) */
 };
 
 /* out = act(inp @ l^T + bias), through the packed copy the model loader made
  * (eb_load_params.pack_weights) when there is one. */
-static void linear(float *out, const float *inp, const eb_linear *l, int rows, eb_epilogue ep) {
+static void linear(float *out, const float *inp, const eb_linear *l, int rows, eb_epilogue ep,
+                   int threads) {
     if (l->packed)
-        eb_gemm_packed(out, inp, l->packed, l->b, rows, l->in, l->out, ep);
+        eb_gemm_packed(out, inp, l->packed, l->b, rows, l->in, l->out, ep, threads);
     else
-        eb_matmul_act(out, inp, l->w, l->b, rows, l->in, l->out, ep);
+        eb_gemm_nt_ex(EB_GEMM_AUTO, out, l->out, inp, l->in, l->w, l->in, l->b, rows, l->in, l->out,
+                      ep, threads);
 }
 
 eb_status eb_batch_new(const eb_model *m, int max_sentences, int max_rows, eb_batch **out,
@@ -106,18 +109,18 @@ static void layer(eb_batch *b, const eb_model_task *t, int l, int ns, int rows) 
     for (int inner = 0; inner < c->inner_group_num; inner++) {
         const int li = g * c->inner_group_num + inner;
         const eb_albert_layer *L = &t->w.layers[li];
-        linear(b->q, b->hidden, &L->q, rows, EB_EPI_NONE);
-        linear(b->k, b->hidden, &L->k, rows, EB_EPI_NONE);
-        linear(b->v, b->hidden, &L->v, rows, EB_EPI_NONE);
+        linear(b->q, b->hidden, &L->q, rows, EB_EPI_NONE, b->threads);
+        linear(b->k, b->hidden, &L->k, rows, EB_EPI_NONE, b->threads);
+        linear(b->v, b->hidden, &L->v, rows, EB_EPI_NONE, b->threads);
         for (int s = 0; s < ns; s++) {
             const size_t o = (size_t)b->off[s] * H;
             eb_attention(b->ctx + o, b->att, b->q + o, b->k + o, b->v + o, b->len[s], NH, HS, NULL,
-                         L->span_z, R, NULL);
+                         L->span_z, R, NULL, b->threads);
         }
-        linear(b->tmp, b->ctx, &L->o, rows, EB_EPI_NONE);
+        linear(b->tmp, b->ctx, &L->o, rows, EB_EPI_NONE, b->threads);
         eb_add_layernorm(b->hidden, b->hidden, b->tmp, L->attn_ln.g, L->attn_ln.b, rows, H, eps);
-        linear(b->ffn, b->hidden, &L->ffn, rows, eb_albert_epilogue(c->hidden_act));
-        linear(b->tmp, b->ffn, &L->ffn_out, rows, EB_EPI_NONE);
+        linear(b->ffn, b->hidden, &L->ffn, rows, eb_albert_epilogue(c->hidden_act), b->threads);
+        linear(b->tmp, b->ffn, &L->ffn_out, rows, EB_EPI_NONE, b->threads);
         eb_add_layernorm(b->hidden, b->hidden, b->tmp, L->out_ln.g, L->out_ln.b, rows, H, eps);
     }
 }
@@ -144,6 +147,8 @@ eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const in
     const eb_config *c = &t->cfg;
     if (p.policy != EB_POLICY_EE && p.policy != EB_POLICY_BASE)
         return eb_fail(err, EB_ERR_ARG, "batch: only the ee and base policies are batched");
+    if (p.threads < 0) return eb_fail(err, EB_ERR_ARG, "batch: threads must be >= 0");
+    b->threads = p.threads;
     if (n < 0 || n > b->max_sentences)
         return eb_fail(err, EB_ERR_ARG, "batch: %d sentences, this batch holds %d", n,
                        b->max_sentences);
@@ -180,7 +185,7 @@ eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const in
                 o[e] = we[e] + pe[e] + te[e];
         }
     eb_layernorm(b->emb, b->emb, t->w.emb_ln.g, t->w.emb_ln.b, rows, E, c->layer_norm_eps);
-    linear(b->hidden, b->emb, &t->w.map_in, rows, EB_EPI_NONE);
+    linear(b->hidden, b->emb, &t->w.map_in, rows, EB_EPI_NONE, b->threads);
     int ns = n;
     const int L = c->num_hidden_layers;
     for (int l = 0; l < L && ns > 0; l++) {

@@ -298,13 +298,16 @@ static int task_linears(eb_model_task *t, eb_linear **lins, int cap) {
  * turned it off (eb_load_params.pack_weights = 0) or out of memory (the
  * dot-product tiles are used then); matrices narrower than 16 outputs (the
  * classifiers) stay unpacked. */
-static int packable(const eb_linear *l) { return l->w && l->out >= 16 && l->in > 0; }
+static int packable(const eb_linear *l) {
+    return l->w && l->out >= 16 && l->in > 0;
+}
 
 static void pack_linears(eb_model *m, eb_model_task *t, eb_linear **lins, int n) {
     if (!m->pack_weights || !eb_cpu_has_avx512() || t->packed) return;
     size_t floats = 0;
     for (int i = 0; i < n; i++)
-        if (packable(lins[i])) floats += (eb_pack_floats(lins[i]->in, lins[i]->out) + 15) & ~(size_t)15;
+        if (packable(lins[i]))
+            floats += (eb_pack_floats(lins[i]->in, lins[i]->out) + 15) & ~(size_t)15;
     if (!floats) return;
     t->packed = eb_malloc_aligned(&m->alloc, floats * sizeof(float));
     if (!t->packed) return;
@@ -320,8 +323,7 @@ static void pack_linears(eb_model *m, eb_model_task *t, eb_linear **lins, int n)
 
 /* An aligned block of `bytes` for an execution form and a scratch of
  * `scratch` floats to build it in; both or neither (returns 0, *block NULL). */
-static int block_and_scratch(eb_model *m, size_t bytes, size_t scratch, void **block,
-                             float **tmp) {
+static int block_and_scratch(eb_model *m, size_t bytes, size_t scratch, void **block, float **tmp) {
     *block = eb_malloc_aligned(&m->alloc, bytes);
     *tmp = eb_malloc(&m->alloc, scratch * sizeof(float));
     if (*block && *tmp) return 1;
@@ -334,7 +336,9 @@ static int block_and_scratch(eb_model *m, size_t bytes, size_t scratch, void **b
 /* bf16 copies of the AF8 forms (every AF8 value is exact in bf16) for the
  * af8-bf16 precision, on CPUs with AVX512-BF16 (the dot product needs an even
  * inner dimension). */
-static int bf16able(const eb_linear *l) { return l->q8 && l->in % 2 == 0 && l->out > 0; }
+static int bf16able(const eb_linear *l) {
+    return l->q8 && l->in % 2 == 0 && l->out > 0;
+}
 
 static void bf16_linears(eb_model *m, eb_model_task *t, eb_linear **lins, int n) {
     if (!m->pack_weights || !eb_cpu_has_avx512_bf16() || t->bf16) return;
@@ -839,10 +843,12 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     if (p.precision != EB_PRECISION_FP32 && p.precision != EB_PRECISION_AF8 &&
         p.precision != EB_PRECISION_AF8_BF16)
         return eb_fail(err, EB_ERR_ARG, "unknown precision %d", (int)p.precision);
+    if (p.threads < 0) return eb_fail(err, EB_ERR_ARG, "threads must be >= 0 (got %d)", p.threads);
     eb_albert_exec *ex = &ctx->ex;
     if (p.precision != EB_PRECISION_FP32 && !eb_albert_exec_need_af8(ex, &m->alloc))
         return eb_fail(err, EB_ERR_NOMEM, "out of memory for the af8 path's scratch");
     ex->precision = p.precision;
+    ex->threads = p.threads;
     eb_albert_exec_reset_stats(ex);
     eb_status s = eb_albert_embed_ex(&ctx->s, ex, c, &t->w, ids, type_ids, n, err);
     if (s != EB_OK) return s;

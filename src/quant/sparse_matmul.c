@@ -210,12 +210,12 @@ static eb_status check_w(const eb_bitmask *w, eb_error *err) {
 
 eb_status eb_sparse_matmul(float *y, const float *x, const eb_bitmask *w, const float *bias, int N,
                            float *scratch, const eb_allocator *alloc, eb_error *err) {
-    return eb_sparse_matmul_isa(y, x, w, bias, N, scratch, alloc, err, -1);
+    return eb_sparse_matmul_isa(y, x, w, bias, N, scratch, alloc, err, -1, 0);
 }
 
 eb_status eb_sparse_matmul_isa(float *y, const float *x, const eb_bitmask *w, const float *bias,
                                int N, float *scratch, const eb_allocator *alloc, eb_error *err,
-                               int isa) {
+                               int isa, int threads) {
     eb_status st = check_w(w, err);
     if (st) return st;
     if (N <= 0 || w->rows <= 0) return EB_OK;
@@ -247,7 +247,7 @@ eb_status eb_sparse_matmul_isa(float *y, const float *x, const eb_bitmask *w, co
     const int OB = EB_SPARSE_OB;
     int nblk = (OC + OB - 1) / OB;
     double work = (double)w->nnz * N;
-    EB_PAR_FOR(work > EB_PAR_MIN_FLOPS, (int ob = 0; ob < nblk; ob++), {
+    EB_PAR_FOR(threads, work > EB_PAR_MIN_FLOPS, (int ob = 0; ob < nblk; ob++), {
         int32_t idxbuf[EB_SPARSE_MAX_IDX + EB_BM_VEC];
         float tile[EB_SPARSE_OB * 128];
         int32_t *idx = w->vpr * EB_BM_VEC <= EB_SPARSE_MAX_IDX ? idxbuf : NULL;

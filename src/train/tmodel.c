@@ -600,7 +600,7 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
         for (int b = 0; b < B; b++) {
             size_t o = (size_t)b * T * H;
             eb_attention(s->ctx + o, m->att, s->q + o, s->k + o, s->v + o, T, NH, HS,
-                         m->key_valid + (size_t)b * T, L->span, m->x.span_ramp, NULL);
+                         m->key_valid + (size_t)b * T, L->span, m->x.span_ramp, NULL, 0);
         }
         eb_matmul(s->res1, s->ctx, L->o.w, L->o.b, N, H, H);
         const eb_tlin *ad = m->x.adapter_size > 0 ? w->ad[a] : NULL;

@@ -629,7 +629,7 @@ static void mlm_mask(int32_t *ids, int32_t *lab, const uint8_t *valid, int N, in
  * model must classify from the rest (and a teacher's logits are those of the
  * whole sentence).  Returns the number masked. */
 int eb_trainer_mask_tokens(int32_t *ids, const uint8_t *valid, int N, float prob, int mask_id,
-                       uint64_t seed) {
+                           uint64_t seed) {
     uint64_t r = seed;
     int n = 0;
     for (int i = 0; i < N; i++)
@@ -682,7 +682,7 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
                  dseed ^ 0x9E3779B97F4A7C15ULL);
     else if (o->phase == EB_PHASE_BACKBONE && o->mask_tokens > 0)
         eb_trainer_mask_tokens(t->bids, t->bvalid, B * T, o->mask_tokens, o->mask_id,
-                    dseed ^ 0xD1B54A32D192ED03ULL);
+                               dseed ^ 0xD1B54A32D192ED03ULL);
     eb_tm_forward(m, t->bids, t->btypes, t->bvalid, B, T, ramps || adapters, o->dropout, dseed);
     double loss = 0;
     memset(m->grads, 0, m->n_params * sizeof(float));

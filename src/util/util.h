@@ -8,6 +8,9 @@
 #include <stdint.h>
 
 #include "edgebert.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #if defined(__GNUC__)
 #define EB_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -45,8 +48,8 @@ typedef struct eb_file_map {
     size_t size;
     int mapped; /* 1: munmap on close; 0: eb_free */
 } eb_file_map;
-eb_status eb_file_map_open(const char *path, const eb_allocator *a, int use_mmap,
-                           eb_file_map *out, eb_error *err);
+eb_status eb_file_map_open(const char *path, const eb_allocator *a, int use_mmap, eb_file_map *out,
+                           eb_error *err);
 void eb_file_map_close(const eb_allocator *a, eb_file_map *m);
 
 /* Write a file atomically: <path>.tmp then rename. */
@@ -73,20 +76,32 @@ typedef struct eb_strbuf {
 } eb_strbuf;
 void eb_strbuf_printf(eb_strbuf *b, const char *fmt, ...) EB_PRINTF(2, 3);
 
-/* A loop over independent blocks that runs as an OpenMP team only when `cond`
- * holds; otherwise it is a plain loop and libgomp is not entered at all (no
- * thread team, no allocation: fixed-memory mode relies on this).
- *   EB_PAR_FOR(work > X, (int b = 0; b < n; b++), { ...body... });   */
+/* A loop over independent blocks that runs as an OpenMP team of at most
+ * `nt` threads (0: OpenMP's default, OMP_NUM_THREADS or every core) only when
+ * `cond` holds and nt != 1; otherwise it is a plain loop and libgomp is not
+ * entered at all (no thread team, no allocation: fixed-memory mode and
+ * eb_run_params.threads = 1 rely on this).
+ *   EB_PAR_FOR(threads, work > X, (int b = 0; b < n; b++), { ...body... });   */
 /* Work (flops) below which a kernel stays on the calling thread: an OpenMP
  * fork/join costs a few microseconds on a quiet machine (docs/perf.md). */
 #define EB_PAR_MIN_FLOPS 4.0e6
 
-#define EB_PAR_FOR(cond, header, ...)                                                              \
+#ifdef _OPENMP
+#define EB_PAR_TEAM(nt) ((nt) > 0 ? (nt) : omp_get_max_threads())
+#else
+#define EB_PAR_TEAM(nt) 1
+#endif
+#define EB_PAR_FOR(nt, cond, header, ...)                                                          \
     do {                                                                                           \
-        if (cond) {                                                                                \
-            _Pragma("omp parallel for schedule(dynamic, 1)") for header __VA_ARGS__                \
+        const int eb_par_nt_ = (nt);                                                               \
+        if ((cond) && eb_par_nt_ != 1) {                                                           \
+            const int eb_par_team_ = EB_PAR_TEAM(eb_par_nt_);                                      \
+            (void)eb_par_team_;                                                                    \
+            _Pragma("omp parallel for schedule(dynamic, 1) num_threads(eb_par_team_)") for header   \
+                __VA_ARGS__                                                                        \
         } else {                                                                                   \
-            for header __VA_ARGS__                                                                 \
+            for                                                                                    \
+                header __VA_ARGS__                                                                 \
         }                                                                                          \
     } while (0)
 

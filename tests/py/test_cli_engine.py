@@ -73,6 +73,11 @@ def main():
            out + err)
     rc1, out1, _ = run(["classify", "-m", m, "--json", "--policy", "base", "one", "two"])
     report("pair_same_as_stdin", rc1 == 0 and json.loads(out1)["logits"] == lines[0]["logits"], out1)
+    # --threads: the same answer on one thread; a negative count is refused by name
+    rc1, out1, err1 = run(["classify", "-m", m, "--json", "--policy", "base", "--threads", "1", "one", "two"])
+    report("threads_same_answer", rc1 == 0 and json.loads(out1)["logits"] == lines[0]["logits"], out1 + err1)
+    rc1, out1, err1 = run(["classify", "-m", m, "--threads", "-1", "one"])
+    report("threads_refused", rc1 != 0 and "--threads" in err1, out1 + err1)
 
     # eval: metrics recomputed here from per-sentence classify answers
     sst = os.path.join(GLUE, "SST-2", "dev.tsv")
