@@ -682,3 +682,133 @@ void eb_gemm_packed(float *out, const float *inp, const float *wp, const float *
     eb_gemm_packed_ref(out, inp, wp, bias, N, C, OC);
     if (ep != EB_EPI_NONE) epilogue(out, (size_t)N * OC, ep);
 }
+
+/* ---------------------------------------------------------------- */
+/* pre-packed bf16 weights (AVX512-BF16 outer products)              */
+/* ---------------------------------------------------------------- */
+/* Panels of EB_PACK_NR (48) output columns; inside a panel, for each pair of
+ * input channels (2k, 2k+1), 48 column pairs: element 2j is w[o_j][2k],
+ * element 2j + 1 is w[o_j][2k+1] (vdpbf16ps's lane layout: one broadcast
+ * 32-bit input pair against 16 columns per register, 32 multiply-adds per
+ * instruction, twice the fp32 FMA's). */
+
+size_t eb_pack_bf16_count(int C, int OC) {
+    if (C <= 0 || OC <= 0 || C % 2) return 0;
+    return (size_t)((OC + EB_PACK_NR - 1) / EB_PACK_NR) * EB_PACK_NR * (size_t)C;
+}
+
+void eb_pack_bf16(uint16_t *dst, const float *w, int C, int OC) {
+    const int np = (OC + EB_PACK_NR - 1) / EB_PACK_NR;
+    for (int p = 0; p < np; p++) {
+        uint16_t *d = dst + (size_t)p * EB_PACK_NR * C;
+        for (int k2 = 0; k2 < C / 2; k2++)
+            for (int j = 0; j < EB_PACK_NR; j++) {
+                const int o = p * EB_PACK_NR + j;
+                uint16_t *e = d + (size_t)k2 * 2 * EB_PACK_NR + 2 * j;
+                e[0] = o < OC ? eb_f32_to_bf16(w[(size_t)o * C + 2 * k2]) : 0;
+                e[1] = o < OC ? eb_f32_to_bf16(w[(size_t)o * C + 2 * k2 + 1]) : 0;
+            }
+    }
+}
+
+void eb_gemm_packed_bf16_ref(float *out, const float *inp, const uint16_t *wp, const float *bias,
+                             int N, int C, int OC) {
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            const uint16_t *col =
+                wp + (size_t)(o / EB_PACK_NR) * EB_PACK_NR * C + 2 * (o % EB_PACK_NR);
+            double s = bias ? bias[o] : 0.0;
+            for (int k = 0; k < C; k++)
+                s += (double)eb_bf16_to_f32(eb_f32_to_bf16(inp[(size_t)n * C + k])) *
+                     eb_bf16_to_f32(col[(size_t)(k / 2) * 2 * EB_PACK_NR + k % 2]);
+            out[(size_t)n * OC + o] = (float)s;
+        }
+}
+
+#if EB_X86
+/* MR rows (1..8) of the bf16 input x (C even) against one panel. */
+static inline __attribute__((always_inline)) TBF16 void
+panel_rows_bf16(float *out, int ldo, const uint16_t *x, int ldx, const uint16_t *pw,
+                const float *bias, int C, int MR, int ncols) {
+    __m512 acc[8][3];
+    for (int r = 0; r < 8; r++)
+        for (int j = 0; j < 3; j++)
+            acc[r][j] = _mm512_setzero_ps();
+    for (int k2 = 0; k2 < C / 2; k2++) {
+        const uint16_t *b = pw + (size_t)k2 * 2 * EB_PACK_NR;
+        _mm_prefetch((const char *)(b + 8 * 2 * EB_PACK_NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 8 * 2 * EB_PACK_NR + 64), _MM_HINT_T0);
+        const __m512bh b0 = (__m512bh)_mm512_load_si512(b),
+                       b1 = (__m512bh)_mm512_load_si512(b + 32),
+                       b2 = (__m512bh)_mm512_load_si512(b + 64);
+#define EB_PANEL_ROW_BF16(r)                                                                       \
+    if (MR > r) {                                                                                  \
+        uint32_t pair;                                                                             \
+        memcpy(&pair, x + (size_t)r * ldx + 2 * k2, sizeof pair);                                  \
+        const __m512bh a = (__m512bh)_mm512_set1_epi32((int)pair);                                 \
+        acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);                                            \
+        acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);                                            \
+        acc[r][2] = _mm512_dpbf16_ps(acc[r][2], a, b2);                                            \
+    }
+        EB_PANEL_ROW_BF16(0)
+        EB_PANEL_ROW_BF16(1)
+        EB_PANEL_ROW_BF16(2)
+        EB_PANEL_ROW_BF16(3)
+        EB_PANEL_ROW_BF16(4)
+        EB_PANEL_ROW_BF16(5)
+        EB_PANEL_ROW_BF16(6)
+        EB_PANEL_ROW_BF16(7)
+#undef EB_PANEL_ROW_BF16
+    }
+    for (int j = 0; j < 3; j++) {
+        const int c0 = 16 * j;
+        if (c0 >= ncols) break;
+        const __mmask16 m =
+            ncols - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (ncols - c0)) - 1u);
+        const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
+        for (int r = 0; r < MR; r++)
+            _mm512_mask_storeu_ps(out + (size_t)r * ldo + c0, m, _mm512_add_ps(acc[r][j], bv));
+    }
+}
+
+static TBF16 void panel_bf16(float *out, int ldo, const uint16_t *x, int ldx, const uint16_t *pw,
+                             const float *bias, int N, int C, int ncols) {
+    int n = 0;
+    for (; n + 8 <= N; n += 8)
+        panel_rows_bf16(out + (size_t)n * ldo, ldo, x + (size_t)n * ldx, ldx, pw, bias, C, 8,
+                        ncols);
+    for (; n + 4 <= N; n += 4)
+        panel_rows_bf16(out + (size_t)n * ldo, ldo, x + (size_t)n * ldx, ldx, pw, bias, C, 4,
+                        ncols);
+    for (; n < N; n++)
+        panel_rows_bf16(out + (size_t)n * ldo, ldo, x + (size_t)n * ldx, ldx, pw, bias, C, 1,
+                        ncols);
+}
+#endif
+
+int eb_gemm_packed_bf16(float *out, const float *inp, const uint16_t *wp, const float *bias, int N,
+                        int C, int OC, eb_epilogue ep, uint16_t *xbuf, int threads) {
+    if (N <= 0 || OC <= 0) return 1;
+    int simd = 0;
+#if EB_X86
+    if (eb_cpu_has_avx512_bf16() && C > 0 && C % 2 == 0 && ((uintptr_t)wp & 63) == 0) {
+        eb_f32_to_bf16_array(xbuf, inp, (size_t)N * C);
+        const int np = (OC + EB_PACK_NR - 1) / EB_PACK_NR;
+        const int par = 2.0 * N * (double)C * OC > EB_PAR_MIN_FLOPS && np > 1;
+        (void)par;
+        EB_PAR_FOR(threads, par, (int p = 0; p < np; p++), {
+            const int o0 = p * EB_PACK_NR, nc = OC - o0 < EB_PACK_NR ? OC - o0 : EB_PACK_NR;
+            panel_bf16(out + o0, OC, xbuf, C, wp + (size_t)p * EB_PACK_NR * C,
+                       bias ? bias + o0 : NULL, N, C, nc);
+            if (ep != EB_EPI_NONE)
+                for (int n = 0; n < N; n++)
+                    epilogue(out + (size_t)n * OC + o0, (size_t)nc, ep);
+        });
+        return 1;
+    }
+#endif
+    (void)xbuf, (void)threads;
+    eb_gemm_packed_bf16_ref(out, inp, wp, bias, N, C, OC);
+    if (ep != EB_EPI_NONE) epilogue(out, (size_t)N * OC, ep);
+    return simd;
+}

@@ -82,6 +82,21 @@ void eb_gemm_packed(float *out, const float *inp, const float *wp, const float *
                     int OC, eb_epilogue ep, int threads);
 void eb_gemm_packed_ref(float *out, const float *inp, const float *wp, const float *bias, int N,
                         int C, int OC);
+/* The same with bf16 weights (C even): eb_pack_bf16_count(C, OC) uint16s,
+ * 64-byte aligned, filled by eb_pack_bf16 from w[OC, C] (rounded to nearest
+ * even bf16); in each 48-column panel the two weights of an input-channel
+ * pair sit side by side, so one broadcast input pair meets 16 columns per
+ * AVX512-BF16 vdpbf16ps (32 multiply-adds, twice an fp32 FMA).
+ * eb_gemm_packed_bf16 rounds the input to bf16 into xbuf[N*C] and sums in
+ * fp32; returns 1 when it ran the SIMD kernel, 0 for the scalar reference
+ * (no AVX512-BF16, odd C, unaligned panel).  Exact products for AdaptivFloat8
+ * weights and inputs (af8-bf16 precision). */
+size_t eb_pack_bf16_count(int C, int OC);
+void eb_pack_bf16(uint16_t *dst, const float *w, int C, int OC);
+int eb_gemm_packed_bf16(float *out, const float *inp, const uint16_t *wp, const float *bias, int N,
+                        int C, int OC, eb_epilogue ep, uint16_t *xbuf, int threads);
+void eb_gemm_packed_bf16_ref(float *out, const float *inp, const uint16_t *wp, const float *bias,
+                             int N, int C, int OC);
 /* Fused Linear + activation: out = act(inp @ w^T + bias) (bias+GELU fusion;
  * for albert.c's FFN: eb_matmul_act(s->ffn, ..., EB_EPI_GELU_NEW)). */
 void eb_matmul_act(float *out, const float *inp, const float *w, const float *bias, int N, int C,

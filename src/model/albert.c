@@ -279,8 +279,8 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
             r1 == L->out && ldy == L->out && eb_cpu_has_avx512_bf16()) {
             /* AF8 inputs and weights are exact in bf16: the products are exact,
              * only the fp32 sums round; e->xd is free scratch for the bf16 input */
-            eb_gemm_bf16(y, e->xq, L->bf16, L->b, N, C, OC, EB_EPI_NONE, (uint16_t *)e->xd,
-                         e->threads);
+            eb_gemm_packed_bf16(y, e->xq, L->bf16, L->b, N, C, OC, EB_EPI_NONE, (uint16_t *)e->xd,
+                                e->threads);
             e->flops += 2.0 * N * OC * used;
             e->dense_calls++;
             e->bf16_calls++;

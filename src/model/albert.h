@@ -43,7 +43,8 @@ typedef struct eb_linear {
         *sparse;                 /* bitmask form for the sparse fp32 kernel (same values as w) */
     const struct eb_bitmask *q8; /* AdaptivFloat8 form for the af8 path */
     const float *packed;         /* eb_pack_weights form for eb_gemm_packed (same values as w) */
-    const uint16_t *bf16; /* [out, in] bf16 of the q8 values (exact), for EB_PRECISION_AF8_BF16 */
+    const uint16_t *bf16;        /* bf16 of the q8 values (exact), packed (eb_pack_bf16), for
+                                    EB_PRECISION_AF8_BF16 */
 } eb_linear;
 
 typedef struct eb_norm {

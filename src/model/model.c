@@ -335,7 +335,7 @@ static int block_and_scratch(eb_model *m, size_t bytes, size_t scratch, void **b
 
 /* bf16 copies of the AF8 forms (every AF8 value is exact in bf16) for the
  * af8-bf16 precision, on CPUs with AVX512-BF16 (the dot product needs an even
- * inner dimension). */
+ * inner dimension), packed in 48-column panels for eb_gemm_packed_bf16. */
 static int bf16able(const eb_linear *l) {
     return l->q8 && l->in % 2 == 0 && l->out > 0;
 }
@@ -345,9 +345,9 @@ static void bf16_linears(eb_model *m, eb_model_task *t, eb_linear **lins, int n)
     size_t count = 0, big = 0;
     for (int i = 0; i < n; i++)
         if (bf16able(lins[i])) {
-            size_t c = (size_t)lins[i]->in * lins[i]->out;
-            count += (c + 31) & ~(size_t)31;
-            big = EB_MAX(big, c);
+            size_t c = eb_pack_bf16_count(lins[i]->in, lins[i]->out);
+            count += (c + 31) & ~(size_t)31; /* 64-byte aligned panels */
+            big = EB_MAX(big, (size_t)lins[i]->in * lins[i]->out);
         }
     if (!count) return;
     float *tmp;
@@ -357,11 +357,10 @@ static void bf16_linears(eb_model *m, eb_model_task *t, eb_linear **lins, int n)
         eb_linear *l = lins[i];
         if (!bf16able(l)) continue;
         eb_error e2 = {0};
-        size_t c = (size_t)l->in * l->out;
         if (eb_bitmask_decode_f32(l->q8, tmp, &e2) != EB_OK) continue;
-        eb_f32_to_bf16_array(cur, tmp, c);
+        eb_pack_bf16(cur, tmp, l->in, l->out);
         l->bf16 = cur;
-        cur += (c + 31) & ~(size_t)31;
+        cur += (eb_pack_bf16_count(l->in, l->out) + 31) & ~(size_t)31;
     }
     eb_free(&m->alloc, tmp);
 }
