@@ -475,7 +475,8 @@ static void test_af8_bf16_path(void **state) {
         eb_context *ctx;
         assert_int_equal(eb_context_new(m, &ctx, &err), EB_OK);
         const int trials = 200;
-        prec_cmp r = compare_precisions(ctx, &sp, 9, EB_PRECISION_AF8, EB_PRECISION_AF8_BF16, trials);
+        prec_cmp r =
+            compare_precisions(ctx, &sp, 9, EB_PRECISION_AF8, EB_PRECISION_AF8_BF16, trials);
         const int agree = r.agree, same = r.same, bf16_calls = r.bf16_calls;
         const double dp = r.dp;
         const int fast = pack && eb_cpu_has_avx512_bf16();
@@ -583,7 +584,8 @@ static void test_head_skipping(void **state) {
         dense_forward(ref, ctx, &m->tasks[0], ids,
                       n); /* computes every head, zero context when off */
         for (int c = 0; c < sp.C; c++)
-            assert_float_equal(r.logits[c], ref[c], 1e-5 * (1 + fabsf(ref[c]))); /* fp32 sums in another order */
+            assert_float_equal(r.logits[c], ref[c],
+                               1e-5 * (1 + fabsf(ref[c]))); /* fp32 sums in another order */
         for (int l = 0; l < sp.L; l++)
             assert_int_equal(r.active_heads[l], 2);
         /* NaN in the skipped heads' weights changes nothing: never read */
@@ -604,6 +606,22 @@ static void test_head_skipping(void **state) {
         p.precision = EB_PRECISION_AF8;
         assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &r, &err), EB_OK);
         assert_float_equal(r.flops, emb + 3 * (qkv_done + att_done + o_done + ffn) + cls, 0.5);
+        /* and af8-bf16, through the bf16 on-head forms: Q, K, V, O and the FFN
+         * of every layer in bf16, close to exact af8 (fp32 sums), off heads
+         * never read */
+        eb_result rb, rbp;
+        p.precision = EB_PRECISION_AF8_BF16;
+        assert_int_equal(eb_classify_ids(ctx, ids, NULL, n, &p, &rb, &err), EB_OK);
+        assert_float_equal(rb.flops, r.flops, 0.5);
+        if (eb_cpu_has_avx512_bf16()) {
+            assert_non_null(m->tasks[0].layers[0].o_on_bf16);
+            assert_true(ctx->ex.bf16_calls >= 6 * sp.L);
+        }
+        for (int c = 0; c < sp.C; c++)
+            assert_float_equal(rb.probs[c], r.probs[c], 0.05);
+        assert_int_equal(eb_classify_ids(ctxp, ids, NULL, n, &p, &rbp, &err), EB_OK);
+        for (int c = 0; c < sp.C; c++)
+            assert_true(rbp.logits[c] == rb.logits[c]);
         p.precision = EB_PRECISION_FP32;
     }
     /* without the packed forms (the on-head form included): the same logits */

@@ -462,15 +462,28 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         uint64_t mask = 0;
         for (int h = 0; h < NH && h < 64; h++)
             mask |= (uint64_t)on[h] << h;
-        const int compact = e->precision == EB_PRECISION_FP32 && n_on > 0 && n_on < NH &&
-                            NH <= 64 && L->o_on_packed && mask == L->on_mask;
+        const int some_off = n_on > 0 && n_on < NH && NH <= 64 && mask == L->on_mask;
+        /* af8-bf16: the same selections of the AF8 forms in bf16, on the AF8
+         * input (quantised as a whole, as the af8 path does) */
+        const int compact_bf16 = some_off && e->precision == EB_PRECISION_AF8_BF16 &&
+                                 L->o_on_bf16 && e->block && eb_cpu_has_avx512_bf16();
+        const int compact =
+            compact_bf16 || (some_off && e->precision == EB_PRECISION_FP32 && L->o_on_packed);
         const int W = n_on * HS;
         for (int j = 0; j < 3 && st == EB_OK; j++) {
             if (compact) {
                 float *t = e->xT; /* [N, W], then scattered to the heads' columns */
-                act_stats(e, s->hidden, N, H, NULL, 0);
-                eb_gemm_packed(t, s->hidden, L->qkv_on_packed[j], L->qkv_on_bias[j], N, H, W,
-                               EB_EPI_NONE, e->threads);
+                if (compact_bf16) {
+                    eb_af8_quantize(e->xq, s->hidden, NHt, EB_AF8_NEAREST);
+                    act_stats(e, e->xq, N, H, NULL, 0);
+                    eb_gemm_packed_bf16(t, e->xq, L->qkv_on_bf16[j], L->qkv_on_bias[j], N, H, W,
+                                        EB_EPI_NONE, (uint16_t *)e->xd, e->threads);
+                    e->bf16_calls++;
+                } else {
+                    act_stats(e, s->hidden, N, H, NULL, 0);
+                    eb_gemm_packed(t, s->hidden, L->qkv_on_packed[j], L->qkv_on_bias[j], N, H, W,
+                                   EB_EPI_NONE, e->threads);
+                }
                 e->flops += 2.0 * N * W * H;
                 e->dense_calls++;
                 for (int i = 0; i < N; i++) {
@@ -511,13 +524,23 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         }
         if (compact) { /* gather the on heads' context columns, then the packed O */
             float *t = e->xT;
+            const float *src = s->ctx;
+            if (compact_bf16) { /* AF8 of the whole context, as the af8 path quantises it */
+                eb_af8_quantize(e->xq, s->ctx, NHt, EB_AF8_NEAREST);
+                src = e->xq;
+            }
             for (int i = 0; i < N; i++)
                 for (int k = 0, off = 0; k < nseg; off += segs[k].c1 - segs[k].c0, k++)
-                    memcpy(t + (size_t)i * W + off, s->ctx + (size_t)i * H + segs[k].c0,
+                    memcpy(t + (size_t)i * W + off, src + (size_t)i * H + segs[k].c0,
                            sizeof(float) * (size_t)(segs[k].c1 - segs[k].c0));
-            act_stats(e, s->ctx, N, H, segs, nseg);
-            eb_gemm_packed(s->attn_out, t, L->o_on_packed, L->o.b, N, W, H, EB_EPI_NONE,
-                           e->threads);
+            act_stats(e, src, N, H, segs, nseg);
+            if (compact_bf16) {
+                eb_gemm_packed_bf16(s->attn_out, t, L->o_on_bf16, L->o.b, N, W, H, EB_EPI_NONE,
+                                    (uint16_t *)e->xd, e->threads);
+                e->bf16_calls++;
+            } else
+                eb_gemm_packed(s->attn_out, t, L->o_on_packed, L->o.b, N, W, H, EB_EPI_NONE,
+                               e->threads);
             e->flops += 2.0 * N * H * W;
             e->dense_calls++;
         } else if (n_on == NH)

@@ -64,6 +64,10 @@ typedef struct eb_albert_layer {
      * exactly on_mask.  NULL when every head is on or nothing was packed. */
     const float *qkv_on_packed[3], *qkv_on_bias[3], *o_on_packed;
     uint64_t on_mask;
+    /* The same selections of the AF8 forms in bf16 (eb_pack_bf16), for
+     * EB_PRECISION_AF8_BF16 on CPUs with AVX512-BF16 (biases: qkv_on_bias, o.b);
+     * NULL otherwise. */
+    const uint16_t *qkv_on_bf16[3], *o_on_bf16;
 } eb_albert_layer;
 
 /* A Houlsby bottleneck adapter: y += up(gelu_new(down(y))), applied to the

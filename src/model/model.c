@@ -217,6 +217,7 @@ static void task_free(eb_model *m, eb_model_task *t) {
     eb_free(&m->alloc, t->xbms);
     eb_free_aligned(&m->alloc, t->packed);
     eb_free_aligned(&m->alloc, t->packed_heads);
+    eb_free_aligned(&m->alloc, t->bf16_heads);
     eb_free_aligned(&m->alloc, t->bf16);
     if (t->emb_q8_owned)
         for (int i = 0; i < 3; i++)
@@ -440,6 +441,70 @@ static void pack_on_heads(eb_model *m, eb_model_task *t) {
     eb_free(&m->alloc, tmp);
 }
 
+/* The bf16 twins of the on-head forms, from the AF8 forms (exact in bf16),
+ * for the layers pack_on_heads packed. */
+static void pack_on_heads_bf16(eb_model *m, eb_model_task *t) {
+    const int NH = t->cfg.num_attention_heads, H = t->cfg.hidden_size, HS = H / NH;
+    const int nl = t->cfg.num_hidden_groups * t->cfg.inner_group_num;
+    if (!t->packed_heads || !eb_cpu_has_avx512_bf16() || t->bf16_heads || H % 2) return;
+    size_t count = 0;
+    for (int i = 0; i < nl; i++) {
+        const eb_albert_layer *L = &t->layers[i];
+        const int W = __builtin_popcountll(L->on_mask) * HS;
+        if (!L->o_on_packed || W % 2 || !L->q.q8 || !L->k.q8 || !L->v.q8 || !L->o.q8) continue;
+        count += 3 * ((eb_pack_bf16_count(H, W) + 31) & ~(size_t)31) +
+                 ((eb_pack_bf16_count(W, H) + 31) & ~(size_t)31);
+    }
+    if (!count) return;
+    float *full, *sel;
+    if (!block_and_scratch(m, count * sizeof(uint16_t), 2 * (size_t)H * H, (void **)&t->bf16_heads,
+                           &full))
+        return;
+    sel = full + (size_t)H * H;
+    uint16_t *cur = t->bf16_heads;
+    for (int i = 0; i < nl; i++) {
+        eb_albert_layer *L = &t->layers[i];
+        const uint64_t mk = L->on_mask;
+        const int W = __builtin_popcountll(mk) * HS;
+        if (!L->o_on_packed || W % 2 || !L->q.q8 || !L->k.q8 || !L->v.q8 || !L->o.q8) continue;
+        const eb_linear *lq[3] = {&L->q, &L->k, &L->v};
+        eb_error e2 = {0};
+        int ok = 1;
+        const uint16_t *made[3] = {NULL, NULL, NULL};
+        for (int j = 0; j < 3 && ok; j++) {
+            ok = eb_bitmask_decode_f32(lq[j]->q8, full, &e2) == EB_OK;
+            int r = 0;
+            for (int h = 0; h < NH && ok; h++)
+                if (mk >> h & 1) {
+                    memcpy(sel + (size_t)r * H, full + (size_t)h * HS * H,
+                           sizeof(float) * (size_t)HS * H);
+                    r += HS;
+                }
+            if (!ok) break;
+            eb_pack_bf16(cur, sel, H, W);
+            made[j] = cur;
+            cur += (eb_pack_bf16_count(H, W) + 31) & ~(size_t)31;
+        }
+        ok = ok && eb_bitmask_decode_f32(L->o.q8, full, &e2) == EB_OK;
+        if (!ok) continue; /* this layer keeps the af8 path */
+        for (int o = 0; o < H; o++) {
+            int r = 0;
+            for (int h = 0; h < NH; h++)
+                if (mk >> h & 1) {
+                    memcpy(sel + (size_t)o * W + r, full + (size_t)o * H + h * HS,
+                           sizeof(float) * (size_t)HS);
+                    r += HS;
+                }
+        }
+        eb_pack_bf16(cur, sel, W, H);
+        L->o_on_bf16 = cur;
+        cur += (eb_pack_bf16_count(W, H) + 31) & ~(size_t)31;
+        for (int j = 0; j < 3; j++)
+            L->qkv_on_bf16[j] = made[j];
+    }
+    eb_free(&m->alloc, full);
+}
+
 static void build_exec_forms(eb_model *m, eb_model_task *t) {
     int cap = 3 + 6 * t->cfg.num_hidden_groups * t->cfg.inner_group_num + 2 * t->w.num_ramps +
               (t->w.adapters ? 4 * t->cfg.num_hidden_layers * t->cfg.inner_group_num : 0);
@@ -481,6 +546,7 @@ static void build_exec_forms(eb_model *m, eb_model_task *t) {
     pack_linears(m, t, lins, n);
     bf16_linears(m, t, lins, n);
     pack_on_heads(m, t);
+    pack_on_heads_bf16(m, t);
     eb_free(&m->alloc, lins);
     eb_albert_weights *w = &t->w;
     for (const eb_model_task *p = m->tasks; p < t; p++)

@@ -17,25 +17,26 @@ typedef struct eb_model_task {
     eb_config cfg;
     eb_model_extras extras;
     eb_albert_weights w;
-    eb_albert_layer *layers; /* storage behind w.layers */
-    eb_linear *ramps;        /* storage behind w.ramp_pooler / w.ramp_cls */
+    eb_albert_layer *layers;     /* storage behind w.layers */
+    eb_linear *ramps;            /* storage behind w.ramp_pooler / w.ramp_cls */
     eb_layer_adapters *adapters; /* storage behind w.adapters (NULL: none) */
-    struct eb_bitmask *bms; /* compressed forms of the matrices (bundles) */
+    struct eb_bitmask *bms;      /* compressed forms of the matrices (bundles) */
     int n_bms;
     /* exit predictor table: rows x (1 + cols), NULL when absent */
     double *lut;
     int lut_rows, lut_cols, lut_predict_after;
-    eb_exit_lut lut_view; /* view over lut (lut_view.data == NULL: none) */
-    eb_hw_model hw;       /* the accelerator model for this task's shapes */
+    eb_exit_lut lut_view;  /* view over lut (lut_view.data == NULL: none) */
+    eb_hw_model hw;        /* the accelerator model for this task's shapes */
     double weight_density; /* non-zero fraction of the encoder matrices */
     /* execution forms built at load (see eb_linear.sparse/q8) */
     struct eb_bitmask *xbms; /* storage, fixed size (pointers into it are kept) */
     int n_xbms, cap_xbms;
-    uint8_t *emb_q8[3];      /* word, position, type embedding codes */
-    int emb_q8_owned;        /* 0: borrowed from an earlier task with the same tables */
-    float *packed;           /* packed copies of the dense matrices (eb_linear.packed), or NULL */
-    float *packed_heads;     /* the layers' on-head forms (eb_albert_layer.qkv_on_packed), or NULL */
-    uint16_t *bf16;          /* bf16 copies of the AF8 forms (eb_linear.bf16), or NULL */
+    uint8_t *emb_q8[3];   /* word, position, type embedding codes */
+    int emb_q8_owned;     /* 0: borrowed from an earlier task with the same tables */
+    float *packed;        /* packed copies of the dense matrices (eb_linear.packed), or NULL */
+    float *packed_heads;  /* the layers' on-head forms (eb_albert_layer.qkv_on_packed), or NULL */
+    uint16_t *bf16_heads; /* their bf16 twins from the AF8 forms (qkv_on_bf16), or NULL */
+    uint16_t *bf16;       /* bf16 copies of the AF8 forms (eb_linear.bf16), or NULL */
 } eb_model_task;
 
 struct eb_model {
