@@ -186,48 +186,79 @@ static T512 void softmax_row_avx512(float *row, int n, int i, float scale, const
 
 /* ctx[i, 0..HS) = sum_j A[i, j] v[j, 0..HS), v rows of stride ldv, ctx rows
  * of stride ldo.  Zero probabilities are skipped. */
-/* ctx[MR rows, c0..c0+64) = A[MR rows, N] . v[N, c0..): MR (1..4) rows share
- * every load of a v row (16 accumulators); a key whose probability is zero
- * in all MR rows (padding, spans) is skipped. */
+/* ctx[MR rows, c0..c0+64) = A[MR rows, N] . v[N, c0..): MR (1..6) rows share
+ * every load of a v row (24 accumulators); with skip, a key whose
+ * probability is zero in all MR rows (padding, spans) is skipped. */
 static inline __attribute__((always_inline)) T512 void av_rows(float *o, int ldo, const float *a,
                                                                int lda, int N, const float *v,
-                                                               int ldv, int HS, int c0, int MR) {
-    __mmask16 m[4];
-    __m512 acc[4][4];
-    for (int k = 0; k < 4; k++) {
-        int c = c0 + 16 * k;
-        m[k] = c < HS ? tail_mask((size_t)(HS - c)) : 0;
-        for (int r = 0; r < 4; r++)
-            acc[r][k] = _mm512_setzero_ps();
-    }
-    for (int j = 0; j < N; j++) {
-        int any = 0;
-        for (int r = 0; r < MR; r++)
-            any |= a[(size_t)r * lda + j] != 0.0f;
-        if (!any) continue;
-        const float *vr = v + (size_t)j * ldv + c0;
-        __m512 vv[4];
-        for (int k = 0; k < 4; k++)
-            vv[k] = _mm512_maskz_loadu_ps(m[k], vr + 16 * k);
-        for (int r = 0; r < MR; r++) {
-            const __m512 s = _mm512_set1_ps(a[(size_t)r * lda + j]);
-            for (int k = 0; k < 4; k++)
-                acc[r][k] = _mm512_fmadd_ps(s, vv[k], acc[r][k]);
+                                                               int ldv, int HS, int c0, int MR,
+                                                               int skip) {
+    __mmask16 m0, m1, m2, m3;
+    m0 = c0 < HS ? tail_mask((size_t)(HS - c0)) : 0;
+    m1 = c0 + 16 < HS ? tail_mask((size_t)(HS - c0 - 16)) : 0;
+    m2 = c0 + 32 < HS ? tail_mask((size_t)(HS - c0 - 32)) : 0;
+    m3 = c0 + 48 < HS ? tail_mask((size_t)(HS - c0 - 48)) : 0;
+    /* written out row by row so that the 24 accumulators stay registers */
+#define EB_AV_DECL(r)                                                                              \
+    __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = _mm512_setzero_ps(),                           \
+           a##r##2 = _mm512_setzero_ps(), a##r##3 = _mm512_setzero_ps();
+    EB_AV_DECL(0)
+    EB_AV_DECL(1) EB_AV_DECL(2) EB_AV_DECL(3) EB_AV_DECL(4) EB_AV_DECL(5)
+#undef EB_AV_DECL
+        for (int j = 0; j < N; j++) {
+        if (skip) {
+            int any = 0;
+            for (int r = 0; r < MR; r++)
+                any |= a[(size_t)r * lda + j] != 0.0f;
+            if (!any) continue;
         }
+        const float *vr = v + (size_t)j * ldv + c0;
+        const __m512 v0 = _mm512_maskz_loadu_ps(m0, vr), v1 = _mm512_maskz_loadu_ps(m1, vr + 16),
+                     v2 = _mm512_maskz_loadu_ps(m2, vr + 32),
+                     v3 = _mm512_maskz_loadu_ps(m3, vr + 48);
+#define EB_AV_ROW(r)                                                                               \
+    if (MR > r) {                                                                                  \
+        const __m512 s = _mm512_set1_ps(a[(size_t)r * lda + j]);                                   \
+        a##r##0 = _mm512_fmadd_ps(s, v0, a##r##0);                                                 \
+        a##r##1 = _mm512_fmadd_ps(s, v1, a##r##1);                                                 \
+        a##r##2 = _mm512_fmadd_ps(s, v2, a##r##2);                                                 \
+        a##r##3 = _mm512_fmadd_ps(s, v3, a##r##3);                                                 \
     }
-    for (int r = 0; r < MR; r++)
-        for (int k = 0; k < 4; k++)
-            _mm512_mask_storeu_ps(o + (size_t)r * ldo + c0 + 16 * k, m[k], acc[r][k]);
+        EB_AV_ROW(0) EB_AV_ROW(1) EB_AV_ROW(2) EB_AV_ROW(3) EB_AV_ROW(4) EB_AV_ROW(5)
+#undef EB_AV_ROW
+    }
+#define EB_AV_STORE(r)                                                                             \
+    if (MR > r) {                                                                                  \
+        float *orow = o + (size_t)r * ldo + c0;                                                    \
+        _mm512_mask_storeu_ps(orow, m0, a##r##0);                                                  \
+        _mm512_mask_storeu_ps(orow + 16, m1, a##r##1);                                             \
+        _mm512_mask_storeu_ps(orow + 32, m2, a##r##2);                                             \
+        _mm512_mask_storeu_ps(orow + 48, m3, a##r##3);                                             \
+    }
+    EB_AV_STORE(0) EB_AV_STORE(1) EB_AV_STORE(2) EB_AV_STORE(3) EB_AV_STORE(4) EB_AV_STORE(5)
+#undef EB_AV_STORE
 }
 
+/* skip: the probabilities may hold zeros worth skipping (padding, spans) */
 static T512 void av_avx512(float *ctx, int ldo, const float *A, int N, const float *v, int ldv,
-                           int HS) {
+                           int HS, int skip) {
     for (int c0 = 0; c0 < HS; c0 += 64) {
         int i = 0;
-        for (; i + 4 <= N; i += 4)
-            av_rows(ctx + (size_t)i * ldo, ldo, A + (size_t)i * N, N, N, v, ldv, HS, c0, 4);
-        for (; i < N; i++)
-            av_rows(ctx + (size_t)i * ldo, ldo, A + (size_t)i * N, N, N, v, ldv, HS, c0, 1);
+        if (skip) {
+            for (; i + 6 <= N; i += 6)
+                av_rows(ctx + (size_t)i * ldo, ldo, A + (size_t)i * N, N, N, v, ldv, HS, c0, 6, 1);
+            for (; i + 4 <= N; i += 4)
+                av_rows(ctx + (size_t)i * ldo, ldo, A + (size_t)i * N, N, N, v, ldv, HS, c0, 4, 1);
+            for (; i < N; i++)
+                av_rows(ctx + (size_t)i * ldo, ldo, A + (size_t)i * N, N, N, v, ldv, HS, c0, 1, 1);
+        } else {
+            for (; i + 6 <= N; i += 6)
+                av_rows(ctx + (size_t)i * ldo, ldo, A + (size_t)i * N, N, N, v, ldv, HS, c0, 6, 0);
+            for (; i + 4 <= N; i += 4)
+                av_rows(ctx + (size_t)i * ldo, ldo, A + (size_t)i * N, N, N, v, ldv, HS, c0, 4, 0);
+            for (; i < N; i++)
+                av_rows(ctx + (size_t)i * ldo, ldo, A + (size_t)i * N, N, N, v, ldv, HS, c0, 1, 0);
+        }
     }
 }
 
@@ -241,6 +272,10 @@ static T512 void attention_avx512(float *out, float *att, const float *q, const 
     __mmask16 km[KMASK_MAX];
     if (key_valid) key_masks(km, key_valid, N);
     const __mmask16 *kmp = key_valid ? km : NULL;
+    /* zero probabilities are worth testing for only with padding or spans */
+    int skip = span_z != NULL;
+    for (int j = 0; key_valid && j < N && !skip; j++)
+        skip = !key_valid[j];
     (void)flops;
     EB_PAR_FOR(threads, flops > EB_PAR_MIN_FLOPS && NH > 1, (int h = 0; h < NH; h++), {
         float *A = att + (size_t)h * N * N;
@@ -255,7 +290,7 @@ static T512 void attention_avx512(float *out, float *att, const float *q, const 
         for (int i = 0; i < N; i++)
             softmax_row_avx512(A + (size_t)i * N, N, i, scale, kmp, span_z ? &span_z[h] : NULL,
                                span_ramp);
-        av_avx512(out + h * HS, H, A, N, v + h * HS, H, HS);
+        av_avx512(out + h * HS, H, A, N, v + h * HS, H, HS, skip);
     });
 }
 #endif /* EB_X86 */
