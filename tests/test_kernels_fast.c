@@ -304,8 +304,12 @@ static void test_softmax_masked_row(void **state) {
 static void test_attention_fast(void **state) {
     (void)state;
     uint64_t s = 11;
-    const int cfgs[][3] = {{1, 2, 16},   {5, 3, 64},  {37, 4, 16}, {9, 2, 8},
-                           {20, 12, 64}, {13, 2, 24}, {7, 2, 80}};
+    /* N >= 32 with HS * N (rounded up to 64) within 16384 floats: the transposed-K
+     * outer products for QK^T (N = 64, 100, 130 also cover the 64-key chunks and
+     * their tails); N 300 x HS 64 is past it: the dot-product tiles */
+    const int cfgs[][3] = {{1, 2, 16},   {5, 3, 64},   {37, 4, 16}, {9, 2, 8},
+                           {20, 12, 64}, {13, 2, 24},  {7, 2, 80},  {64, 2, 64},
+                           {100, 3, 64}, {130, 2, 32}, {300, 2, 64}};
     for (size_t t = 0; t < sizeof cfgs / sizeof cfgs[0]; t++) {
         const int N = cfgs[t][0], NH = cfgs[t][1], HS = cfgs[t][2], H = NH * HS;
         float *q = malloc(sizeof(float) * N * H), *k = malloc(sizeof(float) * N * H);
@@ -333,7 +337,7 @@ static void test_attention_fast(void **state) {
             /* independent double check of one head */
             const int h = 0;
             for (int i = 0; i < N; i++) {
-                double sc[64], mx = -INFINITY, sum = 0;
+                double sc[300], mx = -INFINITY, sum = 0;
                 for (int j = 0; j < N; j++) {
                     double d = 0;
                     for (int c = 0; c < HS; c++)

@@ -203,7 +203,8 @@ static inline __attribute__((always_inline)) T512 void av_rows(float *o, int ldo
     __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = _mm512_setzero_ps(),                           \
            a##r##2 = _mm512_setzero_ps(), a##r##3 = _mm512_setzero_ps();
     EB_AV_DECL(0)
-    EB_AV_DECL(1) EB_AV_DECL(2) EB_AV_DECL(3) EB_AV_DECL(4) EB_AV_DECL(5)
+    EB_AV_DECL(1)
+    EB_AV_DECL(2) EB_AV_DECL(3) EB_AV_DECL(4) EB_AV_DECL(5)
 #undef EB_AV_DECL
         for (int j = 0; j < N; j++) {
         if (skip) {
@@ -262,6 +263,80 @@ static T512 void av_avx512(float *ctx, int ldo, const float *A, int N, const flo
     }
 }
 
+/* A[MR rows, j0..j0+64) = q[MR rows, HS] . kT[HS, j0..j0+64): outer products
+ * of a transposed K (rows of ldk floats, zero beyond N), MR (1..6) query rows
+ * against 4 vectors of keys, 24 accumulators in registers; columns >= N are
+ * not stored. */
+static inline __attribute__((always_inline)) T512 void qk_rows(float *A, int lda, const float *q,
+                                                               int ldq, const float *kT, int ldk,
+                                                               int HS, int N, int j0, int MR) {
+#define EB_QK_DECL(r)                                                                              \
+    __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = _mm512_setzero_ps(),                           \
+           a##r##2 = _mm512_setzero_ps(), a##r##3 = _mm512_setzero_ps();
+    EB_QK_DECL(0)
+    EB_QK_DECL(1) EB_QK_DECL(2) EB_QK_DECL(3) EB_QK_DECL(4) EB_QK_DECL(5)
+#undef EB_QK_DECL
+        for (int c = 0; c < HS; c++) {
+        const float *kr = kT + (size_t)c * ldk + j0;
+        const __m512 k0 = _mm512_loadu_ps(kr), k1 = _mm512_loadu_ps(kr + 16),
+                     k2 = _mm512_loadu_ps(kr + 32), k3 = _mm512_loadu_ps(kr + 48);
+#define EB_QK_ROW(r)                                                                               \
+    if (MR > r) {                                                                                  \
+        const __m512 s = _mm512_set1_ps(q[(size_t)r * ldq + c]);                                   \
+        a##r##0 = _mm512_fmadd_ps(s, k0, a##r##0);                                                 \
+        a##r##1 = _mm512_fmadd_ps(s, k1, a##r##1);                                                 \
+        a##r##2 = _mm512_fmadd_ps(s, k2, a##r##2);                                                 \
+        a##r##3 = _mm512_fmadd_ps(s, k3, a##r##3);                                                 \
+    }
+        EB_QK_ROW(0) EB_QK_ROW(1) EB_QK_ROW(2) EB_QK_ROW(3) EB_QK_ROW(4) EB_QK_ROW(5)
+#undef EB_QK_ROW
+    }
+    const __mmask16 m0 = tail_mask((size_t)(N - j0)),
+                    m1 = N - j0 > 16 ? tail_mask((size_t)(N - j0 - 16)) : 0,
+                    m2 = N - j0 > 32 ? tail_mask((size_t)(N - j0 - 32)) : 0,
+                    m3 = N - j0 > 48 ? tail_mask((size_t)(N - j0 - 48)) : 0;
+#define EB_QK_STORE(r)                                                                             \
+    if (MR > r) {                                                                                  \
+        float *arow = A + (size_t)r * lda + j0;                                                    \
+        _mm512_mask_storeu_ps(arow, m0, a##r##0);                                                  \
+        _mm512_mask_storeu_ps(arow + 16, m1, a##r##1);                                             \
+        _mm512_mask_storeu_ps(arow + 32, m2, a##r##2);                                             \
+        _mm512_mask_storeu_ps(arow + 48, m3, a##r##3);                                             \
+    }
+    EB_QK_STORE(0) EB_QK_STORE(1) EB_QK_STORE(2) EB_QK_STORE(3) EB_QK_STORE(4) EB_QK_STORE(5)
+#undef EB_QK_STORE
+}
+
+/* Largest transposed K kept on the stack (floats): HS 64 x 256 keys */
+#define EB_QK_STACK 16384
+
+/* A[N, N] = q[N, HS] . k[N, HS]^T (rows of stride ld): through a transposed
+ * copy of k and qk_rows when it fits EB_QK_STACK, else the dot-product tiles. */
+static T512 void qk_avx512(float *A, const float *q, const float *k, int ld, int N, int HS) {
+    const int Np = (N + 63) & ~63;
+    if ((size_t)HS * Np > EB_QK_STACK || N < 32) {
+        eb_gemm_nt_ex(EB_GEMM_AVX512, A, N, q, ld, k, ld, NULL, N, HS, N, EB_EPI_NONE, 1);
+        return;
+    }
+    float kT[EB_QK_STACK];
+    for (int c = 0; c < HS; c++) {
+        float *row = kT + (size_t)c * Np;
+        for (int j = 0; j < N; j++)
+            row[j] = k[(size_t)j * ld + c];
+        for (int j = N; j < Np; j++)
+            row[j] = 0.0f;
+    }
+    for (int j0 = 0; j0 < N; j0 += 64) {
+        int i = 0;
+        for (; i + 6 <= N; i += 6)
+            qk_rows(A + (size_t)i * N, N, q + (size_t)i * ld, ld, kT, Np, HS, N, j0, 6);
+        for (; i + 4 <= N; i += 4)
+            qk_rows(A + (size_t)i * N, N, q + (size_t)i * ld, ld, kT, Np, HS, N, j0, 4);
+        for (; i < N; i++)
+            qk_rows(A + (size_t)i * N, N, q + (size_t)i * ld, ld, kT, Np, HS, N, j0, 1);
+    }
+}
+
 static T512 void attention_avx512(float *out, float *att, const float *q, const float *k,
                                   const float *v, int N, int NH, int HS, const uint8_t *key_valid,
                                   const float *span_z, float span_ramp, const uint8_t *head_on,
@@ -285,8 +360,7 @@ static T512 void attention_avx512(float *out, float *att, const float *q, const 
             memset(A, 0, sizeof(float) * (size_t)N * N);
             continue;
         }
-        eb_gemm_nt_ex(EB_GEMM_AVX512, A, N, q + h * HS, H, k + h * HS, H, NULL, N, HS, N,
-                      EB_EPI_NONE, 1);
+        qk_avx512(A, q + h * HS, k + h * HS, H, N, HS);
         for (int i = 0; i < N; i++)
             softmax_row_avx512(A + (size_t)i * N, N, i, scale, kmp, span_z ? &span_z[h] : NULL,
                                span_ramp);
