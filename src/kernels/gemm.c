@@ -605,6 +605,21 @@ void eb_gemm_packed_ref(float *out, const float *inp, const float *wp, const flo
 }
 
 #if EB_X86
+/* The sums of MR rows x ncols (<= 48) columns plus the bias into out (the
+ * packed fp32 and bf16 kernels' common end). */
+static inline __attribute__((always_inline)) T512 void
+panel_store(float *out, int ldo, __m512 acc[8][3], const float *bias, int MR, int ncols) {
+    for (int j = 0; j < 3; j++) {
+        const int c0 = 16 * j;
+        if (c0 >= ncols) break;
+        const __mmask16 m =
+            ncols - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (ncols - c0)) - 1u);
+        const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
+        for (int r = 0; r < MR; r++)
+            _mm512_mask_storeu_ps(out + (size_t)r * ldo + c0, m, _mm512_add_ps(acc[r][j], bv));
+    }
+}
+
 /* MR rows (1..8) of inp against one panel; ncols valid columns (<= 48). */
 static inline __attribute__((always_inline)) T512 void
 panel_rows(float *out, int ldo, const float *x, int ldx, const float *pw, const float *bias, int C,
@@ -637,15 +652,7 @@ panel_rows(float *out, int ldo, const float *x, int ldx, const float *pw, const 
         EB_PANEL_ROW(7)
 #undef EB_PANEL_ROW
     }
-    for (int j = 0; j < 3; j++) {
-        const int c0 = 16 * j;
-        if (c0 >= ncols) break;
-        const __mmask16 m =
-            ncols - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (ncols - c0)) - 1u);
-        const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
-        for (int r = 0; r < MR; r++)
-            _mm512_mask_storeu_ps(out + (size_t)r * ldo + c0, m, _mm512_add_ps(acc[r][j], bv));
-    }
+    panel_store(out, ldo, acc, bias, MR, ncols);
 }
 
 static T512 void panel_512(float *out, int ldo, const float *inp, int ldx, const float *pw,
@@ -760,15 +767,7 @@ panel_rows_bf16(float *out, int ldo, const uint16_t *x, int ldx, const uint16_t 
         EB_PANEL_ROW_BF16(7)
 #undef EB_PANEL_ROW_BF16
     }
-    for (int j = 0; j < 3; j++) {
-        const int c0 = 16 * j;
-        if (c0 >= ncols) break;
-        const __mmask16 m =
-            ncols - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (ncols - c0)) - 1u);
-        const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
-        for (int r = 0; r < MR; r++)
-            _mm512_mask_storeu_ps(out + (size_t)r * ldo + c0, m, _mm512_add_ps(acc[r][j], bv));
-    }
+    panel_store(out, ldo, acc, bias, MR, ncols);
 }
 
 static TBF16 void panel_bf16(float *out, int ldo, const uint16_t *x, int ldx, const uint16_t *pw,
