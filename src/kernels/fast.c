@@ -204,7 +204,8 @@ static inline __attribute__((always_inline)) T512 void av_rows(float *o, int ldo
            a##r##2 = _mm512_setzero_ps(), a##r##3 = _mm512_setzero_ps();
     EB_AV_DECL(0)
     EB_AV_DECL(1)
-    EB_AV_DECL(2) EB_AV_DECL(3) EB_AV_DECL(4) EB_AV_DECL(5)
+    EB_AV_DECL(2)
+    EB_AV_DECL(3) EB_AV_DECL(4) EB_AV_DECL(5)
 #undef EB_AV_DECL
         for (int j = 0; j < N; j++) {
         if (skip) {
@@ -218,8 +219,8 @@ static inline __attribute__((always_inline)) T512 void av_rows(float *o, int ldo
                      v2 = _mm512_maskz_loadu_ps(m2, vr + 32),
                      v3 = _mm512_maskz_loadu_ps(m3, vr + 48);
 #define EB_AV_ROW(r)                                                                               \
-    if (MR > r) {                                                                                  \
-        const __m512 s = _mm512_set1_ps(a[(size_t)r * lda + j]);                                   \
+    if (MR > (r)) {                                                                                \
+        const __m512 s = _mm512_set1_ps(a[(size_t)(r)*lda + j]);                                   \
         a##r##0 = _mm512_fmadd_ps(s, v0, a##r##0);                                                 \
         a##r##1 = _mm512_fmadd_ps(s, v1, a##r##1);                                                 \
         a##r##2 = _mm512_fmadd_ps(s, v2, a##r##2);                                                 \
@@ -229,8 +230,8 @@ static inline __attribute__((always_inline)) T512 void av_rows(float *o, int ldo
 #undef EB_AV_ROW
     }
 #define EB_AV_STORE(r)                                                                             \
-    if (MR > r) {                                                                                  \
-        float *orow = o + (size_t)r * ldo + c0;                                                    \
+    if (MR > (r)) {                                                                                \
+        float *orow = o + (size_t)(r)*ldo + c0;                                                    \
         _mm512_mask_storeu_ps(orow, m0, a##r##0);                                                  \
         _mm512_mask_storeu_ps(orow + 16, m1, a##r##1);                                             \
         _mm512_mask_storeu_ps(orow + 32, m2, a##r##2);                                             \
@@ -274,15 +275,16 @@ static inline __attribute__((always_inline)) T512 void qk_rows(float *A, int lda
     __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = _mm512_setzero_ps(),                           \
            a##r##2 = _mm512_setzero_ps(), a##r##3 = _mm512_setzero_ps();
     EB_QK_DECL(0)
-    EB_QK_DECL(1) EB_QK_DECL(2) EB_QK_DECL(3) EB_QK_DECL(4) EB_QK_DECL(5)
+    EB_QK_DECL(1)
+    EB_QK_DECL(2) EB_QK_DECL(3) EB_QK_DECL(4) EB_QK_DECL(5)
 #undef EB_QK_DECL
         for (int c = 0; c < HS; c++) {
         const float *kr = kT + (size_t)c * ldk + j0;
         const __m512 k0 = _mm512_loadu_ps(kr), k1 = _mm512_loadu_ps(kr + 16),
                      k2 = _mm512_loadu_ps(kr + 32), k3 = _mm512_loadu_ps(kr + 48);
 #define EB_QK_ROW(r)                                                                               \
-    if (MR > r) {                                                                                  \
-        const __m512 s = _mm512_set1_ps(q[(size_t)r * ldq + c]);                                   \
+    if (MR > (r)) {                                                                                \
+        const __m512 s = _mm512_set1_ps(q[(size_t)(r)*ldq + c]);                                   \
         a##r##0 = _mm512_fmadd_ps(s, k0, a##r##0);                                                 \
         a##r##1 = _mm512_fmadd_ps(s, k1, a##r##1);                                                 \
         a##r##2 = _mm512_fmadd_ps(s, k2, a##r##2);                                                 \
@@ -296,8 +298,8 @@ static inline __attribute__((always_inline)) T512 void qk_rows(float *A, int lda
                     m2 = N - j0 > 32 ? tail_mask((size_t)(N - j0 - 32)) : 0,
                     m3 = N - j0 > 48 ? tail_mask((size_t)(N - j0 - 48)) : 0;
 #define EB_QK_STORE(r)                                                                             \
-    if (MR > r) {                                                                                  \
-        float *arow = A + (size_t)r * lda + j0;                                                    \
+    if (MR > (r)) {                                                                                \
+        float *arow = A + (size_t)(r)*lda + j0;                                                    \
         _mm512_mask_storeu_ps(arow, m0, a##r##0);                                                  \
         _mm512_mask_storeu_ps(arow + 16, m1, a##r##1);                                             \
         _mm512_mask_storeu_ps(arow + 32, m2, a##r##2);                                             \

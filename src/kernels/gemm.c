@@ -636,8 +636,8 @@ panel_rows(float *out, int ldo, const float *x, int ldx, const float *pw, const 
                      b2 = _mm512_load_ps(b + 32);
         /* written out row by row so that every accumulator stays a register */
 #define EB_PANEL_ROW(r)                                                                            \
-    if (MR > r) {                                                                                  \
-        const __m512 a = _mm512_set1_ps(x[(size_t)r * ldx + k]);                                   \
+    if (MR > (r)) {                                                                                \
+        const __m512 a = _mm512_set1_ps(x[(size_t)(r)*ldx + k]);                                   \
         acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);                                             \
         acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);                                             \
         acc[r][2] = _mm512_fmadd_ps(a, b2, acc[r][2]);                                             \
@@ -749,9 +749,9 @@ panel_rows_bf16(float *out, int ldo, const uint16_t *x, int ldx, const uint16_t 
                        b1 = (__m512bh)_mm512_load_si512(b + 32),
                        b2 = (__m512bh)_mm512_load_si512(b + 64);
 #define EB_PANEL_ROW_BF16(r)                                                                       \
-    if (MR > r) {                                                                                  \
+    if (MR > (r)) {                                                                                \
         uint32_t pair;                                                                             \
-        memcpy(&pair, x + (size_t)r * ldx + 2 * k2, sizeof pair);                                  \
+        memcpy(&pair, x + (size_t)(r)*ldx + 2 * k2, sizeof pair);                                  \
         const __m512bh a = (__m512bh)_mm512_set1_epi32((int)pair);                                 \
         acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);                                            \
         acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);                                            \
