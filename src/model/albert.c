@@ -193,7 +193,8 @@ static void act_stats(eb_albert_exec *e, const float *x, int N, int C, const col
     for (int s = 0; s < nseg; s++) {
         const int w = sg[s].c1 - sg[s].c0;
         n += (double)N * w;
-        vec += (double)N * ((w + EB_BM_VEC - 1) / EB_BM_VEC);
+        const int nvec = (w + EB_BM_VEC - 1) / EB_BM_VEC; /* whole vectors */
+        vec += (double)N * nvec;
         for (int r = 0; r < N; r++)
             eb_count_nonzero16(x + (size_t)r * C + sg[s].c0, (size_t)w, &nz, &zvec);
     }

@@ -895,7 +895,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             if (s == EB_OK) s = check_data(&t.teacher, train, "training (teacher)", err);
             if (s == EB_OK && !one && !(one = eb_malloc(NULL, NK * sizeof(float))))
                 s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
-            if (s == EB_OK) {
+            if (s == EB_OK && one) {
                 eb_trainer_eval(&t.teacher, train, o->max_len, o->batch, NULL, NULL, one);
                 for (size_t i = 0; i < NK; i++)
                     t.tlogits[i] += one[i];
