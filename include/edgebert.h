@@ -205,9 +205,11 @@ typedef struct eb_run_params {
                            then has no per-layer entropies and labels; a plain forward
                            pass, as full-model engines compute it); default 0 */
     int threads;        /* 0 (default): OpenMP's team (OMP_NUM_THREADS or every core) for
-                           the products big enough to split; 1: everything on the calling
-                           thread, no thread is ever started (embedded callers, fixed-memory
-                           mode, callers running their own threads); n > 1: at most n */
+                           the products big enough to split; 1: edgebert's kernels all on the
+                           calling thread, no OpenMP team is started (embedded callers,
+                           fixed-memory mode, callers running their own threads); n > 1: at
+                           most n.  OpenBLAS, where it is called (exact af8 sums, attention
+                           without AVX-512, CPUs without SIMD tiles), keeps its own setting */
 } eb_run_params;
 
 eb_run_params eb_run_params_default(void);
