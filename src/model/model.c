@@ -380,6 +380,28 @@ static int heads_on(const eb_model_task *t, const eb_albert_layer *L, uint64_t *
     return n;
 }
 
+/* dst[W, H] = the rows of w[H, H] (Q, K or V) of the heads in mk, in order. */
+static void on_head_rows(float *dst, const float *w, uint64_t mk, int NH, int HS) {
+    const int H = NH * HS;
+    for (int h = 0, r = 0; h < NH; h++)
+        if (mk >> h & 1) {
+            memcpy(dst + (size_t)r * H, w + (size_t)h * HS * H, sizeof(float) * (size_t)HS * H);
+            r += HS;
+        }
+}
+
+/* dst[H, W] = the input columns of w[H, H] (O) of the heads in mk, in order. */
+static void on_head_cols(float *dst, const float *w, uint64_t mk, int NH, int HS, int W) {
+    const int H = NH * HS;
+    for (int o = 0; o < H; o++)
+        for (int h = 0, r = 0; h < NH; h++)
+            if (mk >> h & 1) {
+                memcpy(dst + (size_t)o * W + r, w + (size_t)o * H + h * HS,
+                       sizeof(float) * (size_t)HS);
+                r += HS;
+            }
+}
+
 /* For the layers whose spans switch some (not all) heads off: Q, K, V with
  * the rows of the heads that stay on, O with their input columns, packed
  * (the off heads' weights are never read, as in the unpacked path). */
@@ -411,28 +433,18 @@ static void pack_on_heads(eb_model *m, eb_model_task *t) {
         for (int j = 0; j < 3; j++) {
             float *bias = cur;
             cur += ((size_t)W + 15) & ~15u;
-            int r = 0;
-            for (int h = 0; h < NH; h++) {
-                if (!(mk >> h & 1)) continue;
-                memcpy(tmp + (size_t)r * H, lq[j]->w + (size_t)h * HS * H,
-                       sizeof(float) * (size_t)HS * H);
-                for (int k = 0; k < HS; k++)
-                    bias[r + k] = lq[j]->b ? lq[j]->b[h * HS + k] : 0.0f;
-                r += HS;
-            }
+            on_head_rows(tmp, lq[j]->w, mk, NH, HS);
+            for (int h = 0, r = 0; h < NH; h++)
+                if (mk >> h & 1) {
+                    for (int k = 0; k < HS; k++)
+                        bias[r + k] = lq[j]->b ? lq[j]->b[h * HS + k] : 0.0f;
+                    r += HS;
+                }
             eb_pack_weights(cur, tmp, H, W);
             L->qkv_on_packed[j] = cur, L->qkv_on_bias[j] = bias;
             cur += (eb_pack_floats(H, W) + 15) & ~(size_t)15;
         }
-        for (int o = 0; o < H; o++) { /* O: the on heads' input columns */
-            int r = 0;
-            for (int h = 0; h < NH; h++)
-                if (mk >> h & 1) {
-                    memcpy(tmp + (size_t)o * W + r, L->o.w + (size_t)o * H + h * HS,
-                           sizeof(float) * (size_t)HS);
-                    r += HS;
-                }
-        }
+        on_head_cols(tmp, L->o.w, mk, NH, HS, W); /* O: the on heads' input columns */
         eb_pack_weights(cur, tmp, W, H);
         L->o_on_packed = cur;
         cur += (eb_pack_floats(W, H) + 15) & ~(size_t)15;
@@ -473,29 +485,15 @@ static void pack_on_heads_bf16(eb_model *m, eb_model_task *t) {
         const uint16_t *made[3] = {NULL, NULL, NULL};
         for (int j = 0; j < 3 && ok; j++) {
             ok = eb_bitmask_decode_f32(lq[j]->q8, full, &e2) == EB_OK;
-            int r = 0;
-            for (int h = 0; h < NH && ok; h++)
-                if (mk >> h & 1) {
-                    memcpy(sel + (size_t)r * H, full + (size_t)h * HS * H,
-                           sizeof(float) * (size_t)HS * H);
-                    r += HS;
-                }
             if (!ok) break;
+            on_head_rows(sel, full, mk, NH, HS);
             eb_pack_bf16(cur, sel, H, W);
             made[j] = cur;
             cur += (eb_pack_bf16_count(H, W) + 31) & ~(size_t)31;
         }
         ok = ok && eb_bitmask_decode_f32(L->o.q8, full, &e2) == EB_OK;
         if (!ok) continue; /* this layer keeps the af8 path */
-        for (int o = 0; o < H; o++) {
-            int r = 0;
-            for (int h = 0; h < NH; h++)
-                if (mk >> h & 1) {
-                    memcpy(sel + (size_t)o * W + r, full + (size_t)o * H + h * HS,
-                           sizeof(float) * (size_t)HS);
-                    r += HS;
-                }
-        }
+        on_head_cols(sel, full, mk, NH, HS, W);
         eb_pack_bf16(cur, sel, W, H);
         L->o_on_bf16 = cur;
         cur += (eb_pack_bf16_count(W, H) + 31) & ~(size_t)31;
