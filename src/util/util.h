@@ -87,7 +87,8 @@ void eb_strbuf_printf(eb_strbuf *b, const char *fmt, ...) EB_PRINTF(2, 3);
 #define EB_PAR_MIN_FLOPS 4.0e6
 
 #ifdef _OPENMP
-#define EB_PAR_TEAM(nt) ((nt) > 0 ? (nt) : omp_get_max_threads())
+/* nt caps OpenMP's team (never more threads than it would start itself) */
+#define EB_PAR_TEAM(nt) ((nt) > 0 && (nt) < omp_get_max_threads() ? (nt) : omp_get_max_threads())
 #else
 #define EB_PAR_TEAM(nt) 1
 #endif
