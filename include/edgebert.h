@@ -208,8 +208,9 @@ typedef struct eb_run_params {
                            the products big enough to split; 1: edgebert's kernels all on the
                            calling thread, no OpenMP team is started (embedded callers,
                            fixed-memory mode, callers running their own threads); n > 1: at
-                           most n (never more than OpenMP's own team).  OpenBLAS, where it is called (exact af8 sums, attention
-                           without AVX-512, CPUs without SIMD tiles), keeps its own setting */
+                           most n (never more than OpenMP's own team).  OpenBLAS, where it
+                           is called (exact af8 sums, attention without AVX-512, CPUs
+                           without SIMD tiles), keeps its own setting */
 } eb_run_params;
 
 eb_run_params eb_run_params_default(void);
