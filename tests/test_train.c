@@ -336,6 +336,7 @@ static void test_resume_is_exact(void **state) {
     o.prune = EB_PRUNE_MOVEMENT;
     o.emb_prune_pct = 30;
     o.mask_tokens = 0.2f; /* its draws, too, must continue where they stopped */
+    o.ema = 0.9f;         /* and the weight average */
     assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
     o.out_dir = b;
     o.max_steps = 5; /* 7 steps per epoch: stops inside epoch 1 */
@@ -359,6 +360,72 @@ static void test_resume_is_exact(void **state) {
         assert_memory_equal(x, y, na * sizeof(float));
         free(x), free(y);
     }
+    finish(&d);
+}
+
+/* --ema: the saved model is the moving average of the trajectory the same run takes
+ * without it (rebuilt here step by step from checkpoints), and the average does not
+ * change the trajectory. */
+static void test_weight_average(void **state) {
+    (void)state;
+    char cfg[PATH_CAP], a[PATH_CAP], b[PATH_CAP], c[PATH_CAP];
+    eb_train_data d;
+    start(cfg, 2, &d, 100, 3);
+    tmp_path(a, "init");
+    tmp_path(b, "plain");
+    tmp_path(c, "ema");
+    eb_error err;
+    eb_train_options o = opts(cfg, a);
+    o.epochs = 1;
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+    const char *names[] = {"albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight",
+                           "classifier.bias", "albert.embeddings.word_embeddings.weight"};
+    enum { NN = 3, STEPS = 7 }; /* 100 examples, batch 16: 7 steps */
+    float *traj[NN][STEPS + 1];
+    size_t n[NN];
+    for (int i = 0; i < NN; i++)
+        traj[i][0] = load_tensor(a, names[i], &n[i]);
+    o = opts(NULL, b);
+    o.init_dir = a;
+    o.epochs = 1;
+    o.max_steps = 1;
+    for (int k = 1; k <= STEPS; k++) {
+        o.resume = k > 1;
+        assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+        for (int i = 0; i < NN; i++) {
+            size_t m;
+            traj[i][k] = load_tensor(b, names[i], &m);
+            assert_int_equal(m, n[i]);
+        }
+    }
+    o.out_dir = c;
+    o.max_steps = 0;
+    o.resume = 0;
+    o.ema = 0.8f;
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+    for (int i = 0; i < NN; i++) {
+        size_t m;
+        float *got = load_tensor(c, names[i], &m);
+        assert_int_equal(m, n[i]);
+        double worst = 0, moved = 0;
+        for (size_t j = 0; j < m; j++) {
+            double e = traj[i][0][j];
+            for (int k = 0; k < STEPS; k++) { /* the update after step k+1 */
+                double dk = (1.0 + k) / (10.0 + k);
+                if (dk > 0.8) dk = 0.8;
+                e = dk * e + (1 - dk) * traj[i][k + 1][j];
+            }
+            worst = fmax(worst, fabs(got[j] - e) / (1e-6 + fabs(e)));
+            moved = fmax(moved, fabs(got[j] - traj[i][STEPS][j]));
+        }
+        if (worst > 1e-4) fail_msg("%s: averaged weights off by %g (relative)", names[i], worst);
+        assert_true(moved > 1e-6); /* the average is not just the last weights */
+        free(got);
+        for (int k = 0; k <= STEPS; k++)
+            free(traj[i][k]);
+    }
+    o.ema = 1.0f; /* not an average */
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_ERR_ARG);
     finish(&d);
 }
 
@@ -664,6 +731,7 @@ int main(void) {
         cmocka_unit_test(test_hidden_dropout_gradients),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_mask_tokens),
+        cmocka_unit_test(test_weight_average),
         cmocka_unit_test(test_pruning_and_spans),
         cmocka_unit_test(test_offramps_predictor),
         cmocka_unit_test(test_distillation),

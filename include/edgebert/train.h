@@ -118,6 +118,11 @@ typedef struct eb_train_options {
                                    ids 0..4 becomes [MASK] with this probability, a fresh draw
                                    every step (augmentation; eval batches untouched), default 0 */
     int no_length_grouping;     /* 1: plain shuffled batches (default: batches of similar length) */
+    float ema;                  /* > 0: keep an exponential moving average of the weights with this
+                                   decay (warmed up as min(ema, (1+t)/(10+t)) at step t); dev
+                                   evaluation and the saved model use the average, training goes
+                                   on from the raw weights; default 0 (off) */
+    long eval_every;            /* > 0: also evaluate on dev every N steps (logged) */
     int resume;                 /* continue from out_dir/train_state.safetensors */
     long save_every;            /* steps between checkpoints, default 500 (and each epoch end) */
     long steps;                 /* > 0: the run is exactly this many steps (the schedule spans them;

@@ -38,6 +38,7 @@ static void usage(void) {
         "[--save-every N] "
         "[--steps N] "
         "[--max-steps N]\n"
+        "                      [--ema DECAY] [--eval-every N]\n"
         "                      [--log-every N] [--no-length-grouping] [--threads N] [--json]\n"
         "Phase mlm: masked-LM pretraining on plain text (--data: one text per line, a TAB\n"
         "between the two segments of a pair), the [MASK] head tied to the word embeddings.\n"
@@ -48,6 +49,7 @@ static void usage(void) {
         "--adapters SIZE (with --init): adapter-ALBERT: the --init backbone frozen, bottleneck\n"
         "adapters of SIZE per layer, the head and the off-ramps trained.\n"
         "--ids: the data files hold token ids (label<TAB>ids<TAB>type ids), no tokenizer needed.\n"
+        "--ema DECAY: dev evaluation and the saved model use a moving average of the weights.\n"
         "Ctrl-C saves a checkpoint and exits; --resume continues it to the same result.\n");
 }
 
@@ -156,8 +158,12 @@ int eb_cmd_train(int argc, char **argv) {
             ok = eb_cli_parse_float(C, a, v, &o.mask_tokens) && o.mask_tokens >= 0 &&
                  o.mask_tokens < 1;
             if (!ok && v) fprintf(stderr, "edgebert train: --mask-tokens must be in [0, 1)\n");
+        } else if (!strcmp(a, "--ema")) {
+            ok = eb_cli_parse_float(C, a, v, &o.ema) && o.ema >= 0 && o.ema < 1;
+            if (!ok && v) fprintf(stderr, "edgebert train: --ema must be in [0, 1)\n");
         } else if (!strcmp(a, "--seed") || !strcmp(a, "--save-every") ||
-                   !strcmp(a, "--max-steps") || !strcmp(a, "--steps")) {
+                   !strcmp(a, "--max-steps") || !strcmp(a, "--steps") ||
+                   !strcmp(a, "--eval-every")) {
             double d;
             ok = eb_cli_parse_double(C, a, v, &d) && d >= 0 && d == floor(d);
             if (!ok && v) fprintf(stderr, "edgebert train: %s needs a non-negative integer\n", a);
@@ -167,6 +173,8 @@ int eb_cmd_train(int argc, char **argv) {
                 o.save_every = (long)d;
             else if (ok && !strcmp(a, "--steps"))
                 o.steps = (long)d;
+            else if (ok && !strcmp(a, "--eval-every"))
+                o.eval_every = (long)d;
             else if (ok)
                 o.max_steps = (long)d;
         } else if (!strcmp(a, "--prune")) {

@@ -206,7 +206,8 @@ typedef struct trainer {
     int has_teacher, teacher_loaded;
     float *tlogits; /* [n_train, K] teacher logits, computed once (eval mode) */
     float *m1, *m2, *mask, *scores, *s1, *s2, *tmp;
-    int *trainable; /* per tensor */
+    float *ema, *raw; /* --ema: the averaged weights; raw holds the trained ones while ema is in */
+    int *trainable;   /* per tensor */
     long step, total, spe, ws, warm;
     int epochs; /* epochs the run spans (the last may be partial with --steps) */
     int *order, order_epoch;
@@ -224,7 +225,8 @@ static void trainer_free(trainer *t) {
     eb_tm_free(&t->m);
     if (t->teacher_loaded) eb_tm_free(&t->teacher);
     eb_free(NULL, t->tlogits);
-    float *bufs[] = {t->m1, t->m2, t->mask, t->scores, t->s1, t->s2, t->tmp, t->dmain};
+    float *bufs[] = {t->m1, t->m2,  t->mask,  t->scores, t->s1,
+                     t->s2, t->tmp, t->dmain, t->ema,    t->raw};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         eb_free(NULL, bufs[i]);
     for (int j = 0; j < EB_MAX_LAYERS; j++)
@@ -487,20 +489,54 @@ static void fingerprint(const trainer *t, int n_train, char *buf, size_t cap) {
     snprintf(buf, cap,
              "phase %d epochs %d lr %g batch %d seed %llu max_len %d warmup %g wd %g clip %g "
              "dropout %g kd %d %g %g %g prune %d keep %g %g %g %g span %d %g %g %g %g emb %g %d "
-             "group %d examples %d steps %ld adapters %d hdrop %g mlm %g %d tmask %g",
+             "group %d examples %d steps %ld adapters %d hdrop %g mlm %g %d tmask %g ema %g",
              (int)o->phase, o->epochs, o->lr, o->batch, (unsigned long long)o->seed, o->max_len,
              o->warmup, o->weight_decay, o->clip, o->dropout, t->has_teacher, o->kd_temperature,
              o->kd_alpha_distil, o->kd_alpha_ce, (int)o->prune, o->keep, o->prune_iw, o->prune_fw,
              o->score_lr, o->span, o->span_coeff, o->span_lr, o->span_max, t->m.x.span_ramp,
              o->emb_prune_pct, o->freeze_embeddings, !o->no_length_grouping, n_train, o->steps,
-             o->adapter_size, o->hidden_dropout, o->mlm_prob, o->mask_id, o->mask_tokens);
+             o->adapter_size, o->hidden_dropout, o->mlm_prob, o->mask_id, o->mask_tokens, o->ema);
+}
+
+/* --ema: the running average of the weights after step t->step (the effective decay warms
+ * up so that the random initialisation does not linger in it). */
+static void ema_update(trainer *t) {
+    const double d = EB_MIN((double)t->o->ema, (1.0 + t->step) / (10.0 + t->step));
+    const float a = (float)d, b = (float)(1.0 - d);
+    float *e = t->ema;
+    const float *p = t->m.params;
+    for (int i = 0; i < t->m.nt; i++) {
+        if (!t->trainable[i]) continue; /* frozen tensors: the average is the tensor */
+        const size_t o0 = t->m.t[i].off, n = t->m.t[i].numel;
+        for (size_t j = o0; j < o0 + n; j++)
+            e[j] = a * e[j] + b * p[j];
+    }
+}
+
+/* Swap the averaged weights in (for dev evaluation and the saved model) and out again;
+ * both leave the effective (masked) weights up to date.  No-ops without --ema. */
+static void ema_in(trainer *t) {
+    eb_tmodel *m = &t->m;
+    if (t->ema) {
+        memcpy(t->raw, m->params, m->n_params * sizeof(float));
+        memcpy(m->params, t->ema, m->n_params * sizeof(float));
+    }
+    if (t->masking) eb_tm_apply_mask(m, t->mask);
+}
+
+static void ema_out(trainer *t) {
+    eb_tmodel *m = &t->m;
+    if (!t->ema) return;
+    memcpy(m->params, t->raw, m->n_params * sizeof(float));
+    if (t->masking) eb_tm_apply_mask(m, t->mask);
 }
 
 static eb_status save_all(trainer *t, eb_error *err) {
     const eb_train_options *o = t->o;
     eb_tmodel *m = &t->m;
-    if (t->masking) eb_tm_apply_mask(m, t->mask);
+    ema_in(t);
     eb_status s = eb_tm_save_hf(m, o->out_dir, err);
+    ema_out(t);
     if (s != EB_OK) return s;
     char path[1024];
     if (o->tokenizer_path) {
@@ -511,12 +547,12 @@ static eb_status save_all(trainer *t, eb_error *err) {
         }
     }
     float stepf[2] = {(float)(t->step % 16777216), (float)(t->step / 16777216)};
-    eb_st_entry e[9];
+    eb_st_entry e[10];
     int n = 0;
-    const float *bufs[] = {m->params, t->m1, t->m2, t->mask, t->scores, t->s1, t->s2};
-    const char *names[] = {"trainer.params", "trainer.adam_m",   "trainer.adam_v",  "trainer.mask",
-                           "trainer.scores", "trainer.scores_m", "trainer.scores_v"};
-    for (int i = 0; i < 7; i++) {
+    const float *bufs[] = {m->params, t->m1, t->m2, t->mask, t->scores, t->s1, t->s2, t->ema};
+    const char *names[] = {"trainer.params", "trainer.adam_m",   "trainer.adam_v",   "trainer.mask",
+                           "trainer.scores", "trainer.scores_m", "trainer.scores_v", "trainer.ema"};
+    for (int i = 0; i < 8; i++) {
         if (!bufs[i]) continue;
         e[n] = (eb_st_entry){names[i], bufs[i], 1, {(int64_t)m->n_params}};
         n++;
@@ -538,10 +574,10 @@ static eb_status load_state(trainer *t, eb_error *err) {
     eb_status s = eb_st_open(path, NULL, 1, &st, err);
     if (s != EB_OK) return s;
     eb_tmodel *m = &t->m;
-    float *bufs[] = {m->params, t->m1, t->m2, t->mask, t->scores, t->s1, t->s2};
-    const char *names[] = {"trainer.params", "trainer.adam_m",   "trainer.adam_v",  "trainer.mask",
-                           "trainer.scores", "trainer.scores_m", "trainer.scores_v"};
-    for (int i = 0; i < 7 && s == EB_OK; i++) {
+    float *bufs[] = {m->params, t->m1, t->m2, t->mask, t->scores, t->s1, t->s2, t->ema};
+    const char *names[] = {"trainer.params", "trainer.adam_m",   "trainer.adam_v",   "trainer.mask",
+                           "trainer.scores", "trainer.scores_m", "trainer.scores_v", "trainer.ema"};
+    for (int i = 0; i < 8 && s == EB_OK; i++) {
         if (!bufs[i]) continue;
         const eb_st_tensor *x = eb_st_find(&st, names[i]);
         if (!x || x->numel != m->n_params)
@@ -918,6 +954,10 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         s = eb_fail(err, EB_ERR_ARG, "train: --hidden-dropout must be in [0, 1)");
         goto done;
     }
+    if (!(o->ema >= 0 && o->ema < 1)) {
+        s = eb_fail(err, EB_ERR_ARG, "train: --ema must be in [0, 1)");
+        goto done;
+    }
     if (!(o->mask_tokens >= 0 && o->mask_tokens < 1)) {
         s = eb_fail(err, EB_ERR_ARG, "train: --mask-tokens must be in [0, 1)");
         goto done;
@@ -955,6 +995,12 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         t.s1 = eb_calloc(NULL, NP, sizeof(float));
         t.s2 = eb_calloc(NULL, NP, sizeof(float));
         ok = ok && t.scores && t.s1 && t.s2;
+    }
+    if (o->ema > 0) {
+        t.ema = eb_malloc(NULL, NP * sizeof(float));
+        t.raw = eb_malloc(NULL, NP * sizeof(float));
+        ok = ok && t.ema && t.raw;
+        if (t.ema) memcpy(t.ema, m->params, NP * sizeof(float));
     }
     if (!ok) {
         s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
@@ -1015,6 +1061,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             break;
         }
         optimizer_step(&t);
+        if (t.ema) ema_update(&t);
         t.step++;
         steps_done++;
         loss_acc += loss;
@@ -1044,17 +1091,25 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         }
         if (epoch_end && dev && o->phase == EB_PHASE_MLM) {
             double te = now_s(), ml, ma;
+            ema_in(&t);
             mlm_eval(&t, dev, &ml, &ma);
+            ema_out(&t);
             t_other += now_s() - te;
             rep->dev_accuracy = ma;
             tlog(o, "epoch %d: dev masked-LM loss %.4f, accuracy %.4f", epoch + 1, ml, ma);
-        } else if (epoch_end && dev) {
+        } else if (dev && (epoch_end || (o->eval_every > 0 && t.step % o->eval_every == 0))) {
             double acc[EB_MAX_LAYERS];
-            if (t.masking) eb_tm_apply_mask(m, t.mask);
             double te = now_s();
-            eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
-            t_other += now_s() - te;
             const int L = m->cfg.num_hidden_layers;
+            char rawpart[64] = "";
+            if (t.ema) { /* the trained weights too, so that the average's gain shows */
+                eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
+                snprintf(rawpart, sizeof rawpart, " (trained weights %.4f, averaged:)", acc[L - 1]);
+            }
+            ema_in(&t);
+            eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
+            ema_out(&t);
+            t_other += now_s() - te;
             rep->dev_accuracy = acc[L - 1];
             if (o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0) {
                 char line[400];
@@ -1062,9 +1117,12 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
                 for (int l = 0; l < L && n < (int)sizeof line - 16; l++)
                     n += snprintf(line + n, sizeof line - n, " %.3f", acc[l]);
                 tlog(o, "epoch %d: dev accuracy per exit layer:%s", epoch + 1, line);
+            } else if (epoch_end) {
+                tlog(o, "epoch %d: dev %s%s %.4f", epoch + 1,
+                     m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", rawpart, acc[L - 1]);
             } else {
-                tlog(o, "epoch %d: dev %s %.4f", epoch + 1,
-                     m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", acc[L - 1]);
+                tlog(o, "step %ld: dev %s%s %.4f", t.step,
+                     m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", rawpart, acc[L - 1]);
             }
         }
         int interrupted = o->stop && *o->stop;
