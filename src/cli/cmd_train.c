@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 
 #include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "cli/cli.h"
 #include "edgebert/data.h"
@@ -117,9 +120,12 @@ int eb_cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--threads")) {
             int th = 0;
             ok = eb_cli_parse_int(C, a, v, &th) && th >= 1;
-            if (ok)
+            if (ok) { /* OpenBLAS's pool and the kernels' OpenMP team */
                 openblas_set_num_threads(th);
-            else if (v)
+#ifdef _OPENMP
+                omp_set_num_threads(th);
+#endif
+            } else if (v)
                 fprintf(stderr, "edgebert train: --threads needs a positive integer\n");
         } else if (!strcmp(a, "--lr"))
             ok = eb_cli_parse_float(C, a, v, &o.lr);
