@@ -806,6 +806,7 @@ static void print_dense(const opts *o, const char *model, const eb_config *c, ro
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "model", model);
         cJSON_AddStringToObject(j, "gemm_impl", eb_gemm_impl_name(eb_gemm_best_impl()));
+        cJSON_AddStringToObject(j, "openblas_kernels", openblas_get_corename());
         cJSON_AddNumberToObject(j, "runs", o->runs);
         cJSON_AddNumberToObject(j, "warmup", o->warmup);
         cJSON_AddNumberToObject(j, "rounds", o->rounds);
@@ -888,8 +889,10 @@ static void print_dense(const opts *o, const char *model, const eb_config *c, ro
             }
     if (ng) {
         printf("\nGEMM (out[M,N] = A[M,K] B[N,K]^T, median GFLOP/s; the 1024^3 OpenBLAS row is "
-               "the ceiling)\n\n| impl | threads | M | N | K | GFLOP/s "
-               "|\n|---|---:|---:|---:|---:|---:|\n");
+               "the ceiling; OpenBLAS's kernels: %s%s)\n\n| impl | threads | M | N | K | GFLOP/s "
+               "|\n|---|---:|---:|---:|---:|---:|\n",
+               openblas_get_corename(),
+               getenv("OPENBLAS_CORETYPE") ? ", chosen by OPENBLAS_CORETYPE" : "");
         for (int i = 0; i < ng; i++)
             printf("| %s | %d | %d | %d | %d | %.1f |\n", g[i].impl, g[i].threads, g[i].M, g[i].N,
                    g[i].K, g[i].gflops);

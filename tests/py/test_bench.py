@@ -122,6 +122,10 @@ def dense(tmp):
     eng = sorted(r["engine"] for r in j.get("rows", []))
     report("bench_cpu_clock_rounds", rc == 0 and j.get("clock") == "cpu" and j.get("rounds") == 2 and
            eng == ["edgebert", "edgebert-batch"], out + err[-300:])
+    # the OpenBLAS kernels named as --version names them (OPENBLAS_CORETYPE decides them)
+    ver = subprocess.run([EXE, "--version"], capture_output=True, text=True).stdout
+    report("bench_openblas_kernels", bool(j.get("openblas_kernels")) and
+           ("OpenBLAS kernels: %s)" % j.get("openblas_kernels")) in ver, "%s / %s" % (j.get("openblas_kernels"), ver))
     rc, out, err = run(["-m", d, "--clock", "sundial"])
     report("bench_usage_clock", rc == 2 and "--clock" in err, err[-200:])
     rc, out, err = run(["-m", d, "--engines", "edgebert", "--tokens", "3", "--threads", "1,2",
@@ -132,7 +136,8 @@ def dense(tmp):
     rc, out, err = run(["-m", d, "--engines", "edgebert", "--tokens", "3", "--threads", "1",
                         "--runs", "2", "--warmup", "0", "--no-rss"])
     report("bench_markdown", rc == 0 and "| engine | threads | tokens | median ms |" in out and
-           "| edgebert | 1 | 3 |" in out and "| openblas | 1 | 1024 | 1024 | 1024 |" in out, out + err[-300:])
+           "| edgebert | 1 | 3 |" in out and "| openblas | 1 | 1024 | 1024 | 1024 |" in out and
+           "OpenBLAS's kernels: " in out, out + err[-300:])
     rc, out, err = run(["-m", d, "--engines", "edgebert", "--tokens", "200", "--threads", "1",
                         "--runs", "2", "--json", "--no-gemm", "--no-rss"])
     j = json.loads(out) if rc == 0 else {}
