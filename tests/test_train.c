@@ -521,7 +521,7 @@ static void test_pruning_and_spans(void **state) {
             "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight";
         assert_float_equal(zero_frac(out, q), 0.7, 0.01);
         assert_float_equal(r.sparsity, 0.7, 0.01);
-        /* embeddings: 50th percentile after the last epoch (p = 50 * min(1, 0.9/0.7)) */
+        /* embeddings: 50th percentile at the end (p = 50 * min(1, 0.9/0.7)) */
         assert_float_equal(zero_frac(out, "albert.embeddings.word_embeddings.weight"), 0.5, 0.02);
         size_t n;
         float *z = load_tensor(
@@ -536,6 +536,32 @@ static void test_pruning_and_spans(void **state) {
         free(z);
         rm_rf(out);
     }
+    finish(&d);
+}
+
+/* The embeddings reach their percentile at 80 % of the run, not after its last step, so the
+ * network trains on them pruned: a one-epoch run stopped at 6 of 7 steps is already pruned. */
+static void test_embedding_prune_schedule(void **state) {
+    (void)state;
+    char cfg[PATH_CAP], out[PATH_CAP];
+    eb_train_data d;
+    start(cfg, 2, &d, 100, 3); /* batch 16: 7 steps */
+    tmp_path(out, "m");
+    eb_error err;
+    eb_train_options o = opts(cfg, out);
+    o.epochs = 1;
+    o.emb_prune_pct = 40;
+    o.freeze_embeddings = 1;
+    o.max_steps = 1; /* f = 1/7 < 0.1 + 0.7 * (some): 40 * (1/7 - 0.1) / 0.7 = 2.4th percentile */
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+    double z1 = zero_frac(out, "albert.embeddings.word_embeddings.weight");
+    assert_true(z1 < 0.06);
+    o.max_steps = 5; /* step 6 of 7: f = 0.857 > 0.8, the whole 40th percentile */
+    o.resume = 1;
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+    assert_float_equal(zero_frac(out, "albert.embeddings.word_embeddings.weight"), 0.4, 0.02);
+    assert_float_equal(eb_emb_prune_percentile(6, 7, 40), 40, 1e-12);
+    assert_float_equal(eb_emb_prune_percentile(1, 7, 40), 40 * (1.0 / 7 - 0.1) / 0.7, 1e-9);
     finish(&d);
 }
 
@@ -733,6 +759,7 @@ int main(void) {
         cmocka_unit_test(test_mask_tokens),
         cmocka_unit_test(test_weight_average),
         cmocka_unit_test(test_pruning_and_spans),
+        cmocka_unit_test(test_embedding_prune_schedule),
         cmocka_unit_test(test_offramps_predictor),
         cmocka_unit_test(test_distillation),
         cmocka_unit_test(test_steps_option),

@@ -192,8 +192,8 @@ double eb_prune_schedule(long step, long total, long ws, double iw, double fw, d
     return keep + (1.0 - keep) * r * r * r;
 }
 
-double eb_emb_prune_percentile(int epochs_done, int epochs, double pct) {
-    double f = (double)epochs_done / epochs;
+double eb_emb_prune_percentile(long step, long total, double pct) {
+    double f = total > 0 ? (double)step / (double)total : 1.0;
     double r = (f - 0.1) / 0.7;
     return pct * (r < 0 ? 0 : (r > 1 ? 1 : r));
 }
@@ -262,9 +262,15 @@ static void update_masks(trainer *t) {
     if (t->masking) eb_tm_apply_mask(m, t->mask);
 }
 
-static void emb_prune(trainer *t, int epochs_done) {
+/* Embedding pruning on its own schedule, by the step: at 20 points of the run (and its end)
+ * the embeddings are cut to eb_emb_prune_percentile(step, total), which reaches --emb-prune at
+ * 80 % of the run, so the rest of the network trains on the pruned (frozen) embeddings for
+ * the last fifth (a one-epoch student used to be pruned after its last step). */
+static void emb_prune(trainer *t) {
     const eb_train_options *o = t->o;
-    double pct = eb_emb_prune_percentile(epochs_done, t->epochs, o->emb_prune_pct);
+    const long every = t->total >= 20 ? t->total / 20 : 1;
+    if (t->step % every != 0 && t->step != t->total) return;
+    double pct = eb_emb_prune_percentile(t->step, t->total, o->emb_prune_pct);
     if (pct <= 0) return;
     eb_tmodel *m = &t->m;
     for (int i = 0; i < m->nt; i++) {
@@ -276,7 +282,8 @@ static void emb_prune(trainer *t, int epochs_done) {
             val[k] = m->params[p->off + k] * t->mask[p->off + k];
         topk_mask(t->mask + p->off, val, p->numel, 1.0 - pct / 100.0, t->tmp, 1);
     }
-    tlog(o, "epoch %d: embeddings pruned to the %.1fth percentile", epochs_done, pct);
+    if (t->step % t->spe == 0 || t->step == t->total)
+        tlog(o, "step %ld: embeddings pruned to the %.1fth percentile", t->step, pct);
 }
 
 /* Which tensors this phase trains. */
@@ -1068,8 +1075,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         n_acc++;
         last_loss = loss;
         const int epoch_end = t.step % t.spe == 0 || t.step == t.total;
-        if (epoch_end && o->emb_prune_pct > 0 && o->phase == EB_PHASE_BACKBONE)
-            emb_prune(&t, (int)(t.step / t.spe));
+        if (o->emb_prune_pct > 0 && o->phase == EB_PHASE_BACKBONE) emb_prune(&t);
         if (o->progress && (t.step % o->log_every == 0 || t.step == t.total)) {
             double tn = now_s();
             eb_train_progress p = {t.step,
@@ -1103,6 +1109,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             const int L = m->cfg.num_hidden_layers;
             char rawpart[64] = "";
             if (t.ema) { /* the trained weights too, so that the average's gain shows */
+                if (t.masking) eb_tm_apply_mask(m, t.mask);
                 eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
                 snprintf(rawpart, sizeof rawpart, " (trained weights %.4f, averaged:)", acc[L - 1]);
             }

@@ -24,8 +24,8 @@ void eb_trainer_eval(eb_tmodel *m, const eb_train_data *d, int max_len, int max_
                      float *entropies, float *logits);
 /* Kept fraction of the cubic pruning schedule at `step` of `total`. */
 double eb_prune_schedule(long step, long total, long ws, double iw, double fw, double keep);
-/* Percentile of the embedding pruning after epochs_done of epochs. */
-double eb_emb_prune_percentile(int epochs_done, int epochs, double pct);
+/* Percentile of the embedding pruning at `step` of `total`: pct * clamp((f - 0.1) / 0.7, 0, 1). */
+double eb_emb_prune_percentile(long step, long total, double pct);
 /* --mask-tokens: each of the N tokens with valid[i] and id > 4 becomes
  * mask_id with probability prob (RNG from seed); returns how many did. */
 int eb_trainer_mask_tokens(int32_t *ids, const uint8_t *valid, int N, float prob, int mask_id,
