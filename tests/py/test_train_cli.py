@@ -72,10 +72,20 @@ def main():
         # usage errors
         errs = []
         for bad in (["--data", data], base + ["--out", d + "/x", "--prune", "sideways"],
-                    base + ["--out", d + "/x", "--epochs", "two"], ["--bogus"]):
+                    base + ["--out", d + "/x", "--epochs", "two"], ["--bogus"],
+                    base + ["--out", d + "/x", "--ema", "1"],
+                    base + ["--out", d + "/x", "--eval-every", "-3"]):
             r = run(bad)
             if r.returncode != 2:
                 errs.append("%s: exit %d, want 2" % (" ".join(bad[-2:]), r.returncode))
+            elif len(bad) > 1 and bad[-2] in ("--ema", "--eval-every") and bad[-2] not in r.stderr:
+                errs.append("%s: the message does not name the option: %s" % (bad[-2], r.stderr[-200:]))
+        # --ema and --eval-every: a dev line every 5 steps giving both weights
+        r = run(base + ["--out", d + "/ema", "--dev", data, "--steps", "10", "--ema", "0.9",
+                        "--eval-every", "5"])
+        lines = [l for l in r.stderr.splitlines() if "dev accuracy (trained weights" in l]
+        if r.returncode != 0 or len(lines) != 2 or "step 5:" not in lines[0]:
+            errs.append("--ema/--eval-every run: exit %d, dev lines %s" % (r.returncode, lines))
         report("train_cli_usage", errs)
 
         # a run, read back by the PyTorch reference
