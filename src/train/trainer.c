@@ -1111,7 +1111,8 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             if (t.ema) { /* the trained weights too, so that the average's gain shows */
                 if (t.masking) eb_tm_apply_mask(m, t.mask);
                 eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
-                snprintf(rawpart, sizeof rawpart, " (trained weights %.4f, averaged:)", acc[L - 1]);
+                snprintf(rawpart, sizeof rawpart, " (averaged weights; trained weights %.4f)",
+                         acc[L - 1]);
             }
             ema_in(&t);
             eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
@@ -1123,13 +1124,16 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
                 int n = 0;
                 for (int l = 0; l < L && n < (int)sizeof line - 16; l++)
                     n += snprintf(line + n, sizeof line - n, " %.3f", acc[l]);
-                tlog(o, "epoch %d: dev accuracy per exit layer:%s", epoch + 1, line);
+                if (epoch_end)
+                    tlog(o, "epoch %d: dev accuracy per exit layer:%s", epoch + 1, line);
+                else
+                    tlog(o, "step %ld: dev accuracy per exit layer:%s", t.step, line);
             } else if (epoch_end) {
-                tlog(o, "epoch %d: dev %s%s %.4f", epoch + 1,
-                     m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", rawpart, acc[L - 1]);
+                tlog(o, "epoch %d: dev %s %.4f%s", epoch + 1,
+                     m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", acc[L - 1], rawpart);
             } else {
-                tlog(o, "step %ld: dev %s%s %.4f", t.step,
-                     m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", rawpart, acc[L - 1]);
+                tlog(o, "step %ld: dev %s %.4f%s", t.step,
+                     m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", acc[L - 1], rawpart);
             }
         }
         int interrupted = o->stop && *o->stop;

@@ -83,7 +83,7 @@ def main():
         # --ema and --eval-every: a dev line every 5 steps giving both weights
         r = run(base + ["--out", d + "/ema", "--dev", data, "--steps", "10", "--ema", "0.9",
                         "--eval-every", "5"])
-        lines = [l for l in r.stderr.splitlines() if "dev accuracy (trained weights" in l]
+        lines = [l for l in r.stderr.splitlines() if "(averaged weights; trained weights " in l]
         if r.returncode != 0 or len(lines) != 2 or "step 5:" not in lines[0]:
             errs.append("--ema/--eval-every run: exit %d, dev lines %s" % (r.returncode, lines))
         report("train_cli_usage", errs)
