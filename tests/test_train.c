@@ -565,6 +565,41 @@ static void test_embedding_prune_schedule(void **state) {
     finish(&d);
 }
 
+/* --emb-prune in masked-LM pretraining: the shared embeddings reach their percentile there,
+ * and a classifier fine-tuned from them (embeddings trainable) keeps every pruned one zero. */
+static void test_mlm_embedding_prune(void **state) {
+    (void)state;
+    char cfg[PATH_CAP], out[PATH_CAP], cls[PATH_CAP];
+    eb_train_data d;
+    start(cfg, 2, &d, 96, 11);
+    tmp_path(out, "mlm");
+    tmp_path(cls, "cls");
+    eb_error err;
+    eb_train_options o = opts(cfg, out);
+    o.phase = EB_PHASE_MLM;
+    o.epochs = 2;
+    o.emb_prune_pct = 50;
+    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
+    const char *we = "albert.embeddings.word_embeddings.weight";
+    assert_float_equal(zero_frac(out, we), 0.5, 0.02);
+    assert_float_equal(zero_frac(out, "albert.encoder.embedding_hidden_mapping_in.weight"), 0.5,
+                       0.02);
+    eb_train_options oc = opts(NULL, cls);
+    oc.init_dir = out;
+    oc.epochs = 1;
+    assert_int_equal(eb_train_run(&oc, &d, NULL, NULL, &err), EB_OK);
+    size_t na, nb, moved = 0;
+    float *a = load_tensor(out, we, &na), *b = load_tensor(cls, we, &nb);
+    assert_int_equal(na, nb);
+    for (size_t i = 0; i < na; i++) {
+        if (a[i] == 0.0f) assert_true(b[i] == 0.0f);
+        moved += a[i] != b[i];
+    }
+    assert_true(moved > 0); /* the kept ones did train */
+    free(a), free(b);
+    finish(&d);
+}
+
 static void test_offramps_predictor(void **state) {
     (void)state;
     char cfg[PATH_CAP], a[PATH_CAP], b[PATH_CAP], c[PATH_CAP];
@@ -760,6 +795,7 @@ int main(void) {
         cmocka_unit_test(test_weight_average),
         cmocka_unit_test(test_pruning_and_spans),
         cmocka_unit_test(test_embedding_prune_schedule),
+        cmocka_unit_test(test_mlm_embedding_prune),
         cmocka_unit_test(test_offramps_predictor),
         cmocka_unit_test(test_distillation),
         cmocka_unit_test(test_steps_option),

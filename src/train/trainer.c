@@ -1017,7 +1017,9 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
      * pruned initial checkpoint's embeddings and matrices when frozen */
     for (size_t i = 0; i < NP; i++)
         t.mask[i] = 1.0f;
-    if (o->phase == EB_PHASE_BACKBONE) {
+    /* zeros in the loaded embeddings stay zero (pruned by an earlier phase); --emb-prune cuts
+     * more in the backbone phase and in masked-LM pretraining (the embeddings all tasks share) */
+    if (o->phase == EB_PHASE_BACKBONE || o->phase == EB_PHASE_MLM) {
         for (int i = 0; i < m->nt; i++) {
             const eb_tparam *p = &m->t[i];
             if (!is_masked(p) || !(p->flags & EB_TP_EMBPRUNE)) continue;
@@ -1075,7 +1077,9 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         n_acc++;
         last_loss = loss;
         const int epoch_end = t.step % t.spe == 0 || t.step == t.total;
-        if (o->emb_prune_pct > 0 && o->phase == EB_PHASE_BACKBONE) emb_prune(&t);
+        if (o->emb_prune_pct > 0 &&
+            (o->phase == EB_PHASE_BACKBONE || o->phase == EB_PHASE_MLM))
+            emb_prune(&t);
         if (o->progress && (t.step % o->log_every == 0 || t.step == t.total)) {
             double tn = now_s();
             eb_train_progress p = {t.step,
