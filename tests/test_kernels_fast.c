@@ -7,6 +7,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "kernels/backward.h"
 #include "kernels/kernels.h"
 #include "util/util.h"
 
@@ -158,6 +159,50 @@ static void test_gemm_large_threaded(void **state) {
         for (int i = 0; i < N * OC; i++)
             assert_float_equal(y[i], r[i], 2e-5 * (1 + fabs(r[i])));
         free(x), free(w), free(b), free(y), free(r);
+    }
+}
+
+/* gelu_new'(x) in double, from the tanh form directly */
+static double gelu_new_grad_d(double v) {
+    const double s = sqrt(2 / M_PI), t = tanh(s * (v + 0.044715 * v * v * v));
+    return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * s * (1 + 3 * 0.044715 * v * v);
+}
+
+/* The dispatched GELU backward (AVX-512 here) and the scalar _ref against the double formula,
+ * over both tails and every tail length; it accumulates into dinp. */
+static void test_gelu_backward_fast(void **state) {
+    (void)state;
+    enum { n = 2003 };
+    static float x[n], g[n], a[n], b[n];
+    uint64_t s = 17;
+    for (int i = 0; i < n; i++)
+        x[i] = -12.0f + 24.0f * (float)i / (n - 1);
+    x[7] = 0, x[8] = 1e-30f, x[9] = -1e-30f, x[10] = 88.0f, x[11] = -90.0f, x[12] = 1e-4f;
+    fill(g, n, &s, 2.0f);
+    fill(a, n, &s, 1.0f);
+    memcpy(b, a, sizeof b);
+    static float a0[n];
+    memcpy(a0, a, sizeof a0);
+    eb_gelu_new_backward(a, g, x, n);
+    eb_gelu_new_backward_ref(b, g, x, n);
+    for (int i = 0; i < n; i++) {
+        double r = a0[i] + (double)g[i] * gelu_new_grad_d(x[i]);
+        /* the scalar ref forms 1 + tanh u as 2 - 2/(e^{2u} + 1): it cancels for u << 0 */
+        if (!(fabs(a[i] - r) <= 2e-6 * (1 + fabs(r))) ||
+            !(fabs(b[i] - r) <= 1e-5 * (1 + fabs(r)))) {
+            print_error("x=%.9g: fast %.9g ref %.9g double %.9g\n", (double)x[i], (double)a[i],
+                        (double)b[i], r);
+            fail();
+        }
+    }
+    for (size_t len = 1; len < 20; len++) {
+        float v[20], u[20], d[20];
+        for (size_t i = 0; i < len; i++)
+            v[i] = u[i] = 0.1f * (float)i, d[i] = 0.37f * (float)i - 2.0f;
+        eb_gelu_new_backward(v, d, d, len);
+        eb_gelu_new_backward_ref(u, d, d, len);
+        for (size_t i = 0; i < len; i++)
+            assert_float_equal(v[i], u[i], 1e-5);
     }
 }
 
@@ -552,6 +597,7 @@ int main(void) {
         cmocka_unit_test(test_gemm_strided_and_wrappers),
         cmocka_unit_test(test_gemm_large_threaded),
         cmocka_unit_test(test_gelu_fast),
+        cmocka_unit_test(test_gelu_backward_fast),
         cmocka_unit_test(test_layernorm_fast),
         cmocka_unit_test(test_softmax_masked_row),
         cmocka_unit_test(test_attention_fast),

@@ -24,7 +24,9 @@ void eb_layernorm_backward(float *dinp, float *dg, float *db, const float *dout,
                            const float *g, int N, int C, float eps);
 
 /* Element-wise activations: dinp[n] += dout[n] * f'(inp[n]); inp = forward input. */
+/* dinp += dout * gelu_new'(inp); AVX-512 when the CPU has it (fast.c), else the scalar _ref */
 void eb_gelu_new_backward(float *dinp, const float *dout, const float *inp, size_t n);
+void eb_gelu_new_backward_ref(float *dinp, const float *dout, const float *inp, size_t n);
 void eb_gelu_erf_backward(float *dinp, const float *dout, const float *inp, size_t n);
 void eb_relu_backward(float *dinp, const float *dout, const float *inp, size_t n);
 /* tanh from its OUTPUT y = tanh(x): dinp += dout * (1 - y^2). */

@@ -13,6 +13,7 @@
  *  - Attention: heads in parallel (OpenMP); scores with the GEMM tiles,
  *    fused scale + key mask + span softmax, context as broadcast-FMA rows
  *    that skip zero probabilities (masked keys, spans). */
+#include "kernels/backward.h"
 #include "kernels/kernels.h"
 #include "util/util.h"
 
@@ -92,6 +93,28 @@ static T512 void gelu_erf_avx512(float *x, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 m = tail_mask(n - i);
         _mm512_mask_storeu_ps(x + i, m, gelu_erf512(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+/* dinp += dout * gelu_new'(x). With p = 1/(1 + e^{-2u}) = (1 + tanh u)/2,
+ * u = s(x + 0.044715x^3): gelu_new'(x) = p + 2x p(1 - p) s(1 + 0.134145x^2)
+ * (1 - tanh^2 u = 4p(1 - p)); e^{-2u} is clamped finite by exp512, so both tails are exact. */
+static T512 void gelu_new_backward_avx512(float *dinp, const float *dout, const float *inp,
+                                          size_t n) {
+    const __m512 s = _mm512_set1_ps(0.7978845608028654f), one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 x = _mm512_maskz_loadu_ps(m, inp + i), x2 = _mm512_mul_ps(x, x);
+        __m512 u =
+            _mm512_mul_ps(s, _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), x2), x, x));
+        __m512 p =
+            _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_mul_ps(_mm512_set1_ps(-2.0f), u))));
+        __m512 du = _mm512_mul_ps(s, _mm512_fmadd_ps(_mm512_set1_ps(0.134145f), x2, one));
+        __m512 q = _mm512_mul_ps(_mm512_mul_ps(p, _mm512_sub_ps(one, p)), _mm512_add_ps(x, x));
+        __m512 d = _mm512_fmadd_ps(q, du, p);
+        __m512 g = _mm512_maskz_loadu_ps(m, dinp + i);
+        _mm512_mask_storeu_ps(dinp + i, m,
+                              _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, dout + i), d, g));
     }
 }
 
@@ -205,7 +228,8 @@ static inline __attribute__((always_inline)) T512 void av_rows(float *o, int ldo
     EB_AV_DECL(0)
     EB_AV_DECL(1)
     EB_AV_DECL(2)
-    EB_AV_DECL(3) EB_AV_DECL(4) EB_AV_DECL(5)
+    EB_AV_DECL(3)
+    EB_AV_DECL(4) EB_AV_DECL(5)
 #undef EB_AV_DECL
         for (int j = 0; j < N; j++) {
         if (skip) {
@@ -276,7 +300,8 @@ static inline __attribute__((always_inline)) T512 void qk_rows(float *A, int lda
            a##r##2 = _mm512_setzero_ps(), a##r##3 = _mm512_setzero_ps();
     EB_QK_DECL(0)
     EB_QK_DECL(1)
-    EB_QK_DECL(2) EB_QK_DECL(3) EB_QK_DECL(4) EB_QK_DECL(5)
+    EB_QK_DECL(2)
+    EB_QK_DECL(3) EB_QK_DECL(4) EB_QK_DECL(5)
 #undef EB_QK_DECL
         for (int c = 0; c < HS; c++) {
         const float *kr = kT + (size_t)c * ldk + j0;
@@ -385,6 +410,16 @@ void eb_gelu_new(float *x, size_t n) {
     }
 #endif
     eb_gelu_new_ref(x, n);
+}
+
+void eb_gelu_new_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+#if EB_X86
+    if (use512()) {
+        gelu_new_backward_avx512(dinp, dout, inp, n);
+        return;
+    }
+#endif
+    eb_gelu_new_backward_ref(dinp, dout, inp, n);
 }
 
 #if EB_X86
