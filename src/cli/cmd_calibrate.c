@@ -10,18 +10,110 @@
 #include "cli/cli.h"
 #include "edgebert/data.h"
 #include "edgebert/runtime.h"
+#include "hw/svg.h"
 #include "model/config.h"
 #include "util/util.h"
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: edgebert calibrate [-m MODEL] --data DEV.tsv --task NAME [--model-task NAME]\n"
-            "                          [--drops 1,2,5] [--limit N] [--save] [--json]\n"
-            "Runs every sentence through all layers once, then finds for each allowed accuracy drop\n"
-            "(%%-points) the largest threshold for conventional early exit (ee) and, when the model\n"
-            "has an exit predictor table, for latency-aware inference (lai).  --save writes the\n"
-            "thresholds of the first drop into the checkpoint's config.json (edgebert_threshold,\n"
-            "edgebert_lai_threshold).\n");
+    fprintf(
+        stderr,
+        "usage: edgebert calibrate [-m MODEL] --data DEV.tsv --task NAME [--model-task NAME]\n"
+        "                          [--drops 1,2,5] [--limit N] [--save] [--json]\n"
+        "                          [--curve PREFIX]\n"
+        "Runs every sentence through all layers once, then finds for each allowed accuracy drop\n"
+        "(%%-points) the largest threshold for conventional early exit (ee) and, when the model\n"
+        "has an exit predictor table, for latency-aware inference (lai).  --save writes the\n"
+        "thresholds of the first drop into the checkpoint's config.json (edgebert_threshold,\n"
+        "edgebert_lai_threshold).\n"
+        "--curve PREFIX writes the exit-layer curve: PREFIX.csv (accuracy and mean exit layer\n"
+        "for every threshold 0.00, 0.01, ... up to the largest entropy; ee, and lai with a\n"
+        "predictor table) and PREFIX.svg (accuracy and mean exit layer against the threshold).\n");
+}
+
+/* The exit-layer curve: every threshold on a 0.01 grid into PREFIX.csv, every fifth into the
+ * two panels of PREFIX.svg. */
+static int write_curve(const char *prefix, const float *ent, const int *lab, const int *gold, int n,
+                       int L, const eb_exit_lut *lut, double base) {
+    float hi = 0;
+    for (size_t i = 0; i < (size_t)n * L; i++)
+        hi = ent[i] > hi ? ent[i] : hi;
+    const int nt = (int)ceil(hi * 100.0) + 1; /* the last threshold lets every sentence exit at 1 */
+    char path[4096];
+    snprintf(path, sizeof path, "%s.csv", prefix);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "edgebert calibrate: cannot write %s\n", path);
+        return 1;
+    }
+    fprintf(f, "threshold,ee_accuracy,ee_mean_exit_layer%s\n",
+            lut ? ",lai_accuracy,lai_mean_exit_layer,lai_mean_predicted_layer" : "");
+    const int ncat = (nt + 4) / 5;
+    double *vals = calloc((size_t)ncat * 4, sizeof *vals);
+    char(*names)[16] = calloc((size_t)ncat, sizeof *names);
+    const char **cats = calloc((size_t)ncat, sizeof *cats);
+    if (!vals || !names || !cats) {
+        fclose(f);
+        free(vals), free(names), free(cats);
+        fprintf(stderr, "edgebert calibrate: out of memory\n");
+        return 1;
+    }
+    for (int k = 0; k < nt; k++) {
+        const double t = k / 100.0;
+        double acc, me, mp, lacc = NAN, lme = NAN, lmp = NAN;
+        eb_calib_evaluate(ent, lab, gold, n, L, t, NULL, &acc, &me, &mp);
+        fprintf(f, "%.2f,%.6f,%.4f", t, acc, me);
+        if (lut) {
+            eb_calib_evaluate(ent, lab, gold, n, L, t, lut, &lacc, &lme, &lmp);
+            fprintf(f, ",%.6f,%.4f,%.4f", lacc, lme, lmp);
+        }
+        fputc('\n', f);
+        if (k % 5 == 0) {
+            const int c = k / 5;
+            snprintf(names[c], sizeof names[c], "%.2f", t);
+            cats[c] = names[c];
+            vals[c] = acc * 100, vals[ncat + c] = lacc * 100;
+            vals[2 * ncat + c] = me, vals[3 * ncat + c] = lme;
+        }
+    }
+    int rc = fclose(f) == 0 ? 0 : 1;
+    if (rc) fprintf(stderr, "edgebert calibrate: cannot write %s\n", path);
+    const char *ser[] = {"early exit (ee)", "latency-aware (lai)"};
+    char t1[96];
+    snprintf(t1, sizeof t1, "dev accuracy (%%); all %d layers: %.2f %%", L, base * 100);
+    eb_svg_panel pn[2] = {
+        {.title = t1,
+         .ylabel = "%",
+         .ncat = ncat,
+         .cats = cats,
+         .nser = lut ? 2 : 1,
+         .series = ser,
+         .values = vals},
+        {.title = "mean exit layer",
+         .ylabel = "layer",
+         .ncat = ncat,
+         .cats = cats,
+         .nser = lut ? 2 : 1,
+         .series = ser,
+         .values = vals + 2 * ncat,
+         .ymin_fixed = 0,
+         .ymax_fixed = L},
+    };
+    double lo = 100;
+    for (int c = 0; c < ncat; c++)
+        for (int s = 0; s < (lut ? 2 : 1); s++)
+            lo = fmin(lo, vals[s * ncat + c]);
+    pn[0].ymin_fixed = floor(lo / 5) * 5, pn[0].ymax_fixed = 100;
+    eb_error err = {0};
+    snprintf(path, sizeof path, "%s.svg", prefix);
+    if (!rc &&
+        eb_svg_write(path, "exit-layer curve: entropy threshold against accuracy and exit layer",
+                     pn, 2, &err) != EB_OK) {
+        fprintf(stderr, "edgebert calibrate: %s\n", err.msg);
+        rc = 1;
+    }
+    if (!rc) fprintf(stderr, "edgebert calibrate: wrote %s.csv and %s.svg\n", prefix, prefix);
+    free(vals), free(names), free(cats);
+    return rc;
 }
 
 static int save_thresholds(const char *dir, double ee, double lai) {
@@ -49,19 +141,30 @@ static int save_thresholds(const char *dir, double ee, double lai) {
 
 int eb_cmd_calibrate(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *task = NULL, *mtask = NULL, *drops_s = "1,2,5";
+    const char *curve = NULL;
     int json = 0, limit = 0, save = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && v) model = argv[++i];
-        else if (!strcmp(argv[i], "--data") && v) data = argv[++i];
-        else if (!strcmp(argv[i], "--task") && v) task = argv[++i];
-        else if (!strcmp(argv[i], "--model-task") && v) mtask = argv[++i];
-        else if (!strcmp(argv[i], "--drops") && v) drops_s = argv[++i];
+        if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && v)
+            model = argv[++i];
+        else if (!strcmp(argv[i], "--data") && v)
+            data = argv[++i];
+        else if (!strcmp(argv[i], "--task") && v)
+            task = argv[++i];
+        else if (!strcmp(argv[i], "--model-task") && v)
+            mtask = argv[++i];
+        else if (!strcmp(argv[i], "--curve") && v)
+            curve = argv[++i];
+        else if (!strcmp(argv[i], "--drops") && v)
+            drops_s = argv[++i];
         else if (!strcmp(argv[i], "--limit") && v) {
             if (!eb_cli_parse_int("calibrate", "--limit", argv[++i], &limit)) return 2;
-        } else if (!strcmp(argv[i], "--save")) save = 1;
-        else if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(), 0;
+        } else if (!strcmp(argv[i], "--save"))
+            save = 1;
+        else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return usage(), 0;
         else {
             fprintf(stderr, "edgebert calibrate: unknown or incomplete option %s\n", argv[i]);
             return usage(), 2;
@@ -87,7 +190,9 @@ int eb_cmd_calibrate(int argc, char **argv) {
         return 2;
     }
     if (ti->num_labels < 2) {
-        fprintf(stderr, "edgebert calibrate: %s is a regression task; entropy thresholds need classes\n", ti->name);
+        fprintf(stderr,
+                "edgebert calibrate: %s is a regression task; entropy thresholds need classes\n",
+                ti->name);
         return 2;
     }
     eb_model *m = eb_cli_load_model("calibrate", model);
@@ -103,12 +208,14 @@ int eb_cmd_calibrate(int argc, char **argv) {
         fprintf(stderr, "edgebert calibrate: the model has no task '%s'\n", mtask);
         goto done;
     }
-    if (eb_dataset_load(data, task, NULL, &ds, &err) != EB_OK || eb_context_new(m, &ctx, &err) != EB_OK) {
+    if (eb_dataset_load(data, task, NULL, &ds, &err) != EB_OK ||
+        eb_context_new(m, &ctx, &err) != EB_OK) {
         fprintf(stderr, "edgebert calibrate: %s\n", err.msg);
         goto done;
     }
     int map[EB_MAX_LABELS];
-    if (eb_task_label_map(ti, (const char(*)[EB_LABEL_NAME_MAX])cfg->id2label, cfg->num_labels, map, &err) != EB_OK) {
+    if (eb_task_label_map(ti, (const char(*)[EB_LABEL_NAME_MAX])cfg->id2label, cfg->num_labels, map,
+                          &err) != EB_OK) {
         fprintf(stderr, "edgebert calibrate: %s\n", err.msg);
         goto done;
     }
@@ -135,10 +242,12 @@ int eb_cmd_calibrate(int argc, char **argv) {
             lab[(size_t)i * L + l] = r.layer_labels[l];
         }
         gold[i] = ds->rows[i].label >= 0 ? map[ds->rows[i].label] : -1;
-        if (tty && (i % 50 == 49 || i + 1 == n)) fprintf(stderr, "\r%d/%d sentences%s", i + 1, n, i + 1 == n ? "\n" : "");
+        if (tty && (i % 50 == 49 || i + 1 == n))
+            fprintf(stderr, "\r%d/%d sentences%s", i + 1, n, i + 1 == n ? "\n" : "");
     }
     if (eb_model_num_offramps(m) == 0)
-        fprintf(stderr, "edgebert calibrate: warning: the model has no off-ramps; every layer uses the final head\n");
+        fprintf(stderr, "edgebert calibrate: warning: the model has no off-ramps; every layer uses "
+                        "the final head\n");
     const eb_exit_lut *lut = eb_model_task_lut(m, mtask);
     eb_calib_point ee[8], lai[8];
     double base;
@@ -147,37 +256,45 @@ int eb_cmd_calibrate(int argc, char **argv) {
         goto done;
     }
     if (json) {
-        printf("{\"task\": \"%s\", \"n\": %d, \"base_accuracy\": %.6g, \"rows\": [", ti->name, n, base);
+        printf("{\"task\": \"%s\", \"n\": %d, \"base_accuracy\": %.6g, \"rows\": [", ti->name, n,
+               base);
         for (int d = 0; d < nd; d++) {
-            printf("%s{\"drop_pct\": %g, \"ee_threshold\": %.3f, \"ee_accuracy\": %.6g, \"ee_mean_exit_layer\": %.4f",
+            printf("%s{\"drop_pct\": %g, \"ee_threshold\": %.3f, \"ee_accuracy\": %.6g, "
+                   "\"ee_mean_exit_layer\": %.4f",
                    d ? ", " : "", drops[d], ee[d].threshold, ee[d].accuracy, ee[d].mean_exit_layer);
             if (lut)
-                printf(", \"lai_threshold\": %.3f, \"lai_accuracy\": %.6g, \"lai_mean_predicted_layer\": %.4f, "
+                printf(", \"lai_threshold\": %.3f, \"lai_accuracy\": %.6g, "
+                       "\"lai_mean_predicted_layer\": %.4f, "
                        "\"lai_mean_exit_layer\": %.4f",
-                       lai[d].threshold, lai[d].accuracy, lai[d].mean_predicted_layer, lai[d].mean_exit_layer);
+                       lai[d].threshold, lai[d].accuracy, lai[d].mean_predicted_layer,
+                       lai[d].mean_exit_layer);
             printf("}");
         }
         printf("]}\n");
     } else {
-        printf("task %s, %d sentences, accuracy with all %d layers %.4f\n\n", ti->display, n, L, base);
+        printf("task %s, %d sentences, accuracy with all %d layers %.4f\n\n", ti->display, n, L,
+               base);
         printf("| accuracy drop | EE threshold | EE mean exit layer |%s\n",
                lut ? " LAI threshold | LAI mean predicted exit layer | LAI mean exit layer |" : "");
         printf("|---|---|---|%s\n", lut ? "---|---|---|" : "");
         for (int d = 0; d < nd; d++) {
             printf("| %g %%-pt | %.3f | %.2f |", drops[d], ee[d].threshold, ee[d].mean_exit_layer);
-            if (lut) printf(" %.3f | %.2f | %.2f |", lai[d].threshold, lai[d].mean_predicted_layer, lai[d].mean_exit_layer);
+            if (lut)
+                printf(" %.3f | %.2f | %.2f |", lai[d].threshold, lai[d].mean_predicted_layer,
+                       lai[d].mean_exit_layer);
             printf("\n");
         }
     }
-    rc = 0;
-    if (save) {
+    rc = curve ? write_curve(curve, ent, lab, gold, n, L, lut, base) : 0;
+    if (save && rc == 0) {
         struct stat st;
         char buf[4096];
         const char *path = eb_cli_model_path(model, buf, sizeof buf);
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
             rc = save_thresholds(path, ee[0].threshold, lut ? lai[0].threshold : -1);
         else {
-            fprintf(stderr, "edgebert calibrate: --save writes a checkpoint directory's config.json; repack the bundle "
+            fprintf(stderr, "edgebert calibrate: --save writes a checkpoint directory's "
+                            "config.json; repack the bundle "
                             "from calibrated directories\n");
             rc = 1;
         }

@@ -35,6 +35,9 @@ void eb_calib_evaluate(const float *ent, const int *lab, const int *gold, int n,
                      const eb_exit_lut *lut, double *acc, double *mean_exit, double *mean_pred) {
     long right = 0, counted = 0;
     double se = 0, sp = 0;
+    /* the engine holds its threshold as a float (eb_run_params.threshold): compare with that
+     * value, or a predicted entropy equal to it (0.2 against 0.2f) decides differently */
+    t = (double)(float)t;
     for (int i = 0; i < n; i++) {
         int pred = 0;
         int e = exit_layer(ent + (size_t)i * L, L, t, lut, &pred);
