@@ -54,9 +54,11 @@ def main():
             DEV.get(name, name), metric(cr["fp32"], name), metric(cr["af8"], name),
             metric(ee, name), ee["mean_exit_layer"], t["num_layers"], t["task_bytes"] / 1e6))
         spans.append((DEV.get(name, name), t))
+    if not spans:
+        sys.exit("model-report: no task of %s has its dev set under %s" % (model, GLUE))
     print()
     print("Learned attention spans (tokens per head; ramp R = %g; 0 = head off):" %
-          spans[0][1]["span_ramp"] if spans else "")
+          spans[0][1]["span_ramp"])
     print()
     print("| task | " + " | ".join("head %d" % h for h in range(spans[0][1]["num_heads"])) +
           " | heads off | encoder density |")
