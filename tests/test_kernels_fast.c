@@ -185,10 +185,12 @@ static void test_gelu_backward_fast(void **state) {
     memcpy(a0, a, sizeof a0);
     eb_gelu_new_backward(a, g, x, n);
     eb_gelu_new_backward_ref(b, g, x, n);
+    /* without AVX-512 (aarch64, old x86) the dispatcher runs the scalar ref: its tolerance */
+    const double fast_tol = eb_cpu_has_avx512() ? 2e-6 : 1e-5;
     for (int i = 0; i < n; i++) {
         double r = a0[i] + (double)g[i] * gelu_new_grad_d(x[i]);
         /* the scalar ref forms 1 + tanh u as 2 - 2/(e^{2u} + 1): it cancels for u << 0 */
-        if (!(fabs(a[i] - r) <= 2e-6 * (1 + fabs(r))) ||
+        if (!(fabs(a[i] - r) <= fast_tol * (1 + fabs(r))) ||
             !(fabs(b[i] - r) <= 1e-5 * (1 + fabs(r)))) {
             print_error("x=%.9g: fast %.9g ref %.9g double %.9g\n", (double)x[i], (double)a[i],
                         (double)b[i], r);
