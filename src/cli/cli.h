@@ -61,4 +61,7 @@ int eb_cli_scoring_args(const char *cmd, int argc, char **argv, void (*usage)(vo
 int eb_cli_scoring_open(const char *cmd, eb_cli_scoring *s);
 void eb_cli_scoring_close(eb_cli_scoring *s);
 
+/* `edgebert bench --kernels` (cmd_bench_kernels.c). */
+int eb_cmd_bench_kernels(int argc, char **argv);
+
 #endif

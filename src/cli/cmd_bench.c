@@ -65,6 +65,7 @@ static void usage(void) {
         "       edgebert bench --e2e --data DEV.tsv [--task sst2] [-m MODEL] [--hf DIR]\n"
         "                      [--threads 1] [--batches 1,8,32] [--limit N] [--engines ...]\n"
         "                      [--threshold T] [--precision fp32|af8|af8-bf16] [--json]\n"
+        "       edgebert bench --kernels [--rounds R] [--calls N] [--json | --csv]\n"
         "Engines: edgebert = eb_classify_ids (the per-sentence path), edgebert-batch = the\n"
         "batched engine at batch 1 (packed weights, fused epilogues), torch, ort.\n"
         "Dense: batch 1, random token ids, median of --runs runs after --warmup runs. Without\n"
@@ -73,7 +74,8 @@ static void usage(void) {
         "HuggingFace checkpoint directory (--hf DIR for --e2e when -m is a bundle).\n"
         "--rounds R repeats every engine R times in turn and keeps each one's best median\n"
         "(for a shared, noisy machine). --clock cpu times every run in process CPU time\n"
-        "(all threads) instead of wall time: robust to other load, meaningful for 1 thread.\n");
+        "(all threads) instead of wall time: robust to other load, meaningful for 1 thread.\n"
+        "--kernels: each SIMD kernel against its scalar reference, side by side (one thread).\n");
 }
 
 /* ---- small helpers ------------------------------------------------ */
@@ -1375,6 +1377,8 @@ static int run_dense(const opts *o, const char *root) {
 }
 
 int eb_cmd_bench(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--kernels")) return eb_cmd_bench_kernels(argc, argv);
     opts o;
     memset(&o, 0, sizeof o);
     o.rp = eb_run_params_default();

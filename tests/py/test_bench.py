@@ -189,6 +189,33 @@ def e2e(tmp):
                str(ee))
 
 
+def kernels():
+    """--kernels: every kernel row in JSON, CSV and markdown agree on their speed-up (ref / fast),
+    and bad options are refused; no timing is asserted."""
+    rc, out, err = run(["--kernels", "--rounds", "1", "--calls", "3", "--json"])
+    try:
+        j = json.loads(out)
+    except ValueError:
+        report("bench_kernels_json", False, "rc %d %r %s" % (rc, out[:200], err[-300:]))
+        return
+    ks = j.get("kernels", [])
+    names = [k["kernel"] for k in ks]
+    report("bench_kernels_json", rc == 0 and j["calls"] == 3 and j["rounds"] == 1 and
+           {"gelu_new", "gelu_new_backward", "layernorm", "attention", "matmul"} <= set(names) and
+           all(k["fast_us"] > 0 and k["ref_us"] > 0 and
+               abs(k["speedup"] - k["ref_us"] / k["fast_us"]) < 1e-9 * k["speedup"] for k in ks),
+           str(j)[:600])
+    rc, out, err = run(["--kernels", "--rounds", "1", "--calls", "1", "--csv"])
+    rows = list(csv.DictReader(io.StringIO(out)))
+    report("bench_kernels_csv", rc == 0 and [r["kernel"] for r in rows] == names and
+           all(abs(float(r["speedup"]) - float(r["ref_us"]) / float(r["fast_us"])) < 0.01 + 1e-3 *
+               float(r["speedup"]) for r in rows), out[:400])
+    rc, out, err = run(["--kernels", "--rounds", "1", "--calls", "1"])
+    report("bench_kernels_markdown", rc == 0 and out.count("\n| ") == len(names) + 1, out[:400])
+    rc, out, err = run(["--kernels", "--calls", "x"])
+    report("bench_kernels_bad_value", rc == 2 and "--calls" in err, err[-200:])
+
+
 def main():
     if not os.path.exists(EXE):
         print("SKIP bench: %s not built" % EXE)
@@ -197,6 +224,7 @@ def main():
         torch_vs_reference(tmp)
         dense(tmp)
         e2e(tmp)
+        kernels()
     return 1 if failed else 0
 
 
