@@ -506,7 +506,8 @@ static void fingerprint(const trainer *t, int n_train, char *buf, size_t cap) {
 }
 
 /* --ema: the running average of the weights after step t->step (the effective decay warms
- * up so that the random initialisation does not linger in it). */
+ * up so that the random initialisation does not linger in it).  Attention spans are not
+ * averaged: the saved model takes the trained ones. */
 static void ema_update(trainer *t) {
     const double d = EB_MIN((double)t->o->ema, (1.0 + t->step) / (10.0 + t->step));
     const float a = (float)d, b = (float)(1.0 - d);
@@ -515,6 +516,10 @@ static void ema_update(trainer *t) {
     for (int i = 0; i < t->m.nt; i++) {
         if (!t->trainable[i]) continue; /* frozen tensors: the average is the tensor */
         const size_t o0 = t->m.t[i].off, n = t->m.t[i].numel;
+        if (t->m.t[i].flags & EB_TP_SPAN) { /* spans are structure, like the pruning masks: */
+            memcpy(e + o0, p + o0, n * sizeof(float)); /* an average of a head clamped at -R */
+            continue;                                  /* would only near -R, never switch it off */
+        }
         for (size_t j = o0; j < o0 + n; j++)
             e[j] = a * e[j] + b * p[j];
     }
@@ -1077,8 +1082,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         n_acc++;
         last_loss = loss;
         const int epoch_end = t.step % t.spe == 0 || t.step == t.total;
-        if (o->emb_prune_pct > 0 &&
-            (o->phase == EB_PHASE_BACKBONE || o->phase == EB_PHASE_MLM))
+        if (o->emb_prune_pct > 0 && (o->phase == EB_PHASE_BACKBONE || o->phase == EB_PHASE_MLM))
             emb_prune(&t);
         if (o->progress && (t.step % o->log_every == 0 || t.step == t.total)) {
             double tn = now_s();
