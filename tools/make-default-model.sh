@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the shipped default model from ../shared/data, with edgebert's own trainer:
 #   vocabulary -> masked-LM pretraining on the shared tasks' training text (5 epochs) -> SST-2
-#   teacher (1 epoch, batches of shuffled examples: length-sorted batches cost it 1.4 %-pt) ->
+#   teacher (1 epoch, batches of shuffled examples instead of length-sorted ones) ->
 #   pruned, span-trained student with KD and frozen embeddings -> off-ramps -> exit predictor
 #   -> thresholds; then CoLA and MRPC on the same frozen embeddings -> one AdaptivFloat8 bundle.
 # Time on the 2 cores here, from the parts' timings (README, "The default model"): pretraining
