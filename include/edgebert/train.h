@@ -156,6 +156,18 @@ typedef struct eb_train_report {
 eb_status eb_train_run(const eb_train_options *opts, const eb_train_data *train,
                        const eb_train_data *dev, eb_train_report *report, eb_error *err);
 
+/* The uniform average of n checkpoints fine-tuned from one initialisation (a
+ * model soup): the same architecture, tensors and spiece.model in each; out_dir
+ * gets the averaged model.safetensors (F32), the first one's config.json and
+ * spiece.model (no exit_lut.csv).  Every float tensor is averaged: average
+ * before pruning (masks average to their union).  report may be NULL. */
+typedef struct eb_average_report {
+    int checkpoints, tensors;
+    size_t parameters;
+} eb_average_report;
+eb_status eb_average_checkpoints(const char *const *dirs, int n, const char *out_dir,
+                                 eb_average_report *report, eb_error *err);
+
 /* Pre-tokenized data: lines "label<TAB>ids<TAB>type_ids" (space-separated
  * ints, type ids optional), as eb_grad reads. */
 eb_status eb_train_data_read_ids(const char *path, int max_len, eb_train_data *out, eb_error *err);

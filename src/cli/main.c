@@ -22,6 +22,7 @@ int eb_cmd_sweep(int argc, char **argv);
 int eb_cmd_train(int argc, char **argv);
 int eb_cmd_faults(int argc, char **argv);
 int eb_cmd_prune(int argc, char **argv);
+int eb_cmd_average(int argc, char **argv);
 int eb_cmd_compress_report(int argc, char **argv);
 int eb_cmd_bench(int argc, char **argv);
 
@@ -50,6 +51,8 @@ static const command commands[] = {
      "train a model: backbone (KD, spans, pruning), off-ramps, exit predictor"},
     {"prune", eb_cmd_prune,
      "magnitude-prune a fine-tuned checkpoint (encoder keep fraction, embedding percentile)"},
+    {"average", eb_cmd_average,
+     "average checkpoints fine-tuned from one initialisation (a model soup)"},
     {"pack", eb_cmd_pack, "build a multi-task bundle (shared embeddings, AdaptivFloat8, bitmasks)"},
     {"compress-report", eb_cmd_compress_report,
      "sizes, densities and accuracy fp32 vs af8 of a bundle or checkpoint"},
