@@ -943,8 +943,18 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             if (s == EB_OK) s = check_data(&t.teacher, train, "training (teacher)", err);
             if (s == EB_OK && !one && !(one = eb_malloc(NULL, NK * sizeof(float))))
                 s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+            /* in chunks, so that SIGINT/SIGTERM need not wait for a whole pass */
+            for (int c0 = 0; s == EB_OK && one && c0 < train->n; c0 += 4096) {
+                const eb_train_data chunk = {train->ex + c0, EB_MIN(4096, train->n - c0), NULL};
+                eb_trainer_eval(&t.teacher, &chunk, o->max_len, o->batch, NULL, NULL,
+                                one + (size_t)c0 * m->cfg.num_labels);
+                if (o->stop && *o->stop)
+                    s = eb_fail(err, EB_ERR_INTERRUPTED,
+                                "train: interrupted while the teacher %s labelled the training set "
+                                "(nothing to save yet: run the same command again)",
+                                dir);
+            }
             if (s == EB_OK && one) {
-                eb_trainer_eval(&t.teacher, train, o->max_len, o->batch, NULL, NULL, one);
                 for (size_t i = 0; i < NK; i++)
                     t.tlogits[i] += one[i];
                 nt++;
