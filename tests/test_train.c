@@ -774,6 +774,16 @@ static void test_nan_and_interrupt(void **state) {
     assert_non_null(strstr(err.msg, "--resume"));
     snprintf(path, sizeof path, "%s/train_state.safetensors", a);
     assert_int_equal(access(path, R_OK), 0);
+    /* a stop while the teacher labels the training set: no step, nothing saved */
+    char c[PATH_CAP];
+    tmp_path(c, "c");
+    eb_train_options ot = opts(cfg, c);
+    ot.teacher_dir = a;
+    ot.stop = &stop;
+    assert_int_equal(eb_train_run(&ot, &d, NULL, &r, &err), EB_ERR_INTERRUPTED);
+    assert_non_null(strstr(err.msg, "teacher"));
+    snprintf(path, sizeof path, "%s/train_state.safetensors", c);
+    assert_int_not_equal(access(path, R_OK), 0);
     /* NaN in a weight -> EB_ERR_NUMERIC with a clear message */
     eb_tmodel m;
     assert_int_equal(eb_trainer_load_model(&m, NULL, a, 0, 0, 0, 0, 0, &err), EB_OK);
