@@ -21,7 +21,8 @@ glue=$data/glue
 E=${EDGEBERT:-$here/build/edgebert}
 [ -x "$E" ] || { echo "make-default-model: build first (make)" >&2; exit 1; }
 mkdir -p "$work" "$out"
-log() { echo "== $(date +%H:%M:%S) $*" >&2; }
+t0=$(date +%s)
+log() { echo "== $(date +%H:%M:%S) (+$(( ($(date +%s) - t0) / 60 )) min) $*" >&2; }
 
 train() { # train OUT_DIR args...: run unless OUT_DIR/model.safetensors exists; resume if begun
   local dir=$1; shift
@@ -41,11 +42,28 @@ if [ "${PRETRAIN:-1}" = 1 ]; then
   train "$work/mlm" --config "$work/config.json" --tokenizer "$work/vocab/spiece.model" \
     --phase mlm --data "$work/corpus.txt" --epochs 5 --lr 5e-4 --batch 32 --max-len 128 \
     --warmup 0.06 --seed 0 --log-every 200
-  log "SST-2 teacher (1 epoch from the pretrained model, hidden dropout, weight average)"
-  train "$work/teacher" --init "$work/mlm" --task sst2 \
-    --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
-    --epochs 1 --lr 5e-4 --batch 32 --max-len 64 --seed 1 --log-every 100 \
-    --hidden-dropout 0.1 --ema 0.999 --no-length-grouping
+  # Two teachers from the pretrained model, seeds 1 and 3, one thread each, side by side; their
+  # weight average (`edgebert average`, a model soup) is the teacher the student starts from,
+  # and their mean logits are what it distils.
+  log "SST-2 teachers (1 epoch each from the pretrained model, seeds ${TEACHER_SEEDS:-1 3 4}, in parallel)"
+  pids=() teachers=()
+  for seed in ${TEACHER_SEEDS:-1 3 4}; do
+    teachers+=("$work/teacher-s$seed")
+    train "$work/teacher-s$seed" --init "$work/mlm" --task sst2 \
+      --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
+      --epochs 1 --lr 5e-4 --batch 32 --max-len 64 --seed "$seed" --log-every 100 \
+      --hidden-dropout 0.1 --ema 0.999 --threads 1 \
+      > "$work/teacher-s$seed.log" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || { tail -n 5 "${teachers[$i]}.log" >&2; exit 1; }
+    grep -h "dev accuracy" "${teachers[$i]}.log" | tail -n 1 >&2
+  done
+  log "the teachers' weight average"
+  [ -f "$work/teacher/.done" ] || { "$E" average --out "$work/teacher" "${teachers[@]}" && touch "$work/teacher/.done"; }
+  "$E" eval -m "$work/teacher" --task sst2 --data "$glue/SST-2/dev.tsv" --policy base | grep accuracy >&2
+  teacher_list=$(IFS=,; echo "${teachers[*]}")
   student_opts=(--epochs 2 --ema 0.999 --emb-prune 15)
 else
   log "SST-2 teacher (from scratch)"
@@ -53,10 +71,11 @@ else
     --task sst2 --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
     --epochs 2 --lr 5e-4 --batch 32 --max-len 64 --seed 1 --log-every 100
   student_opts=(--epochs 1 --emb-prune 60)
+  teacher_list=$work/teacher
 fi
 
 log "SST-2 student: KD, adaptive span, movement pruning, frozen and pruned embeddings"
-train "$work/student" --init "$work/teacher" --teacher "$work/teacher" --task sst2 \
+train "$work/student" --init "$work/teacher" --teacher "$teacher_list" --task sst2 \
   --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
   --lr 2e-4 --batch 32 --max-len 64 --seed 2 --log-every 100 \
   --kd-temperature 2 --kd-alpha 0.9 --span --span-ramp 8 --span-coeff 1e-3 --span-lr 0.1 \
