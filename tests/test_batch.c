@@ -133,6 +133,11 @@ static void check_model(int spans, uint64_t seed) {
     eb_run_params lai = base;
     lai.policy = EB_POLICY_LAI;
     assert_int_equal(eb_batch_classify_ids(b, ptr, lens, 1, &lai, out, &err), EB_ERR_ARG);
+    /* AdaptivFloat8 is not batched: refused, not run in fp32 behind the caller's back */
+    eb_run_params af8 = base;
+    af8.precision = EB_PRECISION_AF8_BF16;
+    assert_int_equal(eb_batch_classify_ids(b, ptr, lens, 1, &af8, out, &err), EB_ERR_ARG);
+    assert_non_null(strstr(err.msg, "fp32"));
     eb_batch_free(b);
     /* a batch too small in rows */
     assert_int_equal(eb_batch_new(m, 2, 3, &b, &err), EB_OK);

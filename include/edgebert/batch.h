@@ -36,7 +36,8 @@ void eb_batch_free(eb_batch *b);
 
 /* Classify n tokenized sentences: ids[i][0..lens[i]) (type ids all 0).
  * params: policy EB_POLICY_EE (default) or EB_POLICY_BASE, threshold (< 0:
- * the model's own), task; other fields are ignored.  out[n]. */
+ * the model's own), task; precision must be EB_PRECISION_FP32 (AdaptivFloat8
+ * is not batched: EB_ERR_ARG); other fields are ignored.  out[n]. */
 eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const int *lens, int n,
                                 const eb_run_params *params, eb_batch_result *out, eb_error *err);
 

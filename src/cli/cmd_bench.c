@@ -1145,8 +1145,10 @@ static int bench_e2e(const opts *o, const char *root) {
                 goto done;
             }
             rws[nr++] = (e2e_row){"edgebert", "full", t, ms, accuracy(&S, pred), mex};
-            /* batched early exit */
-            for (int bi = 0; bi < o->nbatches; bi++) {
+            /* batched early exit (fp32 only: edgebert/batch.h has no AdaptivFloat8 path) */
+            if (rp.precision != EB_PRECISION_FP32 && t == o->threads[0])
+                fprintf(stderr, "edgebert bench: batched early exit skipped: fp32 only\n");
+            for (int bi = 0; rp.precision == EB_PRECISION_FP32 && bi < o->nbatches; bi++) {
                 int B = o->batches[bi], maxl = 0;
                 for (int i = 0; i < S.n; i++)
                     maxl = S.len[i] > maxl ? S.len[i] : maxl;
@@ -1349,7 +1351,10 @@ static int run_dense(const opts *o, const char *root) {
      * on a shared machine hits all of them alike */
     for (int round = 0; round < o->rounds && !rc; round++) {
         if (has_engine(o, "edgebert") && bench_edgebert(o, m, R)) rc = 1;
-        if (has_engine(o, "edgebert-batch") && bench_edgebert_batch(o, m, R)) rc = 1;
+        if (has_engine(o, "edgebert-batch") && o->rp.precision != EB_PRECISION_FP32)
+            skip(R, "edgebert-batch", 0, "fp32 only (no AdaptivFloat8 path in edgebert/batch.h)");
+        else if (has_engine(o, "edgebert-batch") && bench_edgebert_batch(o, m, R))
+            rc = 1;
         if (has_engine(o, "torch")) {
             if (hf)
                 bench_torch(o, root, model, R);

@@ -147,6 +147,10 @@ eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const in
     const eb_config *c = &t->cfg;
     if (p.policy != EB_POLICY_EE && p.policy != EB_POLICY_BASE)
         return eb_fail(err, EB_ERR_ARG, "batch: only the ee and base policies are batched");
+    if (p.precision != EB_PRECISION_FP32)
+        return eb_fail(err, EB_ERR_ARG,
+                       "batch: only fp32 is batched (AdaptivFloat8 runs one sentence at a time: "
+                       "eb_classify)");
     if (p.threads < 0) return eb_fail(err, EB_ERR_ARG, "batch: threads must be >= 0");
     b->threads = p.threads;
     if (n < 0 || n > b->max_sentences)

@@ -179,6 +179,16 @@ def e2e(tmp):
     report("bench_e2e_batched_agrees", len(b) == 2 and all(x["agree_with_unbatched"] == 1.0 and
                                                           x["sentences_per_s"] > 0 for x in b), str(b))
     report("bench_e2e_rss", j.get("classify_peak_rss_kb", 0) > 1000, str(j.get("classify_peak_rss_kb")))
+    # AdaptivFloat8: the batched engine is fp32 only, so no batched rows (they would be fp32)
+    rc2, out2, err2 = run(["--e2e", "-m", d, "--data", dev, "--task", "sst2", "--limit", "10",
+                           "--threads", "1", "--batches", "1", "--precision", "af8", "--json",
+                           "--engines", "edgebert"])
+    try:
+        j2 = json.loads(out2)
+    except ValueError:
+        j2 = {}
+    report("bench_e2e_af8_not_batched", rc2 == 0 and len(j2.get("rows", [])) == 2 and
+           not j2.get("batched") and "fp32 only" in err2, "rc %d %s %s" % (rc2, str(j2)[:300], err2[-200:]))
     t = rows.get(("torch", "full"))
     if t is None:
         print("SKIP bench_e2e_torch: %s" % j.get("skipped"))
