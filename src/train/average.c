@@ -16,6 +16,7 @@
  * does not describe the average).  Every float tensor is averaged, spans and
  * classifiers included; checkpoints pruned with different masks average to
  * the union of their masks, so average before pruning. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +104,10 @@ eb_status eb_average_checkpoints(const char *const *dirs, int n, const char *out
     for (int i = 0; i < n; i++) {
         if (!dirs[i] || !*dirs[i])
             return eb_fail(err, EB_ERR_ARG, "average: empty checkpoint name");
-        if (!strcmp(dirs[i], out_dir))
+        /* the same directory under another spelling ("m1/", "./m1") counts too */
+        char ri[PATH_MAX], ro[PATH_MAX];
+        if (!strcmp(dirs[i], out_dir) ||
+            (realpath(dirs[i], ri) && realpath(out_dir, ro) && !strcmp(ri, ro)))
             return eb_fail(err, EB_ERR_ARG, "average: the output %s is also an input", out_dir);
     }
     eb_config cfg0, cfg;

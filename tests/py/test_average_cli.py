@@ -113,7 +113,9 @@ def test_average(tmp):
         print("SKIP average_refuses_other_tokenizer: the random checkpoints have no spiece.model "
               "(shared data not present)")
     r = run(["--out", ins[1], ins[0], ins[1]])
-    report(r.returncode == 1 and "also an input" in r.stderr, "average_refuses_output_as_input", r.stderr.strip())
+    r2 = run(["--out", ins[1] + "/", ins[0], os.path.join(tmp, ".", "m1")])
+    report(r.returncode == 1 and "also an input" in r.stderr and r2.returncode == 1 and
+           "also an input" in r2.stderr, "average_refuses_output_as_input", r.stderr.strip() + " | " + r2.stderr.strip())
     r = run(["--out", os.path.join(tmp, "o4"), ins[0], os.path.join(tmp, "nope")])
     report(r.returncode == 1 and "nope" in r.stderr, "average_missing_checkpoint", r.stderr.strip())
     codes = [run(b).returncode for b in (["--out", out], [ins[0], ins[1]], ["--bogus", "--out", out, ins[0]])]
