@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# adapter-ALBERT on the shipped SST-2 model: SST-2, CoLA and MRPC adapters (size R) trained on
-# its frozen backbone, packed into one AdaptivFloat8 bundle with the backbone stored once, and
-# the README table (accuracy, bytes per task, task-switch cost, energy per sentence) printed.
+# adapter-ALBERT on an SST-2 model: SST-2, CoLA and MRPC adapters (size R) trained on its
+# frozen backbone, packed into one AdaptivFloat8 bundle with the backbone stored once, and the
+# table of docs/adapters.md (accuracy, bytes per task, task-switch cost, energy per sentence)
+# printed.
 # usage: tools/make-adapter-models.sh [BACKBONE_DIR] [WORK_DIR] [OUT_DIR]
-#   defaults: /work/runs/sst2 (or $EB_BACKBONE), build/adapter-models, models
+#   defaults: build/default-model/sst2 (or $EB_BACKBONE), build/adapter-models, models
+#   The default backbone is the SST-2 checkpoint that tools/make-default-model.sh leaves in its
+#   work directory: run that first to rebuild everything from the repository and ../shared/data.
 # Environment: R (adapter size, 64), EPOCHS (CoLA and MRPC, 3), SST2_EPOCHS (1), MAX_STEPS (0 = whole epochs; > 0 stops each
 # training after that many steps, for a quick measurement), LIMIT (dev examples, 0 = all).
 # Each training skips itself when done and resumes when interrupted (as make-default-model.sh).
 # Output: OUT_DIR/adapters.ebb, OUT_DIR/adapters-table.md (also printed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-backbone=${1:-${EB_BACKBONE:-/work/runs/sst2}}
+backbone=${1:-${EB_BACKBONE:-$here/build/default-model/sst2}}
 work=${2:-$here/build/adapter-models}
 out=${3:-$here/models}
 data=${EB_SHARED_DATA:-$here/../shared/data}
@@ -21,7 +24,7 @@ EPOCHS=${EPOCHS:-3}
 MAX_STEPS=${MAX_STEPS:-0}
 LIMIT=${LIMIT:-0}
 [ -x "$E" ] || { echo "make-adapter-models: build first (make)" >&2; exit 1; }
-[ -f "$backbone/model.safetensors" ] || { echo "make-adapter-models: no backbone at $backbone" >&2; exit 1; }
+[ -f "$backbone/model.safetensors" ] || { echo "make-adapter-models: no backbone at $backbone (run tools/make-default-model.sh first, or give BACKBONE_DIR)" >&2; exit 1; }
 command -v jq >/dev/null || { echo "make-adapter-models: needs jq" >&2; exit 1; }
 mkdir -p "$work" "$out"
 log() { echo "== $(date +%H:%M:%S) $*" >&2; }

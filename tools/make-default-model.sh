@@ -5,14 +5,14 @@
 #   soup) -> pruned, span-trained student from the average, distilled from the teachers' mean
 #   logits, embeddings frozen -> off-ramps -> exit predictor -> thresholds; then CoLA and MRPC
 #   on the same frozen embeddings -> one AdaptivFloat8 bundle.
-# Time on the 2 cores here, measured end to end (2026-12-04, nothing else running): 57 min 26 s
-# (pretraining 34.6 min, teachers 7, student 10.5, the rest 5).
+# Time on two cores with nothing else running, end to end: 57 min 26 s (pretraining 34.6 min,
+# teachers 7, student 10.5, the rest 5).
 # usage: tools/make-default-model.sh [WORK_DIR] [OUT_DIR]      (defaults: build/default-model, models)
 # Output: OUT_DIR/default.ebb; the HuggingFace checkpoints of every phase stay in WORK_DIR.
 # Each step skips itself when its output exists, so an interrupted run resumes; a step that
 # was interrupted mid-way resumes from its own checkpoint (--resume).
-# PRETRAIN=0: no pretraining, the teacher from scratch (2 epochs): the recipe of the model
-# shipped until 2026-12-04 (80.85 % on SST-2 dev; README, "The default model").
+# PRETRAIN=0: no pretraining, the teacher from scratch (2 epochs): the earlier, simpler recipe
+# (80.85 % on SST-2 dev; docs/experiments.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$here/build/default-model}
@@ -43,7 +43,7 @@ if [ "${PRETRAIN:-1}" = 1 ]; then
   train "$work/mlm" --config "$work/config.json" --tokenizer "$work/vocab/spiece.model" \
     --phase mlm --data "$work/corpus.txt" --epochs 5 --lr 5e-4 --batch 32 --max-len 128 \
     --warmup 0.06 --seed 0 --log-every 200
-  # Two teachers from the pretrained model, seeds 1 and 3, one thread each, side by side; their
+  # Teachers from the pretrained model (seeds $TEACHER_SEEDS, default 1 3 4), one thread each, side by side; their
   # weight average (`edgebert average`, a model soup) is the teacher the student starts from,
   # and their mean logits are what it distils.
   log "SST-2 teachers (1 epoch each from the pretrained model, seeds ${TEACHER_SEEDS:-1 3 4}, in parallel)"

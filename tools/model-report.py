@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Print the figures the README gives for a bundle (by default the shipped one), as markdown:
+"""Print the figures README.md and docs/experiments.md give for a bundle (by default the shipped one), as markdown:
 per task the metric with all layers in fp32 and AdaptivFloat8, with early exit at the bundle's
 threshold, the mean exit layer and the task's bytes; the learned attention spans per head;
 SST-2's energy per sentence under base / ee / lai; and the exit-layer curve

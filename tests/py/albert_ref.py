@@ -17,7 +17,7 @@ description, without any code of the engine:
     every layer (off-ramp j after layer j+1; after the last layer, or without
     off-ramps, the main pooler + classifier).
 
-Command line (for the lead's end-to-end runs):
+Command line (for end-to-end runs):
   albert_ref.py make OUT_DIR [--layers 4] [--groups 1] [--inner 1] [--act gelu_new]
                 [--dtype F32] [--labels 2] [--offramps] [--spans] [--seed 0] [--spiece PATH]
   albert_ref.py forward MODEL_DIR  < lines "ids<TAB>type_ids[<TAB>valid]"
