@@ -2,7 +2,7 @@
 """End to end through the `edgebert` command on random-weight models: classify
 (arguments, stdin, pairs, JSON fields), eval on real GLUE files (accuracy, F1,
 Matthews recomputed here from classify's own answers), tokenize -m, pack/info,
-and every kind of bad input the issue names."""
+and every kind of bad input a user can give."""
 import json
 import os
 import subprocess
