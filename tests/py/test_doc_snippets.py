@@ -134,6 +134,45 @@ def check_shell(tool, readme):
     assert not problems, "\n".join(problems)
 
 
+# ---- text of the tracked files --------------------------------------------------------------
+
+# What user-facing text must not carry: paths of one machine, dates and times of runs, talk of
+# development sessions or issue numbers.
+CHATTER = [
+    (re.compile(r"(?<![\w.])/(?:work|root|srv|mnt)/[\w.-]"), "a path of one machine"),
+    (re.compile(r"(?<![\w.])/home/[a-z]"), "a path of one machine"),
+    (re.compile(r"\b20[0-9]{2}-[01][0-9]-[0-3][0-9]\b"), "a date"),
+    (re.compile(r"\b[0-2][0-9]:[0-5][0-9] UTC\b"), "a time of a run"),
+    (re.compile(r"\bsessions?\b", re.I), "talk of sessions"),
+    (re.compile(r"\bthe lead\b|\blead's\b", re.I), "talk of the lead"),
+    (re.compile(r"\bissue #?[0-9]+", re.I), "an issue number"),
+]
+
+
+def check_tracked_text():
+    if not shutil.which("git") or not os.path.exists(os.path.join(ROOT, ".git")):
+        return "not a git checkout (the tracked files are unknown)"
+    r = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        return "git ls-files failed: " + r.stderr.strip()
+    problems = []
+    for rel in r.stdout.split("\n"):
+        if not rel or rel.startswith("tests/data/") or rel.startswith("models/") or \
+                rel == "tests/py/test_doc_snippets.py":
+            continue
+        path = os.path.join(ROOT, rel)
+        try:
+            text = open(path, encoding="utf-8").read()
+        except (UnicodeDecodeError, OSError):
+            continue  # binary
+        for n, line in enumerate(text.split("\n"), 1):
+            for rx, what in CHATTER:
+                m = rx.search(line)
+                if m:
+                    problems.append("%s:%d: %s: %s" % (rel, n, what, m.group(0)))
+    assert not problems, "\n".join(problems[:40])
+
+
 # ---- C and Python ---------------------------------------------------------------------------
 
 def snippets(lang):
@@ -171,6 +210,7 @@ def main():
         return 0
 
     check("doc_shell_commands_exist", lambda: check_shell(tool, readme))
+    check("tracked_text_has_no_machine_paths_or_run_notes", check_tracked_text)
 
     cs, pys = snippets(("c",)), snippets(("python", "py"))
     tmp = tempfile.mkdtemp(prefix="eb_snippets_")
