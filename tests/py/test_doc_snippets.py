@@ -9,6 +9,9 @@
 - Shell: every `edgebert SUBCOMMAND` in the ```sh blocks (README and docs) and in the README's
   inline code must be a subcommand whose `--help` exits 0, and every --option given to it
   must appear in that help.
+- Every relative link of README.md and docs/*.md names a file (and heading) that exists.
+- No tracked text file names a path of one machine, a date or time of a run, sessions, the lead
+  or an issue number.
 A block that is deliberately not runnable carries the line `<!-- snippet: skip: REASON -->`
 just before its fence; the test reports each one as SKIP with its reason.
 """
@@ -173,6 +176,33 @@ def check_tracked_text():
     assert not problems, "\n".join(problems[:40])
 
 
+# ---- links ----------------------------------------------------------------------------------
+
+def slug(heading):
+    """GitHub's anchor of a markdown heading."""
+    h = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return h.replace(" ", "-")
+
+
+def check_links():
+    problems = []
+    for path in doc_files():
+        text = open(path, encoding="utf-8").read()
+        text = re.sub(r"```.*?```", "", text, flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"^[a-z]+:", target):
+                continue  # http:, mailto:
+            file, _, anchor = target.partition("#")
+            dest = os.path.normpath(os.path.join(os.path.dirname(path), file)) if file else path
+            if not os.path.exists(dest):
+                problems.append("%s: link to %s: no such file" % (os.path.relpath(path, ROOT), target))
+            elif anchor and dest.endswith(".md"):
+                heads = re.findall(r"^#+\s+(.*)$", open(dest, encoding="utf-8").read(), re.M)
+                if anchor not in [slug(h) for h in heads]:
+                    problems.append("%s: link to %s: no such heading" % (os.path.relpath(path, ROOT), target))
+    assert not problems, "\n".join(problems)
+
+
 # ---- C and Python ---------------------------------------------------------------------------
 
 def snippets(lang):
@@ -211,6 +241,7 @@ def main():
 
     check("doc_shell_commands_exist", lambda: check_shell(tool, readme))
     check("tracked_text_has_no_machine_paths_or_run_notes", check_tracked_text)
+    check("doc_links_resolve", check_links)
 
     cs, pys = snippets(("c",)), snippets(("python", "py"))
     tmp = tempfile.mkdtemp(prefix="eb_snippets_")
