@@ -102,8 +102,10 @@ VERSION   := $(shell sed -n 's/^\#define EB_VERSION_STRING "\(.*\)"/\1/p' includ
 $(BUILD)/libedgebert.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libedgebert.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# the command alone links libmicrohttpd (edgebert serve); the library does not
+CLI_LIBS := -lmicrohttpd
 $(BUILD)/edgebert: $(CLI_OBJ) $(BUILD)/libedgebert.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libedgebert.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libedgebert.a $(LDLIBS) $(CLI_LIBS)
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libedgebert.a tests/testutil.h
 	@mkdir -p $(dir $@)

@@ -175,6 +175,11 @@ static void json_str(FILE *f, const char *s) {
 }
 
 void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, const char *task) {
+    eb_cli_print_result_json_ex(f, m, r, task, 1);
+}
+
+void eb_cli_print_result_json_ex(FILE *f, const eb_model *m, const eb_result *r, const char *task,
+                                 int full) {
     const eb_config *c = eb_model_task_config(m, task);
     if (!c) c = eb_model_config(m);
     fprintf(f, "{\"label\": ");
@@ -188,8 +193,19 @@ void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, co
     fprintf(f, "], \"logits\": [");
     for (int i = 0; i < r->num_labels; i++)
         fprintf(f, "%s%.6g", i ? ", " : "", r->logits[i]);
-    fprintf(f, "], \"exit_layer\": %d, \"num_layers\": %d, \"entropies\": [", r->exit_layer,
-            r->num_layers);
+    fprintf(f, "], \"exit_layer\": %d, \"num_layers\": %d", r->exit_layer, r->num_layers);
+    if (!full) { /* the batched engine's answer: no per-layer trace, no accelerator model */
+        fprintf(f, ", \"entropy\": %.6g, \"n_tokens\": %d, \"truncated\": %s",
+                r->entropies[r->exit_layer > 0 ? r->exit_layer - 1 : 0], r->n_tokens,
+                r->truncated ? "true" : "false");
+        if (task) {
+            fprintf(f, ", \"task\": ");
+            json_str(f, task);
+        }
+        fprintf(f, "}");
+        return;
+    }
+    fprintf(f, ", \"entropies\": [");
     for (int i = 0; i < r->exit_layer; i++)
         fprintf(f, "%s%.6g", i ? ", " : "", r->entropies[i]);
     fprintf(f, "], \"predicted_layer\": %d", r->predicted_layer);

@@ -25,6 +25,7 @@ int eb_cmd_prune(int argc, char **argv);
 int eb_cmd_average(int argc, char **argv);
 int eb_cmd_compress_report(int argc, char **argv);
 int eb_cmd_bench(int argc, char **argv);
+int eb_cmd_serve(int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -35,6 +36,8 @@ typedef struct command {
 static const command commands[] = {
     {"classify", eb_cmd_classify,
      "label, probabilities, exit layer, V/F and energy of a sentence (pair)"},
+    {"serve", eb_cmd_serve,
+     "HTTP/JSON server: classify with dynamic batching, models, health, Prometheus metrics"},
     {"eval", eb_cmd_eval, "accuracy, exit layers, energy and deadline misses on a GLUE TSV file"},
     {"tokenize", eb_cmd_tokenize, "the token ids (and pieces) the model would see"},
     {"info", eb_cmd_info,
