@@ -56,6 +56,14 @@ def main():
     for f in ("config.json",):
         put(out, "config", "tiny12_" + f, open(os.path.join(a, f), "rb").read())
         put(out, "config", "tiny4_" + f, open(os.path.join(b, f), "rb").read())
+    # bodies of POST /v1/classify (edgebert serve)
+    for i, body in enumerate([
+            b'{"text": "a fine film"}',
+            b'{"text": "a man", "text_b": "a person", "task": "mrpc", "policy": "lai", '
+            b'"threshold": 0.3, "latency_target_ms": 20, "precision": "af8", "batch": false}',
+            b'{"texts": ["good", ["a", "b"], "bad \\u00e9"]}',
+            b'{"text": null}', b'{"texts": []}', b'[1, 2]', b'{"text": "x", "text": "y"}']):
+        put(out, "serve_request", "body%d.json" % i, body)
     put(out, "safetensors", "tiny4.safetensors", open(os.path.join(b, "model.safetensors"), "rb").read())
     for name, d in (("tiny4", b), ("tiny12", a)):
         cfg = open(os.path.join(d, "config.json"), "rb").read()
