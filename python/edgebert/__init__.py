@@ -16,7 +16,7 @@ import ctypes.util
 import os
 import threading
 
-__all__ = ["Model", "EdgebertError", "library_path"]
+__all__ = ["Model", "EdgebertError", "library_path", "Client", "ServerError"]
 
 EB_MAX_LABELS = 16
 EB_MAX_LAYERS = 64
@@ -291,3 +291,6 @@ class Model:
             "energy_breakdown_uj": {k[:-3]: getattr(hw.energy, k) for k, _ in EbEnergyBreakdown._fields_},
             "deadline_met": bool(hw.deadline_met),
         }
+
+
+from .client import Client, ServerError  # noqa: E402  (HTTP client of `edgebert serve`)

@@ -239,7 +239,14 @@ static void run_single(server *s, unit *u) {
 
 /* The group's units through the batched engine (units already off the queue). */
 static void run_group(server *s, unit **g, int n) {
-    const eb_run_params *rp = &g[0]->j->req.p;
+    /* a copy: g[0]'s job (and its task string) is gone once its last item is answered */
+    eb_run_params p0 = g[0]->j->req.p;
+    char task[256];
+    if (p0.task) {
+        snprintf(task, sizeof task, "%s", p0.task);
+        p0.task = task;
+    }
+    const eb_run_params *rp = &p0;
     const eb_config *c = eb_model_task_config(s->m, rp->task);
     int max_len = c->max_position_embeddings < EB_MAX_TOKENS ? c->max_position_embeddings
                                                              : EB_MAX_TOKENS;

@@ -1,0 +1,435 @@
+#!/usr/bin/env python3
+"""edgebert serve end to end on loopback: the server is started on a free port by
+this test and stopped by it.  Checks that
+- an unbatched answer is byte for byte what `edgebert classify --json` prints (texts,
+  pairs, tasks, af8, lai with a latency target);
+- answers of the batched engine (concurrent requests, and "texts" arrays) equal the
+  per-sentence engine's in every field they share, in input order, and that batches
+  of more than one sentence really ran (metrics);
+- bad input of every kind gets a 4xx with a JSON error naming the field, and the
+  server keeps answering;
+- /health, /v1/models, /metrics (every metric edgebert_...);
+- 64 clients at once are all served; with a cap of 2 connections, more clients wait
+  and are served, not reset; an idle half-sent request is closed after --timeout;
+- SIGTERM while requests are in flight: they are answered, the server exits 0;
+- edgebert.Client gives what edgebert.Model gives.
+Every loop is bounded; only 127.0.0.1 is used."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.environ.get("EB_BUILD", "build")
+EXE = os.path.join(ROOT, BUILD, "edgebert")
+MODEL = os.path.join(ROOT, "models", "default.ebb")
+failed = 0
+
+SENTENCES = ["a fine film", "an utterly awful , boring mess", "it is not bad at all",
+             "the acting is wooden but the story holds", "what a waste of time",
+             "a gorgeous , moving film", "i do n't know what to say", "dull",
+             "charming and funny from start to end", "the plot makes no sense whatsoever",
+             "this movie is a triumph of style over substance , and i loved every minute",
+             "meh"]
+
+
+def report(name, ok, why=""):
+    global failed
+    print(("PASS %s" % name) if ok else ("FAIL %s: %s" % (name, why)))
+    failed += 0 if ok else 1
+
+
+class Server:
+    def __init__(self, *args):
+        self.p = subprocess.Popen([EXE, "serve", "-m", MODEL, "--port", "0", "--threads", "1"]
+                                  + list(args), stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        self.port = None
+        self.log = []
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            line = self.p.stderr.readline()
+            if not line:
+                break
+            self.log.append(line)
+            if "listening on http://127.0.0.1:" in line:
+                self.port = int(line.split("127.0.0.1:")[1].split()[0])
+                break
+        if self.port is None:
+            self.p.kill()
+            raise RuntimeError("server did not start: %s" % "".join(self.log))
+        self.url = "http://127.0.0.1:%d" % self.port
+        threading.Thread(target=self._drain_log, daemon=True).start()
+
+    def _drain_log(self):
+        for line in self.p.stderr:
+            self.log.append(line)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                return self.p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                return self.p.wait()
+        return self.p.returncode
+
+
+def http(url, body=None, raw=None, timeout=30):
+    """(status, text) of a GET (body None) or POST."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(url, data=data)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8")
+
+
+def classify_cli(args):
+    p = subprocess.run([EXE, "classify", "-m", MODEL, "--json", "--threads", "1"] + args,
+                       capture_output=True, text=True, cwd=ROOT)
+    return p.stdout
+
+
+def close(a, b, tol=1e-4):
+    return all(abs(x - y) <= tol * max(1.0, abs(y)) for x, y in zip(a, b)) and len(a) == len(b)
+
+
+def same_batched(b, full):
+    """Do a batched answer and a per-sentence answer agree on what both carry?"""
+    keys = ("label", "label_id", "exit_layer", "num_layers", "n_tokens", "truncated")
+    if any(b[k] != full[k] for k in keys):
+        return "fields %s differ: %s vs %s" % (keys, [b[k] for k in keys], [full[k] for k in keys])
+    if not close(b["logits"], full["logits"]) or not close(b["probs"], full["probs"]):
+        return "logits/probs differ: %s vs %s" % (b["logits"], full["logits"])
+    if not close([b["entropy"]], [full["entropies"][-1]]):
+        return "entropy %s vs %s" % (b["entropy"], full["entropies"][-1])
+    return None
+
+
+def test_exact(s):
+    cases = [({"text": t}, [t]) for t in SENTENCES[:4]]
+    cases += [({"text": "a man is playing", "text_b": "a person plays", "task": "mrpc"},
+               ["--task", "mrpc", "a man is playing", "a person plays"]),
+              ({"text": SENTENCES[4], "task": "cola", "policy": "base"},
+               ["--task", "cola", "--policy", "base", SENTENCES[4]]),
+              ({"text": SENTENCES[5], "precision": "af8", "threshold": 0.2},
+               ["--precision", "af8", "--threshold", "0.2", SENTENCES[5]]),
+              ({"text": SENTENCES[6], "policy": "lai", "latency_target_ms": 0.03},
+               ["--policy", "lai", "--latency-target", "0.03", SENTENCES[6]])]
+    bad = []
+    for body, args in cases:
+        body = dict(body, batch=False)
+        st, out = http(s.url + "/v1/classify", body)
+        want = classify_cli(args)
+        if st != 200 or out != want:
+            bad.append("%s: %d %r vs classify --json %r" % (body, st, out, want))
+    report("serve_unbatched_equals_classify_json", not bad, "; ".join(bad))
+
+
+def test_batched(s):
+    full = {}
+    for t in SENTENCES:
+        st, out = http(s.url + "/v1/classify", {"text": t, "batch": False})
+        full[t] = json.loads(out)
+    # concurrent single-text requests: the engine batches them
+    answers = {}
+    barrier = threading.Barrier(len(SENTENCES))
+
+    def one(t):
+        barrier.wait(timeout=10)
+        answers[t] = http(s.url + "/v1/classify", {"text": t})
+
+    th = [threading.Thread(target=one, args=(t,)) for t in SENTENCES]
+    [x.start() for x in th]
+    [x.join(timeout=60) for x in th]
+    bad = []
+    for t in SENTENCES:
+        st, out = answers.get(t, (0, ""))
+        if st != 200:
+            bad.append("%r: HTTP %d %s" % (t, st, out))
+            continue
+        why = same_batched(json.loads(out), full[t])
+        if why:
+            bad.append("%r: %s" % (t, why))
+    st, m = http(s.url + "/metrics")
+    batched = [l for l in m.splitlines() if l.startswith("edgebert_sentences_total{task=\"sst2\","
+                                                           "engine=\"batched\"}")]
+    n_batched = int(float(batched[0].split()[-1])) if batched else 0
+    multi = [l for l in m.splitlines() if l.startswith('edgebert_batch_size_bucket{le="1"}')]
+    count = [l for l in m.splitlines() if l.startswith("edgebert_batch_size_count")]
+    runs_of_one = int(multi[0].split()[-1]) if multi else 0
+    runs = int(count[0].split()[-1]) if count else 0
+    if n_batched < len(SENTENCES) or runs - runs_of_one < 1:
+        bad.append("no batch of more than one sentence ran (batched %d, runs %d, of one %d)"
+                   % (n_batched, runs, runs_of_one))
+    report("serve_concurrent_batched_equal_unbatched", not bad, "; ".join(bad))
+    # a texts array: in order, equal to the single answers
+    some = SENTENCES[:8]  # the test server allows 8 texts per request
+    st, out = http(s.url + "/v1/classify", {"texts": some})
+    bad = []
+    arr = json.loads(out) if st == 200 else []
+    if len(arr) != len(some):
+        bad.append("HTTP %d, %d answers for %d texts" % (st, len(arr), len(some)))
+    for t, a in zip(some, arr):
+        why = same_batched(a, full[t])
+        if why:
+            bad.append("%r: %s" % (t, why))
+    # "batch": false arrays, and pairs (never batched), answer the full objects in order
+    st2, out2 = http(s.url + "/v1/classify", {"texts": SENTENCES[:3] + [["a", "b"]],
+                                               "batch": False})
+    arr2 = json.loads(out2) if st2 == 200 else []
+    want2 = [full[t] for t in SENTENCES[:3]]
+    if arr2[:3] != want2 or len(arr2) != 4 or "energy_uj" not in arr2[3]:
+        bad.append("batch false array differs: %s" % out2[:300])
+    report("serve_texts_array_in_order", not bad, "; ".join(bad))
+
+
+def test_bad_input(s):
+    u = s.url + "/v1/classify"
+    cases = [
+        (b'{"text": "a"', 400, "body"), (b"", 400, "body"), (b"[1]", 400, "body"),
+        (b'{"text": "a"} x', 400, "body"), (b'{"text": "\xff\xfe"}', 400, "body"),
+        (b'{"text": 5}', 400, "text"), (b'{"text": ""}', 400, "text"),
+        (b'{"text": "a", "text_b": 3}', 400, "text_b"), (b'{"texts": "a"}', 400, "texts"),
+        (b'{"texts": []}', 400, "texts"), (b'{"texts": ["a", 7]}', 400, "texts[1]"),
+        (b'{"texts": ["a", ""]}', 400, "texts[1]"), (b'{"texts": [["a", "b", "c"]]}', 400, "texts[0]"),
+        (b'{"text": "a", "task": "nope"}', 400, "task"), (b'{"text": "a", "task": 1}', 400, "task"),
+        (b'{"text": "a", "policy": "fast"}', 400, "policy"),
+        (b'{"text": "a", "policy": 1}', 400, "policy"),
+        (b'{"text": "a", "precision": "int4"}', 400, "precision"),
+        (b'{"text": "a", "threshold": "x"}', 400, "threshold"),
+        (b'{"text": "a", "threshold": -1}', 400, "threshold"),
+        (b'{"text": "a", "latency_target_ms": 0}', 400, "latency_target_ms"),
+        (b'{"text": "a", "batch": 1}', 400, "batch"), (b'{"text": "a", "colour": 1}', 400, "colour"),
+        (b'{"text": "a", "text": "b"}', 400, "text"), (b'{}', 400, "text"),
+        (b'{"text": "a", "texts": ["b"]}', 400, "texts"),
+        (('{"text": "%s"}' % ("x" * 300)).encode(), 413, "text"),
+        (('{"texts": [%s]}' % ",".join(['"a"'] * 9)).encode(), 413, "texts"),
+        (('{"text": "a", "pad": "%s"}' % ("x" * 5000)).encode(), 413, "body"),
+    ]
+    bad = []
+    for raw, want, field in cases:
+        st, out = http(u, raw=raw)
+        try:
+            err = json.loads(out)["error"]
+        except (ValueError, KeyError):
+            err = None
+        if st != want or not err or not err.startswith(field + ":"):
+            bad.append("%r: HTTP %d %r (want %d naming %s)" % (raw[:40], st, out, want, field))
+    for path, method, want in (("/nope", "GET", 404), ("/v1/classify", "GET", 405),
+                               ("/health", "POST", 405)):
+        req = urllib.request.Request(s.url + path, data=b"{}" if method == "POST" else None,
+                                     method=method)
+        try:
+            st = urllib.request.urlopen(req, timeout=10).status
+        except urllib.error.HTTPError as e:
+            st = e.code
+        if st != want:
+            bad.append("%s %s: %d, want %d" % (method, path, st, want))
+    st, out = http(u, {"text": "still here"})
+    if st != 200 or s.p.poll() is not None:
+        bad.append("the server stopped answering after bad input: %d %s" % (st, out))
+    report("serve_bad_input_4xx_naming_the_field", not bad, "; ".join(bad))
+
+
+def test_endpoints(s):
+    bad = []
+    st, out = http(s.url + "/health")
+    if st != 200 or json.loads(out) != {"status": "ok"}:
+        bad.append("health: %d %s" % (st, out))
+    st, out = http(s.url + "/v1/models")
+    mj = json.loads(out)
+    names = [t["name"] for t in mj["tasks"]]
+    if names != ["sst2", "cola", "mrpc"] or mj["tasks"][0]["labels"] != ["negative", "positive"] \
+            or "threshold" not in mj["tasks"][0] or "task_bytes" not in mj["tasks"][0]:
+        bad.append("models: %s" % out[:300])
+    st, out = http(s.url + "/metrics")
+    names = set()
+    for line in out.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name = line.split("{")[0].split()[0]
+        names.add(name)
+        if not name.startswith("edgebert_"):
+            bad.append("metric %s" % name)
+        float(line.split()[-1])
+    for want in ("edgebert_requests_total", "edgebert_request_duration_seconds_bucket",
+                 "edgebert_batch_size_bucket", "edgebert_exit_layer_bucket",
+                 "edgebert_sentence_energy_microjoules_sum", "edgebert_deadline_misses_total"):
+        if want not in names:
+            bad.append("no %s" % want)
+    if 'edgebert_requests_total{code="400"} 0' in out:
+        bad.append("the 400s were not counted")
+    report("serve_health_models_metrics", not bad, "; ".join(bad))
+
+
+def test_many_clients(s):
+    n = 64
+    res = []
+    barrier = threading.Barrier(n)
+    lock = threading.Lock()
+
+    def one(i):
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=60)
+        barrier.wait(timeout=20)  # all 64 connections open at once
+        body = json.dumps({"text": SENTENCES[i % len(SENTENCES)]}).encode()
+        c.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        d = b""
+        while True:
+            k = c.recv(65536)
+            if not k:
+                break
+            d += k
+        c.close()
+        with lock:
+            res.append(d.split(b"\r\n", 1)[0])
+
+    th = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    [x.start() for x in th]
+    [x.join(timeout=120) for x in th]
+    ok = len(res) == n and all(r == b"HTTP/1.1 200 OK" for r in res)
+    report("serve_64_simultaneous_clients", ok, "%d answers: %s" % (len(res), set(res)))
+
+
+def test_cap_and_timeout():
+    s = Server("--connections", "2", "--timeout", "1")
+    try:
+        holders = []
+        for _ in range(2):  # fill the cap with two half-sent requests
+            c = socket.create_connection(("127.0.0.1", s.port))
+            c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            holders.append(c)
+        time.sleep(0.2)
+        res = []
+        t0 = time.time()
+
+        def one():
+            try:
+                res.append(http(s.url + "/health", timeout=20)[0])
+            except Exception as e:  # noqa: BLE001  (a reset is what this test looks for)
+                res.append(repr(e))
+
+        th = [threading.Thread(target=one) for _ in range(4)]
+        [x.start() for x in th]
+        [x.join(timeout=30) for x in th]
+        waited = time.time() - t0
+        # the half-sent requests were closed by the idle timeout
+        closed = 0
+        for c in holders:
+            c.settimeout(5)
+            try:
+                closed += c.recv(100) == b""
+            except OSError:
+                closed += 1
+        ok = res == [200] * 4 and closed == 2 and waited >= 0.5
+        report("serve_connection_cap_waits_and_idle_timeout", ok,
+               "answers %s after %.2f s, %d of 2 idle connections closed" % (res, waited, closed))
+    finally:
+        s.stop()
+
+
+def test_sigterm_drain():
+    s = Server("--batch-wait-ms", "400", "--max-batch", "64")
+    res = []
+
+    def one(t):
+        res.append(http(s.url + "/v1/classify", {"text": t})[0])
+
+    th = [threading.Thread(target=one, args=(t,)) for t in SENTENCES[:6]]
+    [x.start() for x in th]
+    time.sleep(0.15)  # the requests wait for their batch
+    s.p.send_signal(signal.SIGTERM)
+    [x.join(timeout=30) for x in th]
+    try:
+        rc = s.p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        s.p.kill()
+        rc = "hung"
+    refused = None
+    try:
+        socket.create_connection(("127.0.0.1", s.port), timeout=2).close()
+    except OSError:
+        refused = True
+    ok = rc == 0 and res == [200] * 6 and refused
+    report("serve_sigterm_drains_and_exits_0", ok,
+           "rc %s, answers %s, port closed %s; log %s" % (rc, res, refused, "".join(s.log)[-300:]))
+
+
+def test_client(s):
+    sys.path.insert(0, os.path.join(ROOT, "python"))
+    try:
+        import edgebert
+    except (ImportError, OSError) as e:
+        print("SKIP serve_python_client: %s" % e)
+        return
+    c = edgebert.Client(s.url)
+    bad = []
+    try:
+        m = edgebert.Model(MODEL)
+    except (OSError, edgebert.EdgebertError) as e:
+        print("SKIP serve_python_client: %s" % e)
+        return
+    if c.tasks != m.tasks:
+        bad.append("tasks %s vs %s" % (c.tasks, m.tasks))
+    if c.config("cola")["id2label"] != m.config("cola")["id2label"]:
+        bad.append("config id2label")
+    for kw in ({}, {"task": "cola"}, {"policy": "lai", "latency_target_ms": 0.03},
+               {"precision": "af8"}):
+        a = c.classify(SENTENCES[2], **kw)
+        b = m.classify(SENTENCES[2], threads=1, **kw)
+        for k, v in b.items():
+            same = close(a[k], v) if isinstance(v, list) and v and isinstance(v[0], float) else \
+                (close([a[k]], [v]) if isinstance(v, float) else
+                 (all(abs(a[k][j] - v[j]) <= 1e-4 * max(1, abs(v[j])) for j in v)
+                  if isinstance(v, dict) else a[k] == v))
+            if not same:
+                bad.append("%s %s: %r vs %r" % (kw, k, a[k], v))
+    many = c.classify_many(SENTENCES[:3] + [("a man", "a person")])
+    if [r["label"] for r in many[:3]] != [m.classify(t, threads=1)["label"] for t in SENTENCES[:3]]:
+        bad.append("classify_many labels")
+    try:
+        c.classify("a", task="nope")
+        bad.append("no error for an unknown task")
+    except edgebert.ServerError as e:
+        if e.status != 400 or not e.msg.startswith("task:"):
+            bad.append("error %s %s" % (e.status, e.msg))
+    m.close()
+    report("serve_python_client_equals_model", not bad, "; ".join(bad))
+
+
+def main():
+    if not os.path.exists(EXE):
+        print("SKIP serve: %s not built" % EXE)
+        return 0
+    if not os.path.exists(MODEL):
+        print("SKIP serve: %s missing" % MODEL)
+        return 0
+    s = Server("--batch-wait-ms", "50", "--max-text-bytes", "200", "--max-texts", "8",
+               "--max-body", "4096")
+    try:
+        test_exact(s)
+        test_batched(s)
+        test_bad_input(s)
+        test_endpoints(s)
+        test_many_clients(s)
+        test_client(s)
+    finally:
+        rc = s.stop()
+    report("serve_stops_with_0", rc == 0, "exit status %s" % rc)
+    test_cap_and_timeout()
+    test_sigterm_drain()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
