@@ -83,7 +83,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 all: lib tool tests
 
 lib: $(BUILD)/libedgebert.a $(BUILD)/libedgebert.so
-tool: $(BUILD)/edgebert
+tool: $(BUILD)/edgebert $(BUILD)/serve-load
 tests: $(TEST_BIN) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c
@@ -101,6 +101,10 @@ VERSION   := $(shell sed -n 's/^\#define EB_VERSION_STRING "\(.*\)"/\1/p' includ
 
 $(BUILD)/libedgebert.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libedgebert.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# the load test of edgebert serve (tools/serve_load.c; docs/serving.md)
+$(BUILD)/serve-load: tools/serve_load.c $(BUILD)/libedgebert.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libedgebert.a $(LDFLAGS) $(LDLIBS)
 
 # the command alone links libmicrohttpd (edgebert serve); the library does not
 CLI_LIBS := -lmicrohttpd
