@@ -8,7 +8,7 @@ set -euo pipefail
 PKGS="build-essential libopenblas-dev libcjson-dev libutf8proc-dev libcmocka-dev
       python3 python3-numpy python3-torch sentencepiece python3-sentencepiece
       clang libclang-rt-14-dev libomp-14-dev valgrind pkg-config cppcheck jq
-      libmicrohttpd-dev nginx-light"
+      libmicrohttpd-dev nginx"
 ARM_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
           libopenblas-dev:arm64 libcjson-dev:arm64 libutf8proc-dev:arm64 libcmocka-dev:arm64
           libmicrohttpd-dev:arm64"
