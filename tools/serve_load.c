@@ -32,11 +32,18 @@
 #include "edgebert/data.h"
 
 static const char *BUILTIN[] = {
-    "a fine film", "an utterly awful , boring mess", "it is not bad at all",
-    "the acting is wooden but the story holds", "what a waste of time",
-    "a gorgeous , moving film", "i do n't know what to say about this one", "dull",
-    "charming and funny from start to end", "the plot makes no sense whatsoever",
-    "this movie is a triumph of style over substance , and i loved every minute", "meh"};
+    "a fine film",
+    "an utterly awful , boring mess",
+    "it is not bad at all",
+    "the acting is wooden but the story holds",
+    "what a waste of time",
+    "a gorgeous , moving film",
+    "i do n't know what to say about this one",
+    "dull",
+    "charming and funny from start to end",
+    "the plot makes no sense whatsoever",
+    "this movie is a triumph of style over substance , and i loved every minute",
+    "meh"};
 
 static double now_s(void) {
     struct timespec t;
@@ -233,7 +240,8 @@ static void row(int clients, int requests, int per_req) {
     }
     double wall = now_s() - t0, s1 = proc_cpu_s(server_pid);
     getrusage(RUSAGE_SELF, &r1);
-    double ccpu = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) + (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
+    double ccpu = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) +
+                  (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
                   1e-6 * ((r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) +
                           (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec));
     qsort(lat, (size_t)requests, sizeof *lat, cmp_d);
@@ -264,8 +272,8 @@ static int start_server(const char *exe, const char *model, int threads, int max
         argv[a++] = exe;
         argv[a++] = "serve";
         if (model) argv[a++] = "-m", argv[a++] = model;
-        const char *rest[] = {"--host", "127.0.0.1", "--port", "0", "--threads", th,
-                              "--max-batch", mb, "--batch-wait-ms", wm, NULL};
+        const char *rest[] = {"--host",      "127.0.0.1", "--port",          "0", "--threads", th,
+                              "--max-batch", mb,          "--batch-wait-ms", wm,  NULL};
         for (int i = 0; rest[i]; i++)
             argv[a++] = rest[i];
         argv[a] = NULL;
@@ -296,8 +304,8 @@ static void in_process(const char *model_path, int threads, int max_batch) {
         return;
     }
     const eb_config *c = eb_model_config(m);
-    int maxlen = c->max_position_embeddings < EB_MAX_TOKENS ? c->max_position_embeddings
-                                                            : EB_MAX_TOKENS;
+    int maxlen =
+        c->max_position_embeddings < EB_MAX_TOKENS ? c->max_position_embeddings : EB_MAX_TOKENS;
     eb_batch *b = NULL;
     eb_context *ctx = NULL;
     eb_encoding *enc = calloc((size_t)max_batch, sizeof *enc);
@@ -350,17 +358,26 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
-            fprintf(stderr, "serve-load: %s needs a value (see the comment atop tools/serve_load.c)\n", a);
+            fprintf(stderr,
+                    "serve-load: %s needs a value (see the comment atop tools/serve_load.c)\n", a);
             return 2;
         }
-        if (!strcmp(a, "-m")) model = v;
-        else if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--exe")) exe = v;
-        else if (!strcmp(a, "--clients")) clients = v;
-        else if (!strcmp(a, "--requests")) requests = atoi(v);
-        else if (!strcmp(a, "--threads")) threads = atoi(v);
-        else if (!strcmp(a, "--max-batch")) max_batch = atoi(v);
-        else if (!strcmp(a, "--batch-wait-ms")) wait_ms = atoi(v);
+        if (!strcmp(a, "-m"))
+            model = v;
+        else if (!strcmp(a, "--data"))
+            data = v;
+        else if (!strcmp(a, "--exe"))
+            exe = v;
+        else if (!strcmp(a, "--clients"))
+            clients = v;
+        else if (!strcmp(a, "--requests"))
+            requests = atoi(v);
+        else if (!strcmp(a, "--threads"))
+            threads = atoi(v);
+        else if (!strcmp(a, "--max-batch"))
+            max_batch = atoi(v);
+        else if (!strcmp(a, "--batch-wait-ms"))
+            wait_ms = atoi(v);
         else {
             fprintf(stderr, "serve-load: unknown option %s\n", a);
             return 2;

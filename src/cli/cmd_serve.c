@@ -248,15 +248,16 @@ static void run_group(server *s, unit **g, int n) {
     }
     const eb_run_params *rp = &p0;
     const eb_config *c = eb_model_task_config(s->m, rp->task);
-    int max_len = c->max_position_embeddings < EB_MAX_TOKENS ? c->max_position_embeddings
-                                                             : EB_MAX_TOKENS;
+    int max_len =
+        c->max_position_embeddings < EB_MAX_TOKENS ? c->max_position_embeddings : EB_MAX_TOKENS;
     int ok[n];
     int m = 0; /* units that tokenized, packed to the front of ids/lens */
     int slot[n];
     for (int k = 0; k < n; k++) {
         const eb_serve_item *it = &g[k]->j->req.items[g[k]->i];
         eb_error err = {0};
-        eb_status st = eb_tokenize(eb_model_tokenizer(s->m), it->a, NULL, max_len, &s->enc[k], &err);
+        eb_status st =
+            eb_tokenize(eb_model_tokenizer(s->m), it->a, NULL, max_len, &s->enc[k], &err);
         ok[k] = st == EB_OK;
         if (!ok[k]) {
             pthread_mutex_lock(&s->mu);
@@ -271,8 +272,8 @@ static void run_group(server *s, unit **g, int n) {
     eb_run_params p = *rp;
     p.threads = s->threads;
     eb_error err = {0};
-    eb_status st = m > 0 ? eb_batch_classify_ids(s->batch, s->ids, s->lens, m, &p, s->bres, &err)
-                         : EB_OK;
+    eb_status st =
+        m > 0 ? eb_batch_classify_ids(s->batch, s->ids, s->lens, m, &p, s->bres, &err) : EB_OK;
     pthread_mutex_lock(&s->met.mu);
     if (m > 0) hist_add(&s->met.batch, BATCH_BUCKETS, NBATCH, m);
     task_metrics *tm = &s->met.tasks[task_index(s, rp->task)];
@@ -543,8 +544,9 @@ static char *metrics_text(server *s, size_t *len) {
                "# TYPE edgebert_requests_total counter\n");
     for (int i = 0; i < NSTATUS; i++)
         fprintf(f, "edgebert_requests_total{code=\"%d\"} %ld\n", STATUS_CODES[i], m->requests[i]);
-    fprintf(f, "# HELP edgebert_requests_in_flight Requests being received or answered.\n"
-               "# TYPE edgebert_requests_in_flight gauge\nedgebert_requests_in_flight %ld\n",
+    fprintf(f,
+            "# HELP edgebert_requests_in_flight Requests being received or answered.\n"
+            "# TYPE edgebert_requests_in_flight gauge\nedgebert_requests_in_flight %ld\n",
             m->in_flight);
     fprintf(f, "# HELP edgebert_request_duration_seconds Time from the request's headers to its "
                "answer.\n# TYPE edgebert_request_duration_seconds histogram\n");
@@ -590,8 +592,8 @@ static char *metrics_text(server *s, size_t *len) {
     fprintf(f, "# HELP edgebert_deadline_misses_total Sentences whose modelled time exceeded the "
                "latency target.\n# TYPE edgebert_deadline_misses_total counter\n");
     for (int k = 0; k < nt; k++)
-        fprintf(f, "edgebert_deadline_misses_total{task=\"%s\"} %ld\n",
-                eb_model_task_name(s->m, k), m->tasks[k].deadline_misses);
+        fprintf(f, "edgebert_deadline_misses_total{task=\"%s\"} %ld\n", eb_model_task_name(s->m, k),
+                m->tasks[k].deadline_misses);
     pthread_mutex_unlock(&m->mu);
     if (fclose(f) != 0) {
         free(buf);
@@ -615,7 +617,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         pthread_mutex_unlock(&s->met.mu);
         if (!strcmp(method, "POST")) {
             const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-            if (cl && strtoull(cl, NULL, 10) > s->lim.max_body) cn->too_big = 1;
+            if (cl && strtoull(cl, NULL, 10) > s->lim.max_body && !strcmp(url, "/v1/classify")) {
+                /* answered before the body is read; libmicrohttpd then closes the connection */
+                char msg[128];
+                snprintf(msg, sizeof msg,
+                         "body: Content-Length %.20s is more than the limit of %zu bytes", cl,
+                         s->lim.max_body);
+                return reply_error(s, c, 413, msg, cn->t0);
+            }
         }
         return MHD_YES;
     }
@@ -650,8 +659,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     /* the whole request is in */
     if (!strcmp(url, "/v1/classify")) {
-        if (strcmp(method, "POST"))
-            return reply_error(s, c, 405, "/v1/classify: use POST", cn->t0);
+        if (strcmp(method, "POST")) return reply_error(s, c, 405, "/v1/classify: use POST", cn->t0);
         if (cn->too_big == 2)
             return reply_error(s, c, 408, "body: not complete within the body timeout", cn->t0);
         if (cn->too_big) {
@@ -664,17 +672,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
         char msg[128];
         snprintf(msg, sizeof msg, "%.64s: use GET", url);
-        return reply_error(s, c, !strcmp(url, "/health") || !strcmp(url, "/metrics") ||
-                                         !strcmp(url, "/v1/models")
-                                     ? 405
-                                     : 404,
-                           msg, cn->t0);
+        return reply_error(
+            s, c,
+            !strcmp(url, "/health") || !strcmp(url, "/metrics") || !strcmp(url, "/v1/models") ? 405
+                                                                                              : 404,
+            msg, cn->t0);
     }
     if (!strcmp(url, "/health"))
-        return s->draining ? reply_text(s, c, 503, "application/json",
-                                        "{\"status\": \"draining\"}\n", cn->t0)
-                           : reply_text(s, c, 200, "application/json", "{\"status\": \"ok\"}\n",
-                                        cn->t0);
+        return s->draining
+                   ? reply_text(s, c, 503, "application/json", "{\"status\": \"draining\"}\n",
+                                cn->t0)
+                   : reply_text(s, c, 200, "application/json", "{\"status\": \"ok\"}\n", cn->t0);
     if (!strcmp(url, "/v1/models"))
         return reply_text(s, c, 200, "application/json", s->models_json, cn->t0);
     if (!strcmp(url, "/metrics")) {
@@ -684,8 +692,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return reply(s, c, 200, "text/plain; version=0.0.4", t, n, cn->t0);
     }
     char msg[256];
-    snprintf(msg, sizeof msg, "%.64s: no such endpoint (POST /v1/classify, GET /v1/models, "
-                              "/health, /metrics)", url);
+    snprintf(msg, sizeof msg,
+             "%.64s: no such endpoint (POST /v1/classify, GET /v1/models, "
+             "/health, /metrics)",
+             url);
     return reply_error(s, c, 404, msg, cn->t0);
 }
 
@@ -878,7 +888,8 @@ int eb_cmd_serve(int argc, char **argv) {
         goto out;
     }
     if (eb_context_new(m, &s->ctx, &err) != EB_OK ||
-        (max_batch > 1 && eb_batch_new(m, max_batch, max_batch * maxpos, &s->batch, &err) != EB_OK)) {
+        (max_batch > 1 &&
+         eb_batch_new(m, max_batch, max_batch * maxpos, &s->batch, &err) != EB_OK)) {
         fprintf(stderr, "edgebert serve: %s\n", err.msg);
         goto out;
     }

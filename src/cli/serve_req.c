@@ -68,8 +68,7 @@ static int parse(const char *body, size_t len, const eb_serve_limits *lim, eb_se
     for (const cJSON *f = root->child; f; f = f->next) {
         const char *k = f->string ? f->string : "";
         for (const cJSON *g = root->child; g != f; g = g->next)
-            if (g->string && !strcmp(g->string, k))
-                return bad(msg, cap, 400, "%s: given twice", k);
+            if (g->string && !strcmp(g->string, k)) return bad(msg, cap, 400, "%s: given twice", k);
         if (!strcmp(k, "text"))
             text = f;
         else if (!strcmp(k, "text_b"))
@@ -94,7 +93,8 @@ static int parse(const char *body, size_t len, const eb_serve_limits *lim, eb_se
                 return bad(msg, cap, 400, "policy: unknown policy (base, ee or lai)");
         } else if (!strcmp(k, "precision")) {
             const char *v = cJSON_IsString(f) ? f->valuestring : NULL;
-            if (!v) return bad(msg, cap, 400, "precision: must be a string (fp32, af8 or af8-bf16)");
+            if (!v)
+                return bad(msg, cap, 400, "precision: must be a string (fp32, af8 or af8-bf16)");
             if (!strcmp(v, "fp32"))
                 r->p.precision = EB_PRECISION_FP32;
             else if (!strcmp(v, "af8"))
@@ -168,8 +168,8 @@ static int parse(const char *body, size_t len, const eb_serve_limits *lim, eb_se
     return 0;
 }
 
-int eb_serve_req_parse(const char *body, size_t len, const eb_serve_limits *lim,
-                       eb_serve_req *out, char *msg, size_t cap) {
+int eb_serve_req_parse(const char *body, size_t len, const eb_serve_limits *lim, eb_serve_req *out,
+                       char *msg, size_t cap) {
     memset(out, 0, sizeof *out);
     if (cap) msg[0] = 0;
     int s = parse(body, len, lim, out, msg, cap);

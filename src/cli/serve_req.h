@@ -35,8 +35,8 @@ typedef struct eb_serve_req {
 
 /* Parse body[0..len).  Returns 0 on success (free with eb_serve_req_free),
  * else the HTTP status (400, 413) with msg filled ("field: what is wrong"). */
-int eb_serve_req_parse(const char *body, size_t len, const eb_serve_limits *lim,
-                       eb_serve_req *out, char *msg, size_t cap);
+int eb_serve_req_parse(const char *body, size_t len, const eb_serve_limits *lim, eb_serve_req *out,
+                       char *msg, size_t cap);
 void eb_serve_req_free(eb_serve_req *r);
 
 #endif
