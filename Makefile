@@ -141,12 +141,16 @@ $(TSAN_EXEMPT:%.c=$(BUILD)/%.o): SANFLAGS := -fno-omit-frame-pointer
 endif
 
 # ThreadSanitizer: the tests that run threads (OpenBLAS/OpenMP kept to one
-# thread: their own pools are not instrumented).
+# thread: their own pools are not instrumented), and edgebert serve (connection threads,
+# engine thread) through its end-to-end test: a race makes the server exit non-zero.
 THREAD_TESTS := test_model test_stress
-test-threads: $(THREAD_TESTS:%=$(BUILD)/tests/%)
+test-threads: $(THREAD_TESTS:%=$(BUILD)/tests/%) $(BUILD)/edgebert
 	@set -e; for t in $(THREAD_TESTS); do echo "== $$t ($(BUILD))"; \
 	  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  ./$(BUILD)/tests/$$t; done
+	@echo "== tests/py/test_serve.py ($(BUILD))"; \
+	  EB_BUILD=$(BUILD) OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" /usr/bin/python3 tests/py/test_serve.py
 
 # Fuzzing (libFuzzer, clang): every reader of outside data has fuzz/fuzz_<reader>.c.
 FUZZ_CC      ?= clang

@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,7 +138,7 @@ typedef struct server {
     pthread_cond_t cv;  /* the engine waits for units */
     unit *head, *tail;
     int stop;
-    volatile int draining;
+    atomic_int draining; /* set on SIGTERM, read by the connection threads */
     metrics met;
     char *models_json;
     /* engine-owned */
@@ -448,7 +449,7 @@ static enum MHD_Result classify(server *s, struct MHD_Connection *c, conn *cn) {
         eb_serve_req_free(&req);
         return reply_error(s, c, 400, msg, cn->t0);
     }
-    if (s->draining) {
+    if (atomic_load(&s->draining)) {
         eb_serve_req_free(&req);
         return reply_error(s, c, 503, "the server is shutting down", cn->t0);
     }
@@ -679,7 +680,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             msg, cn->t0);
     }
     if (!strcmp(url, "/health"))
-        return s->draining
+        return atomic_load(&s->draining)
                    ? reply_text(s, c, 503, "application/json", "{\"status\": \"draining\"}\n",
                                 cn->t0)
                    : reply_text(s, c, 200, "application/json", "{\"status\": \"ok\"}\n", cn->t0);
@@ -934,7 +935,7 @@ int eb_cmd_serve(int argc, char **argv) {
     sigwait(&sigs, &sig);
     fprintf(stderr, "edgebert serve: %s: finishing the requests in flight\n",
             sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    s->draining = 1;
+    atomic_store(&s->draining, 1);
     MHD_socket ls = MHD_quiesce_daemon(d); /* no new connections */
     if (ls != MHD_INVALID_SOCKET) close(ls);
     double t0 = now_s();
