@@ -57,8 +57,8 @@ static void usage(void) {
             "  --max-text-bytes B  bytes of one text (default 16384)\n"
             "  --timeout S         close a connection idle for S seconds, also while sending\n"
             "                      its headers or body (default 10)\n"
-            "  --body-timeout S    a body must be complete S seconds after its headers\n"
-            "                      (default 30)\n"
+            "  --body-timeout S    a body must be complete S seconds after its headers, else\n"
+            "                      the connection is closed (default 30; 0: no limit)\n"
             "  --drain-timeout S   on SIGTERM, wait at most S seconds for requests in flight\n"
             "                      (default 30)\n");
 }
@@ -383,6 +383,7 @@ static void *engine_main(void *arg) {
 typedef struct conn {
     char *buf;
     size_t len, cap;
+    size_t seen; /* body bytes received, kept or not */
     int too_big;
     double t0;
 } conn;
@@ -632,11 +633,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (*upload_data_size) { /* a piece of the body */
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (cn->too_big) return MHD_YES;
+        cn->seen += n;
+        /* a body still arriving after --body-timeout: the connection is closed (a client
+         * that slow gets no answer; its thread and slot are freed) */
         if (s->body_timeout_s > 0 && now_s() - cn->t0 > s->body_timeout_s) {
-            cn->too_big = 2;
-            return MHD_YES;
+            count_status(s, 408, cn->t0);
+            return MHD_NO;
         }
+        if (cn->too_big) /* dropped; answered 413 at its end, or closed when it goes on */
+            return cn->seen > 4 * s->lim.max_body ? MHD_NO : MHD_YES;
         if (cn->len + n > s->lim.max_body) {
             cn->too_big = 1;
             free(cn->buf);
@@ -661,8 +666,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     /* the whole request is in */
     if (!strcmp(url, "/v1/classify")) {
         if (strcmp(method, "POST")) return reply_error(s, c, 405, "/v1/classify: use POST", cn->t0);
-        if (cn->too_big == 2)
-            return reply_error(s, c, 408, "body: not complete within the body timeout", cn->t0);
         if (cn->too_big) {
             char msg[128];
             snprintf(msg, sizeof msg, "body: more than the limit of %zu bytes", s->lim.max_body);

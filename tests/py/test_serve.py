@@ -225,6 +225,19 @@ def test_bad_input(s):
             err = None
         if st != want or not err or not err.startswith(field + ":"):
             bad.append("%r: HTTP %d %r (want %d naming %s)" % (raw[:40], st, out, want, field))
+    # a chunked body (no Content-Length) over --max-body
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=20)
+    c.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+              b"Connection: close\r\n\r\n" + (b"400\r\n" + b"x" * 1024 + b"\r\n") * 6 + b"0\r\n\r\n")
+    d = b""
+    while len(d) < 100000:
+        k = c.recv(65536)
+        if not k:
+            break
+        d += k
+    c.close()
+    if not d.startswith(b"HTTP/1.1 413") or b'"error":"body:' not in d:
+        bad.append("chunked body over the limit: %r" % d[:200])
     for path, method, want in (("/nope", "GET", 404), ("/v1/classify", "GET", 405),
                                ("/health", "POST", 405)):
         req = urllib.request.Request(s.url + path, data=b"{}" if method == "POST" else None,
@@ -302,7 +315,7 @@ def test_many_clients(s):
 
 
 def test_cap_and_timeout():
-    s = Server("--connections", "2", "--timeout", "1")
+    s = Server("--connections", "2", "--timeout", "1", "--body-timeout", "1")
     try:
         holders = []
         for _ in range(2):  # fill the cap with two half-sent requests
@@ -334,6 +347,22 @@ def test_cap_and_timeout():
         ok = res == [200] * 4 and closed == 2 and waited >= 0.5
         report("serve_connection_cap_waits_and_idle_timeout", ok,
                "answers %s after %.2f s, %d of 2 idle connections closed" % (res, waited, closed))
+        # a body trickled in (never idle for --timeout) is cut at --body-timeout
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        t0, cut = time.time(), False
+        for _ in range(40):  # at most 12 s
+            try:
+                c.sendall(b'{"t')
+            except OSError:
+                cut = True
+                break
+            time.sleep(0.3)
+        elapsed = time.time() - t0
+        c.close()
+        st, _ = http(s.url + "/health")
+        report("serve_body_timeout_closes_slow_body", cut and elapsed < 6 and st == 200,
+               "cut %s after %.1f s, health %d" % (cut, elapsed, st))
     finally:
         s.stop()
 
