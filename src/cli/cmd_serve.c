@@ -35,6 +35,7 @@
 #include "cli/cli.h"
 #include "cli/serve_req.h"
 #include "edgebert/batch.h"
+#include "edgebert/runtime.h"
 
 static void usage(void) {
     fprintf(stderr,
@@ -447,6 +448,14 @@ static enum MHD_Result classify(server *s, struct MHD_Connection *c, conn *cn) {
         for (int k = 0; k < eb_model_num_tasks(s->m) && o < (int)sizeof msg - 80; k++)
             o += snprintf(msg + o, sizeof msg - (size_t)o, " %.64s", eb_model_task_name(s->m, k));
         snprintf(msg + o, sizeof msg - (size_t)o, ")");
+        eb_serve_req_free(&req);
+        return reply_error(s, c, 400, msg, cn->t0);
+    }
+    if (req.p.policy == EB_POLICY_LAI && !eb_model_task_lut(s->m, req.p.task)) {
+        snprintf(msg, sizeof msg,
+                 "policy: lai needs the task's exit predictor table; task '%.64s' "
+                 "has none (use ee or base)",
+                 req.p.task ? req.p.task : eb_model_task_name(s->m, 0));
         eb_serve_req_free(&req);
         return reply_error(s, c, 400, msg, cn->t0);
     }

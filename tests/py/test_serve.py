@@ -367,6 +367,28 @@ def test_cap_and_timeout():
         s.stop()
 
 
+def test_model_without_lut():
+    """A checkpoint without an exit predictor table: lai is refused naming the policy,
+    ee is served."""
+    try:
+        sys.path.insert(0, HERE)
+        import tiny_model
+        import tempfile
+        d = os.path.join(tempfile.mkdtemp(prefix="eb_serve_"), "m")
+        tiny_model.make_model(d, layers=4, lut=None)
+    except Exception as e:  # noqa: BLE001  (sentencepiece or numpy missing)
+        print("SKIP serve_lai_without_table: cannot write a tiny model (%s)" % e)
+        return
+    s = Server("-m", d)  # a later -m replaces the default model
+    try:
+        st, out = http(s.url + "/v1/classify", {"text": "a b", "policy": "lai"})
+        st2, _ = http(s.url + "/v1/classify", {"text": "a b"})
+        ok = st == 400 and json.loads(out)["error"].startswith("policy:") and st2 == 200
+        report("serve_lai_without_table", ok, "%d %s, ee %d" % (st, out, st2))
+    finally:
+        s.stop()
+
+
 def test_sigterm_drain():
     s = Server("--batch-wait-ms", "400", "--max-batch", "64")
     res = []
@@ -456,6 +478,7 @@ def main():
         rc = s.stop()
     report("serve_stops_with_0", rc == 0, "exit status %s" % rc)
     test_cap_and_timeout()
+    test_model_without_lut()
     test_sigterm_drain()
     return 1 if failed else 0
 
