@@ -10,7 +10,9 @@ this test and stopped by it.  Checks that
   server keeps answering;
 - /health, /v1/models, /metrics (every metric edgebert_...);
 - 64 clients at once are all served; with a cap of 2 connections, more clients wait
-  and are served, not reset; an idle half-sent request is closed after --timeout;
+  and are served, not reset; an idle half-sent request is closed after --timeout, a
+  trickled body after --body-timeout; a chunked body over --max-body gets 413;
+- lai on a model without an exit predictor table is a 400 naming the policy;
 - SIGTERM while requests are in flight: they are answered, the server exits 0;
 - edgebert.Client gives what edgebert.Model gives.
 Every loop is bounded; only 127.0.0.1 is used."""
