@@ -1,26 +1,30 @@
-/* cmd_bench.c - edgebert bench: edgebert, PyTorch and ONNX Runtime side by
- * side on the same ALBERT checkpoint (dense fp32, batch 1), the GEMM ceiling
- * of the machine's BLAS, and (--e2e) EdgeBERT's end-to-end latency with
- * early exit on a GLUE dev set, batched early exit and peak memory.
+/* cmd_bench.c - edgebert bench: edgebert's own speed, in the way of llama-bench.
  *
- * edgebert runs in-process; PyTorch (tools/bench/torch_albert.py through
- * /usr/bin/python3) and ONNX Runtime (tools/bench/ort_runner.js through node,
- * onnxruntime-node installed under build/bench/ort) run as subprocesses that
- * print their timings as JSON.  A missing engine gives skipped rows with the
- * reason, never a failure. */
+ * Every measurement is one row of one type (bench_row): what was run (test,
+ * model, engine path, precision, policy, threads, batch, tokens or sentences)
+ * and what was measured (mean, standard deviation and number of samples, with
+ * the median and the best), printed as a markdown table, CSV or JSON from one
+ * column table.  Three tests:
+ *   dense  random token ids at batch 1, per length: eb_classify_ids (engine
+ *          `edgebert`) and the batched engine at batch 1 (`edgebert-batch`);
+ *   gemm   the GEMM implementations on the model's shapes and OpenBLAS's
+ *          1024^3 SGEMM (the ceiling); with the dense test unless --no-gemm;
+ *   e2e    (--e2e) a GLUE dev set: latency per sentence with early exit and
+ *          with all layers, and batched early exit.
+ * The comparison with PyTorch and ONNX Runtime is tools/bench/compare.py,
+ * which reads `edgebert bench --json`; this command runs edgebert only.
+ * `bench --kernels` is cmd_bench_kernels.c. */
 #include <cblas.h>
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,59 +32,205 @@
 #include "cli/cli.h"
 #include "edgebert/batch.h"
 #include "edgebert/data.h"
+#include "edgebert/runtime.h"
 #include "kernels/kernels.h"
 
 #define CMD "bench"
 #define MAXV 16
-#define ORT_VERSION "1.30.0"
+#define MAXP 3 /* precisions in one run */
 
 typedef struct opts {
-    const char *model, *data, *task, *hf, *engines;
+    const char *model, *data, *engines, *ids_out;
     int tokens[MAXV], ntokens, threads[MAXV], nthreads, batches[MAXV], nbatches;
+    eb_precision prec[MAXP];
+    int nprec;
     int runs, warmup, rounds, json, csv, e2e, gemm, limit, rss, cpu_clock;
     eb_run_params rp;
 } opts;
 
-typedef struct row {
-    char engine[16];
-    int threads, tokens;
-    double median_ms, min_ms;
-} row;
+/* ---- the row --------------------------------------------------------- */
+
+enum { T_DENSE = 1, T_GEMM = 2, T_E2E = 4 };
+
+typedef struct bench_row {
+    int test;        /* T_DENSE, T_GEMM or T_E2E */
+    char engine[24]; /* edgebert | edgebert-batch; gemm: the GEMM implementation */
+    eb_precision precision;
+    eb_policy policy;
+    int threads, batch;
+    int tokens;    /* dense: the sentence length; gemm: M (rows) */
+    int gn, gk;    /* gemm: N and K */
+    int sentences; /* e2e */
+    int n;         /* samples */
+    double mean_ms, stddev_ms, median_ms, min_ms;
+    double gflops, accuracy, exit_layer, agree, sent_s; /* NAN where it does not apply */
+} bench_row;
 
 typedef struct rows {
-    row r[256];
+    bench_row r[512];
     int n;
+    const char *model;
     cJSON *skipped; /* [{engine, threads, reason}] */
-    cJSON *info;    /* engine details: versions, BLAS */
 } rows;
+
+static const char *test_name(int t) {
+    return t == T_DENSE ? "dense" : t == T_GEMM ? "gemm" : "e2e";
+}
+
+static const char *prec_name(eb_precision p) {
+    return p == EB_PRECISION_AF8 ? "af8" : p == EB_PRECISION_AF8_BF16 ? "af8-bf16" : "fp32";
+}
+
+/* One printed value of a row: none (does not apply), text, integer or number. */
+typedef struct cval {
+    enum { V_NONE, V_STR, V_INT, V_NUM } kind;
+    const char *s;
+    long i;
+    double d;
+} cval;
+
+#define VS(x) ((cval){V_STR, (x), 0, 0})
+#define VI(x) ((cval){V_INT, NULL, (long)(x), 0})
+#define VN(x) (isfinite(x) ? (cval){V_NUM, NULL, 0, (x)} : (cval){V_NONE, NULL, 0, 0})
+#define V0 ((cval){V_NONE, NULL, 0, 0})
+
+typedef struct column {
+    const char *key;    /* JSON key and CSV header */
+    const char *header; /* markdown header */
+    int md;             /* the tests whose markdown table shows it */
+    const char *fmt;    /* markdown format of a number (\"\": an integer); NULL: text */
+    cval (*get)(const rows *R, const bench_row *r);
+} column;
+
+static cval c_test(const rows *R, const bench_row *r) {
+    return VS(test_name(r->test));
+}
+static cval c_model(const rows *R, const bench_row *r) {
+    return r->test == T_GEMM ? V0 : VS(R->model);
+}
+static cval c_engine(const rows *R, const bench_row *r) {
+    return VS(r->engine);
+}
+static cval c_precision(const rows *R, const bench_row *r) {
+    return r->test == T_GEMM ? V0 : VS(prec_name(r->precision));
+}
+static cval c_policy(const rows *R, const bench_row *r) {
+    return r->test == T_GEMM ? V0 : VS(eb_policy_name(r->policy));
+}
+static cval c_threads(const rows *R, const bench_row *r) {
+    return VI(r->threads);
+}
+static cval c_batch(const rows *R, const bench_row *r) {
+    return r->test == T_GEMM ? V0 : VI(r->batch);
+}
+static cval c_tokens(const rows *R, const bench_row *r) {
+    return r->test == T_E2E ? V0 : VI(r->tokens);
+}
+static cval c_gn(const rows *R, const bench_row *r) {
+    return r->test == T_GEMM ? VI(r->gn) : V0;
+}
+static cval c_gk(const rows *R, const bench_row *r) {
+    return r->test == T_GEMM ? VI(r->gk) : V0;
+}
+static cval c_sentences(const rows *R, const bench_row *r) {
+    return r->test == T_E2E ? VI(r->sentences) : V0;
+}
+static cval c_mean(const rows *R, const bench_row *r) {
+    return VN(r->mean_ms);
+}
+static cval c_stddev(const rows *R, const bench_row *r) {
+    return VN(r->stddev_ms);
+}
+static cval c_n(const rows *R, const bench_row *r) {
+    return VI(r->n);
+}
+static cval c_median(const rows *R, const bench_row *r) {
+    return VN(r->median_ms);
+}
+static cval c_min(const rows *R, const bench_row *r) {
+    return VN(r->min_ms);
+}
+static cval c_gflops(const rows *R, const bench_row *r) {
+    return VN(r->gflops);
+}
+static cval c_sent_s(const rows *R, const bench_row *r) {
+    return VN(r->sent_s);
+}
+static cval c_accuracy(const rows *R, const bench_row *r) {
+    return VN(r->accuracy);
+}
+static cval c_exit(const rows *R, const bench_row *r) {
+    return VN(r->exit_layer);
+}
+static cval c_agree(const rows *R, const bench_row *r) {
+    return VN(r->agree);
+}
+
+/* Every column of every printer: JSON and CSV print all of them (a value that
+ * does not apply is left out of JSON and empty in CSV); markdown prints one
+ * table per test with the columns of that test. */
+static const column COLS[] = {
+    {"test", "test", 0, NULL, c_test},
+    {"model", "model", 0, NULL, c_model},
+    {"engine", "engine", T_DENSE | T_GEMM | T_E2E, NULL, c_engine},
+    {"precision", "precision", T_DENSE | T_E2E, NULL, c_precision},
+    {"policy", "policy", T_DENSE | T_E2E, NULL, c_policy},
+    {"threads", "threads", T_DENSE | T_GEMM | T_E2E, "", c_threads},
+    {"batch", "batch", T_DENSE | T_E2E, "", c_batch},
+    {"tokens", "tokens (M)", T_DENSE | T_GEMM, "", c_tokens},
+    {"gemm_n", "N", T_GEMM, "", c_gn},
+    {"gemm_k", "K", T_GEMM, "", c_gk},
+    {"sentences", "sentences", T_E2E, "", c_sentences},
+    {"mean_ms", "mean ms", T_DENSE | T_GEMM | T_E2E, "%.3f", c_mean},
+    {"stddev_ms", "stddev ms", T_DENSE | T_GEMM | T_E2E, "%.3f", c_stddev},
+    {"n", "n", T_DENSE | T_GEMM | T_E2E, "", c_n},
+    {"median_ms", "median ms", T_DENSE | T_GEMM, "%.3f", c_median},
+    {"min_ms", "min ms", T_DENSE | T_GEMM, "%.3f", c_min},
+    {"gflops", "GFLOP/s", T_DENSE | T_GEMM, "%.1f", c_gflops},
+    {"sentences_per_s", "sentences/s", T_E2E, "%.1f", c_sent_s},
+    {"accuracy", "accuracy", T_E2E, "%.4f", c_accuracy},
+    {"mean_exit_layer", "mean exit layer", T_E2E, "%.3f", c_exit},
+    {"agree_with_unbatched", "same label as unbatched", T_E2E, "%.4f", c_agree},
+};
+#define NCOLS ((int)(sizeof COLS / sizeof COLS[0]))
 
 static void usage(void) {
     fprintf(
         stderr,
         "usage: edgebert bench [-m MODEL] [--tokens 16,32,64,128] [--threads 1,2]\n"
-        "                      [--engines edgebert,edgebert-batch,torch,ort] [--runs N] [--warmup "
-        "N]\n"
-        "                      [--rounds R] [--clock wall|cpu] [--no-gemm] [--no-rss] [--quick]\n"
+        "                      [--engines edgebert,edgebert-batch] [--precision fp32[,af8,...]]\n"
+        "                      [--runs N] [--warmup N] [--rounds R] [--clock wall|cpu]\n"
+        "                      [--no-gemm] [--no-rss] [--quick] [--json | --csv]\n"
+        "       edgebert bench --e2e --data DEV.tsv [--task sst2] [-m MODEL] [--threads 1]\n"
+        "                      [--batches 1,8,32] [--limit N] [--threshold T] [--policy ee|lai]\n"
+        "                      [--precision fp32|af8|af8-bf16] [--ids-out FILE] [--no-rss]\n"
         "                      [--json | --csv]\n"
-        "       edgebert bench --e2e --data DEV.tsv [--task sst2] [-m MODEL] [--hf DIR]\n"
-        "                      [--threads 1] [--batches 1,8,32] [--limit N] [--engines ...]\n"
-        "                      [--threshold T] [--precision fp32|af8|af8-bf16] [--json]\n"
         "       edgebert bench --kernels [--rounds R] [--calls N] [--json | --csv]\n"
-        "Engines: edgebert = eb_classify_ids (the per-sentence path), edgebert-batch = the\n"
-        "batched engine at batch 1 (packed weights, fused epilogues), torch, ort.\n"
-        "Dense: batch 1, random token ids, median of --runs runs after --warmup runs. Without\n"
-        "-m a random-weight ALBERT-base (E 128, H 768, 12 layers, 12 heads, FFN 3072, vocab\n"
-        "30000) is generated under build/bench/albert-base. PyTorch and ONNX Runtime need a\n"
-        "HuggingFace checkpoint directory (--hf DIR for --e2e when -m is a bundle).\n"
-        "--rounds R repeats every engine R times in turn and keeps each one's best median\n"
-        "(for a shared, noisy machine). --clock cpu times every run in process CPU time\n"
-        "(all threads) instead of wall time: robust to other load, meaningful for 1 thread.\n"
-        "--kernels: each SIMD kernel against its scalar reference, side by side (one thread).\n");
+        "Measures edgebert only; every row is what was run (test, model, engine, precision,\n"
+        "policy, threads, batch, tokens) and what was measured (mean ms, stddev ms, n samples,\n"
+        "median, min), as a markdown table, --csv or --json. MODEL defaults to the default\n"
+        "model (EDGEBERT_MODEL, else models/default.ebb).\n"
+        "dense (the default): random token ids at batch 1, --runs timed runs after --warmup per\n"
+        "length; engines: edgebert = eb_classify_ids (the per-sentence path, base policy),\n"
+        "edgebert-batch = the batched engine (edgebert/batch.h) at batch 1. With it the gemm\n"
+        "rows (unless --no-gemm): edgebert's GEMMs and OpenBLAS on the model's shapes and\n"
+        "OpenBLAS's 1024^3 SGEMM (the ceiling). --precision takes a list.\n"
+        "--e2e: every sentence of DEV.tsv (GLUE layout of --task), in ms per sentence: early\n"
+        "exit (--policy, default ee), all layers (base), and batched at each of --batches;\n"
+        "--ids-out FILE writes each sentence's gold label (the model's index, -1 unlabelled),\n"
+        "a TAB and its token ids, one sentence a line, so other engines can run the same input.\n"
+        "--rounds R repeats every measurement R times in turn and keeps each one's round with\n"
+        "the best median (for a shared, noisy machine). --clock cpu: process CPU time (all\n"
+        "threads) instead of wall time: robust to other load, meaningful for 1 thread.\n"
+        "--no-rss leaves out the peak memory of `edgebert classify` (JSON and markdown only).\n"
+        "--kernels: each SIMD kernel against its scalar reference, side by side (one thread).\n"
+        "PyTorch and ONNX Runtime side by side with edgebert (--hf, --engines torch,ort of\n"
+        "older versions): tools/bench/compare.py, which runs `edgebert bench --json`.\n");
 }
 
 /* ---- small helpers ------------------------------------------------ */
 
-/* snprintf that truncates silently (paths here are far below the limits). */
+/* snprintf that truncates silently (the texts here are far below the limits). */
 __attribute__((format(printf, 3, 4))) static void sfmt(char *buf, size_t cap, const char *f, ...) {
     va_list ap;
     va_start(ap, f);
@@ -94,8 +244,8 @@ static double now_ms(void) {
     return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
 
-/* The clock of the dense runs: wall time, or (--clock cpu) the process's
- * CPU time, which other load on a shared machine inflates far less. */
+/* The clock of the runs: wall time, or (--clock cpu) the process's CPU
+ * time, which other load on a shared machine inflates far less. */
 static double run_ms(int cpu) {
     if (!cpu) return now_ms();
     struct timespec t;
@@ -124,6 +274,43 @@ static int parse_list(const char *s, int *out, int cap) {
     return n;
 }
 
+/* A comma-separated list of precisions; 0 (with the message printed) when bad. */
+static int parse_precisions(const char *s, opts *o) {
+    char buf[128];
+    sfmt(buf, sizeof buf, "%s", s);
+    o->nprec = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (o->nprec == MAXP) {
+            fprintf(stderr, "edgebert bench: --precision: at most %d precisions\n", MAXP);
+            return 0;
+        }
+        if (!eb_cli_parse_precision(CMD, t, &o->prec[o->nprec++])) return 0;
+    }
+    if (!o->nprec) fprintf(stderr, "edgebert bench: --precision: an empty list\n");
+    return o->nprec > 0;
+}
+
+/* --engines: a comma-separated subset of edgebert,edgebert-batch. */
+static int check_engines(const char *s) {
+    const char *known[] = {"edgebert", "edgebert-batch"};
+    for (const char *p = s; p && *p;) {
+        size_t n = strcspn(p, ",");
+        int ok = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            ok |= strlen(known[k]) == n && !strncmp(p, known[k], n);
+        if (!ok) {
+            fprintf(stderr,
+                    "edgebert bench: --engines: unknown engine '%.*s' (edgebert, "
+                    "edgebert-batch; PyTorch and ONNX Runtime: tools/bench/compare.py)\n",
+                    (int)n, p);
+            return 0;
+        }
+        p += n;
+        if (*p) p++;
+    }
+    return s && *s;
+}
+
 static int has_engine(const opts *o, const char *e) {
     const char *p = o->engines;
     size_t n = strlen(e);
@@ -135,127 +322,16 @@ static int has_engine(const opts *o, const char *e) {
     return 0;
 }
 
-static int exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0;
+static void set_threads(int t) {
+    omp_set_num_threads(t);
+    openblas_set_num_threads(t);
 }
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static double mtime(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 ? (double)st.st_mtime : -1;
-}
-
-/* The repository root: the executable's ../ (build/edgebert), else ".". */
-static void repo_root(char *buf, size_t cap) {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            char up[PATH_MAX + 4], probe[PATH_MAX + 64];
-            sfmt(up, sizeof up, "%s/..", exe);
-            sfmt(probe, sizeof probe, "%s/tools/bench/torch_albert.py", up);
-            if (exists(probe) && realpath(up, buf)) return;
-        }
-    }
-    sfmt(buf, cap, ".");
-}
-
-/* Single-quote s for /bin/sh into out. */
-static void shq(char *out, size_t cap, const char *s) {
-    size_t k = 0;
-    if (cap < 3) return;
-    out[k++] = '\'';
-    for (; *s && k + 5 < cap; s++) {
-        if (*s == '\'') {
-            memcpy(out + k, "'\\''", 4);
-            k += 4;
-        } else
-            out[k++] = *s;
-    }
-    out[k++] = '\'';
-    out[k] = 0;
-}
-
-static const char *python(void) {
-    const char *p = getenv("EB_PYTHON");
-    return p && *p ? p : "/usr/bin/python3";
-}
-
-static const char *node(void) {
-    const char *p = getenv("EB_NODE");
-    return p && *p ? p : "node";
-}
-
-/* Run a shell command; its stdout (up to cap bytes) into out, stderr into
- * log.  Returns the exit status (-1 when it could not run). */
-static int run_capture(const char *cmd, const char *log, char *out, size_t cap) {
-    char full[8192];
-    char ql[PATH_MAX + 8];
-    shq(ql, sizeof ql, log);
-    sfmt(full, sizeof full, "(%s) 2>>%s", cmd, ql);
-    FILE *f = popen(full, "r");
-    if (!f) return -1;
-    size_t n = 0;
-    if (out && cap) {
-        size_t k;
-        while (n + 1 < cap && (k = fread(out + n, 1, cap - 1 - n, f)) > 0)
-            n += k;
-        out[n] = 0;
-    }
-    char sink[4096];
-    while (fread(sink, 1, sizeof sink, f) > 0) {
-    }
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* The last line of a file (for skip reasons). */
-static void last_line(const char *path, char *buf, size_t cap) {
-    buf[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        size_t n = strlen(line);
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = 0;
-        if (n) sfmt(buf, cap, "%s", line);
-    }
-    fclose(f);
-}
-
-/* Run cmd (stderr appended to log): 0 when it succeeds and `made` exists,
- * else -1 with why = "WHAT failed (RC): the log's last line". */
-static int run_making(const char *cmd, const char *log, const char *made, const char *what,
-                      char *why, size_t cap) {
-    int rc = run_capture(cmd, log, NULL, 0);
-    if (rc == 0 && exists(made)) return 0;
-    char l[400];
-    last_line(log, l, sizeof l);
-    sfmt(why, cap, "%s failed (%d): %s", what, rc, l);
-    return -1;
-}
-
-/* Parse the last JSON object line of out. */
-static cJSON *parse_last_json(char *out) {
-    char *p = out + strlen(out);
-    while (p > out) {
-        char *line = p;
-        while (line > out && line[-1] != '\n')
-            line--;
-        if (*line == '{') return cJSON_Parse(line);
-        p = line > out ? line - 1 : out;
-        *p = 0;
-    }
-    return NULL;
+/* FLOPs of one ALBERT forward pass of n tokens (multiply-adds count 2). */
+static double albert_flops(const eb_config *c, int n) {
+    const double N = n, E = c->embedding_size, H = c->hidden_size, FF = c->intermediate_size;
+    double layer = 2 * N * H * H * 4 + 2 * 2 * N * N * H + 2 * 2 * N * H * FF;
+    return 2 * N * E * H + layer * c->num_hidden_layers * c->inner_group_num + 2 * H * H;
 }
 
 static void skip(rows *R, const char *engine, int threads, const char *reason) {
@@ -272,85 +348,179 @@ static void skip(rows *R, const char *engine, int threads, const char *reason) {
     if (threads > 0) cJSON_AddNumberToObject(s, "threads", threads);
     cJSON_AddStringToObject(s, "reason", reason);
     cJSON_AddItemToArray(R->skipped, s);
-    fprintf(stderr, "edgebert bench: %s skipped%s: %s\n", engine, threads > 0 ? "" : "", reason);
+    fprintf(stderr, "edgebert bench: %s skipped: %s\n", engine, reason);
 }
 
-static row *find_row_mut(rows *R, const char *engine, int threads, int tokens);
+/* A row with what was run; the measurement comes from stats(). */
+static bench_row new_row(int test, const char *engine, eb_precision prec, eb_policy pol,
+                         int threads, int batch) {
+    bench_row r;
+    memset(&r, 0, sizeof r);
+    r.test = test;
+    sfmt(r.engine, sizeof r.engine, "%s", engine);
+    r.precision = prec;
+    r.policy = pol;
+    r.threads = threads;
+    r.batch = batch;
+    r.gflops = r.accuracy = r.exit_layer = r.agree = r.sent_s = NAN;
+    return r;
+}
 
-/* Add a row; with --rounds, a repeated (engine, threads, tokens) keeps the
- * lowest median and minimum over the rounds. */
-static void add_row(rows *R, const char *engine, int threads, int tokens, double med, double mn) {
-    row *old = find_row_mut(R, engine, threads, tokens);
-    if (old) {
-        if (med < old->median_ms) old->median_ms = med;
-        if (mn < old->min_ms) old->min_ms = mn;
+/* Mean, sample standard deviation, median and minimum of ts[0..n) (sorts ts). */
+static void stats(double *ts, int n, bench_row *r) {
+    double s = 0, ss = 0;
+    for (int i = 0; i < n; i++)
+        s += ts[i];
+    r->n = n;
+    r->mean_ms = n ? s / n : NAN;
+    for (int i = 0; i < n; i++)
+        ss += (ts[i] - r->mean_ms) * (ts[i] - r->mean_ms);
+    r->stddev_ms = n > 1 ? sqrt(ss / (n - 1)) : 0;
+    qsort(ts, (size_t)n, sizeof *ts, cmp_double);
+    r->median_ms = n ? ts[n / 2] : NAN;
+    r->min_ms = n ? ts[0] : NAN;
+}
+
+static int same_setup(const bench_row *a, const bench_row *b) {
+    return a->test == b->test && !strcmp(a->engine, b->engine) && a->precision == b->precision &&
+           a->policy == b->policy && a->threads == b->threads && a->batch == b->batch &&
+           a->tokens == b->tokens && a->gn == b->gn && a->gk == b->gk;
+}
+
+/* Add a row; with --rounds, a repeated setup keeps the round with the lower median. */
+static void add_row(rows *R, const bench_row *r) {
+    for (int i = 0; i < R->n; i++)
+        if (same_setup(&R->r[i], r)) {
+            if (r->median_ms < R->r[i].median_ms) R->r[i] = *r;
+            return;
+        }
+    if (R->n < (int)(sizeof R->r / sizeof R->r[0])) R->r[R->n++] = *r;
+}
+
+/* ---- the printers ------------------------------------------------------ */
+
+static void csv_str(const char *s) {
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, stdout);
         return;
     }
-    if (R->n >= (int)(sizeof R->r / sizeof R->r[0])) return;
-    row *r = &R->r[R->n++];
-    sfmt(r->engine, sizeof r->engine, "%s", engine);
-    r->threads = threads;
-    r->tokens = tokens;
-    r->median_ms = med;
-    r->min_ms = mn;
-}
-
-static row *find_row_mut(rows *R, const char *engine, int threads, int tokens) {
-    for (int i = 0; i < R->n; i++)
-        if (!strcmp(R->r[i].engine, engine) && R->r[i].threads == threads &&
-            R->r[i].tokens == tokens)
-            return &R->r[i];
-    return NULL;
-}
-
-static const row *find_row(const rows *R, const char *engine, int threads, int tokens) {
-    for (int i = 0; i < R->n; i++)
-        if (!strcmp(R->r[i].engine, engine) && R->r[i].threads == threads &&
-            R->r[i].tokens == tokens)
-            return &R->r[i];
-    return NULL;
-}
-
-static void set_threads(int t) {
-    omp_set_num_threads(t);
-    openblas_set_num_threads(t);
-}
-
-/* FLOPs of one ALBERT forward pass of n tokens (multiply-adds count 2). */
-static double albert_flops(const eb_config *c, int n) {
-    const double N = n, E = c->embedding_size, H = c->hidden_size, FF = c->intermediate_size;
-    double layer = 2 * N * H * H * 4 + 2 * 2 * N * N * H + 2 * 2 * N * H * FF;
-    return 2 * N * E * H + layer * c->num_hidden_layers * c->inner_group_num + 2 * H * H;
-}
-
-/* ---- the random ALBERT-base checkpoint ----------------------------- */
-
-static int ensure_model(const char *root, char *path, size_t cap) {
-    sfmt(path, cap, "%s/build/bench/albert-base", root);
-    char cfg[PATH_MAX + 32];
-    sfmt(cfg, sizeof cfg, "%s/model.safetensors", path);
-    if (exists(cfg)) return 0;
-    fprintf(stderr, "edgebert bench: writing a random-weight ALBERT-base to %s\n", path);
-    char qp[PATH_MAX + 8], qs[PATH_MAX + 64], cmd[4 * PATH_MAX], log[PATH_MAX + 32];
-    char sc[PATH_MAX + 40];
-    sfmt(sc, sizeof sc, "%s/tests/py/albert_ref.py", root);
-    shq(qp, sizeof qp, path);
-    shq(qs, sizeof qs, sc);
-    sfmt(cmd, sizeof cmd,
-         "%s %s make %s --layers 12 --hidden 768 --heads 12 --embedding 128 "
-         "--intermediate 3072 --max-pos 512 --seed 1 >/dev/null",
-         python(), qs, qp);
-    sfmt(log, sizeof log, "%s/build/bench/make-model.log", root);
-    if (run_capture(cmd, log, NULL, 0) != 0) {
-        char why[512];
-        last_line(log, why, sizeof why);
-        fprintf(stderr, "edgebert bench: could not write the model (%s); give one with -m\n", why);
-        return -1;
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
     }
-    return 0;
+    putchar('"');
 }
 
-/* ---- edgebert, in-process ------------------------------------------ */
+/* head: the run's settings (JSON: top-level keys; markdown: the line above
+ * the tables, md_head).  rss < 0: not measured. */
+static void print_rows(const opts *o, const rows *R, cJSON *head, const char *md_head, long rss) {
+    if (o->json) {
+        cJSON *rs = cJSON_AddArrayToObject(head, "rows");
+        for (int i = 0; i < R->n; i++) {
+            cJSON *x = cJSON_CreateObject();
+            for (int c = 0; c < NCOLS; c++) {
+                cval v = COLS[c].get(R, &R->r[i]);
+                if (v.kind == V_STR)
+                    cJSON_AddStringToObject(x, COLS[c].key, v.s);
+                else if (v.kind == V_INT)
+                    cJSON_AddNumberToObject(x, COLS[c].key, (double)v.i);
+                else if (v.kind == V_NUM)
+                    cJSON_AddNumberToObject(x, COLS[c].key, v.d);
+            }
+            cJSON_AddItemToArray(rs, x);
+        }
+        if (rss >= 0) cJSON_AddNumberToObject(head, "classify_peak_rss_kb", (double)rss);
+        cJSON_AddItemToObject(head, "skipped", cJSON_Duplicate(R->skipped, 1));
+        char *s = cJSON_PrintUnformatted(head);
+        if (s) printf("%s\n", s);
+        free(s);
+        return;
+    }
+    if (o->csv) {
+        for (int c = 0; c < NCOLS; c++)
+            printf("%s%s", c ? "," : "", COLS[c].key);
+        printf("\n");
+        for (int i = 0; i < R->n; i++) {
+            for (int c = 0; c < NCOLS; c++) {
+                cval v = COLS[c].get(R, &R->r[i]);
+                if (c) putchar(',');
+                if (v.kind == V_STR)
+                    csv_str(v.s);
+                else if (v.kind == V_INT)
+                    printf("%ld", v.i);
+                else if (v.kind == V_NUM)
+                    printf("%.9g", v.d);
+            }
+            printf("\n");
+        }
+        return;
+    }
+    printf("%s\n", md_head);
+    const int tests[] = {T_DENSE, T_GEMM, T_E2E};
+    const char *title[] = {"dense: random token ids, batch 1",
+                           "gemm: out[M,N] = A[M,K] B[N,K]^T, GFLOP/s of the median; the 1024^3 "
+                           "openblas row is the ceiling",
+                           "e2e: ms per sentence"};
+    for (int t = 0; t < 3; t++) {
+        int any = 0;
+        for (int i = 0; i < R->n; i++)
+            any |= R->r[i].test == tests[t];
+        if (!any) continue;
+        printf("\n%s\n\n|", title[t]);
+        for (int c = 0; c < NCOLS; c++)
+            if (COLS[c].md & tests[t]) printf(" %s |", COLS[c].header);
+        printf("\n|");
+        for (int c = 0; c < NCOLS; c++)
+            if (COLS[c].md & tests[t]) printf(COLS[c].fmt ? "---:|" : "---|");
+        printf("\n");
+        for (int i = 0; i < R->n; i++) {
+            if (R->r[i].test != tests[t]) continue;
+            printf("|");
+            for (int c = 0; c < NCOLS; c++) {
+                if (!(COLS[c].md & tests[t])) continue;
+                cval v = COLS[c].get(R, &R->r[i]);
+                if (v.kind == V_STR)
+                    printf(" %s |", v.s);
+                else if (v.kind == V_INT)
+                    printf(" %ld |", v.i);
+                else if (v.kind == V_NUM) {
+                    printf(" ");
+                    printf(COLS[c].fmt, v.d);
+                    printf(" |");
+                } else
+                    printf(" - |");
+            }
+            printf("\n");
+        }
+    }
+    if (rss >= 0)
+        printf("\npeak RSS of `edgebert classify -m %s`: %.1f MiB\n", R->model, rss / 1024.0);
+    cJSON *it;
+    cJSON_ArrayForEach(it, R->skipped) {
+        cJSON *t = cJSON_GetObjectItem(it, "threads");
+        printf("%sskipped %s", it == R->skipped->child ? "\n" : "",
+               cJSON_GetObjectItem(it, "engine")->valuestring);
+        if (t) printf(" (%d threads)", t->valueint);
+        printf(": %s\n", cJSON_GetObjectItem(it, "reason")->valuestring);
+    }
+}
+
+/* The settings every JSON output starts with. */
+static cJSON *json_head(const opts *o, const char *model) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "edgebert", EB_VERSION_STRING);
+    cJSON_AddStringToObject(j, "model", model);
+    cJSON_AddStringToObject(j, "gemm_impl", eb_gemm_impl_name(eb_gemm_best_impl()));
+    cJSON_AddStringToObject(j, "openblas_kernels", openblas_get_corename());
+    cJSON_AddNumberToObject(j, "runs", o->runs);
+    cJSON_AddNumberToObject(j, "warmup", o->warmup);
+    cJSON_AddNumberToObject(j, "rounds", o->rounds);
+    cJSON_AddStringToObject(j, "clock", o->cpu_clock ? "cpu" : "wall");
+    return j;
+}
+
+/* ---- dense: edgebert in this process --------------------------------- */
 
 /* The longest of o's lengths that the model takes. */
 static int max_len(const opts *o, const eb_config *c) {
@@ -360,18 +530,20 @@ static int max_len(const opts *o, const eb_config *c) {
     return maxn < c->max_position_embeddings ? maxn : c->max_position_embeddings;
 }
 
-/* Classify ids[0..n) once, in this process. */
+/* Classify ids[0..n) once. */
 typedef eb_status (*classify_fn)(void *ud, const int32_t *ids, int n, const eb_run_params *p,
                                  eb_error *err);
 
 /* Time fn at each thread count and length of o (random ids from one
- * xorshift stream; the base policy): the median and the best of o->runs
- * after o->warmup runs, as `engine` rows of R.  A length past the model's
- * positions gets a skip row when say_skips.  Returns 0 or -1. */
-static int time_inproc(const opts *o, const eb_config *c, const char *engine, int say_skips,
-                       classify_fn fn, void *ud, rows *R) {
+ * xorshift stream; the base policy, precision prec): o->runs samples after
+ * o->warmup runs, as `engine` rows of R.  A length past the model's
+ * positions gets a skip when say_skips.  An error of fn is a skip with the
+ * library's message when soft (0 returned), else printed (-1). */
+static int time_inproc(const opts *o, const eb_config *c, eb_precision prec, const char *engine,
+                       int say_skips, int soft, classify_fn fn, void *ud, rows *R) {
     eb_run_params p = o->rp;
     p.policy = EB_POLICY_BASE;
+    p.precision = prec;
     eb_error err = {0};
     uint64_t s = 88172645463325252ull;
     int rc = -1;
@@ -400,13 +572,22 @@ static int time_inproc(const opts *o, const eb_config *c, const char *engine, in
             for (int i = 0; i < o->warmup + o->runs; i++) {
                 double t0 = run_ms(o->cpu_clock);
                 if (fn(ud, ids, n, &p, &err) != EB_OK) {
-                    fprintf(stderr, "edgebert bench: %s\n", err.msg);
+                    if (soft) {
+                        char why[sizeof err.msg + 32];
+                        sfmt(why, sizeof why, "%s: %s", prec_name(prec), err.msg);
+                        skip(R, engine, 0, why);
+                        rc = 0;
+                    } else
+                        fprintf(stderr, "edgebert bench: %s\n", err.msg);
                     goto done;
                 }
                 if (i >= o->warmup) ts[i - o->warmup] = run_ms(o->cpu_clock) - t0;
             }
-            qsort(ts, (size_t)o->runs, sizeof *ts, cmp_double);
-            add_row(R, engine, o->threads[ti], n, ts[o->runs / 2], ts[0]);
+            bench_row r = new_row(T_DENSE, engine, prec, EB_POLICY_BASE, o->threads[ti], 1);
+            r.tokens = n;
+            stats(ts, o->runs, &r);
+            r.gflops = albert_flops(c, n) / (r.median_ms * 1e6);
+            add_row(R, &r);
         }
     }
     rc = 0;
@@ -421,15 +602,15 @@ static eb_status classify_ctx(void *ud, const int32_t *ids, int n, const eb_run_
     return eb_classify_ids(ud, ids, NULL, n, p, &r, err);
 }
 
-static int bench_edgebert(const opts *o, eb_model *m, rows *R) {
+static int bench_edgebert(const opts *o, eb_model *m, eb_precision prec, rows *R) {
     eb_context *ctx;
     eb_error err = {0};
     if (eb_context_new(m, &ctx, &err) != EB_OK) {
         fprintf(stderr, "edgebert bench: %s\n", err.msg);
         return -1;
     }
-    int rc =
-        time_inproc(o, eb_model_task_config(m, o->rp.task), "edgebert", 1, classify_ctx, ctx, R);
+    int rc = time_inproc(o, eb_model_task_config(m, o->rp.task), prec, "edgebert", 1, 0,
+                         classify_ctx, ctx, R);
     eb_context_free(ctx);
     return rc;
 }
@@ -441,9 +622,9 @@ static eb_status classify_batch(void *ud, const int32_t *ids, int n, const eb_ru
     return eb_batch_classify_ids(ud, ptr, &n, 1, p, &r, err);
 }
 
-/* The batched engine (edgebert/batch.h) at batch 1: packed weights, fused
- * epilogues, all layers. */
-static int bench_edgebert_batch(const opts *o, eb_model *m, rows *R) {
+/* The batched engine (edgebert/batch.h) at batch 1; a precision it does
+ * not take is a skip with its message. */
+static int bench_edgebert_batch(const opts *o, eb_model *m, eb_precision prec, rows *R) {
     const eb_config *c = eb_model_task_config(m, o->rp.task);
     eb_error err = {0};
     eb_batch *b = NULL;
@@ -451,328 +632,120 @@ static int bench_edgebert_batch(const opts *o, eb_model *m, rows *R) {
         fprintf(stderr, "edgebert bench: %s\n", err.msg);
         return -1;
     }
-    /* lengths past the positions: the edgebert row says why */
-    int rc = time_inproc(o, c, "edgebert-batch", 0, classify_batch, b, R);
+    /* lengths past the positions: the edgebert rows say why */
+    int rc = time_inproc(o, c, prec, "edgebert-batch", 0, 1, classify_batch, b, R);
     eb_batch_free(b);
     return rc;
 }
 
-/* ---- subprocess engines -------------------------------------------- */
+/* ---- gemm ---------------------------------------------------------------- */
 
-/* Absorb a runner's {"rows": [...]} into R; returns 0 or -1 with why. */
-static int absorb(rows *R, cJSON *j, const char *engine, char *why, size_t cap) {
-    cJSON *err = cJSON_GetObjectItem(j, "error");
-    if (cJSON_IsString(err)) {
-        sfmt(why, cap, "%s", err->valuestring);
-        return -1;
-    }
-    cJSON *rs = cJSON_GetObjectItem(j, "rows"), *it;
-    if (!cJSON_IsArray(rs)) {
-        sfmt(why, cap, "no rows in the runner's output");
-        return -1;
-    }
-    cJSON_ArrayForEach(it, rs) {
-        cJSON *t = cJSON_GetObjectItem(it, "threads"), *n = cJSON_GetObjectItem(it, "tokens");
-        cJSON *md = cJSON_GetObjectItem(it, "median_ms"), *mn = cJSON_GetObjectItem(it, "min_ms");
-        if (cJSON_IsNumber(t) && cJSON_IsNumber(n) && cJSON_IsNumber(md))
-            add_row(R, engine, t->valueint, n->valueint, md->valuedouble,
-                    cJSON_IsNumber(mn) ? mn->valuedouble : md->valuedouble);
-    }
-    return 0;
+enum { G_IMPL, G_PACKED, G_BF16 };
+
+typedef struct gemm_case {
+    int kind;
+    eb_gemm_impl impl;
+    const float *a, *b, *pk;
+    const uint16_t *wb;
+    uint16_t *xb;
+    float *c;
+    int M, N, K;
+} gemm_case;
+
+static void gemm_once(const gemm_case *g) {
+    if (g->kind == G_IMPL)
+        eb_gemm_nt(g->impl, g->c, g->a, g->b, NULL, g->M, g->K, g->N, EB_EPI_NONE);
+    else if (g->kind == G_PACKED)
+        eb_gemm_packed(g->c, g->a, g->pk, NULL, g->M, g->K, g->N, EB_EPI_NONE, 0);
+    else
+        eb_gemm_packed_bf16(g->c, g->a, g->wb, NULL, g->M, g->K, g->N, EB_EPI_NONE, g->xb, 0);
 }
 
-static void tokens_csv(const opts *o, char *buf, size_t cap) {
-    buf[0] = 0;
-    for (int i = 0; i < o->ntokens; i++)
-        sfmt(buf + strlen(buf), cap - strlen(buf), "%s%d", i ? "," : "", o->tokens[i]);
-}
-
-static void note_info(rows *R, const char *engine, cJSON *j) {
-    if (cJSON_GetObjectItem(R->info, engine)) return;
-    cJSON *e = cJSON_CreateObject();
-    const char *keys[] = {"version", "blas", "blas_libs"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        cJSON *v = cJSON_GetObjectItem(j, keys[i]);
-        if (v) cJSON_AddItemToObject(e, keys[i], cJSON_Duplicate(v, 1));
-    }
-    cJSON_AddItemToObject(R->info, engine, e);
-}
-
-static void bench_torch(const opts *o, const char *root, const char *hf, rows *R) {
-    char qs[PATH_MAX + 8], qm[PATH_MAX + 8], sc[PATH_MAX + 40], log[PATH_MAX + 40], tk[256];
-    sfmt(sc, sizeof sc, "%s/tools/bench/torch_albert.py", root);
-    sfmt(log, sizeof log, "%s/build/bench/torch.log", root);
-    shq(qs, sizeof qs, sc);
-    shq(qm, sizeof qm, hf);
-    tokens_csv(o, tk, sizeof tk);
-    for (int ti = 0; ti < o->nthreads; ti++) {
-        int t = o->threads[ti];
-        char cmd[4 * PATH_MAX], *out = malloc(1 << 20), why[512];
-        if (!out) return;
-        sfmt(cmd, sizeof cmd,
-             "OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d %s %s bench --model %s --tokens %s "
-             "--threads %d --runs %d --warmup %d --clock %s",
-             t, t, python(), qs, qm, tk, t, o->runs, o->warmup, o->cpu_clock ? "cpu" : "wall");
-        int rc = run_capture(cmd, log, out, 1 << 20);
-        cJSON *j = parse_last_json(out);
-        if (!j) {
-            last_line(log, why, sizeof why);
-            char msg[700];
-            sfmt(msg, sizeof msg, "%s exited %d: %s", python(), rc, why[0] ? why : "no output");
-            skip(R, "torch", t, msg);
-        } else {
-            if (absorb(R, j, "torch", why, sizeof why))
-                skip(R, "torch", t, why);
-            else
-                note_info(R, "torch", j);
-            cJSON *b = cJSON_GetObjectItem(j, "blas");
-            if (cJSON_IsString(b) && strcmp(b->valuestring, "openblas") && ti == 0)
-                fprintf(stderr,
-                        "edgebert bench: warning: PyTorch runs over the %s BLAS, not OpenBLAS "
-                        "(install libopenblas0 for a fair baseline)\n",
-                        b->valuestring);
-            cJSON_Delete(j);
-        }
-        free(out);
-    }
-}
-
-/* npm install onnxruntime-node into build/bench/ort (once). */
-static int ensure_ort(const char *root, char *why, size_t cap) {
-    char dir[PATH_MAX + 32], pk[PATH_MAX + 96], log[PATH_MAX + 40];
-    sfmt(dir, sizeof dir, "%s/build/bench/ort", root);
-    sfmt(pk, sizeof pk, "%s/node_modules/onnxruntime-node/package.json", dir);
-    if (exists(pk)) return 0;
-    sfmt(log, sizeof log, "%s/build/bench/npm.log", root);
-    char qd[PATH_MAX + 40], cmd[3 * PATH_MAX];
-    shq(qd, sizeof qd, dir);
-    const char *ver = getenv("EB_ORT_VERSION");
-    fprintf(stderr, "edgebert bench: installing onnxruntime-node into %s (npm)\n", dir);
-    sfmt(cmd, sizeof cmd,
-         "mkdir -p %s && cd %s && { [ -f package.json ] || echo '{\"name\":\"eb-ort-bench\","
-         "\"private\":true}' > package.json; } && ONNXRUNTIME_NODE_INSTALL=skip npm install "
-         "--no-audit --no-fund onnxruntime-node@%s >/dev/null",
-         qd, qd, ver && *ver ? ver : ORT_VERSION);
-    return run_making(cmd, log, pk, "npm install onnxruntime-node", why, cap);
-}
-
-/* Export hf to ONNX (opset 13) under build/bench/onnx (when stale). */
-static int ensure_onnx(const char *root, const char *hf, char *onnx, size_t cap, char *why,
-                       size_t wcap) {
-    char name[256], st[PATH_MAX + 32];
-    char absb[PATH_MAX];
-    const char *src = realpath(hf, absb) ? absb : hf;
-    size_t k = 0;
-    for (const char *p = src; *p && k + 1 < sizeof name; p++)
-        name[k++] = (*p == '/' || *p == ' ') ? '_' : *p;
-    name[k] = 0;
-    sfmt(onnx, cap, "%s/build/bench/onnx/%s.onnx", root, name);
-    sfmt(st, sizeof st, "%s/model.safetensors", hf);
-    char qs[PATH_MAX + 8], qm[PATH_MAX + 8], qo[PATH_MAX + 8], sc[PATH_MAX + 40];
-    char cmd[4 * PATH_MAX], log[PATH_MAX + 40];
-    sfmt(sc, sizeof sc, "%s/tools/bench/torch_albert.py", root);
-    /* the export is current if newer than both the weights and the exporter */
-    if (exists(onnx) && mtime(onnx) >= mtime(st) && mtime(onnx) >= mtime(sc)) return 0;
-    sfmt(log, sizeof log, "%s/build/bench/export.log", root);
-    shq(qs, sizeof qs, sc);
-    shq(qm, sizeof qm, hf);
-    shq(qo, sizeof qo, onnx);
-    sfmt(cmd, sizeof cmd, "%s %s export --model %s --out %s", python(), qs, qm, qo);
-    fprintf(stderr, "edgebert bench: exporting %s to ONNX (opset 13)\n", hf);
-    return run_making(cmd, log, onnx, "ONNX export with torch", why, wcap);
-}
-
-static int ort_ready(const char *root, const char *hf, char *onnx, size_t cap, char *why,
-                     size_t wcap) {
-    char cmd[256], out[256], log[PATH_MAX + 40];
-    sfmt(log, sizeof log, "%s/build/bench/ort.log", root);
-    sfmt(cmd, sizeof cmd, "%s --version", node());
-    if (run_capture(cmd, log, out, sizeof out) != 0) {
-        sfmt(why, wcap, "node is not installed (needed for onnxruntime-node)");
-        return -1;
-    }
-    if (ensure_ort(root, why, wcap)) return -1;
-    return ensure_onnx(root, hf, onnx, cap, why, wcap);
-}
-
-static void bench_ort(const opts *o, const char *root, const char *hf, int vocab, rows *R) {
-    char onnx[PATH_MAX + 300], why[700];
-    if (ort_ready(root, hf, onnx, sizeof onnx, why, sizeof why)) {
-        skip(R, "ort", 0, why);
-        return;
-    }
-    char qs[PATH_MAX + 8], qo[PATH_MAX + 308], qd[PATH_MAX + 40], sc[PATH_MAX + 40];
-    char log[PATH_MAX + 40], dir[PATH_MAX + 32], tk[256];
-    sfmt(sc, sizeof sc, "%s/tools/bench/ort_runner.js", root);
-    sfmt(dir, sizeof dir, "%s/build/bench/ort", root);
-    sfmt(log, sizeof log, "%s/build/bench/ort.log", root);
-    shq(qs, sizeof qs, sc);
-    shq(qo, sizeof qo, onnx);
-    shq(qd, sizeof qd, dir);
-    tokens_csv(o, tk, sizeof tk);
-    for (int ti = 0; ti < o->nthreads; ti++) {
-        int t = o->threads[ti];
-        char cmd[4 * PATH_MAX], *out = malloc(1 << 20);
-        if (!out) return;
-        sfmt(cmd, sizeof cmd,
-             "OMP_NUM_THREADS=%d %s %s --ort %s --model %s --threads %d --tokens %s --runs %d "
-             "--warmup %d --vocab %d --clock %s",
-             t, node(), qs, qd, qo, t, tk, o->runs, o->warmup, vocab,
-             o->cpu_clock ? "cpu" : "wall");
-        int rc = run_capture(cmd, log, out, 1 << 20);
-        cJSON *j = parse_last_json(out);
-        if (!j) {
-            last_line(log, why, sizeof why);
-            char msg[800];
-            sfmt(msg, sizeof msg, "node exited %d: %s", rc, why[0] ? why : "no output");
-            skip(R, "ort", t, msg);
-        } else {
-            if (absorb(R, j, "ort", why, sizeof why))
-                skip(R, "ort", t, why);
-            else
-                note_info(R, "ort", j);
-            cJSON_Delete(j);
-        }
-        free(out);
-    }
-}
-
-/* ---- GEMM ceiling ---------------------------------------------------- */
-
-typedef struct gemm_row {
-    const char *impl;
-    int threads, M, N, K;
-    double gflops;
-} gemm_row;
-
-/* Median GFLOP/s of out[M,N] = a[M,K] b[N,K]^T with impl. */
-static double time_gemm(eb_gemm_impl impl, float *a, float *b, float *c, int M, int N, int K,
-                        int runs) {
+/* A gemm row: runs calls (wall clock) after two, GFLOP/s of the median. */
+static void time_gemm(const gemm_case *g, const char *name, int threads, int runs, rows *R) {
     double ts[64] = {0};
     if (runs > 64) runs = 64;
     if (runs < 1) runs = 1;
     for (int i = 0; i < 2; i++)
-        eb_gemm_nt(impl, c, a, b, NULL, M, K, N, EB_EPI_NONE);
+        gemm_once(g);
     for (int i = 0; i < runs; i++) {
         double t0 = now_ms();
-        eb_gemm_nt(impl, c, a, b, NULL, M, K, N, EB_EPI_NONE);
+        gemm_once(g);
         ts[i] = now_ms() - t0;
     }
-    qsort(ts, (size_t)runs, sizeof *ts, cmp_double);
-    return 2.0 * M * (double)N * K / (ts[runs / 2] * 1e6);
+    bench_row r = new_row(T_GEMM, name, EB_PRECISION_FP32, EB_POLICY_BASE, threads, 1);
+    r.tokens = g->M, r.gn = g->N, r.gk = g->K;
+    stats(ts, runs, &r);
+    r.gflops = 2.0 * g->M * (double)g->N * g->K / (r.median_ms * 1e6);
+    add_row(R, &r);
 }
 
-static double time_gemm_packed(const float *a, const float *pk, float *c, int M, int N, int K,
-                               int runs) {
-    double ts[64] = {0};
-    if (runs > 64) runs = 64;
-    if (runs < 1) runs = 1;
-    for (int i = 0; i < 2; i++)
-        eb_gemm_packed(c, a, pk, NULL, M, K, N, EB_EPI_NONE, 0);
-    for (int i = 0; i < runs; i++) {
-        double t0 = now_ms();
-        eb_gemm_packed(c, a, pk, NULL, M, K, N, EB_EPI_NONE, 0);
-        ts[i] = now_ms() - t0;
-    }
-    qsort(ts, (size_t)runs, sizeof *ts, cmp_double);
-    return 2.0 * M * (double)N * K / (ts[runs / 2] * 1e6);
-}
-
-/* the packed bf16 kernel the af8-bf16 engine runs (eb_pack_bf16 weights) */
-static double time_gemm_bf16(const float *a, const uint16_t *wb, uint16_t *xb, float *c, int M,
-                             int N, int K, int runs) {
-    double ts[64] = {0};
-    if (runs > 64) runs = 64;
-    if (runs < 1) runs = 1;
-    for (int i = 0; i < 2; i++)
-        eb_gemm_packed_bf16(c, a, wb, NULL, M, K, N, EB_EPI_NONE, xb, 0);
-    for (int i = 0; i < runs; i++) {
-        double t0 = now_ms();
-        eb_gemm_packed_bf16(c, a, wb, NULL, M, K, N, EB_EPI_NONE, xb, 0);
-        ts[i] = now_ms() - t0;
-    }
-    qsort(ts, (size_t)runs, sizeof *ts, cmp_double);
-    return 2.0 * M * (double)N * K / (ts[runs / 2] * 1e6);
-}
-
-static int bench_gemm(const opts *o, const eb_config *c, gemm_row *g, int cap) {
+static int bench_gemm(const opts *o, const eb_config *c, rows *R) {
     const int H = c->hidden_size, FF = c->intermediate_size;
     const int maxn = 1024;
     const size_t big = (size_t)maxn * (size_t)(FF > maxn ? FF : maxn);
     float *a = malloc(sizeof(float) * big), *b = malloc(sizeof(float) * big);
     float *y = malloc(sizeof(float) * big);
-    if (!a || !b || !y) {
-        free(a), free(b), free(y);
-        return 0;
+    const int bf16 = eb_cpu_has_avx512_bf16();
+    uint16_t *xb = bf16 ? malloc(sizeof(uint16_t) * big) : NULL;
+    if (!a || !b || !y || (bf16 && !xb)) {
+        free(a), free(b), free(y), free(xb);
+        fprintf(stderr, "edgebert bench: out of memory\n");
+        return -1;
     }
     for (size_t i = 0; i < big; i++)
         a[i] = (float)((i * 7) % 13) * 0.01f, b[i] = (float)((i * 3) % 11) * 0.01f;
-    int n = 0;
     const eb_gemm_impl mine = eb_gemm_best_impl();
-    /* bf16 weights (AVX512-BF16), packed per shape outside the timing */
-    const int bf16 = eb_cpu_has_avx512_bf16();
-    uint16_t *xb = bf16 ? malloc(sizeof(uint16_t) * big) : NULL;
-    for (int ti = 0; ti < o->nthreads && n < cap; ti++) {
-        set_threads(o->threads[ti]);
+    for (int ti = 0; ti < o->nthreads; ti++) {
+        const int t = o->threads[ti];
+        set_threads(t);
         /* the ceiling: a large square SGEMM in OpenBLAS */
-        g[n++] = (gemm_row){"openblas", o->threads[ti],
-                            maxn,       maxn,
-                            maxn,       time_gemm(EB_GEMM_BLAS, a, b, y, maxn, maxn, maxn, 7)};
-        for (int ki = 0; ki < o->ntokens && n + 8 <= cap; ki++) {
+        gemm_case g = {G_IMPL, EB_GEMM_BLAS, a, b, NULL, NULL, NULL, y, maxn, maxn, maxn};
+        time_gemm(&g, "openblas", t, 7, R);
+        for (int ki = 0; ki < o->ntokens; ki++) {
             int N = o->tokens[ki];
             if (N > maxn) continue;
             const int shapes[2][2] = {{H, FF}, {FF, H}};
             for (int s = 0; s < 2; s++) {
                 int K = shapes[s][0], OC = shapes[s][1];
                 if ((size_t)OC * K > big) continue;
-                g[n++] =
-                    (gemm_row){"openblas", o->threads[ti],
-                               N,          OC,
-                               K,          time_gemm(EB_GEMM_BLAS, a, b, y, N, OC, K, o->runs)};
-                if (mine != EB_GEMM_BLAS)
-                    g[n++] = (gemm_row){eb_gemm_impl_name(mine),
-                                        o->threads[ti],
-                                        N,
-                                        OC,
-                                        K,
-                                        time_gemm(mine, a, b, y, N, OC, K, o->runs)};
+                gemm_case x = {G_IMPL, EB_GEMM_BLAS, a, b, NULL, NULL, NULL, y, N, OC, K};
+                time_gemm(&x, "openblas", t, o->runs, R);
+                if (mine != EB_GEMM_BLAS) {
+                    x.impl = mine;
+                    time_gemm(&x, eb_gemm_impl_name(mine), t, o->runs, R);
+                }
                 float *pk =
-                    eb_cpu_has_avx512() && n < cap
+                    eb_cpu_has_avx512()
                         ? aligned_alloc(64, (eb_pack_floats(K, OC) * sizeof(float) + 63) / 64 * 64)
                         : NULL;
                 if (pk) {
                     eb_pack_weights(pk, b, K, OC);
-                    g[n++] = (gemm_row){"avx512-packed",
-                                        o->threads[ti],
-                                        N,
-                                        OC,
-                                        K,
-                                        time_gemm_packed(a, pk, y, N, OC, K, o->runs)};
+                    x.kind = G_PACKED, x.pk = pk;
+                    time_gemm(&x, "avx512-packed", t, o->runs, R);
                     free(pk);
                 }
                 uint16_t *wb =
-                    xb && n < cap && K % 2 == 0
+                    xb && K % 2 == 0
                         ? aligned_alloc(64, (eb_pack_bf16_count(K, OC) * 2 + 63) / 64 * 64)
                         : NULL;
                 if (wb) {
                     eb_pack_bf16(wb, b, K, OC);
-                    g[n++] = (gemm_row){"avx512-bf16",
-                                        o->threads[ti],
-                                        N,
-                                        OC,
-                                        K,
-                                        time_gemm_bf16(a, wb, xb, y, N, OC, K, o->runs)};
+                    x.kind = G_BF16, x.wb = wb, x.xb = xb;
+                    time_gemm(&x, "avx512-bf16", t, o->runs, R);
                     free(wb);
                 }
             }
         }
     }
     free(a), free(b), free(y), free(xb);
-    return n;
+    return 0;
 }
 
-/* ---- peak memory of classify ---------------------------------------- */
+/* ---- peak memory of classify ------------------------------------------- */
 
+/* The peak resident memory (KiB) of `edgebert classify -m model` on one
+ * sentence, run as a child of this very executable; -1 when it fails. */
 static long classify_rss_kb(const char *model) {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -795,135 +768,60 @@ static long classify_rss_kb(const char *model) {
     return ru.ru_maxrss;
 }
 
-/* ---- dense output ----------------------------------------------------- */
-
-static double ratio(const rows *R, const row *r, const char *base) {
-    const row *b = find_row(R, base, r->threads, r->tokens);
-    return b && r->median_ms > 0 ? b->median_ms / r->median_ms : NAN;
-}
-
-static void print_dense(const opts *o, const char *model, const eb_config *c, rows *R,
-                        const gemm_row *g, int ng, long rss) {
-    if (o->json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "model", model);
-        cJSON_AddStringToObject(j, "gemm_impl", eb_gemm_impl_name(eb_gemm_best_impl()));
-        cJSON_AddStringToObject(j, "openblas_kernels", openblas_get_corename());
-        cJSON_AddNumberToObject(j, "runs", o->runs);
-        cJSON_AddNumberToObject(j, "warmup", o->warmup);
-        cJSON_AddNumberToObject(j, "rounds", o->rounds);
-        cJSON_AddStringToObject(j, "clock", o->cpu_clock ? "cpu" : "wall");
-        cJSON *rs = cJSON_AddArrayToObject(j, "rows");
-        for (int i = 0; i < R->n; i++) {
-            const row *r = &R->r[i];
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, "engine", r->engine);
-            cJSON_AddNumberToObject(x, "threads", r->threads);
-            cJSON_AddNumberToObject(x, "tokens", r->tokens);
-            cJSON_AddNumberToObject(x, "median_ms", r->median_ms);
-            cJSON_AddNumberToObject(x, "min_ms", r->min_ms);
-            cJSON_AddNumberToObject(x, "gflops", albert_flops(c, r->tokens) / (r->median_ms * 1e6));
-            double vt = ratio(R, r, "torch"), vo = ratio(R, r, "ort");
-            if (isfinite(vt)) cJSON_AddNumberToObject(x, "vs_torch", vt);
-            if (isfinite(vo)) cJSON_AddNumberToObject(x, "vs_ort", vo);
-            cJSON_AddItemToArray(rs, x);
+static int run_dense(const opts *o) {
+    char mbuf[PATH_MAX];
+    const char *mpath = eb_cli_model_path(o->model, mbuf, sizeof mbuf);
+    eb_model *m = eb_cli_load_model(CMD, o->model);
+    if (!m) return 1;
+    const eb_config *c = eb_model_task_config(m, o->rp.task);
+    if (!c) {
+        fprintf(stderr, "edgebert bench: unknown task '%s'\n", o->rp.task);
+        eb_model_free(m);
+        return 2;
+    }
+    rows *R = calloc(1, sizeof *R);
+    if (!R) {
+        eb_model_free(m);
+        return 1;
+    }
+    R->model = mpath;
+    R->skipped = cJSON_CreateArray();
+    int rc = 0;
+    /* rounds: every measurement once per round, so that load that comes and
+     * goes on a shared machine hits all of them alike */
+    for (int round = 0; round < o->rounds && !rc; round++) {
+        for (int pi = 0; pi < o->nprec && !rc; pi++) {
+            if (has_engine(o, "edgebert") && bench_edgebert(o, m, o->prec[pi], R)) rc = 1;
+            if (!rc && has_engine(o, "edgebert-batch") &&
+                bench_edgebert_batch(o, m, o->prec[pi], R))
+                rc = 1;
         }
-        cJSON *ga = cJSON_AddArrayToObject(j, "gemm");
-        for (int i = 0; i < ng; i++) {
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, "impl", g[i].impl);
-            cJSON_AddNumberToObject(x, "threads", g[i].threads);
-            cJSON_AddNumberToObject(x, "M", g[i].M);
-            cJSON_AddNumberToObject(x, "N", g[i].N);
-            cJSON_AddNumberToObject(x, "K", g[i].K);
-            cJSON_AddNumberToObject(x, "gflops", g[i].gflops);
-            cJSON_AddItemToArray(ga, x);
-        }
-        if (rss >= 0) cJSON_AddNumberToObject(j, "classify_peak_rss_kb", (double)rss);
-        cJSON_AddItemToObject(j, "engines", cJSON_Duplicate(R->info, 1));
-        cJSON_AddItemToObject(j, "skipped", cJSON_Duplicate(R->skipped, 1));
-        char *s = cJSON_PrintUnformatted(j);
-        printf("%s\n", s);
-        free(s);
+        if (!rc && o->gemm && bench_gemm(o, c, R)) rc = 1;
+        if (o->rounds > 1 && !o->json && !o->csv)
+            fprintf(stderr, "edgebert bench: round %d of %d done\n", round + 1, o->rounds);
+    }
+    if (!rc) {
+        long rss = o->rss && !o->csv ? classify_rss_kb(mpath) : -1;
+        char head[PATH_MAX + 400];
+        sfmt(head, sizeof head,
+             "model: %s (H %d, %d layers, FFN %d); edgebert %s, GEMM %s, OpenBLAS's kernels: "
+             "%s%s; %d runs after %d warm-up%s; %s",
+             mpath, c->hidden_size, c->num_hidden_layers, c->intermediate_size, EB_VERSION_STRING,
+             eb_gemm_impl_name(eb_gemm_best_impl()), openblas_get_corename(),
+             getenv("OPENBLAS_CORETYPE") ? " (chosen by OPENBLAS_CORETYPE)" : "", o->runs,
+             o->warmup, o->rounds > 1 ? ", the best median of the rounds" : "",
+             o->cpu_clock ? "process CPU time per run (--clock cpu)" : "wall-clock");
+        cJSON *j = json_head(o, mpath);
+        print_rows(o, R, j, head, rss);
         cJSON_Delete(j);
-        return;
     }
-    if (o->csv) {
-        printf("engine,threads,tokens,median_ms,min_ms,gflops,vs_torch,vs_ort\n");
-        for (int i = 0; i < R->n; i++) {
-            const row *r = &R->r[i];
-            printf("%s,%d,%d,%.3f,%.3f,%.2f,", r->engine, r->threads, r->tokens, r->median_ms,
-                   r->min_ms, albert_flops(c, r->tokens) / (r->median_ms * 1e6));
-            double vt = ratio(R, r, "torch"), vo = ratio(R, r, "ort");
-            if (isfinite(vt)) printf("%.3f", vt);
-            printf(",");
-            if (isfinite(vo)) printf("%.3f", vo);
-            printf("\n");
-        }
-        return;
-    }
-    printf("model: %s (H %d, %d layers, FFN %d); batch 1; median of %d runs after %d warm-up%s; "
-           "%s\n\n",
-           model, c->hidden_size, c->num_hidden_layers, c->intermediate_size, o->runs, o->warmup,
-           o->rounds > 1 ? " (best of the rounds)" : "",
-           o->cpu_clock ? "process CPU time per run (--clock cpu)" : "wall-clock");
-    printf(
-        "| engine | threads | tokens | median ms | min ms | GFLOP/s | x vs torch | x vs ort |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (int ti = 0; ti < o->nthreads; ti++)
-        for (int ki = 0; ki < o->ntokens; ki++)
-            for (int i = 0; i < R->n; i++) {
-                const row *r = &R->r[i];
-                if (r->threads != o->threads[ti] || r->tokens != o->tokens[ki]) continue;
-                printf("| %s | %d | %d | %.2f | %.2f | %.1f | ", r->engine, r->threads, r->tokens,
-                       r->median_ms, r->min_ms, albert_flops(c, r->tokens) / (r->median_ms * 1e6));
-                double vt = ratio(R, r, "torch"), vo = ratio(R, r, "ort");
-                if (isfinite(vt))
-                    printf("%.2f", vt);
-                else
-                    printf("-");
-                printf(" | ");
-                if (isfinite(vo))
-                    printf("%.2f", vo);
-                else
-                    printf("-");
-                printf(" |\n");
-            }
-    if (ng) {
-        printf("\nGEMM (out[M,N] = A[M,K] B[N,K]^T, median GFLOP/s; the 1024^3 OpenBLAS row is "
-               "the ceiling; OpenBLAS's kernels: %s%s)\n\n| impl | threads | M | N | K | GFLOP/s "
-               "|\n|---|---:|---:|---:|---:|---:|\n",
-               openblas_get_corename(),
-               getenv("OPENBLAS_CORETYPE") ? ", chosen by OPENBLAS_CORETYPE" : "");
-        for (int i = 0; i < ng; i++)
-            printf("| %s | %d | %d | %d | %d | %.1f |\n", g[i].impl, g[i].threads, g[i].M, g[i].N,
-                   g[i].K, g[i].gflops);
-    }
-    if (rss >= 0)
-        printf("\npeak RSS of `edgebert classify -m %s`: %.1f MiB\n", model, rss / 1024.0);
-    cJSON *it;
-    cJSON_ArrayForEach(it, R->info) {
-        cJSON *v = cJSON_GetObjectItem(it, "version"), *b = cJSON_GetObjectItem(it, "blas");
-        printf("%s%s %s%s%s\n", it == R->info->child ? "\n" : "", it->string,
-               cJSON_IsString(v) ? v->valuestring : "", cJSON_IsString(b) ? ", BLAS: " : "",
-               cJSON_IsString(b) ? b->valuestring : "");
-    }
-    cJSON_ArrayForEach(it, R->skipped) {
-        cJSON *e = cJSON_GetObjectItem(it, "engine"), *t = cJSON_GetObjectItem(it, "threads");
-        cJSON *w = cJSON_GetObjectItem(it, "reason");
-        printf("skipped %s", e->valuestring);
-        if (t) printf(" (%d threads)", t->valueint);
-        printf(": %s\n", w->valuestring);
-    }
+    cJSON_Delete(R->skipped);
+    free(R);
+    eb_model_free(m);
+    return rc;
 }
 
-/* ---- end to end -------------------------------------------------------- */
-
-typedef struct e2e_row {
-    char engine[16], mode[24];
-    int threads;
-    double mean_ms, accuracy, mean_exit;
-} e2e_row;
+/* ---- e2e: a dev set, end to end ------------------------------------------ */
 
 typedef struct sents {
     int n;
@@ -956,6 +854,7 @@ static int tokenize_all(const eb_model *m, const eb_config *c, const eb_dataset 
     eb_encoding *enc = malloc(sizeof *enc);
     if (!S->ids || !S->off || !S->len || !S->gold || !S->ptr || !enc) {
         free(enc);
+        fprintf(stderr, "edgebert bench: out of memory\n");
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -972,6 +871,7 @@ static int tokenize_all(const eb_model *m, const eb_config *c, const eb_dataset 
             int32_t *nb = realloc(S->ids, sizeof(int32_t) * cap);
             if (!nb) {
                 free(enc);
+                fprintf(stderr, "edgebert bench: out of memory\n");
                 return -1;
             }
             S->ids = nb;
@@ -996,10 +896,12 @@ static double accuracy(const sents *S, const int *pred) {
     return t ? (double)k / t : NAN;
 }
 
+/* --ids-out: "GOLD<TAB>id id id" per sentence. */
 static int write_ids(const sents *S, const char *path) {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     for (int i = 0; i < S->n; i++) {
+        fprintf(f, "%d\t", S->gold[i]);
         for (int j = 0; j < S->len[i]; j++)
             fprintf(f, "%s%d", j ? " " : "", S->ptr[i][j]);
         fprintf(f, "\n");
@@ -1007,59 +909,99 @@ static int write_ids(const sents *S, const char *path) {
     return fclose(f);
 }
 
-/* Per-sentence edgebert; fills pred, returns mean ms (or -1). */
-static double e2e_edgebert(eb_context *ctx, const sents *S, const eb_run_params *p, int *pred,
-                           double *mean_exit, int cpu) {
+/* Every sentence once through eb_classify_ids (after 3 warm-up sentences):
+ * an e2e row (ms per sentence), pred[] filled.  -1 on an error (printed). */
+static int e2e_edgebert(eb_context *ctx, const sents *S, const eb_run_params *p, int cpu,
+                        int threads, int *pred, rows *R) {
     eb_result r;
     eb_error err = {0};
+    double *ts = malloc(sizeof(double) * (size_t)(S->n + 1));
+    if (!ts) return -1;
     for (int i = 0; i < S->n && i < 3; i++)
         if (eb_classify_ids(ctx, S->ptr[i], NULL, S->len[i], p, &r, &err) != EB_OK) break;
-    double total = 0, ex = 0;
+    double ex = 0, total = 0;
     for (int i = 0; i < S->n; i++) {
         double t0 = run_ms(cpu);
         if (eb_classify_ids(ctx, S->ptr[i], NULL, S->len[i], p, &r, &err) != EB_OK) {
             fprintf(stderr, "edgebert bench: sentence %d: %s\n", i + 1, err.msg);
+            free(ts);
             return -1;
         }
-        total += run_ms(cpu) - t0;
+        ts[i] = run_ms(cpu) - t0;
+        total += ts[i];
         pred[i] = r.label;
         ex += r.exit_layer;
     }
-    *mean_exit = S->n ? ex / S->n : 0;
-    return S->n ? total / S->n : 0;
+    bench_row row = new_row(T_E2E, "edgebert", p->precision, p->policy, threads, 1);
+    row.sentences = S->n;
+    stats(ts, S->n, &row);
+    row.accuracy = accuracy(S, pred);
+    row.exit_layer = S->n ? ex / S->n : NAN;
+    row.sent_s = total > 0 ? S->n / (total / 1e3) : NAN;
+    if (R) add_row(R, &row);
+    free(ts);
+    return 0;
 }
 
-/* Run a reference engine over the ids file; fills pred, returns mean ms. */
-static double e2e_sub(const char *engine, const char *cmd, const char *log, const sents *S,
-                      int *pred, char *why, size_t cap) {
-    char *out = malloc(1 << 22);
-    if (!out) return -1;
-    int rc = run_capture(cmd, log, out, 1 << 22);
-    cJSON *j = parse_last_json(out);
-    free(out);
-    double ms = -1;
-    if (!j) {
-        char l[400];
-        last_line(log, l, sizeof l);
-        sfmt(why, cap, "%s exited %d: %s", engine, rc, l[0] ? l : "no output");
-        return -1;
+/* Batched at batch B: an e2e row whose samples are the batches' times per
+ * sentence, its mean the whole time over the sentences; agreement with
+ * the unbatched labels pee.  A setting the batched engine refuses is a
+ * skip with its message; -1 on other errors. */
+static int e2e_batched(const eb_model *m, const sents *S, const eb_run_params *p, int B, int cpu,
+                       int threads, const int *pee, rows *R) {
+    int maxl = 1, rc = -1, nb = 0, agree = 0;
+    for (int i = 0; i < S->n; i++)
+        maxl = S->len[i] > maxl ? S->len[i] : maxl;
+    eb_error err = {0};
+    eb_batch *bt = NULL;
+    eb_batch_result *br = malloc(sizeof *br * (size_t)B);
+    double *ts = malloc(sizeof(double) * (size_t)(S->n / B + 2));
+    int *pred = malloc(sizeof(int) * (size_t)(S->n + 1));
+    if (!br || !ts || !pred || eb_batch_new(m, B, B * maxl, &bt, &err) != EB_OK) {
+        fprintf(stderr, "edgebert bench: %s\n", err.msg[0] ? err.msg : "out of memory");
+        goto done;
     }
-    cJSON *e = cJSON_GetObjectItem(j, "error"), *mm = cJSON_GetObjectItem(j, "mean_ms");
-    cJSON *lb = cJSON_GetObjectItem(j, "labels");
-    if (cJSON_IsString(e))
-        sfmt(why, cap, "%s", e->valuestring);
-    else if (!cJSON_IsNumber(mm) || !cJSON_IsArray(lb) || cJSON_GetArraySize(lb) != S->n)
-        sfmt(why, cap, "%s: unexpected output", engine);
-    else {
-        ms = mm->valuedouble;
-        for (int i = 0; i < S->n; i++)
-            pred[i] = cJSON_GetArrayItem(lb, i)->valueint;
+    double total = 0, ex = 0;
+    for (int i = 0; i < S->n; i += B) {
+        int k = S->n - i < B ? S->n - i : B;
+        double t0 = run_ms(cpu);
+        if (eb_batch_classify_ids(bt, S->ptr + i, S->len + i, k, p, br, &err) != EB_OK) {
+            if (i == 0 && err.status == EB_ERR_ARG) {
+                char why[sizeof err.msg + 40];
+                sfmt(why, sizeof why, "%s, %s: %s", prec_name(p->precision),
+                     eb_policy_name(p->policy), err.msg);
+                skip(R, "edgebert-batch", 0, why);
+                rc = 0;
+            } else
+                fprintf(stderr, "edgebert bench: %s\n", err.msg);
+            goto done;
+        }
+        double dt = run_ms(cpu) - t0;
+        ts[nb++] = dt / k;
+        total += dt;
+        for (int j = 0; j < k; j++) {
+            pred[i + j] = br[j].label;
+            agree += br[j].label == pee[i + j];
+            ex += br[j].exit_layer;
+        }
     }
-    cJSON_Delete(j);
-    return ms;
+    bench_row row = new_row(T_E2E, "edgebert-batch", p->precision, p->policy, threads, B);
+    row.sentences = S->n;
+    stats(ts, nb, &row);
+    row.mean_ms = S->n ? total / S->n : NAN;
+    row.accuracy = accuracy(S, pred);
+    row.exit_layer = S->n ? ex / S->n : NAN;
+    row.agree = S->n ? (double)agree / S->n : NAN;
+    row.sent_s = total > 0 ? S->n / (total / 1e3) : NAN;
+    add_row(R, &row);
+    rc = 0;
+done:
+    eb_batch_free(bt);
+    free(br), free(ts), free(pred);
+    return rc;
 }
 
-static int bench_e2e(const opts *o, const char *root) {
+static int bench_e2e(const opts *o) {
     char mbuf[PATH_MAX];
     const char *mpath = eb_cli_model_path(o->model, mbuf, sizeof mbuf);
     eb_model *m = eb_cli_load_model(CMD, o->model);
@@ -1081,302 +1023,63 @@ static int bench_e2e(const opts *o, const char *root) {
         return 1;
     }
     sents S;
-    if (tokenize_all(m, c, ds, map, o->limit, &S)) {
-        sents_free(&S);
-        eb_dataset_free(ds);
-        eb_model_free(m);
-        return 1;
-    }
+    int rc = tokenize_all(m, c, ds, map, o->limit, &S) ? 1 : 0;
     eb_dataset_free(ds);
+    if (!rc && o->ids_out && write_ids(&S, o->ids_out)) {
+        fprintf(stderr, "edgebert bench: --ids-out: cannot write %s\n", o->ids_out);
+        rc = 1;
+    }
     int *pred = malloc(sizeof(int) * (size_t)(S.n + 1)),
         *pee = malloc(sizeof(int) * (size_t)(S.n + 1));
-    e2e_row rws[64];
-    int nr = 0, rc = 0;
-    cJSON *skipped = cJSON_CreateArray(), *batched = cJSON_CreateArray();
-    rows dummy;
-    dummy.skipped = skipped;
+    rows *R = calloc(1, sizeof *R);
     eb_context *ctx = NULL;
-    char idsf[PATH_MAX + 40];
-    idsf[0] = 0;
-    if (!pred || !pee || eb_context_new(m, &ctx, &err) != EB_OK) {
-        fprintf(stderr, "edgebert bench: out of memory\n");
+    if (!rc && (!pred || !pee || !R || eb_context_new(m, &ctx, &err) != EB_OK)) {
+        fprintf(stderr, "edgebert bench: %s\n", err.msg[0] ? err.msg : "out of memory");
         rc = 1;
-        goto done;
     }
-    const char *hf = o->hf ? o->hf : (is_dir(mpath) ? mpath : NULL);
-    sfmt(idsf, sizeof idsf, "%s/build/bench/e2e_ids.%ld.txt", root, (long)getpid());
-    if (write_ids(&S, idsf)) {
-        fprintf(stderr, "edgebert bench: cannot write %s\n", idsf);
-        rc = 1;
-        goto done;
+    if (R) {
+        R->model = mpath;
+        R->skipped = cJSON_CreateArray();
     }
-    char onnx[PATH_MAX + 300], why[800];
-    int ort_ok = 0;
-    if (has_engine(o, "ort")) {
-        if (!hf)
-            skip(&dummy, "ort", 0, "needs a HuggingFace checkpoint directory (--hf DIR)");
-        else if (ort_ready(root, hf, onnx, sizeof onnx, why, sizeof why))
-            skip(&dummy, "ort", 0, why);
-        else
-            ort_ok = 1;
-    }
-    if (has_engine(o, "torch") && !hf)
-        skip(&dummy, "torch", 0, "needs a HuggingFace checkpoint directory (--hf DIR)");
-    for (int ti2 = 0; ti2 < o->nthreads; ti2++) {
-        const int t = o->threads[ti2];
-        set_threads(t);
-        if (has_engine(o, "edgebert")) {
-            eb_run_params ee = rp, base = rp;
-            if (ee.policy == EB_POLICY_BASE) ee.policy = EB_POLICY_EE;
-            base.policy = EB_POLICY_BASE;
-            base.last_ramp_only = 1; /* all layers, no off-ramps: what torch/ort compute */
-            double mex;
-            double ms = e2e_edgebert(ctx, &S, &ee, pee, &mex, o->cpu_clock);
-            if (ms < 0) {
-                rc = 1;
-                goto done;
-            }
-            rws[nr++] = (e2e_row){"edgebert", "", t, ms, accuracy(&S, pee), mex};
-            sfmt(rws[nr - 1].mode, sizeof rws[0].mode, "%s",
-                 ee.policy == EB_POLICY_LAI ? "lai" : "early-exit");
-            ms = e2e_edgebert(ctx, &S, &base, pred, &mex, o->cpu_clock);
-            if (ms < 0) {
-                rc = 1;
-                goto done;
-            }
-            rws[nr++] = (e2e_row){"edgebert", "full", t, ms, accuracy(&S, pred), mex};
-            /* batched early exit (fp32 only: edgebert/batch.h has no AdaptivFloat8 path) */
-            if (rp.precision != EB_PRECISION_FP32 && t == o->threads[0])
-                fprintf(stderr, "edgebert bench: batched early exit skipped: fp32 only\n");
-            for (int bi = 0; rp.precision == EB_PRECISION_FP32 && bi < o->nbatches; bi++) {
-                int B = o->batches[bi], maxl = 0;
-                for (int i = 0; i < S.n; i++)
-                    maxl = S.len[i] > maxl ? S.len[i] : maxl;
-                eb_batch *bt = NULL;
-                eb_batch_result *br = malloc(sizeof *br * (size_t)B);
-                if (!br || eb_batch_new(m, B, B * maxl, &bt, &err) != EB_OK) {
-                    free(br);
-                    fprintf(stderr, "edgebert bench: %s\n", err.msg);
+    const int ee_only = has_engine(o, "edgebert"), batched = has_engine(o, "edgebert-batch");
+    for (int round = 0; round < o->rounds && !rc; round++)
+        for (int ti2 = 0; ti2 < o->nthreads && !rc; ti2++) {
+            const int t = o->threads[ti2];
+            set_threads(t);
+            for (int pi = 0; pi < o->nprec && !rc; pi++) {
+                eb_run_params ee = rp, base = rp;
+                ee.precision = base.precision = o->prec[pi];
+                if (ee.policy == EB_POLICY_BASE) ee.policy = EB_POLICY_EE;
+                base.policy = EB_POLICY_BASE;
+                base.last_ramp_only = 1; /* all layers, the final classifier: the full model */
+                /* the per-sentence labels are what the batched ones are checked against */
+                if ((ee_only || batched) &&
+                    e2e_edgebert(ctx, &S, &ee, o->cpu_clock, t, pee, ee_only ? R : NULL) < 0)
                     rc = 1;
-                    goto done;
-                }
-                eb_run_params bp = ee;
-                bp.policy = EB_POLICY_EE;
-                int agree = 0, cnt = 0;
-                double t0 = run_ms(o->cpu_clock), ex = 0;
-                for (int i = 0; i < S.n; i += B) {
-                    int k = S.n - i < B ? S.n - i : B;
-                    if (eb_batch_classify_ids(bt, S.ptr + i, S.len + i, k, &bp, br, &err) !=
-                        EB_OK) {
-                        fprintf(stderr, "edgebert bench: %s\n", err.msg);
+                if (!rc && ee_only && e2e_edgebert(ctx, &S, &base, o->cpu_clock, t, pred, R) < 0)
+                    rc = 1;
+                for (int bi = 0; !rc && batched && bi < o->nbatches; bi++)
+                    if (e2e_batched(m, &S, &ee, o->batches[bi], o->cpu_clock, t, pee, R) < 0)
                         rc = 1;
-                        break;
-                    }
-                    for (int j = 0; j < k; j++) {
-                        agree += br[j].label == pee[i + j];
-                        pred[i + j] = br[j].label;
-                        ex += br[j].exit_layer;
-                    }
-                    cnt += k;
-                }
-                double sec = (run_ms(o->cpu_clock) - t0) / 1e3;
-                cJSON *x = cJSON_CreateObject();
-                cJSON_AddNumberToObject(x, "batch", B);
-                cJSON_AddNumberToObject(x, "threads", t);
-                cJSON_AddNumberToObject(x, "sentences_per_s", sec > 0 ? cnt / sec : 0);
-                cJSON_AddNumberToObject(x, "mean_exit_layer", cnt ? ex / cnt : 0);
-                cJSON_AddNumberToObject(x, "agree_with_unbatched", cnt ? (double)agree / cnt : 0);
-                cJSON_AddNumberToObject(x, "accuracy", accuracy(&S, pred));
-                cJSON_AddItemToArray(batched, x);
-                eb_batch_free(bt);
-                free(br);
-                if (rc) goto done;
             }
         }
-        char qi[PATH_MAX + 48], qm[PATH_MAX + 8], qs[PATH_MAX + 8], sc[PATH_MAX + 40];
-        char cmd[4 * PATH_MAX + 400], log[PATH_MAX + 40];
-        shq(qi, sizeof qi, idsf);
-        if (has_engine(o, "torch") && hf) {
-            sfmt(sc, sizeof sc, "%s/tools/bench/torch_albert.py", root);
-            sfmt(log, sizeof log, "%s/build/bench/torch.log", root);
-            shq(qs, sizeof qs, sc);
-            shq(qm, sizeof qm, hf);
-            sfmt(cmd, sizeof cmd,
-                 "OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d %s %s ids --model %s --ids %s "
-                 "--threads %d",
-                 t, t, python(), qs, qm, qi, t);
-            double ms = e2e_sub("torch", cmd, log, &S, pred, why, sizeof why);
-            if (ms < 0)
-                skip(&dummy, "torch", t, why);
-            else
-                rws[nr++] =
-                    (e2e_row){"torch", "full", t, ms, accuracy(&S, pred), c->num_hidden_layers};
-        }
-        if (ort_ok) {
-            char qo[PATH_MAX + 308], qd[PATH_MAX + 40], dir[PATH_MAX + 32];
-            sfmt(sc, sizeof sc, "%s/tools/bench/ort_runner.js", root);
-            sfmt(dir, sizeof dir, "%s/build/bench/ort", root);
-            sfmt(log, sizeof log, "%s/build/bench/ort.log", root);
-            shq(qs, sizeof qs, sc);
-            shq(qo, sizeof qo, onnx);
-            shq(qd, sizeof qd, dir);
-            sfmt(cmd, sizeof cmd,
-                 "OMP_NUM_THREADS=%d %s %s --ort %s --model %s --threads %d --ids %s", t, node(),
-                 qs, qd, qo, t, qi);
-            double ms = e2e_sub("ort", cmd, log, &S, pred, why, sizeof why);
-            if (ms < 0)
-                skip(&dummy, "ort", t, why);
-            else
-                rws[nr++] =
-                    (e2e_row){"ort", "full", t, ms, accuracy(&S, pred), c->num_hidden_layers};
-        }
-    }
-    long rss = o->rss ? classify_rss_kb(mpath) : -1;
-    /* output */
-    if (o->json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "model", mpath);
+    if (!rc) {
+        long rss = o->rss && !o->csv ? classify_rss_kb(mpath) : -1;
+        char head[2 * PATH_MAX + 200];
+        sfmt(head, sizeof head, "model: %s; %s, %d sentences of %s, token ids given; %s", mpath,
+             task, S.n, o->data, o->cpu_clock ? "process CPU time" : "wall-clock");
+        cJSON *j = json_head(o, mpath);
         cJSON_AddStringToObject(j, "data", o->data);
         cJSON_AddStringToObject(j, "task", task);
         cJSON_AddNumberToObject(j, "sentences", S.n);
-        cJSON_AddStringToObject(j, "clock", o->cpu_clock ? "cpu" : "wall");
-        cJSON *ra = cJSON_AddArrayToObject(j, "rows");
-        for (int i = 0; i < nr; i++) {
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, "engine", rws[i].engine);
-            cJSON_AddStringToObject(x, "mode", rws[i].mode);
-            cJSON_AddNumberToObject(x, "threads", rws[i].threads);
-            cJSON_AddNumberToObject(x, "mean_ms", rws[i].mean_ms);
-            if (isfinite(rws[i].accuracy)) cJSON_AddNumberToObject(x, "accuracy", rws[i].accuracy);
-            cJSON_AddNumberToObject(x, "mean_exit_layer", rws[i].mean_exit);
-            for (int k = 0; k < nr; k++)
-                if (rws[k].threads == rws[i].threads && !strcmp(rws[k].mode, "full") &&
-                    strcmp(rws[k].engine, "edgebert")) {
-                    char key[32];
-                    sfmt(key, sizeof key, "vs_%s", rws[k].engine);
-                    cJSON_AddNumberToObject(x, key, rws[k].mean_ms / rws[i].mean_ms);
-                }
-            cJSON_AddItemToArray(ra, x);
-        }
-        cJSON_AddItemToObject(j, "batched", cJSON_Duplicate(batched, 1));
-        if (rss >= 0) cJSON_AddNumberToObject(j, "classify_peak_rss_kb", (double)rss);
-        cJSON_AddItemToObject(j, "skipped", cJSON_Duplicate(skipped, 1));
-        char *s = cJSON_PrintUnformatted(j);
-        printf("%s\n", s);
-        free(s);
+        print_rows(o, R, j, head, rss);
         cJSON_Delete(j);
-    } else {
-        printf("model: %s; %s, %d sentences (%s); mean %s per sentence, token ids given\n\n", mpath,
-               task, S.n, o->data, o->cpu_clock ? "process CPU time" : "wall-clock");
-        printf("| engine | mode | threads | mean ms | accuracy | mean exit layer | x vs torch full "
-               "| x vs ort full |\n");
-        printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
-        for (int i = 0; i < nr; i++) {
-            double vt = NAN, vo = NAN;
-            for (int k = 0; k < nr; k++)
-                if (rws[k].threads == rws[i].threads && !strcmp(rws[k].mode, "full")) {
-                    if (!strcmp(rws[k].engine, "torch")) vt = rws[k].mean_ms / rws[i].mean_ms;
-                    if (!strcmp(rws[k].engine, "ort")) vo = rws[k].mean_ms / rws[i].mean_ms;
-                }
-            printf("| %s | %s | %d | %.2f | %.2f %% | %.2f | ", rws[i].engine, rws[i].mode,
-                   rws[i].threads, rws[i].mean_ms, 100 * rws[i].accuracy, rws[i].mean_exit);
-            if (isfinite(vt))
-                printf("%.2f", vt);
-            else
-                printf("-");
-            printf(" | ");
-            if (isfinite(vo))
-                printf("%.2f", vo);
-            else
-                printf("-");
-            printf(" |\n");
-        }
-        cJSON *it;
-        if (cJSON_GetArraySize(batched)) {
-            printf("\nbatched early exit (edgebert/batch.h)\n\n| batch | threads | sentences/s | "
-                   "mean exit layer | same label as unbatched | accuracy "
-                   "|\n|---:|---:|---:|---:|---:|---:|\n");
-            cJSON_ArrayForEach(it, batched) {
-                printf("| %d | %d | %.1f | %.2f | %.1f %% | %.2f %% |\n",
-                       cJSON_GetObjectItem(it, "batch")->valueint,
-                       cJSON_GetObjectItem(it, "threads")->valueint,
-                       cJSON_GetObjectItem(it, "sentences_per_s")->valuedouble,
-                       cJSON_GetObjectItem(it, "mean_exit_layer")->valuedouble,
-                       100 * cJSON_GetObjectItem(it, "agree_with_unbatched")->valuedouble,
-                       100 * cJSON_GetObjectItem(it, "accuracy")->valuedouble);
-            }
-        }
-        if (rss >= 0)
-            printf("\npeak RSS of `edgebert classify -m %s`: %.1f MiB\n", mpath, rss / 1024.0);
-        cJSON_ArrayForEach(it, skipped) {
-            cJSON *t = cJSON_GetObjectItem(it, "threads");
-            printf("skipped %s", cJSON_GetObjectItem(it, "engine")->valuestring);
-            if (t) printf(" (%d threads)", t->valueint);
-            printf(": %s\n", cJSON_GetObjectItem(it, "reason")->valuestring);
-        }
     }
-done:
-    if (idsf[0]) unlink(idsf);
     eb_context_free(ctx);
     free(pred), free(pee);
-    cJSON_Delete(skipped);
-    cJSON_Delete(batched);
-    sents_free(&S);
-    eb_model_free(m);
-    return rc;
-}
-
-static int run_dense(const opts *o, const char *root) {
-    char gen[PATH_MAX + 64];
-    const char *model = o->model;
-    if (!model) {
-        if (ensure_model(root, gen, sizeof gen)) return 1;
-        model = gen;
-    }
-    eb_model *m = eb_cli_load_model(CMD, model);
-    if (!m) return 1;
-    const eb_config *c = eb_model_task_config(m, o->rp.task);
-    if (!c) {
-        fprintf(stderr, "edgebert bench: unknown task '%s'\n", o->rp.task);
-        eb_model_free(m);
-        return 2;
-    }
-    rows *R = calloc(1, sizeof *R);
-    if (!R) return 1;
-    R->skipped = cJSON_CreateArray();
-    R->info = cJSON_CreateObject();
-    int rc = 0;
-    const int hf = is_dir(model);
-    /* rounds: every engine once per round, so that load that comes and goes
-     * on a shared machine hits all of them alike */
-    for (int round = 0; round < o->rounds && !rc; round++) {
-        if (has_engine(o, "edgebert") && bench_edgebert(o, m, R)) rc = 1;
-        if (has_engine(o, "edgebert-batch") && o->rp.precision != EB_PRECISION_FP32)
-            skip(R, "edgebert-batch", 0, "fp32 only (no AdaptivFloat8 path in edgebert/batch.h)");
-        else if (has_engine(o, "edgebert-batch") && bench_edgebert_batch(o, m, R))
-            rc = 1;
-        if (has_engine(o, "torch")) {
-            if (hf)
-                bench_torch(o, root, model, R);
-            else if (!round)
-                skip(R, "torch", 0, "needs a HuggingFace checkpoint directory, not a bundle");
-        }
-        if (has_engine(o, "ort")) {
-            if (hf)
-                bench_ort(o, root, model, c->vocab_size, R);
-            else if (!round)
-                skip(R, "ort", 0, "needs a HuggingFace checkpoint directory, not a bundle");
-        }
-        if (o->rounds > 1 && !o->json && !o->csv)
-            fprintf(stderr, "edgebert bench: round %d of %d done\n", round + 1, o->rounds);
-    }
-    gemm_row g[256];
-    int ng = o->gemm ? bench_gemm(o, c, g, 256) : 0;
-    long rss = o->rss ? classify_rss_kb(model) : -1;
-    print_dense(o, model, c, R, g, ng, rss);
-    cJSON_Delete(R->skipped);
-    cJSON_Delete(R->info);
+    if (R) cJSON_Delete(R->skipped);
     free(R);
+    sents_free(&S);
     eb_model_free(m);
     return rc;
 }
@@ -1387,23 +1090,28 @@ int eb_cmd_bench(int argc, char **argv) {
     opts o;
     memset(&o, 0, sizeof o);
     o.rp = eb_run_params_default();
-    o.engines = "edgebert,edgebert-batch,torch,ort";
+    o.engines = "edgebert,edgebert-batch";
     o.runs = 20;
     o.rounds = 1;
     o.warmup = 3;
     o.gemm = 1;
     o.rss = 1;
+    o.prec[0] = EB_PRECISION_FP32;
+    o.nprec = 1;
     o.ntokens = parse_list("16,32,64,128", o.tokens, MAXV);
-    o.nthreads = parse_list("1,2", o.threads, MAXV);
+    o.nthreads = -1; /* dense: 1,2; --e2e: 1 */
     o.nbatches = parse_list("1,8,32", o.batches, MAXV);
     int quick = 0;
     for (int i = 1; i < argc; i++) {
-        /* --threads is the bench's list of team sizes, not the run option */
-        int r = strcmp(argv[i], "--threads") ? eb_cli_run_option(CMD, argc, argv, &i, &o.rp) : 0;
-        if (r < 0) return 2;
-        if (r > 0) continue;
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        /* --threads is the bench's list of team sizes and --precision a list,
+         * not the run options */
+        int r = strcmp(a, "--threads") && strcmp(a, "--precision")
+                    ? eb_cli_run_option(CMD, argc, argv, &i, &o.rp)
+                    : 0;
+        if (r < 0) return 2;
+        if (r > 0) continue;
 #define NEEDV()                                                                                    \
     do {                                                                                           \
         if (!v) {                                                                                  \
@@ -1418,42 +1126,47 @@ int eb_cmd_bench(int argc, char **argv) {
         } else if (!strcmp(a, "--data")) {
             NEEDV();
             o.data = v;
-        } else if (!strcmp(a, "--hf")) {
+        } else if (!strcmp(a, "--ids-out")) {
             NEEDV();
-            o.hf = v;
+            o.ids_out = v;
+        } else if (!strcmp(a, "--hf")) {
+            fprintf(stderr, "edgebert bench: --hf: edgebert bench measures edgebert only; "
+                            "tools/bench/compare.py runs PyTorch and ONNX Runtime on a "
+                            "HuggingFace checkpoint beside it\n");
+            return 2;
         } else if (!strcmp(a, "--engines")) {
             NEEDV();
+            if (!check_engines(v)) return 2;
             o.engines = v;
+        } else if (!strcmp(a, "--precision")) {
+            NEEDV();
+            if (!parse_precisions(v, &o)) return 2;
         } else if (!strcmp(a, "--tokens") || !strcmp(a, "--threads") || !strcmp(a, "--batches")) {
             NEEDV();
             int *dst = a[2] == 't' ? (a[3] == 'o' ? o.tokens : o.threads) : o.batches;
             int *cnt = a[2] == 't' ? (a[3] == 'o' ? &o.ntokens : &o.nthreads) : &o.nbatches;
             if ((*cnt = parse_list(v, dst, MAXV)) <= 0) {
-                fprintf(stderr, "edgebert bench: %s: bad list '%s' (positive integers, commas)\n",
-                        a, v);
+                fprintf(stderr,
+                        "edgebert bench: %s: bad list '%s' (at most %d integers 1..100000, "
+                        "commas between)\n",
+                        a, v, MAXV);
                 return 2;
             }
-        } else if (!strcmp(a, "--rounds")) {
-            NEEDV();
-            if (!eb_cli_parse_int(CMD, a, v, &o.rounds)) return 2;
-            if (o.rounds < 1 || o.rounds > 1000) {
-                fprintf(stderr, "edgebert bench: --rounds: out of range: %s\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--runs") || !strcmp(a, "--warmup") || !strcmp(a, "--limit")) {
+        } else if (!strcmp(a, "--rounds") || !strcmp(a, "--runs") || !strcmp(a, "--warmup") ||
+                   !strcmp(a, "--limit")) {
             NEEDV();
             int x;
+            const int lo = !strcmp(a, "--warmup") ? 0 : 1,
+                      hi = !strcmp(a, "--rounds") ? 1000 : 100000;
             if (!eb_cli_parse_int(CMD, a, v, &x)) return 2;
-            if (x < (a[2] == 'r' ? 1 : 0) || x > 100000) {
-                fprintf(stderr, "edgebert bench: %s: out of range: %s\n", a, v);
+            if (x < lo || x > hi) {
+                fprintf(stderr, "edgebert bench: %s must be in %d..%d, got %s\n", a, lo, hi, v);
                 return 2;
             }
-            if (a[2] == 'r')
-                o.runs = x;
-            else if (a[2] == 'w')
-                o.warmup = x;
-            else
-                o.limit = x;
+            *(!strcmp(a, "--rounds") ? &o.rounds
+              : !strcmp(a, "--runs") ? &o.runs
+              : a[2] == 'w'          ? &o.warmup
+                                     : &o.limit) = x;
         } else if (!strcmp(a, "--clock")) {
             NEEDV();
             if (!strcmp(v, "cpu"))
@@ -1488,22 +1201,22 @@ int eb_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "edgebert bench: --json and --csv exclude each other\n");
         return 2;
     }
+    if (o.nthreads < 0) o.nthreads = parse_list(o.e2e ? "1" : "1,2", o.threads, MAXV);
     if (quick) {
         o.runs = 5, o.warmup = 1;
         o.ntokens = parse_list("16,32", o.tokens, MAXV);
         o.nthreads = parse_list("1", o.threads, MAXV);
     }
-    char root[PATH_MAX];
-    repo_root(root, sizeof root);
-    char bdir[PATH_MAX + 32];
-    sfmt(bdir, sizeof bdir, "%s/build/bench", root);
-    mkdir(bdir, 0755);
     if (o.e2e) {
         if (!o.data) {
             fprintf(stderr, "edgebert bench: --e2e needs --data DEV.tsv\n");
             return 2;
         }
-        return bench_e2e(&o, root);
+        return bench_e2e(&o);
     }
-    return run_dense(&o, root);
+    if (o.data || o.ids_out) {
+        fprintf(stderr, "edgebert bench: %s goes with --e2e\n", o.data ? "--data" : "--ids-out");
+        return 2;
+    }
+    return run_dense(&o);
 }
