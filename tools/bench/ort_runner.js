@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// ort_runner.js - the ONNX Runtime side of `edgebert bench`.
+// ort_runner.js - the ONNX Runtime side of tools/bench/compare.py.
 //
 // usage: node ort_runner.js --ort DIR --model FILE.onnx --threads T
 //             (--tokens 16,32 [--runs N] [--warmup N] [--vocab V] [--clock wall|cpu] | --ids FILE [--warmup N])
-// DIR is the folder where `npm install onnxruntime-node` was run (edgebert bench
+// DIR is the folder where `npm install onnxruntime-node` was run (compare.py
 // installs it under build/bench/ort with ONNXRUNTIME_NODE_INSTALL=skip, which
 // keeps the CPU build that ships in the package).  The model has one input,
-// `input_ids` int64 [1, N], and one output, `logits`.  Prints one JSON object.
+// `input_ids` int64 [1, N], and one output, `logits`.  --ids FILE: the lines of
+// `edgebert bench --e2e --ids-out FILE` (a gold label, a TAB, the ids).  Prints
+// one JSON object.
 'use strict';
 const path = require('path');
 const fs = require('fs');
@@ -66,7 +68,7 @@ async function main() {
   const version = (ort.env && ort.env.versions && ort.env.versions.common) || null;
   if (a.ids) {
     const seqs = fs.readFileSync(a.ids, 'utf8').split('\n').filter((l) => l.trim().length)
-        .map((l) => BigInt64Array.from(l.trim().split(/\s+/).map((x) => BigInt(x))));
+        .map((l) => BigInt64Array.from(l.split('\t').pop().trim().split(/\s+/).map((x) => BigInt(x))));
     for (let i = 0; i < Math.min(a.warmup, seqs.length); i++) await run(seqs[i]);
     let total = 0;
     const labels = [];

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""torch_albert.py - the PyTorch side of `edgebert bench`.
+"""torch_albert.py - the PyTorch side of tools/bench/compare.py.
 
 A float32 torch.nn ALBERT (AlbertForSequenceClassification's math, main
 pooler + classifier, no off-ramps) built from a HuggingFace-layout checkpoint
@@ -8,9 +8,10 @@ torch.jit.trace.  Subcommands print one JSON object on stdout:
 
   bench  --model DIR --tokens 16,32 --threads 1 [--runs N] [--warmup N] [--clock wall|cpu]
          median/min ms of one forward pass at batch 1 per token count
-  ids    --model DIR --ids FILE --threads 1 [--warmup N]
-         per-sentence wall-clock of the full model over token-id lines
-         (space-separated ids per line): mean_ms and the predicted labels
+  ids    --model DIR --ids FILE --threads 1 [--warmup N] [--clock wall|cpu]
+         per-sentence time of the full model over the lines of
+         `edgebert bench --e2e --ids-out FILE` (a gold label, a TAB, the
+         space-separated ids): mean_ms and the predicted labels
   export --model DIR --out FILE.onnx
          torch.onnx.export, opset 13, dynamic sequence length; input
          `input_ids` int64 [1, N], output `logits`
@@ -228,8 +229,8 @@ def cmd_ids(a):
     seqs = []
     with open(a.ids) as f:
         for line in f:
-            if line.strip():
-                seqs.append([int(x) for x in line.split()])
+            if line.strip():  # GOLD<TAB>ids (the gold label is compare.py's business)
+                seqs.append([int(x) for x in line.split("\t")[-1].split()])
     labels, total = [], 0.0
     with torch.no_grad():
         # eager: a traced module re-specialises on every new length, which
@@ -244,7 +245,8 @@ def cmd_ids(a):
             lg = tm(ids)
             total += clock() - t0
             labels.append(int(torch.argmax(lg[0]).item()))
-    print(json.dumps({"engine": "torch", "blas": kind, "threads": a.threads, "n": len(seqs),
+    print(json.dumps({"engine": "torch", "version": torch.__version__, "blas": kind,
+                      "threads": a.threads, "n": len(seqs),
                       "mean_ms": total * 1e3 / max(1, len(seqs)), "labels": labels}))
     return 0
 
