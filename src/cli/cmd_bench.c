@@ -276,18 +276,23 @@ static int parse_list(const char *s, int *out, int cap) {
 
 /* A comma-separated list of precisions; 0 (with the message printed) when bad. */
 static int parse_precisions(const char *s, opts *o) {
-    char buf[128];
-    sfmt(buf, sizeof buf, "%s", s);
     o->nprec = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (o->nprec == MAXP) {
-            fprintf(stderr, "edgebert bench: --precision: at most %d precisions\n", MAXP);
+    for (const char *p = s;;) {
+        size_t n = strcspn(p, ",");
+        char one[32];
+        if (o->nprec == MAXP || n == 0 || n >= sizeof one) {
+            fprintf(stderr,
+                    "edgebert bench: --precision: a list of at most %d of fp32, af8, af8-bf16, "
+                    "commas between, not '%s'\n",
+                    MAXP, s);
             return 0;
         }
-        if (!eb_cli_parse_precision(CMD, t, &o->prec[o->nprec++])) return 0;
+        memcpy(one, p, n);
+        one[n] = 0;
+        if (!eb_cli_parse_precision(CMD, one, &o->prec[o->nprec++])) return 0;
+        if (!p[n]) return 1;
+        p += n + 1;
     }
-    if (!o->nprec) fprintf(stderr, "edgebert bench: --precision: an empty list\n");
-    return o->nprec > 0;
 }
 
 /* --engines: a comma-separated subset of edgebert,edgebert-batch. */

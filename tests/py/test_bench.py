@@ -1,27 +1,37 @@
 #!/usr/bin/env python3
-"""`edgebert bench` and its runners: the PyTorch model of tools/bench against the
-numpy reference forward pass (albert_ref.py), the bench's JSON / CSV / markdown
-(ratios recomputed here from the rows), skipped engines, usage errors, and
---e2e on real SST-2 dev sentences (batched early exit agrees with one at a
-time; the full model agrees with PyTorch on the same token ids)."""
+"""`edgebert bench`: one row type printed as JSON, CSV and markdown (the rows agree: what was run
+and the measurement's statistics, GFLOP/s recomputed from the shape), skipped lengths and
+precisions, usage errors with exit status 2, and --e2e on real SST-2 dev sentences (batched early
+exit agrees with one at a time; --ids-out writes the very ids). The comparison with PyTorch and
+ONNX Runtime is tools/bench/compare.py (tests/py/test_bench_compare.py)."""
 import csv
 import io
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 BUILD = os.environ.get("EB_BUILD", "build")
 EXE = os.path.join(ROOT, BUILD, "edgebert")
 DATA = os.environ.get("EB_SHARED_DATA", os.path.join(ROOT, "..", "shared", "data"))
 failed = 0
+
+# what was run: these columns identify a row; the rest is the measurement
+SETUP = ("test", "model", "engine", "precision", "policy", "threads", "batch", "tokens", "gemm_n",
+         "gemm_k", "sentences")
+INTS = ("threads", "batch", "tokens", "gemm_n", "gemm_k", "sentences", "n")
+# the markdown headers of the columns
+MD = {"engine": "engine", "precision": "precision", "policy": "policy", "threads": "threads",
+      "batch": "batch", "tokens (M)": "tokens", "N": "gemm_n", "K": "gemm_k", "sentences": "sentences",
+      "mean ms": "mean_ms", "stddev ms": "stddev_ms", "n": "n", "median ms": "median_ms",
+      "min ms": "min_ms", "GFLOP/s": "gflops", "sentences/s": "sentences_per_s", "accuracy": "accuracy",
+      "mean exit layer": "mean_exit_layer", "same label as unbatched": "agree_with_unbatched"}
+TITLES = {"dense:": "dense", "gemm:": "gemm", "e2e:": "e2e"}
 
 
 def report(name, ok, why=""):
@@ -38,117 +48,154 @@ def run(args, env=None):
     return p.returncode, p.stdout, p.stderr
 
 
-def torch_vs_reference(tmp):
-    import albert_ref
-    try:
-        import torch  # noqa: F401
-        import torch_albert
-    except ImportError as ex:
-        print("SKIP torch_model_matches_reference: torch missing (%s)" % ex)
-        return
-    import torch
-    # the three activations, then adaptive spans (one head off per layer), whose
-    # mask the torch model must apply as edgebert does; the traced model (what
-    # the benchmark and the ONNX export run) is checked at other lengths too
-    for act, spans in (("gelu_new", False), ("gelu", False), ("relu", False), ("gelu_new", True)):
-        name = act + ("_spans" if spans else "")
-        d = os.path.join(tmp, "ref_" + name)
-        cfg = albert_ref.albert_config(hidden_size=32, num_attention_heads=4, intermediate_size=48,
-                                       num_hidden_layers=3, hidden_act=act, embedding_size=16)
-        albert_ref.make_checkpoint(d, cfg, seed=3, spiece="", spans=spans, span_ramp=4.0)
-        m, tcfg = torch_albert.build(d)
-        tm = torch_albert.trace(m, tcfg, n=8)
-        rcfg, w = albert_ref.load_checkpoint(d)
-        rng = np.random.default_rng(1)
-        worst = 0.0
-        for n in (1, 5, 17):
-            ids = rng.integers(5, cfg["vocab_size"], n)
-            want = albert_ref.forward(rcfg, w, ids.tolist())[0][-1]
-            x = torch.from_numpy(ids.reshape(1, -1).astype(np.int64))
-            with torch.no_grad():
-                for mod in (m, tm):
-                    got = mod(x)[0].numpy()
-                    worst = max(worst, float(np.max(np.abs(got - want) / (1 + np.abs(want)))))
-        report("torch_model_matches_reference_%s" % name, worst < 1e-4, "max rel err %g" % worst)
+def typed(k, v):
+    if v in ("", "-", None):
+        return None
+    if k in INTS:
+        return int(v)
+    if k in SETUP:
+        return v
+    return float(v)
+
+
+def csv_rows(out):
+    return [{k: typed(k, v) for k, v in r.items() if v != ""} for r in csv.DictReader(io.StringIO(out))]
+
+
+def md_rows(out):
+    """The rows of the markdown tables, keyed by the JSON names, with their test."""
+    rows, test, head = [], None, None
+    for line in out.split("\n"):
+        w = line.split(" ")[0]
+        if w in TITLES:
+            test, head = TITLES[w], None
+        elif line.startswith("|") and test:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if head is None:
+                head = [MD[c] for c in cells]
+            elif not cells[0].startswith("---"):
+                r = {k: typed(k, v) for k, v in zip(head, cells) if v != "-"}
+                r["test"] = test
+                rows.append(r)
+    return rows
+
+
+def same_rows(js, other, md):
+    """Every row of other (CSV or markdown) is the JSON row with its setup: the same keys (markdown:
+    those it shows) and values (markdown: to its rounding). Returns the first difference or ''."""
+    if len(js) != len(other):
+        return "%d rows against %d" % (len(js), len(other))
+    for a, b in zip(js, other):
+        for k, v in b.items():
+            if k not in a:
+                return "%s: no %s in JSON %s" % (b, k, a)
+            w = a[k]
+            if isinstance(w, str) or k in INTS:
+                if w != v:
+                    return "%s: %r against %r" % (k, v, w)
+            elif abs(w - v) > (0.5 * 10 ** -(4 if k in ("accuracy", "agree_with_unbatched") else
+                                            1 if k in ("gflops", "sentences_per_s") else 3)
+                               if md else 1e-6 * abs(w)) + 1e-12:
+                return "%s: %r against %r" % (k, v, w)
+        if not md and set(a) != set(b):
+            return "keys %s against %s" % (sorted(a), sorted(b))
+    return ""
+
+
+def stats_ok(r):
+    """The measurement's statistics are consistent with each other."""
+    return (r["n"] >= 1 and r["min_ms"] <= r["median_ms"] and r["min_ms"] <= r["mean_ms"] + 1e-9 and
+            r["stddev_ms"] >= 0 and (r["n"] > 1 or r["stddev_ms"] == 0)) if "median_ms" in r else \
+        (r["n"] >= 1 and r["mean_ms"] > 0 and r["stddev_ms"] >= 0)
 
 
 def dense(tmp):
     import albert_ref
     d = os.path.join(tmp, "small")
     cfg = albert_ref.albert_config(hidden_size=32, num_attention_heads=4, intermediate_size=48,
-                                   num_hidden_layers=3, embedding_size=16)
+                                   num_hidden_layers=3, embedding_size=16, max_position_embeddings=64)
     albert_ref.make_checkpoint(d, cfg, seed=5, spiece="")
-    rc, out, err = run(["-m", d, "--engines", "edgebert,torch,ort", "--tokens", "4,9",
-                        "--threads", "1", "--runs", "3", "--warmup", "1", "--json", "--no-gemm"],
-                       env={"EB_NODE": "/nonexistent/node"})
+    args = ["-m", d, "--tokens", "4,9", "--threads", "1,2", "--runs", "3", "--warmup", "1",
+            "--precision", "fp32,af8"]
+    out = {}
+    for fmt in ("--json", "--csv", None):
+        rc, o, err = run(args + ([fmt] if fmt else []))
+        out[fmt] = (rc, o, err)
+    rc, o, err = out["--json"]
     try:
-        j = json.loads(out)
+        j = json.loads(o)
     except ValueError:
-        report("bench_json", False, "rc %d, stdout %r, stderr %s" % (rc, out[:200], err[-400:]))
+        report("bench_json", False, "rc %d, stdout %r, stderr %s" % (rc, o[:200], err[-400:]))
         return
-    rows = j.get("rows", [])
-    eb = [r for r in rows if r["engine"] == "edgebert"]
-    ok = rc == 0 and sorted(r["tokens"] for r in eb) == [4, 9] and all(
-        r["threads"] == 1 and r["median_ms"] > 0 and r["min_ms"] <= r["median_ms"] for r in eb)
-    report("bench_json_edgebert_rows", ok, "rc %d rows %s" % (rc, rows))
+    rows = j["rows"]
+    dn = [r for r in rows if r["test"] == "dense"]
+    want = sorted((e, p, t, n) for e in ("edgebert",) for p in ("fp32", "af8") for t in (1, 2) for n in (4, 9))
+    want += sorted(("edgebert-batch", "fp32", t, n) for t in (1, 2) for n in (4, 9))
+    got = sorted((r["engine"], r["precision"], r["threads"], r["tokens"]) for r in dn)
+    report("bench_json_dense_rows", rc == 0 and got == sorted(want) and
+           all(r["policy"] == "base" and r["batch"] == 1 and r["n"] == 3 and r["model"] == d and stats_ok(r)
+               for r in dn), "rc %d %s" % (rc, dn))
+    # the batched engine's refusal of AdaptivFloat8 (if it refuses) is a skip naming the precision
     sk = j.get("skipped", [])
-    report("bench_ort_skipped_without_node",
-           any(s["engine"] == "ort" and "node" in s["reason"] for s in sk) and
-           not any(r["engine"] == "ort" for r in rows), str(sk))
-    tr = [r for r in rows if r["engine"] == "torch"]
-    if any(s["engine"] == "torch" for s in sk):
-        print("SKIP bench_torch_rows: %s" % sk)
-    else:
-        good = len(tr) == 2
-        for r in eb:
-            t = [x for x in tr if x["tokens"] == r["tokens"]]
-            good = good and t and abs(r["vs_torch"] - t[0]["median_ms"] / r["median_ms"]) < 1e-6 * (
-                1 + r["vs_torch"])
-        report("bench_torch_rows_and_ratios", bool(good), str(rows))
-        info = j.get("engines", {}).get("torch", {})
-        report("bench_torch_names_its_blas", info.get("blas") in ("openblas", "reference", "mkl", "unknown"),
-               str(info))
-    # FLOP/s recomputed from the shape
+    report("bench_batch_precision_skip_or_rows",
+           any(r["engine"] == "edgebert-batch" and r["precision"] == "af8" for r in dn) or
+           any(s["engine"] == "edgebert-batch" and s["reason"].startswith("af8") for s in sk), str(sk))
+    # GFLOP/s recomputed from the shape and the median
     H, I, E, L = 32, 48, 16, 3
-    for r in eb:
+    bad = []
+    for r in dn:
         n = r["tokens"]
         fl = 2 * n * E * H + L * (8 * n * H * H + 4 * n * n * H + 4 * n * H * I) + 2 * H * H
-        report("bench_gflops_%d" % n, abs(r["gflops"] - fl / (r["median_ms"] * 1e6)) < 1e-6 * (1 + r["gflops"]),
-               "%s vs %g" % (r["gflops"], fl / (r["median_ms"] * 1e6)))
-    rc, out, err = run(["-m", d, "--engines", "edgebert,edgebert-batch", "--tokens", "5", "--threads",
-                        "1", "--runs", "3", "--warmup", "0", "--rounds", "2", "--clock", "cpu",
-                        "--json", "--no-gemm", "--no-rss"])
-    j = json.loads(out) if rc == 0 else {}
-    eng = sorted(r["engine"] for r in j.get("rows", []))
-    report("bench_cpu_clock_rounds", rc == 0 and j.get("clock") == "cpu" and j.get("rounds") == 2 and
-           eng == ["edgebert", "edgebert-batch"], out + err[-300:])
-    # the OpenBLAS kernels named as --version names them (OPENBLAS_CORETYPE decides them)
+        if abs(r["gflops"] - fl / (r["median_ms"] * 1e6)) > 1e-6 * (1 + r["gflops"]):
+            bad.append((r, fl / (r["median_ms"] * 1e6)))
+    report("bench_gflops", not bad and dn, str(bad)[:400])
+    gm = [r for r in rows if r["test"] == "gemm"]
+    report("bench_gemm_rows", gm and all(
+        abs(r["gflops"] - 2.0 * r["tokens"] * r["gemm_n"] * r["gemm_k"] / (r["median_ms"] * 1e6)) <
+        1e-6 * r["gflops"] and "precision" not in r and stats_ok(r) for r in gm) and
+        any(r["engine"] == "openblas" and r["tokens"] == r["gemm_n"] == r["gemm_k"] == 1024 for r in gm),
+        str(gm)[:400])
     ver = subprocess.run([EXE, "--version"], capture_output=True, text=True).stdout
     report("bench_openblas_kernels", bool(j.get("openblas_kernels")) and
            ("OpenBLAS kernels: %s)" % j.get("openblas_kernels")) in ver, "%s / %s" % (j.get("openblas_kernels"), ver))
-    rc, out, err = run(["-m", d, "--clock", "sundial"])
-    report("bench_usage_clock", rc == 2 and "--clock" in err, err[-200:])
-    rc, out, err = run(["-m", d, "--engines", "edgebert", "--tokens", "3", "--threads", "1,2",
-                        "--runs", "2", "--warmup", "0", "--csv", "--no-gemm", "--no-rss"])
-    rd = list(csv.DictReader(io.StringIO(out)))
-    report("bench_csv", rc == 0 and len(rd) == 2 and {r["threads"] for r in rd} == {"1", "2"} and
-           all(float(r["median_ms"]) > 0 for r in rd), out + err[-300:])
-    rc, out, err = run(["-m", d, "--engines", "edgebert", "--tokens", "3", "--threads", "1",
-                        "--runs", "2", "--warmup", "0", "--no-rss"])
-    report("bench_markdown", rc == 0 and "| engine | threads | tokens | median ms |" in out and
-           "| edgebert | 1 | 3 |" in out and "| openblas | 1 | 1024 | 1024 | 1024 |" in out and
-           "OpenBLAS's kernels: " in out, out + err[-300:])
-    rc, out, err = run(["-m", d, "--engines", "edgebert", "--tokens", "200", "--threads", "1",
-                        "--runs", "2", "--json", "--no-gemm", "--no-rss"])
-    j = json.loads(out) if rc == 0 else {}
+    # the same rows, in the same order, in CSV and markdown (another run: the setup columns agree
+    # exactly, and each format's GFLOP/s agrees with its own median)
+    rc2, o2, err2 = out["--csv"]
+    cr = csv_rows(o2) if rc2 == 0 else []
+    strip = lambda rs: [{k: v for k, v in r.items() if k in SETUP} for r in rs]  # noqa: E731
+    why = same_rows(strip(rows), strip(cr), False)
+    report("bench_csv_same_rows", rc2 == 0 and not why and all(
+        abs(c["gflops"] - g["gflops"] * g["median_ms"] / c["median_ms"]) < 1e-6 * c["gflops"]
+        for c, g in zip(cr, rows)), why or o2[:300] + err2[-300:])
+    rc3, o3, err3 = out[None]
+    mr = md_rows(o3) if rc3 == 0 else []
+    why = same_rows(strip(rows), strip(mr), True)
+    report("bench_markdown_same_rows", rc3 == 0 and not why and "OpenBLAS's kernels: " in o3,
+           why or o3[:300] + err3[-300:])
+    # --rounds and the CPU clock
+    rc, o, err = run(["-m", d, "--engines", "edgebert-batch", "--tokens", "5", "--threads", "1", "--runs",
+                      "3", "--warmup", "0", "--rounds", "2", "--clock", "cpu", "--json", "--no-gemm",
+                      "--no-rss"])
+    j = json.loads(o) if rc == 0 else {}
+    eng = [(r["engine"], r["tokens"]) for r in j.get("rows", [])]
+    report("bench_cpu_clock_rounds", rc == 0 and j.get("clock") == "cpu" and j.get("rounds") == 2 and
+           eng == [("edgebert-batch", 5)] and "classify_peak_rss_kb" not in j, o + err[-300:])
+    rc, o, err = run(["-m", d, "--engines", "edgebert", "--tokens", "200", "--threads", "1",
+                      "--runs", "2", "--json", "--no-gemm", "--no-rss"])
+    j = json.loads(o) if rc == 0 else {}
     report("bench_too_many_tokens_skipped", rc == 0 and not j.get("rows") and
-           "positions" in j.get("skipped", [{}])[0].get("reason", ""), out + err)
+           "positions" in j.get("skipped", [{}])[0].get("reason", ""), o + err)
     for args in (["--tokens", "4,x"], ["--tokens", "0"], ["--json", "--csv"], ["--frobnicate"],
-                 ["--runs", "0"], ["--threads"], ["--e2e"]):
-        rc, out, err = run(["-m", d] + args)
-        report("bench_usage_%s" % "_".join(a.strip("-") for a in args), rc == 2 and "edgebert bench" in err,
-               "rc %d %s" % (rc, err[-200:]))
-    rc, out, err = run(["-m", os.path.join(tmp, "nope"), "--engines", "edgebert"])
+                 ["--runs", "0"], ["--threads"], ["--e2e"], ["--clock", "sundial"], ["--rounds", "0"],
+                 ["--engines", "torch"], ["--engines", "edgebert,ort"], ["--precision", "fp16"],
+                 ["--precision", "fp32,"], ["--hf", d], ["--data", "x.tsv"], ["--warmup", "-1"],
+                 ["--limit", "z"]):
+        rc, o, err = run(["-m", d] + args)
+        report("bench_usage_%s" % "_".join(a.strip("-") for a in args if "/" not in a),
+               rc == 2 and "edgebert bench" in err and o == "", "rc %d %s" % (rc, err[-200:]))
+    rc, o, err = run(["-m", d, "--engines", "ort"])
+    report("bench_usage_points_to_compare", rc == 2 and "tools/bench/compare.py" in err, err[-300:])
+    rc, o, err = run(["-m", os.path.join(tmp, "nope"), "--engines", "edgebert"])
     report("bench_missing_model", rc == 1 and "nope" in err, "rc %d %s" % (rc, err[-200:]))
 
 
@@ -163,40 +210,63 @@ def e2e(tmp):
     cfg = albert_ref.albert_config(hidden_size=32, num_attention_heads=4, intermediate_size=48,
                                    num_hidden_layers=4, embedding_size=16, max_position_embeddings=128)
     albert_ref.make_checkpoint(d, cfg, seed=8, offramps=True, spiece=spm)
-    rc, out, err = run(["--e2e", "-m", d, "--data", dev, "--task", "sst2", "--limit", "40",
-                        "--threads", "1", "--batches", "1,8", "--threshold", "0.6", "--json",
-                        "--engines", "edgebert,torch"])
+    ids = os.path.join(tmp, "ids.txt")
+    args = ["--e2e", "-m", d, "--data", dev, "--task", "sst2", "--limit", "40", "--threads", "1",
+            "--batches", "1,8", "--threshold", "0.6"]
+    rc, out, err = run(args + ["--json", "--ids-out", ids])
     try:
         j = json.loads(out)
     except ValueError:
         report("bench_e2e_json", False, "rc %d %r %s" % (rc, out[:200], err[-500:]))
         return
-    rows = {(r["engine"], r["mode"]): r for r in j["rows"]}
-    ee, full = rows.get(("edgebert", "early-exit")), rows.get(("edgebert", "full"))
+    rows = j["rows"]
+    by = {(r["engine"], r["policy"], r["batch"]): r for r in rows}
+    ee, full = by.get(("edgebert", "ee", 1)), by.get(("edgebert", "base", 1))
     report("bench_e2e_rows", rc == 0 and j["sentences"] == 40 and ee and full and
-           1 <= ee["mean_exit_layer"] <= 4 and full["mean_exit_layer"] == 4, str(j)[:600])
-    b = j.get("batched", [])
-    report("bench_e2e_batched_agrees", len(b) == 2 and all(x["agree_with_unbatched"] == 1.0 and
-                                                          x["sentences_per_s"] > 0 for x in b), str(b))
+           1 <= ee["mean_exit_layer"] <= 4 and full["mean_exit_layer"] == 4 and
+           all(r["test"] == "e2e" and r["sentences"] == 40 and stats_ok(r) for r in rows) and
+           ee["n"] == 40 and abs(ee["sentences_per_s"] - 1000 / ee["mean_ms"]) < 1e-6 * ee["sentences_per_s"],
+           str(j)[:600])
+    b = [r for r in rows if r["engine"] == "edgebert-batch"]
+    report("bench_e2e_batched_agrees", sorted(r["batch"] for r in b) == [1, 8] and all(
+        r["agree_with_unbatched"] == 1.0 and r["accuracy"] == ee["accuracy"] and r["policy"] == "ee" and
+        abs(r["mean_exit_layer"] - ee["mean_exit_layer"]) < 1e-9 and r["n"] == math.ceil(40 / r["batch"])
+        for r in b), str(b))
     report("bench_e2e_rss", j.get("classify_peak_rss_kb", 0) > 1000, str(j.get("classify_peak_rss_kb")))
-    # AdaptivFloat8: the batched engine is fp32 only, so no batched rows (they would be fp32)
+    # --ids-out: the gold label (the model's index) and the ids, [CLS] ... [SEP], one line each
+    lines = open(ids).read().split("\n")[:-1] if os.path.exists(ids) else []
+    gold = [int(l.split("\t")[0]) for l in lines]
+    toks = [[int(x) for x in l.split("\t")[1].split()] for l in lines]
+    labelled = [g for g in gold if g >= 0]
+    report("bench_e2e_ids_out", len(lines) == 40 and set(gold) <= {0, 1} and
+           all(t[0] == 2 and t[-1] == 3 for t in toks) and
+           abs(ee["accuracy"] * len(labelled) - round(ee["accuracy"] * len(labelled))) < 1e-9,
+           "%d lines %s" % (len(lines), lines[:2]))
+    # the same rows in CSV and markdown: all but the times agree exactly across runs
+    keep = ("engine", "precision", "policy", "threads", "batch", "sentences", "n", "accuracy",
+            "mean_exit_layer", "agree_with_unbatched")
+    strip = lambda rs: [{k: v for k, v in r.items() if k in keep} for r in rs]  # noqa: E731
+    rc2, o2, e2 = run(args + ["--csv"])
+    why = same_rows(strip(rows), strip(csv_rows(o2)), False) if rc2 == 0 else "rc %d" % rc2
+    report("bench_e2e_csv_same_rows", not why, why + e2[-200:])
+    rc3, o3, e3 = run(args)
+    why = same_rows(strip(rows), strip(md_rows(o3)), True) if rc3 == 0 else "rc %d" % rc3
+    report("bench_e2e_markdown_same_rows", not why, why + e3[-200:])
+    # AdaptivFloat8: batched rows agree with one at a time, or the batched engine's refusal is a skip
     rc2, out2, err2 = run(["--e2e", "-m", d, "--data", dev, "--task", "sst2", "--limit", "10",
-                           "--threads", "1", "--batches", "1", "--precision", "af8", "--json",
-                           "--engines", "edgebert"])
+                           "--threads", "1", "--batches", "4", "--precision", "af8", "--json"])
     try:
         j2 = json.loads(out2)
     except ValueError:
         j2 = {}
-    report("bench_e2e_af8_not_batched", rc2 == 0 and len(j2.get("rows", [])) == 2 and
-           not j2.get("batched") and "fp32 only" in err2, "rc %d %s %s" % (rc2, str(j2)[:300], err2[-200:]))
-    t = rows.get(("torch", "full"))
-    if t is None:
-        print("SKIP bench_e2e_torch: %s" % j.get("skipped"))
-    else:
-        report("bench_e2e_torch_same_accuracy", abs(t["accuracy"] - full["accuracy"]) <= 1.0 / 40 + 1e-9,
-               "torch %s edgebert %s" % (t["accuracy"], full["accuracy"]))
-        report("bench_e2e_ratio", abs(ee["vs_torch"] - t["mean_ms"] / ee["mean_ms"]) < 1e-6 * (1 + ee["vs_torch"]),
-               str(ee))
+    b2 = [r for r in j2.get("rows", []) if r["engine"] == "edgebert-batch"]
+    report("bench_e2e_af8_batched", rc2 == 0 and len(j2.get("rows", [])) == 2 + len(b2) and
+           all(r["precision"] == "af8" for r in j2["rows"]) and
+           (all(r["agree_with_unbatched"] == 1.0 for r in b2) if b2 else
+            any(s["engine"] == "edgebert-batch" and "af8" in s["reason"] for s in j2.get("skipped", []))),
+           "rc %d %s %s" % (rc2, str(j2)[:300], err2[-200:]))
+    rc, out, err = run(["--e2e", "-m", d, "--data", os.path.join(tmp, "missing.tsv"), "--json"])
+    report("bench_e2e_missing_data", rc == 1 and "missing.tsv" in err, "rc %d %s" % (rc, err[-200:]))
 
 
 def kernels():
@@ -231,7 +301,6 @@ def main():
         print("SKIP bench: %s not built" % EXE)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        torch_vs_reference(tmp)
         dense(tmp)
         e2e(tmp)
         kernels()
