@@ -49,7 +49,7 @@ static const command commands[] = {
     {"sweep", eb_cmd_sweep,
      "the paper's figures: CSV, JSON and SVG plots over MAC sizes, policies, targets"},
     {"bench", eb_cmd_bench,
-     "speed: edgebert vs PyTorch vs ONNX Runtime; --e2e: early exit on a dev set"},
+     "edgebert's speed, one row per setting (markdown, CSV, JSON); --e2e: a dev set"},
     {"train", eb_cmd_train,
      "train a model: backbone (KD, spans, pruning), off-ramps, exit predictor"},
     {"prune", eb_cmd_prune,
