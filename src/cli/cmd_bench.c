@@ -1074,6 +1074,8 @@ static int bench_e2e(const opts *o) {
         sfmt(head, sizeof head, "model: %s; %s, %d sentences of %s, token ids given; %s", mpath,
              task, S.n, o->data, o->cpu_clock ? "process CPU time" : "wall-clock");
         cJSON *j = json_head(o, mpath);
+        cJSON_DeleteItemFromObject(j, "runs"); /* every sentence once */
+        cJSON_DeleteItemFromObject(j, "warmup");
         cJSON_AddStringToObject(j, "data", o->data);
         cJSON_AddStringToObject(j, "task", task);
         cJSON_AddNumberToObject(j, "sentences", S.n);

@@ -438,6 +438,16 @@ def engines(s):
     return v
 
 
+def nonnegative(s):
+    try:
+        v = int(s)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError("an integer >= 0, not %r" % s)
+    return v
+
+
 def positive(s):
     try:
         v = int(s)
@@ -466,7 +476,7 @@ def main(argv):
     d.add_argument("-m", "--model", help="a HuggingFace checkpoint directory (default: a random ALBERT-base)")
     d.add_argument("--tokens", type=int_list, default="16,32,64,128")
     d.add_argument("--runs", type=positive, default=20)
-    d.add_argument("--warmup", type=int, default=3)
+    d.add_argument("--warmup", type=nonnegative, default=3)
     d.add_argument("--rounds", type=positive, default=1)
     d.add_argument("--quick", action="store_true", help="a tiny model, 4 and 9 tokens, 1 thread, 3 runs")
     e = sub.add_parser("e2e", parents=[common], help="a GLUE dev set, early exit against the full model")
