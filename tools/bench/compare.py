@@ -250,6 +250,11 @@ def ratio(run, r, base):
     return b["median_ms"] / r["median_ms"] if b and r["median_ms"] > 0 else None
 
 
+def ms(x):
+    """Milliseconds as the tables print them: 2 decimals, 4 below 1 ms (the tiny models)."""
+    return "%.2f" % x if x >= 1 else "%.4f" % x
+
+
 def engine_label(run, e):
     v = run.info.get(e, {}).get("version")
     if v and e in ("torch", "ort"):
@@ -297,17 +302,17 @@ def cmd_dense(a):
                 if r is None:
                     cells.append("-")
                 elif e.startswith("edgebert") and "vs_ort" in r:
-                    cells.append("%.2f (%.2f)" % (r["median_ms"], r["vs_ort"]))
+                    cells.append("%s (%.2f)" % (ms(r["median_ms"]), r["vs_ort"]))
                 else:
-                    cells.append("%.2f" % r["median_ms"])
+                    cells.append(ms(r["median_ms"]))
             if any(c != "-" for c in cells):
                 print("| %s | %d | %s |" % (engine_label(run, e), t, " | ".join(cells)))
     print("\n| engine | threads | tokens | median ms | min ms | x vs torch | x vs ort |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         f = lambda k: "%.2f" % r[k] if k in r else "-"  # noqa: E731
-        print("| %s | %d | %d | %.2f | %.2f | %s | %s |" % (r["engine"], r["threads"], r["tokens"],
-              r["median_ms"], r["min_ms"], f("vs_torch"), f("vs_ort")))
+        print("| %s | %d | %d | %s | %s | %s | %s |" % (r["engine"], r["threads"], r["tokens"],
+              ms(r["median_ms"]), ms(r["min_ms"]), f("vs_torch"), f("vs_ort")))
     for e, i in run.info.items():
         print("%s%s %s%s" % ("\n" if e == next(iter(run.info)) else "", e, i.get("version", ""),
                              ", BLAS: " + i["blas"] if "blas" in i else ""))
@@ -402,12 +407,12 @@ def cmd_e2e(a):
     pct = lambda x: "%.2f %%" % (100 * x) if x is not None else "-"  # noqa: E731
     for r in out:
         ee, full = r["edgebert_early_exit"], r["edgebert_all_layers"]
-        cell = lambda e: "%.2f ms (%s)" % (r[e]["mean_ms"], pct(r[e]["accuracy"])) if e in r else "-"  # noqa: E731
+        cell = lambda e: "%s ms (%s)" % (ms(r[e]["mean_ms"]), pct(r[e]["accuracy"])) if e in r else "-"  # noqa: E731
         rat = lambda e: "%.2f" % r["early_exit_vs_" + e] if "early_exit_vs_" + e in r else "-"  # noqa: E731
         print("| %s | %d | %s | %s | %s | %s | %s / %s |" % (
             r["precision"], r["threads"],
-            "%.2f ms (%s, exit %.2f)" % (ee["mean_ms"], pct(ee.get("accuracy")), ee["mean_exit_layer"]) if ee else "-",
-            "%.2f ms (%s)" % (full["mean_ms"], pct(full.get("accuracy"))) if full else "-",
+            "%s ms (%s, exit %.2f)" % (ms(ee["mean_ms"]), pct(ee.get("accuracy")), ee["mean_exit_layer"]) if ee else "-",
+            "%s ms (%s)" % (ms(full["mean_ms"]), pct(full.get("accuracy"))) if full else "-",
             cell("torch"), cell("ort"), rat("ort"), rat("torch")))
     for e, i in run.info.items():
         print("%s%s %s%s" % ("\n" if e == next(iter(run.info)) else "", e, i.get("version") or "",
