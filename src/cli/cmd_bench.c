@@ -203,7 +203,7 @@ static void usage(void) {
         "                      [--no-gemm] [--no-rss] [--quick] [--json | --csv]\n"
         "       edgebert bench --e2e --data DEV.tsv [--task sst2] [-m MODEL] [--threads 1]\n"
         "                      [--batches 1,8,32] [--limit N] [--threshold T] [--policy ee|lai]\n"
-        "                      [--precision fp32|af8|af8-bf16] [--ids-out FILE] [--no-rss]\n"
+        "                      [--precision fp32[,af8,...]] [--ids-out FILE] [--no-rss]\n"
         "                      [--json | --csv]\n"
         "       edgebert bench --kernels [--rounds R] [--calls N] [--json | --csv]\n"
         "Measures edgebert only; every row is what was run (test, model, engine, precision,\n"
