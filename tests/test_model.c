@@ -429,14 +429,32 @@ static void test_bundle_roundtrip(void **state) {
     drop_model(&c);
 }
 
+static void write_bytes(const char *path, const char *d, size_t n) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    if (n) assert_int_equal(fwrite(d, 1, n, f), n);
+    fclose(f);
+}
+
+/* Corrupt a copy (xor one byte, cut it to new_len), optionally reseal it
+ * (fresh checksums, so the damage reaches the decoders), load it: the error
+ * must name `needle` and the file. */
 static void corrupt_and_check(const char *path, const char *src, size_t n, size_t at,
-                              uint8_t xor_val, size_t new_len, const char *needle) {
+                              uint8_t xor_val, size_t new_len, int reseal, const char *needle) {
     char *copy = malloc(n);
     memcpy(copy, src, n);
     if (at < n) copy[at] ^= (char)xor_val;
-    FILE *f = fopen(path, "wb");
-    fwrite(copy, 1, new_len, f);
-    fclose(f);
+    if (reseal) {
+        uint8_t *img;
+        size_t img_n;
+        eb_error e = {0};
+        if (eb_bundle_reseal(path, (const uint8_t *)copy, new_len, &img, &img_n, &e) != EB_OK)
+            fail_msg("reseal after corrupting %zu: %s", at, e.msg);
+        write_bytes(path, (const char *)img, img_n);
+        free(img);
+    } else {
+        write_bytes(path, copy, new_len);
+    }
     free(copy);
     eb_error err = {0};
     eb_status s = try_load(path, &err);
@@ -446,7 +464,8 @@ static void corrupt_and_check(const char *path, const char *src, size_t n, size_
 }
 
 /* Corrupted bundles: truncated, bad magic or version, offsets out of range,
- * bitmask counts that disagree with the non-zeros. */
+ * bitmask counts that disagree with the non-zeros (resealed: the checksums
+ * catch any change first, tests/test_bundle.c checks that). */
 static void test_bundle_corrupt(void **state) {
     (void)state;
     fixture a;
@@ -467,49 +486,55 @@ static void test_bundle_corrupt(void **state) {
     size_t n;
     char *d;
     assert_int_equal(eb_read_file(out, NULL, 0, &d, &n, NULL), EB_OK);
-    corrupt_and_check(bad, d, n, 0, 0x01, n, "magic");
-    corrupt_and_check(bad, d, n, 8, 0x02, n, "version");
-    corrupt_and_check(bad, d, n, n, 0, n - 1, "truncated");
-    corrupt_and_check(bad, d, n, n, 0, 20, "magic");
-    corrupt_and_check(bad, d, n, 17, 0x40, n, "header");
+    corrupt_and_check(bad, d, n, 0, 0x01, n, 0, "magic");
+    corrupt_and_check(bad, d, n, 8, 0x01, n, 0, "version");
+    corrupt_and_check(bad, d, n, n, 0, n - 1, 0, "truncated");
+    corrupt_and_check(bad, d, n, n, 0, 20, 0, "magic");
+    corrupt_and_check(bad, d, n, 17, 0x40, n, 0, "fixed header");
     /* find the word embeddings' entry in the JSON header */
     uint64_t h = 0, p = 0;
     for (int i = 7; i >= 0; i--)
         h = (h << 8) | (uint8_t)d[16 + i], p = (p << 8) | (uint8_t)d[24 + i];
-    char *hdr = strndup(d + 40, h);
+    char *hdr = strndup(d + 64, h);
     char *we = strstr(hdr, "word_embeddings");
     assert_non_null(we);
     assert_non_null(strstr(we, "af8_bm"));
     char *offp = strstr(we, "\"off\":");
     assert_non_null(offp);
     size_t off = strtoull(offp + 6, NULL, 10);
-    /* a mask bit flipped: popcounts no longer match nnz */
-    corrupt_and_check(bad, d, n, p + off + 1, 0x10, n, "word_embeddings");
+    /* a mask bit flipped: the checksum names the tensor; resealed, the
+     * popcounts no longer match nnz */
+    corrupt_and_check(bad, d, n, p + off + 1, 0x10, n, 0, "word_embeddings");
+    corrupt_and_check(bad, d, n, p + off + 1, 0x10, n, 1, "word_embeddings");
     /* an offset pointing past the payload */
-    size_t digit = (size_t)(offp + 6 - hdr) + 40;
+    size_t digit = (size_t)(offp + 6 - hdr) + 64;
     char *copy = malloc(n);
     memcpy(copy, d, n);
     copy[digit] = '9';
     copy[digit + 1] = copy[digit + 1] >= '0' && copy[digit + 1] <= '9' ? '9' : copy[digit + 1];
-    FILE *f = fopen(bad, "wb");
-    fwrite(copy, 1, n, f);
-    fclose(f);
+    write_bytes(bad, copy, n);
     eb_status s = try_load(bad, &err);
     assert_int_not_equal(s, EB_OK);
     free(copy);
-    /* random bit flips anywhere never crash */
+    /* random bit flips anywhere never crash, as they are and resealed */
     uint64_t rng = 5;
     for (int k = 0; k < 150; k++) {
         size_t at = eb_test_rng(&rng) % (p + 64 < n ? p + 64 : n);
         copy = malloc(n);
         memcpy(copy, d, n);
         copy[at] ^= (char)(1u << (eb_test_rng(&rng) % 8));
-        f = fopen(bad, "wb");
-        fwrite(copy, 1, n, f);
-        fclose(f);
+        uint8_t *img = NULL;
+        size_t img_n = 0;
+        for (int r = 0; r < 2; r++) {
+            if (r == 1 && eb_bundle_reseal(bad, (const uint8_t *)copy, n, &img, &img_n, &err) != EB_OK) break;
+            write_bytes(bad, r ? (const char *)img : copy, r ? img_n : n);
+            eb_model *m = NULL;
+            eb_status ls = eb_model_load(bad, NULL, &m, &err);
+            if (r == 0) assert_int_not_equal(ls, EB_OK); /* every flip is caught */
+            if (ls == EB_OK) eb_model_free(m);
+        }
+        free(img);
         free(copy);
-        eb_model *m = NULL;
-        if (eb_model_load(bad, NULL, &m, &err) == EB_OK) eb_model_free(m);
     }
     free(hdr);
     free(d);

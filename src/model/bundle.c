@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@
 #include "util/util.h"
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
-#define FIXED_HEADER 40
+#define FIXED_HEADER_V1 40 /* version 1: no checksums */
+#define FIXED_HEADER 64
 #define MAX_HEADER_BYTES (64u << 20)
 #define MAX_TENSOR_ELEMS ((size_t)1 << 31)
 
@@ -222,6 +224,185 @@ static cJSON *store_tensor(blob_buf *b, const char *name, const float *x, int nd
     return t;
 }
 
+/* ---- sections and checksums ------------------------------------------- */
+
+static int json_size(cJSON *o, const char *key, size_t max, size_t *out);
+
+static uint64_t rd64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static void wr64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* One payload section the JSON directory names: the tokenizer, a tensor, an
+ * exit-predictor table.  Its checksum covers [off, end): its bytes and the
+ * padding up to the next section (the last one: to the end of the file). */
+typedef struct section {
+    size_t off, bytes, end;
+    cJSON *desc; /* its JSON descriptor, which holds "xxh3" */
+    char what[200];
+} section;
+
+static int section_cmp(const void *a, const void *b) {
+    const section *x = a, *y = b;
+    if (x->off != y->off) return x->off < y->off ? -1 : 1;
+    return x->bytes < y->bytes ? -1 : x->bytes > y->bytes;
+}
+
+static eb_status add_section(section *sec, int *n, int cap, cJSON *desc, size_t psize, const char *path,
+                             eb_error *err, const char *fmt, ...) EB_PRINTF(8, 9);
+static eb_status add_section(section *sec, int *n, int cap, cJSON *desc, size_t psize, const char *path,
+                             eb_error *err, const char *fmt, ...) {
+    section *x = &sec[*n];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->what, sizeof x->what, fmt, ap);
+    va_end(ap);
+    if (*n >= cap || !cJSON_IsObject(desc) || !json_size(desc, "off", psize, &x->off) ||
+        !json_size(desc, "bytes", psize, &x->bytes) || x->off + x->bytes > psize)
+        return eb_fail(err, EB_ERR_FORMAT, "%s: %s needs off and bytes within the %zu-byte payload", path,
+                       x->what, psize);
+    x->desc = desc;
+    (*n)++;
+    return EB_OK;
+}
+
+/* Every section of the payload, sorted by offset, each with the end of its
+ * checksummed range.  They must tile the payload as the writer lays it out
+ * (the first at 0, each next one at the 64-aligned end of the one before,
+ * the last ending with the file), so that the checksums cover every byte.
+ * *out is allocated with `a` (NULL: libc). */
+static eb_status payload_sections(cJSON *root, size_t psize, const char *path, const eb_allocator *a,
+                                  section **out, int *n_out, eb_error *err) {
+    *out = NULL;
+    *n_out = 0;
+    cJSON *tok = cJSON_GetObjectItemCaseSensitive(root, "tokenizer");
+    cJSON *shared = cJSON_GetObjectItemCaseSensitive(root, "shared");
+    cJSON *tasks = cJSON_GetObjectItemCaseSensitive(root, "tasks");
+    if (!cJSON_IsObject(shared) || !cJSON_IsArray(tasks))
+        return eb_fail(err, EB_ERR_FORMAT, "%s: header is not valid bundle JSON", path);
+    size_t cap = 1 + (size_t)cJSON_GetArraySize(shared);
+    for (cJSON *jt = tasks->child; jt; jt = jt->next) {
+        cJSON *ten = cJSON_GetObjectItemCaseSensitive(jt, "tensors");
+        cap += 1 + (size_t)(cJSON_IsObject(ten) ? cJSON_GetArraySize(ten) : 0);
+    }
+    if (cap > ((size_t)1 << 24)) return eb_fail(err, EB_ERR_FORMAT, "%s: too many sections", path);
+    section *sec = eb_calloc(a, cap, sizeof *sec);
+    if (!sec) return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", path);
+    int n = 0, icap = (int)cap;
+    eb_status s = EB_OK;
+    if (tok) s = add_section(sec, &n, icap, tok, psize, path, err, "the tokenizer");
+    for (cJSON *it = shared->child; it && s == EB_OK; it = it->next)
+        s = add_section(sec, &n, icap, it, psize, path, err, "shared tensor '%.100s'", it->string);
+    for (cJSON *jt = tasks->child; jt && s == EB_OK; jt = jt->next) {
+        cJSON *nm = cJSON_GetObjectItemCaseSensitive(jt, "name");
+        const char *tn = cJSON_IsString(nm) ? nm->valuestring : "?";
+        cJSON *ten = cJSON_GetObjectItemCaseSensitive(jt, "tensors");
+        if (!cJSON_IsObject(ten)) {
+            s = eb_fail(err, EB_ERR_FORMAT, "%s: a task needs name, config and tensors", path);
+            break;
+        }
+        for (cJSON *it = ten->child; it && s == EB_OK; it = it->next)
+            s = add_section(sec, &n, icap, it, psize, path, err, "tensor '%.100s' of task %.60s", it->string, tn);
+        cJSON *lut = cJSON_GetObjectItemCaseSensitive(jt, "lut");
+        if (lut && s == EB_OK)
+            s = add_section(sec, &n, icap, lut, psize, path, err, "the exit-predictor table of task %.60s", tn);
+    }
+    if (s == EB_OK) qsort(sec, (size_t)n, sizeof *sec, section_cmp);
+    size_t expect = 0;
+    for (int i = 0; i < n && s == EB_OK; i++) {
+        if (sec[i].off < expect)
+            s = eb_fail(err, EB_ERR_FORMAT, "%s: %s overlaps %s", path, sec[i].what, sec[i - 1].what);
+        else if (sec[i].off > expect)
+            s = eb_fail(err, EB_ERR_FORMAT, "%s: payload bytes %zu..%zu before %s belong to no section", path,
+                        expect, sec[i].off - 1, sec[i].what);
+        expect = ALIGN64(sec[i].off + sec[i].bytes);
+        sec[i].end = i + 1 < n ? sec[i + 1].off : psize;
+    }
+    if (s == EB_OK && (n ? sec[n - 1].off + sec[n - 1].bytes : 0) != psize)
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: the payload has %zu bytes after its last section", path,
+                    psize - (n ? sec[n - 1].off + sec[n - 1].bytes : 0));
+    if (s != EB_OK) {
+        eb_free(a, sec);
+        return s;
+    }
+    *out = sec;
+    *n_out = n;
+    return EB_OK;
+}
+
+/* A section's "xxh3": exactly 16 hex digits. */
+static int parse_hex64(const cJSON *x, uint64_t *out) {
+    if (!cJSON_IsString(x) || strlen(x->valuestring) != 16) return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = x->valuestring[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return 0;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* The current-version image of a directory `root` and its payload: every
+ * section's "xxh3" (re)computed, "version" set, the fixed header with the
+ * checksums of the JSON directory and of itself.  *out is malloc'ed. */
+static eb_status build_image(const char *name, cJSON *root, const uint8_t *payload, size_t psize,
+                             uint8_t **out, size_t *out_n, eb_error *err) {
+    *out = NULL;
+    *out_n = 0;
+    section *sec;
+    int n;
+    eb_status s = payload_sections(root, psize, name, NULL, &sec, &n, err);
+    if (s != EB_OK) return s;
+    for (int i = 0; i < n; i++) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx",
+                 (unsigned long long)eb_xxh3_64(payload + sec[i].off, sec[i].end - sec[i].off));
+        cJSON_DeleteItemFromObjectCaseSensitive(sec[i].desc, "xxh3");
+        cJSON_AddStringToObject(sec[i].desc, "xxh3", hex);
+    }
+    eb_free(NULL, sec);
+    /* the format and version fields (in place when present: the packer writes them first) */
+    const char *keys[2] = {"format", "version"};
+    for (int k = 0; k < 2; k++) {
+        cJSON *v = k ? cJSON_CreateNumber(EB_BUNDLE_VERSION) : cJSON_CreateString("edgebert-bundle");
+        if (!v) return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", name);
+        if (cJSON_GetObjectItemCaseSensitive(root, keys[k])) cJSON_ReplaceItemInObjectCaseSensitive(root, keys[k], v);
+        else cJSON_AddItemToObject(root, keys[k], v);
+    }
+    char *hdr = cJSON_PrintUnformatted(root);
+    if (!hdr) {
+        free(hdr);
+        return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", name);
+    }
+    size_t h = strlen(hdr), p = ALIGN64(FIXED_HEADER + h), total = p + psize;
+    uint8_t *file = calloc(1, total);
+    if (!file) {
+        free(hdr);
+        return eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", name);
+    }
+    memcpy(file, EB_BUNDLE_MAGIC, 8);
+    file[8] = (uint8_t)EB_BUNDLE_VERSION; /* u32 version, u32 flags = 0 */
+    wr64(file + 16, h);
+    wr64(file + 24, p);
+    wr64(file + 32, total);
+    memcpy(file + FIXED_HEADER, hdr, h);
+    memset(file + FIXED_HEADER + h, ' ', p - FIXED_HEADER - h);
+    if (psize) memcpy(file + p, payload, psize);
+    wr64(file + 40, eb_xxh3_64(file + FIXED_HEADER, p - FIXED_HEADER));
+    wr64(file + 56, eb_xxh3_64(file, 56));
+    free(hdr);
+    *out = file;
+    *out_n = total;
+    return EB_OK;
+}
+
 eb_status eb_bundle_pack(const char *out_path, const eb_pack_task *tasks, int n_tasks,
                          const eb_pack_params *params, eb_error *err) {
     eb_pack_params pp = params ? *params : eb_pack_params_default();
@@ -347,26 +528,11 @@ eb_status eb_bundle_pack(const char *out_path, const eb_pack_task *tasks, int n_
     cJSON_AddItemToObject(root, "shared", jshared);
     cJSON_AddItemToObject(root, "tasks", jtasks);
     if (s == EB_OK) {
-        char *hdr = cJSON_PrintUnformatted(root);
-        size_t h = strlen(hdr), p = ALIGN64(FIXED_HEADER + h), total = p + b.size;
-        uint8_t *file = calloc(1, total);
-        if (!file) s = eb_fail(err, EB_ERR_NOMEM, "%s: out of memory", out_path);
-        else {
-            memcpy(file, EB_BUNDLE_MAGIC, 8);
-            uint64_t fields[4] = {EB_BUNDLE_VERSION, h, p, total};
-            file[8] = (uint8_t)fields[0]; /* u32 version, u32 flags = 0 */
-            for (int i = 0; i < 8; i++) {
-                file[16 + i] = (uint8_t)(fields[1] >> (8 * i));
-                file[24 + i] = (uint8_t)(fields[2] >> (8 * i));
-                file[32 + i] = (uint8_t)(fields[3] >> (8 * i));
-            }
-            memcpy(file + FIXED_HEADER, hdr, h);
-            memset(file + FIXED_HEADER + h, ' ', p - FIXED_HEADER - h);
-            if (b.size) memcpy(file + p, b.data, b.size);
-            s = eb_write_file_atomic(out_path, file, total, err);
-            free(file);
-        }
-        free(hdr);
+        uint8_t *file = NULL;
+        size_t total = 0;
+        s = build_image(out_path, root, b.data, b.size, &file, &total, err);
+        if (s == EB_OK) s = eb_write_file_atomic(out_path, file, total, err);
+        free(file);
     }
     cJSON_Delete(root);
     free(b.data);
@@ -382,12 +548,6 @@ int eb_bundle_is_bundle(const char *path) {
     int ok = fread(magic, 1, 8, f) == 8 && !memcmp(magic, EB_BUNDLE_MAGIC, 8);
     fclose(f);
     return ok;
-}
-
-static uint64_t rd64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
 }
 
 typedef struct reader {
@@ -654,15 +814,34 @@ static eb_status load_image(eb_model *m, const char *path, const uint8_t *d, siz
                             eb_error *err) {
     eb_status s = EB_OK;
     cJSON *root = NULL;
-    if (size < FIXED_HEADER || memcmp(d, EB_BUNDLE_MAGIC, 8)) {
+    if (size < FIXED_HEADER_V1 || memcmp(d, EB_BUNDLE_MAGIC, 8)) {
         s = eb_fail(err, EB_ERR_FORMAT, "%s: not an edgebert bundle (bad magic)", path);
         goto done;
     }
     uint32_t version = (uint32_t)d[8] | (uint32_t)d[9] << 8 | (uint32_t)d[10] << 16 | (uint32_t)d[11] << 24;
-    if (version != EB_BUNDLE_VERSION) {
-        s = eb_fail(err, EB_ERR_FORMAT, "%s: bundle version %u, this edgebert reads version %d", path, version,
-                    EB_BUNDLE_VERSION);
+    uint32_t flags = (uint32_t)d[12] | (uint32_t)d[13] << 8 | (uint32_t)d[14] << 16 | (uint32_t)d[15] << 24;
+    if (version != EB_BUNDLE_VERSION && version != 1) {
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: bundle format version %u, this edgebert reads versions 1 to %d", path,
+                    version, EB_BUNDLE_VERSION);
         goto done;
+    }
+    const size_t fixed = version == 1 ? FIXED_HEADER_V1 : FIXED_HEADER;
+    if (size < fixed) {
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: file has %zu bytes, less than the %zu-byte fixed header (truncated?)",
+                    path, size, fixed);
+        goto done;
+    }
+    if (version >= 2) {
+        if (rd64(d + 56) != eb_xxh3_64(d, 56)) {
+            s = eb_fail(err, EB_ERR_FORMAT, "%s: checksum mismatch in the fixed header (bytes 0..63): the file is corrupt",
+                        path);
+            goto done;
+        }
+        if (flags != 0 || rd64(d + 48) != 0) {
+            s = eb_fail(err, EB_ERR_FORMAT, "%s: fixed header has unknown flags 0x%x or a non-zero reserved field", path,
+                        flags);
+            goto done;
+        }
     }
     uint64_t h = rd64(d + 16), p = rd64(d + 24), total = rd64(d + 32);
     if (total != size) {
@@ -670,17 +849,62 @@ static eb_status load_image(eb_model *m, const char *path, const uint8_t *d, siz
                     (unsigned long long)total);
         goto done;
     }
-    if (h > MAX_HEADER_BYTES || h > size - FIXED_HEADER || p < FIXED_HEADER + h || p > size || p % 64) {
+    if (h > MAX_HEADER_BYTES || h > size - fixed || p < fixed + h || p > size || p % 64) {
         s = eb_fail(err, EB_ERR_FORMAT, "%s: header length or payload offset out of range", path);
         goto done;
     }
-    root = cJSON_ParseWithLength((const char *)d + FIXED_HEADER, (size_t)h);
+    if (version >= 2 && rd64(d + 40) != eb_xxh3_64(d + fixed, (size_t)p - fixed)) {
+        s = eb_fail(err, EB_ERR_FORMAT,
+                    "%s: checksum mismatch in the JSON header (bytes %zu..%llu): the file is corrupt", path, fixed,
+                    (unsigned long long)p - 1);
+        goto done;
+    }
+    root = cJSON_ParseWithLength((const char *)d + fixed, (size_t)h);
     cJSON *tasks = root ? cJSON_GetObjectItemCaseSensitive(root, "tasks") : NULL;
     cJSON *shared = root ? cJSON_GetObjectItemCaseSensitive(root, "shared") : NULL;
     cJSON *tok = root ? cJSON_GetObjectItemCaseSensitive(root, "tokenizer") : NULL;
     if (!cJSON_IsObject(root) || !cJSON_IsArray(tasks) || !cJSON_IsObject(shared)) {
         s = eb_fail(err, EB_ERR_FORMAT, "%s: header is not valid bundle JSON", path);
         goto done;
+    }
+    cJSON *jfmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    cJSON *jver = cJSON_GetObjectItemCaseSensitive(root, "version");
+    if (!cJSON_IsString(jfmt) || strcmp(jfmt->valuestring, "edgebert-bundle")) {
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: header field \"format\" is %s%.40s%s, not \"edgebert-bundle\"", path,
+                    cJSON_IsString(jfmt) ? "\"" : "", cJSON_IsString(jfmt) ? jfmt->valuestring : "missing",
+                    cJSON_IsString(jfmt) ? "\"" : "");
+        goto done;
+    }
+    if (!cJSON_IsNumber(jver) || jver->valuedouble != (double)version) {
+        s = eb_fail(err, EB_ERR_FORMAT, "%s: header field \"version\" is %s%g, but the fixed header says version %u",
+                    path, cJSON_IsNumber(jver) ? "" : "missing or not a number: ",
+                    cJSON_IsNumber(jver) ? jver->valuedouble : 0.0, version);
+        goto done;
+    }
+    if (version >= 2) {
+        /* every payload byte belongs to a section whose checksum must match */
+        section *sec;
+        int n_sec;
+        s = payload_sections(root, size - (size_t)p, path, &m->alloc, &sec, &n_sec, err);
+        if (s != EB_OK) goto done;
+        for (int i = 0; i < n_sec && s == EB_OK; i++) {
+            cJSON *x = cJSON_GetObjectItemCaseSensitive(sec[i].desc, "xxh3");
+            uint64_t want = 0;
+            if (!parse_hex64(x, &want))
+                s = eb_fail(err, EB_ERR_FORMAT, "%s: %s has no checksum (\"xxh3\": 16 hex digits)", path,
+                            sec[i].what);
+            else if (eb_xxh3_64(d + p + sec[i].off, sec[i].end - sec[i].off) != want)
+                s = eb_fail(err, EB_ERR_FORMAT, "%s: checksum mismatch in %s (bytes %llu..%llu): the file is corrupt",
+                            path, sec[i].what, (unsigned long long)(p + sec[i].off),
+                            (unsigned long long)(p + sec[i].end) - 1);
+        }
+        eb_free(&m->alloc, sec);
+        if (s != EB_OK) goto done;
+    } else {
+        eb_log(m->log, m->log_ud, EB_LOG_WARN,
+               "%s: bundle format version 1 has no checksums, so damage to the file cannot be detected "
+               "(`edgebert pack --from %s -o NEW.ebb` rewrites it with them)",
+               path, path);
     }
     int nt = cJSON_GetArraySize(tasks);
     if (nt < 1 || nt > 256) {
@@ -733,4 +957,55 @@ eb_status eb_bundle_load_buffer(eb_model *m, const char *name, const void *data,
     m->st.alloc = &m->alloc; /* m->st.map stays empty: the caller owns the image */
     if (!data) return eb_fail(err, EB_ERR_ARG, "%s: no bundle image given", name);
     return load_image(m, name, data, size, err);
+}
+
+/* ---- rewriting -------------------------------------------------------- */
+
+eb_status eb_bundle_reseal(const char *name, const uint8_t *d, size_t size, uint8_t **out, size_t *out_n,
+                           eb_error *err) {
+    *out = NULL;
+    *out_n = 0;
+    if (size < FIXED_HEADER_V1 || memcmp(d, EB_BUNDLE_MAGIC, 8))
+        return eb_fail(err, EB_ERR_FORMAT, "%s: not an edgebert bundle (bad magic)", name);
+    uint32_t version = (uint32_t)d[8] | (uint32_t)d[9] << 8 | (uint32_t)d[10] << 16 | (uint32_t)d[11] << 24;
+    if (version != 1 && version != EB_BUNDLE_VERSION)
+        return eb_fail(err, EB_ERR_FORMAT, "%s: bundle format version %u, this edgebert reads versions 1 to %d", name,
+                       version, EB_BUNDLE_VERSION);
+    const size_t fixed = version == 1 ? FIXED_HEADER_V1 : FIXED_HEADER;
+    uint64_t h = size >= fixed ? rd64(d + 16) : 0, p = size >= fixed ? rd64(d + 24) : 0;
+    if (size < fixed || h > MAX_HEADER_BYTES || h > size - fixed || p < fixed + h || p > size || p % 64)
+        return eb_fail(err, EB_ERR_FORMAT, "%s: header length or payload offset out of range", name);
+    cJSON *root = cJSON_ParseWithLength((const char *)d + fixed, (size_t)h);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return eb_fail(err, EB_ERR_FORMAT, "%s: header is not valid bundle JSON", name);
+    }
+    eb_status s = build_image(name, root, d + p, size - (size_t)p, out, out_n, err);
+    cJSON_Delete(root);
+    return s;
+}
+
+eb_status eb_bundle_rewrite(const char *in_path, const char *out_path, eb_log_fn log, void *log_ud,
+                            eb_error *err) {
+    /* the whole model is decoded and checked first (and a version 2 input's
+     * checksums): a damaged file is refused, never given new checksums */
+    eb_load_params lp = eb_load_params_default();
+    lp.log = log;
+    lp.log_ud = log_ud;
+    lp.pack_weights = 0;
+    eb_model *m = NULL;
+    eb_status s = eb_model_load(in_path, &lp, &m, err);
+    if (s != EB_OK) return s;
+    eb_model_free(m);
+    if (!eb_bundle_is_bundle(in_path)) return eb_fail(err, EB_ERR_ARG, "%s: not an edgebert bundle", in_path);
+    char *d;
+    size_t n;
+    if ((s = eb_read_file(in_path, NULL, (size_t)1 << 36, &d, &n, err)) != EB_OK) return s;
+    uint8_t *img;
+    size_t img_n;
+    s = eb_bundle_reseal(in_path, (const uint8_t *)d, n, &img, &img_n, err);
+    free(d);
+    if (s == EB_OK) s = eb_write_file_atomic(out_path, img, img_n, err);
+    free(img);
+    return s;
 }

@@ -55,6 +55,9 @@ void eb_file_map_close(const eb_allocator *a, eb_file_map *m);
 /* Write a file atomically: <path>.tmp then rename. */
 eb_status eb_write_file_atomic(const char *path, const void *data, size_t size, eb_error *err);
 
+/* XXH3-64 of n bytes (xxHash, seed 0): the bundle's checksum. */
+uint64_t eb_xxh3_64(const void *data, size_t n);
+
 /* Logging through an optional callback. */
 void eb_log(eb_log_fn fn, void *ud, eb_log_level level, const char *fmt, ...) EB_PRINTF(4, 5);
 
