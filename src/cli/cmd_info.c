@@ -15,9 +15,11 @@ static void usage(void) {
                     "  MODEL, -m MODEL  checkpoint directory or .ebb bundle (default as for classify)\n"
                     "  --max-tokens N   size the fixed-memory arena for N tokens (default: the model's maximum)\n"
                     "  --json           the same as one JSON object (tensors, file_bytes, shared_bytes, tasks,\n"
-                    "                   and for a bundle fixed_memory: max_tokens, image_bytes, heap_bytes,\n"
-                    "                   heap_peak_bytes, arena_bytes_fp32, arena_bytes_af8)\n"
-                    "A bundle also gets its fixed-memory sizes (include/edgebert/fixedmem.h).\n");
+                    "                   and for a bundle format, format_version, checksums (\"xxh3-64\" or\n"
+                    "                   \"none\"), checksums_verified and fixed_memory: max_tokens, image_bytes,\n"
+                    "                   heap_bytes, heap_peak_bytes, arena_bytes_fp32, arena_bytes_af8)\n"
+                    "A bundle also shows its format version and checksums (verified by the load) and its\n"
+                    "fixed-memory sizes (include/edgebert/fixedmem.h).\n");
 }
 
 static double num(cJSON *o, const char *k) {
@@ -81,6 +83,11 @@ int eb_cmd_info(int argc, char **argv) {
     cJSON *r = cJSON_Parse(js);
     free(js);
     printf("%s: %s, %.0f bytes\n", path, cJSON_GetObjectItem(r, "kind")->valuestring, num(r, "file_bytes"));
+    if (cJSON_IsString(cJSON_GetObjectItem(r, "format")))
+        printf("format: %s version %.0f, checksums: %s%s\n", cJSON_GetObjectItem(r, "format")->valuestring,
+               num(r, "format_version"), cJSON_GetObjectItem(r, "checksums")->valuestring,
+               cJSON_IsTrue(cJSON_GetObjectItem(r, "checksums_verified")) ? " (every byte verified)"
+                                                                          : " (an older format: damage cannot be detected)");
     cJSON *we = cJSON_GetObjectItem(r, "word_embeddings");
     if (we)
         printf("word embeddings: %s, %.1f%% dense, %.3f MB\n", cJSON_GetObjectItem(we, "format")->valuestring,

