@@ -6,13 +6,13 @@
 #                                 make cross-test ARCH=aarch64
 set -euo pipefail
 # libxxhash-dev is used header-only (the bundle checksums): the arm64 and minimal builds
-# need no arm64 package for it.  python3-venv and python3-setuptools: the Python binding's
+# need no arm64 package for it.  python3-venv, python3-setuptools and python3-wheel: the Python binding's
 # install test; python3-xxhash: the checksum test's independent XXH3.
 PKGS="build-essential libopenblas-dev libcjson-dev libutf8proc-dev libcmocka-dev
       python3 python3-numpy python3-torch sentencepiece python3-sentencepiece
       clang libclang-rt-14-dev libomp-14-dev valgrind pkg-config cppcheck jq
       libmicrohttpd-dev nginx
-      libxxhash-dev python3-xxhash python3-venv python3-setuptools"
+      libxxhash-dev python3-xxhash python3-venv python3-setuptools python3-wheel"
 ARM_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
           libopenblas-dev:arm64 libcjson-dev:arm64 libutf8proc-dev:arm64 libcmocka-dev:arm64
           libmicrohttpd-dev:arm64"

@@ -1,22 +1,38 @@
 """edgebert - Python binding of libedgebert (ctypes, no compiled extension).
 
     import edgebert
+    m = edgebert.Model()                         # the default model, as the CLI finds it
     m = edgebert.Model("path/to/model_dir_or_bundle.ebb")
     m.tokenize("Is it?", "It is not.")          # -> [2, ..., 3, ..., 3]
-    r = m.classify("a gorgeous movie", policy="lai", latency_target_ms=50)
-    r["label"], r["exit_layer"], r["vdd"], r["freq_mhz"], r["energy_uj"]
+    r = m.classify("a gorgeous movie", policy="lai", latency_target=50)
+    r["label"], r["probs"], r["exit_layer"], r["vdd"], r["freq_mhz"], r["energy_uj"]
+    b = m.classify_batch(["a gorgeous movie", "a dull one"])   # the batched engine
+    b["label"], b["probs"], b["exit_layer"]
 
-The shared library is found through $EDGEBERT_LIB, then build/libedgebert.so
-of the source tree this package sits in, then the system's libedgebert.so.0.
-The ctypes structures below mirror include/edgebert.h field for field;
-tests/py/test_python_binding.py checks their layout against the C compiler's.
+Installed with `pip install --no-build-isolation ./python`, the package holds
+its own copy of libedgebert.so and of models/default.ebb.  The library is
+found through $EDGEBERT_LIB, then the package's copy, then build/ of the
+source tree this package sits in, then the system's libedgebert.so.0; the
+default model through $EDGEBERT_MODEL, then the package's copy, then
+models/default.ebb of the source tree, then share/edgebert/models of the
+prefix the library was installed to.  Parameter names are the CLI's
+(max_len, latency_target); probabilities, logits and entropies are numpy
+arrays.  The ctypes structures below mirror include/edgebert.h field for
+field; tests/py/test_python_binding.py checks their layout against the C
+compiler's.
 """
 import ctypes
 import ctypes.util
 import os
 import threading
+import warnings
 
-__all__ = ["Model", "EdgebertError", "library_path", "Client", "ServerError"]
+import numpy as np
+
+__version__ = "0.1.0"  # EB_VERSION_STRING of include/edgebert.h (setup.py checks they agree)
+
+__all__ = ["Model", "EdgebertError", "library_path", "default_model_path", "Client", "ServerError",
+           "__version__"]
 
 EB_MAX_LABELS = 16
 EB_MAX_LAYERS = 64
@@ -80,28 +96,56 @@ class EbResult(ctypes.Structure):
     ]
 
 
+class EbBatchResult(ctypes.Structure):
+    _fields_ = [("label", ctypes.c_int), ("num_labels", ctypes.c_int), ("logits", ctypes.c_float * EB_MAX_LABELS),
+                ("exit_layer", ctypes.c_int), ("entropy", ctypes.c_float)]
+
+
 class EdgebertError(RuntimeError):
-    """A libedgebert call failed: .status is the eb_status number, .name its name."""
+    """A libedgebert call failed: .status is the eb_status number, .name its
+    name, .message the library's message."""
 
     def __init__(self, status, msg):
         self.status = status
         self.name = STATUS_NAMES.get(status, "error %d" % status)
+        self.message = msg
         super().__init__("%s: %s" % (self.name, msg))
+
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _find_library():
     env = os.environ.get("EDGEBERT_LIB")
     if env:
         return env
-    here = os.path.dirname(os.path.abspath(__file__))
-    for rel in ("../../build/libedgebert.so", "../../lib/libedgebert.so.0"):
-        p = os.path.normpath(os.path.join(here, rel))
+    for rel in ("_lib/libedgebert.so", "../../build/libedgebert.so", "../../lib/libedgebert.so.0"):
+        p = os.path.normpath(os.path.join(_HERE, rel))
         if os.path.exists(p):
             return p
     found = ctypes.util.find_library("edgebert")
     if found:
         return found
-    raise OSError("libedgebert.so not found: build it (make) or set EDGEBERT_LIB")
+    raise OSError("libedgebert.so not found: build it (make), install the package "
+                  "(pip install --no-build-isolation ./python) or set EDGEBERT_LIB")
+
+
+def default_model_path():
+    """The model Model() loads without a path, found as the CLI finds it:
+    $EDGEBERT_MODEL, the package's copy of models/default.ebb, the source
+    tree's, the installed prefix's share/edgebert/models/default.ebb."""
+    env = os.environ.get("EDGEBERT_MODEL")
+    if env:
+        return env
+    cands = [os.path.join(_HERE, "models", "default.ebb"), os.path.join(_HERE, "..", "..", "models", "default.ebb")]
+    lib = _find_library()
+    if os.path.isabs(lib):
+        cands.append(os.path.join(os.path.dirname(lib), "..", "share", "edgebert", "models", "default.ebb"))
+    for p in cands:
+        if os.path.exists(p):
+            return os.path.normpath(p)
+    raise EdgebertError(1, "no default model: looked at $EDGEBERT_MODEL and %s" % ", ".join(
+        os.path.normpath(p) for p in cands))
 
 
 _lib = None
@@ -131,6 +175,11 @@ def _load():
             "eb_classify": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(EbRunParams),
                                            ctypes.POINTER(EbResult), E]),
             "eb_run_params_default": (EbRunParams, []),
+            "eb_batch_new": (ctypes.c_int, [P, ctypes.c_int, ctypes.c_int, ctypes.POINTER(P), E]),
+            "eb_batch_free": (None, [P]),
+            "eb_batch_classify_ids": (ctypes.c_int, [P, ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)),
+                                                     ctypes.POINTER(ctypes.c_int), ctypes.c_int,
+                                                     ctypes.POINTER(EbRunParams), ctypes.POINTER(EbBatchResult), E]),
             "eb_status_name": (ctypes.c_char_p, [ctypes.c_int]),
         }
         for name, (res, args) in sigs.items():
@@ -157,12 +206,15 @@ def _text(s, what):
 
 
 class Model:
-    """A loaded checkpoint directory or bundle.  Thread-safe: calls on one
-    Model are serialised on its context (load one Model per thread for
-    parallel work, or share one and accept the lock)."""
+    """A loaded checkpoint directory or bundle (None: the default model, see
+    default_model_path()).  Thread-safe: calls on one Model are serialised
+    on its context (load one Model per thread for parallel work, or share
+    one and accept the lock).  Errors raise EdgebertError with .status."""
 
-    def __init__(self, path):
+    def __init__(self, path=None):
         self._lib = _load()
+        if path is None:
+            path = default_model_path()
         self._m = ctypes.c_void_p()
         self._ctx = ctypes.c_void_p()
         self._lock = threading.Lock()
@@ -238,14 +290,8 @@ class Model:
             raise EdgebertError(s, err.msg.decode("utf-8", "replace"))
         return list(enc.ids[:enc.n])
 
-    def classify(self, text, text_b=None, policy="ee", threshold=None, latency_target_ms=50, mac_size=16,
-                 task=None, precision="fp32", predict_after=None, max_tokens=0, threads=0):
-        """Classify one sentence (or pair).  Returns a dict: label (name),
-        label_id, probs, logits, exit_layer, predicted_layer (LAI; 0
-        otherwise), num_layers, entropies (layers 1..exit_layer), n_tokens,
-        truncated, vdd, freq_mhz, cycles, time_ms, energy_uj, energy_breakdown_uj,
-        deadline_met.  threads: 0 OpenMP's team, 1 the calling thread only, n at most n."""
-        self._check_open()
+    def _params(self, policy, threshold, latency_target, mac_size, task, precision, predict_after, max_len,
+                threads):
         if policy not in POLICIES:
             raise ValueError("policy must be one of %s" % ", ".join(POLICIES))
         if precision not in PRECISIONS:
@@ -253,13 +299,42 @@ class Model:
         p = self._lib.eb_run_params_default()
         p.policy = POLICIES[policy]
         p.threshold = -1.0 if threshold is None else float(threshold)
-        p.latency_target_ms = float(latency_target_ms)
+        p.latency_target_ms = float(latency_target)
         p.mac_size = int(mac_size)
         p.precision = PRECISIONS[precision]
-        p.max_tokens = int(max_tokens)
+        p.max_tokens = 0 if max_len is None else int(max_len)
         p.threads = int(threads)
         if predict_after is not None:
             p.predict_after = int(predict_after)
+        return p
+
+    def classify(self, text, text_b=None, policy="ee", threshold=None, latency_target=50, mac_size=16,
+                 task=None, precision="fp32", predict_after=None, max_len=None, threads=0, *,
+                 max_tokens=None, latency_target_ms=None):
+        """Classify one sentence (or pair).  The options are the CLI's
+        (classify --help): policy "base" | "ee" | "lai", threshold (None: the
+        model's own), latency_target (ms, lai), mac_size, task (a bundle's;
+        None: the first), precision "fp32" | "af8" | "af8-bf16", max_len
+        (None: the model's positions), threads (0 OpenMP's team, 1 the calling
+        thread only, n at most n).  max_tokens and latency_target_ms are the
+        old names of max_len and latency_target (DeprecationWarning).
+
+        Returns a dict: label (name), label_id, probs and logits (numpy
+        float32 arrays, one per label), exit_layer, predicted_layer (LAI; 0
+        otherwise), num_layers, entropies (numpy float32, layers
+        1..exit_layer), n_tokens, truncated, vdd, freq_mhz, cycles, time_ms,
+        energy_uj, energy_breakdown_uj, deadline_met."""
+        if max_tokens is not None:
+            warnings.warn("classify(max_tokens=...) is now max_len=... (as the CLI's --max-len)",
+                          DeprecationWarning, stacklevel=2)
+            max_len = max_tokens if max_len is None else max_len
+        if latency_target_ms is not None:
+            warnings.warn("classify(latency_target_ms=...) is now latency_target=... (as the CLI's "
+                          "--latency-target)", DeprecationWarning, stacklevel=2)
+            latency_target = latency_target_ms
+        self._check_open()
+        p = self._params(policy, threshold, latency_target, mac_size, task, precision, predict_after, max_len,
+                         threads)
         task_b = _text(task, "task")
         p.task = task_b
         r = EbResult()
@@ -275,12 +350,12 @@ class Model:
         return {
             "label": names[r.label] if 0 <= r.label < len(names) else str(r.label),
             "label_id": r.label,
-            "probs": [float(x) for x in r.probs[:n]],
-            "logits": [float(x) for x in r.logits[:n]],
+            "probs": np.array(r.probs[:n], dtype=np.float32),
+            "logits": np.array(r.logits[:n], dtype=np.float32),
             "exit_layer": r.exit_layer,
             "predicted_layer": r.predicted_layer,
             "num_layers": r.num_layers,
-            "entropies": [float(x) for x in r.entropies[:r.exit_layer]],
+            "entropies": np.array(r.entropies[:r.exit_layer], dtype=np.float32),
             "n_tokens": r.n_tokens,
             "truncated": bool(r.truncated),
             "vdd": hw.vdd,
@@ -291,6 +366,91 @@ class Model:
             "energy_breakdown_uj": {k[:-3]: getattr(hw.energy, k) for k, _ in EbEnergyBreakdown._fields_},
             "deadline_met": bool(hw.deadline_met),
         }
+
+    def classify_batch(self, texts, policy="ee", threshold=None, task=None, max_len=None, precision="fp32",
+                       batch_size=64):
+        """Classify many sentences on the batched engine
+        (include/edgebert/batch.h): the sentences of a batch go through each
+        layer together and leave it when their off-ramp is sure enough; the
+        answers are classify()'s, sentence by sentence.  texts: a list of
+        strings (single sentences: the engine takes no token types, so pairs
+        go through classify).  policy "ee" (default) or "base"; threshold
+        (None: the model's own), task, max_len as for classify; precision
+        must be "fp32" (AdaptivFloat8 is not batched).  batch_size: sentences
+        per engine call.
+
+        Returns a dict of arrays, one row per text: label (list of names),
+        label_id (int32), probs and logits (float32 [n, labels]), exit_layer
+        (int32), entropy (float32: the answering off-ramp's), n_tokens
+        (int32), truncated (bool)."""
+        self._check_open()
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("classify_batch takes a list of texts (use classify for one)")
+        if policy not in ("ee", "base"):
+            raise ValueError("classify_batch: policy must be ee or base (lai is per sentence: use classify)")
+        if int(batch_size) < 1:
+            raise ValueError("batch_size must be >= 1")
+        p = self._params(policy, threshold, 50, 16, task, precision, None, max_len, 0)
+        task_b = _text(task, "task")
+        p.task = task_b
+        names = self.config(task)["id2label"]
+        tok = self._lib.eb_model_tokenizer(self._m)
+        if not tok:
+            raise EdgebertError(3, "%s has no tokenizer (spiece.model)" % self.path)
+        if max_len is None:
+            max_len = min(self.config(task)["max_position_embeddings"], EB_MAX_TOKENS)
+        encs = []
+        err = EbError()
+        for i, t in enumerate(texts):
+            if isinstance(t, (tuple, list)):
+                raise ValueError("classify_batch: text %d is a pair; the batched engine takes single sentences "
+                                 "(no token types): classify pairs with classify()" % i)
+            enc = EbEncoding()
+            s = self._lib.eb_tokenize(tok, _text(t, "text"), None, int(max_len), ctypes.byref(enc),
+                                      ctypes.byref(err))
+            if s:
+                raise EdgebertError(s, "text %d: %s" % (i, err.msg.decode("utf-8", "replace")))
+            encs.append(enc)
+        n = len(encs)
+        C = len(names)
+        out = {"label": [], "label_id": np.zeros(n, np.int32), "probs": np.zeros((n, C), np.float32),
+               "logits": np.zeros((n, C), np.float32), "exit_layer": np.zeros(n, np.int32),
+               "entropy": np.zeros(n, np.float32), "n_tokens": np.array([e.n for e in encs], np.int32),
+               "truncated": np.array([bool(e.truncated) for e in encs], bool)}
+        if n == 0:
+            return out
+        bs = min(int(batch_size), n)
+        rows = max(sum(e.n for e in encs[k:k + bs]) for k in range(0, n, bs))
+        batch = ctypes.c_void_p()
+        s = self._lib.eb_batch_new(self._m, bs, rows, ctypes.byref(batch), ctypes.byref(err))
+        if s:
+            raise EdgebertError(s, err.msg.decode("utf-8", "replace"))
+        try:
+            for k in range(0, n, bs):
+                chunk = encs[k:k + bs]
+                m = len(chunk)
+                ids = (ctypes.POINTER(ctypes.c_int32) * m)(*[ctypes.cast(e.ids, ctypes.POINTER(ctypes.c_int32))
+                                                             for e in chunk])
+                lens = (ctypes.c_int * m)(*[e.n for e in chunk])
+                res = (EbBatchResult * m)()
+                s = self._lib.eb_batch_classify_ids(batch, ids, lens, m, ctypes.byref(p), res, ctypes.byref(err))
+                if s:
+                    raise EdgebertError(s, err.msg.decode("utf-8", "replace"))
+                for j, r in enumerate(res):
+                    out["label_id"][k + j] = r.label
+                    out["logits"][k + j] = r.logits[:C]
+                    out["exit_layer"][k + j] = r.exit_layer
+                    out["entropy"][k + j] = r.entropy
+        finally:
+            self._lib.eb_batch_free(batch)
+        out["label"] = [names[i] if 0 <= i < C else str(i) for i in out["label_id"]]
+        if C > 1:  # softmax, as the library computes it per sentence
+            z = out["logits"].astype(np.float64)
+            z = np.exp(z - z.max(axis=1, keepdims=True))
+            out["probs"] = (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+        else:  # regression: the value itself
+            out["probs"] = out["logits"].copy()
+        return out
 
 
 from .client import Client, ServerError  # noqa: E402  (HTTP client of `edgebert serve`)

@@ -1,7 +1,13 @@
-"""Python binding (python/edgebert): struct layout against the C compiler's,
-tokenize against SentencePiece's own encoder, classify against numpy
-(softmax, entropy) and the CLI's JSON, policies, thresholds, latency target,
-errors, threads.  Prints PASS/FAIL/SKIP lines (tests/run.sh)."""
+"""Python binding (python/edgebert), run from a copy installed with
+`pip install --no-build-isolation ./python` into a virtual environment (in
+the source tree, with a SKIP line saying why, when venv is unavailable):
+the installed package finds its library and the default model from another
+directory with no environment variable, __version__, struct layout against
+the C compiler's, tokenize against SentencePiece's own encoder, classify
+against numpy (softmax, entropy) and the CLI's JSON, numpy results, the
+CLI's parameter names (old ones with a DeprecationWarning), classify_batch
+against classify, policies, thresholds, latency target, errors, threads.
+Prints PASS/FAIL/SKIP lines (tests/run.sh)."""
 import json
 import math
 import os
@@ -10,9 +16,12 @@ import sys
 import tempfile
 import threading
 import traceback
+import warnings
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "python"))
+INSTALLED = os.environ.get("EB_PYBIND_INSTALLED") == "1"  # run by the venv's python: no source-tree path
+if not INSTALLED:
+    sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "py"))
 SHARED = os.environ.get("EB_SHARED_DATA", os.path.join(ROOT, "..", "shared", "data"))
 
@@ -33,6 +42,39 @@ def report(name, fn):
         traceback.print_exc(file=sys.stdout)
 
 
+def install_and_rerun(lib):
+    """Install the package into a fresh venv and run this script with its
+    python, from another directory, without EDGEBERT_LIB/EDGEBERT_MODEL.
+    Returns the exit status, or None (with a SKIP line) when no venv can be
+    made here."""
+    tmp = tempfile.mkdtemp(prefix="eb_pyvenv_")
+    try:
+        venv = os.path.join(tmp, "venv")
+        r = subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            print("SKIP python_binding_installed: no virtual environment (python3-venv missing?): %s" %
+                  (r.stderr.strip().splitlines() or ["?"])[-1])
+            return None
+        py = os.path.join(venv, "bin", "python")
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("EDGEBERT_LIB", "EDGEBERT_MODEL", "PYTHONPATH", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+                            "MAKEOVERRIDES")}
+        r = subprocess.run([py, "-m", "pip", "install", "--no-build-isolation", "--no-index", "-q",
+                            os.path.join(ROOT, "python")], capture_output=True, text=True, env=env, cwd=tmp)
+        if r.returncode != 0:
+            print("FAIL python_binding_installed: pip install --no-build-isolation ./python: exit %d\n%s%s" %
+                  (r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
+            return 1
+        env["EB_PYBIND_INSTALLED"] = "1"
+        env["EB_SHARED_DATA"] = SHARED
+        r = subprocess.run([py, os.path.abspath(__file__)], capture_output=True, text=True, env=env, cwd=tmp)
+        sys.stdout.write(r.stdout + r.stderr)
+        return r.returncode
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+
+
 def main():
     build = os.environ.get("EB_BUILD", "build")
     lib = os.path.join(ROOT, "build", "libedgebert.so")
@@ -40,7 +82,16 @@ def main():
         # sanitizer builds cannot be loaded into an uninstrumented python
         print("SKIP python_binding: %s missing (the binding loads the plain build; EB_BUILD=%s)" % (lib, build))
         return 0
-    os.environ["EDGEBERT_LIB"] = lib
+    if not INSTALLED:
+        try:
+            import numpy  # noqa: F401
+        except ImportError as e:
+            print("SKIP python_binding: %s" % e)
+            return 0
+        rc = install_and_rerun(lib)
+        if rc is not None:
+            return rc
+        os.environ["EDGEBERT_LIB"] = lib
     tool_dir = os.path.join(ROOT, "build", "tests", "tools")
     cli = os.path.join(ROOT, "build", "edgebert")
     try:
@@ -59,12 +110,107 @@ def main():
     mdir = tiny_model.make_model(os.path.join(tmp, "m"), spiece=real_sp if os.path.exists(real_sp) else None,
                                  layers=12, lut=lut, seed=3)
 
+    def installed():
+        if not INSTALLED:
+            return "not an installed copy (see python_binding_installed)"
+        pkg = os.path.dirname(os.path.abspath(edgebert.__file__))
+        assert not pkg.startswith(ROOT + os.sep), "imported from the source tree: " + pkg
+        assert "EDGEBERT_LIB" not in os.environ and "EDGEBERT_MODEL" not in os.environ
+        assert os.getcwd() != ROOT
+        assert edgebert.library_path().startswith(pkg + os.sep), edgebert.library_path()
+        assert edgebert.default_model_path().startswith(pkg + os.sep), edgebert.default_model_path()
+        # the packaged default model is the shipped one, byte for byte
+        assert open(edgebert.default_model_path(), "rb").read() == \
+            open(os.path.join(ROOT, "models", "default.ebb"), "rb").read()
+        with edgebert.Model() as m:
+            text = "a gorgeous, witty, seductive movie."
+            r = m.classify(text)
+            cj = json.loads(subprocess.run([cli, "classify", "-m", os.path.join(ROOT, "models", "default.ebb"),
+                                            "--json", text], capture_output=True, text=True, check=True).stdout)
+            assert cj["label"] == r["label"] and cj["exit_layer"] == r["exit_layer"], (cj, r)
+            assert np.allclose(cj["logits"], r["logits"], atol=1e-5), (cj["logits"], r["logits"])
+
+    def version():
+        h = open(os.path.join(ROOT, "include", "edgebert.h")).read()
+        want = h.split('#define EB_VERSION_STRING "')[1].split('"')[0]
+        assert edgebert.__version__ == want, (edgebert.__version__, want)
+        out = subprocess.run([cli, "--version"], capture_output=True, text=True).stdout
+        assert out.startswith("edgebert %s" % want), out
+
+    def numpy_results():
+        with edgebert.Model(mdir) as m:
+            r = m.classify("a gorgeous movie", policy="base")
+            for k in ("probs", "logits", "entropies"):
+                assert isinstance(r[k], np.ndarray) and r[k].dtype == np.float32, (k, type(r[k]))
+            assert r["probs"].shape == (2,) and r["entropies"].shape == (12,)
+            try:
+                m.classify(b"bad \xff")
+                raise AssertionError("bad UTF-8 accepted")
+            except edgebert.EdgebertError as e:
+                assert e.status == 5 and e.name == "bad input" and "UTF-8" in e.message, e
+
+    def cli_names():
+        with edgebert.Model(mdir) as m:
+            text = "word " * 40
+            new = m.classify(text, policy="base", max_len=8)
+            assert new["n_tokens"] == 8 and new["truncated"]
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always")
+                old = m.classify(text, policy="base", max_tokens=8)
+            assert [x.category for x in w] == [DeprecationWarning] and "max_len" in str(w[0].message), w
+            assert old["n_tokens"] == 8 and np.array_equal(old["logits"], new["logits"])
+            if lut:
+                a = m.classify("a gorgeous movie", policy="lai", latency_target=1e-4, threshold=0.01)
+                with warnings.catch_warnings(record=True) as w:
+                    warnings.simplefilter("always")
+                    b = m.classify("a gorgeous movie", policy="lai", latency_target_ms=1e-4, threshold=0.01)
+                assert [x.category for x in w] == [DeprecationWarning], w
+                assert a["freq_mhz"] == b["freq_mhz"] and not a["deadline_met"] and not b["deadline_met"]
+            try:
+                m.classify("x", max_tokens_typo=3)
+                raise AssertionError("unknown keyword accepted")
+            except TypeError:
+                pass
+
+    def batch():
+        texts = ["a gorgeous, witty, seductive movie.", "sentence number 2 is bad", "it is fine , really",
+                 "the worst film of the year", "word " * 40, "ok"]
+        with edgebert.Model(mdir) as m:
+            for policy, th in (("ee", 0.4), ("ee", None), ("base", None)):
+                for bs in (64, 2):
+                    b = m.classify_batch(texts, policy=policy, threshold=th, batch_size=bs, max_len=16)
+                    assert b["logits"].shape == (len(texts), 2) and b["logits"].dtype == np.float32
+                    for i, t in enumerate(texts):
+                        r = m.classify(t, policy=policy, threshold=th, max_len=16)
+                        assert b["label"][i] == r["label"] and b["label_id"][i] == r["label_id"], (i, b, r)
+                        assert b["exit_layer"][i] == r["exit_layer"], (policy, th, i, b["exit_layer"], r)
+                        assert np.allclose(b["logits"][i], r["logits"], atol=1e-4), (b["logits"][i], r["logits"])
+                        assert np.allclose(b["probs"][i], r["probs"], atol=1e-5)
+                        assert abs(b["entropy"][i] - r["entropies"][-1]) < 1e-4
+                        assert b["n_tokens"][i] == r["n_tokens"] and b["truncated"][i] == r["truncated"]
+            e = m.classify_batch([])
+            assert e["logits"].shape == (0, 2) and e["label"] == []
+            for bad, exc, status in (([texts[0], ""], edgebert.EdgebertError, 5),
+                                     ([("is it?", "no")], ValueError, None), ("one string", TypeError, None)):
+                try:
+                    m.classify_batch(bad)
+                    raise AssertionError("accepted %r" % (bad,))
+                except exc as x:
+                    assert status is None or (x.status == status and "text 1" in str(x)), x
+            for kw, exc in (({"policy": "lai"}, ValueError), ({"precision": "af8"}, edgebert.EdgebertError)):
+                try:
+                    m.classify_batch(texts, **kw)
+                    raise AssertionError("accepted %r" % kw)
+                except exc:
+                    pass
+
     def layout():
         out = subprocess.run([os.path.join(tool_dir, "eb_struct_layout")], capture_output=True, text=True,
                              check=True).stdout
         classes = {"eb_error": edgebert.EbError, "eb_config": edgebert.EbConfig, "eb_encoding": edgebert.EbEncoding,
                    "eb_run_params": edgebert.EbRunParams, "eb_energy_breakdown": edgebert.EbEnergyBreakdown,
-                   "eb_hw_report": edgebert.EbHwReport, "eb_result": edgebert.EbResult}
+                   "eb_hw_report": edgebert.EbHwReport, "eb_result": edgebert.EbResult,
+                   "eb_batch_result": edgebert.EbBatchResult}
         n = 0
         for line in out.splitlines():
             key, val = line.rsplit(" ", 1)
@@ -95,7 +241,7 @@ def main():
         m = edgebert.Model(mdir)
         assert m.tasks == ["default"]
         r = m.classify("a gorgeous, witty, seductive movie.", policy="ee", threshold=0.4)
-        lg = np.array(r["logits"], dtype=np.float64)
+        lg = r["logits"].astype(np.float64)
         p = np.exp(lg - lg.max())
         p /= p.sum()
         assert np.allclose(p, r["probs"], atol=1e-5), (p, r["probs"])
@@ -130,8 +276,8 @@ def main():
         if not lut:
             return "sst2_exit_lut.csv missing in %s" % SHARED
         m = edgebert.Model(mdir)
-        slow = m.classify("a gorgeous movie", policy="lai", latency_target_ms=50, threshold=0.01)
-        fast = m.classify("a gorgeous movie", policy="lai", latency_target_ms=1e-4, threshold=0.01)
+        slow = m.classify("a gorgeous movie", policy="lai", latency_target=50, threshold=0.01)
+        fast = m.classify("a gorgeous movie", policy="lai", latency_target=1e-4, threshold=0.01)
         assert 1 < slow["predicted_layer"] <= 12, slow
         assert slow["deadline_met"] and not fast["deadline_met"]
         # a tight target runs the accelerator at least as fast and as high a voltage
@@ -197,9 +343,14 @@ def main():
             t.start()
         for t in th:
             t.join()
-        assert got == want
+        assert all(np.array_equal(g, w) for g, w in zip(got, want))
         m.close()
 
+    report("python_binding_installed_copy", installed)
+    report("python_binding_version", version)
+    report("python_binding_numpy_results", numpy_results)
+    report("python_binding_cli_names", cli_names)
+    report("python_binding_classify_batch", batch)
     report("python_binding_struct_layout", layout)
     report("python_binding_tokenize", tokenize)
     report("python_binding_classify", classify)

@@ -441,6 +441,7 @@ def test_client(s):
         a = c.classify(SENTENCES[2], **kw)
         b = m.classify(SENTENCES[2], threads=1, **kw)
         for k, v in b.items():
+            v = v.tolist() if hasattr(v, "tolist") else v  # Model gives numpy arrays, the server JSON lists
             same = close(a[k], v) if isinstance(v, list) and v and isinstance(v[0], float) else \
                 (close([a[k]], [v]) if isinstance(v, float) else
                  (all(abs(a[k][j] - v[j]) <= 1e-4 * max(1, abs(v[j])) for j in v)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "edgebert.h"
+#include "edgebert/batch.h"
 
 #define SIZE(T) printf("%s sizeof %zu\n", #T, sizeof(T))
 #define OFF(T, f) printf("%s.%s %zu\n", #T, #f, offsetof(T, f))
@@ -60,6 +61,12 @@ int main(void) {
     OFF(eb_result, truncated);
     OFF(eb_result, active_heads);
     OFF(eb_result, hw);
+    SIZE(eb_batch_result);
+    OFF(eb_batch_result, label);
+    OFF(eb_batch_result, num_labels);
+    OFF(eb_batch_result, logits);
+    OFF(eb_batch_result, exit_layer);
+    OFF(eb_batch_result, entropy);
     printf("EB_MAX_LABELS %d\nEB_MAX_LAYERS %d\nEB_MAX_TOKENS %d\nEB_LABEL_NAME_MAX "
            "%d\nEB_ERROR_MSG_MAX %d\n",
            EB_MAX_LABELS, EB_MAX_LAYERS, EB_MAX_TOKENS, EB_LABEL_NAME_MAX, EB_ERROR_MSG_MAX);
