@@ -257,12 +257,13 @@ static eb_status add_section(section *sec, int *n, int cap, cJSON *desc, size_t 
                              eb_error *err, const char *fmt, ...) EB_PRINTF(8, 9);
 static eb_status add_section(section *sec, int *n, int cap, cJSON *desc, size_t psize, const char *path,
                              eb_error *err, const char *fmt, ...) {
+    if (*n >= cap) return eb_fail(err, EB_ERR_FORMAT, "%s: too many sections", path);
     section *x = &sec[*n];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(x->what, sizeof x->what, fmt, ap);
     va_end(ap);
-    if (*n >= cap || !cJSON_IsObject(desc) || !json_size(desc, "off", psize, &x->off) ||
+    if (!cJSON_IsObject(desc) || !json_size(desc, "off", psize, &x->off) ||
         !json_size(desc, "bytes", psize, &x->bytes) || x->off + x->bytes > psize)
         return eb_fail(err, EB_ERR_FORMAT, "%s: %s needs off and bytes within the %zu-byte payload", path,
                        x->what, psize);
@@ -1000,7 +1001,7 @@ eb_status eb_bundle_rewrite(const char *in_path, const char *out_path, eb_log_fn
     if (!eb_bundle_is_bundle(in_path)) return eb_fail(err, EB_ERR_ARG, "%s: not an edgebert bundle", in_path);
     char *d;
     size_t n;
-    if ((s = eb_read_file(in_path, NULL, (size_t)1 << 36, &d, &n, err)) != EB_OK) return s;
+    if ((s = eb_read_file(in_path, NULL, (size_t)1 << 33, &d, &n, err)) != EB_OK) return s;
     uint8_t *img;
     size_t img_n;
     s = eb_bundle_reseal(in_path, (const uint8_t *)d, n, &img, &img_n, err);
