@@ -11,6 +11,8 @@
 #                    the C tests under qemu-aarch64 (CROSS_QUICK=1: the CI subset)
 #   make NOBLAS=1    portable matmul instead of OpenBLAS; make EB_MINIMAL=1 lib: the RTOS-class
 #                    library (no threads, no file I/O, no BLAS; build-minimal/), see docs/arm.md
+#   make MPI=1       data-parallel training over MPI (`mpirun -np N build-mpi/edgebert train`,
+#                    Debian's OpenMPI) in build-mpi/, beside the plain build; docs/training.md
 # Sources are found by folder: src/<module>/*.c make the library, src/cli/*.c the
 # tool, tests/test_*.c one test program each (linked with cmocka).
 
@@ -22,6 +24,7 @@ ARCH     ?=
 NM       ?= nm
 NOBLAS   ?= 0
 EB_MINIMAL ?= 0
+MPI      ?= 0
 ifeq ($(ARCH),aarch64)
 CC       := aarch64-linux-gnu-gcc
 NM       := aarch64-linux-gnu-nm
@@ -35,6 +38,15 @@ NOBLAS   := 1
 BUILD    ?= build-minimal
 else ifeq ($(NOBLAS),1)
 BUILD    ?= build-noblas
+endif
+ifeq ($(MPI),1)
+BUILD    ?= build-mpi
+ifeq ($(origin MPI_CFLAGS),undefined)
+MPI_CFLAGS := $(shell pkg-config --cflags mpi-c)
+endif
+ifeq ($(origin MPI_LIBS),undefined)
+MPI_LIBS   := $(shell pkg-config --libs mpi-c)
+endif
 endif
 ifeq ($(TSAN),1)
 BUILD    ?= build-tsan
@@ -67,6 +79,10 @@ LDLIBS   += -lopenblas -lcjson -lutf8proc -lm
 ifeq ($(NOBLAS),1)
 CPPFLAGS += -DEB_NO_BLAS -Isrc/kernels/noblas
 LDLIBS   := $(filter-out -lopenblas,$(LDLIBS))
+endif
+ifeq ($(MPI),1)
+CPPFLAGS += -DEB_MPI $(MPI_CFLAGS)
+LDLIBS   += $(MPI_LIBS)
 endif
 
 LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
@@ -214,7 +230,7 @@ install: lib tool
 	cp -R models $(DESTDIR)$(PREFIX)/share/edgebert/
 
 clean:
-	rm -rf build build-san build-tsan build-fuzz build-aarch64 build-noblas build-minimal
+	rm -rf build build-san build-tsan build-fuzz build-aarch64 build-noblas build-minimal build-mpi
 
 # Cross build for aarch64 (Debian gcc-aarch64-linux-gnu + arm64 -dev packages, see
 # tools/install-deps.sh --arm) and the C tests under qemu-aarch64 (tools/cross-test.sh).

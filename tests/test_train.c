@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "edgebert/dist.h"
 #include "edgebert/train.h"
 #include "kernels/backward.h"
 #include "model/config.h"
@@ -248,6 +249,120 @@ static double dropout_loss(eb_tmodel *m, const int32_t *ids, const uint8_t *vali
     for (int b = 0; b < B; b++)
         loss += eb_xent_backward(dl + 2 * b, m->head.logits + 2 * b, 2, lab[b], 1.0f / B) / B;
     return loss;
+}
+
+/* Data-parallel shards (edgebert/dist.h): a batch's forward run as two shards (row0 /
+ * rows_total) draws the same classifier and hidden dropout masks for each row as the whole
+ * batch, gives the same logits, and the shards' gradients, each normalised by the whole
+ * batch's count (examples; masked tokens for the masked-LM loss through mlm_denom), sum to the
+ * whole batch's gradient.  The one-process group: rank 0 of 1, collectives leave data as is. */
+static void shard_pass(eb_tmodel *m, const int32_t *ids, const uint8_t *valid, const int *lab,
+                       const int32_t *mlab, int r0, int r1, int Bg, int T, int Mg, double *loss) {
+    const int B = r1 - r0, L = m->num_ramps;
+    m->row0 = r0, m->rows_total = Bg, m->mlm_denom = Mg;
+    eb_tm_forward(m, ids + r0 * T, NULL, valid + r0 * T, B, T, 1, 0.2f, 77);
+    float dl[16] = {0}, dr[4][16] = {{0}}; /* the loss backward adds into them */
+    float *dramp[4] = {dr[0], dr[1], dr[2], dr[3]};
+    for (int b = 0; b < B; b++) {
+        *loss += eb_xent_backward(dl + 2 * b, m->head.logits + 2 * b, 2, lab[r0 + b],
+                                  1.0f / Bg) / Bg;
+        for (int j = 0; j < L; j++)
+            *loss += eb_xent_backward(dr[j] + 2 * b, m->ramp[j].logits + 2 * b, 2, lab[r0 + b],
+                                      1.0f / Bg) / Bg;
+    }
+    int nm = 0;
+    *loss += eb_tm_mlm_loss(m, mlab + r0 * T, 1, &nm, NULL);
+    eb_tm_backward(m, dl, dramp, 1);
+    m->row0 = m->rows_total = m->mlm_denom = 0;
+}
+
+static void test_shards_match_the_batch(void **state) {
+    (void)state;
+    char cfg[PATH_CAP];
+    start(cfg, 3, NULL, 0, 0);
+    eb_config c;
+    eb_model_extras x;
+    eb_error err;
+    assert_int_equal(eb_config_load(cfg, &c, &x, &err), EB_OK);
+    eb_tmodel m;
+    assert_int_equal(eb_tm_create(&m, &c, &x, 0, EB_TM_RAMPS | EB_TM_MLM, 0, 3, NULL, &err),
+                     EB_OK);
+    m.hidden_dropout = 0.3f;
+    enum { B = 5, T = 6 };
+    assert_int_equal(eb_tm_alloc_acts(&m, B, T, &err), EB_OK);
+    assert_true(m.num_ramps == 2);
+    int32_t ids[B * T], mlab[B * T];
+    uint8_t valid[B * T];
+    const int lab[B] = {0, 1, 1, 0, 1};
+    uint64_t r = 5;
+    int Mg = 0;
+    for (int i = 0; i < B * T; i++) {
+        ids[i] = 5 + (int)(eb_test_rng(&r) % 15);
+        valid[i] = i % T < 3 + i / T % 4;
+        mlab[i] = valid[i] && eb_test_rng(&r) % 3 == 0 ? 5 + (int)(eb_test_rng(&r) % 15) : -1;
+        Mg += mlab[i] >= 0;
+    }
+    const size_t NP = m.n_params, H = (size_t)c.hidden_size;
+    float *g_all = malloc(NP * sizeof(float)), *logits = malloc(B * 2 * sizeof(float));
+    float *dm = malloc(B * T * H * sizeof(float)), *hm = malloc(B * H * sizeof(float));
+    double loss_all = 0, loss_sh = 0;
+    memset(m.grads, 0, NP * sizeof(float));
+    shard_pass(&m, ids, valid, lab, mlab, 0, B, B, T, Mg, &loss_all);
+    memcpy(g_all, m.grads, NP * sizeof(float));
+    /* the whole batch's last hidden dropout mask and classifier mask; logits after the pass */
+    const int A = c.num_hidden_layers;
+    memcpy(dm, m.acts[A - 1].dm[1], B * T * H * sizeof(float));
+    memcpy(hm, m.head.dmask, B * H * sizeof(float));
+    eb_tm_forward(&m, ids, NULL, valid, B, T, 1, 0.2f, 77);
+    memcpy(logits, m.head.logits, B * 2 * sizeof(float));
+    int masks_differ = 0; /* the masks of the two shards' rows are not one and the same draw */
+    memset(m.grads, 0, NP * sizeof(float));
+    const int cut[3] = {0, 2, B};
+    for (int k = 0; k < 2; k++) {
+        shard_pass(&m, ids, valid, lab, mlab, cut[k], cut[k + 1], B, T, Mg, &loss_sh);
+        const int r0 = cut[k], nb = cut[k + 1] - cut[k];
+        for (int b = 0; b < nb; b++) {
+            for (int i = 0; i < T; i++) /* hidden masks of the real tokens */
+                if (valid[(r0 + b) * T + i])
+                    assert_memory_equal(m.acts[A - 1].dm[1] + ((size_t)b * T + i) * H,
+                                        dm + ((size_t)(r0 + b) * T + i) * H, H * sizeof(float));
+            assert_memory_equal(m.head.dmask + b * H, hm + (r0 + b) * H, H * sizeof(float));
+            masks_differ |= memcmp(hm + (r0 + b) * H, hm + b * H, H * sizeof(float)) != 0;
+        }
+        m.row0 = r0, m.rows_total = B;
+        eb_tm_forward(&m, ids + r0 * T, NULL, valid + r0 * T, nb, T, 1, 0.2f, 77);
+        m.row0 = m.rows_total = 0;
+        for (int i = 0; i < nb * 2; i++)
+            assert_float_equal(m.head.logits[i], logits[r0 * 2 + i],
+                               1e-5 * (1 + fabsf(logits[r0 * 2 + i])));
+    }
+    assert_true(masks_differ);
+    assert_true(fabs(loss_all - loss_sh) < 1e-5 * (1 + fabs(loss_all)));
+    double gmax = 0, dmax = 0;
+    for (size_t j = 0; j < NP; j++) {
+        gmax = fmax(gmax, fabsf(g_all[j]));
+        dmax = fmax(dmax, fabsf(g_all[j] - m.grads[j]));
+    }
+    if (!(gmax > 0 && dmax <= 1e-5 * gmax))
+        fail_msg("shard gradients sum to %g off the batch's (largest %g; loss %g and %g)", dmax,
+                 gmax, loss_all, loss_sh);
+    free(g_all), free(logits), free(dm), free(hm);
+    eb_tm_free(&m);
+    /* the group of one */
+    eb_dist *D = NULL;
+    assert_int_equal(eb_dist_init(NULL, NULL, &D, &err), EB_OK);
+    assert_int_equal(eb_dist_rank(D), 0);
+    assert_int_equal(eb_dist_size(D), 1);
+    assert_int_equal(eb_dist_rank(NULL), 0);
+    assert_int_equal(eb_dist_size(NULL), 1);
+    float v[3] = {1, 2, 3};
+    double w[2] = {4, 5};
+    assert_int_equal(eb_dist_allreduce_f32(D, v, 3, &err), EB_OK);
+    assert_int_equal(eb_dist_allreduce_f64(D, w, 2, &err), EB_OK);
+    assert_int_equal(eb_dist_bcast(D, v, sizeof v, 0, &err), EB_OK);
+    assert_true(v[0] == 1 && v[1] == 2 && v[2] == 3 && w[0] == 4 && w[1] == 5);
+    eb_dist_finalize(D);
+    finish(NULL);
 }
 
 /* Hidden dropout (attention and FFN outputs): the analytic gradients with the
@@ -803,6 +918,7 @@ int main(void) {
         cmocka_unit_test(test_loss_falls_and_engine_agrees),
         cmocka_unit_test(test_mlm_pretraining),
         cmocka_unit_test(test_hidden_dropout_gradients),
+        cmocka_unit_test(test_shards_match_the_batch),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_mask_tokens),
         cmocka_unit_test(test_weight_average),

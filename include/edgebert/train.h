@@ -132,6 +132,9 @@ typedef struct eb_train_options {
     int log_every;              /* steps between progress reports, default 20 */
     const char *tokenizer_path; /* spiece.model copied into out_dir (may be NULL) */
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT): save and return */
+    const struct eb_dist *dist;  /* data-parallel training over this group of processes
+                                    (edgebert/dist.h): every rank calls eb_train_run with the
+                                    same options and data; NULL = this process alone */
     void (*progress)(void *ud, const eb_train_progress *p);
     void (*log)(void *ud, const char *msg); /* epoch summaries, accuracies */
     void *ud;

@@ -13,10 +13,11 @@
 
 #include "cli/cli.h"
 #include "edgebert/data.h"
+#include "edgebert/dist.h"
 #include "edgebert/train.h"
 #include "model/config.h"
 
-static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM: save and exit */
+static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM/SIGUSR1: save and exit */
 
 static void on_signal(int sig) {
     (void)sig;
@@ -53,7 +54,9 @@ static void usage(void) {
         "adapters of SIZE per layer, the head and the off-ramps trained.\n"
         "--ids: the data files hold token ids (label<TAB>ids<TAB>type ids), no tokenizer needed.\n"
         "--ema DECAY: dev evaluation and the saved model use a moving average of the weights.\n"
-        "Ctrl-C saves a checkpoint and exits; --resume continues it to the same result.\n");
+        "Ctrl-C saves a checkpoint and exits; --resume continues it to the same result.\n"
+        "Data-parallel (an MPI build, make MPI=1): mpirun -np N edgebert train ...: each rank\n"
+        "a shard of every batch, rank 0 writes and logs; kill -USR1 <mpirun> saves and stops.\n");
 }
 
 static void progress(void *ud, const eb_train_progress *p) {
@@ -324,27 +327,48 @@ int eb_cmd_train(int argc, char **argv) {
         if (tok) eb_tokenizer_free(tok);
         return 1;
     }
-    fprintf(stderr, "edgebert train: %d training examples%s", tr.n, dev ? "" : "\n");
-    if (dev) fprintf(stderr, ", %d dev examples\n", dv.n);
-    o.progress = progress;
-    o.log = logmsg;
+    /* data-parallel under an MPI launcher (a group of one otherwise); every rank has read
+     * the same data, so a failure above happened everywhere, before any rank joined */
+    eb_dist *dist = NULL;
+    if (eb_dist_init(NULL, NULL, &dist, &err) != EB_OK) {
+        fprintf(stderr, "edgebert train: %s\n", err.msg);
+        eb_train_data_free(&tr);
+        eb_train_data_free(&dv);
+        if (tok) eb_tokenizer_free(tok);
+        return 1;
+    }
+    const int rank = eb_dist_rank(dist);
+    if (rank == 0) {
+        fprintf(stderr, "edgebert train: %d training examples%s", tr.n, dev ? "" : "\n");
+        if (dev) fprintf(stderr, ", %d dev examples\n", dv.n);
+        o.progress = progress; /* rank 0 alone reports */
+        o.log = logmsg;
+    }
     o.stop = &g_stop;
+    o.dist = dist;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); /* what mpirun forwards to every rank */
     eb_train_report rep;
     s = eb_train_run(&o, &tr, dev ? &dv : NULL, &rep, &err);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
+    eb_dist_finalize(dist); /* eb_train_run's ranks agree on its outcome: all get here */
     eb_train_data_free(&tr);
     eb_train_data_free(&dv);
     if (tok) eb_tokenizer_free(tok);
     if (s != EB_OK) {
-        fprintf(stderr, "edgebert train: %s\n", err.msg);
+        if (rank == 0)
+            fprintf(stderr, "edgebert train: %s\n", err.msg);
+        else if (s != EB_ERR_INTERRUPTED)
+            fprintf(stderr, "edgebert train (rank %d): %s\n", rank, err.msg);
         return s == EB_ERR_INTERRUPTED ? 130 : 1;
     }
+    if (rank != 0) return 0;
     if (json) {
         printf("{\"steps\": %ld, \"final_loss\": %.6g, \"dev_accuracy\": %.6g, \"seconds\": %.3f, "
                "\"tokens_per_s\": %.1f, \"sparsity\": %.6g, \"heads_off\": %d, \"out\": \"%s\"}\n",

@@ -24,6 +24,10 @@ uint64_t eb_rng_next(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
+void eb_rng_skip(uint64_t *s, uint64_t n) {
+    *s += n * 0x9E3779B97F4A7C15ULL; /* splitmix64 counts: n draws ahead at once */
+}
+
 float eb_rng_uniform(uint64_t *s) {
     return (float)((eb_rng_next(s) >> 40) * (1.0 / 16777216.0));
 }
@@ -528,6 +532,7 @@ static void head_forward(eb_tmodel *m, eb_thead *hd, const float *hidden, const 
     eb_matmul(hd->pooled, hd->cls, pool->w, pool->b, B, H, H);
     eb_tanh_inplace(hd->pooled, (size_t)B * H);
     uint64_t s = seed;
+    eb_rng_skip(&s, (uint64_t)m->row0 * H); /* a shard: the global batch's masks of its rows */
     for (size_t i = 0; i < (size_t)B * H; i++) {
         hd->dmask[i] = p > 0 ? (eb_rng_uniform(&s) < p ? 0.0f : 1.0f / (1.0f - p)) : 1.0f;
         hd->drop[i] = hd->pooled[i] * hd->dmask[i];
@@ -547,13 +552,17 @@ static void adapter_forward(eb_tmodel *m, float *y, const eb_tlin *down, const e
     eb_add_inplace(y, m->dad, (size_t)N * H);
 }
 
-/* x[n] *= mask[n], a fresh dropout mask of rate p (0 or 1/(1-p)) */
-static void dropout_fwd(float *x, float *mask, size_t n, float p, uint64_t *rng) {
+/* x[n] *= mask[n], a fresh dropout mask of rate p (0 or 1/(1-p)): the draws after `before`
+ * ones of the stream, which then moves on past `after` more (a shard's rows of a global batch) */
+static void dropout_fwd(float *x, float *mask, size_t n, float p, uint64_t *rng, uint64_t before,
+                        uint64_t after) {
     const float keep = 1.0f / (1.0f - p);
+    eb_rng_skip(rng, before);
     for (size_t i = 0; i < n; i++) {
         mask[i] = eb_rng_uniform(rng) < p ? 0.0f : keep;
         x[i] *= mask[i];
     }
+    eb_rng_skip(rng, after);
 }
 
 static void mul_inplace(float *x, const float *m, size_t n) {
@@ -578,6 +587,10 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
     const float hp = dropout_p > 0 && m->acts[0].dm[0] ? m->hidden_dropout : 0.0f;
     m->hd_active = hp > 0;
     uint64_t hrng = rng_seed * 0x2545F4914F6CDD1DULL + 0x5DEECE66DULL;
+    /* a shard (rows row0.. of a global batch of rows_total): the whole batch's mask stream */
+    const int Bg = m->rows_total > B ? m->rows_total : B;
+    const uint64_t hpre = (uint64_t)m->row0 * T * H,
+                   hpost = (uint64_t)(Bg - m->row0 - B > 0 ? Bg - m->row0 - B : 0) * T * H;
     for (int i = 0; i < N; i++) {
         const float *we = w->word + (size_t)m->ids[i] * E;
         const float *pe = w->pos + (size_t)(i % T) * E;
@@ -607,7 +620,7 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
         if (ad)
             adapter_forward(m, s->res1, &ad[EB_AD_ATTN_DOWN], &ad[EB_AD_ATTN_UP], s->ad_in[0],
                             s->ad_pre[0], s->ad_act[0], N);
-        if (hp > 0) dropout_fwd(s->res1, s->dm[0], (size_t)N * H, hp, &hrng);
+        if (hp > 0) dropout_fwd(s->res1, s->dm[0], (size_t)N * H, hp, &hrng, hpre, hpost);
         eb_add_inplace(s->res1, s->xin, (size_t)N * H);
         eb_layernorm(s->h1, s->res1, L->aln.g, L->aln.b, N, H, eps);
         eb_matmul(s->fpre, s->h1, L->ffn.w, L->ffn.b, N, H, I);
@@ -617,7 +630,7 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
         if (ad)
             adapter_forward(m, s->res2, &ad[EB_AD_FFN_DOWN], &ad[EB_AD_FFN_UP], s->ad_in[1],
                             s->ad_pre[1], s->ad_act[1], N);
-        if (hp > 0) dropout_fwd(s->res2, s->dm[1], (size_t)N * H, hp, &hrng);
+        if (hp > 0) dropout_fwd(s->res2, s->dm[1], (size_t)N * H, hp, &hrng, hpre, hpost);
         eb_add_inplace(s->res2, s->h1, (size_t)N * H);
         eb_layernorm(out, s->res2, L->oln.g, L->oln.b, N, H, eps);
         if (ramps && inner == c->inner_group_num - 1 && l < m->num_ramps)
@@ -773,7 +786,8 @@ double eb_tm_mlm_loss(eb_tmodel *m, const int32_t *labels, int backward, int *n_
     eb_layernorm(m->mlm_y, m->mlm_act, w->mlm_ln.g, w->mlm_ln.b, M, E, eps);
     eb_matmul(m->mlm_logits, m->mlm_y, w->word, w->mlm_bias, M, E, V);
     double loss = 0;
-    const float inv = 1.0f / (float)M;
+    const int den = m->mlm_denom > 0 ? m->mlm_denom : M; /* a shard: the global batch's count */
+    const float inv = 1.0f / (float)den;
     for (int r = 0; r < M; r++) {
         float *lg = m->mlm_logits + (size_t)r * V;
         const int y = labels[m->mlm_rows[r]];
@@ -790,7 +804,7 @@ double eb_tm_mlm_loss(eb_tmodel *m, const int32_t *labels, int backward, int *n_
         double z = exp((double)lg[0] - mx); /* >= 1: lg[0] <= mx, and mx is one of the terms */
         for (int v = 1; v < V; v++)
             z += exp((double)lg[v] - mx);
-        loss += (log(z) + mx - lg[y]) / M;
+        loss += (log(z) + mx - lg[y]) / den;
         if (backward) {
             for (int v = 0; v < V; v++)
                 lg[v] = (float)(exp((double)lg[v] - mx) / z) * inv;

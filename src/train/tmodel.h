@@ -108,6 +108,11 @@ typedef struct eb_tmodel {
                                 adds (HF's hidden_dropout_prob), in training forwards (dropout_p
                                 > 0) only; set before eb_tm_alloc_acts */
     int hd_active;           /* the last forward applied it (its backward must too) */
+    int row0, rows_total;    /* data-parallel shard: the forward's B sequences are rows row0..
+                                of a global batch of rows_total (0: B) padded to the same T;
+                                its dropout masks are those the whole batch would draw */
+    int mlm_denom;           /* > 0: eb_tm_mlm_loss averages over this many masked rows (the
+                                global batch's) instead of the forward's own */
     eb_tparam *t;
     int nt;
     size_t n_params;
@@ -194,6 +199,7 @@ eb_status eb_tm_save_hf(const eb_tmodel *m, const char *dir, eb_error *err);
 /* Small deterministic RNG (splitmix64) used for init, dropout and shuffling. */
 uint64_t eb_rng_next(uint64_t *s);
 float eb_rng_uniform(uint64_t *s); /* [0, 1) */
+void eb_rng_skip(uint64_t *s, uint64_t n); /* as if n draws were taken */
 float eb_rng_normal(uint64_t *s);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "edgebert/dist.h"
 #include "edgebert/train.h"
 #include "kernels/backward.h"
 #include "kernels/kernels.h"
@@ -54,7 +55,7 @@ static double now_s(void) {
 
 static void tlog(const eb_train_options *o, const char *fmt, ...) EB_PRINTF(2, 3);
 static void tlog(const eb_train_options *o, const char *fmt, ...) {
-    if (!o->log) return;
+    if (!o->log || eb_dist_rank(o->dist) != 0) return; /* data-parallel: rank 0 alone logs */
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
@@ -219,6 +220,12 @@ typedef struct trainer {
     double kept;
     char fp[512]; /* options fingerprint */
     int masking;  /* some weights are masked: effective weights differ from the parameters */
+    /* data-parallel training (o->dist): this process's rank of size; each computes the gradients
+     * of its shard of every global batch, the sums go round before clipping and the optimiser,
+     * so every rank takes the same step; rank 0 alone writes checkpoints, logs and evaluates */
+    const eb_dist *D;
+    int rank, size;
+    int agreed; /* the ranks have agreed that the set-up succeeded (dist_agree) */
 } trainer;
 
 static void trainer_free(trainer *t) {
@@ -628,11 +635,13 @@ static eb_status load_state(trainer *t, eb_error *err) {
 
 /* ---------------- one step ---------------- */
 
-/* Sum over the off-ramps of their mean CE (MSE) over the batch; fills t->dramp. */
-static double ramp_losses(trainer *t, const eb_train_data *d, const int *idx, int B) {
+/* Sum over the off-ramps of their mean CE (MSE) over the global batch of Bg examples, of
+ * which idx[0..B) are this forward's (a data-parallel shard; all of them with one process);
+ * fills t->dramp. */
+static double ramp_losses(trainer *t, const eb_train_data *d, const int *idx, int B, int Bg) {
     eb_tmodel *m = &t->m;
     const int K = m->cfg.num_labels;
-    const float inv = 1.0f / (float)B;
+    const float inv = 1.0f / (float)Bg;
     double loss = 0;
     for (int j = 0; j < m->num_ramps; j++) {
         memset(t->dramp[j], 0, sizeof(float) * (size_t)B * K);
@@ -640,9 +649,9 @@ static double ramp_losses(trainer *t, const eb_train_data *d, const int *idx, in
             const eb_train_example *e = &d->ex[idx[b]];
             const float *s = m->ramp[j].logits + b * K;
             if (K == 1)
-                loss += eb_mse_backward(t->dramp[j] + b, s[0], e->target, inv) / B;
+                loss += eb_mse_backward(t->dramp[j] + b, s[0], e->target, inv) / Bg;
             else
-                loss += eb_xent_backward(t->dramp[j] + b * K, s, K, e->label, inv) / B;
+                loss += eb_xent_backward(t->dramp[j] + b * K, s, K, e->label, inv) / Bg;
         }
     }
     return loss;
@@ -713,6 +722,12 @@ static void mlm_eval(trainer *t, const eb_train_data *d, double *loss, double *a
     *acc = masked ? (double)correct / masked : 0;
 }
 
+/* The loss of the global batch idx[0..B) and, in m->grads, its gradient; with data-parallel
+ * ranks, this rank's part of both (the ranks' sums are the whole).  Every rank builds and masks
+ * the whole batch (token masking draws the same as one process) and runs the forward and
+ * backward over its shard: the contiguous rows [B r / size, B (r+1) / size), padded to the
+ * batch's length, with the batch's dropout masks of those rows; losses divide by the global
+ * batch's count (examples, or masked tokens in masked-LM pretraining). */
 static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int *idx, int B,
                                   long *tokens) {
     const eb_train_options *o = t->o;
@@ -720,6 +735,8 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
     const eb_config *c = &m->cfg;
     const int K = c->num_labels;
     int T = make_batch(t, d, idx, B);
+    const int r0 = (int)((long)B * t->rank / t->size), r1 = (int)((long)B * (t->rank + 1) / t->size);
+    const int Bg = B;
     for (int i = 0; i < B * T; i++)
         *tokens += t->bvalid[i];
     const int ramps = o->phase == EB_PHASE_OFFRAMPS;
@@ -731,13 +748,27 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
     else if (o->phase == EB_PHASE_BACKBONE && o->mask_tokens > 0)
         eb_trainer_mask_tokens(t->bids, t->bvalid, B * T, o->mask_tokens, o->mask_id,
                                dseed ^ 0xD1B54A32D192ED03ULL);
-    eb_tm_forward(m, t->bids, t->btypes, t->bvalid, B, T, ramps || adapters, o->dropout, dseed);
+    int Mg = 0; /* masked-LM: the masked tokens of the global batch */
+    for (int i = 0; o->phase == EB_PHASE_MLM && i < B * T; i++)
+        Mg += t->mlab[i] >= 0 && t->mlab[i] < c->vocab_size && t->bvalid[i];
     double loss = 0;
     memset(m->grads, 0, m->n_params * sizeof(float));
-    const float inv = 1.0f / (float)B;
-    if (o->phase == EB_PHASE_MLM) {
-        loss += eb_tm_mlm_loss(m, t->mlab, 1, NULL, NULL);
-        eb_tm_backward(m, NULL, NULL, 1);
+    /* from here on, the shard: rows r0..r1 of the batch */
+    idx += r0;
+    B = r1 - r0;
+    const size_t sh = (size_t)r0 * T;
+    if (B > 0) {
+        m->row0 = r0, m->rows_total = Bg, m->mlm_denom = Mg;
+        eb_tm_forward(m, t->bids + sh, t->btypes + sh, t->bvalid + sh, B, T, ramps || adapters,
+                      o->dropout, dseed);
+    }
+    const float inv = 1.0f / (float)Bg;
+    if (B == 0) {
+        /* a global batch smaller than the group: nothing here */
+    } else if (o->phase == EB_PHASE_MLM) {
+        int nm = 0;
+        loss += eb_tm_mlm_loss(m, t->mlab + sh, 1, &nm, NULL);
+        if (nm > 0) eb_tm_backward(m, NULL, NULL, 1);
     } else if (!ramps) {
         memset(t->dmain, 0, sizeof(float) * (size_t)B * K);
         for (int b = 0; b < B; b++) {
@@ -748,28 +779,29 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
                 if (t->has_teacher) {
                     float tt = t->tlogits[idx[b]];
                     loss += o->kd_alpha_distil *
-                            eb_mse_backward(ds, s[0], tt, inv * o->kd_alpha_distil) / B;
+                            eb_mse_backward(ds, s[0], tt, inv * o->kd_alpha_distil) / Bg;
                     loss += o->kd_alpha_ce *
-                            eb_mse_backward(ds, s[0], e->target, inv * o->kd_alpha_ce) / B;
+                            eb_mse_backward(ds, s[0], e->target, inv * o->kd_alpha_ce) / Bg;
                 } else {
-                    loss += eb_mse_backward(ds, s[0], e->target, inv) / B;
+                    loss += eb_mse_backward(ds, s[0], e->target, inv) / Bg;
                 }
             } else if (t->has_teacher) {
                 loss += eb_kd_backward(ds, s, t->tlogits + (size_t)idx[b] * K, K, e->label,
                                        o->kd_temperature, o->kd_alpha_distil, o->kd_alpha_ce, inv) /
-                        B;
+                        Bg;
             } else {
-                loss += eb_xent_backward(ds, s, K, e->label, inv) / B;
+                loss += eb_xent_backward(ds, s, K, e->label, inv) / Bg;
             }
         }
-        if (adapters) loss += ramp_losses(t, d, idx, B);
+        if (adapters) loss += ramp_losses(t, d, idx, B, Bg);
         eb_tm_backward(m, t->dmain, adapters ? t->dramp : NULL, 1);
     } else {
-        loss += ramp_losses(t, d, idx, B);
+        loss += ramp_losses(t, d, idx, B, Bg);
         eb_tm_backward(m, NULL, t->dramp, 0);
     }
-    /* span penalty: span_coeff * sum max(z + R, 0) */
-    if (o->span && !ramps) {
+    m->row0 = m->rows_total = m->mlm_denom = 0; /* evaluation forwards are whole batches */
+    /* span penalty: span_coeff * sum max(z + R, 0) (once: on rank 0) */
+    if (o->span && !ramps && t->rank == 0) {
         const float R = m->x.span_ramp;
         for (int u = 0; u < m->n_unique; u++)
             for (int h = 0; h < c->num_attention_heads; h++) {
@@ -852,6 +884,55 @@ static void fill_report(trainer *t, eb_train_report *r) {
                 r->heads_off += eb_span_head_off(m->P.layers[u].span[h], m->x.span_ramp);
 }
 
+/* ---------------- data-parallel ranks ---------------- */
+
+/* Every rank calls this at the same points with its own status; all return failure when one
+ * failed (a rank that did not takes that rank's status when the failed ones agree on one). */
+static eb_status dist_agree(const trainer *t, eb_status s, eb_error *err) {
+    if (t->size == 1) return s;
+    double v[3] = {s != EB_OK, s != EB_OK ? (double)s : 0, s != EB_OK ? (double)s * s : 0};
+    eb_error e2;
+    if (eb_dist_allreduce_f64(t->D, v, 3, &e2) != EB_OK)
+        return s != EB_OK ? s : eb_fail(err, e2.status, "train: %s", e2.msg);
+    if (s != EB_OK || v[0] == 0) return s;
+    const double mean = v[1] / v[0];
+    const eb_status theirs = v[2] / v[0] - mean * mean < 1e-9 ? (eb_status)lround(mean) : EB_ERR_IO;
+    return eb_fail(err, theirs, "train: %.0f of the %d ranks %s; this one stops with them", v[0],
+                   t->size,
+                   theirs == EB_ERR_INTERRUPTED ? "were interrupted" : "failed (their messages above)");
+}
+
+/* Rank 0's weights, optimiser state, masks, average and step to every rank. */
+static eb_status dist_bcast_state(trainer *t, eb_error *err) {
+    eb_tmodel *m = &t->m;
+    float *bufs[] = {m->params, t->m1, t->m2, t->mask, t->scores, t->s1, t->s2, t->ema};
+    eb_status s = EB_OK;
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0] && s == EB_OK; i++)
+        if (bufs[i]) s = eb_dist_bcast(t->D, bufs[i], m->n_params * sizeof(float), 0, err);
+    if (s == EB_OK) s = eb_dist_bcast(t->D, &t->step, sizeof t->step, 0, err);
+    return s;
+}
+
+/* The sums over the ranks of the trained tensors' gradients (runs of adjacent ones at once). */
+static eb_status dist_reduce_grads(trainer *t, eb_error *err) {
+    const eb_tmodel *m = &t->m;
+    for (int i = 0; i < m->nt;) {
+        if (!t->trainable[i]) {
+            i++;
+            continue;
+        }
+        const size_t off = m->t[i].off;
+        size_t end = off + m->t[i].numel;
+        int j = i + 1;
+        while (j < m->nt && t->trainable[j] && m->t[j].off == end)
+            end += m->t[j++].numel;
+        eb_status s = eb_dist_allreduce_f32(t->D, m->grads + off, end - off, err);
+        if (s != EB_OK) return s;
+        i = j;
+    }
+    return EB_OK;
+}
+
 eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
                        const eb_train_data *dev, eb_train_report *rep, eb_error *err) {
     eb_train_report dummy;
@@ -864,10 +945,14 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         return eb_fail(err, EB_ERR_ARG, "train: batch, epochs, max-len and lr must be positive");
     if (o->prune != EB_PRUNE_NONE && !(o->keep > 0 && o->keep <= 1))
         return eb_fail(err, EB_ERR_ARG, "train: --keep must be in (0, 1]");
-    if (o->phase == EB_PHASE_PREDICTOR) return eb_train_predictor(o, train, rep, err);
+    if (o->phase == EB_PHASE_PREDICTOR) /* one process's work: rank 0's */
+        return eb_dist_rank(o->dist) == 0 ? eb_train_predictor(o, train, rep, err) : EB_OK;
     trainer t;
     memset(&t, 0, sizeof t);
     t.o = o;
+    t.D = o->dist;
+    t.rank = eb_dist_rank(o->dist);
+    t.size = eb_dist_size(o->dist);
     t.order_epoch = -1;
     const float R0 = o->span_ramp;
     const float span_init = o->span_max > 0 ? o->span_max : (float)o->max_len;
@@ -884,24 +969,22 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             (o->phase == EB_PHASE_MLM ? EB_TM_MLM : 0),
         R0, span_init, o->adapter_size, o->phase == EB_PHASE_BACKBONE ? o->head_num_labels : 0,
         o->head_labels, o->seed, err);
-    if (s != EB_OK) return s;
     eb_tmodel *m = &t.m;
+    if (s != EB_OK) goto done;
     m->frozen_backbone = o->adapter_size > 0;
     if (o->max_len > m->cfg.max_position_embeddings) {
         s = eb_fail(err, EB_ERR_ARG, "train: --max-len %d exceeds max_position_embeddings %d",
                     o->max_len, m->cfg.max_position_embeddings);
-        eb_tm_free(m);
-        return s;
+        goto done;
     }
     if (o->phase == EB_PHASE_MLM && o->mask_id >= m->cfg.vocab_size) {
         s = eb_fail(err, EB_ERR_ARG, "train: [MASK] id %d outside the vocabulary (%d)", o->mask_id,
                     m->cfg.vocab_size);
-        eb_tm_free(m);
-        return s;
+        goto done;
     }
     if (o->phase == EB_PHASE_OFFRAMPS && m->num_ramps == 0) {
-        eb_tm_free(m);
-        return eb_fail(err, EB_ERR_ARG, "train: the model has a single layer: no off-ramps");
+        s = eb_fail(err, EB_ERR_ARG, "train: the model has a single layer: no off-ramps");
+        goto done;
     }
     s = check_data(m, train, "training", err);
     if (s == EB_OK && dev) s = check_data(m, dev, "dev", err);
@@ -1055,19 +1138,24 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         t.ws = (long)(0.8 * t.total / (o->prune_iw + o->prune_fw));
     t.kept = 1.0;
     fingerprint(&t, train->n, t.fp, sizeof t.fp);
-    if (o->resume) {
-        s = load_state(&t, err);
-        if (s != EB_OK) goto done;
-        tlog(o, "resuming at step %ld of %ld", t.step, t.total);
+    int *idx = eb_malloc(NULL, sizeof(int) * (size_t)o->batch);
+    if (!idx) s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+    if (s == EB_OK && o->resume && t.rank == 0) s = load_state(&t, err);
+    /* data-parallel: all ranks set up (or all stop), then take rank 0's state */
+    s = dist_agree(&t, s, err);
+    t.agreed = 1;
+    if (s == EB_OK && t.size > 1) s = dist_bcast_state(&t, err);
+    if (s != EB_OK) {
+        eb_free(NULL, idx);
+        goto done;
     }
+    if (o->resume) tlog(o, "resuming at step %ld of %ld", t.step, t.total);
+    if (t.size > 1)
+        tlog(o, "data-parallel: %d ranks, each a shard of every batch of %d", t.size, o->batch);
     long stop_at = o->max_steps > 0 ? EB_MIN(t.total, t.step + o->max_steps) : t.total;
     double t0 = now_s(), tlast = t0, loss_acc = 0, last_loss = 0, t_other = 0;
     long tokens = 0, tok_last = 0, n_acc = 0, steps_done = 0;
-    int *idx = eb_malloc(NULL, sizeof(int) * (size_t)o->batch);
-    if (!idx) {
-        s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
-        goto done;
-    }
+    const eb_train_data *edev = t.rank == 0 ? dev : NULL; /* rank 0 alone evaluates */
     while (t.step < stop_at) {
         const int epoch = (int)(t.step / t.spe);
         const long bi = t.step % t.spe;
@@ -1077,6 +1165,15 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             idx[B++] = t.order[k];
         update_masks(&t);
         double loss = step_loss_and_grads(&t, train, idx, B, &tokens);
+        int interrupted = o->stop && *o->stop;
+        if (t.size > 1) { /* the whole batch's gradient and loss; a stop anywhere stops all */
+            double v[2] = {loss, interrupted};
+            s = dist_reduce_grads(&t, err);
+            if (s == EB_OK) s = eb_dist_allreduce_f64(t.D, v, 2, err);
+            if (s != EB_OK) break;
+            loss = v[0];
+            interrupted = v[1] > 0;
+        }
         if (!isfinite(loss)) {
             s = eb_fail(err, EB_ERR_NUMERIC,
                         "train: the loss became %s at step %ld (epoch %d); stopping. The last "
@@ -1094,7 +1191,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         const int epoch_end = t.step % t.spe == 0 || t.step == t.total;
         if (o->emb_prune_pct > 0 && (o->phase == EB_PHASE_BACKBONE || o->phase == EB_PHASE_MLM))
             emb_prune(&t);
-        if (o->progress && (t.step % o->log_every == 0 || t.step == t.total)) {
+        if (o->progress && t.rank == 0 && (t.step % o->log_every == 0 || t.step == t.total)) {
             double tn = now_s();
             eb_train_progress p = {t.step,
                                    t.total,
@@ -1113,27 +1210,27 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             loss_acc = 0;
             n_acc = 0;
         }
-        if (epoch_end && dev && o->phase == EB_PHASE_MLM) {
+        if (epoch_end && edev && o->phase == EB_PHASE_MLM) {
             double te = now_s(), ml, ma;
             ema_in(&t);
-            mlm_eval(&t, dev, &ml, &ma);
+            mlm_eval(&t, edev, &ml, &ma);
             ema_out(&t);
             t_other += now_s() - te;
             rep->dev_accuracy = ma;
             tlog(o, "epoch %d: dev masked-LM loss %.4f, accuracy %.4f", epoch + 1, ml, ma);
-        } else if (dev && (epoch_end || (o->eval_every > 0 && t.step % o->eval_every == 0))) {
+        } else if (edev && (epoch_end || (o->eval_every > 0 && t.step % o->eval_every == 0))) {
             double acc[EB_MAX_LAYERS];
             double te = now_s();
             const int L = m->cfg.num_hidden_layers;
             char rawpart[64] = "";
             if (t.ema) { /* the trained weights too, so that the average's gain shows */
                 if (t.masking) eb_tm_apply_mask(m, t.mask);
-                eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
+                eb_trainer_eval(m, edev, o->max_len, o->batch, acc, NULL, NULL);
                 snprintf(rawpart, sizeof rawpart, " (averaged weights; trained weights %.4f)",
                          acc[L - 1]);
             }
             ema_in(&t);
-            eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
+            eb_trainer_eval(m, edev, o->max_len, o->batch, acc, NULL, NULL);
             ema_out(&t);
             t_other += now_s() - te;
             rep->dev_accuracy = acc[L - 1];
@@ -1154,11 +1251,12 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
                      m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", acc[L - 1], rawpart);
             }
         }
-        int interrupted = o->stop && *o->stop;
+        if (t.size == 1) interrupted = o->stop && *o->stop;
         if (interrupted || epoch_end || t.step == stop_at ||
             (o->save_every > 0 && t.step % o->save_every == 0)) {
             double ts = now_s();
-            s = save_all(&t, err);
+            if (t.rank == 0) s = save_all(&t, err); /* rank 0 alone writes */
+            s = dist_agree(&t, s, err);
             t_other += now_s() - ts;
             if (s != EB_OK) break;
         }
@@ -1171,7 +1269,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
         }
     }
     eb_free(NULL, idx);
-    if (s == EB_OK && t.step == t.total) {
+    if (s == EB_OK && t.step == t.total && t.rank == 0) {
         /* finished: the resume state is no longer needed (and must not ship) */
         char path[1024];
         snprintf(path, sizeof path, "%s/train_state.safetensors", o->out_dir);
@@ -1184,6 +1282,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     rep->tokens_per_s = rep->seconds - t_other > 0 ? tokens / (rep->seconds - t_other) : 0;
     fill_report(&t, rep);
 done:
+    if (!t.agreed) s = dist_agree(&t, s, err); /* a set-up failure: the others learn of it */
     trainer_free(&t);
     return s;
 }
