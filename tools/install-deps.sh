@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages edgebert builds and tests with (needs root or sudo).
-#   tools/install-deps.sh         the native build and tests
+#   tools/install-deps.sh         the native build and tests (OpenMPI for make MPI=1)
 #   tools/install-deps.sh --arm   also the aarch64 cross toolchain, qemu-user and the arm64
 #                                 -dev packages of the dependencies (multiarch), for
 #                                 make cross-test ARCH=aarch64
@@ -12,7 +12,8 @@ PKGS="build-essential libopenblas-dev libcjson-dev libutf8proc-dev libcmocka-dev
       python3 python3-numpy python3-torch sentencepiece python3-sentencepiece
       clang libclang-rt-14-dev libomp-14-dev valgrind pkg-config cppcheck jq
       libmicrohttpd-dev nginx
-      libxxhash-dev python3-xxhash python3-venv python3-setuptools python3-wheel"
+      libxxhash-dev python3-xxhash python3-venv python3-setuptools python3-wheel
+      openmpi-bin libopenmpi-dev"
 ARM_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
           libopenblas-dev:arm64 libcjson-dev:arm64 libutf8proc-dev:arm64 libcmocka-dev:arm64
           libmicrohttpd-dev:arm64"
