@@ -23,8 +23,9 @@ typedef struct eb_dist eb_dist;
 /* 1 when the library was built with MPI. */
 int eb_dist_mpi_built(void);
 /* Join the launcher's group (MPI_Init_thread, funneled: only the calling thread talks MPI) or,
- * when no launcher started this process or there is no MPI, make a group of one.  argc/argv may
- * be NULL. */
+ * when no launcher started this process, make a group of one.  Built without MPI, a process that
+ * a launcher started as one of several gets EB_ERR_UNSUPPORTED (the copies would each run the
+ * whole job into the same output).  argc/argv may be NULL. */
 eb_status eb_dist_init(int *argc, char ***argv, eb_dist **out, eb_error *err);
 /* Leave the group (MPI_Finalize when eb_dist_init initialised MPI) and free it.  NULL is fine. */
 void eb_dist_finalize(eb_dist *d);

@@ -34,6 +34,17 @@ static int launched(void) {
         if (getenv(vars[i])) return 1;
     return 0;
 }
+#else
+/* The number of processes a launcher says it started (Open MPI, PMI), 1 if none says. */
+static long launched_size(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        long n = v ? strtol(v, NULL, 10) : 0;
+        if (n > 1) return n;
+    }
+    return 1;
+}
 #endif
 
 eb_status eb_dist_init(int *argc, char ***argv, eb_dist **out, eb_error *err) {
@@ -62,6 +73,14 @@ eb_status eb_dist_init(int *argc, char ***argv, eb_dist **out, eb_error *err) {
     }
 #else
     (void)argc, (void)argv;
+    const long n = launched_size();
+    if (n > 1) { /* N copies of one run would each write the same output */
+        eb_free(NULL, d);
+        return eb_fail(err, EB_ERR_UNSUPPORTED,
+                       "dist: started as one of %ld processes by an MPI launcher, but built "
+                       "without MPI: use the build of make MPI=1 (build-mpi/)",
+                       n);
+    }
 #endif
     *out = d;
     return EB_OK;

@@ -9,7 +9,8 @@ build alone runs exactly as the plain build.  A 2-rank run stopped by SIGUSR1 se
 (forwarded to every rank), resumed, stopped again by SIGINT sent to one rank alone (the ranks
 agree to stop at the same step), and resumed to the end ends bit for bit where the
 uninterrupted 2-rank run does; a failure on one rank (--resume without a checkpoint: rank 0
-alone reads it) stops every rank instead of leaving the others waiting.
+alone reads it) stops every rank instead of leaving the others waiting; the plain build
+started by mpirun refuses to run.
 
 Skips, saying why, when mpirun or build-mpi/edgebert is missing."""
 import json
@@ -253,6 +254,17 @@ def main():
                 "stops with them" not in r.stderr:
             errs.append("exit %d: %s" % (r.returncode, r.stderr[-400:]))
         report("mpi_train_failure_on_one_rank_stops_all", errs)
+
+        # the plain build under mpirun refuses (N copies would write the same output)
+        errs = []
+        if os.access(EB_PLAIN, os.X_OK):
+            cmd = mpirun(2, common + ["--out", os.path.join(d, "plain2")])
+            cmd[cmd.index(EB_MPI)] = EB_PLAIN
+            r = run(cmd)
+            if r.returncode == 0 or "make MPI=1" not in r.stderr or \
+                    os.path.exists(os.path.join(d, "plain2")):
+                errs.append("exit %d: %s" % (r.returncode, r.stderr[-400:]))
+            report("mpi_train_plain_build_refuses_mpirun", errs)
     return 1 if failed else 0
 
 
