@@ -264,11 +264,12 @@ static void shard_pass(eb_tmodel *m, const int32_t *ids, const uint8_t *valid, c
     float dl[16] = {0}, dr[4][16] = {{0}}; /* the loss backward adds into them */
     float *dramp[4] = {dr[0], dr[1], dr[2], dr[3]};
     for (int b = 0; b < B; b++) {
-        *loss += eb_xent_backward(dl + 2 * b, m->head.logits + 2 * b, 2, lab[r0 + b],
-                                  1.0f / Bg) / Bg;
+        *loss +=
+            eb_xent_backward(dl + 2 * b, m->head.logits + 2 * b, 2, lab[r0 + b], 1.0f / Bg) / Bg;
         for (int j = 0; j < L; j++)
             *loss += eb_xent_backward(dr[j] + 2 * b, m->ramp[j].logits + 2 * b, 2, lab[r0 + b],
-                                      1.0f / Bg) / Bg;
+                                      1.0f / Bg) /
+                     Bg;
     }
     int nm = 0;
     *loss += eb_tm_mlm_loss(m, mlab + r0 * T, 1, &nm, NULL);
@@ -285,8 +286,7 @@ static void test_shards_match_the_batch(void **state) {
     eb_error err;
     assert_int_equal(eb_config_load(cfg, &c, &x, &err), EB_OK);
     eb_tmodel m;
-    assert_int_equal(eb_tm_create(&m, &c, &x, 0, EB_TM_RAMPS | EB_TM_MLM, 0, 3, NULL, &err),
-                     EB_OK);
+    assert_int_equal(eb_tm_create(&m, &c, &x, 0, EB_TM_RAMPS | EB_TM_MLM, 0, 3, NULL, &err), EB_OK);
     m.hidden_dropout = 0.3f;
     enum { B = 5, T = 6 };
     assert_int_equal(eb_tm_alloc_acts(&m, B, T, &err), EB_OK);

@@ -111,8 +111,7 @@ static eb_status allreduce(const eb_dist *d, void *x, size_t n, size_t elsize, M
     char *p = x;
     for (size_t i = 0; i < n; i += EB_DIST_CHUNK) {
         const size_t k = n - i < EB_DIST_CHUNK ? n - i : EB_DIST_CHUNK;
-        if (MPI_Allreduce(MPI_IN_PLACE, p + i * elsize, (int)k, t, MPI_SUM, d->comm) !=
-            MPI_SUCCESS)
+        if (MPI_Allreduce(MPI_IN_PLACE, p + i * elsize, (int)k, t, MPI_SUM, d->comm) != MPI_SUCCESS)
             return eb_fail(err, EB_ERR_IO, "dist: MPI_Allreduce failed");
     }
     return EB_OK;

@@ -198,7 +198,7 @@ eb_status eb_tm_save_hf(const eb_tmodel *m, const char *dir, eb_error *err);
 
 /* Small deterministic RNG (splitmix64) used for init, dropout and shuffling. */
 uint64_t eb_rng_next(uint64_t *s);
-float eb_rng_uniform(uint64_t *s); /* [0, 1) */
+float eb_rng_uniform(uint64_t *s);         /* [0, 1) */
 void eb_rng_skip(uint64_t *s, uint64_t n); /* as if n draws were taken */
 float eb_rng_normal(uint64_t *s);
 

@@ -735,7 +735,8 @@ static double step_loss_and_grads(trainer *t, const eb_train_data *d, const int 
     const eb_config *c = &m->cfg;
     const int K = c->num_labels;
     int T = make_batch(t, d, idx, B);
-    const int r0 = (int)((long)B * t->rank / t->size), r1 = (int)((long)B * (t->rank + 1) / t->size);
+    const int r0 = (int)((long)B * t->rank / t->size),
+              r1 = (int)((long)B * (t->rank + 1) / t->size);
     const int Bg = B;
     for (int i = 0; i < B * T; i++)
         *tokens += t->bvalid[i];
@@ -897,9 +898,9 @@ static eb_status dist_agree(const trainer *t, eb_status s, eb_error *err) {
     if (s != EB_OK || v[0] == 0) return s;
     const double mean = v[1] / v[0];
     const eb_status theirs = v[2] / v[0] - mean * mean < 1e-9 ? (eb_status)lround(mean) : EB_ERR_IO;
-    return eb_fail(err, theirs, "train: %.0f of the %d ranks %s; this one stops with them", v[0],
-                   t->size,
-                   theirs == EB_ERR_INTERRUPTED ? "were interrupted" : "failed (their messages above)");
+    return eb_fail(
+        err, theirs, "train: %.0f of the %d ranks %s; this one stops with them", v[0], t->size,
+        theirs == EB_ERR_INTERRUPTED ? "were interrupted" : "failed (their messages above)");
 }
 
 /* Rank 0's weights, optimiser state, masks, average and step to every rank. */
