@@ -1013,22 +1013,28 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             dir[len] = 0;
             p += len + (comma != NULL);
             s = eb_trainer_load_model(&t.teacher, NULL, dir, 0, 0, 0, 0, 0, err);
-            if (s != EB_OK) break;
-            t.teacher_loaded = 1;
-            if (o->max_len > t.teacher.cfg.max_position_embeddings)
+            t.teacher_loaded = s == EB_OK;
+            if (s == EB_OK && o->max_len > t.teacher.cfg.max_position_embeddings)
                 s = eb_fail(err, EB_ERR_ARG,
                             "train: --max-len %d exceeds the teacher's (%s) "
                             "max_position_embeddings %d",
                             o->max_len, dir, t.teacher.cfg.max_position_embeddings);
-            else if (t.teacher.cfg.num_labels != m->cfg.num_labels)
+            else if (s == EB_OK && t.teacher.cfg.num_labels != m->cfg.num_labels)
                 s = eb_fail(err, EB_ERR_ARG, "train: teacher %s has %d labels, student %d", dir,
                             t.teacher.cfg.num_labels, m->cfg.num_labels);
             if (s == EB_OK) s = eb_tm_alloc_acts(&t.teacher, o->batch, o->max_len, err);
             if (s == EB_OK) s = check_data(&t.teacher, train, "training (teacher)", err);
             if (s == EB_OK && !one && !(one = eb_malloc(NULL, NK * sizeof(float))))
                 s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
-            /* in chunks, so that SIGINT/SIGTERM need not wait for a whole pass */
-            for (int c0 = 0; s == EB_OK && one && c0 < train->n; c0 += 4096) {
+            if (t.size > 1) { /* data-parallel: every rank has this teacher, or all stop */
+                s = dist_agree(&t, s, err);
+                t.agreed = s != EB_OK;
+                if (s == EB_OK) memset(one, 0, NK * sizeof(float));
+            }
+            /* in chunks, so that SIGINT/SIGTERM need not wait for a whole pass; data-parallel
+             * ranks label every size-th chunk each and sum their logits (zeros elsewhere) */
+            for (int c0 = 0, ci = 0; s == EB_OK && one && c0 < train->n; c0 += 4096, ci++) {
+                if (ci % t.size != t.rank) continue;
                 const eb_train_data chunk = {train->ex + c0, EB_MIN(4096, train->n - c0), NULL};
                 eb_trainer_eval(&t.teacher, &chunk, o->max_len, o->batch, NULL, NULL,
                                 one + (size_t)c0 * m->cfg.num_labels);
@@ -1037,6 +1043,13 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
                                 "train: interrupted while the teacher %s labelled the training set "
                                 "(nothing to save yet: run the same command again)",
                                 dir);
+            }
+            if (t.size > 1 && !t.agreed) { /* the sum, and a stop anywhere stops all */
+                eb_error e2;
+                eb_status s2 = eb_dist_allreduce_f32(t.D, one, NK, &e2);
+                if (s == EB_OK && s2 != EB_OK) s = eb_fail(err, s2, "train: %s", e2.msg);
+                s = dist_agree(&t, s, err);
+                t.agreed = s != EB_OK;
             }
             if (s == EB_OK && one) {
                 for (size_t i = 0; i < NK; i++)

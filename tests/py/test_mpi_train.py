@@ -3,8 +3,9 @@ two ranks on this machine only (shared memory, loopback), as root in a container
 
 The same global batches on one process and on 2 and 3 ranks give the same losses step by step
 and the same weights within fp32 rounding for 20 steps, with classifier and hidden dropout,
-input-token masking and spans (fine-tuning) and in masked-LM pretraining (whose loss is a
-mean over the masked tokens of the whole batch, however the shards split them); the MPI
+input-token masking and spans (fine-tuning), in masked-LM pretraining (whose loss is a
+mean over the masked tokens of the whole batch, however the shards split them) and in
+distillation (the ranks share the teacher's labelling of the training set); the MPI
 build alone runs exactly as the plain build.  A 2-rank run stopped by SIGUSR1 sent to mpirun
 (forwarded to every rank), resumed, stopped again by SIGINT sent to one rank alone (the ranks
 agree to stop at the same step), and resumed to the end ends bit for bit where the
@@ -199,6 +200,22 @@ def main():
                         if rn.stderr.count("done: 20 steps") != 1:
                             errs.append("%d ranks: not one summary (rank 0 alone logs)" % n)
             report("mpi_train_same_as_one_process_%s" % phase, errs)
+
+        # distillation from the fine-tuned model above: the ranks label every other chunk of
+        # 4096 training examples with the teacher and sum the logits
+        errs = []
+        kd_data = os.path.join(d, "kd.ids")
+        synth(kd_data, 4200, 2)
+        args = common[:] + ["--teacher", os.path.join(d, "backbone1")]
+        args[args.index(data)] = kd_data
+        r1 = run([EB_MPI, "train"] + args + ["--out", os.path.join(d, "kd1")])
+        r2 = run(mpirun(2, args + ["--out", os.path.join(d, "kd2")]))
+        if ok(r1, "one process", errs) and ok(r2, "2 ranks", errs):
+            same_run("distillation, 2 ranks", (r1.stderr, os.path.join(d, "kd1")),
+                     (r2.stderr, os.path.join(d, "kd2")), errs)
+            if "teacher logits computed for 4200 examples" not in r2.stderr:
+                errs.append("no teacher line: %s" % r2.stderr[-300:])
+        report("mpi_train_same_as_one_process_distillation", errs)
 
         # resume: stopped by SIGUSR1 (mpirun forwards it to every rank), then by SIGINT on
         # rank 1 alone, then to the end; the schedule spans 100000 steps, --max-steps ends
