@@ -7,7 +7,8 @@
 set -euo pipefail
 # libxxhash-dev is used header-only (the bundle checksums): the arm64 and minimal builds
 # need no arm64 package for it.  python3-venv, python3-setuptools and python3-wheel: the Python binding's
-# install test; python3-xxhash: the checksum test's independent XXH3.
+# install test; python3-xxhash: the checksum test's independent XXH3.  openmpi-bin and
+# libopenmpi-dev: make MPI=1 (data-parallel training, build-mpi/); no other build links MPI.
 PKGS="build-essential libopenblas-dev libcjson-dev libutf8proc-dev libcmocka-dev
       python3 python3-numpy python3-torch sentencepiece python3-sentencepiece
       clang libclang-rt-14-dev libomp-14-dev valgrind pkg-config cppcheck jq
