@@ -28,31 +28,42 @@ void eb_matmul_backward(float *dinp, float *dweight, float *dbias, const float *
 
 void eb_layernorm_backward(float *dinp, float *dg, float *db, const float *dout, const float *inp,
                            const float *g, int N, int C, float eps) {
+    /* fp32 with vectorised sums (two passes over the row for the variance) */
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
-        double mean = 0, var = 0;
+        float mean = 0, var = 0;
+#pragma omp simd reduction(+ : mean)
         for (int c = 0; c < C; c++)
             mean += x[c];
-        mean /= C;
+        mean /= (float)C;
+#pragma omp simd reduction(+ : var)
         for (int c = 0; c < C; c++)
             var += (x[c] - mean) * (x[c] - mean);
-        var /= C;
-        const double rstd = 1.0 / sqrt(var + eps);
-        double m1 = 0, m2 = 0; /* mean(dxhat), mean(dxhat * xhat) */
+        var /= (float)C;
+        const float rstd = 1.0f / sqrtf(var + eps);
+        float m1 = 0, m2 = 0; /* mean(dxhat), mean(dxhat * xhat) */
+#pragma omp simd reduction(+ : m1, m2)
         for (int c = 0; c < C; c++) {
-            double xh = (x[c] - mean) * rstd, dxh = (double)dy[c] * g[c];
+            const float xh = (x[c] - mean) * rstd, dxh = dy[c] * g[c];
             m1 += dxh;
             m2 += dxh * xh;
-            if (dg) dg[c] += (float)(dy[c] * xh);
-            if (db) db[c] += dy[c];
         }
-        m1 /= C;
-        m2 /= C;
+        if (dg)
+#pragma omp simd
+            for (int c = 0; c < C; c++)
+                dg[c] += dy[c] * ((x[c] - mean) * rstd);
+        if (db)
+#pragma omp simd
+            for (int c = 0; c < C; c++)
+                db[c] += dy[c];
+        m1 /= (float)C;
+        m2 /= (float)C;
         if (!dinp) continue;
         float *dx = dinp + (size_t)i * C;
+#pragma omp simd
         for (int c = 0; c < C; c++) {
-            double xh = (x[c] - mean) * rstd, dxh = (double)dy[c] * g[c];
-            dx[c] += (float)(rstd * (dxh - m1 - xh * m2));
+            const float xh = (x[c] - mean) * rstd;
+            dx[c] += rstd * (dy[c] * g[c] - m1 - xh * m2);
         }
     }
 }
