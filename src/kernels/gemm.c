@@ -894,30 +894,58 @@ void eb_pack_bf16_ex(uint16_t *dst, const float *src, int K, int NC, size_t s_co
 }
 
 #if EB_X86
+/* In-register transpose of a 16 x 16 tile of 32-bit elements. */
+static inline __attribute__((always_inline)) __attribute__((target("avx512f"))) void
+transpose16(__m512i r[16]) {
+    __m512i t[16], u[16], v[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int i = 0; i < 16; i += 8)
+        for (int j = 0; j < 4; j++) {
+            v[i + j] = _mm512_shuffle_i32x4(u[i + j], u[i + j + 4], 0x88);
+            v[i + j + 4] = _mm512_shuffle_i32x4(u[i + j], u[i + j + 4], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(v[j], v[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_i32x4(v[j], v[j + 8], 0xdd);
+    }
+}
+
 /* eb_bf16_rows for a transposed read (s_row == 1): 16 rows x 32 k at a time,
- * rounded as pairs of k by pairs16, then the 16 x 16 tile of pairs
- * transposed through the stack. */
+ * rounded as pairs of k by pairs16 (one 32-bit pair per row), the 16 x 16
+ * tile of pairs transposed in registers and stored as 16 row pieces. */
 static __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl"))) void
 rows_t_avx512(uint16_t *dst, const float *src, int M, int K, size_t s_k) {
     const int Kp = even_up(K);
-    uint32_t tile[16][16] __attribute__((aligned(64)));
     for (int m0 = 0; m0 < M; m0 += 16) {
         const int mr = M - m0 < 16 ? M - m0 : 16;
         const __mmask16 mm = mr == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << mr) - 1u);
         for (int k0 = 0; k0 < Kp; k0 += 32) {
             const int kr = Kp - k0 < 32 ? (Kp - k0) / 2 : 16; /* pairs in this tile */
-            for (int q = 0; q < kr; q++) {
+            __m512i r[16];
+            for (int q = 0; q < 16; q++) {
                 const int k = k0 + 2 * q;
+                if (q >= kr) {
+                    r[q] = _mm512_setzero_si512();
+                    continue;
+                }
                 const __m512 lo = _mm512_maskz_loadu_ps(mm, src + (size_t)k * s_k + m0);
                 const __m512 hi = k + 1 < K ? _mm512_maskz_loadu_ps(mm, src + (size_t)(k + 1) * s_k + m0)
                                             : _mm512_setzero_ps();
-                _mm512_store_si512(tile[q], pairs16(lo, hi));
+                r[q] = pairs16(lo, hi);
             }
-            for (int i = 0; i < mr; i++) {
-                uint32_t *d = (uint32_t *)(void *)(dst + (size_t)(m0 + i) * Kp + k0);
-                for (int q = 0; q < kr; q++)
-                    d[q] = tile[q][i];
-            }
+            transpose16(r);
+            const __mmask16 km = kr == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << kr) - 1u);
+            for (int i = 0; i < mr; i++)
+                _mm512_mask_storeu_epi32(dst + (size_t)(m0 + i) * Kp + k0, km, r[i]);
         }
     }
 }
