@@ -20,6 +20,7 @@ void eb_matmul_backward(float *dinp, float *dweight, float *dbias, const float *
     if (dbias) {
         for (int n = 0; n < N; n++) {
             const float *d = dout + (size_t)n * OC;
+#pragma omp simd
             for (int o = 0; o < OC; o++)
                 dbias[o] += d[o];
         }
