@@ -119,27 +119,24 @@ void eb_attention_backward(float *dq, float *dk, float *dv, float *dspan_z, floa
         /* recompute P = softmax(scores) over valid keys */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, HS, scale, q + h * HS, H,
                     k + h * HS, H, 0.0f, P, N);
-        for (int i = 0; i < N; i++) {
-            float *row = P + (size_t)i * N;
-            float mx = -FLT_MAX;
-            for (int j = 0; j < N; j++)
-                if (!key_valid || key_valid[j]) mx = row[j] > mx ? row[j] : mx;
-            float sum = 0;
-            for (int j = 0; j < N; j++) {
-                float e = (key_valid && !key_valid[j]) ? 0.0f : expf(row[j] - mx);
-                row[j] = e;
-                sum += e;
-            }
-            float inv = sum > 0 ? 1.0f / sum : 0.0f;
-            for (int j = 0; j < N; j++)
-                row[j] *= inv;
-        }
+        for (int i = 0; i < N; i++) /* the forward's own (dispatched) softmax */
+            eb_softmax_masked_row(P + (size_t)i * N, N, i, key_valid, NULL, 0.0f);
         /* dA = dout_h V_h^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, HS, 1.0f, dout + h * HS, H,
                     v + h * HS, H, 0.0f, dA, N);
         /* dV_h += A^T dout_h, with A = P * m: build A in place after using P */
         double dz = 0;
-        for (int i = 0; i < N; i++) {
+        for (int i = 0; i < N && !span_z; i++) { /* no span: A = P */
+            const float *p = P + (size_t)i * N;
+            float *da = dA + (size_t)i * N, dot = 0;
+#pragma omp simd reduction(+ : dot)
+            for (int j = 0; j < N; j++)
+                dot += da[j] * p[j];
+#pragma omp simd
+            for (int j = 0; j < N; j++)
+                da[j] = p[j] * (da[j] - dot) * scale;
+        }
+        for (int i = 0; i < N && span_z; i++) {
             float *p = P + (size_t)i * N, *da = dA + (size_t)i * N;
             /* dP = dA * m; dz += sum dA * P * dm/dz; then softmax backward */
             double dot = 0;
