@@ -557,6 +557,92 @@ static void test_gemm_packed_bf16(void **state) {
     }
 }
 
+/* The three products of a linear layer in training (forward, backward-data,
+ * backward-weight) through eb_bf16_rows / eb_pack_bf16_ex / eb_gemm_bf16_pp:
+ * against the same sum of bf16-rounded operands in double (tight), against
+ * the fp32 product within the bf16 rounding bound (each operand off by at
+ * most u = 2^-8 relative, bf16 keeping 8 significant bits: |err| <= (2u + u^2) sum |a b|), with
+ * accumulation into existing values, odd K and column counts off the
+ * 48-column panels, and the packed layout checked element by element. */
+static void test_gemm_bf16_train(void **state) {
+    (void)state;
+    uint64_t s = 43;
+    const int shapes[][3] = {{1, 1, 1}, {3, 5, 47}, {8, 16, 48}, {9, 33, 49}, {37, 300, 100},
+                             {45, 70, 33}, {64, 128, 256}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const int N = shapes[t][0], C = shapes[t][1], OC = shapes[t][2];
+        float *x = malloc(sizeof(float) * N * C), *w = malloc(sizeof(float) * OC * C);
+        float *dy = malloc(sizeof(float) * N * OC), *b = malloc(sizeof(float) * OC);
+        fill(x, (size_t)N * C, &s, 2);
+        fill(w, (size_t)OC * C, &s, 0.5f);
+        fill(dy, (size_t)N * OC, &s, 1);
+        fill(b, OC, &s, 0.5f);
+        for (int kind = 0; kind < 3; kind++) {
+            /* out[M,NC] (+)= A[M,K] B[K,NC]; A(m,k) = a[m*ar + k*ak], B(k,j) = bsrc[j*bc + k*bk] */
+            int M, K, NC;
+            const float *a, *bsrc;
+            size_t ar, ak, bc, bk;
+            if (kind == 0) { /* y = x w^T */
+                M = N, K = C, NC = OC, a = x, ar = C, ak = 1, bsrc = w, bc = C, bk = 1;
+            } else if (kind == 1) { /* dx += dy w */
+                M = N, K = OC, NC = C, a = dy, ar = OC, ak = 1, bsrc = w, bc = 1, bk = C;
+            } else { /* dw += dy^T x */
+                M = OC, K = N, NC = C, a = dy, ar = 1, ak = OC, bsrc = x, bc = 1, bk = C;
+            }
+            const int Kp = K + (K & 1);
+            uint16_t *ab = malloc(sizeof(uint16_t) * M * Kp);
+            const size_t pc = eb_pack_bf16_ex_count(K, NC);
+            assert_int_equal(pc, (size_t)((NC + EB_PACK_NR - 1) / EB_PACK_NR) * EB_PACK_NR * Kp);
+            uint16_t *bp = aligned_alloc(64, (pc * sizeof(uint16_t) + 63) / 64 * 64);
+            eb_bf16_rows(ab, a, M, K, ar, ak);
+            eb_pack_bf16_ex(bp, bsrc, K, NC, bc, bk);
+            for (int m = 0; m < M; m++)
+                for (int k = 0; k < Kp; k++)
+                    assert_float_equal(eb_bf16_to_f32(ab[(size_t)m * Kp + k]),
+                                       k < K ? bf16_round_d(a[m * ar + k * ak]) : 0, 0);
+            for (int j = 0; j < (NC + EB_PACK_NR - 1) / EB_PACK_NR * EB_PACK_NR; j++)
+                for (int k = 0; k < Kp; k++) {
+                    const uint16_t v =
+                        bp[(size_t)(j / EB_PACK_NR) * EB_PACK_NR * Kp +
+                           (size_t)(k / 2) * 2 * EB_PACK_NR + 2 * (j % EB_PACK_NR) + k % 2];
+                    assert_float_equal(eb_bf16_to_f32(v),
+                                       j < NC && k < K ? bf16_round_d(bsrc[j * bc + k * bk]) : 0,
+                                       0);
+                }
+            float *out = malloc(sizeof(float) * M * NC), *prev = malloc(sizeof(float) * M * NC);
+            for (int add = 0; add < 2; add++)
+                for (int impl = 0; impl < 2; impl++) {
+                    fill(prev, (size_t)M * NC, &s, 1);
+                    memcpy(out, prev, sizeof(float) * M * NC);
+                    const float *bias = add ? NULL : (NC == OC ? b : NULL);
+                    if (impl == 0) {
+                        const int simd =
+                            eb_gemm_bf16_pp(out, NC, ab, bp, bias, M, K, NC, add, add ? 1 : 0);
+                        assert_int_equal(simd, eb_cpu_has_avx512_bf16());
+                    } else {
+                        eb_gemm_bf16_pp_ref(out, NC, ab, bp, bias, M, K, NC, add);
+                    }
+                    for (int m = 0; m < M; m++)
+                        for (int j = 0; j < NC; j++) {
+                            double rb = bias ? bias[j] : 0, rf = rb, mag = 0;
+                            for (int k = 0; k < K; k++) {
+                                const double av = a[m * ar + k * ak], bv = bsrc[j * bc + k * bk];
+                                rb += bf16_round_d((float)av) * bf16_round_d((float)bv);
+                                rf += av * bv;
+                                mag += fabs(av * bv);
+                            }
+                            const double p = add ? prev[m * NC + j] : 0, y = out[m * NC + j];
+                            assert_float_equal(y, p + rb, 1e-5 * (1 + fabs(p) + mag));
+                            assert_true(fabs(y - (p + rf)) <=
+                                        (2.0 / 256 + 1.0 / 65536) * mag + 1e-5 * (1 + fabs(p)));
+                        }
+                }
+            free(ab), free(bp), free(out), free(prev);
+        }
+        free(x), free(w), free(dy), free(b);
+    }
+}
+
 /* Zero statistics: the dispatched kernel, the scalar reference and a count
  * written here agree on lengths around the 16-value vectors, with zero
  * vectors, a -0.0, a NaN (non-zero) and an unaligned start. */
@@ -606,6 +692,7 @@ int main(void) {
         cmocka_unit_test(test_gemm_bf16),
         cmocka_unit_test(test_gemm_packed),
         cmocka_unit_test(test_gemm_packed_bf16),
+        cmocka_unit_test(test_gemm_bf16_train),
         cmocka_unit_test(test_count_nonzero16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -130,6 +130,9 @@ typedef struct eb_train_options {
     long max_steps;             /* stop, resumably, after this many more steps; the schedule still
                                    spans the whole run (0 = no limit) */
     int log_every;              /* steps between progress reports, default 20 */
+    int bf16;                   /* 1: mixed precision: the products (encoder, adapters, masked-LM
+                                   head) take bf16 operands with fp32 sums (AVX512-BF16 where the
+                                   CPU has it); weights, gradients and the optimiser stay fp32 */
     const char *tokenizer_path; /* spiece.model copied into out_dir (may be NULL) */
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT): save and return */
     const struct eb_dist *dist;  /* data-parallel training over this group of processes

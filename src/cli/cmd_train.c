@@ -42,7 +42,7 @@ static void usage(void) {
         "[--save-every N] "
         "[--steps N] "
         "[--max-steps N]\n"
-        "                      [--ema DECAY] [--eval-every N]\n"
+        "                      [--ema DECAY] [--eval-every N] [--precision fp32|bf16]\n"
         "                      [--log-every N] [--no-length-grouping] [--threads N] [--json]\n"
         "Phase mlm: masked-LM pretraining on plain text (--data: one text per line, a TAB\n"
         "between the two segments of a pair), the [MASK] head tied to the word embeddings.\n"
@@ -54,6 +54,8 @@ static void usage(void) {
         "adapters of SIZE per layer, the head and the off-ramps trained.\n"
         "--ids: the data files hold token ids (label<TAB>ids<TAB>type ids), no tokenizer needed.\n"
         "--ema DECAY: dev evaluation and the saved model use a moving average of the weights.\n"
+        "--precision bf16: the products take bf16 operands (AVX512-BF16), with fp32 sums,\n"
+        "weights, gradients and optimiser.\n"
         "Ctrl-C saves a checkpoint and exits; --resume continues it to the same result.\n"
         "Data-parallel (an MPI build, make MPI=1): mpirun -np N edgebert train ...: each rank\n"
         "a shard of every batch, rank 0 writes and logs; kill -USR1 <mpirun> saves and stops.\n");
@@ -196,6 +198,13 @@ int eb_cmd_train(int argc, char **argv) {
             else {
                 fprintf(stderr, "edgebert train: --prune movement|magnitude|none\n");
                 return 2;
+            }
+        } else if (!strcmp(a, "--precision")) {
+            if (v && (!strcmp(v, "fp32") || !strcmp(v, "bf16")))
+                o.bf16 = !strcmp(v, "bf16");
+            else {
+                fprintf(stderr, "edgebert train: --precision fp32|bf16\n");
+                ok = 0;
             }
         } else if (!strcmp(a, "--phase")) {
             if (v && !strcmp(v, "backbone"))

@@ -20,6 +20,7 @@ void eb_matmul_backward(float *dinp, float *dweight, float *dbias, const float *
     if (dbias) {
         for (int n = 0; n < N; n++) {
             const float *d = dout + (size_t)n * OC;
+#pragma omp simd
             for (int o = 0; o < OC; o++)
                 dbias[o] += d[o];
         }
@@ -28,31 +29,42 @@ void eb_matmul_backward(float *dinp, float *dweight, float *dbias, const float *
 
 void eb_layernorm_backward(float *dinp, float *dg, float *db, const float *dout, const float *inp,
                            const float *g, int N, int C, float eps) {
+    /* fp32 with vectorised sums (two passes over the row for the variance) */
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
-        double mean = 0, var = 0;
+        float mean = 0, var = 0;
+#pragma omp simd reduction(+ : mean)
         for (int c = 0; c < C; c++)
             mean += x[c];
-        mean /= C;
+        mean /= (float)C;
+#pragma omp simd reduction(+ : var)
         for (int c = 0; c < C; c++)
             var += (x[c] - mean) * (x[c] - mean);
-        var /= C;
-        const double rstd = 1.0 / sqrt(var + eps);
-        double m1 = 0, m2 = 0; /* mean(dxhat), mean(dxhat * xhat) */
+        var /= (float)C;
+        const float rstd = 1.0f / sqrtf(var + eps);
+        float m1 = 0, m2 = 0; /* mean(dxhat), mean(dxhat * xhat) */
+#pragma omp simd reduction(+ : m1, m2)
         for (int c = 0; c < C; c++) {
-            double xh = (x[c] - mean) * rstd, dxh = (double)dy[c] * g[c];
+            const float xh = (x[c] - mean) * rstd, dxh = dy[c] * g[c];
             m1 += dxh;
             m2 += dxh * xh;
-            if (dg) dg[c] += (float)(dy[c] * xh);
-            if (db) db[c] += dy[c];
         }
-        m1 /= C;
-        m2 /= C;
+        if (dg)
+#pragma omp simd
+            for (int c = 0; c < C; c++)
+                dg[c] += dy[c] * ((x[c] - mean) * rstd);
+        if (db)
+#pragma omp simd
+            for (int c = 0; c < C; c++)
+                db[c] += dy[c];
+        m1 /= (float)C;
+        m2 /= (float)C;
         if (!dinp) continue;
         float *dx = dinp + (size_t)i * C;
+#pragma omp simd
         for (int c = 0; c < C; c++) {
-            double xh = (x[c] - mean) * rstd, dxh = (double)dy[c] * g[c];
-            dx[c] += (float)(rstd * (dxh - m1 - xh * m2));
+            const float xh = (x[c] - mean) * rstd;
+            dx[c] += rstd * (dy[c] * g[c] - m1 - xh * m2);
         }
     }
 }
@@ -107,27 +119,24 @@ void eb_attention_backward(float *dq, float *dk, float *dv, float *dspan_z, floa
         /* recompute P = softmax(scores) over valid keys */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, HS, scale, q + h * HS, H,
                     k + h * HS, H, 0.0f, P, N);
-        for (int i = 0; i < N; i++) {
-            float *row = P + (size_t)i * N;
-            float mx = -FLT_MAX;
-            for (int j = 0; j < N; j++)
-                if (!key_valid || key_valid[j]) mx = row[j] > mx ? row[j] : mx;
-            float sum = 0;
-            for (int j = 0; j < N; j++) {
-                float e = (key_valid && !key_valid[j]) ? 0.0f : expf(row[j] - mx);
-                row[j] = e;
-                sum += e;
-            }
-            float inv = sum > 0 ? 1.0f / sum : 0.0f;
-            for (int j = 0; j < N; j++)
-                row[j] *= inv;
-        }
+        for (int i = 0; i < N; i++) /* the forward's own (dispatched) softmax */
+            eb_softmax_masked_row(P + (size_t)i * N, N, i, key_valid, NULL, 0.0f);
         /* dA = dout_h V_h^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, HS, 1.0f, dout + h * HS, H,
                     v + h * HS, H, 0.0f, dA, N);
         /* dV_h += A^T dout_h, with A = P * m: build A in place after using P */
         double dz = 0;
-        for (int i = 0; i < N; i++) {
+        for (int i = 0; i < N && !span_z; i++) { /* no span: A = P */
+            const float *p = P + (size_t)i * N;
+            float *da = dA + (size_t)i * N, dot = 0;
+#pragma omp simd reduction(+ : dot)
+            for (int j = 0; j < N; j++)
+                dot += da[j] * p[j];
+#pragma omp simd
+            for (int j = 0; j < N; j++)
+                da[j] = p[j] * (da[j] - dot) * scale;
+        }
+        for (int i = 0; i < N && span_z; i++) {
             float *p = P + (size_t)i * N, *da = dA + (size_t)i * N;
             /* dP = dA * m; dz += sum dA * P * dm/dz; then softmax backward */
             double dot = 0;

@@ -608,15 +608,18 @@ void eb_gemm_packed_ref(float *out, const float *inp, const float *wp, const flo
 /* The sums of MR rows x ncols (<= 48) columns plus the bias into out (the
  * packed fp32 and bf16 kernels' common end). */
 static inline __attribute__((always_inline)) T512 void
-panel_store(float *out, int ldo, __m512 acc[8][3], const float *bias, int MR, int ncols) {
+panel_store(float *out, int ldo, __m512 acc[8][3], const float *bias, int MR, int ncols, int add) {
     for (int j = 0; j < 3; j++) {
         const int c0 = 16 * j;
         if (c0 >= ncols) break;
         const __mmask16 m =
             ncols - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (ncols - c0)) - 1u);
         const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
-        for (int r = 0; r < MR; r++)
-            _mm512_mask_storeu_ps(out + (size_t)r * ldo + c0, m, _mm512_add_ps(acc[r][j], bv));
+        for (int r = 0; r < MR; r++) {
+            float *o = out + (size_t)r * ldo + c0;
+            const __m512 prev = add ? _mm512_maskz_loadu_ps(m, o) : _mm512_setzero_ps();
+            _mm512_mask_storeu_ps(o, m, _mm512_add_ps(_mm512_add_ps(acc[r][j], bv), prev));
+        }
     }
 }
 
@@ -652,7 +655,7 @@ panel_rows(float *out, int ldo, const float *x, int ldx, const float *pw, const 
         EB_PANEL_ROW(7)
 #undef EB_PANEL_ROW
     }
-    panel_store(out, ldo, acc, bias, MR, ncols);
+    panel_store(out, ldo, acc, bias, MR, ncols, 0);
 }
 
 static T512 void panel_512(float *out, int ldo, const float *inp, int ldx, const float *pw,
@@ -736,7 +739,7 @@ void eb_gemm_packed_bf16_ref(float *out, const float *inp, const uint16_t *wp, c
 /* MR rows (1..8) of the bf16 input x (C even) against one panel. */
 static inline __attribute__((always_inline)) TBF16 void
 panel_rows_bf16(float *out, int ldo, const uint16_t *x, int ldx, const uint16_t *pw,
-                const float *bias, int C, int MR, int ncols) {
+                const float *bias, int C, int MR, int ncols, int add) {
     __m512 acc[8][3];
     for (int r = 0; r < 8; r++)
         for (int j = 0; j < 3; j++)
@@ -767,21 +770,21 @@ panel_rows_bf16(float *out, int ldo, const uint16_t *x, int ldx, const uint16_t 
         EB_PANEL_ROW_BF16(7)
 #undef EB_PANEL_ROW_BF16
     }
-    panel_store(out, ldo, acc, bias, MR, ncols);
+    panel_store(out, ldo, acc, bias, MR, ncols, add);
 }
 
 static TBF16 void panel_bf16(float *out, int ldo, const uint16_t *x, int ldx, const uint16_t *pw,
-                             const float *bias, int N, int C, int ncols) {
+                             const float *bias, int N, int C, int ncols, int add) {
     int n = 0;
     for (; n + 8 <= N; n += 8)
         panel_rows_bf16(out + (size_t)n * ldo, ldo, x + (size_t)n * ldx, ldx, pw, bias, C, 8,
-                        ncols);
+                        ncols, add);
     for (; n + 4 <= N; n += 4)
         panel_rows_bf16(out + (size_t)n * ldo, ldo, x + (size_t)n * ldx, ldx, pw, bias, C, 4,
-                        ncols);
+                        ncols, add);
     for (; n < N; n++)
         panel_rows_bf16(out + (size_t)n * ldo, ldo, x + (size_t)n * ldx, ldx, pw, bias, C, 1,
-                        ncols);
+                        ncols, add);
 }
 #endif
 
@@ -798,7 +801,7 @@ int eb_gemm_packed_bf16(float *out, const float *inp, const uint16_t *wp, const 
         EB_PAR_FOR(threads, par, (int p = 0; p < np; p++), {
             const int o0 = p * EB_PACK_NR, nc = OC - o0 < EB_PACK_NR ? OC - o0 : EB_PACK_NR;
             panel_bf16(out + o0, OC, xbuf, C, wp + (size_t)p * EB_PACK_NR * C,
-                       bias ? bias + o0 : NULL, N, C, nc);
+                       bias ? bias + o0 : NULL, N, C, nc, 0);
             if (ep != EB_EPI_NONE)
                 for (int n = 0; n < N; n++)
                     epilogue(out + (size_t)n * OC + o0, (size_t)nc, ep);
@@ -810,4 +813,206 @@ int eb_gemm_packed_bf16(float *out, const float *inp, const uint16_t *wp, const 
     eb_gemm_packed_bf16_ref(out, inp, wp, bias, N, C, OC);
     if (ep != EB_EPI_NONE) epilogue(out, (size_t)N * OC, ep);
     return simd;
+}
+
+/* ---------------------------------------------------------------- */
+/* Products of training: bf16 operands of any layout, fp32 sums      */
+/* ---------------------------------------------------------------- */
+/* The three products of a linear layer y = x w^T + b in training are
+ *   forward        y[N,OC]   = x[N,C] w[OC,C]^T     (K = C)
+ *   backward-data  dx[N,C]  += dy[N,OC] w[OC,C]     (K = OC)
+ *   backward-wgt   dw[OC,C] += dy[N,OC]^T x[N,C]    (K = N)
+ * Each is out[M,NC] (+)= A[M,K] B[K,NC] with A and B read through strides,
+ * so one kernel serves all three: A is rounded to bf16 rows of Kp = K
+ * rounded up to even (eb_bf16_rows), B is packed into the 48-column bf16
+ * panels of eb_pack_bf16 (eb_pack_bf16_ex); a missing last k is a zero. */
+
+static int even_up(int k) {
+    return k + (k & 1);
+}
+
+size_t eb_pack_bf16_ex_count(int K, int NC) {
+    if (K <= 0 || NC <= 0) return 0;
+    return (size_t)((NC + EB_PACK_NR - 1) / EB_PACK_NR) * EB_PACK_NR * (size_t)even_up(K);
+}
+
+#if EB_X86
+/* Two rows of 16 fp32 values (k and k + 1) -> 16 interleaved bf16 pairs. */
+static inline __attribute__((always_inline))
+__attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl"))) __m512i
+pairs16(__m512 lo, __m512 hi) {
+    /* cvtne2ps: elements 0..15 from the second operand, 16..31 from the first */
+    const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+                                         16, 0);
+    return _mm512_permutexvar_epi16(idx, v);
+}
+
+/* eb_pack_bf16_ex for contiguous columns (s_col == 1). */
+static __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl"))) void
+pack_cols_avx512(uint16_t *dst, const float *src, int K, int NC, size_t s_k) {
+    const int Kp = even_up(K), np = (NC + EB_PACK_NR - 1) / EB_PACK_NR;
+    for (int p = 0; p < np; p++) {
+        uint16_t *d = dst + (size_t)p * EB_PACK_NR * Kp;
+        for (int k = 0; k < Kp; k += 2) {
+            const float *r0 = src + (size_t)k * s_k, *r1 = r0 + s_k;
+            for (int j = 0; j < EB_PACK_NR; j += 16) {
+                const int o = p * EB_PACK_NR + j, left = NC - o;
+                const __mmask16 m = left >= 16  ? (__mmask16)0xFFFF
+                                    : left <= 0 ? (__mmask16)0
+                                                : (__mmask16)((1u << left) - 1u);
+                const __m512 lo = _mm512_maskz_loadu_ps(m, r0 + o);
+                const __m512 hi = k + 1 < K ? _mm512_maskz_loadu_ps(m, r1 + o) : _mm512_setzero_ps();
+                _mm512_storeu_si512(d + (size_t)k * EB_PACK_NR + 2 * j, pairs16(lo, hi));
+            }
+        }
+    }
+}
+#endif
+
+void eb_pack_bf16_ex(uint16_t *dst, const float *src, int K, int NC, size_t s_col, size_t s_k) {
+    if (K <= 0 || NC <= 0) return;
+#if EB_X86
+    if (s_col == 1 && eb_cpu_has_avx512_bf16() && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl")) {
+        pack_cols_avx512(dst, src, K, NC, s_k);
+        return;
+    }
+#endif
+    const int Kp = even_up(K), np = (NC + EB_PACK_NR - 1) / EB_PACK_NR;
+    for (int p = 0; p < np; p++) {
+        uint16_t *d = dst + (size_t)p * EB_PACK_NR * Kp;
+        for (int k = 0; k < Kp; k++)
+            for (int j = 0; j < EB_PACK_NR; j++) {
+                const int o = p * EB_PACK_NR + j;
+                d[(size_t)(k / 2) * 2 * EB_PACK_NR + 2 * j + (k & 1)] =
+                    o < NC && k < K ? eb_f32_to_bf16(src[(size_t)o * s_col + (size_t)k * s_k])
+                                    : 0;
+            }
+    }
+}
+
+#if EB_X86
+/* In-register transpose of a 16 x 16 tile of 32-bit elements. */
+static inline __attribute__((always_inline)) __attribute__((target("avx512f"))) void
+transpose16(__m512i r[16]) {
+    __m512i t[16], u[16], v[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int i = 0; i < 16; i += 8)
+        for (int j = 0; j < 4; j++) {
+            v[i + j] = _mm512_shuffle_i32x4(u[i + j], u[i + j + 4], 0x88);
+            v[i + j + 4] = _mm512_shuffle_i32x4(u[i + j], u[i + j + 4], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(v[j], v[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_i32x4(v[j], v[j + 8], 0xdd);
+    }
+}
+
+/* eb_bf16_rows for a transposed read (s_row == 1): 16 rows x 32 k at a time,
+ * rounded as pairs of k by pairs16 (one 32-bit pair per row), the 16 x 16
+ * tile of pairs transposed in registers and stored as 16 row pieces. */
+static __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl"))) void
+rows_t_avx512(uint16_t *dst, const float *src, int M, int K, size_t s_k) {
+    const int Kp = even_up(K);
+    for (int m0 = 0; m0 < M; m0 += 16) {
+        const int mr = M - m0 < 16 ? M - m0 : 16;
+        const __mmask16 mm = mr == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << mr) - 1u);
+        for (int k0 = 0; k0 < Kp; k0 += 32) {
+            const int kr = Kp - k0 < 32 ? (Kp - k0) / 2 : 16; /* pairs in this tile */
+            __m512i r[16];
+            for (int q = 0; q < 16; q++) {
+                const int k = k0 + 2 * q;
+                if (q >= kr) {
+                    r[q] = _mm512_setzero_si512();
+                    continue;
+                }
+                const __m512 lo = _mm512_maskz_loadu_ps(mm, src + (size_t)k * s_k + m0);
+                const __m512 hi = k + 1 < K ? _mm512_maskz_loadu_ps(mm, src + (size_t)(k + 1) * s_k + m0)
+                                            : _mm512_setzero_ps();
+                r[q] = pairs16(lo, hi);
+            }
+            transpose16(r);
+            const __mmask16 km = kr == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << kr) - 1u);
+            for (int i = 0; i < mr; i++)
+                _mm512_mask_storeu_epi32(dst + (size_t)(m0 + i) * Kp + k0, km, r[i]);
+        }
+    }
+}
+#endif
+
+void eb_bf16_rows(uint16_t *dst, const float *src, int M, int K, size_t s_row, size_t s_k) {
+    if (M <= 0 || K <= 0) return;
+    const int Kp = even_up(K);
+#if EB_X86
+    if (s_row == 1 && ((uintptr_t)dst & 3) == 0 && eb_cpu_has_avx512_bf16() &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+        rows_t_avx512(dst, src, M, K, s_k);
+        return;
+    }
+#endif
+    if (s_k == 1) {
+        for (int m = 0; m < M; m++) {
+            eb_f32_to_bf16_array(dst + (size_t)m * Kp, src + (size_t)m * s_row, (size_t)K);
+            if (Kp > K) dst[(size_t)m * Kp + K] = 0;
+        }
+        return;
+    }
+    /* a transposed read: tiles of 16 x 16 keep both sides in cache */
+    for (int m0 = 0; m0 < M; m0 += 16)
+        for (int k0 = 0; k0 < Kp; k0 += 16) {
+            const int m1 = m0 + 16 < M ? m0 + 16 : M, k1 = k0 + 16 < Kp ? k0 + 16 : Kp;
+            for (int m = m0; m < m1; m++)
+                for (int k = k0; k < k1; k++)
+                    dst[(size_t)m * Kp + k] =
+                        k < K ? eb_f32_to_bf16(src[(size_t)m * s_row + (size_t)k * s_k]) : 0;
+        }
+}
+
+void eb_gemm_bf16_pp_ref(float *out, int ldo, const uint16_t *a, const uint16_t *bp,
+                         const float *bias, int M, int K, int NC, int add) {
+    const int Kp = even_up(K);
+    for (int m = 0; m < M; m++)
+        for (int o = 0; o < NC; o++) {
+            const uint16_t *col =
+                bp + (size_t)(o / EB_PACK_NR) * EB_PACK_NR * Kp + 2 * (o % EB_PACK_NR);
+            double s = bias ? bias[o] : 0.0;
+            for (int k = 0; k < Kp; k++)
+                s += (double)eb_bf16_to_f32(a[(size_t)m * Kp + k]) *
+                     eb_bf16_to_f32(col[(size_t)(k / 2) * 2 * EB_PACK_NR + (k & 1)]);
+            float *y = out + (size_t)m * ldo + o;
+            *y = add ? *y + (float)s : (float)s;
+        }
+}
+
+int eb_gemm_bf16_pp(float *out, int ldo, const uint16_t *a, const uint16_t *bp, const float *bias,
+                    int M, int K, int NC, int add, int threads) {
+    if (M <= 0 || NC <= 0 || K <= 0) return 1;
+    const int Kp = even_up(K);
+#if EB_X86
+    if (eb_cpu_has_avx512_bf16() && ((uintptr_t)bp & 63) == 0) {
+        const int np = (NC + EB_PACK_NR - 1) / EB_PACK_NR;
+        const int par = 2.0 * M * (double)K * NC > EB_PAR_MIN_FLOPS && np > 1;
+        (void)par;
+        EB_PAR_FOR(threads, par, (int p = 0; p < np; p++), {
+            const int o0 = p * EB_PACK_NR, nc = NC - o0 < EB_PACK_NR ? NC - o0 : EB_PACK_NR;
+            panel_bf16(out + o0, ldo, a, Kp, bp + (size_t)p * EB_PACK_NR * Kp,
+                       bias ? bias + o0 : NULL, M, Kp, nc, add);
+        });
+        return 1;
+    }
+#endif
+    (void)threads;
+    eb_gemm_bf16_pp_ref(out, ldo, a, bp, bias, M, K, NC, add);
+    return 0;
 }

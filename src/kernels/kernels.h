@@ -97,6 +97,23 @@ int eb_gemm_packed_bf16(float *out, const float *inp, const uint16_t *wp, const 
                         int C, int OC, eb_epilogue ep, uint16_t *xbuf, int threads);
 void eb_gemm_packed_bf16_ref(float *out, const float *inp, const uint16_t *wp, const float *bias,
                              int N, int C, int OC);
+
+/* Products of training with bf16 operands and fp32 sums, for any layout:
+ * out[M, NC] = A[M, K] B[K, NC] (+ bias[NC]), or += with add != 0 (then
+ * bias is usually NULL).  A is given as bf16 rows of Kp = K rounded up to
+ * even (eb_bf16_rows reads A(m, k) = src[m * s_row + k * s_k]); B as
+ * eb_pack_bf16_ex_count(K, NC) uint16s, 64-byte aligned, packed by
+ * eb_pack_bf16_ex from B(k, j) = src[j * s_col + k * s_k] into the panels
+ * of eb_pack_bf16 (a last odd k is padded with zeros on both sides).
+ * eb_gemm_bf16_pp runs AVX512-BF16 where the CPU has it (returns 1), else
+ * the scalar eb_gemm_bf16_pp_ref (sums in double; returns 0). */
+size_t eb_pack_bf16_ex_count(int K, int NC);
+void eb_pack_bf16_ex(uint16_t *dst, const float *src, int K, int NC, size_t s_col, size_t s_k);
+void eb_bf16_rows(uint16_t *dst, const float *src, int M, int K, size_t s_row, size_t s_k);
+int eb_gemm_bf16_pp(float *out, int ldo, const uint16_t *a, const uint16_t *bp, const float *bias,
+                    int M, int K, int NC, int add, int threads);
+void eb_gemm_bf16_pp_ref(float *out, int ldo, const uint16_t *a, const uint16_t *bp,
+                         const float *bias, int M, int K, int NC, int add);
 /* Fused Linear + activation: out = act(inp @ w^T + bias) (bias+GELU fusion;
  * for albert.c's FFN: eb_matmul_act(s->ffn, ..., EB_EPI_GELU_NEW)). */
 void eb_matmul_act(float *out, const float *inp, const float *w, const float *bias, int N, int C,

@@ -491,7 +491,26 @@ eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err) {
     return EB_OK;
 }
 
+eb_status eb_tm_set_bf16(eb_tmodel *m, int on, eb_error *err) {
+    if (on && !m->pk) {
+        /* every matrix the products use: 6 per unique layer, the embedding mapping, the
+           masked-LM dense and decoder, 4 per adapter application */
+        m->cap_pk = 6 * m->n_unique + 3 + 4 * EB_TRAIN_MAX_ADAPTERS;
+        m->pk = eb_calloc(m->alloc, (size_t)m->cap_pk, sizeof *m->pk);
+        if (!m->pk) return eb_fail(err, EB_ERR_NOMEM, "train: out of memory (bf16 weights)");
+    }
+    m->bf16 = on != 0;
+    return EB_OK;
+}
+
 void eb_tm_free(eb_tmodel *m) {
+    for (int i = 0; i < m->npk; i++) {
+        eb_free_aligned(m->alloc, m->pk[i].f);
+        eb_free_aligned(m->alloc, m->pk[i].b);
+    }
+    eb_free(m->alloc, m->pk);
+    eb_free_aligned(m->alloc, m->bf_a);
+    eb_free_aligned(m->alloc, m->bf_b);
     if (m->eff && m->eff != m->params) eb_free_aligned(m->alloc, m->eff);
     eb_free_aligned(m->alloc, m->params);
     eb_free_aligned(m->alloc, m->grads);
@@ -501,6 +520,102 @@ void eb_tm_free(eb_tmodel *m) {
     eb_free(m->alloc, m->ramp);
     eb_free(m->alloc, m->t);
     memset(m, 0, sizeof *m);
+}
+
+/* ---------------- products ---------------- */
+/* y[N,OC] = x[N,C] w[OC,C]^T + b and its backward.  fp32: OpenBLAS (as fast
+ * as edgebert's packed fp32 kernel at these shapes: docs/training.md).
+ * bf16: edgebert's AVX512-BF16 panels; the weight is packed once per
+ * forward (ALBERT applies one layer's weights num_hidden_layers times), the
+ * other operand rounded to bf16 into scratch.  Where scratch cannot be had
+ * the product runs in fp32. */
+
+static int even_up(int k) {
+    return k + (k & 1);
+}
+
+static uint16_t *scratch(eb_tmodel *m, uint16_t **buf, size_t *cap, size_t n) {
+    if (n <= *cap) return *buf;
+    eb_free_aligned(m->alloc, *buf);
+    *buf = eb_malloc_aligned(m->alloc, n * sizeof(uint16_t));
+    *cap = *buf ? n : 0;
+    return *buf;
+}
+
+/* w's panels for the forward (bwd = 0) or backward-data product, packed at
+ * this forward; NULL when out of memory or slots. */
+static const uint16_t *packed(eb_tmodel *m, const float *w, int C, int OC, int bwd) {
+    eb_tpack *e = NULL;
+    for (int i = 0; i < m->npk && !e; i++)
+        if (m->pk[i].w == w && m->pk[i].C == C && m->pk[i].OC == OC) e = &m->pk[i];
+    if (!e) {
+        if (m->npk == m->cap_pk) return NULL;
+        e = &m->pk[m->npk++];
+        memset(e, 0, sizeof *e);
+        e->w = w, e->C = C, e->OC = OC;
+    }
+    uint16_t **dst = bwd ? &e->b : &e->f;
+    unsigned *gen = bwd ? &e->gen_b : &e->gen_f;
+    if (*dst && *gen == m->pack_gen) return *dst;
+    if (!*dst) {
+        const size_t n = bwd ? eb_pack_bf16_ex_count(OC, C) : eb_pack_bf16_ex_count(C, OC);
+        *dst = eb_malloc_aligned(m->alloc, n * sizeof(uint16_t));
+        if (!*dst) return NULL;
+    }
+    if (bwd)
+        eb_pack_bf16_ex(*dst, w, OC, C, 1, (size_t)C); /* B(k=o, j=c) = w[o][c] */
+    else
+        eb_pack_bf16_ex(*dst, w, C, OC, (size_t)C, 1); /* B(k=c, j=o) = w[o][c] */
+    *gen = m->pack_gen;
+    return *dst;
+}
+
+static void lin_fwd(eb_tmodel *m, float *out, const float *x, const eb_tlin *l, int N, int C,
+                    int OC) {
+    if (m->bf16) {
+        const uint16_t *bp = packed(m, l->w, C, OC, 0);
+        uint16_t *a = bp ? scratch(m, &m->bf_a, &m->bf_a_cap, (size_t)N * even_up(C)) : NULL;
+        if (a) {
+            eb_bf16_rows(a, x, N, C, (size_t)C, 1);
+            eb_gemm_bf16_pp(out, OC, a, bp, l->b, N, C, OC, 0, 0);
+            return;
+        }
+    }
+    eb_matmul(out, x, l->w, l->b, N, C, OC);
+}
+
+/* dx[N,C] += dy w, gw->w[OC,C] += dy^T x, gw->b[OC] += column sums of dy
+ * (NULL outputs skipped). */
+static void lin_bwd(eb_tmodel *m, float *dx, const eb_tlin *gw, const float *dy, const float *x,
+                    const eb_tlin *l, int N, int C, int OC) {
+    float *dw = gw ? gw->w : NULL, *db = gw ? gw->b : NULL;
+    if (!m->bf16) {
+        eb_matmul_backward(dx, dw, db, dy, x, l->w, N, C, OC);
+        return;
+    }
+    if (dx) {
+        const uint16_t *bp = packed(m, l->w, C, OC, 1);
+        uint16_t *a = bp ? scratch(m, &m->bf_a, &m->bf_a_cap, (size_t)N * even_up(OC)) : NULL;
+        if (a) {
+            eb_bf16_rows(a, dy, N, OC, (size_t)OC, 1);
+            eb_gemm_bf16_pp(dx, C, a, bp, NULL, N, OC, C, 1, 0);
+        } else {
+            eb_matmul_backward(dx, NULL, NULL, dy, x, l->w, N, C, OC);
+        }
+    }
+    if (dw) {
+        uint16_t *a = scratch(m, &m->bf_a, &m->bf_a_cap, (size_t)OC * even_up(N));
+        uint16_t *bp = scratch(m, &m->bf_b, &m->bf_b_cap, eb_pack_bf16_ex_count(N, C));
+        if (a && bp) {
+            eb_bf16_rows(a, dy, OC, N, 1, (size_t)OC);  /* A(o, n) = dy[n][o] */
+            eb_pack_bf16_ex(bp, x, N, C, 1, (size_t)C); /* B(n, c) = x[n][c] */
+            eb_gemm_bf16_pp(dw, C, a, bp, NULL, OC, N, C, 1, 0);
+        } else {
+            eb_matmul_backward(NULL, dw, NULL, dy, x, l->w, N, C, OC);
+        }
+    }
+    if (db)
+        eb_matmul_backward(NULL, NULL, db, dy, x, l->w, N, C, OC);
 }
 
 /* ---------------- forward ---------------- */
@@ -545,10 +660,10 @@ static void adapter_forward(eb_tmodel *m, float *y, const eb_tlin *down, const e
                             float *in, float *pre, float *act, int N) {
     const int H = m->cfg.hidden_size, r = m->x.adapter_size;
     memcpy(in, y, sizeof(float) * (size_t)N * H);
-    eb_matmul(pre, in, down->w, down->b, N, H, r);
+    lin_fwd(m, pre, in, down, N, H, r);
     memcpy(act, pre, sizeof(float) * (size_t)N * r);
     eb_gelu_new(act, (size_t)N * r);
-    eb_matmul(m->dad, act, up->w, up->b, N, r, H);
+    lin_fwd(m, m->dad, act, up, N, r, H);
     eb_add_inplace(y, m->dad, (size_t)N * H);
 }
 
@@ -579,6 +694,7 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
     const float eps = c->layer_norm_eps;
     m->B = B;
     m->T = T;
+    m->pack_gen++; /* the weights may have changed since the last forward */
     memcpy(m->ids, ids, sizeof(int32_t) * (size_t)N);
     for (int i = 0; i < N; i++)
         m->types[i] = types ? types[i] : 0;
@@ -601,21 +717,21 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
     }
     eb_layernorm(m->emb_ln, m->emb_sum, w->eln.g, w->eln.b, N, E, eps);
     const int A = c->num_hidden_layers * c->inner_group_num;
-    eb_matmul(m->acts[0].xin, m->emb_ln, w->map.w, w->map.b, N, E, H);
+    lin_fwd(m, m->acts[0].xin, m->emb_ln, &w->map, N, E, H);
     for (int a = 0; a < A; a++) {
         const int l = a / c->inner_group_num, inner = a % c->inner_group_num;
         const eb_tlayer *L = &w->layers[(l / per_group) * c->inner_group_num + inner];
         eb_tact *s = &m->acts[a];
         float *out = a + 1 < A ? m->acts[a + 1].xin : m->final_out;
-        eb_matmul(s->q, s->xin, L->q.w, L->q.b, N, H, H);
-        eb_matmul(s->k, s->xin, L->k.w, L->k.b, N, H, H);
-        eb_matmul(s->v, s->xin, L->v.w, L->v.b, N, H, H);
+        lin_fwd(m, s->q, s->xin, &L->q, N, H, H);
+        lin_fwd(m, s->k, s->xin, &L->k, N, H, H);
+        lin_fwd(m, s->v, s->xin, &L->v, N, H, H);
         for (int b = 0; b < B; b++) {
             size_t o = (size_t)b * T * H;
             eb_attention(s->ctx + o, m->att, s->q + o, s->k + o, s->v + o, T, NH, HS,
                          m->key_valid + (size_t)b * T, L->span, m->x.span_ramp, NULL, 0);
         }
-        eb_matmul(s->res1, s->ctx, L->o.w, L->o.b, N, H, H);
+        lin_fwd(m, s->res1, s->ctx, &L->o, N, H, H);
         const eb_tlin *ad = m->x.adapter_size > 0 ? w->ad[a] : NULL;
         if (ad)
             adapter_forward(m, s->res1, &ad[EB_AD_ATTN_DOWN], &ad[EB_AD_ATTN_UP], s->ad_in[0],
@@ -623,10 +739,10 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
         if (hp > 0) dropout_fwd(s->res1, s->dm[0], (size_t)N * H, hp, &hrng, hpre, hpost);
         eb_add_inplace(s->res1, s->xin, (size_t)N * H);
         eb_layernorm(s->h1, s->res1, L->aln.g, L->aln.b, N, H, eps);
-        eb_matmul(s->fpre, s->h1, L->ffn.w, L->ffn.b, N, H, I);
+        lin_fwd(m, s->fpre, s->h1, &L->ffn, N, H, I);
         memcpy(s->fact, s->fpre, sizeof(float) * (size_t)N * I);
         activation(s->fact, (size_t)N * I, c->hidden_act);
-        eb_matmul(s->res2, s->fact, L->ffn_out.w, L->ffn_out.b, N, I, H);
+        lin_fwd(m, s->res2, s->fact, &L->ffn_out, N, I, H);
         if (ad)
             adapter_forward(m, s->res2, &ad[EB_AD_FFN_DOWN], &ad[EB_AD_FFN_UP], s->ad_in[1],
                             s->ad_pre[1], s->ad_act[1], N);
@@ -672,10 +788,10 @@ static void adapter_backward(eb_tmodel *m, const float *dy, const eb_tlin *down,
     const int H = m->cfg.hidden_size, r = m->x.adapter_size, N = m->B * m->T;
     memcpy(m->dad, dy, sizeof(float) * (size_t)N * H);
     zero(m->dad_r1, (size_t)N * r);
-    eb_matmul_backward(m->dad_r1, gup->w, gup->b, dy, act, up->w, N, r, H);
+    lin_bwd(m, m->dad_r1, gup, dy, act, up, N, r, H);
     zero(m->dad_r2, (size_t)N * r);
     eb_gelu_new_backward(m->dad_r2, m->dad_r1, pre, (size_t)N * r);
-    eb_matmul_backward(m->dad, gdown->w, gdown->b, m->dad_r2, in, down->w, N, H, r);
+    lin_bwd(m, m->dad, gdown, m->dad_r2, in, down, N, H, r);
 }
 
 void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int backbone) {
@@ -719,11 +835,10 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
             dz = m->dad;
         }
         zero(m->dffn2, NI);
-        eb_matmul_backward(m->dffn2, G->ffn_out.w, G->ffn_out.b, dz, s->fact, L->ffn_out.w, N, I,
-                           H);
+        lin_bwd(m, m->dffn2, &G->ffn_out, dz, s->fact, &L->ffn_out, N, I, H);
         zero(m->dffn, NI);
         activation_backward(m->dffn, m->dffn2, s->fpre, NI, c->hidden_act);
-        eb_matmul_backward(m->dtmp, G->ffn.w, G->ffn.b, m->dffn, s->h1, L->ffn.w, N, H, I);
+        lin_bwd(m, m->dtmp, &G->ffn, m->dffn, s->h1, &L->ffn, N, H, I);
         /* h1 = LN(res1), res1 = o(attention(q, k, v)) + xin */
         zero(m->dres, NHs);
         eb_layernorm_backward(m->dres, G->aln.g, G->aln.b, m->dtmp, s->res1, L->aln.g, N, H, eps);
@@ -737,7 +852,7 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
             dz = m->dad;
         }
         zero(m->dctx, NHs);
-        eb_matmul_backward(m->dctx, G->o.w, G->o.b, dz, s->ctx, L->o.w, N, H, H);
+        lin_bwd(m, m->dctx, &G->o, dz, s->ctx, &L->o, N, H, H);
         zero(m->dq, NHs);
         zero(m->dk, NHs);
         zero(m->dv, NHs);
@@ -747,13 +862,13 @@ void eb_tm_backward(eb_tmodel *m, const float *dmain, float *const *dramp, int b
                                   s->q + o, s->k + o, s->v + o, T, NH, HS,
                                   m->key_valid + (size_t)b * T, L->span, m->x.span_ramp, NULL);
         }
-        eb_matmul_backward(m->dh, G->q.w, G->q.b, m->dq, s->xin, L->q.w, N, H, H);
-        eb_matmul_backward(m->dh, G->k.w, G->k.b, m->dk, s->xin, L->k.w, N, H, H);
-        eb_matmul_backward(m->dh, G->v.w, G->v.b, m->dv, s->xin, L->v.w, N, H, H);
+        lin_bwd(m, m->dh, &G->q, m->dq, s->xin, &L->q, N, H, H);
+        lin_bwd(m, m->dh, &G->k, m->dk, s->xin, &L->k, N, H, H);
+        lin_bwd(m, m->dh, &G->v, m->dv, s->xin, &L->v, N, H, H);
     }
     if (!backbone || m->frozen_backbone) return;
     zero(m->demb, (size_t)N * E);
-    eb_matmul_backward(m->demb, g->map.w, g->map.b, m->dh, m->emb_ln, w->map.w, N, E, H);
+    lin_bwd(m, m->demb, &g->map, m->dh, m->emb_ln, &w->map, N, E, H);
     zero(m->demb2, (size_t)N * E);
     eb_layernorm_backward(m->demb2, g->eln.g, g->eln.b, m->demb, m->emb_sum, w->eln.g, N, E, eps);
     eb_embedding_backward(g->word, m->demb2, m->ids, N, E);
@@ -780,11 +895,12 @@ double eb_tm_mlm_loss(eb_tmodel *m, const int32_t *labels, int backward, int *n_
     for (int r = 0; r < M; r++)
         memcpy(m->mlm_h + (size_t)r * H, m->final_out + (size_t)m->mlm_rows[r] * H,
                sizeof(float) * H);
-    eb_matmul(m->mlm_pre, m->mlm_h, w->mlm_dense.w, w->mlm_dense.b, M, H, E);
+    lin_fwd(m, m->mlm_pre, m->mlm_h, &w->mlm_dense, M, H, E);
     memcpy(m->mlm_act, m->mlm_pre, sizeof(float) * (size_t)M * E);
     activation(m->mlm_act, (size_t)M * E, c->hidden_act);
     eb_layernorm(m->mlm_y, m->mlm_act, w->mlm_ln.g, w->mlm_ln.b, M, E, eps);
-    eb_matmul(m->mlm_logits, m->mlm_y, w->word, w->mlm_bias, M, E, V);
+    const eb_tlin dec = {w->word, w->mlm_bias}; /* decoder tied to the word embeddings */
+    lin_fwd(m, m->mlm_logits, m->mlm_y, &dec, M, E, V);
     double loss = 0;
     const int den = m->mlm_denom > 0 ? m->mlm_denom : M; /* a shard: the global batch's count */
     const float inv = 1.0f / (float)den;
@@ -814,16 +930,15 @@ double eb_tm_mlm_loss(eb_tmodel *m, const int32_t *labels, int backward, int *n_
     if (!backward) return loss;
     /* logits = y word^T + bias */
     zero(m->mlm_dy, (size_t)M * E);
-    eb_matmul_backward(m->mlm_dy, m->frozen_backbone ? NULL : g->word, g->mlm_bias, m->mlm_logits,
-                       m->mlm_y, w->word, M, E, V);
+    eb_tlin gdec = {m->frozen_backbone ? NULL : g->word, g->mlm_bias};
+    lin_bwd(m, m->mlm_dy, &gdec, m->mlm_logits, m->mlm_y, &dec, M, E, V);
     zero(m->mlm_dx, (size_t)M * E);
     eb_layernorm_backward(m->mlm_dx, g->mlm_ln.g, g->mlm_ln.b, m->mlm_dy, m->mlm_act, w->mlm_ln.g,
                           M, E, eps);
     zero(m->mlm_dy, (size_t)M * E);
     activation_backward(m->mlm_dy, m->mlm_dx, m->mlm_pre, (size_t)M * E, c->hidden_act);
     zero(m->mlm_dh, (size_t)M * H);
-    eb_matmul_backward(m->mlm_dh, g->mlm_dense.w, g->mlm_dense.b, m->mlm_dy, m->mlm_h,
-                       w->mlm_dense.w, M, H, E);
+    lin_bwd(m, m->mlm_dh, &g->mlm_dense, m->mlm_dy, m->mlm_h, &w->mlm_dense, M, H, E);
     zero(m->mlm_dfinal, (size_t)N * H);
     for (int r = 0; r < M; r++)
         memcpy(m->mlm_dfinal + (size_t)m->mlm_rows[r] * H, m->mlm_dh + (size_t)r * H,

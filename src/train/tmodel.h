@@ -94,6 +94,14 @@ typedef struct eb_thead {
     float *logits; /* [B,K] */
 } eb_thead;
 
+/* A weight's bf16 panels for the products of training (see eb_tm_set_bf16). */
+typedef struct eb_tpack {
+    const float *w;        /* the weight [OC, C] */
+    int C, OC;
+    unsigned gen_f, gen_b; /* the forward count when packed */
+    uint16_t *f, *b;       /* forward (K = C, NC = OC) and backward-data (K = OC, NC = C) */
+} eb_tpack;
+
 typedef struct eb_tmodel {
     eb_config cfg;
     eb_model_extras x;
@@ -145,6 +153,14 @@ typedef struct eb_tmodel {
     const float *dfinal_extra; /* eb_tm_backward adds this [N,H] gradient of the encoder output
                                   (set by eb_tm_mlm_loss, consumed and cleared) */
     int32_t *ids, *types;      /* [B,T] */
+    /* products with bf16 operands and fp32 sums (eb_tm_set_bf16): each weight is packed once
+       per forward, the other operand rounded into scratch */
+    int bf16;
+    unsigned pack_gen; /* forwards so far: a packed copy of an older forward is stale */
+    eb_tpack *pk;
+    int npk, cap_pk;
+    uint16_t *bf_a, *bf_b; /* scratch: operand rows, packed activations */
+    size_t bf_a_cap, bf_b_cap;
     const eb_allocator *alloc;
 } eb_tmodel;
 
@@ -163,6 +179,10 @@ eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err);
 /* Allocate activations for batches of up to max_b x max_t tokens. */
 eb_status eb_tm_alloc_acts(eb_tmodel *m, int max_b, int max_t, eb_error *err);
 void eb_tm_free(eb_tmodel *m);
+/* Mixed precision: the encoder's, adapters' and masked-LM head's products take bf16 operands
+ * (AVX512-BF16 where the CPU has it, else the scalar kernel) with fp32 sums; parameters,
+ * gradients, activations and everything else stay fp32.  on = 0 goes back to fp32. */
+eb_status eb_tm_set_bf16(eb_tmodel *m, int on, eb_error *err);
 
 /* Index of a tensor by name, -1 if absent. */
 int eb_tm_find(const eb_tmodel *m, const char *name);

@@ -1023,6 +1023,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
                 s = eb_fail(err, EB_ERR_ARG, "train: teacher %s has %d labels, student %d", dir,
                             t.teacher.cfg.num_labels, m->cfg.num_labels);
             if (s == EB_OK) s = eb_tm_alloc_acts(&t.teacher, o->batch, o->max_len, err);
+            if (s == EB_OK) s = eb_tm_set_bf16(&t.teacher, o->bf16, err);
             if (s == EB_OK) s = check_data(&t.teacher, train, "training (teacher)", err);
             if (s == EB_OK && !one && !(one = eb_malloc(NULL, NK * sizeof(float))))
                 s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
@@ -1083,6 +1084,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     }
     m->hidden_dropout = o->phase == EB_PHASE_OFFRAMPS ? 0.0f : o->hidden_dropout;
     s = eb_tm_alloc_acts(m, o->batch, o->max_len, err);
+    if (s == EB_OK) s = eb_tm_set_bf16(m, o->bf16, err);
     if (s != EB_OK) goto done;
     const size_t NP = m->n_params;
     int ok_keys = 1;
