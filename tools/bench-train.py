@@ -91,7 +91,8 @@ def edgebert_run(exe, d, batch, seq, steps, threads, precision, ranks):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     if ranks > 1:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-        cmd = ["mpirun", "-np", str(ranks), "--oversubscribe", "--bind-to", "none"] + cmd
+        cmd = ["mpirun", "-np", str(ranks), "--oversubscribe", "--bind-to", "none", "--mca", "btl",
+               "self,vader", "--mca", "oob_tcp_if_include", "lo"] + cmd
     shutil.rmtree(os.path.join(d, "m"), ignore_errors=True)
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
