@@ -157,6 +157,13 @@ eb_load_params eb_load_params_default(void);
 eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model **out,
                         eb_error *err);
 void eb_model_free(eb_model *model);
+/* Write one task (NULL: the first) as a HuggingFace ALBERT checkpoint directory
+ * (created when missing; its files are replaced): config.json with the task's
+ * edgebert_* keys, model.safetensors (F32: the weights the engine runs, AF8 and
+ * bitmask forms decoded), spiece.model and, when the task has one, exit_lut.csv.
+ * Loading the directory gives the same task. */
+eb_status eb_model_export(const eb_model *model, const char *task, const char *out_dir,
+                          eb_error *err);
 
 const eb_config *eb_model_config(const eb_model *model);
 const eb_tokenizer *eb_model_tokenizer(const eb_model *model);

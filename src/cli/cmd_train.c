@@ -12,6 +12,7 @@
 #endif
 
 #include "cli/cli.h"
+#include "model/bundle.h"
 #include "edgebert/data.h"
 #include "edgebert/dist.h"
 #include "edgebert/train.h"
@@ -256,6 +257,14 @@ int eb_cmd_train(int argc, char **argv) {
     if (!data || !o.out_dir || (!o.config_path == !o.init_dir)) {
         fprintf(stderr, "edgebert train: need --data, --out and one of --config / --init\n");
         return usage(), 2;
+    }
+    if (o.init_dir && eb_bundle_is_bundle(o.init_dir)) {
+        fprintf(stderr,
+                "edgebert train: %s is an edgebert bundle, --init needs a checkpoint directory: "
+                "write the task first with 'edgebert export -m %s --task NAME --out DIR', then "
+                "give --init DIR\n",
+                o.init_dir, o.init_dir);
+        return 2;
     }
     /* the config decides labels and vocabulary */
     char path[1024];

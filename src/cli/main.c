@@ -13,6 +13,7 @@ int eb_cmd_classify(int argc, char **argv);
 int eb_cmd_eval(int argc, char **argv);
 int eb_cmd_tokenize(int argc, char **argv);
 int eb_cmd_pack(int argc, char **argv);
+int eb_cmd_export(int argc, char **argv);
 int eb_cmd_info(int argc, char **argv);
 int eb_cmd_calibrate(int argc, char **argv);
 int eb_cmd_cells(int argc, char **argv);
@@ -57,6 +58,8 @@ static const command commands[] = {
     {"average", eb_cmd_average,
      "average checkpoints fine-tuned from one initialisation (a model soup)"},
     {"pack", eb_cmd_pack, "build a multi-task bundle (shared embeddings, AdaptivFloat8, bitmasks)"},
+    {"export", eb_cmd_export,
+     "write a task of a bundle as a HuggingFace ALBERT checkpoint directory"},
     {"compress-report", eb_cmd_compress_report,
      "sizes, densities and accuracy fp32 vs af8 of a bundle or checkpoint"},
     {"cells", eb_cmd_cells, "ReRAM cell fault model: thresholds and fault rates per storage kind"},

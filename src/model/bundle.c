@@ -934,6 +934,8 @@ static eb_status load_image(eb_model *m, const char *path, const uint8_t *d, siz
             char nm[600];
             snprintf(nm, sizeof nm, "%.500s (tokenizer)", path);
             s = eb_tokenizer_load_buffer(R.payload + off, bytes, nm, &m->alloc, &m->tok, err);
+            m->spm = R.payload + off;
+            m->spm_bytes = bytes;
         }
     }
 done:

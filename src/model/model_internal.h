@@ -52,6 +52,8 @@ struct eb_model {
     int n_owned, cap_owned;
     const eb_model *fork_of; /* a clone from eb_model_fork_embeddings: owns only `tasks` */
     int pack_weights;        /* eb_load_params.pack_weights */
+    const uint8_t *spm;      /* a bundle's spiece.model bytes (in its image), for export */
+    size_t spm_bytes;
 };
 
 struct eb_context {

@@ -163,3 +163,20 @@ def save_model(dirname, cfg, tensors):
     with open(os.path.join(dirname, "config.json"), "w") as f:
         json.dump(cfg, f)
     write_safetensors(os.path.join(dirname, "model.safetensors"), tensors)
+
+
+def load_model(dirname):
+    """A HuggingFace ALBERT checkpoint directory as it is on disk: (config
+    dict, tensors as float64 torch tensors, span ramp R).  F32 safetensors."""
+    with open(os.path.join(dirname, "config.json")) as f:
+        cfg = json.load(f)
+    path = os.path.join(dirname, "model.safetensors")
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    for name, info in header.items():
+        if name != "__metadata__" and info["dtype"] != "F32":
+            raise ValueError("%s: tensor %s is %s, this reader takes F32" % (path, name, info["dtype"]))
+    w = {k: torch.from_numpy(v.astype(np.float64)) for k, v in read_safetensors(path).items()}
+    cfg.setdefault("hidden_act", "gelu_new")
+    return cfg, w, float(cfg.get("edgebert_span_ramp", 32.0))
