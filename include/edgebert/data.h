@@ -3,7 +3,9 @@
  *
  * Readers for the GLUE TSV files exactly as released: SST-2, CoLA, MRPC,
  * QQP, STS-B, MNLI, QNLI, RTE and WNLI, train/dev files with labels and the
- * test files without them.  Columns are found by header name where the file
+ * test files without them; and IMDB (the Large Movie Review Dataset, Maas et
+ * al. 2011) in SST-2's layout: header "sentence<TAB>label", one review per
+ * line, label 0 (negative) or 1 (positive), metric accuracy.  Columns are found by header name where the file
  * has a header; fields are split on tabs only (a bare `"` is data); a UTF-8
  * byte-order mark, CRLF line ends and a missing final newline are accepted.
  * A malformed row (wrong number of fields, bad label, invalid UTF-8, NUL
@@ -38,7 +40,8 @@ typedef enum eb_task {
     EB_TASK_QNLI = 6,
     EB_TASK_RTE = 7,
     EB_TASK_WNLI = 8,
-    EB_TASK_COUNT = 9
+    EB_TASK_IMDB = 9, /* not GLUE: the Large Movie Review Dataset as sentence<TAB>label */
+    EB_TASK_COUNT = 10
 } eb_task;
 
 typedef struct eb_task_info {
@@ -50,6 +53,9 @@ typedef struct eb_task_info {
     const char *const *label_names; /* [num_labels] in HF/GLUE order; NULL for STS-B */
     int has_f1;                     /* GLUE reports F1 of class 1 (MRPC, QQP) */
     int has_matthews;               /* GLUE reports Matthews correlation (CoLA) */
+    int head_tokens;                /* long texts: head + tail truncation with this many head
+                                       tokens per 512 (train stores max_len * k / 512 in the
+                                       model's edgebert_truncate_head); 0 = keep the head */
 } eb_task_info;
 
 /* Look a task up by name, case-insensitively; accepted spellings include

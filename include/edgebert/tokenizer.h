@@ -21,6 +21,10 @@ typedef struct eb_tokenizer_options {
     int lower_case;    /* 1: Python str.lower() */
     int split_special; /* 1: the strings of control/unknown pieces ("[CLS]", "[SEP]",
                           "[MASK]", "<pad>", "<unk>") in the text become those ids */
+    int head_tokens;   /* eb_tokenize_ex, single texts longer than max_len - 2 tokens:
+                          0 keeps the first tokens; k > 0 keeps the first min(k, room)
+                          and the last room - min(k, room) (head + tail truncation,
+                          room = max_len - 2).  Pairs are cut longest first. */
 } eb_tokenizer_options;
 
 eb_tokenizer_options eb_tokenizer_options_default(void);
@@ -29,6 +33,7 @@ eb_tokenizer_options eb_tokenizer_options_default(void);
 eb_status eb_tokenizer_encode_ex(const eb_tokenizer *tok, const char *text,
                                  const eb_tokenizer_options *opt, int32_t *ids, int cap, int *n,
                                  eb_error *err);
+/* opt->head_tokens > 0: head + tail truncation of a single text (above). */
 eb_status eb_tokenize_ex(const eb_tokenizer *tok, const char *text_a, const char *text_b,
                          int max_len, const eb_tokenizer_options *opt, eb_encoding *out,
                          eb_error *err);

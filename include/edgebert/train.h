@@ -110,6 +110,8 @@ typedef struct eb_train_options {
     int head_num_labels;      /* > 0 (phase 1): a new task head with these labels, the
                                  --init model's classifiers are not loaded (another task) */
     char head_labels[EB_MAX_LABELS][EB_LABEL_NAME_MAX];
+    int truncate_head;        /* > 0: saved as the model's edgebert_truncate_head (the head +
+                                 tail truncation its inputs were cut with) */
     int predict_after;          /* predictor: layer p (1-based), default 1 */
     float mlm_prob;             /* masked-LM phase: fraction of tokens chosen, default 0.15
                                    (of those 80 % become [MASK], 10 % a random piece, 10 % stay) */
@@ -177,16 +179,32 @@ eb_status eb_average_checkpoints(const char *const *dirs, int n, const char *out
 /* Pre-tokenized data: lines "label<TAB>ids<TAB>type_ids" (space-separated
  * ints, type ids optional), as eb_grad reads. */
 eb_status eb_train_data_read_ids(const char *path, int max_len, eb_train_data *out, eb_error *err);
-/* Plain text for masked-LM pretraining: one example per line, a TAB splits
- * it into the two segments of a pair; blank lines are skipped. */
+/* Plain text for masked-LM pretraining: one document per line, cut into
+ * windows of max_len tokens ([CLS] + max_len - 2 consecutive SentencePiece
+ * ids + [SEP]; the last window of a document may be shorter; every token is in
+ * exactly one window).  A TAB splits a line into the two segments of a pair,
+ * which stays one example, cut longest first.  Blank lines are skipped. */
 eb_status eb_train_data_read_text(const char *path, const eb_tokenizer *tok, int max_len,
                                   eb_train_data *out, eb_error *err);
+/* The same over several files; a file whose name ends in ".tsv" is read in
+ * the layout of `task` (NULL = "sst2": the `sentence` column) and each of its
+ * texts is a document (labels are ignored, empty texts skipped). */
+eb_status eb_train_data_read_mlm(const char *const *paths, int n_paths, const char *task,
+                                 const eb_tokenizer *tok, int max_len, eb_train_data *out,
+                                 eb_error *err);
 /* A GLUE TSV file of `task` (NULL = "sst2"; every layout the data module
  * reads), tokenized with tok (ALBERT encoding truncated to max_len), labels
  * mapped to the model's id2label order (label_names[num_labels]). */
 eb_status eb_train_data_read_tsv(const char *path, const char *task, const eb_tokenizer *tok,
                                  int max_len, char label_names[][EB_LABEL_NAME_MAX], int num_labels,
                                  eb_train_data *out, eb_error *err);
+/* The same with head + tail truncation of long single texts (head_tokens > 0:
+ * the first head_tokens and the last max_len - 2 - head_tokens tokens, see
+ * eb_tokenizer_options.head_tokens). */
+eb_status eb_train_data_read_tsv_ex(const char *path, const char *task, const eb_tokenizer *tok,
+                                    int max_len, int head_tokens,
+                                    char label_names[][EB_LABEL_NAME_MAX], int num_labels,
+                                    eb_train_data *out, eb_error *err);
 void eb_train_data_free(eb_train_data *d);
 
 #ifdef __cplusplus

@@ -44,9 +44,14 @@ static void usage(void) {
         "[--steps N] "
         "[--max-steps N]\n"
         "                      [--ema DECAY] [--eval-every N] [--precision fp32|bf16]\n"
+        "                      [--head-tokens K]\n"
         "                      [--log-every N] [--no-length-grouping] [--threads N] [--json]\n"
-        "Phase mlm: masked-LM pretraining on plain text (--data: one text per line, a TAB\n"
-        "between the two segments of a pair), the [MASK] head tied to the word embeddings.\n"
+        "Phase mlm: masked-LM pretraining on plain text (--data: one document per line, cut\n"
+        "into windows of --max-len tokens; a TAB between the two segments of a pair; several\n"
+        "files comma-separated; a .tsv file gives its --task text column), the [MASK] head\n"
+        "tied to the word embeddings.\n"
+        "--head-tokens K: a text longer than --max-len keeps its first K and its last tokens\n"
+        "(saved in the model; --task imdb: K = max-len / 4 unless given).\n"
         "Phase backbone: fine-tune (with --teacher: KD loss a*KL*T^2 + (1-a)*CE; several\n"
         "teachers: their mean logits; --mask-tokens X: each input token of a training batch\n"
         "becomes [MASK] with probability X). Phase offramps:\n"
@@ -86,7 +91,7 @@ static int file_exists(const char *p) {
 int eb_cmd_train(int argc, char **argv) {
     eb_train_options o = eb_train_options_default();
     const char *data = NULL, *dev = NULL, *task = NULL, *tokp = NULL;
-    int ids = 0, json = 0;
+    int ids = 0, json = 0, head_tokens = -1;
     float kd_alpha = -1;
     const char *C = "train";
     for (int i = 1; i < argc; i++) {
@@ -116,6 +121,10 @@ int eb_cmd_train(int argc, char **argv) {
             ok = eb_cli_parse_int(C, a, v, &o.batch);
         else if (!strcmp(a, "--max-len"))
             ok = eb_cli_parse_int(C, a, v, &o.max_len);
+        else if (!strcmp(a, "--head-tokens")) {
+            ok = eb_cli_parse_int(C, a, v, &head_tokens) && head_tokens >= 1;
+            if (!ok && v) fprintf(stderr, "edgebert train: --head-tokens must be >= 1\n");
+        }
         else if (!strcmp(a, "--predict-after"))
             ok = eb_cli_parse_int(C, a, v, &o.predict_after);
         else if (!strcmp(a, "--log-every"))
@@ -304,6 +313,22 @@ int eb_cmd_train(int argc, char **argv) {
                     ti->display, ti->display);
         }
     }
+    /* head + tail truncation of long texts: --head-tokens, else the --init model's, else
+     * the task's share of the room (IMDB: 128 of 512) */
+    if (o.phase != EB_PHASE_MLM && !ids) {
+        const eb_task_info *hti = NULL;
+        eb_error e3 = {0};
+        if (task) eb_task_lookup(task, &hti, &e3);
+        if (head_tokens >= 0) o.truncate_head = head_tokens;
+        else if (x.truncate_head > 0) o.truncate_head = x.truncate_head;
+        else if (hti && hti->head_tokens > 0)
+            o.truncate_head = EB_MAX(1, (o.max_len * hti->head_tokens + 256) / 512);
+        if (o.truncate_head > 0)
+            fprintf(stderr,
+                    "edgebert train: long texts keep their first %d and last %d tokens\n",
+                    EB_MIN(o.truncate_head, o.max_len - 2),
+                    o.max_len - 2 - EB_MIN(o.truncate_head, o.max_len - 2));
+    }
     if (!tokp && o.init_dir) {
         snprintf(path, sizeof path, "%s/spiece.model", o.init_dir);
         if (file_exists(path)) tokp = path;
@@ -329,15 +354,24 @@ int eb_cmd_train(int argc, char **argv) {
             s = EB_ERR_ARG;
         }
         if (s == EB_OK && o.phase == EB_PHASE_MLM) {
-            s = eb_train_data_read_text(data, tok, o.max_len, &tr, &err);
-            if (s == EB_OK && dev) s = eb_train_data_read_text(dev, tok, o.max_len, &dv, &err);
+            /* documents cut into windows of --max-len tokens; several files comma-separated */
+            char *list = strdup(data);
+            const char *paths[64];
+            int np = 0;
+            for (char *p = list ? strtok(list, ",") : NULL; p && np < 64; p = strtok(NULL, ","))
+                paths[np++] = p;
+            s = list ? eb_train_data_read_mlm(paths, np, task, tok, o.max_len, &tr, &err)
+                     : eb_fail(&err, EB_ERR_NOMEM, "out of memory");
+            free(list);
+            if (s == EB_OK && dev)
+                s = eb_train_data_read_mlm(&dev, 1, task, tok, o.max_len, &dv, &err);
         } else if (s == EB_OK) {
-            s = eb_train_data_read_tsv(data, task, tok, o.max_len, cfg.id2label, cfg.num_labels,
-                                       &tr, &err);
+            s = eb_train_data_read_tsv_ex(data, task, tok, o.max_len, o.truncate_head,
+                                          cfg.id2label, cfg.num_labels, &tr, &err);
         }
         if (s == EB_OK && dev && o.phase != EB_PHASE_MLM)
-            s = eb_train_data_read_tsv(dev, task, tok, o.max_len, cfg.id2label, cfg.num_labels, &dv,
-                                       &err);
+            s = eb_train_data_read_tsv_ex(dev, task, tok, o.max_len, o.truncate_head,
+                                          cfg.id2label, cfg.num_labels, &dv, &err);
     }
     if (s != EB_OK) {
         fprintf(stderr, "edgebert train: %s\n", err.msg);

@@ -19,7 +19,8 @@ typedef struct layout {
 
 static layout task_layout(eb_task t) {
     switch (t) {
-    case EB_TASK_SST2: return (layout){"sentence", NULL, "label"};
+    case EB_TASK_SST2:
+    case EB_TASK_IMDB: return (layout){"sentence", NULL, "label"};
     case EB_TASK_COLA: return (layout){"sentence", NULL, "label"}; /* test file only */
     case EB_TASK_MRPC: return (layout){"#1 String", "#2 String", "Quality"};
     case EB_TASK_QQP: return (layout){"question1", "question2", "is_duplicate"};

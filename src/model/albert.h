@@ -116,6 +116,8 @@ typedef struct eb_model_extras {
     float lai_threshold;     /* edgebert_lai_threshold, < 0 = use default_threshold */
     int predict_after;       /* edgebert_predict_after: layer whose entropy feeds the predictor */
     int adapter_size;        /* edgebert_adapter_size: bottleneck r of the adapters, 0 = none */
+    int truncate_head;       /* edgebert_truncate_head: a text longer than the maximum keeps its
+                                first k tokens and its last ones (0: the first ones only) */
 } eb_model_extras;
 
 /* Scratch for one forward pass of up to max_n tokens (one allocation). */

@@ -30,6 +30,7 @@ void eb_config_default(eb_config *c, eb_model_extras *x) {
         x->lai_threshold = -1.0f;
         x->predict_after = 1;
         x->adapter_size = 0;
+        x->truncate_head = 0;
     }
 }
 
@@ -138,6 +139,8 @@ eb_status eb_config_parse(const char *json, size_t len, const char *name, eb_con
     if (s != EB_OK) goto done;
     s = get_int(root, "edgebert_adapter_size", &x->adapter_size, 0, 1 << 20, name, err);
     if (s != EB_OK) goto done;
+    s = get_int(root, "edgebert_truncate_head", &x->truncate_head, 0, EB_MAX_TOKENS, name, err);
+    if (s != EB_OK) goto done;
     /* consistency */
     if (c->hidden_size % c->num_attention_heads) {
         s = eb_fail(err, EB_ERR_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d", name,
@@ -206,6 +209,8 @@ char *eb_config_to_json(const eb_config *c, const eb_model_extras *x) {
         cJSON_AddNumberToObject(r, "edgebert_predict_after", x->predict_after);
         if (x->adapter_size > 0)
             cJSON_AddNumberToObject(r, "edgebert_adapter_size", x->adapter_size);
+        if (x->truncate_head > 0)
+            cJSON_AddNumberToObject(r, "edgebert_truncate_head", x->truncate_head);
     }
     char *s = cJSON_Print(r);
     cJSON_Delete(r);

@@ -13,6 +13,7 @@
 #include "model/bundle.h"
 #include "model/config.h"
 #include "edgebert/quant.h"
+#include "edgebert/tokenizer.h"
 #include "util/util.h"
 
 eb_load_params eb_load_params_default(void) {
@@ -954,9 +955,14 @@ eb_status eb_classify(eb_context *ctx, const char *a, const char *b, const eb_ru
     if (!t) return unknown_task(m, params ? params->task : NULL, err);
     int max_len = EB_MIN(ctx->s.max_n, t->cfg.max_position_embeddings);
     if (params && params->max_tokens > 0) max_len = EB_MIN(max_len, params->max_tokens);
-    eb_status s = eb_tokenize(m->tok, a, b, max_len, &ctx->enc, err);
+    eb_tokenizer_options opt = eb_tokenizer_options_default();
+    opt.head_tokens = t->extras.truncate_head; /* the task's head + tail truncation */
+    eb_status s = eb_tokenize_ex(m->tok, a, b, max_len, &opt, &ctx->enc, err);
     if (s != EB_OK) return s;
-    if (ctx->enc.truncated)
+    if (ctx->enc.truncated && opt.head_tokens > 0 && !b)
+        eb_log(m->log, m->log_ud, EB_LOG_INFO, "input cut to its first %d and last %d tokens",
+               EB_MIN(opt.head_tokens, max_len - 2), max_len - 2 - EB_MIN(opt.head_tokens, max_len - 2));
+    else if (ctx->enc.truncated)
         eb_log(m->log, m->log_ud, EB_LOG_WARN, "input truncated to %d tokens", max_len);
     s = eb_classify_ids(ctx, ctx->enc.ids, ctx->enc.type_ids, ctx->enc.n, params, r, err);
     r->truncated = ctx->enc.truncated;

@@ -274,6 +274,7 @@ eb_tokenizer_options eb_tokenizer_options_default(void) {
     o.keep_accents = 0;
     o.lower_case = 1;
     o.split_special = 1;
+    o.head_tokens = 0;
     return o;
 }
 
@@ -344,10 +345,16 @@ eb_status eb_tokenize_ex(const eb_tokenizer *tok, const char *text_a, const char
                 nb--;
             out->truncated = 1;
         }
+        /* head + tail: the first `head` tokens and the last na - head */
+        size_t head = na, skip = 0;
+        if (!pair && out->truncated && opt->head_tokens > 0) {
+            head = (size_t)opt->head_tokens < na ? (size_t)opt->head_tokens : na;
+            skip = a.n - na;
+        }
         int k = 0;
         out->ids[k] = tok->cls_id, out->type_ids[k++] = 0;
         for (size_t i = 0; i < na; i++)
-            out->ids[k] = a.v[i], out->type_ids[k++] = 0;
+            out->ids[k] = a.v[i < head ? i : i + skip], out->type_ids[k++] = 0;
         out->ids[k] = tok->sep_id, out->type_ids[k++] = 0;
         if (pair) {
             for (size_t i = 0; i < nb; i++)

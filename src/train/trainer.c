@@ -973,6 +973,7 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     eb_tmodel *m = &t.m;
     if (s != EB_OK) goto done;
     m->frozen_backbone = o->adapter_size > 0;
+    if (o->truncate_head > 0) m->x.truncate_head = o->truncate_head;
     if (o->max_len > m->cfg.max_position_embeddings) {
         s = eb_fail(err, EB_ERR_ARG, "train: --max-len %d exceeds max_position_embeddings %d",
                     o->max_len, m->cfg.max_position_embeddings);
