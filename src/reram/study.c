@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "edgebert/quant.h"
+#include "edgebert/tokenizer.h"
 #include "model/model_internal.h"
 #include "reram/reram.h"
 #include "util/util.h"
@@ -527,9 +528,11 @@ static eb_status tokenize_all(study *st, int32_t **ids_out, eb_fault_input **in_
     size_t cap = 0, used = 0;
     eb_status s = EB_OK;
     if (!enc || !in || !off) s = eb_fail(err, EB_ERR_NOMEM, "faults: out of memory");
+    eb_tokenizer_options opt = eb_tokenizer_options_default();
+    opt.head_tokens = st->t->extras.truncate_head; /* cut as eb_classify cuts */
     for (int i = 0; s == EB_OK && i < st->n; i++) {
         const eb_example *ex = &st->dsv.rows[i];
-        s = eb_tokenize(m->tok, ex->text_a, ex->text_b, max_len, enc, err);
+        s = eb_tokenize_ex(m->tok, ex->text_a, ex->text_b, max_len, &opt, enc, err);
         if (s != EB_OK) {
             eb_fail_prefix(err, "line %ld", ex->line);
             break;
