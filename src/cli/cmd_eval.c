@@ -12,11 +12,13 @@
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: edgebert eval [-m MODEL] --data FILE.tsv --task sst2|qnli|qqp|mnli|cola|mrpc|rte|stsb\n"
+            "usage: edgebert eval [-m MODEL] --data FILE.tsv\n"
+            "                     --task sst2|qnli|qqp|mnli|cola|mrpc|rte|stsb|imdb\n"
             "                     [--threshold T] [--policy base|ee|lai] [--latency-target MS]\n"
             "                     [--mac-size N] [--precision fp32|af8|af8-bf16] [--max-len N] [--limit N]\n"
             "                     [--threads N] [--model-task NAME] [--json]\n"
-            "--task names the data layout (and, for a bundle, the model task of that name).\n"
+            "--task names the data layout (and, for a bundle, the model task of that name);\n"
+            "imdb: sentence<TAB>label reviews, cut as the model task's edgebert_truncate_head says.\n"
             "  -m MODEL             checkpoint directory or .ebb bundle (default as for classify)\n"
             "  --data FILE.tsv      a GLUE dev/test file with the task's columns\n"
             "  --model-task NAME    bundle task to run when it is not named like --task\n"
