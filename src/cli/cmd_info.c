@@ -111,6 +111,8 @@ int eb_cmd_info(int argc, char **argv) {
         if (num(t, "adapter_size") > 0)
             printf(", adapters of size %.0f (%.0f bytes)", num(t, "adapter_size"),
                    num(t, "adapter_bytes"));
+        if (num(t, "truncate_head") > 0)
+            printf(", long texts cut to their first %.0f and last tokens", num(t, "truncate_head"));
         cJSON *sw = cJSON_GetObjectItem(t, "task_switch");
         if (sw)
             printf("\n  switching to it reloads %.0f bytes (%.1f us, %.2f uJ); with its own encoder "

@@ -42,6 +42,7 @@ static void add_task_summary(cJSON *jt, const eb_model_task *t) {
     for (int i = 0; i < c->num_labels; i++) cJSON_AddItemToArray(labels, cJSON_CreateString(c->id2label[i]));
     cJSON_AddNumberToObject(jt, "offramps", t->w.num_ramps);
     cJSON_AddNumberToObject(jt, "adapter_size", t->w.adapters ? t->w.adapter_size : 0);
+    cJSON_AddNumberToObject(jt, "truncate_head", t->extras.truncate_head);
     if (t->extras.default_threshold >= 0) cJSON_AddNumberToObject(jt, "threshold", t->extras.default_threshold);
     if (t->extras.lai_threshold >= 0) cJSON_AddNumberToObject(jt, "lai_threshold", t->extras.lai_threshold);
     cJSON_AddBoolToObject(jt, "has_exit_predictor", t->lut_view.data != NULL);

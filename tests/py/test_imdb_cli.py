@@ -9,7 +9,7 @@ long "reviews" in IMDB's layout:
 - `eval --task imdb` and `classify` on the result cut a long review to its
   first 8 and last 54 tokens without an option: the same logits as the ids cut
   that way by hand (edgebert tokenize, full length) through eb_forward;
-- `export` keeps the key;
+- `export` keeps the key, `info --json` shows it;
 - bad input through eval: a review line without a label (status 1, file:line),
   an empty review (a clear message), a 100,000-character review (classified).
 Prints PASS/FAIL/SKIP lines; exits 1 on any FAIL."""
@@ -103,6 +103,9 @@ def main():
         out = os.path.join(tmp, "exported")
         p = run("export", "-m", m, "--out", out)
         report(p.returncode == 0 and key(out) == 8, "export keeps edgebert_truncate_head")
+        p = run("info", "-m", out, "--json")
+        report(p.returncode == 0 and json.loads(p.stdout)["tasks"][0]["truncate_head"] == 8,
+               "info --json names the cut (truncate_head)")
         # bad input
         bad = os.path.join(tmp, "bad.tsv")
         with open(bad, "w") as f:
