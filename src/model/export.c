@@ -83,7 +83,7 @@ eb_status eb_model_export(const eb_model *m, const char *task, const char *out_d
     if (!m->tok) return eb_fail(err, EB_ERR_ARG, "%s: the model has no tokenizer to export", m->path);
     const eb_config *c = &t->cfg;
     const eb_albert_weights *w = &t->w;
-    const int H = c->hidden_size, E = c->embedding_size;
+    const int E = c->embedding_size;
     const int nl = c->num_hidden_groups * c->inner_group_num;
     const int na = w->adapters ? c->num_hidden_layers * c->inner_group_num : 0;
     out_list o = {0};
@@ -151,7 +151,6 @@ eb_status eb_model_export(const eb_model *m, const char *task, const char *out_d
         snprintf(p, sizeof p, "albert.encoder.highway.%d.classifier", j);
         add_linear(&o, p, &w->ramp_cls[j]);
     }
-    (void)H;
     if (mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
         s = eb_fail(err, EB_ERR_IO, "%s: cannot create the directory: %s", out_dir, strerror(errno));
         goto done;
