@@ -708,17 +708,7 @@ size_t eb_pack_bf16_count(int C, int OC) {
 }
 
 void eb_pack_bf16(uint16_t *dst, const float *w, int C, int OC) {
-    const int np = (OC + EB_PACK_NR - 1) / EB_PACK_NR;
-    for (int p = 0; p < np; p++) {
-        uint16_t *d = dst + (size_t)p * EB_PACK_NR * C;
-        for (int k2 = 0; k2 < C / 2; k2++)
-            for (int j = 0; j < EB_PACK_NR; j++) {
-                const int o = p * EB_PACK_NR + j;
-                uint16_t *e = d + (size_t)k2 * 2 * EB_PACK_NR + 2 * j;
-                e[0] = o < OC ? eb_f32_to_bf16(w[(size_t)o * C + 2 * k2]) : 0;
-                e[1] = o < OC ? eb_f32_to_bf16(w[(size_t)o * C + 2 * k2 + 1]) : 0;
-            }
-    }
+    eb_pack_bf16_ex(dst, w, C, OC, (size_t)C, 1); /* B(k = c, j = o) = w[o][c] */
 }
 
 void eb_gemm_packed_bf16_ref(float *out, const float *inp, const uint16_t *wp, const float *bias,
