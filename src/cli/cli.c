@@ -126,41 +126,70 @@ int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out) 
     return 1;
 }
 
-int eb_cli_run_option(const char *cmd, int argc, char **argv, int *i, eb_run_params *p) {
-    const char *o = argv[*i];
-    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    int ok;
-    if (!strcmp(o, "--threshold"))
-        ok = eb_cli_parse_float(cmd, o, v, &p->threshold);
-    else if (!strcmp(o, "--policy"))
-        ok = eb_cli_parse_policy(cmd, v, &p->policy);
-    else if (!strcmp(o, "--latency-target"))
-        ok = eb_cli_parse_double(cmd, o, v, &p->latency_target_ms);
-    else if (!strcmp(o, "--mac-size"))
-        ok = eb_cli_parse_int(cmd, o, v, &p->mac_size);
-    else if (!strcmp(o, "--predict-after"))
-        ok = eb_cli_parse_int(cmd, o, v, &p->predict_after);
-    else if (!strcmp(o, "--precision"))
-        ok = eb_cli_parse_precision(cmd, v, &p->precision);
-    else if (!strcmp(o, "--max-len"))
-        ok = eb_cli_parse_int(cmd, o, v, &p->max_tokens);
-    else if (!strcmp(o, "--threads")) {
-        ok = eb_cli_parse_int(cmd, o, v, &p->threads) && p->threads >= 0;
-        if (!ok && v) fprintf(stderr, "edgebert %s: --threads must be >= 0 (0: every core)\n", cmd);
-    } else if (!strcmp(o, "--task")) {
-        ok = v != NULL;
-        if (ok)
-            p->task = v;
-        else
-            fprintf(stderr, "edgebert %s: --task needs a value\n", cmd);
-    } else
-        return 0;
-    if (!ok) return -1;
-    (*i)++;
-    return 1;
+static int policy_fn(void *dst, const char *cmd, const char *opt, const char *val) {
+    (void)opt;
+    return eb_cli_parse_policy(cmd, val, (eb_policy *)dst);
 }
 
-static void json_str(FILE *f, const char *s) {
+static int precision_fn(void *dst, const char *cmd, const char *opt, const char *val) {
+    (void)opt;
+    return eb_cli_parse_precision(cmd, val, (eb_precision *)dst);
+}
+
+int eb_cli_run_opts(eb_opt *rows, eb_run_params *p, int with_task) {
+    int n = 0;
+    if (with_task)
+        rows[n++] = (eb_opt){"--task", EB_OPT_STR, &p->task, 0, 0, 0, "NAME",
+                             "bundle task (default: the first)", NULL};
+    rows[n++] = (eb_opt){"--policy", EB_OPT_FN, &p->policy, 0, 0, 0, "base|ee|lai",
+                         "base: every layer; ee: entropy early exit (default);\n"
+                         "lai: latency-aware with DVFS (needs the model's exit_lut.csv)",
+                         policy_fn};
+    rows[n++] = (eb_opt){"--threshold", EB_OPT_FLOAT, &p->threshold, 0, EB_OPT_INF, EB_OPT_MODEL,
+                         "T|model",
+                         "exit when a layer's entropy < T, T in [0, ln C] for C classes\n"
+                         "(default, or the word model: the model's own)",
+                         NULL};
+    rows[n++] = (eb_opt){"--latency-target", EB_OPT_DOUBLE, &p->latency_target_ms, 0, EB_OPT_INF,
+                         EB_OPT_GT, "MS", "lai: per-sentence target in milliseconds, > 0 (default 50)",
+                         NULL};
+    rows[n++] = (eb_opt){"--predict-after", EB_OPT_INT, &p->predict_after, 1, EB_MAX_LAYERS - 1, 0,
+                         "N", "lai: read the exit predictor after layer N (default 1)", NULL};
+    rows[n++] = (eb_opt){"--mac-size", EB_OPT_INT, &p->mac_size, 4, 64, 0, "N",
+                         "accelerator PU size n, 4..64 (default 16)", NULL};
+    rows[n++] = (eb_opt){"--precision", EB_OPT_FN, &p->precision, 0, 0, 0, "fp32|af8|af8-bf16",
+                         "fp32 (default), af8 (AdaptivFloat8 weights and activations,\n"
+                         "exact sums) or af8-bf16 (the same through AVX512-BF16)",
+                         precision_fn};
+    rows[n++] = (eb_opt){"--max-len", EB_OPT_INT, &p->max_tokens, 1, EB_MAX_TOKENS, 0, "N",
+                         "cut the input to N tokens (default: the model's positions)", NULL};
+    rows[n++] = (eb_opt){"--threads", EB_OPT_INT, &p->threads, 0, EB_CLI_MAX_THREADS, 0, "N",
+                         "1: run on this thread only, N: at most N (default 0: OpenMP's\n"
+                         "team, OMP_NUM_THREADS or every core)",
+                         NULL};
+    return n;
+}
+
+int eb_cli_check_threshold(const char *cmd, const eb_model *m, const eb_run_params *p) {
+    const eb_config *c = eb_model_task_config(m, p->task);
+    if (!c || p->threshold < 0 || c->num_labels < 2) return 1;
+    double hi = log((double)c->num_labels);
+    if (p->threshold <= hi) return 1;
+    fprintf(stderr,
+            "edgebert %s: --threshold must be in [0, %.4g] (ln %d: the entropy of %d classes "
+            "is never higher) or the word 'model', got %g\n",
+            cmd, hi, c->num_labels, c->num_labels, (double)p->threshold);
+    return 0;
+}
+
+int eb_cli_run_option(const char *cmd, int argc, char **argv, int *i, eb_run_params *p) {
+    eb_opt rows[EB_CLI_RUN_OPTS];
+    eb_opt_spec s = {.cmd = cmd, .opts = rows};
+    s.nopts = eb_cli_run_opts(rows, p, 1);
+    return eb_opt_parse_one(&s, argc, argv, i);
+}
+
+void eb_cli_json_str(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -186,7 +215,7 @@ void eb_cli_print_result_json_ex(FILE *f, const eb_model *m, const eb_result *r,
     if (r->num_labels == 1)
         fprintf(f, "%.6g", r->logits[0]);
     else
-        json_str(f, c->id2label[r->label]);
+        eb_cli_json_str(f, c->id2label[r->label]);
     fprintf(f, ", \"label_id\": %d, \"probs\": [", r->label);
     for (int i = 0; i < r->num_labels; i++)
         fprintf(f, "%s%.6g", i ? ", " : "", r->probs[i]);
@@ -200,7 +229,7 @@ void eb_cli_print_result_json_ex(FILE *f, const eb_model *m, const eb_result *r,
                 r->truncated ? "true" : "false");
         if (task) {
             fprintf(f, ", \"task\": ");
-            json_str(f, task);
+            eb_cli_json_str(f, task);
         }
         fprintf(f, "}");
         return;
@@ -225,58 +254,59 @@ void eb_cli_print_result_json_ex(FILE *f, const eb_model *m, const eb_result *r,
     fprintf(f, ", \"flops\": %.0f, \"flops_dense\": %.0f", r->flops, r->flops_dense);
     if (task) {
         fprintf(f, ", \"task\": ");
-        json_str(f, task);
+        eb_cli_json_str(f, task);
     }
     fprintf(f, "}");
 }
 
-int eb_cli_scoring_args(const char *cmd, int argc, char **argv, void (*usage)(void),
-                        eb_cli_scoring *s) {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--task")) {
-            if (++i >= argc) return usage(), 2;
-            s->task = argv[i];
-            continue;
-        }
-        if (!strcmp(argv[i], "--model-task")) {
-            if (++i >= argc) return usage(), 2;
-            s->p.task = argv[i];
-            continue;
-        }
-        int r = eb_cli_run_option(cmd, argc, argv, &i, &s->p);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc)
-            s->model = argv[++i];
-        else if (!strcmp(argv[i], "--data") && i + 1 < argc)
-            s->data = argv[++i];
-        else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
-            if (!eb_cli_parse_int(cmd, "--limit", argv[++i], &s->limit)) return 2;
-        } else if (!strcmp(argv[i], "--json"))
-            s->json = 1;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return usage(), 0;
-        else {
-            fprintf(stderr, "edgebert %s: unknown or incomplete option %s\n", cmd, argv[i]);
-            return usage(), 2;
-        }
-    }
+const char EB_CLI_SCORING_HELP[] =
+    "--task names the bundle task and, unless --layout is given, the data's GLUE layout\n"
+    "(a bundle without a task of that name runs its only task).\n";
+
+int eb_cli_scoring_opts(eb_opt *rows, eb_cli_scoring *s) {
+    int n = 0;
+    rows[n++] = (eb_opt){"-m|--model", EB_OPT_STR, &s->model, 0, 0, 0, "MODEL",
+                         "checkpoint directory or .ebb bundle (default as for classify)", NULL};
+    rows[n++] = (eb_opt){"--data", EB_OPT_STR, &s->data, 0, 0, 0, "FILE.tsv",
+                         "a GLUE dev/test file with the layout's columns", NULL};
+    rows[n++] = (eb_opt){"--task", EB_OPT_STR, &s->task, 0, 0, 0, "NAME",
+                         "the bundle task (and the data layout: sst2|qnli|qqp|mnli|\n"
+                         "cola|mrpc|rte|stsb|imdb)",
+                         NULL};
+    rows[n++] = (eb_opt){"--layout", EB_OPT_STR, &s->layout, 0, 0, 0, "GLUE_TASK",
+                         "the data's layout when the bundle task is named otherwise", NULL};
+    rows[n++] = (eb_opt){"--model-task", EB_OPT_STR, &s->model_task, 0, 0, EB_OPT_HIDDEN, "NAME",
+                         "older spelling: the bundle task, --task then the layout", NULL};
+    rows[n++] = (eb_opt){"--limit", EB_OPT_INT, &s->limit, 1, EB_OPT_INF, 0, "N",
+                         "only the first N examples (N >= 1)", NULL};
+    rows[n++] = (eb_opt){"--json", EB_OPT_FLAG, &s->json, 0, 0, 0, NULL,
+                         "one JSON object on stdout", NULL};
+    n += eb_cli_run_opts(rows + n, &s->p, 0);
+    return n;
+}
+
+int eb_cli_scoring_check(const char *cmd, const eb_cli_scoring *s) {
     if (!s->data || !s->task) {
         fprintf(stderr, "edgebert %s: --data and --task are required\n", cmd);
-        return usage(), 2;
+        return 2;
     }
     return -1;
 }
 
 int eb_cli_scoring_open(const char *cmd, eb_cli_scoring *s) {
     eb_error err = {0};
-    if (eb_task_lookup(s->task, &s->ti, &err) != EB_OK) {
+    const char *layout = s->layout ? s->layout : s->task;
+    if (s->model_task)
+        s->p.task = s->model_task;
+    else if (s->layout)
+        s->p.task = s->task;
+    if (eb_task_lookup(layout, &s->ti, &err) != EB_OK) {
         fprintf(stderr, "edgebert %s: %s\n", cmd, err.msg);
         return 2;
     }
     s->m = eb_cli_load_model(cmd, s->model);
     if (!s->m) return 1;
-    if (eb_dataset_load(s->data, s->task, NULL, &s->ds, &err) != EB_OK) {
+    if (eb_dataset_load(s->data, layout, NULL, &s->ds, &err) != EB_OK) {
         fprintf(stderr, "edgebert %s: %s\n", cmd, err.msg);
         return 1;
     }
@@ -292,7 +322,7 @@ int eb_cli_scoring_open(const char *cmd, eb_cli_scoring *s) {
             fprintf(stderr, "edgebert %s: the bundle has no task '%s' (tasks:", cmd, name);
             for (int k = 0; k < eb_model_num_tasks(s->m); k++)
                 fprintf(stderr, " %s", eb_model_task_name(s->m, k));
-            fprintf(stderr, "); name one with --model-task\n");
+            fprintf(stderr, "); name one with --task and the data's layout with --layout\n");
             return 1;
         }
     }
@@ -301,6 +331,7 @@ int eb_cli_scoring_open(const char *cmd, eb_cli_scoring *s) {
         fprintf(stderr, "edgebert %s: unknown model task '%s'\n", cmd, s->p.task);
         return 1;
     }
+    if (!eb_cli_check_threshold(cmd, s->m, &s->p)) return 2;
     int map[EB_MAX_LABELS];
     if (eb_task_label_map(s->ti, (const char(*)[EB_LABEL_NAME_MAX])s->cfg->id2label,
                           s->cfg->num_labels, map, &err) != EB_OK) {

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "cli/opts.h"
 #include "edgebert.h"
 #include "edgebert/data.h"
 
@@ -25,6 +26,9 @@ int eb_cli_parse_int(const char *cmd, const char *opt, const char *val, int *out
 int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out);
 int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out);
 
+/* Print s as a JSON string (quoted, escaped). */
+void eb_cli_json_str(FILE *f, const char *s);
+
 /* Print a result as a JSON object (no newline). */
 void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, const char *task);
 /* The same printer; full = 0 leaves out what the batched engine does not compute
@@ -33,18 +37,30 @@ void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, co
 void eb_cli_print_result_json_ex(FILE *f, const eb_model *m, const eb_result *r, const char *task,
                                  int full);
 
-/* Shared option parsing for classify/eval: fills params from
- * --threshold/--policy/--latency-target/--mac-size/--precision/--task/
- * --max-len.  Returns 1 if argv[*i] was consumed (advancing *i), 0 if not
- * one of these, -1 on a bad value. */
+/* The run options as option-table rows (at most EB_CLI_RUN_OPTS):
+ * --threshold, --policy, --latency-target, --mac-size, --predict-after,
+ * --precision, --max-len, --threads and, with with_task, --task (the bundle
+ * task).  Returns the number of rows written. */
+#define EB_CLI_RUN_OPTS 9
+int eb_cli_run_opts(eb_opt *rows, eb_run_params *p, int with_task);
+
+/* The threshold's upper end once the task is known: ln C for a task of C
+ * classes.  Prints a usage error and returns 0 when p->threshold is above it. */
+int eb_cli_check_threshold(const char *cmd, const eb_model *m, const eb_run_params *p);
+
+/* Shared option parsing for `bench` (the run options above, one argument at a
+ * time).  Returns 1 if argv[*i] was consumed (advancing *i), 0 if not one of
+ * these, -1 on a bad value. */
 int eb_cli_run_option(const char *cmd, int argc, char **argv, int *i, eb_run_params *p);
 
 /* eval and compress-report: a model task scored on a labeled GLUE file. */
 typedef struct eb_cli_scoring {
     const char *model, *data, *task; /* -m, --data, --task */
-    int json, limit;                 /* --json, --limit */
-    eb_run_params p;                 /* the run options; p.task: --model-task */
-    const eb_task_info *ti;          /* --task's layout */
+    const char *layout;              /* --layout: the data's GLUE task (default: --task) */
+    const char *model_task;          /* --model-task (older spelling): the bundle task */
+    int json, limit;                 /* --json, --limit (0: all) */
+    eb_run_params p;                 /* the run options; p.task: the bundle task */
+    const eb_task_info *ti;          /* the data layout */
     eb_model *m;
     eb_dataset *ds;
     const eb_config *cfg;   /* the model task's config */
@@ -53,14 +69,23 @@ typedef struct eb_cli_scoring {
     int n; /* examples to run: ds->n, at most --limit */
 } eb_cli_scoring;
 
-/* Parse -m, --data, --task, --model-task, --limit, --json, -h/--help and
- * the run options (eb_cli_run_option) into s; s->p holds the defaults.
- * Returns -1 to go on, else the exit code (usage() printed). */
-int eb_cli_scoring_args(const char *cmd, int argc, char **argv, void (*usage)(void),
-                        eb_cli_scoring *s);
+/* The scoring options as option-table rows (at most EB_CLI_SCORING_OPTS):
+ * -m, --data, --task, --layout, --model-task (hidden), --limit, --json and
+ * the run options.  Returns the number of rows written. */
+#define EB_CLI_SCORING_OPTS (EB_CLI_RUN_OPTS + 8)
+int eb_cli_scoring_opts(eb_opt *rows, eb_cli_scoring *s);
 
-/* Look up the task, load the model and the labeled data, pick the model
- * task (a bundle task named like the data task, else the only one), map
+/* The usage text shared by eval, compress-report and calibrate on how
+ * --task, --layout and the bundle task relate. */
+extern const char EB_CLI_SCORING_HELP[];
+
+/* After eb_opt_parse: --data and --task present.  Returns -1 to go on, else
+ * the exit code (2, after saying what is missing). */
+int eb_cli_scoring_check(const char *cmd, const eb_cli_scoring *s);
+
+/* Look up the layout, load the model and the labeled data, pick the model
+ * task (--model-task; else --task when --layout names the data; else a
+ * bundle task named like the data task, else the only one), map
  * its labels and make a context.  Returns 0, else the exit code after
  * printing why; call eb_cli_scoring_close() either way. */
 int eb_cli_scoring_open(const char *cmd, eb_cli_scoring *s);

@@ -5,37 +5,37 @@
 
 #include "cli/cli.h"
 
-static void usage(void) {
-    fprintf(stderr,
-            "usage: edgebert classify [-m MODEL] [--task NAME] [--threshold T] [--policy base|ee|lai]\n"
-            "                         [--latency-target MS] [--mac-size N] [--precision fp32|af8|af8-bf16]\n"
-            "                         [--max-len N] [--threads N] [--json] [TEXT [TEXT_B]]\n"
-            "Without TEXT, classifies each stdin line (a TAB separates TEXT and TEXT_B).\n"
-            "  -m MODEL             checkpoint directory or .ebb bundle (default: $EDGEBERT_MODEL,\n"
-            "                       else models/default next to the executable or ../share/edgebert)\n"
-            "  --task NAME          bundle task (default: the first)\n"
-            "  --policy P           base: every layer; ee: entropy early exit (default);\n"
-            "                       lai: latency-aware with DVFS (needs the model's exit_lut.csv)\n"
-            "  --threshold T        exit when a layer's entropy < T (default: the model's own)\n"
-            "  --latency-target MS  lai: per-sentence target in milliseconds (default 50)\n"
-            "  --mac-size N         accelerator PU size n (default 16)\n"
-            "  --precision P        fp32 (default), af8 (AdaptivFloat8 weights and activations,\n"
-            "                       exact sums) or af8-bf16 (the same through AVX512-BF16)\n"
-            "  --max-len N          cut the input to N tokens (default: the model's positions)\n"
-            "  --threads N          1: run on this thread only, N: at most N (default 0: OpenMP's\n"
-            "                       team, OMP_NUM_THREADS or every core)\n"
-            "  --json               one JSON object per sentence: label, label_id, probs, logits,\n"
-            "                       exit_layer, num_layers, entropies, predicted_layer, n_tokens,\n"
-            "                       truncated, vdd, freq_mhz, cycles, time_ms, energy_uj,\n"
-            "                       energy_breakdown_uj, deadline_met\n");
-}
+#define CMD "classify"
 
+static const char INTRO[] =
+    "Without TEXT, classifies each stdin line (a TAB separates TEXT and TEXT_B) and prints\n"
+    "one output line per input line: a line that cannot be classified (empty, not UTF-8)\n"
+    "gives a line saying why (\"error<TAB>line N: ...\"; with --json an object with line and\n"
+    "error), and the exit status is then 1.  A TEXT starting with '-' goes after --.\n";
+
+static const char OUTRO[] =
+    "With --json, one JSON object per sentence: label, label_id, probs, logits, exit_layer,\n"
+    "num_layers, entropies, predicted_layer, n_tokens, truncated, vdd, freq_mhz, cycles,\n"
+    "time_ms, energy_uj, energy_breakdown_uj, deadline_met.\n";
+
+/* 0 after printing the result, else 1 after saying why on stderr (and,
+ * for a stdin line, line > 0, on stdout: the line's output line). */
 static int run_one(eb_context *ctx, const eb_model *m, const char *a, const char *b,
-                   const eb_run_params *p, int json) {
+                   const eb_run_params *p, int json, long line) {
     eb_result r;
     eb_error err = {0};
     if (eb_classify(ctx, a, b, p, &r, &err) != EB_OK) {
-        fprintf(stderr, "edgebert classify: %s\n", err.msg);
+        if (line > 0) {
+            fprintf(stderr, "edgebert classify: stdin line %ld: %s\n", line, err.msg);
+            if (json) {
+                printf("{\"line\": %ld, \"error\": ", line);
+                eb_cli_json_str(stdout, err.msg);
+                printf("}\n");
+            } else
+                printf("error\tline %ld: %s\n", line, err.msg);
+            fflush(stdout);
+        } else
+            fprintf(stderr, "edgebert classify: %s\n", err.msg);
         return 1;
     }
     if (r.truncated) fprintf(stderr, "edgebert classify: warning: input truncated to %d tokens\n", r.n_tokens);
@@ -58,24 +58,25 @@ int eb_cmd_classify(int argc, char **argv) {
     const char *model = NULL, *texts[2] = {NULL, NULL};
     int json = 0, nt = 0;
     eb_run_params p = eb_run_params_default();
-    for (int i = 1; i < argc; i++) {
-        int r = eb_cli_run_option("classify", argc, argv, &i, &p);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
-            if (++i >= argc) return usage(), 2;
-            model = argv[i];
-        } else if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(), 0;
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "edgebert classify: unknown option %s\n", argv[i]);
-            return usage(), 2;
-        } else if (nt < 2) texts[nt++] = argv[i];
-        else {
-            fprintf(stderr, "edgebert classify: at most two texts (a sentence pair)\n");
-            return 2;
-        }
-    }
+    eb_opt rows[EB_CLI_RUN_OPTS + 2] = {
+        {"-m|--model", EB_OPT_STR, &model, 0, 0, 0, "MODEL",
+         "checkpoint directory or .ebb bundle (default: $EDGEBERT_MODEL,\n"
+         "else models/default.ebb next to the executable or ../share/edgebert)",
+         NULL},
+        {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL, "one JSON object per sentence", NULL},
+    };
+    eb_opt_spec spec = {.cmd = CMD,
+                        .synopsis = "[options] [--] [TEXT [TEXT_B]]",
+                        .intro = INTRO,
+                        .outro = OUTRO,
+                        .opts = rows,
+                        .pos = texts,
+                        .max_pos = 2,
+                        .npos = &nt,
+                        .too_many = "at most two texts (a sentence pair)"};
+    spec.nopts = 2 + eb_cli_run_opts(rows + 2, &p, 1);
+    int rc = eb_opt_parse(&spec, argc, argv);
+    if (rc >= 0) return rc;
     eb_model *m = eb_cli_load_model("classify", model);
     if (!m) return 1;
     eb_context *ctx;
@@ -85,18 +86,25 @@ int eb_cmd_classify(int argc, char **argv) {
         eb_model_free(m);
         return 1;
     }
-    int rc = 0;
+    if (!eb_cli_check_threshold(CMD, m, &p)) {
+        eb_context_free(ctx);
+        eb_model_free(m);
+        return 2;
+    }
+    rc = 0;
     if (nt > 0) {
-        rc = run_one(ctx, m, texts[0], texts[1], &p, json);
+        rc = run_one(ctx, m, texts[0], texts[1], &p, json, 0);
     } else {
         char *line = NULL;
         size_t cap = 0;
         ssize_t len;
+        long no = 0;
         while ((len = getline(&line, &cap, stdin)) >= 0) {
+            no++;
             while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
             char *tab = strchr(line, '\t');
             if (tab) *tab++ = 0;
-            if (run_one(ctx, m, line, tab, &p, json)) rc = 1;
+            if (run_one(ctx, m, line, tab, &p, json, no)) rc = 1;
         }
         free(line);
     }

@@ -11,18 +11,12 @@
 #include "cli/cli.h"
 #include "edgebert/data.h"
 
-static void usage(void) {
-    fprintf(
-        stderr,
-        "usage: edgebert compress-report -m MODEL --task T --data DEV.tsv [--model-task NAME]\n"
-        "                                [--limit N] [--policy base|ee|lai] [--threshold X] "
-        "[--json]\n"
-        "MODEL is a bundle or a HuggingFace checkpoint directory; --task names the data layout\n"
-        "(sst2, cola, mrpc, rte, ...) and, for a bundle, the model task of that name.  Reports "
-        "the\n"
-        "model's size in fp32 and as stored, the word-embedding and encoder densities, and the\n"
-        "task metric over the file with --precision fp32 and af8 (policy base by default).\n");
-}
+#define CMD "compress-report"
+
+static const char INTRO[] =
+    "MODEL is a bundle or a HuggingFace checkpoint directory.  Reports the model's size in\n"
+    "fp32 and as stored, the word-embedding and encoder densities, and the task metric over\n"
+    "the file with --precision fp32 and af8 (policy base by default).\n";
 
 typedef struct sizes {
     double fp32_bytes, stored_bytes, shared_bytes, task_bytes, file_bytes;
@@ -107,7 +101,15 @@ typedef struct run_stats {
 int eb_cmd_compress_report(int argc, char **argv) {
     eb_cli_scoring ev = {.p = eb_run_params_default()};
     ev.p.policy = EB_POLICY_BASE;
-    int rc = eb_cli_scoring_args("compress-report", argc, argv, usage, &ev);
+    eb_opt rows[EB_CLI_SCORING_OPTS];
+    eb_opt_spec spec = {.cmd = CMD,
+                        .synopsis = "-m MODEL --data DEV.tsv --task NAME [options]",
+                        .intro = INTRO,
+                        .outro = EB_CLI_SCORING_HELP,
+                        .opts = rows};
+    spec.nopts = eb_cli_scoring_opts(rows, &ev);
+    int rc = eb_opt_parse(&spec, argc, argv);
+    if (rc < 0) rc = eb_cli_scoring_check(CMD, &ev);
     if (rc >= 0) return rc;
     rc = eb_cli_scoring_open("compress-report", &ev);
     if (rc) {

@@ -10,25 +10,13 @@
 #include "cli/cli.h"
 #include "edgebert/data.h"
 
-static void usage(void) {
-    fprintf(stderr,
-            "usage: edgebert eval [-m MODEL] --data FILE.tsv\n"
-            "                     --task sst2|qnli|qqp|mnli|cola|mrpc|rte|stsb|imdb\n"
-            "                     [--threshold T] [--policy base|ee|lai] [--latency-target MS]\n"
-            "                     [--mac-size N] [--precision fp32|af8|af8-bf16] [--max-len N] [--limit N]\n"
-            "                     [--threads N] [--model-task NAME] [--json]\n"
-            "--task names the data layout (and, for a bundle, the model task of that name);\n"
-            "imdb: sentence<TAB>label reviews, cut as the model task's edgebert_truncate_head says.\n"
-            "  -m MODEL             checkpoint directory or .ebb bundle (default as for classify)\n"
-            "  --data FILE.tsv      a GLUE dev/test file with the task's columns\n"
-            "  --model-task NAME    bundle task to run when it is not named like --task\n"
-            "  --limit N            only the first N examples\n"
-            "  --threshold, --policy, --latency-target, --mac-size, --precision, --max-len,\n"
-            "  --threads:\n"
-            "                       as for classify\n"
-            "  --json               one JSON object: accuracy (F1, Matthews or correlations where\n"
-            "                       GLUE reports them), mean exit layer, energy, deadline misses\n");
-}
+#define CMD "eval"
+
+static const char OUTRO[] =
+    "The --json object: task, n, accuracy (F1, Matthews or correlations where GLUE reports\n"
+    "them), mean_exit_layer, exit_histogram, mean_energy_uj, mean_latency_ms,\n"
+    "deadline_miss_rate, sentences_per_s.\n"
+    "imdb: sentence<TAB>label reviews, cut as the model task's edgebert_truncate_head says.\n";
 
 static double now_s(void) {
     struct timespec ts;
@@ -44,7 +32,15 @@ static void json_num(const char *key, double v, int comma) {
 
 int eb_cmd_eval(int argc, char **argv) {
     eb_cli_scoring ev = {.p = eb_run_params_default()};
-    int rc = eb_cli_scoring_args("eval", argc, argv, usage, &ev);
+    eb_opt rows[EB_CLI_SCORING_OPTS];
+    eb_opt_spec spec = {.cmd = CMD,
+                        .synopsis = "--data FILE.tsv --task NAME [options]",
+                        .intro = EB_CLI_SCORING_HELP,
+                        .outro = OUTRO,
+                        .opts = rows};
+    spec.nopts = eb_cli_scoring_opts(rows, &ev);
+    int rc = eb_opt_parse(&spec, argc, argv);
+    if (rc < 0) rc = eb_cli_scoring_check(CMD, &ev);
     if (rc >= 0) return rc;
     rc = eb_cli_scoring_open("eval", &ev);
     if (rc) {
