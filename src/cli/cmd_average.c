@@ -7,16 +7,13 @@
 #include "cli/cli.h"
 #include "edgebert/train.h"
 
-static void usage(void) {
-    fprintf(stderr,
-            "usage: edgebert average --out DIR [--json] CHECKPOINT CHECKPOINT...\n"
-            "Writes the uniform average of the checkpoints' weights (a model soup) to DIR:\n"
-            "model.safetensors (F32) with the first checkpoint's config.json and spiece.model.\n"
-            "The checkpoints must share the architecture, tensors and tokenizer; average models\n"
-            "fine-tuned from one initialisation (e.g. one pretrained model, several seeds).\n"
-            "Every weight is averaged: average before pruning (masks average to their union).\n"
-            "An exit_lut.csv is not copied: train the predictor on the average.\n");
-}
+static const char INTRO[] =
+    "Writes the uniform average of the checkpoints' weights (a model soup) to DIR:\n"
+    "model.safetensors (F32) with the first checkpoint's config.json and spiece.model.\n"
+    "The checkpoints must share the architecture, tensors and tokenizer; average models\n"
+    "fine-tuned from one initialisation (e.g. one pretrained model, several seeds).\n"
+    "Every weight is averaged: average before pruning (masks average to their union).\n"
+    "An exit_lut.csv is not copied: train the predictor on the average.\n";
 
 int eb_cmd_average(int argc, char **argv) {
     const char *out = NULL;
@@ -26,25 +23,28 @@ int eb_cmd_average(int argc, char **argv) {
         fprintf(stderr, "edgebert average: out of memory\n");
         return 1;
     }
-    for (int i = 1; i < argc; i++) {
-        if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "-o")) && i + 1 < argc)
-            out = argv[++i];
-        else if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            free(dirs);
-            return usage(), 0;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "edgebert average: unknown or incomplete option %s\n", argv[i]);
-            free(dirs);
-            return usage(), 2;
-        } else
-            dirs[n++] = argv[i];
+    eb_opt rows[] = {
+        {"-o|--out", EB_OPT_STR, &out, 0, 0, 0, "DIR", "the averaged checkpoint to write", NULL},
+        {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL, "the report as one JSON object", NULL},
+    };
+    eb_opt_spec spec = {.cmd = "average",
+                        .synopsis = "--out DIR [--json] [--] CHECKPOINT CHECKPOINT...",
+                        .intro = INTRO,
+                        .opts = rows,
+                        .nopts = EB_OPT_COUNT(rows),
+                        .pos = dirs,
+                        .max_pos = argc,
+                        .npos = &n};
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) {
+        free(dirs);
+        return prc;
     }
     if (!out || n < 1) {
         fprintf(stderr, "edgebert average: --out and at least one checkpoint are required\n");
         free(dirs);
-        return usage(), 2;
+        eb_opt_usage(&spec, stderr);
+        return 2;
     }
     eb_error err = {0};
     eb_average_report rep;

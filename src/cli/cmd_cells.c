@@ -12,15 +12,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/opts.h"
 #include "edgebert/reram.h"
-
-static void usage(FILE *f) {
-    fprintf(f, "usage: edgebert cells [--cells slc,mlc2,mlc3] [--table FILE] [--json]\n"
-               "  --cells LIST  storage kinds to show (default slc,mlc2,mlc3)\n"
-               "  --table FILE  a user level table instead: one 'mean sigma' line per level,\n"
-               "                lowest first, 2/4/8/16 levels, '#' comments\n"
-               "  --json        one JSON object on stdout\n");
-}
 
 static cJSON *kind_json(const char *name, const eb_reram_model *m, double area, double lat) {
     cJSON *o = cJSON_CreateObject();
@@ -65,22 +58,18 @@ static void kind_text(const char *name, const eb_reram_model *m, double area, do
 int eb_cmd_cells(int argc, char **argv) {
     const char *cells = "slc,mlc2,mlc3", *table = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--cells") && i + 1 < argc) {
-            cells = argv[++i];
-        } else if (!strcmp(argv[i], "--table") && i + 1 < argc) {
-            table = argv[++i];
-        } else if (!strcmp(argv[i], "--json")) {
-            json = 1;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "edgebert cells: unknown or incomplete option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
+    eb_opt rows[] = {
+        {"--cells", EB_OPT_STR, &cells, 0, 0, 0, "LIST",
+         "storage kinds to show (default slc,mlc2,mlc3)", NULL},
+        {"--table", EB_OPT_STR, &table, 0, 0, 0, "FILE",
+         "a user level table instead: one 'mean sigma' line per level,\n"
+         "lowest first, 2/4/8/16 levels, '#' comments",
+         NULL},
+        {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL, "one JSON object on stdout", NULL},
+    };
+    eb_opt_spec spec = {.cmd = "cells", .opts = rows, .nopts = EB_OPT_COUNT(rows)};
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
     cJSON *root = json ? cJSON_CreateObject() : NULL;
     cJSON *arr = json ? cJSON_AddArrayToObject(root, "results") : NULL;
     eb_error err;

@@ -8,16 +8,11 @@
 #include "cli/cli_tokenize.h"
 #include "edgebert.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: edgebert tokenize [-m MODEL | --spm SPIECE_MODEL] [--max-len N] [--json] [TEXT [TEXT_B]]\n"
-            "Without -m or --spm, the default model's tokenizer is used.\n"
-            "  Prints [CLS] TEXT [SEP] (TEXT_B [SEP]) as ids and pieces, cut longest-first\n"
-            "  to N tokens (default 512, at most %d).  Without TEXT, reads lines from stdin,\n"
-            "  each \"text\" or \"text_a<TAB>text_b\".  --json: one JSON object per input:\n"
-            "  {\"ids\":[...],\"pieces\":[...],\"type_ids\":[...],\"truncated\":false}\n",
-            EB_MAX_TOKENS);
-}
+static const char INTRO[] =
+    "Without -m or --spm, the default model's tokenizer is used.  Prints [CLS] TEXT [SEP]\n"
+    "(TEXT_B [SEP]) as ids and pieces, cut longest-first to the length limit.  Without TEXT,\n"
+    "reads lines from stdin, each \"text\" or \"text_a<TAB>text_b\".  A TEXT starting with\n"
+    "'-' goes after --.\n";
 
 int eb_cli_print_tokens(const eb_tokenizer *tok, const char *a, const char *b, int max_len,
                         int json) {
@@ -75,52 +70,31 @@ int eb_cli_print_tokens(const eb_tokenizer *tok, const char *a, const char *b, i
 
 int eb_cmd_tokenize(int argc, char **argv) {
     const char *spm = NULL, *model = NULL, *pos[2] = {NULL, NULL};
-    int max_len_given = 0;
-    int npos = 0, json = 0, max_len = 512;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "edgebert tokenize: %s needs a value\n", a);
-                return 2;
-            }
-            model = argv[++i];
-        } else if (!strcmp(a, "--spm") || !strcmp(a, "--max-len")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "edgebert tokenize: %s needs a value\n", a);
-                return 2;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--spm")) {
-                spm = v;
-            } else {
-                char *end;
-                long n = strtol(v, &end, 10);
-                if (*v == 0 || *end || n < 3 || n > EB_MAX_TOKENS) {
-                    fprintf(stderr, "edgebert tokenize: --max-len must be 3..%d, not '%s'\n",
-                            EB_MAX_TOKENS, v);
-                    return 2;
-                }
-                max_len = (int)n;
-                max_len_given = 1;
-            }
-        } else if (a[0] == '-' && a[1] == '-' && a[2] != 0) {
-            fprintf(stderr, "edgebert tokenize: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        } else {
-            if (npos == 2) {
-                fprintf(stderr, "edgebert tokenize: at most two texts (TEXT TEXT_B)\n");
-                return 2;
-            }
-            pos[npos++] = a;
-        }
-    }
+    int npos = 0, json = 0, max_len = 0;
+    eb_opt rows[] = {
+        {"-m|--model", EB_OPT_STR, &model, 0, 0, 0, "MODEL", "the model whose tokenizer to use", NULL},
+        {"--spm", EB_OPT_STR, &spm, 0, 0, 0, "SPIECE_MODEL", "a SentencePiece model file instead",
+         NULL},
+        {"--max-len", EB_OPT_INT, &max_len, 3, EB_MAX_TOKENS, 0, "N",
+         "cut to N tokens (default: the model's positions; 512 with --spm)", NULL},
+        {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL,
+         "one JSON object per input:\n"
+         "{\"ids\":[...],\"pieces\":[...],\"type_ids\":[...],\"truncated\":false}",
+         NULL},
+    };
+    eb_opt_spec spec = {.cmd = "tokenize",
+                        .synopsis = "[-m MODEL | --spm SPIECE_MODEL] [options] [--] [TEXT [TEXT_B]]",
+                        .intro = INTRO,
+                        .opts = rows,
+                        .nopts = EB_OPT_COUNT(rows),
+                        .pos = pos,
+                        .max_pos = 2,
+                        .npos = &npos,
+                        .too_many = "at most two texts (TEXT TEXT_B)"};
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
+    int max_len_given = max_len > 0;
+    if (!max_len_given) max_len = 512;
     eb_tokenizer *tok = NULL;
     eb_model *m = NULL;
     const eb_tokenizer *use;

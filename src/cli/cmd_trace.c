@@ -3,57 +3,40 @@
 #include <string.h>
 
 #include "cli/hwopts.h"
+#include "cli/opts.h"
+#include "edgebert.h"
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: edgebert trace --entropies FILE --threshold T [--lut FILE "
-               "[--predict-after P]] [--json]\n"
-               "  Conventional early exit on a recorded entropy trace (one row per sentence,\n"
-               "  one comma-separated entropy per layer): exit after the first layer whose\n"
-               "  entropy is strictly below T.  With --lut, also the latency-aware policy's\n"
-               "  predicted exit layer (predictor read after layer P, default 1) and its exits.\n");
-}
+static const char INTRO[] =
+    "Conventional early exit on a recorded entropy trace (one row per sentence, one\n"
+    "comma-separated entropy per layer): exit after the first layer whose entropy is\n"
+    "strictly below T.  With --lut, also the latency-aware policy's predicted exit layer\n"
+    "(predictor read after layer P) and its exits.\n";
 
 int eb_cmd_trace(int argc, char **argv) {
     const char *path = NULL, *lut_path = NULL;
     double thr = -1;
-    int json = 0, p = 1, have_thr = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if ((!strcmp(a, "--entropies") || !strcmp(a, "--lut") || !strcmp(a, "--threshold") ||
-                    !strcmp(a, "--predict-after")) &&
-                   i + 1 >= argc) {
-            fprintf(stderr, "edgebert trace: %s needs a value\n", a);
-            return 2;
-        } else if (!strcmp(a, "--entropies")) {
-            path = argv[++i];
-        } else if (!strcmp(a, "--lut")) {
-            lut_path = argv[++i];
-        } else if (!strcmp(a, "--threshold")) {
-            if (!cli_double(argv[++i], &thr) || thr < 0) {
-                fprintf(stderr, "edgebert trace: --threshold must be a number >= 0, got '%s'\n",
-                        argv[i]);
-                return 2;
-            }
-            have_thr = 1;
-        } else if (!strcmp(a, "--predict-after")) {
-            if (!cli_int(argv[++i], &p) || p < 1) {
-                fprintf(stderr, "edgebert trace: --predict-after must be an integer >= 1\n");
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "edgebert trace: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    int json = 0, p = 1;
+    eb_opt rows[] = {
+        {"--entropies", EB_OPT_STR, &path, 0, 0, 0, "FILE", "the recorded trace (CSV)", NULL},
+        {"--threshold", EB_OPT_DOUBLE, &thr, 0, EB_OPT_INF, 0, "T", "the exit threshold, >= 0",
+         NULL},
+        {"--lut", EB_OPT_STR, &lut_path, 0, 0, 0, "FILE", "the exit predictor (exit_lut.csv)", NULL},
+        {"--predict-after", EB_OPT_INT, &p, 1, EB_MAX_LAYERS - 1, 0, "P",
+         "the layer after which the predictor is read (default 1)", NULL},
+        {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL, "one JSON object on stdout", NULL},
+    };
+    eb_opt_spec spec = {.cmd = "trace",
+                        .synopsis = "--entropies FILE --threshold T [--lut FILE [--predict-after P]] "
+                                    "[--json]",
+                        .intro = INTRO,
+                        .opts = rows,
+                        .nopts = EB_OPT_COUNT(rows)};
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
+    int have_thr = thr >= 0;
     if (!path || !have_thr) {
         fprintf(stderr, "edgebert trace: --entropies and --threshold are required\n");
-        usage(stderr);
+        eb_opt_usage(&spec, stderr);
         return 2;
     }
     eb_error err = {0, ""};
