@@ -126,12 +126,12 @@ int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out) 
     return 1;
 }
 
-static int policy_fn(void *dst, const char *cmd, const char *opt, const char *val) {
+int eb_cli_policy_opt(void *dst, const char *cmd, const char *opt, const char *val) {
     (void)opt;
     return eb_cli_parse_policy(cmd, val, (eb_policy *)dst);
 }
 
-static int precision_fn(void *dst, const char *cmd, const char *opt, const char *val) {
+int eb_cli_precision_opt(void *dst, const char *cmd, const char *opt, const char *val) {
     (void)opt;
     return eb_cli_parse_precision(cmd, val, (eb_precision *)dst);
 }
@@ -144,7 +144,7 @@ int eb_cli_run_opts(eb_opt *rows, eb_run_params *p, int with_task) {
     rows[n++] = (eb_opt){"--policy", EB_OPT_FN, &p->policy, 0, 0, 0, "base|ee|lai",
                          "base: every layer; ee: entropy early exit (default);\n"
                          "lai: latency-aware with DVFS (needs the model's exit_lut.csv)",
-                         policy_fn};
+                         eb_cli_policy_opt};
     rows[n++] = (eb_opt){"--threshold", EB_OPT_FLOAT, &p->threshold, 0, EB_OPT_INF, EB_OPT_MODEL,
                          "T|model",
                          "exit when a layer's entropy < T, T in [0, ln C] for C classes\n"
@@ -160,7 +160,7 @@ int eb_cli_run_opts(eb_opt *rows, eb_run_params *p, int with_task) {
     rows[n++] = (eb_opt){"--precision", EB_OPT_FN, &p->precision, 0, 0, 0, "fp32|af8|af8-bf16",
                          "fp32 (default), af8 (AdaptivFloat8 weights and activations,\n"
                          "exact sums) or af8-bf16 (the same through AVX512-BF16)",
-                         precision_fn};
+                         eb_cli_precision_opt};
     rows[n++] = (eb_opt){"--max-len", EB_OPT_INT, &p->max_tokens, 1, EB_MAX_TOKENS, 0, "N",
                          "cut the input to N tokens (default: the model's positions)", NULL};
     rows[n++] = (eb_opt){"--threads", EB_OPT_INT, &p->threads, 0, EB_CLI_MAX_THREADS, 0, "N",

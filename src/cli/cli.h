@@ -26,6 +26,11 @@ int eb_cli_parse_int(const char *cmd, const char *opt, const char *val, int *out
 int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out);
 int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out);
 
+/* EB_OPT_FN parsers of --policy (dst: eb_policy *) and --precision (dst:
+ * eb_precision *). */
+int eb_cli_policy_opt(void *dst, const char *cmd, const char *opt, const char *val);
+int eb_cli_precision_opt(void *dst, const char *cmd, const char *opt, const char *val);
+
 /* Print s as a JSON string (quoted, escaped). */
 void eb_cli_json_str(FILE *f, const char *s);
 

@@ -4,22 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/hwopts.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: edgebert sim --entropies FILE [--policy base|ee|lai] [--threshold T]\n"
-            "                    [--lut FILE [--predict-after P]] [--latency-target MS]\n"
-            "                    [accelerator options] [--json]\n"
-            "  Runs every sentence of a recorded entropy trace through the policy and the\n"
-            "  accelerator model and prints means per sentence.  lai needs --lut.\n"
-            "  --latency-target MS  per-sentence target (default 50)\n"
-            "  --no-wakeup          do not charge the standby->nominal LDO ramp\n"
-            "  --per-sentence       also report every sentence (JSON: per_sentence array)\n"
-            "  --cpufreq ROOT[:CPU] also apply each V/F decision to Linux cpufreq under ROOT\n"
-            "                       (e.g. /sys:0; userspace governor)\n%s",
-            HW_OPTS_HELP);
-}
+static const char INTRO[] =
+    "Runs every sentence of a recorded entropy trace through the policy and the accelerator\n"
+    "model and prints means per sentence.  ee and lai need --threshold, lai needs --lut.\n";
 
 static eb_status run_row(const eb_hw_model *m, const eb_policy_params *pp,
                          const eb_entropy_trace *t, const eb_layer_work *w, int i,
@@ -68,70 +58,46 @@ static int print_per_sentence(const eb_hw_model *m, const eb_policy_params *pp,
 
 int eb_cmd_sim(int argc, char **argv) {
     const char *path = NULL, *lut_path = NULL, *cpufreq = NULL;
-    double thr = 0, T = 50;
-    int json = 0, p = 1, policy = EB_POLICY_BASE, have_thr = 0, wakeup = 1, per = 0;
+    double thr = -1, T = 50;
+    int json = 0, p = 1, wakeup = 1, per = 0;
+    eb_policy policy = EB_POLICY_BASE;
     hw_opts ho;
     hw_opts_init(&ho);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = hw_opts_parse(&ho, &i, argc, argv, "sim");
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--per-sentence")) {
-            per = 1;
-        } else if (!strcmp(a, "--no-wakeup")) {
-            wakeup = 0;
-        } else if ((!strcmp(a, "--entropies") || !strcmp(a, "--lut") || !strcmp(a, "--threshold") ||
-                    !strcmp(a, "--predict-after") || !strcmp(a, "--policy") ||
-                    !strcmp(a, "--latency-target") || !strcmp(a, "--cpufreq")) &&
-                   i + 1 >= argc) {
-            fprintf(stderr, "edgebert sim: %s needs a value\n", a);
-            return 2;
-        } else if (!strcmp(a, "--entropies")) {
-            path = argv[++i];
-        } else if (!strcmp(a, "--lut")) {
-            lut_path = argv[++i];
-        } else if (!strcmp(a, "--cpufreq")) {
-            cpufreq = argv[++i];
-        } else if (!strcmp(a, "--policy")) {
-            policy = eb_policy_parse(argv[++i]);
-            if (policy < 0) {
-                fprintf(stderr, "edgebert sim: --policy must be base, ee or lai, got '%s'\n",
-                        argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(a, "--threshold")) {
-            if (!cli_double(argv[++i], &thr) || thr < 0) {
-                fprintf(stderr, "edgebert sim: --threshold must be a number >= 0, got '%s'\n",
-                        argv[i]);
-                return 2;
-            }
-            have_thr = 1;
-        } else if (!strcmp(a, "--latency-target")) {
-            if (!cli_double(argv[++i], &T) || T <= 0) {
-                fprintf(stderr, "edgebert sim: --latency-target must be a number > 0, got '%s'\n",
-                        argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(a, "--predict-after")) {
-            if (!cli_int(argv[++i], &p) || p < 1) {
-                fprintf(stderr, "edgebert sim: --predict-after must be an integer >= 1\n");
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "edgebert sim: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    int nowake = 0;
+    eb_opt rows[10 + HWOPTS_ROWS] = {
+        {"--entropies", EB_OPT_STR, &path, 0, 0, 0, "FILE", "the recorded trace (CSV)", NULL},
+        {"--policy", EB_OPT_FN, &policy, 0, 0, 0, "base|ee|lai", "the policy (default base)",
+         eb_cli_policy_opt},
+        {"--threshold", EB_OPT_DOUBLE, &thr, 0, EB_OPT_INF, 0, "T",
+         "ee/lai: the exit threshold, >= 0", NULL},
+        {"--lut", EB_OPT_STR, &lut_path, 0, 0, 0, "FILE", "the exit predictor (exit_lut.csv)", NULL},
+        {"--predict-after", EB_OPT_INT, &p, 1, EB_MAX_LAYERS - 1, 0, "P",
+         "the layer after which the predictor is read (default 1)", NULL},
+        {"--latency-target", EB_OPT_DOUBLE, &T, 0, EB_OPT_INF, EB_OPT_GT, "MS",
+         "per-sentence target, > 0 (default 50)", NULL},
+        {"--no-wakeup", EB_OPT_FLAG, &nowake, 0, 0, 0, NULL,
+         "do not charge the standby->nominal LDO ramp", NULL},
+        {"--per-sentence", EB_OPT_FLAG, &per, 0, 0, 0, NULL,
+         "also report every sentence (JSON: per_sentence array)", NULL},
+        {"--cpufreq", EB_OPT_STR, &cpufreq, 0, 0, 0, "ROOT[:CPU]",
+         "also apply each V/F decision to Linux cpufreq under ROOT\n"
+         "(e.g. /sys:0; userspace governor)",
+         NULL},
+        {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL, "one JSON object on stdout", NULL},
+    };
+    eb_opt_spec spec = {.cmd = "sim",
+                        .synopsis = "--entropies FILE [options] [accelerator options] [--json]",
+                        .intro = INTRO,
+                        .opts = rows};
+    spec.nopts = 10 + hw_opts_rows(rows + 10, &ho);
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
+    wakeup = !nowake;
+    int have_thr = thr >= 0;
+    if (!have_thr) thr = 0;
     if (!path) {
         fprintf(stderr, "edgebert sim: --entropies is required\n");
-        usage(stderr);
+        eb_opt_usage(&spec, stderr);
         return 2;
     }
     if (policy != EB_POLICY_BASE && !have_thr) {

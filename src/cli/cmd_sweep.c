@@ -12,21 +12,9 @@
 #include "hw/svg.h"
 #include "util/util.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: edgebert sweep --entropies FILE --lut FILE --out DIR [options]\n"
-            "  Writes DIR/sweep.json, fig8.csv, fig9.csv, fig11.csv, breakdown.csv and\n"
-            "  fig8.svg, fig9.svg, fig11.svg, breakdown.svg.\n"
-            "  --ee-threshold T      conventional early-exit threshold (default 0.23)\n"
-            "  --lai-threshold T     latency-aware threshold (default 0.09)\n"
-            "                        (SST-2 1%%-pt pair; 2%%: 0.28/0.16, 5%%: 0.46/0.28)\n"
-            "  --predict-after P     predictor layer (default 1)\n"
-            "  --span-heads N        active heads for +span / AAS (default 5: SST-2, 7 off)\n"
-            "  --sparse-density D    encoder weight density for +sparse (default 0.5)\n"
-            "  --sparse-act-density D  activation density for +sparse (default 1)\n"
-            "%s",
-            HW_OPTS_HELP);
-}
+static const char INTRO[] =
+    "Writes DIR/sweep.json, fig8.csv, fig9.csv, fig11.csv, breakdown.csv and fig8.svg,\n"
+    "fig9.svg, fig11.svg, breakdown.svg.\n";
 
 typedef struct ctx {
     eb_hw_model m;
@@ -88,52 +76,35 @@ int eb_cmd_sweep(int argc, char **argv) {
     int p = 1, span_heads = 5;
     hw_opts ho;
     hw_opts_init(&ho);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = hw_opts_parse(&ho, &i, argc, argv, "sweep");
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "edgebert sweep: unknown option or missing value: '%s'\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        int ok = 1;
-        if (!strcmp(a, "--entropies"))
-            path = v;
-        else if (!strcmp(a, "--lut"))
-            lut_path = v;
-        else if (!strcmp(a, "--out"))
-            dir = v;
-        else if (!strcmp(a, "--ee-threshold"))
-            ok = cli_double(v, &ee_thr) && ee_thr >= 0;
-        else if (!strcmp(a, "--lai-threshold"))
-            ok = cli_double(v, &lai_thr) && lai_thr >= 0;
-        else if (!strcmp(a, "--predict-after"))
-            ok = cli_int(v, &p) && p >= 1;
-        else if (!strcmp(a, "--span-heads"))
-            ok = cli_int(v, &span_heads) && span_heads >= 0;
-        else if (!strcmp(a, "--sparse-act-density"))
-            ok = cli_double(v, &sparse_a) && sparse_a >= 0 && sparse_a <= 1;
-        else if (!strcmp(a, "--sparse-density"))
-            ok = cli_double(v, &sparse_d) && sparse_d >= 0 && sparse_d <= 1;
-        else {
-            fprintf(stderr, "edgebert sweep: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "edgebert sweep: bad value for %s: '%s'\n", a, v);
-            return 2;
-        }
-    }
+    eb_opt rows[9 + HWOPTS_ROWS] = {
+        {"--entropies", EB_OPT_STR, &path, 0, 0, 0, "FILE", "the recorded trace (CSV)", NULL},
+        {"--lut", EB_OPT_STR, &lut_path, 0, 0, 0, "FILE", "the exit predictor (exit_lut.csv)", NULL},
+        {"--out", EB_OPT_STR, &dir, 0, 0, 0, "DIR", "where the figures go", NULL},
+        {"--ee-threshold", EB_OPT_DOUBLE, &ee_thr, 0, EB_OPT_INF, 0, "T",
+         "conventional early-exit threshold, >= 0 (default 0.23)", NULL},
+        {"--lai-threshold", EB_OPT_DOUBLE, &lai_thr, 0, EB_OPT_INF, 0, "T",
+         "latency-aware threshold, >= 0 (default 0.09)\n"
+         "(SST-2 1%-pt pair; 2%: 0.28/0.16, 5%: 0.46/0.28)",
+         NULL},
+        {"--predict-after", EB_OPT_INT, &p, 1, EB_MAX_LAYERS - 1, 0, "P",
+         "predictor layer (default 1)", NULL},
+        {"--span-heads", EB_OPT_INT, &span_heads, 0, 4096, 0, "N",
+         "active heads for +span / AAS (default 5: SST-2, 7 off)", NULL},
+        {"--sparse-density", EB_OPT_DOUBLE, &sparse_d, 0, 1, 0, "D",
+         "encoder weight density for +sparse, in [0, 1] (default 0.5)", NULL},
+        {"--sparse-act-density", EB_OPT_DOUBLE, &sparse_a, 0, 1, 0, "D",
+         "activation density for +sparse, in [0, 1] (default 1)", NULL},
+    };
+    eb_opt_spec spec = {.cmd = "sweep",
+                        .synopsis = "--entropies FILE --lut FILE --out DIR [options]",
+                        .intro = INTRO,
+                        .opts = rows};
+    spec.nopts = 9 + hw_opts_rows(rows + 9, &ho);
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
     if (!path || !lut_path || !dir) {
         fprintf(stderr, "edgebert sweep: --entropies, --lut and --out are required\n");
-        usage(stderr);
+        eb_opt_usage(&spec, stderr);
         return 2;
     }
     eb_error err = {0, ""};

@@ -9,20 +9,6 @@
 
 #include "util/util.h"
 
-const char HW_OPTS_HELP[] =
-    "accelerator options:\n"
-    "  --params FILE          accelerator parameter file (default: compiled-in,\n"
-    "                         same as models/accelerator.params)\n"
-    "  --param KEY=VALUE      override one parameter (repeatable)\n"
-    "  --mac-size N           PU size n, 4..64 (default 16)\n"
-    "  --seq-len N            tokens per sentence (default 128)\n"
-    "  --active-heads N       heads with a non-empty attention span (default all)\n"
-    "  --weight-density D     non-zero fraction of encoder weights (default 1)\n"
-    "  --act-density D        non-zero fraction of activations (default 1)\n"
-    "  --attn-density D       non-zero fraction of masked attention (default 1)\n"
-    "  --emb-storage S        slc | mlc2 | mlc3 | dram (default mlc2)\n"
-    "  --emb-density D        non-zero fraction of embeddings (default 0.4)\n";
-
 int cli_double(const char *s, double *out) {
     char *end;
     errno = 0;
@@ -50,99 +36,66 @@ void hw_opts_init(hw_opts *o) {
     o->attn_density = 1;
 }
 
-static int need(int *i, int argc, char **argv, const char *cmd) {
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "edgebert %s: %s needs a value\n", cmd, argv[*i]);
+static int param_fn(void *dst, const char *cmd, const char *opt, const char *kv) {
+    hw_opts *o = dst;
+    if (!strchr(kv, '=')) {
+        fprintf(stderr, "edgebert %s: %s expects KEY=VALUE, got '%s'\n", cmd, opt, kv);
         return 0;
     }
+    if (o->nkv >= HWOPTS_MAX_KV) {
+        fprintf(stderr, "edgebert %s: too many %s options (at most %d)\n", cmd, opt, HWOPTS_MAX_KV);
+        return 0;
+    }
+    o->kv[o->nkv++] = kv;
     return 1;
 }
 
-static int density(const char *s, double *out, const char *opt, const char *cmd) {
-    if (!cli_double(s, out) || *out < 0 || *out > 1) {
-        fprintf(stderr, "edgebert %s: %s must be a number in [0, 1], got '%s'\n", cmd, opt, s);
+static int storage_fn(void *dst, const char *cmd, const char *opt, const char *v) {
+    if (eb_emb_storage_parse(v) < 0) {
+        fprintf(stderr, "edgebert %s: %s must be slc, mlc2, mlc3 or dram, got '%s'\n", cmd, opt, v);
         return 0;
     }
+    *(const char **)dst = v;
     return 1;
 }
 
-int hw_opts_parse(hw_opts *o, int *i, int argc, char **argv, const char *cmd) {
-    const char *a = argv[*i];
-    if (!strcmp(a, "--params")) {
-        if (!need(i, argc, argv, cmd)) return -1;
-        o->params_file = argv[++*i];
-        return 1;
+static int density_fn(void *dst, const char *cmd, const char *opt, const char *v) {
+    double d;
+    if (!cli_double(v, &d) || d < 0 || d > 1) {
+        fprintf(stderr, "edgebert %s: %s must be a number in [0, 1], got '%s'\n", cmd, opt, v);
+        return 0;
     }
-    if (!strcmp(a, "--param")) {
-        if (!need(i, argc, argv, cmd)) return -1;
-        const char *kv = argv[++*i];
-        if (!strchr(kv, '=')) {
-            fprintf(stderr, "edgebert %s: --param expects KEY=VALUE, got '%s'\n", cmd, kv);
-            return -1;
-        }
-        if (o->nkv >= HWOPTS_MAX_KV) {
-            fprintf(stderr, "edgebert %s: too many --param options\n", cmd);
-            return -1;
-        }
-        o->kv[o->nkv++] = kv;
-        return 1;
-    }
-    if (!strcmp(a, "--mac-size")) {
-        if (!need(i, argc, argv, cmd)) return -1;
-        if (!cli_int(argv[++*i], &o->mac_size) || o->mac_size < 4 || o->mac_size > 64) {
-            fprintf(stderr, "edgebert %s: --mac-size must be an integer in 4..64, got '%s'\n", cmd,
-                    argv[*i]);
-            return -1;
-        }
-        return 1;
-    }
-    if (!strcmp(a, "--seq-len")) {
-        if (!need(i, argc, argv, cmd)) return -1;
-        if (!cli_int(argv[++*i], &o->seq_len) || o->seq_len < 1 || o->seq_len > EB_MAX_TOKENS) {
-            fprintf(stderr, "edgebert %s: --seq-len must be an integer in 1..%d, got '%s'\n", cmd,
-                    EB_MAX_TOKENS, argv[*i]);
-            return -1;
-        }
-        return 1;
-    }
-    if (!strcmp(a, "--active-heads")) {
-        if (!need(i, argc, argv, cmd)) return -1;
-        if (!cli_int(argv[++*i], &o->active_heads) || o->active_heads < 0) {
-            fprintf(stderr, "edgebert %s: --active-heads must be an integer >= 0, got '%s'\n", cmd,
-                    argv[*i]);
-            return -1;
-        }
-        return 1;
-    }
-    if (!strcmp(a, "--weight-density")) {
-        if (!need(i, argc, argv, cmd)) return -1;
-        return density(argv[++*i], &o->weight_density, a, cmd) ? 1 : -1;
-    }
-    if (!strcmp(a, "--act-density")) {
-        if (!need(i, argc, argv, cmd)) return -1;
-        return density(argv[++*i], &o->act_density, a, cmd) ? 1 : -1;
-    }
-    if (!strcmp(a, "--attn-density")) {
-        if (!need(i, argc, argv, cmd)) return -1;
-        return density(argv[++*i], &o->attn_density, a, cmd) ? 1 : -1;
-    }
-    if (!strcmp(a, "--emb-storage")) {
-        if (!need(i, argc, argv, cmd)) return -1;
-        o->emb_storage = argv[++*i];
-        if (eb_emb_storage_parse(o->emb_storage) < 0) {
-            fprintf(stderr, "edgebert %s: --emb-storage must be slc, mlc2, mlc3 or dram\n", cmd);
-            return -1;
-        }
-        return 1;
-    }
-    if (!strcmp(a, "--emb-density")) {
-        if (!need(i, argc, argv, cmd)) return -1;
-        double d;
-        if (!density(argv[++*i], &d, a, cmd)) return -1;
-        o->emb_density = argv[*i];
-        return 1;
-    }
-    return 0;
+    *(const char **)dst = v;
+    return 1;
+}
+
+int hw_opts_rows(eb_opt *rows, hw_opts *o) {
+    const eb_opt r[HWOPTS_ROWS] = {
+        {"--params", EB_OPT_STR, &o->params_file, 0, 0, 0, "FILE",
+         "accelerator parameter file (default: compiled-in,\n"
+         "same as models/accelerator.params)",
+         NULL},
+        {"--param", EB_OPT_FN, o, 0, 0, 0, "KEY=VALUE", "override one parameter (repeatable)",
+         param_fn},
+        {"--mac-size", EB_OPT_INT, &o->mac_size, 4, 64, 0, "N", "PU size n, 4..64 (default 16)",
+         NULL},
+        {"--seq-len", EB_OPT_INT, &o->seq_len, 1, EB_MAX_TOKENS, 0, "N",
+         "tokens per sentence (default 128)", NULL},
+        {"--active-heads", EB_OPT_INT, &o->active_heads, 0, 4096, 0, "N",
+         "heads with a non-empty attention span (default all)", NULL},
+        {"--weight-density", EB_OPT_DOUBLE, &o->weight_density, 0, 1, 0, "D",
+         "non-zero fraction of encoder weights (default 1)", NULL},
+        {"--act-density", EB_OPT_DOUBLE, &o->act_density, 0, 1, 0, "D",
+         "non-zero fraction of activations (default 1)", NULL},
+        {"--attn-density", EB_OPT_DOUBLE, &o->attn_density, 0, 1, 0, "D",
+         "non-zero fraction of masked attention (default 1)", NULL},
+        {"--emb-storage", EB_OPT_FN, &o->emb_storage, 0, 0, 0, "S",
+         "slc | mlc2 | mlc3 | dram (default mlc2)", storage_fn},
+        {"--emb-density", EB_OPT_FN, &o->emb_density, 0, 0, 0, "D",
+         "non-zero fraction of embeddings (default 0.4)", density_fn},
+    };
+    memcpy(rows, r, sizeof r);
+    return HWOPTS_ROWS;
 }
 
 eb_status hw_opts_model(const hw_opts *o, eb_hw_model *m, eb_error *err) {

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/opts.h"
 #include "edgebert/hw.h"
 #include "edgebert/runtime.h"
 
@@ -22,14 +23,14 @@ typedef struct hw_opts {
 } hw_opts;
 
 void hw_opts_init(hw_opts *o);
-/* Try to consume argv[*i] (and its value).  Returns 1 when consumed, 0 when
- * not an option of ours, -1 after printing a usage error for `cmd`. */
-int hw_opts_parse(hw_opts *o, int *i, int argc, char **argv, const char *cmd);
+/* The accelerator options as option-table rows into rows[HWOPTS_ROWS]
+ * (--params, --param, --mac-size, --seq-len, --active-heads, the densities,
+ * --emb-storage); returns HWOPTS_ROWS. */
+#define HWOPTS_ROWS 10
+int hw_opts_rows(eb_opt *rows, hw_opts *o);
 /* Build the parameters and the model (ALBERT-base dimensions). */
 eb_status hw_opts_model(const hw_opts *o, eb_hw_model *m, eb_error *err);
 eb_layer_work hw_opts_work(const hw_opts *o);
-/* Help text for the shared options. */
-extern const char HW_OPTS_HELP[];
 
 /* Strict number parsing for the CLI. */
 int cli_double(const char *s, double *out);
