@@ -173,12 +173,14 @@ int eb_cli_run_opts(eb_opt *rows, eb_run_params *p, int with_task) {
 int eb_cli_check_threshold(const char *cmd, const eb_model *m, const eb_run_params *p) {
     const eb_config *c = eb_model_task_config(m, p->task);
     if (!c || p->threshold < 0 || c->num_labels < 2) return 1;
-    double hi = log((double)c->num_labels);
-    if (p->threshold <= hi) return 1;
+    /* ln C, the largest entropy of C classes, rounded up to the 0.01 grid that calibrate's
+     * curve uses: its last point, every sentence exiting at the first layer, stays valid */
+    double ln_c = log((double)c->num_labels), hi = ceil(ln_c * 100.0 - 1e-9) / 100.0;
+    if (p->threshold <= hi + 1e-6) return 1;
     fprintf(stderr,
-            "edgebert %s: --threshold must be in [0, %.4g] (ln %d: the entropy of %d classes "
-            "is never higher) or the word 'model', got %g\n",
-            cmd, hi, c->num_labels, c->num_labels, (double)p->threshold);
+            "edgebert %s: --threshold must be in [0, %.2f] (ln %d = %.4f, the largest entropy of "
+            "%d classes, on the 0.01 grid) or the word 'model', got %g\n",
+            cmd, hi, c->num_labels, ln_c, c->num_labels, (double)p->threshold);
     return 0;
 }
 

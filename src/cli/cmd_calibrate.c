@@ -14,21 +14,10 @@
 #include "model/config.h"
 #include "util/util.h"
 
-static void usage(void) {
-    fprintf(
-        stderr,
-        "usage: edgebert calibrate [-m MODEL] --data DEV.tsv --task NAME [--model-task NAME]\n"
-        "                          [--drops 1,2,5] [--limit N] [--save] [--json]\n"
-        "                          [--curve PREFIX]\n"
-        "Runs every sentence through all layers once, then finds for each allowed accuracy drop\n"
-        "(%%-points) the largest threshold for conventional early exit (ee) and, when the model\n"
-        "has an exit predictor table, for latency-aware inference (lai).  --save writes the\n"
-        "thresholds of the first drop into the checkpoint's config.json (edgebert_threshold,\n"
-        "edgebert_lai_threshold).\n"
-        "--curve PREFIX writes the exit-layer curve: PREFIX.csv (accuracy and mean exit layer\n"
-        "for every threshold 0.00, 0.01, ... up to the largest entropy; ee, and lai with a\n"
-        "predictor table) and PREFIX.svg (accuracy and mean exit layer against the threshold).\n");
-}
+static const char INTRO[] =
+    "Runs every sentence through all layers once, then finds for each allowed accuracy drop\n"
+    "(%-points) the largest threshold for conventional early exit (ee) and, when the model\n"
+    "has an exit predictor table, for latency-aware inference (lai).\n";
 
 /* The exit-layer curve: every threshold on a 0.01 grid into PREFIX.csv, every fifth into the
  * two panels of PREFIX.svg. */
@@ -143,41 +132,60 @@ int eb_cmd_calibrate(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *task = NULL, *mtask = NULL, *drops_s = "1,2,5";
     const char *curve = NULL;
     int json = 0, limit = 0, save = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && v)
-            model = argv[++i];
-        else if (!strcmp(argv[i], "--data") && v)
-            data = argv[++i];
-        else if (!strcmp(argv[i], "--task") && v)
-            task = argv[++i];
-        else if (!strcmp(argv[i], "--model-task") && v)
-            mtask = argv[++i];
-        else if (!strcmp(argv[i], "--curve") && v)
-            curve = argv[++i];
-        else if (!strcmp(argv[i], "--drops") && v)
-            drops_s = argv[++i];
-        else if (!strcmp(argv[i], "--limit") && v) {
-            if (!eb_cli_parse_int("calibrate", "--limit", argv[++i], &limit)) return 2;
-        } else if (!strcmp(argv[i], "--save"))
-            save = 1;
-        else if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return usage(), 0;
-        else {
-            fprintf(stderr, "edgebert calibrate: unknown or incomplete option %s\n", argv[i]);
-            return usage(), 2;
-        }
+    const char *layout = NULL;
+    eb_opt rows[] = {
+        {"-m|--model", EB_OPT_STR, &model, 0, 0, 0, "MODEL",
+         "checkpoint directory or .ebb bundle (default as for classify)", NULL},
+        {"--data", EB_OPT_STR, &data, 0, 0, 0, "DEV.tsv", "a labeled GLUE dev file", NULL},
+        {"--task", EB_OPT_STR, &task, 0, 0, 0, "NAME",
+         "the bundle task (and the data layout: sst2|qnli|qqp|mnli|\n"
+         "cola|mrpc|rte)",
+         NULL},
+        {"--layout", EB_OPT_STR, &layout, 0, 0, 0, "GLUE_TASK",
+         "the data's layout when the bundle task is named otherwise", NULL},
+        {"--model-task", EB_OPT_STR, &mtask, 0, 0, EB_OPT_HIDDEN, "NAME", NULL, NULL},
+        {"--drops", EB_OPT_STR, &drops_s, 0, 0, 0, "LIST",
+         "allowed accuracy drops in %-points, 0..100 (default 1,2,5)", NULL},
+        {"--limit", EB_OPT_INT, &limit, 1, EB_OPT_INF, 0, "N", "only the first N examples (N >= 1)",
+         NULL},
+        {"--save", EB_OPT_FLAG, &save, 0, 0, 0, NULL,
+         "write the thresholds of the first drop into the checkpoint's\n"
+         "config.json (edgebert_threshold, edgebert_lai_threshold)",
+         NULL},
+        {"--curve", EB_OPT_STR, &curve, 0, 0, 0, "PREFIX",
+         "write the exit-layer curve: PREFIX.csv (accuracy and mean exit\n"
+         "layer for every threshold 0.00, 0.01, ... up to the largest entropy;\n"
+         "ee, and lai with a predictor table) and PREFIX.svg",
+         NULL},
+        {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL, "one JSON object on stdout", NULL},
+    };
+    eb_opt_spec spec = {.cmd = "calibrate",
+                        .synopsis = "--data DEV.tsv --task NAME [options]",
+                        .intro = INTRO,
+                        .outro = EB_CLI_SCORING_HELP,
+                        .opts = rows,
+                        .nopts = EB_OPT_COUNT(rows)};
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
+    if (!data || !task) {
+        fprintf(stderr, "edgebert calibrate: --data and --task are required\n");
+        eb_opt_usage(&spec, stderr);
+        return 2;
     }
-    if (!data || !task) return usage(), 2;
+    if (layout) { /* --task then names the bundle task only */
+        if (!mtask) mtask = task;
+        task = layout;
+    }
     double drops[8];
     int nd = 0;
     for (const char *p = drops_s; *p && nd < 8;) {
         char *end;
         double d = strtod(p, &end);
-        if (end == p || d < 0 || d > 100) {
-            fprintf(stderr, "edgebert calibrate: --drops wants numbers like 1,2,5\n");
+        if (end == p || d < 0 || d > 100 || (*end && *end != ',') || (*end == ',' && nd == 7)) {
+            fprintf(stderr,
+                    "edgebert calibrate: --drops wants up to 8 numbers in 0..100 like 1,2,5, "
+                    "got '%s'\n",
+                    drops_s);
             return 2;
         }
         drops[nd++] = d;

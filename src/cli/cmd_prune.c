@@ -22,15 +22,12 @@
 #include "model/safetensors.h"
 #include "util/util.h"
 
-static void usage(void) {
-    fprintf(stderr,
-            "usage: edgebert prune --in DIR --out DIR --keep FRAC [--emb-percentile P] [--json]\n"
-            "Magnitude-prunes a HuggingFace ALBERT checkpoint: every encoder matrix (attention\n"
-            "query/key/value/dense, FFN in/out) keeps FRAC (0..1] of its weights by magnitude;\n"
-            "the embedding tables and their mapping lose every value below their P-th percentile\n"
-            "of |w| (0..100, default 0 = untouched).  Writes config.json, model.safetensors and\n"
-            "copies spiece.model and exit_lut.csv when present.\n");
-}
+static const char INTRO[] =
+    "Magnitude-prunes a HuggingFace ALBERT checkpoint: every encoder matrix (attention\n"
+    "query/key/value/dense, FFN in/out) keeps FRAC (0..1] of its weights by magnitude;\n"
+    "the embedding tables and their mapping lose every value below their P-th percentile\n"
+    "of |w| (0..100, default 0 = untouched).  Writes config.json, model.safetensors and\n"
+    "copies spiece.model and exit_lut.csv when present.\n";
 
 typedef enum { KIND_OTHER = 0, KIND_ENCODER = 1, KIND_EMBEDDING = 2 } tensor_kind;
 
@@ -76,35 +73,25 @@ int eb_cmd_prune(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
     double keep = -1, pct = 0;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "--in") && v)
-            in = argv[++i];
-        else if (!strcmp(argv[i], "--out") && v)
-            out = argv[++i];
-        else if (!strcmp(argv[i], "--keep") && v) {
-            if (!eb_cli_parse_double("prune", "--keep", argv[++i], &keep)) return 2;
-        } else if (!strcmp(argv[i], "--emb-percentile") && v) {
-            if (!eb_cli_parse_double("prune", "--emb-percentile", argv[++i], &pct)) return 2;
-        } else if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return usage(), 0;
-        else {
-            fprintf(stderr, "edgebert prune: unknown or incomplete option %s\n", argv[i]);
-            return usage(), 2;
-        }
-    }
+    eb_opt rows[] = {
+        {"--in", EB_OPT_STR, &in, 0, 0, 0, "DIR", "the fine-tuned checkpoint", NULL},
+        {"--out", EB_OPT_STR, &out, 0, 0, 0, "DIR", "the pruned checkpoint to write", NULL},
+        {"--keep", EB_OPT_DOUBLE, &keep, 0, 1, EB_OPT_GT, "FRAC",
+         "fraction of each encoder matrix kept, in (0, 1]", NULL},
+        {"--emb-percentile", EB_OPT_DOUBLE, &pct, 0, 100, EB_OPT_LT, "P",
+         "embedding percentile pruned, in [0, 100) (default 0)", NULL},
+        {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL, "the report as one JSON object", NULL},
+    };
+    eb_opt_spec spec = {.cmd = "prune",
+                        .synopsis = "--in DIR --out DIR --keep FRAC [--emb-percentile P] [--json]",
+                        .intro = INTRO,
+                        .opts = rows,
+                        .nopts = EB_OPT_COUNT(rows)};
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
     if (!in || !out || keep < 0) {
         fprintf(stderr, "edgebert prune: --in, --out and --keep are required\n");
-        return usage(), 2;
-    }
-    if (!(keep > 0 && keep <= 1)) {
-        fprintf(stderr, "edgebert prune: --keep must be in (0, 1]\n");
-        return 2;
-    }
-    if (!(pct >= 0 && pct < 100)) {
-        fprintf(stderr, "edgebert prune: --emb-percentile must be in [0, 100)\n");
+        eb_opt_usage(&spec, stderr);
         return 2;
     }
     char rin[PATH_MAX], rout[PATH_MAX];
