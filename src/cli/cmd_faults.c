@@ -19,27 +19,59 @@
 
 #define MAX_KINDS 16
 
-static void usage(void) {
-    fprintf(
-        stderr,
-        "usage: edgebert faults [-m BUNDLE] --task T --data DEV.tsv [--cells slc,mlc2,mlc3]\n"
-        "                       [--levels FILE ...] [--trials N] [--seed S] [--mask-cells "
-        "slc|same]\n"
-        "                       [--out DIR] [--resume] [--threads N] [--limit N] [--json]\n"
-        "                       [--mode count|bernoulli] [--policy base|ee|lai] [--threshold T]\n"
-        "                       [--model-task NAME] [--no-reuse]\n"
-        "Injects ReRAM read faults into the stored AdaptivFloat8 word embeddings of a bundle,\n"
-        "--trials times per storage kind, and evaluates the task on the dev set each time.\n"
-        "--cells    built-in kinds (default slc,mlc2,mlc3); --levels FILE adds a kind from a "
-        "level\n"
-        "           table (one 'mean sigma' line per level, lowest first; named after the file)\n"
-        "--mask-cells  where the bitmask lives: slc (default, as the paper) or the values' kind\n"
-        "--out DIR  faults.csv (per trial), faults_summary.csv, faults.json, faults.svg and the\n"
-        "           checkpoint faults.ckpt (default faults-out); --resume continues a stopped "
-        "study\n"
-        "--policy   default base (every layer); --mode default count (the paper's injector)\n"
-        "--no-reuse re-run every example in every trial (default: examples whose tokens'\n"
-        "           embeddings did not change keep the fault-free answer; same results, faster)\n");
+static const char INTRO[] =
+    "Injects ReRAM read faults into the stored AdaptivFloat8 word embeddings of a bundle,\n"
+    "--trials times per storage kind, and evaluates the task on the dev set each time.\n";
+
+static int seed_fn(void *dst, const char *cmd, const char *opt, const char *v) {
+    char *end;
+    errno = 0;
+    unsigned long long s = strtoull(v, &end, 0);
+    if (end == v || *end || errno || v[0] == '-') {
+        fprintf(stderr, "edgebert %s: %s must be a non-negative integer, got '%s'\n", cmd, opt, v);
+        return 0;
+    }
+    *(uint64_t *)dst = (uint64_t)s;
+    return 1;
+}
+
+typedef struct levels_list {
+    const char *v[MAX_KINDS];
+    int n;
+} levels_list;
+
+static int levels_fn(void *dst, const char *cmd, const char *opt, const char *v) {
+    levels_list *l = dst;
+    if (l->n == MAX_KINDS) {
+        fprintf(stderr, "edgebert %s: too many %s (at most %d)\n", cmd, opt, MAX_KINDS);
+        return 0;
+    }
+    l->v[l->n++] = v;
+    return 1;
+}
+
+static int mask_fn(void *dst, const char *cmd, const char *opt, const char *v) {
+    if (!strcmp(v, "slc"))
+        *(eb_mask_storage *)dst = EB_MASK_SLC;
+    else if (!strcmp(v, "same"))
+        *(eb_mask_storage *)dst = EB_MASK_SAME;
+    else {
+        fprintf(stderr, "edgebert %s: %s must be slc or same, got '%s'\n", cmd, opt, v);
+        return 0;
+    }
+    return 1;
+}
+
+static int mode_fn(void *dst, const char *cmd, const char *opt, const char *v) {
+    if (!strcmp(v, "count"))
+        *(eb_fault_mode *)dst = EB_FAULT_COUNT;
+    else if (!strcmp(v, "bernoulli"))
+        *(eb_fault_mode *)dst = EB_FAULT_BERNOULLI;
+    else {
+        fprintf(stderr, "edgebert %s: %s must be count or bernoulli, got '%s'\n", cmd, opt, v);
+        return 0;
+    }
+    return 1;
 }
 
 static volatile int g_stop = 0; /* set by SIGINT/SIGTERM: finish the running trials and stop */
@@ -549,106 +581,75 @@ int eb_cmd_faults(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *task = NULL, *out = "faults-out";
     int json = 0, have_cells = 0, n_kinds = 0, levels_given = 0;
     eb_fault_kind kinds[MAX_KINDS];
-    const char *levels[MAX_KINDS];
     eb_fault_study_params p = eb_fault_study_params_default();
     p.seed = 1;
     const char *cells = "slc,mlc2,mlc3";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int needs = strcmp(a, "--json") && strcmp(a, "--resume") && strcmp(a, "--no-reuse") &&
-                    strcmp(a, "-h") && strcmp(a, "--help");
-        if (needs && !v && a[0] == '-') {
-            fprintf(stderr, "edgebert faults: %s needs a value\n", a);
-            return usage(), 2;
-        }
-        if (!strcmp(a, "--task"))
-            task = argv[++i];
-        else if (!strcmp(a, "--model-task"))
-            p.run.task = argv[++i];
-        else if (!strcmp(a, "-m") || !strcmp(a, "--model"))
-            model = argv[++i];
-        else if (!strcmp(a, "--data"))
-            data = argv[++i];
-        else if (!strcmp(a, "--cells"))
-            cells = argv[++i], have_cells = 1;
-        else if (!strcmp(a, "--levels")) {
-            if (levels_given == MAX_KINDS) {
-                fprintf(stderr, "edgebert faults: too many --levels\n");
-                return 2;
-            }
-            levels[levels_given++] = argv[++i];
-        } else if (!strcmp(a, "--trials")) {
-            if (!eb_cli_parse_int("faults", a, argv[++i], &p.trials)) return 2;
-            if (p.trials < 1 || p.trials > 1000000) {
-                fprintf(stderr, "edgebert faults: --trials must be in 1..1000000\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--seed")) {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(argv[++i], &end, 0);
-            if (end == argv[i] || *end || errno || argv[i][0] == '-') {
-                fprintf(stderr, "edgebert faults: --seed: '%s' is not a non-negative integer\n",
-                        argv[i]);
-                return 2;
-            }
-            p.seed = s;
-        } else if (!strcmp(a, "--mask-cells")) {
-            i++;
-            if (!strcmp(v, "slc"))
-                p.mask = EB_MASK_SLC;
-            else if (!strcmp(v, "same"))
-                p.mask = EB_MASK_SAME;
-            else {
-                fprintf(stderr, "edgebert faults: --mask-cells must be slc or same\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--mode")) {
-            i++;
-            if (!strcmp(v, "count"))
-                p.mode = EB_FAULT_COUNT;
-            else if (!strcmp(v, "bernoulli"))
-                p.mode = EB_FAULT_BERNOULLI;
-            else {
-                fprintf(stderr, "edgebert faults: --mode must be count or bernoulli\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--out"))
-            out = argv[++i];
-        else if (!strcmp(a, "--threads")) {
-            if (!eb_cli_parse_int("faults", a, argv[++i], &p.threads)) return 2;
-            if (p.threads < 0 || p.threads > 256) {
-                fprintf(stderr, "edgebert faults: --threads must be in 0..256 (0: all cores)\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--limit")) {
-            if (!eb_cli_parse_int("faults", a, argv[++i], &p.limit)) return 2;
-            if (p.limit < 0) {
-                fprintf(stderr, "edgebert faults: --limit must be >= 0\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--policy")) {
-            if (!eb_cli_parse_policy("faults", argv[++i], &p.run.policy)) return 2;
-        } else if (!strcmp(a, "--threshold")) {
-            if (!eb_cli_parse_float("faults", a, argv[++i], &p.run.threshold)) return 2;
-        } else if (!strcmp(a, "--max-len")) {
-            if (!eb_cli_parse_int("faults", a, argv[++i], &p.run.max_tokens)) return 2;
-        } else if (!strcmp(a, "--json"))
-            json = 1;
-        else if (!strcmp(a, "--resume"))
-            p.resume = 1;
-        else if (!strcmp(a, "--no-reuse"))
-            p.reuse_clean = 0;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-            return usage(), 0;
-        else {
-            fprintf(stderr, "edgebert faults: unknown option %s\n", a);
-            return usage(), 2;
-        }
-    }
+    const char *layout = NULL, *cells_opt = NULL;
+    levels_list lv = {.n = 0};
+    int resume = 0, no_reuse = 0;
+    eb_opt rows[] = {
+        {"-m|--model", EB_OPT_STR, &model, 0, 0, 0, "BUNDLE",
+         "the bundle (default as for classify)", NULL},
+        {"--data", EB_OPT_STR, &data, 0, 0, 0, "DEV.tsv", "a labeled GLUE dev file", NULL},
+        {"--task", EB_OPT_STR, &task, 0, 0, 0, "NAME",
+         "the bundle task (and the data layout, unless --layout)", NULL},
+        {"--layout", EB_OPT_STR, &layout, 0, 0, 0, "GLUE_TASK",
+         "the data's layout when the bundle task is named otherwise", NULL},
+        {"--model-task", EB_OPT_STR, &p.run.task, 0, 0, EB_OPT_HIDDEN, "NAME", NULL, NULL},
+        {"--cells", EB_OPT_STR, &cells_opt, 0, 0, 0, "LIST",
+         "built-in kinds (default slc,mlc2,mlc3)", NULL},
+        {"--levels", EB_OPT_FN, &lv, 0, 0, 0, "FILE",
+         "adds a kind from a level table (one 'mean sigma' line per level,\n"
+         "lowest first; named after the file; repeatable)",
+         levels_fn},
+        {"--trials", EB_OPT_INT, &p.trials, 1, 1000000, 0, "N", "trials per kind, 1..1000000", NULL},
+        {"--seed", EB_OPT_FN, &p.seed, 0, 0, 0, "S", "the first trial's seed (default 1)", seed_fn},
+        {"--mask-cells", EB_OPT_FN, &p.mask, 0, 0, 0, "slc|same",
+         "where the bitmask lives: slc (default, as the paper) or the values' kind", mask_fn},
+        {"--mode", EB_OPT_FN, &p.mode, 0, 0, 0, "count|bernoulli",
+         "the injector (default count, the paper's)", mode_fn},
+        {"--out", EB_OPT_STR, &out, 0, 0, 0, "DIR",
+         "faults.csv (per trial), faults_summary.csv, faults.json, faults.svg\n"
+         "and the checkpoint faults.ckpt (default faults-out)",
+         NULL},
+        {"--resume", EB_OPT_FLAG, &resume, 0, 0, 0, NULL, "continue a stopped study", NULL},
+        {"--threads", EB_OPT_INT, &p.threads, 0, EB_CLI_MAX_THREADS, 0, "N",
+         "trials run side by side (default 0: every core)", NULL},
+        {"--limit", EB_OPT_INT, &p.limit, 1, EB_OPT_INF, 0, "N", "only the first N examples (N >= 1)",
+         NULL},
+        {"--policy", EB_OPT_FN, &p.run.policy, 0, 0, 0, "base|ee|lai",
+         "default base (every layer)", eb_cli_policy_opt},
+        {"--threshold", EB_OPT_FLOAT, &p.run.threshold, 0, EB_OPT_INF, EB_OPT_MODEL, "T|model",
+         "ee/lai: exit threshold in [0, ln C] (default: the model's own)", NULL},
+        {"--max-len", EB_OPT_INT, &p.run.max_tokens, 1, EB_MAX_TOKENS, 0, "N",
+         "cut the input to N tokens (default: the model's positions)", NULL},
+        {"--no-reuse", EB_OPT_FLAG, &no_reuse, 0, 0, 0, NULL,
+         "re-run every example in every trial (default: examples whose\n"
+         "tokens' embeddings did not change keep the fault-free answer;\n"
+         "same results, faster)",
+         NULL},
+        {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL, "one JSON object on stdout", NULL},
+    };
+    eb_opt_spec spec = {.cmd = "faults",
+                        .synopsis = "[-m BUNDLE] --task T --data DEV.tsv [options]",
+                        .intro = INTRO,
+                        .opts = rows,
+                        .nopts = EB_OPT_COUNT(rows)};
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
+    if (resume) p.resume = 1;
+    if (no_reuse) p.reuse_clean = 0;
+    if (cells_opt) cells = cells_opt, have_cells = 1;
+    const char **levels = lv.v;
+    levels_given = lv.n;
     if (!data || !task) {
         fprintf(stderr, "edgebert faults: --data and --task are required\n");
-        return usage(), 2;
+        eb_opt_usage(&spec, stderr);
+        return 2;
+    }
+    if (layout) { /* --task then names the bundle task only */
+        if (!p.run.task) p.run.task = task;
+        task = layout;
     }
     if (have_cells || !levels_given)
         if (!parse_cells(cells, kinds, &n_kinds)) return 2;
@@ -685,10 +686,15 @@ int eb_cmd_faults(int argc, char **argv) {
             p.run.task = ti->name;
         else if (eb_model_num_tasks(m) > 1) {
             fprintf(stderr,
-                    "edgebert faults: the bundle has no task '%s'; name one with --model-task\n",
+                    "edgebert faults: the bundle has no task '%s'; name one with --task and the "
+                    "data's layout with --layout\n",
                     ti->name);
             goto done;
         }
+    }
+    if (!eb_cli_check_threshold("faults", m, &p.run)) {
+        rc = 2;
+        goto done;
     }
     /* per-boundary probabilities of every kind */
     for (int k = 0; k < n_kinds; k++) {
