@@ -194,39 +194,35 @@ static const column COLS[] = {
 };
 #define NCOLS ((int)(sizeof COLS / sizeof COLS[0]))
 
-static void usage(void) {
-    fprintf(
-        stderr,
-        "usage: edgebert bench [-m MODEL] [--tokens 16,32,64,128] [--threads 1,2]\n"
-        "                      [--engines edgebert,edgebert-batch] [--precision fp32[,af8,...]]\n"
-        "                      [--runs N] [--warmup N] [--rounds R] [--clock wall|cpu]\n"
-        "                      [--no-gemm] [--no-rss] [--quick] [--json | --csv]\n"
-        "       edgebert bench --e2e --data DEV.tsv [--task sst2] [-m MODEL] [--threads 1]\n"
-        "                      [--batches 1,8,32] [--limit N] [--threshold T] [--policy ee|lai]\n"
-        "                      [--precision fp32[,af8,...]] [--ids-out FILE] [--no-rss]\n"
-        "                      [--json | --csv]\n"
-        "       edgebert bench --kernels [--rounds R] [--calls N] [--json | --csv]\n"
-        "Measures edgebert only; every row is what was run (test, model, engine, precision,\n"
-        "policy, threads, batch, tokens) and what was measured (mean ms, stddev ms, n samples,\n"
-        "median, min), as a markdown table, --csv or --json. MODEL defaults to the default\n"
-        "model (EDGEBERT_MODEL, else models/default.ebb).\n"
-        "dense (the default): random token ids at batch 1, --runs timed runs after --warmup per\n"
-        "length; engines: edgebert = eb_classify_ids (the per-sentence path, base policy),\n"
-        "edgebert-batch = the batched engine (edgebert/batch.h) at batch 1. With it the gemm\n"
-        "rows (unless --no-gemm): edgebert's GEMMs and OpenBLAS on the model's shapes and\n"
-        "OpenBLAS's 1024^3 SGEMM (the ceiling). --precision takes a list.\n"
-        "--e2e: every sentence of DEV.tsv (GLUE layout of --task), in ms per sentence: early\n"
-        "exit (--policy, default ee), all layers (base), and batched at each of --batches;\n"
-        "--ids-out FILE writes each sentence's gold label (the model's index, -1 unlabelled),\n"
-        "a TAB and its token ids, one sentence a line, so other engines can run the same input.\n"
-        "--rounds R repeats every measurement R times in turn and keeps each one's round with\n"
-        "the best median (for a shared, noisy machine). --clock cpu: process CPU time (all\n"
-        "threads) instead of wall time: robust to other load, meaningful for 1 thread.\n"
-        "--no-rss leaves out the peak memory of `edgebert classify` (JSON and markdown only).\n"
-        "--kernels: each SIMD kernel against its scalar reference, side by side (one thread).\n"
-        "PyTorch and ONNX Runtime side by side with edgebert (--hf, --engines torch,ort of\n"
-        "older versions): tools/bench/compare.py, which runs `edgebert bench --json`.\n");
-}
+static const char INTRO[] =
+    "                      [--engines edgebert,edgebert-batch] [--precision fp32[,af8,...]]\n"
+    "                      [--runs N] [--warmup N] [--rounds R] [--clock wall|cpu]\n"
+    "                      [--no-gemm] [--no-rss] [--quick] [--json | --csv]\n"
+    "       edgebert bench --e2e --data DEV.tsv [--task sst2] [-m MODEL] [--threads 1]\n"
+    "                      [--batches 1,8,32] [--limit N] [--threshold T] [--policy ee|lai]\n"
+    "                      [--precision fp32[,af8,...]] [--ids-out FILE] [--no-rss]\n"
+    "                      [--json | --csv]\n"
+    "       edgebert bench --kernels [--rounds R] [--calls N] [--json | --csv]\n"
+    "Measures edgebert only; every row is what was run (test, model, engine, precision,\n"
+    "policy, threads, batch, tokens) and what was measured (mean ms, stddev ms, n samples,\n"
+    "median, min), as a markdown table, --csv or --json. MODEL defaults to the default\n"
+    "model (EDGEBERT_MODEL, else models/default.ebb).\n"
+    "dense (the default): random token ids at batch 1, --runs timed runs after --warmup per\n"
+    "length; engines: edgebert = eb_classify_ids (the per-sentence path, base policy),\n"
+    "edgebert-batch = the batched engine (edgebert/batch.h) at batch 1. With it the gemm\n"
+    "rows (unless --no-gemm): edgebert's GEMMs and OpenBLAS on the model's shapes and\n"
+    "OpenBLAS's 1024^3 SGEMM (the ceiling). --precision takes a list.\n"
+    "--e2e: every sentence of DEV.tsv (GLUE layout of --task), in ms per sentence: early\n"
+    "exit (--policy, default ee), all layers (base), and batched at each of --batches;\n"
+    "--ids-out FILE writes each sentence's gold label (the model's index, -1 unlabelled),\n"
+    "a TAB and its token ids, one sentence a line, so other engines can run the same input.\n"
+    "--rounds R repeats every measurement R times in turn and keeps each one's round with\n"
+    "the best median (for a shared, noisy machine). --clock cpu: process CPU time (all\n"
+    "threads) instead of wall time: robust to other load, meaningful for 1 thread.\n"
+    "--no-rss leaves out the peak memory of `edgebert classify` (JSON and markdown only).\n"
+    "--kernels: each SIMD kernel against its scalar reference, side by side (one thread).\n"
+    "PyTorch and ONNX Runtime side by side with edgebert (--hf, --engines torch,ort of\n"
+    "older versions): tools/bench/compare.py, which runs `edgebert bench --json`.\n";
 
 /* ---- small helpers ------------------------------------------------ */
 
@@ -1091,6 +1087,49 @@ static int bench_e2e(const opts *o) {
     return rc;
 }
 
+typedef struct int_list {
+    int *v, *n, max;
+} int_list;
+
+static int list_fn(void *dst, const char *cmd, const char *opt, const char *val) {
+    int_list *l = dst;
+    int tmp[MAXV];
+    int n = parse_list(val, tmp, MAXV);
+    for (int k = 0; k < n; k++)
+        if (tmp[k] > l->max) n = -1;
+    if (n <= 0) {
+        fprintf(stderr,
+                "edgebert %s: %s must be a list of integers in 1..%d, commas between (at most "
+                "%d), got '%s'\n",
+                cmd, opt, l->max, MAXV, val);
+        return 0;
+    }
+    memcpy(l->v, tmp, (size_t)n * sizeof *tmp);
+    *l->n = n;
+    return 1;
+}
+
+static int engines_fn(void *dst, const char *cmd, const char *opt, const char *val) {
+    (void)cmd, (void)opt;
+    if (!check_engines(val)) return 0;
+    *(const char **)dst = val;
+    return 1;
+}
+
+static int precision_list_fn(void *dst, const char *cmd, const char *opt, const char *val) {
+    (void)cmd, (void)opt;
+    return parse_precisions(val, dst);
+}
+
+static int hf_fn(void *dst, const char *cmd, const char *opt, const char *val) {
+    (void)dst, (void)val;
+    fprintf(stderr,
+            "edgebert %s: %s: edgebert bench measures edgebert only; tools/bench/compare.py runs "
+            "PyTorch and ONNX Runtime on a HuggingFace checkpoint beside it\n",
+            cmd, opt);
+    return 0;
+}
+
 int eb_cmd_bench(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--kernels")) return eb_cmd_bench_kernels(argc, argv);
@@ -1108,102 +1147,62 @@ int eb_cmd_bench(int argc, char **argv) {
     o.ntokens = parse_list("16,32,64,128", o.tokens, MAXV);
     o.nthreads = -1; /* dense: 1,2; --e2e: 1 */
     o.nbatches = parse_list("1,8,32", o.batches, MAXV);
-    int quick = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        /* --threads is the bench's list of team sizes and --precision a list,
-         * not the run options */
-        int r = strcmp(a, "--threads") && strcmp(a, "--precision")
-                    ? eb_cli_run_option(CMD, argc, argv, &i, &o.rp)
-                    : 0;
-        if (r < 0) return 2;
-        if (r > 0) continue;
-#define NEEDV()                                                                                    \
-    do {                                                                                           \
-        if (!v) {                                                                                  \
-            fprintf(stderr, "edgebert bench: %s needs a value\n", a);                              \
-            return usage(), 2;                                                                     \
-        }                                                                                          \
-        i++;                                                                                       \
-    } while (0)
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            NEEDV();
-            o.model = v;
-        } else if (!strcmp(a, "--data")) {
-            NEEDV();
-            o.data = v;
-        } else if (!strcmp(a, "--ids-out")) {
-            NEEDV();
-            o.ids_out = v;
-        } else if (!strcmp(a, "--hf")) {
-            fprintf(stderr, "edgebert bench: --hf: edgebert bench measures edgebert only; "
-                            "tools/bench/compare.py runs PyTorch and ONNX Runtime on a "
-                            "HuggingFace checkpoint beside it\n");
-            return 2;
-        } else if (!strcmp(a, "--engines")) {
-            NEEDV();
-            if (!check_engines(v)) return 2;
-            o.engines = v;
-        } else if (!strcmp(a, "--precision")) {
-            NEEDV();
-            if (!parse_precisions(v, &o)) return 2;
-        } else if (!strcmp(a, "--tokens") || !strcmp(a, "--threads") || !strcmp(a, "--batches")) {
-            NEEDV();
-            int *dst = a[2] == 't' ? (a[3] == 'o' ? o.tokens : o.threads) : o.batches;
-            int *cnt = a[2] == 't' ? (a[3] == 'o' ? &o.ntokens : &o.nthreads) : &o.nbatches;
-            if ((*cnt = parse_list(v, dst, MAXV)) <= 0) {
-                fprintf(stderr,
-                        "edgebert bench: %s: bad list '%s' (at most %d integers 1..100000, "
-                        "commas between)\n",
-                        a, v, MAXV);
-                return 2;
-            }
-        } else if (!strcmp(a, "--rounds") || !strcmp(a, "--runs") || !strcmp(a, "--warmup") ||
-                   !strcmp(a, "--limit")) {
-            NEEDV();
-            int x;
-            const int lo = !strcmp(a, "--warmup") ? 0 : 1,
-                      hi = !strcmp(a, "--rounds") ? 1000 : 100000;
-            if (!eb_cli_parse_int(CMD, a, v, &x)) return 2;
-            if (x < lo || x > hi) {
-                fprintf(stderr, "edgebert bench: %s must be in %d..%d, got %s\n", a, lo, hi, v);
-                return 2;
-            }
-            *(!strcmp(a, "--rounds") ? &o.rounds
-              : !strcmp(a, "--runs") ? &o.runs
-              : a[2] == 'w'          ? &o.warmup
-                                     : &o.limit) = x;
-        } else if (!strcmp(a, "--clock")) {
-            NEEDV();
-            if (!strcmp(v, "cpu"))
-                o.cpu_clock = 1;
-            else if (!strcmp(v, "wall"))
-                o.cpu_clock = 0;
-            else {
-                fprintf(stderr, "edgebert bench: --clock: wall or cpu, not '%s'\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--json"))
-            o.json = 1;
-        else if (!strcmp(a, "--csv"))
-            o.csv = 1;
-        else if (!strcmp(a, "--e2e"))
-            o.e2e = 1;
-        else if (!strcmp(a, "--no-gemm"))
-            o.gemm = 0;
-        else if (!strcmp(a, "--no-rss"))
-            o.rss = 0;
-        else if (!strcmp(a, "--quick"))
-            quick = 1;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-            return usage(), 0;
-        else {
-            fprintf(stderr, "edgebert bench: unknown option %s\n", a);
-            return usage(), 2;
-        }
-#undef NEEDV
-    }
+    int quick = 0, no_gemm = 0, no_rss = 0, kernels = 0;
+    int_list tokens = {o.tokens, &o.ntokens, 100000},
+             threads = {o.threads, &o.nthreads, EB_CLI_MAX_THREADS},
+             batches = {o.batches, &o.nbatches, 100000};
+    eb_opt orows[24 + EB_CLI_RUN_OPTS] = {
+        {"-m|--model", EB_OPT_STR, &o.model, 0, 0, 0, "MODEL",
+         "checkpoint directory or .ebb bundle (default as for classify)", NULL},
+        {"--e2e", EB_OPT_FLAG, &o.e2e, 0, 0, 0, NULL,
+         "early exit end to end on a GLUE dev set (--data)", NULL},
+        {"--kernels", EB_OPT_FLAG, &kernels, 0, 0, 0, NULL,
+         "each SIMD kernel against its scalar reference (--kernels --help)", NULL},
+        {"--data", EB_OPT_STR, &o.data, 0, 0, 0, "DEV.tsv", "--e2e: the dev set", NULL},
+        {"--ids-out", EB_OPT_STR, &o.ids_out, 0, 0, 0, "FILE",
+         "--e2e: each sentence's gold label and token ids", NULL},
+        {"--hf", EB_OPT_FN, NULL, 0, 0, EB_OPT_HIDDEN, "DIR", NULL, hf_fn},
+        {"--engines", EB_OPT_FN, &o.engines, 0, 0, 0, "LIST",
+         "edgebert,edgebert-batch (default both)", engines_fn},
+        {"--precision", EB_OPT_FN, &o, 0, 0, 0, "LIST",
+         "fp32,af8,af8-bf16: one or more (default fp32)", precision_list_fn},
+        {"--tokens", EB_OPT_FN, &tokens, 0, 0, 0, "LIST",
+         "dense: sentence lengths (default 16,32,64,128)", list_fn},
+        {"--threads", EB_OPT_FN, &threads, 0, 0, 0, "LIST",
+         "team sizes, each 1..256 (default 1,2; --e2e: 1)", list_fn},
+        {"--batches", EB_OPT_FN, &batches, 0, 0, 0, "LIST", "--e2e: batch sizes (default 1,8,32)",
+         list_fn},
+        {"--runs", EB_OPT_INT, &o.runs, 1, 100000, 0, "N", "timed runs, 1..100000 (default 20)",
+         NULL},
+        {"--warmup", EB_OPT_INT, &o.warmup, 0, 100000, 0, "N",
+         "untimed runs first, 0..100000 (default 3)", NULL},
+        {"--rounds", EB_OPT_INT, &o.rounds, 1, 1000, 0, "R", "rounds, 1..1000 (default 1)", NULL},
+        {"--limit", EB_OPT_INT, &o.limit, 1, 100000, 0, "N", "--e2e: the first N sentences only",
+         NULL},
+        {"--clock", EB_OPT_CHOICE, &o.cpu_clock, 0, 0, 0, "wall|cpu", "the clock (default wall)",
+         NULL},
+        {"--no-gemm", EB_OPT_FLAG, &no_gemm, 0, 0, 0, NULL, "leave out the gemm rows", NULL},
+        {"--no-rss", EB_OPT_FLAG, &no_rss, 0, 0, 0, NULL, "leave out the peak memory", NULL},
+        {"--quick", EB_OPT_FLAG, &quick, 0, 0, 0, NULL,
+         "5 runs after 1, 16 and 32 tokens, 1 thread", NULL},
+        {"--json", EB_OPT_FLAG, &o.json, 0, 0, 0, NULL, "one JSON object", NULL},
+        {"--csv", EB_OPT_FLAG, &o.csv, 0, 0, 0, NULL, "CSV rows", NULL},
+    };
+    int nrows = 21;
+    eb_opt run_rows[EB_CLI_RUN_OPTS];
+    int nrun = eb_cli_run_opts(run_rows, &o.rp, 1);
+    for (int k = 0; k < nrun; k++) /* --threads and --precision are the bench's lists */
+        if (strcmp(run_rows[k].names, "--threads") && strcmp(run_rows[k].names, "--precision"))
+            orows[nrows++] = run_rows[k];
+    eb_opt_spec spec = {.cmd = CMD,
+                        .synopsis = "[-m MODEL] [--tokens 16,32,64,128] [--threads 1,2]",
+                        .intro = INTRO,
+                        .opts = orows,
+                        .nopts = nrows};
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
+    if (no_gemm) o.gemm = 0;
+    if (no_rss) o.rss = 0;
     if (o.json && o.csv) {
         fprintf(stderr, "edgebert bench: --json and --csv exclude each other\n");
         return 2;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/opts.h"
 #include "kernels/backward.h"
 #include "kernels/kernels.h"
 
@@ -134,43 +135,30 @@ static const char *simd_name(void) {
     return "scalar";
 }
 
-static void usage(void) {
-    fprintf(stderr,
-            "usage: edgebert bench --kernels [--rounds R] [--calls N] [--json | --csv]\n"
-            "Each dispatched kernel against its scalar reference (_ref), alternately in one\n"
-            "process, one thread, thread CPU time: the median of N calls (default 15), best of\n"
-            "R rounds (default 3). Shapes: a training batch of the default model (32 x 64\n"
-            "tokens, H 256, FFN 1024, 4 heads of 64) and one 128-token sentence.\n");
-}
+static const char INTRO[] =
+    "Each dispatched kernel against its scalar reference (_ref), alternately in one process,\n"
+    "one thread, thread CPU time: the median of N calls, best of R rounds.  Shapes: a\n"
+    "training batch of the default model (32 x 64 tokens, H 256, FFN 1024, 4 heads of 64)\n"
+    "and one 128-token sentence.\n";
 
 int eb_cmd_bench_kernels(int argc, char **argv) {
     int rounds = 3, calls = 15, json = 0, csv = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--kernels")) continue;
-        if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--csv")) {
-            csv = 1;
-        } else if (!strcmp(a, "--rounds") || !strcmp(a, "--calls")) {
-            char *end = NULL;
-            long x = v ? strtol(v, &end, 10) : 0;
-            if (!v || *end || x < 1 || x > 10000) {
-                fprintf(stderr, "edgebert " CMD ": %s needs an integer 1..10000%s%s\n", a,
-                        v ? ", not " : "", v ? v : "");
-                return 2;
-            }
-            *(a[2] == 'r' ? &rounds : &calls) = (int)x;
-            i++;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage();
-            return 0;
-        } else {
-            fprintf(stderr, "edgebert " CMD ": unknown option %s\n", a);
-            usage();
-            return 2;
-        }
-    }
+    int kernels = 0;
+    eb_opt rows[] = {
+        {"--kernels", EB_OPT_FLAG, &kernels, 0, 0, 0, NULL, "this benchmark", NULL},
+        {"--rounds", EB_OPT_INT, &rounds, 1, 10000, 0, "R", "rounds, 1..10000 (default 3)", NULL},
+        {"--calls", EB_OPT_INT, &calls, 1, 10000, 0, "N", "calls per timing, 1..10000 (default 15)",
+         NULL},
+        {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL, "one JSON object", NULL},
+        {"--csv", EB_OPT_FLAG, &csv, 0, 0, 0, NULL, "CSV rows", NULL},
+    };
+    eb_opt_spec spec = {.cmd = CMD,
+                        .synopsis = "--kernels [--rounds R] [--calls N] [--json | --csv]",
+                        .intro = INTRO,
+                        .opts = rows,
+                        .nopts = EB_OPT_COUNT(rows)};
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
 
     /* one thread everywhere: the thread CPU clock sees all the work */
     omp_set_num_threads(1);
