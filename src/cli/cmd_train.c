@@ -1,4 +1,5 @@
 /* cmd_train.c - edgebert train: the EdgeBERT training recipe (include/edgebert/train.h). */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,46 +26,67 @@ static void on_signal(int sig) {
     g_stop = 1;
 }
 
-static void usage(void) {
-    fprintf(
-        stderr,
-        "usage: edgebert train (--config CONFIG.json | --init MODEL_DIR) --data TRAIN.tsv --out "
-        "DIR\n"
-        "                      [--dev DEV.tsv] [--task NAME] [--tokenizer spiece.model] [--ids]\n"
-        "                      [--phase mlm|backbone|offramps|predictor] [--teacher DIR[,DIR...]]\n"
-        "                      [--epochs N] [--lr X] [--batch N] [--seed N] [--max-len N]\n"
-        "                      [--warmup X] [--weight-decay X] [--dropout X] [--hidden-dropout X]\n"
-        "                      [--clip X] [--kd-temperature T] [--kd-alpha A]\n"
-        "                      [--prune movement|magnitude] [--keep FRAC] [--score-lr X]\n"
-        "                      [--emb-prune PCT] [--freeze-embeddings] [--adapters SIZE]\n"
-        "                      [--span] [--span-coeff X] [--span-lr X] [--span-max N] [--span-ramp "
-        "R]\n"
-        "                      [--predict-after P] [--mlm-prob X] [--mask-tokens X] [--resume] "
-        "[--save-every N] "
-        "[--steps N] "
-        "[--max-steps N]\n"
-        "                      [--ema DECAY] [--eval-every N] [--precision fp32|bf16]\n"
-        "                      [--head-tokens K]\n"
-        "                      [--log-every N] [--no-length-grouping] [--threads N] [--json]\n"
-        "Phase mlm: masked-LM pretraining on plain text (--data: one document per line, cut\n"
-        "into windows of --max-len tokens; a TAB between the two segments of a pair; several\n"
-        "files comma-separated; a .tsv file gives its --task text column), the [MASK] head\n"
-        "tied to the word embeddings.\n"
-        "--head-tokens K: a text longer than --max-len keeps its first K and its last tokens\n"
-        "(saved in the model; --task imdb: K = max-len / 4 unless given).\n"
-        "Phase backbone: fine-tune (with --teacher: KD loss a*KL*T^2 + (1-a)*CE; several\n"
-        "teachers: their mean logits; --mask-tokens X: each input token of a training batch\n"
-        "becomes [MASK] with probability X). Phase offramps:\n"
-        "backbone frozen, off-ramps trained. Phase predictor: writes DIR/exit_lut.csv.\n"
-        "--adapters SIZE (with --init): adapter-ALBERT: the --init backbone frozen, bottleneck\n"
-        "adapters of SIZE per layer, the head and the off-ramps trained.\n"
-        "--ids: the data files hold token ids (label<TAB>ids<TAB>type ids), no tokenizer needed.\n"
-        "--ema DECAY: dev evaluation and the saved model use a moving average of the weights.\n"
-        "--precision bf16: the products take bf16 operands (AVX512-BF16), with fp32 sums,\n"
-        "weights, gradients and optimiser.\n"
-        "Ctrl-C saves a checkpoint and exits; --resume continues it to the same result.\n"
-        "Data-parallel (an MPI build, make MPI=1): mpirun -np N edgebert train ...: each rank\n"
-        "a shard of every batch, rank 0 writes and logs; kill -USR1 <mpirun> saves and stops.\n");
+static const char INTRO[] =
+    "Phase mlm: masked-LM pretraining on plain text (--data: one document per line, cut\n"
+    "into windows of --max-len tokens; a TAB between the two segments of a pair; several\n"
+    "files comma-separated; a .tsv file gives its --task text column), the [MASK] head\n"
+    "tied to the word embeddings.\n"
+    "Phase backbone: fine-tune (with --teacher: KD loss a*KL*T^2 + (1-a)*CE; several\n"
+    "teachers: their mean logits). Phase offramps: backbone frozen, off-ramps trained.\n"
+    "Phase predictor: writes DIR/exit_lut.csv.  Ctrl-C saves a checkpoint and exits;\n"
+    "--resume continues it to the same result.\n"
+    "Data-parallel (an MPI build, make MPI=1): mpirun -np N edgebert train ...: each rank\n"
+    "a shard of every batch, rank 0 writes and logs; kill -USR1 <mpirun> saves and stops.\n";
+
+static int train_precision_fn(void *dst, const char *cmd, const char *opt, const char *v) {
+    if (strcmp(v, "fp32") && strcmp(v, "bf16")) {
+        fprintf(stderr, "edgebert %s: %s must be fp32 or bf16, got '%s'\n", cmd, opt, v);
+        return 0;
+    }
+    *(int *)dst = !strcmp(v, "bf16");
+    return 1;
+}
+
+static int seed_fn(void *dst, const char *cmd, const char *opt, const char *v) {
+    char *end;
+    errno = 0;
+    unsigned long long s = strtoull(v, &end, 10);
+    if (end == v || *end || errno || v[0] == '-') {
+        fprintf(stderr, "edgebert %s: %s must be a non-negative integer, got '%s'\n", cmd, opt, v);
+        return 0;
+    }
+    *(uint64_t *)dst = (uint64_t)s;
+    return 1;
+}
+
+static int prune_fn(void *dst, const char *cmd, const char *opt, const char *v) {
+    eb_prune_method *m = dst;
+    if (!strcmp(v, "movement"))
+        *m = EB_PRUNE_MOVEMENT;
+    else if (!strcmp(v, "magnitude"))
+        *m = EB_PRUNE_MAGNITUDE;
+    else if (!strcmp(v, "none"))
+        *m = EB_PRUNE_NONE;
+    else {
+        fprintf(stderr, "edgebert %s: %s must be movement, magnitude or none, got '%s'\n", cmd, opt,
+                v);
+        return 0;
+    }
+    return 1;
+}
+
+static int phase_fn(void *dst, const char *cmd, const char *opt, const char *v) {
+    static const char *const names[] = {"backbone", "offramps", "predictor", "mlm"};
+    static const eb_train_phase phases[] = {EB_PHASE_BACKBONE, EB_PHASE_OFFRAMPS,
+                                            EB_PHASE_PREDICTOR, EB_PHASE_MLM};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (!strcmp(v, names[k])) {
+            *(eb_train_phase *)dst = phases[k];
+            return 1;
+        }
+    fprintf(stderr, "edgebert %s: %s must be mlm, backbone, offramps or predictor, got '%s'\n", cmd,
+            opt, v);
+    return 0;
 }
 
 static void progress(void *ud, const eb_train_progress *p) {
@@ -94,178 +116,133 @@ int eb_cmd_train(int argc, char **argv) {
     int ids = 0, json = 0, head_tokens = -1;
     float kd_alpha = -1;
     const char *C = "train";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int ok = 1, used = 1;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-            return usage(), 0;
-        else if (!strcmp(a, "--config"))
-            o.config_path = v;
-        else if (!strcmp(a, "--init"))
-            o.init_dir = v;
-        else if (!strcmp(a, "--data"))
-            data = v;
-        else if (!strcmp(a, "--dev"))
-            dev = v;
-        else if (!strcmp(a, "--task"))
-            task = v;
-        else if (!strcmp(a, "--tokenizer"))
-            tokp = v;
-        else if (!strcmp(a, "--teacher"))
-            o.teacher_dir = v;
-        else if (!strcmp(a, "--out"))
-            o.out_dir = v;
-        else if (!strcmp(a, "--epochs"))
-            ok = eb_cli_parse_int(C, a, v, &o.epochs);
-        else if (!strcmp(a, "--batch"))
-            ok = eb_cli_parse_int(C, a, v, &o.batch);
-        else if (!strcmp(a, "--max-len"))
-            ok = eb_cli_parse_int(C, a, v, &o.max_len);
-        else if (!strcmp(a, "--head-tokens")) {
-            ok = eb_cli_parse_int(C, a, v, &head_tokens) && head_tokens >= 1;
-            if (!ok && v) fprintf(stderr, "edgebert train: --head-tokens must be >= 1\n");
-        }
-        else if (!strcmp(a, "--predict-after"))
-            ok = eb_cli_parse_int(C, a, v, &o.predict_after);
-        else if (!strcmp(a, "--log-every"))
-            ok = eb_cli_parse_int(C, a, v, &o.log_every);
-        else if (!strcmp(a, "--adapters")) {
-            ok = eb_cli_parse_int(C, a, v, &o.adapter_size) && o.adapter_size >= 1;
-            if (!ok && v) fprintf(stderr, "edgebert train: --adapters needs a positive size\n");
-        } else if (!strcmp(a, "--threads")) {
-            int th = 0;
-            ok = eb_cli_parse_int(C, a, v, &th) && th >= 1;
-            if (ok) { /* OpenBLAS's pool and the kernels' OpenMP team */
-                openblas_set_num_threads(th);
+    int threads = 0;
+    const eb_opt rows[] = {
+        {"--config", EB_OPT_STR, &o.config_path, 0, 0, 0, "CONFIG.json",
+         "random initialisation from this config", NULL},
+        {"--init", EB_OPT_STR, &o.init_dir, 0, 0, 0, "MODEL_DIR",
+         "start from this HuggingFace checkpoint", NULL},
+        {"--data", EB_OPT_STR, &data, 0, 0, 0, "TRAIN.tsv", "the training data", NULL},
+        {"--out", EB_OPT_STR, &o.out_dir, 0, 0, 0, "DIR", "where checkpoints go (HF format)", NULL},
+        {"--dev", EB_OPT_STR, &dev, 0, 0, 0, "DEV.tsv", "dev data, evaluated each epoch", NULL},
+        {"--task", EB_OPT_STR, &task, 0, 0, 0, "NAME", "the GLUE task of the data (its layout)",
+         NULL},
+        {"--tokenizer", EB_OPT_STR, &tokp, 0, 0, 0, "spiece.model",
+         "the tokenizer (default: the --init model's)", NULL},
+        {"--ids", EB_OPT_FLAG, &ids, 0, 0, 0, NULL,
+         "the data files hold token ids (label<TAB>ids<TAB>type ids),\n"
+         "no tokenizer needed",
+         NULL},
+        {"--phase", EB_OPT_FN, &o.phase, 0, 0, 0, "mlm|backbone|offramps|predictor",
+         "what to train (default backbone)", phase_fn},
+        {"--teacher", EB_OPT_STR, &o.teacher_dir, 0, 0, 0, "DIR[,DIR...]",
+         "knowledge distillation from these teachers (their mean logits)", NULL},
+        {"--epochs", EB_OPT_INT, &o.epochs, 1, 1000000, 0, "N", "epochs, >= 1 (default 3)", NULL},
+        {"--lr", EB_OPT_FLOAT, &o.lr, 0, EB_OPT_INF, EB_OPT_GT, "X",
+         "peak learning rate, > 0 (default 5e-4)", NULL},
+        {"--batch", EB_OPT_INT, &o.batch, 1, 65536, 0, "N", "batch size, 1..65536 (default 32)",
+         NULL},
+        {"--seed", EB_OPT_FN, &o.seed, 0, 0, 0, "N", "random seed (default 42)", seed_fn},
+        {"--max-len", EB_OPT_INT, &o.max_len, 2, EB_MAX_TOKENS, 0, "N",
+         "tokens per example, 2..4096 (default 128)", NULL},
+        {"--warmup", EB_OPT_FLOAT, &o.warmup, 0, EB_OPT_INF, 0, "X",
+         "warm-up: < 1 a fraction of the steps, else steps (default 0.1)", NULL},
+        {"--weight-decay", EB_OPT_FLOAT, &o.weight_decay, 0, EB_OPT_INF, 0, "X",
+         "AdamW weight decay, >= 0 (default 0.01)", NULL},
+        {"--dropout", EB_OPT_FLOAT, &o.dropout, 0, 1, EB_OPT_LT, "X",
+         "dropout before every classifier, in [0, 1) (default 0.1)", NULL},
+        {"--hidden-dropout", EB_OPT_FLOAT, &o.hidden_dropout, 0, 1, EB_OPT_LT, "X",
+         "dropout on the attention and FFN outputs, in [0, 1)", NULL},
+        {"--clip", EB_OPT_FLOAT, &o.clip, 0, EB_OPT_INF, 0, "X",
+         "global gradient norm clip, >= 0 (default 1)", NULL},
+        {"--kd-temperature", EB_OPT_FLOAT, &o.kd_temperature, 0, EB_OPT_INF, EB_OPT_GT, "T",
+         "distillation temperature, > 0 (default 2)", NULL},
+        {"--kd-alpha", EB_OPT_FLOAT, &kd_alpha, 0, 1, 0, "A",
+         "weight of the distillation loss, in [0, 1] (default 0.9)", NULL},
+        {"--prune", EB_OPT_FN, &o.prune, 0, 0, 0, "movement|magnitude|none",
+         "pruning of the encoder matrices", prune_fn},
+        {"--keep", EB_OPT_FLOAT, &o.keep, 0, 1, EB_OPT_GT, "FRAC",
+         "final kept fraction, in (0, 1] (default 0.5)", NULL},
+        {"--score-lr", EB_OPT_FLOAT, &o.score_lr, 0, EB_OPT_INF, 0, "X",
+         "movement scores' learning rate, >= 0 (default 1e-2)", NULL},
+        {"--emb-prune", EB_OPT_FLOAT, &o.emb_prune_pct, 0, 100, EB_OPT_LT, "PCT",
+         "final embedding percentile pruned, in [0, 100) (default 0)", NULL},
+        {"--freeze-embeddings", EB_OPT_FLAG, &o.freeze_embeddings, 0, 0, 0, NULL,
+         "keep the embeddings fixed", NULL},
+        {"--adapters", EB_OPT_INT, &o.adapter_size, 1, 65536, 0, "SIZE",
+         "(with --init) adapter-ALBERT: the --init backbone frozen,\n"
+         "bottleneck adapters of SIZE per layer, the head and the off-ramps\n"
+         "trained",
+         NULL},
+        {"--span", EB_OPT_FLAG, &o.span, 0, 0, 0, NULL, "learn adaptive attention spans", NULL},
+        {"--span-coeff", EB_OPT_FLOAT, &o.span_coeff, 0, EB_OPT_INF, 0, "X",
+         "span loss coefficient, >= 0 (default 1e-3)", NULL},
+        {"--span-lr", EB_OPT_FLOAT, &o.span_lr, 0, EB_OPT_INF, 0, "X",
+         "span learning rate, >= 0 (default 0.1)", NULL},
+        {"--span-max", EB_OPT_FLOAT, &o.span_max, 0, EB_OPT_INF, 0, "N",
+         "initial span, >= 0 (default 0: --max-len)", NULL},
+        {"--span-ramp", EB_OPT_FLOAT, &o.span_ramp, 0, EB_OPT_INF, 0, "R",
+         "span mask ramp, >= 0 (default 0: the config's)", NULL},
+        {"--head-tokens", EB_OPT_INT, &head_tokens, 1, EB_MAX_TOKENS, 0, "K",
+         "a text longer than --max-len keeps its first K and its last tokens\n"
+         "(saved in the model; --task imdb: K = max-len / 4 unless given)",
+         NULL},
+        {"--predict-after", EB_OPT_INT, &o.predict_after, 1, EB_MAX_LAYERS - 1, 0, "P",
+         "predictor: read after layer P (default 1)", NULL},
+        {"--mlm-prob", EB_OPT_FLOAT, &o.mlm_prob, 0, 1, EB_OPT_GT | EB_OPT_LT, "X",
+         "mlm: fraction of tokens chosen, in (0, 1) (default 0.15)", NULL},
+        {"--mask-tokens", EB_OPT_FLOAT, &o.mask_tokens, 0, 1, EB_OPT_LT, "X",
+         "backbone: each input token becomes [MASK] with probability X,\n"
+         "in [0, 1)",
+         NULL},
+        {"--ema", EB_OPT_FLOAT, &o.ema, 0, 1, EB_OPT_LT, "DECAY",
+         "dev evaluation and the saved model use a moving average of the\n"
+         "weights, DECAY in [0, 1)",
+         NULL},
+        {"--resume", EB_OPT_FLAG, &o.resume, 0, 0, 0, NULL, "continue from DIR's saved state",
+         NULL},
+        {"--save-every", EB_OPT_LONG, &o.save_every, 0, EB_OPT_INF, 0, "N",
+         "steps between checkpoints, >= 0 (default 500)", NULL},
+        {"--steps", EB_OPT_LONG, &o.steps, 0, EB_OPT_INF, 0, "N", "> 0: the run is exactly N steps",
+         NULL},
+        {"--max-steps", EB_OPT_LONG, &o.max_steps, 0, EB_OPT_INF, 0, "N",
+         "stop, resumably, after N more steps", NULL},
+        {"--eval-every", EB_OPT_LONG, &o.eval_every, 0, EB_OPT_INF, 0, "N",
+         "> 0: also evaluate on dev every N steps", NULL},
+        {"--precision", EB_OPT_FN, &o.bf16, 0, 0, 0, "fp32|bf16",
+         "bf16: the products take bf16 operands (AVX512-BF16), with fp32\n"
+         "sums, weights, gradients and optimiser (default fp32)",
+         train_precision_fn},
+        {"--log-every", EB_OPT_INT, &o.log_every, 1, 1000000000, 0, "N",
+         "steps between progress lines, >= 1 (default 20)", NULL},
+        {"--no-length-grouping", EB_OPT_FLAG, &o.no_length_grouping, 0, 0, 0, NULL,
+         "plain shuffled batches", NULL},
+        {"--threads", EB_OPT_INT, &threads, 0, EB_CLI_MAX_THREADS, 0, "N",
+         "OpenBLAS's and OpenMP's threads (default 0: every core)", NULL},
+        {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL, "the report as one JSON object", NULL},
+    };
+    eb_opt_spec spec = {.cmd = C,
+                        .synopsis = "(--config CONFIG.json | --init MODEL_DIR) --data TRAIN.tsv "
+                                    "--out DIR [options]",
+                        .intro = INTRO,
+                        .opts = rows,
+                        .nopts = EB_OPT_COUNT(rows)};
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
+    if (threads > 0) { /* OpenBLAS's pool and the kernels' OpenMP team */
+        openblas_set_num_threads(threads);
 #ifdef _OPENMP
-                omp_set_num_threads(th);
+        omp_set_num_threads(threads);
 #endif
-            } else if (v)
-                fprintf(stderr, "edgebert train: --threads needs a positive integer\n");
-        } else if (!strcmp(a, "--lr"))
-            ok = eb_cli_parse_float(C, a, v, &o.lr);
-        else if (!strcmp(a, "--warmup"))
-            ok = eb_cli_parse_float(C, a, v, &o.warmup);
-        else if (!strcmp(a, "--weight-decay"))
-            ok = eb_cli_parse_float(C, a, v, &o.weight_decay);
-        else if (!strcmp(a, "--dropout"))
-            ok = eb_cli_parse_float(C, a, v, &o.dropout);
-        else if (!strcmp(a, "--hidden-dropout"))
-            ok = eb_cli_parse_float(C, a, v, &o.hidden_dropout);
-        else if (!strcmp(a, "--clip"))
-            ok = eb_cli_parse_float(C, a, v, &o.clip);
-        else if (!strcmp(a, "--kd-temperature"))
-            ok = eb_cli_parse_float(C, a, v, &o.kd_temperature);
-        else if (!strcmp(a, "--kd-alpha"))
-            ok = eb_cli_parse_float(C, a, v, &kd_alpha);
-        else if (!strcmp(a, "--keep"))
-            ok = eb_cli_parse_float(C, a, v, &o.keep);
-        else if (!strcmp(a, "--score-lr"))
-            ok = eb_cli_parse_float(C, a, v, &o.score_lr);
-        else if (!strcmp(a, "--emb-prune"))
-            ok = eb_cli_parse_float(C, a, v, &o.emb_prune_pct);
-        else if (!strcmp(a, "--span-coeff"))
-            ok = eb_cli_parse_float(C, a, v, &o.span_coeff);
-        else if (!strcmp(a, "--span-lr"))
-            ok = eb_cli_parse_float(C, a, v, &o.span_lr);
-        else if (!strcmp(a, "--span-max"))
-            ok = eb_cli_parse_float(C, a, v, &o.span_max);
-        else if (!strcmp(a, "--span-ramp"))
-            ok = eb_cli_parse_float(C, a, v, &o.span_ramp);
-        else if (!strcmp(a, "--mlm-prob")) {
-            ok = eb_cli_parse_float(C, a, v, &o.mlm_prob) && o.mlm_prob > 0 && o.mlm_prob < 1;
-            if (!ok && v) fprintf(stderr, "edgebert train: --mlm-prob must be in (0, 1)\n");
-        } else if (!strcmp(a, "--mask-tokens")) {
-            ok = eb_cli_parse_float(C, a, v, &o.mask_tokens) && o.mask_tokens >= 0 &&
-                 o.mask_tokens < 1;
-            if (!ok && v) fprintf(stderr, "edgebert train: --mask-tokens must be in [0, 1)\n");
-        } else if (!strcmp(a, "--ema")) {
-            ok = eb_cli_parse_float(C, a, v, &o.ema) && o.ema >= 0 && o.ema < 1;
-            if (!ok && v) fprintf(stderr, "edgebert train: --ema must be in [0, 1)\n");
-        } else if (!strcmp(a, "--seed") || !strcmp(a, "--save-every") ||
-                   !strcmp(a, "--max-steps") || !strcmp(a, "--steps") ||
-                   !strcmp(a, "--eval-every")) {
-            double d;
-            ok = eb_cli_parse_double(C, a, v, &d) && d >= 0 && d == floor(d);
-            if (!ok && v) fprintf(stderr, "edgebert train: %s needs a non-negative integer\n", a);
-            if (ok && !strcmp(a, "--seed"))
-                o.seed = (uint64_t)d;
-            else if (ok && !strcmp(a, "--save-every"))
-                o.save_every = (long)d;
-            else if (ok && !strcmp(a, "--steps"))
-                o.steps = (long)d;
-            else if (ok && !strcmp(a, "--eval-every"))
-                o.eval_every = (long)d;
-            else if (ok)
-                o.max_steps = (long)d;
-        } else if (!strcmp(a, "--prune")) {
-            if (v && !strcmp(v, "movement"))
-                o.prune = EB_PRUNE_MOVEMENT;
-            else if (v && !strcmp(v, "magnitude"))
-                o.prune = EB_PRUNE_MAGNITUDE;
-            else if (v && !strcmp(v, "none"))
-                o.prune = EB_PRUNE_NONE;
-            else {
-                fprintf(stderr, "edgebert train: --prune movement|magnitude|none\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--precision")) {
-            if (v && (!strcmp(v, "fp32") || !strcmp(v, "bf16")))
-                o.bf16 = !strcmp(v, "bf16");
-            else {
-                fprintf(stderr, "edgebert train: --precision fp32|bf16\n");
-                ok = 0;
-            }
-        } else if (!strcmp(a, "--phase")) {
-            if (v && !strcmp(v, "backbone"))
-                o.phase = EB_PHASE_BACKBONE;
-            else if (v && !strcmp(v, "offramps"))
-                o.phase = EB_PHASE_OFFRAMPS;
-            else if (v && !strcmp(v, "predictor"))
-                o.phase = EB_PHASE_PREDICTOR;
-            else if (v && !strcmp(v, "mlm"))
-                o.phase = EB_PHASE_MLM;
-            else {
-                fprintf(stderr, "edgebert train: --phase mlm|backbone|offramps|predictor\n");
-                return 2;
-            }
-        } else {
-            used = 0;
-            if (!strcmp(a, "--span"))
-                o.span = 1;
-            else if (!strcmp(a, "--freeze-embeddings"))
-                o.freeze_embeddings = 1;
-            else if (!strcmp(a, "--resume"))
-                o.resume = 1;
-            else if (!strcmp(a, "--no-length-grouping"))
-                o.no_length_grouping = 1;
-            else if (!strcmp(a, "--ids"))
-                ids = 1;
-            else if (!strcmp(a, "--json"))
-                json = 1;
-            else {
-                fprintf(stderr, "edgebert train: unknown option %s\n", a);
-                return usage(), 2;
-            }
-        }
-        if (used && !v) {
-            fprintf(stderr, "edgebert train: %s needs a value\n", a);
-            return 2;
-        }
-        if (!ok) return 2;
-        i += used;
     }
     if (kd_alpha >= 0) {
-        if (kd_alpha > 1) {
-            fprintf(stderr, "edgebert train: --kd-alpha must be in [0, 1]\n");
-            return 2;
-        }
         o.kd_alpha_distil = kd_alpha;
         o.kd_alpha_ce = 1 - kd_alpha;
     }
     if (!data || !o.out_dir || (!o.config_path == !o.init_dir)) {
         fprintf(stderr, "edgebert train: need --data, --out and one of --config / --init\n");
-        return usage(), 2;
+        eb_opt_usage(&spec, stderr);
+        return 2;
     }
     if (o.init_dir && eb_bundle_is_bundle(o.init_dir)) {
         fprintf(stderr,
@@ -319,13 +296,14 @@ int eb_cmd_train(int argc, char **argv) {
         const eb_task_info *hti = NULL;
         eb_error e3 = {0};
         if (task) eb_task_lookup(task, &hti, &e3);
-        if (head_tokens >= 0) o.truncate_head = head_tokens;
-        else if (x.truncate_head > 0) o.truncate_head = x.truncate_head;
+        if (head_tokens >= 0)
+            o.truncate_head = head_tokens;
+        else if (x.truncate_head > 0)
+            o.truncate_head = x.truncate_head;
         else if (hti && hti->head_tokens > 0)
             o.truncate_head = EB_MAX(1, (o.max_len * hti->head_tokens + 256) / 512);
         if (o.truncate_head > 0)
-            fprintf(stderr,
-                    "edgebert train: long texts keep their first %d and last %d tokens\n",
+            fprintf(stderr, "edgebert train: long texts keep their first %d and last %d tokens\n",
                     EB_MIN(o.truncate_head, o.max_len - 2),
                     o.max_len - 2 - EB_MIN(o.truncate_head, o.max_len - 2));
     }
@@ -366,12 +344,12 @@ int eb_cmd_train(int argc, char **argv) {
             if (s == EB_OK && dev)
                 s = eb_train_data_read_mlm(&dev, 1, task, tok, o.max_len, &dv, &err);
         } else if (s == EB_OK) {
-            s = eb_train_data_read_tsv_ex(data, task, tok, o.max_len, o.truncate_head,
-                                          cfg.id2label, cfg.num_labels, &tr, &err);
+            s = eb_train_data_read_tsv_ex(data, task, tok, o.max_len, o.truncate_head, cfg.id2label,
+                                          cfg.num_labels, &tr, &err);
         }
         if (s == EB_OK && dev && o.phase != EB_PHASE_MLM)
-            s = eb_train_data_read_tsv_ex(dev, task, tok, o.max_len, o.truncate_head,
-                                          cfg.id2label, cfg.num_labels, &dv, &err);
+            s = eb_train_data_read_tsv_ex(dev, task, tok, o.max_len, o.truncate_head, cfg.id2label,
+                                          cfg.num_labels, &dv, &err);
     }
     if (s != EB_OK) {
         fprintf(stderr, "edgebert train: %s\n", err.msg);

@@ -20,7 +20,7 @@ static const eb_opt *find(const eb_opt_spec *s, const char *a, size_t n) {
     return NULL;
 }
 
-static int is_int_kind(const eb_opt *o) { return o->kind == EB_OPT_INT; }
+static int is_int_kind(const eb_opt *o) { return o->kind == EB_OPT_INT || o->kind == EB_OPT_LONG; }
 
 /* "an integer in 1..8", "a number > 0", ... */
 static void describe(const eb_opt *o, char *buf, size_t cap) {
@@ -66,7 +66,7 @@ static int number(const char *cmd, const eb_opt *o, const char *name, const char
     errno = 0;
     if (is_int_kind(o)) {
         long v = strtol(val, &end, 10);
-        if (end == val || *end || errno || v < INT_MIN || v > INT_MAX)
+        if (end == val || *end || errno || (o->kind == EB_OPT_INT && (v < INT_MIN || v > INT_MAX)))
             return refuse(cmd, o, name, val);
         *out = (double)v;
     } else {
@@ -122,6 +122,10 @@ static int apply(const char *cmd, const eb_opt *o, const char *name, const char 
     case EB_OPT_INT:
         if (!number(cmd, o, name, val, &v)) return 0;
         *(int *)o->dst = (int)v;
+        return 1;
+    case EB_OPT_LONG:
+        if (!number(cmd, o, name, val, &v)) return 0;
+        *(long *)o->dst = (long)v;
         return 1;
     case EB_OPT_DOUBLE:
     case EB_OPT_FLOAT:

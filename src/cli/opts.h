@@ -15,6 +15,7 @@
 typedef enum {
     EB_OPT_FLAG,   /* int *: set to 1; takes no value */
     EB_OPT_INT,    /* int *, in [lo, hi] */
+    EB_OPT_LONG,   /* long *, in [lo, hi] */
     EB_OPT_DOUBLE, /* double *, in [lo, hi] */
     EB_OPT_FLOAT,  /* float *, in [lo, hi] */
     EB_OPT_STR,    /* const char **: the argument itself */
