@@ -59,45 +59,6 @@ eb_model *eb_cli_load_model(const char *cmd, const char *given) {
     return m;
 }
 
-int eb_cli_parse_double(const char *cmd, const char *opt, const char *val, double *out) {
-    char *end;
-    if (!val) {
-        fprintf(stderr, "edgebert %s: %s needs a value\n", cmd, opt);
-        return 0;
-    }
-    errno = 0;
-    double v = strtod(val, &end);
-    if (end == val || *end || errno || !isfinite(v)) {
-        fprintf(stderr, "edgebert %s: %s: '%s' is not a number\n", cmd, opt, val);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-int eb_cli_parse_float(const char *cmd, const char *opt, const char *val, float *out) {
-    double d;
-    if (!eb_cli_parse_double(cmd, opt, val, &d)) return 0;
-    *out = (float)d;
-    return 1;
-}
-
-int eb_cli_parse_int(const char *cmd, const char *opt, const char *val, int *out) {
-    char *end;
-    if (!val) {
-        fprintf(stderr, "edgebert %s: %s needs a value\n", cmd, opt);
-        return 0;
-    }
-    errno = 0;
-    long v = strtol(val, &end, 10);
-    if (end == val || *end || errno || v < INT_MIN || v > INT_MAX) {
-        fprintf(stderr, "edgebert %s: %s: '%s' is not an integer\n", cmd, opt, val);
-        return 0;
-    }
-    *out = (int)v;
-    return 1;
-}
-
 int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out) {
     if (val && !strcmp(val, "base"))
         *out = EB_POLICY_BASE;
@@ -182,13 +143,6 @@ int eb_cli_check_threshold(const char *cmd, const eb_model *m, const eb_run_para
             "%d classes, on the 0.01 grid) or the word 'model', got %g\n",
             cmd, hi, c->num_labels, ln_c, c->num_labels, (double)p->threshold);
     return 0;
-}
-
-int eb_cli_run_option(const char *cmd, int argc, char **argv, int *i, eb_run_params *p) {
-    eb_opt rows[EB_CLI_RUN_OPTS];
-    eb_opt_spec s = {.cmd = cmd, .opts = rows};
-    s.nopts = eb_cli_run_opts(rows, p, 1);
-    return eb_opt_parse_one(&s, argc, argv, i);
 }
 
 void eb_cli_json_str(FILE *f, const char *s) {

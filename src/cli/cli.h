@@ -19,10 +19,7 @@ const char *eb_cli_model_path(const char *given, char *buf, size_t cap);
 /* Load a model with the CLI's log callback; prints the error on failure. */
 eb_model *eb_cli_load_model(const char *cmd, const char *given);
 
-/* Parse helpers: print "edgebert CMD: bad value" and return 0 on error. */
-int eb_cli_parse_float(const char *cmd, const char *opt, const char *val, float *out);
-int eb_cli_parse_double(const char *cmd, const char *opt, const char *val, double *out);
-int eb_cli_parse_int(const char *cmd, const char *opt, const char *val, int *out);
+/* --policy and --precision: print "edgebert CMD: ... must be" and return 0 on error. */
 int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out);
 int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out);
 
@@ -52,11 +49,6 @@ int eb_cli_run_opts(eb_opt *rows, eb_run_params *p, int with_task);
 /* The threshold's upper end once the task is known: ln C for a task of C
  * classes.  Prints a usage error and returns 0 when p->threshold is above it. */
 int eb_cli_check_threshold(const char *cmd, const eb_model *m, const eb_run_params *p);
-
-/* Shared option parsing for `bench` (the run options above, one argument at a
- * time).  Returns 1 if argv[*i] was consumed (advancing *i), 0 if not one of
- * these, -1 on a bad value. */
-int eb_cli_run_option(const char *cmd, int argc, char **argv, int *i, eb_run_params *p);
 
 /* eval and compress-report: a model task scored on a labeled GLUE file. */
 typedef struct eb_cli_scoring {
