@@ -59,6 +59,45 @@ eb_model *eb_cli_load_model(const char *cmd, const char *given) {
     return m;
 }
 
+int eb_cli_parse_double(const char *cmd, const char *opt, const char *val, double *out) {
+    char *end;
+    if (!val) {
+        fprintf(stderr, "edgebert %s: %s needs a value\n", cmd, opt);
+        return 0;
+    }
+    errno = 0;
+    double v = strtod(val, &end);
+    if (end == val || *end || errno || !isfinite(v)) {
+        fprintf(stderr, "edgebert %s: %s: '%s' is not a number\n", cmd, opt, val);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int eb_cli_parse_float(const char *cmd, const char *opt, const char *val, float *out) {
+    double d;
+    if (!eb_cli_parse_double(cmd, opt, val, &d)) return 0;
+    *out = (float)d;
+    return 1;
+}
+
+int eb_cli_parse_int(const char *cmd, const char *opt, const char *val, int *out) {
+    char *end;
+    if (!val) {
+        fprintf(stderr, "edgebert %s: %s needs a value\n", cmd, opt);
+        return 0;
+    }
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (end == val || *end || errno || v < INT_MIN || v > INT_MAX) {
+        fprintf(stderr, "edgebert %s: %s: '%s' is not an integer\n", cmd, opt, val);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
 int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out) {
     if (val && !strcmp(val, "base"))
         *out = EB_POLICY_BASE;

@@ -19,7 +19,11 @@ const char *eb_cli_model_path(const char *given, char *buf, size_t cap);
 /* Load a model with the CLI's log callback; prints the error on failure. */
 eb_model *eb_cli_load_model(const char *cmd, const char *given);
 
-/* --policy and --precision: print "edgebert CMD: ... must be" and return 0 on error. */
+/* Parse helpers for an EB_OPT_FN row: print "edgebert CMD: bad value" and
+ * return 0 on error (no range: the option table's rows check theirs). */
+int eb_cli_parse_float(const char *cmd, const char *opt, const char *val, float *out);
+int eb_cli_parse_double(const char *cmd, const char *opt, const char *val, double *out);
+int eb_cli_parse_int(const char *cmd, const char *opt, const char *val, int *out);
 int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out);
 int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out);
 
