@@ -147,8 +147,8 @@ int eb_cli_run_opts(eb_opt *rows, eb_run_params *p, int with_task) {
                          eb_cli_policy_opt};
     rows[n++] = (eb_opt){"--threshold", EB_OPT_FLOAT, &p->threshold, 0, EB_OPT_INF, EB_OPT_MODEL,
                          "T|model",
-                         "exit when a layer's entropy < T, T in [0, ln C] for C classes\n"
-                         "(default, or the word model: the model's own)",
+                         "exit when a layer's entropy < T; T in [0, ln C] for C classes,\n"
+                         "or model: the model's own threshold (default)",
                          NULL};
     rows[n++] = (eb_opt){"--latency-target", EB_OPT_DOUBLE, &p->latency_target_ms, 0, EB_OPT_INF,
                          EB_OPT_GT, "MS", "lai: per-sentence target in milliseconds, > 0 (default 50)",
