@@ -137,37 +137,38 @@ int eb_cli_precision_opt(void *dst, const char *cmd, const char *opt, const char
 }
 
 int eb_cli_run_opts(eb_opt *rows, eb_run_params *p, int with_task) {
+    const eb_opt task = {
+        "--task", EB_OPT_STR, &p->task, 0, 0, 0, "NAME", "bundle task (default: the first)", NULL};
+    const eb_opt run[] = {
+        {"--policy", EB_OPT_FN, &p->policy, 0, 0, 0, "base|ee|lai",
+         "base: every layer; ee: entropy early exit (default);\n"
+         "lai: latency-aware with DVFS (needs the model's exit_lut.csv)",
+         eb_cli_policy_opt},
+        {"--threshold", EB_OPT_FLOAT, &p->threshold, 0, EB_OPT_INF, EB_OPT_MODEL, "T|model",
+         "exit when a layer's entropy < T; T in [0, ln C] for C classes,\n"
+         "or model: the model's own threshold (default)",
+         NULL},
+        {"--latency-target", EB_OPT_DOUBLE, &p->latency_target_ms, 0, EB_OPT_INF, EB_OPT_GT, "MS",
+         "lai: per-sentence target in milliseconds, > 0 (default 50)", NULL},
+        {"--predict-after", EB_OPT_INT, &p->predict_after, 1, EB_MAX_LAYERS - 1, 0, "N",
+         "lai: read the exit predictor after layer N (default 1)", NULL},
+        {"--mac-size", EB_OPT_INT, &p->mac_size, 4, 64, 0, "N",
+         "accelerator PU size n, 4..64 (default 16)", NULL},
+        {"--precision", EB_OPT_FN, &p->precision, 0, 0, 0, "fp32|af8|af8-bf16",
+         "fp32 (default), af8 (AdaptivFloat8 weights and activations,\n"
+         "exact sums) or af8-bf16 (the same through AVX512-BF16)",
+         eb_cli_precision_opt},
+        {"--max-len", EB_OPT_INT, &p->max_tokens, 1, EB_MAX_TOKENS, 0, "N",
+         "cut the input to N tokens (default: the model's positions)", NULL},
+        {"--threads", EB_OPT_INT, &p->threads, 0, EB_CLI_MAX_THREADS, 0, "N",
+         "1: run on this thread only, N: at most N (default 0: OpenMP's\n"
+         "team, OMP_NUM_THREADS or every core)",
+         NULL}};
+    _Static_assert(sizeof run / sizeof run[0] + 1 <= EB_CLI_RUN_OPTS, "EB_CLI_RUN_OPTS too small");
     int n = 0;
-    if (with_task)
-        rows[n++] = (eb_opt){"--task", EB_OPT_STR, &p->task, 0, 0, 0, "NAME",
-                             "bundle task (default: the first)", NULL};
-    rows[n++] = (eb_opt){"--policy", EB_OPT_FN, &p->policy, 0, 0, 0, "base|ee|lai",
-                         "base: every layer; ee: entropy early exit (default);\n"
-                         "lai: latency-aware with DVFS (needs the model's exit_lut.csv)",
-                         eb_cli_policy_opt};
-    rows[n++] = (eb_opt){"--threshold", EB_OPT_FLOAT, &p->threshold, 0, EB_OPT_INF, EB_OPT_MODEL,
-                         "T|model",
-                         "exit when a layer's entropy < T; T in [0, ln C] for C classes,\n"
-                         "or model: the model's own threshold (default)",
-                         NULL};
-    rows[n++] = (eb_opt){"--latency-target", EB_OPT_DOUBLE, &p->latency_target_ms, 0, EB_OPT_INF,
-                         EB_OPT_GT, "MS", "lai: per-sentence target in milliseconds, > 0 (default 50)",
-                         NULL};
-    rows[n++] = (eb_opt){"--predict-after", EB_OPT_INT, &p->predict_after, 1, EB_MAX_LAYERS - 1, 0,
-                         "N", "lai: read the exit predictor after layer N (default 1)", NULL};
-    rows[n++] = (eb_opt){"--mac-size", EB_OPT_INT, &p->mac_size, 4, 64, 0, "N",
-                         "accelerator PU size n, 4..64 (default 16)", NULL};
-    rows[n++] = (eb_opt){"--precision", EB_OPT_FN, &p->precision, 0, 0, 0, "fp32|af8|af8-bf16",
-                         "fp32 (default), af8 (AdaptivFloat8 weights and activations,\n"
-                         "exact sums) or af8-bf16 (the same through AVX512-BF16)",
-                         eb_cli_precision_opt};
-    rows[n++] = (eb_opt){"--max-len", EB_OPT_INT, &p->max_tokens, 1, EB_MAX_TOKENS, 0, "N",
-                         "cut the input to N tokens (default: the model's positions)", NULL};
-    rows[n++] = (eb_opt){"--threads", EB_OPT_INT, &p->threads, 0, EB_CLI_MAX_THREADS, 0, "N",
-                         "1: run on this thread only, N: at most N (default 0: OpenMP's\n"
-                         "team, OMP_NUM_THREADS or every core)",
-                         NULL};
-    return n;
+    if (with_task) rows[n++] = task;
+    memcpy(rows + n, run, sizeof run);
+    return n + (int)(sizeof run / sizeof run[0]);
 }
 
 int eb_cli_check_threshold(const char *cmd, const eb_model *m, const eb_run_params *p) {
@@ -259,25 +260,27 @@ const char EB_CLI_SCORING_HELP[] =
     "(a bundle without a task of that name runs its only task).\n";
 
 int eb_cli_scoring_opts(eb_opt *rows, eb_cli_scoring *s) {
-    int n = 0;
-    rows[n++] = (eb_opt){"-m|--model", EB_OPT_STR, &s->model, 0, 0, 0, "MODEL",
-                         "checkpoint directory or .ebb bundle (default as for classify)", NULL};
-    rows[n++] = (eb_opt){"--data", EB_OPT_STR, &s->data, 0, 0, 0, "FILE.tsv",
-                         "a GLUE dev/test file with the layout's columns", NULL};
-    rows[n++] = (eb_opt){"--task", EB_OPT_STR, &s->task, 0, 0, 0, "NAME",
-                         "the bundle task (and the data layout: sst2|qnli|qqp|mnli|\n"
-                         "cola|mrpc|rte|stsb|imdb)",
-                         NULL};
-    rows[n++] = (eb_opt){"--layout", EB_OPT_STR, &s->layout, 0, 0, 0, "GLUE_TASK",
-                         "the data's layout when the bundle task is named otherwise", NULL};
-    rows[n++] = (eb_opt){"--model-task", EB_OPT_STR, &s->model_task, 0, 0, EB_OPT_HIDDEN, "NAME",
-                         "older spelling: the bundle task, --task then the layout", NULL};
-    rows[n++] = (eb_opt){"--limit", EB_OPT_INT, &s->limit, 1, EB_OPT_INF, 0, "N",
-                         "only the first N examples (N >= 1)", NULL};
-    rows[n++] = (eb_opt){"--json", EB_OPT_FLAG, &s->json, 0, 0, 0, NULL,
-                         "one JSON object on stdout", NULL};
-    n += eb_cli_run_opts(rows + n, &s->p, 0);
-    return n;
+    const eb_opt own[] = {
+        {"-m|--model", EB_OPT_STR, &s->model, 0, 0, 0, "MODEL",
+         "checkpoint directory or .ebb bundle (default as for classify)", NULL},
+        {"--data", EB_OPT_STR, &s->data, 0, 0, 0, "FILE.tsv",
+         "a GLUE dev/test file with the layout's columns", NULL},
+        {"--task", EB_OPT_STR, &s->task, 0, 0, 0, "NAME",
+         "the bundle task (and the data layout: sst2|qnli|qqp|mnli|\n"
+         "cola|mrpc|rte|stsb|imdb)",
+         NULL},
+        {"--layout", EB_OPT_STR, &s->layout, 0, 0, 0, "GLUE_TASK",
+         "the data's layout when the bundle task is named otherwise", NULL},
+        {"--model-task", EB_OPT_STR, &s->model_task, 0, 0, EB_OPT_HIDDEN, "NAME",
+         "older spelling: the bundle task, --task then the layout", NULL},
+        {"--limit", EB_OPT_INT, &s->limit, 1, EB_OPT_INF, 0, "N",
+         "only the first N examples (N >= 1)", NULL},
+        {"--json", EB_OPT_FLAG, &s->json, 0, 0, 0, NULL, "one JSON object on stdout", NULL}};
+    _Static_assert(sizeof own / sizeof own[0] + EB_CLI_RUN_OPTS - 1 <= EB_CLI_SCORING_OPTS,
+                   "EB_CLI_SCORING_OPTS too small");
+    memcpy(rows, own, sizeof own);
+    int n = (int)(sizeof own / sizeof own[0]);
+    return n + eb_cli_run_opts(rows + n, &s->p, 0);
 }
 
 int eb_cli_scoring_check(const char *cmd, const eb_cli_scoring *s) {

@@ -78,7 +78,8 @@ int eb_cmd_sweep(int argc, char **argv) {
     hw_opts_init(&ho);
     eb_opt rows[9 + HWOPTS_ROWS] = {
         {"--entropies", EB_OPT_STR, &path, 0, 0, 0, "FILE", "the recorded trace (CSV)", NULL},
-        {"--lut", EB_OPT_STR, &lut_path, 0, 0, 0, "FILE", "the exit predictor (exit_lut.csv)", NULL},
+        {"--lut", EB_OPT_STR, &lut_path, 0, 0, 0, "FILE", "the exit predictor (exit_lut.csv)",
+         NULL},
         {"--out", EB_OPT_STR, &dir, 0, 0, 0, "DIR", "where the figures go", NULL},
         {"--ee-threshold", EB_OPT_DOUBLE, &ee_thr, 0, EB_OPT_INF, 0, "T",
          "conventional early-exit threshold, >= 0 (default 0.23)", NULL},

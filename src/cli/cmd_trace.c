@@ -20,14 +20,16 @@ int eb_cmd_trace(int argc, char **argv) {
         {"--entropies", EB_OPT_STR, &path, 0, 0, 0, "FILE", "the recorded trace (CSV)", NULL},
         {"--threshold", EB_OPT_DOUBLE, &thr, 0, EB_OPT_INF, 0, "T", "the exit threshold, >= 0",
          NULL},
-        {"--lut", EB_OPT_STR, &lut_path, 0, 0, 0, "FILE", "the exit predictor (exit_lut.csv)", NULL},
+        {"--lut", EB_OPT_STR, &lut_path, 0, 0, 0, "FILE", "the exit predictor (exit_lut.csv)",
+         NULL},
         {"--predict-after", EB_OPT_INT, &p, 1, EB_MAX_LAYERS - 1, 0, "P",
          "the layer after which the predictor is read (default 1)", NULL},
         {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL, "one JSON object on stdout", NULL},
     };
     eb_opt_spec spec = {.cmd = "trace",
-                        .synopsis = "--entropies FILE --threshold T [--lut FILE [--predict-after P]] "
-                                    "[--json]",
+                        .synopsis =
+                            "--entropies FILE --threshold T [--lut FILE [--predict-after P]] "
+                            "[--json]",
                         .intro = INTRO,
                         .opts = rows,
                         .nopts = EB_OPT_COUNT(rows)};

@@ -20,7 +20,9 @@ static const eb_opt *find(const eb_opt_spec *s, const char *a, size_t n) {
     return NULL;
 }
 
-static int is_int_kind(const eb_opt *o) { return o->kind == EB_OPT_INT || o->kind == EB_OPT_LONG; }
+static int is_int_kind(const eb_opt *o) {
+    return o->kind == EB_OPT_INT || o->kind == EB_OPT_LONG;
+}
 
 /* "an integer in 1..8", "a number > 0", ... */
 static void describe(const eb_opt *o, char *buf, size_t cap) {
@@ -97,7 +99,9 @@ static int choice(const char *cmd, const eb_opt *o, const char *name, const char
         size_t len = bar ? (size_t)(bar - p) : strlen(p);
         int last = !bar, second_last = bar && !strchr(bar + 1, '|');
         n += (size_t)snprintf(list + n, sizeof list - n, "%.*s%s", (int)len, p,
-                              last ? "" : second_last ? " or " : ", ");
+                              last          ? ""
+                              : second_last ? " or "
+                                            : ", ");
         if (n >= sizeof list) break;
         p = bar ? bar + 1 : NULL;
     }
@@ -108,17 +112,11 @@ static int choice(const char *cmd, const eb_opt *o, const char *name, const char
 static int apply(const char *cmd, const eb_opt *o, const char *name, const char *val) {
     double v;
     switch (o->kind) {
-    case EB_OPT_FLAG:
-        *(int *)o->dst = 1;
-        return 1;
+    case EB_OPT_FLAG: *(int *)o->dst = 1; return 1;
     case EB_OPT_FN_FLAG:
-    case EB_OPT_FN:
-        return o->fn(o->dst, cmd, name, val);
-    case EB_OPT_STR:
-        *(const char **)o->dst = val;
-        return 1;
-    case EB_OPT_CHOICE:
-        return choice(cmd, o, name, val);
+    case EB_OPT_FN: return o->fn(o->dst, cmd, name, val);
+    case EB_OPT_STR: *(const char **)o->dst = val; return 1;
+    case EB_OPT_CHOICE: return choice(cmd, o, name, val);
     case EB_OPT_INT:
         if (!number(cmd, o, name, val, &v)) return 0;
         *(int *)o->dst = (int)v;
