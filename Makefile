@@ -131,6 +131,9 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libedgebert.a tests/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(BUILD)/libedgebert.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# test_cli_opts compiles the CLI's option parser in (the CLI is not part of the library)
+$(BUILD)/tests/test_cli_opts: src/cli/opts.c src/cli/opts.h
+
 $(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libedgebert.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(BUILD)/libedgebert.a $(LDFLAGS) $(LDLIBS)
