@@ -103,6 +103,7 @@ static void test_ranges(void **state) {
     assert_int_equal(PARSE(v, "--thr", "model"), -1);
     assert_true(v.thr == -1.0f);
     assert_int_equal(PARSE(v, "--thr", "-1"), 2);
+    assert_int_equal(PARSE(v, "--thr", "1e39"), 2); /* finite as a double, not as a float */
     assert_int_equal(PARSE(v, "--pos", "model"), 2); /* only rows that say so take the word */
 }
 

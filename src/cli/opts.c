@@ -131,6 +131,7 @@ static int apply(const char *cmd, const eb_opt *o, const char *name, const char 
             v = -1;
         else if (!number(cmd, o, name, val, &v))
             return 0;
+        if (o->kind == EB_OPT_FLOAT && !isfinite((float)v)) return refuse(cmd, o, name, val);
         if (o->kind == EB_OPT_DOUBLE)
             *(double *)o->dst = v;
         else
