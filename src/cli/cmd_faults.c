@@ -604,7 +604,7 @@ int eb_cmd_faults(int argc, char **argv) {
          levels_fn},
         {"--trials", EB_OPT_INT, &p.trials, 1, 1000000, 0, "N", "trials per kind, 1..1000000",
          NULL},
-        {"--seed", EB_OPT_FN, &p.seed, 0, 0, 0, "S", "the first trial's seed (default 1)", seed_fn},
+        {"--seed", EB_OPT_FN, &p.seed, 0, 0, 0, "S", "the study's random seed (default 1)", seed_fn},
         {"--mask-cells", EB_OPT_FN, &p.mask, 0, 0, 0, "slc|same",
          "where the bitmask lives: slc (default, as the paper) or the values' kind", mask_fn},
         {"--mode", EB_OPT_FN, &p.mode, 0, 0, 0, "count|bernoulli",
