@@ -37,32 +37,8 @@
 #include "edgebert/batch.h"
 #include "edgebert/runtime.h"
 
-static void usage(void) {
-    fprintf(stderr,
-            "usage: edgebert serve [-m MODEL] [--host 127.0.0.1] [--port 8080] [--threads N]\n"
-            "                      [--max-batch 32] [--batch-wait-ms 2] [--connections 256]\n"
-            "                      [--max-body BYTES] [--max-texts N] [--max-text-bytes BYTES]\n"
-            "                      [--timeout S] [--body-timeout S] [--drain-timeout S]\n"
-            "HTTP/JSON server: POST /v1/classify, GET /v1/models, /health, /metrics.\n"
-            "  -m MODEL            checkpoint directory or .ebb bundle (default as for classify)\n"
-            "  --host ADDR         address to listen on (default 127.0.0.1; IPv4 or IPv6)\n"
-            "  --port N            TCP port (default 8080; 0: any free port, printed on stderr)\n"
-            "  --threads N         kernel threads of the engine (0: OpenMP's team; default 0)\n"
-            "  --max-batch N       sentences run together by the batched engine (default 32;\n"
-            "                      1: every sentence alone)\n"
-            "  --batch-wait-ms MS  how long the first sentence waits for others (default 2)\n"
-            "  --connections N     simultaneous connections (default 256); more wait to be\n"
-            "                      accepted\n"
-            "  --max-body BYTES    request body limit (default 1048576)\n"
-            "  --max-texts N       entries of \"texts\" in one request (default 256)\n"
-            "  --max-text-bytes B  bytes of one text (default 16384)\n"
-            "  --timeout S         close a connection idle for S seconds, also while sending\n"
-            "                      its headers or body (default 10)\n"
-            "  --body-timeout S    a body must be complete S seconds after its headers, else\n"
-            "                      the connection is closed (default 30; 0: no limit)\n"
-            "  --drain-timeout S   on SIGTERM, wait at most S seconds for requests in flight\n"
-            "                      (default 30)\n");
-}
+static const char INTRO[] =
+    "HTTP/JSON server: POST /v1/classify, GET /v1/models, /health, /metrics.\n";
 
 /* ------------------------------------------------------------------ */
 /* Metrics                                                             */
@@ -785,60 +761,55 @@ static char *models_json(const eb_model *m, const char *path) {
 /* Command                                                             */
 /* ------------------------------------------------------------------ */
 
-static int int_opt(const char *opt, const char *v, int lo, int *out) {
-    if (!eb_cli_parse_int("serve", opt, v, out)) return 0;
-    if (*out < lo) {
-        fprintf(stderr, "edgebert serve: %s must be >= %d\n", opt, lo);
-        return 0;
-    }
-    return 1;
-}
-
 int eb_cmd_serve(int argc, char **argv) {
     const char *model = NULL, *host = "127.0.0.1";
     int port = 8080, threads = 0, max_batch = 32, wait_ms = 2, conns = 256, max_texts = 256;
     int max_body = 1 << 20, max_text = 16384, timeout = 10, body_timeout = 30, drain = 30;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int ok = 1;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), 0;
-        if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v)
-            model = v;
-        else if (!strcmp(a, "--host") && v)
-            host = v;
-        else if (!strcmp(a, "--port")) {
-            ok = int_opt(a, v, 0, &port) && port <= 65535;
-            if (!ok && v) fprintf(stderr, "edgebert serve: --port must be 0..65535\n");
-        } else if (!strcmp(a, "--threads"))
-            ok = int_opt(a, v, 0, &threads);
-        else if (!strcmp(a, "--max-batch"))
-            ok = int_opt(a, v, 1, &max_batch) && max_batch <= 1024;
-        else if (!strcmp(a, "--batch-wait-ms"))
-            ok = int_opt(a, v, 0, &wait_ms) && wait_ms <= 10000;
-        else if (!strcmp(a, "--connections"))
-            ok = int_opt(a, v, 1, &conns) && conns <= 4096;
-        else if (!strcmp(a, "--max-body"))
-            ok = int_opt(a, v, 2, &max_body);
-        else if (!strcmp(a, "--max-texts"))
-            ok = int_opt(a, v, 1, &max_texts) && max_texts <= 65536;
-        else if (!strcmp(a, "--max-text-bytes"))
-            ok = int_opt(a, v, 1, &max_text);
-        else if (!strcmp(a, "--timeout"))
-            ok = int_opt(a, v, 1, &timeout);
-        else if (!strcmp(a, "--body-timeout"))
-            ok = int_opt(a, v, 0, &body_timeout);
-        else if (!strcmp(a, "--drain-timeout"))
-            ok = int_opt(a, v, 0, &drain);
-        else {
-            fprintf(stderr, "edgebert serve: unknown or incomplete option %s\n", a);
-            return usage(), 2;
-        }
-        if (!ok) {
-            if (v) fprintf(stderr, "edgebert serve: %s: '%s' is out of range\n", a, v);
-            return 2;
-        }
-        i++;
-    }
+    const eb_opt rows[] = {
+        {"-m|--model", EB_OPT_STR, &model, 0, 0, 0, "MODEL",
+         "checkpoint directory or .ebb bundle (default as for classify)", NULL},
+        {"--host", EB_OPT_STR, &host, 0, 0, 0, "ADDR",
+         "address to listen on (default 127.0.0.1; IPv4 or IPv6)", NULL},
+        {"--port", EB_OPT_INT, &port, 0, 65535, 0, "N",
+         "TCP port (default 8080; 0: any free port, printed on stderr)", NULL},
+        {"--threads", EB_OPT_INT, &threads, 0, EB_CLI_MAX_THREADS, 0, "N",
+         "kernel threads of the engine (0: OpenMP's team; default 0)", NULL},
+        {"--max-batch", EB_OPT_INT, &max_batch, 1, 1024, 0, "N",
+         "sentences run together by the batched engine, 1..1024\n"
+         "(default 32; 1: every sentence alone)",
+         NULL},
+        {"--batch-wait-ms", EB_OPT_INT, &wait_ms, 0, 10000, 0, "MS",
+         "how long the first sentence waits for others (default 2)", NULL},
+        {"--connections", EB_OPT_INT, &conns, 1, 4096, 0, "N",
+         "simultaneous connections, 1..4096 (default 256); more wait to be\n"
+         "accepted",
+         NULL},
+        {"--max-body", EB_OPT_INT, &max_body, 2, EB_OPT_INF, 0, "BYTES",
+         "request body limit (default 1048576)", NULL},
+        {"--max-texts", EB_OPT_INT, &max_texts, 1, 65536, 0, "N",
+         "entries of \"texts\" in one request (default 256)", NULL},
+        {"--max-text-bytes", EB_OPT_INT, &max_text, 1, EB_OPT_INF, 0, "B",
+         "bytes of one text (default 16384)", NULL},
+        {"--timeout", EB_OPT_INT, &timeout, 1, EB_OPT_INF, 0, "S",
+         "close a connection idle for S seconds, also while sending its\n"
+         "headers or body (default 10)",
+         NULL},
+        {"--body-timeout", EB_OPT_INT, &body_timeout, 0, EB_OPT_INF, 0, "S",
+         "a body must be complete S seconds after its headers, else the\n"
+         "connection is closed (default 30; 0: no limit)",
+         NULL},
+        {"--drain-timeout", EB_OPT_INT, &drain, 0, EB_OPT_INF, 0, "S",
+         "on SIGTERM, wait at most S seconds for requests in flight\n"
+         "(default 30)",
+         NULL},
+    };
+    eb_opt_spec spec = {.cmd = "serve",
+                        .synopsis = "[options]",
+                        .intro = INTRO,
+                        .opts = rows,
+                        .nopts = EB_OPT_COUNT(rows)};
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
     /* the listening address */
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);

@@ -31,7 +31,7 @@ EXE = os.path.join(ROOT, BUILD, "edgebert")
 failed = 0
 
 COMMANDS = ["classify", "eval", "tokenize", "info", "calibrate", "trace", "sim", "sweep", "bench",
-            "train", "prune", "average", "pack", "compress-report", "cells", "faults"]
+            "train", "prune", "average", "pack", "compress-report", "cells", "faults", "serve"]
 
 
 def report(name, ok, why=""):
@@ -193,7 +193,8 @@ def main():
     for args in (["classify", "-m", m, "--threads", "100000", "x"],
                  ["eval", "-m", m, "--data", dev, "--task", "sst2", "--threads", "100000"],
                  ["faults", "-m", m, "--data", dev, "--task", "sst2", "--threads", "100000"],
-                 ["train", "--config", "x.json", "--data", dev, "--out", tmp, "--threads", "100000"]):
+                 ["train", "--config", "x.json", "--data", dev, "--out", tmp, "--threads", "100000"],
+                 ["serve", "-m", m, "--port", "0", "--threads", "100000", "--no-such-option"]):
         rc, out, err = run(args)
         msgs.append((rc, err.split(":", 1)[-1].strip()))
     report("threads_one_limit", all(rc == 2 for rc, _ in msgs) and len({e for _, e in msgs}) == 1
