@@ -1169,7 +1169,7 @@ int eb_cmd_bench(int argc, char **argv) {
         {"--tokens", EB_OPT_FN, &tokens, 0, 0, 0, "LIST",
          "dense: sentence lengths (default 16,32,64,128)", list_fn},
         {"--threads", EB_OPT_FN, &threads, 0, 0, 0, "LIST",
-         "team sizes, each 1..256 (default 1,2)", list_fn},
+         "team sizes, each 1..256 (default 1,2; --e2e: 1)", list_fn},
         {"--batches", EB_OPT_FN, &batches, 0, 0, 0, "LIST", "--e2e: batch sizes (default 1,8,32)",
          list_fn},
         {"--runs", EB_OPT_INT, &o.runs, 1, 100000, 0, "N", "timed runs, 1..100000 (default 20)",
