@@ -6,38 +6,36 @@
 
 #include "cli/cli.h"
 
-static void usage(void) {
-    fprintf(stderr,
-            "usage: edgebert export [-m MODEL] [--task NAME] --out DIR [--force]\n"
-            "Writes one task of a bundle (or a checkpoint) as a HuggingFace ALBERT checkpoint\n"
-            "directory: config.json (with the task's thresholds, predictor layer and truncation as\n"
-            "edgebert_* keys), model.safetensors (F32, AdaptivFloat8 and bitmask forms decoded),\n"
-            "spiece.model and exit_lut.csv.  The directory can be evaluated, fine-tuned\n"
-            "(train --init DIR) or packed again.\n"
-            "  -m MODEL      .ebb bundle or checkpoint directory (default as for classify)\n"
-            "  --task NAME   the bundle task (default: the first)\n"
-            "  --out DIR     created when missing\n"
-            "  --force       replace a checkpoint already in DIR\n");
-}
+static const char INTRO[] =
+    "Writes one task of a bundle (or a checkpoint) as a HuggingFace ALBERT checkpoint\n"
+    "directory: config.json (with the task's thresholds, predictor layer and truncation as\n"
+    "edgebert_* keys), model.safetensors (F32, AdaptivFloat8 and bitmask forms decoded),\n"
+    "spiece.model and exit_lut.csv.  The directory can be evaluated, fine-tuned\n"
+    "(train --init DIR) or packed again.\n";
 
 int eb_cmd_export(int argc, char **argv) {
     const char *model = NULL, *task = NULL, *out = NULL;
     int force = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && v) model = argv[++i];
-        else if (!strcmp(argv[i], "--task") && v) task = argv[++i];
-        else if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "-o")) && v) out = argv[++i];
-        else if (!strcmp(argv[i], "--force")) force = 1;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(), 0;
-        else {
-            fprintf(stderr, "edgebert export: unknown or incomplete option %s\n", argv[i]);
-            return usage(), 2;
-        }
-    }
+    const eb_opt rows[] = {
+        {"-m|--model", EB_OPT_STR, &model, 0, 0, 0, "MODEL",
+         ".ebb bundle or checkpoint directory (default as for classify)", NULL},
+        {"--task", EB_OPT_STR, &task, 0, 0, 0, "NAME", "the bundle task (default: the first)",
+         NULL},
+        {"-o|--out", EB_OPT_STR, &out, 0, 0, 0, "DIR", "created when missing", NULL},
+        {"--force", EB_OPT_FLAG, &force, 0, 0, 0, NULL, "replace a checkpoint already in DIR",
+         NULL},
+    };
+    eb_opt_spec spec = {.cmd = "export",
+                        .synopsis = "[-m MODEL] [--task NAME] --out DIR [--force]",
+                        .intro = INTRO,
+                        .opts = rows,
+                        .nopts = EB_OPT_COUNT(rows)};
+    int prc = eb_opt_parse(&spec, argc, argv);
+    if (prc >= 0) return prc;
     if (!out) {
         fprintf(stderr, "edgebert export: --out DIR is required\n");
-        return usage(), 2;
+        eb_opt_usage(&spec, stderr);
+        return 2;
     }
     char buf[1024], probe[1100];
     const char *path = eb_cli_model_path(model, buf, sizeof buf);

@@ -31,7 +31,7 @@ EXE = os.path.join(ROOT, BUILD, "edgebert")
 failed = 0
 
 COMMANDS = ["classify", "eval", "tokenize", "info", "calibrate", "trace", "sim", "sweep", "bench",
-            "train", "prune", "average", "pack", "compress-report", "cells", "faults", "serve"]
+            "train", "prune", "average", "pack", "compress-report", "cells", "faults", "serve", "export"]
 
 
 def report(name, ok, why=""):
