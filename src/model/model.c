@@ -865,6 +865,37 @@ static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_
     return EB_OK;
 }
 
+eb_status eb_model_run_settings(const eb_model *m, const eb_model_task *t,
+                                const eb_run_params *params, eb_run_params *p, float *thr,
+                                eb_error *err) {
+    if ((unsigned)p->policy > EB_POLICY_LAI)
+        return eb_fail(err, EB_ERR_ARG, "unknown policy %d", (int)p->policy);
+    if (p->policy == EB_POLICY_LAI && !t->lut_view.data)
+        return eb_fail(
+            err, EB_ERR_ARG,
+            "%s: task %s has no exit predictor table (exit_lut.csv), needed by --policy lai",
+            m->path, t->name);
+    if (p->policy == EB_POLICY_LAI && p->predict_after != t->lut_view.predict_after) {
+        if (params && params->predict_after != 1) /* the user asked for another p */
+            return eb_fail(err, EB_ERR_ARG, "%s: task %s predicts after layer %d, not %d", m->path,
+                           t->name, t->lut_view.predict_after, p->predict_after);
+        p->predict_after = t->lut_view.predict_after;
+    }
+    float th = p->threshold;
+    if (th < 0)
+        th = (p->policy == EB_POLICY_LAI && t->extras.lai_threshold >= 0)
+                 ? t->extras.lai_threshold
+                 : t->extras.default_threshold;
+    if (t->w.num_ramps == 0 || th < 0) th = 0; /* entropy < 0 never holds: no early exit */
+    *thr = th;
+    if (p->precision != EB_PRECISION_FP32 && p->precision != EB_PRECISION_AF8 &&
+        p->precision != EB_PRECISION_AF8_BF16)
+        return eb_fail(err, EB_ERR_ARG, "unknown precision %d", (int)p->precision);
+    if (p->threads < 0)
+        return eb_fail(err, EB_ERR_ARG, "threads must be >= 0 (got %d)", p->threads);
+    return EB_OK;
+}
+
 eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *type_ids, int n,
                           const eb_run_params *params, eb_result *r, eb_error *err) {
     eb_run_params p = params ? *params : eb_run_params_default();
@@ -886,35 +917,17 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
             return eb_fail(err, EB_ERR_INPUT, "token type %d at position %d outside 0..%d",
                            type_ids[i], i, c->type_vocab_size - 1);
     }
-    if (p.policy == EB_POLICY_LAI && !t->lut_view.data)
-        return eb_fail(
-            err, EB_ERR_ARG,
-            "%s: task %s has no exit predictor table (exit_lut.csv), needed by --policy lai",
-            m->path, t->name);
-    if (p.policy == EB_POLICY_LAI && p.predict_after != t->lut_view.predict_after) {
-        if (params && params->predict_after != 1) /* the user asked for another p */
-            return eb_fail(err, EB_ERR_ARG, "%s: task %s predicts after layer %d, not %d", m->path,
-                           t->name, t->lut_view.predict_after, p.predict_after);
-        p.predict_after = t->lut_view.predict_after;
-    }
-    float thr = p.threshold;
-    if (thr < 0)
-        thr = (p.policy == EB_POLICY_LAI && t->extras.lai_threshold >= 0)
-                  ? t->extras.lai_threshold
-                  : t->extras.default_threshold;
-    if (t->w.num_ramps == 0 || thr < 0) thr = 0; /* entropy < 0 never holds: no early exit */
+    float thr;
+    eb_status s = eb_model_run_settings(m, t, params, &p, &thr, err);
+    if (s != EB_OK) return s;
     memset(ctx->s.key_valid, 1, (size_t)n);
-    if (p.precision != EB_PRECISION_FP32 && p.precision != EB_PRECISION_AF8 &&
-        p.precision != EB_PRECISION_AF8_BF16)
-        return eb_fail(err, EB_ERR_ARG, "unknown precision %d", (int)p.precision);
-    if (p.threads < 0) return eb_fail(err, EB_ERR_ARG, "threads must be >= 0 (got %d)", p.threads);
     eb_albert_exec *ex = &ctx->ex;
     if (p.precision != EB_PRECISION_FP32 && !eb_albert_exec_need_af8(ex, &m->alloc))
         return eb_fail(err, EB_ERR_NOMEM, "out of memory for the af8 path's scratch");
     ex->precision = p.precision;
     ex->threads = p.threads;
     eb_albert_exec_reset_stats(ex);
-    eb_status s = eb_albert_embed_ex(&ctx->s, ex, c, &t->w, ids, type_ids, n, err);
+    s = eb_albert_embed_ex(&ctx->s, ex, c, &t->w, ids, type_ids, n, err);
     if (s != EB_OK) return s;
     const int ramps = t->w.num_ramps > 0 && !(p.policy == EB_POLICY_BASE && p.last_ramp_only);
     engine_source es = {ctx, t, n, ramps, {0}, 0, r->active_heads, r->layer_labels};

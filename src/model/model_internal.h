@@ -88,6 +88,15 @@ int eb_model_own(eb_model *m, float *p);
 eb_status eb_model_fork_embeddings(const eb_model *m, const float *word_emb, eb_model **out,
                                    eb_error *err);
 
+/* The settings of one run of task t, shared by the per-sentence and the
+ * batched paths: p (a copy of *params or the defaults) gets the predictor's
+ * layer for lai, *thr the exit threshold (0 when nothing may exit early);
+ * unknown policies and precisions, lai without a predictor table and
+ * negative thread counts are EB_ERR_ARG. */
+eb_status eb_model_run_settings(const eb_model *m, const eb_model_task *t,
+                                const eb_run_params *params, eb_run_params *p, float *thr,
+                                eb_error *err);
+
 /* Find a task by name (NULL = first).  Returns NULL when unknown. */
 const eb_model_task *eb_model_find_task(const eb_model *m, const char *name);
 
