@@ -150,6 +150,9 @@ void eb_albert_embed_sum(float *out, const float *word, const float *pos, const 
 /* x[n] = act(x) for the hidden activation of the feed-forward layer. */
 void eb_albert_activation(float *x, size_t n, eb_activation act);
 
+/* ---- the plain forward (albert_ref.c): the tests' oracle ---------------
+ * fp32 through eb_matmul, ignoring every execution form; the engine runs
+ * the *_ex functions below. */
 /* Embeddings + mapping: s->hidden[N,H] from ids/type_ids (type_ids may be NULL). */
 void eb_albert_embed(eb_albert_scratch *s, const eb_config *cfg, const eb_albert_weights *w,
                      const int32_t *ids, const int32_t *type_ids, int N);
