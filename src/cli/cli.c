@@ -252,6 +252,8 @@ int eb_cli_scoring_args(const char *cmd, int argc, char **argv, void (*usage)(vo
             s->data = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if (!eb_cli_parse_int(cmd, "--limit", argv[++i], &s->limit)) return 2;
+        } else if (!strcmp(argv[i], "--batch") && s->batch >= 0 && i + 1 < argc) {
+            if (!eb_cli_parse_batch(cmd, argv[++i], &s->batch)) return 2;
         } else if (!strcmp(argv[i], "--json"))
             s->json = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
@@ -325,4 +327,88 @@ void eb_cli_scoring_close(eb_cli_scoring *s) {
     eb_dataset_free(s->ds);
     eb_model_free(s->m);
     s->ctx = NULL, s->ds = NULL, s->m = NULL;
+}
+
+int eb_cli_parse_batch(const char *cmd, const char *val, int *out) {
+    int v;
+    if (!eb_cli_parse_int(cmd, "--batch", val, &v)) return 0;
+    if (v < 1 || v > EB_CLI_MAX_BATCH) {
+        fprintf(stderr, "edgebert %s: --batch %d: must be 1..%d sentences\n", cmd, v,
+                EB_CLI_MAX_BATCH);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int eb_cli_batch_open(const char *cmd, eb_cli_batch *cb, const eb_model *m, const eb_run_params *p,
+                      int cap) {
+    memset(cb, 0, sizeof *cb);
+    cb->m = m;
+    cb->p = *p;
+    eb_error err = {0};
+    const eb_config *c = eb_model_task_config(m, p->task);
+    if (!c) {
+        fprintf(stderr, "edgebert %s: unknown model task '%s'\n", cmd, p->task);
+        return 1;
+    }
+    if (!eb_model_tokenizer(m)) {
+        fprintf(stderr, "edgebert %s: the model has no spiece.model, cannot tokenize text\n", cmd);
+        return 1;
+    }
+    /* the length limit of eb_classify */
+    int max_len = c->max_position_embeddings < EB_MAX_TOKENS ? c->max_position_embeddings
+                                                              : EB_MAX_TOKENS;
+    if (p->max_tokens > 0 && p->max_tokens < max_len) max_len = p->max_tokens;
+    cb->cap = cap;
+    cb->max_len = max_len;
+    cb->enc = malloc(sizeof *cb->enc * (size_t)cap);
+    cb->ids = calloc((size_t)cap, sizeof *cb->ids);
+    cb->types = calloc((size_t)cap, sizeof *cb->types);
+    cb->lens = calloc((size_t)cap, sizeof *cb->lens);
+    cb->out = calloc((size_t)cap, sizeof *cb->out);
+    if (!cb->enc || !cb->ids || !cb->types || !cb->lens || !cb->out) {
+        fprintf(stderr, "edgebert %s: out of memory for a batch of %d\n", cmd, cap);
+        return 1;
+    }
+    if (eb_batch_new(m, cap, cap * max_len, &cb->b, &err) != EB_OK) {
+        fprintf(stderr, "edgebert %s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+eb_status eb_cli_batch_run(eb_cli_batch *cb, int n, const char *const *a, const char *const *b,
+                           eb_error *err) {
+    const eb_tokenizer *tok = eb_model_tokenizer(cb->m);
+    for (int i = 0; i < n; i++) {
+        eb_status st = eb_tokenize(tok, a[i], b ? b[i] : NULL, cb->max_len, &cb->enc[i], err);
+        if (st != EB_OK) return st;
+        cb->ids[i] = cb->enc[i].ids;
+        cb->types[i] = cb->enc[i].type_ids;
+        cb->lens[i] = cb->enc[i].n;
+    }
+    return eb_batch_classify_typed(cb->b, cb->ids, cb->types, cb->lens, n, &cb->p, cb->out, err);
+}
+
+void eb_cli_batch_close(eb_cli_batch *cb) {
+    eb_batch_free(cb->b);
+    free(cb->enc);
+    free(cb->ids);
+    free(cb->types);
+    free(cb->lens);
+    free(cb->out);
+    memset(cb, 0, sizeof *cb);
+}
+
+void eb_cli_batch_probs(const eb_batch_result *r, float *probs) {
+    const int C = r->num_labels;
+    float mx = r->logits[0];
+    for (int i = 1; i < C; i++)
+        mx = r->logits[i] > mx ? r->logits[i] : mx;
+    double s = 0;
+    for (int i = 0; i < C; i++)
+        s += exp((double)r->logits[i] - mx);
+    for (int i = 0; i < C; i++)
+        probs[i] = (float)(exp((double)r->logits[i] - mx) / s);
 }

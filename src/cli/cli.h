@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "edgebert.h"
+#include "edgebert/batch.h"
 #include "edgebert/data.h"
 
 /* Log callback printing "edgebert: warning: ..." to stderr. */
@@ -43,6 +44,7 @@ int eb_cli_run_option(const char *cmd, int argc, char **argv, int *i, eb_run_par
 typedef struct eb_cli_scoring {
     const char *model, *data, *task; /* -m, --data, --task */
     int json, limit;                 /* --json, --limit */
+    int batch;                       /* --batch N (eval), 0: one sentence at a time */
     eb_run_params p;                 /* the run options; p.task: --model-task */
     const eb_task_info *ti;          /* --task's layout */
     eb_model *m;
@@ -65,6 +67,36 @@ int eb_cli_scoring_args(const char *cmd, int argc, char **argv, void (*usage)(vo
  * printing why; call eb_cli_scoring_close() either way. */
 int eb_cli_scoring_open(const char *cmd, eb_cli_scoring *s);
 void eb_cli_scoring_close(eb_cli_scoring *s);
+
+/* --batch N of eval and classify: texts classified N at a time on the
+ * batched engine (edgebert/batch.h), with the labels, logits and exit layers
+ * of eb_classify (no accelerator model: no energy, V/F or latency). */
+#define EB_CLI_MAX_BATCH 1024
+typedef struct eb_cli_batch {
+    const eb_model *m;
+    eb_run_params p;
+    eb_batch *b;
+    int cap, max_len;
+    eb_encoding *enc;          /* [cap] */
+    const int32_t **ids, **types;
+    int *lens;
+    eb_batch_result *out;      /* [cap] the answers of the last eb_cli_batch_run */
+} eb_cli_batch;
+
+/* Parse the value of --batch (1..EB_CLI_MAX_BATCH); prints why not and
+ * returns 0 when bad. */
+int eb_cli_parse_batch(const char *cmd, const char *val, int *out);
+/* Returns 0, else prints the error and returns 1 (call eb_cli_batch_close
+ * either way). */
+int eb_cli_batch_open(const char *cmd, eb_cli_batch *cb, const eb_model *m, const eb_run_params *p,
+                      int cap);
+/* Classify texts a[0..n) (with b[i] the pair's second text, b or b[i] may be
+ * NULL), n <= cap: answers in cb->out, tokens in cb->enc[i]. */
+eb_status eb_cli_batch_run(eb_cli_batch *cb, int n, const char *const *a, const char *const *b,
+                           eb_error *err);
+void eb_cli_batch_close(eb_cli_batch *cb);
+/* The softmax of a batched answer's logits (probs[num_labels]). */
+void eb_cli_batch_probs(const eb_batch_result *r, float *probs);
 
 /* `edgebert bench --kernels` (cmd_bench_kernels.c). */
 int eb_cmd_bench_kernels(int argc, char **argv);

@@ -105,7 +105,7 @@ typedef struct run_stats {
 } run_stats;
 
 int eb_cmd_compress_report(int argc, char **argv) {
-    eb_cli_scoring ev = {.p = eb_run_params_default()};
+    eb_cli_scoring ev = {.p = eb_run_params_default(), .batch = -1};
     ev.p.policy = EB_POLICY_BASE;
     int rc = eb_cli_scoring_args("compress-report", argc, argv, usage, &ev);
     if (rc >= 0) return rc;

@@ -16,7 +16,7 @@ static void usage(void) {
             "                     --task sst2|qnli|qqp|mnli|cola|mrpc|rte|stsb|imdb\n"
             "                     [--threshold T] [--policy base|ee|lai] [--latency-target MS]\n"
             "                     [--mac-size N] [--precision fp32|af8|af8-bf16] [--max-len N] [--limit N]\n"
-            "                     [--threads N] [--model-task NAME] [--json]\n"
+            "                     [--threads N] [--batch N] [--model-task NAME] [--json]\n"
             "--task names the data layout (and, for a bundle, the model task of that name);\n"
             "imdb: sentence<TAB>label reviews, cut as the model task's edgebert_truncate_head says.\n"
             "  -m MODEL             checkpoint directory or .ebb bundle (default as for classify)\n"
@@ -26,6 +26,9 @@ static void usage(void) {
             "  --threshold, --policy, --latency-target, --mac-size, --precision, --max-len,\n"
             "  --threads:\n"
             "                       as for classify\n"
+            "  --batch N            N sentences at a time on the batched engine: the same labels\n"
+            "                       and exit layers, no accelerator model (energy, latency and\n"
+            "                       deadline misses are not reported)\n"
             "  --json               one JSON object: accuracy (F1, Matthews or correlations where\n"
             "                       GLUE reports them), mean exit layer, energy, deadline misses\n");
 }
@@ -57,6 +60,9 @@ int eb_cmd_eval(int argc, char **argv) {
     const int n = ev.n;
     eb_error err = {0};
     int *pred = NULL, *exits = NULL;
+    const int B = ev.batch;
+    eb_cli_batch cb;
+    memset(&cb, 0, sizeof cb);
     float *score = NULL;
     double *energy = NULL;
     rc = 1;
@@ -71,7 +77,33 @@ int eb_cmd_eval(int argc, char **argv) {
     int truncated = 0, missed = 0;
     double t0 = now_s(), e_sum = 0, lat_sum = 0, last = t0;
     int tty = isatty(2);
-    for (int i = 0; i < n; i++) {
+    if (B > 0 && eb_cli_batch_open("eval", &cb, ev.m, &ev.p, B)) goto done;
+    for (int i0 = 0; B > 0 && i0 < n; i0 += B) {
+        const int k = n - i0 < B ? n - i0 : B;
+        const char *ta[EB_CLI_MAX_BATCH], *tb[EB_CLI_MAX_BATCH];
+        for (int j = 0; j < k; j++) {
+            ta[j] = ev.ds->rows[i0 + j].text_a;
+            tb[j] = ev.ds->rows[i0 + j].text_b;
+        }
+        if (eb_cli_batch_run(&cb, k, ta, tb, &err) != EB_OK) {
+            fprintf(stderr, "edgebert eval: %s: sentences from line %ld: %s\n", ev.data,
+                    ev.ds->rows[i0].line, err.msg);
+            goto done;
+        }
+        for (int j = 0; j < k; j++) {
+            const eb_batch_result *r = &cb.out[j];
+            truncated += cb.enc[j].truncated;
+            pred[i0 + j] = inv[r->label] >= 0 ? inv[r->label] : 0;
+            score[i0 + j] = r->logits[0];
+            exits[i0 + j] = r->exit_layer;
+        }
+        if (tty && (i0 + k == n || now_s() - last > 1.0)) {
+            last = now_s();
+            fprintf(stderr, "\r%d/%d sentences", i0 + k, n);
+            if (i0 + k == n) fputc('\n', stderr);
+        }
+    }
+    for (int i = 0; B == 0 && i < n; i++) {
         eb_result r;
         const eb_example *ex = &ev.ds->rows[i];
         if (eb_classify(ev.ctx, ex->text_a, ex->text_b, &ev.p, &r, &err) != EB_OK) {
@@ -116,9 +148,9 @@ int eb_cmd_eval(int argc, char **argv) {
         printf("\"exit_histogram\": [");
         for (int l = 0; l < cfg->num_hidden_layers; l++) printf("%s%ld", l ? ", " : "", hist[l]);
         printf("], ");
-        json_num("mean_energy_uj", e_sum / n, 1);
-        json_num("mean_latency_ms", lat_sum / n, 1);
-        json_num("deadline_miss_rate", (double)missed / n, 1);
+        json_num("mean_energy_uj", B ? NAN : e_sum / n, 1);
+        json_num("mean_latency_ms", B ? NAN : lat_sum / n, 1);
+        json_num("deadline_miss_rate", B ? NAN : (double)missed / n, 1);
         json_num("sentences_per_s", n / secs, 0);
         printf("}\n");
     } else {
@@ -130,12 +162,17 @@ int eb_cmd_eval(int argc, char **argv) {
         printf("mean exit layer   %.3f of %d\n", mean_exit, cfg->num_hidden_layers);
         printf("exit histogram   ");
         for (int l = 0; l < cfg->num_hidden_layers; l++) printf(" %d:%ld", l + 1, hist[l]);
-        printf("\nenergy/sentence   %.3f uJ (accelerator model)\n", e_sum / n);
-        printf("deadline misses   %.2f %%\n", 100.0 * missed / n);
+        if (B) {
+            printf("\nbatches of        %d sentences (no accelerator model)\n", B);
+        } else {
+            printf("\nenergy/sentence   %.3f uJ (accelerator model)\n", e_sum / n);
+            printf("deadline misses   %.2f %%\n", 100.0 * missed / n);
+        }
         printf("throughput        %.1f sentences/s (this CPU)\n", n / secs);
     }
     rc = 0;
 done:
+    eb_cli_batch_close(&cb);
     free(pred), free(exits), free(score), free(energy);
     eb_cli_scoring_close(&ev);
     return rc;
