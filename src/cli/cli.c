@@ -160,7 +160,7 @@ int eb_cli_run_option(const char *cmd, int argc, char **argv, int *i, eb_run_par
     return 1;
 }
 
-static void json_str(FILE *f, const char *s) {
+void eb_cli_print_json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -186,7 +186,7 @@ void eb_cli_print_result_json_ex(FILE *f, const eb_model *m, const eb_result *r,
     if (r->num_labels == 1)
         fprintf(f, "%.6g", r->logits[0]);
     else
-        json_str(f, c->id2label[r->label]);
+        eb_cli_print_json_string(f, c->id2label[r->label]);
     fprintf(f, ", \"label_id\": %d, \"probs\": [", r->label);
     for (int i = 0; i < r->num_labels; i++)
         fprintf(f, "%s%.6g", i ? ", " : "", r->probs[i]);
@@ -225,7 +225,7 @@ void eb_cli_print_result_json_ex(FILE *f, const eb_model *m, const eb_result *r,
     fprintf(f, ", \"flops\": %.0f, \"flops_dense\": %.0f", r->flops, r->flops_dense);
     if (task) {
         fprintf(f, ", \"task\": ");
-        json_str(f, task);
+        eb_cli_print_json_string(f, task);
     }
     fprintf(f, "}");
 }

@@ -26,6 +26,9 @@ int eb_cli_parse_int(const char *cmd, const char *opt, const char *val, int *out
 int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out);
 int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out);
 
+/* Print s as a JSON string (quoted, escaped). */
+void eb_cli_print_json_string(FILE *f, const char *s);
+
 /* Print a result as a JSON object (no newline). */
 void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, const char *task);
 /* The same printer; full = 0 leaves out what the batched engine does not compute
