@@ -262,6 +262,13 @@ typedef struct eb_result {
 eb_status eb_context_new(const eb_model *model, eb_context **out, eb_error *err);
 void eb_context_free(eb_context *ctx);
 
+/* Tokenize as eb_classify does for model task `task` (NULL: the first): at
+ * most max_tokens tokens (<= 0: the task's max_position_embeddings, at most
+ * EB_MAX_TOKENS), a long single text cut to its head and tail as the task's
+ * edgebert_truncate_head says (else longest-first truncation). */
+eb_status eb_model_tokenize(const eb_model *m, const char *task, const char *text_a,
+                            const char *text_b, int max_tokens, eb_encoding *out, eb_error *err);
+
 /* Tokenize and classify one sentence (text_b may be NULL). */
 eb_status eb_classify(eb_context *ctx, const char *text_a, const char *text_b,
                       const eb_run_params *params, eb_result *out, eb_error *err);

@@ -4,6 +4,7 @@
 
 #include "edgebert.h"
 #include "model/albert.h"
+#include "model/model_access.h"
 #include "model/safetensors.h"
 #include "edgebert/hw.h"
 #include "edgebert/runtime.h"
@@ -78,15 +79,6 @@ eb_status eb_model_bind_task(loader *L, eb_model_task *t);
 eb_status eb_model_finish_task(eb_model *m, eb_model_task *t, eb_error *err);
 /* Keep a converted buffer owned by the model (freed with it). */
 int eb_model_own(eb_model *m, float *p);
-
-/* A shallow clone of m whose tasks all read their word embeddings from
- * word_emb (fp32 [vocab_size, embedding_size], the shape every task of m
- * shares); everything else (encoders, heads, tokenizer, tables) is m's.
- * word_emb and m must outlive the clone; eb_model_free(clone) frees only the
- * clone's own task table.  Contexts are made from the clone as usual
- * (src/model/fork.c). */
-eb_status eb_model_fork_embeddings(const eb_model *m, const float *word_emb, eb_model **out,
-                                   eb_error *err);
 
 /* The settings of one run of task t, shared by the per-sentence and the
  * batched paths: p (a copy of *params or the defaults) gets the predictor's
