@@ -33,19 +33,19 @@ typedef struct eb_batch_result {
 /* Scratch for up to max_sentences sentences and max_rows tokens in all
  * (each sentence at most the model's max_position_embeddings).  One
  * allocation; nothing is allocated while classifying. */
-eb_status eb_batch_new(const eb_model *model, int max_sentences, int max_rows, eb_batch **out,
+EB_API eb_status eb_batch_new(const eb_model *model, int max_sentences, int max_rows, eb_batch **out,
                        eb_error *err);
-void eb_batch_free(eb_batch *b);
+EB_API void eb_batch_free(eb_batch *b);
 
 /* Classify n tokenized sentences: ids[i][0..lens[i]) (type ids all 0).
  * params as for eb_classify_ids (policy, threshold < 0: the model's own,
  * predict_after, precision, threads, task); the accelerator settings are
  * ignored.  out[n]. */
-eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const int *lens, int n,
+EB_API eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const int *lens, int n,
                                 const eb_run_params *params, eb_batch_result *out, eb_error *err);
 /* The same with token types: type_ids[i][0..lens[i]) (type_ids or one of its
  * entries NULL: all 0), for sentence pairs. */
-eb_status eb_batch_classify_typed(eb_batch *b, const int32_t *const *ids,
+EB_API eb_status eb_batch_classify_typed(eb_batch *b, const int32_t *const *ids,
                                   const int32_t *const *type_ids, const int *lens, int n,
                                   const eb_run_params *params, eb_batch_result *out,
                                   eb_error *err);
