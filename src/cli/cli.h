@@ -74,7 +74,7 @@ void eb_cli_scoring_close(eb_cli_scoring *s);
 /* --batch N of eval and classify: texts classified N at a time on the
  * batched engine (edgebert/batch.h), with the labels, logits and exit layers
  * of eb_classify (no accelerator model: no energy, V/F or latency). */
-#define EB_CLI_MAX_BATCH 1024
+#define EB_CLI_MAX_BATCH 256
 typedef struct eb_cli_batch {
     const eb_model *m;
     eb_run_params p;
