@@ -259,7 +259,7 @@ static void check_bundle(const char *path) {
     int nsent = (int)(sizeof OWN / sizeof OWN[0]);
     if (eb_test_data_path(data, sizeof data, "glue/SST-2/dev.tsv")) {
         assert_int_equal(eb_dataset_load(data, "sst2", NULL, &ds, &err), EB_OK);
-        nsent = ds->n < 128 ? (int)ds->n : 128;
+        nsent = ds->n < 80 ? (int)ds->n : 80;
     } else
         fprintf(stderr, "note: %s missing, %d sentences of the test's own\n", data, nsent);
     const eb_tokenizer *tok = eb_model_tokenizer(m);
@@ -290,7 +290,7 @@ static void check_bundle(const char *path) {
                 p.policy = (eb_policy)pol;
                 int early = 0;
                 /* the AF8 paths are slower: fewer sentences */
-                const int n = pi == 0 ? nsent : (nsent < 24 ? nsent : 24);
+                const int n = pi == 0 ? nsent : (nsent < 16 ? nsent : 16);
                 expect_same(ctx, m, ptr, NULL, lens, n, 8, &p, &early);
                 if (pol == EB_POLICY_EE) assert_true(early > 0);
             }
