@@ -200,7 +200,7 @@ void eb_cli_print_result_json_ex(FILE *f, const eb_model *m, const eb_result *r,
                 r->truncated ? "true" : "false");
         if (task) {
             fprintf(f, ", \"task\": ");
-            json_str(f, task);
+            eb_cli_print_json_string(f, task);
         }
         fprintf(f, "}");
         return;
