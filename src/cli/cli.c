@@ -380,9 +380,9 @@ int eb_cli_batch_open(const char *cmd, eb_cli_batch *cb, const eb_model *m, cons
 
 eb_status eb_cli_batch_run(eb_cli_batch *cb, int n, const char *const *a, const char *const *b,
                            eb_error *err) {
-    const eb_tokenizer *tok = eb_model_tokenizer(cb->m);
-    for (int i = 0; i < n; i++) {
-        eb_status st = eb_tokenize(tok, a[i], b ? b[i] : NULL, cb->max_len, &cb->enc[i], err);
+    for (int i = 0; i < n; i++) { /* cut as eb_classify cuts */
+        eb_status st =
+            eb_model_tokenize(cb->m, cb->p.task, a[i], b ? b[i] : NULL, cb->max_len, &cb->enc[i], err);
         if (st != EB_OK) return st;
         cb->ids[i] = cb->enc[i].ids;
         cb->types[i] = cb->enc[i].type_ids;

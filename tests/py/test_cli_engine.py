@@ -162,6 +162,25 @@ def main():
     except ValueError:
         report("classify_batch_same", False, out1 + err1 + out2 + err2)
 
+    # a task that cuts long texts to head + tail: --batch cuts them the same way
+    ht = os.path.join(tmp, "headtail")
+    albert_ref.make_checkpoint(ht, cfg, seed=5, offramps=True, spiece=SPM,
+                               extra_config={"edgebert_truncate_head": 3})
+    long_lines = "".join(r[0] + " " + r[0] + "\n" for r in rows[:12])
+    args = ["classify", "-m", ht, "--json", "--max-len", "10", "--threshold", "0.5"]
+    rc1, out1, err1 = run(args, stdin=long_lines)
+    rc2, out2, err2 = run(args + ["--batch", "5"], stdin=long_lines)
+    try:
+        a = [json.loads(l) for l in out1.splitlines()]
+        b2 = [json.loads(l) for l in out2.splitlines()]
+        ok = rc1 == 0 and rc2 == 0 and len(a) == len(b2) == 12 and any(x["truncated"] for x in b2)
+        ok = ok and all(x["label"] == y["label"] and x["exit_layer"] == y["exit_layer"] and
+                        x["n_tokens"] == y["n_tokens"] and
+                        all(abs(u - v) < 1e-4 for u, v in zip(x["logits"], y["logits"])) for x, y in zip(a, b2))
+        report("classify_batch_head_tail_cut", ok, out1 + err1 + out2 + err2)
+    except ValueError:
+        report("classify_batch_head_tail_cut", False, out1 + err1 + out2 + err2)
+
     # bad input: each a clear message and a non-zero status, never a crash
     def bad(name, args, want_rc, needle, stdin=None):
         rc, out, err = run(args, stdin)
