@@ -106,6 +106,11 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The shared library exports only the public API (EB_API in include/): the library's
+# objects are compiled with hidden visibility; the tool and the tests, which also use
+# internal functions, link the static library (tests/py/test_exports.py checks the list).
+$(LIB_OBJ): CFLAGS += -fvisibility=hidden
+
 $(BUILD)/libedgebert.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

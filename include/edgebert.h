@@ -28,6 +28,17 @@
 extern "C" {
 #endif
 
+/* EB_API marks what the shared library exports: it is built with
+ * -fvisibility=hidden, so only the declarations in these headers are its
+ * interface (tests/py/test_exports.py compares `nm -D` with them). */
+#ifndef EB_API
+#if defined(__GNUC__) || defined(__clang__)
+#define EB_API __attribute__((visibility("default")))
+#else
+#define EB_API
+#endif
+#endif
+
 #define EB_VERSION_STRING "0.1.0"
 #define EB_MAX_LABELS 16
 #define EB_MAX_LAYERS 64
@@ -57,7 +68,7 @@ typedef struct eb_error {
 } eb_error;
 
 /* A short constant name for a status ("format error", ...). */
-const char *eb_status_name(eb_status s);
+EB_API const char *eb_status_name(eb_status s);
 
 /* User allocator.  All three may be NULL to use malloc/realloc/free. */
 typedef struct eb_allocator {
@@ -112,26 +123,26 @@ typedef struct eb_encoding {
 } eb_encoding;
 
 /* Load a SentencePiece unigram model (spiece.model). */
-eb_status eb_tokenizer_load(const char *path, const eb_allocator *alloc, eb_tokenizer **out,
+EB_API eb_status eb_tokenizer_load(const char *path, const eb_allocator *alloc, eb_tokenizer **out,
                             eb_error *err);
 /* Same, from a buffer (the bundle and fixed-memory mode use this). `name`
  * is used in messages. The buffer is copied. */
-eb_status eb_tokenizer_load_buffer(const void *data, size_t size, const char *name,
+EB_API eb_status eb_tokenizer_load_buffer(const void *data, size_t size, const char *name,
                                    const eb_allocator *alloc, eb_tokenizer **out, eb_error *err);
-void eb_tokenizer_free(eb_tokenizer *tok);
+EB_API void eb_tokenizer_free(eb_tokenizer *tok);
 
 /* ALBERT encoding: preprocessing + SentencePiece + [CLS] a [SEP] (b [SEP]),
  * truncated longest-first to max_len tokens (max_len <= EB_MAX_TOKENS).
  * text_b may be NULL.  Invalid UTF-8 or empty text gives EB_ERR_INPUT. */
-eb_status eb_tokenize(const eb_tokenizer *tok, const char *text_a, const char *text_b, int max_len,
+EB_API eb_status eb_tokenize(const eb_tokenizer *tok, const char *text_a, const char *text_b, int max_len,
                       eb_encoding *out, eb_error *err);
 /* SentencePiece ids of one text without special tokens or truncation.
  * Writes at most cap ids, returns the count in *n (which may exceed cap). */
-eb_status eb_tokenizer_encode(const eb_tokenizer *tok, const char *text, int32_t *ids, int cap,
+EB_API eb_status eb_tokenizer_encode(const eb_tokenizer *tok, const char *text, int32_t *ids, int cap,
                               int *n, eb_error *err);
-int eb_tokenizer_vocab_size(const eb_tokenizer *tok);
-const char *eb_tokenizer_piece(const eb_tokenizer *tok, int id);       /* NULL if out of range */
-int eb_tokenizer_piece_id(const eb_tokenizer *tok, const char *piece); /* -1 if absent */
+EB_API int eb_tokenizer_vocab_size(const eb_tokenizer *tok);
+EB_API const char *eb_tokenizer_piece(const eb_tokenizer *tok, int id);       /* NULL if out of range */
+EB_API int eb_tokenizer_piece_id(const eb_tokenizer *tok, const char *piece); /* -1 if absent */
 
 /* ------------------------------------------------------------------ */
 /* Models                                                               */
@@ -150,36 +161,36 @@ typedef struct eb_load_params {
                          (default 1; made only where the CPU has the kernel; 0 saves them) */
 } eb_load_params;
 
-eb_load_params eb_load_params_default(void);
+EB_API eb_load_params eb_load_params_default(void);
 
 /* Load a HuggingFace ALBERT directory (config.json, model.safetensors,
  * spiece.model) or an edgebert bundle file. */
-eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model **out,
+EB_API eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model **out,
                         eb_error *err);
-void eb_model_free(eb_model *model);
+EB_API void eb_model_free(eb_model *model);
 /* Write one task (NULL: the first) as a HuggingFace ALBERT checkpoint directory
  * (created when missing; its files are replaced): config.json with the task's
  * edgebert_* keys, model.safetensors (F32: the weights the engine runs, AF8 and
  * bitmask forms decoded), spiece.model and, when the task has one, exit_lut.csv.
  * Loading the directory gives the same task. */
-eb_status eb_model_export(const eb_model *model, const char *task, const char *out_dir,
+EB_API eb_status eb_model_export(const eb_model *model, const char *task, const char *out_dir,
                           eb_error *err);
 
-const eb_config *eb_model_config(const eb_model *model);
-const eb_tokenizer *eb_model_tokenizer(const eb_model *model);
+EB_API const eb_config *eb_model_config(const eb_model *model);
+EB_API const eb_tokenizer *eb_model_tokenizer(const eb_model *model);
 /* Number of off-ramps present (0 when the checkpoint has none). */
-int eb_model_num_offramps(const eb_model *model);
+EB_API int eb_model_num_offramps(const eb_model *model);
 /* Tasks: a HuggingFace checkpoint has one ("default"), a bundle one or more. */
-int eb_model_num_tasks(const eb_model *model);
-const char *eb_model_task_name(const eb_model *model, int i); /* NULL if out of range */
+EB_API int eb_model_num_tasks(const eb_model *model);
+EB_API const char *eb_model_task_name(const eb_model *model, int i); /* NULL if out of range */
 /* Config of a task by name (NULL: the first task); NULL when unknown. */
-const eb_config *eb_model_task_config(const eb_model *model, const char *task);
+EB_API const eb_config *eb_model_task_config(const eb_model *model, const char *task);
 
 /* Describe a checkpoint directory or bundle as a JSON document: every
  * tensor (format, shape, density, bytes), file_bytes, shared_bytes, the word
  * embedding footprint, and per task task_bytes, labels, thresholds, spans.
  * *json is malloc'ed; free() it. */
-eb_status eb_model_info_json(const char *path, char **json, eb_error *err);
+EB_API eb_status eb_model_info_json(const char *path, char **json, eb_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Running                                                              */
@@ -220,7 +231,7 @@ typedef struct eb_run_params {
                            without SIMD tiles), keeps its own setting */
 } eb_run_params;
 
-eb_run_params eb_run_params_default(void);
+EB_API eb_run_params eb_run_params_default(void);
 
 /* What the accelerator model says a sentence cost. */
 typedef struct eb_energy_breakdown {
@@ -259,18 +270,25 @@ typedef struct eb_result {
     double flops_dense;
 } eb_result;
 
-eb_status eb_context_new(const eb_model *model, eb_context **out, eb_error *err);
-void eb_context_free(eb_context *ctx);
+EB_API eb_status eb_context_new(const eb_model *model, eb_context **out, eb_error *err);
+EB_API void eb_context_free(eb_context *ctx);
+
+/* Tokenize as eb_classify does for model task `task` (NULL: the first): at
+ * most max_tokens tokens (<= 0: the task's max_position_embeddings, at most
+ * EB_MAX_TOKENS), a long single text cut to its head and tail as the task's
+ * edgebert_truncate_head says (else longest-first truncation). */
+EB_API eb_status eb_model_tokenize(const eb_model *m, const char *task, const char *text_a,
+                            const char *text_b, int max_tokens, eb_encoding *out, eb_error *err);
 
 /* Tokenize and classify one sentence (text_b may be NULL). */
-eb_status eb_classify(eb_context *ctx, const char *text_a, const char *text_b,
+EB_API eb_status eb_classify(eb_context *ctx, const char *text_a, const char *text_b,
                       const eb_run_params *params, eb_result *out, eb_error *err);
 /* Classify an already tokenized input.  type_ids may be NULL (all zero). */
-eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *type_ids, int n,
+EB_API eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *type_ids, int n,
                           const eb_run_params *params, eb_result *out, eb_error *err);
 
 /* Numerically stable entropy (natural log) of softmax(logits). */
-float eb_entropy(const float *logits, int n);
+EB_API float eb_entropy(const float *logits, int n);
 
 #ifdef __cplusplus
 }

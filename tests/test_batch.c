@@ -1,6 +1,8 @@
 /* test_batch.c - batched early exit (edgebert/batch.h) gives, sentence by
  * sentence, what eb_classify_ids gives one sentence at a time (label, exit
- * layer, logits), whatever the mix of exits in a batch; bad input. */
+ * layer, logits), whatever the mix of exits in a batch, for every policy
+ * (base, ee, lai) and precision (fp32, af8, af8-bf16), with spans, token
+ * types, and on the shipped bundles (adapters included); bad input. */
 #include "testutil.h"
 
 #include <math.h>
@@ -8,24 +10,83 @@
 
 #include "edgebert.h"
 #include "edgebert/batch.h"
+#include "edgebert/data.h"
+#include "edgebert/runtime.h"
 #include "util/util.h"
 #include "tinymodel.h"
 
 enum { V = 500, E = 8, H = 32, NH = 2, I = 48, L = 4, P = 40, C = 2 };
 
 /* A random 4-layer model with off-ramps after layers 1..3 (and spans when
- * asked) in a fresh temp dir; every weight from one stream. */
+ * asked) in a fresh temp dir; every weight from one stream.  With an exit
+ * predictor table (predicting after layer 1) of random entropies in 0..1. */
 static void make_model(char *dir, uint64_t seed, int spans) {
+    char lut[] = "/tmp/eb_lut_XXXXXX";
+    int fd = mkstemp(lut);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    uint64_t r = seed * 13 + 5;
+    for (int row = 0; row <= 20; row++) {
+        fprintf(f, "%.3f", row * 0.05);
+        for (int k = 0; k < L - 1; k++)
+            fprintf(f, ",%.4f", eb_test_uniform(&r));
+        fprintf(f, "\n");
+    }
+    fclose(f);
     tiny_spec s = tiny_default();
     s.vocab = V, s.E = E, s.H = H, s.heads = NH, s.I = I, s.layers = L, s.P = P, s.labels = C;
     s.emb_seed = seed, s.seed = 0, s.spans = spans, s.span_ramp = 4.0f; /* z in 1..5 with R = 4 */
     s.sc = (tiny_scales){0.3f, 0.5f, 0.4f, 0.4f, 0.3f, 0.5f, 1.0f, 0.5f, 0.6f, 0.3f};
+    s.lut = lut;
     tiny_make(dir, &s);
+    unlink(lut);
 }
 
 enum { NS = 23 };
 
-static void check_model(int spans, uint64_t seed) {
+/* Batched answers equal the per-sentence ones: label and exit layer exactly,
+ * logits to 1e-4 (the fp32 kernels may sum in another order for more rows). */
+static void expect_same(eb_context *ctx, const eb_model *m, const int32_t *const *ptr,
+                        const int32_t *const *types, const int *lens, int ns, int B,
+                        const eb_run_params *p, int *early) {
+    eb_error err = {0};
+    eb_batch *b = NULL;
+    int maxl = 0;
+    for (int s = 0; s < ns; s++)
+        maxl = lens[s] > maxl ? lens[s] : maxl;
+    assert_int_equal(eb_batch_new(m, B, B * maxl, &b, &err), EB_OK);
+    eb_batch_result *out = calloc((size_t)ns, sizeof *out);
+    assert_non_null(out);
+    for (int s0 = 0; s0 < ns; s0 += B) {
+        int k = ns - s0 < B ? ns - s0 : B;
+        eb_status st =
+            eb_batch_classify_typed(b, ptr + s0, types ? types + s0 : NULL, lens + s0, k, p,
+                                    out + s0, &err);
+        if (st != EB_OK) fprintf(stderr, "batch: %s\n", err.msg);
+        assert_int_equal(st, EB_OK);
+    }
+    const eb_config *c = eb_model_task_config(m, p->task);
+    for (int s = 0; s < ns; s++) {
+        eb_result res;
+        assert_int_equal(
+            eb_classify_ids(ctx, ptr[s], types ? types[s] : NULL, lens[s], p, &res, &err), EB_OK);
+        if (out[s].exit_layer != res.exit_layer || out[s].label != res.label)
+            fprintf(stderr, "sentence %d (%d tokens), policy %d precision %d: batched label %d "
+                            "exit %d, alone label %d exit %d\n",
+                    s, lens[s], (int)p->policy, (int)p->precision, out[s].label,
+                    out[s].exit_layer, res.label, res.exit_layer);
+        assert_int_equal(out[s].exit_layer, res.exit_layer);
+        assert_int_equal(out[s].label, res.label);
+        assert_int_equal(out[s].num_labels, c->num_labels);
+        for (int k = 0; k < c->num_labels; k++)
+            assert_float_equal(out[s].logits[k], res.logits[k], 1e-4);
+        if (early) *early += res.exit_layer < c->num_hidden_layers;
+    }
+    free(out);
+    eb_batch_free(b);
+}
+
+static void check_model(int spans, uint64_t seed, eb_precision prec) {
     char dir[64];
     make_model(dir, seed, spans);
     eb_model *m = NULL;
@@ -50,6 +111,8 @@ static void check_model(int spans, uint64_t seed) {
     eb_result res;
     eb_run_params base = eb_run_params_default();
     base.policy = EB_POLICY_BASE;
+    base.precision = prec;
+    base.threads = 1;
     /* thresholds at quantiles of the off-ramp entropies of layers 1..L-1 */
     float ent[NS * (L - 1)];
     for (int s = 0; s < NS; s++) {
@@ -72,54 +135,39 @@ static void check_model(int spans, uint64_t seed) {
     const int batches[] = {1, 4, NS};
     int mixed = 0;
     eb_batch_result out[NS];
-    for (size_t ti = 0; ti < sizeof thrs / sizeof thrs[0]; ti++) {
-        eb_run_params p = eb_run_params_default();
-        p.policy = EB_POLICY_EE;
-        p.threshold = thrs[ti];
-        int want_label[NS], want_exit[NS];
-        float want_logits[NS][C];
-        for (int s = 0; s < NS; s++) {
-            assert_int_equal(eb_classify_ids(ctx, ptr[s], NULL, lens[s], &p, &res, &err), EB_OK);
-            want_label[s] = res.label;
-            want_exit[s] = res.exit_layer;
-            for (int c = 0; c < C; c++)
-                want_logits[s][c] = res.logits[c];
-        }
-        int early = 0;
-        for (int s = 0; s < NS; s++)
-            early += want_exit[s] < L;
-        mixed += early > 0 && early < NS;
-        for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
-            const int B = batches[bi];
-            eb_batch *b = NULL;
-            assert_int_equal(eb_batch_new(m, B, B * P, &b, &err), EB_OK);
-            for (int s0 = 0; s0 < NS; s0 += B) {
-                int k = NS - s0 < B ? NS - s0 : B;
-                assert_int_equal(
-                    eb_batch_classify_ids(b, ptr + s0, lens + s0, k, &p, out + s0, &err), EB_OK);
+    for (size_t ti = 0; ti < sizeof thrs / sizeof thrs[0]; ti++)
+        for (int lai = 0; lai < 2; lai++) {
+            eb_run_params p = eb_run_params_default();
+            p.policy = lai ? EB_POLICY_LAI : EB_POLICY_EE;
+            p.threshold = thrs[ti];
+            p.precision = prec;
+            p.threads = 1;
+            for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
+                int early = 0;
+                expect_same(ctx, m, ptr, NULL, lens, NS, batches[bi], &p, &early);
+                mixed += early > 0 && early < NS;
             }
-            for (int s = 0; s < NS; s++) {
-                assert_int_equal(out[s].exit_layer, want_exit[s]);
-                assert_int_equal(out[s].label, want_label[s]);
-                assert_int_equal(out[s].num_labels, C);
-                for (int c = 0; c < C; c++)
-                    assert_float_equal(out[s].logits[c], want_logits[s][c], 1e-4);
-            }
-            eb_batch_free(b);
         }
-    }
     assert_true(mixed >= 2); /* some batches had sentences leave while others stayed */
     /* base policy: every sentence runs all layers */
+    expect_same(ctx, m, ptr, NULL, lens, NS, NS, &base, NULL);
+    /* sentence pairs: token types */
+    int32_t types[NS][P];
+    const int32_t *tptr[NS];
+    for (int s = 0; s < NS; s++) {
+        for (int i = 0; i < lens[s]; i++)
+            types[s][i] = i >= lens[s] / 2;
+        tptr[s] = types[s];
+    }
+    eb_run_params ee = base;
+    ee.policy = EB_POLICY_EE;
+    ee.threshold = thrs[3];
+    expect_same(ctx, m, ptr, tptr, lens, NS, 5, &ee, NULL);
     eb_batch *b = NULL;
     assert_int_equal(eb_batch_new(m, NS, NS * P, &b, &err), EB_OK);
     assert_int_equal(eb_batch_classify_ids(b, ptr, lens, NS, &base, out, &err), EB_OK);
-    for (int s = 0; s < NS; s++) {
-        assert_int_equal(eb_classify_ids(ctx, ptr[s], NULL, lens[s], &base, &res, &err), EB_OK);
+    for (int s = 0; s < NS; s++)
         assert_int_equal(out[s].exit_layer, L);
-        assert_int_equal(out[s].label, res.label);
-        for (int c = 0; c < C; c++)
-            assert_float_equal(out[s].logits[c], res.logits[c], 1e-4);
-    }
     /* bad input */
     int32_t bad[2] = {1, V};
     const int32_t *bp[1] = {bad};
@@ -130,14 +178,18 @@ static void check_model(int spans, uint64_t seed) {
     bl[0] = P + 1;
     assert_int_equal(eb_batch_classify_ids(b, bp, bl, 1, &base, out, &err), EB_ERR_INPUT);
     assert_int_equal(eb_batch_classify_ids(b, ptr, lens, NS + 1, &base, out, &err), EB_ERR_ARG);
+    int32_t badt[2] = {0, 2}; /* type_vocab_size is 2 */
+    const int32_t *btp[1] = {badt};
+    bl[0] = 2, bad[1] = 1;
+    assert_int_equal(eb_batch_classify_typed(b, bp, btp, bl, 1, &base, out, &err), EB_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "token type"));
     eb_run_params lai = base;
     lai.policy = EB_POLICY_LAI;
+    lai.predict_after = 2; /* the table predicts after layer 1 */
     assert_int_equal(eb_batch_classify_ids(b, ptr, lens, 1, &lai, out, &err), EB_ERR_ARG);
-    /* AdaptivFloat8 is not batched: refused, not run in fp32 behind the caller's back */
-    eb_run_params af8 = base;
-    af8.precision = EB_PRECISION_AF8_BF16;
-    assert_int_equal(eb_batch_classify_ids(b, ptr, lens, 1, &af8, out, &err), EB_ERR_ARG);
-    assert_non_null(strstr(err.msg, "fp32"));
+    eb_run_params odd = base;
+    odd.precision = (eb_precision)7;
+    assert_int_equal(eb_batch_classify_ids(b, ptr, lens, 1, &odd, out, &err), EB_ERR_ARG);
     eb_batch_free(b);
     /* a batch too small in rows */
     assert_int_equal(eb_batch_new(m, 2, 3, &b, &err), EB_OK);
@@ -151,18 +203,122 @@ static void check_model(int spans, uint64_t seed) {
 
 static void test_batch_matches_single(void **state) {
     (void)state;
-    check_model(0, 5);
+    check_model(0, 5, EB_PRECISION_FP32);
 }
 
 static void test_batch_with_spans(void **state) {
     (void)state;
-    check_model(1, 9);
+    check_model(1, 9, EB_PRECISION_FP32);
+}
+
+static void test_batch_af8(void **state) {
+    (void)state;
+    check_model(1, 11, EB_PRECISION_AF8);
+    check_model(0, 12, EB_PRECISION_AF8_BF16);
+}
+
+/* Sentences for the shipped bundles: SST-2 dev when the shared data is
+ * there, else a few of our own. */
+static const char *const OWN[] = {
+    "a gorgeous , witty , seductive movie .",
+    "the story is bogus and its characters are flat .",
+    "it 's a charming and often affecting journey .",
+    "unflinchingly bleak and desperate",
+    "the acting , costumes , music , cinematography and sound are all astounding given the "
+    "production 's austere locales .",
+    "it 's slow -- very , very slow .",
+    "a sometimes tedious film .",
+    "or doing last year 's taxes with your ex-wife .",
+    "you do n't have to know about music to appreciate the film 's easygoing blend of comedy and "
+    "romance .",
+    "in exactly 89 minutes , most of which passed as slowly as if i 'd been sitting naked on an "
+    "igloo , formula 51 sank from quirky to jerky to utter turkey .",
+    "the mesmerizing performances of the leads keep the film grounded and keep the audience "
+    "riveted .",
+    "it takes a strange kind of laziness to waste the talents of robert forster , anne meara , "
+    "eugene levy , and reginald veljohnson all in the same movie .",
+    "good",
+    "bad",
+    "not bad at all",
+    "i did n't hate it , but i would not watch it again .",
+};
+
+static void check_bundle(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        fprintf(stderr, "SKIP: %s not present (a shipped bundle)\n", path);
+        return;
+    }
+    eb_model *m = NULL;
+    eb_error err = {0};
+    assert_int_equal(eb_model_load(path, NULL, &m, &err), EB_OK);
+    eb_context *ctx;
+    assert_int_equal(eb_context_new(m, &ctx, &err), EB_OK);
+    char data[512];
+    eb_dataset *ds = NULL;
+    int nsent = (int)(sizeof OWN / sizeof OWN[0]);
+    if (eb_test_data_path(data, sizeof data, "glue/SST-2/dev.tsv")) {
+        assert_int_equal(eb_dataset_load(data, "sst2", NULL, &ds, &err), EB_OK);
+        nsent = ds->n < 80 ? (int)ds->n : 80;
+    } else
+        fprintf(stderr, "note: %s missing, %d sentences of the test's own\n", data, nsent);
+    const eb_tokenizer *tok = eb_model_tokenizer(m);
+    assert_non_null(tok);
+    int32_t *ids = calloc((size_t)nsent * 128, sizeof *ids);
+    const int32_t **ptr = calloc((size_t)nsent, sizeof *ptr);
+    int *lens = calloc((size_t)nsent, sizeof *lens);
+    eb_encoding *enc = malloc(sizeof *enc);
+    assert_true(ids && ptr && lens && enc);
+    for (int s = 0; s < nsent; s++) {
+        assert_int_equal(eb_tokenize(tok, ds ? ds->rows[s].text_a : OWN[s], NULL, 128, enc, &err),
+                         EB_OK);
+        memcpy(ids + (size_t)s * 128, enc->ids, sizeof(int32_t) * (size_t)enc->n);
+        ptr[s] = ids + (size_t)s * 128;
+        lens[s] = enc->n;
+    }
+    for (int k = 0; k < eb_model_num_tasks(m); k++) {
+        eb_run_params p = eb_run_params_default();
+        p.task = eb_model_task_name(m, k);
+        p.threads = 1;
+        const int has_lut = eb_model_task_lut(m, p.task) != NULL;
+        const eb_precision precs[] = {EB_PRECISION_FP32, EB_PRECISION_AF8,
+                                      EB_PRECISION_AF8_BF16};
+        for (int pi = 0; pi < 3; pi++)
+            for (int pol = 0; pol < 3; pol++) {
+                if (pol == EB_POLICY_LAI && !has_lut) continue;
+                p.precision = precs[pi];
+                p.policy = (eb_policy)pol;
+                int early = 0;
+                /* the AF8 paths are slower: fewer sentences */
+                const int n = pi == 0 ? nsent : (nsent < 16 ? nsent : 16);
+                expect_same(ctx, m, ptr, NULL, lens, n, 8, &p, &early);
+                if (pol == EB_POLICY_EE) assert_true(early > 0);
+            }
+    }
+    free(ids), free(ptr), free(lens), free(enc);
+    eb_dataset_free(ds);
+    eb_context_free(ctx);
+    eb_model_free(m);
+}
+
+/* Every shipped bundle (the default model, the adapter model) answers the
+ * same batched as one sentence at a time. */
+static void test_shipped_bundles(void **state) {
+    (void)state;
+    check_bundle("models/default.ebb");
+    check_bundle("models/adapters.ebb");
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_matches_single),
         cmocka_unit_test(test_batch_with_spans),
+        cmocka_unit_test(test_batch_af8),
+        cmocka_unit_test(test_shipped_bundles),
     };
+    /* EB_TEST_SKIP=PATTERN leaves cases out (tools/cross-test.sh: the shipped bundles under
+     * qemu, where their hundreds of real-size sentences take longer than the time limit) */
+    const char *skip_pat = getenv("EB_TEST_SKIP");
+    if (skip_pat && *skip_pat) cmocka_set_skip_filter(skip_pat);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,11 +3,14 @@
  * The sentences of a batch are packed row after row (no padding): every
  * Linear layer runs once over all the rows of the sentences still in the
  * batch, attention runs per sentence.  After each layer every sentence's
- * off-ramp is read; a sentence whose entropy falls below the threshold
- * leaves the batch and the rows of the others are compacted, so the
- * following layers only compute what is still needed.  The answers are the
- * ones eb_classify_ids gives with EB_POLICY_EE (or EB_POLICY_BASE: all
- * layers), sentence by sentence. */
+ * off-ramp is read; a sentence that exits (entropy below the threshold, the
+ * layer the lai predictor chose, the last layer) leaves the batch and the
+ * rows of the others are compacted, so the following layers only compute
+ * what is still needed.  The layers are the per-sentence engine's own code,
+ * so the answers (label, logits, exit layer) are the ones eb_classify_ids
+ * gives sentence by sentence, for every policy and precision, with adapters,
+ * spans and sparse weights.  The accelerator model (energy, V/F) is not run:
+ * eb_classify_ids reports it. */
 #ifndef EDGEBERT_BATCH_H
 #define EDGEBERT_BATCH_H
 
@@ -30,16 +33,22 @@ typedef struct eb_batch_result {
 /* Scratch for up to max_sentences sentences and max_rows tokens in all
  * (each sentence at most the model's max_position_embeddings).  One
  * allocation; nothing is allocated while classifying. */
-eb_status eb_batch_new(const eb_model *model, int max_sentences, int max_rows, eb_batch **out,
+EB_API eb_status eb_batch_new(const eb_model *model, int max_sentences, int max_rows, eb_batch **out,
                        eb_error *err);
-void eb_batch_free(eb_batch *b);
+EB_API void eb_batch_free(eb_batch *b);
 
 /* Classify n tokenized sentences: ids[i][0..lens[i]) (type ids all 0).
- * params: policy EB_POLICY_EE (default) or EB_POLICY_BASE, threshold (< 0:
- * the model's own), task; precision must be EB_PRECISION_FP32 (AdaptivFloat8
- * is not batched: EB_ERR_ARG); other fields are ignored.  out[n]. */
-eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const int *lens, int n,
+ * params as for eb_classify_ids (policy, threshold < 0: the model's own,
+ * predict_after, precision, threads, task); the accelerator settings are
+ * ignored.  out[n]. */
+EB_API eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const int *lens, int n,
                                 const eb_run_params *params, eb_batch_result *out, eb_error *err);
+/* The same with token types: type_ids[i][0..lens[i]) (type_ids or one of its
+ * entries NULL: all 0), for sentence pairs. */
+EB_API eb_status eb_batch_classify_typed(eb_batch *b, const int32_t *const *ids,
+                                  const int32_t *const *type_ids, const int *lens, int n,
+                                  const eb_run_params *params, eb_batch_result *out,
+                                  eb_error *err);
 
 #ifdef __cplusplus
 }

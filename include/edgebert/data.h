@@ -61,11 +61,11 @@ typedef struct eb_task_info {
 /* Look a task up by name, case-insensitively; accepted spellings include
  * "sst2"/"sst-2", "stsb"/"sts-b", "mnli"/"mnli-m"/"mnli-mm", "cola", ...
  * Unknown names give EB_ERR_ARG with the list of known tasks. */
-eb_status eb_task_lookup(const char *name, const eb_task_info **out, eb_error *err);
+EB_API eb_status eb_task_lookup(const char *name, const eb_task_info **out, eb_error *err);
 /* Info of a task by enum value (NULL when out of range). */
-const eb_task_info *eb_task_get(eb_task task);
+EB_API const eb_task_info *eb_task_get(eb_task task);
 /* "cola, sst2, mrpc, ..." (static string). */
-const char *eb_task_names(void);
+EB_API const char *eb_task_names(void);
 
 /* Map the task's class indices to a model's output indices:
  * map[task_label] = model_label.  Model labels are matched by name,
@@ -74,7 +74,7 @@ const char *eb_task_names(void);
  * generic ("LABEL_k" or "k") gets the identity.  A model with a different
  * number of labels or names that do not match gives EB_ERR_ARG.
  * For STS-B the model must have one output (map[0] = 0). */
-eb_status eb_task_label_map(const eb_task_info *task, const char (*id2label)[EB_LABEL_NAME_MAX],
+EB_API eb_status eb_task_label_map(const eb_task_info *task, const char (*id2label)[EB_LABEL_NAME_MAX],
                             int num_labels, int *map, eb_error *err);
 
 /* ------------------------------------------------------------------ */
@@ -100,12 +100,12 @@ typedef struct eb_dataset {
 } eb_dataset;
 
 /* Read a GLUE TSV file for `task` (see eb_task_lookup). */
-eb_status eb_dataset_load(const char *path, const char *task, const eb_allocator *alloc,
+EB_API eb_status eb_dataset_load(const char *path, const char *task, const eb_allocator *alloc,
                           eb_dataset **out, eb_error *err);
 /* Same from a buffer (copied); `name` is used in messages. */
-eb_status eb_dataset_load_buffer(const void *data, size_t size, const char *name, const char *task,
+EB_API eb_status eb_dataset_load_buffer(const void *data, size_t size, const char *name, const char *task,
                                  const eb_allocator *alloc, eb_dataset **out, eb_error *err);
-void eb_dataset_free(eb_dataset *ds);
+EB_API void eb_dataset_free(eb_dataset *ds);
 
 /* ------------------------------------------------------------------ */
 /* Metrics (as GLUE / scikit-learn / scipy compute them)                */
@@ -113,17 +113,17 @@ void eb_dataset_free(eb_dataset *ds);
 /* Pairs whose gold label is negative are left out of every metric. */
 
 /* Fraction of pred[i] == gold[i]; NAN when no gold label. */
-double eb_metric_accuracy(const int *pred, const int *gold, int n);
+EB_API double eb_metric_accuracy(const int *pred, const int *gold, int n);
 /* F1 of class `positive`: 2TP / (2TP + FP + FN); 0 when that is 0/0. */
-double eb_metric_f1(const int *pred, const int *gold, int n, int positive);
+EB_API double eb_metric_f1(const int *pred, const int *gold, int n, int positive);
 /* Matthews correlation over num_classes classes (the binary phi
  * coefficient for two); 0 when a denominator factor is zero. */
-double eb_metric_matthews(const int *pred, const int *gold, int n, int num_classes);
+EB_API double eb_metric_matthews(const int *pred, const int *gold, int n, int num_classes);
 /* Pearson correlation; NAN when n < 2 or a variable is constant. */
-double eb_metric_pearson(const float *x, const float *y, int n);
+EB_API double eb_metric_pearson(const float *x, const float *y, int n);
 /* Spearman correlation: Pearson of the ranks, ties get their average rank.
  * Pairs where either value is NAN are left out. */
-eb_status eb_metric_spearman(const float *x, const float *y, int n, const eb_allocator *alloc,
+EB_API eb_status eb_metric_spearman(const float *x, const float *y, int n, const eb_allocator *alloc,
                              double *out, eb_error *err);
 
 /* Every number GLUE reports for one task. */
@@ -139,14 +139,14 @@ typedef struct eb_glue_scores {
 /* Score predictions against a labeled data set.  For classification tasks
  * pred[i] is a class index in the task's order (pred_score may be NULL); for
  * STS-B pred_score[i] is the predicted similarity (pred may be NULL). */
-eb_status eb_glue_score(const eb_dataset *ds, const int *pred, const float *pred_score,
+EB_API eb_status eb_glue_score(const eb_dataset *ds, const int *pred, const float *pred_score,
                         eb_glue_scores *out, eb_error *err);
 
 /* Exit-layer histogram: hist[l-1] = how many of exit_layers[0..n) equal l,
  * for l = 1..num_layers (hist has num_layers entries); *mean (may be NULL)
  * receives the mean exit layer (NAN when n == 0).  A layer outside
  * 1..num_layers gives EB_ERR_ARG. */
-eb_status eb_exit_histogram(const int *exit_layers, int n, int num_layers, long *hist, double *mean,
+EB_API eb_status eb_exit_histogram(const int *exit_layers, int n, int num_layers, long *hist, double *mean,
                             eb_error *err);
 
 #ifdef __cplusplus

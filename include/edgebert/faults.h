@@ -59,7 +59,7 @@ typedef struct eb_fault_kind {
 } eb_fault_kind;
 
 /* slc, mlc2, mlc3 with their compiled-in tables. */
-eb_status eb_fault_kind_builtin(eb_cell_kind k, eb_fault_kind *out, eb_error *err);
+EB_API eb_status eb_fault_kind_builtin(eb_cell_kind k, eb_fault_kind *out, eb_error *err);
 
 typedef enum eb_mask_storage { EB_MASK_SLC = 0, EB_MASK_SAME = 1 } eb_mask_storage;
 
@@ -76,12 +76,12 @@ typedef struct eb_stored_embeddings {
 /* The model's word embeddings as stored (task 0's shared AF8 form).
  * EB_ERR_UNSUPPORTED when they are not AdaptivFloat8 (an fp32 bundle or a
  * HuggingFace directory: pack one with `edgebert pack`). */
-eb_status eb_fault_stored_embeddings(const eb_model *m, eb_stored_embeddings *out, eb_error *err);
+EB_API eb_status eb_fault_stored_embeddings(const eb_model *m, eb_stored_embeddings *out, eb_error *err);
 
 /* Inject one trial's faults: codes_out (nnz bytes) and masks_out (rows*vpr)
  * receive faulty copies of src's.  mask_model NULL: the masks are copied
  * without faults.  Stats may be NULL. */
-eb_status eb_fault_inject_embeddings(const eb_stored_embeddings *src,
+EB_API eb_status eb_fault_inject_embeddings(const eb_stored_embeddings *src,
                                      const eb_reram_model *value_model,
                                      const eb_reram_model *mask_model, eb_fault_mode mode,
                                      uint64_t value_seed, uint64_t mask_seed, uint8_t *codes_out,
@@ -91,7 +91,7 @@ eb_status eb_fault_inject_embeddings(const eb_stored_embeddings *src,
 
 /* Dense fp32 [rows, cols] from (possibly faulty) masks and codes of src's
  * shape, by the rule above. */
-void eb_fault_decode_embeddings(const eb_stored_embeddings *shape, const uint16_t *masks,
+EB_API void eb_fault_decode_embeddings(const eb_stored_embeddings *shape, const uint16_t *masks,
                                 const uint8_t *codes, float *out);
 
 /* ---- the study ---- */
@@ -146,7 +146,7 @@ typedef struct eb_fault_study_params {
     void *progress_ud;
 } eb_fault_study_params;
 
-eb_fault_study_params eb_fault_study_params_default(void);
+EB_API eb_fault_study_params eb_fault_study_params_default(void);
 
 typedef struct eb_fault_study {
     int n_kinds, trials;
@@ -173,10 +173,10 @@ typedef struct eb_fault_study {
 /* Run (or resume) the study of model task params->run.task on the labeled
  * data set ds.  inputs (NULL: tokenized here with the model's tokenizer)
  * gives the token ids of ds's first n examples. */
-eb_status eb_fault_study_run(const eb_model *m, const eb_dataset *ds, const eb_fault_input *inputs,
+EB_API eb_status eb_fault_study_run(const eb_model *m, const eb_dataset *ds, const eb_fault_input *inputs,
                              const eb_fault_study_params *params, eb_fault_study **out,
                              eb_error *err);
-void eb_fault_study_free(eb_fault_study *s);
+EB_API void eb_fault_study_free(eb_fault_study *s);
 
 #ifdef __cplusplus
 }

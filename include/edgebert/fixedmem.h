@@ -37,19 +37,19 @@ extern "C" {
 /* Load an edgebert bundle from data[size] (EB_FIXEDMEM_ALIGN-aligned).  The
  * image is never written nor copied and must outlive the model.  `name` is
  * used in messages (NULL: "<memory>").  params->use_mmap is ignored. */
-eb_status eb_model_load_buffer(const void *data, size_t size, const char *name,
+EB_API eb_status eb_model_load_buffer(const void *data, size_t size, const char *name,
                                const eb_load_params *params, eb_model **out, eb_error *err);
 
 /* Bytes of arena a context needs for inputs of up to max_tokens tokens (<= 0:
  * the model's maximum); precision EB_PRECISION_AF8 also reserves the af8
  * path's scratch.  Computed by building such a context once on the heap
  * (call it before the fixed-memory phase, or read `edgebert info`). */
-eb_status eb_context_arena_size(const eb_model *model, int max_tokens, eb_precision precision,
+EB_API eb_status eb_context_arena_size(const eb_model *model, int max_tokens, eb_precision precision,
                                 size_t *bytes, eb_error *err);
 
 /* Make a context inside arena[arena_bytes] (EB_FIXEDMEM_ALIGN-aligned); the
  * arena must stay untouched while the context is used. */
-eb_status eb_context_new_in_arena(const eb_model *model, int max_tokens, eb_precision precision,
+EB_API eb_status eb_context_new_in_arena(const eb_model *model, int max_tokens, eb_precision precision,
                                   void *arena, size_t arena_bytes, eb_context **out, eb_error *err);
 
 #ifdef __cplusplus

@@ -84,17 +84,17 @@ typedef struct eb_hw_params {
 } eb_hw_params;
 
 /* Compiled-in defaults (the paper's calibration points). */
-void eb_hw_params_default(eb_hw_params *p);
+EB_API void eb_hw_params_default(eb_hw_params *p);
 /* Parse "key = value" text (comments start with '#') on top of *p.  `name`
  * is used in messages ("name:LINE: ..."). */
-eb_status eb_hw_params_parse(eb_hw_params *p, const char *text, size_t len, const char *name,
+EB_API eb_status eb_hw_params_parse(eb_hw_params *p, const char *text, size_t len, const char *name,
                              eb_error *err);
 /* Read and parse a parameter file on top of *p. */
-eb_status eb_hw_params_load(eb_hw_params *p, const char *path, eb_error *err);
+EB_API eb_status eb_hw_params_load(eb_hw_params *p, const char *path, eb_error *err);
 /* Set one parameter from its text form (the CLI's --param key=value). */
-eb_status eb_hw_params_set(eb_hw_params *p, const char *key, const char *value, eb_error *err);
+EB_API eb_status eb_hw_params_set(eb_hw_params *p, const char *key, const char *value, eb_error *err);
 /* Check ranges and consistency. */
-eb_status eb_hw_params_check(const eb_hw_params *p, eb_error *err);
+EB_API eb_status eb_hw_params_check(const eb_hw_params *p, eb_error *err);
 
 /* What one encoder layer really computed (filled by the engine or a trace). */
 typedef struct eb_layer_work {
@@ -108,7 +108,7 @@ typedef struct eb_layer_work {
 } eb_layer_work;
 
 /* Dense, all heads, seq_len tokens. */
-eb_layer_work eb_layer_work_dense(int seq_len);
+EB_API eb_layer_work eb_layer_work_dense(int seq_len);
 
 /* The model's dimensions (from an eb_config) and derived energy coefficients. */
 typedef struct eb_hw_model {
@@ -127,10 +127,10 @@ typedef struct eb_hw_model {
 } eb_hw_model;
 
 /* ALBERT-base dimensions (the calibration workload). */
-eb_config eb_hw_albert_base_config(void);
+EB_API eb_config eb_hw_albert_base_config(void);
 /* Build a model for `cfg` (NULL: ALBERT-base).  Calibration always uses
  * ALBERT-base so the coefficients are the chip's, whatever the workload. */
-eb_status eb_hw_model_init(eb_hw_model *m, const eb_hw_params *p, const eb_config *cfg,
+EB_API eb_status eb_hw_model_init(eb_hw_model *m, const eb_hw_params *p, const eb_config *cfg,
                            eb_error *err);
 
 /* Counts of one piece of work at PU size n. */
@@ -145,42 +145,42 @@ typedef struct eb_hw_cost {
     double emb_ns;        /* embedding read time (ns, not clocked) */
 } eb_hw_cost;
 
-void eb_hw_cost_add(eb_hw_cost *acc, const eb_hw_cost *c, double times);
+EB_API void eb_hw_cost_add(eb_hw_cost *acc, const eb_hw_cost *c, double times);
 /* Cycle count of an N0xM by MxN1 matmul on the PU: ceil(N0/n)ceil(M/n)ceil(N1/n)*n. */
-double eb_hw_matmul_cycles(int n, int n0, int m, int n1);
+EB_API double eb_hw_matmul_cycles(int n, int n0, int m, int n1);
 /* SFU loops per row of `len` elements (V = ceil(len/n)). */
-double eb_hw_sfu_layernorm_cycles(int n, int len); /* 3(9V+2) */
-double eb_hw_sfu_softmax_cycles(int n, int len);   /* 3(9V+1) */
-double eb_hw_sfu_entropy_cycles(int n, int len);   /* 4(4V+2) */
-double eb_hw_sfu_add_cycles(int n, int len);       /* 6V+1 */
+EB_API double eb_hw_sfu_layernorm_cycles(int n, int len); /* 3(9V+2) */
+EB_API double eb_hw_sfu_softmax_cycles(int n, int len);   /* 3(9V+1) */
+EB_API double eb_hw_sfu_entropy_cycles(int n, int len);   /* 4(4V+2) */
+EB_API double eb_hw_sfu_add_cycles(int n, int len);       /* 6V+1 */
 
 /* One encoder layer; with_offramp adds the off-ramp and the entropy unit. */
-void eb_hw_layer_cost(const eb_hw_model *m, int n, const eb_layer_work *w, int with_offramp,
+EB_API void eb_hw_layer_cost(const eb_hw_model *m, int n, const eb_layer_work *w, int with_offramp,
                       eb_hw_cost *out);
 /* Embedding lookup + mapping to hidden + embedding LayerNorm. */
-void eb_hw_embed_cost(const eb_hw_model *m, int n, const eb_layer_work *w, eb_hw_cost *out);
+EB_API void eb_hw_embed_cost(const eb_hw_model *m, int n, const eb_layer_work *w, eb_hw_cost *out);
 /* Final pooler + classifier (no entropy). */
-void eb_hw_classifier_cost(const eb_hw_model *m, int n, eb_hw_cost *out);
+EB_API void eb_hw_classifier_cost(const eb_hw_model *m, int n, eb_hw_cost *out);
 
 /* Voltage/frequency. */
-double eb_hw_fmax_mhz(const eb_hw_model *m, double vdd);
+EB_API double eb_hw_fmax_mhz(const eb_hw_model *m, double vdd);
 /* Lowest LDO level whose fmax reaches freq_req; f = freq_req rounded up to
  * the ADPLL step (at least freq_min).  Returns 0 and (vdd_nom, freq_max)
  * when freq_req exceeds freq_max. */
-int eb_hw_choose_vf(const eb_hw_model *m, double freq_req_mhz, double *vdd, double *freq_mhz);
+EB_API int eb_hw_choose_vf(const eb_hw_model *m, double freq_req_mhz, double *vdd, double *freq_mhz);
 /* Stall for an LDO/ADPLL change in ns: max(LDO ramp + settle, relock). */
-double eb_hw_ldo_ns(const eb_hw_model *m, double v_from, double v_to);
-double eb_hw_transition_ns(const eb_hw_model *m, double v_from, double v_to, double f_from,
+EB_API double eb_hw_ldo_ns(const eb_hw_model *m, double v_from, double v_to);
+EB_API double eb_hw_transition_ns(const eb_hw_model *m, double v_from, double v_to, double f_from,
                            double f_to);
-double eb_hw_leak_mw(const eb_hw_model *m, int n, double vdd);
-double eb_hw_area_mm2(const eb_hw_model *m, int n);
-double eb_hw_reram_area_mm2(const eb_hw_model *m, eb_emb_storage s);
+EB_API double eb_hw_leak_mw(const eb_hw_model *m, int n, double vdd);
+EB_API double eb_hw_area_mm2(const eb_hw_model *m, int n);
+EB_API double eb_hw_reram_area_mm2(const eb_hw_model *m, eb_emb_storage s);
 
 /* Time (ms) and energy of a cost run at (vdd, f) on PU size n, added to *r. */
-void eb_hw_charge(const eb_hw_model *m, int n, const eb_hw_cost *c, double vdd, double freq_mhz,
+EB_API void eb_hw_charge(const eb_hw_model *m, int n, const eb_hw_cost *c, double vdd, double freq_mhz,
                   eb_hw_report *r);
 /* A stall of `ns` at vdd, f (leakage and ADPLL only). */
-void eb_hw_charge_stall(const eb_hw_model *m, int n, double ns, double vdd, double freq_mhz,
+EB_API void eb_hw_charge_stall(const eb_hw_model *m, int n, double ns, double vdd, double freq_mhz,
                         eb_hw_report *r);
 
 /* Power-on cost of reading all embeddings once (Fig. 11): ReRAM storage
@@ -189,11 +189,11 @@ typedef struct eb_hw_poweron {
     double time_us, energy_uj;
     double bytes;
 } eb_hw_poweron;
-void eb_hw_poweron_cost(const eb_hw_model *m, eb_emb_storage s, eb_hw_poweron *out);
+EB_API void eb_hw_poweron_cost(const eb_hw_model *m, eb_emb_storage s, eb_hw_poweron *out);
 
 /* Names for storage kinds ("mlc2", ...); parse returns -1 if unknown. */
-const char *eb_emb_storage_name(eb_emb_storage s);
-int eb_emb_storage_parse(const char *s);
+EB_API const char *eb_emb_storage_name(eb_emb_storage s);
+EB_API int eb_emb_storage_parse(const char *s);
 
 #ifdef __cplusplus
 }

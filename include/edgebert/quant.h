@@ -43,34 +43,34 @@ typedef enum eb_af8_round { EB_AF8_NEAREST = 0, EB_AF8_TRUNC = 1 } eb_af8_round;
 
 /* Bias for a tensor whose largest magnitude is maxabs:
  * clamp(floor(log2 maxabs) + 3, 0, 7); 0 for maxabs == 0 or NaN, 7 for Inf. */
-int eb_af8_bias_for_max(float maxabs);
+EB_API int eb_af8_bias_for_max(float maxabs);
 /* Largest finite |x[i]| (NaN ignored; Inf counts as Inf). */
-float eb_af8_maxabs(const float *x, size_t n);
+EB_API float eb_af8_maxabs(const float *x, size_t n);
 /* eb_af8_bias_for_max(eb_af8_maxabs(x, n)). */
-int eb_af8_choose_bias(const float *x, size_t n);
+EB_API int eb_af8_choose_bias(const float *x, size_t n);
 
 /* Largest and smallest non-zero magnitude of a bias (bias clamped to 0..7). */
-float eb_af8_max_value(int bias);
-float eb_af8_min_normal(int bias);
+EB_API float eb_af8_max_value(int bias);
+EB_API float eb_af8_min_normal(int bias);
 
 /* Scalar conversions (bias clamped to 0..7). */
-uint8_t eb_af8_from_float(float v, int bias, eb_af8_round mode);
-float eb_af8_to_float(uint8_t code, int bias);
+EB_API uint8_t eb_af8_from_float(float v, int bias, eb_af8_round mode);
+EB_API float eb_af8_to_float(uint8_t code, int bias);
 /* 1 if the code is one of the two zeros. */
 static inline int eb_af8_is_zero(uint8_t code) {
     return (code & 0x7f) == 0;
 }
 
 /* Tensor conversions with a given bias. */
-void eb_af8_encode(uint8_t *out, const float *x, size_t n, int bias, eb_af8_round mode);
-void eb_af8_decode(float *out, const uint8_t *codes, size_t n, int bias);
+EB_API void eb_af8_encode(uint8_t *out, const float *x, size_t n, int bias, eb_af8_round mode);
+EB_API void eb_af8_decode(float *out, const uint8_t *codes, size_t n, int bias);
 /* Encode with the bias chosen from x (eb_af8_choose_bias); returns it. */
-int eb_af8_encode_auto(uint8_t *out, const float *x, size_t n, eb_af8_round mode);
+EB_API int eb_af8_encode_auto(uint8_t *out, const float *x, size_t n, eb_af8_round mode);
 /* Fake quantisation out[i] = decode(encode(x[i])); out may alias x.
  * Chooses the bias from x and returns it. */
-int eb_af8_quantize(float *out, const float *x, size_t n, eb_af8_round mode);
+EB_API int eb_af8_quantize(float *out, const float *x, size_t n, eb_af8_round mode);
 /* The 256 decoded values of a bias: table[code]. */
-void eb_af8_decode_table(float table[256], int bias);
+EB_API void eb_af8_decode_table(float table[256], int bias);
 
 /* ------------------------------------------------------------------ */
 /* General AdaptivFloat<nbits, n_exp> (design studies)                  */
@@ -93,19 +93,19 @@ typedef struct eb_af_format {
 } eb_af_format;
 
 /* Format for a tensor (exp_max from its largest magnitude; 0 if all zero). */
-eb_status eb_af_format_for(const float *x, size_t n, int nbits, int n_exp, eb_af_format *out,
+EB_API eb_status eb_af_format_for(const float *x, size_t n, int nbits, int n_exp, eb_af_format *out,
                            eb_error *err);
 /* Quantise one value in a format. */
-float eb_af_quantize_value(float v, const eb_af_format *f);
+EB_API float eb_af_quantize_value(float v, const eb_af_format *f);
 /* Fake-quantise a tensor (format chosen from the tensor); out may alias x.
  * *fmt_out may be NULL. */
-eb_status eb_af_quantize(float *out, const float *x, size_t n, int nbits, int n_exp,
+EB_API eb_status eb_af_quantize(float *out, const float *x, size_t n, int nbits, int n_exp,
                          eb_af_format *fmt_out, eb_error *err);
 /* Root-mean-square error of quantising x with AdaptivFloat<nbits, e> for each
  * e = 1..nbits-1: rmse[e] (rmse[0] is set to NAN).  rmse must hold nbits
  * doubles.  *best (may be NULL) receives the e with the smallest error (the
  * smaller e on a tie).  The paper's per-layer exponent-width study. */
-eb_status eb_af_search_exp(const float *x, size_t n, int nbits, double *rmse, int *best,
+EB_API eb_status eb_af_search_exp(const float *x, size_t n, int nbits, double *rmse, int *best,
                            eb_error *err);
 
 /* ------------------------------------------------------------------ */
@@ -151,46 +151,46 @@ typedef struct eb_bitmask {
 } eb_bitmask;
 
 /* Encode a dense fp32 matrix with an fp32 payload. */
-eb_status eb_bitmask_encode_f32(eb_bitmask *out, const float *w, int rows, int cols,
+EB_API eb_status eb_bitmask_encode_f32(eb_bitmask *out, const float *w, int rows, int cols,
                                 const eb_allocator *alloc, eb_error *err);
 /* Encode a dense fp32 matrix as AF8 (bias chosen from w when bias < 0);
  * values that quantise to zero become zeros of the mask. */
-eb_status eb_bitmask_encode_af8(eb_bitmask *out, const float *w, int rows, int cols, int bias,
+EB_API eb_status eb_bitmask_encode_af8(eb_bitmask *out, const float *w, int rows, int cols, int bias,
                                 eb_af8_round mode, const eb_allocator *alloc, eb_error *err);
 /* Encode dense AF8 codes [rows, cols]. */
-eb_status eb_bitmask_encode_codes(eb_bitmask *out, const uint8_t *codes, int rows, int cols,
+EB_API eb_status eb_bitmask_encode_codes(eb_bitmask *out, const uint8_t *codes, int rows, int cols,
                                   int bias, const eb_allocator *alloc, eb_error *err);
 /* A view over stored masks and packed values (e.g. a mapped bundle): checks
  * shapes, that the mask popcounts sum to nnz, that padding bits are clear and
  * (AF8) that no stored value is a zero code; builds row_ptr.  masks and
  * values must outlive the view.  Errors are EB_ERR_FORMAT, never a crash. */
-eb_status eb_bitmask_view(eb_bitmask *out, int rows, int cols, eb_bm_payload payload, int bias,
+EB_API eb_status eb_bitmask_view(eb_bitmask *out, int rows, int cols, eb_bm_payload payload, int bias,
                           const uint16_t *masks, size_t n_masks, const void *values, size_t nnz,
                           const eb_allocator *alloc, eb_error *err);
-void eb_bitmask_free(eb_bitmask *bm);
+EB_API void eb_bitmask_free(eb_bitmask *bm);
 
 /* Dense fp32 [rows, cols] (AF8 payloads decoded). */
-eb_status eb_bitmask_decode_f32(const eb_bitmask *bm, float *out, eb_error *err);
+EB_API eb_status eb_bitmask_decode_f32(const eb_bitmask *bm, float *out, eb_error *err);
 /* Gather rows (an embedding lookup): out[i, :] = row ids[i] decoded to fp32,
  * out is [n, cols].  An id outside 0..rows-1 is EB_ERR_ARG. */
-eb_status eb_bitmask_gather_rows(const eb_bitmask *bm, const int32_t *ids, int n, float *out,
+EB_API eb_status eb_bitmask_gather_rows(const eb_bitmask *bm, const int32_t *ids, int n, float *out,
                                  eb_error *err);
 /* Dense AF8 codes (AF8 payload only). */
-eb_status eb_bitmask_decode_codes(const eb_bitmask *bm, uint8_t *out, eb_error *err);
+EB_API eb_status eb_bitmask_decode_codes(const eb_bitmask *bm, uint8_t *out, eb_error *err);
 /* Fraction of non-zeros (nnz / (rows*cols)). */
-double eb_bitmask_density(const eb_bitmask *bm);
+EB_API double eb_bitmask_density(const eb_bitmask *bm);
 /* Bytes of masks + values as stored. */
-size_t eb_bitmask_bytes(const eb_bitmask *bm);
+EB_API size_t eb_bitmask_bytes(const eb_bitmask *bm);
 
 /* Order conversion over n_vec masks and elements of elem_size bytes (1 or
  * 4).  Both return EB_ERR_FORMAT when the popcounts disagree with nnz. */
-eb_status eb_bitmask_packed_to_lanes(void *lanes, const void *packed, size_t nnz, size_t elem_size,
+EB_API eb_status eb_bitmask_packed_to_lanes(void *lanes, const void *packed, size_t nnz, size_t elem_size,
                                      const uint16_t *masks, size_t n_vec, eb_error *err);
-eb_status eb_bitmask_lanes_to_packed(void *packed, const void *lanes, size_t nnz, size_t elem_size,
+EB_API eb_status eb_bitmask_lanes_to_packed(void *packed, const void *lanes, size_t nnz, size_t elem_size,
                                      const uint16_t *masks, size_t n_vec, eb_error *err);
 /* Decode lane-ordered non-zeros straight to dense vectors: dense has
  * n_vec * 16 elements of elem_size bytes (zeros inserted). */
-eb_status eb_bitmask_lanes_decode(void *dense, const void *lanes, size_t nnz, size_t elem_size,
+EB_API eb_status eb_bitmask_lanes_decode(void *dense, const void *lanes, size_t nnz, size_t elem_size,
                                   const uint16_t *masks, size_t n_vec, eb_error *err);
 
 /* Decode a possibly corrupted stream the way the hardware replays it, never
@@ -203,12 +203,12 @@ eb_status eb_bitmask_lanes_decode(void *dense, const void *lanes, size_t nnz, si
  * its lane) reads as zero, values left over are ignored, mask bits past
  * `cols` are ignored.  For AF8 payloads values are codes decoded with `bias`.
  * dense is [rows, cols]. */
-eb_status eb_bitmask_decode_tolerant(float *dense, int rows, int cols, eb_bm_payload payload,
+EB_API eb_status eb_bitmask_decode_tolerant(float *dense, int rows, int cols, eb_bm_payload payload,
                                      int bias, const uint16_t *masks, const void *values,
                                      size_t nnz, eb_bm_order order, const size_t *lane_count,
                                      eb_error *err);
 /* Per-lane counts (popcount of bit i over n_vec masks). */
-void eb_bitmask_lane_counts(const uint16_t *masks, size_t n_vec, size_t counts[EB_BM_VEC]);
+EB_API void eb_bitmask_lane_counts(const uint16_t *masks, size_t n_vec, size_t counts[EB_BM_VEC]);
 
 /* ------------------------------------------------------------------ */
 /* Sparse kernels                                                       */
@@ -217,15 +217,15 @@ void eb_bitmask_lane_counts(const uint16_t *masks, size_t n_vec, size_t counts[E
 /* y[N,OC] = x[N,C] . W^T + bias (bias may be NULL) with W [OC,C] bitmask
  * sparse (fp32 or AF8 payload).  scratch: at least eb_sparse_scratch(N, C)
  * floats (NULL: allocated through alloc). */
-size_t eb_sparse_scratch(int N, int C);
-eb_status eb_sparse_matmul(float *y, const float *x, const eb_bitmask *w, const float *bias, int N,
+EB_API size_t eb_sparse_scratch(int N, int C);
+EB_API eb_status eb_sparse_matmul(float *y, const float *x, const eb_bitmask *w, const float *bias, int N,
                            float *scratch, const eb_allocator *alloc, eb_error *err);
 /* 1 if the sparse kernel is expected to beat the dense (BLAS) one for this
  * shape and weight density (measured rule, see sparse_matmul.c). */
-int eb_sparse_prefer(int N, int C, int OC, float density);
+EB_API int eb_sparse_prefer(int N, int C, int OC, float density);
 /* Picks the faster path: sparse kernel, or decode to dense_tmp (OC*C floats,
  * may be NULL when the sparse path is certain) and BLAS. */
-eb_status eb_linear_auto(float *y, const float *x, const eb_bitmask *w, const float *bias, int N,
+EB_API eb_status eb_linear_auto(float *y, const float *x, const eb_bitmask *w, const float *bias, int N,
                          float *dense_tmp, float *scratch, const eb_allocator *alloc,
                          eb_error *err);
 
@@ -236,7 +236,7 @@ eb_status eb_linear_auto(float *y, const float *x, const eb_bitmask *w, const fl
  * bias chosen from the result (round to nearest).  y_codes [N,OC];
  * *y_bias receives the output bias; y_float (may be NULL) receives the
  * unquantised sums. */
-eb_status eb_af8_matmul(uint8_t *y_codes, int *y_bias, float *y_float, const uint8_t *x_codes,
+EB_API eb_status eb_af8_matmul(uint8_t *y_codes, int *y_bias, float *y_float, const uint8_t *x_codes,
                         int x_bias, const eb_bitmask *w, const float *bias, int N,
                         const eb_allocator *alloc, eb_error *err);
 
@@ -245,7 +245,7 @@ eb_status eb_af8_matmul(uint8_t *y_codes, int *y_bias, float *y_float, const uin
  * picks), then re-quantised.  Differs from eb_af8_matmul only where the fp32
  * rounding of a sum moves it across an AF8 rounding boundary (then by one
  * AF8 step); use it for whole-model evaluation. */
-eb_status eb_af8_matmul_fast(uint8_t *y_codes, int *y_bias, float *y_float, const uint8_t *x_codes,
+EB_API eb_status eb_af8_matmul_fast(uint8_t *y_codes, int *y_bias, float *y_float, const uint8_t *x_codes,
                              int x_bias, const eb_bitmask *w, const float *bias, int N,
                              const eb_allocator *alloc, eb_error *err);
 
@@ -255,24 +255,24 @@ eb_status eb_af8_matmul_fast(uint8_t *y_codes, int *y_bias, float *y_float, cons
 
 /* Keep exactly k = round(keep_frac * n) entries of largest |w| (on equal
  * magnitudes the lower index is kept), zero the rest.  *kept may be NULL. */
-eb_status eb_prune_magnitude(float *w, size_t n, double keep_frac, const eb_allocator *alloc,
+EB_API eb_status eb_prune_magnitude(float *w, size_t n, double keep_frac, const eb_allocator *alloc,
                              size_t *kept, eb_error *err);
 /* p-th percentile (0..100) of |w|, numpy's default linear interpolation. */
-eb_status eb_abs_percentile(const float *w, size_t n, double p, const eb_allocator *alloc,
+EB_API eb_status eb_abs_percentile(const float *w, size_t n, double p, const eb_allocator *alloc,
                             float *out, eb_error *err);
 /* Zero every entry with |w| below the p-th percentile of |w| (embeddings).
  * *zeroed (may be NULL) receives how many entries are zero afterwards. */
-eb_status eb_prune_percentile(float *w, size_t n, double p, const eb_allocator *alloc,
+EB_API eb_status eb_prune_percentile(float *w, size_t n, double p, const eb_allocator *alloc,
                               size_t *zeroed, eb_error *err);
 /* Movement pruning's cubic kept fraction at `step` of T steps with warm-up
  * ws: t0 for step <= iw*ws, tf for step > T - fw*ws, in between
  * tf + (t0 - tf) * (1 - (step - iw*ws) / (T - (iw+fw)*ws))^3. */
-double eb_prune_cubic_kept(long step, long total_steps, long warmup_steps, double t0, double tf,
+EB_API double eb_prune_cubic_kept(long step, long total_steps, long warmup_steps, double t0, double tf,
                            double iw, double fw);
 /* Embedding percentile schedule: 0 before start_frac of the epochs, p_final
  * after end_frac, linear between (EdgeBERT: 0 -> 60 between 10 % and 80 %).
  * epoch counts from 0; the fraction is (epoch + 1) / n_epochs. */
-double eb_prune_embedding_percentile(int epoch, int n_epochs, double p_final, double start_frac,
+EB_API double eb_prune_embedding_percentile(int epoch, int n_epochs, double p_final, double start_frac,
                                      double end_frac);
 
 #ifdef __cplusplus

@@ -53,43 +53,43 @@ typedef struct eb_reram_model {
 } eb_reram_model;
 
 /* "slc", "mlc2", "mlc3" (NULL for other values). */
-const char *eb_cell_kind_name(eb_cell_kind k);
+EB_API const char *eb_cell_kind_name(eb_cell_kind k);
 /* Accepts slc, mlc2, mlc3 (any case), or 1, 2, 3. */
-eb_status eb_cell_kind_parse(const char *s, eb_cell_kind *out, eb_error *err);
+EB_API eb_status eb_cell_kind_parse(const char *s, eb_cell_kind *out, eb_error *err);
 /* The compiled-in level table of a kind (NULL for an unknown kind). */
-const eb_reram_table *eb_reram_default_table(eb_cell_kind k);
+EB_API const eb_reram_table *eb_reram_default_table(eb_cell_kind k);
 
 /* User tables, text: one level per line, "mean sigma" (blanks or a comma
  * between), lowest level first; '#' starts a comment; 2, 4, 8 or 16 levels;
  * means strictly increasing, sigmas > 0.  `name` is used in messages. */
-eb_status eb_reram_table_parse(const char *text, size_t len, const char *name, eb_reram_table *out,
+EB_API eb_status eb_reram_table_parse(const char *text, size_t len, const char *name, eb_reram_table *out,
                                eb_error *err);
-eb_status eb_reram_table_load(const char *path, const eb_allocator *alloc, eb_reram_table *out,
+EB_API eb_status eb_reram_table_load(const char *path, const eb_allocator *alloc, eb_reram_table *out,
                               eb_error *err);
 
 /* Where the densities of two levels cross, between their means (lo.mean <
  * hi.mean).  EB_ERR_ARG when they do not cross there. */
-eb_status eb_reram_threshold(const eb_reram_level *lo, const eb_reram_level *hi, double *out,
+EB_API eb_status eb_reram_threshold(const eb_reram_level *lo, const eb_reram_level *hi, double *out,
                              eb_error *err);
 /* Thresholds and per-level error probabilities of a table. */
-eb_status eb_reram_model_init(eb_reram_model *m, const eb_reram_table *t, eb_error *err);
+EB_API eb_status eb_reram_model_init(eb_reram_model *m, const eb_reram_table *t, eb_error *err);
 /* Mean per-cell error probability over equally likely levels. */
-double eb_reram_fault_rate(const eb_reram_model *m);
+EB_API double eb_reram_fault_rate(const eb_reram_model *m);
 /* Human-readable table of the boundaries (threshold, P(j->j+1), P(j+1->j))
  * into buf; returns what snprintf would (the full length). */
-int eb_reram_describe(const eb_reram_model *m, char *buf, size_t cap);
+EB_API int eb_reram_describe(const eb_reram_model *m, char *buf, size_t cap);
 
 /* Technology numbers of the paper's Table 2 (28 nm ReRAM). */
-double eb_reram_area_mm2_per_mb(eb_cell_kind k); /* 0.28 / 0.08 / 0.04 */
-double eb_reram_read_latency_ns(eb_cell_kind k); /* 1.21 / 1.54 / 2.96 */
+EB_API double eb_reram_area_mm2_per_mb(eb_cell_kind k); /* 0.28 / 0.08 / 0.04 */
+EB_API double eb_reram_read_latency_ns(eb_cell_kind k); /* 1.21 / 1.54 / 2.96 */
 
 /* ---- bits <-> cells ---- */
 
 /* ceil(8 * nbytes / bits). */
-size_t eb_reram_cells_for(size_t nbytes, int bits);
-eb_status eb_reram_pack(uint8_t *cells, size_t n_cells, const uint8_t *bytes, size_t nbytes,
+EB_API size_t eb_reram_cells_for(size_t nbytes, int bits);
+EB_API eb_status eb_reram_pack(uint8_t *cells, size_t n_cells, const uint8_t *bytes, size_t nbytes,
                         int bits, eb_error *err);
-eb_status eb_reram_unpack(uint8_t *bytes, size_t nbytes, const uint8_t *cells, size_t n_cells,
+EB_API eb_status eb_reram_unpack(uint8_t *bytes, size_t nbytes, const uint8_t *cells, size_t n_cells,
                           int bits, eb_error *err);
 
 /* ---- random numbers (explicit state) ---- */
@@ -98,11 +98,11 @@ typedef struct eb_reram_rng {
     uint64_t s[4];
 } eb_reram_rng;
 
-void eb_reram_rng_seed(eb_reram_rng *r, uint64_t seed);
-uint64_t eb_reram_rng_next(eb_reram_rng *r);
-double eb_reram_rng_uniform(eb_reram_rng *r); /* [0, 1), 53 bits */
+EB_API void eb_reram_rng_seed(eb_reram_rng *r, uint64_t seed);
+EB_API uint64_t eb_reram_rng_next(eb_reram_rng *r);
+EB_API double eb_reram_rng_uniform(eb_reram_rng *r); /* [0, 1), 53 bits */
 /* A well-mixed seed for trial `trial` of a study seeded with `seed`. */
-uint64_t eb_reram_trial_seed(uint64_t seed, uint64_t trial);
+EB_API uint64_t eb_reram_trial_seed(uint64_t seed, uint64_t trial);
 
 /* ---- fault injection ---- */
 
@@ -117,12 +117,12 @@ typedef struct eb_fault_stats {
 
 /* Inject into cell levels in place (every cell must be < n_levels).
  * stats may be NULL. */
-eb_status eb_reram_inject_cells(uint8_t *cells, size_t n_cells, const eb_reram_model *m,
+EB_API eb_status eb_reram_inject_cells(uint8_t *cells, size_t n_cells, const eb_reram_model *m,
                                 eb_fault_mode mode, eb_reram_rng *rng, eb_fault_stats *stats,
                                 eb_error *err);
 /* Pack bytes into cells of the model's width, inject with the given seed,
  * unpack back in place.  stats may be NULL. */
-eb_status eb_reram_inject_bytes(uint8_t *bytes, size_t nbytes, const eb_reram_model *m,
+EB_API eb_status eb_reram_inject_bytes(uint8_t *bytes, size_t nbytes, const eb_reram_model *m,
                                 eb_fault_mode mode, uint64_t seed, const eb_allocator *alloc,
                                 eb_fault_stats *stats, eb_error *err);
 
@@ -133,7 +133,7 @@ eb_status eb_reram_inject_bytes(uint8_t *bytes, size_t nbytes, const eb_reram_mo
  * independent random streams derived from seed.  Stats may be NULL.  Decode
  * the result with eb_bitmask_decode_tolerant (masks may no longer agree
  * with the stored count). */
-eb_status eb_reram_inject_sparse(uint8_t *values, size_t nnz, uint16_t *masks, size_t n_masks,
+EB_API eb_status eb_reram_inject_sparse(uint8_t *values, size_t nnz, uint16_t *masks, size_t n_masks,
                                  const eb_reram_model *value_model,
                                  const eb_reram_model *mask_model, eb_fault_mode mode,
                                  uint64_t seed, const eb_allocator *alloc,

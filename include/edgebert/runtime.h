@@ -26,11 +26,11 @@ typedef struct eb_entropy_trace {
     const eb_allocator *alloc;
 } eb_entropy_trace;
 
-eb_status eb_entropy_trace_load(const char *path, const eb_allocator *alloc, eb_entropy_trace *out,
+EB_API eb_status eb_entropy_trace_load(const char *path, const eb_allocator *alloc, eb_entropy_trace *out,
                                 eb_error *err);
-eb_status eb_entropy_trace_parse(const char *text, size_t len, const char *name,
+EB_API eb_status eb_entropy_trace_parse(const char *text, size_t len, const char *name,
                                  const eb_allocator *alloc, eb_entropy_trace *out, eb_error *err);
-void eb_entropy_trace_free(eb_entropy_trace *t);
+EB_API void eb_entropy_trace_free(eb_entropy_trace *t);
 
 /* Exit predictor table: column 0 the entropy after layer predict_after,
  * columns 1..cols-1 the predicted entropies of layers predict_after+1.. */
@@ -41,14 +41,14 @@ typedef struct eb_exit_lut {
     const eb_allocator *alloc;
 } eb_exit_lut;
 
-eb_status eb_exit_lut_load(const char *path, int predict_after, const eb_allocator *alloc,
+EB_API eb_status eb_exit_lut_load(const char *path, int predict_after, const eb_allocator *alloc,
                            eb_exit_lut *out, eb_error *err);
-eb_status eb_exit_lut_parse(const char *text, size_t len, const char *name, int predict_after,
+EB_API eb_status eb_exit_lut_parse(const char *text, size_t len, const char *name, int predict_after,
                             const eb_allocator *alloc, eb_exit_lut *out, eb_error *err);
-void eb_exit_lut_free(eb_exit_lut *l);
+EB_API void eb_exit_lut_free(eb_exit_lut *l);
 /* Predicted exit layer: nearest row to `entropy`, then predict_after + 1 +
  * the index of the first prediction below threshold; num_layers if none. */
-int eb_exit_lut_predict(const eb_exit_lut *l, double entropy, double threshold, int num_layers);
+EB_API int eb_exit_lut_predict(const eb_exit_lut *l, double entropy, double threshold, int num_layers);
 
 /* ------------------------------------------------------------------ */
 /* Layer sources and the policy engine                                 */
@@ -82,12 +82,12 @@ typedef struct eb_policy_params {
     eb_power_backend *power;  /* optional: receives every V/F change */
 } eb_policy_params;
 
-eb_policy_params eb_policy_params_default(void);
+EB_API eb_policy_params eb_policy_params_default(void);
 /* The policy part of an eb_run_params (policy, threshold, predict_after,
  * latency target, MAC size; non-positive fields keep the defaults). */
-eb_policy_params eb_policy_params_from_run(const eb_run_params *rp, const eb_exit_lut *lut);
-const char *eb_policy_name(eb_policy p);
-int eb_policy_parse(const char *s); /* -1 if unknown */
+EB_API eb_policy_params eb_policy_params_from_run(const eb_run_params *rp, const eb_exit_lut *lut);
+EB_API const char *eb_policy_name(eb_policy p);
+EB_API int eb_policy_parse(const char *s); /* -1 if unknown */
 
 typedef struct eb_sentence_report {
     int exit_layer;      /* layer whose classifier answered */
@@ -103,7 +103,7 @@ typedef struct eb_sentence_report {
 } eb_sentence_report;
 
 /* Run one sentence under a policy. */
-eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
+EB_API eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
                         const eb_layer_source *src, eb_sentence_report *out, eb_error *err);
 
 /* A layer source replaying one trace row with fixed work per layer. */
@@ -112,7 +112,7 @@ typedef struct eb_trace_source {
     int layers;
     eb_layer_work work;
 } eb_trace_source;
-eb_layer_source eb_trace_source_make(eb_trace_source *ts);
+EB_API eb_layer_source eb_trace_source_make(eb_trace_source *ts);
 
 /* ------------------------------------------------------------------ */
 /* Trace replay and simulation statistics                             */
@@ -133,10 +133,10 @@ typedef struct eb_sim_stats {
 } eb_sim_stats;
 
 /* Conventional early exit on a trace (no hardware): mean exit layer and histogram. */
-eb_status eb_trace_replay(const eb_entropy_trace *t, double threshold, eb_sim_stats *out,
+EB_API eb_status eb_trace_replay(const eb_entropy_trace *t, double threshold, eb_sim_stats *out,
                           eb_error *err);
 /* Every row through eb_policy_run with `work` for each layer. */
-eb_status eb_trace_simulate(const eb_hw_model *hw, const eb_policy_params *pp,
+EB_API eb_status eb_trace_simulate(const eb_hw_model *hw, const eb_policy_params *pp,
                             const eb_entropy_trace *t, const eb_layer_work *work, eb_sim_stats *out,
                             eb_error *err);
 
@@ -149,14 +149,14 @@ typedef struct eb_power_sim_state {
     double vdd, freq_mhz;
     long changes;
 } eb_power_sim_state;
-eb_power_backend eb_power_sim_make(eb_power_sim_state *st);
+EB_API eb_power_backend eb_power_sim_make(eb_power_sim_state *st);
 
 /* Linux cpufreq through sysfs: <root>/devices/system/cpu/cpu<cpu>/cpufreq/.
  * Requires (or sets, when writable) the userspace governor, then writes
  * scaling_setspeed in kHz: the lowest available frequency >= the request
  * (clamped to scaling_min/max).  The voltage is left to the platform.
  * root is usually "/sys". */
-eb_status eb_power_cpufreq_open(const char *root, int cpu, const eb_allocator *alloc,
+EB_API eb_status eb_power_cpufreq_open(const char *root, int cpu, const eb_allocator *alloc,
                                 eb_power_backend *out, eb_error *err);
 
 /* ------------------------------------------------------------------ */
@@ -173,11 +173,11 @@ typedef struct eb_calib_point {
 } eb_calib_point;
 
 /* The exit predictor table of a model's task (NULL: none, or unknown task). */
-const eb_exit_lut *eb_model_task_lut(const eb_model *m, const char *task);
+EB_API const eb_exit_lut *eb_model_task_lut(const eb_model *m, const char *task);
 
 /* Accuracy, mean exit layer and mean predicted layer (lut != NULL) of a
  * threshold, with the exit rules of eb_policy_run (ee when lut is NULL). */
-void eb_calib_evaluate(const float *entropies, const int *labels, const int *gold, int n, int L,
+EB_API void eb_calib_evaluate(const float *entropies, const int *labels, const int *gold, int n, int L,
                        double threshold, const eb_exit_lut *lut, double *accuracy,
                        double *mean_exit_layer, double *mean_predicted_layer);
 
@@ -186,7 +186,7 @@ void eb_calib_evaluate(const float *entropies, const int *labels, const int *gol
  * unlabelled).  Finds, for each allowed drop, the largest threshold for
  * conventional early exit (ee, may be NULL) and for LAI with `lut` (lai, may
  * be NULL; skipped when lut is NULL).  *base_accuracy: all layers. */
-eb_status eb_calibrate(const float *entropies, const int *labels, const int *gold, int n, int L,
+EB_API eb_status eb_calibrate(const float *entropies, const int *labels, const int *gold, int n, int L,
                        const eb_exit_lut *lut, const double *drops_pct, int n_drops,
                        eb_calib_point *ee, eb_calib_point *lai, double *base_accuracy,
                        eb_error *err);

@@ -35,13 +35,13 @@ typedef struct eb_mem_cost {
 } eb_mem_cost;
 
 /* Reload `bytes` of task weights from DRAM into SRAM. */
-void eb_hw_reload_cost(const eb_hw_model *m, double bytes, eb_mem_cost *out);
+EB_API void eb_hw_reload_cost(const eb_hw_model *m, double bytes, eb_mem_cost *out);
 /* Read `bytes` of stored weights from ReRAM cells of kind s (s = EB_EMB_DRAM:
  * from SRAM instead, energy only, time 0: the SRAM read is within the PU's
  * cycles). */
-void eb_hw_weight_read_cost(const eb_hw_model *m, eb_emb_storage s, double bytes, eb_mem_cost *out);
+EB_API void eb_hw_weight_read_cost(const eb_hw_model *m, eb_emb_storage s, double bytes, eb_mem_cost *out);
 /* ReRAM area (mm^2) of `bytes` stored in cells of kind s (s < EB_EMB_DRAM). */
-double eb_hw_reram_bytes_area_mm2(const eb_hw_model *m, eb_emb_storage s, double bytes);
+EB_API double eb_hw_reram_bytes_area_mm2(const eb_hw_model *m, eb_emb_storage s, double bytes);
 
 #ifdef __cplusplus
 }

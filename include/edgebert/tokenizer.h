@@ -27,23 +27,23 @@ typedef struct eb_tokenizer_options {
                           room = max_len - 2).  Pairs are cut longest first. */
 } eb_tokenizer_options;
 
-eb_tokenizer_options eb_tokenizer_options_default(void);
+EB_API eb_tokenizer_options eb_tokenizer_options_default(void);
 
 /* eb_tokenizer_encode / eb_tokenize with explicit options (NULL = defaults). */
-eb_status eb_tokenizer_encode_ex(const eb_tokenizer *tok, const char *text,
+EB_API eb_status eb_tokenizer_encode_ex(const eb_tokenizer *tok, const char *text,
                                  const eb_tokenizer_options *opt, int32_t *ids, int cap, int *n,
                                  eb_error *err);
 /* opt->head_tokens > 0: head + tail truncation of a single text (above). */
-eb_status eb_tokenize_ex(const eb_tokenizer *tok, const char *text_a, const char *text_b,
+EB_API eb_status eb_tokenize_ex(const eb_tokenizer *tok, const char *text_a, const char *text_b,
                          int max_len, const eb_tokenizer_options *opt, eb_encoding *out,
                          eb_error *err);
 
 /* Ids of the special pieces, looked up by name; -1 when the model lacks them. */
-int eb_tokenizer_cls_id(const eb_tokenizer *tok);  /* "[CLS]" */
-int eb_tokenizer_sep_id(const eb_tokenizer *tok);  /* "[SEP]" */
-int eb_tokenizer_mask_id(const eb_tokenizer *tok); /* "[MASK]" */
-int eb_tokenizer_pad_id(const eb_tokenizer *tok);  /* trainer_spec pad_id, else "<pad>" */
-int eb_tokenizer_unk_id(const eb_tokenizer *tok);  /* the UNKNOWN piece */
+EB_API int eb_tokenizer_cls_id(const eb_tokenizer *tok);  /* "[CLS]" */
+EB_API int eb_tokenizer_sep_id(const eb_tokenizer *tok);  /* "[SEP]" */
+EB_API int eb_tokenizer_mask_id(const eb_tokenizer *tok); /* "[MASK]" */
+EB_API int eb_tokenizer_pad_id(const eb_tokenizer *tok);  /* trainer_spec pad_id, else "<pad>" */
+EB_API int eb_tokenizer_unk_id(const eb_tokenizer *tok);  /* the UNKNOWN piece */
 
 /* Piece types of the model file (SentencePiece's ModelProto.SentencePiece.Type). */
 typedef enum eb_piece_type {
@@ -56,8 +56,8 @@ typedef enum eb_piece_type {
 } eb_piece_type;
 
 /* Score and type of a piece; 0 / 0 when id is out of range. */
-float eb_tokenizer_piece_score(const eb_tokenizer *tok, int id);
-int eb_tokenizer_piece_type(const eb_tokenizer *tok, int id);
+EB_API float eb_tokenizer_piece_score(const eb_tokenizer *tok, int id);
+EB_API int eb_tokenizer_piece_type(const eb_tokenizer *tok, int id);
 
 #ifdef __cplusplus
 }

@@ -145,7 +145,7 @@ typedef struct eb_train_options {
     void *ud;
 } eb_train_options;
 
-eb_train_options eb_train_options_default(void);
+EB_API eb_train_options eb_train_options_default(void);
 
 typedef struct eb_train_report {
     long steps;
@@ -161,7 +161,7 @@ typedef struct eb_train_report {
 
 /* Run one phase.  dev may be NULL.  Returns EB_ERR_INTERRUPTED after saving
  * when *opts->stop was set, EB_ERR_NUMERIC when the loss became NaN/Inf. */
-eb_status eb_train_run(const eb_train_options *opts, const eb_train_data *train,
+EB_API eb_status eb_train_run(const eb_train_options *opts, const eb_train_data *train,
                        const eb_train_data *dev, eb_train_report *report, eb_error *err);
 
 /* The uniform average of n checkpoints fine-tuned from one initialisation (a
@@ -173,39 +173,39 @@ typedef struct eb_average_report {
     int checkpoints, tensors;
     size_t parameters;
 } eb_average_report;
-eb_status eb_average_checkpoints(const char *const *dirs, int n, const char *out_dir,
+EB_API eb_status eb_average_checkpoints(const char *const *dirs, int n, const char *out_dir,
                                  eb_average_report *report, eb_error *err);
 
 /* Pre-tokenized data: lines "label<TAB>ids<TAB>type_ids" (space-separated
  * ints, type ids optional), as eb_grad reads. */
-eb_status eb_train_data_read_ids(const char *path, int max_len, eb_train_data *out, eb_error *err);
+EB_API eb_status eb_train_data_read_ids(const char *path, int max_len, eb_train_data *out, eb_error *err);
 /* Plain text for masked-LM pretraining: one document per line, cut into
  * windows of max_len tokens ([CLS] + max_len - 2 consecutive SentencePiece
  * ids + [SEP]; the last window of a document may be shorter; every token is in
  * exactly one window).  A TAB splits a line into the two segments of a pair,
  * which stays one example, cut longest first.  Blank lines are skipped. */
-eb_status eb_train_data_read_text(const char *path, const eb_tokenizer *tok, int max_len,
+EB_API eb_status eb_train_data_read_text(const char *path, const eb_tokenizer *tok, int max_len,
                                   eb_train_data *out, eb_error *err);
 /* The same over several files; a file whose name ends in ".tsv" is read in
  * the layout of `task` (NULL = "sst2": the `sentence` column) and each of its
  * texts is a document (labels are ignored, empty texts skipped). */
-eb_status eb_train_data_read_mlm(const char *const *paths, int n_paths, const char *task,
+EB_API eb_status eb_train_data_read_mlm(const char *const *paths, int n_paths, const char *task,
                                  const eb_tokenizer *tok, int max_len, eb_train_data *out,
                                  eb_error *err);
 /* A GLUE TSV file of `task` (NULL = "sst2"; every layout the data module
  * reads), tokenized with tok (ALBERT encoding truncated to max_len), labels
  * mapped to the model's id2label order (label_names[num_labels]). */
-eb_status eb_train_data_read_tsv(const char *path, const char *task, const eb_tokenizer *tok,
+EB_API eb_status eb_train_data_read_tsv(const char *path, const char *task, const eb_tokenizer *tok,
                                  int max_len, char label_names[][EB_LABEL_NAME_MAX], int num_labels,
                                  eb_train_data *out, eb_error *err);
 /* The same with head + tail truncation of long single texts (head_tokens > 0:
  * the first head_tokens and the last max_len - 2 - head_tokens tokens, see
  * eb_tokenizer_options.head_tokens). */
-eb_status eb_train_data_read_tsv_ex(const char *path, const char *task, const eb_tokenizer *tok,
+EB_API eb_status eb_train_data_read_tsv_ex(const char *path, const char *task, const eb_tokenizer *tok,
                                     int max_len, int head_tokens,
                                     char label_names[][EB_LABEL_NAME_MAX], int num_labels,
                                     eb_train_data *out, eb_error *err);
-void eb_train_data_free(eb_train_data *d);
+EB_API void eb_train_data_free(eb_train_data *d);
 
 #ifdef __cplusplus
 }

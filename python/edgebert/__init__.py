@@ -374,10 +374,10 @@ class Model:
         layer together and leave it when their off-ramp is sure enough; the
         answers are classify()'s, sentence by sentence.  texts: a list of
         strings (single sentences: the engine takes no token types, so pairs
-        go through classify).  policy "ee" (default) or "base"; threshold
-        (None: the model's own), task, max_len as for classify; precision
-        must be "fp32" (AdaptivFloat8 is not batched).  batch_size: sentences
-        per engine call.
+        go through classify).  policy "ee" (default), "base" or "lai" (the
+        predictor's exit layer; no accelerator model is run); threshold (None:
+        the model's own), task, max_len and precision ("fp32", "af8" or
+        "af8-bf16") as for classify.  batch_size: sentences per engine call.
 
         Returns a dict of arrays, one row per text: label (list of names),
         label_id (int32), probs and logits (float32 [n, labels]), exit_layer
@@ -386,8 +386,8 @@ class Model:
         self._check_open()
         if isinstance(texts, (str, bytes)):
             raise TypeError("classify_batch takes a list of texts (use classify for one)")
-        if policy not in ("ee", "base"):
-            raise ValueError("classify_batch: policy must be ee or base (lai is per sentence: use classify)")
+        if policy not in ("ee", "base", "lai"):
+            raise ValueError("classify_batch: policy must be ee, base or lai")
         if int(batch_size) < 1:
             raise ValueError("batch_size must be >= 1")
         p = self._params(policy, threshold, 50, 16, task, precision, None, max_len, 0)

@@ -355,3 +355,76 @@ void eb_cli_scoring_close(eb_cli_scoring *s) {
     eb_model_free(s->m);
     s->ctx = NULL, s->ds = NULL, s->m = NULL;
 }
+
+int eb_cli_batch_open(const char *cmd, eb_cli_batch *cb, const eb_model *m, const eb_run_params *p,
+                      int cap) {
+    memset(cb, 0, sizeof *cb);
+    cb->m = m;
+    cb->p = *p;
+    eb_error err = {0};
+    const eb_config *c = eb_model_task_config(m, p->task);
+    if (!c) {
+        fprintf(stderr, "edgebert %s: unknown model task '%s'\n", cmd, p->task);
+        return 1;
+    }
+    if (!eb_model_tokenizer(m)) {
+        fprintf(stderr, "edgebert %s: the model has no spiece.model, cannot tokenize text\n", cmd);
+        return 1;
+    }
+    /* the length limit of eb_classify */
+    int max_len = c->max_position_embeddings < EB_MAX_TOKENS ? c->max_position_embeddings
+                                                              : EB_MAX_TOKENS;
+    if (p->max_tokens > 0 && p->max_tokens < max_len) max_len = p->max_tokens;
+    cb->cap = cap;
+    cb->max_len = max_len;
+    cb->enc = calloc((size_t)cap, sizeof *cb->enc);
+    cb->ids = calloc((size_t)cap, sizeof *cb->ids);
+    cb->types = calloc((size_t)cap, sizeof *cb->types);
+    cb->lens = calloc((size_t)cap, sizeof *cb->lens);
+    cb->out = calloc((size_t)cap, sizeof *cb->out);
+    if (!cb->enc || !cb->ids || !cb->types || !cb->lens || !cb->out) {
+        fprintf(stderr, "edgebert %s: out of memory for a batch of %d\n", cmd, cap);
+        return 1;
+    }
+    if (eb_batch_new(m, cap, cap * max_len, &cb->b, &err) != EB_OK) {
+        fprintf(stderr, "edgebert %s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+eb_status eb_cli_batch_tokenize(eb_cli_batch *cb, int i, const char *a, const char *b,
+                                eb_error *err) {
+    eb_status st = eb_model_tokenize(cb->m, cb->p.task, a, b, cb->max_len, &cb->enc[i], err);
+    if (st != EB_OK) return st;
+    cb->ids[i] = cb->enc[i].ids;
+    cb->types[i] = cb->enc[i].type_ids;
+    cb->lens[i] = cb->enc[i].n;
+    return EB_OK;
+}
+
+eb_status eb_cli_batch_classify(eb_cli_batch *cb, int n, eb_error *err) {
+    return eb_batch_classify_typed(cb->b, cb->ids, cb->types, cb->lens, n, &cb->p, cb->out, err);
+}
+
+void eb_cli_batch_close(eb_cli_batch *cb) {
+    eb_batch_free(cb->b);
+    free(cb->enc);
+    free(cb->ids);
+    free(cb->types);
+    free(cb->lens);
+    free(cb->out);
+    memset(cb, 0, sizeof *cb);
+}
+
+void eb_cli_batch_probs(const eb_batch_result *r, float *probs) {
+    const int C = r->num_labels;
+    float mx = r->logits[0];
+    for (int i = 1; i < C; i++)
+        mx = r->logits[i] > mx ? r->logits[i] : mx;
+    double s = 0;
+    for (int i = 0; i < C; i++)
+        s += exp((double)r->logits[i] - mx);
+    for (int i = 0; i < C; i++)
+        probs[i] = (float)(exp((double)r->logits[i] - mx) / s);
+}

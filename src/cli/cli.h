@@ -6,6 +6,7 @@
 
 #include "cli/opts.h"
 #include "edgebert.h"
+#include "edgebert/batch.h"
 #include "edgebert/data.h"
 
 /* Log callback printing "edgebert: warning: ..." to stderr. */
@@ -60,6 +61,7 @@ typedef struct eb_cli_scoring {
     const char *layout;              /* --layout: the data's GLUE task (default: --task) */
     const char *model_task;          /* --model-task (older spelling): the bundle task */
     int json, limit;                 /* --json, --limit (0: all) */
+    int batch;                       /* --batch N (eval): N at a time, 0: one by one */
     eb_run_params p;                 /* the run options; p.task: the bundle task */
     const eb_task_info *ti;          /* the data layout */
     eb_model *m;
@@ -91,6 +93,38 @@ int eb_cli_scoring_check(const char *cmd, const eb_cli_scoring *s);
  * printing why; call eb_cli_scoring_close() either way. */
 int eb_cli_scoring_open(const char *cmd, eb_cli_scoring *s);
 void eb_cli_scoring_close(eb_cli_scoring *s);
+
+/* --batch N of eval and classify: texts classified N at a time on the
+ * batched engine (edgebert/batch.h), with the labels, logits and exit layers
+ * of eb_classify (no accelerator model: no energy, V/F or latency). */
+#define EB_CLI_MAX_BATCH 256
+#define EB_CLI_BATCH_HELP                                                                          \
+    "N sentences at a time on the batched engine, 1..256: the same labels,\n"                     \
+    "logits and exit layers; no accelerator model (no energy, V/F or latency)"
+typedef struct eb_cli_batch {
+    const eb_model *m;
+    eb_run_params p;
+    eb_batch *b;
+    int cap, max_len;
+    eb_encoding *enc; /* [cap] */
+    const int32_t **ids, **types;
+    int *lens;
+    eb_batch_result *out; /* [cap] the answers of the last eb_cli_batch_classify */
+} eb_cli_batch;
+
+/* Returns 0, else prints the error and returns 1 (call eb_cli_batch_close
+ * either way). */
+int eb_cli_batch_open(const char *cmd, eb_cli_batch *cb, const eb_model *m, const eb_run_params *p,
+                      int cap);
+/* Tokenize text a (b: the pair's second text or NULL) into slot i < cap, cut
+ * as eb_classify cuts. */
+eb_status eb_cli_batch_tokenize(eb_cli_batch *cb, int i, const char *a, const char *b,
+                                eb_error *err);
+/* Classify slots 0..n-1: answers in cb->out. */
+eb_status eb_cli_batch_classify(eb_cli_batch *cb, int n, eb_error *err);
+void eb_cli_batch_close(eb_cli_batch *cb);
+/* The softmax of a batched answer's logits (probs[num_labels]). */
+void eb_cli_batch_probs(const eb_batch_result *r, float *probs);
 
 /* `edgebert bench --kernels` (cmd_bench_kernels.c). */
 int eb_cmd_bench_kernels(int argc, char **argv);

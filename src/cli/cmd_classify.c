@@ -54,16 +54,114 @@ static int run_one(eb_context *ctx, const eb_model *m, const char *a, const char
     return 0;
 }
 
+/* Print the answer of stdin line `line` from slot k of a batch (k < 0: the
+ * line failed with message msg). */
+static void print_batched(const eb_cli_batch *cb, int k, const char *msg, long line, int json) {
+    if (k < 0) {
+        fprintf(stderr, "edgebert classify: stdin line %ld: %s\n", line, msg);
+        if (json) {
+            printf("{\"line\": %ld, \"error\": ", line);
+            eb_cli_json_str(stdout, msg);
+            printf("}\n");
+        } else
+            printf("error\tline %ld: %s\n", line, msg);
+        return;
+    }
+    const eb_config *c = eb_model_task_config(cb->m, cb->p.task);
+    const eb_batch_result *r = &cb->out[k];
+    float probs[EB_MAX_LABELS];
+    eb_cli_batch_probs(r, probs);
+    if (cb->enc[k].truncated)
+        fprintf(stderr, "edgebert classify: warning: input truncated to %d tokens\n", cb->enc[k].n);
+    if (json) {
+        printf("{\"label\": ");
+        if (r->num_labels == 1) printf("%.6g", r->logits[0]);
+        else eb_cli_json_str(stdout, c->id2label[r->label]);
+        printf(", \"label_id\": %d, \"probs\": [", r->label);
+        for (int i = 0; i < r->num_labels; i++) printf("%s%.6g", i ? ", " : "", probs[i]);
+        printf("], \"logits\": [");
+        for (int i = 0; i < r->num_labels; i++) printf("%s%.6g", i ? ", " : "", r->logits[i]);
+        printf("], \"exit_layer\": %d, \"num_layers\": %d, \"entropy\": %.6g, \"n_tokens\": %d, "
+               "\"truncated\": %s}\n",
+               r->exit_layer, c->num_hidden_layers, r->entropy, cb->enc[k].n,
+               cb->enc[k].truncated ? "true" : "false");
+    } else {
+        if (r->num_labels == 1) printf("%.4f", r->logits[0]);
+        else printf("%s\t%.4f", c->id2label[r->label], probs[r->label]);
+        printf("\texit layer %d/%d\tentropy %.4f\n", r->exit_layer, c->num_hidden_layers, r->entropy);
+    }
+}
+
+/* Classify stdin lines B at a time, one output line per input line in
+ * order; returns 0, or 1 when a line (or a batch) failed. */
+static int run_batched(const eb_model *m, const eb_run_params *p, int B, int json) {
+    eb_cli_batch cb;
+    if (eb_cli_batch_open(CMD, &cb, m, p, B)) {
+        eb_cli_batch_close(&cb);
+        return 1;
+    }
+    char **lines = calloc((size_t)B, sizeof *lines), **msgs = calloc((size_t)B, sizeof *msgs);
+    size_t *caps = calloc((size_t)B, sizeof *caps);
+    int *slot = calloc((size_t)B, sizeof *slot);
+    int rc = 0, n = 0, eof = 0;
+    long no = 0;
+    if (!lines || !msgs || !caps || !slot) {
+        fprintf(stderr, "edgebert classify: out of memory\n");
+        rc = 1, eof = 1;
+    }
+    while (!eof) {
+        ssize_t len = getline(&lines[n], &caps[n], stdin);
+        if (len >= 0) {
+            char *line = lines[n];
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+            n++;
+        } else
+            eof = 1;
+        if (n < B && !(eof && n > 0)) continue;
+        int k = 0; /* slots taken by the lines that tokenize */
+        for (int i = 0; i < n; i++) {
+            char *tab = strchr(lines[i], '\t');
+            if (tab) *tab++ = 0;
+            eb_error err = {0};
+            free(msgs[i]);
+            msgs[i] = NULL;
+            if (eb_cli_batch_tokenize(&cb, k, lines[i], tab, &err) == EB_OK)
+                slot[i] = k++;
+            else
+                slot[i] = -1, msgs[i] = strdup(err.msg);
+        }
+        eb_error err = {0};
+        if (k > 0 && eb_cli_batch_classify(&cb, k, &err) != EB_OK) {
+            for (int i = 0; i < n; i++)
+                if (slot[i] >= 0) slot[i] = -1, msgs[i] = strdup(err.msg);
+        }
+        for (int i = 0; i < n; i++) {
+            print_batched(&cb, slot[i], msgs[i] ? msgs[i] : "out of memory", no + 1 + i, json);
+            if (slot[i] < 0) rc = 1;
+        }
+        fflush(stdout);
+        no += n;
+        n = 0;
+    }
+    for (int i = 0; lines && i < B; i++) free(lines[i]), free(msgs[i]);
+    free(lines), free(msgs), free(caps), free(slot);
+    eb_cli_batch_close(&cb);
+    return rc;
+}
+
 int eb_cmd_classify(int argc, char **argv) {
     const char *model = NULL, *texts[2] = {NULL, NULL};
-    int json = 0, nt = 0;
+    int json = 0, nt = 0, batch = 0;
     eb_run_params p = eb_run_params_default();
-    eb_opt rows[EB_CLI_RUN_OPTS + 2] = {
+    eb_opt rows[EB_CLI_RUN_OPTS + 3] = {
         {"-m|--model", EB_OPT_STR, &model, 0, 0, 0, "MODEL",
          "checkpoint directory or .ebb bundle (default: $EDGEBERT_MODEL,\n"
          "else models/default.ebb next to the executable or ../share/edgebert)",
          NULL},
         {"--json", EB_OPT_FLAG, &json, 0, 0, 0, NULL, "one JSON object per sentence", NULL},
+        {"--batch", EB_OPT_INT, &batch, 1, EB_CLI_MAX_BATCH, 0, "N",
+         "stdin lines only: " EB_CLI_BATCH_HELP "; label, probability, exit layer and entropy",
+         NULL},
     };
     eb_opt_spec spec = {.cmd = CMD,
                         .synopsis = "[options] [--] [TEXT [TEXT_B]]",
@@ -74,11 +172,20 @@ int eb_cmd_classify(int argc, char **argv) {
                         .max_pos = 2,
                         .npos = &nt,
                         .too_many = "at most two texts (a sentence pair)"};
-    spec.nopts = 2 + eb_cli_run_opts(rows + 2, &p, 1);
+    spec.nopts = 3 + eb_cli_run_opts(rows + 3, &p, 1);
     int rc = eb_opt_parse(&spec, argc, argv);
     if (rc >= 0) return rc;
+    if (batch && nt > 0) {
+        fprintf(stderr, "edgebert classify: --batch classifies stdin lines, not TEXT arguments\n");
+        return 2;
+    }
     eb_model *m = eb_cli_load_model("classify", model);
     if (!m) return 1;
+    if (batch) {
+        rc = eb_cli_check_threshold(CMD, m, &p) ? run_batched(m, &p, batch, json) : 2;
+        eb_model_free(m);
+        return rc;
+    }
     eb_context *ctx;
     eb_error err = {0};
     if (eb_context_new(m, &ctx, &err) != EB_OK) {

@@ -13,10 +13,16 @@
 
 int eb_albert_scratch_init(eb_albert_scratch *s, const eb_config *c, int max_n,
                            const eb_allocator *a) {
+    return eb_albert_scratch_init_rows(s, c, max_n, max_n, a);
+}
+
+int eb_albert_scratch_init_rows(eb_albert_scratch *s, const eb_config *c, int max_rows,
+                                int max_len, const eb_allocator *a) {
     memset(s, 0, sizeof *s);
-    const size_t N = (size_t)max_n, H = (size_t)c->hidden_size, E = (size_t)c->embedding_size;
+    const size_t N = (size_t)max_rows, H = (size_t)c->hidden_size, E = (size_t)c->embedding_size;
     const size_t I = (size_t)c->intermediate_size, NH = (size_t)c->num_attention_heads;
-    size_t sizes[] = {N * H, N * E, N * H, N * H, N * H, N * H, N * H, NH * N * N, N * I, H, N};
+    const size_t P = (size_t)EB_MIN(max_len, max_rows);
+    size_t sizes[] = {N * H, N * E, N * H, N * H, N * H, N * H, N * H, NH * P * P, N * I, H, N};
     size_t total = 0, off[11];
     for (int i = 0; i < 11; i++) {
         off[i] = total;
@@ -26,7 +32,8 @@ int eb_albert_scratch_init(eb_albert_scratch *s, const eb_config *c, int max_n,
     if (!block) return 0;
     memset(block, 0, total);
     s->block = block;
-    s->max_n = max_n;
+    s->max_n = max_rows;
+    s->max_len = (int)P;
     s->hidden = (float *)(block + off[0]);
     s->emb = (float *)(block + off[1]);
     s->q = (float *)(block + off[2]);
@@ -46,85 +53,42 @@ void eb_albert_scratch_free(eb_albert_scratch *s, const eb_allocator *a) {
     memset(s, 0, sizeof *s);
 }
 
-void eb_albert_embed(eb_albert_scratch *s, const eb_config *c, const eb_albert_weights *w,
-                     const int32_t *ids, const int32_t *type_ids, int N) {
-    const int E = c->embedding_size;
+void eb_albert_embed_sum(float *out, const float *word, const float *pos, const float *type, int E,
+                         const int32_t *ids, const int32_t *types, int N, int T) {
     for (int i = 0; i < N; i++) {
-        const float *we = w->word_emb + (size_t)ids[i] * E;
-        const float *pe = w->pos_emb + (size_t)i * E;
-        const float *te = w->type_emb + (size_t)(type_ids ? type_ids[i] : 0) * E;
-        float *o = s->emb + (size_t)i * E;
+        const float *we = word + (size_t)ids[i] * E;
+        const float *pe = pos + (size_t)(i % T) * E;
+        const float *te = type + (size_t)(types ? types[i] : 0) * E;
+        float *o = out + (size_t)i * E;
         for (int e = 0; e < E; e++)
             o[e] = we[e] + pe[e] + te[e];
     }
-    eb_layernorm(s->emb, s->emb, w->emb_ln.g, w->emb_ln.b, N, E, c->layer_norm_eps);
-    eb_matmul(s->hidden, s->emb, w->map_in.w, w->map_in.b, N, E, c->hidden_size);
 }
 
-static void activation(float *x, size_t n, eb_activation act) {
+/* The same from the AdaptivFloat8 codes of the three tables (biases wb, pb, tb). */
+static void embed_sum_af8(float *out, const eb_albert_weights *w, int E, const int32_t *ids,
+                          const int32_t *types, int N) {
+    float tw[256], tp[256], tt[256];
+    eb_af8_decode_table(tw, w->word_q8_bias);
+    eb_af8_decode_table(tp, w->pos_q8_bias);
+    eb_af8_decode_table(tt, w->type_q8_bias);
+    for (int i = 0; i < N; i++) {
+        const uint8_t *we = w->word_q8 + (size_t)ids[i] * E;
+        const uint8_t *pe = w->pos_q8 + (size_t)i * E;
+        const uint8_t *te = w->type_q8 + (size_t)(types ? types[i] : 0) * E;
+        float *o = out + (size_t)i * E;
+        for (int k = 0; k < E; k++)
+            o[k] = tw[we[k]] + tp[pe[k]] + tt[te[k]];
+    }
+}
+
+void eb_albert_activation(float *x, size_t n, eb_activation act) {
     if (act == EB_ACT_GELU)
         eb_gelu_erf(x, n);
     else if (act == EB_ACT_RELU)
         eb_relu(x, n);
     else
         eb_gelu_new(x, n);
-}
-
-/* s->attn_out[N,H] += up(gelu_new(down(s->attn_out))).  Scratch: s->q holds
- * the [N, r] bottleneck (r <= H), s->ctx the up-projection; both are free
- * after the attention and after the feed-forward projections. */
-static void adapter_apply(eb_albert_scratch *s, const eb_adapter *A, int N, int H) {
-    const int r = A->down.out;
-    eb_matmul(s->q, s->attn_out, A->down.w, A->down.b, N, H, r);
-    eb_gelu_new(s->q, (size_t)N * r);
-    eb_matmul(s->ctx, s->q, A->up.w, A->up.b, N, r, H);
-    for (size_t i = 0; i < (size_t)N * H; i++)
-        s->attn_out[i] += s->ctx[i];
-}
-
-void eb_albert_layer_apply(eb_albert_scratch *s, const eb_config *c, const eb_albert_weights *w,
-                           const eb_model_extras *x, int l, int N, const uint8_t *head_on,
-                           int *active_heads) {
-    const int H = c->hidden_size, I = c->intermediate_size, NH = c->num_attention_heads;
-    const int HS = H / NH;
-    const int per_group = c->num_hidden_layers / c->num_hidden_groups;
-    const int g = l / per_group;
-    const float eps = c->layer_norm_eps;
-    int active = 0;
-    for (int inner = 0; inner < c->inner_group_num; inner++) {
-        const eb_albert_layer *L = &w->layers[g * c->inner_group_num + inner];
-        eb_matmul(s->q, s->hidden, L->q.w, L->q.b, N, H, H);
-        eb_matmul(s->k, s->hidden, L->k.w, L->k.b, N, H, H);
-        eb_matmul(s->v, s->hidden, L->v.w, L->v.b, N, H, H);
-        eb_attention(s->ctx, s->att, s->q, s->k, s->v, N, NH, HS, s->key_valid, L->span_z,
-                     x ? x->span_ramp : 1.0f, head_on, 0);
-        for (int h = 0; h < NH; h++)
-            active += !((head_on && !head_on[h]) ||
-                        (L->span_z && eb_span_head_off(L->span_z[h], x ? x->span_ramp : 1.0f)));
-        const eb_layer_adapters *A = eb_albert_adapters(w, c, l, inner);
-        eb_matmul(s->attn_out, s->ctx, L->o.w, L->o.b, N, H, H);
-        if (A) adapter_apply(s, &A->attn, N, H);
-        eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->attn_ln.g, L->attn_ln.b, N, H, eps);
-        eb_matmul(s->ffn, s->hidden, L->ffn.w, L->ffn.b, N, H, I);
-        activation(s->ffn, (size_t)N * I, c->hidden_act);
-        eb_matmul(s->attn_out, s->ffn, L->ffn_out.w, L->ffn_out.b, N, I, H);
-        if (A) adapter_apply(s, &A->ffn, N, H);
-        eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->out_ln.g, L->out_ln.b, N, H, eps);
-    }
-    if (active_heads) *active_heads = active;
-}
-
-void eb_albert_classify_at(float *logits, eb_albert_scratch *s, const eb_config *c,
-                           const eb_albert_weights *w, int l) {
-    const int H = c->hidden_size;
-    const eb_linear *pool = &w->pooler, *cls = &w->classifier;
-    if (l < c->num_hidden_layers - 1 && l < w->num_ramps && w->ramp_pooler[l].w) {
-        pool = &w->ramp_pooler[l];
-        cls = &w->ramp_cls[l];
-    }
-    eb_matmul(s->pooled, s->hidden, pool->w, pool->b, 1, H, H);
-    eb_tanh_inplace(s->pooled, (size_t)H);
-    eb_matmul(logits, s->pooled, cls->w, cls->b, 1, H, c->num_labels);
 }
 
 /* ---- compressed execution ------------------------------------------------ */
@@ -178,6 +142,7 @@ typedef struct colseg {
 
 /* Zero statistics of a matmul input x[N, C] over the used columns. */
 static void act_stats(eb_albert_exec *e, const float *x, int N, int C, const colseg *sg, int nseg) {
+    if (e->no_stats) return;
     colseg full = {0, C};
     const int is_full = sg == NULL;
     if (is_full && e->reuse_stats && e->have_last && e->last_x == x && e->last_N == N &&
@@ -216,14 +181,33 @@ eb_epilogue eb_albert_epilogue(eb_activation act) {
 
 static void apply_epilogue(float *y, int ldy, int N, int OC, eb_epilogue ep) {
     if (ep == EB_EPI_NONE) return;
-    for (int n = 0; n < N; n++) {
-        float *r = y + (size_t)n * ldy;
-        if (ep == EB_EPI_GELU_ERF)
-            eb_gelu_erf(r, (size_t)OC);
-        else if (ep == EB_EPI_RELU)
-            eb_relu(r, (size_t)OC);
-        else
-            eb_gelu_new(r, (size_t)OC);
+    const eb_activation act = ep == EB_EPI_GELU_ERF ? EB_ACT_GELU
+                              : ep == EB_EPI_RELU   ? EB_ACT_RELU
+                                                    : EB_ACT_GELU_NEW;
+    for (int n = 0; n < N; n++)
+        eb_albert_activation(y + (size_t)n * ldy, (size_t)OC, act);
+}
+
+/* The sentences of a call over N rows: how many, and the rows of the j-th. */
+static int seq_count(const eb_albert_exec *e, int N) {
+    return e->nseq > 0 && N == e->seq_rows ? e->nseq : 1;
+}
+
+static void seq_at(const eb_albert_exec *e, int N, int j, int *off, int *len) {
+    if (e->nseq > 0 && N == e->seq_rows)
+        *off = e->seq_off[j], *len = e->seq_len[j];
+    else
+        *off = 0, *len = N;
+}
+
+/* dst[N, C] = AF8 of src[N, C] (may alias), one per-tensor bias per sentence. */
+static void af8_rows(const eb_albert_exec *e, float *dst, const float *src, int N, int C) {
+    const int ns = seq_count(e, N);
+    for (int j = 0; j < ns; j++) {
+        int off, len;
+        seq_at(e, N, j, &off, &len);
+        const size_t o = (size_t)off * C;
+        eb_af8_quantize(dst + o, src + o, (size_t)len * C, EB_AF8_NEAREST);
     }
 }
 
@@ -274,7 +258,7 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
                            "engine: a %dx%d matrix has no AdaptivFloat8 form for --precision af8",
                            L->out, C);
         const size_t nx = (size_t)N * C;
-        eb_af8_quantize(e->xq, x, nx, EB_AF8_NEAREST);
+        af8_rows(e, e->xq, x, N, C);
         act_stats(e, e->xq, N, C, is_full ? NULL : sg, nseg);
         if (e->precision == EB_PRECISION_AF8_BF16 && L->bf16 && is_full && r0 == 0 &&
             r1 == L->out && ldy == L->out && eb_cpu_has_avx512_bf16()) {
@@ -360,44 +344,38 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
     return EB_OK;
 }
 
-static void requant(const eb_albert_exec *e, float *y, size_t n) {
-    if (e->precision != EB_PRECISION_FP32) eb_af8_quantize(y, y, n, EB_AF8_NEAREST);
+/* AF8 re-quantisation of a complete output y[N, C] (fp32: nothing). */
+static void requant(const eb_albert_exec *e, float *y, int N, int C) {
+    if (e->precision != EB_PRECISION_FP32) af8_rows(e, y, y, N, C);
 }
 
 eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_config *c,
                              const eb_albert_weights *w, const int32_t *ids,
                              const int32_t *type_ids, int N, eb_error *err) {
     const int E = c->embedding_size, H = c->hidden_size;
-    if (e->precision != EB_PRECISION_FP32) {
-        if (!w->word_q8 || !w->pos_q8 || !w->type_q8)
-            return eb_fail(err, EB_ERR_ARG,
-                           "engine: the embeddings have no AdaptivFloat8 form for --precision af8");
-        float tw[256], tp[256], tt[256];
-        eb_af8_decode_table(tw, w->word_q8_bias);
-        eb_af8_decode_table(tp, w->pos_q8_bias);
-        eb_af8_decode_table(tt, w->type_q8_bias);
-        for (int i = 0; i < N; i++) {
-            const uint8_t *we = w->word_q8 + (size_t)ids[i] * E;
-            const uint8_t *pe = w->pos_q8 + (size_t)i * E;
-            const uint8_t *te = w->type_q8 + (size_t)(type_ids ? type_ids[i] : 0) * E;
-            float *o = s->emb + (size_t)i * E;
-            for (int k = 0; k < E; k++)
-                o[k] = tw[we[k]] + tp[pe[k]] + tt[te[k]];
-        }
-    } else {
-        for (int i = 0; i < N; i++) {
-            const float *we = w->word_emb + (size_t)ids[i] * E;
-            const float *pe = w->pos_emb + (size_t)i * E;
-            const float *te = w->type_emb + (size_t)(type_ids ? type_ids[i] : 0) * E;
-            float *o = s->emb + (size_t)i * E;
-            for (int k = 0; k < E; k++)
-                o[k] = we[k] + pe[k] + te[k];
-        }
+    if (e->nseq > 0 && N != e->seq_rows)
+        return eb_fail(err, EB_ERR_ARG, "engine: %d rows, the sentences hold %d", N, e->seq_rows);
+    const int af8 = e->precision != EB_PRECISION_FP32;
+    if (af8 && (!w->word_q8 || !w->pos_q8 || !w->type_q8))
+        return eb_fail(err, EB_ERR_ARG,
+                       "engine: the embeddings have no AdaptivFloat8 form for --precision af8");
+    /* every sentence's positions count from 0 */
+    const int ns = seq_count(e, N);
+    for (int j = 0; j < ns; j++) {
+        int off, len;
+        seq_at(e, N, j, &off, &len);
+        const int32_t *tj = type_ids ? type_ids + off : NULL;
+        float *o = s->emb + (size_t)off * E;
+        if (af8)
+            embed_sum_af8(o, w, E, ids + off, tj, len);
+        else
+            eb_albert_embed_sum(o, w->word_emb, w->pos_emb, w->type_emb, E, ids + off, tj, len,
+                                len);
     }
     eb_layernorm(s->emb, s->emb, w->emb_ln.g, w->emb_ln.b, N, E, c->layer_norm_eps);
     e->flops_dense += eb_linear_flops(N, H, E);
     eb_status st = lin_run(e, s->hidden, H, s->emb, N, &w->map_in, 0, H, NULL, 0, err);
-    requant(e, s->hidden, (size_t)N * H);
+    requant(e, s->hidden, N, H);
     return st;
 }
 
@@ -412,14 +390,43 @@ static eb_status adapter_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, const
     e->flops_dense += 2 * eb_linear_flops(N, r, H);
     eb_status st = lin_run(e, s->q, r, s->attn_out, N, &A->down, 0, r, NULL, 0, err);
     if (st != EB_OK) return st;
-    requant(e, s->q, (size_t)N * r);
+    requant(e, s->q, N, r);
     eb_gelu_new(s->q, (size_t)N * r);
     st = lin_run(e, s->ctx, H, s->q, N, &A->up, 0, H, NULL, 0, err);
     if (st != EB_OK) return st;
-    requant(e, s->ctx, (size_t)N * H);
+    requant(e, s->ctx, N, H);
     for (size_t i = 0; i < (size_t)N * H; i++)
         s->attn_out[i] += s->ctx[i];
     return EB_OK;
+}
+
+/* Attention of every sentence on its own rows of s->q, s->k, s->v into
+ * s->ctx (AF8: P.V again with the probabilities quantised per head). */
+static void attention_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_albert_layer *L, int N,
+                         int NH, int HS, float R, const uint8_t *on, int n_on) {
+    const int H = NH * HS;
+    const int ns = seq_count(e, N);
+    for (int j = 0; j < ns; j++) {
+        int off, n;
+        seq_at(e, N, j, &off, &n);
+        const size_t o = (size_t)off * H;
+        eb_attention(s->ctx + o, s->att, s->q + o, s->k + o, s->v + o, n, NH, HS, s->key_valid + off,
+                     L->span_z, R, on, e->threads);
+        e->flops += 4.0 * n * n * HS * n_on;
+        for (int h = 0; h < NH; h++) {
+            if (!on[h]) continue;
+            float *A = s->att + (size_t)h * n * n;
+            if (e->precision != EB_PRECISION_FP32) { /* P.V with AF8 probabilities */
+                eb_af8_quantize(A, A, (size_t)n * n, EB_AF8_NEAREST);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, HS, n, 1.0f, A, n,
+                            s->v + o + h * HS, H, 0.0f, s->ctx + o + h * HS, H);
+            }
+            if (e->no_stats) continue;
+            double zv = 0;
+            eb_count_nonzero16(A, (size_t)n * n, &e->attn_nz, &zv);
+            e->attn_n += (double)n * n;
+        }
+    }
 }
 
 eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_config *c,
@@ -431,9 +438,16 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
     const int per_group = c->num_hidden_layers / c->num_hidden_groups;
     const int g = l / per_group;
     const float eps = c->layer_norm_eps, R = x ? x->span_ramp : 1.0f;
-    const size_t NHt = (size_t)N * H;
     if (NH > EB_EXEC_MAX_HEADS)
         return eb_fail(err, EB_ERR_UNSUPPORTED, "engine: more than %d heads", EB_EXEC_MAX_HEADS);
+    if (e->nseq > 0 && N != e->seq_rows)
+        return eb_fail(err, EB_ERR_ARG, "engine: %d rows, the sentences hold %d", N, e->seq_rows);
+    double sq = 0; /* sum of the sentences' squared lengths: the attention's size */
+    for (int j = 0, ns = seq_count(e, N); j < ns; j++) {
+        int off, len;
+        seq_at(e, N, j, &off, &len);
+        sq += (double)len * len;
+    }
     uint8_t on[EB_EXEC_MAX_HEADS];
     colseg segs[EB_EXEC_MAX_HEADS];
     int active = 0;
@@ -452,8 +466,7 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
                 segs[nseg++] = (colseg){h * HS, h * HS + HS};
         }
         active += n_on;
-        e->flops_dense +=
-            4 * eb_linear_flops(N, H, H) + 2 * eb_linear_flops(N, I, H) + 4.0 * N * N * H;
+        e->flops_dense += 4 * eb_linear_flops(N, H, H) + 2 * eb_linear_flops(N, I, H) + 4.0 * sq * H;
         float *qkv[3] = {s->q, s->k, s->v};
         const eb_linear *lq[3] = {&L->q, &L->k, &L->v};
         /* Q, K and V (and every head segment of them) read the same input:
@@ -475,7 +488,7 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
             if (compact) {
                 float *t = e->xT; /* [N, W], then scattered to the heads' columns */
                 if (compact_bf16) {
-                    eb_af8_quantize(e->xq, s->hidden, NHt, EB_AF8_NEAREST);
+                    af8_rows(e, e->xq, s->hidden, N, H);
                     act_stats(e, e->xq, N, H, NULL, 0);
                     eb_gemm_packed_bf16(t, e->xq, L->qkv_on_bf16[j], L->qkv_on_bias[j], N, H, W,
                                         EB_EPI_NONE, (uint16_t *)e->xd, e->threads);
@@ -504,30 +517,16 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
                     st = lin_run(e, qkv[j] + segs[k].c0, H, s->hidden, N, lq[j], segs[k].c0,
                                  segs[k].c1, NULL, 0, err);
             }
-            requant(e, qkv[j], NHt);
+            requant(e, qkv[j], N, H);
         }
         e->reuse_stats = 0, e->have_last = 0;
         if (st != EB_OK) break;
-        eb_attention(s->ctx, s->att, s->q, s->k, s->v, N, NH, HS, s->key_valid, L->span_z, R, on,
-                     e->threads);
-        e->flops += 4.0 * N * N * HS * n_on;
-        for (int h = 0; h < NH; h++) {
-            if (!on[h]) continue;
-            float *A = s->att + (size_t)h * N * N;
-            if (e->precision != EB_PRECISION_FP32) { /* P.V with AF8 probabilities */
-                eb_af8_quantize(A, A, (size_t)N * N, EB_AF8_NEAREST);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, HS, N, 1.0f, A, N,
-                            s->v + h * HS, H, 0.0f, s->ctx + h * HS, H);
-            }
-            double zv = 0;
-            eb_count_nonzero16(A, (size_t)N * N, &e->attn_nz, &zv);
-            e->attn_n += (double)N * N;
-        }
+        attention_ex(s, e, L, N, NH, HS, R, on, n_on);
         if (compact) { /* gather the on heads' context columns, then the packed O */
             float *t = e->xT;
             const float *src = s->ctx;
             if (compact_bf16) { /* AF8 of the whole context, as the af8 path quantises it */
-                eb_af8_quantize(e->xq, s->ctx, NHt, EB_AF8_NEAREST);
+                af8_rows(e, e->xq, s->ctx, N, H);
                 src = e->xq;
             }
             for (int i = 0; i < N; i++)
@@ -549,7 +548,7 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         else
             st = lin_run(e, s->attn_out, H, s->ctx, N, &L->o, 0, H, segs, nseg, err);
         if (st != EB_OK) break;
-        requant(e, s->attn_out, NHt);
+        requant(e, s->attn_out, N, H);
         if (AD) st = adapter_apply_ex(s, e, &AD->attn, N, H, err);
         if (st != EB_OK) break;
         eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->attn_ln.g, L->attn_ln.b, N, H, eps);
@@ -559,12 +558,12 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
                         fuse ? eb_albert_epilogue(c->hidden_act) : EB_EPI_NONE, err);
         if (st != EB_OK) break;
         if (!fuse) {
-            requant(e, s->ffn, (size_t)N * I);
-            activation(s->ffn, (size_t)N * I, c->hidden_act);
+            requant(e, s->ffn, N, I);
+            eb_albert_activation(s->ffn, (size_t)N * I, c->hidden_act);
         }
         st = lin_run(e, s->attn_out, H, s->ffn, N, &L->ffn_out, 0, H, NULL, 0, err);
         if (st != EB_OK) break;
-        requant(e, s->attn_out, NHt);
+        requant(e, s->attn_out, N, H);
         if (AD) st = adapter_apply_ex(s, e, &AD->ffn, N, H, err);
         if (st != EB_OK) break;
         eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->out_ln.g, L->out_ln.b, N, H, eps);
@@ -573,9 +572,9 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
     return st;
 }
 
-eb_status eb_albert_classify_at_ex(float *logits, eb_albert_scratch *s, eb_albert_exec *e,
-                                   const eb_config *c, const eb_albert_weights *w, int l,
-                                   eb_error *err) {
+eb_status eb_albert_classify_row_ex(float *logits, eb_albert_scratch *s, eb_albert_exec *e,
+                                    const eb_config *c, const eb_albert_weights *w, int l,
+                                    const float *row, eb_error *err) {
     const int H = c->hidden_size, C = c->num_labels;
     const eb_linear *pool = &w->pooler, *cls = &w->classifier;
     if (l < c->num_hidden_layers - 1 && l < w->num_ramps && w->ramp_pooler[l].w) {
@@ -583,11 +582,17 @@ eb_status eb_albert_classify_at_ex(float *logits, eb_albert_scratch *s, eb_alber
         cls = &w->ramp_cls[l];
     }
     e->flops_dense += eb_linear_flops(1, H, H) + eb_linear_flops(1, C, H);
-    eb_status st = lin_run(e, s->pooled, H, s->hidden, 1, pool, 0, H, NULL, 0, err);
+    eb_status st = lin_run(e, s->pooled, H, row, 1, pool, 0, H, NULL, 0, err);
     if (st != EB_OK) return st;
-    requant(e, s->pooled, (size_t)H);
+    requant(e, s->pooled, 1, H);
     eb_tanh_inplace(s->pooled, (size_t)H);
     st = lin_run(e, logits, C, s->pooled, 1, cls, 0, C, NULL, 0, err);
-    requant(e, logits, (size_t)C);
+    requant(e, logits, 1, C);
     return st;
+}
+
+eb_status eb_albert_classify_at_ex(float *logits, eb_albert_scratch *s, eb_albert_exec *e,
+                                   const eb_config *c, const eb_albert_weights *w, int l,
+                                   eb_error *err) {
+    return eb_albert_classify_row_ex(logits, s, e, c, w, l, s->hidden, err);
 }

@@ -130,13 +130,29 @@ typedef struct eb_albert_scratch {
     float *ffn;                        /* [N, I] */
     float *pooled;                     /* [H] */
     uint8_t *key_valid;                /* [N] */
+    int max_len;                       /* longest sentence att holds (= max_n unless rows) */
     void *block;
 } eb_albert_scratch;
 
 int eb_albert_scratch_init(eb_albert_scratch *s, const eb_config *cfg, int max_n,
                            const eb_allocator *a);
+/* The same for max_rows rows of packed sentences of at most max_len tokens
+ * each (att holds one sentence: [NH, max_len, max_len]). */
+int eb_albert_scratch_init_rows(eb_albert_scratch *s, const eb_config *cfg, int max_rows,
+                                int max_len, const eb_allocator *a);
 void eb_albert_scratch_free(eb_albert_scratch *s, const eb_allocator *a);
 
+/* out[N, E] = word[ids[i]] + pos[i % T] + type[types[i]] (types NULL: type 0):
+ * the embedding sum of N rows holding sentences of T positions each (T = N
+ * for one sentence).  Shared by the inference paths and the trainer. */
+void eb_albert_embed_sum(float *out, const float *word, const float *pos, const float *type, int E,
+                         const int32_t *ids, const int32_t *types, int N, int T);
+/* x[n] = act(x) for the hidden activation of the feed-forward layer. */
+void eb_albert_activation(float *x, size_t n, eb_activation act);
+
+/* ---- the plain forward (albert_ref.c): the tests' oracle ---------------
+ * fp32 through eb_matmul, ignoring every execution form; the engine runs
+ * the *_ex functions below. */
 /* Embeddings + mapping: s->hidden[N,H] from ids/type_ids (type_ids may be NULL). */
 void eb_albert_embed(eb_albert_scratch *s, const eb_config *cfg, const eb_albert_weights *w,
                      const int32_t *ids, const int32_t *type_ids, int N);
@@ -204,6 +220,14 @@ typedef struct eb_albert_exec {
     const float *last_x;
     int last_N, last_C;
     double last[4]; /* n, nz, vec, zvec */
+    /* The sentences packed in the N rows of the current call (set by the
+     * batched engine; nseq == 0: the rows are one sentence).  Sentence j holds
+     * rows [seq_off[j], seq_off[j] + seq_len[j]) of seq_rows.  Attention runs
+     * per sentence and every AF8 quantisation of a [rows, C] tensor chooses
+     * its bias per sentence, so each sentence gets the answer it gets alone. */
+    int nseq, seq_rows;
+    const int *seq_off, *seq_len;
+    int no_stats; /* 1: leave the zero statistics out (nobody reads them) */
 } eb_albert_exec;
 
 #define EB_EXEC_RB 512
@@ -215,6 +239,10 @@ int eb_albert_exec_need_af8(eb_albert_exec *e, const eb_allocator *a);
 void eb_albert_exec_free(eb_albert_exec *e, const eb_allocator *a);
 void eb_albert_exec_reset_stats(eb_albert_exec *e);
 
+/* The *_ex functions are the one inference forward: the per-sentence path
+ * (eb_classify_ids) calls them with N rows of one sentence, the batched
+ * engine (batch.c) with the rows of several sentences (e->nseq).  ids and
+ * type_ids of eb_albert_embed_ex are then packed like the rows. */
 eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_config *cfg,
                              const eb_albert_weights *w, const int32_t *ids,
                              const int32_t *type_ids, int N, eb_error *err);
@@ -224,6 +252,11 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
 eb_status eb_albert_classify_at_ex(float *logits, eb_albert_scratch *s, eb_albert_exec *e,
                                    const eb_config *cfg, const eb_albert_weights *w, int l,
                                    eb_error *err);
+/* The same from the [CLS] row `row` (one row of s->hidden: a sentence of a
+ * packed batch). */
+eb_status eb_albert_classify_row_ex(float *logits, eb_albert_scratch *s, eb_albert_exec *e,
+                                    const eb_config *cfg, const eb_albert_weights *w, int l,
+                                    const float *row, eb_error *err);
 
 /* Multiply-adds x2 of one linear layer over N rows, dense. */
 static inline double eb_linear_flops(int N, int out, int in) {

@@ -711,6 +711,42 @@ eb_status eb_model_load(const char *path, const eb_load_params *params, eb_model
     return EB_OK;
 }
 
+const char *eb_model_path(const eb_model *m) {
+    return m->path;
+}
+
+const eb_allocator *eb_model_allocator(const eb_model *m) {
+    return &m->alloc;
+}
+
+const eb_bitmask *eb_model_stored_word_embeddings(const eb_model *m, const float **fp32) {
+    *fp32 = NULL;
+    if (!m || m->n_tasks < 1) return NULL;
+    const eb_model_task *t = &m->tasks[0];
+    const int V = t->cfg.vocab_size, E = t->cfg.embedding_size;
+    const float *w = t->w.word_emb;
+    *fp32 = w;
+    for (int k = 0; k < t->n_bms; k++) {
+        const eb_bitmask *bm = &t->bms[k];
+        if (bm->rows != V || bm->cols != E || bm->payload != EB_BM_AF8) continue;
+        /* the position embeddings may have the same shape: compare values */
+        float table[256];
+        eb_af8_decode_table(table, bm->af8_bias);
+        const uint8_t *codes = bm->values;
+        size_t pos = 0;
+        int same = 1;
+        for (int r = 0; r < V && same; r++)
+            for (int c = 0; c < E && same; c++) {
+                uint16_t mk = bm->masks[(size_t)r * (size_t)bm->vpr + (size_t)(c / 16)];
+                float v = 0.0f;
+                if (mk >> (c % 16) & 1) v = pos < bm->nnz ? table[codes[pos++]] : NAN;
+                same = v == w[(size_t)r * (size_t)E + (size_t)c];
+            }
+        if (same && pos == bm->nnz) return bm;
+    }
+    return NULL;
+}
+
 const eb_model_task *eb_model_find_task(const eb_model *m, const char *name) {
     if (!name || !*name) return m->n_tasks ? &m->tasks[0] : NULL;
     for (int i = 0; i < m->n_tasks; i++)
@@ -865,6 +901,37 @@ static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_
     return EB_OK;
 }
 
+eb_status eb_model_run_settings(const eb_model *m, const eb_model_task *t,
+                                const eb_run_params *params, eb_run_params *p, float *thr,
+                                eb_error *err) {
+    if ((unsigned)p->policy > EB_POLICY_LAI)
+        return eb_fail(err, EB_ERR_ARG, "unknown policy %d", (int)p->policy);
+    if (p->policy == EB_POLICY_LAI && !t->lut_view.data)
+        return eb_fail(
+            err, EB_ERR_ARG,
+            "%s: task %s has no exit predictor table (exit_lut.csv), needed by --policy lai",
+            m->path, t->name);
+    if (p->policy == EB_POLICY_LAI && p->predict_after != t->lut_view.predict_after) {
+        if (params && params->predict_after != 1) /* the user asked for another p */
+            return eb_fail(err, EB_ERR_ARG, "%s: task %s predicts after layer %d, not %d", m->path,
+                           t->name, t->lut_view.predict_after, p->predict_after);
+        p->predict_after = t->lut_view.predict_after;
+    }
+    float th = p->threshold;
+    if (th < 0)
+        th = (p->policy == EB_POLICY_LAI && t->extras.lai_threshold >= 0)
+                 ? t->extras.lai_threshold
+                 : t->extras.default_threshold;
+    if (t->w.num_ramps == 0 || th < 0) th = 0; /* entropy < 0 never holds: no early exit */
+    *thr = th;
+    if (p->precision != EB_PRECISION_FP32 && p->precision != EB_PRECISION_AF8 &&
+        p->precision != EB_PRECISION_AF8_BF16)
+        return eb_fail(err, EB_ERR_ARG, "unknown precision %d", (int)p->precision);
+    if (p->threads < 0)
+        return eb_fail(err, EB_ERR_ARG, "threads must be >= 0 (got %d)", p->threads);
+    return EB_OK;
+}
+
 eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *type_ids, int n,
                           const eb_run_params *params, eb_result *r, eb_error *err) {
     eb_run_params p = params ? *params : eb_run_params_default();
@@ -886,35 +953,17 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
             return eb_fail(err, EB_ERR_INPUT, "token type %d at position %d outside 0..%d",
                            type_ids[i], i, c->type_vocab_size - 1);
     }
-    if (p.policy == EB_POLICY_LAI && !t->lut_view.data)
-        return eb_fail(
-            err, EB_ERR_ARG,
-            "%s: task %s has no exit predictor table (exit_lut.csv), needed by --policy lai",
-            m->path, t->name);
-    if (p.policy == EB_POLICY_LAI && p.predict_after != t->lut_view.predict_after) {
-        if (params && params->predict_after != 1) /* the user asked for another p */
-            return eb_fail(err, EB_ERR_ARG, "%s: task %s predicts after layer %d, not %d", m->path,
-                           t->name, t->lut_view.predict_after, p.predict_after);
-        p.predict_after = t->lut_view.predict_after;
-    }
-    float thr = p.threshold;
-    if (thr < 0)
-        thr = (p.policy == EB_POLICY_LAI && t->extras.lai_threshold >= 0)
-                  ? t->extras.lai_threshold
-                  : t->extras.default_threshold;
-    if (t->w.num_ramps == 0 || thr < 0) thr = 0; /* entropy < 0 never holds: no early exit */
+    float thr;
+    eb_status s = eb_model_run_settings(m, t, params, &p, &thr, err);
+    if (s != EB_OK) return s;
     memset(ctx->s.key_valid, 1, (size_t)n);
-    if (p.precision != EB_PRECISION_FP32 && p.precision != EB_PRECISION_AF8 &&
-        p.precision != EB_PRECISION_AF8_BF16)
-        return eb_fail(err, EB_ERR_ARG, "unknown precision %d", (int)p.precision);
-    if (p.threads < 0) return eb_fail(err, EB_ERR_ARG, "threads must be >= 0 (got %d)", p.threads);
     eb_albert_exec *ex = &ctx->ex;
     if (p.precision != EB_PRECISION_FP32 && !eb_albert_exec_need_af8(ex, &m->alloc))
         return eb_fail(err, EB_ERR_NOMEM, "out of memory for the af8 path's scratch");
     ex->precision = p.precision;
     ex->threads = p.threads;
     eb_albert_exec_reset_stats(ex);
-    eb_status s = eb_albert_embed_ex(&ctx->s, ex, c, &t->w, ids, type_ids, n, err);
+    s = eb_albert_embed_ex(&ctx->s, ex, c, &t->w, ids, type_ids, n, err);
     if (s != EB_OK) return s;
     const int ramps = t->w.num_ramps > 0 && !(p.policy == EB_POLICY_BASE && p.last_ramp_only);
     engine_source es = {ctx, t, n, ramps, {0}, 0, r->active_heads, r->layer_labels};
@@ -945,20 +994,32 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     return EB_OK;
 }
 
-eb_status eb_classify(eb_context *ctx, const char *a, const char *b, const eb_run_params *params,
-                      eb_result *r, eb_error *err) {
-    const eb_model *m = ctx->model;
+eb_status eb_model_tokenize(const eb_model *m, const char *task, const char *a, const char *b,
+                            int max_tokens, eb_encoding *out, eb_error *err) {
     if (!m->tok)
         return eb_fail(err, EB_ERR_ARG, "%s: the model has no spiece.model, cannot tokenize text",
                        m->path);
-    const eb_model_task *t = eb_model_find_task(m, params ? params->task : NULL);
-    if (!t) return unknown_task(m, params ? params->task : NULL, err);
-    int max_len = EB_MIN(ctx->s.max_n, t->cfg.max_position_embeddings);
-    if (params && params->max_tokens > 0) max_len = EB_MIN(max_len, params->max_tokens);
+    const eb_model_task *t = eb_model_find_task(m, task);
+    if (!t) return unknown_task(m, task, err);
+    int max_len = EB_MIN(t->cfg.max_position_embeddings, EB_MAX_TOKENS);
+    if (max_tokens > 0) max_len = EB_MIN(max_len, max_tokens);
     eb_tokenizer_options opt = eb_tokenizer_options_default();
     opt.head_tokens = t->extras.truncate_head; /* the task's head + tail truncation */
-    eb_status s = eb_tokenize_ex(m->tok, a, b, max_len, &opt, &ctx->enc, err);
+    return eb_tokenize_ex(m->tok, a, b, max_len, &opt, out, err);
+}
+
+eb_status eb_classify(eb_context *ctx, const char *a, const char *b, const eb_run_params *params,
+                      eb_result *r, eb_error *err) {
+    const eb_model *m = ctx->model;
+    const char *task = params ? params->task : NULL;
+    int max_len = EB_MIN(ctx->s.max_n, EB_MAX_TOKENS);
+    if (params && params->max_tokens > 0) max_len = EB_MIN(max_len, params->max_tokens);
+    eb_status s = eb_model_tokenize(m, task, a, b, max_len, &ctx->enc, err);
     if (s != EB_OK) return s;
+    const eb_model_task *t = eb_model_find_task(m, task);
+    max_len = EB_MIN(max_len, t->cfg.max_position_embeddings);
+    eb_tokenizer_options opt = eb_tokenizer_options_default();
+    opt.head_tokens = t->extras.truncate_head;
     if (ctx->enc.truncated && opt.head_tokens > 0 && !b)
         eb_log(m->log, m->log_ud, EB_LOG_INFO, "input cut to its first %d and last %d tokens",
                EB_MIN(opt.head_tokens, max_len - 2), max_len - 2 - EB_MIN(opt.head_tokens, max_len - 2));

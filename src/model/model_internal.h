@@ -4,6 +4,7 @@
 
 #include "edgebert.h"
 #include "model/albert.h"
+#include "model/model_access.h"
 #include "model/safetensors.h"
 #include "edgebert/hw.h"
 #include "edgebert/runtime.h"
@@ -79,14 +80,14 @@ eb_status eb_model_finish_task(eb_model *m, eb_model_task *t, eb_error *err);
 /* Keep a converted buffer owned by the model (freed with it). */
 int eb_model_own(eb_model *m, float *p);
 
-/* A shallow clone of m whose tasks all read their word embeddings from
- * word_emb (fp32 [vocab_size, embedding_size], the shape every task of m
- * shares); everything else (encoders, heads, tokenizer, tables) is m's.
- * word_emb and m must outlive the clone; eb_model_free(clone) frees only the
- * clone's own task table.  Contexts are made from the clone as usual
- * (src/model/fork.c). */
-eb_status eb_model_fork_embeddings(const eb_model *m, const float *word_emb, eb_model **out,
-                                   eb_error *err);
+/* The settings of one run of task t, shared by the per-sentence and the
+ * batched paths: p (a copy of *params or the defaults) gets the predictor's
+ * layer for lai, *thr the exit threshold (0 when nothing may exit early);
+ * unknown policies and precisions, lai without a predictor table and
+ * negative thread counts are EB_ERR_ARG. */
+eb_status eb_model_run_settings(const eb_model *m, const eb_model_task *t,
+                                const eb_run_params *params, eb_run_params *p, float *thr,
+                                eb_error *err);
 
 /* Find a task by name (NULL = first).  Returns NULL when unknown. */
 const eb_model_task *eb_model_find_task(const eb_model *m, const char *name);

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "edgebert/quant.h"
-#include "edgebert/tokenizer.h"
-#include "model/model_internal.h"
+#include "model/model_access.h"
+#include "quant/bitmask.h"
 #include "reram/reram.h"
 #include "util/util.h"
 
@@ -32,40 +32,22 @@ eb_status eb_fault_kind_builtin(eb_cell_kind k, eb_fault_kind *out, eb_error *er
 
 eb_status eb_fault_stored_embeddings(const eb_model *m, eb_stored_embeddings *out, eb_error *err) {
     memset(out, 0, sizeof *out);
-    if (!m || m->n_tasks < 1) return eb_fail(err, EB_ERR_ARG, "faults: no model");
-    const eb_model_task *t = &m->tasks[0];
-    const int V = t->cfg.vocab_size, E = t->cfg.embedding_size;
-    const float *w = t->w.word_emb;
-    for (int k = 0; k < t->n_bms; k++) {
-        const eb_bitmask *bm = &t->bms[k];
-        if (bm->rows != V || bm->cols != E || bm->payload != EB_BM_AF8) continue;
-        /* the position embeddings may have the same shape: compare values */
-        float table[256];
-        eb_af8_decode_table(table, bm->af8_bias);
-        const uint8_t *codes = bm->values;
-        size_t pos = 0;
-        int same = 1;
-        for (int r = 0; r < V && same; r++)
-            for (int c = 0; c < E && same; c++) {
-                uint16_t mk = bm->masks[(size_t)r * (size_t)bm->vpr + (size_t)(c / 16)];
-                float v = 0.0f;
-                if (mk >> (c % 16) & 1) v = pos < bm->nnz ? table[codes[pos++]] : NAN;
-                same = v == w[(size_t)r * (size_t)E + (size_t)c];
-            }
-        if (!same || pos != bm->nnz) continue;
-        out->rows = V;
-        out->cols = E;
-        out->vpr = bm->vpr;
-        out->bias = bm->af8_bias;
-        out->nnz = bm->nnz;
-        out->masks = bm->masks;
-        out->codes = codes;
-        return EB_OK;
-    }
-    return eb_fail(err, EB_ERR_UNSUPPORTED,
-                   "%s: the word embeddings are not stored as AdaptivFloat8 (build a bundle with "
-                   "`edgebert pack --weights af8`)",
-                   m->path);
+    if (!m || eb_model_num_tasks(m) < 1) return eb_fail(err, EB_ERR_ARG, "faults: no model");
+    const float *w;
+    const eb_bitmask *bm = eb_model_stored_word_embeddings(m, &w);
+    if (!bm)
+        return eb_fail(err, EB_ERR_UNSUPPORTED,
+                       "%s: the word embeddings are not stored as AdaptivFloat8 (build a bundle "
+                       "with `edgebert pack --weights af8`)",
+                       eb_model_path(m));
+    out->rows = bm->rows;
+    out->cols = bm->cols;
+    out->vpr = bm->vpr;
+    out->bias = bm->af8_bias;
+    out->nnz = bm->nnz;
+    out->masks = bm->masks;
+    out->codes = bm->values;
+    return EB_OK;
 }
 
 eb_status eb_fault_inject_embeddings(const eb_stored_embeddings *src,
@@ -166,7 +148,8 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n) {
 
 typedef struct study {
     const eb_model *m;
-    const eb_model_task *t;
+    const eb_config *cfg; /* the task's */
+    const char *task;     /* its name (the model's string) */
     eb_fault_study *S;
     eb_fault_study_params p;
     eb_dataset dsv; /* ds limited to n examples */
@@ -214,7 +197,7 @@ static void *clean_main(void *arg) {
         pthread_mutex_unlock(&st->mu);
         return NULL;
     }
-    const int C = st->t->cfg.num_labels;
+    const int C = st->cfg->num_labels;
     for (;;) {
         pthread_mutex_lock(&st->mu);
         int i = st->status == EB_OK && st->clean_next < st->n ? st->clean_next++ : -1;
@@ -440,7 +423,7 @@ static eb_status build_options(study *st, uint64_t model_hash, uint64_t data_has
               "mask=%s mode=%s policy=%s threshold=%.9g predict_after=%d latency=%.17g mac=%d "
               "precision=%d max_tokens=%d kinds=",
               (unsigned long long)model_hash, st->se.rows, st->se.cols, st->se.nnz,
-              (unsigned long long)data_hash, st->t->name, st->n, p->trials,
+              (unsigned long long)data_hash, st->task, st->n, p->trials,
               (unsigned long long)p->seed, p->mask == EB_MASK_SAME ? "same" : "slc",
               p->mode == EB_FAULT_COUNT ? "count" : "bernoulli", policy_name(r->policy),
               (double)r->threshold, r->predict_after, r->latency_target_ms, r->mac_size,
@@ -517,9 +500,10 @@ static eb_status tokenize_all(study *st, int32_t **ids_out, eb_fault_input **in_
                               eb_error *err) {
     const eb_model *m = st->m;
     const eb_allocator *a = &st->S->alloc;
-    if (!m->tok)
-        return eb_fail(err, EB_ERR_ARG, "%s: the model has no tokenizer (spiece.model)", m->path);
-    int max_len = EB_MIN(st->t->cfg.max_position_embeddings, EB_MAX_TOKENS);
+    if (!eb_model_tokenizer(m))
+        return eb_fail(err, EB_ERR_ARG, "%s: the model has no tokenizer (spiece.model)",
+                       eb_model_path(m));
+    int max_len = EB_MIN(st->cfg->max_position_embeddings, EB_MAX_TOKENS);
     if (st->p.run.max_tokens > 0) max_len = EB_MIN(max_len, st->p.run.max_tokens);
     eb_encoding *enc = eb_malloc(a, sizeof *enc);
     eb_fault_input *in = eb_calloc(a, (size_t)st->n + 1, sizeof *in);
@@ -528,11 +512,9 @@ static eb_status tokenize_all(study *st, int32_t **ids_out, eb_fault_input **in_
     size_t cap = 0, used = 0;
     eb_status s = EB_OK;
     if (!enc || !in || !off) s = eb_fail(err, EB_ERR_NOMEM, "faults: out of memory");
-    eb_tokenizer_options opt = eb_tokenizer_options_default();
-    opt.head_tokens = st->t->extras.truncate_head; /* cut as eb_classify cuts */
     for (int i = 0; s == EB_OK && i < st->n; i++) {
         const eb_example *ex = &st->dsv.rows[i];
-        s = eb_tokenize_ex(m->tok, ex->text_a, ex->text_b, max_len, &opt, enc, err);
+        s = eb_model_tokenize(m, st->task, ex->text_a, ex->text_b, max_len, enc, err);
         if (s != EB_OK) {
             eb_fail_prefix(err, "line %ld", ex->line);
             break;
@@ -615,23 +597,28 @@ eb_status eb_fault_study_run(const eb_model *m, const eb_dataset *ds, const eb_f
     if (!ds->labeled) return eb_fail(err, EB_ERR_ARG, "faults: the data set has no labels");
     if (p.resume && !p.checkpoint)
         return eb_fail(err, EB_ERR_ARG, "faults: resuming needs a checkpoint file");
-    const eb_model_task *t = eb_model_find_task(m, p.run.task);
-    if (!t) return eb_fail(err, EB_ERR_ARG, "%s: unknown task '%s'", m->path, p.run.task);
-    p.run.task = t->name;
+    const char *task = NULL; /* the task p.run.task names (NULL: the first) */
+    for (int k = 0; k < eb_model_num_tasks(m) && !task; k++)
+        if (!p.run.task || !*p.run.task || !strcmp(p.run.task, eb_model_task_name(m, k)))
+            task = eb_model_task_name(m, k);
+    if (!task)
+        return eb_fail(err, EB_ERR_ARG, "%s: unknown task '%s'", eb_model_path(m), p.run.task);
+    p.run.task = task;
 
     study st;
     memset(&st, 0, sizeof st);
     st.m = m;
-    st.t = t;
+    st.task = task;
+    st.cfg = eb_model_task_config(m, task);
     st.p = p;
     st.dsv = *ds;
     st.n = p.limit > 0 && p.limit < ds->n ? p.limit : ds->n;
     st.dsv.n = st.n;
-    st.clean_emb = m->tasks[0].w.word_emb;
     if (st.n < 1) return eb_fail(err, EB_ERR_ARG, "faults: the data set is empty");
     eb_status s = eb_fault_stored_embeddings(m, &st.se, err);
     if (s != EB_OK) return s;
-    const eb_config *cfg = &t->cfg;
+    eb_model_stored_word_embeddings(m, &st.clean_emb);
+    const eb_config *cfg = st.cfg;
     int map[EB_MAX_LABELS];
     s = eb_task_label_map(ds->task, (const char(*)[EB_LABEL_NAME_MAX])cfg->id2label,
                           cfg->num_labels, map, err);
@@ -641,9 +628,9 @@ eb_status eb_fault_study_run(const eb_model *m, const eb_dataset *ds, const eb_f
     for (int k = 0; k < ds->task->num_labels; k++)
         st.inv[map[k]] = k;
 
-    eb_fault_study *S = eb_calloc(&m->alloc, 1, sizeof *S);
+    eb_fault_study *S = eb_calloc(eb_model_allocator(m), 1, sizeof *S);
     if (!S) return eb_fail(err, EB_ERR_NOMEM, "faults: out of memory");
-    S->alloc = m->alloc;
+    S->alloc = *eb_model_allocator(m);
     st.S = S;
     const eb_allocator *a = &S->alloc;
     size_t nt = (size_t)p.n_kinds * (size_t)p.trials;

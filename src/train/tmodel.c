@@ -620,15 +620,6 @@ static void lin_bwd(eb_tmodel *m, float *dx, const eb_tlin *gw, const float *dy,
 
 /* ---------------- forward ---------------- */
 
-static void activation(float *x, size_t n, eb_activation act) {
-    if (act == EB_ACT_GELU)
-        eb_gelu_erf(x, n);
-    else if (act == EB_ACT_RELU)
-        eb_relu(x, n);
-    else
-        eb_gelu_new(x, n);
-}
-
 static void activation_backward(float *dx, const float *dy, const float *x, size_t n,
                                 eb_activation act) {
     if (act == EB_ACT_GELU)
@@ -707,14 +698,7 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
     const int Bg = m->rows_total > B ? m->rows_total : B;
     const uint64_t hpre = (uint64_t)m->row0 * T * H,
                    hpost = (uint64_t)(Bg - m->row0 - B > 0 ? Bg - m->row0 - B : 0) * T * H;
-    for (int i = 0; i < N; i++) {
-        const float *we = w->word + (size_t)m->ids[i] * E;
-        const float *pe = w->pos + (size_t)(i % T) * E;
-        const float *te = w->type + (size_t)m->types[i] * E;
-        float *o = m->emb_sum + (size_t)i * E;
-        for (int e = 0; e < E; e++)
-            o[e] = we[e] + pe[e] + te[e];
-    }
+    eb_albert_embed_sum(m->emb_sum, w->word, w->pos, w->type, E, m->ids, m->types, N, T);
     eb_layernorm(m->emb_ln, m->emb_sum, w->eln.g, w->eln.b, N, E, eps);
     const int A = c->num_hidden_layers * c->inner_group_num;
     lin_fwd(m, m->acts[0].xin, m->emb_ln, &w->map, N, E, H);
@@ -741,7 +725,7 @@ void eb_tm_forward(eb_tmodel *m, const int32_t *ids, const int32_t *types, const
         eb_layernorm(s->h1, s->res1, L->aln.g, L->aln.b, N, H, eps);
         lin_fwd(m, s->fpre, s->h1, &L->ffn, N, H, I);
         memcpy(s->fact, s->fpre, sizeof(float) * (size_t)N * I);
-        activation(s->fact, (size_t)N * I, c->hidden_act);
+        eb_albert_activation(s->fact, (size_t)N * I, c->hidden_act);
         lin_fwd(m, s->res2, s->fact, &L->ffn_out, N, I, H);
         if (ad)
             adapter_forward(m, s->res2, &ad[EB_AD_FFN_DOWN], &ad[EB_AD_FFN_UP], s->ad_in[1],
@@ -897,7 +881,7 @@ double eb_tm_mlm_loss(eb_tmodel *m, const int32_t *labels, int backward, int *n_
                sizeof(float) * H);
     lin_fwd(m, m->mlm_pre, m->mlm_h, &w->mlm_dense, M, H, E);
     memcpy(m->mlm_act, m->mlm_pre, sizeof(float) * (size_t)M * E);
-    activation(m->mlm_act, (size_t)M * E, c->hidden_act);
+    eb_albert_activation(m->mlm_act, (size_t)M * E, c->hidden_act);
     eb_layernorm(m->mlm_y, m->mlm_act, w->mlm_ln.g, w->mlm_ln.b, M, E, eps);
     const eb_tlin dec = {w->word, w->mlm_bias}; /* decoder tied to the word embeddings */
     lin_fwd(m, m->mlm_logits, m->mlm_y, &dec, M, E, V);

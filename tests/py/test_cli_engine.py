@@ -127,11 +127,68 @@ def main():
     rc3, out3, _ = run(["classify", "-m", b, "--json", "--policy", "base", "one", "two"])
     report("bundle_same_answer", rc3 == 0 and json.loads(out3)["logits"] == lines[0]["logits"], out3)
 
+    # --batch N: the batched engine gives eval the same accuracy, exit layers and histogram,
+    # and classify the same labels, logits and exit layers (pairs included)
+    def eval_json(model, data, task, extra):
+        rc, out, err = run(["eval", "-m", model, "--data", data, "--task", task, "--json"] + extra)
+        try:
+            return rc, json.loads(out), err
+        except ValueError:
+            return rc, None, out + err
+    shipped = [(os.path.join(ROOT, "models", f), pol) for f, pol in
+               (("adapters.ebb", "ee"), ("default.ebb", "lai"))]
+    cases = [(mb, sst, "sst2", ["--limit", "200", "--policy", pol, "--threads", "1"])
+             for mb, pol in shipped if os.path.exists(mb)]
+    cases.append((g, os.path.join(GLUE, "RTE", "dev.tsv"), "rte", ["--limit", "40", "--threshold", "0.69"]))
+    for model, data, task, extra in cases:
+        rc1, e1, err1 = eval_json(model, data, task, extra)
+        rc2, e2, err2 = eval_json(model, data, task, extra + ["--batch", "8"])
+        ok = rc1 == 0 and rc2 == 0 and e1 is not None and e2 is not None
+        ok = ok and all(e1[k] == e2[k] for k in ("n", "accuracy", "f1", "mean_exit_layer", "exit_histogram"))
+        ok = ok and e2["mean_energy_uj"] is None
+        report("eval_batch_same_%s_%s" % (os.path.basename(model), task), ok, "%s\n%s\n%s%s" % (e1, e2, err1, err2))
+    pairs = "".join(r[1] + "\t" + r[2] + "\n" for r in
+                    (l.split("\t") for l in open(os.path.join(GLUE, "RTE", "dev.tsv"),
+                                                  encoding="utf-8").read().splitlines()[1:12]))
+    rc1, out1, err1 = run(["classify", "-m", g, "--json", "--threshold", "0.69"], stdin=pairs)
+    rc2, out2, err2 = run(["classify", "-m", g, "--json", "--threshold", "0.69", "--batch", "4"], stdin=pairs)
+    try:
+        a = [json.loads(l) for l in out1.splitlines()]
+        b2 = [json.loads(l) for l in out2.splitlines()]
+        ok = rc1 == 0 and rc2 == 0 and len(a) == len(b2) == 11
+        ok = ok and all(x["label"] == y["label"] and x["exit_layer"] == y["exit_layer"] and
+                        all(abs(u - v) < 1e-4 for u, v in zip(x["logits"], y["logits"])) for x, y in zip(a, b2))
+        report("classify_batch_same", ok, out1 + err1 + out2 + err2)
+    except ValueError:
+        report("classify_batch_same", False, out1 + err1 + out2 + err2)
+
+    # a task that cuts long texts to head + tail: --batch cuts them the same way
+    ht = os.path.join(tmp, "headtail")
+    albert_ref.make_checkpoint(ht, cfg, seed=5, offramps=True, spiece=SPM,
+                               extra_config={"edgebert_truncate_head": 3})
+    long_lines = "".join(r[0] + " " + r[0] + "\n" for r in rows[:12])
+    args = ["classify", "-m", ht, "--json", "--max-len", "10", "--threshold", "0.5"]
+    rc1, out1, err1 = run(args, stdin=long_lines)
+    rc2, out2, err2 = run(args + ["--batch", "5"], stdin=long_lines)
+    try:
+        a = [json.loads(l) for l in out1.splitlines()]
+        b2 = [json.loads(l) for l in out2.splitlines()]
+        ok = rc1 == 0 and rc2 == 0 and len(a) == len(b2) == 12 and any(x["truncated"] for x in b2)
+        ok = ok and all(x["label"] == y["label"] and x["exit_layer"] == y["exit_layer"] and
+                        x["n_tokens"] == y["n_tokens"] and
+                        all(abs(u - v) < 1e-4 for u, v in zip(x["logits"], y["logits"])) for x, y in zip(a, b2))
+        report("classify_batch_head_tail_cut", ok, out1 + err1 + out2 + err2)
+    except ValueError:
+        report("classify_batch_head_tail_cut", False, out1 + err1 + out2 + err2)
+
     # bad input: each a clear message and a non-zero status, never a crash
     def bad(name, args, want_rc, needle, stdin=None):
         rc, out, err = run(args, stdin)
         report(name, rc == want_rc and needle in err and "Segmentation" not in err,
                "rc %d, stderr %r" % (rc, err))
+    bad("batch_zero", ["classify", "-m", m, "--batch", "0"], 2, "--batch")
+    bad("batch_with_text", ["classify", "-m", m, "--batch", "2", "x"], 2, "stdin")
+    bad("eval_batch_bad", ["eval", "-m", m, "--data", sst, "--task", "sst2", "--batch", "x"], 2, "--batch")
     bad("unknown_task", ["eval", "-m", m, "--data", sst, "--task", "sst3"], 2, "sst3")
     bad("empty_text", ["classify", "-m", m, ""], 1, "empty")
     bad("bad_utf8", ["classify", "-m", m, "caf\xe9".encode("latin-1").decode("utf-8", "surrogateescape")], 1, "UTF-8")

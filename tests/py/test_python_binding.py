@@ -197,7 +197,13 @@ def main():
                     raise AssertionError("accepted %r" % (bad,))
                 except exc as x:
                     assert status is None or (x.status == status and "text 1" in str(x)), x
-            for kw, exc in (({"policy": "lai"}, ValueError), ({"precision": "af8"}, edgebert.EdgebertError)):
+            # AdaptivFloat8 runs batched too, with classify's answers
+            b = m.classify_batch(texts, precision="af8", batch_size=4, max_len=16)
+            for i, t in enumerate(texts):
+                r = m.classify(t, precision="af8", max_len=16)
+                assert b["label_id"][i] == r["label_id"] and b["exit_layer"][i] == r["exit_layer"], (i, b, r)
+                assert np.allclose(b["logits"][i], r["logits"], atol=1e-4), (b["logits"][i], r["logits"])
+            for kw, exc in (({"policy": "lai2"}, ValueError), ({"precision": "af9"}, ValueError)):
                 try:
                     m.classify_batch(texts, **kw)
                     raise AssertionError("accepted %r" % kw)
