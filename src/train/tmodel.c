@@ -554,20 +554,20 @@ static const uint16_t *packed(eb_tmodel *m, const float *w, int C, int OC, int b
         memset(e, 0, sizeof *e);
         e->w = w, e->C = C, e->OC = OC;
     }
-    uint16_t **dst = bwd ? &e->b : &e->f;
+    uint16_t *d = bwd ? e->b : e->f;
     unsigned *gen = bwd ? &e->gen_b : &e->gen_f;
-    if (*dst && *gen == m->pack_gen) return *dst;
-    if (!*dst) {
+    if (d && *gen == m->pack_gen) return d;
+    if (!d) {
         const size_t n = bwd ? eb_pack_bf16_ex_count(OC, C) : eb_pack_bf16_ex_count(C, OC);
-        *dst = eb_malloc_aligned(m->alloc, n * sizeof(uint16_t));
-        if (!*dst) return NULL;
+        if (!(d = eb_malloc_aligned(m->alloc, n * sizeof(uint16_t)))) return NULL;
+        *(bwd ? &e->b : &e->f) = d;
     }
     if (bwd)
-        eb_pack_bf16_ex(*dst, w, OC, C, 1, (size_t)C); /* B(k=o, j=c) = w[o][c] */
+        eb_pack_bf16_ex(d, w, OC, C, 1, (size_t)C); /* B(k=o, j=c) = w[o][c] */
     else
-        eb_pack_bf16_ex(*dst, w, C, OC, (size_t)C, 1); /* B(k=c, j=o) = w[o][c] */
+        eb_pack_bf16_ex(d, w, C, OC, (size_t)C, 1); /* B(k=c, j=o) = w[o][c] */
     *gen = m->pack_gen;
-    return *dst;
+    return d;
 }
 
 static void lin_fwd(eb_tmodel *m, float *out, const float *x, const eb_tlin *l, int N, int C,
