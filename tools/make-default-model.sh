@@ -34,7 +34,7 @@ train() { # train OUT_DIR args...: run unless OUT_DIR/model.safetensors exists; 
 }
 
 log "vocabulary"
-[ -f "$work/vocab/spiece.model" ] || "$here/tools/train-vocab.sh" "$work/vocab" 8000
+[ -f "$work/vocab/spiece.model" ] || TEXT=glue "$here/tools/train-vocab.sh" "$work/vocab" 8000
 cp "$here/tools/default-config.json" "$work/config.json"
 
 if [ "${PRETRAIN:-1}" = 1 ]; then

@@ -66,7 +66,14 @@ static const float *get(loader *L, const char *name, int d0, int d1, int optiona
     if (L->err->status != EB_OK) return NULL;
     const eb_st_tensor *t = find_any(L->st, name);
     if (!t) {
-        if (!optional) eb_fail(L->err, EB_ERR_FORMAT, "%s: tensor '%s' is missing", L->file, name);
+        if (optional) return NULL;
+        if (!strncmp(name, "classifier.", 11) && eb_st_find(L->st, "predictions.dense.weight"))
+            eb_fail(L->err, EB_ERR_FORMAT,
+                    "%s: a pretrained masked-LM backbone with no classifier: fine-tune it on a "
+                    "task first (edgebert train --init DIR --task NAME ...)",
+                    L->file);
+        else
+            eb_fail(L->err, EB_ERR_FORMAT, "%s: tensor '%s' is missing", L->file, name);
         return NULL;
     }
     int want_nd = d1 ? 2 : 1;

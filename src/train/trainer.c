@@ -1227,14 +1227,19 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
             loss_acc = 0;
             n_acc = 0;
         }
-        if (epoch_end && edev && o->phase == EB_PHASE_MLM) {
+        const int eval_now =
+            edev && (epoch_end || (o->eval_every > 0 && t.step % o->eval_every == 0));
+        if (eval_now && o->phase == EB_PHASE_MLM) {
             double te = now_s(), ml, ma;
             ema_in(&t);
             mlm_eval(&t, edev, &ml, &ma);
             ema_out(&t);
             t_other += now_s() - te;
             rep->dev_accuracy = ma;
-            tlog(o, "epoch %d: dev masked-LM loss %.4f, accuracy %.4f", epoch + 1, ml, ma);
+            if (epoch_end)
+                tlog(o, "epoch %d: dev masked-LM loss %.4f, accuracy %.4f", epoch + 1, ml, ma);
+            else
+                tlog(o, "step %ld: dev masked-LM loss %.4f, accuracy %.4f", t.step, ml, ma);
         } else if (edev && (epoch_end || (o->eval_every > 0 && t.step % o->eval_every == 0))) {
             double acc[EB_MAX_LAYERS];
             double te = now_s();

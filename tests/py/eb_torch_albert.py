@@ -42,7 +42,16 @@ def read_safetensors(path):
         if name == "__metadata__":
             continue
         b, e = info["data_offsets"]
-        out[name] = np.frombuffer(data[b:e], dtype=np.float32).reshape(info["shape"]).copy()
+        dt = info["dtype"]
+        if dt == "F32":
+            a = np.frombuffer(data[b:e], dtype="<f4")
+        elif dt == "F16":
+            a = np.frombuffer(data[b:e], dtype="<f2").astype(np.float32)
+        elif dt == "BF16":  # the top 16 bits of a float32
+            a = (np.frombuffer(data[b:e], dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            raise ValueError("%s: tensor %s has dtype %s (F32, F16, BF16 read)" % (path, name, dt))
+        out[name] = a.reshape(info["shape"]).copy()
     return out
 
 
@@ -107,8 +116,9 @@ def act_fn(name, x):
 
 def forward(cfg, w, ids, types, valid, ramp_R=None, mlm_out=None):
     """ids, types: LongTensor [B,T]; valid: bool [B,T].  Returns main logits
-    [B,K] and a list of off-ramp logits (layers 1..L-1, when present).  With a
-    list mlm_out, the masked-LM logits [B,T,V] are appended to it."""
+    [B,K] (None for a checkpoint without a classifier, such as a pretrained
+    backbone) and a list of off-ramp logits (layers 1..L-1, when present).
+    With a list mlm_out, the masked-LM logits [B,T,V] are appended to it."""
     H, NH = cfg["hidden_size"], cfg["num_attention_heads"]
     HS = H // NH
     eps = cfg.get("layer_norm_eps", 1e-12)
@@ -155,6 +165,8 @@ def forward(cfg, w, ids, types, valid, ramp_R=None, mlm_out=None):
         x = act_fn(cfg.get("hidden_act", "gelu_new"), lin(h, "predictions.dense"))
         x = ln(x, (x.shape[-1],), w["predictions.LayerNorm.weight"], w["predictions.LayerNorm.bias"], eps)
         mlm_out.append(x @ w["albert.embeddings.word_embeddings.weight"].T + w["predictions.bias"])
+    if "classifier.weight" not in w:
+        return None, ramps
     return pool(h, "albert.pooler", "classifier"), ramps
 
 
@@ -167,7 +179,8 @@ def save_model(dirname, cfg, tensors):
 
 def load_model(dirname):
     """A HuggingFace ALBERT checkpoint directory as it is on disk: (config
-    dict, tensors as float64 torch tensors, span ramp R).  F32 safetensors."""
+    dict, tensors as float64 torch tensors, span ramp R).  F32, F16 or BF16
+    safetensors (each value widened exactly)."""
     with open(os.path.join(dirname, "config.json")) as f:
         cfg = json.load(f)
     path = os.path.join(dirname, "model.safetensors")
@@ -175,8 +188,8 @@ def load_model(dirname):
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
     for name, info in header.items():
-        if name != "__metadata__" and info["dtype"] != "F32":
-            raise ValueError("%s: tensor %s is %s, this reader takes F32" % (path, name, info["dtype"]))
+        if name != "__metadata__" and info["dtype"] not in ("F32", "F16", "BF16"):
+            raise ValueError("%s: tensor %s is %s, this reader takes F32, F16, BF16" % (path, name, info["dtype"]))
     w = {k: torch.from_numpy(v.astype(np.float64)) for k, v in read_safetensors(path).items()}
     cfg.setdefault("hidden_act", "gelu_new")
     return cfg, w, float(cfg.get("edgebert_span_ramp", 32.0))

@@ -320,17 +320,23 @@ def main():
             mlm = os.path.join(d, "mlm")
             r3 = run(["--config", cfg, "--tokenizer", spm, "--phase", "mlm", "--data", text,
                       "--dev", text, "--out", mlm, "--epochs", "6", "--max-len", "32", "--lr",
-                      "3e-3", "--batch", "32", "--log-every", "20", "--json"])
+                      "3e-3", "--batch", "32", "--log-every", "20", "--eval-every", "25",
+                      "--json"])
             errs = []
             if r3.returncode != 0:
                 errs.append("exit %d: %s" % (r3.returncode, r3.stderr[-300:]))
             else:
                 losses = [float(l.split("loss ")[1].split()[0]) for l in r3.stderr.splitlines()
-                          if l.startswith("step ")]
+                          if l.startswith("step ") and " epoch " in l]
                 if len(losses) < 2 or not losses[-1] < losses[0] - 1.0:
                     errs.append("masked-LM loss did not fall: %s" % losses)
                 if "dev masked-LM loss" not in r3.stderr:
                     errs.append("no dev masked-LM line")
+                # --eval-every evaluates the masked LM too (not a classifier accuracy)
+                if ("step 25: dev masked-LM loss" not in r3.stderr
+                        or "dev accuracy" in r3.stderr):
+                    errs.append("--eval-every in --phase mlm: %s" % [
+                        l for l in r3.stderr.splitlines() if "dev " in l])
                 w = ref.read_safetensors(os.path.join(mlm, "model.safetensors"))
                 if w.get("predictions.bias", np.zeros(0)).shape != (30000,):
                     errs.append("no predictions.bias [30000]")

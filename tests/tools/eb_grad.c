@@ -11,7 +11,12 @@
  * Loss = mean over the batch of CE(main head) + sum_j CE(off-ramp j)
  *        + span_coeff * sum over heads of max(z + R, 0)   (span_coeff 0.01)
  *        + mean CE of the masked-LM head over the masked positions.
- * Prints {"loss": x, "logits": [[..]], "grads": {"name": [values], ...}}. */
+ * Prints {"loss": x, "logits": [[..]], "grads": {"name": [values], ...}}.
+ *
+ * eb_grad --mlm MODEL_DIR < batch: the masked-LM head alone, no gradients (a
+ * checkpoint without a classifier, such as a pretrained backbone, is fine).
+ * Prints {"mlm_loss": x, "n_masked": M, "n_correct": C, "mlm_logits": [[V values]
+ * for each masked position in row-major order]}. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +42,13 @@ static int parse_ints(char *s, int32_t *out, int cap) {
 }
 
 int main(int argc, char **argv) {
+    int mlm_only = 0;
+    if (argc == 3 && !strcmp(argv[1], "--mlm")) {
+        mlm_only = 1;
+        argc--, argv++;
+    }
     if (argc != 2) {
-        fprintf(stderr, "usage: eb_grad MODEL_DIR < batch\n");
+        fprintf(stderr, "usage: eb_grad [--mlm] MODEL_DIR < batch\n");
         return 2;
     }
     eb_error err = {0};
@@ -114,6 +124,24 @@ int main(int argc, char **argv) {
         return 1;
     }
     eb_tm_forward(&m, fid, fty, val, B, T, has_ramps, 0.0f, 0);
+    if (mlm_only) {
+        if (!has_mlm) {
+            fprintf(stderr, "eb_grad: %s has no masked-LM head (predictions.*)\n", argv[1]);
+            return 1;
+        }
+        int M = 0, C = 0;
+        const double l = eb_tm_mlm_loss(&m, flab, 0, &M, &C);
+        printf("{\"mlm_loss\": %.9g, \"n_masked\": %d, \"n_correct\": %d, \"mlm_logits\": [", l,
+               M, C);
+        for (int r = 0; r < M; r++) {
+            printf("%s[", r ? ", " : "");
+            for (int v = 0; v < cfg.vocab_size; v++)
+                printf("%s%.7g", v ? ", " : "", m.mlm_logits[(size_t)r * cfg.vocab_size + v]);
+            printf("]");
+        }
+        printf("]}\n");
+        return 0;
+    }
     const int K = cfg.num_labels, NR = m.num_ramps;
     float *dmain = calloc((size_t)B * K, sizeof(float));
     float *dr[EB_MAX_LAYERS] = {0};
