@@ -41,8 +41,9 @@ EB_API void eb_batch_free(eb_batch *b);
 
 /* Classify n tokenized sentences: ids[i][0..lens[i]) (type ids all 0).
  * params as for eb_classify_ids (policy, threshold < 0: the model's own,
- * predict_after, precision, threads, task); the accelerator settings are
- * ignored.  out[n]. */
+ * predict_after, precision, threads, task); the accelerator settings (MAC
+ * size, latency target) are checked as eb_classify_ids checks them but do
+ * not change these fields.  out[n]. */
 EB_API eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const int *lens, int n,
                                 const eb_run_params *params, eb_batch_result *out, eb_error *err);
 /* The same with token types: type_ids[i][0..lens[i]) (type_ids or one of its
