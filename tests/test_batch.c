@@ -117,7 +117,7 @@ static void expect_same_full(eb_context *ctx, const eb_model *m, const int32_t *
     for (int s = 0; s < ns; s++)
         maxl = lens[s] > maxl ? lens[s] : maxl;
     assert_int_equal(eb_batch_new(m, B, B * maxl, &b, &err), EB_OK);
-    eb_result *out = calloc((size_t)ns, sizeof *out);
+    eb_result *out = calloc((size_t)(ns > 0 ? ns : 1), sizeof *out);
     assert_non_null(out);
     for (int s0 = 0; s0 < ns; s0 += B) {
         int k = ns - s0 < B ? ns - s0 : B;
@@ -165,7 +165,7 @@ static void expect_same(eb_context *ctx, const eb_model *m, const int32_t *const
     for (int s = 0; s < ns; s++)
         maxl = lens[s] > maxl ? lens[s] : maxl;
     assert_int_equal(eb_batch_new(m, B, B * maxl, &b, &err), EB_OK);
-    eb_batch_result *out = calloc((size_t)ns, sizeof *out);
+    eb_batch_result *out = calloc((size_t)(ns > 0 ? ns : 1), sizeof *out);
     assert_non_null(out);
     for (int s0 = 0; s0 < ns; s0 += B) {
         int k = ns - s0 < B ? ns - s0 : B;
@@ -195,7 +195,7 @@ static void expect_same(eb_context *ctx, const eb_model *m, const int32_t *const
     free(out);
     eb_batch_free(b);
     /* the whole result, every sentence with these settings */
-    eb_run_params *ps = calloc((size_t)ns, sizeof *ps);
+    eb_run_params *ps = calloc((size_t)(ns > 0 ? ns : 1), sizeof *ps);
     assert_non_null(ps);
     for (int s = 0; s < ns; s++)
         ps[s] = *p;
