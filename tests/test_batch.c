@@ -1,8 +1,11 @@
 /* test_batch.c - batched early exit (edgebert/batch.h) gives, sentence by
  * sentence, what eb_classify_ids gives one sentence at a time (label, exit
- * layer, logits), whatever the mix of exits in a batch, for every policy
- * (base, ee, lai) and precision (fp32, af8, af8-bf16), with spans, token
- * types, and on the shipped bundles (adapters included); bad input. */
+ * layer, logits; and through eb_batch_classify_results every field of the
+ * result, the accelerator model's V/F, time and energy included), whatever
+ * the mix of exits in a batch, for every policy (base, ee, lai) and
+ * precision (fp32, af8, af8-bf16), with settings (policy, threshold, latency
+ * target) that differ from sentence to sentence, with spans, token types,
+ * and on the shipped bundles (adapters included); bad input. */
 #include "testutil.h"
 
 #include <math.h>
@@ -44,6 +47,113 @@ static void make_model(char *dir, uint64_t seed, int spans) {
 
 enum { NS = 23 };
 
+/* Every field of a batched eb_result equals eb_classify_ids's: the integers
+ * exactly (exit, predicted layer, labels, heads, flops, deadline), the
+ * logits, probabilities and entropies to 1e-4, the accelerator model's
+ * V/F, cycles, time and energy to 1e-6 relative (they come from what each
+ * layer computed for the sentence; the fp32 kernels may round a product
+ * differently for more rows).  flops, the work done on this CPU, is exact
+ * too unless sparse_rows: a matrix sparse enough for the sparse kernel at
+ * some row counts (adapters.ebb's 40 %-dense embedding mapping: 9..32 rows)
+ * may run sparse alone and dense in the batch, which then counts more, never
+ * more than flops_dense. */
+static char where[160]; /* the settings of the comparison, for its failure message */
+
+static void near(double a, double b, double rel, const char *what, int s) {
+    if (fabs(a - b) <= rel * fmax(1.0, fabs(b))) return;
+    fprintf(stderr, "%s, sentence %d: %s batched %.9g, alone %.9g\n", where, s, what, a, b);
+    fail();
+}
+
+static void expect_same_result(const eb_result *a, const eb_result *r, int s, int sparse_rows) {
+    assert_int_equal(a->label, r->label);
+    assert_int_equal(a->num_labels, r->num_labels);
+    assert_int_equal(a->exit_layer, r->exit_layer);
+    assert_int_equal(a->predicted_layer, r->predicted_layer);
+    assert_int_equal(a->num_layers, r->num_layers);
+    assert_int_equal(a->n_tokens, r->n_tokens);
+    assert_int_equal(a->truncated, r->truncated);
+    for (int k = 0; k < r->num_labels; k++) {
+        near(a->logits[k], r->logits[k], 1e-4, "logit", s);
+        near(a->probs[k], r->probs[k], 1e-4, "probability", s);
+    }
+    for (int l = 0; l < r->exit_layer; l++) {
+        near(a->entropies[l], r->entropies[l], 1e-4, "entropy", s);
+        assert_int_equal(a->active_heads[l], r->active_heads[l]);
+        assert_int_equal(a->layer_labels[l], r->layer_labels[l]);
+    }
+    const eb_hw_report *x = &a->hw, *y = &r->hw;
+    assert_true(y->energy_uj > 0 && y->time_ms > 0);
+    near(x->vdd, y->vdd, 1e-12, "vdd", s);
+    near(x->freq_mhz, y->freq_mhz, 1e-12, "freq_mhz", s);
+    near(x->cycles, y->cycles, 1e-6, "cycles", s);
+    near(x->time_ms, y->time_ms, 1e-6, "time_ms", s);
+    near(x->energy_uj, y->energy_uj, 1e-6, "energy_uj", s);
+    near(x->energy.pu_uj, y->energy.pu_uj, 1e-6, "pu_uj", s);
+    near(x->energy.sfu_uj, y->energy.sfu_uj, 1e-6, "sfu_uj", s);
+    near(x->energy.sram_uj, y->energy.sram_uj, 1e-6, "sram_uj", s);
+    near(x->energy.emb_mem_uj, y->energy.emb_mem_uj, 1e-6, "emb_mem_uj", s);
+    near(x->energy.dvfs_uj, y->energy.dvfs_uj, 1e-6, "dvfs_uj", s);
+    near(x->energy.leakage_uj, y->energy.leakage_uj, 1e-6, "leakage_uj", s);
+    assert_int_equal(x->deadline_met, y->deadline_met);
+    if (sparse_rows && a->flops != r->flops) {
+        assert_true(a->flops > r->flops);
+        assert_true(a->flops <= a->flops_dense);
+    } else
+        near(a->flops, r->flops, 0, "flops", s);
+    near(a->flops_dense, r->flops_dense, 0, "flops_dense", s);
+}
+
+/* eb_batch_classify_results in batches of B, params[s] per sentence, against
+ * eb_classify_ids with the same params[s]. */
+static int sparse_rows; /* the model in test has a matrix of that kind */
+
+static void expect_same_full(eb_context *ctx, const eb_model *m, const int32_t *const *ptr,
+                             const int32_t *const *types, const int *lens, int ns, int B,
+                             const eb_run_params *params) {
+    eb_error err = {0};
+    eb_batch *b = NULL;
+    int maxl = 0;
+    for (int s = 0; s < ns; s++)
+        maxl = lens[s] > maxl ? lens[s] : maxl;
+    assert_int_equal(eb_batch_new(m, B, B * maxl, &b, &err), EB_OK);
+    eb_result *out = calloc((size_t)(ns > 0 ? ns : 1), sizeof *out);
+    assert_non_null(out);
+    for (int s0 = 0; s0 < ns; s0 += B) {
+        int k = ns - s0 < B ? ns - s0 : B;
+        eb_status st = eb_batch_classify_results(b, ptr + s0, types ? types + s0 : NULL,
+                                                 lens + s0, k, params + s0, out + s0, &err);
+        if (st != EB_OK) fprintf(stderr, "batch: %s\n", err.msg);
+        assert_int_equal(st, EB_OK);
+    }
+    for (int s = 0; s < ns; s++) {
+        eb_result res;
+        assert_int_equal(eb_classify_ids(ctx, ptr[s], types ? types[s] : NULL, lens[s],
+                                         &params[s], &res, &err),
+                         EB_OK);
+        snprintf(where, sizeof where, "task %s policy %d precision %d threshold %g target %g",
+                 params[s].task ? params[s].task : "-", (int)params[s].policy,
+                 (int)params[s].precision, (double)params[s].threshold,
+                 params[s].latency_target_ms);
+        expect_same_result(&out[s], &res, s, sparse_rows);
+    }
+    free(out);
+    eb_batch_free(b);
+}
+
+/* Sentence s gets settings of its own: policy, threshold, latency target
+ * (tight ones make lai lower the V/F less, or miss the deadline). */
+static void mixed_params(eb_run_params *ps, int ns, const eb_run_params *p, int has_lut,
+                         float thr) {
+    static const double targets[] = {0.01, 0.05, 0.3, 50};
+    for (int s = 0; s < ns; s++) {
+        ps[s] = *p;
+        ps[s].policy = (eb_policy)(s % (has_lut ? 3 : 2));
+        ps[s].latency_target_ms = targets[(s / 3) % 4];
+        ps[s].threshold = s % 5 == 4 ? thr : -1.0f;
+    }
+}
+
 /* Batched answers equal the per-sentence ones: label and exit layer exactly,
  * logits to 1e-4 (the fp32 kernels may sum in another order for more rows). */
 static void expect_same(eb_context *ctx, const eb_model *m, const int32_t *const *ptr,
@@ -55,7 +165,7 @@ static void expect_same(eb_context *ctx, const eb_model *m, const int32_t *const
     for (int s = 0; s < ns; s++)
         maxl = lens[s] > maxl ? lens[s] : maxl;
     assert_int_equal(eb_batch_new(m, B, B * maxl, &b, &err), EB_OK);
-    eb_batch_result *out = calloc((size_t)ns, sizeof *out);
+    eb_batch_result *out = calloc((size_t)(ns > 0 ? ns : 1), sizeof *out);
     assert_non_null(out);
     for (int s0 = 0; s0 < ns; s0 += B) {
         int k = ns - s0 < B ? ns - s0 : B;
@@ -84,6 +194,13 @@ static void expect_same(eb_context *ctx, const eb_model *m, const int32_t *const
     }
     free(out);
     eb_batch_free(b);
+    /* the whole result, every sentence with these settings */
+    eb_run_params *ps = calloc((size_t)(ns > 0 ? ns : 1), sizeof *ps);
+    assert_non_null(ps);
+    for (int s = 0; s < ns; s++)
+        ps[s] = *p;
+    expect_same_full(ctx, m, ptr, types, lens, ns, B, ps);
+    free(ps);
 }
 
 static void check_model(int spans, uint64_t seed, eb_precision prec) {
@@ -163,8 +280,23 @@ static void check_model(int spans, uint64_t seed, eb_precision prec) {
     ee.policy = EB_POLICY_EE;
     ee.threshold = thrs[3];
     expect_same(ctx, m, ptr, tptr, lens, NS, 5, &ee, NULL);
+    /* settings per sentence in one batch */
+    eb_run_params ps[NS];
+    mixed_params(ps, NS, &base, 1, thrs[2]);
+    expect_same_full(ctx, m, ptr, NULL, lens, NS, NS, ps);
+    expect_same_full(ctx, m, ptr, tptr, lens, NS, 6, ps);
     eb_batch *b = NULL;
     assert_int_equal(eb_batch_new(m, NS, NS * P, &b, &err), EB_OK);
+    eb_result full[2];
+    ps[1].precision = prec == EB_PRECISION_FP32 ? EB_PRECISION_AF8 : EB_PRECISION_FP32;
+    assert_int_equal(eb_batch_classify_results(b, ptr, NULL, lens, 2, ps, full, &err), EB_ERR_ARG);
+    assert_non_null(strstr(err.msg, "sentence 1"));
+    ps[1] = ps[0];
+    ps[1].mac_size = 3; /* the policy's own check, naming the sentence */
+    assert_int_equal(eb_batch_classify_results(b, ptr, NULL, lens, 2, ps, full, &err), EB_ERR_ARG);
+    assert_non_null(strstr(err.msg, "sentence 1"));
+    assert_int_equal(eb_batch_classify_results(b, ptr, NULL, lens, 2, NULL, full, &err),
+                     EB_ERR_ARG);
     assert_int_equal(eb_batch_classify_ids(b, ptr, lens, NS, &base, out, &err), EB_OK);
     for (int s = 0; s < NS; s++)
         assert_int_equal(out[s].exit_layer, L);
@@ -243,7 +375,7 @@ static const char *const OWN[] = {
     "i did n't hate it , but i would not watch it again .",
 };
 
-static void check_bundle(const char *path) {
+static void check_bundle(const char *path, int sparse) {
     struct stat sb;
     if (stat(path, &sb) != 0) {
         fprintf(stderr, "SKIP: %s not present (a shipped bundle)\n", path);
@@ -254,6 +386,7 @@ static void check_bundle(const char *path) {
     assert_int_equal(eb_model_load(path, NULL, &m, &err), EB_OK);
     eb_context *ctx;
     assert_int_equal(eb_context_new(m, &ctx, &err), EB_OK);
+    sparse_rows = sparse;
     char data[512];
     eb_dataset *ds = NULL;
     int nsent = (int)(sizeof OWN / sizeof OWN[0]);
@@ -294,6 +427,16 @@ static void check_bundle(const char *path) {
                 expect_same(ctx, m, ptr, NULL, lens, n, 8, &p, &early);
                 if (pol == EB_POLICY_EE) assert_true(early > 0);
             }
+        /* every precision with settings that differ from sentence to sentence */
+        for (int pi = 0; pi < 3; pi++) {
+            const int n = pi == 0 ? nsent : (nsent < 16 ? nsent : 16);
+            eb_run_params *ps = calloc((size_t)n, sizeof *ps);
+            assert_non_null(ps);
+            p.precision = precs[pi];
+            mixed_params(ps, n, &p, has_lut, 0.2f);
+            expect_same_full(ctx, m, ptr, NULL, lens, n, 8, ps);
+            free(ps);
+        }
     }
     free(ids), free(ptr), free(lens), free(enc);
     eb_dataset_free(ds);
@@ -305,8 +448,9 @@ static void check_bundle(const char *path) {
  * same batched as one sentence at a time. */
 static void test_shipped_bundles(void **state) {
     (void)state;
-    check_bundle("models/default.ebb");
-    check_bundle("models/adapters.ebb");
+    check_bundle("models/default.ebb", 0);
+    check_bundle("models/adapters.ebb", 1);
+    sparse_rows = 0;
 }
 
 int main(void) {

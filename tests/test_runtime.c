@@ -376,6 +376,88 @@ static void test_base_and_ee(void **state) {
     assert_int_equal(eb_policy_parse("fast"), -1);
 }
 
+/* The policy one layer at a time (the batched engine's form): three
+ * sentences stepped side by side, each with its own policy, target and
+ * entropies, give the reports eb_policy_run gives each alone; limit follows
+ * lai's prediction; a step after the stop is refused. */
+static void test_policy_steps(void **state) {
+    (void)state;
+    eb_hw_model m = model_default();
+    double buf[1200];
+    eb_exit_lut lut;
+    const_lut(&lut, buf, 5);
+    eb_policy_params pp[3] = {eb_policy_params_default(), eb_policy_params_default(),
+                              eb_policy_params_default()};
+    pp[0].policy = EB_POLICY_LAI, pp[0].threshold = 0.1, pp[0].lut = &lut;
+    pp[0].latency_target_ms = 30;
+    pp[1].policy = EB_POLICY_EE, pp[1].threshold = 0.3;
+    pp[2].policy = EB_POLICY_BASE, pp[2].latency_target_ms = 2;
+    const float e[3][12] = {{0.6f, 0.6f, 0.6f, 0.6f, 0.6f, 0.6f, 0.6f, 0.6f, 0.6f, 0.6f, 0.6f, 0.6f},
+                            {0.9f, 0.8f, 0.7f, 0.5f, 0.25f, 0.2f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f},
+                            {0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f}};
+    const int lens[3] = {128, 40, 7};
+    eb_error err = {0, ""};
+    eb_policy_state st[3];
+    eb_sentence_report rep[3];
+    for (int s = 0; s < 3; s++)
+        assert_int_equal(eb_policy_begin(&m, &pp[s], 12, lens[s], &st[s], &rep[s], &err), EB_OK);
+    for (int l = 1; l <= 12; l++)
+        for (int s = 0; s < 3; s++) {
+            if (st[s].done) continue;
+            eb_layer_work w = eb_layer_work_dense(lens[s]);
+            w.act_density = 0.5 + 0.03 * l; /* work that changes from layer to layer */
+            assert_int_equal(eb_policy_step(&m, &pp[s], &st[s], e[s][l - 1], &w, &rep[s], &err),
+                             EB_OK);
+            if (s == 0 && l == 1) assert_int_equal(st[0].limit, 5); /* lai: the prediction */
+        }
+    for (int s = 0; s < 3; s++) {
+        assert_true(st[s].done);
+        fake f;
+        eb_layer_source src = fake_source(&f, 12, 0);
+        src.seq_len = lens[s];
+        for (int l = 0; l < 12; l++)
+            f.e[l] = e[s][l];
+        f.w = eb_layer_work_dense(lens[s]);
+        eb_sentence_report r;
+        /* the same work per layer through a source */
+        eb_sentence_report alone;
+        memset(&alone, 0, sizeof alone);
+        {
+            eb_policy_state one;
+            assert_int_equal(eb_policy_begin(&m, &pp[s], 12, lens[s], &one, &alone, &err), EB_OK);
+            for (int l = 1; !one.done; l++) {
+                eb_layer_work w = eb_layer_work_dense(lens[s]);
+                w.act_density = 0.5 + 0.03 * l;
+                assert_int_equal(
+                    eb_policy_step(&m, &pp[s], &one, e[s][l - 1], &w, &alone, &err), EB_OK);
+            }
+        }
+        assert_memory_equal(&alone, &rep[s], sizeof alone);
+        /* and with constant work, eb_policy_run equals the steps */
+        assert_int_equal(eb_policy_run(&m, &pp[s], &src, &r, &err), EB_OK);
+        eb_policy_state one;
+        eb_sentence_report stepped;
+        assert_int_equal(eb_policy_begin(&m, &pp[s], 12, lens[s], &one, &stepped, &err), EB_OK);
+        for (int l = 1; !one.done; l++)
+            assert_int_equal(eb_policy_step(&m, &pp[s], &one, e[s][l - 1], &f.w, &stepped, &err),
+                             EB_OK);
+        assert_memory_equal(&r, &stepped, sizeof r);
+    }
+    assert_int_equal(rep[0].exit_layer, 5);
+    assert_int_equal(rep[0].predicted_layer, 5);
+    assert_true(rep[0].hw.vdd < 0.8); /* the loose target let lai lower the voltage */
+    assert_int_equal(rep[1].exit_layer, 5);
+    assert_int_equal(rep[2].exit_layer, 12);
+    assert_false(rep[2].hw.deadline_met);
+    /* no step after the stop, nor a non-finite entropy */
+    eb_layer_work w = eb_layer_work_dense(7);
+    assert_int_equal(eb_policy_step(&m, &pp[2], &st[2], 0.1f, &w, &rep[2], &err), EB_ERR_ARG);
+    assert_int_equal(eb_policy_begin(&m, &pp[1], 12, 40, &st[1], &rep[1], &err), EB_OK);
+    assert_int_equal(eb_policy_step(&m, &pp[1], &st[1], NAN, &w, &rep[1], &err), EB_ERR_NUMERIC);
+    pp[1].mac_size = 65;
+    assert_int_equal(eb_policy_begin(&m, &pp[1], 12, 40, &st[1], &rep[1], &err), EB_ERR_ARG);
+}
+
 /* ---- cpufreq against a fake sysfs tree ---------------------------------- */
 
 static void put(const char *dir, const char *name, const char *text) {
@@ -453,6 +535,7 @@ int main(void) {
         cmocka_unit_test(test_lut_reader_and_predict),
         cmocka_unit_test(test_lai_deadline_arithmetic),
         cmocka_unit_test(test_base_and_ee),
+        cmocka_unit_test(test_policy_steps),
         cmocka_unit_test(test_cpufreq_fake_sysfs),
     };
     /* EB_TEST_SKIP=PATTERN leaves cases out (tools/cross-test.sh: the speed check under qemu) */

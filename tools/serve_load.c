@@ -8,7 +8,8 @@
  * clients (threads, one keep-alive connection each), and N/32 requests of 32
  * texts; prints per row sentences/s, p50/p99 latency, errors, the CPU the
  * client and the server used; then the same sentences in this process: the
- * batched engine (batches of --max-batch) and one at a time (eb_classify),
+ * batched engine as the server calls it (eb_batch_classify_results, batches
+ * of --max-batch) and one at a time (eb_classify),
  * on the same number of threads; and the server's resident memory after the
  * first and the last thousand requests.  Sentences: the first column of a
  * GLUE TSV (--data, sst2 layout), else a built-in list. */
@@ -311,7 +312,12 @@ static void in_process(const char *model_path, int threads, int max_batch) {
     eb_encoding *enc = calloc((size_t)max_batch, sizeof *enc);
     const int32_t **ids = calloc((size_t)max_batch, sizeof *ids);
     int *lens = calloc((size_t)max_batch, sizeof *lens);
-    eb_batch_result *out = calloc((size_t)max_batch, sizeof *out);
+    eb_result *out = calloc((size_t)max_batch, sizeof *out);
+    eb_run_params *ps = calloc((size_t)max_batch, sizeof *ps);
+    if (!enc || !ids || !lens || !out || !ps) {
+        fprintf(stderr, "serve-load: out of memory\n");
+        goto done;
+    }
     if (eb_batch_new(m, max_batch, max_batch * maxlen, &b, &err) != EB_OK ||
         eb_context_new(m, &ctx, &err) != EB_OK) {
         fprintf(stderr, "serve-load: %s\n", err.msg);
@@ -319,16 +325,18 @@ static void in_process(const char *model_path, int threads, int max_batch) {
     }
     eb_run_params p = eb_run_params_default();
     p.threads = threads;
+    for (int j = 0; j < max_batch; j++)
+        ps[j] = p;
     int n = nsent < 2048 ? 2048 : nsent; /* at least 2048 sentences, repeating */
     double t0 = now_s();
     for (int i = 0; i < n; i += max_batch) {
         int k = n - i < max_batch ? n - i : max_batch;
         for (int j = 0; j < k; j++) { /* tokenizing is part of the work, as in the server */
-            eb_tokenize(eb_model_tokenizer(m), sent[(i + j) % nsent], NULL, maxlen, &enc[j], &err);
+            eb_model_tokenize(m, NULL, sent[(i + j) % nsent], NULL, 0, &enc[j], &err);
             ids[j] = enc[j].ids;
             lens[j] = enc[j].n;
         }
-        if (eb_batch_classify_ids(b, ids, lens, k, &p, out, &err) != EB_OK) {
+        if (eb_batch_classify_results(b, ids, NULL, lens, k, ps, out, &err) != EB_OK) {
             fprintf(stderr, "serve-load: %s\n", err.msg);
             goto done;
         }
@@ -349,6 +357,7 @@ done:
     free(ids);
     free(lens);
     free(out);
+    free(ps);
     eb_model_free(m);
 }
 

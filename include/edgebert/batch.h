@@ -9,8 +9,10 @@
  * what is still needed.  The layers are the per-sentence engine's own code,
  * so the answers (label, logits, exit layer) are the ones eb_classify_ids
  * gives sentence by sentence, for every policy and precision, with adapters,
- * spans and sparse weights.  The accelerator model (energy, V/F) is not run:
- * eb_classify_ids reports it. */
+ * spans and sparse weights.  Each sentence runs its own policy
+ * (eb_policy_step): eb_batch_classify_results gives every field of
+ * eb_classify_ids's result, the accelerator model's V/F, time and energy
+ * included, from the work each layer did for that sentence. */
 #ifndef EDGEBERT_BATCH_H
 #define EDGEBERT_BATCH_H
 
@@ -39,8 +41,9 @@ EB_API void eb_batch_free(eb_batch *b);
 
 /* Classify n tokenized sentences: ids[i][0..lens[i]) (type ids all 0).
  * params as for eb_classify_ids (policy, threshold < 0: the model's own,
- * predict_after, precision, threads, task); the accelerator settings are
- * ignored.  out[n]. */
+ * predict_after, precision, threads, task); the accelerator settings (MAC
+ * size, latency target) are checked as eb_classify_ids checks them but do
+ * not change these fields.  out[n]. */
 EB_API eb_status eb_batch_classify_ids(eb_batch *b, const int32_t *const *ids, const int *lens, int n,
                                 const eb_run_params *params, eb_batch_result *out, eb_error *err);
 /* The same with token types: type_ids[i][0..lens[i]) (type_ids or one of its
@@ -49,6 +52,19 @@ EB_API eb_status eb_batch_classify_typed(eb_batch *b, const int32_t *const *ids,
                                   const int32_t *const *type_ids, const int *lens, int n,
                                   const eb_run_params *params, eb_batch_result *out,
                                   eb_error *err);
+
+/* The whole eb_result of each sentence, filled as eb_classify_ids fills it
+ * (per-layer entropies, labels and active heads, exit and predicted layer,
+ * the accelerator model's V/F, cycles, time, energy and deadline, flops; not
+ * `truncated`, which belongs to the tokenizer).  params[n]: each sentence's
+ * run parameters; policy, threshold, latency target, predict_after, MAC size
+ * and last_ramp_only may differ between sentences, task, precision and
+ * threads must be those of params[0] (EB_ERR_ARG otherwise).  type_ids as for
+ * eb_batch_classify_typed.  out[n]. */
+EB_API eb_status eb_batch_classify_results(eb_batch *b, const int32_t *const *ids,
+                                           const int32_t *const *type_ids, const int *lens, int n,
+                                           const eb_run_params *params, eb_result *out,
+                                           eb_error *err);
 
 #ifdef __cplusplus
 }

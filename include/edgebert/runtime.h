@@ -102,9 +102,35 @@ typedef struct eb_sentence_report {
     eb_hw_report hw;   /* vdd/freq after the DVFS decision, totals, breakdown */
 } eb_sentence_report;
 
-/* Run one sentence under a policy. */
+/* Run one sentence under a policy: eb_policy_begin, then each layer of the
+ * source and eb_policy_step until the sentence stops. */
 EB_API eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
                         const eb_layer_source *src, eb_sentence_report *out, eb_error *err);
+
+/* The same one layer at a time, for an engine that runs several sentences
+ * side by side (the batched engine keeps one state and report per sentence).
+ * eb_policy_begin checks the parameters, charges the wake-up and the
+ * embedding at the top V/F and zeroes *out; eb_policy_step takes layer l's
+ * off-ramp entropy and work (l = 1, 2, ... in order; the entropy is 0 where
+ * no off-ramp ran), charges the layer at the current V/F, applies the exit
+ * rules (entropy below the threshold; lai: the V/F choice after layer p and
+ * the predicted layer; the last layer) and sets st->done once the sentence
+ * stops, its report then complete.  st->limit is the last layer the sentence
+ * will run if no entropy stops it first (lai: the predicted layer once
+ * known): its answer is the classifier of that layer. */
+typedef struct eb_policy_state {
+    int num_layers, seq_len;
+    int limit;
+    int done;
+    double vdd, freq_mhz; /* the V/F the next layer runs at */
+} eb_policy_state;
+
+EB_API eb_status eb_policy_begin(const eb_hw_model *hw, const eb_policy_params *pp, int num_layers,
+                                 int seq_len, eb_policy_state *st, eb_sentence_report *out,
+                                 eb_error *err);
+EB_API eb_status eb_policy_step(const eb_hw_model *hw, const eb_policy_params *pp,
+                                eb_policy_state *st, float entropy, const eb_layer_work *work,
+                                eb_sentence_report *out, eb_error *err);
 
 /* A layer source replaying one trace row with fixed work per layer. */
 typedef struct eb_trace_source {

@@ -7,13 +7,12 @@
     r["label"], r["exit_layer"], r["energy_uj"]
     c.classify_many(["good", "bad", ("a man", "a person")])   # one request, answers in order
 
-Only the standard library (urllib, json); no shared library is loaded.  classify
-asks for the per-sentence engine ("batch": false) so that its answer has every
-field Model.classify gives (and the same values); classify_many lets the server
-batch and returns the batched engine's fields for the sentences it batched
-(label, label_id, probs, logits, exit_layer, num_layers, entropy, n_tokens,
-truncated).  Errors the server reports raise ServerError (HTTP status, message
-naming the field)."""
+Only the standard library (urllib, json); no shared library is loaded.  Every
+answer has the fields of `edgebert classify --json` (those of Model.classify and
+flops) with the values Model.classify gives, whether the server ran the sentence
+in a batch with others (the default) or alone (classify_many(..., batch=False)).
+Errors the server reports raise ServerError (HTTP status, message naming the
+field)."""
 import json
 import urllib.error
 import urllib.request
@@ -119,7 +118,6 @@ class Client:
         body["text"] = text
         if text_b is not None:
             body["text_b"] = text_b
-        body["batch"] = False
         return self._call("/v1/classify", body)
 
     def classify_many(self, texts, policy="ee", threshold=None, latency_target_ms=50, task=None,

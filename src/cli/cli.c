@@ -200,11 +200,6 @@ void eb_cli_json_str(FILE *f, const char *s) {
 }
 
 void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, const char *task) {
-    eb_cli_print_result_json_ex(f, m, r, task, 1);
-}
-
-void eb_cli_print_result_json_ex(FILE *f, const eb_model *m, const eb_result *r, const char *task,
-                                 int full) {
     const eb_config *c = eb_model_task_config(m, task);
     if (!c) c = eb_model_config(m);
     fprintf(f, "{\"label\": ");
@@ -219,17 +214,6 @@ void eb_cli_print_result_json_ex(FILE *f, const eb_model *m, const eb_result *r,
     for (int i = 0; i < r->num_labels; i++)
         fprintf(f, "%s%.6g", i ? ", " : "", r->logits[i]);
     fprintf(f, "], \"exit_layer\": %d, \"num_layers\": %d", r->exit_layer, r->num_layers);
-    if (!full) { /* the batched engine's answer: no per-layer trace, no accelerator model */
-        fprintf(f, ", \"entropy\": %.6g, \"n_tokens\": %d, \"truncated\": %s",
-                r->entropies[r->exit_layer > 0 ? r->exit_layer - 1 : 0], r->n_tokens,
-                r->truncated ? "true" : "false");
-        if (task) {
-            fprintf(f, ", \"task\": ");
-            eb_cli_json_str(f, task);
-        }
-        fprintf(f, "}");
-        return;
-    }
     fprintf(f, ", \"entropies\": [");
     for (int i = 0; i < r->exit_layer; i++)
         fprintf(f, "%s%.6g", i ? ", " : "", r->entropies[i]);

@@ -38,11 +38,6 @@ void eb_cli_json_str(FILE *f, const char *s);
 
 /* Print a result as a JSON object (no newline). */
 void eb_cli_print_result_json(FILE *f, const eb_model *m, const eb_result *r, const char *task);
-/* The same printer; full = 0 leaves out what the batched engine does not compute
- * (per-layer entropies, predicted layer, the accelerator model's V/F, cycles,
- * time and energy, flops) and gives the answering layer's "entropy" instead. */
-void eb_cli_print_result_json_ex(FILE *f, const eb_model *m, const eb_result *r, const char *task,
-                                 int full);
 
 /* The run options as option-table rows (at most EB_CLI_RUN_OPTS):
  * --threshold, --policy, --latency-target, --mac-size, --predict-after,

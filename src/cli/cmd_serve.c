@@ -9,11 +9,14 @@
  * beyond that new connections wait in the listen backlog).  A connection thread
  * parses and checks the body (serve_req.c), queues one unit per sentence and
  * sleeps until the engine thread has answered them all.  The engine thread owns
- * the model's context and batch scratch: it takes the oldest unit; when the
- * batched engine can run it (fp32, policy ee or base, one text, "batch" not
- * false) it waits up to --batch-wait-ms for more such units with the same task,
- * policy and threshold, up to --max-batch, and runs them together through
- * eb_batch_classify_ids; anything else runs alone through eb_classify.
+ * the model's context and batch scratch: it takes the oldest unit; unless its
+ * request says "batch": false (or --max-batch is 1) it waits up to
+ * --batch-wait-ms for more units with the same task and precision, up to
+ * --max-batch, and runs them together through eb_batch_classify_results, each
+ * sentence with its own policy, threshold and latency target (texts and
+ * pairs alike); the answer is every field eb_classify gives, so a batched
+ * answer is the object `classify --json` prints.  "batch": false runs alone
+ * through eb_classify.
  * SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0. */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -74,7 +77,7 @@ typedef struct task_metrics {
     long exits[EB_MAX_LAYERS + 1]; /* sentences per exit layer */
     long sentences_batched, sentences_single;
     long deadline_misses;
-    hist energy; /* modelled energy per sentence (per-sentence engine only), uJ */
+    hist energy; /* modelled energy per sentence, uJ */
 } task_metrics;
 
 typedef struct metrics {
@@ -122,8 +125,9 @@ typedef struct server {
     eb_context *ctx;
     eb_batch *batch;
     eb_encoding *enc;
-    eb_batch_result *bres;
-    const int32_t **ids;
+    eb_result *res;
+    eb_run_params *params;
+    const int32_t **ids, **types;
     int *lens;
     unit **group;
 } server;
@@ -141,16 +145,16 @@ static int task_index(const server *s, const char *task) {
     return 0;
 }
 
+/* Every request goes through the batched engine unless it says "batch": false. */
 static int batchable(const server *s, const unit *u) {
-    const eb_serve_req *r = &u->j->req;
-    return s->max_batch > 1 && r->batch && r->p.precision == EB_PRECISION_FP32 &&
-           r->p.policy != EB_POLICY_LAI && !r->items[u->i].b;
+    return s->max_batch > 1 && u->j->req.batch;
 }
 
-static int same_key(const unit *a, const unit *b) {
+/* One batch runs one task at one precision; policy, threshold and latency
+ * target are per sentence. */
+static int same_key(const server *s, const unit *a, const unit *b) {
     const eb_run_params *p = &a->j->req.p, *q = &b->j->req.p;
-    int same_task = (!p->task && !q->task) || (p->task && q->task && !strcmp(p->task, q->task));
-    return same_task && p->policy == q->policy && p->threshold == q->threshold;
+    return task_index(s, p->task) == task_index(s, q->task) && p->precision == q->precision;
 }
 
 /* An item's answer (mu held). */
@@ -172,17 +176,29 @@ static int status_of(eb_status st) {
     return st == EB_ERR_INPUT || st == EB_ERR_ARG ? 400 : 500;
 }
 
-static char *print_result(const server *s, const eb_result *r, const char *task, int full) {
+static char *print_result(const server *s, const eb_result *r, const char *task) {
     char *buf = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&buf, &n);
     if (!f) return NULL;
-    eb_cli_print_result_json_ex(f, s->m, r, task, full);
+    eb_cli_print_result_json(f, s->m, r, task);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;
     }
     return buf;
+}
+
+/* A sentence's answer in the metrics (met.mu held). */
+static void count_sentence(server *s, const char *task, const eb_result *r, int batched) {
+    task_metrics *tm = &s->met.tasks[task_index(s, task)];
+    tm->exits[r->exit_layer > EB_MAX_LAYERS ? EB_MAX_LAYERS : r->exit_layer]++;
+    if (batched)
+        tm->sentences_batched++;
+    else
+        tm->sentences_single++;
+    if (!r->hw.deadline_met) tm->deadline_misses++;
+    hist_add(&tm->energy, ENERGY_BUCKETS, NENERGY, r->hw.energy_uj);
 }
 
 static void run_single(server *s, unit *u) {
@@ -193,15 +209,9 @@ static void run_single(server *s, unit *u) {
     eb_result r;
     eb_error err = {0};
     eb_status st = eb_classify(s->ctx, it->a, it->b, &p, &r, &err);
-    char *json = st == EB_OK ? print_result(s, &r, p.task, 1) : NULL;
+    char *json = st == EB_OK ? print_result(s, &r, p.task) : NULL;
     pthread_mutex_lock(&s->met.mu);
-    if (st == EB_OK) {
-        task_metrics *tm = &s->met.tasks[task_index(s, p.task)];
-        tm->exits[r.exit_layer > EB_MAX_LAYERS ? EB_MAX_LAYERS : r.exit_layer]++;
-        tm->sentences_single++;
-        if (!r.hw.deadline_met) tm->deadline_misses++;
-        hist_add(&tm->energy, ENERGY_BUCKETS, NENERGY, r.hw.energy_uj);
-    }
+    if (st == EB_OK) count_sentence(s, p.task, &r, 0);
     hist_add(&s->met.batch, BATCH_BUCKETS, NBATCH, 1);
     pthread_mutex_unlock(&s->met.mu);
     pthread_mutex_lock(&s->mu);
@@ -215,27 +225,21 @@ static void run_single(server *s, unit *u) {
     free(u);
 }
 
-/* The group's units through the batched engine (units already off the queue). */
+/* The group's units through the batched engine (units already off the queue),
+ * tokenized as eb_classify tokenizes, each with its own run parameters. */
 static void run_group(server *s, unit **g, int n) {
     /* a copy: g[0]'s job (and its task string) is gone once its last item is answered */
-    eb_run_params p0 = g[0]->j->req.p;
+    const char *t0 = g[0]->j->req.p.task;
     char task[256];
-    if (p0.task) {
-        snprintf(task, sizeof task, "%s", p0.task);
-        p0.task = task;
-    }
-    const eb_run_params *rp = &p0;
-    const eb_config *c = eb_model_task_config(s->m, rp->task);
-    int max_len =
-        c->max_position_embeddings < EB_MAX_TOKENS ? c->max_position_embeddings : EB_MAX_TOKENS;
+    if (t0) snprintf(task, sizeof task, "%s", t0);
     int ok[n];
-    int m = 0; /* units that tokenized, packed to the front of ids/lens */
+    int m = 0; /* units that tokenized, packed to the front of ids/types/lens/params */
     int slot[n];
     for (int k = 0; k < n; k++) {
         const eb_serve_item *it = &g[k]->j->req.items[g[k]->i];
         eb_error err = {0};
         eb_status st =
-            eb_tokenize(eb_model_tokenizer(s->m), it->a, NULL, max_len, &s->enc[k], &err);
+            eb_model_tokenize(s->m, t0 ? task : NULL, it->a, it->b, 0, &s->enc[k], &err);
         ok[k] = st == EB_OK;
         if (!ok[k]) {
             pthread_mutex_lock(&s->mu);
@@ -244,58 +248,40 @@ static void run_group(server *s, unit **g, int n) {
             continue;
         }
         s->ids[m] = s->enc[k].ids;
+        s->types[m] = s->enc[k].type_ids;
         s->lens[m] = s->enc[k].n;
+        s->params[m] = g[k]->j->req.p;
+        s->params[m].task = t0 ? task : NULL;
+        s->params[m].threads = s->threads;
         slot[k] = m++;
     }
-    eb_run_params p = *rp;
-    p.threads = s->threads;
     eb_error err = {0};
-    eb_status st =
-        m > 0 ? eb_batch_classify_ids(s->batch, s->ids, s->lens, m, &p, s->bres, &err) : EB_OK;
+    eb_status st = m > 0 ? eb_batch_classify_results(s->batch, s->ids, s->types, s->lens, m,
+                                                     s->params, s->res, &err)
+                         : EB_OK;
+    if (st != EB_OK) { /* one sentence's settings failed the batch: each alone, its own answer */
+        for (int k = 0; k < n; k++)
+            if (ok[k])
+                run_single(s, g[k]);
+            else
+                free(g[k]);
+        return;
+    }
     pthread_mutex_lock(&s->met.mu);
     if (m > 0) hist_add(&s->met.batch, BATCH_BUCKETS, NBATCH, m);
-    task_metrics *tm = &s->met.tasks[task_index(s, rp->task)];
-    for (int k = 0; k < n && st == EB_OK; k++)
-        if (ok[k]) {
-            int e = s->bres[slot[k]].exit_layer;
-            tm->exits[e > EB_MAX_LAYERS ? EB_MAX_LAYERS : e]++;
-            tm->sentences_batched++;
-        }
+    for (int k = 0; k < n; k++)
+        if (ok[k]) count_sentence(s, t0 ? task : NULL, &s->res[slot[k]], 1);
     pthread_mutex_unlock(&s->met.mu);
     for (int k = 0; k < n; k++) {
         if (!ok[k]) {
             free(g[k]);
             continue;
         }
-        char *json = NULL;
-        if (st == EB_OK) {
-            const eb_batch_result *b = &s->bres[slot[k]];
-            eb_result r;
-            memset(&r, 0, sizeof r);
-            r.label = b->label;
-            r.num_labels = b->num_labels;
-            float mx = b->logits[0];
-            for (int i = 0; i < b->num_labels; i++) {
-                r.logits[i] = b->logits[i];
-                if (b->logits[i] > mx) mx = b->logits[i];
-            }
-            double sum = 0; /* softmax as eb_classify computes it */
-            for (int i = 0; i < b->num_labels; i++)
-                sum += exp((double)b->logits[i] - mx);
-            for (int i = 0; i < b->num_labels; i++)
-                r.probs[i] = (float)(exp((double)b->logits[i] - mx) / sum);
-            r.exit_layer = b->exit_layer;
-            r.num_layers = c->num_hidden_layers;
-            if (b->exit_layer >= 1 && b->exit_layer <= EB_MAX_LAYERS)
-                r.entropies[b->exit_layer - 1] = b->entropy;
-            r.n_tokens = s->enc[k].n;
-            r.truncated = s->enc[k].truncated;
-            json = print_result(s, &r, rp->task, 0);
-        }
+        eb_result *r = &s->res[slot[k]];
+        r->truncated = s->enc[k].truncated;
+        char *json = print_result(s, r, t0 ? task : NULL);
         pthread_mutex_lock(&s->mu);
-        if (st != EB_OK)
-            item_done(s, g[k]->j, g[k]->i, NULL, status_of(st), err.msg);
-        else if (!json)
+        if (!json)
             item_done(s, g[k]->j, g[k]->i, NULL, 500, "out of memory");
         else
             item_done(s, g[k]->j, g[k]->i, json, 0, NULL);
@@ -328,7 +314,7 @@ static void *engine_main(void *arg) {
         for (;;) {
             int have = 0;
             for (unit *v = s->head; v && have < s->max_batch; v = v->next)
-                if (batchable(s, v) && same_key(u, v)) have++;
+                if (batchable(s, v) && same_key(s, u, v)) have++;
             if (have >= s->max_batch || s->stop) break;
             if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) break;
         }
@@ -336,7 +322,7 @@ static void *engine_main(void *arg) {
         unit **pp = &s->head, *prev = NULL;
         while (*pp && n < s->max_batch) {
             unit *v = *pp;
-            if (batchable(s, v) && same_key(u, v)) {
+            if (batchable(s, v) && same_key(s, u, v)) {
                 *pp = v->next;
                 if (s->tail == v) s->tail = prev;
                 s->group[n++] = v;
@@ -568,7 +554,7 @@ static char *metrics_text(server *s, size_t *len) {
         fprintf(f, "edgebert_exit_layer_count{task=\"%s\"} %ld\n", tn, cum);
     }
     fprintf(f, "# HELP edgebert_sentence_energy_microjoules Modelled accelerator energy per "
-               "sentence (per-sentence engine).\n"
+               "sentence.\n"
                "# TYPE edgebert_sentence_energy_microjoules histogram\n");
     for (int k = 0; k < nt; k++) {
         char lab[160];
@@ -862,12 +848,14 @@ int eb_cmd_serve(int argc, char **argv) {
     }
     if (maxpos > EB_MAX_TOKENS) maxpos = EB_MAX_TOKENS;
     s->enc = calloc((size_t)max_batch, sizeof *s->enc);
-    s->bres = calloc((size_t)max_batch, sizeof *s->bres);
+    s->res = calloc((size_t)max_batch, sizeof *s->res);
+    s->params = calloc((size_t)max_batch, sizeof *s->params);
     s->ids = calloc((size_t)max_batch, sizeof *s->ids);
+    s->types = calloc((size_t)max_batch, sizeof *s->types);
     s->lens = calloc((size_t)max_batch, sizeof *s->lens);
     s->group = calloc((size_t)max_batch, sizeof *s->group);
-    if (!s->met.tasks || !s->models_json || !s->enc || !s->bres || !s->ids || !s->lens ||
-        !s->group) {
+    if (!s->met.tasks || !s->models_json || !s->enc || !s->res || !s->params || !s->ids ||
+        !s->types || !s->lens || !s->group) {
         fprintf(stderr, "edgebert serve: out of memory\n");
         goto out;
     }
@@ -947,8 +935,10 @@ out:
         eb_batch_free(s->batch);
         eb_context_free(s->ctx);
         free(s->enc);
-        free(s->bres);
+        free(s->res);
+        free(s->params);
         free(s->ids);
+        free(s->types);
         free(s->lens);
         free(s->group);
         free(s->models_json);

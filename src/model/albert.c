@@ -4,6 +4,7 @@
 #include <cblas.h>
 #undef I /* cblas.h may bring complex.h's I */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "edgebert/quant.h"
@@ -140,12 +141,31 @@ typedef struct colseg {
     int c0, c1;
 } colseg;
 
-/* Zero statistics of a matmul input x[N, C] over the used columns. */
+/* The batched engine's per-sentence statistics: how many sentences an N-row
+ * call splits its counts between (0: none, the call is not over the packed
+ * rows or nobody reads them). */
+static int seq_split(const eb_albert_exec *e, int N) {
+    return e->seq_stats && e->nseq > 0 && N == e->seq_rows ? e->nseq : 0;
+}
+
+/* Adds per_row for each of a sentence's rows to its statistic `field`. */
+static void seq_rows_add(eb_albert_exec *e, int N, size_t field, double per_row) {
+    const int ns = seq_split(e, N);
+    for (int j = 0; j < ns; j++) {
+        double *v = (double *)(void *)((char *)&e->seq_stats[j] + field);
+        *v += (double)e->seq_len[j] * per_row;
+    }
+}
+#define SEQ_ROWS(e, N, f, per_row) seq_rows_add(e, N, offsetof(eb_exec_stats, f), per_row)
+
+/* Zero statistics of a matmul input x[N, C] over the used columns (and, for
+ * the batched engine, of each sentence's rows). */
 static void act_stats(eb_albert_exec *e, const float *x, int N, int C, const colseg *sg, int nseg) {
     if (e->no_stats) return;
     colseg full = {0, C};
     const int is_full = sg == NULL;
-    if (is_full && e->reuse_stats && e->have_last && e->last_x == x && e->last_N == N &&
+    const int ns = seq_split(e, N);
+    if (is_full && !ns && e->reuse_stats && e->have_last && e->last_x == x && e->last_N == N &&
         e->last_C == C) {
         e->act_n += e->last[0];
         e->act_nz += e->last[1];
@@ -154,22 +174,28 @@ static void act_stats(eb_albert_exec *e, const float *x, int N, int C, const col
         return;
     }
     if (!sg) sg = &full, nseg = 1;
-    double nz = 0, n = 0, vec = 0, zvec = 0;
-    for (int s = 0; s < nseg; s++) {
-        const int w = sg[s].c1 - sg[s].c0;
-        n += (double)N * w;
-        const int nvec = (w + EB_BM_VEC - 1) / EB_BM_VEC; /* whole vectors */
-        vec += (double)N * nvec;
-        for (int r = 0; r < N; r++)
-            eb_count_nonzero16(x + (size_t)r * C + sg[s].c0, (size_t)w, &nz, &zvec);
-    }
-    e->act_n += n;
-    e->act_nz += nz;
-    e->act_vec += vec;
-    e->act_zvec += zvec;
-    if (is_full) {
-        e->have_last = 1, e->last_x = x, e->last_N = N, e->last_C = C;
-        e->last[0] = n, e->last[1] = nz, e->last[2] = vec, e->last[3] = zvec;
+    for (int j = 0; j < (ns ? ns : 1); j++) {
+        const int r0 = ns ? e->seq_off[j] : 0, rows = ns ? e->seq_len[j] : N;
+        double nz = 0, n = 0, vec = 0, zvec = 0;
+        for (int s = 0; s < nseg; s++) {
+            const int w = sg[s].c1 - sg[s].c0;
+            n += (double)rows * w;
+            const int nvec = (w + EB_BM_VEC - 1) / EB_BM_VEC; /* whole vectors */
+            vec += (double)rows * nvec;
+            for (int r = r0; r < r0 + rows; r++)
+                eb_count_nonzero16(x + (size_t)r * C + sg[s].c0, (size_t)w, &nz, &zvec);
+        }
+        e->act_n += n;
+        e->act_nz += nz;
+        e->act_vec += vec;
+        e->act_zvec += zvec;
+        if (ns) {
+            eb_exec_stats *t = &e->seq_stats[j];
+            t->act_n += n, t->act_nz += nz, t->act_vec += vec, t->act_zvec += zvec;
+        } else if (is_full) {
+            e->have_last = 1, e->last_x = x, e->last_N = N, e->last_C = C;
+            e->last[0] = n, e->last[1] = nz, e->last[2] = vec, e->last[3] = zvec;
+        }
     }
 }
 
@@ -267,6 +293,7 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
             eb_gemm_packed_bf16(y, e->xq, L->bf16, L->b, N, C, OC, EB_EPI_NONE, (uint16_t *)e->xd,
                                 e->threads);
             e->flops += 2.0 * N * OC * used;
+            SEQ_ROWS(e, N, flops, 2.0 * OC * used);
             e->dense_calls++;
             e->bf16_calls++;
             return EB_OK;
@@ -303,6 +330,7 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
                 }
         }
         e->flops += 2.0 * N * OC * used;
+        SEQ_ROWS(e, N, flops, 2.0 * OC * used);
         e->dense_calls++;
         return EB_OK;
     }
@@ -315,11 +343,13 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
         if (st != EB_OK) return st;
         apply_epilogue(y, ldy, N, OC, ep);
         e->flops += 2.0 * N * (double)L->sparse->nnz;
+        SEQ_ROWS(e, N, flops, 2.0 * (double)L->sparse->nnz);
         e->sparse_calls++;
         return EB_OK;
     }
     e->dense_calls++;
     e->flops += 2.0 * N * OC * used;
+    SEQ_ROWS(e, N, flops, 2.0 * OC * used);
     if (whole) {
         if (L->packed)
             eb_gemm_packed(y, x, L->packed, L->b, N, C, OC, ep, e->threads);
@@ -374,6 +404,7 @@ eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_c
     }
     eb_layernorm(s->emb, s->emb, w->emb_ln.g, w->emb_ln.b, N, E, c->layer_norm_eps);
     e->flops_dense += eb_linear_flops(N, H, E);
+    SEQ_ROWS(e, N, flops_dense, eb_linear_flops(1, H, E));
     eb_status st = lin_run(e, s->hidden, H, s->emb, N, &w->map_in, 0, H, NULL, 0, err);
     requant(e, s->hidden, N, H);
     return st;
@@ -388,6 +419,7 @@ static eb_status adapter_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, const
                                   int N, int H, eb_error *err) {
     const int r = A->down.out;
     e->flops_dense += 2 * eb_linear_flops(N, r, H);
+    SEQ_ROWS(e, N, flops_dense, 2 * eb_linear_flops(1, r, H));
     eb_status st = lin_run(e, s->q, r, s->attn_out, N, &A->down, 0, r, NULL, 0, err);
     if (st != EB_OK) return st;
     requant(e, s->q, N, r);
@@ -405,7 +437,7 @@ static eb_status adapter_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, const
 static void attention_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_albert_layer *L, int N,
                          int NH, int HS, float R, const uint8_t *on, int n_on) {
     const int H = NH * HS;
-    const int ns = seq_count(e, N);
+    const int ns = seq_count(e, N), split = seq_split(e, N);
     for (int j = 0; j < ns; j++) {
         int off, n;
         seq_at(e, N, j, &off, &n);
@@ -413,6 +445,7 @@ static void attention_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_alber
         eb_attention(s->ctx + o, s->att, s->q + o, s->k + o, s->v + o, n, NH, HS, s->key_valid + off,
                      L->span_z, R, on, e->threads);
         e->flops += 4.0 * n * n * HS * n_on;
+        if (split) e->seq_stats[j].flops += 4.0 * n * n * HS * n_on;
         for (int h = 0; h < NH; h++) {
             if (!on[h]) continue;
             float *A = s->att + (size_t)h * n * n;
@@ -422,9 +455,11 @@ static void attention_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_alber
                             s->v + o + h * HS, H, 0.0f, s->ctx + o + h * HS, H);
             }
             if (e->no_stats) continue;
-            double zv = 0;
-            eb_count_nonzero16(A, (size_t)n * n, &e->attn_nz, &zv);
+            double zv = 0, nz = 0;
+            eb_count_nonzero16(A, (size_t)n * n, &nz, &zv);
+            e->attn_nz += nz;
             e->attn_n += (double)n * n;
+            if (split) e->seq_stats[j].attn_nz += nz, e->seq_stats[j].attn_n += (double)n * n;
         }
     }
 }
@@ -467,6 +502,9 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         }
         active += n_on;
         e->flops_dense += 4 * eb_linear_flops(N, H, H) + 2 * eb_linear_flops(N, I, H) + 4.0 * sq * H;
+        SEQ_ROWS(e, N, flops_dense, 4 * eb_linear_flops(1, H, H) + 2 * eb_linear_flops(1, I, H));
+        for (int j = 0, nj = seq_split(e, N); j < nj; j++)
+            e->seq_stats[j].flops_dense += 4.0 * e->seq_len[j] * e->seq_len[j] * H;
         float *qkv[3] = {s->q, s->k, s->v};
         const eb_linear *lq[3] = {&L->q, &L->k, &L->v};
         /* Q, K and V (and every head segment of them) read the same input:
@@ -499,6 +537,7 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
                                    EB_EPI_NONE, e->threads);
                 }
                 e->flops += 2.0 * N * W * H;
+                SEQ_ROWS(e, N, flops, 2.0 * W * H);
                 e->dense_calls++;
                 for (int i = 0; i < N; i++) {
                     float *row = qkv[j] + (size_t)i * H;
@@ -542,6 +581,7 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
                 eb_gemm_packed(s->attn_out, t, L->o_on_packed, L->o.b, N, W, H, EB_EPI_NONE,
                                e->threads);
             e->flops += 2.0 * N * H * W;
+            SEQ_ROWS(e, N, flops, 2.0 * H * W);
             e->dense_calls++;
         } else if (n_on == NH)
             st = lin_run(e, s->attn_out, H, s->ctx, N, &L->o, 0, H, NULL, 0, err);

@@ -195,6 +195,13 @@ void eb_albert_classify_at(float *logits, eb_albert_scratch *s, const eb_config 
 /* The fused-epilogue form of a hidden activation (gelu_new, gelu, relu). */
 eb_epilogue eb_albert_epilogue(eb_activation act);
 
+/* The statistics of one sentence of a batched call (eb_albert_exec.seq_stats). */
+typedef struct eb_exec_stats {
+    double flops, flops_dense;
+    double act_n, act_nz, act_vec, act_zvec;
+    double attn_n, attn_nz;
+} eb_exec_stats;
+
 typedef struct eb_albert_exec {
     eb_precision precision;
     int threads; /* eb_run_params.threads: 0 OpenMP's default, 1 this thread only, n at most n */
@@ -228,6 +235,10 @@ typedef struct eb_albert_exec {
     int nseq, seq_rows;
     const int *seq_off, *seq_len;
     int no_stats; /* 1: leave the zero statistics out (nobody reads them) */
+    /* [nseq] or NULL: every statistic of a call over the seq_rows rows is also
+     * added, split by sentence, to seq_stats[j] (the batched engine's
+     * per-sentence work: each sentence gets the counts it gets alone) */
+    eb_exec_stats *seq_stats;
 } eb_albert_exec;
 
 #define EB_EXEC_RB 512

@@ -877,16 +877,17 @@ static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_
     const eb_config *c = &t->cfg;
     int l = layer - 1, heads = 0;
     eb_albert_exec *ex = &es->ctx->ex;
-    const double a_n = ex->act_n, a_nz = ex->act_nz, a_v = ex->act_vec, a_zv = ex->act_zvec;
-    const double t_n = ex->attn_n, t_nz = ex->attn_nz;
+    eb_exec_stats d = {0, 0, ex->act_n, ex->act_nz, ex->act_vec, ex->act_zvec, ex->attn_n,
+                       ex->attn_nz};
     eb_status st = eb_albert_layer_apply_ex(&es->ctx->s, ex, c, &t->w, &t->extras, l, es->n, NULL,
                                             &heads, err);
     if (st != EB_OK) return st;
     es->active_heads[l] = heads;
     /* what the layer's matmuls really saw (the accelerator model's inputs) */
-    if (ex->act_n > a_n) work->act_density = (ex->act_nz - a_nz) / (ex->act_n - a_n);
-    if (ex->act_vec > a_v) work->act_zero_vec = (ex->act_zvec - a_zv) / (ex->act_vec - a_v);
-    if (ex->attn_n > t_n) work->attn_density = (ex->attn_nz - t_nz) / (ex->attn_n - t_n);
+    d.act_n = ex->act_n - d.act_n, d.act_nz = ex->act_nz - d.act_nz;
+    d.act_vec = ex->act_vec - d.act_vec, d.act_zvec = ex->act_zvec - d.act_zvec;
+    d.attn_n = ex->attn_n - d.attn_n, d.attn_nz = ex->attn_nz - d.attn_nz;
+    eb_model_layer_work(t, es->n, heads, &d, work);
     *entropy = 0;
     if (es->need_ramps || l == c->num_hidden_layers - 1) {
         st = eb_albert_classify_at_ex(es->logits, &es->ctx->s, ex, c, &t->w, l, err);
@@ -902,10 +903,42 @@ static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_
             if (es->logits[i] > es->logits[best]) best = i;
         es->layer_labels[l] = best;
     }
-    work->seq_len = es->n;
-    work->active_heads = heads / (c->inner_group_num > 0 ? c->inner_group_num : 1);
-    work->weight_density = t->weight_density;
     return EB_OK;
+}
+
+int eb_model_need_ramps(const eb_model_task *t, const eb_run_params *p) {
+    return t->w.num_ramps > 0 && !(p->policy == EB_POLICY_BASE && p->last_ramp_only);
+}
+
+void eb_model_layer_work(const eb_model_task *t, int n, int heads, const eb_exec_stats *d,
+                         eb_layer_work *w) {
+    const eb_config *c = &t->cfg;
+    if (d->act_n > 0) w->act_density = d->act_nz / d->act_n;
+    if (d->act_vec > 0) w->act_zero_vec = d->act_zvec / d->act_vec;
+    if (d->attn_n > 0) w->attn_density = d->attn_nz / d->attn_n;
+    w->seq_len = n;
+    w->active_heads = heads / (c->inner_group_num > 0 ? c->inner_group_num : 1);
+    w->weight_density = t->weight_density;
+}
+
+void eb_model_fill_result(eb_result *r, const eb_model_task *t, const eb_run_params *p,
+                          const eb_sentence_report *rep, const float *logits, int n_tokens,
+                          int need_ramps, double flops, double flops_dense) {
+    const eb_config *c = &t->cfg;
+    r->num_layers = c->num_hidden_layers;
+    r->n_tokens = n_tokens;
+    r->exit_layer = rep->layers_run;
+    r->predicted_layer = p->policy == EB_POLICY_LAI ? rep->predicted_layer : 0;
+    for (int l = 0; l < rep->layers_run; l++)
+        r->entropies[l] = rep->entropies[l];
+    if (!need_ramps)
+        r->entropies[rep->layers_run - 1] =
+            c->num_labels > 1 ? eb_entropy_logits(logits, c->num_labels) : 0;
+    r->hw = rep->hw;
+    r->flops = flops;
+    r->flops_dense = flops_dense;
+    finish_result(r, logits, c->num_labels);
+    r->layer_labels[rep->layers_run - 1] = r->label;
 }
 
 eb_status eb_model_run_settings(const eb_model *m, const eb_model_task *t,
@@ -972,7 +1005,7 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     eb_albert_exec_reset_stats(ex);
     s = eb_albert_embed_ex(&ctx->s, ex, c, &t->w, ids, type_ids, n, err);
     if (s != EB_OK) return s;
-    const int ramps = t->w.num_ramps > 0 && !(p.policy == EB_POLICY_BASE && p.last_ramp_only);
+    const int ramps = eb_model_need_ramps(t, &p);
     engine_source es = {ctx, t, n, ramps, {0}, 0, r->active_heads, r->layer_labels};
     eb_layer_source src = {c->num_hidden_layers, n, &es, engine_run_layer};
     eb_policy_params pp = eb_policy_params_from_run(&p, t->lut_view.data ? &t->lut_view : NULL);
@@ -984,20 +1017,7 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
         s = eb_albert_classify_at_ex(es.logits, &ctx->s, ex, c, &t->w, rep.layers_run - 1, err);
         if (s != EB_OK) return s;
     }
-    r->num_layers = c->num_hidden_layers;
-    r->n_tokens = n;
-    r->exit_layer = rep.layers_run;
-    r->predicted_layer = p.policy == EB_POLICY_LAI ? rep.predicted_layer : 0;
-    for (int l = 0; l < rep.layers_run; l++)
-        r->entropies[l] = rep.entropies[l];
-    if (!es.need_ramps)
-        r->entropies[rep.layers_run - 1] =
-            c->num_labels > 1 ? eb_entropy_logits(es.logits, c->num_labels) : 0;
-    r->hw = rep.hw;
-    r->flops = ex->flops;
-    r->flops_dense = ex->flops_dense;
-    finish_result(r, es.logits, c->num_labels);
-    r->layer_labels[rep.layers_run - 1] = r->label;
+    eb_model_fill_result(r, t, &p, &rep, es.logits, n, es.need_ramps, ex->flops, ex->flops_dense);
     return EB_OK;
 }
 

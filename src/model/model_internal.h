@@ -89,6 +89,25 @@ eb_status eb_model_run_settings(const eb_model *m, const eb_model_task *t,
                                 const eb_run_params *params, eb_run_params *p, float *thr,
                                 eb_error *err);
 
+/* Whether a run computes the off-ramp after every layer (the per-layer
+ * entropies and labels of the result), not only where the sentence stops:
+ * when the task has off-ramps, unless policy base with last_ramp_only. */
+int eb_model_need_ramps(const eb_model_task *t, const eb_run_params *p);
+
+/* The accelerator model's input for one layer of a sentence of n tokens:
+ * what the layer's matmuls saw (d: the statistics the layer added, for that
+ * sentence alone), the heads it computed (all inner layers together). */
+void eb_model_layer_work(const eb_model_task *t, int n, int heads, const eb_exec_stats *d,
+                         eb_layer_work *w);
+
+/* The result of a sentence that the policy ran (rep), answered by `logits`
+ * of its last layer run: label, probabilities, layers, entropies, exit and
+ * predicted layer, V/F, time, energy, flops.  r->active_heads and
+ * r->layer_labels of the layers run are the caller's. */
+void eb_model_fill_result(eb_result *r, const eb_model_task *t, const eb_run_params *p,
+                          const eb_sentence_report *rep, const float *logits, int n_tokens,
+                          int need_ramps, double flops, double flops_dense);
+
 /* Find a task by name (NULL = first).  Returns NULL when unknown. */
 const eb_model_task *eb_model_find_task(const eb_model *m, const char *name);
 

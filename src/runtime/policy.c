@@ -58,21 +58,19 @@ static double cost_cycles(const eb_hw_cost *c) {
     return c->pu_cycles + c->sfu_cycles;
 }
 
-eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
-                        const eb_layer_source *src, eb_sentence_report *out, eb_error *err) {
-    memset(out, 0, sizeof *out);
-    int L = src->num_layers, n = pp->mac_size, p = pp->predict_after;
+/* The checks of a run: layers, length, MAC size, policy, target, table. */
+static eb_status check_run(const eb_policy_params *pp, int L, int seq_len, eb_error *err) {
+    int n = pp->mac_size, p = pp->predict_after;
     if (L < 1 || L > EB_MAX_LAYERS)
         return eb_fail(err, EB_ERR_ARG, "policy: %d layers (must be 1..%d)", L, EB_MAX_LAYERS);
-    if (src->seq_len < 1 || src->seq_len > EB_MAX_TOKENS)
-        return eb_fail(err, EB_ERR_ARG, "policy: sequence length %d (must be 1..%d)", src->seq_len,
+    if (seq_len < 1 || seq_len > EB_MAX_TOKENS)
+        return eb_fail(err, EB_ERR_ARG, "policy: sequence length %d (must be 1..%d)", seq_len,
                        EB_MAX_TOKENS);
     if (n < 4 || n > 64) return eb_fail(err, EB_ERR_ARG, "policy: MAC size %d (must be 4..64)", n);
     if ((unsigned)pp->policy > EB_POLICY_LAI)
         return eb_fail(err, EB_ERR_ARG, "policy: unknown policy %d", (int)pp->policy);
     if (!(pp->latency_target_ms > 0))
         return eb_fail(err, EB_ERR_ARG, "policy: latency target must be > 0 ms");
-    if (!src->run_layer) return eb_fail(err, EB_ERR_ARG, "policy: layer source has no run_layer");
     if (pp->policy == EB_POLICY_LAI) {
         if (!pp->lut) return eb_fail(err, EB_ERR_ARG, "policy lai: no predictor table given");
         if (p < 1 || p >= L)
@@ -83,72 +81,50 @@ eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
                            "policy lai: the predictor table predicts after layer %d, not %d",
                            pp->lut->predict_after, p);
     }
-    const eb_hw_params *hp = &hw->p;
-    eb_hw_report *r = &out->hw;
-    double T = pp->latency_target_ms;
-    double v = hp->vdd_nom, f;
-    double dummy;
-    eb_hw_choose_vf(hw, INFINITY, &dummy, &f); /* top frequency */
-    eb_status st = set_power(pp, v, f, err);
-    if (st) return st;
-    if (pp->count_wakeup) eb_hw_charge_stall(hw, n, eb_hw_ldo_ns(hw, hp->vdd_standby, v), v, f, r);
+    return EB_OK;
+}
 
-    eb_layer_work w = eb_layer_work_dense(src->seq_len);
+eb_status eb_policy_begin(const eb_hw_model *hw, const eb_policy_params *pp, int num_layers,
+                          int seq_len, eb_policy_state *st, eb_sentence_report *out,
+                          eb_error *err) {
+    memset(out, 0, sizeof *out);
+    memset(st, 0, sizeof *st);
+    eb_status s = check_run(pp, num_layers, seq_len, err);
+    if (s) return s;
+    const eb_hw_params *hp = &hw->p;
+    const int n = pp->mac_size;
+    double dummy;
+    st->num_layers = num_layers;
+    st->seq_len = seq_len;
+    st->limit = num_layers;
+    st->vdd = hp->vdd_nom;
+    eb_hw_choose_vf(hw, INFINITY, &dummy, &st->freq_mhz); /* top frequency */
+    s = set_power(pp, st->vdd, st->freq_mhz, err);
+    if (s) return s;
+    eb_hw_report *r = &out->hw;
+    if (pp->count_wakeup)
+        eb_hw_charge_stall(hw, n, eb_hw_ldo_ns(hw, hp->vdd_standby, st->vdd), st->vdd,
+                           st->freq_mhz, r);
+    eb_layer_work w = eb_layer_work_dense(seq_len);
     eb_hw_cost c;
     eb_hw_embed_cost(hw, n, &w, &c);
-    eb_hw_charge(hw, n, &c, v, f, r);
+    eb_hw_charge(hw, n, &c, st->vdd, st->freq_mhz, r);
     out->pu_cycles += c.pu_cycles;
     out->sfu_cycles += c.sfu_cycles;
+    return EB_OK;
+}
 
-    int offramps = pp->policy != EB_POLICY_BASE;
-    int limit = L, exit_layer = 0;
-    for (int l = 1; l <= limit; l++) {
-        float e = 0;
-        w = eb_layer_work_dense(src->seq_len);
-        st = src->run_layer(src->ud, l, &e, &w, err);
-        if (st) return eb_fail_prefix(err, "layer %d", l);
-        if (!isfinite(e)) return eb_fail(err, EB_ERR_NUMERIC, "layer %d: entropy is not finite", l);
-        if (w.seq_len < 1 || w.seq_len > EB_MAX_TOKENS)
-            return eb_fail(err, EB_ERR_ARG, "layer %d: work has sequence length %d", l, w.seq_len);
-        out->entropies[l - 1] = e;
-        out->layers_run = l;
-        eb_hw_layer_cost(hw, n, &w, offramps, &c);
-        eb_hw_charge(hw, n, &c, v, f, r);
-        out->pu_cycles += c.pu_cycles;
-        out->sfu_cycles += c.sfu_cycles;
-        if (offramps && (double)e < pp->threshold) {
-            exit_layer = l;
-            break;
-        }
-        if (pp->policy == EB_POLICY_LAI && l == p) {
-            int pred = eb_exit_lut_predict(pp->lut, e, pp->threshold, L);
-            if (pred <= p) pred = p + 1;
-            if (pred > L) pred = L;
-            out->predicted_layer = pred;
-            limit = pred;
-            /* Freq_opt = N_cycles / (T - T_elapsed), with the worst-case
-             * switching stall taken out of the budget */
-            double n_cycles = (pred - p) * cost_cycles(&c);
-            double t_el = r->time_ms;
-            double stall_ms = eb_hw_transition_ns(hw, hp->vdd_nom, hp->vdd_min, 1, 2) * 1e-6;
-            double budget = T - t_el - stall_ms;
-            double freq_req = budget > 0 ? n_cycles / (budget * 1e3) : INFINITY;
-            double nv, nf;
-            eb_hw_choose_vf(hw, freq_req, &nv, &nf);
-            out->n_cycles = n_cycles;
-            out->t_elapsed_ms = t_el;
-            out->freq_req_mhz = freq_req;
-            double stall = eb_hw_transition_ns(hw, v, nv, f, nf);
-            if (stall > 0) eb_hw_charge_stall(hw, n, stall, EB_MAX(v, nv), EB_MAX(f, nf), r);
-            v = nv;
-            f = nf;
-            st = set_power(pp, v, f, err);
-            if (st) return st;
-        }
-    }
+/* The end of a sentence: base's final classifier, exit layer, V/F, deadline,
+ * standby energy. */
+static void finish_run(const eb_hw_model *hw, const eb_policy_params *pp, eb_policy_state *st,
+                       int exit_layer, eb_sentence_report *out) {
+    const eb_hw_params *hp = &hw->p;
+    const int n = pp->mac_size;
+    eb_hw_report *r = &out->hw;
     if (pp->policy == EB_POLICY_BASE) {
+        eb_hw_cost c;
         eb_hw_classifier_cost(hw, n, &c);
-        eb_hw_charge(hw, n, &c, v, f, r);
+        eb_hw_charge(hw, n, &c, st->vdd, st->freq_mhz, r);
         out->pu_cycles += c.pu_cycles;
         out->sfu_cycles += c.sfu_cycles;
     }
@@ -156,12 +132,84 @@ eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
     out->exit_layer = exit_layer;
     if (pp->policy == EB_POLICY_LAI && out->predicted_layer == 0)
         out->predicted_layer = exit_layer; /* exited at or before layer p */
-    r->vdd = v;
-    r->freq_mhz = f;
+    r->vdd = st->vdd;
+    r->freq_mhz = st->freq_mhz;
+    const double T = pp->latency_target_ms;
     r->deadline_met = r->time_ms <= T * (1 + 1e-12);
     double idle = T - r->time_ms;
     if (idle > 0) out->standby_uj = eb_hw_leak_mw(hw, n, hp->vdd_standby) * idle;
+    st->done = 1;
+}
+
+eb_status eb_policy_step(const eb_hw_model *hw, const eb_policy_params *pp, eb_policy_state *st,
+                         float e, const eb_layer_work *w, eb_sentence_report *out, eb_error *err) {
+    const int l = out->layers_run + 1, L = st->num_layers, n = pp->mac_size;
+    const int p = pp->predict_after;
+    if (st->done || l > st->limit)
+        return eb_fail(err, EB_ERR_ARG, "policy: layer %d after the sentence stopped", l);
+    if (!isfinite(e)) return eb_fail(err, EB_ERR_NUMERIC, "layer %d: entropy is not finite", l);
+    if (w->seq_len < 1 || w->seq_len > EB_MAX_TOKENS)
+        return eb_fail(err, EB_ERR_ARG, "layer %d: work has sequence length %d", l, w->seq_len);
+    const eb_hw_params *hp = &hw->p;
+    eb_hw_report *r = &out->hw;
+    out->entropies[l - 1] = e;
+    out->layers_run = l;
+    const int offramps = pp->policy != EB_POLICY_BASE;
+    eb_hw_cost c;
+    eb_hw_layer_cost(hw, n, w, offramps, &c);
+    eb_hw_charge(hw, n, &c, st->vdd, st->freq_mhz, r);
+    out->pu_cycles += c.pu_cycles;
+    out->sfu_cycles += c.sfu_cycles;
+    if (offramps && (double)e < pp->threshold) {
+        finish_run(hw, pp, st, l, out);
+        return EB_OK;
+    }
+    if (pp->policy == EB_POLICY_LAI && l == p) {
+        int pred = eb_exit_lut_predict(pp->lut, e, pp->threshold, L);
+        if (pred <= p) pred = p + 1;
+        if (pred > L) pred = L;
+        out->predicted_layer = pred;
+        st->limit = pred;
+        /* Freq_opt = N_cycles / (T - T_elapsed), with the worst-case
+         * switching stall taken out of the budget */
+        double n_cycles = (pred - p) * cost_cycles(&c);
+        double t_el = r->time_ms;
+        double stall_ms = eb_hw_transition_ns(hw, hp->vdd_nom, hp->vdd_min, 1, 2) * 1e-6;
+        double budget = pp->latency_target_ms - t_el - stall_ms;
+        double freq_req = budget > 0 ? n_cycles / (budget * 1e3) : INFINITY;
+        double nv, nf;
+        eb_hw_choose_vf(hw, freq_req, &nv, &nf);
+        out->n_cycles = n_cycles;
+        out->t_elapsed_ms = t_el;
+        out->freq_req_mhz = freq_req;
+        const double v = st->vdd, f = st->freq_mhz;
+        double stall = eb_hw_transition_ns(hw, v, nv, f, nf);
+        if (stall > 0) eb_hw_charge_stall(hw, n, stall, EB_MAX(v, nv), EB_MAX(f, nf), r);
+        st->vdd = nv;
+        st->freq_mhz = nf;
+        eb_status s = set_power(pp, nv, nf, err);
+        if (s) return s;
+    }
+    if (l >= st->limit) finish_run(hw, pp, st, 0, out);
     return EB_OK;
+}
+
+eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
+                        const eb_layer_source *src, eb_sentence_report *out, eb_error *err) {
+    if (!src->run_layer) {
+        memset(out, 0, sizeof *out);
+        return eb_fail(err, EB_ERR_ARG, "policy: layer source has no run_layer");
+    }
+    eb_policy_state st;
+    eb_status s = eb_policy_begin(hw, pp, src->num_layers, src->seq_len, &st, out, err);
+    for (int l = 1; s == EB_OK && !st.done; l++) {
+        float e = 0;
+        eb_layer_work w = eb_layer_work_dense(src->seq_len);
+        s = src->run_layer(src->ud, l, &e, &w, err);
+        if (s) return eb_fail_prefix(err, "layer %d", l);
+        s = eb_policy_step(hw, pp, &st, e, &w, out, err);
+    }
+    return s;
 }
 
 /* ------------------------------------------------------------------ */

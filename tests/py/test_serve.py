@@ -3,9 +3,10 @@
 this test and stopped by it.  Checks that
 - an unbatched answer is byte for byte what `edgebert classify --json` prints (texts,
   pairs, tasks, af8, lai with a latency target);
-- answers of the batched engine (concurrent requests, and "texts" arrays) equal the
-  per-sentence engine's in every field they share, in input order, and that batches
-  of more than one sentence really ran (metrics);
+- answers of the batched engine (concurrent requests with policies, thresholds and
+  latency targets of their own, af8, pairs, and "texts" arrays) equal the object
+  `classify --json` prints field for field (V/F, time, energy, deadline included), in
+  input order, and batches of more than one sentence really ran (metrics);
 - bad input of every kind gets a 4xx with a JSON error naming the field, and the
   server keeps answering;
 - /health, /v1/models, /metrics (every metric edgebert_...);
@@ -105,16 +106,58 @@ def close(a, b, tol=1e-4):
     return all(abs(x - y) <= tol * max(1.0, abs(y)) for x, y in zip(a, b)) and len(a) == len(b)
 
 
-def same_batched(b, full):
-    """Do a batched answer and a per-sentence answer agree on what both carry?"""
-    keys = ("label", "label_id", "exit_layer", "num_layers", "n_tokens", "truncated")
-    if any(b[k] != full[k] for k in keys):
-        return "fields %s differ: %s vs %s" % (keys, [b[k] for k in keys], [full[k] for k in keys])
-    if not close(b["logits"], full["logits"]) or not close(b["probs"], full["probs"]):
-        return "logits/probs differ: %s vs %s" % (b["logits"], full["logits"])
-    if not close([b["entropy"]], [full["entropies"][-1]]):
-        return "entropy %s vs %s" % (b["entropy"], full["entropies"][-1])
+def same_answer(b, full):
+    """Does a served answer equal a `classify --json` object field for field?  The same
+    keys; integers, strings and booleans exactly; numbers printed with 6 digits to 1e-4
+    relative (a batch of several sentences may round a product differently)."""
+    if sorted(b) != sorted(full):
+        return "keys %s vs %s" % (sorted(b), sorted(full))
+    for k, v in full.items():
+        w = b[k]
+        if isinstance(v, dict):
+            why = same_answer(w, v)
+            if why:
+                return "%s: %s" % (k, why)
+        elif isinstance(v, list) and v and isinstance(v[0], float):
+            if not close(w, v):
+                return "%s: %s vs %s" % (k, w, v)
+        elif isinstance(v, float) and not isinstance(w, bool):
+            if not close([w], [v]):
+                return "%s: %s vs %s" % (k, w, v)
+        elif w != v:
+            return "%s: %r vs %r" % (k, w, v)
     return None
+
+
+def cli_args(body):
+    """The classify arguments of a request body."""
+    args = []
+    for key, opt in (("task", "--task"), ("policy", "--policy"), ("threshold", "--threshold"),
+                     ("latency_target_ms", "--latency-target"), ("precision", "--precision")):
+        if key in body:
+            args += [opt, str(body[key])]
+    return args + ["--", body["text"]] + ([body["text_b"]] if "text_b" in body else [])
+
+
+def metric(s, prefix):
+    st, m = http(s.url + "/metrics")
+    found = [l for l in m.splitlines() if l.startswith(prefix)]
+    return int(float(found[0].split()[-1])) if found else 0
+
+
+def concurrent(s, bodies):
+    """POST every body at once; the answers in order."""
+    answers = [None] * len(bodies)
+    barrier = threading.Barrier(len(bodies))
+
+    def one(i):
+        barrier.wait(timeout=10)
+        answers[i] = http(s.url + "/v1/classify", bodies[i])
+
+    th = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+    [x.start() for x in th]
+    [x.join(timeout=120) for x in th]
+    return [a if a else (0, "") for a in answers]
 
 
 def test_exact(s):
@@ -138,43 +181,58 @@ def test_exact(s):
 
 
 def test_batched(s):
+    # concurrent single-text requests, each with settings of its own: the engine
+    # batches those of one task and precision together
+    bodies = []
+    for i, t in enumerate(SENTENCES):
+        b = {"text": t}
+        if i % 4 == 1:
+            b.update(policy="lai", latency_target_ms=[0.03, 0.1, 5][i % 3])
+        elif i % 4 == 2:
+            b.update(policy="base")
+        elif i % 4 == 3:
+            b.update(threshold=0.2)
+        if i >= 8:
+            b.update(precision="af8")  # a batch of af8 sentences (ee, lai, base)
+        bodies.append(b)
+    bodies += [{"text": "a man is playing", "text_b": "a person plays", "task": "mrpc"},
+               {"text": "the cat sat", "text_b": "a dog ran", "task": "mrpc", "policy": "lai"},
+               {"text": SENTENCES[4], "task": "cola", "policy": "base"}]
+    before = sum(metric(s, 'edgebert_sentences_total{task="%s",engine="batched"}' % t)
+                 for t in ("sst2", "cola", "mrpc"))
+    runs0 = metric(s, "edgebert_batch_size_count")
+    ones0 = metric(s, 'edgebert_batch_size_bucket{le="1"}')
+    answers = concurrent(s, bodies)
+    bad = []
+    for body, (st, out) in zip(bodies, answers):
+        if st != 200:
+            bad.append("%r: HTTP %d %s" % (body, st, out))
+            continue
+        # against the per-sentence engine: the server's own ("batch": false) and, for
+        # one text of every kind, classify --json itself
+        st2, alone = http(s.url + "/v1/classify", dict(body, batch=False))
+        why = same_answer(json.loads(out), json.loads(alone)) if st2 == 200 else alone
+        if why:
+            bad.append("%r: %s" % (body, why))
+    for i in (0, 1, 2, 3, 8, 9, 12, 13):
+        want = classify_cli(cli_args(bodies[i]))
+        why = same_answer(json.loads(answers[i][1]), json.loads(want)) if answers[i][0] == 200 \
+            else answers[i][1]
+        if why:
+            bad.append("%r vs classify --json: %s" % (bodies[i], why))
+    after = sum(metric(s, 'edgebert_sentences_total{task="%s",engine="batched"}' % t)
+                for t in ("sst2", "cola", "mrpc"))
+    runs = metric(s, "edgebert_batch_size_count") - runs0
+    ones = metric(s, 'edgebert_batch_size_bucket{le="1"}') - ones0
+    if after - before < len(bodies) or runs - ones < 1:
+        bad.append("not all batched or no batch of more than one sentence ran (batched %d of %d, "
+                   "runs %d, of one %d)" % (after - before, len(bodies), runs, ones))
+    report("serve_batched_equals_classify_json", not bad, "; ".join(bad))
+    # a texts array: in order, equal to the single answers
     full = {}
-    for t in SENTENCES:
+    for t in SENTENCES[:8]:
         st, out = http(s.url + "/v1/classify", {"text": t, "batch": False})
         full[t] = json.loads(out)
-    # concurrent single-text requests: the engine batches them
-    answers = {}
-    barrier = threading.Barrier(len(SENTENCES))
-
-    def one(t):
-        barrier.wait(timeout=10)
-        answers[t] = http(s.url + "/v1/classify", {"text": t})
-
-    th = [threading.Thread(target=one, args=(t,)) for t in SENTENCES]
-    [x.start() for x in th]
-    [x.join(timeout=60) for x in th]
-    bad = []
-    for t in SENTENCES:
-        st, out = answers.get(t, (0, ""))
-        if st != 200:
-            bad.append("%r: HTTP %d %s" % (t, st, out))
-            continue
-        why = same_batched(json.loads(out), full[t])
-        if why:
-            bad.append("%r: %s" % (t, why))
-    st, m = http(s.url + "/metrics")
-    batched = [l for l in m.splitlines() if l.startswith("edgebert_sentences_total{task=\"sst2\","
-                                                           "engine=\"batched\"}")]
-    n_batched = int(float(batched[0].split()[-1])) if batched else 0
-    multi = [l for l in m.splitlines() if l.startswith('edgebert_batch_size_bucket{le="1"}')]
-    count = [l for l in m.splitlines() if l.startswith("edgebert_batch_size_count")]
-    runs_of_one = int(multi[0].split()[-1]) if multi else 0
-    runs = int(count[0].split()[-1]) if count else 0
-    if n_batched < len(SENTENCES) or runs - runs_of_one < 1:
-        bad.append("no batch of more than one sentence ran (batched %d, runs %d, of one %d)"
-                   % (n_batched, runs, runs_of_one))
-    report("serve_concurrent_batched_equal_unbatched", not bad, "; ".join(bad))
-    # a texts array: in order, equal to the single answers
     some = SENTENCES[:8]  # the test server allows 8 texts per request
     st, out = http(s.url + "/v1/classify", {"texts": some})
     bad = []
@@ -182,10 +240,10 @@ def test_batched(s):
     if len(arr) != len(some):
         bad.append("HTTP %d, %d answers for %d texts" % (st, len(arr), len(some)))
     for t, a in zip(some, arr):
-        why = same_batched(a, full[t])
+        why = same_answer(a, full[t])
         if why:
             bad.append("%r: %s" % (t, why))
-    # "batch": false arrays, and pairs (never batched), answer the full objects in order
+    # "batch": false arrays with a pair answer the full objects in order
     st2, out2 = http(s.url + "/v1/classify", {"texts": SENTENCES[:3] + [["a", "b"]],
                                                "batch": False})
     arr2 = json.loads(out2) if st2 == 200 else []
