@@ -172,7 +172,7 @@ int eb_cmd_compress_report(int argc, char **argv) {
         agree += rs[0].pred[i] == rs[1].pred[i];
     sizes sz;
     if (!model_sizes(mpath, p.task, &sz)) goto done;
-    const char *names[2] = {"fp32", "af8"};
+    const char *names[2] = {eb_precision_name(precs[0]), eb_precision_name(precs[1])};
     if (ev.json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "model", mpath);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edgebert/runtime.h"
 #include "util/util.h"
 
 static int bad(char *msg, size_t cap, int status, const char *fmt, ...) {
@@ -82,27 +83,24 @@ static int parse(const char *body, size_t len, const eb_serve_limits *lim, eb_se
             r->p.task = f->valuestring;
         } else if (!strcmp(k, "policy")) {
             const char *v = cJSON_IsString(f) ? f->valuestring : NULL;
-            if (!v) return bad(msg, cap, 400, "policy: must be a string (base, ee or lai)");
-            if (!strcmp(v, "base"))
-                r->p.policy = EB_POLICY_BASE;
-            else if (!strcmp(v, "ee"))
-                r->p.policy = EB_POLICY_EE;
-            else if (!strcmp(v, "lai"))
-                r->p.policy = EB_POLICY_LAI;
-            else
-                return bad(msg, cap, 400, "policy: unknown policy (base, ee or lai)");
+            int pol = v ? eb_policy_parse(v) : -1;
+            if (pol < 0) {
+                char names[128];
+                return bad(msg, cap, 400, "policy: %s (%s)",
+                           v ? "unknown policy" : "must be a string",
+                           eb_policy_names(names, sizeof names, ", ", " or "));
+            }
+            r->p.policy = (eb_policy)pol;
         } else if (!strcmp(k, "precision")) {
             const char *v = cJSON_IsString(f) ? f->valuestring : NULL;
-            if (!v)
-                return bad(msg, cap, 400, "precision: must be a string (fp32, af8 or af8-bf16)");
-            if (!strcmp(v, "fp32"))
-                r->p.precision = EB_PRECISION_FP32;
-            else if (!strcmp(v, "af8"))
-                r->p.precision = EB_PRECISION_AF8;
-            else if (!strcmp(v, "af8-bf16"))
-                r->p.precision = EB_PRECISION_AF8_BF16;
-            else
-                return bad(msg, cap, 400, "precision: unknown precision (fp32, af8 or af8-bf16)");
+            int prec = v ? eb_precision_parse(v) : -1;
+            if (prec < 0) {
+                char names[128];
+                return bad(msg, cap, 400, "precision: %s (%s)",
+                           v ? "unknown precision" : "must be a string",
+                           eb_precision_names(names, sizeof names, ", ", " or "));
+            }
+            r->p.precision = (eb_precision)prec;
         } else if (!strcmp(k, "threshold")) {
             if (cJSON_IsNull(f)) continue; /* the model's own */
             if (!cJSON_IsNumber(f) || !isfinite(f->valuedouble) || f->valuedouble < 0)

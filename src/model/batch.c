@@ -152,7 +152,7 @@ eb_status eb_batch_classify_typed(eb_batch *b, const int32_t *const *ids,
     }
     if (n == 0) return EB_OK;
     eb_albert_exec *ex = &b->ex;
-    if (p.precision != EB_PRECISION_FP32 && !eb_albert_exec_need_af8(ex, &m->alloc))
+    if (eb_precision_af8(p.precision) && !eb_albert_exec_need_af8(ex, &m->alloc))
         return eb_fail(err, EB_ERR_NOMEM, "batch: out of memory for the af8 path's scratch");
     ex->precision = p.precision;
     ex->threads = p.threads;
@@ -162,9 +162,10 @@ eb_status eb_batch_classify_typed(eb_batch *b, const int32_t *const *ids,
     st = eb_albert_embed_ex(&b->s, ex, c, &t->w, b->ids, b->types, rows, err);
     /* the exit rules of eb_policy_run for each sentence */
     const int L = c->num_hidden_layers;
-    const int offramps = p.policy != EB_POLICY_BASE;
+    const unsigned needs = eb_policy_info_of(p.policy)->needs; /* checked by run_settings */
+    const int offramps = (needs & EB_POLICY_NEEDS_THRESHOLD) != 0;
     const int ramps = offramps && t->w.num_ramps > 0; /* an entropy at every layer */
-    const int lai = p.policy == EB_POLICY_LAI;
+    const int lai = (needs & EB_POLICY_NEEDS_LUT) != 0;
     int ns = n;
     for (int l = 0; l < L && ns > 0 && st == EB_OK; l++) {
         st = eb_albert_layer_apply_ex(&b->s, ex, c, &t->w, &t->extras, l, rows, NULL, NULL, err);

@@ -43,8 +43,10 @@ static void add_task_summary(cJSON *jt, const eb_model_task *t) {
     cJSON_AddNumberToObject(jt, "offramps", t->w.num_ramps);
     cJSON_AddNumberToObject(jt, "adapter_size", t->w.adapters ? t->w.adapter_size : 0);
     cJSON_AddNumberToObject(jt, "truncate_head", t->extras.truncate_head);
-    if (t->extras.default_threshold >= 0) cJSON_AddNumberToObject(jt, "threshold", t->extras.default_threshold);
-    if (t->extras.lai_threshold >= 0) cJSON_AddNumberToObject(jt, "lai_threshold", t->extras.lai_threshold);
+    const eb_policy_info *pol = eb_policy_table(NULL);
+    for (int p = 0; p < EB_NUM_POLICIES; p++)
+        if (pol[p].info_key && t->extras.threshold[p] >= 0)
+            cJSON_AddNumberToObject(jt, pol[p].info_key, t->extras.threshold[p]);
     cJSON_AddBoolToObject(jt, "has_exit_predictor", t->lut_view.data != NULL);
     if (t->lut_view.data) cJSON_AddNumberToObject(jt, "predict_after", t->lut_view.predict_after);
     cJSON_AddNumberToObject(jt, "encoder_weight_density", t->weight_density);

@@ -911,28 +911,29 @@ static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_
 eb_status eb_model_run_settings(const eb_model *m, const eb_model_task *t,
                                 const eb_run_params *params, eb_run_params *p, float *thr,
                                 eb_error *err) {
-    if ((unsigned)p->policy > EB_POLICY_LAI)
-        return eb_fail(err, EB_ERR_ARG, "unknown policy %d", (int)p->policy);
-    if (p->policy == EB_POLICY_LAI && !t->lut_view.data)
+    const eb_policy_info *pi = eb_policy_info_of(p->policy);
+    if (!pi) return eb_fail(err, EB_ERR_ARG, "unknown policy %d", (int)p->policy);
+    const int predicts = (pi->needs & EB_POLICY_NEEDS_LUT) != 0;
+    if (predicts && !t->lut_view.data)
         return eb_fail(
             err, EB_ERR_ARG,
-            "%s: task %s has no exit predictor table (exit_lut.csv), needed by --policy lai",
-            m->path, t->name);
-    if (p->policy == EB_POLICY_LAI && p->predict_after != t->lut_view.predict_after) {
+            "%s: task %s has no exit predictor table (exit_lut.csv), needed by --policy %s",
+            m->path, t->name, pi->name);
+    if (predicts && p->predict_after != t->lut_view.predict_after) {
         if (params && params->predict_after != 1) /* the user asked for another p */
             return eb_fail(err, EB_ERR_ARG, "%s: task %s predicts after layer %d, not %d", m->path,
                            t->name, t->lut_view.predict_after, p->predict_after);
         p->predict_after = t->lut_view.predict_after;
     }
     float th = p->threshold;
-    if (th < 0)
-        th = (p->policy == EB_POLICY_LAI && t->extras.lai_threshold >= 0)
-                 ? t->extras.lai_threshold
-                 : t->extras.default_threshold;
+    if (th < 0) { /* the model's own: the policy's calibrated threshold, or the one it falls
+                     back to */
+        th = t->extras.threshold[pi->id];
+        if (th < 0) th = t->extras.threshold[pi->threshold_from];
+    }
     if (t->w.num_ramps == 0 || th < 0) th = 0; /* entropy < 0 never holds: no early exit */
     *thr = th;
-    if (p->precision != EB_PRECISION_FP32 && p->precision != EB_PRECISION_AF8 &&
-        p->precision != EB_PRECISION_AF8_BF16)
+    if (!eb_precision_info_of(p->precision))
         return eb_fail(err, EB_ERR_ARG, "unknown precision %d", (int)p->precision);
     if (p->threads < 0)
         return eb_fail(err, EB_ERR_ARG, "threads must be >= 0 (got %d)", p->threads);
@@ -963,16 +964,18 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     float thr;
     eb_status s = eb_model_run_settings(m, t, params, &p, &thr, err);
     if (s != EB_OK) return s;
+    const eb_policy_info *pi = eb_policy_info_of(p.policy); /* checked above */
     memset(ctx->s.key_valid, 1, (size_t)n);
     eb_albert_exec *ex = &ctx->ex;
-    if (p.precision != EB_PRECISION_FP32 && !eb_albert_exec_need_af8(ex, &m->alloc))
+    if (eb_precision_af8(p.precision) && !eb_albert_exec_need_af8(ex, &m->alloc))
         return eb_fail(err, EB_ERR_NOMEM, "out of memory for the af8 path's scratch");
     ex->precision = p.precision;
     ex->threads = p.threads;
     eb_albert_exec_reset_stats(ex);
     s = eb_albert_embed_ex(&ctx->s, ex, c, &t->w, ids, type_ids, n, err);
     if (s != EB_OK) return s;
-    const int ramps = t->w.num_ramps > 0 && !(p.policy == EB_POLICY_BASE && p.last_ramp_only);
+    const int ramps = t->w.num_ramps > 0 &&
+                      !(!(pi->needs & EB_POLICY_NEEDS_THRESHOLD) && p.last_ramp_only);
     engine_source es = {ctx, t, n, ramps, {0}, 0, r->active_heads, r->layer_labels};
     eb_layer_source src = {c->num_hidden_layers, n, &es, engine_run_layer};
     eb_policy_params pp = eb_policy_params_from_run(&p, t->lut_view.data ? &t->lut_view : NULL);
@@ -987,7 +990,7 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     r->num_layers = c->num_hidden_layers;
     r->n_tokens = n;
     r->exit_layer = rep.layers_run;
-    r->predicted_layer = p.policy == EB_POLICY_LAI ? rep.predicted_layer : 0;
+    r->predicted_layer = (pi->needs & EB_POLICY_NEEDS_LUT) ? rep.predicted_layer : 0;
     for (int l = 0; l < rep.layers_run; l++)
         r->entropies[l] = rep.entropies[l];
     if (!es.need_ramps)
