@@ -99,27 +99,30 @@ int eb_cli_parse_int(const char *cmd, const char *opt, const char *val, int *out
     return 1;
 }
 
-int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out) {
-    int p = val ? eb_policy_parse(val) : -1;
-    if (p < 0) {
-        char names[128];
-        fprintf(stderr, "edgebert %s: --policy must be %s\n", cmd,
-                eb_policy_names(names, sizeof names, ", ", " or "));
+/* A name of a table (parse: its row, or -1), or a usage message listing the names. */
+static int parse_named(const char *cmd, const char *opt, const char *val, int (*parse)(const char *),
+                       const char *(*names)(char *, size_t, const char *, const char *), int *out) {
+    int k = val ? parse(val) : -1;
+    if (k < 0) {
+        char list[128];
+        fprintf(stderr, "edgebert %s: %s must be %s\n", cmd, opt, names(list, sizeof list, ", ", " or "));
         return 0;
     }
-    *out = (eb_policy)p;
+    *out = k;
+    return 1;
+}
+
+int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out) {
+    int k;
+    if (!parse_named(cmd, "--policy", val, eb_policy_parse, eb_policy_names, &k)) return 0;
+    *out = (eb_policy)k;
     return 1;
 }
 
 int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out) {
-    int p = val ? eb_precision_parse(val) : -1;
-    if (p < 0) {
-        char names[128];
-        fprintf(stderr, "edgebert %s: --precision must be %s\n", cmd,
-                eb_precision_names(names, sizeof names, ", ", " or "));
-        return 0;
-    }
-    *out = (eb_precision)p;
+    int k;
+    if (!parse_named(cmd, "--precision", val, eb_precision_parse, eb_precision_names, &k)) return 0;
+    *out = (eb_precision)k;
     return 1;
 }
 

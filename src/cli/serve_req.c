@@ -19,6 +19,22 @@ static int bad(char *msg, size_t cap, int status, const char *fmt, ...) {
     return status;
 }
 
+/* A field naming a row of a table (policy, precision): 0 and *out, or 400. */
+static int named(const cJSON *f, const char *key, int (*parse)(const char *),
+                 const char *(*names)(char *, size_t, const char *, const char *), int *out,
+                 char *msg, size_t cap) {
+    const char *v = cJSON_IsString(f) ? f->valuestring : NULL;
+    int k = v ? parse(v) : -1;
+    if (k < 0) {
+        char list[128];
+        names(list, sizeof list, ", ", " or ");
+        if (v) return bad(msg, cap, 400, "%s: unknown %s (%s)", key, key, list);
+        return bad(msg, cap, 400, "%s: must be a string (%s)", key, list);
+    }
+    *out = k;
+    return 0;
+}
+
 /* A text field: a non-empty UTF-8 string of at most max_text_bytes. */
 static int check_text(const cJSON *v, const char *field, const eb_serve_limits *lim,
                       const char **out, char *msg, size_t cap) {
@@ -82,25 +98,15 @@ static int parse(const char *body, size_t len, const eb_serve_limits *lim, eb_se
                 return bad(msg, cap, 400, "task: must be a non-empty string");
             r->p.task = f->valuestring;
         } else if (!strcmp(k, "policy")) {
-            const char *v = cJSON_IsString(f) ? f->valuestring : NULL;
-            int pol = v ? eb_policy_parse(v) : -1;
-            if (pol < 0) {
-                char names[128];
-                return bad(msg, cap, 400, "policy: %s (%s)",
-                           v ? "unknown policy" : "must be a string",
-                           eb_policy_names(names, sizeof names, ", ", " or "));
-            }
-            r->p.policy = (eb_policy)pol;
+            int v;
+            int st = named(f, k, eb_policy_parse, eb_policy_names, &v, msg, cap);
+            if (st) return st;
+            r->p.policy = (eb_policy)v;
         } else if (!strcmp(k, "precision")) {
-            const char *v = cJSON_IsString(f) ? f->valuestring : NULL;
-            int prec = v ? eb_precision_parse(v) : -1;
-            if (prec < 0) {
-                char names[128];
-                return bad(msg, cap, 400, "precision: %s (%s)",
-                           v ? "unknown precision" : "must be a string",
-                           eb_precision_names(names, sizeof names, ", ", " or "));
-            }
-            r->p.precision = (eb_precision)prec;
+            int v;
+            int st = named(f, k, eb_precision_parse, eb_precision_names, &v, msg, cap);
+            if (st) return st;
+            r->p.precision = (eb_precision)v;
         } else if (!strcmp(k, "threshold")) {
             if (cJSON_IsNull(f)) continue; /* the model's own */
             if (!cJSON_IsNumber(f) || !isfinite(f->valuedouble) || f->valuedouble < 0)
