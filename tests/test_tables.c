@@ -346,6 +346,91 @@ static void test_trainer_load_export_agree(void **state) {
     tiny_remove(dir);
 }
 
+/* Off-ramp poolers spelled "highway.j.pooler.dense.*" (the row's other spelling): the
+ * engine's loader and the trainer's read the same values as under the usual names. */
+static void test_other_ramp_spelling(void **state) {
+    (void)state;
+    eb_config c;
+    eb_model_extras x;
+    eb_config_default(&c, &x);
+    c.vocab_size = 64, c.embedding_size = 4, c.hidden_size = 8, c.num_attention_heads = 2;
+    c.intermediate_size = 12, c.num_hidden_layers = 3, c.num_hidden_groups = 1;
+    c.inner_group_num = 1, c.max_position_embeddings = 16, c.num_labels = 2;
+    eb_tmodel tm, t2;
+    eb_error err = {0};
+    assert_int_equal(eb_tm_create(&tm, &c, &x, 0, EB_TM_RAMPS, 0, 11, NULL, &err), EB_OK);
+    /* the ramps' poolers differ from the main one */
+    for (int i = 0; i < tm.nt; i++)
+        for (size_t k = 0; k < tm.t[i].numel; k++)
+            tm.params[tm.t[i].off + k] += 0.001f * (float)(k % 7);
+    eb_tm_apply_mask(&tm, NULL);
+    char a[] = "/tmp/eb_tables_XXXXXX", b[] = "/tmp/eb_tables_XXXXXX", path[128], from[128];
+    assert_non_null(mkdtemp(a));
+    assert_non_null(mkdtemp(b));
+    assert_int_equal(eb_tm_save_hf(&tm, a, &err), EB_OK);
+    snprintf(from, sizeof from, "%s/config.json", a);
+    tiny_copy(from, b, "config.json");
+    /* B: the same tensors, the ramp poolers under the other spelling */
+    eb_safetensors st;
+    snprintf(path, sizeof path, "%s/model.safetensors", a);
+    assert_int_equal(eb_st_open(path, NULL, 1, &st, &err), EB_OK);
+    eb_st_entry *e = calloc((size_t)st.n, sizeof *e);
+    char(*names)[256] = calloc((size_t)st.n, sizeof *names);
+    assert_true(e && names);
+    int renamed = 0;
+    for (int k = 0; k < st.n; k++) {
+        eb_tensor_match m;
+        const eb_st_tensor *t = &st.tensors[k];
+        assert_true(eb_tensor_lookup(t->name, &m));
+        if (m.row->id == EB_T_RAMP_POOLER) {
+            assert_true(eb_tensor_spell(&m, 1, names[k], sizeof names[k]));
+            assert_non_null(strstr(names[k], ".pooler.dense."));
+            renamed++;
+        } else {
+            assert_true(eb_tensor_spell(&m, 0, names[k], sizeof names[k]));
+            assert_string_equal(names[k], t->name); /* the usual spelling, spelled again */
+        }
+        e[k].name = names[k];
+        e[k].data = (const float *)t->data;
+        e[k].ndim = t->ndim;
+        e[k].shape[0] = t->shape[0];
+        e[k].shape[1] = t->ndim == 2 ? t->shape[1] : 0;
+    }
+    assert_int_equal(renamed, 2 * (c.num_hidden_layers - 1)); /* weight and bias */
+    snprintf(path, sizeof path, "%s/model.safetensors", b);
+    assert_int_equal(eb_st_write(path, e, st.n, EB_DTYPE_F32, NULL, &err), EB_OK);
+    eb_st_close(&st);
+    free(e), free(names);
+    /* the trainer reads B into a model of another seed: the same parameters */
+    assert_int_equal(eb_tm_create(&t2, &c, &x, 0, EB_TM_RAMPS, 0, 12, NULL, &err), EB_OK);
+    assert_int_equal(eb_tm_load_safetensors(&t2, path, &err), EB_OK);
+    assert_int_equal(t2.nt, tm.nt);
+    for (int i = 0; i < tm.nt; i++)
+        assert_memory_equal(t2.params + tm.t[i].off, tm.params + tm.t[i].off,
+                            tm.t[i].numel * sizeof(float));
+    eb_tm_free(&tm), eb_tm_free(&t2);
+    /* the engine: the same entropy after every layer from A and from B */
+    eb_result r[2];
+    const char *dirs[2] = {a, b};
+    const int32_t ids[4] = {2, 17, 40, 3};
+    for (int k = 0; k < 2; k++) {
+        eb_model *m = NULL;
+        eb_context *ctx = NULL;
+        assert_int_equal(eb_model_load(dirs[k], NULL, &m, &err), EB_OK);
+        assert_int_equal(eb_model_num_offramps(m), c.num_hidden_layers);
+        assert_int_equal(eb_context_new(m, &ctx, &err), EB_OK);
+        eb_run_params p = eb_run_params_default();
+        p.policy = EB_POLICY_EE;
+        p.threshold = 0; /* no exit: every off-ramp answers */
+        assert_int_equal(eb_classify_ids(ctx, ids, NULL, 4, &p, &r[k], &err), EB_OK);
+        eb_context_free(ctx);
+        eb_model_free(m);
+    }
+    assert_int_equal(r[0].exit_layer, c.num_hidden_layers);
+    assert_memory_equal(r[0].entropies, r[1].entropies, sizeof(float) * (size_t)c.num_hidden_layers);
+    tiny_remove(a), tiny_remove(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy_table),
@@ -354,6 +439,7 @@ int main(void) {
         cmocka_unit_test(test_tensor_rows),
         cmocka_unit_test(test_tiny_checkpoint_roles),
         cmocka_unit_test(test_trainer_load_export_agree),
+        cmocka_unit_test(test_other_ramp_spelling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -235,6 +235,17 @@ int eb_tensor_lookup(const char *name, eb_tensor_match *m) {
     return 0;
 }
 
+int eb_tensor_spell(const eb_tensor_match *m, int alt, char *buf, size_t cap) {
+    const char *pat = alt ? m->row->alt : m->row->pattern;
+    if (!pat || cap < 2) return 0;
+    const int idx[4] = {m->g, m->i, m->l, m->j};
+    expand(pat, idx, buf, cap);
+    size_t n = strlen(buf);
+    if (m->row->kind == EB_TK_LINEAR || m->row->kind == EB_TK_NORM)
+        n += (size_t)snprintf(buf + n, cap - n, "%s", m->part ? ".bias" : ".weight");
+    return n < cap - 1;
+}
+
 int eb_tensor_role_of(const char *name) {
     eb_tensor_match m;
     return eb_tensor_lookup(name, &m) ? (int)m.role : -1;

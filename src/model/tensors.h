@@ -149,6 +149,10 @@ int eb_tensor_lookup(const char *name, eb_tensor_match *m);
 /* The same against one row only (for tests: every name matches one row). */
 int eb_tensor_row_match(const eb_tensor_row *row, const char *name, eb_tensor_match *m);
 
+/* The full name of a match in the row's own spelling (alt = 0) or its other
+ * one (alt = 1; NULL row alt: 0 returned); 1 when it fits in buf. */
+int eb_tensor_spell(const eb_tensor_match *m, int alt, char *buf, size_t cap);
+
 /* Shorthands: the role of a name, or -1 when no row has it. */
 int eb_tensor_role_of(const char *name);
 

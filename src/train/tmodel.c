@@ -275,23 +275,27 @@ eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras
     for (int i = 0; i < m->nt; i++) {
         const eb_tparam *p = &m->t[i];
         float *d = m->params + p->off;
-        const char *suffix = strrchr(p->name, '.');
+        eb_tensor_match tm;
+        const int known = eb_tensor_lookup(p->name, &tm);
         if (p->flags & EB_TP_SPAN) {
             for (size_t k = 0; k < p->numel; k++)
                 d[k] = span_init;
         } else if (p->ndim == 2) {
             for (size_t k = 0; k < p->numel; k++)
                 d[k] = 0.02f * eb_rng_normal(&s);
-        } else if (strstr(p->name, "LayerNorm") || strstr(p->name, "layer_norm")) {
-            float v = !strcmp(suffix, ".weight") ? 1.0f : 0.0f;
+        } else if (known && tm.row->kind == EB_TK_NORM) {
+            float v = tm.part == 0 ? 1.0f : 0.0f; /* gain 1, bias 0 */
             for (size_t k = 0; k < p->numel; k++)
                 d[k] = v;
         }
     }
     /* a new adapter is the identity: its up-projection starts at zero */
-    for (int i = 0; i < m->nt; i++)
-        if ((m->t[i].flags & EB_TP_ADAPTER) && strstr(m->t[i].name, ".up.weight"))
+    for (int i = 0; i < m->nt; i++) {
+        eb_tensor_match tm;
+        if (eb_tensor_lookup(m->t[i].name, &tm) && tm.part == 0 &&
+            (tm.row->id == EB_T_AD_ATTN_UP || tm.row->id == EB_T_AD_FFN_UP))
             memset(m->params + m->t[i].off, 0, m->t[i].numel * sizeof(float));
+    }
     /* off-ramp poolers start as copies of the main pooler */
     const size_t HH = (size_t)c->hidden_size * c->hidden_size;
     for (int j = 0; j < m->num_ramps; j++) {
@@ -309,23 +313,16 @@ eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err) 
     int loaded_pooler = 0, ramps_found = 0;
     for (int i = 0; i < m->nt && s == EB_OK; i++) {
         const eb_tparam *p = &m->t[i];
-        if (m->new_head &&
-            (!strncmp(p->name, "classifier.", 11) || strstr(p->name, ".classifier.")))
-            continue;
+        eb_tensor_match tm; /* every layout name has its row */
+        const eb_tensor_id id = eb_tensor_lookup(p->name, &tm) ? tm.row->id : EB_NUM_TENSOR_IDS;
+        if (m->new_head && (id == EB_T_CLS || id == EB_T_RAMP_CLS)) continue;
         const eb_st_tensor *t = eb_st_find(&st, p->name);
-        if (!t && (p->flags & EB_TP_RAMP)) {
-            /* "highway.j.pooler.dense.weight" spelling */
-            char alt[160];
-            const char *k = strstr(p->name, ".pooler.");
-            if (k) {
-                snprintf(alt, sizeof alt, "%.*s.pooler.dense.%s", (int)(k - p->name), p->name,
-                         k + 8);
-                t = eb_st_find(&st, alt);
-            }
-        }
+        char alt[224]; /* the row's other spelling ("highway.j.pooler.dense.weight") */
+        if (!t && id != EB_NUM_TENSOR_IDS && eb_tensor_spell(&tm, 1, alt, sizeof alt))
+            t = eb_st_find(&st, alt);
         if (!t) {
             int optional = (p->flags & (EB_TP_RAMP | EB_TP_SPAN | EB_TP_ADAPTER | EB_TP_MLM)) ||
-                           !strncmp(p->name, "classifier.", 11);
+                           id == EB_T_CLS;
             if (!optional) s = eb_fail(err, EB_ERR_FORMAT, "%s: tensor %s missing", path, p->name);
             continue;
         }
@@ -335,7 +332,7 @@ eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err) 
             continue;
         }
         eb_st_to_f32(t, m->params + p->off);
-        if (!strncmp(p->name, "albert.pooler.", 14)) loaded_pooler = 1;
+        if (id == EB_T_POOLER) loaded_pooler = 1;
         if (p->flags & EB_TP_RAMP) ramps_found = 1;
     }
     eb_st_close(&st);
