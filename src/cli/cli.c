@@ -136,10 +136,9 @@ static const char *summaries(char *buf, size_t cap, int n, const char *(*name)(i
         char item[200];
         int k = snprintf(item, sizeof item, "%s: %s%s", name(i), summary(i),
                          i == dflt ? " (default)" : "");
-        const char *sep = i == 0 ? "" : line + 2 + (size_t)k > 64 ? ";\n" : "; ";
-        if (sep[1] == '\n') line = 0;
-        else line += strlen(sep);
-        line += (size_t)k;
+        const int wrap = i > 0 && line + 2 + (size_t)k > 64;
+        const char *sep = i == 0 ? "" : wrap ? ";\n" : "; ";
+        line = (wrap ? 0 : line + strlen(sep)) + (size_t)k;
         len += (size_t)snprintf(buf + len, cap - len, "%s%s", sep, item);
     }
     return buf;
