@@ -139,7 +139,7 @@ static int bind_one(void *ud, const eb_tensor_item *it) {
          * answers there) */
         char wn[sizeof prefix + 8];
         snprintf(wn, sizeof wn, "%s.weight", prefix);
-        if (!find_any(L->st, wn)) snprintf(prefix, sizeof prefix, "%s.dense", it->name);
+        if (!find_any(L->st, wn)) snprintf(prefix, sizeof prefix, "%s", it->alt);
         snprintf(wn, sizeof wn, "%s.weight", prefix);
         const int last = it->j == b->w->num_ramps - 1;
         b->skip_ramp = last && !find_any(L->st, wn);
@@ -179,8 +179,12 @@ eb_status eb_model_bind_task(loader *L, eb_model_task *t) {
     /* off-ramps: all of layers 1..L-1 or none (the last one is optional:
      * after the last layer the main head answers) */
     const int NL = c->num_hidden_layers;
-    if (find_any(L->st, "albert.encoder.highway.0.pooler.weight") ||
-        find_any(L->st, "albert.encoder.highway.0.pooler.dense.weight")) {
+    const eb_tensor_match ramp0 = {&eb_tensor_rows(NULL)[EB_T_RAMP_POOLER], 0, EB_ROLE_RAMP,
+                                   0, 0, 0, 0}; /* the first ramp's pooler weight */
+    char spelt[2][256];
+    eb_tensor_spell(&ramp0, 0, spelt[0], sizeof spelt[0]);
+    eb_tensor_spell(&ramp0, 1, spelt[1], sizeof spelt[1]);
+    if (find_any(L->st, spelt[0]) || find_any(L->st, spelt[1])) {
         t->ramps = eb_calloc(&m->alloc, (size_t)NL * 2, sizeof *t->ramps);
         if (!t->ramps) return eb_fail(L->err, EB_ERR_NOMEM, "%s: out of memory", L->file);
         w->num_ramps = NL;

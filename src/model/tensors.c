@@ -118,6 +118,8 @@ static int emit(const eb_tensor_plan *p, const eb_tensor_row *r, int g, int i, i
     it.index = index;
     const int idx[4] = {g, i, l, j};
     expand(r->pattern, idx, it.name, sizeof it.name);
+    it.alt[0] = 0;
+    if (r->alt) expand(r->alt, idx, it.alt, sizeof it.alt);
     it.d0 = dim(p, r->d0);
     it.d1 = dim(p, r->d1);
     return fn(ud, &it);

@@ -116,6 +116,7 @@ typedef struct eb_tensor_plan {
 typedef struct eb_tensor_item {
     const eb_tensor_row *row;
     char name[192];
+    char alt[192]; /* the row's other spelling, "" when it has none */
     int d0, d1;
     int g, i, l, j;
     int index; /* LAYER: g * inner_group_num + i; ADAPTER: l * inner_group_num + i; RAMP: j */
