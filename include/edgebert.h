@@ -201,6 +201,7 @@ typedef enum eb_policy {
     EB_POLICY_EE = 1,   /* conventional entropy early exit */
     EB_POLICY_LAI = 2   /* latency-aware inference (Algorithm 2) */
 } eb_policy;
+#define EB_NUM_POLICIES 3 /* the rows of eb_policy_table (edgebert/runtime.h) */
 
 typedef enum eb_precision {
     EB_PRECISION_FP32 = 0,
@@ -209,6 +210,29 @@ typedef enum eb_precision {
                                  with fp32 sums (every AF8 value is exact in bf16); without
                                  AVX512-BF16 or the bf16 copies (pack_weights), exactly af8 */
 } eb_precision;
+
+/* The precisions as one table: the CLI's --precision, the JSON requests of
+ * serve, the engine (per sentence, batched, fixed-memory) and the reports
+ * read its rows.  Adding a number format is an enum value here, a row in
+ * src/model/precision.c and its kernels in src/model/albert.c. */
+typedef struct eb_precision_info {
+    eb_precision id;
+    const char *name;     /* as --precision and the JSON "precision" spell it */
+    const char *summary;  /* one line for usage text */
+    int af8;              /* computes on the AdaptivFloat8 forms (weights and activations) */
+    int bf16;             /* its products use AVX512-BF16 where the CPU has it (else as af8) */
+    int weight_bytes;     /* bytes per weight it computes with: 4 (fp32) or 1 (af8) */
+    const char *store;    /* the bundle tensor format of its weights: "f32" or "af8" */
+} eb_precision_info;
+
+#define EB_NUM_PRECISIONS 3
+/* Row i is precision i (i in 0..EB_NUM_PRECISIONS-1). */
+EB_API const eb_precision_info *eb_precision_table(int *n);
+EB_API const eb_precision_info *eb_precision_info_of(eb_precision p); /* NULL if not one */
+EB_API const char *eb_precision_name(eb_precision p);                 /* "?" if not one */
+EB_API int eb_precision_parse(const char *s);                         /* -1 if unknown */
+/* The names joined by `sep` (and `last` before the last one, when not NULL). */
+EB_API const char *eb_precision_names(char *buf, size_t cap, const char *sep, const char *last);
 
 typedef struct eb_run_params {
     eb_policy policy;

@@ -86,8 +86,34 @@ EB_API eb_policy_params eb_policy_params_default(void);
 /* The policy part of an eb_run_params (policy, threshold, predict_after,
  * latency target, MAC size; non-positive fields keep the defaults). */
 EB_API eb_policy_params eb_policy_params_from_run(const eb_run_params *rp, const eb_exit_lut *lut);
-EB_API const char *eb_policy_name(eb_policy p);
-EB_API int eb_policy_parse(const char *s); /* -1 if unknown */
+/* The policies as one table: every place that names, parses, lists or
+ * branches on a policy reads its row (the CLI's --policy, the JSON
+ * "policy", sweep, the fault study, the engine and the batched engine, the
+ * calibrated thresholds in config.json and bundles).  Adding a policy is an
+ * enum value in edgebert.h and a row in src/runtime/policy.c. */
+#define EB_POLICY_NEEDS_THRESHOLD 1u /* an entropy threshold: runs the off-ramps and exits early */
+#define EB_POLICY_NEEDS_LUT 2u       /* the exit predictor table (exit_lut.csv) */
+#define EB_POLICY_NEEDS_LATENCY 4u   /* a per-sentence latency target */
+#define EB_POLICY_NEEDS_DVFS 8u      /* the accelerator model chooses V/F per sentence */
+
+typedef struct eb_policy_info {
+    eb_policy id;
+    const char *name;          /* as --policy, the JSON "policy" and bench rows spell it */
+    unsigned needs;            /* EB_POLICY_NEEDS_* */
+    const char *summary;       /* one line for usage text */
+    const char *config_key;    /* config.json key of its calibrated threshold, NULL: none */
+    const char *info_key;      /* the same threshold in `edgebert info` and calibrate --json */
+    eb_policy threshold_from;  /* without its own threshold: this policy's (itself: none) */
+} eb_policy_info;
+
+/* Row i is policy i (i in 0..EB_NUM_POLICIES-1). */
+EB_API const eb_policy_info *eb_policy_table(int *n);
+EB_API const eb_policy_info *eb_policy_info_of(eb_policy p); /* NULL if not a policy */
+EB_API const char *eb_policy_name(eb_policy p);              /* "?" if not a policy */
+EB_API int eb_policy_parse(const char *s);                   /* -1 if unknown */
+/* The names joined by `sep` (and `last` before the last one, when not NULL):
+ * "base|ee|lai", "base, ee or lai".  Returns buf (cut to cap). */
+EB_API const char *eb_policy_names(char *buf, size_t cap, const char *sep, const char *last);
 
 typedef struct eb_sentence_report {
     int exit_layer;      /* layer whose classifier answered */

@@ -40,8 +40,6 @@ EB_MAX_TOKENS = 4096
 EB_LABEL_NAME_MAX = 32
 EB_ERROR_MSG_MAX = 512
 
-POLICIES = {"base": 0, "ee": 1, "lai": 2}
-PRECISIONS = {"fp32": 0, "af8": 1, "af8-bf16": 2}
 STATUS_NAMES = {0: "ok", 1: "io error", 2: "format error", 3: "bad argument", 4: "out of memory",
                 5: "bad input", 6: "unsupported", 7: "numeric error", 8: "interrupted"}
 
@@ -181,6 +179,13 @@ def _load():
                                                      ctypes.POINTER(ctypes.c_int), ctypes.c_int,
                                                      ctypes.POINTER(EbRunParams), ctypes.POINTER(EbBatchResult), E]),
             "eb_status_name": (ctypes.c_char_p, [ctypes.c_int]),
+            # the policies and precisions: the library's tables name them
+            "eb_policy_parse": (ctypes.c_int, [ctypes.c_char_p]),
+            "eb_policy_names": (ctypes.c_char_p, [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                                                  ctypes.c_char_p]),
+            "eb_precision_parse": (ctypes.c_int, [ctypes.c_char_p]),
+            "eb_precision_names": (ctypes.c_char_p, [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                                                     ctypes.c_char_p]),
         }
         for name, (res, args) in sigs.items():
             fn = getattr(lib, name)
@@ -193,6 +198,16 @@ def _load():
 def library_path():
     """Path of the shared library the binding loads."""
     return _find_library()
+
+
+def _named(lib, kind, value):
+    """The row of the library's policy or precision table named `value`, or ValueError."""
+    parse, names = getattr(lib, "eb_%s_parse" % kind), getattr(lib, "eb_%s_names" % kind)
+    k = parse(value.encode("utf-8")) if isinstance(value, str) else -1
+    if k < 0:
+        buf = ctypes.create_string_buffer(128)
+        raise ValueError("%s must be one of %s" % (kind, names(buf, 128, b", ", None).decode()))
+    return k
 
 
 def _text(s, what):
@@ -292,16 +307,13 @@ class Model:
 
     def _params(self, policy, threshold, latency_target, mac_size, task, precision, predict_after, max_len,
                 threads):
-        if policy not in POLICIES:
-            raise ValueError("policy must be one of %s" % ", ".join(POLICIES))
-        if precision not in PRECISIONS:
-            raise ValueError("precision must be one of %s" % ", ".join(PRECISIONS))
+        pol, prec = _named(self._lib, "policy", policy), _named(self._lib, "precision", precision)
         p = self._lib.eb_run_params_default()
-        p.policy = POLICIES[policy]
+        p.policy = pol
         p.threshold = -1.0 if threshold is None else float(threshold)
         p.latency_target_ms = float(latency_target)
         p.mac_size = int(mac_size)
-        p.precision = PRECISIONS[precision]
+        p.precision = prec
         p.max_tokens = 0 if max_len is None else int(max_len)
         p.threads = int(threads)
         if predict_after is not None:
@@ -386,8 +398,6 @@ class Model:
         self._check_open()
         if isinstance(texts, (str, bytes)):
             raise TypeError("classify_batch takes a list of texts (use classify for one)")
-        if policy not in ("ee", "base", "lai"):
-            raise ValueError("classify_batch: policy must be ee, base or lai")
         if int(batch_size) < 1:
             raise ValueError("batch_size must be >= 1")
         p = self._params(policy, threshold, 50, 16, task, precision, None, max_len, 0)

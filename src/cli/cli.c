@@ -1,5 +1,6 @@
 /* cli.c - shared pieces of the edgebert subcommands. */
 #include "cli/cli.h"
+#include "edgebert/runtime.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -98,32 +99,82 @@ int eb_cli_parse_int(const char *cmd, const char *opt, const char *val, int *out
     return 1;
 }
 
-int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out) {
-    if (val && !strcmp(val, "base"))
-        *out = EB_POLICY_BASE;
-    else if (val && !strcmp(val, "ee"))
-        *out = EB_POLICY_EE;
-    else if (val && !strcmp(val, "lai"))
-        *out = EB_POLICY_LAI;
-    else {
-        fprintf(stderr, "edgebert %s: --policy must be base, ee or lai\n", cmd);
+/* A name of a table (parse: its row, or -1), or a usage message listing the names. */
+static int parse_named(const char *cmd, const char *opt, const char *val, int (*parse)(const char *),
+                       const char *(*names)(char *, size_t, const char *, const char *), int *out) {
+    int k = val ? parse(val) : -1;
+    if (k < 0) {
+        char list[128];
+        fprintf(stderr, "edgebert %s: %s must be %s\n", cmd, opt, names(list, sizeof list, ", ", " or "));
         return 0;
     }
+    *out = k;
+    return 1;
+}
+
+int eb_cli_parse_policy(const char *cmd, const char *val, eb_policy *out) {
+    int k;
+    if (!parse_named(cmd, "--policy", val, eb_policy_parse, eb_policy_names, &k)) return 0;
+    *out = (eb_policy)k;
     return 1;
 }
 
 int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out) {
-    if (val && !strcmp(val, "fp32"))
-        *out = EB_PRECISION_FP32;
-    else if (val && !strcmp(val, "af8"))
-        *out = EB_PRECISION_AF8;
-    else if (val && !strcmp(val, "af8-bf16"))
-        *out = EB_PRECISION_AF8_BF16;
-    else {
-        fprintf(stderr, "edgebert %s: --precision must be fp32, af8 or af8-bf16\n", cmd);
-        return 0;
-    }
+    int k;
+    if (!parse_named(cmd, "--precision", val, eb_precision_parse, eb_precision_names, &k)) return 0;
+    *out = (eb_precision)k;
     return 1;
+}
+
+/* "NAME: summary" of every row, "; " between them, a new line before one that would pass
+ * 64 columns, " (default)" after the default's. */
+static const char *summaries(char *buf, size_t cap, int n, const char *(*name)(int),
+                             const char *(*summary)(int), int dflt) {
+    size_t len = 0, line = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && len < cap; i++) {
+        char item[200];
+        int k = snprintf(item, sizeof item, "%s: %s%s", name(i), summary(i),
+                         i == dflt ? " (default)" : "");
+        const int wrap = i > 0 && line + 2 + (size_t)k > 64;
+        const char *sep = i == 0 ? "" : wrap ? ";\n" : "; ";
+        line = (wrap ? 0 : line + strlen(sep)) + (size_t)k;
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", sep, item);
+    }
+    return buf;
+}
+
+static const char *policy_name(int i) {
+    return eb_policy_table(NULL)[i].name;
+}
+static const char *policy_summary(int i) {
+    return eb_policy_table(NULL)[i].summary;
+}
+static const char *precision_name(int i) {
+    return eb_precision_table(NULL)[i].name;
+}
+static const char *precision_summary(int i) {
+    return eb_precision_table(NULL)[i].summary;
+}
+
+/* The --policy and --precision rows' texts, from the tables (the process's own buffers). */
+const char *eb_cli_policy_meta(void) {
+    static char buf[128];
+    return eb_policy_names(buf, sizeof buf, "|", NULL);
+}
+const char *eb_cli_policy_help(void) {
+    static char buf[512];
+    return summaries(buf, sizeof buf, EB_NUM_POLICIES, policy_name, policy_summary,
+                     (int)eb_run_params_default().policy);
+}
+const char *eb_cli_precision_meta(void) {
+    static char buf[128];
+    return eb_precision_names(buf, sizeof buf, "|", NULL);
+}
+const char *eb_cli_precision_help(void) {
+    static char buf[512];
+    return summaries(buf, sizeof buf, EB_NUM_PRECISIONS, precision_name, precision_summary,
+                     (int)eb_run_params_default().precision);
 }
 
 int eb_cli_policy_opt(void *dst, const char *cmd, const char *opt, const char *val) {
@@ -140,9 +191,7 @@ int eb_cli_run_opts(eb_opt *rows, eb_run_params *p, int with_task) {
     const eb_opt task = {
         "--task", EB_OPT_STR, &p->task, 0, 0, 0, "NAME", "bundle task (default: the first)", NULL};
     const eb_opt run[] = {
-        {"--policy", EB_OPT_FN, &p->policy, 0, 0, 0, "base|ee|lai",
-         "base: every layer; ee: entropy early exit (default);\n"
-         "lai: latency-aware with DVFS (needs the model's exit_lut.csv)",
+        {"--policy", EB_OPT_FN, &p->policy, 0, 0, 0, eb_cli_policy_meta(), eb_cli_policy_help(),
          eb_cli_policy_opt},
         {"--threshold", EB_OPT_FLOAT, &p->threshold, 0, EB_OPT_INF, EB_OPT_MODEL, "T|model",
          "exit when a layer's entropy < T; T in [0, ln C] for C classes,\n"
@@ -154,10 +203,8 @@ int eb_cli_run_opts(eb_opt *rows, eb_run_params *p, int with_task) {
          "lai: read the exit predictor after layer N (default 1)", NULL},
         {"--mac-size", EB_OPT_INT, &p->mac_size, 4, 64, 0, "N",
          "accelerator PU size n, 4..64 (default 16)", NULL},
-        {"--precision", EB_OPT_FN, &p->precision, 0, 0, 0, "fp32|af8|af8-bf16",
-         "fp32 (default), af8 (AdaptivFloat8 weights and activations,\n"
-         "exact sums) or af8-bf16 (the same through AVX512-BF16)",
-         eb_cli_precision_opt},
+        {"--precision", EB_OPT_FN, &p->precision, 0, 0, 0, eb_cli_precision_meta(),
+         eb_cli_precision_help(), eb_cli_precision_opt},
         {"--max-len", EB_OPT_INT, &p->max_tokens, 1, EB_MAX_TOKENS, 0, "N",
          "cut the input to N tokens (default: the model's positions)", NULL},
         {"--threads", EB_OPT_INT, &p->threads, 0, EB_CLI_MAX_THREADS, 0, "N",

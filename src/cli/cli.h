@@ -30,6 +30,11 @@ int eb_cli_parse_precision(const char *cmd, const char *val, eb_precision *out);
 
 /* EB_OPT_FN parsers of --policy (dst: eb_policy *) and --precision (dst:
  * eb_precision *). */
+/* The --policy / --precision rows' METAVAR ("base|ee|lai") and help text, from the tables. */
+const char *eb_cli_policy_meta(void);
+const char *eb_cli_policy_help(void);
+const char *eb_cli_precision_meta(void);
+const char *eb_cli_precision_help(void);
 int eb_cli_policy_opt(void *dst, const char *cmd, const char *opt, const char *val);
 int eb_cli_precision_opt(void *dst, const char *cmd, const char *opt, const char *val);
 

@@ -77,9 +77,6 @@ static const char *test_name(int t) {
     return t == T_DENSE ? "dense" : t == T_GEMM ? "gemm" : "e2e";
 }
 
-static const char *prec_name(eb_precision p) {
-    return p == EB_PRECISION_AF8 ? "af8" : p == EB_PRECISION_AF8_BF16 ? "af8-bf16" : "fp32";
-}
 
 /* One printed value of a row: none (does not apply), text, integer or number. */
 typedef struct cval {
@@ -112,7 +109,7 @@ static cval c_engine(const rows *R, const bench_row *r) {
     return VS(r->engine);
 }
 static cval c_precision(const rows *R, const bench_row *r) {
-    return r->test == T_GEMM ? V0 : VS(prec_name(r->precision));
+    return r->test == T_GEMM ? V0 : VS(eb_precision_name(r->precision));
 }
 static cval c_policy(const rows *R, const bench_row *r) {
     return r->test == T_GEMM ? V0 : VS(eb_policy_name(r->policy));
@@ -575,7 +572,7 @@ static int time_inproc(const opts *o, const eb_config *c, eb_precision prec, con
                 if (fn(ud, ids, n, &p, &err) != EB_OK) {
                     if (soft) {
                         char why[sizeof err.msg + 32];
-                        sfmt(why, sizeof why, "%s: %s", prec_name(prec), err.msg);
+                        sfmt(why, sizeof why, "%s: %s", eb_precision_name(prec), err.msg);
                         skip(R, engine, 0, why);
                         rc = 0;
                     } else
@@ -969,7 +966,7 @@ static int e2e_batched(const eb_model *m, const sents *S, const eb_run_params *p
         if (eb_batch_classify_ids(bt, S->ptr + i, S->len + i, k, p, br, &err) != EB_OK) {
             if (i == 0 && err.status == EB_ERR_ARG) {
                 char why[sizeof err.msg + 40];
-                sfmt(why, sizeof why, "%s, %s: %s", prec_name(p->precision),
+                sfmt(why, sizeof why, "%s, %s: %s", eb_precision_name(p->precision),
                      eb_policy_name(p->policy), err.msg);
                 skip(R, "edgebert-batch", 0, why);
                 rc = 0;

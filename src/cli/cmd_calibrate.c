@@ -115,8 +115,8 @@ static int save_thresholds(const char *dir, double ee, double lai) {
         fprintf(stderr, "edgebert calibrate: %s\n", err.msg);
         return 1;
     }
-    if (ee >= 0) x.default_threshold = (float)ee;
-    if (lai >= 0) x.lai_threshold = (float)lai;
+    if (ee >= 0) x.threshold[EB_POLICY_EE] = (float)ee;
+    if (lai >= 0) x.threshold[EB_POLICY_LAI] = (float)lai;
     char *js = eb_config_to_json(&cfg, &x);
     eb_status s = js ? eb_write_file_atomic(path, js, strlen(js), &err) : EB_ERR_NOMEM;
     free(js);

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "edgebert/data.h"
+#include "model/tensors.h"
 
 #define CMD "compress-report"
 
@@ -25,18 +26,6 @@ typedef struct sizes {
     char emb_format[16];
 } sizes;
 
-static int is_encoder_matrix(const char *n) {
-    static const char *const suf[] = {
-        "attention.query.weight", "attention.key.weight", "attention.value.weight",
-        "attention.dense.weight", "ffn.weight",           "ffn_output.weight"};
-    if (!strstr(n, "albert_layers.")) return 0;
-    for (size_t i = 0; i < sizeof suf / sizeof suf[0]; i++) {
-        size_t a = strlen(n), b = strlen(suf[i]);
-        if (a > b && !strcmp(n + a - b, suf[i]) && n[a - b - 1] == '.') return 1;
-    }
-    return 0;
-}
-
 static double num(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
@@ -49,13 +38,15 @@ static void add_tensors(sizes *s, const cJSON *arr) {
         const char *name = cJSON_IsString(nm) ? nm->valuestring : "";
         double values = num(t, "values"), nz = num(t, "nonzero"), bytes = num(t, "bytes");
         s->fp32_bytes += 4 * values;
-        if (strstr(name, "word_embeddings.weight")) {
+        eb_tensor_match tm;
+        const int known = eb_tensor_lookup(name, &tm);
+        if (known && tm.row->id == EB_T_WORD) {
             s->emb_values += values, s->emb_nonzero += nz, s->emb_bytes += bytes;
             const cJSON *f = cJSON_GetObjectItemCaseSensitive(t, "format");
             snprintf(s->emb_format, sizeof s->emb_format, "%s",
                      cJSON_IsString(f) ? f->valuestring : "?");
         }
-        if (is_encoder_matrix(name))
+        if (known && tm.role == EB_ROLE_ENC_MATRIX)
             s->enc_values += values, s->enc_nonzero += nz, s->enc_bytes += bytes;
     }
 }
@@ -172,7 +163,7 @@ int eb_cmd_compress_report(int argc, char **argv) {
         agree += rs[0].pred[i] == rs[1].pred[i];
     sizes sz;
     if (!model_sizes(mpath, p.task, &sz)) goto done;
-    const char *names[2] = {"fp32", "af8"};
+    const char *names[2] = {eb_precision_name(precs[0]), eb_precision_name(precs[1])};
     if (ev.json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "model", mpath);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "edgebert/runtime.h"
 #include "edgebert/data.h"
 #include "edgebert/faults.h"
 
@@ -300,10 +301,7 @@ static cJSON *study_json(const eb_fault_study *S, const eb_fault_study_params *p
     cJSON_AddNumberToObject(o, "seed", (double)p->seed);
     cJSON_AddStringToObject(o, "mask_cells", p->mask == EB_MASK_SAME ? "same" : "slc");
     cJSON_AddStringToObject(o, "mode", p->mode == EB_FAULT_COUNT ? "count" : "bernoulli");
-    cJSON_AddStringToObject(o, "policy",
-                            p->run.policy == EB_POLICY_BASE ? "base"
-                            : p->run.policy == EB_POLICY_EE ? "ee"
-                                                            : "lai");
+    cJSON_AddStringToObject(o, "policy", eb_policy_name(p->run.policy));
     cJSON_AddStringToObject(o, "metric", S->metric);
     cJSON *e = cJSON_AddObjectToObject(o, "embeddings");
     cJSON_AddNumberToObject(e, "rows", S->rows);
@@ -619,7 +617,7 @@ int eb_cmd_faults(int argc, char **argv) {
          "trials run side by side (default 0: every core)", NULL},
         {"--limit", EB_OPT_INT, &p.limit, 1, EB_OPT_INF, 0, "N",
          "only the first N examples (N >= 1)", NULL},
-        {"--policy", EB_OPT_FN, &p.run.policy, 0, 0, 0, "base|ee|lai", "default base (every layer)",
+        {"--policy", EB_OPT_FN, &p.run.policy, 0, 0, 0, eb_cli_policy_meta(), "default base (every layer)",
          eb_cli_policy_opt},
         {"--threshold", EB_OPT_FLOAT, &p.run.threshold, 0, EB_OPT_INF, EB_OPT_MODEL, "T|model",
          "ee/lai: exit threshold in [0, ln C] (default: the model's own)", NULL},

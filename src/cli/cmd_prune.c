@@ -20,6 +20,7 @@
 #include "edgebert/quant.h"
 #include "model/config.h"
 #include "model/safetensors.h"
+#include "model/tensors.h"
 #include "util/util.h"
 
 static const char INTRO[] =
@@ -31,27 +32,12 @@ static const char INTRO[] =
 
 typedef enum { KIND_OTHER = 0, KIND_ENCODER = 1, KIND_EMBEDDING = 2 } tensor_kind;
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcmp(s + n - k, suffix);
-}
-
+/* By the tensor table's roles: the encoder matrices, and the embedding tables with their
+ * mapping (of 2-D tensors: the mapping's bias is not pruned). */
 static tensor_kind classify_name(const char *name) {
-    if (strstr(name, "albert_layer_groups.") && strstr(name, ".albert_layers.")) {
-        static const char *const enc[] = {
-            ".attention.query.weight", ".attention.key.weight", ".attention.value.weight",
-            ".attention.dense.weight", ".ffn.weight",           ".ffn_output.weight"};
-        for (size_t i = 0; i < sizeof enc / sizeof enc[0]; i++)
-            if (ends_with(name, enc[i])) return KIND_ENCODER;
-        return KIND_OTHER;
-    }
-    static const char *const emb[] = {
-        "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
-        "embeddings.token_type_embeddings.weight", "encoder.embedding_hidden_mapping_in.weight"};
-    for (size_t i = 0; i < sizeof emb / sizeof emb[0]; i++)
-        if (ends_with(name, emb[i]) &&
-            (!strcmp(name, emb[i]) || name[strlen(name) - strlen(emb[i]) - 1] == '.'))
-            return KIND_EMBEDDING;
+    int role = eb_tensor_role_of(name);
+    if (role == EB_ROLE_ENC_MATRIX) return KIND_ENCODER;
+    if (role == EB_ROLE_EMBEDDING || role == EB_ROLE_MAPPING) return KIND_EMBEDDING;
     return KIND_OTHER;
 }
 

@@ -413,11 +413,12 @@ static enum MHD_Result classify(server *s, struct MHD_Connection *c, conn *cn) {
         eb_serve_req_free(&req);
         return reply_error(s, c, 400, msg, cn->t0);
     }
-    if (req.p.policy == EB_POLICY_LAI && !eb_model_task_lut(s->m, req.p.task)) {
+    const eb_policy_info *pol = eb_policy_info_of(req.p.policy); /* parsed from the table */
+    if ((pol->needs & EB_POLICY_NEEDS_LUT) && !eb_model_task_lut(s->m, req.p.task)) {
         snprintf(msg, sizeof msg,
-                 "policy: lai needs the task's exit predictor table; task '%.64s' "
+                 "policy: %s needs the task's exit predictor table; task '%.64s' "
                  "has none (use ee or base)",
-                 req.p.task ? req.p.task : eb_model_task_name(s->m, 0));
+                 pol->name, req.p.task ? req.p.task : eb_model_task_name(s->m, 0));
         eb_serve_req_free(&req);
         return reply_error(s, c, 400, msg, cn->t0);
     }

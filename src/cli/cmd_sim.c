@@ -66,7 +66,7 @@ int eb_cmd_sim(int argc, char **argv) {
     int nowake = 0;
     eb_opt rows[10 + HWOPTS_ROWS] = {
         {"--entropies", EB_OPT_STR, &path, 0, 0, 0, "FILE", "the recorded trace (CSV)", NULL},
-        {"--policy", EB_OPT_FN, &policy, 0, 0, 0, "base|ee|lai", "the policy (default base)",
+        {"--policy", EB_OPT_FN, &policy, 0, 0, 0, eb_cli_policy_meta(), "the policy (default base)",
          eb_cli_policy_opt},
         {"--threshold", EB_OPT_DOUBLE, &thr, 0, EB_OPT_INF, 0, "T",
          "ee/lai: the exit threshold, >= 0", NULL},

@@ -173,14 +173,19 @@ int eb_cmd_sweep(int argc, char **argv) {
     static const double TS[NT] = {50, 75, 100};
     static const char *TCAT[NT] = {"T=50 ms", "T=75 ms", "T=100 ms"};
     static const char *F9SER[NP] = {"Base", "EE", "LAI", "LAI+AAS+Sparse"};
+    /* the paper's series: each policy of the table (in its order), then lai on sparse work */
+    _Static_assert(NP == EB_NUM_POLICIES + 1, "one Fig. 9 series per policy and LAI+AAS+Sparse");
+    double thr_of[EB_NUM_POLICIES] = {0};
+    thr_of[EB_POLICY_EE] = ee_thr;
+    thr_of[EB_POLICY_LAI] = lai_thr;
     double v9[NP * NT], f9[NP * NT], e9[NP * NT], miss9[NP * NT], exit9[NP * NT], pred9[NP * NT];
     csv->n = 0;
     tb(csv, "policy,latency_target_ms,threshold,mean_vdd,mean_freq_mhz,mean_energy_uj,"
             "mean_latency_ms,deadline_miss_rate,mean_exit_layer,mean_predicted_layer\n");
     for (int q = 0; q < NP; q++)
         for (int k = 0; k < NT; k++) {
-            eb_policy pol = q == 0 ? EB_POLICY_BASE : q == 1 ? EB_POLICY_EE : EB_POLICY_LAI;
-            double thr = q == 1 ? ee_thr : lai_thr;
+            eb_policy pol = q < EB_NUM_POLICIES ? (eb_policy)q : EB_POLICY_LAI;
+            double thr = thr_of[pol]; /* base reads none */
             const eb_layer_work *w = q == 3 ? &c.sparse : &c.dense;
             if (run(&c, pol, thr, TS[k], 16, w, &s, &err)) goto fail;
             int i = q * NT + k;
@@ -191,7 +196,7 @@ int eb_cmd_sweep(int argc, char **argv) {
             exit9[i] = s.mean_exit_layer;
             pred9[i] = s.mean_predicted_layer;
             tb(csv, "%s,%g,%g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", F9SER[q], TS[k],
-               q == 0 ? 0 : thr, s.mean_vdd, s.mean_freq_mhz, s.mean_energy_uj, s.mean_latency_ms,
+               thr, s.mean_vdd, s.mean_freq_mhz, s.mean_energy_uj, s.mean_latency_ms,
                s.deadline_miss_rate, s.mean_exit_layer, s.mean_predicted_layer);
         }
     if (write_text(dir, "fig9.csv", csv->s, &err)) goto fail;
@@ -233,8 +238,8 @@ int eb_cmd_sweep(int argc, char **argv) {
     tb(csv, "case,pu_uj,sfu_uj,sram_uj,emb_mem_uj,dvfs_uj,leakage_uj,total_uj,pu_mcycles,"
             "sfu_mcycles\n");
     for (int k = 0; k < 4; k++) {
-        eb_policy pol = k == 0 ? EB_POLICY_BASE : k == 1 ? EB_POLICY_EE : EB_POLICY_LAI;
-        if (run(&c, pol, k == 1 ? ee_thr : lai_thr, 50, 16, k == 3 ? &c.sparse : &c.dense, &s,
+        eb_policy pol = k < EB_NUM_POLICIES ? (eb_policy)k : EB_POLICY_LAI;
+        if (run(&c, pol, thr_of[pol], 50, 16, k == 3 ? &c.sparse : &c.dense, &s,
                 &err))
             goto fail;
         const eb_energy_breakdown *e = &s.mean_energy;

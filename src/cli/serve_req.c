@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edgebert/runtime.h"
 #include "util/util.h"
 
 static int bad(char *msg, size_t cap, int status, const char *fmt, ...) {
@@ -16,6 +17,22 @@ static int bad(char *msg, size_t cap, int status, const char *fmt, ...) {
     vsnprintf(msg, cap, fmt, ap);
     va_end(ap);
     return status;
+}
+
+/* A field naming a row of a table (policy, precision): 0 and *out, or 400. */
+static int named(const cJSON *f, const char *key, int (*parse)(const char *),
+                 const char *(*names)(char *, size_t, const char *, const char *), int *out,
+                 char *msg, size_t cap) {
+    const char *v = cJSON_IsString(f) ? f->valuestring : NULL;
+    int k = v ? parse(v) : -1;
+    if (k < 0) {
+        char list[128];
+        names(list, sizeof list, ", ", " or ");
+        if (v) return bad(msg, cap, 400, "%s: unknown %s (%s)", key, key, list);
+        return bad(msg, cap, 400, "%s: must be a string (%s)", key, list);
+    }
+    *out = k;
+    return 0;
 }
 
 /* A text field: a non-empty UTF-8 string of at most max_text_bytes. */
@@ -81,28 +98,15 @@ static int parse(const char *body, size_t len, const eb_serve_limits *lim, eb_se
                 return bad(msg, cap, 400, "task: must be a non-empty string");
             r->p.task = f->valuestring;
         } else if (!strcmp(k, "policy")) {
-            const char *v = cJSON_IsString(f) ? f->valuestring : NULL;
-            if (!v) return bad(msg, cap, 400, "policy: must be a string (base, ee or lai)");
-            if (!strcmp(v, "base"))
-                r->p.policy = EB_POLICY_BASE;
-            else if (!strcmp(v, "ee"))
-                r->p.policy = EB_POLICY_EE;
-            else if (!strcmp(v, "lai"))
-                r->p.policy = EB_POLICY_LAI;
-            else
-                return bad(msg, cap, 400, "policy: unknown policy (base, ee or lai)");
+            int v;
+            int st = named(f, k, eb_policy_parse, eb_policy_names, &v, msg, cap);
+            if (st) return st;
+            r->p.policy = (eb_policy)v;
         } else if (!strcmp(k, "precision")) {
-            const char *v = cJSON_IsString(f) ? f->valuestring : NULL;
-            if (!v)
-                return bad(msg, cap, 400, "precision: must be a string (fp32, af8 or af8-bf16)");
-            if (!strcmp(v, "fp32"))
-                r->p.precision = EB_PRECISION_FP32;
-            else if (!strcmp(v, "af8"))
-                r->p.precision = EB_PRECISION_AF8;
-            else if (!strcmp(v, "af8-bf16"))
-                r->p.precision = EB_PRECISION_AF8_BF16;
-            else
-                return bad(msg, cap, 400, "precision: unknown precision (fp32, af8 or af8-bf16)");
+            int v;
+            int st = named(f, k, eb_precision_parse, eb_precision_names, &v, msg, cap);
+            if (st) return st;
+            r->p.precision = (eb_precision)v;
         } else if (!strcmp(k, "threshold")) {
             if (cJSON_IsNull(f)) continue; /* the model's own */
             if (!cJSON_IsNumber(f) || !isfinite(f->valuedouble) || f->valuedouble < 0)

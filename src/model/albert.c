@@ -274,7 +274,7 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
         apply_epilogue(y, ldy, N, OC, ep);
         return EB_OK;
     }
-    if (e->precision != EB_PRECISION_FP32) {
+    if (eb_precision_af8(e->precision)) {
         const eb_bitmask *q = L->q8;
         if (ep != EB_EPI_NONE)
             return eb_fail(err, EB_ERR_ARG, "engine: no fused activation in the af8 path");
@@ -286,7 +286,7 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
         const size_t nx = (size_t)N * C;
         af8_rows(e, e->xq, x, N, C);
         act_stats(e, e->xq, N, C, is_full ? NULL : sg, nseg);
-        if (e->precision == EB_PRECISION_AF8_BF16 && L->bf16 && is_full && r0 == 0 &&
+        if (eb_precision_bf16(e->precision) && L->bf16 && is_full && r0 == 0 &&
             r1 == L->out && ldy == L->out && eb_cpu_has_avx512_bf16()) {
             /* AF8 inputs and weights are exact in bf16: the products are exact,
              * only the fp32 sums round; e->xd is free scratch for the bf16 input */
@@ -376,7 +376,7 @@ static eb_status lin_run_ep(eb_albert_exec *e, float *y, int ldy, const float *x
 
 /* AF8 re-quantisation of a complete output y[N, C] (fp32: nothing). */
 static void requant(const eb_albert_exec *e, float *y, int N, int C) {
-    if (e->precision != EB_PRECISION_FP32) af8_rows(e, y, y, N, C);
+    if (eb_precision_af8(e->precision)) af8_rows(e, y, y, N, C);
 }
 
 eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_config *c,
@@ -385,7 +385,7 @@ eb_status eb_albert_embed_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_c
     const int E = c->embedding_size, H = c->hidden_size;
     if (e->nseq > 0 && N != e->seq_rows)
         return eb_fail(err, EB_ERR_ARG, "engine: %d rows, the sentences hold %d", N, e->seq_rows);
-    const int af8 = e->precision != EB_PRECISION_FP32;
+    const int af8 = eb_precision_af8(e->precision);
     if (af8 && (!w->word_q8 || !w->pos_q8 || !w->type_q8))
         return eb_fail(err, EB_ERR_ARG,
                        "engine: the embeddings have no AdaptivFloat8 form for --precision af8");
@@ -449,7 +449,7 @@ static void attention_ex(eb_albert_scratch *s, eb_albert_exec *e, const eb_alber
         for (int h = 0; h < NH; h++) {
             if (!on[h]) continue;
             float *A = s->att + (size_t)h * n * n;
-            if (e->precision != EB_PRECISION_FP32) { /* P.V with AF8 probabilities */
+            if (eb_precision_af8(e->precision)) { /* P.V with AF8 probabilities */
                 eb_af8_quantize(A, A, (size_t)n * n, EB_AF8_NEAREST);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, HS, n, 1.0f, A, n,
                             s->v + o + h * HS, H, 0.0f, s->ctx + o + h * HS, H);
@@ -517,10 +517,10 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         const int some_off = n_on > 0 && n_on < NH && NH <= 64 && mask == L->on_mask;
         /* af8-bf16: the same selections of the AF8 forms in bf16, on the AF8
          * input (quantised as a whole, as the af8 path does) */
-        const int compact_bf16 = some_off && e->precision == EB_PRECISION_AF8_BF16 &&
+        const int compact_bf16 = some_off && eb_precision_bf16(e->precision) &&
                                  L->o_on_bf16 && e->block && eb_cpu_has_avx512_bf16();
         const int compact =
-            compact_bf16 || (some_off && e->precision == EB_PRECISION_FP32 && L->o_on_packed);
+            compact_bf16 || (some_off && !eb_precision_af8(e->precision) && L->o_on_packed);
         const int W = n_on * HS;
         for (int j = 0; j < 3 && st == EB_OK; j++) {
             if (compact) {
@@ -593,7 +593,7 @@ eb_status eb_albert_layer_apply_ex(eb_albert_scratch *s, eb_albert_exec *e, cons
         if (st != EB_OK) break;
         eb_add_layernorm(s->hidden, s->hidden, s->attn_out, L->attn_ln.g, L->attn_ln.b, N, H, eps);
         /* fp32: the activation fused into the product; af8: after re-quantising */
-        const int fuse = e->precision == EB_PRECISION_FP32;
+        const int fuse = !eb_precision_af8(e->precision);
         st = lin_run_ep(e, s->ffn, I, s->hidden, N, &L->ffn, 0, I, NULL, 0,
                         fuse ? eb_albert_epilogue(c->hidden_act) : EB_EPI_NONE, err);
         if (st != EB_OK) break;

@@ -112,8 +112,9 @@ static inline const eb_layer_adapters *eb_albert_adapters(const eb_albert_weight
 /* Extra settings stored in config.json by edgebert (ignored by HF). */
 typedef struct eb_model_extras {
     float span_ramp;         /* R of the span mask (edgebert_span_ramp), default 32 */
-    float default_threshold; /* edgebert_threshold (ee), < 0 = none */
-    float lai_threshold;     /* edgebert_lai_threshold, < 0 = use default_threshold */
+    /* each policy's calibrated threshold (its eb_policy_info.config_key), < 0 = none (then
+     * its threshold_from policy's) */
+    float threshold[EB_NUM_POLICIES];
     int predict_after;       /* edgebert_predict_after: layer whose entropy feeds the predictor */
     int adapter_size;        /* edgebert_adapter_size: bottleneck r of the adapters, 0 = none */
     int truncate_head;       /* edgebert_truncate_head: a text longer than the maximum keeps its
@@ -192,6 +193,16 @@ void eb_albert_classify_at(float *logits, eb_albert_scratch *s, const eb_config 
  *    are skipped entirely: rows h*HS..h*HS+HS-1 of Wq/Wk/Wv and the same
  *    columns of Wo are never read; their context is zero.
  * Statistics accumulate until the caller resets them. */
+/* The rows of eb_precision_table (src/model/precision.c), and what the
+ * engine asks of them: computes on the AF8 forms; uses the bf16 products. */
+extern const eb_precision_info eb_precision_rows[EB_NUM_PRECISIONS];
+static inline int eb_precision_af8(eb_precision p) {
+    return (unsigned)p < EB_NUM_PRECISIONS && eb_precision_rows[p].af8;
+}
+static inline int eb_precision_bf16(eb_precision p) {
+    return (unsigned)p < EB_NUM_PRECISIONS && eb_precision_rows[p].bf16;
+}
+
 /* The fused-epilogue form of a hidden activation (gelu_new, gelu, relu). */
 eb_epilogue eb_albert_epilogue(eb_activation act);
 

@@ -192,7 +192,8 @@ static eb_status run(eb_batch *b, const int32_t *const *ids, const int32_t *cons
         q->pp = eb_policy_params_from_run(&q->p, t->lut_view.data ? &t->lut_view : NULL);
         q->pp.threshold = thr;
         q->need_ramps = full ? eb_model_need_ramps(t, &q->p)
-                             : q->p.policy != EB_POLICY_BASE && t->w.num_ramps > 0;
+                             : (eb_policy_info_of(q->p.policy)->needs & EB_POLICY_NEEDS_THRESHOLD) &&
+                                   t->w.num_ramps > 0;
         st = eb_policy_begin(&t->hw, &q->pp, L, lens[s], &q->ps, &q->rep, err);
         if (st != EB_OK) return eb_fail_prefix(err, "batch: sentence %d", s);
         q->flops = q->flops_dense = 0;
@@ -210,7 +211,7 @@ static eb_status run(eb_batch *b, const int32_t *const *ids, const int32_t *cons
     if (n == 0) return EB_OK;
     eb_albert_exec *ex = &b->ex;
     const eb_precision prec = b->st[0].p.precision;
-    if (prec != EB_PRECISION_FP32 && !eb_albert_exec_need_af8(ex, &m->alloc))
+    if (eb_precision_af8(prec) && !eb_albert_exec_need_af8(ex, &m->alloc))
         return eb_fail(err, EB_ERR_NOMEM, "batch: out of memory for the af8 path's scratch");
     ex->precision = prec;
     ex->threads = b->st[0].p.threads;

@@ -11,6 +11,7 @@
 #include "edgebert/quant.h"
 #include "edgebert/runtime.h"
 #include "model/config.h"
+#include "model/tensors.h"
 #include "util/util.h"
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
@@ -19,17 +20,18 @@
 #define MAX_HEADER_BYTES (64u << 20)
 #define MAX_TENSOR_ELEMS ((size_t)1 << 31)
 
-static const char *const shared_names[] = {
-    "albert.embeddings.word_embeddings.weight",
-    "albert.embeddings.position_embeddings.weight",
-    "albert.embeddings.token_type_embeddings.weight",
-};
+/* The tensors the bundle stores once for all tasks: the embedding tables
+ * (the rows EB_T_WORD, EB_T_POS, EB_T_TYPE of tensors.h), by their id. */
 #define N_SHARED 3
+_Static_assert(EB_T_WORD == 0 && EB_T_POS == 1 && EB_T_TYPE == 2, "shared tables are rows 0..2");
+
+static const char *shared_name(int i) {
+    return eb_tensor_rows(NULL)[i].pattern;
+}
 
 static int is_shared(const char *name) {
-    for (int i = 0; i < N_SHARED; i++)
-        if (!strcmp(name, shared_names[i]) || !strcmp(name, shared_names[i] + 7)) return i;
-    return -1;
+    eb_tensor_match m;
+    return eb_tensor_lookup(name, &m) && m.role == EB_ROLE_EMBEDDING ? (int)m.row->id : -1;
 }
 
 static float *tensor_f32(const eb_st_tensor *t) {
@@ -40,13 +42,11 @@ static float *tensor_f32(const eb_st_tensor *t) {
 
 /* A tensor of the shared backbone (adapter-ALBERT): the embeddings, the
  * embedding mapping and the shared layers' weights; not the adapters, spans,
- * heads or off-ramps, which stay with their task.  `name` has the "albert."
- * prefix. */
+ * heads or off-ramps, which stay with their task. */
 static int is_backbone(const char *name) {
-    if (strstr(name, ".adapters.") || strstr(name, "attention.span")) return 0;
-    return !strncmp(name, "albert.embeddings.", 18) ||
-           !strncmp(name, "albert.encoder.embedding_hidden_mapping_in.", 43) ||
-           !strncmp(name, "albert.encoder.albert_layer_groups.", 35);
+    int r = eb_tensor_role_of(name);
+    return r == EB_ROLE_EMBEDDING || r == EB_ROLE_EMB_NORM || r == EB_ROLE_MAPPING ||
+           r == EB_ROLE_ENC_MATRIX || r == EB_ROLE_ENC_VECTOR;
 }
 
 static const eb_st_tensor *find_either(const eb_safetensors *st, const char *full) {
@@ -463,9 +463,9 @@ eb_status eb_bundle_pack(const char *out_path, const eb_pack_task *tasks, int n_
                 if (ti == 0) {
                     if (si == 0 && pp.emb_keep < 1.0)
                         s = eb_prune_magnitude(x, t->numel, pp.emb_keep, NULL, NULL, err);
-                    cJSON *d = s == EB_OK ? store_tensor(&b, shared_names[si], x, t->ndim, t->shape, pp.weights, err) : NULL;
+                    cJSON *d = s == EB_OK ? store_tensor(&b, shared_name(si), x, t->ndim, t->shape, pp.weights, err) : NULL;
                     if (!d) s = err->status ? err->status : EB_ERR_NOMEM;
-                    else cJSON_AddItemToObject(jshared, shared_names[si], d);
+                    else cJSON_AddItemToObject(jshared, shared_name(si), d);
                     shared[si] = x;
                     shared_n[si] = t->numel;
                     continue;
@@ -523,8 +523,8 @@ eb_status eb_bundle_pack(const char *out_path, const eb_pack_task *tasks, int n_
     free_names(common);
     if (s == EB_OK) {
         for (int i = 0; i < N_SHARED; i++)
-            if (!cJSON_GetObjectItem(jshared, shared_names[i]))
-                s = eb_fail(err, EB_ERR_FORMAT, "%s: the first task has no '%s'", tasks[0].dir, shared_names[i]);
+            if (!cJSON_GetObjectItem(jshared, shared_name(i)))
+                s = eb_fail(err, EB_ERR_FORMAT, "%s: the first task has no '%s'", tasks[0].dir, shared_name(i));
     }
     cJSON_AddItemToObject(root, "shared", jshared);
     cJSON_AddItemToObject(root, "tasks", jtasks);
@@ -676,45 +676,22 @@ static void free_st_table(eb_model *m, eb_safetensors *st) {
 /* Set lin->bm for every linear whose weight pointer has a bitmask form. */
 static void attach_bitmasks(eb_model_task *t, const float *const *bm_w,
                             const eb_model_task *first) {
-    eb_albert_weights *w = &t->w;
-    int nl = t->cfg.num_hidden_groups * t->cfg.inner_group_num;
     eb_linear *lins[4096];
-    int n = 0;
-    lins[n++] = &w->map_in;
-    lins[n++] = &w->pooler;
-    lins[n++] = &w->classifier;
-    for (int i = 0; i < nl && n + 6 < 4096; i++) {
-        eb_albert_layer *L = &t->layers[i];
-        lins[n++] = &L->q, lins[n++] = &L->k, lins[n++] = &L->v, lins[n++] = &L->o;
-        lins[n++] = &L->ffn, lins[n++] = &L->ffn_out;
-    }
-    for (int i = 0; i < w->num_ramps && n + 2 < 4096; i++) {
-        lins[n++] = &w->ramp_pooler[i];
-        lins[n++] = &w->ramp_cls[i];
-    }
-    int na = w->adapters ? t->cfg.num_hidden_layers * t->cfg.inner_group_num : 0;
-    for (int i = 0; i < na && n + 4 < 4096; i++) {
-        eb_layer_adapters *A = &t->adapters[i];
-        lins[n++] = &A->attn.down, lins[n++] = &A->attn.up;
-        lins[n++] = &A->ffn.down, lins[n++] = &A->ffn.up;
-    }
+    int n = eb_albert_linears(&t->w, &t->cfg, lins, 4096);
+    n = EB_MIN(n, 4096);
     for (int i = 0; i < n; i++)
         for (int k = 0; k < t->n_bms; k++)
             if (lins[i]->w && lins[i]->w == bm_w[k]) lins[i]->bm = &t->bms[k];
     /* matrices of the shared backbone: the first task decoded them and holds
      * their stored forms */
     if (first && first != t) {
-        for (int i = 0; i < n; i++) {
-            if (lins[i]->bm || !lins[i]->w) continue;
-            if (lins[i]->w == first->w.map_in.w) lins[i]->bm = first->w.map_in.bm;
-            int nl0 = first->cfg.num_hidden_groups * first->cfg.inner_group_num;
-            for (int j = 0; j < nl0 && !lins[i]->bm; j++) {
-                const eb_albert_layer *L = &first->layers[j];
-                const eb_linear *c[6] = {&L->q, &L->k, &L->v, &L->o, &L->ffn, &L->ffn_out};
-                for (int k = 0; k < 6; k++)
-                    if (lins[i]->w == c[k]->w) lins[i]->bm = c[k]->bm;
-            }
-        }
+        eb_linear *f[4096];
+        eb_albert_weights fw = first->w; /* a copy: the walk wants a writable view */
+        int nf = eb_albert_linears(&fw, &first->cfg, f, 4096);
+        nf = EB_MIN(nf, 4096);
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < nf && !lins[i]->bm && lins[i]->w; k++)
+                if (lins[i]->w == f[k]->w) lins[i]->bm = f[k]->bm;
     }
 }
 

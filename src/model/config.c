@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edgebert/runtime.h"
 #include "util/util.h"
 
 void eb_config_default(eb_config *c, eb_model_extras *x) {
@@ -26,8 +27,8 @@ void eb_config_default(eb_config *c, eb_model_extras *x) {
     c->layer_norm_eps = 1e-12f;
     if (x) {
         x->span_ramp = 32.0f;
-        x->default_threshold = -1.0f;
-        x->lai_threshold = -1.0f;
+        for (int p = 0; p < EB_NUM_POLICIES; p++)
+            x->threshold[p] = -1.0f;
         x->predict_after = 1;
         x->adapter_size = 0;
         x->truncate_head = 0;
@@ -131,10 +132,12 @@ eb_status eb_config_parse(const char *json, size_t len, const char *name, eb_con
         }
         x->span_ramp = (float)ramp->valuedouble;
     }
-    cJSON *thr = cJSON_GetObjectItemCaseSensitive(root, "edgebert_threshold");
-    if (thr && cJSON_IsNumber(thr)) x->default_threshold = (float)thr->valuedouble;
-    cJSON *lthr = cJSON_GetObjectItemCaseSensitive(root, "edgebert_lai_threshold");
-    if (lthr && cJSON_IsNumber(lthr)) x->lai_threshold = (float)lthr->valuedouble;
+    const eb_policy_info *pol = eb_policy_table(NULL);
+    for (int p = 0; p < EB_NUM_POLICIES; p++) {
+        if (!pol[p].config_key) continue;
+        cJSON *thr = cJSON_GetObjectItemCaseSensitive(root, pol[p].config_key);
+        if (thr && cJSON_IsNumber(thr)) x->threshold[p] = (float)thr->valuedouble;
+    }
     s = get_int(root, "edgebert_predict_after", &x->predict_after, 1, EB_MAX_LAYERS - 1, name, err);
     if (s != EB_OK) goto done;
     s = get_int(root, "edgebert_adapter_size", &x->adapter_size, 0, 1 << 20, name, err);
@@ -204,8 +207,10 @@ char *eb_config_to_json(const eb_config *c, const eb_model_extras *x) {
     cJSON_AddNumberToObject(r, "eos_token_id", 3);
     if (x) {
         cJSON_AddNumberToObject(r, "edgebert_span_ramp", x->span_ramp);
-        if (x->default_threshold >= 0) cJSON_AddNumberToObject(r, "edgebert_threshold", x->default_threshold);
-        if (x->lai_threshold >= 0) cJSON_AddNumberToObject(r, "edgebert_lai_threshold", x->lai_threshold);
+        const eb_policy_info *pol = eb_policy_table(NULL);
+        for (int p = 0; p < EB_NUM_POLICIES; p++)
+            if (pol[p].config_key && x->threshold[p] >= 0)
+                cJSON_AddNumberToObject(r, pol[p].config_key, x->threshold[p]);
         cJSON_AddNumberToObject(r, "edgebert_predict_after", x->predict_after);
         if (x->adapter_size > 0)
             cJSON_AddNumberToObject(r, "edgebert_adapter_size", x->adapter_size);

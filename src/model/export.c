@@ -16,6 +16,7 @@
 #include "model/config.h"
 #include "model/model_internal.h"
 #include "model/safetensors.h"
+#include "model/tensors.h"
 #include "util/util.h"
 
 typedef struct out_list {
@@ -53,6 +54,25 @@ static void add_norm(out_list *o, const char *prefix, const eb_norm *nm) {
     add(o, n, nm->b, nm->n, 0);
 }
 
+typedef struct export_state {
+    out_list *o;
+    eb_albert_weights *w; /* read only: eb_albert_slot wants a writable view */
+} export_state;
+
+/* One tensor of the table, when the task has it. */
+static int add_item(void *ud, const eb_tensor_item *it) {
+    export_state *es = ud;
+    void *slot = eb_albert_slot(es->w, it);
+    if (!slot) return 0;
+    switch (it->row->kind) {
+    case EB_TK_LINEAR: add_linear(es->o, it->name, slot); break;
+    case EB_TK_NORM: add_norm(es->o, it->name, slot); break;
+    case EB_TK_MATRIX:
+    case EB_TK_VECTOR: add(es->o, it->name, *(const float **)slot, it->d0, it->d1); break;
+    }
+    return 0;
+}
+
 static eb_status copy_file(const char *from, const char *to, eb_error *err) {
     char *data;
     size_t n;
@@ -83,7 +103,6 @@ eb_status eb_model_export(const eb_model *m, const char *task, const char *out_d
     if (!m->tok) return eb_fail(err, EB_ERR_ARG, "%s: the model has no tokenizer to export", m->path);
     const eb_config *c = &t->cfg;
     const eb_albert_weights *w = &t->w;
-    const int E = c->embedding_size;
     const int nl = c->num_hidden_groups * c->inner_group_num;
     const int na = w->adapters ? c->num_hidden_layers * c->inner_group_num : 0;
     out_list o = {0};
@@ -96,61 +115,9 @@ eb_status eb_model_export(const eb_model *m, const char *task, const char *out_d
         s = eb_fail(err, EB_ERR_NOMEM, "export: out of memory");
         goto done;
     }
-    add(&o, "albert.embeddings.word_embeddings.weight", w->word_emb, c->vocab_size, E);
-    add(&o, "albert.embeddings.position_embeddings.weight", w->pos_emb,
-        c->max_position_embeddings, E);
-    add(&o, "albert.embeddings.token_type_embeddings.weight", w->type_emb, c->type_vocab_size, E);
-    add_norm(&o, "albert.embeddings.LayerNorm", &w->emb_ln);
-    add_linear(&o, "albert.encoder.embedding_hidden_mapping_in", &w->map_in);
-    for (int g = 0; g < c->num_hidden_groups; g++)
-        for (int i = 0; i < c->inner_group_num; i++) {
-            const eb_albert_layer *ly = &w->layers[g * c->inner_group_num + i];
-            char p[160], q[200];
-            snprintf(p, sizeof p, "albert.encoder.albert_layer_groups.%d.albert_layers.%d", g, i);
-            snprintf(q, sizeof q, "%s.attention.query", p);
-            add_linear(&o, q, &ly->q);
-            snprintf(q, sizeof q, "%s.attention.key", p);
-            add_linear(&o, q, &ly->k);
-            snprintf(q, sizeof q, "%s.attention.value", p);
-            add_linear(&o, q, &ly->v);
-            snprintf(q, sizeof q, "%s.attention.dense", p);
-            add_linear(&o, q, &ly->o);
-            snprintf(q, sizeof q, "%s.attention.LayerNorm", p);
-            add_norm(&o, q, &ly->attn_ln);
-            snprintf(q, sizeof q, "%s.ffn", p);
-            add_linear(&o, q, &ly->ffn);
-            snprintf(q, sizeof q, "%s.ffn_output", p);
-            add_linear(&o, q, &ly->ffn_out);
-            snprintf(q, sizeof q, "%s.full_layer_layer_norm", p);
-            add_norm(&o, q, &ly->out_ln);
-            snprintf(q, sizeof q, "%s.attention.span", p);
-            add(&o, q, ly->span_z, c->num_attention_heads, 0);
-        }
-    const int per_group = c->num_hidden_layers / c->num_hidden_groups;
-    for (int l = 0; l < (na ? c->num_hidden_layers : 0); l++)
-        for (int i = 0; i < c->inner_group_num; i++) {
-            const eb_layer_adapters *A = &w->adapters[l * c->inner_group_num + i];
-            char p[200], q[240];
-            snprintf(p, sizeof p, "albert.encoder.albert_layer_groups.%d.albert_layers.%d.adapters.%d",
-                     l / per_group, i, l);
-            snprintf(q, sizeof q, "%s.attn.down", p);
-            add_linear(&o, q, &A->attn.down);
-            snprintf(q, sizeof q, "%s.attn.up", p);
-            add_linear(&o, q, &A->attn.up);
-            snprintf(q, sizeof q, "%s.ffn.down", p);
-            add_linear(&o, q, &A->ffn.down);
-            snprintf(q, sizeof q, "%s.ffn.up", p);
-            add_linear(&o, q, &A->ffn.up);
-        }
-    add_linear(&o, "albert.pooler", &w->pooler);
-    add_linear(&o, "classifier", &w->classifier);
-    for (int j = 0; j < w->num_ramps; j++) {
-        char p[160];
-        snprintf(p, sizeof p, "albert.encoder.highway.%d.pooler", j);
-        add_linear(&o, p, &w->ramp_pooler[j]);
-        snprintf(p, sizeof p, "albert.encoder.highway.%d.classifier", j);
-        add_linear(&o, p, &w->ramp_cls[j]);
-    }
+    eb_tensor_plan plan = {c, 1, na ? w->adapter_size : 0, w->num_ramps, 0};
+    export_state es = {&o, (eb_albert_weights *)w};
+    eb_tensor_walk(&plan, add_item, &es);
     if (mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
         s = eb_fail(err, EB_ERR_IO, "%s: cannot create the directory: %s", out_dir, strerror(errno));
         goto done;

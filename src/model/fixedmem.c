@@ -59,7 +59,7 @@ static int build_context(const eb_model *m, int max_tokens, eb_precision precisi
     *out = c;
     if (!eb_albert_scratch_init(&c->s, &big, max_n, a)) return 0;
     if (!eb_albert_exec_init(&c->ex, &big, max_n, a)) return 0;
-    if (precision != EB_PRECISION_FP32 && !eb_albert_exec_need_af8(&c->ex, a)) return 0;
+    if (eb_precision_af8(precision) && !eb_albert_exec_need_af8(&c->ex, a)) return 0;
     return 1;
 }
 
@@ -98,8 +98,7 @@ static void arena_free(void *ud, void *p) {
 
 static eb_status check_args(const eb_model *m, eb_precision precision, eb_error *err) {
     if (!m || m->n_tasks < 1) return eb_fail(err, EB_ERR_ARG, "fixed-memory context: no model");
-    if (precision != EB_PRECISION_FP32 && precision != EB_PRECISION_AF8 &&
-        precision != EB_PRECISION_AF8_BF16)
+    if (!eb_precision_info_of(precision))
         return eb_fail(err, EB_ERR_ARG, "fixed-memory context: unknown precision %d",
                        (int)precision);
     return EB_OK;

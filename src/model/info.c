@@ -10,6 +10,7 @@
 #include "edgebert/taskswitch.h"
 #include "model/bundle.h"
 #include "model/model_internal.h"
+#include "model/tensors.h"
 #include "util/util.h"
 
 static size_t count_nonzero_f32(const float *x, size_t n) {
@@ -43,8 +44,10 @@ static void add_task_summary(cJSON *jt, const eb_model_task *t) {
     cJSON_AddNumberToObject(jt, "offramps", t->w.num_ramps);
     cJSON_AddNumberToObject(jt, "adapter_size", t->w.adapters ? t->w.adapter_size : 0);
     cJSON_AddNumberToObject(jt, "truncate_head", t->extras.truncate_head);
-    if (t->extras.default_threshold >= 0) cJSON_AddNumberToObject(jt, "threshold", t->extras.default_threshold);
-    if (t->extras.lai_threshold >= 0) cJSON_AddNumberToObject(jt, "lai_threshold", t->extras.lai_threshold);
+    const eb_policy_info *pol = eb_policy_table(NULL);
+    for (int p = 0; p < EB_NUM_POLICIES; p++)
+        if (pol[p].info_key && t->extras.threshold[p] >= 0)
+            cJSON_AddNumberToObject(jt, pol[p].info_key, t->extras.threshold[p]);
     cJSON_AddBoolToObject(jt, "has_exit_predictor", t->lut_view.data != NULL);
     if (t->lut_view.data) cJSON_AddNumberToObject(jt, "predict_after", t->lut_view.predict_after);
     cJSON_AddNumberToObject(jt, "encoder_weight_density", t->weight_density);
@@ -96,7 +99,7 @@ static eb_status info_checkpoint(const char *dir, cJSON *root, eb_error *err) {
         free(x);
         const char *fmt = t->dtype == EB_DTYPE_F32 ? "f32" : t->dtype == EB_DTYPE_F16 ? "f16" : "bf16";
         cJSON *e = tensor_entry(t->name, fmt, t->shape, t->ndim, t->numel, nnz, t->nbytes);
-        if (strstr(t->name, "embeddings.") && strstr(t->name, "_embeddings.weight")) {
+        if (eb_tensor_role_of(t->name) == EB_ROLE_EMBEDDING) {
             cJSON_AddItemToArray(shared, e);
             shared_bytes += t->nbytes;
         } else {
@@ -212,7 +215,7 @@ static void add_footprints(cJSON *root, const eb_model *m) {
     const cJSON *sh = cJSON_GetObjectItem(root, "shared");
     for (const cJSON *it = sh ? sh->child : NULL; it; it = it->next) {
         const cJSON *nm = cJSON_GetObjectItem(it, "name");
-        if (cJSON_IsString(nm) && strstr(nm->valuestring, "_embeddings.weight"))
+        if (cJSON_IsString(nm) && eb_tensor_role_of(nm->valuestring) == EB_ROLE_EMBEDDING)
             emb += num_item(it, "bytes");
     }
     cJSON *tasks = cJSON_GetObjectItem(root, "tasks");
@@ -221,7 +224,7 @@ static void add_footprints(cJSON *root, const eb_model *m) {
         const cJSON *ts = cJSON_GetObjectItem(jt, "tensors");
         for (const cJSON *it = ts ? ts->child : NULL; it; it = it->next) {
             const cJSON *nm = cJSON_GetObjectItem(it, "name");
-            if (cJSON_IsString(nm) && strstr(nm->valuestring, ".adapters."))
+            if (cJSON_IsString(nm) && eb_tensor_role_of(nm->valuestring) == EB_ROLE_ADAPTER)
                 ad += num_item(it, "bytes");
         }
         cJSON_AddNumberToObject(jt, "adapter_bytes", ad);
@@ -299,7 +302,9 @@ eb_status eb_model_info_json(const char *path, char **out, eb_error *err) {
         cJSON *sh = cJSON_GetObjectItem(root, "shared");
         for (cJSON *it = sh ? sh->child : NULL; it; it = it->next) {
             cJSON *nm = cJSON_GetObjectItem(it, "name");
-            if (cJSON_IsString(nm) && strstr(nm->valuestring, "word_embeddings")) {
+            eb_tensor_match tm;
+            if (cJSON_IsString(nm) && eb_tensor_lookup(nm->valuestring, &tm) &&
+                tm.row->id == EB_T_WORD) {
                 cJSON *e = cJSON_AddObjectToObject(root, "word_embeddings");
                 cJSON_AddNumberToObject(e, "bytes", cJSON_GetObjectItem(it, "bytes")->valuedouble);
                 cJSON_AddNumberToObject(e, "density", cJSON_GetObjectItem(it, "density")->valuedouble);

@@ -1,6 +1,7 @@
 /* model.c - load a HuggingFace ALBERT checkpoint directory; contexts;
  * classification with the runtime policies. */
 #include "model/model_internal.h"
+#include "model/tensors.h"
 
 #include <errno.h>
 #include <math.h>
@@ -120,102 +121,79 @@ static void get_norm(loader *L, eb_norm *nm, const char *prefix, int n) {
     nm->n = n;
 }
 
-/* Bind all ALBERT weights of a task from the open safetensors file. */
+typedef struct bind_state {
+    loader *L;
+    eb_albert_weights *w;
+    int skip_ramp; /* the last off-ramp is absent */
+} bind_state;
+
+static int bind_one(void *ud, const eb_tensor_item *it) {
+    bind_state *b = ud;
+    loader *L = b->L;
+    const eb_tensor_row *r = it->row;
+    void *slot = eb_albert_slot(b->w, it);
+    char prefix[sizeof it->name + 16];
+    snprintf(prefix, sizeof prefix, "%s", it->name);
+    if (r->id == EB_T_RAMP_POOLER) {
+        /* either spelling; the off-ramp after the last layer is optional (the main head
+         * answers there) */
+        char wn[sizeof prefix + 8];
+        snprintf(wn, sizeof wn, "%s.weight", prefix);
+        if (!find_any(L->st, wn)) snprintf(prefix, sizeof prefix, "%s", it->alt);
+        snprintf(wn, sizeof wn, "%s.weight", prefix);
+        const int last = it->j == b->w->num_ramps - 1;
+        b->skip_ramp = last && !find_any(L->st, wn);
+    }
+    if (r->scope == EB_TS_RAMP && b->skip_ramp) return 0;
+    switch (r->kind) {
+    case EB_TK_LINEAR: get_linear(L, slot, prefix, it->d0, it->d1); break;
+    case EB_TK_NORM: get_norm(L, slot, prefix, it->d0); break;
+    case EB_TK_MATRIX:
+    case EB_TK_VECTOR:
+        *(const float **)slot = get(L, prefix, it->d0, it->d1, r->role == EB_ROLE_SPAN);
+        break;
+    }
+    return 0;
+}
+
+/* Bind all ALBERT weights of a task from the open safetensors file: every
+ * tensor of the table (tensors.h) that this task's config has. */
 eb_status eb_model_bind_task(loader *L, eb_model_task *t) {
     eb_model *m = L->m;
     const eb_config *c = &t->cfg;
-    const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size;
     eb_albert_weights *w = &t->w;
-    w->word_emb = get(L, "albert.embeddings.word_embeddings.weight", c->vocab_size, E, 0);
-    w->pos_emb =
-        get(L, "albert.embeddings.position_embeddings.weight", c->max_position_embeddings, E, 0);
-    w->type_emb =
-        get(L, "albert.embeddings.token_type_embeddings.weight", c->type_vocab_size, E, 0);
-    get_norm(L, &w->emb_ln, "albert.embeddings.LayerNorm", E);
-    get_linear(L, &w->map_in, "albert.encoder.embedding_hidden_mapping_in", H, E);
     int nl = c->num_hidden_groups * c->inner_group_num;
     t->layers = eb_calloc(&m->alloc, (size_t)nl, sizeof *t->layers);
     if (!t->layers) return eb_fail(L->err, EB_ERR_NOMEM, "%s: out of memory", L->file);
     w->layers = t->layers;
-    for (int g = 0; g < c->num_hidden_groups; g++)
-        for (int i = 0; i < c->inner_group_num; i++) {
-            eb_albert_layer *ly = &t->layers[g * c->inner_group_num + i];
-            char p[160], q[200];
-            snprintf(p, sizeof p, "albert.encoder.albert_layer_groups.%d.albert_layers.%d", g, i);
-            snprintf(q, sizeof q, "%s.attention.query", p);
-            get_linear(L, &ly->q, q, H, H);
-            snprintf(q, sizeof q, "%s.attention.key", p);
-            get_linear(L, &ly->k, q, H, H);
-            snprintf(q, sizeof q, "%s.attention.value", p);
-            get_linear(L, &ly->v, q, H, H);
-            snprintf(q, sizeof q, "%s.attention.dense", p);
-            get_linear(L, &ly->o, q, H, H);
-            snprintf(q, sizeof q, "%s.attention.LayerNorm", p);
-            get_norm(L, &ly->attn_ln, q, H);
-            snprintf(q, sizeof q, "%s.ffn", p);
-            get_linear(L, &ly->ffn, q, I, H);
-            snprintf(q, sizeof q, "%s.ffn_output", p);
-            get_linear(L, &ly->ffn_out, q, H, I);
-            snprintf(q, sizeof q, "%s.full_layer_layer_norm", p);
-            get_norm(L, &ly->out_ln, q, H);
-            snprintf(q, sizeof q, "%s.attention.span", p);
-            ly->span_z = get(L, q, c->num_attention_heads, 0, 1);
-        }
-    get_linear(L, &w->pooler, "albert.pooler", H, H);
-    get_linear(L, &w->classifier, "classifier", c->num_labels, H);
-    if (L->err->status != EB_OK) return L->err->status;
     /* adapters: one attention and one feed-forward adapter per application
      * l and inner layer i (named under the group that application uses) */
     const int r = t->extras.adapter_size;
     if (r > 0) {
         const int NA = c->num_hidden_layers * c->inner_group_num;
-        const int per_group = c->num_hidden_layers / c->num_hidden_groups;
         t->adapters = eb_calloc(&m->alloc, (size_t)NA, sizeof *t->adapters);
         if (!t->adapters) return eb_fail(L->err, EB_ERR_NOMEM, "%s: out of memory", L->file);
         w->adapters = t->adapters;
         w->adapter_size = r;
-        for (int l = 0; l < c->num_hidden_layers; l++)
-            for (int i = 0; i < c->inner_group_num; i++) {
-                eb_layer_adapters *A = &t->adapters[l * c->inner_group_num + i];
-                char p[200], q[240];
-                snprintf(p, sizeof p,
-                         "albert.encoder.albert_layer_groups.%d.albert_layers.%d.adapters.%d",
-                         l / per_group, i, l);
-                snprintf(q, sizeof q, "%s.attn.down", p);
-                get_linear(L, &A->attn.down, q, r, H);
-                snprintf(q, sizeof q, "%s.attn.up", p);
-                get_linear(L, &A->attn.up, q, H, r);
-                snprintf(q, sizeof q, "%s.ffn.down", p);
-                get_linear(L, &A->ffn.down, q, r, H);
-                snprintf(q, sizeof q, "%s.ffn.up", p);
-                get_linear(L, &A->ffn.up, q, H, r);
-            }
-        if (L->err->status != EB_OK) return L->err->status;
     }
     /* off-ramps: all of layers 1..L-1 or none (the last one is optional:
      * after the last layer the main head answers) */
     const int NL = c->num_hidden_layers;
-    if (find_any(L->st, "albert.encoder.highway.0.pooler.weight") ||
-        find_any(L->st, "albert.encoder.highway.0.pooler.dense.weight")) {
+    const eb_tensor_match ramp0 = {&eb_tensor_rows(NULL)[EB_T_RAMP_POOLER], 0, EB_ROLE_RAMP,
+                                   0, 0, 0, 0}; /* the first ramp's pooler weight */
+    char spelt[2][256];
+    eb_tensor_spell(&ramp0, 0, spelt[0], sizeof spelt[0]);
+    eb_tensor_spell(&ramp0, 1, spelt[1], sizeof spelt[1]);
+    if (find_any(L->st, spelt[0]) || find_any(L->st, spelt[1])) {
         t->ramps = eb_calloc(&m->alloc, (size_t)NL * 2, sizeof *t->ramps);
         if (!t->ramps) return eb_fail(L->err, EB_ERR_NOMEM, "%s: out of memory", L->file);
         w->num_ramps = NL;
         w->ramp_pooler = t->ramps;
         w->ramp_cls = t->ramps + NL;
-        for (int j = 0; j < NL; j++) {
-            char p[128], q[160];
-            snprintf(p, sizeof p, "albert.encoder.highway.%d", j);
-            snprintf(q, sizeof q, "%s.pooler.weight", p);
-            int dense = !find_any(L->st, q);
-            snprintf(q, sizeof q, dense ? "%s.pooler.dense" : "%s.pooler", p);
-            char wname[200];
-            snprintf(wname, sizeof wname, "%s.weight", q);
-            if (j == NL - 1 && !find_any(L->st, wname)) break;
-            get_linear(L, &w->ramp_pooler[j], q, H, H);
-            snprintf(q, sizeof q, "%s.classifier", p);
-            get_linear(L, &w->ramp_cls[j], q, c->num_labels, H);
-        }
     }
+    eb_tensor_plan plan = {c, 1, r > 0 ? r : 0, w->num_ramps, 0};
+    bind_state b = {L, w, 0};
+    eb_tensor_walk(&plan, bind_one, &b);
     return L->err->status;
 }
 
@@ -266,31 +244,6 @@ static double count_density(const eb_linear *l, double *nz) {
         k += l->w[i] != 0.0f;
     *nz += (double)k;
     return (double)n;
-}
-
-/* The linears of a task (up to cap). */
-static int task_linears(eb_model_task *t, eb_linear **lins, int cap) {
-    eb_albert_weights *w = &t->w;
-    int nl = t->cfg.num_hidden_groups * t->cfg.inner_group_num, n = 0;
-    eb_linear *fixed[3] = {&w->map_in, &w->pooler, &w->classifier};
-    for (int i = 0; i < 3 && n < cap; i++)
-        lins[n++] = fixed[i];
-    for (int i = 0; i < nl && n + 6 <= cap; i++) {
-        eb_albert_layer *L = &t->layers[i];
-        lins[n++] = &L->q, lins[n++] = &L->k, lins[n++] = &L->v, lins[n++] = &L->o;
-        lins[n++] = &L->ffn, lins[n++] = &L->ffn_out;
-    }
-    for (int i = 0; i < w->num_ramps && n + 2 <= cap; i++) {
-        lins[n++] = &w->ramp_pooler[i];
-        lins[n++] = &w->ramp_cls[i];
-    }
-    int na = w->adapters ? t->cfg.num_hidden_layers * t->cfg.inner_group_num : 0;
-    for (int i = 0; i < na && n + 4 <= cap; i++) {
-        eb_layer_adapters *A = &t->adapters[i];
-        lins[n++] = &A->attn.down, lins[n++] = &A->attn.up;
-        lins[n++] = &A->ffn.down, lins[n++] = &A->ffn.up;
-    }
-    return n;
 }
 
 /* The execution forms of every linear: a bitmask for the sparse fp32 kernel
@@ -512,10 +465,9 @@ static void pack_on_heads_bf16(eb_model *m, eb_model_task *t) {
 }
 
 static void build_exec_forms(eb_model *m, eb_model_task *t) {
-    int cap = 3 + 6 * t->cfg.num_hidden_groups * t->cfg.inner_group_num + 2 * t->w.num_ramps +
-              (t->w.adapters ? 4 * t->cfg.num_hidden_layers * t->cfg.inner_group_num : 0);
+    int cap = eb_albert_linears(&t->w, &t->cfg, NULL, 0);
     eb_linear **lins = eb_calloc(&m->alloc, (size_t)cap, sizeof *lins);
-    int n = lins ? task_linears(t, lins, cap) : 0;
+    int n = lins ? eb_albert_linears(&t->w, &t->cfg, lins, cap) : 0;
     t->xbms = eb_calloc(&m->alloc, (size_t)(2 * n + 1), sizeof(eb_bitmask));
     t->cap_xbms = t->xbms ? 2 * n : 0;
     for (int i = 0; i < n; i++) {
@@ -907,7 +859,9 @@ static eb_status engine_run_layer(void *ud, int layer, float *entropy, eb_layer_
 }
 
 int eb_model_need_ramps(const eb_model_task *t, const eb_run_params *p) {
-    return t->w.num_ramps > 0 && !(p->policy == EB_POLICY_BASE && p->last_ramp_only);
+    const eb_policy_info *pi = eb_policy_info_of(p->policy);
+    return t->w.num_ramps > 0 &&
+           !(pi && !(pi->needs & EB_POLICY_NEEDS_THRESHOLD) && p->last_ramp_only);
 }
 
 void eb_model_layer_work(const eb_model_task *t, int n, int heads, const eb_exec_stats *d,
@@ -928,7 +882,8 @@ void eb_model_fill_result(eb_result *r, const eb_model_task *t, const eb_run_par
     r->num_layers = c->num_hidden_layers;
     r->n_tokens = n_tokens;
     r->exit_layer = rep->layers_run;
-    r->predicted_layer = p->policy == EB_POLICY_LAI ? rep->predicted_layer : 0;
+    const eb_policy_info *pi = eb_policy_info_of(p->policy);
+    r->predicted_layer = pi && (pi->needs & EB_POLICY_NEEDS_LUT) ? rep->predicted_layer : 0;
     for (int l = 0; l < rep->layers_run; l++)
         r->entropies[l] = rep->entropies[l];
     if (!need_ramps)
@@ -944,28 +899,29 @@ void eb_model_fill_result(eb_result *r, const eb_model_task *t, const eb_run_par
 eb_status eb_model_run_settings(const eb_model *m, const eb_model_task *t,
                                 const eb_run_params *params, eb_run_params *p, float *thr,
                                 eb_error *err) {
-    if ((unsigned)p->policy > EB_POLICY_LAI)
-        return eb_fail(err, EB_ERR_ARG, "unknown policy %d", (int)p->policy);
-    if (p->policy == EB_POLICY_LAI && !t->lut_view.data)
+    const eb_policy_info *pi = eb_policy_info_of(p->policy);
+    if (!pi) return eb_fail(err, EB_ERR_ARG, "unknown policy %d", (int)p->policy);
+    const int predicts = (pi->needs & EB_POLICY_NEEDS_LUT) != 0;
+    if (predicts && !t->lut_view.data)
         return eb_fail(
             err, EB_ERR_ARG,
-            "%s: task %s has no exit predictor table (exit_lut.csv), needed by --policy lai",
-            m->path, t->name);
-    if (p->policy == EB_POLICY_LAI && p->predict_after != t->lut_view.predict_after) {
+            "%s: task %s has no exit predictor table (exit_lut.csv), needed by --policy %s",
+            m->path, t->name, pi->name);
+    if (predicts && p->predict_after != t->lut_view.predict_after) {
         if (params && params->predict_after != 1) /* the user asked for another p */
             return eb_fail(err, EB_ERR_ARG, "%s: task %s predicts after layer %d, not %d", m->path,
                            t->name, t->lut_view.predict_after, p->predict_after);
         p->predict_after = t->lut_view.predict_after;
     }
     float th = p->threshold;
-    if (th < 0)
-        th = (p->policy == EB_POLICY_LAI && t->extras.lai_threshold >= 0)
-                 ? t->extras.lai_threshold
-                 : t->extras.default_threshold;
+    if (th < 0) { /* the model's own: the policy's calibrated threshold, or the one it falls
+                     back to */
+        th = t->extras.threshold[pi->id];
+        if (th < 0) th = t->extras.threshold[pi->threshold_from];
+    }
     if (t->w.num_ramps == 0 || th < 0) th = 0; /* entropy < 0 never holds: no early exit */
     *thr = th;
-    if (p->precision != EB_PRECISION_FP32 && p->precision != EB_PRECISION_AF8 &&
-        p->precision != EB_PRECISION_AF8_BF16)
+    if (!eb_precision_info_of(p->precision))
         return eb_fail(err, EB_ERR_ARG, "unknown precision %d", (int)p->precision);
     if (p->threads < 0)
         return eb_fail(err, EB_ERR_ARG, "threads must be >= 0 (got %d)", p->threads);
@@ -998,7 +954,7 @@ eb_status eb_classify_ids(eb_context *ctx, const int32_t *ids, const int32_t *ty
     if (s != EB_OK) return s;
     memset(ctx->s.key_valid, 1, (size_t)n);
     eb_albert_exec *ex = &ctx->ex;
-    if (p.precision != EB_PRECISION_FP32 && !eb_albert_exec_need_af8(ex, &m->alloc))
+    if (eb_precision_af8(p.precision) && !eb_albert_exec_need_af8(ex, &m->alloc))
         return eb_fail(err, EB_ERR_NOMEM, "out of memory for the af8 path's scratch");
     ex->precision = p.precision;
     ex->threads = p.threads;

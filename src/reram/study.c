@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "edgebert/quant.h"
+#include "edgebert/runtime.h"
 #include "model/model_access.h"
 #include "quant/bitmask.h"
 #include "reram/reram.h"
@@ -410,10 +411,6 @@ static void *worker_main(void *arg) {
 
 /* ---- setup ---- */
 
-static const char *policy_name(eb_policy p) {
-    return p == EB_POLICY_BASE ? "base" : p == EB_POLICY_EE ? "ee" : "lai";
-}
-
 static eb_status build_options(study *st, uint64_t model_hash, uint64_t data_hash, eb_error *err) {
     const eb_fault_study_params *p = &st->p;
     const eb_run_params *r = &p->run;
@@ -425,7 +422,7 @@ static eb_status build_options(study *st, uint64_t model_hash, uint64_t data_has
               (unsigned long long)model_hash, st->se.rows, st->se.cols, st->se.nnz,
               (unsigned long long)data_hash, st->task, st->n, p->trials,
               (unsigned long long)p->seed, p->mask == EB_MASK_SAME ? "same" : "slc",
-              p->mode == EB_FAULT_COUNT ? "count" : "bernoulli", policy_name(r->policy),
+              p->mode == EB_FAULT_COUNT ? "count" : "bernoulli", eb_policy_name(r->policy),
               (double)r->threshold, r->predict_after, r->latency_target_ms, r->mac_size,
               (int)r->precision, r->max_tokens);
     for (int k = 0; k < p->n_kinds; k++) {

@@ -35,16 +35,43 @@ eb_policy_params eb_policy_params_from_run(const eb_run_params *rp, const eb_exi
     return p;
 }
 
-static const char *POLICY_NAMES[] = {"base", "ee", "lai"};
+static const eb_policy_info POLICIES[EB_NUM_POLICIES] = {
+    {EB_POLICY_BASE, "base", 0, "every layer", NULL, NULL, EB_POLICY_BASE},
+    {EB_POLICY_EE, "ee", EB_POLICY_NEEDS_THRESHOLD, "entropy early exit", "edgebert_threshold",
+     "threshold", EB_POLICY_EE},
+    {EB_POLICY_LAI, "lai",
+     EB_POLICY_NEEDS_THRESHOLD | EB_POLICY_NEEDS_LUT | EB_POLICY_NEEDS_LATENCY |
+         EB_POLICY_NEEDS_DVFS,
+     "latency-aware with DVFS (needs the model's exit_lut.csv)", "edgebert_lai_threshold",
+     "lai_threshold", EB_POLICY_EE},
+};
+
+const eb_policy_info *eb_policy_table(int *n) {
+    if (n) *n = EB_NUM_POLICIES;
+    return POLICIES;
+}
+
+const eb_policy_info *eb_policy_info_of(eb_policy p) {
+    return (unsigned)p < EB_NUM_POLICIES ? &POLICIES[p] : NULL;
+}
 
 const char *eb_policy_name(eb_policy p) {
-    return (unsigned)p < 3 ? POLICY_NAMES[p] : "?";
+    const eb_policy_info *i = eb_policy_info_of(p);
+    return i ? i->name : "?";
 }
 
 int eb_policy_parse(const char *s) {
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(s, POLICY_NAMES[i])) return i;
+    for (int i = 0; s && i < EB_NUM_POLICIES; i++)
+        if (!strcmp(s, POLICIES[i].name)) return (int)POLICIES[i].id;
     return -1;
+}
+
+static const char *row_name(int i) {
+    return POLICIES[i].name;
+}
+
+const char *eb_policy_names(char *buf, size_t cap, const char *sep, const char *last) {
+    return eb_join_names(buf, cap, EB_NUM_POLICIES, row_name, sep, last);
 }
 
 static eb_status set_power(const eb_policy_params *pp, double v, double f, eb_error *err) {
@@ -67,19 +94,19 @@ static eb_status check_run(const eb_policy_params *pp, int L, int seq_len, eb_er
         return eb_fail(err, EB_ERR_ARG, "policy: sequence length %d (must be 1..%d)", seq_len,
                        EB_MAX_TOKENS);
     if (n < 4 || n > 64) return eb_fail(err, EB_ERR_ARG, "policy: MAC size %d (must be 4..64)", n);
-    if ((unsigned)pp->policy > EB_POLICY_LAI)
-        return eb_fail(err, EB_ERR_ARG, "policy: unknown policy %d", (int)pp->policy);
+    const eb_policy_info *pi = eb_policy_info_of(pp->policy);
+    if (!pi) return eb_fail(err, EB_ERR_ARG, "policy: unknown policy %d", (int)pp->policy);
     if (!(pp->latency_target_ms > 0))
         return eb_fail(err, EB_ERR_ARG, "policy: latency target must be > 0 ms");
-    if (pp->policy == EB_POLICY_LAI) {
-        if (!pp->lut) return eb_fail(err, EB_ERR_ARG, "policy lai: no predictor table given");
+    if (pi->needs & EB_POLICY_NEEDS_LUT) {
+        if (!pp->lut) return eb_fail(err, EB_ERR_ARG, "policy %s: no predictor table given", pi->name);
         if (p < 1 || p >= L)
-            return eb_fail(err, EB_ERR_ARG, "policy lai: predict_after %d must be in 1..%d", p,
-                           L - 1);
+            return eb_fail(err, EB_ERR_ARG, "policy %s: predict_after %d must be in 1..%d",
+                           pi->name, p, L - 1);
         if (pp->lut->predict_after != p)
             return eb_fail(err, EB_ERR_ARG,
-                           "policy lai: the predictor table predicts after layer %d, not %d",
-                           pp->lut->predict_after, p);
+                           "policy %s: the predictor table predicts after layer %d, not %d",
+                           pi->name, pp->lut->predict_after, p);
     }
     return EB_OK;
 }
@@ -121,7 +148,7 @@ static void finish_run(const eb_hw_model *hw, const eb_policy_params *pp, eb_pol
     const eb_hw_params *hp = &hw->p;
     const int n = pp->mac_size;
     eb_hw_report *r = &out->hw;
-    if (pp->policy == EB_POLICY_BASE) {
+    if (!(eb_policy_info_of(pp->policy)->needs & EB_POLICY_NEEDS_THRESHOLD)) {
         eb_hw_cost c;
         eb_hw_classifier_cost(hw, n, &c);
         eb_hw_charge(hw, n, &c, st->vdd, st->freq_mhz, r);
@@ -130,7 +157,7 @@ static void finish_run(const eb_hw_model *hw, const eb_policy_params *pp, eb_pol
     }
     if (!exit_layer) exit_layer = out->layers_run;
     out->exit_layer = exit_layer;
-    if (pp->policy == EB_POLICY_LAI && out->predicted_layer == 0)
+    if ((eb_policy_info_of(pp->policy)->needs & EB_POLICY_NEEDS_LUT) && out->predicted_layer == 0)
         out->predicted_layer = exit_layer; /* exited at or before layer p */
     r->vdd = st->vdd;
     r->freq_mhz = st->freq_mhz;
@@ -154,7 +181,8 @@ eb_status eb_policy_step(const eb_hw_model *hw, const eb_policy_params *pp, eb_p
     eb_hw_report *r = &out->hw;
     out->entropies[l - 1] = e;
     out->layers_run = l;
-    const int offramps = pp->policy != EB_POLICY_BASE;
+    const unsigned needs = eb_policy_info_of(pp->policy)->needs;
+    const int offramps = (needs & EB_POLICY_NEEDS_THRESHOLD) != 0;
     eb_hw_cost c;
     eb_hw_layer_cost(hw, n, w, offramps, &c);
     eb_hw_charge(hw, n, &c, st->vdd, st->freq_mhz, r);
@@ -164,7 +192,7 @@ eb_status eb_policy_step(const eb_hw_model *hw, const eb_policy_params *pp, eb_p
         finish_run(hw, pp, st, l, out);
         return EB_OK;
     }
-    if (pp->policy == EB_POLICY_LAI && l == p) {
+    if ((needs & EB_POLICY_NEEDS_LUT) && l == p) {
         int pred = eb_exit_lut_predict(pp->lut, e, pp->threshold, L);
         if (pred <= p) pred = p + 1;
         if (pred > L) pred = L;

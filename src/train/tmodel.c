@@ -13,6 +13,7 @@
 #include "kernels/kernels.h"
 #include "model/config.h"
 #include "model/safetensors.h"
+#include "model/tensors.h"
 #include "util/util.h"
 
 /* ---------------- RNG ---------------- */
@@ -65,93 +66,101 @@ static float *take(lay *L, const char *name, int d0, int d1, unsigned flags) {
     return r;
 }
 
-static void take_lin(lay *L, eb_tlin *l, const char *prefix, int out, int in, unsigned flags) {
-    char n[160];
+static void take_lin(lay *L, eb_tlin *l, const char *prefix, int out, int in, unsigned flags,
+                     unsigned bias_flags) {
+    char n[224];
     snprintf(n, sizeof n, "%s.weight", prefix);
     l->w = take(L, n, out, in, flags | EB_TP_DECAY);
     snprintf(n, sizeof n, "%s.bias", prefix);
-    l->b = take(L, n, out, 0, flags & ~(EB_TP_PRUNE | EB_TP_EMBPRUNE));
+    l->b = take(L, n, out, 0, bias_flags & ~(EB_TP_PRUNE | EB_TP_EMBPRUNE));
 }
 
 static void take_norm(lay *L, eb_tnorm *nm, const char *prefix, int n, unsigned flags) {
-    char s[160];
+    char s[224];
     snprintf(s, sizeof s, "%s.weight", prefix);
     nm->g = take(L, s, n, 0, flags);
     snprintf(s, sizeof s, "%s.bias", prefix);
     nm->b = take(L, s, n, 0, flags);
 }
 
-/* Walk every tensor in a fixed order; record = fill the table. */
+/* The trainer's flags of a tensor role (tensors.h); 2-D weights also decay. */
+static unsigned role_flags(eb_tensor_role r) {
+    switch (r) {
+    case EB_ROLE_EMBEDDING: return EB_TP_EMB | EB_TP_EMBPRUNE;
+    case EB_ROLE_EMB_NORM: return EB_TP_EMB;
+    case EB_ROLE_MAPPING: return EB_TP_EMBPRUNE;
+    case EB_ROLE_ENC_MATRIX: return EB_TP_PRUNE;
+    case EB_ROLE_SPAN: return EB_TP_SPAN;
+    case EB_ROLE_ADAPTER: return EB_TP_ADAPTER;
+    case EB_ROLE_HEAD: return EB_TP_HEAD;
+    case EB_ROLE_RAMP: return EB_TP_RAMP;
+    case EB_ROLE_MLM: return EB_TP_MLM;
+    default: return 0;
+    }
+}
+
+/* Where a tensor of the table lives in the trainer's view. */
+static void *tw_slot(eb_tw *w, const eb_tensor_item *it) {
+    eb_tlayer *ly = &w->layers[it->index];
+    switch (it->row->id) {
+    case EB_T_WORD: return &w->word;
+    case EB_T_POS: return &w->pos;
+    case EB_T_TYPE: return &w->type;
+    case EB_T_EMB_LN: return &w->eln;
+    case EB_T_MAP: return &w->map;
+    case EB_T_Q: return &ly->q;
+    case EB_T_K: return &ly->k;
+    case EB_T_V: return &ly->v;
+    case EB_T_O: return &ly->o;
+    case EB_T_ATTN_LN: return &ly->aln;
+    case EB_T_FFN: return &ly->ffn;
+    case EB_T_FFN_OUT: return &ly->ffn_out;
+    case EB_T_OUT_LN: return &ly->oln;
+    case EB_T_SPAN: return &ly->span;
+    case EB_T_AD_ATTN_DOWN: return &w->ad[it->index][EB_AD_ATTN_DOWN];
+    case EB_T_AD_ATTN_UP: return &w->ad[it->index][EB_AD_ATTN_UP];
+    case EB_T_AD_FFN_DOWN: return &w->ad[it->index][EB_AD_FFN_DOWN];
+    case EB_T_AD_FFN_UP: return &w->ad[it->index][EB_AD_FFN_UP];
+    case EB_T_POOLER: return &w->pooler;
+    case EB_T_CLS: return &w->cls;
+    case EB_T_RAMP_POOLER: return &w->rpool[it->index];
+    case EB_T_RAMP_CLS: return &w->rcls[it->index];
+    case EB_T_MLM_DENSE: return &w->mlm_dense;
+    case EB_T_MLM_LN: return &w->mlm_ln;
+    case EB_T_MLM_BIAS: return &w->mlm_bias;
+    default: return NULL;
+    }
+}
+
+typedef struct lay_walk {
+    lay *L;
+    eb_tw *w;
+} lay_walk;
+
+static int take_item(void *ud, const eb_tensor_item *it) {
+    lay_walk *lw = ud;
+    const eb_tensor_row *r = it->row;
+    void *slot = tw_slot(lw->w, it);
+    const unsigned f = role_flags(r->role);
+    switch (r->kind) {
+    case EB_TK_LINEAR:
+        take_lin(lw->L, slot, it->name, it->d0, it->d1, f, role_flags(r->bias_role));
+        break;
+    case EB_TK_NORM: take_norm(lw->L, slot, it->name, it->d0, f); break;
+    case EB_TK_MATRIX: *(float **)slot = take(lw->L, it->name, it->d0, it->d1, f | EB_TP_DECAY); break;
+    case EB_TK_VECTOR: *(float **)slot = take(lw->L, it->name, it->d0, 0, f); break;
+    }
+    return 0;
+}
+
+/* Walk every tensor in the table's order; record = fill the table. */
 static size_t layout(eb_tmodel *m, float *base, eb_tw *w, int record) {
-    const eb_config *c = &m->cfg;
-    const int E = c->embedding_size, H = c->hidden_size, I = c->intermediate_size;
     lay L = {m, base, record, 0, 1};
     memset(w, 0, sizeof *w);
-    w->word = take(&L, "albert.embeddings.word_embeddings.weight", c->vocab_size, E,
-                   EB_TP_EMB | EB_TP_DECAY | EB_TP_EMBPRUNE);
-    w->pos = take(&L, "albert.embeddings.position_embeddings.weight", c->max_position_embeddings, E,
-                  EB_TP_EMB | EB_TP_DECAY | EB_TP_EMBPRUNE);
-    w->type = take(&L, "albert.embeddings.token_type_embeddings.weight", c->type_vocab_size, E,
-                   EB_TP_EMB | EB_TP_DECAY | EB_TP_EMBPRUNE);
-    take_norm(&L, &w->eln, "albert.embeddings.LayerNorm", E, EB_TP_EMB);
-    take_lin(&L, &w->map, "albert.encoder.embedding_hidden_mapping_in", H, E, EB_TP_EMBPRUNE);
-    for (int g = 0; g < c->num_hidden_groups; g++)
-        for (int i = 0; i < c->inner_group_num; i++) {
-            eb_tlayer *ly = &w->layers[g * c->inner_group_num + i];
-            char p[120], q[160];
-            snprintf(p, sizeof p, "albert.encoder.albert_layer_groups.%d.albert_layers.%d", g, i);
-            snprintf(q, sizeof q, "%s.attention.query", p);
-            take_lin(&L, &ly->q, q, H, H, EB_TP_PRUNE);
-            snprintf(q, sizeof q, "%s.attention.key", p);
-            take_lin(&L, &ly->k, q, H, H, EB_TP_PRUNE);
-            snprintf(q, sizeof q, "%s.attention.value", p);
-            take_lin(&L, &ly->v, q, H, H, EB_TP_PRUNE);
-            snprintf(q, sizeof q, "%s.attention.dense", p);
-            take_lin(&L, &ly->o, q, H, H, EB_TP_PRUNE);
-            snprintf(q, sizeof q, "%s.attention.LayerNorm", p);
-            take_norm(&L, &ly->aln, q, H, 0);
-            snprintf(q, sizeof q, "%s.ffn", p);
-            take_lin(&L, &ly->ffn, q, I, H, EB_TP_PRUNE);
-            snprintf(q, sizeof q, "%s.ffn_output", p);
-            take_lin(&L, &ly->ffn_out, q, H, I, EB_TP_PRUNE);
-            snprintf(q, sizeof q, "%s.full_layer_layer_norm", p);
-            take_norm(&L, &ly->oln, q, H, 0);
-            if (m->has_span) {
-                snprintf(q, sizeof q, "%s.attention.span", p);
-                ly->span = take(&L, q, c->num_attention_heads, 0, EB_TP_SPAN);
-            }
-        }
-    const int r = m->x.adapter_size;
-    for (int l = 0; l < (r > 0 ? c->num_hidden_layers : 0); l++)
-        for (int i = 0; i < c->inner_group_num; i++) {
-            eb_tlin *ad = w->ad[l * c->inner_group_num + i];
-            char p[140], q[170];
-            snprintf(p, sizeof p,
-                     "albert.encoder.albert_layer_groups.%d.albert_layers.%d.adapters.%d",
-                     l / (c->num_hidden_layers / c->num_hidden_groups), i, l);
-            snprintf(q, sizeof q, "%s.attn.down", p);
-            take_lin(&L, &ad[EB_AD_ATTN_DOWN], q, r, H, EB_TP_ADAPTER);
-            snprintf(q, sizeof q, "%s.attn.up", p);
-            take_lin(&L, &ad[EB_AD_ATTN_UP], q, H, r, EB_TP_ADAPTER);
-            snprintf(q, sizeof q, "%s.ffn.down", p);
-            take_lin(&L, &ad[EB_AD_FFN_DOWN], q, r, H, EB_TP_ADAPTER);
-            snprintf(q, sizeof q, "%s.ffn.up", p);
-            take_lin(&L, &ad[EB_AD_FFN_UP], q, H, r, EB_TP_ADAPTER);
-        }
-    take_lin(&L, &w->pooler, "albert.pooler", H, H, EB_TP_HEAD);
-    take_lin(&L, &w->cls, "classifier", c->num_labels, H, EB_TP_HEAD);
-    for (int j = 0; j < m->num_ramps; j++) {
-        char p[120];
-        snprintf(p, sizeof p, "albert.encoder.highway.%d.pooler", j);
-        take_lin(&L, &w->rpool[j], p, H, H, EB_TP_RAMP);
-        snprintf(p, sizeof p, "albert.encoder.highway.%d.classifier", j);
-        take_lin(&L, &w->rcls[j], p, c->num_labels, H, EB_TP_RAMP);
-    }
-    if (m->has_mlm) { /* HF AlbertForMaskedLM names; predictions.decoder.weight is tied */
-        take_lin(&L, &w->mlm_dense, "predictions.dense", E, H, EB_TP_MLM);
-        take_norm(&L, &w->mlm_ln, "predictions.LayerNorm", E, EB_TP_MLM);
-        w->mlm_bias = take(&L, "predictions.bias", c->vocab_size, 0, EB_TP_MLM);
-    }
+    eb_tensor_plan plan = {&m->cfg, m->has_span, m->x.adapter_size > 0 ? m->x.adapter_size : 0,
+                           m->num_ramps, m->has_mlm};
+    lay_walk lw = {&L, w};
+    eb_tensor_walk(&plan, take_item, &lw);
     return L.off;
 }
 
@@ -266,23 +275,27 @@ eb_status eb_tm_create(eb_tmodel *m, const eb_config *cfg, const eb_model_extras
     for (int i = 0; i < m->nt; i++) {
         const eb_tparam *p = &m->t[i];
         float *d = m->params + p->off;
-        const char *suffix = strrchr(p->name, '.');
+        eb_tensor_match tm;
+        const int known = eb_tensor_lookup(p->name, &tm);
         if (p->flags & EB_TP_SPAN) {
             for (size_t k = 0; k < p->numel; k++)
                 d[k] = span_init;
         } else if (p->ndim == 2) {
             for (size_t k = 0; k < p->numel; k++)
                 d[k] = 0.02f * eb_rng_normal(&s);
-        } else if (strstr(p->name, "LayerNorm") || strstr(p->name, "layer_norm")) {
-            float v = !strcmp(suffix, ".weight") ? 1.0f : 0.0f;
+        } else if (known && tm.row->kind == EB_TK_NORM) {
+            float v = tm.part == 0 ? 1.0f : 0.0f; /* gain 1, bias 0 */
             for (size_t k = 0; k < p->numel; k++)
                 d[k] = v;
         }
     }
     /* a new adapter is the identity: its up-projection starts at zero */
-    for (int i = 0; i < m->nt; i++)
-        if ((m->t[i].flags & EB_TP_ADAPTER) && strstr(m->t[i].name, ".up.weight"))
+    for (int i = 0; i < m->nt; i++) {
+        eb_tensor_match tm;
+        if (eb_tensor_lookup(m->t[i].name, &tm) && tm.part == 0 &&
+            (tm.row->id == EB_T_AD_ATTN_UP || tm.row->id == EB_T_AD_FFN_UP))
             memset(m->params + m->t[i].off, 0, m->t[i].numel * sizeof(float));
+    }
     /* off-ramp poolers start as copies of the main pooler */
     const size_t HH = (size_t)c->hidden_size * c->hidden_size;
     for (int j = 0; j < m->num_ramps; j++) {
@@ -300,23 +313,16 @@ eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err) 
     int loaded_pooler = 0, ramps_found = 0;
     for (int i = 0; i < m->nt && s == EB_OK; i++) {
         const eb_tparam *p = &m->t[i];
-        if (m->new_head &&
-            (!strncmp(p->name, "classifier.", 11) || strstr(p->name, ".classifier.")))
-            continue;
+        eb_tensor_match tm; /* every layout name has its row */
+        const eb_tensor_id id = eb_tensor_lookup(p->name, &tm) ? tm.row->id : EB_NUM_TENSOR_IDS;
+        if (m->new_head && (id == EB_T_CLS || id == EB_T_RAMP_CLS)) continue;
         const eb_st_tensor *t = eb_st_find(&st, p->name);
-        if (!t && (p->flags & EB_TP_RAMP)) {
-            /* "highway.j.pooler.dense.weight" spelling */
-            char alt[160];
-            const char *k = strstr(p->name, ".pooler.");
-            if (k) {
-                snprintf(alt, sizeof alt, "%.*s.pooler.dense.%s", (int)(k - p->name), p->name,
-                         k + 8);
-                t = eb_st_find(&st, alt);
-            }
-        }
+        char alt[224]; /* the row's other spelling ("highway.j.pooler.dense.weight") */
+        if (!t && id != EB_NUM_TENSOR_IDS && eb_tensor_spell(&tm, 1, alt, sizeof alt))
+            t = eb_st_find(&st, alt);
         if (!t) {
             int optional = (p->flags & (EB_TP_RAMP | EB_TP_SPAN | EB_TP_ADAPTER | EB_TP_MLM)) ||
-                           !strncmp(p->name, "classifier.", 11);
+                           id == EB_T_CLS;
             if (!optional) s = eb_fail(err, EB_ERR_FORMAT, "%s: tensor %s missing", path, p->name);
             continue;
         }
@@ -326,7 +332,7 @@ eb_status eb_tm_load_safetensors(eb_tmodel *m, const char *path, eb_error *err) 
             continue;
         }
         eb_st_to_f32(t, m->params + p->off);
-        if (!strncmp(p->name, "albert.pooler.", 14)) loaded_pooler = 1;
+        if (id == EB_T_POOLER) loaded_pooler = 1;
         if (p->flags & EB_TP_RAMP) ramps_found = 1;
     }
     eb_st_close(&st);

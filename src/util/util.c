@@ -332,3 +332,15 @@ void eb_strbuf_printf(eb_strbuf *b, const char *fmt, ...) {
         b->cap = nc;
     }
 }
+
+const char *eb_join_names(char *buf, size_t cap, int n, const char *(*name)(int i),
+                          const char *sep, const char *last) {
+    if (!cap) return buf;
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, cap - len, "%s%s", i == 0 ? "" : (i == n - 1 && last) ? last : sep,
+                 name(i));
+    }
+    return buf;
+}

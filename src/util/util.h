@@ -64,6 +64,11 @@ void eb_log(eb_log_fn fn, void *ud, eb_log_level level, const char *fmt, ...) EB
 /* UTF-8: 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 int eb_utf8_valid(const char *s, size_t n);
 
+/* name(0) .. name(n-1) joined by sep, with `last` (when not NULL) before the
+ * last one, into buf (cut to cap); returns buf.  For the descriptor tables. */
+const char *eb_join_names(char *buf, size_t cap, int n, const char *(*name)(int i),
+                          const char *sep, const char *last);
+
 /* Half-precision conversions. */
 float eb_f16_to_f32(uint16_t h);
 float eb_bf16_to_f32(uint16_t h);
