@@ -86,6 +86,29 @@ typedef enum eb_log_level {
 } eb_log_level;
 typedef void (*eb_log_fn)(void *ud, eb_log_level level, const char *msg);
 
+/* Progress and cancellation of a long job (eb_train_run, eb_fault_study_run;
+ * the CLI's eval and calibrate loops report the same way).  The job calls
+ * the callback at its report points (report = 1) and, between them, at every
+ * point where it can stop cleanly (report = 0: a check, the numbers are as at
+ * the last report).  A nonzero return cancels: the job stops at that point
+ * (the trainer after the step, with a checkpoint that resumes; the fault
+ * study after its running trials) and returns EB_ERR_INTERRUPTED (training)
+ * or an incomplete study.  Never called from two threads at once. */
+typedef struct eb_progress {
+    const char *phase; /* "train", "teacher" (the teacher's logits), "faults", "eval", ... */
+    int report;        /* 1: a report point; 0: a check for cancellation only */
+    long done, total;  /* units of the phase done (steps, examples, trials); total 0: unknown */
+    double elapsed_s;  /* since the phase began */
+    double eta_s;      /* < 0: unknown */
+    /* training only (0 elsewhere) */
+    int epoch, epochs;   /* 1-based epoch of the last step */
+    double loss;         /* mean over the steps since the last report */
+    double lr;           /* learning rate of the last step */
+    double tokens_per_s; /* real tokens per second since the last report */
+    double kept;         /* pruning: kept fraction now (1 without pruning) */
+} eb_progress;
+typedef int (*eb_progress_fn)(void *user, const eb_progress *p);
+
 /* ------------------------------------------------------------------ */
 /* Model configuration (AlbertConfig fields that change the math)       */
 /* ------------------------------------------------------------------ */

@@ -437,6 +437,19 @@ static void test_hidden_dropout_gradients(void **state) {
     finish(NULL);
 }
 
+typedef struct cancel_at {
+    long step;      /* ask to stop once this many steps are done */
+    int reports;    /* report calls seen */
+    long last_done; /* done of the last call */
+} cancel_at;
+static int cancel_after(void *ud, const eb_progress *p) {
+    cancel_at *c = ud;
+    assert_string_equal(p->phase, "train");
+    c->reports += p->report;
+    c->last_done = p->done;
+    return p->done >= c->step;
+}
+
 static void test_resume_is_exact(void **state) {
     (void)state;
     char cfg[PATH_CAP], a[PATH_CAP], b[PATH_CAP];
@@ -454,10 +467,23 @@ static void test_resume_is_exact(void **state) {
     o.ema = 0.9f;         /* and the weight average */
     assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
     o.out_dir = b;
-    o.max_steps = 5; /* 7 steps per epoch: stops inside epoch 1 */
-    assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
-    o.max_steps = 4; /* crosses the epoch end */
+    /* the progress callback stops the run after step 3: saved there, EB_ERR_INTERRUPTED */
+    cancel_at c = {3, 0, 0};
+    o.progress = cancel_after;
+    o.progress_ud = &c;
+    o.log_every = 2; /* reports at steps 2, 4, ...: the stop comes from a check between them */
+    eb_train_report r;
+    assert_int_equal(eb_train_run(&o, &d, NULL, &r, &err), EB_ERR_INTERRUPTED);
+    assert_int_equal(r.steps, 3);
+    assert_int_equal(c.reports, 1); /* step 2 */
+    assert_int_equal(c.last_done, 3);
+    assert_non_null(strstr(err.msg, "step 3 of 14"));
+    o.progress = NULL;
     o.resume = 1;
+    o.max_steps = 2; /* 7 steps per epoch: stops inside epoch 1 */
+    assert_int_equal(eb_train_run(&o, &d, NULL, &r, &err), EB_OK);
+    assert_int_equal(r.steps, 5);
+    o.max_steps = 4; /* crosses the epoch end */
     assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_OK);
     o.max_steps = 0;
     o.lr *= 2; /* other options: refused */
@@ -600,7 +626,7 @@ static void test_mask_tokens(void **state) {
     free(x), free(y);
     o.mask_tokens = 1.0f;
     assert_int_equal(eb_train_run(&o, &d, NULL, NULL, &err), EB_ERR_ARG);
-    assert_non_null(strstr(err.msg, "--mask-tokens"));
+    assert_non_null(strstr(err.msg, "mask_tokens:"));
     finish(&d);
 }
 
@@ -838,13 +864,119 @@ static void test_distillation(void **state) {
     finish(&d);
 }
 
+/* eb_train_options_check refuses b with a message naming field ("field: ..."). */
+static void check_bad(const eb_train_options *b, const char *field) {
+    eb_error err = {0};
+    char want[64];
+    snprintf(want, sizeof want, "%s:", field);
+    if (eb_train_options_check(b, &err) != EB_ERR_ARG || !strstr(err.msg, want))
+        fail_msg("%s: status %d, message \"%s\"", field, (int)err.status, err.msg);
+}
+
+/* Every option checked before any work: each bad field refused by name, no file read (the
+ * paths below do not exist), and eb_train_run refuses the same before it loads anything. */
+static void test_options_check(void **state) {
+    (void)state;
+    eb_error err = {0};
+    const eb_train_options o = opts("/nonexistent/config.json", "/nonexistent/out");
+    assert_int_equal(eb_train_options_check(&o, &err), EB_OK);
+#define BAD(field, stmt)                                                                           \
+    do {                                                                                           \
+        eb_train_options b = o;                                                                    \
+        stmt;                                                                                      \
+        check_bad(&b, field);                                                                      \
+    } while (0)
+    BAD("out_dir", b.out_dir = NULL);
+    BAD("out_dir", b.out_dir = "");
+    BAD("init_dir", b.config_path = NULL);
+    BAD("phase", b.phase = (eb_train_phase)7);
+    BAD("prune", b.prune = (eb_prune_method)3);
+    BAD("epochs", b.epochs = 0);
+    BAD("lr", b.lr = 0);
+    BAD("lr", b.lr = NAN);
+    BAD("lr", b.lr = INFINITY);
+    BAD("batch", b.batch = 0);
+    BAD("max_len", b.max_len = 1);
+    BAD("max_len", b.max_len = EB_MAX_TOKENS + 1);
+    BAD("warmup", b.warmup = -1);
+    BAD("weight_decay", b.weight_decay = -0.1f);
+    BAD("clip", b.clip = -1);
+    BAD("dropout", b.dropout = 1);
+    BAD("hidden_dropout", b.hidden_dropout = 1);
+    BAD("hidden_dropout", b.hidden_dropout = -0.1f);
+    BAD("hidden_dropout", b.hidden_dropout = NAN);
+    BAD("kd_temperature", b.kd_temperature = 0);
+    BAD("kd_alpha_distil", b.kd_alpha_distil = -1);
+    BAD("kd_alpha_ce", b.kd_alpha_ce = NAN);
+    BAD("keep", (b.prune = EB_PRUNE_MOVEMENT, b.keep = 0));
+    BAD("keep", (b.prune = EB_PRUNE_MAGNITUDE, b.keep = 1.5f));
+    BAD("prune_iw", b.prune_iw = -1);
+    BAD("prune_fw", b.prune_fw = -1);
+    BAD("score_lr", b.score_lr = -1);
+    BAD("span_coeff", b.span_coeff = -1);
+    BAD("span_lr", b.span_lr = -1);
+    BAD("span_max", b.span_max = -1);
+    BAD("span_ramp", b.span_ramp = -1);
+    BAD("emb_prune_pct", b.emb_prune_pct = 100);
+    BAD("adapter_size", b.adapter_size = -1);
+    BAD("head_num_labels", b.head_num_labels = EB_MAX_LABELS + 1);
+    BAD("truncate_head", b.truncate_head = -1);
+    BAD("predict_after", b.predict_after = 0);
+    BAD("mlm_prob", b.mlm_prob = 0);
+    BAD("mlm_prob", b.mlm_prob = 1);
+    BAD("mask_id", b.mask_id = -1);
+    BAD("mask_tokens", b.mask_tokens = 1);
+    BAD("ema", b.ema = 1);
+    BAD("ema", b.ema = -0.5f);
+    BAD("eval_every", b.eval_every = -1);
+    BAD("save_every", b.save_every = -1);
+    BAD("steps", b.steps = -1);
+    BAD("max_steps", b.max_steps = -1);
+    BAD("log_every", b.log_every = 0);
+    BAD("bf16", b.bf16 = 2);
+    /* combinations */
+    BAD("adapter_size", b.adapter_size = 8); /* no init_dir */
+    BAD("adapter_size",
+        (b.adapter_size = 8, b.init_dir = "/nonexistent/m", b.phase = EB_PHASE_OFFRAMPS));
+    BAD("adapter_size", (b.adapter_size = 8, b.init_dir = "/nonexistent/m", b.span = 1));
+    BAD("adapter_size",
+        (b.adapter_size = 8, b.init_dir = "/nonexistent/m", b.prune = EB_PRUNE_MOVEMENT));
+    BAD("teacher_dir", (b.phase = EB_PHASE_MLM, b.teacher_dir = "/nonexistent/t"));
+    BAD("init_dir", b.phase = EB_PHASE_PREDICTOR);
+    BAD("teacher_dir", b.teacher_dir = "");
+    BAD("teacher_dir", b.teacher_dir = "/nonexistent/a,,/nonexistent/b");
+    BAD("teacher_dir", b.teacher_dir = "/nonexistent/a,");
+#undef BAD
+    /* what is fine */
+    eb_train_options g = o;
+    g.keep = 0; /* without pruning, keep is not used */
+    g.teacher_dir = "/nonexistent/a,/nonexistent/b";
+    g.adapter_size = 8;
+    g.init_dir = "/nonexistent/m";
+    assert_int_equal(eb_train_options_check(&g, &err), EB_OK);
+    /* the message: the field, the rule, the value */
+    g = o;
+    g.hidden_dropout = 1.5f;
+    assert_int_equal(eb_train_options_check(&g, &err), EB_ERR_ARG);
+    assert_string_equal(err.msg, "train: hidden_dropout: must be in [0, 1), got 1.5");
+    /* eb_train_run: the same refusal before the model, the data or the teacher is read */
+    eb_train_data d;
+    synth(&d, 8, 1);
+    g.teacher_dir = "/nonexistent/t";
+    assert_int_equal(eb_train_run(&g, &d, NULL, NULL, &err), EB_ERR_ARG);
+    assert_string_equal(err.msg, "train: hidden_dropout: must be in [0, 1), got 1.5");
+    eb_train_data_free(&d);
+}
+
 typedef struct last_progress {
     long step, total;
     double lr;
 } last_progress;
-static void keep_progress(void *ud, const eb_train_progress *p) {
+static int keep_progress(void *ud, const eb_progress *p) {
     last_progress *l = ud;
-    l->step = p->step, l->total = p->total, l->lr = p->lr;
+    if (p->report && !strcmp(p->phase, "train"))
+        l->step = p->done, l->total = p->total, l->lr = p->lr;
+    return 0;
 }
 
 /* --steps: exactly that many steps, the schedule spanning them (warm-up 1 step,
@@ -861,7 +993,7 @@ static void test_steps_option(void **state) {
     o.log_every = 1;
     last_progress lp = {0};
     o.progress = keep_progress;
-    o.ud = &lp;
+    o.progress_ud = &lp;
     eb_train_report r;
     assert_int_equal(eb_train_run(&o, &d, NULL, &r, &err), EB_OK);
     assert_int_equal(r.steps, 10);
@@ -869,6 +1001,11 @@ static void test_steps_option(void **state) {
     assert_int_equal(lp.step, 10);
     assert_float_equal(lp.lr, o.lr / 9.0, 1e-9);
     finish(&d);
+}
+
+static int stop_now(void *ud, const eb_progress *p) {
+    (void)ud, (void)p;
+    return 1;
 }
 
 static void test_nan_and_interrupt(void **state) {
@@ -879,14 +1016,13 @@ static void test_nan_and_interrupt(void **state) {
     tmp_path(a, "a");
     tmp_path(b, "b");
     eb_error err;
-    /* interruption: stop already requested -> one step, saved, EB_ERR_INTERRUPTED */
-    volatile sig_atomic_t stop = 1;
+    /* interruption: the callback asks to stop at once -> one step, saved, EB_ERR_INTERRUPTED */
     eb_train_options o = opts(cfg, a);
-    o.stop = &stop;
+    o.progress = stop_now;
     eb_train_report r;
     assert_int_equal(eb_train_run(&o, &d, NULL, &r, &err), EB_ERR_INTERRUPTED);
     assert_int_equal(r.steps, 1);
-    assert_non_null(strstr(err.msg, "--resume"));
+    assert_non_null(strstr(err.msg, "resume continues"));
     snprintf(path, sizeof path, "%s/train_state.safetensors", a);
     assert_int_equal(access(path, R_OK), 0);
     /* a stop while the teacher labels the training set: no step, nothing saved */
@@ -894,7 +1030,7 @@ static void test_nan_and_interrupt(void **state) {
     tmp_path(c, "c");
     eb_train_options ot = opts(cfg, c);
     ot.teacher_dir = a;
-    ot.stop = &stop;
+    ot.progress = stop_now;
     assert_int_equal(eb_train_run(&ot, &d, NULL, &r, &err), EB_ERR_INTERRUPTED);
     assert_non_null(strstr(err.msg, "teacher"));
     snprintf(path, sizeof path, "%s/train_state.safetensors", c);
@@ -915,6 +1051,7 @@ static void test_nan_and_interrupt(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedules),
+        cmocka_unit_test(test_options_check),
         cmocka_unit_test(test_loss_falls_and_engine_agrees),
         cmocka_unit_test(test_mlm_pretraining),
         cmocka_unit_test(test_hidden_dropout_gradients),

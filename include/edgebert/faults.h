@@ -116,10 +116,6 @@ typedef struct eb_fault_summary {
     int trials_done;
 } eb_fault_summary;
 
-/* done counts finished trials (resumed ones included) of total; eta_s < 0
- * when unknown.  Called from worker threads, one call at a time. */
-typedef void (*eb_fault_progress_fn)(void *ud, int done, int total, double elapsed_s, double eta_s);
-
 typedef struct eb_fault_input {
     const int32_t *ids, *type_ids; /* type_ids may be NULL */
     int n;
@@ -139,10 +135,12 @@ typedef struct eb_fault_study_params {
     const char *checkpoint; /* NULL: none */
     int resume;             /* 1: continue from the checkpoint when it exists */
     int stop_after;         /* > 0: run at most this many new trials, then stop (complete = 0) */
-    const volatile int *cancel; /* set non-zero to stop after the running trials */
     int reuse_clean;            /* 1 (default): examples none of whose tokens changed keep the
                                    fault-free answer (the forward pass is deterministic) */
-    eb_fault_progress_fn progress;
+    eb_progress_fn progress;    /* phase "faults": done counts finished trials (resumed ones
+                                   included) of total; report = 1 after each trial, 0 before one
+                                   starts; nonzero stops after the running trials (complete = 0).
+                                   Called from worker threads, one call at a time */
     void *progress_ud;
 } eb_fault_study_params;
 

@@ -28,8 +28,6 @@
 #ifndef EDGEBERT_TRAIN_H
 #define EDGEBERT_TRAIN_H
 
-#include <signal.h>
-
 #include "edgebert.h"
 
 #ifdef __cplusplus
@@ -62,16 +60,6 @@ typedef struct eb_train_data {
     int n;
     void *storage; /* owned by whoever built it */
 } eb_train_data;
-
-typedef struct eb_train_progress {
-    long step, total;
-    int epoch, epochs;
-    double loss; /* mean over the steps since the last report */
-    double lr;
-    double tokens_per_s;
-    double eta_s;
-    double kept; /* pruning: kept fraction now (1 without pruning) */
-} eb_train_progress;
 
 typedef struct eb_train_options {
     const char *config_path; /* random initialisation from this config.json, or */
@@ -136,16 +124,29 @@ typedef struct eb_train_options {
                                    head) take bf16 operands with fp32 sums (AVX512-BF16 where the
                                    CPU has it); weights, gradients and the optimiser stay fp32 */
     const char *tokenizer_path; /* spiece.model copied into out_dir (may be NULL) */
-    volatile sig_atomic_t *stop; /* set asynchronously (SIGINT): save and return */
     const struct eb_dist *dist;  /* data-parallel training over this group of processes
                                     (edgebert/dist.h): every rank calls eb_train_run with the
                                     same options and data; NULL = this process alone */
-    void (*progress)(void *ud, const eb_train_progress *p);
-    void (*log)(void *ud, const char *msg); /* epoch summaries, accuracies */
-    void *ud;
+    eb_progress_fn progress;     /* phase "teacher" per chunk of the teacher pass, "train" every
+                                    step (report = 1 every log_every steps and at the end); a
+                                    nonzero return stops the run after the step, saved (data-
+                                    parallel: every rank calls it; a stop on any rank stops all) */
+    void *progress_ud;
+    eb_log_fn log; /* epoch summaries, accuracies (EB_LOG_INFO); rank 0 alone */
+    void *log_ud;
 } eb_train_options;
 
 EB_API eb_train_options eb_train_options_default(void);
+
+/* Check every option before any work (no file is read): ranges, the enums, the
+ * combinations (adapter_size needs init_dir and goes without pruning, spans
+ * and another phase; phase mlm without adapters and a teacher) and the
+ * teacher list's syntax.  The message names the field of eb_train_options
+ * ("hidden_dropout: must be in [0, 1), got 1.5"); what needs the model
+ * (max_len against max_position_embeddings, predict_after against the
+ * layers) is checked when it is loaded, still before any training.
+ * eb_train_run calls it first. */
+EB_API eb_status eb_train_options_check(const eb_train_options *opts, eb_error *err);
 
 typedef struct eb_train_report {
     long steps;
@@ -160,7 +161,8 @@ typedef struct eb_train_report {
 } eb_train_report;
 
 /* Run one phase.  dev may be NULL.  Returns EB_ERR_INTERRUPTED after saving
- * when *opts->stop was set, EB_ERR_NUMERIC when the loss became NaN/Inf. */
+ * when opts->progress asked to stop, EB_ERR_NUMERIC when the loss became
+ * NaN/Inf.  Messages name the fields of eb_train_options. */
 EB_API eb_status eb_train_run(const eb_train_options *opts, const eb_train_data *train,
                        const eb_train_data *dev, eb_train_report *report, eb_error *err);
 

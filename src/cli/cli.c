@@ -8,12 +8,46 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void eb_cli_log(void *ud, eb_log_level level, const char *msg) {
     (void)ud;
     if (level < EB_LOG_WARN) return;
     fprintf(stderr, "edgebert: %s: %s\n", level == EB_LOG_WARN ? "warning" : "error", msg);
+}
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void eb_cli_meter_start(eb_cli_meter *m, const char *phase) {
+    m->phase = phase;
+    m->tty = isatty(2);
+    m->t0 = mono_s();
+    m->last = 0;
+}
+
+int eb_cli_sentences_progress(void *user, const eb_progress *p) {
+    eb_cli_meter *m = user;
+    const int end = p->done >= p->total;
+    if (!p->report || !m->tty || (!end && p->elapsed_s - m->last <= 1.0)) return 0;
+    m->last = p->elapsed_s;
+    fprintf(stderr, "\r%ld/%ld sentences%s", p->done, p->total, end ? "\n" : "");
+    return 0;
+}
+
+void eb_cli_meter_report(eb_cli_meter *m, long done, long total) {
+    eb_progress p = {0};
+    p.phase = m->phase;
+    p.report = 1;
+    p.done = done;
+    p.total = total;
+    p.elapsed_s = mono_s() - m->t0;
+    p.eta_s = done > 0 ? p.elapsed_s / (double)done * (double)(total - done) : -1;
+    eb_cli_sentences_progress(m, &p);
 }
 
 static int exists(const char *p) {

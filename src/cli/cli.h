@@ -12,6 +12,19 @@
 /* Log callback printing "edgebert: warning: ..." to stderr. */
 void eb_cli_log(void *ud, eb_log_level level, const char *msg);
 
+/* Progress of a CLI loop over sentences (eval, calibrate) in the library's shape
+ * (eb_progress, as train and faults report): eb_cli_meter_report fills a report of done of
+ * total sentences and passes it to eb_cli_sentences_progress, which, on a terminal,
+ * rewrites one line "DONE/TOTAL sentences" at most once a second and at the end. */
+typedef struct eb_cli_meter {
+    const char *phase;
+    int tty;
+    double t0, last;
+} eb_cli_meter;
+void eb_cli_meter_start(eb_cli_meter *m, const char *phase);
+void eb_cli_meter_report(eb_cli_meter *m, long done, long total);
+int eb_cli_sentences_progress(void *user, const eb_progress *p); /* user: eb_cli_meter * */
+
 /* The model to use: the -m value, else $EDGEBERT_MODEL, else the default
  * model shipped with the repo (models/default.ebb next to the executable's
  * ../, or the installed share/edgebert/models/, or ./models/default.ebb). */

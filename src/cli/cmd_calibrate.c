@@ -238,7 +238,8 @@ int eb_cmd_calibrate(int argc, char **argv) {
     eb_run_params p = eb_run_params_default();
     p.policy = EB_POLICY_BASE;
     p.task = mtask;
-    int tty = isatty(2);
+    eb_cli_meter meter;
+    eb_cli_meter_start(&meter, "calibrate");
     for (int i = 0; i < n; i++) {
         eb_result r;
         if (eb_classify(ctx, ds->rows[i].text_a, ds->rows[i].text_b, &p, &r, &err) != EB_OK) {
@@ -250,8 +251,7 @@ int eb_cmd_calibrate(int argc, char **argv) {
             lab[(size_t)i * L + l] = r.layer_labels[l];
         }
         gold[i] = ds->rows[i].label >= 0 ? map[ds->rows[i].label] : -1;
-        if (tty && (i % 50 == 49 || i + 1 == n))
-            fprintf(stderr, "\r%d/%d sentences%s", i + 1, n, i + 1 == n ? "\n" : "");
+        eb_cli_meter_report(&meter, i + 1, n);
     }
     if (eb_model_num_offramps(m) == 0)
         fprintf(stderr, "edgebert calibrate: warning: the model has no off-ramps; every layer uses "

@@ -71,8 +71,9 @@ int eb_cmd_eval(int argc, char **argv) {
         goto done;
     }
     int truncated = 0, missed = 0;
-    double t0 = now_s(), e_sum = 0, lat_sum = 0, last = t0;
-    int tty = isatty(2);
+    double t0 = now_s(), e_sum = 0, lat_sum = 0;
+    eb_cli_meter meter;
+    eb_cli_meter_start(&meter, "eval");
     if (B > 0 && eb_cli_batch_open("eval", &cb, ev.m, &ev.p, B)) goto done;
     for (int i0 = 0; B > 0 && i0 < n; i0 += B) {
         const int k = n - i0 < B ? n - i0 : B;
@@ -95,11 +96,7 @@ int eb_cmd_eval(int argc, char **argv) {
             score[i0 + j] = r->logits[0];
             exits[i0 + j] = r->exit_layer;
         }
-        if (tty && (i0 + k == n || now_s() - last > 1.0)) {
-            last = now_s();
-            fprintf(stderr, "\r%d/%d sentences", i0 + k, n);
-            if (i0 + k == n) fputc('\n', stderr);
-        }
+        eb_cli_meter_report(&meter, i0 + k, n);
     }
     for (int i = 0; B == 0 && i < n; i++) {
         eb_result r;
@@ -116,11 +113,7 @@ int eb_cmd_eval(int argc, char **argv) {
         e_sum += r.hw.energy_uj;
         lat_sum += r.hw.time_ms;
         missed += !r.hw.deadline_met;
-        if (tty && (i + 1 == n || now_s() - last > 1.0)) {
-            last = now_s();
-            fprintf(stderr, "\r%d/%d sentences", i + 1, n);
-            if (i + 1 == n) fputc('\n', stderr);
-        }
+        eb_cli_meter_report(&meter, i + 1, n);
     }
     double secs = now_s() - t0;
     eb_dataset saved = *ev.ds;

@@ -102,16 +102,21 @@ static void fmt_time(char *b, size_t n, double s) {
         snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
-static void on_progress(void *ud, int done, int total, double el, double eta) {
+/* A line per report (on a terminal, one rewritten line; else at most one per 30 s); a
+ * signal's stop request ends the study after the running trials. */
+static int on_progress(void *ud, const eb_progress *pr) {
     progress *p = ud;
-    if (!p->tty && done < total && el - p->last < 30) return;
+    const long done = pr->done, total = pr->total;
+    const double el = pr->elapsed_s, eta = pr->eta_s;
+    if (!pr->report || (!p->tty && done < total && el - p->last < 30)) return g_stop != 0;
     p->last = el;
     char a[32], b[32];
     fmt_time(a, sizeof a, el);
     fmt_time(b, sizeof b, eta);
-    fprintf(stderr, "%sedgebert faults: %d/%d trials, %s elapsed, ETA %s%s", p->tty ? "\r" : "",
+    fprintf(stderr, "%sedgebert faults: %ld/%ld trials, %s elapsed, ETA %s%s", p->tty ? "\r" : "",
             done, total, a, b, p->tty ? (done == total ? "\n" : "   ") : "\n");
     fflush(stderr);
+    return g_stop != 0;
 }
 
 static int add_kind(eb_fault_kind *kinds, int *n, const eb_fault_kind *k) {
@@ -710,7 +715,6 @@ int eb_cmd_faults(int argc, char **argv) {
     progress pr = {isatty(2), 0};
     p.progress = on_progress;
     p.progress_ud = &pr;
-    p.cancel = &g_stop;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     /* the trials are the parallelism: BLAS threads on top only contend */

@@ -89,20 +89,78 @@ static int phase_fn(void *dst, const char *cmd, const char *opt, const char *v) 
     return 0;
 }
 
-static void progress(void *ud, const eb_train_progress *p) {
-    (void)ud;
-    long eta = (long)p->eta_s;
-    fprintf(stderr,
-            "step %ld/%ld  epoch %d/%d  loss %.4f  lr %.3e  %.0f tok/s  ETA %ldh%02ldm%02lds",
-            p->step, p->total, p->epoch, p->epochs, p->loss, p->lr, p->tokens_per_s, eta / 3600,
-            eta / 60 % 60, eta % 60);
-    if (p->kept < 1.0) fprintf(stderr, "  kept %.3f", p->kept);
-    fprintf(stderr, "\n");
+typedef struct report_ctx {
+    int rank; /* data-parallel: rank 0 alone prints */
+} report_ctx;
+
+/* The progress callback: a line per report of the step loop; a stop asked for by a signal
+ * (every rank gets it: mpirun forwards SIGUSR1) stops the run at the next step boundary. */
+static int progress(void *ud, const eb_progress *p) {
+    const report_ctx *c = ud;
+    if (p->report && c->rank == 0 && !strcmp(p->phase, "train")) {
+        long eta = (long)p->eta_s;
+        fprintf(stderr,
+                "step %ld/%ld  epoch %d/%d  loss %.4f  lr %.3e  %.0f tok/s  ETA %ldh%02ldm%02lds",
+                p->done, p->total, p->epoch, p->epochs, p->loss, p->lr, p->tokens_per_s, eta / 3600,
+                eta / 60 % 60, eta % 60);
+        if (p->kept < 1.0) fprintf(stderr, "  kept %.3f", p->kept);
+        fprintf(stderr, "\n");
+    }
+    return g_stop != 0;
 }
 
-static void logmsg(void *ud, const char *msg) {
+static void logmsg(void *ud, eb_log_level level, const char *msg) {
     (void)ud;
+    (void)level;
     fprintf(stderr, "edgebert train: %s\n", msg);
+}
+
+/* The library's messages name fields of eb_train_options; the CLI's name the option that
+ * sets each field: the row of the option table whose destination is that field. */
+typedef struct field_row {
+    const char *field;
+    const void *dst;
+} field_row;
+
+static int ident_char(char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_';
+}
+
+/* The first spelling of the row whose destination is dst, or NULL. */
+static const char *option_of(const eb_opt_spec *spec, const void *dst, size_t *len) {
+    for (int k = 0; k < spec->nopts; k++)
+        if (spec->opts[k].dst == dst) {
+            const char *n = spec->opts[k].names, *bar = strchr(n, '|');
+            *len = bar ? (size_t)(bar - n) : strlen(n);
+            return n;
+        }
+    return NULL;
+}
+
+/* "edgebert train: MSG" with every field name in msg (a whole word, not inside a path)
+ * replaced by its option. */
+static void say(const eb_opt_spec *spec, const field_row *fields, int nfields, const char *msg) {
+    fputs("edgebert train: ", stderr);
+    if (!strncmp(msg, "train: ", 7)) msg += 7; /* the library's prefix: said already */
+    for (const char *c = msg; *c;) {
+        const int start = c == msg || !(ident_char(c[-1]) || strchr("/.-", c[-1]));
+        int done = 0;
+        for (int f = 0; start && f < nfields && !done; f++) {
+            const size_t n = strlen(fields[f].field);
+            size_t ol;
+            const char *opt;
+            if (strncmp(c, fields[f].field, n) || ident_char(c[n]) || c[n] == '/' ||
+                (c[n] == '.' && ident_char(c[n + 1])) ||
+                !(opt = option_of(spec, fields[f].dst, &ol)))
+                continue;
+            fwrite(opt, 1, ol, stderr);
+            c += n;
+            done = 1;
+        }
+        if (!done) fputc(*c++, stderr);
+    }
+    fputc('\n', stderr);
 }
 
 static int file_exists(const char *p) {
@@ -227,6 +285,55 @@ int eb_cmd_train(int argc, char **argv) {
                         .intro = INTRO,
                         .opts = rows,
                         .nopts = EB_OPT_COUNT(rows)};
+#define FIELD(f)                                                                                   \
+    { #f, &o.f }
+    const field_row fields[] = {
+        FIELD(config_path),
+        FIELD(init_dir),
+        FIELD(out_dir),
+        FIELD(teacher_dir),
+        FIELD(phase),
+        FIELD(epochs),
+        FIELD(lr),
+        FIELD(batch),
+        FIELD(seed),
+        FIELD(max_len),
+        FIELD(warmup),
+        FIELD(weight_decay),
+        FIELD(dropout),
+        FIELD(hidden_dropout),
+        FIELD(clip),
+        FIELD(kd_temperature),
+        FIELD(prune),
+        FIELD(keep),
+        FIELD(score_lr),
+        FIELD(emb_prune_pct),
+        FIELD(freeze_embeddings),
+        FIELD(adapter_size),
+        FIELD(span),
+        FIELD(span_coeff),
+        FIELD(span_lr),
+        FIELD(span_max),
+        FIELD(span_ramp),
+        FIELD(predict_after),
+        FIELD(mlm_prob),
+        FIELD(mask_tokens),
+        FIELD(ema),
+        FIELD(resume),
+        FIELD(save_every),
+        FIELD(steps),
+        FIELD(max_steps),
+        FIELD(eval_every),
+        FIELD(bf16),
+        FIELD(log_every),
+        FIELD(no_length_grouping),
+        {"kd_alpha_distil", &kd_alpha},
+        {"kd_alpha_ce", &kd_alpha},
+        {"truncate_head", &head_tokens},
+        {"tokenizer_path", &tokp},
+    };
+#undef FIELD
+    const int nfields = (int)(sizeof fields / sizeof fields[0]);
     int prc = eb_opt_parse(&spec, argc, argv);
     if (prc >= 0) return prc;
     if (threads > 0) { /* OpenBLAS's pool and the kernels' OpenMP team */
@@ -244,6 +351,11 @@ int eb_cmd_train(int argc, char **argv) {
         eb_opt_usage(&spec, stderr);
         return 2;
     }
+    eb_error err = {0};
+    if (eb_train_options_check(&o, &err) != EB_OK) { /* every option, before reading a file */
+        say(&spec, fields, nfields, err.msg);
+        return 2;
+    }
     if (o.init_dir && eb_bundle_is_bundle(o.init_dir)) {
         fprintf(stderr,
                 "edgebert train: %s is an edgebert bundle, --init needs a checkpoint directory: "
@@ -256,7 +368,6 @@ int eb_cmd_train(int argc, char **argv) {
     char path[1024];
     eb_config cfg;
     eb_model_extras x;
-    eb_error err = {0};
     if (o.init_dir)
         snprintf(path, sizeof path, "%s/config.json", o.init_dir);
     else
@@ -371,10 +482,11 @@ int eb_cmd_train(int argc, char **argv) {
     if (rank == 0) {
         fprintf(stderr, "edgebert train: %d training examples%s", tr.n, dev ? "" : "\n");
         if (dev) fprintf(stderr, ", %d dev examples\n", dv.n);
-        o.progress = progress; /* rank 0 alone reports */
-        o.log = logmsg;
+        o.log = logmsg; /* rank 0 alone logs */
     }
-    o.stop = &g_stop;
+    report_ctx rc = {rank};
+    o.progress = progress; /* every rank: each reads its stop request */
+    o.progress_ud = &rc;
     o.dist = dist;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -393,7 +505,7 @@ int eb_cmd_train(int argc, char **argv) {
     if (tok) eb_tokenizer_free(tok);
     if (s != EB_OK) {
         if (rank == 0)
-            fprintf(stderr, "edgebert train: %s\n", err.msg);
+            say(&spec, fields, nfields, err.msg);
         else if (s != EB_ERR_INTERRUPTED)
             fprintf(stderr, "edgebert train (rank %d): %s\n", rank, err.msg);
         return s == EB_ERR_INTERRUPTED ? 130 : 1;

@@ -168,6 +168,7 @@ typedef struct study {
     int *jobs, n_jobs, next_job;
     int started, finished, done_total, total;
     double t0, busy;
+    int cancel; /* the progress callback asked to stop */
     eb_status status;
     eb_error err;
     int clean_next;
@@ -367,6 +368,21 @@ static eb_status run_trial(worker *w, int job, eb_fault_trial *out, eb_error *er
     return EB_OK;
 }
 
+/* The progress callback (under st->mu): a report after a trial, or a check before one;
+ * nonzero when the study is to stop (once asked, for good). */
+static int progress(study *st, int report) {
+    if (st->cancel || !st->p.progress) return st->cancel;
+    eb_progress p = {0};
+    p.phase = "faults";
+    p.report = report;
+    p.done = st->done_total;
+    p.total = st->total;
+    p.elapsed_s = now_s() - st->t0;
+    p.eta_s = st->finished > 0 ? p.elapsed_s / st->finished * (st->total - st->done_total) : -1;
+    st->cancel = st->p.progress(st->p.progress_ud, &p) != 0;
+    return st->cancel;
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     study *st = w->st;
@@ -374,7 +390,7 @@ static void *worker_main(void *arg) {
     for (;;) {
         pthread_mutex_lock(&st->mu);
         int job = -1;
-        int stop = st->status != EB_OK || (st->p.cancel && *st->p.cancel) ||
+        int stop = st->status != EB_OK || progress(st, 0) ||
                    (st->p.stop_after > 0 && st->started >= st->p.stop_after);
         if (!stop && st->next_job < st->n_jobs) {
             job = st->jobs[st->next_job++];
@@ -397,12 +413,7 @@ static void *worker_main(void *arg) {
             st->done_total++;
             st->busy += dt;
             if (st->p.checkpoint && write_checkpoint(st, &e) != EB_OK) fail_shared(st, &e);
-            if (st->p.progress) {
-                double el = now_s() - st->t0;
-                int left = st->total - st->done_total;
-                double eta = st->finished > 0 ? el / st->finished * left : -1;
-                st->p.progress(st->p.progress_ud, st->done_total, st->total, el, eta);
-            }
+            progress(st, 1);
         }
         pthread_mutex_unlock(&st->mu);
     }

@@ -139,10 +139,8 @@ static eb_status copy_if_other(const char *from_dir, const char *to_dir, const c
 
 eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *train,
                              eb_train_report *rep, eb_error *err) {
-    if (!o->init_dir)
-        return eb_fail(err, EB_ERR_ARG,
-                       "train: the predictor phase needs --init MODEL_DIR "
-                       "(a model with trained off-ramps)");
+    if (!o->init_dir) /* eb_train_options_check says so first */
+        return eb_fail(err, EB_ERR_ARG, "train: init_dir: the predictor needs a model");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     eb_tmodel m;
@@ -153,17 +151,18 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
     mlp net;
     memset(&net, 0, sizeof net);
     if (o->max_len > m.cfg.max_position_embeddings) {
-        s = eb_fail(err, EB_ERR_ARG, "train: --max-len %d exceeds max_position_embeddings %d",
+        s = eb_fail(err, EB_ERR_ARG, "train: max_len %d exceeds max_position_embeddings %d",
                     o->max_len, m.cfg.max_position_embeddings);
         goto done;
     }
     if (m.num_ramps == 0) {
-        s = eb_fail(err, EB_ERR_ARG, "%s: no off-ramps: train them first (--phase offramps)",
+        s = eb_fail(err, EB_ERR_ARG, "%s: no off-ramps: train them first (phase offramps)",
                     o->init_dir);
         goto done;
     }
     if (p < 1 || D < 1) {
-        s = eb_fail(err, EB_ERR_ARG, "train: --predict-after %d: must be in 1..%d", p, L - 2);
+        s = eb_fail(err, EB_ERR_ARG,
+                    "train: predict_after: must be in 1..%d for this model, got %d", L - 2, p);
         goto done;
     }
     s = eb_tm_alloc_acts(&m, o->batch, o->max_len, err);
@@ -206,7 +205,7 @@ eb_status eb_train_predictor(const eb_train_options *o, const eb_train_data *tra
         if (o->log) {
             char msg[128];
             snprintf(msg, sizeof msg, "predictor epoch %d: mse %.5f", ep + 1, loss / N);
-            o->log(o->ud, msg);
+            o->log(o->log_ud, EB_LOG_INFO, msg);
         }
     }
     eb_free(NULL, order);

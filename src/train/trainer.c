@@ -1,6 +1,8 @@
 /* trainer.c - the training loop: batches, losses (CE, KD, span penalty,
  * off-ramps), AdamW with warm-up and linear decay, clipping, pruning,
- * checkpoints, resume, interruption (formulas in include/edgebert/train.h). */
+ * checkpoints, resume, interruption (formulas in include/edgebert/train.h).
+ * A run: eb_train_options_check, setup_model, teacher_pass (with a teacher),
+ * setup_run, step_loop. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -61,7 +63,7 @@ static void tlog(const eb_train_options *o, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    o->log(o->ud, buf);
+    o->log(o->log_ud, EB_LOG_INFO, buf);
 }
 
 /* ---------------- model setup ---------------- */
@@ -106,7 +108,7 @@ eb_status eb_trainer_load_model_ad(eb_tmodel *m, const char *config_path, const 
             return eb_fail(err, EB_ERR_ARG, "train: %s has adapters of size %d, not %d", path,
                            x.adapter_size, adapter_size);
         if (adapter_size > cfg.hidden_size)
-            return eb_fail(err, EB_ERR_ARG, "train: --adapters %d exceeds hidden_size %d",
+            return eb_fail(err, EB_ERR_ARG, "train: adapter_size %d exceeds hidden_size %d",
                            adapter_size, cfg.hidden_size);
         x.adapter_size = adapter_size;
     }
@@ -226,6 +228,9 @@ typedef struct trainer {
     const eb_dist *D;
     int rank, size;
     int agreed; /* the ranks have agreed that the set-up succeeded (dist_agree) */
+    int *idx;   /* the examples of the batch [batch] */
+    int cancel; /* the progress callback asked to stop */
+    eb_progress last; /* the last report */
 } trainer;
 
 static void trainer_free(trainer *t) {
@@ -245,6 +250,7 @@ static void trainer_free(trainer *t) {
     eb_free(NULL, t->btypes);
     eb_free(NULL, t->bvalid);
     eb_free(NULL, t->mlab);
+    eb_free(NULL, t->idx);
 }
 
 static int is_masked(const eb_tparam *p) {
@@ -934,18 +940,485 @@ static eb_status dist_reduce_grads(trainer *t, eb_error *err) {
     return EB_OK;
 }
 
+/* ---------------- the options ---------------- */
+
+#define FIELD_CHECK(field, cond, want)                                                             \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return eb_fail(err, EB_ERR_ARG, "train: " #field ": must be " want ", got %g",         \
+                           (double)o->field);                                                      \
+    } while (0)
+
+eb_status eb_train_options_check(const eb_train_options *o, eb_error *err) {
+    if (!o) return eb_fail(err, EB_ERR_ARG, "train: no options");
+    if (!o->out_dir || !*o->out_dir)
+        return eb_fail(err, EB_ERR_ARG, "train: out_dir: not given (where checkpoints go)");
+    if (!o->config_path && !o->init_dir)
+        return eb_fail(err, EB_ERR_ARG,
+                       "train: config_path, init_dir: give one (a config.json for a random "
+                       "start, or a checkpoint directory)");
+    FIELD_CHECK(phase, (unsigned)o->phase <= EB_PHASE_MLM,
+                "backbone (0), offramps (1), predictor (2) or mlm (3)");
+    FIELD_CHECK(prune, (unsigned)o->prune <= EB_PRUNE_MAGNITUDE,
+                "none (0), movement (1) or magnitude (2)");
+    FIELD_CHECK(epochs, o->epochs >= 1, ">= 1");
+    FIELD_CHECK(lr, o->lr > 0 && isfinite(o->lr), "> 0");
+    FIELD_CHECK(batch, o->batch >= 1, ">= 1");
+    FIELD_CHECK(max_len, o->max_len >= 2 && o->max_len <= EB_MAX_TOKENS, "in 2..4096");
+    FIELD_CHECK(warmup, o->warmup >= 0 && isfinite(o->warmup), ">= 0");
+    FIELD_CHECK(weight_decay, o->weight_decay >= 0 && isfinite(o->weight_decay), ">= 0");
+    FIELD_CHECK(clip, o->clip >= 0 && isfinite(o->clip), ">= 0");
+    FIELD_CHECK(dropout, o->dropout >= 0 && o->dropout < 1, "in [0, 1)");
+    FIELD_CHECK(hidden_dropout, o->hidden_dropout >= 0 && o->hidden_dropout < 1, "in [0, 1)");
+    FIELD_CHECK(kd_temperature, o->kd_temperature > 0 && isfinite(o->kd_temperature), "> 0");
+    FIELD_CHECK(kd_alpha_distil, o->kd_alpha_distil >= 0 && isfinite(o->kd_alpha_distil), ">= 0");
+    FIELD_CHECK(kd_alpha_ce, o->kd_alpha_ce >= 0 && isfinite(o->kd_alpha_ce), ">= 0");
+    if (o->prune != EB_PRUNE_NONE) FIELD_CHECK(keep, o->keep > 0 && o->keep <= 1, "in (0, 1]");
+    FIELD_CHECK(prune_iw, o->prune_iw >= 0 && isfinite(o->prune_iw), ">= 0");
+    FIELD_CHECK(prune_fw, o->prune_fw >= 0 && isfinite(o->prune_fw), ">= 0");
+    FIELD_CHECK(score_lr, o->score_lr >= 0 && isfinite(o->score_lr), ">= 0");
+    FIELD_CHECK(span_coeff, o->span_coeff >= 0 && isfinite(o->span_coeff), ">= 0");
+    FIELD_CHECK(span_lr, o->span_lr >= 0 && isfinite(o->span_lr), ">= 0");
+    FIELD_CHECK(span_max, o->span_max >= 0 && isfinite(o->span_max), ">= 0");
+    FIELD_CHECK(span_ramp, o->span_ramp >= 0 && isfinite(o->span_ramp), ">= 0");
+    FIELD_CHECK(emb_prune_pct, o->emb_prune_pct >= 0 && o->emb_prune_pct < 100, "in [0, 100)");
+    FIELD_CHECK(adapter_size, o->adapter_size >= 0, ">= 0");
+    FIELD_CHECK(head_num_labels, o->head_num_labels >= 0 && o->head_num_labels <= EB_MAX_LABELS,
+                "in 0..16");
+    FIELD_CHECK(truncate_head, o->truncate_head >= 0, ">= 0");
+    FIELD_CHECK(predict_after, o->predict_after >= 1 && o->predict_after < EB_MAX_LAYERS,
+                "in 1..63");
+    FIELD_CHECK(mlm_prob, o->mlm_prob > 0 && o->mlm_prob < 1, "in (0, 1)");
+    FIELD_CHECK(mask_id, o->mask_id >= 0, ">= 0");
+    FIELD_CHECK(mask_tokens, o->mask_tokens >= 0 && o->mask_tokens < 1, "in [0, 1)");
+    FIELD_CHECK(ema, o->ema >= 0 && o->ema < 1, "in [0, 1)");
+    FIELD_CHECK(eval_every, o->eval_every >= 0, ">= 0");
+    FIELD_CHECK(save_every, o->save_every >= 0, ">= 0");
+    FIELD_CHECK(steps, o->steps >= 0, ">= 0");
+    FIELD_CHECK(max_steps, o->max_steps >= 0, ">= 0");
+    FIELD_CHECK(log_every, o->log_every >= 1, ">= 1");
+    FIELD_CHECK(bf16, o->bf16 == 0 || o->bf16 == 1, "0 or 1");
+    if (o->adapter_size > 0) {
+        if (!o->init_dir)
+            return eb_fail(err, EB_ERR_ARG,
+                           "train: adapter_size: needs init_dir (the frozen backbone)");
+        if (o->phase != EB_PHASE_BACKBONE)
+            return eb_fail(err, EB_ERR_ARG, "train: adapter_size: goes with phase backbone only");
+        if (o->prune != EB_PRUNE_NONE || o->span || o->emb_prune_pct > 0)
+            return eb_fail(err, EB_ERR_ARG,
+                           "train: adapter_size: goes without prune, span and emb_prune_pct");
+    }
+    if (o->phase == EB_PHASE_MLM && o->teacher_dir)
+        return eb_fail(err, EB_ERR_ARG, "train: teacher_dir: phase mlm has no teacher");
+    if (o->phase == EB_PHASE_PREDICTOR && !o->init_dir)
+        return eb_fail(err, EB_ERR_ARG,
+                       "train: init_dir: the predictor is trained on a model with trained "
+                       "off-ramps (phase offramps)");
+    if (o->teacher_dir) { /* "DIR1,DIR2,...": no empty entry, each a path */
+        const char *p = o->teacher_dir;
+        do {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            if (len == 0 || len >= 1024)
+                return eb_fail(err, EB_ERR_ARG,
+                               "train: teacher_dir: \"%.400s\" is not a comma-separated list of "
+                               "checkpoint directories (%s entry)",
+                               o->teacher_dir, len ? "a too long" : "an empty");
+            p += len + (comma != NULL);
+            if (!comma) break;
+        } while (1);
+    }
+    return EB_OK;
+}
+
+#undef FIELD_CHECK
+
+/* ---------------- progress and cancellation ---------------- */
+
+/* Call the progress callback with p (report or check); returns nonzero when the run is to
+ * stop.  A stop asked for once stays asked for. */
+static int progress_call(trainer *t, eb_progress *p) {
+    if (t->o->progress && t->o->progress(t->o->progress_ud, p)) t->cancel = 1;
+    return t->cancel;
+}
+
+/* A check between reports: the numbers of the last report, the steps done now. */
+static int train_check(trainer *t) {
+    eb_progress p = t->last;
+    p.phase = "train";
+    p.report = 0;
+    p.done = t->step;
+    p.total = t->total;
+    return progress_call(t, &p);
+}
+
+/* ---------------- the phases of a run ---------------- */
+
+/* The student: loaded or initialised, checked against the options that need it, the data
+ * checked against its vocabulary and labels. */
+static eb_status setup_model(trainer *t, const eb_train_data *train, const eb_train_data *dev,
+                             eb_error *err) {
+    const eb_train_options *o = t->o;
+    const float span_init = o->span_max > 0 ? o->span_max : (float)o->max_len;
+    eb_status s = eb_trainer_load_model_ad(
+        &t->m, o->config_path, o->init_dir, o->span,
+        (o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0 ? EB_TM_RAMPS : 0) |
+            (o->phase == EB_PHASE_MLM ? EB_TM_MLM : 0),
+        o->span_ramp, span_init, o->adapter_size,
+        o->phase == EB_PHASE_BACKBONE ? o->head_num_labels : 0, o->head_labels, o->seed, err);
+    if (s != EB_OK) return s;
+    eb_tmodel *m = &t->m;
+    m->frozen_backbone = o->adapter_size > 0;
+    if (o->truncate_head > 0) m->x.truncate_head = o->truncate_head;
+    if (o->max_len > m->cfg.max_position_embeddings)
+        return eb_fail(err, EB_ERR_ARG, "train: max_len %d exceeds max_position_embeddings %d",
+                       o->max_len, m->cfg.max_position_embeddings);
+    if (o->phase == EB_PHASE_MLM && o->mask_id >= m->cfg.vocab_size)
+        return eb_fail(err, EB_ERR_ARG, "train: mask_id %d outside the vocabulary (%d)", o->mask_id,
+                       m->cfg.vocab_size);
+    if (o->phase == EB_PHASE_OFFRAMPS && m->num_ramps == 0)
+        return eb_fail(err, EB_ERR_ARG, "train: the model has a single layer: no off-ramps");
+    s = check_data(m, train, "training", err);
+    if (s == EB_OK && dev) s = check_data(m, dev, "dev", err);
+    return s;
+}
+
+/* Knowledge distillation: the teachers' logits over the training set, once.  One teacher,
+ * or an ensemble "DIR1,DIR2,...": the mean of their logits.  Each teacher is deterministic
+ * (eval mode): its logits once, then it goes. */
+static eb_status teacher_pass(trainer *t, const eb_train_data *train, eb_error *err) {
+    const eb_train_options *o = t->o;
+    const eb_tmodel *m = &t->m;
+    const size_t NK = (size_t)train->n * m->cfg.num_labels;
+    float *one = NULL;
+    int nt = 0;
+    eb_status s = EB_OK;
+    t->tlogits = eb_calloc(NULL, NK, sizeof(float));
+    if (!t->tlogits) return eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+    for (const char *p = o->teacher_dir; s == EB_OK && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char dir[1024];
+        memcpy(dir, p, len); /* eb_train_options_check: 0 < len < sizeof dir */
+        dir[len] = 0;
+        p += len + (comma != NULL);
+        s = eb_trainer_load_model(&t->teacher, NULL, dir, 0, 0, 0, 0, 0, err);
+        t->teacher_loaded = s == EB_OK;
+        if (s == EB_OK && o->max_len > t->teacher.cfg.max_position_embeddings)
+            s = eb_fail(err, EB_ERR_ARG,
+                        "train: max_len %d exceeds the teacher's (%s) "
+                        "max_position_embeddings %d",
+                        o->max_len, dir, t->teacher.cfg.max_position_embeddings);
+        else if (s == EB_OK && t->teacher.cfg.num_labels != m->cfg.num_labels)
+            s = eb_fail(err, EB_ERR_ARG, "train: teacher %s has %d labels, student %d", dir,
+                        t->teacher.cfg.num_labels, m->cfg.num_labels);
+        if (s == EB_OK) s = eb_tm_alloc_acts(&t->teacher, o->batch, o->max_len, err);
+        if (s == EB_OK) s = eb_tm_set_bf16(&t->teacher, o->bf16, err);
+        if (s == EB_OK) s = check_data(&t->teacher, train, "training (teacher)", err);
+        if (s == EB_OK && !one && !(one = eb_malloc(NULL, NK * sizeof(float))))
+            s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+        if (t->size > 1) { /* data-parallel: every rank has this teacher, or all stop */
+            s = dist_agree(t, s, err);
+            t->agreed = s != EB_OK;
+            if (s == EB_OK) memset(one, 0, NK * sizeof(float));
+        }
+        /* in chunks, so that a stop need not wait for a whole pass; data-parallel ranks
+         * label every size-th chunk each and sum their logits (zeros elsewhere) */
+        const double t0 = now_s();
+        for (int c0 = 0, ci = 0; s == EB_OK && one && c0 < train->n; c0 += 4096, ci++) {
+            if (ci % t->size != t->rank) continue;
+            const eb_train_data chunk = {train->ex + c0, EB_MIN(4096, train->n - c0), NULL};
+            eb_trainer_eval(&t->teacher, &chunk, o->max_len, o->batch, NULL, NULL,
+                            one + (size_t)c0 * m->cfg.num_labels);
+            eb_progress pr = {0};
+            pr.phase = "teacher";
+            pr.report = 1;
+            pr.done = c0 + chunk.n;
+            pr.total = train->n;
+            pr.elapsed_s = now_s() - t0;
+            pr.eta_s = pr.elapsed_s / (double)pr.done * (double)(pr.total - pr.done);
+            if (progress_call(t, &pr))
+                s = eb_fail(err, EB_ERR_INTERRUPTED,
+                            "train: interrupted while the teacher %s labelled the training set "
+                            "(nothing to save yet: run the same command again)",
+                            dir);
+        }
+        if (t->size > 1 && !t->agreed) { /* the sum, and a stop anywhere stops all */
+            eb_error e2;
+            eb_status s2 = eb_dist_allreduce_f32(t->D, one, NK, &e2);
+            if (s == EB_OK && s2 != EB_OK) s = eb_fail(err, s2, "train: %s", e2.msg);
+            s = dist_agree(t, s, err);
+            t->agreed = s != EB_OK;
+        }
+        if (s == EB_OK && one) {
+            for (size_t i = 0; i < NK; i++)
+                t->tlogits[i] += one[i];
+            nt++;
+        }
+        eb_tm_free(&t->teacher);
+        t->teacher_loaded = 0;
+    }
+    eb_free(NULL, one);
+    if (s != EB_OK) return s;
+    if (nt == 0) return eb_fail(err, EB_ERR_ARG, "train: teacher_dir: names no checkpoint");
+    for (size_t i = 0; i < NK; i++)
+        t->tlogits[i] /= (float)nt;
+    t->has_teacher = 1;
+    tlog(o, "teacher logits computed for %d examples (mean of %d teacher%s)", train->n, nt,
+         nt > 1 ? "s" : "");
+    return EB_OK;
+}
+
+/* Activations, optimiser state, masks, the trainable set, the schedule, the resume state;
+ * data-parallel: the ranks agree that all of them succeeded and take rank 0's state. */
+static eb_status setup_run(trainer *t, const eb_train_data *train, eb_error *err) {
+    const eb_train_options *o = t->o;
+    eb_tmodel *m = &t->m;
+    m->hidden_dropout = o->phase == EB_PHASE_OFFRAMPS ? 0.0f : o->hidden_dropout;
+    eb_status s = eb_tm_alloc_acts(m, o->batch, o->max_len, err);
+    if (s == EB_OK) s = eb_tm_set_bf16(m, o->bf16, err);
+    if (s != EB_OK) return s;
+    const size_t NP = m->n_params;
+    int ok_keys = 1;
+    size_t maxt = 0;
+    for (int i = 0; i < m->nt; i++)
+        maxt = EB_MAX(maxt, m->t[i].numel);
+    t->m1 = eb_calloc(NULL, NP, sizeof(float));
+    t->m2 = eb_calloc(NULL, NP, sizeof(float));
+    t->mask = eb_malloc(NULL, NP * sizeof(float));
+    t->tmp = eb_malloc(NULL, 2 * maxt * sizeof(float));
+    t->trainable = eb_calloc(NULL, (size_t)m->nt, sizeof(int));
+    t->order = eb_malloc(NULL, sizeof(int) * (size_t)train->n);
+    if (!o->no_length_grouping) {
+        t->keys = eb_malloc(NULL, sizeof(uint64_t) * (size_t)EB_MIN(train->n, 64 * o->batch));
+        ok_keys = t->keys != NULL;
+    }
+    t->bids = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
+    t->btypes = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
+    t->bvalid = eb_malloc(NULL, (size_t)o->batch * o->max_len);
+    t->dmain = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels);
+    t->mlab = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
+    int ok = ok_keys && t->m1 && t->m2 && t->mask && t->tmp && t->trainable && t->order &&
+             t->bids && t->btypes && t->bvalid && t->dmain && t->mlab;
+    for (int j = 0; j < m->num_ramps && ok; j++)
+        ok = (t->dramp[j] =
+                  eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels)) != NULL;
+    if (o->prune == EB_PRUNE_MOVEMENT && o->phase == EB_PHASE_BACKBONE) {
+        t->scores = eb_calloc(NULL, NP, sizeof(float));
+        t->s1 = eb_calloc(NULL, NP, sizeof(float));
+        t->s2 = eb_calloc(NULL, NP, sizeof(float));
+        ok = ok && t->scores && t->s1 && t->s2;
+    }
+    if (o->ema > 0) {
+        t->ema = eb_malloc(NULL, NP * sizeof(float));
+        t->raw = eb_malloc(NULL, NP * sizeof(float));
+        ok = ok && t->ema && t->raw;
+        if (t->ema) memcpy(t->ema, m->params, NP * sizeof(float));
+    }
+    if (!ok) return eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+    /* masks start from what the weights already have: zeros stay zeros in a
+     * pruned initial checkpoint's embeddings and matrices when frozen */
+    for (size_t i = 0; i < NP; i++)
+        t->mask[i] = 1.0f;
+    /* zeros in the loaded embeddings stay zero (pruned by an earlier phase); emb_prune_pct cuts
+     * more in the backbone phase and in masked-LM pretraining (the embeddings all tasks share) */
+    if (o->phase == EB_PHASE_BACKBONE || o->phase == EB_PHASE_MLM) {
+        for (int i = 0; i < m->nt; i++) {
+            const eb_tparam *p = &m->t[i];
+            if (!is_masked(p) || !(p->flags & EB_TP_EMBPRUNE)) continue;
+            for (size_t j = 0; j < p->numel; j++)
+                if (m->params[p->off + j] == 0.0f) t->mask[p->off + j] = 0.0f, t->masking = 1;
+        }
+        if (o->prune != EB_PRUNE_NONE || o->emb_prune_pct > 0) t->masking = 1;
+    }
+    set_trainable(t);
+    t->spe = (train->n + o->batch - 1) / o->batch;
+    t->total = o->steps > 0 ? o->steps : t->spe * o->epochs;
+    t->epochs = (int)((t->total + t->spe - 1) / t->spe);
+    t->warm = o->warmup < 1 ? (long)(o->warmup * t->total) : (long)o->warmup;
+    if (t->warm < 1) t->warm = 1;
+    if (t->warm > t->total) t->warm = t->total;
+    t->ws = t->warm;
+    if ((o->prune_iw + o->prune_fw) * t->ws > 0.8 * t->total)
+        t->ws = (long)(0.8 * t->total / (o->prune_iw + o->prune_fw));
+    t->kept = 1.0;
+    fingerprint(t, train->n, t->fp, sizeof t->fp);
+    t->idx = eb_malloc(NULL, sizeof(int) * (size_t)o->batch);
+    if (!t->idx) s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
+    if (s == EB_OK && o->resume && t->rank == 0) s = load_state(t, err);
+    /* data-parallel: all ranks set up (or all stop), then take rank 0's state */
+    s = dist_agree(t, s, err);
+    t->agreed = 1;
+    if (s == EB_OK && t->size > 1) s = dist_bcast_state(t, err);
+    if (s != EB_OK) return s;
+    if (o->resume) tlog(o, "resuming at step %ld of %ld", t->step, t->total);
+    if (t->size > 1)
+        tlog(o, "data-parallel: %d ranks, each a shard of every batch of %d", t->size, o->batch);
+    return EB_OK;
+}
+
+/* Dev evaluation after a step: masked-LM loss and accuracy (phase mlm), or the accuracy
+ * (Pearson r) of the main head, per exit layer for off-ramps and adapters; logged. */
+static void dev_eval(trainer *t, const eb_train_data *dev, int epoch, int epoch_end,
+                     eb_train_report *rep) {
+    const eb_train_options *o = t->o;
+    eb_tmodel *m = &t->m;
+    if (o->phase == EB_PHASE_MLM) {
+        double ml, ma;
+        ema_in(t);
+        mlm_eval(t, dev, &ml, &ma);
+        ema_out(t);
+        rep->dev_accuracy = ma;
+        if (epoch_end)
+            tlog(o, "epoch %d: dev masked-LM loss %.4f, accuracy %.4f", epoch + 1, ml, ma);
+        else
+            tlog(o, "step %ld: dev masked-LM loss %.4f, accuracy %.4f", t->step, ml, ma);
+        return;
+    }
+    double acc[EB_MAX_LAYERS];
+    const int L = m->cfg.num_hidden_layers;
+    char rawpart[64] = "";
+    if (t->ema) { /* the trained weights too, so that the average's gain shows */
+        if (t->masking) eb_tm_apply_mask(m, t->mask);
+        eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
+        snprintf(rawpart, sizeof rawpart, " (averaged weights; trained weights %.4f)", acc[L - 1]);
+    }
+    ema_in(t);
+    eb_trainer_eval(m, dev, o->max_len, o->batch, acc, NULL, NULL);
+    ema_out(t);
+    rep->dev_accuracy = acc[L - 1];
+    if (o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0) {
+        char line[400];
+        int n = 0;
+        for (int l = 0; l < L && n < (int)sizeof line - 16; l++)
+            n += snprintf(line + n, sizeof line - n, " %.3f", acc[l]);
+        if (epoch_end)
+            tlog(o, "epoch %d: dev accuracy per exit layer:%s", epoch + 1, line);
+        else
+            tlog(o, "step %ld: dev accuracy per exit layer:%s", t->step, line);
+    } else if (epoch_end) {
+        tlog(o, "epoch %d: dev %s %.4f%s", epoch + 1,
+             m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", acc[L - 1], rawpart);
+    } else {
+        tlog(o, "step %ld: dev %s %.4f%s", t->step,
+             m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", acc[L - 1], rawpart);
+    }
+}
+
+/* The steps from t->step to the end of the run (or max_steps more, or a stop): batch, loss and
+ * gradients, the optimiser, reports, dev evaluation, checkpoints. */
+static eb_status step_loop(trainer *t, const eb_train_data *train, const eb_train_data *dev,
+                           eb_train_report *rep, eb_error *err) {
+    const eb_train_options *o = t->o;
+    eb_status s = EB_OK;
+    int *idx = t->idx;
+    long stop_at = o->max_steps > 0 ? EB_MIN(t->total, t->step + o->max_steps) : t->total;
+    double t0 = now_s(), tlast = t0, loss_acc = 0, last_loss = 0, t_other = 0;
+    long tokens = 0, tok_last = 0, n_acc = 0, steps_done = 0;
+    const eb_train_data *edev = t->rank == 0 ? dev : NULL; /* rank 0 alone evaluates */
+    while (t->step < stop_at) {
+        const int epoch = (int)(t->step / t->spe);
+        const long bi = t->step % t->spe;
+        shuffle_epoch(t, train, epoch);
+        int B = 0;
+        for (long k = bi * o->batch; k < train->n && B < o->batch; k++)
+            idx[B++] = t->order[k];
+        update_masks(t);
+        double loss = step_loss_and_grads(t, train, idx, B, &tokens);
+        int interrupted = 0;
+        if (t->size > 1) { /* the whole batch's gradient and loss; a stop anywhere stops all */
+            double v[2] = {loss, train_check(t)};
+            s = dist_reduce_grads(t, err);
+            if (s == EB_OK) s = eb_dist_allreduce_f64(t->D, v, 2, err);
+            if (s != EB_OK) break;
+            loss = v[0];
+            interrupted = v[1] > 0;
+        }
+        if (!isfinite(loss)) {
+            s = eb_fail(err, EB_ERR_NUMERIC,
+                        "train: the loss became %s at step %ld (epoch %d); stopping. The last "
+                        "checkpoint in %s (if any) is from before it; try a lower lr",
+                        isnan(loss) ? "NaN" : "infinite", t->step + 1, epoch + 1, o->out_dir);
+            break;
+        }
+        optimizer_step(t);
+        if (t->ema) ema_update(t);
+        t->step++;
+        steps_done++;
+        loss_acc += loss;
+        n_acc++;
+        last_loss = loss;
+        const int epoch_end = t->step % t->spe == 0 || t->step == t->total;
+        if (o->emb_prune_pct > 0 && (o->phase == EB_PHASE_BACKBONE || o->phase == EB_PHASE_MLM))
+            emb_prune(t);
+        if (o->progress && (t->step % o->log_every == 0 || t->step == t->total)) {
+            double tn = now_s();
+            eb_progress p = {0};
+            p.phase = "train";
+            p.report = 1;
+            p.done = t->step;
+            p.total = t->total;
+            p.elapsed_s = tn - t0;
+            p.eta_s = (tn - t0) / steps_done * (double)(t->total - t->step);
+            p.epoch = (int)((t->step - 1) / t->spe) + 1;
+            p.epochs = t->epochs;
+            p.loss = loss_acc / n_acc;
+            p.lr = lr_at(t, t->step - 1);
+            p.tokens_per_s = (tokens - tok_last) / (tn - tlast > 1e-9 ? tn - tlast : 1e-9);
+            p.kept = t->kept;
+            t->last = p;
+            progress_call(t, &p);
+            tlast = tn;
+            tok_last = tokens;
+            loss_acc = 0;
+            n_acc = 0;
+        }
+        if (edev && (epoch_end || (o->eval_every > 0 && t->step % o->eval_every == 0))) {
+            double te = now_s();
+            dev_eval(t, edev, epoch, epoch_end, rep);
+            t_other += now_s() - te;
+        }
+        if (t->size == 1) interrupted = train_check(t);
+        if (interrupted || epoch_end || t->step == stop_at ||
+            (o->save_every > 0 && t->step % o->save_every == 0)) {
+            double ts = now_s();
+            if (t->rank == 0) s = save_all(t, err); /* rank 0 alone writes */
+            s = dist_agree(t, s, err);
+            t_other += now_s() - ts;
+            if (s != EB_OK) break;
+        }
+        if (interrupted) {
+            s = eb_fail(err, EB_ERR_INTERRUPTED,
+                        "train: interrupted at step %ld of %ld; saved to %s (resume continues "
+                        "it)",
+                        t->step, t->total, o->out_dir);
+            break;
+        }
+    }
+    if (s == EB_OK && t->step == t->total && t->rank == 0) {
+        /* finished: the resume state is no longer needed (and must not ship) */
+        char path[1024];
+        snprintf(path, sizeof path, "%s/train_state.safetensors", o->out_dir);
+        remove(path);
+    }
+    rep->steps = t->step;
+    rep->final_loss = last_loss;
+    rep->seconds = now_s() - t0;
+    /* training speed: without checkpoint writing and dev evaluation */
+    rep->tokens_per_s = rep->seconds - t_other > 0 ? tokens / (rep->seconds - t_other) : 0;
+    fill_report(t, rep);
+    return s;
+}
+
 eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
                        const eb_train_data *dev, eb_train_report *rep, eb_error *err) {
     eb_train_report dummy;
     if (!rep) rep = &dummy;
     memset(rep, 0, sizeof *rep);
     rep->dev_accuracy = -1;
-    if (!o->out_dir) return eb_fail(err, EB_ERR_ARG, "train: no output directory");
+    eb_status s = eb_train_options_check(o, err);
+    if (s != EB_OK) return s;
     if (!train || train->n == 0) return eb_fail(err, EB_ERR_ARG, "train: no training data");
-    if (o->batch < 1 || o->epochs < 1 || o->max_len < 2 || !(o->lr > 0))
-        return eb_fail(err, EB_ERR_ARG, "train: batch, epochs, max-len and lr must be positive");
-    if (o->prune != EB_PRUNE_NONE && !(o->keep > 0 && o->keep <= 1))
-        return eb_fail(err, EB_ERR_ARG, "train: --keep must be in (0, 1]");
     if (o->phase == EB_PHASE_PREDICTOR) /* one process's work: rank 0's */
         return eb_dist_rank(o->dist) == 0 ? eb_train_predictor(o, train, rep, err) : EB_OK;
     trainer t;
@@ -955,355 +1428,11 @@ eb_status eb_train_run(const eb_train_options *o, const eb_train_data *train,
     t.rank = eb_dist_rank(o->dist);
     t.size = eb_dist_size(o->dist);
     t.order_epoch = -1;
-    const float R0 = o->span_ramp;
-    const float span_init = o->span_max > 0 ? o->span_max : (float)o->max_len;
-    if (o->adapter_size > 0 && (o->phase != EB_PHASE_BACKBONE || !o->init_dir ||
-                                o->prune != EB_PRUNE_NONE || o->span || o->emb_prune_pct > 0))
-        return eb_fail(err, EB_ERR_ARG,
-                       "train: --adapters needs --init (the frozen backbone) and goes without "
-                       "--phase, --prune, --span and --emb-prune");
-    if (o->phase == EB_PHASE_MLM && (o->adapter_size > 0 || o->teacher_dir || o->mask_id < 0))
-        return eb_fail(err, EB_ERR_ARG, "train: --phase mlm goes without --adapters and --teacher");
-    eb_status s = eb_trainer_load_model_ad(
-        &t.m, o->config_path, o->init_dir, o->span,
-        (o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0 ? EB_TM_RAMPS : 0) |
-            (o->phase == EB_PHASE_MLM ? EB_TM_MLM : 0),
-        R0, span_init, o->adapter_size, o->phase == EB_PHASE_BACKBONE ? o->head_num_labels : 0,
-        o->head_labels, o->seed, err);
-    eb_tmodel *m = &t.m;
-    if (s != EB_OK) goto done;
-    m->frozen_backbone = o->adapter_size > 0;
-    if (o->truncate_head > 0) m->x.truncate_head = o->truncate_head;
-    if (o->max_len > m->cfg.max_position_embeddings) {
-        s = eb_fail(err, EB_ERR_ARG, "train: --max-len %d exceeds max_position_embeddings %d",
-                    o->max_len, m->cfg.max_position_embeddings);
-        goto done;
-    }
-    if (o->phase == EB_PHASE_MLM && o->mask_id >= m->cfg.vocab_size) {
-        s = eb_fail(err, EB_ERR_ARG, "train: [MASK] id %d outside the vocabulary (%d)", o->mask_id,
-                    m->cfg.vocab_size);
-        goto done;
-    }
-    if (o->phase == EB_PHASE_OFFRAMPS && m->num_ramps == 0) {
-        s = eb_fail(err, EB_ERR_ARG, "train: the model has a single layer: no off-ramps");
-        goto done;
-    }
-    s = check_data(m, train, "training", err);
-    if (s == EB_OK && dev) s = check_data(m, dev, "dev", err);
-    if (s != EB_OK) goto done;
-    if (o->teacher_dir && o->phase == EB_PHASE_BACKBONE) {
-        /* one teacher, or an ensemble "DIR1,DIR2,...": the mean of their logits.  Each
-         * teacher is deterministic (eval mode): its logits once, then it goes */
-        const size_t NK = (size_t)train->n * m->cfg.num_labels;
-        float *one = NULL;
-        int nt = 0;
-        t.tlogits = eb_calloc(NULL, NK, sizeof(float));
-        if (!t.tlogits) {
-            s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
-            goto done;
-        }
-        for (const char *p = o->teacher_dir; s == EB_OK && *p;) {
-            const char *comma = strchr(p, ',');
-            size_t len = comma ? (size_t)(comma - p) : strlen(p);
-            char dir[1024];
-            if (len == 0 || len >= sizeof dir) {
-                s = eb_fail(err, EB_ERR_ARG, "train: bad --teacher list \"%s\"", o->teacher_dir);
-                break;
-            }
-            memcpy(dir, p, len);
-            dir[len] = 0;
-            p += len + (comma != NULL);
-            s = eb_trainer_load_model(&t.teacher, NULL, dir, 0, 0, 0, 0, 0, err);
-            t.teacher_loaded = s == EB_OK;
-            if (s == EB_OK && o->max_len > t.teacher.cfg.max_position_embeddings)
-                s = eb_fail(err, EB_ERR_ARG,
-                            "train: --max-len %d exceeds the teacher's (%s) "
-                            "max_position_embeddings %d",
-                            o->max_len, dir, t.teacher.cfg.max_position_embeddings);
-            else if (s == EB_OK && t.teacher.cfg.num_labels != m->cfg.num_labels)
-                s = eb_fail(err, EB_ERR_ARG, "train: teacher %s has %d labels, student %d", dir,
-                            t.teacher.cfg.num_labels, m->cfg.num_labels);
-            if (s == EB_OK) s = eb_tm_alloc_acts(&t.teacher, o->batch, o->max_len, err);
-            if (s == EB_OK) s = eb_tm_set_bf16(&t.teacher, o->bf16, err);
-            if (s == EB_OK) s = check_data(&t.teacher, train, "training (teacher)", err);
-            if (s == EB_OK && !one && !(one = eb_malloc(NULL, NK * sizeof(float))))
-                s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
-            if (t.size > 1) { /* data-parallel: every rank has this teacher, or all stop */
-                s = dist_agree(&t, s, err);
-                t.agreed = s != EB_OK;
-                if (s == EB_OK) memset(one, 0, NK * sizeof(float));
-            }
-            /* in chunks, so that SIGINT/SIGTERM need not wait for a whole pass; data-parallel
-             * ranks label every size-th chunk each and sum their logits (zeros elsewhere) */
-            for (int c0 = 0, ci = 0; s == EB_OK && one && c0 < train->n; c0 += 4096, ci++) {
-                if (ci % t.size != t.rank) continue;
-                const eb_train_data chunk = {train->ex + c0, EB_MIN(4096, train->n - c0), NULL};
-                eb_trainer_eval(&t.teacher, &chunk, o->max_len, o->batch, NULL, NULL,
-                                one + (size_t)c0 * m->cfg.num_labels);
-                if (o->stop && *o->stop)
-                    s = eb_fail(err, EB_ERR_INTERRUPTED,
-                                "train: interrupted while the teacher %s labelled the training set "
-                                "(nothing to save yet: run the same command again)",
-                                dir);
-            }
-            if (t.size > 1 && !t.agreed) { /* the sum, and a stop anywhere stops all */
-                eb_error e2;
-                eb_status s2 = eb_dist_allreduce_f32(t.D, one, NK, &e2);
-                if (s == EB_OK && s2 != EB_OK) s = eb_fail(err, s2, "train: %s", e2.msg);
-                s = dist_agree(&t, s, err);
-                t.agreed = s != EB_OK;
-            }
-            if (s == EB_OK && one) {
-                for (size_t i = 0; i < NK; i++)
-                    t.tlogits[i] += one[i];
-                nt++;
-            }
-            eb_tm_free(&t.teacher);
-            t.teacher_loaded = 0;
-        }
-        eb_free(NULL, one);
-        if (s == EB_OK && nt == 0)
-            s = eb_fail(err, EB_ERR_ARG, "train: --teacher names no checkpoint");
-        if (s != EB_OK) goto done;
-        for (size_t i = 0; i < NK; i++)
-            t.tlogits[i] /= (float)nt;
-        t.has_teacher = 1;
-        tlog(o, "teacher logits computed for %d examples (mean of %d teacher%s)", train->n, nt,
-             nt > 1 ? "s" : "");
-    }
-    if (!(o->hidden_dropout >= 0 && o->hidden_dropout < 1)) {
-        s = eb_fail(err, EB_ERR_ARG, "train: --hidden-dropout must be in [0, 1)");
-        goto done;
-    }
-    if (!(o->ema >= 0 && o->ema < 1)) {
-        s = eb_fail(err, EB_ERR_ARG, "train: --ema must be in [0, 1)");
-        goto done;
-    }
-    if (!(o->mask_tokens >= 0 && o->mask_tokens < 1)) {
-        s = eb_fail(err, EB_ERR_ARG, "train: --mask-tokens must be in [0, 1)");
-        goto done;
-    }
-    m->hidden_dropout = o->phase == EB_PHASE_OFFRAMPS ? 0.0f : o->hidden_dropout;
-    s = eb_tm_alloc_acts(m, o->batch, o->max_len, err);
-    if (s == EB_OK) s = eb_tm_set_bf16(m, o->bf16, err);
-    if (s != EB_OK) goto done;
-    const size_t NP = m->n_params;
-    int ok_keys = 1;
-    size_t maxt = 0;
-    for (int i = 0; i < m->nt; i++)
-        maxt = EB_MAX(maxt, m->t[i].numel);
-    t.m1 = eb_calloc(NULL, NP, sizeof(float));
-    t.m2 = eb_calloc(NULL, NP, sizeof(float));
-    t.mask = eb_malloc(NULL, NP * sizeof(float));
-    t.tmp = eb_malloc(NULL, 2 * maxt * sizeof(float));
-    t.trainable = eb_calloc(NULL, (size_t)m->nt, sizeof(int));
-    t.order = eb_malloc(NULL, sizeof(int) * (size_t)train->n);
-    if (!o->no_length_grouping) {
-        t.keys = eb_malloc(NULL, sizeof(uint64_t) * (size_t)EB_MIN(train->n, 64 * o->batch));
-        ok_keys = t.keys != NULL;
-    }
-    t.bids = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
-    t.btypes = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
-    t.bvalid = eb_malloc(NULL, (size_t)o->batch * o->max_len);
-    t.dmain = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels);
-    t.mlab = eb_malloc(NULL, sizeof(int32_t) * (size_t)o->batch * o->max_len);
-    int ok = ok_keys && t.m1 && t.m2 && t.mask && t.tmp && t.trainable && t.order && t.bids &&
-             t.btypes && t.bvalid && t.dmain && t.mlab;
-    for (int j = 0; j < m->num_ramps && ok; j++)
-        ok = (t.dramp[j] = eb_malloc(NULL, sizeof(float) * (size_t)o->batch * m->cfg.num_labels)) !=
-             NULL;
-    if (o->prune == EB_PRUNE_MOVEMENT && o->phase == EB_PHASE_BACKBONE) {
-        t.scores = eb_calloc(NULL, NP, sizeof(float));
-        t.s1 = eb_calloc(NULL, NP, sizeof(float));
-        t.s2 = eb_calloc(NULL, NP, sizeof(float));
-        ok = ok && t.scores && t.s1 && t.s2;
-    }
-    if (o->ema > 0) {
-        t.ema = eb_malloc(NULL, NP * sizeof(float));
-        t.raw = eb_malloc(NULL, NP * sizeof(float));
-        ok = ok && t.ema && t.raw;
-        if (t.ema) memcpy(t.ema, m->params, NP * sizeof(float));
-    }
-    if (!ok) {
-        s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
-        goto done;
-    }
-    /* masks start from what the weights already have: zeros stay zeros in a
-     * pruned initial checkpoint's embeddings and matrices when frozen */
-    for (size_t i = 0; i < NP; i++)
-        t.mask[i] = 1.0f;
-    /* zeros in the loaded embeddings stay zero (pruned by an earlier phase); --emb-prune cuts
-     * more in the backbone phase and in masked-LM pretraining (the embeddings all tasks share) */
-    if (o->phase == EB_PHASE_BACKBONE || o->phase == EB_PHASE_MLM) {
-        for (int i = 0; i < m->nt; i++) {
-            const eb_tparam *p = &m->t[i];
-            if (!is_masked(p) || !(p->flags & EB_TP_EMBPRUNE)) continue;
-            for (size_t j = 0; j < p->numel; j++)
-                if (m->params[p->off + j] == 0.0f) t.mask[p->off + j] = 0.0f, t.masking = 1;
-        }
-        if (o->prune != EB_PRUNE_NONE || o->emb_prune_pct > 0) t.masking = 1;
-    }
-    set_trainable(&t);
-    t.spe = (train->n + o->batch - 1) / o->batch;
-    t.total = o->steps > 0 ? o->steps : t.spe * o->epochs;
-    t.epochs = (int)((t.total + t.spe - 1) / t.spe);
-    t.warm = o->warmup < 1 ? (long)(o->warmup * t.total) : (long)o->warmup;
-    if (t.warm < 1) t.warm = 1;
-    if (t.warm > t.total) t.warm = t.total;
-    t.ws = t.warm;
-    if ((o->prune_iw + o->prune_fw) * t.ws > 0.8 * t.total)
-        t.ws = (long)(0.8 * t.total / (o->prune_iw + o->prune_fw));
-    t.kept = 1.0;
-    fingerprint(&t, train->n, t.fp, sizeof t.fp);
-    int *idx = eb_malloc(NULL, sizeof(int) * (size_t)o->batch);
-    if (!idx) s = eb_fail(err, EB_ERR_NOMEM, "train: out of memory");
-    if (s == EB_OK && o->resume && t.rank == 0) s = load_state(&t, err);
-    /* data-parallel: all ranks set up (or all stop), then take rank 0's state */
-    s = dist_agree(&t, s, err);
-    t.agreed = 1;
-    if (s == EB_OK && t.size > 1) s = dist_bcast_state(&t, err);
-    if (s != EB_OK) {
-        eb_free(NULL, idx);
-        goto done;
-    }
-    if (o->resume) tlog(o, "resuming at step %ld of %ld", t.step, t.total);
-    if (t.size > 1)
-        tlog(o, "data-parallel: %d ranks, each a shard of every batch of %d", t.size, o->batch);
-    long stop_at = o->max_steps > 0 ? EB_MIN(t.total, t.step + o->max_steps) : t.total;
-    double t0 = now_s(), tlast = t0, loss_acc = 0, last_loss = 0, t_other = 0;
-    long tokens = 0, tok_last = 0, n_acc = 0, steps_done = 0;
-    const eb_train_data *edev = t.rank == 0 ? dev : NULL; /* rank 0 alone evaluates */
-    while (t.step < stop_at) {
-        const int epoch = (int)(t.step / t.spe);
-        const long bi = t.step % t.spe;
-        shuffle_epoch(&t, train, epoch);
-        int B = 0;
-        for (long k = bi * o->batch; k < train->n && B < o->batch; k++)
-            idx[B++] = t.order[k];
-        update_masks(&t);
-        double loss = step_loss_and_grads(&t, train, idx, B, &tokens);
-        int interrupted = o->stop && *o->stop;
-        if (t.size > 1) { /* the whole batch's gradient and loss; a stop anywhere stops all */
-            double v[2] = {loss, interrupted};
-            s = dist_reduce_grads(&t, err);
-            if (s == EB_OK) s = eb_dist_allreduce_f64(t.D, v, 2, err);
-            if (s != EB_OK) break;
-            loss = v[0];
-            interrupted = v[1] > 0;
-        }
-        if (!isfinite(loss)) {
-            s = eb_fail(err, EB_ERR_NUMERIC,
-                        "train: the loss became %s at step %ld (epoch %d); stopping. The last "
-                        "checkpoint in %s (if any) is from before it; try a lower --lr",
-                        isnan(loss) ? "NaN" : "infinite", t.step + 1, epoch + 1, o->out_dir);
-            break;
-        }
-        optimizer_step(&t);
-        if (t.ema) ema_update(&t);
-        t.step++;
-        steps_done++;
-        loss_acc += loss;
-        n_acc++;
-        last_loss = loss;
-        const int epoch_end = t.step % t.spe == 0 || t.step == t.total;
-        if (o->emb_prune_pct > 0 && (o->phase == EB_PHASE_BACKBONE || o->phase == EB_PHASE_MLM))
-            emb_prune(&t);
-        if (o->progress && t.rank == 0 && (t.step % o->log_every == 0 || t.step == t.total)) {
-            double tn = now_s();
-            eb_train_progress p = {t.step,
-                                   t.total,
-                                   (int)((t.step - 1) / t.spe) + 1,
-                                   t.epochs,
-                                   loss_acc / n_acc,
-                                   lr_at(&t, t.step - 1),
-                                   0,
-                                   0,
-                                   t.kept};
-            p.tokens_per_s = (tokens - tok_last) / (tn - tlast > 1e-9 ? tn - tlast : 1e-9);
-            p.eta_s = (tn - t0) / steps_done * (double)(t.total - t.step);
-            o->progress(o->ud, &p);
-            tlast = tn;
-            tok_last = tokens;
-            loss_acc = 0;
-            n_acc = 0;
-        }
-        const int eval_now =
-            edev && (epoch_end || (o->eval_every > 0 && t.step % o->eval_every == 0));
-        if (eval_now && o->phase == EB_PHASE_MLM) {
-            double te = now_s(), ml, ma;
-            ema_in(&t);
-            mlm_eval(&t, edev, &ml, &ma);
-            ema_out(&t);
-            t_other += now_s() - te;
-            rep->dev_accuracy = ma;
-            if (epoch_end)
-                tlog(o, "epoch %d: dev masked-LM loss %.4f, accuracy %.4f", epoch + 1, ml, ma);
-            else
-                tlog(o, "step %ld: dev masked-LM loss %.4f, accuracy %.4f", t.step, ml, ma);
-        } else if (edev && (epoch_end || (o->eval_every > 0 && t.step % o->eval_every == 0))) {
-            double acc[EB_MAX_LAYERS];
-            double te = now_s();
-            const int L = m->cfg.num_hidden_layers;
-            char rawpart[64] = "";
-            if (t.ema) { /* the trained weights too, so that the average's gain shows */
-                if (t.masking) eb_tm_apply_mask(m, t.mask);
-                eb_trainer_eval(m, edev, o->max_len, o->batch, acc, NULL, NULL);
-                snprintf(rawpart, sizeof rawpart, " (averaged weights; trained weights %.4f)",
-                         acc[L - 1]);
-            }
-            ema_in(&t);
-            eb_trainer_eval(m, edev, o->max_len, o->batch, acc, NULL, NULL);
-            ema_out(&t);
-            t_other += now_s() - te;
-            rep->dev_accuracy = acc[L - 1];
-            if (o->phase == EB_PHASE_OFFRAMPS || o->adapter_size > 0) {
-                char line[400];
-                int n = 0;
-                for (int l = 0; l < L && n < (int)sizeof line - 16; l++)
-                    n += snprintf(line + n, sizeof line - n, " %.3f", acc[l]);
-                if (epoch_end)
-                    tlog(o, "epoch %d: dev accuracy per exit layer:%s", epoch + 1, line);
-                else
-                    tlog(o, "step %ld: dev accuracy per exit layer:%s", t.step, line);
-            } else if (epoch_end) {
-                tlog(o, "epoch %d: dev %s %.4f%s", epoch + 1,
-                     m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", acc[L - 1], rawpart);
-            } else {
-                tlog(o, "step %ld: dev %s %.4f%s", t.step,
-                     m->cfg.num_labels == 1 ? "Pearson r" : "accuracy", acc[L - 1], rawpart);
-            }
-        }
-        if (t.size == 1) interrupted = o->stop && *o->stop;
-        if (interrupted || epoch_end || t.step == stop_at ||
-            (o->save_every > 0 && t.step % o->save_every == 0)) {
-            double ts = now_s();
-            if (t.rank == 0) s = save_all(&t, err); /* rank 0 alone writes */
-            s = dist_agree(&t, s, err);
-            t_other += now_s() - ts;
-            if (s != EB_OK) break;
-        }
-        if (interrupted) {
-            s = eb_fail(err, EB_ERR_INTERRUPTED,
-                        "train: interrupted at step %ld of %ld; "
-                        "saved to %s (continue with --resume)",
-                        t.step, t.total, o->out_dir);
-            break;
-        }
-    }
-    eb_free(NULL, idx);
-    if (s == EB_OK && t.step == t.total && t.rank == 0) {
-        /* finished: the resume state is no longer needed (and must not ship) */
-        char path[1024];
-        snprintf(path, sizeof path, "%s/train_state.safetensors", o->out_dir);
-        remove(path);
-    }
-    rep->steps = t.step;
-    rep->final_loss = last_loss;
-    rep->seconds = now_s() - t0;
-    /* training speed: without checkpoint writing and dev evaluation */
-    rep->tokens_per_s = rep->seconds - t_other > 0 ? tokens / (rep->seconds - t_other) : 0;
-    fill_report(&t, rep);
-done:
+    s = setup_model(&t, train, dev, err);
+    if (s == EB_OK && o->teacher_dir && o->phase == EB_PHASE_BACKBONE)
+        s = teacher_pass(&t, train, err);
+    if (s == EB_OK) s = setup_run(&t, train, err);
+    if (s == EB_OK) s = step_loop(&t, train, dev, rep, err);
     if (!t.agreed) s = dist_agree(&t, s, err); /* a set-up failure: the others learn of it */
     trainer_free(&t);
     return s;

@@ -80,6 +80,21 @@ def main():
                 errs.append("%s: exit %d, want 2" % (" ".join(bad[-2:]), r.returncode))
             elif len(bad) > 1 and bad[-2] in ("--ema", "--eval-every") and bad[-2] not in r.stderr:
                 errs.append("%s: the message does not name the option: %s" % (bad[-2], r.stderr[-200:]))
+        # options the library refuses (eb_train_options_check): exit 2 at once, before the
+        # data file (missing here) is read, the message naming the options, not the fields
+        nodata = ["--config", cfg, "--data", os.path.join(d, "missing.ids"), "--ids",
+                  "--out", d + "/y"]
+        for extra, want in ((["--phase", "mlm", "--teacher", d], ["--teacher:", "--phase mlm"]),
+                            (["--adapters", "8"], ["--adapters:", "--init"]),
+                            (["--teacher", d + ",," + d], ["--teacher:", "empty entry"]),
+                            (["--phase", "predictor"], ["--init:"])):
+            t0 = time.monotonic()
+            r = run(nodata + extra)
+            dt = time.monotonic() - t0
+            if r.returncode != 2 or dt > 1.0 or any(w not in r.stderr for w in want) or \
+                    "missing.ids" in r.stderr or "_dir" in r.stderr or "train: train:" in r.stderr:
+                errs.append("%s: exit %d after %.2f s: %s" % (" ".join(extra), r.returncode, dt,
+                                                                r.stderr.strip()[-200:]))
         # --ema and --eval-every: a dev line every 5 steps giving both weights
         r = run(base + ["--out", d + "/ema", "--dev", data, "--steps", "10", "--ema", "0.9",
                         "--eval-every", "5"])
