@@ -402,9 +402,22 @@ static void test_study_trial_by_hand(void **state) {
     eb_fault_study_free(S);
 }
 
+typedef struct fault_stop {
+    long at;             /* ask to stop once this many trials are done */
+    int reports, checks; /* calls seen */
+} fault_stop;
+static int stop_at_trial(void *ud, const eb_progress *p) {
+    fault_stop *s = ud;
+    assert_string_equal(p->phase, "faults");
+    assert_int_equal(p->total, 12);
+    s->reports += p->report;
+    s->checks += !p->report;
+    return p->done >= s->at;
+}
+
 /* Interrupted after half the trials and resumed == one uninterrupted run;
  * thread count and the clean-answer reuse do not change anything; another
- * seed refuses the checkpoint. */
+ * seed refuses the checkpoint; a stop through the progress callback resumes too. */
 static void test_study_resume(void **state) {
     study_fx *f = *state;
     if (!f) skip();
@@ -455,6 +468,29 @@ static void test_study_resume(void **state) {
     fputs("trial 9 0 0.5\n", fp);
     fclose(fp);
     assert_int_equal(eb_fault_study_run(f->m, f->ds, f->in, &p, &one, &err), EB_ERR_FORMAT);
+    /* a stop asked for by the progress callback: the study ends after that trial, resumably */
+    unlink(f->ckpt);
+    p.resume = 0;
+    p.threads = 1;
+    fault_stop fs = {4, 0, 0};
+    p.progress = stop_at_trial;
+    p.progress_ud = &fs;
+    assert_int_equal(eb_fault_study_run(f->m, f->ds, f->in, &p, &half, &err), EB_OK);
+    assert_false(half->complete);
+    done = 0;
+    for (int j = 0; j < 12; j++)
+        done += half->done[j];
+    assert_int_equal(done, 4);
+    assert_int_equal(fs.reports, 4);
+    assert_true(fs.checks >= 4); /* one before each trial */
+    eb_fault_study_free(half);
+    p.progress = NULL;
+    p.resume = 1;
+    assert_int_equal(eb_fault_study_run(f->m, f->ds, f->in, &p, &resumed, &err), EB_OK);
+    assert_true(resumed->complete);
+    assert_int_equal(resumed->resumed, 4);
+    assert_same_trials(full, resumed);
+    eb_fault_study_free(resumed);
     /* every example re-run: identical */
     p.resume = 0;
     p.checkpoint = NULL;
