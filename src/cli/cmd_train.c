@@ -38,15 +38,6 @@ static const char INTRO[] =
     "Data-parallel (an MPI build, make MPI=1): mpirun -np N edgebert train ...: each rank\n"
     "a shard of every batch, rank 0 writes and logs; kill -USR1 <mpirun> saves and stops.\n";
 
-static int train_precision_fn(void *dst, const char *cmd, const char *opt, const char *v) {
-    if (strcmp(v, "fp32") && strcmp(v, "bf16")) {
-        fprintf(stderr, "edgebert %s: %s must be fp32 or bf16, got '%s'\n", cmd, opt, v);
-        return 0;
-    }
-    *(int *)dst = !strcmp(v, "bf16");
-    return 1;
-}
-
 static int seed_fn(void *dst, const char *cmd, const char *opt, const char *v) {
     char *end;
     errno = 0;
@@ -267,10 +258,10 @@ int eb_cmd_train(int argc, char **argv) {
          "stop, resumably, after N more steps", NULL},
         {"--eval-every", EB_OPT_LONG, &o.eval_every, 0, EB_OPT_INF, 0, "N",
          "> 0: also evaluate on dev every N steps", NULL},
-        {"--precision", EB_OPT_FN, &o.bf16, 0, 0, 0, "fp32|bf16",
+        {"--precision", EB_OPT_CHOICE, &o.bf16, 0, 0, 0, "fp32|bf16",
          "bf16: the products take bf16 operands (AVX512-BF16), with fp32\n"
          "sums, weights, gradients and optimiser (default fp32)",
-         train_precision_fn},
+         NULL},
         {"--log-every", EB_OPT_INT, &o.log_every, 1, 1000000000, 0, "N",
          "steps between progress lines, >= 1 (default 20)", NULL},
         {"--no-length-grouping", EB_OPT_FLAG, &o.no_length_grouping, 0, 0, 0, NULL,
