@@ -84,8 +84,9 @@ typedef struct report_ctx {
     int rank; /* data-parallel: rank 0 alone prints */
 } report_ctx;
 
-/* The progress callback: a line per report of the step loop; a stop asked for by a signal
- * (every rank gets it: mpirun forwards SIGUSR1) stops the run at the next step boundary. */
+/* The progress callback: a line per report of the step loop and per chunk of the teachers'
+ * labelling; a stop asked for by a signal (every rank gets it: mpirun forwards SIGUSR1)
+ * stops the run at the next step boundary (or chunk of the labelling). */
 static int progress(void *ud, const eb_progress *p) {
     const report_ctx *c = ud;
     if (p->report && c->rank == 0 && !strcmp(p->phase, "train")) {
@@ -96,6 +97,10 @@ static int progress(void *ud, const eb_progress *p) {
                 eta / 60 % 60, eta % 60);
         if (p->kept < 1.0) fprintf(stderr, "  kept %.3f", p->kept);
         fprintf(stderr, "\n");
+    } else if (p->report && c->rank == 0 && !strcmp(p->phase, "teacher")) {
+        long eta = (long)p->eta_s;
+        fprintf(stderr, "edgebert train: teacher logits %ld/%ld examples, ETA %ldh%02ldm%02lds\n",
+                p->done, p->total, eta / 3600, eta / 60 % 60, eta % 60);
     }
     return g_stop != 0;
 }
