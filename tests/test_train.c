@@ -7,7 +7,6 @@
 #include "testutil.h"
 
 #include <math.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "edgebert/dist.h"
