@@ -7,8 +7,8 @@
 #      imdb/train.tsv (text only) and the GLUE training text (tools/make-mlm-corpus.py); the last
 #      1,000 reviews of unsup.txt are held out as the masked-LM dev text; imdb/dev.tsv is never read;
 #   3. masked-LM pretraining by progressive stacking (the shared layer is trained with 3
-#      applications first, then with 6: docs/training.md shows 6 from the start stuck on the
-#      unigram plateau), shape tools/backbone-config.json (E 128, H 256, 6 layers sharing one
+#      applications first, which learn sooner, then with 6; docs/training.md records the runs
+#      and the plateau they sit on), shape tools/backbone-config.json (E 128, H 256, 6 layers sharing one
 #      group, 4 heads, FFN 1024, 512 positions), 64-token windows, 15 % of the pieces chosen,
 #      batch 32, bf16 products:
 #        3a. 3 layers from scratch, peak lr 1e-3 (200 warm-up steps, then linear decay over
