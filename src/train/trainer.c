@@ -716,6 +716,10 @@ static void mlm_eval(trainer *t, const eb_train_data *d, double *loss, double *a
         const int T = make_batch(t, d, idx, B);
         mlm_mask(t->bids, t->mlab, t->bvalid, B * T, m->cfg.vocab_size, o->mlm_prob, o->mask_id,
                  0x5EEDULL + (uint64_t)s);
+        /* scored at the [MASK] positions only: at a chosen position left as it was, copying
+         * the input is right, which says nothing of the context */
+        for (int i = 0; i < B * T; i++)
+            if (t->bids[i] != o->mask_id) t->mlab[i] = -1;
         eb_tm_forward(m, t->bids, t->btypes, t->bvalid, B, T, 0, 0.0f, 0);
         int nm = 0, nc = 0;
         double bl = eb_tm_mlm_loss(m, t->mlab, 0, &nm, &nc);
