@@ -135,9 +135,18 @@ static const char *option_of(const eb_opt_spec *spec, const void *dst, size_t *l
 }
 
 /* "edgebert train: MSG" with every field name in msg (a whole word, not inside a path)
- * replaced by its option. */
+ * replaced by its option; composed first and written in one call, so that the lines of
+ * several MPI ranks on one stderr do not interleave. */
 static void say(const eb_opt_spec *spec, const field_row *fields, int nfields, const char *msg) {
-    fputs("edgebert train: ", stderr);
+    char buf[2048];
+    size_t len = 0;
+#define PUT(p, n)                                                                               \
+    do {                                                                                        \
+        size_t k_ = (n) < sizeof buf - 2 - len ? (n) : sizeof buf - 2 - len;                    \
+        memcpy(buf + len, (p), k_);                                                             \
+        len += k_;                                                                              \
+    } while (0)
+    PUT("edgebert train: ", 16);
     if (!strncmp(msg, "train: ", 7)) msg += 7; /* the library's prefix: said already */
     for (const char *c = msg; *c;) {
         const int start = c == msg || !(ident_char(c[-1]) || strchr("/.-", c[-1]));
@@ -150,13 +159,16 @@ static void say(const eb_opt_spec *spec, const field_row *fields, int nfields, c
                 (c[n] == '.' && ident_char(c[n + 1])) ||
                 !(opt = option_of(spec, fields[f].dst, &ol)))
                 continue;
-            fwrite(opt, 1, ol, stderr);
+            PUT(opt, ol);
             c += n;
             done = 1;
         }
-        if (!done) fputc(*c++, stderr);
+        if (!done) PUT(c++, 1);
     }
-    fputc('\n', stderr);
+#undef PUT
+    buf[len++] = '\n';
+    buf[len] = 0;
+    fputs(buf, stderr);
 }
 
 static int file_exists(const char *p) {
@@ -495,17 +507,19 @@ int eb_cmd_train(int argc, char **argv) {
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGUSR1, SIG_DFL);
-    eb_dist_finalize(dist); /* eb_train_run's ranks agree on its outcome: all get here */
-    eb_train_data_free(&tr);
-    eb_train_data_free(&dv);
-    if (tok) eb_tokenizer_free(tok);
+    /* the outcome is said before the ranks part: once one rank has exited non-zero, mpirun
+     * may end the others before they write */
     if (s != EB_OK) {
         if (rank == 0)
             say(&spec, fields, nfields, err.msg);
         else if (s != EB_ERR_INTERRUPTED)
             fprintf(stderr, "edgebert train (rank %d): %s\n", rank, err.msg);
-        return s == EB_ERR_INTERRUPTED ? 130 : 1;
     }
+    eb_dist_finalize(dist); /* eb_train_run's ranks agree on its outcome: all get here */
+    eb_train_data_free(&tr);
+    eb_train_data_free(&dv);
+    if (tok) eb_tokenizer_free(tok);
+    if (s != EB_OK) return s == EB_ERR_INTERRUPTED ? 130 : 1;
     if (rank != 0) return 0;
     if (json) {
         printf("{\"steps\": %ld, \"final_loss\": %.6g, \"dev_accuracy\": %.6g, \"seconds\": %.3f, "
