@@ -127,6 +127,8 @@ int main(int argc, char **argv) {
     if (mlm_only) {
         if (!has_mlm) {
             fprintf(stderr, "eb_grad: %s has no masked-LM head (predictions.*)\n", argv[1]);
+            free(flab), free(fid), free(fty), free(val);
+            eb_tm_free(&m);
             return 1;
         }
         int M = 0, C = 0;
@@ -140,6 +142,8 @@ int main(int argc, char **argv) {
             printf("]");
         }
         printf("]}\n");
+        free(flab), free(fid), free(fty), free(val);
+        eb_tm_free(&m);
         return 0;
     }
     const int K = cfg.num_labels, NR = m.num_ramps;
