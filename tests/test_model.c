@@ -185,6 +185,8 @@ static void test_bad_config(void **state) {
         {"{\"hidden_size\": 17, \"num_attention_heads\": 2}", EB_ERR_FORMAT, "multiple"},
         {"{\"hidden_act\": \"swish\"}", EB_ERR_UNSUPPORTED, "swish"},
         {"{\"layer_norm_eps\": 0}", EB_ERR_FORMAT, "layer_norm_eps"},
+        {"{\"initializer_range\": -0.02}", EB_ERR_FORMAT, "initializer_range"},
+        {"{\"initializer_range\": \"wide\"}", EB_ERR_FORMAT, "initializer_range"},
         {"{\"num_labels\": 99}", EB_ERR_FORMAT, "num_labels"},
         {"{\"id2label\": {\"x\": \"a\"}}", EB_ERR_FORMAT, "id2label"},
     };

@@ -367,6 +367,78 @@ static void test_shards_match_the_batch(void **state) {
 /* Hidden dropout (attention and FFN outputs): the analytic gradients with the
  * masks of a fixed seed match central differences with the same masks, the
  * masks do change the output, and an eval forward (dropout_p 0) ignores them. */
+/* The random matrices follow the config's initializer_range (HF's key, default 0.02): the
+ * sample standard deviation of the word embeddings is within 5 % of it. */
+static void test_initializer_range(void **state) {
+    (void)state;
+    char cfg[PATH_CAP];
+    start(cfg, 3, NULL, 0, 0);
+    eb_config c;
+    eb_model_extras x;
+    eb_error err;
+    assert_int_equal(eb_config_load(cfg, &c, &x, &err), EB_OK);
+    assert_true(x.initializer_range == 0.02f);
+    const float want[2] = {0.02f, 0.1f};
+    for (int k = 0; k < 2; k++) {
+        x.initializer_range = want[k];
+        c.vocab_size = 4000; /* 32,000 samples */
+        eb_tmodel m;
+        assert_int_equal(eb_tm_create(&m, &c, &x, 0, 0, 0, 3, NULL, &err), EB_OK);
+        const int i = eb_tm_find(&m, "albert.embeddings.word_embeddings.weight");
+        assert_true(i >= 0);
+        const float *d = m.params + m.t[i].off;
+        double s2 = 0;
+        for (size_t j = 0; j < m.t[i].numel; j++)
+            s2 += (double)d[j] * d[j];
+        const double sd = sqrt(s2 / (double)m.t[i].numel);
+        if (fabs(sd / want[k] - 1) > 0.05) fail_msg("initializer_range %g: std %g", want[k], sd);
+        eb_tm_free(&m);
+    }
+    finish(NULL);
+}
+
+/* edgebert_mimetic_init: each layer's query and key weights are the same, their rows
+ * orthonormal times the setting (W W^T = s^2 I); the position embeddings sinusoidal. */
+static void test_mimetic_init(void **state) {
+    (void)state;
+    char cfg[PATH_CAP];
+    start(cfg, 3, NULL, 0, 0);
+    eb_config c;
+    eb_model_extras x;
+    eb_error err;
+    assert_int_equal(eb_config_load(cfg, &c, &x, &err), EB_OK);
+    assert_true(x.mimetic_init == 0);
+    x.mimetic_init = 1.5f;
+    eb_tmodel m;
+    assert_int_equal(eb_tm_create(&m, &c, &x, 0, 0, 0, 3, NULL, &err), EB_OK);
+    const int H = c.hidden_size, E = c.embedding_size;
+    for (int u = 0; u < m.n_unique; u++) {
+        const float *q = m.P.layers[u].q.w, *k = m.P.layers[u].k.w;
+        assert_memory_equal(q, k, sizeof(float) * (size_t)H * H);
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < H; j++) {
+                double d = 0;
+                for (int t = 0; t < H; t++) d += (double)q[i * H + t] * q[j * H + t];
+                if (fabs(d - (i == j ? 2.25 : 0)) > 1e-5)
+                    fail_msg("layer %d: rows %d, %d: dot %g", u, i, j, d);
+            }
+    }
+    /* position 3, frequency 2: sin(3 / 10000^(4/E)) at std 0.02, and its cosine */
+    const double a = 3 / pow(10000.0, 4.0 / E);
+    assert_float_equal(m.P.pos[3 * E + 2], 0.02 * sin(a), 1e-7);
+    assert_float_equal(m.P.pos[3 * E + E / 2 + 2], 0.02 * cos(a), 1e-7);
+    eb_tm_free(&m);
+    /* the setting is read from config.json */
+    FILE *f = fopen(cfg, "r+");
+    assert_non_null(f);
+    fseek(f, -1, SEEK_END); /* over the closing brace */
+    fputs(", \"edgebert_mimetic_init\": 0.75}", f);
+    fclose(f);
+    assert_int_equal(eb_config_load(cfg, &c, &x, &err), EB_OK);
+    assert_true(x.mimetic_init == 0.75f);
+    finish(NULL);
+}
+
 static void test_hidden_dropout_gradients(void **state) {
     (void)state;
     char cfg[PATH_CAP];
@@ -1053,6 +1125,8 @@ int main(void) {
         cmocka_unit_test(test_options_check),
         cmocka_unit_test(test_loss_falls_and_engine_agrees),
         cmocka_unit_test(test_mlm_pretraining),
+        cmocka_unit_test(test_initializer_range),
+        cmocka_unit_test(test_mimetic_init),
         cmocka_unit_test(test_hidden_dropout_gradients),
         cmocka_unit_test(test_shards_match_the_batch),
         cmocka_unit_test(test_resume_is_exact),

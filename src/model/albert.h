@@ -117,6 +117,11 @@ typedef struct eb_model_extras {
     float threshold[EB_NUM_POLICIES];
     int predict_after;       /* edgebert_predict_after: layer whose entropy feeds the predictor */
     int adapter_size;        /* edgebert_adapter_size: bottleneck r of the adapters, 0 = none */
+    float initializer_range; /* initializer_range (HF's key): std of the trainer's random
+                                matrices and embeddings, default 0.02 */
+    float mimetic_init;      /* edgebert_mimetic_init: > 0: the trainer starts each layer's query
+                                and key weights as the same orthonormal rows times this value
+                                and the position embeddings sinusoidal; 0 (default): HF's init */
     int truncate_head;       /* edgebert_truncate_head: a text longer than the maximum keeps its
                                 first k tokens and its last ones (0: the first ones only) */
 } eb_model_extras;

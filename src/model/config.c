@@ -32,6 +32,8 @@ void eb_config_default(eb_config *c, eb_model_extras *x) {
         x->predict_after = 1;
         x->adapter_size = 0;
         x->truncate_head = 0;
+        x->initializer_range = 0.02f;
+        x->mimetic_init = 0;
     }
 }
 
@@ -132,6 +134,22 @@ eb_status eb_config_parse(const char *json, size_t len, const char *name, eb_con
         }
         x->span_ramp = (float)ramp->valuedouble;
     }
+    cJSON *ir = cJSON_GetObjectItemCaseSensitive(root, "initializer_range");
+    if (ir) {
+        if (!cJSON_IsNumber(ir) || !(ir->valuedouble > 0) || ir->valuedouble > 1) {
+            s = eb_fail(err, EB_ERR_FORMAT, "%s: \"initializer_range\" must be a number in (0, 1]", name);
+            goto done;
+        }
+        x->initializer_range = (float)ir->valuedouble;
+    }
+    cJSON *mi = cJSON_GetObjectItemCaseSensitive(root, "edgebert_mimetic_init");
+    if (mi) {
+        if (!cJSON_IsNumber(mi) || !(mi->valuedouble >= 0) || mi->valuedouble > 100) {
+            s = eb_fail(err, EB_ERR_FORMAT, "%s: \"edgebert_mimetic_init\" must be a number in [0, 100]", name);
+            goto done;
+        }
+        x->mimetic_init = (float)mi->valuedouble;
+    }
     const eb_policy_info *pol = eb_policy_table(NULL);
     for (int p = 0; p < EB_NUM_POLICIES; p++) {
         if (!pol[p].config_key) continue;
@@ -206,6 +224,8 @@ char *eb_config_to_json(const eb_config *c, const eb_model_extras *x) {
     cJSON_AddNumberToObject(r, "bos_token_id", 2);
     cJSON_AddNumberToObject(r, "eos_token_id", 3);
     if (x) {
+        cJSON_AddNumberToObject(r, "initializer_range", x->initializer_range);
+        if (x->mimetic_init > 0) cJSON_AddNumberToObject(r, "edgebert_mimetic_init", x->mimetic_init);
         cJSON_AddNumberToObject(r, "edgebert_span_ramp", x->span_ramp);
         const eb_policy_info *pol = eb_policy_table(NULL);
         for (int p = 0; p < EB_NUM_POLICIES; p++)
