@@ -39,7 +39,11 @@ static void test_policy_table(void **state) {
         assert_non_null(f);
         assert_true(f == r || f->config_key);
         if (r->needs & (EB_POLICY_NEEDS_LUT | EB_POLICY_NEEDS_LATENCY)) assert_true(thr);
+        /* a policy that stops early or changes V/F plugs in the function that decides it */
+        if (r->needs & (EB_POLICY_NEEDS_THRESHOLD | EB_POLICY_NEEDS_DVFS))
+            assert_non_null(r->after_layer);
     }
+    assert_null(eb_policy_info_of(EB_POLICY_BASE)->after_layer); /* every layer */
     /* the names existing checkpoints, scripts and requests use */
     assert_int_equal(eb_policy_parse("base"), EB_POLICY_BASE);
     assert_int_equal(eb_policy_parse("ee"), EB_POLICY_EE);

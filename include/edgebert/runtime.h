@@ -90,11 +90,23 @@ EB_API eb_policy_params eb_policy_params_from_run(const eb_run_params *rp, const
  * branches on a policy reads its row (the CLI's --policy, the JSON
  * "policy", sweep, the fault study, the engine and the batched engine, the
  * calibrated thresholds in config.json and bundles).  Adding a policy is an
- * enum value in edgebert.h and a row in src/runtime/policy.c. */
+ * enum value in edgebert.h and a row in src/runtime/policy.c with the function
+ * it plugs in after each layer (eb_policy_layer_fn). */
 #define EB_POLICY_NEEDS_THRESHOLD 1u /* an entropy threshold: runs the off-ramps and exits early */
 #define EB_POLICY_NEEDS_LUT 2u       /* the exit predictor table (exit_lut.csv) */
 #define EB_POLICY_NEEDS_LATENCY 4u   /* a per-sentence latency target */
 #define EB_POLICY_NEEDS_DVFS 8u      /* the accelerator model chooses V/F per sentence */
+
+struct eb_policy_state;
+struct eb_sentence_report;
+/* What a policy does after layer `layer` of a sentence has run and been charged to the
+ * accelerator model (`cost`, at the V/F in st): stop the sentence
+ * (eb_policy_finish), change the V/F of the layers to come (eb_policy_set_vf), or
+ * lower st->limit, the last layer it may run.  NULL: none of these (every layer). */
+typedef eb_status (*eb_policy_layer_fn)(const eb_hw_model *hw, const eb_policy_params *pp,
+                                        struct eb_policy_state *st, int layer, float entropy,
+                                        const eb_hw_cost *cost, struct eb_sentence_report *out,
+                                        eb_error *err);
 
 typedef struct eb_policy_info {
     eb_policy id;
@@ -104,6 +116,7 @@ typedef struct eb_policy_info {
     const char *config_key;    /* config.json key of its calibrated threshold, NULL: none */
     const char *info_key;      /* the same threshold in `edgebert info` and calibrate --json */
     eb_policy threshold_from;  /* without its own threshold: this policy's (itself: none) */
+    eb_policy_layer_fn after_layer; /* what it decides after each layer */
 } eb_policy_info;
 
 /* Row i is policy i (i in 0..EB_NUM_POLICIES-1). */
@@ -157,6 +170,13 @@ EB_API eb_status eb_policy_begin(const eb_hw_model *hw, const eb_policy_params *
 EB_API eb_status eb_policy_step(const eb_hw_model *hw, const eb_policy_params *pp,
                                 eb_policy_state *st, float entropy, const eb_layer_work *work,
                                 eb_sentence_report *out, eb_error *err);
+/* For a policy's after_layer: end the sentence at exit_layer (0: the last layer run) */
+EB_API void eb_policy_finish(const eb_hw_model *hw, const eb_policy_params *pp, eb_policy_state *st,
+                             int exit_layer, eb_sentence_report *out);
+/* ... and move the layers to come to voltage v and frequency f (charging the switch) */
+EB_API eb_status eb_policy_set_vf(const eb_hw_model *hw, const eb_policy_params *pp,
+                                  eb_policy_state *st, double v, double f,
+                                  eb_sentence_report *out, eb_error *err);
 
 /* A layer source replaying one trace row with fixed work per layer. */
 typedef struct eb_trace_source {

@@ -35,15 +35,22 @@ eb_policy_params eb_policy_params_from_run(const eb_run_params *rp, const eb_exi
     return p;
 }
 
+static eb_status exit_on_entropy(const eb_hw_model *hw, const eb_policy_params *pp,
+                                eb_policy_state *st, int layer, float e, const eb_hw_cost *c,
+                                eb_sentence_report *out, eb_error *err);
+static eb_status latency_aware(const eb_hw_model *hw, const eb_policy_params *pp,
+                              eb_policy_state *st, int layer, float e, const eb_hw_cost *c,
+                              eb_sentence_report *out, eb_error *err);
+
 static const eb_policy_info POLICIES[EB_NUM_POLICIES] = {
-    {EB_POLICY_BASE, "base", 0, "every layer", NULL, NULL, EB_POLICY_BASE},
+    {EB_POLICY_BASE, "base", 0, "every layer", NULL, NULL, EB_POLICY_BASE, NULL},
     {EB_POLICY_EE, "ee", EB_POLICY_NEEDS_THRESHOLD, "entropy early exit", "edgebert_threshold",
-     "threshold", EB_POLICY_EE},
+     "threshold", EB_POLICY_EE, exit_on_entropy},
     {EB_POLICY_LAI, "lai",
      EB_POLICY_NEEDS_THRESHOLD | EB_POLICY_NEEDS_LUT | EB_POLICY_NEEDS_LATENCY |
          EB_POLICY_NEEDS_DVFS,
      "latency-aware with DVFS (needs the model's exit_lut.csv)", "edgebert_lai_threshold",
-     "lai_threshold", EB_POLICY_EE},
+     "lai_threshold", EB_POLICY_EE, latency_aware},
 };
 
 const eb_policy_info *eb_policy_table(int *n) {
@@ -143,8 +150,8 @@ eb_status eb_policy_begin(const eb_hw_model *hw, const eb_policy_params *pp, int
 
 /* The end of a sentence: base's final classifier, exit layer, V/F, deadline,
  * standby energy. */
-static void finish_run(const eb_hw_model *hw, const eb_policy_params *pp, eb_policy_state *st,
-                       int exit_layer, eb_sentence_report *out) {
+void eb_policy_finish(const eb_hw_model *hw, const eb_policy_params *pp, eb_policy_state *st,
+                      int exit_layer, eb_sentence_report *out) {
     const eb_hw_params *hp = &hw->p;
     const int n = pp->mac_size;
     eb_hw_report *r = &out->hw;
@@ -170,56 +177,77 @@ static void finish_run(const eb_hw_model *hw, const eb_policy_params *pp, eb_pol
 
 eb_status eb_policy_step(const eb_hw_model *hw, const eb_policy_params *pp, eb_policy_state *st,
                          float e, const eb_layer_work *w, eb_sentence_report *out, eb_error *err) {
-    const int l = out->layers_run + 1, L = st->num_layers, n = pp->mac_size;
-    const int p = pp->predict_after;
+    const int l = out->layers_run + 1, n = pp->mac_size;
     if (st->done || l > st->limit)
         return eb_fail(err, EB_ERR_ARG, "policy: layer %d after the sentence stopped", l);
     if (!isfinite(e)) return eb_fail(err, EB_ERR_NUMERIC, "layer %d: entropy is not finite", l);
     if (w->seq_len < 1 || w->seq_len > EB_MAX_TOKENS)
         return eb_fail(err, EB_ERR_ARG, "layer %d: work has sequence length %d", l, w->seq_len);
-    const eb_hw_params *hp = &hw->p;
     eb_hw_report *r = &out->hw;
     out->entropies[l - 1] = e;
     out->layers_run = l;
-    const unsigned needs = eb_policy_info_of(pp->policy)->needs;
-    const int offramps = (needs & EB_POLICY_NEEDS_THRESHOLD) != 0;
+    const eb_policy_info *pi = eb_policy_info_of(pp->policy);
+    const int offramps = (pi->needs & EB_POLICY_NEEDS_THRESHOLD) != 0;
     eb_hw_cost c;
     eb_hw_layer_cost(hw, n, w, offramps, &c);
     eb_hw_charge(hw, n, &c, st->vdd, st->freq_mhz, r);
     out->pu_cycles += c.pu_cycles;
     out->sfu_cycles += c.sfu_cycles;
-    if (offramps && (double)e < pp->threshold) {
-        finish_run(hw, pp, st, l, out);
-        return EB_OK;
+    if (pi->after_layer) { /* the policy's own decision */
+        eb_status s = pi->after_layer(hw, pp, st, l, e, &c, out, err);
+        if (s || st->done) return s;
     }
-    if ((needs & EB_POLICY_NEEDS_LUT) && l == p) {
-        int pred = eb_exit_lut_predict(pp->lut, e, pp->threshold, L);
-        if (pred <= p) pred = p + 1;
-        if (pred > L) pred = L;
-        out->predicted_layer = pred;
-        st->limit = pred;
-        /* Freq_opt = N_cycles / (T - T_elapsed), with the worst-case
-         * switching stall taken out of the budget */
-        double n_cycles = (pred - p) * cost_cycles(&c);
-        double t_el = r->time_ms;
-        double stall_ms = eb_hw_transition_ns(hw, hp->vdd_nom, hp->vdd_min, 1, 2) * 1e-6;
-        double budget = pp->latency_target_ms - t_el - stall_ms;
-        double freq_req = budget > 0 ? n_cycles / (budget * 1e3) : INFINITY;
-        double nv, nf;
-        eb_hw_choose_vf(hw, freq_req, &nv, &nf);
-        out->n_cycles = n_cycles;
-        out->t_elapsed_ms = t_el;
-        out->freq_req_mhz = freq_req;
-        const double v = st->vdd, f = st->freq_mhz;
-        double stall = eb_hw_transition_ns(hw, v, nv, f, nf);
-        if (stall > 0) eb_hw_charge_stall(hw, n, stall, EB_MAX(v, nv), EB_MAX(f, nf), r);
-        st->vdd = nv;
-        st->freq_mhz = nf;
-        eb_status s = set_power(pp, nv, nf, err);
-        if (s) return s;
-    }
-    if (l >= st->limit) finish_run(hw, pp, st, 0, out);
+    if (l >= st->limit) eb_policy_finish(hw, pp, st, 0, out);
     return EB_OK;
+}
+
+eb_status eb_policy_set_vf(const eb_hw_model *hw, const eb_policy_params *pp, eb_policy_state *st,
+                           double nv, double nf, eb_sentence_report *out, eb_error *err) {
+    const double v = st->vdd, f = st->freq_mhz;
+    double stall = eb_hw_transition_ns(hw, v, nv, f, nf);
+    if (stall > 0)
+        eb_hw_charge_stall(hw, pp->mac_size, stall, EB_MAX(v, nv), EB_MAX(f, nf), &out->hw);
+    st->vdd = nv;
+    st->freq_mhz = nf;
+    return set_power(pp, nv, nf, err);
+}
+
+/* ee: stop at the first layer whose off-ramp entropy is below the threshold */
+static eb_status exit_on_entropy(const eb_hw_model *hw, const eb_policy_params *pp,
+                                eb_policy_state *st, int layer, float e, const eb_hw_cost *c,
+                                eb_sentence_report *out, eb_error *err) {
+    (void)c, (void)err;
+    if ((double)e < pp->threshold) eb_policy_finish(hw, pp, st, layer, out);
+    return EB_OK;
+}
+
+/* lai (Algorithm 2): ee's exit; after layer p, the predicted exit layer from the table
+ * becomes the limit and the rest runs at Freq_opt = N_cycles / (T - T_elapsed) with the
+ * lowest voltage reaching it */
+static eb_status latency_aware(const eb_hw_model *hw, const eb_policy_params *pp,
+                              eb_policy_state *st, int layer, float e, const eb_hw_cost *c,
+                              eb_sentence_report *out, eb_error *err) {
+    eb_status s = exit_on_entropy(hw, pp, st, layer, e, c, out, err);
+    const int p = pp->predict_after, L = st->num_layers;
+    if (s || st->done || layer != p) return s;
+    const eb_hw_params *hp = &hw->p;
+    int pred = eb_exit_lut_predict(pp->lut, e, pp->threshold, L);
+    if (pred <= p) pred = p + 1;
+    if (pred > L) pred = L;
+    out->predicted_layer = pred;
+    st->limit = pred;
+    /* the worst-case switching stall is taken out of the budget */
+    double n_cycles = (pred - p) * cost_cycles(c);
+    double t_el = out->hw.time_ms;
+    double stall_ms = eb_hw_transition_ns(hw, hp->vdd_nom, hp->vdd_min, 1, 2) * 1e-6;
+    double budget = pp->latency_target_ms - t_el - stall_ms;
+    double freq_req = budget > 0 ? n_cycles / (budget * 1e3) : INFINITY;
+    double nv, nf;
+    eb_hw_choose_vf(hw, freq_req, &nv, &nf);
+    out->n_cycles = n_cycles;
+    out->t_elapsed_ms = t_el;
+    out->freq_req_mhz = freq_req;
+    return eb_policy_set_vf(hw, pp, st, nv, nf, out, err);
 }
 
 eb_status eb_policy_run(const eb_hw_model *hw, const eb_policy_params *pp,
