@@ -37,30 +37,16 @@ eb_status eb_model_load_buffer(const void *data, size_t size, const char *name,
     return EB_OK;
 }
 
-/* The allocation sequence of a context (the same as eb_context_new's, with
- * a token limit and the af8 scratch made up front). */
+/* The allocation sequence of a context (eb_context_new's, with a token limit and the af8
+ * scratch made up front). */
 static int build_context(const eb_model *m, int max_tokens, eb_precision precision,
                          const eb_allocator *a, eb_context **out) {
     eb_context *c = eb_calloc(a, 1, sizeof *c);
     if (!c) return 0;
     c->model = m;
-    eb_config big = m->tasks[0].cfg;
-    for (int i = 1; i < m->n_tasks; i++) {
-        const eb_config *t = &m->tasks[i].cfg;
-        big.hidden_size = EB_MAX(big.hidden_size, t->hidden_size);
-        big.intermediate_size = EB_MAX(big.intermediate_size, t->intermediate_size);
-        big.num_attention_heads = EB_MAX(big.num_attention_heads, t->num_attention_heads);
-        big.max_position_embeddings =
-            EB_MAX(big.max_position_embeddings, t->max_position_embeddings);
-        big.embedding_size = EB_MAX(big.embedding_size, t->embedding_size);
-    }
-    int max_n = EB_MIN(big.max_position_embeddings, EB_MAX_TOKENS);
-    if (max_tokens > 0) max_n = EB_MIN(max_n, max_tokens);
     *out = c;
-    if (!eb_albert_scratch_init(&c->s, &big, max_n, a)) return 0;
-    if (!eb_albert_exec_init(&c->ex, &big, max_n, a)) return 0;
-    if (eb_precision_af8(precision) && !eb_albert_exec_need_af8(&c->ex, a)) return 0;
-    return 1;
+    int max_n;
+    return eb_context_alloc_scratch(c, max_tokens, eb_precision_af8(precision), a, &max_n);
 }
 
 /* Bump allocation over the arena: 16-byte steps, frees are no-ops. */

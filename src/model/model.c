@@ -754,13 +754,10 @@ int eb_model_num_offramps(const eb_model *m) {
 
 /* ---- contexts and classification ------------------------------------ */
 
-eb_status eb_context_new(const eb_model *m, eb_context **out, eb_error *err) {
-    *out = NULL;
-    eb_context *c = eb_calloc(&m->alloc, 1, sizeof *c);
-    if (!c) return eb_fail(err, EB_ERR_NOMEM, "out of memory for a context");
-    c->model = m;
-    /* scratch sized for the largest task */
-    eb_config big = m->tasks[0].cfg;
+int eb_context_alloc_scratch(eb_context *c, int max_tokens, int af8, const eb_allocator *a,
+                             int *max_n) {
+    const eb_model *m = c->model;
+    eb_config big = m->tasks[0].cfg; /* the widest of every size over the tasks */
     for (int i = 1; i < m->n_tasks; i++) {
         const eb_config *t = &m->tasks[i].cfg;
         big.hidden_size = EB_MAX(big.hidden_size, t->hidden_size);
@@ -768,17 +765,24 @@ eb_status eb_context_new(const eb_model *m, eb_context **out, eb_error *err) {
         big.num_attention_heads = EB_MAX(big.num_attention_heads, t->num_attention_heads);
         big.max_position_embeddings =
             EB_MAX(big.max_position_embeddings, t->max_position_embeddings);
+        big.embedding_size = EB_MAX(big.embedding_size, t->embedding_size);
     }
-    int max_n = EB_MIN(big.max_position_embeddings, EB_MAX_TOKENS);
-    if (!eb_albert_scratch_init(&c->s, &big, max_n, &m->alloc)) {
-        eb_free(&m->alloc, c);
-        return eb_fail(err, EB_ERR_NOMEM, "out of memory for a context of %d tokens", max_n);
-    }
-    big.embedding_size = m->tasks[0].cfg.embedding_size;
-    for (int i = 1; i < m->n_tasks; i++)
-        big.embedding_size = EB_MAX(big.embedding_size, m->tasks[i].cfg.embedding_size);
-    if (!eb_albert_exec_init(&c->ex, &big, max_n, &m->alloc)) {
+    *max_n = EB_MIN(big.max_position_embeddings, EB_MAX_TOKENS);
+    if (max_tokens > 0) *max_n = EB_MIN(*max_n, max_tokens);
+    if (!eb_albert_scratch_init(&c->s, &big, *max_n, a)) return 0;
+    if (!eb_albert_exec_init(&c->ex, &big, *max_n, a)) return 0;
+    return !af8 || eb_albert_exec_need_af8(&c->ex, a);
+}
+
+eb_status eb_context_new(const eb_model *m, eb_context **out, eb_error *err) {
+    *out = NULL;
+    eb_context *c = eb_calloc(&m->alloc, 1, sizeof *c);
+    if (!c) return eb_fail(err, EB_ERR_NOMEM, "out of memory for a context");
+    c->model = m;
+    int max_n = 0;
+    if (!eb_context_alloc_scratch(c, 0, 0, &m->alloc, &max_n)) {
         eb_albert_scratch_free(&c->s, &m->alloc);
+        eb_albert_exec_free(&c->ex, &m->alloc);
         eb_free(&m->alloc, c);
         return eb_fail(err, EB_ERR_NOMEM, "out of memory for a context of %d tokens", max_n);
     }

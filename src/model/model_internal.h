@@ -65,6 +65,12 @@ struct eb_context {
     int in_arena; /* 1: made by eb_context_new_in_arena (src/model/fixedmem.c) */
 };
 
+/* A context's scratch and execution buffers from a, sized for the widest of c->model's
+ * tasks, max_tokens (> 0) capping the positions (*max_n: the rows sized for); af8: the
+ * AdaptivFloat8 buffers up front too.  0 when out of memory (what was made stays in c). */
+int eb_context_alloc_scratch(eb_context *c, int max_tokens, int af8, const eb_allocator *a,
+                             int *max_n);
+
 /* Binding a task's weights from a table of named tensors (HF names). */
 typedef struct loader loader;
 struct loader {
