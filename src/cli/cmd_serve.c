@@ -11,7 +11,8 @@
  * sleeps until the engine thread has answered them all.  The engine thread owns
  * the model's context and batch scratch: it takes the oldest unit; unless its
  * request says "batch": false (or --max-batch is 1) it waits up to
- * --batch-wait-ms for more units with the same task and precision, up to
+ * --batch-wait-ms (from the unit's arrival, or from the end of the previous
+ * batch if that is later) for more units with the same task and precision, up to
  * --max-batch, and runs them together through eb_batch_classify_results, each
  * sentence with its own policy, threshold and latency target (texts and
  * pairs alike); the answer is every field eb_classify gives, so a batched
@@ -292,6 +293,7 @@ static void run_group(server *s, unit **g, int n) {
 
 static void *engine_main(void *arg) {
     server *s = arg;
+    struct timespec free_at = {0, 0}; /* when the last batch ended */
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->head && !s->stop)
@@ -306,8 +308,13 @@ static void *engine_main(void *arg) {
             pthread_mutex_lock(&s->mu);
             continue;
         }
-        /* wait (from u's arrival) for more units of the same kind */
+        /* wait for more units of the same kind: batch_wait_ms from u's arrival or, when u
+         * came while the last batch ran, from that batch's end, so that the clients it
+         * answered, sending again at once, join this batch instead of waiting out a whole
+         * one behind it */
         struct timespec dl = u->t;
+        if (free_at.tv_sec > dl.tv_sec || (free_at.tv_sec == dl.tv_sec && free_at.tv_nsec > dl.tv_nsec))
+            dl = free_at;
         dl.tv_nsec += (long)s->batch_wait_ms * 1000000L;
         dl.tv_sec += dl.tv_nsec / 1000000000L;
         dl.tv_nsec %= 1000000000L;
@@ -333,6 +340,7 @@ static void *engine_main(void *arg) {
         }
         pthread_mutex_unlock(&s->mu);
         run_group(s, s->group, n);
+        clock_gettime(CLOCK_REALTIME, &free_at); /* the clock of the units' arrival times */
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
