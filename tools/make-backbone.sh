@@ -11,8 +11,9 @@
 #      and the plateau they sit on), shape tools/backbone-config.json (E 128, H 256, 6 layers sharing one
 #      group, 4 heads, FFN 1024, 512 positions), 64-token windows, 15 % of the pieces chosen,
 #      batch 32, bf16 products:
-#        3a. 3 layers from scratch, peak lr 1e-3 (200 warm-up steps, then linear decay over
-#            P1_STEPS), stopped after P1_STOP steps (P1_STOP = P1_STEPS runs the schedule out);
+#        3a. 3 layers from scratch, peak lr 5e-4 (1,000 warm-up steps: post-LN encoders want a
+#            long warm-up; then linear decay over P1_STEPS), stopped after P1_STOP steps
+#            (P1_STOP = P1_STEPS runs the schedule out);
 #        3b. the same tensors as 6 layers, peak lr 5e-4 (100 warm-up steps) over P2_STEPS;
 #        3c. LONG_STEPS (0: none) steps on 256-token windows at 2.5e-4 for the positions up to 256;
 #      over MPI on two ranks when build-mpi/edgebert and mpirun are there (make MPI=1), else in
@@ -28,7 +29,7 @@ work=${1:-$here/build/backbone}
 out=${2:-$here/models/movie-albert}
 data=${EB_SHARED_DATA:-$here/../shared/data}
 imdb=$data/imdb
-p1_steps=${P1_STEPS:-30000}
+p1_steps=${P1_STEPS:-40000}
 p1_stop=${P1_STOP:-$p1_steps}
 p2_steps=${P2_STEPS:-4000}
 long=${LONG_STEPS:-0}
@@ -87,7 +88,7 @@ sed 's/"num_hidden_layers": 6/"num_hidden_layers": 3/' "$work/config.json" > "$w
 rem=$((p1_stop - $(saved_step "$work/mlm3")))
 [ "$rem" -gt 0 ] || touch "$work/mlm3/.done"
 pretrain "$work/mlm3" --config "$work/config-3.json" --tokenizer "$work/vocab/spiece.model" \
-  --max-len 64 --lr 1e-3 --warmup 200 --epochs 3 --steps "$p1_steps" --max-steps "$rem" \
+  --max-len 64 --lr 5e-4 --warmup 1000 --epochs 3 --steps "$p1_steps" --max-steps "$rem" \
   --eval-every 2000 --seed 0
 log "the same tensors as 6 layers ($p2_steps steps)"
 if [ ! -f "$work/mlm6-init/model.safetensors" ]; then
