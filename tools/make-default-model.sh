@@ -13,6 +13,9 @@
 # was interrupted mid-way resumes from its own checkpoint (--resume).
 # PRETRAIN=0: no pretraining, the teacher from scratch (2 epochs): the earlier, simpler recipe
 # (80.85 % on SST-2 dev; docs/experiments.md).
+# BACKBONE=DIR: the teachers start from that pretrained masked-LM checkpoint (a HuggingFace
+# ALBERT directory with its spiece.model, such as tools/make-backbone.sh writes) instead of
+# this script's own vocabulary and GLUE-text pretraining.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$here/build/default-model}
@@ -33,16 +36,26 @@ train() { # train OUT_DIR args...: run unless OUT_DIR/model.safetensors exists; 
   touch "$dir/.done"
 }
 
-log "vocabulary"
-[ -f "$work/vocab/spiece.model" ] || TEXT=glue "$here/tools/train-vocab.sh" "$work/vocab" 8000
-cp "$here/tools/default-config.json" "$work/config.json"
+mlm=${BACKBONE:-$work/mlm}
+if [ -n "${BACKBONE:-}" ]; then
+  [ -f "$BACKBONE/model.safetensors" ] && [ -f "$BACKBONE/spiece.model" ] ||
+    { echo "make-default-model: BACKBONE=$BACKBONE has no model.safetensors or spiece.model" >&2; exit 1; }
+  [ "${PRETRAIN:-1}" = 1 ] || { echo "make-default-model: BACKBONE and PRETRAIN=0 exclude each other" >&2; exit 1; }
+  log "the pretrained backbone $BACKBONE"
+else
+  log "vocabulary"
+  [ -f "$work/vocab/spiece.model" ] || TEXT=glue "$here/tools/train-vocab.sh" "$work/vocab" 8000
+  cp "$here/tools/default-config.json" "$work/config.json"
+fi
 
 if [ "${PRETRAIN:-1}" = 1 ]; then
-  log "masked-LM pretraining on the training text of the shared tasks"
-  [ -f "$work/corpus.txt" ] || /usr/bin/python3 "$here/tools/make-mlm-corpus.py" "$glue" "$work/corpus.txt"
-  train "$work/mlm" --config "$work/config.json" --tokenizer "$work/vocab/spiece.model" \
-    --phase mlm --data "$work/corpus.txt" --epochs 5 --lr 5e-4 --batch 32 --max-len 128 \
-    --warmup 0.06 --seed 0 --log-every 200
+  if [ -z "${BACKBONE:-}" ]; then
+    log "masked-LM pretraining on the training text of the shared tasks"
+    [ -f "$work/corpus.txt" ] || /usr/bin/python3 "$here/tools/make-mlm-corpus.py" "$glue" "$work/corpus.txt"
+    train "$work/mlm" --config "$work/config.json" --tokenizer "$work/vocab/spiece.model" \
+      --phase mlm --data "$work/corpus.txt" --epochs 5 --lr 5e-4 --batch 32 --max-len 128 \
+      --warmup 0.06 --seed 0 --log-every 200
+  fi
   # Teachers from the pretrained model (seeds $TEACHER_SEEDS, default 1 3 4), one thread each, side by side; their
   # weight average (`edgebert average`, a model soup) is the teacher the student starts from,
   # and their mean logits are what it distils.
@@ -50,7 +63,7 @@ if [ "${PRETRAIN:-1}" = 1 ]; then
   pids=() teachers=()
   for seed in ${TEACHER_SEEDS:-1 3 4}; do
     teachers+=("$work/teacher-s$seed")
-    train "$work/teacher-s$seed" --init "$work/mlm" --task sst2 \
+    train "$work/teacher-s$seed" --init "$mlm" --task sst2 \
       --data "$glue/SST-2/train.tsv" --dev "$glue/SST-2/dev.tsv" \
       --epochs 1 --lr 5e-4 --batch 32 --max-len 64 --seed "$seed" --log-every 100 \
       --hidden-dropout 0.1 --ema 0.999 --threads 1 \
